@@ -1,0 +1,127 @@
+/**
+ * The one interface every identity-provider driver implements. A driver translates these calls into its IdP's
+ * admin API and nothing else: retries, token caching and error mapping live in src/idp/, validation of the
+ * caller's input in the dialect routers. Drivers throw only the bridge's typed errors (src/errors.ts).
+ *
+ * Names are camelCase here; the RFC 7591 snake_case names live only on the wire.
+ */
+import type { RequestHandler } from 'express';
+import type { Env } from '../src/env.js';
+import type { IdpCallPolicy } from '../src/idp/call.js';
+
+/** RFC 7591 client metadata after validation and defaulting (src/metadata.ts). */
+export interface ClientMetadata {
+  clientName?: string;
+  redirectUris: string[];
+  /** Never empty; defaults to `["client_credentials"]`. */
+  grantTypes: string[];
+  responseTypes: string[];
+  /** `client_secret_basic` (default), `client_secret_post`, `client_secret_jwt`, `private_key_jwt` or `none`. */
+  tokenEndpointAuthMethod: string;
+  /** Space-separated scope values, as in RFC 7591. */
+  scope?: string;
+  clientUri?: string;
+  logoUri?: string;
+  contacts?: string[];
+  jwksUri?: string;
+  postLogoutRedirectUris?: string[];
+  applicationType?: 'web' | 'native';
+}
+
+/** Where a registration came from (the Konnect dialect sends these ids); drivers may record them on the client. */
+export interface RegistrationContext {
+  portal?: 'api7' | 'konnect';
+  portalId?: string;
+  organizationId?: string;
+  developerId?: string;
+  applicationDescription?: string;
+}
+
+export interface RegisteredClient {
+  clientId: string;
+  /** Epoch seconds. */
+  clientIdIssuedAt: number;
+  /** Epoch seconds; `0` = never. */
+  clientSecretExpiresAt: number;
+  metadata: ClientMetadata;
+}
+
+export interface RegisteredClientWithSecret extends RegisteredClient {
+  clientSecret: string;
+}
+
+export interface RotatedSecret {
+  clientId: string;
+  clientSecret: string;
+  /** Epoch seconds; `0` = never. */
+  clientSecretExpiresAt: number;
+}
+
+/** An API the client is granted access to (Konnect `add_registration` / `remove_registration`). */
+export interface ApiAccess {
+  /** The API's audience / identifier at the IdP, when the portal sent one. */
+  audience?: string;
+  apiProductVersionId?: string;
+}
+
+export interface DriverCapabilities {
+  /**
+   * Whether rotation can keep the old secret valid for `DCR_ROTATION_GRACE_SECONDS` (the IdP holds two secrets).
+   * A driver without it rotates immediately: the old secret stops working at once.
+   */
+  rotationGrace: boolean;
+  /** Whether `grantApiAccess` / `revokeApiAccess` do something at this IdP (Auth0 client grants). */
+  apiAccessGrants: boolean;
+}
+
+export interface DcrDriver {
+  /** `local`, `keycloak`, `okta`, `auth0`, `entra`... */
+  readonly name: string;
+  readonly capabilities: DriverCapabilities;
+  /**
+   * Routes the driver serves itself, without the API key (the embedded local IdP under `/local-idp`).
+   * The app mounts `handler` at `path` before any key-protected route.
+   */
+  readonly publicRoutes?: { path: string; handler: RequestHandler };
+
+  /** Creates a client marked as owned by this bridge; returns it with its one and only copy of the secret. */
+  registerClient(metadata: ClientMetadata, context: RegistrationContext): Promise<RegisteredClientWithSecret>;
+  /** `ClientNotFoundError` for an unknown client or one this bridge did not create. */
+  getClient(clientId: string): Promise<RegisteredClient>;
+  /** Replaces the metadata (RFC 7592 semantics). Same not-found rule as `getClient`. */
+  updateClient(clientId: string, metadata: ClientMetadata): Promise<RegisteredClient>;
+  /** Idempotent: deleting an unknown client resolves; a client this bridge did not create is `ClientNotFoundError`. */
+  deleteClient(clientId: string): Promise<void>;
+  /**
+   * Issues a new secret. Without grace (or without the capability) the old secret stops working before this
+   * resolves; with `rotationGrace` and a grace > 0 it keeps working until `retireExpiredSecrets` passes its end.
+   * If it fails, the old secret still works.
+   */
+  rotateSecret(clientId: string): Promise<RotatedSecret>;
+  /**
+   * The periodic sweep: retires every old secret of this bridge's clients whose grace ended before `now`
+   * (epoch milliseconds). Reads creation times from the IdP, so it needs no state and is safe in several
+   * replicas. Returns how many secrets it retired. Drivers without `rotationGrace` return 0.
+   */
+  retireExpiredSecrets(now: number): Promise<number>;
+  /** Resolves when the IdP is reachable with the bridge's credentials; throws a typed error otherwise. */
+  checkReadiness(): Promise<void>;
+  grantApiAccess(clientId: string, access: ApiAccess): Promise<void>;
+  revokeApiAccess(clientId: string, access: ApiAccess): Promise<void>;
+  /** Releases timers, sockets and files. */
+  close(): Promise<void>;
+}
+
+/** The bridge settings every driver receives, next to its own IdP settings. */
+export interface DriverSettings {
+  /** `DCR_ROTATION_GRACE_SECONDS`. */
+  rotationGraceSeconds: number;
+  /** Timeouts and retry budget for calls to the IdP (`DCR_IDP_TIMEOUT_MS`, `DCR_IDP_RETRY_BUDGET_MS`); tests shorten them. */
+  idpCallPolicy?: Partial<IdpCallPolicy>;
+}
+
+/**
+ * Every driver module exports one of these, e.g. `export const createDriverFromEnv: DriverFactory` — it reads its own
+ * variables (through src/env.ts, so `NAME_FILE` works and a bad variable is one clear line) and builds the driver.
+ */
+export type DriverFactory = (env: Env, settings: DriverSettings & { publicUrl: string }) => Promise<DcrDriver>;

@@ -1,0 +1,101 @@
+/**
+ * The bridge's typed errors. Every failure that leaves the bridge is one of these, rendered in one place
+ * (src/http/errors.ts) as `{"error": code, "error_description": description}`. Descriptions are one human
+ * sentence and never carry a secret, a token, an internal host name or an upstream body.
+ */
+export type ErrorCode =
+  | 'invalid_request'
+  | 'invalid_client_metadata'
+  | 'invalid_redirect_uri'
+  | 'invalid_api_key'
+  | 'client_not_found'
+  | 'conflict'
+  | 'request_too_large'
+  | 'rate_limited'
+  | 'idp_error'
+  | 'idp_unavailable'
+  | 'idp_timeout'
+  | 'server_error';
+
+export class BridgeError extends Error {
+  readonly status: number;
+  readonly code: ErrorCode;
+  /** Seconds for a `Retry-After` header, when known. */
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(status: number, code: ErrorCode, description: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    super(description, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.status = status;
+    this.code = code;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
+  }
+}
+
+type ErrorOptions = { cause?: unknown; retryAfterSeconds?: number };
+
+export class InvalidRequestError extends BridgeError {
+  constructor(description: string, options?: ErrorOptions) {
+    super(400, 'invalid_request', description, options);
+  }
+}
+
+export class InvalidClientMetadataError extends BridgeError {
+  constructor(description: string, options?: ErrorOptions) {
+    super(400, 'invalid_client_metadata', description, options);
+  }
+}
+
+export class InvalidRedirectUriError extends BridgeError {
+  constructor(description: string, options?: ErrorOptions) {
+    super(400, 'invalid_redirect_uri', description, options);
+  }
+}
+
+export class InvalidApiKeyError extends BridgeError {
+  constructor(description = 'A valid API key is required in the X-API-Key or Authorization: Bearer header.') {
+    super(401, 'invalid_api_key', description);
+  }
+}
+
+export class ClientNotFoundError extends BridgeError {
+  constructor(description = 'No client with this id was registered through this bridge.', options?: ErrorOptions) {
+    super(404, 'client_not_found', description, options);
+  }
+}
+
+export class ConflictError extends BridgeError {
+  constructor(description = 'The identity provider refused the request because it clashes with an existing client.', options?: ErrorOptions) {
+    super(409, 'conflict', description, options);
+  }
+}
+
+export class RequestTooLargeError extends BridgeError {
+  constructor(description = 'The request body is larger than the bridge accepts.') {
+    super(413, 'request_too_large', description);
+  }
+}
+
+export class RateLimitedError extends BridgeError {
+  constructor(retryAfterSeconds: number, description = 'Too many requests; retry after the time in the Retry-After header.') {
+    super(429, 'rate_limited', description, { retryAfterSeconds });
+  }
+}
+
+export class IdpError extends BridgeError {
+  constructor(description = 'The identity provider answered with something the bridge could not use.', options?: ErrorOptions) {
+    super(502, 'idp_error', description, options);
+  }
+}
+
+export class IdpUnavailableError extends BridgeError {
+  constructor(description = 'The identity provider is unavailable; retry later.', options?: ErrorOptions) {
+    super(503, 'idp_unavailable', description, options);
+  }
+}
+
+export class IdpTimeoutError extends BridgeError {
+  constructor(description = 'The identity provider did not answer in time.', options?: ErrorOptions) {
+    super(504, 'idp_timeout', description, options);
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * The IdP call layer: every admin call a vendor driver makes goes through `IdpCaller.call`, which gives it a
+ * timeout, retries with capped, jittered exponential backoff inside an overall budget (honouring `Retry-After`
+ * and the vendors' rate-limit reset headers), and maps the final failure to the bridge's typed errors.
+ */
+import {
+  BridgeError,
+  ClientNotFoundError,
+  ConflictError,
+  IdpError,
+  IdpTimeoutError,
+  IdpUnavailableError,
+  InvalidClientMetadataError,
+} from '../errors.js';
+
+/** What went wrong with one attempt, as told by the driver's vendor-specific `describe` function. */
+export interface UpstreamFailure {
+  kind: 'status' | 'timeout' | 'network';
+  status?: number;
+  /** How long the IdP asked us to wait, from `Retry-After` or a rate-limit reset header. */
+  retryAfterMs?: number;
+  /** The request provably never reached the IdP (connection refused, DNS): safe to repeat even when unsafe. */
+  notSent?: boolean;
+}
+
+/** Whether an operation may be sent twice: unsafe calls are repeated only when the IdP cannot have acted on them. */
+export type CallSafety = 'idempotent' | 'unsafe';
+
+export interface IdpCallPolicy {
+  /** Per attempt. */
+  timeoutMs: number;
+  /** Over all attempts and waits of one call. */
+  budgetMs: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  maxAttempts: number;
+}
+
+export const defaultIdpCallPolicy: IdpCallPolicy = {
+  timeoutMs: 10_000,
+  budgetMs: 25_000,
+  baseDelayMs: 200,
+  maxDelayMs: 5_000,
+  maxAttempts: 6,
+};
+
+export interface IdpCallerOptions {
+  /** Turns whatever the vendor SDK threw into an `UpstreamFailure`; `undefined` means "not an upstream failure". */
+  describe: (error: unknown) => UpstreamFailure | undefined;
+  policy?: Partial<IdpCallPolicy>;
+  random?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+  /** Observes every failed attempt (metrics, logs): operation name, attempt number, failure, whether it retries. */
+  onFailedAttempt?: (event: { operation: string; attempt: number; failure: UpstreamFailure; retrying: boolean }) => void;
+}
+
+/** The error an attempt rejects with when the per-attempt timeout fires. */
+export class AttemptTimeoutError extends Error {
+  constructor() {
+    super('IdP call timed out');
+    this.name = 'AttemptTimeoutError';
+  }
+}
+
+/** A typed bridge error that remembers the upstream failure it came from, so drivers can react to a status. */
+export interface UpstreamBridgeError extends BridgeError {
+  cause: UpstreamFailure;
+}
+
+export function upstreamStatusOf(error: unknown): number | undefined {
+  if (error instanceof BridgeError && isUpstreamFailure(error.cause)) return error.cause.status;
+  return undefined;
+}
+
+function isUpstreamFailure(value: unknown): value is UpstreamFailure {
+  return typeof value === 'object' && value !== null && 'kind' in value;
+}
+
+const RETRYABLE_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
+
+export class IdpCaller {
+  readonly policy: IdpCallPolicy;
+  private readonly options: IdpCallerOptions;
+
+  constructor(options: IdpCallerOptions) {
+    this.options = options;
+    this.policy = { ...defaultIdpCallPolicy, ...options.policy };
+  }
+
+  async call<T>(operation: string, safety: CallSafety, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const now = this.options.now ?? Date.now;
+    const deadline = now() + this.policy.budgetMs;
+    for (let attemptNumber = 1; ; attemptNumber++) {
+      let failure: UpstreamFailure;
+      try {
+        return await this.withTimeout(attempt);
+      } catch (error) {
+        if (error instanceof BridgeError) throw error;
+        const described = error instanceof AttemptTimeoutError ? { kind: 'timeout' as const } : this.options.describe(error);
+        if (!described) throw error;
+        failure = described;
+      }
+      const delay = this.retryDelay(failure, safety, attemptNumber, deadline - now());
+      this.options.onFailedAttempt?.({ operation, attempt: attemptNumber, failure, retrying: delay !== undefined });
+      if (delay === undefined) throw toBridgeError(failure);
+      await (this.options.sleep ?? sleep)(delay);
+    }
+  }
+
+  /** The wait before the next attempt, or `undefined` when the call must fail now. */
+  private retryDelay(failure: UpstreamFailure, safety: CallSafety, attemptNumber: number, remainingMs: number): number | undefined {
+    if (attemptNumber >= this.policy.maxAttempts) return undefined;
+    const retryable =
+      failure.kind === 'timeout' || failure.kind === 'network' || (failure.status !== undefined && RETRYABLE_STATUSES.has(failure.status));
+    if (!retryable) return undefined;
+    // A throttled request was refused before it was acted on; anything else might have been applied.
+    const safeToRepeat = safety === 'idempotent' || failure.notSent === true || failure.status === 429;
+    if (!safeToRepeat) return undefined;
+    const exponential = Math.min(this.policy.maxDelayMs, this.policy.baseDelayMs * 2 ** (attemptNumber - 1));
+    const jittered = exponential / 2 + (this.options.random ?? Math.random)() * (exponential / 2);
+    const delay = Math.max(jittered, failure.retryAfterMs ?? 0);
+    // The next attempt needs time of its own; waiting past the budget only delays the same answer.
+    if (delay + Math.min(this.policy.timeoutMs, 1_000) > remainingMs) return undefined;
+    return delay;
+  }
+
+  private withTimeout<T>(attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        controller.abort(new AttemptTimeoutError());
+        reject(new AttemptTimeoutError());
+      }, this.policy.timeoutMs);
+      attempt(controller.signal).then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(controller.signal.aborted ? new AttemptTimeoutError() : error);
+        },
+      );
+    });
+  }
+}
+
+/** The bridge error a final upstream failure becomes. Descriptions never repeat the upstream body. */
+export function toBridgeError(failure: UpstreamFailure): BridgeError {
+  const options = { cause: failure, retryAfterSeconds: retryAfterSeconds(failure) };
+  if (failure.kind === 'timeout') return new IdpTimeoutError(undefined, options);
+  if (failure.kind === 'network') return new IdpUnavailableError('The identity provider could not be reached; retry later.', options);
+  switch (failure.status) {
+    case 400:
+    case 422:
+      return new InvalidClientMetadataError('The identity provider rejected the client metadata.', options);
+    case 401:
+    case 403:
+      return new IdpError("The identity provider refused the bridge's own credentials.", options);
+    case 404:
+    case 410:
+      return new ClientNotFoundError(undefined, options);
+    case 409:
+      return new ConflictError(undefined, options);
+    case 408:
+    case 504:
+      return new IdpTimeoutError(undefined, options);
+    case 429:
+      return new IdpUnavailableError('The identity provider is throttling requests past the retry budget; retry later.', options);
+    case 502:
+    case 503:
+      return new IdpUnavailableError(undefined, options);
+    default:
+      return new IdpError(undefined, options);
+  }
+}
+
+function retryAfterSeconds(failure: UpstreamFailure): number | undefined {
+  if (failure.retryAfterMs !== undefined) return Math.max(1, Math.ceil(failure.retryAfterMs / 1000));
+  return failure.status === 429 || failure.status === 503 ? 1 : undefined;
+}
+
+/** Headers as the SDKs expose them: a fetch `Headers`, a `Map`, or a plain record. */
+export type HeaderSource = { get(name: string): string | null | undefined } | Record<string, string | string[] | undefined>;
+
+export function headerValue(headers: HeaderSource | undefined, name: string): string | undefined {
+  if (!headers) return undefined;
+  if (typeof (headers as { get?: unknown }).get === 'function') {
+    return (headers as { get(name: string): string | null | undefined }).get(name) ?? undefined;
+  }
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(headers as Record<string, string | string[] | undefined>)) {
+    if (key.toLowerCase() === wanted) return Array.isArray(value) ? value[0] : value;
+  }
+  return undefined;
+}
+
+/**
+ * How long the IdP asked us to wait: `Retry-After` (seconds or an HTTP date), else, when the rate-limit window
+ * is spent, the vendors' reset header (`X-Rate-Limit-Reset` for Okta, `X-RateLimit-Reset` for Auth0, epoch seconds).
+ */
+export function retryAfterFromHeaders(headers: HeaderSource | undefined, status: number | undefined, now = Date.now()): number | undefined {
+  const retryAfter = headerValue(headers, 'retry-after');
+  if (retryAfter !== undefined) {
+    const seconds = Number(retryAfter);
+    if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+    const date = Date.parse(retryAfter);
+    if (!Number.isNaN(date)) return Math.max(0, date - now);
+  }
+  const remaining = headerValue(headers, 'x-rate-limit-remaining') ?? headerValue(headers, 'x-ratelimit-remaining');
+  const reset = headerValue(headers, 'x-rate-limit-reset') ?? headerValue(headers, 'x-ratelimit-reset');
+  if (reset !== undefined && (status === 429 || remaining === '0')) {
+    const resetSeconds = Number(reset);
+    if (Number.isFinite(resetSeconds)) return Math.max(0, resetSeconds * 1000 - now);
+  }
+  return undefined;
+}
+
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
+const NETWORK_CODES = new Set([...NOT_SENT_CODES, 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNABORTED']);
+
+/** Recognises a network failure anywhere in an error's cause chain (fetch wraps the socket error in `cause`). */
+export function describeNetworkError(error: unknown): UpstreamFailure | undefined {
+  for (let current: unknown = error, depth = 0; current && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && NETWORK_CODES.has(code)) return { kind: 'network', notSent: NOT_SENT_CODES.has(code) };
+    if ((current as { name?: unknown }).name === 'AbortError' || (current as { name?: unknown }).name === 'TimeoutError') {
+      return { kind: 'timeout' };
+    }
+    if (current instanceof TypeError && current.message === 'fetch failed') return { kind: 'network' };
+    if (current instanceof Error && /socket hang up|other side closed|ECONNRESET/i.test(current.message)) return { kind: 'network' };
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,269 @@
+/**
+ * The conformance suite: the behaviour every driver must have, written once. A driver's test file is one call:
+ *
+ *   testDriver({ name: 'keycloak', start: async (settings) => ({ driver, secretWorks, stop }) });
+ *
+ * `start` builds a fresh driver (with the given bridge settings) against its IdP or emulator; `secretWorks` asks the
+ * IdP itself (its token endpoint) whether a client secret authenticates, so rotation and deletion are checked
+ * where they matter.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import request from 'supertest';
+import type { ClientMetadata, DcrDriver, DriverSettings } from '../../drivers/driver.js';
+import { BridgeError, ClientNotFoundError } from '../../src/errors.js';
+import { createTestApp, type TestApp } from '../support/app.js';
+
+export interface DriverHarness {
+  driver: DcrDriver;
+  /** Whether the IdP accepts this secret for this client right now (a real client-credentials token request). */
+  secretWorks(clientId: string, secret: string): Promise<boolean>;
+  /** Client ids the IdP holds that this bridge created, when the harness can see them (an emulator's state). */
+  ownedClientIds?(): Promise<string[]>;
+  /** Stops the driver and whatever the harness started; also where an emulator's spec violations fail the run. */
+  stop(): Promise<void>;
+}
+
+export interface DriverConformanceOptions {
+  name: string;
+  start(settings: DriverSettings): Promise<DriverHarness>;
+  /** Tests only this driver has, run inside the same `describe` with the started harness. */
+  additionalTests?(harness: () => DriverHarness): void;
+}
+
+const GRACE_SECONDS = 3600;
+
+export function serviceMetadata(overrides: Partial<ClientMetadata> = {}): ClientMetadata {
+  return {
+    clientName: 'conformance service client',
+    redirectUris: [],
+    grantTypes: ['client_credentials'],
+    responseTypes: [],
+    tokenEndpointAuthMethod: 'client_secret_basic',
+    ...overrides,
+  };
+}
+
+export function webMetadata(overrides: Partial<ClientMetadata> = {}): ClientMetadata {
+  return {
+    clientName: 'conformance web client',
+    redirectUris: ['https://app.example.com/callback'],
+    grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
+    responseTypes: ['code'],
+    tokenEndpointAuthMethod: 'client_secret_basic',
+    clientUri: 'https://app.example.com',
+    ...overrides,
+  };
+}
+
+async function rejectsWith(promise: Promise<unknown>, errorClass: new (...args: never[]) => BridgeError): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof errorClass, `expected ${errorClass.name}, got ${String(error)}`);
+    return true;
+  });
+}
+
+export function testDriver(options: DriverConformanceOptions): void {
+  describe(`${options.name} driver conformance`, () => {
+    let harness: DriverHarness;
+    let driver: DcrDriver;
+    before(async () => {
+      harness = await options.start({ rotationGraceSeconds: 0 });
+      driver = harness.driver;
+    });
+    after(async () => {
+      await harness?.stop();
+    });
+
+    it('registering returns a client id and a secret that the IdP accepts', async () => {
+      const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
+      assert.ok(client.clientId.length > 0);
+      assert.ok(client.clientSecret.length >= 16, 'a secret of real length');
+      assert.equal(Number.isInteger(client.clientIdIssuedAt), true);
+      assert.ok(Math.abs(client.clientIdIssuedAt - Date.now() / 1000) < 300, 'issued-at is epoch seconds, now');
+      assert.equal(client.clientSecretExpiresAt, 0);
+      assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), true);
+      assert.equal(await harness.secretWorks(client.clientId, `${client.clientSecret}x`), false);
+    });
+
+    it('get returns the registered metadata, without a secret', async () => {
+      const metadata = webMetadata({ scope: 'openid profile' });
+      const client = await driver.registerClient(metadata, { portal: 'api7' });
+      const read = await driver.getClient(client.clientId);
+      assert.equal(read.clientId, client.clientId);
+      assert.equal('clientSecret' in read, false);
+      assert.equal(read.metadata.clientName, metadata.clientName);
+      assert.deepEqual(read.metadata.redirectUris, metadata.redirectUris);
+      assert.deepEqual([...read.metadata.grantTypes].sort(), [...metadata.grantTypes].sort());
+      assert.equal(read.metadata.tokenEndpointAuthMethod, metadata.tokenEndpointAuthMethod);
+    });
+
+    it('update replaces the metadata and the change is read back', async () => {
+      const client = await driver.registerClient(webMetadata(), { portal: 'api7' });
+      const changed = webMetadata({ clientName: 'renamed client', redirectUris: ['https://other.example.com/cb', 'http://127.0.0.1:8080/cb'] });
+      const updated = await driver.updateClient(client.clientId, changed);
+      assert.deepEqual(updated.metadata.redirectUris, changed.redirectUris);
+      const read = await driver.getClient(client.clientId);
+      assert.equal(read.metadata.clientName, 'renamed client');
+      assert.deepEqual(read.metadata.redirectUris, changed.redirectUris);
+      assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), true, 'an update keeps the secret');
+    });
+
+    it('rotating returns a new secret and the old one stops working', async () => {
+      const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
+      const rotated = await driver.rotateSecret(client.clientId);
+      assert.equal(rotated.clientId, client.clientId);
+      assert.notEqual(rotated.clientSecret, client.clientSecret);
+      assert.equal(await harness.secretWorks(client.clientId, rotated.clientSecret), true);
+      assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), false);
+    });
+
+    it('deleting twice is fine, and a deleted client is gone at the IdP', async () => {
+      const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
+      await driver.deleteClient(client.clientId);
+      await driver.deleteClient(client.clientId);
+      await rejectsWith(driver.getClient(client.clientId), ClientNotFoundError);
+      assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), false);
+      if (harness.ownedClientIds) assert.equal((await harness.ownedClientIds()).includes(client.clientId), false);
+    });
+
+    it('an unknown id is client_not_found for get, update and rotate, and delete of it succeeds', async () => {
+      const unknown = 'no-such-client-0123456789';
+      await rejectsWith(driver.getClient(unknown), ClientNotFoundError);
+      await rejectsWith(driver.updateClient(unknown, serviceMetadata()), ClientNotFoundError);
+      await rejectsWith(driver.rotateSecret(unknown), ClientNotFoundError);
+      await driver.deleteClient(unknown);
+    });
+
+    it('50 concurrent registrations give 50 distinct clients', async () => {
+      const clients = await Promise.all(
+        Array.from({ length: 50 }, (_, index) => driver.registerClient(serviceMetadata({ clientName: `concurrent ${index}` }), { portal: 'konnect' })),
+      );
+      assert.equal(new Set(clients.map((client) => client.clientId)).size, 50);
+      assert.equal(new Set(clients.map((client) => client.clientSecret)).size, 50);
+      if (harness.ownedClientIds) {
+        const owned = new Set(await harness.ownedClientIds());
+        for (const client of clients) assert.ok(owned.has(client.clientId));
+      }
+      await Promise.all(clients.map((client) => driver.deleteClient(client.clientId)));
+    });
+
+    it('readiness resolves while the IdP is reachable', async () => {
+      await driver.checkReadiness();
+    });
+
+    describe('through the bridge HTTP surface', () => {
+      let bridge: TestApp;
+      before(async () => {
+        bridge = await createTestApp(driver);
+      });
+      after(async () => {
+        await bridge?.close();
+      });
+
+      it('API7: register, read, update, rotate and delete round-trip with RFC 7591 bodies', async () => {
+        const created = await request(bridge.app)
+          .post('/clients')
+          .set('X-API-Key', bridge.apiKey)
+          .send({ client_name: 'api7 app', redirect_uris: ['https://portal.example.com/cb'], grant_types: ['authorization_code'], response_types: ['code'] })
+          .expect(201);
+        const { client_id: clientId, client_secret: secret } = created.body as { client_id: string; client_secret: string };
+        assert.equal(typeof secret, 'string');
+        assert.equal(Number.isInteger(created.body.client_id_issued_at), true);
+        assert.equal(created.body.client_secret_expires_at, 0);
+        const read = await request(bridge.app).get(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(200);
+        assert.equal(read.body.client_secret, undefined);
+        assert.deepEqual(read.body.redirect_uris, ['https://portal.example.com/cb']);
+        const updated = await request(bridge.app)
+          .put(`/clients/${clientId}`)
+          .set('X-API-Key', bridge.apiKey)
+          .send({ client_name: 'api7 app', redirect_uris: ['https://portal.example.com/new'], grant_types: ['authorization_code'], response_types: ['code'] })
+          .expect(200);
+        assert.deepEqual(updated.body.redirect_uris, ['https://portal.example.com/new']);
+        const rotated = await request(bridge.app).post(`/clients/${clientId}/rotate-secret`).set('X-API-Key', bridge.apiKey).expect(200);
+        assert.notEqual(rotated.body.client_secret, secret);
+        assert.equal(await harness.secretWorks(clientId, rotated.body.client_secret as string), true);
+        await request(bridge.app).delete(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
+        await request(bridge.app).delete(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
+        const gone = await request(bridge.app).get(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(404);
+        assert.equal(gone.body.error, 'client_not_found');
+      });
+
+      it('Konnect: register, update_application, new-secret and delete work end to end', async () => {
+        const created = await request(bridge.app)
+          .post('/')
+          .set('X-API-Key', bridge.apiKey)
+          .send({
+            redirect_uris: ['https://konnect.example.com/cb'],
+            client_name: 'konnect app',
+            grant_types: ['bearer', 'session', 'client_credentials'],
+            portal_id: 'test portal_id',
+            organization_id: 'test organization_id',
+            developer_id: 'test developer_id',
+          })
+          .expect(201);
+        const { client_id: clientId, client_secret: secret } = created.body as { client_id: string; client_secret: string };
+        assert.equal(await harness.secretWorks(clientId, secret), true);
+        await request(bridge.app)
+          .post(`/${clientId}/event-hook`)
+          .set('X-API-Key', bridge.apiKey)
+          .send({ event_type: 'update_application', redirect_uris: ['https://konnect.example.com/changed'] })
+          .expect(200);
+        assert.deepEqual((await driver.getClient(clientId)).metadata.redirectUris, ['https://konnect.example.com/changed']);
+        const rotated = await request(bridge.app).post(`/${clientId}/new-secret`).set('X-API-Key', bridge.apiKey).set('Content-Type', 'application/json').expect(200);
+        assert.equal(rotated.body.client_id, clientId);
+        assert.equal(await harness.secretWorks(clientId, rotated.body.client_secret as string), true);
+        await request(bridge.app).delete(`/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
+        await request(bridge.app).delete(`/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
+      });
+
+      it('invalid metadata is invalid_client_metadata and creates nothing at the IdP', async () => {
+        const before = harness.ownedClientIds ? (await harness.ownedClientIds()).length : undefined;
+        const response = await request(bridge.app)
+          .post('/clients')
+          .set('X-API-Key', bridge.apiKey)
+          .send({ client_name: 'bad', grant_types: ['client_credentials'], token_endpoint_auth_method: 'no_such_method' })
+          .expect(400);
+        assert.equal(response.body.error, 'invalid_client_metadata');
+        if (before !== undefined) assert.equal((await harness.ownedClientIds!()).length, before);
+      });
+
+      it('an unknown client is 404 client_not_found in both dialects', async () => {
+        const api7 = await request(bridge.app).post('/clients/no-such-client/rotate-secret').set('X-API-Key', bridge.apiKey).expect(404);
+        assert.equal(api7.body.error, 'client_not_found');
+        const konnect = await request(bridge.app).post('/no-such-client/new-secret').set('X-API-Key', bridge.apiKey).expect(404);
+        assert.equal(konnect.body.error, 'client_not_found');
+      });
+    });
+
+    options.additionalTests?.(() => harness);
+  });
+
+  describe(`${options.name} driver rotation with a grace period`, () => {
+    let harness: DriverHarness;
+    before(async () => {
+      harness = await options.start({ rotationGraceSeconds: GRACE_SECONDS });
+    });
+    after(async () => {
+      await harness?.stop();
+    });
+
+    it('keeps the old secret valid for the grace where the driver declares it, and retires it after', async () => {
+      const { driver } = harness;
+      const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
+      const rotated = await driver.rotateSecret(client.clientId);
+      assert.equal(await harness.secretWorks(client.clientId, rotated.clientSecret), true);
+      if (!driver.capabilities.rotationGrace) {
+        assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), false, 'no grace capability: rotation is immediate');
+        assert.equal(await driver.retireExpiredSecrets(Date.now() + (GRACE_SECONDS + 1) * 1000), 0);
+        return;
+      }
+      assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), true, 'old secret valid during the grace');
+      assert.equal(await driver.retireExpiredSecrets(Date.now()), 0, 'nothing is retired before the grace ends');
+      assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), true);
+      assert.ok((await driver.retireExpiredSecrets(Date.now() + (GRACE_SECONDS + 1) * 1000)) >= 1);
+      assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), false, 'old secret retired after the grace');
+      assert.equal(await harness.secretWorks(client.clientId, rotated.clientSecret), true, 'new secret survives the sweep');
+    });
+  });
+}

@@ -1,0 +1,31 @@
+/**
+ * `npm run emulator -- <idp> [--port N]`: one vendor emulator on its own, for trying the bridge by hand or
+ * developing a driver. Prints the base URL, the CA file to trust and the driver variables to use.
+ */
+import type { EmulatorDefinition } from './framework.js';
+
+const definitions: Record<string, () => Promise<EmulatorDefinition>> = {
+  keycloak: async () => (await import('./keycloak.js')).keycloakEmulator,
+  okta: async () => (await import('./okta.js')).oktaEmulator,
+  auth0: async () => (await import('./auth0.js')).auth0Emulator,
+  entra: async () => (await import('./entra.js')).entraEmulator,
+};
+
+const [name, ...rest] = process.argv.slice(2);
+const portIndex = rest.indexOf('--port');
+const port = portIndex >= 0 ? Number(rest[portIndex + 1]) : 0;
+const load = name ? definitions[name] : undefined;
+if (!load || !Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`usage: npm run emulator -- <${Object.keys(definitions).join('|')}> [--port N]`);
+  process.exit(2);
+}
+const { emulator, driverEnv } = await (await load()).start({ port });
+console.log(`${name} emulator listening at ${emulator.url}`);
+console.log(`trust its CA: export NODE_EXTRA_CA_CERTS=${emulator.caFile}`);
+console.log('driver variables:');
+for (const [key, value] of Object.entries(driverEnv)) console.log(`  export ${key}=${value}`);
+const stop = () => {
+  void emulator.stop().then(() => process.exit(0));
+};
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);

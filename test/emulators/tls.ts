@@ -1,0 +1,107 @@
+/**
+ * A test certificate authority and a server certificate for 127.0.0.1/localhost, made once and kept in
+ * `.test-ca/` (git-ignored). Node reads `NODE_EXTRA_CA_CERTS` only at start, so test/run.ts makes the CA before it
+ * starts the test processes, and the standalone emulator CLI prints the file to trust.
+ */
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import forge from 'node-forge';
+
+export interface TestTls {
+  caFile: string;
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+export const defaultTestCaDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../.test-ca');
+
+export function ensureTestTls(dir = process.env.DCR_TEST_CA_DIR ?? defaultTestCaDir): TestTls {
+  const files = { caFile: join(dir, 'ca.pem'), certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server-key.pem') };
+  if (!existsSync(files.caFile) || !existsSync(files.certFile) || !existsSync(files.keyFile)) {
+    mkdirSync(dir, { recursive: true });
+    const made = makeCertificates();
+    // Written beside and renamed, so a concurrent reader never sees half a file.
+    for (const [file, content] of [
+      [files.keyFile, made.key],
+      [files.certFile, made.cert],
+      [files.caFile, made.ca],
+    ] as const) {
+      const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+      writeFileSync(temporary, content, { mode: 0o600 });
+      renameSync(temporary, file);
+    }
+  }
+  return {
+    caFile: files.caFile,
+    ca: readFileSync(files.caFile, 'utf8'),
+    cert: readFileSync(files.certFile, 'utf8'),
+    key: readFileSync(files.keyFile, 'utf8'),
+  };
+}
+
+function makeCertificates(): { ca: string; cert: string; key: string } {
+  const caKeys = keyPair();
+  const caCert = forge.pki.createCertificate();
+  caCert.publicKey = caKeys.publicKey;
+  caCert.serialNumber = serial();
+  setValidity(caCert);
+  const caSubject = [{ name: 'commonName', value: 'dcr-bridge test CA' }];
+  caCert.setSubject(caSubject);
+  caCert.setIssuer(caSubject);
+  caCert.setExtensions([
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  caCert.sign(caKeys.privateKey, forge.md.sha256.create());
+
+  const serverKeys = keyPair();
+  const serverCert = forge.pki.createCertificate();
+  serverCert.publicKey = serverKeys.publicKey;
+  serverCert.serialNumber = serial();
+  setValidity(serverCert);
+  serverCert.setSubject([{ name: 'commonName', value: 'localhost' }]);
+  serverCert.setIssuer(caSubject);
+  serverCert.setExtensions([
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: true },
+    {
+      name: 'subjectAltName',
+      altNames: [
+        { type: 2, value: 'localhost' },
+        { type: 7, ip: '127.0.0.1' },
+      ],
+    },
+  ]);
+  serverCert.sign(caKeys.privateKey, forge.md.sha256.create());
+
+  return {
+    ca: forge.pki.certificateToPem(caCert),
+    cert: forge.pki.certificateToPem(serverCert),
+    key: forge.pki.privateKeyToPem(serverKeys.privateKey),
+  };
+}
+
+function keyPair(): { publicKey: forge.pki.PublicKey; privateKey: forge.pki.PrivateKey } {
+  // Node's key generation is native and fast; forge only assembles the certificates.
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return { publicKey: forge.pki.publicKeyFromPem(publicKey), privateKey: forge.pki.privateKeyFromPem(privateKey) };
+}
+
+function serial(): string {
+  // Positive: the top bit clear.
+  return (randomBytes(16)[0]! & 0x7f).toString(16).padStart(2, '0') + randomBytes(15).toString('hex');
+}
+
+function setValidity(certificate: forge.pki.Certificate): void {
+  certificate.validity.notBefore = new Date(Date.now() - 24 * 3600 * 1000);
+  certificate.validity.notAfter = new Date(Date.now() + 5 * 365 * 24 * 3600 * 1000);
+}

@@ -1,0 +1,35 @@
+/**
+ * `npm test`: makes the test CA first (Node reads NODE_EXTRA_CA_CERTS only when a process starts), then runs every
+ * `*.test.ts` under test/ with Node's test runner, each file in its own process that trusts the CA.
+ */
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureTestTls } from './emulators/tls.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const filters = process.argv.slice(2);
+
+function testFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return testFiles(path);
+    return entry.name.endsWith('.test.ts') ? [relative(root, path)] : [];
+  });
+}
+
+const files = testFiles(join(root, 'test'))
+  .filter((file) => filters.length === 0 || filters.some((filter) => file.includes(filter)))
+  .sort();
+if (files.length === 0) {
+  console.error(`no test file matches ${filters.join(' ')}`);
+  process.exit(1);
+}
+const tls = ensureTestTls();
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=240000', ...files], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.caFile, LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' },
+});
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
