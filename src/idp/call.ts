@@ -222,15 +222,18 @@ const NETWORK_CODES = new Set([...NOT_SENT_CODES, 'ECONNRESET', 'EPIPE', 'ETIMED
 
 /** Recognises a network failure anywhere in an error's cause chain (fetch wraps the socket error in `cause`). */
 export function describeNetworkError(error: unknown): UpstreamFailure | undefined {
-  for (let current: unknown = error, depth = 0; current && depth < 5; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && NETWORK_CODES.has(code)) return { kind: 'network', notSent: NOT_SENT_CODES.has(code) };
-    if ((current as { name?: unknown }).name === 'AbortError' || (current as { name?: unknown }).name === 'TimeoutError') {
-      return { kind: 'timeout' };
-    }
-    if (current instanceof TypeError && current.message === 'fetch failed') return { kind: 'network' };
-    if (current instanceof Error && /socket hang up|other side closed|ECONNRESET/i.test(current.message)) return { kind: 'network' };
-    current = (current as { cause?: unknown }).cause;
+  const chain: unknown[] = [];
+  for (let current: unknown = error; current && chain.length < 5; current = (current as { cause?: unknown }).cause) chain.push(current);
+  // The socket's own code, however deep, says the most: whether the request can have been sent at all.
+  for (const link of chain) {
+    const code = (link as { code?: unknown }).code;
+    if (typeof code === 'string' && NETWORK_CODES.has(code)) return NOT_SENT_CODES.has(code) ? { kind: 'network', notSent: true } : { kind: 'network' };
+  }
+  for (const link of chain) {
+    const name = (link as { name?: unknown }).name;
+    if (name === 'AbortError' || name === 'TimeoutError') return { kind: 'timeout' };
+    if (link instanceof TypeError && link.message === 'fetch failed') return { kind: 'network' };
+    if (link instanceof Error && /socket hang up|other side closed|ECONNRESET/i.test(link.message)) return { kind: 'network' };
   }
   return undefined;
 }
