@@ -102,3 +102,32 @@ describe('spec validator', () => {
     assert.deepEqual(problems, ['GET /applications: query parameter $bogus is not in the spec']);
   });
 });
+
+describe('emulator framework, lost answers', () => {
+  const emulator = new Emulator({ name: 'lost' });
+  let handled = 0;
+  before(async () => {
+    emulator.route('POST', '/things', () => {
+      handled++;
+      return { status: 201, body: { id: handled } };
+    });
+    await emulator.start();
+  });
+  after(async () => {
+    await emulator.stop();
+  });
+
+  it('a caller that gives up during added latency never reaches the handler', async () => {
+    emulator.injectFault({ route: 'POST /things', latencyMs: 300 });
+    await assert.rejects(fetch(`${emulator.url}/things`, { method: 'POST', signal: AbortSignal.timeout(50) }));
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    assert.equal(handled, 0);
+    assert.equal(emulator.requestsTo('POST /things').at(-1)?.outcome, 'dropped');
+  });
+
+  it("'after-processing' acts on the request and then loses the answer", async () => {
+    emulator.injectFault({ route: 'POST /things', drop: 'after-processing' });
+    await assert.rejects(fetch(`${emulator.url}/things`, { method: 'POST' }), /fetch failed/);
+    assert.equal(handled, 1);
+  });
+});

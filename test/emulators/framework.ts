@@ -61,10 +61,16 @@ export interface Fault {
   status?: number;
   headers?: Record<string, string>;
   body?: unknown;
-  /** Wait this long before answering (the real answer, unless `status` or `drop` is set too). */
+  /**
+   * Wait this long before answering (the real answer, unless `status` or `drop` is set too). A caller that hangs up
+   * during the wait is treated as a request lost in transit: the handler never runs.
+   */
   latencyMs?: number;
-  /** Destroy the connection without an answer. */
-  drop?: boolean;
+  /**
+   * Destroy the connection without an answer: `true` before the handler runs (nothing happened at the IdP),
+   * `'after-processing'` once it has run (the IdP acted, the answer was lost: the ambiguous case).
+   */
+  drop?: boolean | 'after-processing';
 }
 
 interface Route {
@@ -237,8 +243,16 @@ export class Emulator {
     }
 
     const fault = this.takeFault(route.key);
+    let callerGone = false;
+    res.once('close', () => {
+      callerGone = !res.writableFinished;
+    });
     if (fault?.latencyMs) await this.delay(fault.latencyMs);
-    if (fault?.drop) {
+    if (callerGone) {
+      record.outcome = 'dropped';
+      return;
+    }
+    if (fault?.drop === true) {
       record.outcome = 'dropped';
       req.socket.destroy();
       return;
@@ -254,6 +268,11 @@ export class Emulator {
       params[name] = decodeURIComponent(match[index + 1]!);
     });
     const response = await route.handler({ method, rawPath, params, query: url.searchParams, headers: req.headers, body, rawBody });
+    if (fault?.drop === 'after-processing') {
+      record.outcome = 'dropped';
+      req.socket.destroy();
+      return;
+    }
     if (spec && typeof response.body !== 'string') {
       this.violations.push(...spec.validateResponse(method, rawPath, response.status, response.body).map((problem) => `emulator answer: ${problem}`));
     }
