@@ -1,0 +1,164 @@
+/**
+ * What every vendor benchmark needs: run one operation many times at a given concurrency and measure it, start the
+ * bridge with a driver on 127.0.0.1, and print the bridge and the direct IdP call side by side.
+ *
+ *   const bridge = await startBridge(driver);
+ *   const viaBridge = await measure('register', () => bridge.call('POST', '/clients', body), { concurrency: 16, count: 500 });
+ *   const direct = await measure('register', () => registerAtIdp(), { concurrency: 16, count: 500 });
+ *   printComparison('keycloak', [{ operation: 'register', bridge: viaBridge, direct }]);
+ */
+import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { DcrDriver } from '../drivers/driver.js';
+import { createApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+
+export interface Measurement {
+  label: string;
+  count: number;
+  failures: number;
+  durationMs: number;
+  /** Completed operations per second. */
+  throughput: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export interface MeasureOptions {
+  concurrency: number;
+  /** Stop after this many operations... */
+  count?: number;
+  /** ...or once this long has passed (whichever comes first); at least one of the two is required. */
+  durationMs?: number;
+  /** Operations run first and not measured (connection set-up, JIT). Default: `concurrency`. */
+  warmup?: number;
+}
+
+/**
+ * Runs `operation` with `concurrency` workers until `count` operations or `durationMs` are reached. `operation`
+ * receives its sequence number, so an operation can pick its own input (e.g. the n-th registered client).
+ */
+export async function measure(label: string, operation: (index: number) => Promise<unknown>, options: MeasureOptions): Promise<Measurement> {
+  if (options.count === undefined && options.durationMs === undefined) throw new Error('measure needs a count or a durationMs');
+  const limit = options.count ?? Number.POSITIVE_INFINITY;
+  const warmup = options.warmup ?? options.concurrency;
+  for (let index = 0; index < warmup; index++) await operation(-1 - index).catch(() => undefined);
+
+  const latencies: number[] = [];
+  let failures = 0;
+  let next = 0;
+  const start = performance.now();
+  const stopAt = options.durationMs === undefined ? Number.POSITIVE_INFINITY : start + options.durationMs;
+  const worker = async (): Promise<void> => {
+    while (next < limit && performance.now() < stopAt) {
+      const index = next++;
+      const began = performance.now();
+      try {
+        await operation(index);
+        latencies.push(performance.now() - began);
+      } catch {
+        failures++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  const durationMs = performance.now() - start;
+  latencies.sort((a, b) => a - b);
+  return {
+    label,
+    count: latencies.length,
+    failures,
+    durationMs,
+    throughput: (latencies.length / durationMs) * 1000,
+    p50Ms: percentile(latencies, 0.5),
+    p99Ms: percentile(latencies, 0.99),
+  };
+}
+
+function percentile(sorted: number[], fraction: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)]!;
+}
+
+export interface RunningBridge {
+  baseUrl: string;
+  apiKey: string;
+  /** One JSON call to the bridge with the API key; rejects on a status other than `expectStatus` (default 2xx). */
+  call(method: string, path: string, body?: unknown, expectStatus?: number): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/** The real app (src/app.ts) with `driver`, listening on 127.0.0.1 over plain HTTP, with limits out of the way. */
+export async function startBridge(driver: DcrDriver): Promise<RunningBridge> {
+  const apiKey = randomBytes(18).toString('base64url');
+  const config = loadConfig({
+    DCR_DRIVER: driver.name,
+    DCR_API_KEYS: apiKey,
+    LOG_LEVEL: 'silent',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    DCR_RATE_LIMIT_PER_MINUTE: '1000000',
+  });
+  const app = createApp(config, driver);
+  const server: Server = createServer(app);
+  server.keepAliveTimeout = 10_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    baseUrl,
+    apiKey,
+    async call(method, path, body, expectStatus) {
+      const response = await fetch(`${baseUrl}${path}`, {
+        method,
+        headers: { 'x-api-key': apiKey, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await response.text();
+      const ok = expectStatus === undefined ? response.ok : response.status === expectStatus;
+      if (!ok) throw new Error(`${method} ${path} answered ${response.status}`);
+      return text === '' ? undefined : (JSON.parse(text) as unknown);
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export interface ComparisonRow {
+  operation: string;
+  bridge: Measurement;
+  direct: Measurement;
+}
+
+/** Prints one table: per operation, the bridge and the direct call, and what the bridge adds at p50. */
+export function printComparison(title: string, rows: ComparisonRow[], notes: string[] = []): void {
+  const header = ['operation', 'path', 'ops', 'fail', 'ops/s', 'p50 ms', 'p99 ms', 'added p50 ms'];
+  const lines: string[][] = [];
+  for (const row of rows) {
+    for (const [path, m] of [
+      ['bridge', row.bridge],
+      ['direct', row.direct],
+    ] as const) {
+      lines.push([
+        row.operation,
+        path,
+        String(m.count),
+        String(m.failures),
+        m.throughput.toFixed(0),
+        m.p50Ms.toFixed(2),
+        m.p99Ms.toFixed(2),
+        path === 'bridge' ? (row.bridge.p50Ms - row.direct.p50Ms).toFixed(2) : '',
+      ]);
+    }
+  }
+  const widths = header.map((name, column) => Math.max(name.length, ...lines.map((line) => line[column]!.length)));
+  const format = (cells: string[]) => cells.map((cell, column) => (column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
+  console.log(`\n${title}`);
+  console.log(format(header));
+  console.log(widths.map((width) => '-'.repeat(width)).join('  '));
+  for (const line of lines) console.log(format(line));
+  for (const note of notes) console.log(note);
+}
