@@ -1,0 +1,78 @@
+/**
+ * The app factory: both portal dialects and the operations endpoints in one Express app. Order matters and reads
+ * top to bottom: request id → security headers → the driver's public routes → operations (no key) → API key →
+ * rate limit → dialect routes (which then read and validate bodies) → the one error renderer.
+ */
+import express from 'express';
+import helmet from 'helmet';
+import type { DcrDriver } from '../drivers/driver.js';
+import type { BridgeConfig } from './config.js';
+import { InvalidRequestError } from './errors.js';
+import { BridgeEvents, type BridgeEventMap, type BridgeEventName } from './events.js';
+import { api7Router } from './http/api7.js';
+import { requireApiKey } from './http/auth.js';
+import { errorRenderer } from './http/errors.js';
+import { konnectRouter } from './http/konnect.js';
+import { operationsRouter } from './http/operations.js';
+import { createRateLimits } from './http/rate-limits.js';
+import { assignRequestId, observeRequests } from './http/request-context.js';
+import { loadApiSpec, type ApiSpec } from './http/spec.js';
+import { createLogger, type Logger } from './logging.js';
+import { countEvents, createMetrics, instrumentDriver, type BridgeMetrics } from './metrics.js';
+
+export interface AppOptions {
+  logger?: Logger;
+  metrics?: BridgeMetrics;
+  /** Lets the caller listen to what the bridge does (main's sweep emits here too). */
+  events?: BridgeEvents;
+}
+
+const releaseResources = 'dcrBridgeReleaseResources';
+
+/** Events become log lines; payloads carry ids and names only. */
+function logEvents(events: BridgeEvents, logger: Logger): void {
+  events.onAny(<Name extends BridgeEventName>(name: Name, payload: BridgeEventMap[Name]) => {
+    const level = name === 'auth.failed' || name === 'event_hook.ignored' ? 'warn' : 'info';
+    logger.log(level, name, { event: name, ...payload });
+  });
+}
+
+let sharedSpec: ApiSpec | undefined;
+
+export function createApp(config: BridgeConfig, driver: DcrDriver, options: AppOptions = {}): express.Express {
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const metrics = options.metrics ?? createMetrics();
+  const events = options.events ?? new BridgeEvents();
+  sharedSpec ??= loadApiSpec();
+  const spec = sharedSpec;
+  const instrumented = instrumentDriver(driver, metrics);
+  const rateLimits = createRateLimits({ perMinute: config.rateLimitPerMinute, failedAuthPerMinute: config.authFailureLimitPerMinute });
+  logEvents(events, logger);
+  countEvents(events, metrics);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', false);
+  app.use(assignRequestId());
+  app.use(helmet());
+  app.use(observeRequests(metrics, logger));
+  if (driver.publicRoutes) app.use(driver.publicRoutes.path, driver.publicRoutes.handler);
+  app.use(operationsRouter({ driver: instrumented, metrics, spec }));
+
+  app.use(requireApiKey(config.apiKeys, rateLimits.failedAuth, events));
+  app.use(rateLimits.perApiKey);
+  const dialect = { driver: instrumented, events, spec, bodyLimitBytes: config.bodyLimitBytes };
+  app.use('/clients', api7Router(dialect));
+  app.use(konnectRouter(dialect));
+  app.use((_req, _res, next) => next(new InvalidRequestError('No bridge endpoint has this path and method.')));
+  app.use(errorRenderer(logger));
+
+  app.locals[releaseResources] = () => rateLimits.close();
+  return app;
+}
+
+/** Releases what the app holds (rate-limit timers); not the driver, which its creator closes. */
+export async function closeApp(app: express.Express): Promise<void> {
+  const release = app.locals[releaseResources] as (() => Promise<void>) | undefined;
+  await release?.();
+}

@@ -1,0 +1,67 @@
+/**
+ * The API7 portal dialect (`http_bridge` DCR provider): RFC 7591-shaped bodies under /clients. Each route reads as
+ * its steps: label → check the id → read and validate the body → act → emit the event.
+ */
+import { Router, type RequestHandler } from 'express';
+import type { DcrDriver } from '../../drivers/driver.js';
+import type { BridgeEvents } from '../events.js';
+import { api7ClientToWire, api7MetadataFromWire, rotatedSecretToWire, type Api7ClientMetadataBody } from '../metadata.js';
+import { clientIdParam, readJsonBody, requireObjectBody, validateBody, validateClientId } from './body.js';
+import { labelRoute, restoreRequestContext } from './request-context.js';
+import type { ApiSpec } from './spec.js';
+
+export interface DialectDependencies {
+  driver: DcrDriver;
+  events: BridgeEvents;
+  spec: ApiSpec;
+  bodyLimitBytes: number;
+}
+
+export function api7Router({ driver, events, spec, bodyLimitBytes }: DialectDependencies): Router {
+  const router = Router();
+  const jsonBody = (schemaName: string): RequestHandler[] => [
+    readJsonBody(bodyLimitBytes),
+    restoreRequestContext(),
+    requireObjectBody,
+    validateBody(spec, schemaName),
+  ];
+
+  const registerClient: RequestHandler = async (req, res) => {
+    const metadata = api7MetadataFromWire(req.body as Api7ClientMetadataBody);
+    const client = await driver.registerClient(metadata, { portal: 'api7' });
+    events.emit('client.registered', { clientId: client.clientId, portal: 'api7' });
+    res.status(201).json(api7ClientToWire(client));
+  };
+
+  const readClient: RequestHandler = async (req, res) => {
+    const client = await driver.getClient(clientIdParam(req));
+    events.emit('client.read', { clientId: client.clientId, portal: 'api7' });
+    res.json(api7ClientToWire(client));
+  };
+
+  const replaceClient: RequestHandler = async (req, res) => {
+    const metadata = api7MetadataFromWire(req.body as Api7ClientMetadataBody);
+    const client = await driver.updateClient(clientIdParam(req), metadata);
+    events.emit('client.updated', { clientId: client.clientId, portal: 'api7' });
+    res.json(api7ClientToWire(client));
+  };
+
+  const deleteClient: RequestHandler = async (req, res) => {
+    await driver.deleteClient(clientIdParam(req));
+    events.emit('client.deleted', { clientId: clientIdParam(req), portal: 'api7' });
+    res.status(204).end();
+  };
+
+  const rotateSecret: RequestHandler = async (req, res) => {
+    const rotated = await driver.rotateSecret(clientIdParam(req));
+    events.emit('client.rotated', { clientId: rotated.clientId, portal: 'api7' });
+    res.json(rotatedSecretToWire(rotated));
+  };
+
+  router.post('/', labelRoute, ...jsonBody('Api7ClientMetadata'), registerClient);
+  router.get('/:client_id', labelRoute, validateClientId, readClient);
+  router.put('/:client_id', labelRoute, validateClientId, ...jsonBody('Api7ClientMetadata'), replaceClient);
+  router.delete('/:client_id', labelRoute, validateClientId, deleteClient);
+  router.post('/:client_id/rotate-secret', labelRoute, validateClientId, ...jsonBody('EmptyObject'), rotateSecret);
+  return router;
+}

@@ -1,0 +1,48 @@
+/**
+ * The portal's API key, checked before anything reads the body: from `X-API-Key` or `Authorization: Bearer`,
+ * compared in constant time against every configured key (both sides hashed to the same length first). Failed
+ * attempts count against a stricter per-address limit; a correct key is never slowed by them.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Request, RequestHandler } from 'express';
+import { InvalidApiKeyError } from '../errors.js';
+import type { BridgeEvents } from '../events.js';
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+function presentedKeys(req: Request): string[] {
+  const keys: string[] = [];
+  const headerKey = req.get('X-API-Key');
+  if (headerKey !== undefined && headerKey !== '') keys.push(headerKey);
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.get('Authorization') ?? '');
+  if (bearer) keys.push(bearer[1]!);
+  return keys;
+}
+
+/** The index of the configured key that matches, or -1; every configured key is compared every time. */
+export function matchApiKey(configuredDigests: Buffer[], presented: string): number {
+  const presentedDigest = digest(presented);
+  let matched = -1;
+  configuredDigests.forEach((configured, index) => {
+    if (timingSafeEqual(configured, presentedDigest) && matched === -1) matched = index;
+  });
+  return matched;
+}
+
+export function requireApiKey(apiKeys: string[], failedAuthLimit: RequestHandler, events: BridgeEvents): RequestHandler {
+  const configuredDigests = apiKeys.map(digest);
+  return (req, res, next) => {
+    const presented = presentedKeys(req);
+    for (const key of presented) {
+      const index = matchApiKey(configuredDigests, key);
+      if (index !== -1) {
+        res.locals.apiKeyIndex = index;
+        return next();
+      }
+    }
+    events.emit('auth.failed', { reason: presented.length === 0 ? 'missing' : 'wrong' });
+    failedAuthLimit(req, res, (error?: unknown) => next(error ?? new InvalidApiKeyError()));
+  };
+}

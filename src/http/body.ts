@@ -1,0 +1,44 @@
+/**
+ * Request-body steps, run only after the key check: read JSON up to the limit (whatever the content type says, so a
+ * mislabelled body is still parsed or refused clearly), require an object, and validate it against a schema of
+ * spec/openapi.yaml.
+ */
+import express, { type Request, type RequestHandler } from 'express';
+import { InvalidRequestError } from '../errors.js';
+import type { ApiSpec } from './spec.js';
+
+export function readJsonBody(limitBytes: number): RequestHandler {
+  return express.json({ limit: limitBytes, strict: false, type: () => true });
+}
+
+/** No body at all counts as `{}`; anything but a JSON object is `invalid_request`. */
+export const requireObjectBody: RequestHandler = (req, _res, next) => {
+  if (req.body === undefined) req.body = {};
+  if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
+    return next(new InvalidRequestError('The request body must be a JSON object.'));
+  }
+  next();
+};
+
+export function validateBody(spec: ApiSpec, schemaName: string): RequestHandler {
+  return (req, _res, next) => {
+    spec.validate(schemaName, req.body);
+    next();
+  };
+}
+
+const clientIdPattern = /^[A-Za-z0-9._~-]{1,255}$/;
+
+/** `client_id` path segments: a safe alphabet, and never a dot segment a URL parser would resolve. */
+export const validateClientId: RequestHandler = (req, _res, next) => {
+  const clientId = req.params.client_id;
+  if (typeof clientId !== 'string' || !clientIdPattern.test(clientId) || clientId === '.' || clientId === '..') {
+    return next(new InvalidRequestError('The client_id in the path must be 1 to 255 letters, digits or ._~- characters and not a dot segment.'));
+  }
+  next();
+};
+
+/** The `client_id` path parameter, once `validateClientId` has passed. */
+export function clientIdParam(req: Request): string {
+  return String(req.params.client_id);
+}

@@ -1,0 +1,48 @@
+/**
+ * The one place that turns a failure into the bridge's error body `{"error", "error_description"}`. Typed errors
+ * render as themselves; body-parser failures become `invalid_request` / `request_too_large`; anything else is a
+ * `500 server_error` with a fixed sentence, never its message or stack.
+ */
+import type { ErrorRequestHandler, Response } from 'express';
+import { BridgeError, InvalidRequestError, RequestTooLargeError } from '../errors.js';
+import type { Logger } from '../logging.js';
+
+const serverErrorDescription = 'The bridge failed unexpectedly; the failure was logged.';
+
+/** Errors thrown by body-parser carry an HTTP status and a `type` such as `entity.parse.failed`. */
+function bodyParserError(error: unknown): BridgeError | undefined {
+  if (typeof error !== 'object' || error === null || !('type' in error) || !('status' in error)) return undefined;
+  const { status, type } = error as { status: unknown; type: unknown };
+  if (typeof type !== 'string' || typeof status !== 'number') return undefined;
+  if (status === 413) return new RequestTooLargeError();
+  if (type === 'entity.parse.failed') return new InvalidRequestError('The request body is not valid JSON.');
+  if (status >= 400 && status < 500) return new InvalidRequestError('The request body could not be read as JSON.');
+  return undefined;
+}
+
+export function toRenderableError(error: unknown): BridgeError | undefined {
+  if (error instanceof BridgeError) return error;
+  return bodyParserError(error);
+}
+
+export function sendError(res: Response, error: BridgeError): void {
+  if (error.retryAfterSeconds !== undefined) res.set('Retry-After', String(Math.max(0, Math.ceil(error.retryAfterSeconds))));
+  res.status(error.status).json({ error: error.code, error_description: error.message });
+}
+
+export function errorRenderer(logger: Logger): ErrorRequestHandler {
+  return (error, _req, res, next) => {
+    if (res.headersSent) return next(error);
+    const known = toRenderableError(error);
+    if (known) {
+      if (known.status >= 500) logger.warn('request failed at the identity provider', { error: known.code, cause: causeName(known) });
+      return sendError(res, known);
+    }
+    logger.error('unexpected failure', { errorName: error instanceof Error ? error.name : typeof error });
+    res.status(500).json({ error: 'server_error', error_description: serverErrorDescription });
+  };
+}
+
+function causeName(error: BridgeError): string | undefined {
+  return error.cause instanceof Error ? error.cause.name : undefined;
+}

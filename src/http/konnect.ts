@@ -1,0 +1,92 @@
+/**
+ * The Kong Konnect dialect (custom HTTP DCR provider, Kong's "DCR Handler" contract) at the root. Konnect halts its
+ * flow on any non-2xx, so unknown fields, Konnect auth-method names and unknown event types are tolerated.
+ */
+import { Router, type RequestHandler } from 'express';
+import { InvalidClientMetadataError } from '../errors.js';
+import { checkRedirectUri, konnectClientToWire, konnectContextFromWire, konnectMetadataFromWire, type KonnectClientBody } from '../metadata.js';
+import type { DialectDependencies } from './api7.js';
+import { clientIdParam, readJsonBody, requireObjectBody, validateBody, validateClientId } from './body.js';
+import { labelRoute, restoreRequestContext } from './request-context.js';
+
+interface KonnectEventBody {
+  event_type: string;
+  redirect_uris?: string[];
+  api_product_version_id?: string;
+  audience?: string;
+}
+
+/** Event types are caller input; only a plain token reaches a log line. */
+function loggableEventType(eventType: string): string {
+  return /^[A-Za-z0-9_.-]{1,64}$/.test(eventType) ? eventType : '(unprintable)';
+}
+
+export function konnectRouter({ driver, events, spec, bodyLimitBytes }: DialectDependencies): Router {
+  const router = Router();
+  const jsonBody = (schemaName: string): RequestHandler[] => [
+    readJsonBody(bodyLimitBytes),
+    restoreRequestContext(),
+    requireObjectBody,
+    validateBody(spec, schemaName),
+  ];
+
+  const registerClient: RequestHandler = async (req, res) => {
+    const body = req.body as KonnectClientBody;
+    const client = await driver.registerClient(konnectMetadataFromWire(body), konnectContextFromWire(body));
+    events.emit('client.registered', { clientId: client.clientId, portal: 'konnect' });
+    res.status(201).json(konnectClientToWire(client));
+  };
+
+  const deleteClient: RequestHandler = async (req, res) => {
+    await driver.deleteClient(clientIdParam(req));
+    events.emit('client.deleted', { clientId: clientIdParam(req), portal: 'konnect' });
+    res.status(204).end();
+  };
+
+  const issueNewSecret: RequestHandler = async (req, res) => {
+    const rotated = await driver.rotateSecret(clientIdParam(req));
+    events.emit('client.rotated', { clientId: rotated.clientId, portal: 'konnect' });
+    res.json({ client_id: rotated.clientId, client_secret: rotated.clientSecret });
+  };
+
+  const updateRedirectUris = async (clientId: string, redirectUris: string[] | undefined): Promise<void> => {
+    if (redirectUris === undefined) throw new InvalidClientMetadataError('update_application must carry redirect_uris.');
+    const client = await driver.getClient(clientId);
+    for (const uri of redirectUris) checkRedirectUri(uri, client.metadata.applicationType);
+    await driver.updateClient(clientId, { ...client.metadata, redirectUris: [...new Set(redirectUris)] });
+    events.emit('client.updated', { clientId, portal: 'konnect' });
+  };
+
+  const applyEvent: RequestHandler = async (req, res) => {
+    const clientId = clientIdParam(req);
+    const event = req.body as KonnectEventBody;
+    const access = {
+      ...(event.audience !== undefined ? { audience: event.audience } : {}),
+      ...(event.api_product_version_id !== undefined ? { apiProductVersionId: event.api_product_version_id } : {}),
+    };
+    switch (event.event_type) {
+      case 'update_application':
+        await updateRedirectUris(clientId, event.redirect_uris);
+        break;
+      case 'add_registration':
+        await driver.grantApiAccess(clientId, access);
+        events.emit('client.api_access_granted', { clientId, ...(access.apiProductVersionId ? { apiProductVersionId: access.apiProductVersionId } : {}) });
+        break;
+      case 'remove_registration':
+        await driver.revokeApiAccess(clientId, access);
+        events.emit('client.api_access_revoked', { clientId, ...(access.apiProductVersionId ? { apiProductVersionId: access.apiProductVersionId } : {}) });
+        break;
+      default:
+        events.emit('event_hook.ignored', { clientId, eventType: loggableEventType(event.event_type) });
+        res.json({ status: 'ignored' });
+        return;
+    }
+    res.json({ status: 'applied' });
+  };
+
+  router.post('/', labelRoute, ...jsonBody('KonnectClientRequest'), registerClient);
+  router.delete('/:client_id', labelRoute, validateClientId, deleteClient);
+  router.post('/:client_id/new-secret', labelRoute, validateClientId, ...jsonBody('EmptyObject'), issueNewSecret);
+  router.post('/:client_id/event-hook', labelRoute, validateClientId, ...jsonBody('KonnectEvent'), applyEvent);
+  return router;
+}

@@ -1,0 +1,111 @@
+/**
+ * Prometheus metrics, one registry per app so several apps (tests) never share counters. Labels are route
+ * templates, status codes, driver and operation names and error codes — never an id or a secret.
+ */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DcrDriver } from '../drivers/driver.js';
+import { BridgeError } from './errors.js';
+import type { BridgeEvents } from './events.js';
+
+export interface BridgeMetrics {
+  registry: Registry;
+  httpRequests: Counter<'method' | 'route' | 'status'>;
+  httpDuration: Histogram<'method' | 'route' | 'status'>;
+  driverOperations: Counter<'driver' | 'operation' | 'outcome'>;
+  driverDuration: Histogram<'driver' | 'operation'>;
+  bridgeEvents: Counter<'event'>;
+}
+
+/** `processMetrics` adds Node's default process metrics (main does; tests leave them out). */
+export function createMetrics(options: { processMetrics?: boolean } = {}): BridgeMetrics {
+  const registry = new Registry();
+  if (options.processMetrics) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 50 });
+  const registers = [registry];
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: 'dcr_http_requests_total',
+      help: 'HTTP requests answered, by route template and status.',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: 'dcr_http_request_duration_seconds',
+      help: 'Time to answer an HTTP request, by route template and status.',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    driverOperations: new Counter({
+      name: 'dcr_driver_operations_total',
+      help: 'Driver operations, by driver, operation and outcome (`success` or the error code).',
+      labelNames: ['driver', 'operation', 'outcome'],
+      registers,
+    }),
+    driverDuration: new Histogram({
+      name: 'dcr_driver_operation_duration_seconds',
+      help: 'Time a driver operation took, retries included.',
+      labelNames: ['driver', 'operation'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    bridgeEvents: new Counter({
+      name: 'dcr_events_total',
+      help: 'Client lifecycle events the bridge emitted (client.registered, client.rotated...).',
+      labelNames: ['event'],
+      registers,
+    }),
+  };
+}
+
+export function countEvents(events: BridgeEvents, metrics: BridgeMetrics): void {
+  events.onAny((name) => metrics.bridgeEvents.inc({ event: name }));
+}
+
+type InstrumentedOperation =
+  | 'registerClient'
+  | 'getClient'
+  | 'updateClient'
+  | 'deleteClient'
+  | 'rotateSecret'
+  | 'retireExpiredSecrets'
+  | 'checkReadiness'
+  | 'grantApiAccess'
+  | 'revokeApiAccess';
+
+/** The same driver, with every IdP-facing operation counted and timed. `close` and `publicRoutes` pass through. */
+export function instrumentDriver(driver: DcrDriver, metrics: BridgeMetrics): DcrDriver {
+  const timed = <Op extends InstrumentedOperation>(operation: Op): DcrDriver[Op] => {
+    const call = (driver[operation] as (...args: unknown[]) => Promise<unknown>).bind(driver);
+    const wrapped = async (...args: unknown[]): Promise<unknown> => {
+      const stopTimer = metrics.driverDuration.startTimer({ driver: driver.name, operation });
+      try {
+        const result = await call(...args);
+        metrics.driverOperations.inc({ driver: driver.name, operation, outcome: 'success' });
+        return result;
+      } catch (error) {
+        const outcome = error instanceof BridgeError ? error.code : 'server_error';
+        metrics.driverOperations.inc({ driver: driver.name, operation, outcome });
+        throw error;
+      } finally {
+        stopTimer();
+      }
+    };
+    return wrapped as DcrDriver[Op];
+  };
+  return {
+    name: driver.name,
+    capabilities: driver.capabilities,
+    ...(driver.publicRoutes ? { publicRoutes: driver.publicRoutes } : {}),
+    registerClient: timed('registerClient'),
+    getClient: timed('getClient'),
+    updateClient: timed('updateClient'),
+    deleteClient: timed('deleteClient'),
+    rotateSecret: timed('rotateSecret'),
+    retireExpiredSecrets: timed('retireExpiredSecrets'),
+    checkReadiness: timed('checkReadiness'),
+    grantApiAccess: timed('grantApiAccess'),
+    revokeApiAccess: timed('revokeApiAccess'),
+    close: () => driver.close(),
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * A real in-memory driver over a Map, for app-level tests: it keeps clients and secrets, honours the not-found and
+ * idempotency rules of the interface, and lets a test make the next operations fail with a typed error.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type {
+  ApiAccess,
+  ClientMetadata,
+  DcrDriver,
+  DriverCapabilities,
+  RegisteredClient,
+  RegisteredClientWithSecret,
+  RegistrationContext,
+  RotatedSecret,
+} from '../../drivers/driver.js';
+import { ClientNotFoundError, type BridgeError } from '../../src/errors.js';
+
+interface StoredClient {
+  client: RegisteredClient;
+  secret: string;
+  context: RegistrationContext;
+  apiAccess: ApiAccess[];
+}
+
+export class MemoryDriver implements DcrDriver {
+  readonly name = 'memory';
+  readonly capabilities: DriverCapabilities = { rotationGrace: false, apiAccessGrants: true };
+  readonly clients = new Map<string, StoredClient>();
+  /** Ids of clients someone else created at the "IdP": the bridge must treat them as not found. */
+  readonly foreignClientIds = new Set<string>();
+  readonly #failures: BridgeError[] = [];
+  closed = false;
+
+  /** The next `count` operations (readiness included) reject with `error`. */
+  failNext(error: BridgeError, count = 1): void {
+    for (let index = 0; index < count; index += 1) this.#failures.push(error);
+  }
+
+  secretOf(clientId: string): string | undefined {
+    return this.clients.get(clientId)?.secret;
+  }
+
+  #maybeFail(): void {
+    const failure = this.#failures.shift();
+    if (failure) throw failure;
+  }
+
+  #owned(clientId: string): StoredClient {
+    const stored = this.clients.get(clientId);
+    if (!stored || this.foreignClientIds.has(clientId)) throw new ClientNotFoundError();
+    return stored;
+  }
+
+  async registerClient(metadata: ClientMetadata, context: RegistrationContext): Promise<RegisteredClientWithSecret> {
+    this.#maybeFail();
+    const client: RegisteredClient = {
+      clientId: randomUUID(),
+      clientIdIssuedAt: Math.floor(Date.now() / 1000),
+      clientSecretExpiresAt: 0,
+      metadata: structuredClone(metadata),
+    };
+    const secret = randomBytes(32).toString('base64url');
+    this.clients.set(client.clientId, { client, secret, context: { ...context }, apiAccess: [] });
+    return { ...structuredClone(client), clientSecret: secret };
+  }
+
+  async getClient(clientId: string): Promise<RegisteredClient> {
+    this.#maybeFail();
+    return structuredClone(this.#owned(clientId).client);
+  }
+
+  async updateClient(clientId: string, metadata: ClientMetadata): Promise<RegisteredClient> {
+    this.#maybeFail();
+    const stored = this.#owned(clientId);
+    stored.client.metadata = structuredClone(metadata);
+    return structuredClone(stored.client);
+  }
+
+  async deleteClient(clientId: string): Promise<void> {
+    this.#maybeFail();
+    if (this.foreignClientIds.has(clientId)) throw new ClientNotFoundError();
+    this.clients.delete(clientId);
+  }
+
+  async rotateSecret(clientId: string): Promise<RotatedSecret> {
+    this.#maybeFail();
+    const stored = this.#owned(clientId);
+    stored.secret = randomBytes(32).toString('base64url');
+    return { clientId, clientSecret: stored.secret, clientSecretExpiresAt: 0 };
+  }
+
+  async retireExpiredSecrets(): Promise<number> {
+    this.#maybeFail();
+    return 0;
+  }
+
+  async checkReadiness(): Promise<void> {
+    this.#maybeFail();
+  }
+
+  async grantApiAccess(clientId: string, access: ApiAccess): Promise<void> {
+    this.#maybeFail();
+    this.#owned(clientId).apiAccess.push({ ...access });
+  }
+
+  async revokeApiAccess(clientId: string, access: ApiAccess): Promise<void> {
+    this.#maybeFail();
+    const stored = this.#owned(clientId);
+    stored.apiAccess = stored.apiAccess.filter((granted) => granted.apiProductVersionId !== access.apiProductVersionId);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
