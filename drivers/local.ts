@@ -1,0 +1,304 @@
+/**
+ * The `local` driver: an embedded OpenID Provider (node `oidc-provider`) mounted under `/local-idp`, so the bridge
+ * works with no IdP at all and the clients it registers really obtain tokens with `client_credentials`.
+ *
+ * Clients live in this driver's own file store (one file per client under `DCR_LOCAL_DATA_DIR`), not in
+ * oidc-provider's default in-memory LRU (which evicts) nor its static `clients` (cached forever). oidc-provider
+ * reads a client through the adapter on every request and caches the instance under a hash of its metadata, so a
+ * rotated secret or a deleted client takes effect on the next token request.
+ */
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { access, constants, mkdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { RequestHandler } from 'express';
+// @ts-expect-error oidc-provider ships no type declarations; the little used here is typed by OidcProvider below.
+import Provider from 'oidc-provider';
+import { envValue } from '../src/env.js';
+import { ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError, InvalidRedirectUriError } from '../src/errors.js';
+import type {
+  ClientMetadata,
+  DcrDriver,
+  DriverFactory,
+  RegisteredClient,
+  RegisteredClientWithSecret,
+  RegistrationContext,
+  RotatedSecret,
+} from './driver.js';
+import { ClientFileStore, ExpiringMemoryStore, writeFileAtomically } from './local-store.js';
+
+export const LOCAL_IDP_PATH = '/local-idp';
+const OWNER_MARK = 'dcr-bridge';
+/** Tokens and grants the provider keeps in memory at most; the oldest go first beyond it. */
+const MAX_TRANSIENT_ENTRIES = 50_000;
+const ACCESS_TOKEN_TTL_SECONDS = 600;
+
+export interface LocalDriverOptions {
+  /** The URL the bridge is reached at; the issuer is this + `/local-idp`. */
+  publicUrl: string;
+  /** Where clients and signing keys are kept (`DCR_LOCAL_DATA_DIR`). */
+  dataDir: string;
+}
+
+interface LocalClientRecord {
+  /** Ownership mark: only clients carrying it are this bridge's. */
+  createdBy: typeof OWNER_MARK;
+  clientId: string;
+  clientSecret: string;
+  /** Epoch seconds. */
+  clientIdIssuedAt: number;
+  metadata: ClientMetadata;
+  context: RegistrationContext;
+}
+
+interface ProviderKeys {
+  jwks: { keys: Record<string, unknown>[] };
+  cookieKeys: string[];
+}
+
+interface OidcProvider {
+  issuer: string;
+  proxy: boolean;
+  Client: { validate(metadata: Record<string, unknown>): Promise<void> };
+  callback(): RequestHandler;
+}
+
+interface OidcProviderError {
+  error?: string;
+  error_description?: string;
+}
+
+/** The adapter interface oidc-provider calls, one instance per model name. */
+interface ProviderAdapter {
+  upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void>;
+  find(id: string): Promise<Record<string, unknown> | undefined>;
+  findByUserCode(userCode: string): Promise<Record<string, unknown> | undefined>;
+  findByUid(uid: string): Promise<Record<string, unknown> | undefined>;
+  consume(id: string): Promise<void>;
+  destroy(id: string): Promise<void>;
+  revokeByGrantId(grantId: string): Promise<void>;
+}
+
+async function loadOrCreateKeys(dataDir: string): Promise<ProviderKeys> {
+  const path = join(dataDir, 'keys.json');
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as ProviderKeys;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const keys: ProviderKeys = {
+    jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), use: 'sig', alg: 'RS256' }] },
+    cookieKeys: [randomBytes(32).toString('base64url')],
+  };
+  await writeFileAtomically(path, JSON.stringify(keys));
+  return keys;
+}
+
+function newSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** Scopes oidc-provider itself knows; any other scope value is left to resource servers and not checked by it. */
+const PROVIDER_SCOPES = new Set(['openid', 'offline_access']);
+
+/** The client as oidc-provider reads it: RFC 7591 names, with only the scope values it knows. */
+function toProviderMetadata(record: Omit<LocalClientRecord, 'createdBy' | 'context'>): Record<string, unknown> {
+  const { metadata } = record;
+  const providerScope = metadata.scope?.split(' ').filter((value) => PROVIDER_SCOPES.has(value)).join(' ');
+  const fields: Record<string, unknown> = {
+    client_id: record.clientId,
+    client_secret: record.clientSecret,
+    client_id_issued_at: record.clientIdIssuedAt,
+    client_secret_expires_at: 0,
+    client_name: metadata.clientName,
+    redirect_uris: metadata.redirectUris,
+    grant_types: metadata.grantTypes,
+    response_types: metadata.responseTypes,
+    token_endpoint_auth_method: metadata.tokenEndpointAuthMethod,
+    scope: providerScope || undefined,
+    client_uri: metadata.clientUri,
+    logo_uri: metadata.logoUri,
+    contacts: metadata.contacts,
+    jwks_uri: metadata.jwksUri,
+    post_logout_redirect_uris: metadata.postLogoutRedirectUris,
+    application_type: metadata.applicationType,
+  };
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
+}
+
+function toRegisteredClient(record: LocalClientRecord): RegisteredClient {
+  return { clientId: record.clientId, clientIdIssuedAt: record.clientIdIssuedAt, clientSecretExpiresAt: 0, metadata: record.metadata };
+}
+
+function providerAdapterFactory(clients: ClientFileStore<LocalClientRecord>): new (model: string) => ProviderAdapter {
+  const transient = new ExpiringMemoryStore<Record<string, unknown>>(MAX_TRANSIENT_ENTRIES);
+
+  return class LocalProviderAdapter implements ProviderAdapter {
+    readonly #model: string;
+
+    constructor(model: string) {
+      this.#model = model;
+    }
+
+    #key(id: string): string {
+      return `${this.#model}:${id}`;
+    }
+
+    async upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void> {
+      // Clients are written by the driver itself; the provider's own registration endpoint is disabled.
+      if (this.#model === 'Client') throw new Error('clients are managed by the dcr-bridge local driver');
+      transient.set(this.#key(id), payload, expiresIn);
+    }
+
+    async find(id: string): Promise<Record<string, unknown> | undefined> {
+      if (this.#model === 'Client') {
+        const record = clients.get(id);
+        return record?.createdBy === OWNER_MARK ? toProviderMetadata(record) : undefined;
+      }
+      return transient.get(this.#key(id));
+    }
+
+    async findByUserCode(): Promise<undefined> {
+      return undefined;
+    }
+
+    // Sessions and user codes belong to end-user flows, which the local IdP does not offer.
+    async findByUid(): Promise<undefined> {
+      return undefined;
+    }
+
+    async consume(id: string): Promise<void> {
+      const payload = transient.get(this.#key(id));
+      if (payload) payload.consumed = Math.floor(Date.now() / 1000);
+    }
+
+    async destroy(id: string): Promise<void> {
+      transient.delete(this.#key(id));
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      transient.deleteWhere((payload) => payload.grantId === grantId);
+    }
+  };
+}
+
+/** Maps oidc-provider's refusal of client metadata to the bridge's typed errors; anything else is rethrown. */
+function metadataRefusal(error: unknown): Error {
+  const { error: code, error_description: description } = (error ?? {}) as OidcProviderError;
+  const sentence = `The client metadata is invalid: ${description ?? 'refused by the local identity provider'}.`;
+  if (code === 'invalid_redirect_uri') return new InvalidRedirectUriError(sentence);
+  if (code === 'invalid_client_metadata') return new InvalidClientMetadataError(sentence);
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+export async function createLocalDriver(options: LocalDriverOptions): Promise<DcrDriver> {
+  const dataDir = resolve(options.dataDir);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const keys = await loadOrCreateKeys(dataDir);
+  const clients = await ClientFileStore.open<LocalClientRecord>(join(dataDir, 'clients'));
+
+  const issuer = `${options.publicUrl.replace(/\/+$/, '')}${LOCAL_IDP_PATH}`;
+  const provider = new Provider(issuer, {
+    adapter: providerAdapterFactory(clients),
+    jwks: keys.jwks,
+    cookies: { keys: keys.cookieKeys },
+    ttl: { ClientCredentials: ACCESS_TOKEN_TTL_SECONDS },
+    clientDefaults: { grant_types: ['client_credentials'], response_types: [], token_endpoint_auth_method: 'client_secret_basic' },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      registration: { enabled: false },
+    },
+    // The local IdP has no end users: only machine clients obtain tokens here.
+    findAccount: async () => undefined,
+    // Its token endpoint is for servers; no browser origin is allowed to call it.
+    clientBasedCORS: () => false,
+    renderError: async (ctx: { type: string; body: unknown }, out: Record<string, string>) => {
+      ctx.type = 'application/json';
+      ctx.body = out;
+    },
+  }) as OidcProvider;
+  provider.proxy = true;
+
+  async function validated(record: LocalClientRecord): Promise<LocalClientRecord> {
+    try {
+      await provider.Client.validate(toProviderMetadata(record));
+    } catch (error) {
+      throw metadataRefusal(error);
+    }
+    return record;
+  }
+
+  function ownedRecord(clientId: string): LocalClientRecord {
+    const record = clients.get(clientId);
+    if (record?.createdBy !== OWNER_MARK) throw new ClientNotFoundError();
+    return record;
+  }
+
+  return {
+    name: 'local',
+    capabilities: { rotationGrace: false, apiAccessGrants: false },
+    publicRoutes: { path: LOCAL_IDP_PATH, handler: provider.callback() },
+
+    async registerClient(metadata, context): Promise<RegisteredClientWithSecret> {
+      const record = await validated({
+        createdBy: OWNER_MARK,
+        clientId: randomBytes(16).toString('base64url'),
+        clientSecret: newSecret(),
+        clientIdIssuedAt: Math.floor(Date.now() / 1000),
+        metadata,
+        context,
+      });
+      await clients.put(record.clientId, record);
+      return { ...toRegisteredClient(record), clientSecret: record.clientSecret };
+    },
+
+    async getClient(clientId) {
+      return toRegisteredClient(ownedRecord(clientId));
+    },
+
+    async updateClient(clientId, metadata) {
+      const record = await validated({ ...ownedRecord(clientId), metadata });
+      await clients.put(clientId, record);
+      return toRegisteredClient(record);
+    },
+
+    async deleteClient(clientId) {
+      const record = clients.get(clientId);
+      if (record === undefined) return;
+      if (record.createdBy !== OWNER_MARK) throw new ClientNotFoundError();
+      await clients.delete(clientId);
+    },
+
+    async rotateSecret(clientId): Promise<RotatedSecret> {
+      const record = { ...ownedRecord(clientId), clientSecret: newSecret() };
+      await clients.put(clientId, record);
+      return { clientId, clientSecret: record.clientSecret, clientSecretExpiresAt: 0 };
+    },
+
+    async retireExpiredSecrets() {
+      return 0;
+    },
+
+    async checkReadiness() {
+      try {
+        await access(join(dataDir, 'clients'), constants.W_OK);
+      } catch (cause) {
+        throw new IdpUnavailableError('The local identity provider cannot write to its data directory.', { cause });
+      }
+    },
+
+    async grantApiAccess() {},
+
+    async revokeApiAccess() {},
+
+    async close() {
+      await clients.flush();
+    },
+  };
+}
+
+export const createDriverFromEnv: DriverFactory = async (env, settings) =>
+  createLocalDriver({ publicUrl: settings.publicUrl, dataDir: envValue(env, 'DCR_LOCAL_DATA_DIR') ?? './data' });
