@@ -1,0 +1,347 @@
+/**
+ * The Okta driver under IdP faults (every call of every operation × 429/500/503/timeout/dropped connection), its
+ * admin-token economy, the ownership fence around apps it did not create, client_id validation and its
+ * configuration — all through the real Okta SDK over TLS against the Okta emulator.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { ClientMetadata, DcrDriver } from '../../drivers/driver.js';
+import { createDriverFromEnv, createOktaDriver } from '../../drivers/okta.js';
+import { ConfigurationError } from '../../src/env.js';
+import { BridgeError, ClientNotFoundError, InvalidRequestError } from '../../src/errors.js';
+import { startOktaEmulator, type OktaEmulator } from '../emulators/okta.js';
+import { faultKinds, faultMatrix } from '../support/fault-matrix.js';
+
+const policy = { timeoutMs: 200, baseDelayMs: 5, maxDelayMs: 40, budgetMs: 900 };
+const APPS = 'GET /api/v1/apps';
+const CREATE_APP = 'POST /api/v1/apps';
+const REPLACE_APP = 'PUT /api/v1/apps/:appId';
+const DEACTIVATE_APP = 'POST /api/v1/apps/:appId/lifecycle/deactivate';
+const DELETE_APP = 'DELETE /api/v1/apps/:appId';
+const SECRETS = 'GET /api/v1/apps/:appId/credentials/secrets';
+const CREATE_SECRET = 'POST /api/v1/apps/:appId/credentials/secrets';
+const DEACTIVATE_SECRET = 'POST /api/v1/apps/:appId/credentials/secrets/:secretId/lifecycle/deactivate';
+const DELETE_SECRET = 'DELETE /api/v1/apps/:appId/credentials/secrets/:secretId';
+const rateLimited = {
+  errorCode: 'E0000047',
+  errorSummary: 'API call exceeded rate limit due to too many requests.',
+  errorLink: 'E0000047',
+  errorId: 'oaeRateLimited',
+  errorCauses: [],
+};
+
+// The conformance suite's shapes, repeated so this file does not need the HTTP test app.
+function serviceMetadata(overrides: Partial<ClientMetadata> = {}): ClientMetadata {
+  return { clientName: 'conformance service client', redirectUris: [], grantTypes: ['client_credentials'], responseTypes: [], tokenEndpointAuthMethod: 'client_secret_basic', ...overrides };
+}
+
+function webMetadata(overrides: Partial<ClientMetadata> = {}): ClientMetadata {
+  return {
+    clientName: 'conformance web client',
+    redirectUris: ['https://app.example.com/callback'],
+    grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
+    responseTypes: ['code'],
+    tokenEndpointAuthMethod: 'client_secret_basic',
+    ...overrides,
+  };
+}
+
+async function rejectsWith(promise: Promise<unknown>, errorClass: new (...args: never[]) => BridgeError): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof errorClass, `expected ${errorClass.name}, got ${String(error)}`);
+    return true;
+  });
+}
+
+describe('okta driver faults (API token)', () => {
+  let okta: OktaEmulator;
+  let driver: DcrDriver;
+  before(async () => {
+    okta = await startOktaEmulator();
+    driver = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, rotationGraceSeconds: 0, idpCallPolicy: policy });
+  });
+  after(async () => {
+    await driver?.close();
+    await okta?.stop();
+  });
+
+  const owned = () => new Set(okta.ownedClientIds());
+  const register = (metadata: ClientMetadata = serviceMetadata()) => driver.registerClient(metadata, { portal: 'api7' });
+
+  // Okta's 429s carry X-Rate-Limit-* (epoch-second reset); Retry-After 0 keeps the matrix fast, the waits are proven below.
+  const kinds = faultKinds({
+    timeoutLatencyMs: 350,
+    rateLimitHeaders: { 'Retry-After': '0', 'X-Rate-Limit-Limit': '600', 'X-Rate-Limit-Remaining': '0', 'X-Rate-Limit-Reset': '1' },
+    rateLimitBody: rateLimited,
+  }).map((kind) => (kind.name === '503' ? { ...kind, fault: { ...kind.fault, headers: { 'Retry-After': '0' } } } : kind));
+
+  faultMatrix({
+    emulator: () => okta.emulator,
+    kinds,
+    operations: [
+      {
+        name: 'register',
+        routes: [CREATE_APP],
+        prepare: async () => ({ before: owned(), clientId: undefined as string | undefined }),
+        run: async (context) => {
+          context.clientId = (await register()).clientId;
+        },
+        verify: async (context, { succeeded }) => {
+          const now = owned();
+          const added = [...now].filter((id) => !context.before.has(id));
+          assert.deepEqual(added, succeeded ? [context.clientId] : [], 'no orphan app is left behind');
+          if (context.clientId) await driver.deleteClient(context.clientId);
+        },
+      },
+      {
+        name: 'get',
+        routes: [APPS],
+        prepare: async () => register(),
+        run: async (client) => assert.equal((await driver.getClient(client.clientId)).clientId, client.clientId),
+        verify: async (client) => driver.deleteClient(client.clientId),
+      },
+      {
+        name: 'update',
+        routes: [APPS, REPLACE_APP],
+        prepare: async () => register(webMetadata()),
+        run: async (client) => driver.updateClient(client.clientId, webMetadata({ clientName: 'renamed under faults' })),
+        verify: async (client, { succeeded }) => {
+          assert.equal(okta.app(client.clientId)?.label, succeeded ? 'renamed under faults' : 'conformance web client');
+          assert.equal(await okta.secretWorks(client.clientId, client.clientSecret), true, 'an update never loses the secret');
+          await driver.deleteClient(client.clientId);
+        },
+      },
+      {
+        name: 'delete',
+        routes: [APPS, DEACTIVATE_APP, DELETE_APP],
+        prepare: async () => register(),
+        run: async (client) => driver.deleteClient(client.clientId),
+        verify: async (client, { succeeded }) => {
+          assert.equal(owned().has(client.clientId), !succeeded);
+          await driver.deleteClient(client.clientId);
+          assert.equal(owned().has(client.clientId), false, 'a retried delete completes');
+        },
+      },
+      {
+        name: 'rotate',
+        routes: [APPS, SECRETS, CREATE_SECRET, DEACTIVATE_SECRET, DELETE_SECRET],
+        prepare: async () => ({ client: await register(), rotated: undefined as string | undefined }),
+        run: async (context) => {
+          context.rotated = (await driver.rotateSecret(context.client.clientId)).clientSecret;
+        },
+        verify: async ({ client, rotated }, { succeeded }) => {
+          if (succeeded) {
+            assert.equal(await okta.secretWorks(client.clientId, rotated!), true);
+            assert.equal(await okta.secretWorks(client.clientId, client.clientSecret), false);
+          } else {
+            assert.equal(await okta.secretWorks(client.clientId, client.clientSecret), true, 'a failed rotation keeps the old secret working');
+          }
+          await driver.deleteClient(client.clientId);
+        },
+      },
+      {
+        name: 'readiness',
+        routes: [APPS],
+        prepare: async () => undefined,
+        run: async () => driver.checkReadiness(),
+      },
+    ],
+  });
+
+  describe('answers Okta acted on but never delivered', () => {
+    it('a create whose answer is lost leaves no orphan app', async () => {
+      const before = owned();
+      okta.emulator.injectFault({ route: CREATE_APP, drop: 'after-processing' });
+      await assert.rejects(register(), (error: unknown) => error instanceof BridgeError && error.status === 503);
+      okta.emulator.clearFaults();
+      assert.equal(okta.emulator.requestsTo(CREATE_APP).at(-1)?.outcome, 'dropped');
+      assert.deepEqual([...owned()].filter((id) => !before.has(id)), []);
+    });
+
+    it('a secret create whose answer is lost leaves the old secret as the only one', async () => {
+      const client = await register();
+      okta.emulator.injectFault({ route: CREATE_SECRET, drop: 'after-processing' });
+      await assert.rejects(driver.rotateSecret(client.clientId), BridgeError);
+      okta.emulator.clearFaults();
+      assert.equal(await okta.secretWorks(client.clientId, client.clientSecret), true);
+      assert.deepEqual(okta.app(client.clientId)?.secrets.map((secret) => secret.status), ['ACTIVE']);
+      await driver.deleteClient(client.clientId);
+    });
+  });
+
+  describe("Okta's rate limits", () => {
+    it('waits for Retry-After before repeating a throttled create, and the create happens once', async () => {
+      const fast = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy: { ...policy, budgetMs: 3000 } });
+      const before = okta.emulator.requestsTo(CREATE_APP).length;
+      okta.emulator.injectFault({ route: CREATE_APP, status: 429, headers: { 'Retry-After': '1', 'X-Rate-Limit-Remaining': '0' }, body: rateLimited });
+      const started = Date.now();
+      const client = await fast.registerClient(serviceMetadata(), {});
+      assert.ok(Date.now() - started >= 950, 'waited the second Okta asked for');
+      assert.deepEqual(okta.emulator.requestsTo(CREATE_APP).slice(before).map((request) => request.outcome), [429, 200]);
+      await fast.deleteClient(client.clientId);
+    });
+
+    it('waits for X-Rate-Limit-Reset when Okta sends no Retry-After', async () => {
+      const fast = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy: { ...policy, budgetMs: 4000 } });
+      const reset = Math.ceil(Date.now() / 1000) + 1;
+      okta.emulator.injectFault({
+        route: APPS,
+        status: 429,
+        headers: { 'X-Rate-Limit-Limit': '600', 'X-Rate-Limit-Remaining': '0', 'X-Rate-Limit-Reset': String(reset) },
+        body: rateLimited,
+      });
+      await fast.checkReadiness();
+      assert.ok(Date.now() >= reset * 1000 - 50, 'retried only after the rate-limit window reset');
+    });
+
+    it('every management answer carries the X-Rate-Limit headers', async () => {
+      await driver.checkReadiness();
+      const response = await fetch(`${okta.emulator.url}/api/v1/apps?limit=1`, { headers: { Authorization: `SSWS ${okta.apiToken}` } });
+      await response.arrayBuffer();
+      for (const header of ['x-rate-limit-limit', 'x-rate-limit-remaining', 'x-rate-limit-reset']) assert.ok(response.headers.get(header), header);
+    });
+  });
+
+  describe('apps the bridge did not create', () => {
+    it('the org admin app and a seeded app cannot be read, updated, rotated or deleted, and are untouched', async () => {
+      const seeded = okta.seedUnmanagedApp('Payroll (not from the bridge)');
+      for (const clientId of [seeded.clientId, okta.serviceApp.clientId]) {
+        await rejectsWith(driver.getClient(clientId), ClientNotFoundError);
+        await rejectsWith(driver.updateClient(clientId, serviceMetadata({ clientName: 'hijacked' })), ClientNotFoundError);
+        await rejectsWith(driver.rotateSecret(clientId), ClientNotFoundError);
+        await rejectsWith(driver.deleteClient(clientId), ClientNotFoundError);
+        assert.equal(okta.app(clientId)?.status, 'ACTIVE', 'still there');
+      }
+      assert.equal(okta.app(seeded.clientId)?.label, 'Payroll (not from the bridge)');
+      assert.equal(await okta.secretWorks(seeded.clientId, seeded.clientSecret), true);
+      const touched = okta.emulator.requests.filter((request) => request.method !== 'GET' && /\/api\/v1\/apps\/[^/]+/.test(request.rawPath));
+      assert.deepEqual(touched.filter((request) => [seeded.clientId, okta.serviceApp.clientId].some((id) => request.rawPath.includes(id))), []);
+    });
+  });
+
+  describe('client_id validation', () => {
+    it('a path-traversal client_id never reaches any Okta path', async () => {
+      const before = okta.emulator.requests.length;
+      for (const clientId of ['..%2F..%2Fapi%2Fv1%2Fusers%2Fx', '../../api/v1/users/x', '../x', 'a/b', '..', '.', 'x"or"1']) {
+        await rejectsWith(driver.getClient(clientId), InvalidRequestError);
+        await rejectsWith(driver.updateClient(clientId, serviceMetadata()), InvalidRequestError);
+        await rejectsWith(driver.rotateSecret(clientId), InvalidRequestError);
+        await rejectsWith(driver.deleteClient(clientId), InvalidRequestError);
+      }
+      assert.deepEqual(okta.emulator.requests.slice(before), [], 'not one request went to Okta');
+    });
+  });
+});
+
+describe('okta driver admin token (OAuth service app, private_key_jwt)', () => {
+  let okta: OktaEmulator;
+  let driver: DcrDriver;
+  before(async () => {
+    okta = await startOktaEmulator({ tokenLifetimeSeconds: 300, rateLimitPerMinute: 100_000 });
+    const { clientId, privateKeyPem, keyId } = okta.serviceApp;
+    driver = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { clientId, privateKey: privateKeyPem, keyId }, idpCallPolicy: policy });
+  });
+  after(async () => {
+    await driver?.close();
+    await okta?.stop();
+  });
+
+  it('1,000 operations within a 5-minute token lifetime cost exactly one token request', async () => {
+    const clients = await Promise.all(Array.from({ length: 10 }, () => driver.registerClient(serviceMetadata(), {})));
+    for (let batch = 0; batch < 49; batch++) {
+      await Promise.all(Array.from({ length: 20 }, (_, index) => driver.getClient(clients[(batch + index) % clients.length]!.clientId)));
+    }
+    await Promise.all(clients.map((client) => driver.deleteClient(client.clientId)));
+    assert.equal(10 + 49 * 20 + 10, 1000);
+    assert.equal(okta.tokenRequests(), 1);
+    assert.equal(okta.emulator.requestsTo('POST /oauth2/v1/token').length, 1);
+    okta.emulator.assertNoViolations();
+  });
+
+  it('a 401 from Okta fetches a new token once and the call succeeds', async () => {
+    const before = okta.tokenRequests();
+    okta.emulator.injectFault({
+      route: APPS,
+      status: 401,
+      headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
+      body: { errorCode: 'E0000011', errorSummary: 'Invalid token provided', errorLink: 'E0000011', errorId: 'oae401', errorCauses: [] },
+    });
+    await driver.checkReadiness();
+    assert.equal(okta.tokenRequests(), before + 1);
+  });
+
+  it('a token is replaced when its lifetime ends, before Okta would refuse it', async () => {
+    okta.setTokenLifetime(2);
+    const { clientId, privateKeyPem } = okta.serviceApp;
+    const shortLived = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { clientId, privateKey: privateKeyPem }, idpCallPolicy: policy });
+    const before = okta.tokenRequests();
+    await shortLived.checkReadiness();
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    await shortLived.checkReadiness();
+    assert.equal(okta.tokenRequests(), before + 2);
+    assert.deepEqual(okta.emulator.requestsTo(APPS).slice(-2).map((request) => request.outcome), [200, 200], 'no request was sent with an expired token');
+  });
+
+  it("a key Okta does not know is idp_error (the bridge's own credentials), not a client error", async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    const impostor = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { clientId: okta.serviceApp.clientId, privateKey: stranger }, idpCallPolicy: policy });
+    await assert.rejects(impostor.checkReadiness(), (error: unknown) => error instanceof BridgeError && error.status === 502 && error.code === 'idp_error');
+  });
+});
+
+describe('okta driver configuration', () => {
+  let okta: OktaEmulator;
+  before(async () => {
+    okta = await startOktaEmulator();
+  });
+  after(async () => okta?.stop());
+  const settings = { rotationGraceSeconds: 0, publicUrl: 'http://localhost:3000', idpCallPolicy: policy };
+
+  it('names the missing or bad variable in one line', async () => {
+    const cases: Array<[Record<string, string>, string]> = [
+      [{}, 'OKTA_ORG_URL'],
+      [{ OKTA_ORG_URL: 'not a url', OKTA_API_TOKEN: 'x' }, 'OKTA_ORG_URL'],
+      [{ OKTA_ORG_URL: okta.emulator.url }, 'OKTA_API_TOKEN'],
+      [{ OKTA_ORG_URL: okta.emulator.url, OKTA_CLIENT_ID: 'svc' }, 'OKTA_PRIVATE_KEY'],
+      [{ OKTA_ORG_URL: okta.emulator.url, OKTA_CLIENT_ID: 'svc', OKTA_PRIVATE_KEY: 'not a key' }, 'OKTA_PRIVATE_KEY'],
+      [{ OKTA_ORG_URL: okta.emulator.url, OKTA_CLIENT_ID: 'svc', OKTA_API_TOKEN: 'x' }, 'OKTA_API_TOKEN'],
+    ];
+    for (const [env, variable] of cases) {
+      await assert.rejects(createDriverFromEnv(env, settings), (error: unknown) => {
+        assert.ok(error instanceof ConfigurationError, String(error));
+        assert.equal(error.variable, variable);
+        assert.equal(error.message.includes('\n'), false);
+        return true;
+      });
+    }
+  });
+
+  it("the SDK's own OKTA_CLIENT_* variables never reach the bridge", async () => {
+    process.env.OKTA_CLIENT_ORGURL = 'https://attacker.invalid';
+    process.env.OKTA_CLIENT_TOKEN = 'leaked-token-from-the-environment';
+    process.env.OKTA_CLIENT_AUTHORIZATIONMODE = 'PrivateKey';
+    try {
+      const driver = await createDriverFromEnv({ OKTA_ORG_URL: okta.emulator.url, OKTA_API_TOKEN: okta.apiToken }, settings);
+      await driver.checkReadiness();
+      const last = okta.emulator.requestsTo(APPS).at(-1)!;
+      assert.equal(last.headers.authorization, `SSWS ${okta.apiToken}`);
+      assert.equal(last.outcome, 200);
+    } finally {
+      delete process.env.OKTA_CLIENT_ORGURL;
+      delete process.env.OKTA_CLIENT_TOKEN;
+      delete process.env.OKTA_CLIENT_AUTHORIZATIONMODE;
+    }
+  });
+
+  it('the private-key mode takes a JWK as well as a PEM', async () => {
+    const { createPrivateKey } = await import('node:crypto');
+    const jwk = { ...createPrivateKey(okta.serviceApp.privateKeyPem).export({ format: 'jwk' }), kid: okta.serviceApp.keyId };
+    const driver = await createDriverFromEnv(
+      { OKTA_ORG_URL: okta.emulator.url, OKTA_CLIENT_ID: okta.serviceApp.clientId, OKTA_PRIVATE_KEY: JSON.stringify(jwk) },
+      settings,
+    );
+    await driver.checkReadiness();
+    assert.equal(okta.tokenRequests(), 1);
+  });
+});
