@@ -13,7 +13,7 @@ import type {
   RegistrationContext,
   RotatedSecret,
 } from '../../drivers/driver.js';
-import { ClientNotFoundError, type BridgeError } from '../../src/errors.js';
+import { ClientNotFoundError } from '../../src/errors.js';
 
 interface StoredClient {
   client: RegisteredClient;
@@ -28,11 +28,11 @@ export class MemoryDriver implements DcrDriver {
   readonly clients = new Map<string, StoredClient>();
   /** Ids of clients someone else created at the "IdP": the bridge must treat them as not found. */
   readonly foreignClientIds = new Set<string>();
-  readonly #failures: BridgeError[] = [];
+  readonly #failures: Error[] = [];
   closed = false;
 
-  /** The next `count` operations (readiness included) reject with `error`. */
-  failNext(error: BridgeError, count = 1): void {
+  /** The next `count` operations (readiness included) reject with `error` (a typed error, or any error to test the 500 path). */
+  failNext(error: Error, count = 1): void {
     for (let index = 0; index < count; index += 1) this.#failures.push(error);
   }
 

@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import request from 'supertest';
+import { assertErrorShape, createObservedApp, type ObservedApp } from './helpers.js';
+
+const secondKey = 'second-portal-key-0123456789';
+
+describe('API key check', () => {
+  let bridge: ObservedApp;
+  before(async () => {
+    bridge = await createObservedApp({ apiKeys: ['first-portal-key-0123456789', secondKey] });
+    bridge.apiKey = 'first-portal-key-0123456789';
+  });
+  after(() => bridge.close());
+
+  it('accepts every configured key, in X-API-Key or as a Bearer token', async () => {
+    await request(bridge.app).post('/clients').set('X-API-Key', bridge.apiKey).send({}).expect(201);
+    await request(bridge.app).post('/clients').set('X-API-Key', secondKey).send({}).expect(201);
+    await request(bridge.app).post('/clients').set('Authorization', `Bearer ${secondKey}`).send({}).expect(201);
+    await request(bridge.app).post('/clients').set('Authorization', `bearer ${bridge.apiKey}`).send({}).expect(201);
+  });
+
+  it('refuses a missing key, a wrong key, a key prefix and a key in the wrong header with 401 invalid_api_key', async () => {
+    const clientsBefore = bridge.driver.clients.size;
+    const attempts = [
+      request(bridge.app).post('/clients').send({}),
+      request(bridge.app).post('/clients').set('X-API-Key', 'not-the-portal-key-at-all').send({}),
+      request(bridge.app).post('/clients').set('X-API-Key', bridge.apiKey.slice(0, -1)).send({}),
+      request(bridge.app).post('/clients').set('X-API-Key', `${bridge.apiKey}x`).send({}),
+      request(bridge.app).post('/clients').set('X-Api-Token', bridge.apiKey).send({}),
+      request(bridge.app).post('/clients').set('Authorization', `Basic ${bridge.apiKey}`).send({}),
+      request(bridge.app).post('/clients').set('Authorization', bridge.apiKey).send({}),
+    ];
+    for (const response of await Promise.all(attempts)) {
+      assert.equal(response.status, 401);
+      assertErrorShape(response.body, 'invalid_api_key');
+    }
+    assert.equal(bridge.driver.clients.size, clientsBefore, 'no refused request reached the driver');
+  });
+
+  it('checks the key before the body: a bad key with malformed, non-object or oversized bodies is still 401', async () => {
+    const malformed = await request(bridge.app).post('/clients').set('X-API-Key', 'wrong-key-0123456789').set('Content-Type', 'application/json').send('{"client_name":');
+    assert.equal(malformed.status, 401);
+    assertErrorShape(malformed.body, 'invalid_api_key');
+    const array = await request(bridge.app).post('/').send([1, 2, 3]);
+    assert.equal(array.status, 401);
+    const oversized = await request(bridge.app)
+      .put('/clients/some-client')
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify({ client_name: 'x'.repeat(200 * 1024) }));
+    assert.equal(oversized.status, 401);
+    assertErrorShape(oversized.body, 'invalid_api_key');
+  });
+
+  it('protects every dialect route, including unknown paths', async () => {
+    const paths: [string, string][] = [
+      ['get', '/clients/abc'],
+      ['put', '/clients/abc'],
+      ['delete', '/clients/abc'],
+      ['post', '/clients/abc/rotate-secret'],
+      ['delete', '/abc'],
+      ['post', '/abc/new-secret'],
+      ['post', '/abc/event-hook'],
+      ['get', '/no/such/path'],
+    ];
+    for (const [method, path] of paths) {
+      const response = await (request(bridge.app) as unknown as Record<string, (path: string) => request.Test>)[method]!(path);
+      assert.equal(response.status, 401, `${method} ${path}`);
+    }
+  });
+});
+
+describe('rate limits', () => {
+  it('answers 429 rate_limited with Retry-After once a key is over its rate, and other keys keep working', async () => {
+    const bridge = await createObservedApp({ apiKeys: ['limited-portal-key-0001', 'other-portal-key-00002'], rateLimitPerMinute: 3 });
+    try {
+      for (let index = 0; index < 3; index += 1) {
+        await request(bridge.app).get('/clients/unknown-client').set('X-API-Key', 'limited-portal-key-0001').expect(404);
+      }
+      const limited = await request(bridge.app).post('/clients').set('X-API-Key', 'limited-portal-key-0001').send({});
+      assert.equal(limited.status, 429);
+      assertErrorShape(limited.body, 'rate_limited');
+      const retryAfter = Number(limited.headers['retry-after']);
+      assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After ${limited.headers['retry-after']}`);
+      assert.equal(bridge.driver.clients.size, 0, 'the limited request did not reach the driver');
+      await request(bridge.app).post('/clients').set('X-API-Key', 'other-portal-key-00002').send({}).expect(201);
+    } finally {
+      await bridge.close();
+    }
+  });
+
+  it('limits failed authentications more strictly, without locking out a correct key', async () => {
+    const bridge = await createObservedApp({ authFailureLimitPerMinute: 2 });
+    try {
+      await request(bridge.app).get('/clients/x').set('X-API-Key', 'guess-number-one-000').expect(401);
+      await request(bridge.app).get('/clients/x').set('X-API-Key', 'guess-number-two-000').expect(401);
+      const limited = await request(bridge.app).get('/clients/x').set('X-API-Key', 'guess-number-three-0');
+      assert.equal(limited.status, 429);
+      assertErrorShape(limited.body, 'rate_limited');
+      assert.ok(Number(limited.headers['retry-after']) >= 1);
+      await request(bridge.app).get('/clients/unknown').set('X-API-Key', bridge.apiKey).expect(404);
+    } finally {
+      await bridge.close();
+    }
+  });
+});
