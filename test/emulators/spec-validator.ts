@@ -51,6 +51,8 @@ export class SpecValidator {
   private readonly document: Json;
   private readonly ajv: Ajv;
   private readonly operations: Operation[] = [];
+  /** The path of the first server URL (`/api/v2` for Auth0's management API): requests may carry it before the templates. */
+  private readonly basePath: string;
   private readonly compiled = new Map<string, ValidateFunction>();
 
   static load(file: string): SpecValidator {
@@ -83,6 +85,8 @@ export class SpecValidator {
     }
     // The most literal template wins: `/clients/{id}/client-secret` before `/clients/{id}`.
     this.operations.sort((a, b) => b.literalLength - a.literalLength);
+    const server = ((this.document.servers ?? []) as Array<{ url?: string }>)[0]?.url ?? '';
+    this.basePath = (/^[a-z]+:\/\/[^/]*(\/.*)?$/i.exec(server)?.[1] ?? '').replace(/\/+$/, '');
   }
 
   match(method: string, path: string): OperationMatch | undefined {
@@ -155,7 +159,8 @@ export class SpecValidator {
     return this.checkRef(pointer, body, `${found.op.method} ${found.op.template} response ${status}`, true);
   }
 
-  private find(method: string, path: string): { op: Operation; params: Record<string, string> } | undefined {
+  private find(method: string, requestPath: string): { op: Operation; params: Record<string, string> } | undefined {
+    const path = this.basePath && requestPath.startsWith(`${this.basePath}/`) ? requestPath.slice(this.basePath.length) : requestPath;
     for (const op of this.operations) {
       if (op.method !== method.toUpperCase()) continue;
       const match = op.pattern.exec(path);
