@@ -1,0 +1,252 @@
+/**
+ * The `local` driver: the conformance suite, with every secret checked by a real client_credentials token request
+ * to the embedded provider served by a listening bridge, plus what only the local IdP does (restarts, its discovery
+ * document, its file store).
+ */
+import assert from 'node:assert/strict';
+import { createServer, type RequestListener } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { DcrDriver } from '../../drivers/driver.js';
+import { createLocalDriver } from '../../drivers/local.js';
+import { ClientNotFoundError, InvalidClientMetadataError } from '../../src/errors.js';
+import { serviceMetadata, testDriver } from '../conformance/driver-suite.js';
+import { createTestApp } from '../support/app.js';
+
+interface LocalBridge {
+  driver: DcrDriver;
+  publicUrl: string;
+  issuer: string;
+  apiKey: string;
+  /** Stops the server and the driver; the data directory stays. */
+  stop(): Promise<void>;
+}
+
+/** A bridge with the local driver listening on 127.0.0.1, its issuer being the URL it really answers at. */
+async function startLocalBridge(dataDir: string): Promise<LocalBridge> {
+  let listener: RequestListener = (_request, response) => response.writeHead(503).end();
+  const server = createServer((request, response) => listener(request, response));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const publicUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const driver = await createLocalDriver({ publicUrl, dataDir });
+  const bridge = await createTestApp(driver, { publicUrl });
+  listener = bridge.app;
+  return {
+    driver,
+    publicUrl,
+    issuer: `${publicUrl}/local-idp`,
+    apiKey: bridge.apiKey,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await bridge.close();
+      await driver.close();
+    },
+  };
+}
+
+function basicAuthorization(clientId: string, secret: string): string {
+  return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+}
+
+async function requestToken(issuer: string, clientId: string, secret: string): Promise<Response> {
+  return fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: { authorization: basicAuthorization(clientId, secret), 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=client_credentials',
+  });
+}
+
+/**
+ * Whether the provider authenticates the client with this secret: a client_credentials token request, or for a
+ * client registered without that grant, an introspection request (which authenticates the client the same way).
+ */
+async function secretWorks(issuer: string, clientId: string, secret: string): Promise<boolean> {
+  const token = await requestToken(issuer, clientId, secret);
+  const tokenBody = (await token.json()) as { access_token?: unknown; error?: string };
+  if (token.status === 200 && typeof tokenBody.access_token === 'string') return true;
+  if (token.status === 401) {
+    assert.equal(tokenBody.error, 'invalid_client');
+    return false;
+  }
+  const introspection = await fetch(`${issuer}/token/introspection`, {
+    method: 'POST',
+    headers: { authorization: basicAuthorization(clientId, secret), 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'token=not-a-token',
+  });
+  assert.ok(introspection.status === 200 || introspection.status === 401, `introspection answers 200 or 401, not ${introspection.status}`);
+  return introspection.status === 200;
+}
+
+const dataDirs: string[] = [];
+async function freshDataDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'dcr-local-'));
+  dataDirs.push(dir);
+  return dir;
+}
+after(async () => {
+  await Promise.all(dataDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+testDriver({
+  name: 'local',
+  async start() {
+    const bridge = await startLocalBridge(await freshDataDir());
+    return {
+      driver: bridge.driver,
+      secretWorks: (clientId, secret) => secretWorks(bridge.issuer, clientId, secret),
+      stop: () => bridge.stop(),
+    };
+  },
+});
+
+describe('local IdP', () => {
+  let dataDir: string;
+  let bridge: LocalBridge;
+  before(async () => {
+    dataDir = await freshDataDir();
+    bridge = await startLocalBridge(dataDir);
+  });
+  after(async () => {
+    await bridge?.stop();
+  });
+
+  async function callBridge(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+    const response = await fetch(`${bridge.publicUrl}${path}`, {
+      method,
+      headers: { 'x-api-key': bridge.apiKey, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: response.status, body: response.status === 204 ? {} : ((await response.json()) as Record<string, unknown>) };
+  }
+
+  it('publishes a discovery document whose issuer and token endpoint are under /local-idp of the public URL', async () => {
+    const response = await fetch(`${bridge.issuer}/.well-known/openid-configuration`);
+    assert.equal(response.status, 200);
+    const discovery = (await response.json()) as Record<string, unknown>;
+    assert.equal(discovery.issuer, bridge.issuer);
+    assert.equal(discovery.token_endpoint, `${bridge.issuer}/token`);
+    assert.equal(discovery.jwks_uri, `${bridge.issuer}/jwks`);
+    assert.ok((discovery.grant_types_supported as string[]).includes('client_credentials'));
+    const jwks = (await (await fetch(`${bridge.issuer}/jwks`)).json()) as { keys: Record<string, unknown>[] };
+    assert.equal(jwks.keys.length, 1);
+    assert.equal(jwks.keys[0]!.d, undefined, 'the JWKS publishes no private key material');
+  });
+
+  it('a client registered through the API7 dialect obtains a token, loses it on rotation and on delete', async () => {
+    const created = await callBridge('POST', '/clients', { client_name: 'orders service', grant_types: ['client_credentials'], scope: 'orders:read' });
+    assert.equal(created.status, 201);
+    const clientId = created.body.client_id as string;
+    const secret = created.body.client_secret as string;
+    const token = await requestToken(bridge.issuer, clientId, secret);
+    assert.equal(token.status, 200);
+    const tokenBody = (await token.json()) as { access_token: string; token_type: string; expires_in: number };
+    assert.equal(tokenBody.token_type, 'Bearer');
+    assert.ok(tokenBody.access_token.length > 20);
+    assert.ok(tokenBody.expires_in > 0);
+
+    const rotated = await callBridge('POST', `/clients/${clientId}/rotate-secret`, {});
+    assert.equal(rotated.status, 200);
+    assert.equal(await secretWorks(bridge.issuer, clientId, secret), false, 'the old secret is refused at once');
+    assert.equal(await secretWorks(bridge.issuer, clientId, rotated.body.client_secret as string), true);
+
+    assert.equal((await callBridge('DELETE', `/clients/${clientId}`)).status, 204);
+    assert.equal(await secretWorks(bridge.issuer, clientId, rotated.body.client_secret as string), false);
+  });
+
+  it('a client registered through the Konnect dialect obtains a token', async () => {
+    const created = await callBridge('POST', '/', {
+      client_name: 'konnect app',
+      redirect_uris: ['https://portal.example.com/cb'],
+      grant_types: ['bearer'],
+      portal_id: 'test portal_id',
+      developer_id: 'test developer_id',
+    });
+    assert.equal(created.status, 201);
+    assert.equal(await secretWorks(bridge.issuer, created.body.client_id as string, created.body.client_secret as string), true);
+  });
+
+  it('metadata the provider refuses is invalid_client_metadata and stores nothing', async () => {
+    const before = (await readdir(join(dataDir, 'clients'))).length;
+    await assert.rejects(
+      bridge.driver.registerClient(serviceMetadata({ grantTypes: ['password'] }), { portal: 'api7' }),
+      (error: unknown) => error instanceof InvalidClientMetadataError && !/secret/i.test(error.message),
+    );
+    assert.equal((await readdir(join(dataDir, 'clients'))).length, before);
+  });
+
+  it('a client without the bridge mark, or an id shaped like a path, is client_not_found and gets no token', async () => {
+    const otherDir = await freshDataDir();
+    const seed = await startLocalBridge(otherDir);
+    await seed.stop();
+    const foreign = { createdBy: 'someone-else', clientId: 'foreign-client', clientSecret: 'foreign-secret-0123456789', clientIdIssuedAt: 1, metadata: serviceMetadata(), context: {} };
+    await writeFile(join(otherDir, 'clients', 'foreign-client.json'), JSON.stringify(foreign));
+    const restarted = await startLocalBridge(otherDir);
+    try {
+      for (const id of ['foreign-client', '..', '../keys', 'keys']) {
+        await assert.rejects(restarted.driver.getClient(id), ClientNotFoundError);
+        await assert.rejects(restarted.driver.rotateSecret(id), ClientNotFoundError);
+        await assert.rejects(restarted.driver.updateClient(id, serviceMetadata()), ClientNotFoundError);
+      }
+      await assert.rejects(restarted.driver.deleteClient('foreign-client'), ClientNotFoundError);
+      assert.equal(await secretWorks(restarted.issuer, 'foreign-client', foreign.clientSecret), false);
+      const read = await fetch(`${restarted.publicUrl}/clients/foreign-client`, { headers: { 'x-api-key': restarted.apiKey } });
+      assert.equal(read.status, 404);
+    } finally {
+      await restarted.stop();
+    }
+    assert.ok((await readdir(join(otherDir, 'clients'))).includes('foreign-client.json'), 'a foreign client is left alone');
+  });
+
+  it('keeps client files and signing keys readable by the owner only', async () => {
+    const client = await bridge.driver.registerClient(serviceMetadata(), { portal: 'api7' });
+    assert.equal((await stat(join(dataDir, 'clients', `${client.clientId}.json`))).mode & 0o077, 0);
+    assert.equal((await stat(join(dataDir, 'keys.json'))).mode & 0o077, 0);
+  });
+});
+
+describe('local IdP across restarts', () => {
+  it('clients, their secrets and the signing keys survive a restart on the same data directory', async () => {
+    const dataDir = await freshDataDir();
+    const first = await startLocalBridge(dataDir);
+    const client = await first.driver.registerClient(serviceMetadata({ clientName: 'survivor', scope: 'openid' }), { portal: 'api7' });
+    const jwksBefore = await (await fetch(`${first.issuer}/jwks`)).json();
+    await first.stop();
+
+    const second = await startLocalBridge(dataDir);
+    try {
+      assert.equal((await second.driver.getClient(client.clientId)).metadata.clientName, 'survivor');
+      assert.equal(await secretWorks(second.issuer, client.clientId, client.clientSecret), true);
+      assert.deepEqual(await (await fetch(`${second.issuer}/jwks`)).json(), jwksBefore);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('50 concurrent registrations and concurrent updates of one client lose nothing on disk', async () => {
+    const dataDir = await freshDataDir();
+    const first = await startLocalBridge(dataDir);
+    const clients = await Promise.all(
+      Array.from({ length: 50 }, (_, index) => first.driver.registerClient(serviceMetadata({ clientName: `concurrent ${index}` }), { portal: 'konnect' })),
+    );
+    const target = clients[0]!;
+    const names = Array.from({ length: 20 }, (_, index) => `renamed ${index}`);
+    await Promise.all(names.map((clientName) => first.driver.updateClient(target.clientId, serviceMetadata({ clientName }))));
+    const lastWritten = (await first.driver.getClient(target.clientId)).metadata.clientName;
+    await first.stop();
+
+    const files = await readdir(join(dataDir, 'clients'));
+    assert.equal(files.length, 50, 'one file per client and no temporary file left behind');
+    const second = await startLocalBridge(dataDir);
+    try {
+      for (const client of clients) assert.equal((await second.driver.getClient(client.clientId)).clientId, client.clientId);
+      assert.equal((await second.driver.getClient(target.clientId)).metadata.clientName, lastWritten);
+      assert.equal(await secretWorks(second.issuer, clients[49]!.clientId, clients[49]!.clientSecret), true);
+    } finally {
+      await second.stop();
+    }
+  });
+});
