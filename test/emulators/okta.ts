@@ -59,7 +59,7 @@ export interface OktaEmulator {
   setTokenLifetime(seconds: number): void;
   /** Requests answered by `/oauth2/v1/token` with the service app's client assertion. */
   tokenRequests(): number;
-  /** A real client-credentials token request, as a client would make it: does this secret authenticate? */
+  /** A real client-credentials token request, as a client would make it: does Okta authenticate this secret? */
   secretWorks(clientId: string, secret: string): Promise<boolean>;
   stop(): Promise<void>;
 }
@@ -554,8 +554,9 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
         },
         body: new URLSearchParams({ grant_type: 'client_credentials' }),
       });
-      await response.arrayBuffer();
-      return response.status === 200;
+      const body = (await response.json()) as { error?: string };
+      // Okta authenticates the client before it checks the grant: `unauthorized_client` means the secret was right.
+      return response.status === 200 || (response.status === 400 && body.error === 'unauthorized_client');
     },
     stop: () => emulator.stop(),
   };

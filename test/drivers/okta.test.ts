@@ -1,0 +1,140 @@
+/**
+ * The conformance suite against the Okta driver, in both of Okta's admin credentials (an API token, and the OAuth
+ * service app with `private_key_jwt`), through the real Okta SDK over TLS against the Okta emulator.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import request from 'supertest';
+import type { DriverSettings } from '../../drivers/driver.js';
+import { createOktaDriver, type OktaCredentials } from '../../drivers/okta.js';
+import { testDriver, type DriverHarness } from '../conformance/driver-suite.js';
+import { startOktaEmulator, type OktaEmulator } from '../emulators/okta.js';
+import { createTestApp, type TestApp } from '../support/app.js';
+
+const policy = { timeoutMs: 2000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 4000 };
+
+async function startHarness(settings: DriverSettings, credentialsFor: (okta: OktaEmulator) => OktaCredentials): Promise<DriverHarness & { okta: OktaEmulator }> {
+  const okta = await startOktaEmulator({ rateLimitPerMinute: 100_000 });
+  const driver = createOktaDriver({ orgUrl: okta.emulator.url, credentials: credentialsFor(okta), rotationGraceSeconds: settings.rotationGraceSeconds, idpCallPolicy: policy });
+  return {
+    okta,
+    driver,
+    secretWorks: (clientId, secret) => okta.secretWorks(clientId, secret),
+    ownedClientIds: async () => okta.ownedClientIds(),
+    async stop() {
+      await driver.close();
+      await okta.stop();
+      okta.emulator.assertNoViolations();
+    },
+  };
+}
+
+const apiToken = (okta: OktaEmulator): OktaCredentials => ({ apiToken: okta.apiToken });
+const serviceApp = (okta: OktaEmulator): OktaCredentials => ({
+  clientId: okta.serviceApp.clientId,
+  privateKey: okta.serviceApp.privateKeyPem,
+  keyId: okta.serviceApp.keyId,
+});
+
+testDriver({
+  name: 'okta (API token)',
+  start: (settings) => startHarness(settings, apiToken),
+  additionalTests(harness) {
+    const okta = () => (harness() as DriverHarness & { okta: OktaEmulator }).okta;
+
+    it('marks its apps in the profile and keeps the mark (and an admin profile key) across an update', async () => {
+      const { driver } = harness();
+      const client = await driver.registerClient(
+        { clientName: 'marked', redirectUris: [], grantTypes: ['client_credentials'], responseTypes: [], tokenEndpointAuthMethod: 'client_secret_post', scope: 'payments:read', contacts: ['ops@example.com'] },
+        { portal: 'konnect', portalId: 'test portal_id', developerId: 'dev-1' },
+      );
+      const stored = okta().app(client.clientId)!;
+      assert.deepEqual(stored.profile?.dcr_bridge, {
+        owner: 'dcr-bridge',
+        registration: (stored.profile?.dcr_bridge as { registration: string }).registration,
+        named: true,
+        scope: 'payments:read',
+        contacts: ['ops@example.com'],
+        portal: 'konnect',
+        portal_id: 'test portal_id',
+        developer_id: 'dev-1',
+      });
+      const read = await driver.getClient(client.clientId);
+      assert.equal(read.metadata.scope, 'payments:read');
+      assert.deepEqual(read.metadata.contacts, ['ops@example.com']);
+      const updated = await driver.updateClient(client.clientId, { ...read.metadata, clientName: 'marked again', scope: 'payments:write' });
+      assert.equal(updated.metadata.scope, 'payments:write');
+      assert.equal((okta().app(client.clientId)!.profile?.dcr_bridge as { owner: string }).owner, 'dcr-bridge');
+      await driver.deleteClient(client.clientId);
+    });
+
+    it('maps RFC 7591 metadata onto the OIDC app Okta stores', async () => {
+      const { driver } = harness();
+      const client = await driver.registerClient(
+        {
+          clientName: 'spa',
+          redirectUris: ['https://spa.example.com/cb'],
+          postLogoutRedirectUris: ['https://spa.example.com/bye'],
+          grantTypes: ['authorization_code', 'refresh_token'],
+          responseTypes: ['code'],
+          tokenEndpointAuthMethod: 'none',
+          clientUri: 'https://spa.example.com',
+          logoUri: 'https://spa.example.com/logo.png',
+        },
+        {},
+      );
+      assert.equal(client.clientSecret, '', 'a public client has no secret');
+      const sent = okta().emulator.requestsTo('POST /api/v1/apps').at(-1)!.body as {
+        credentials: { oauthClient: Record<string, unknown> };
+        settings: { oauthClient: Record<string, unknown> };
+      };
+      assert.equal(sent.credentials.oauthClient.token_endpoint_auth_method, 'none');
+      assert.equal(sent.credentials.oauthClient.pkce_required, true);
+      assert.equal(sent.settings.oauthClient.application_type, 'browser');
+      assert.deepEqual(sent.settings.oauthClient.post_logout_redirect_uris, ['https://spa.example.com/bye']);
+      const read = await driver.getClient(client.clientId);
+      assert.equal(read.metadata.logoUri, 'https://spa.example.com/logo.png');
+      assert.deepEqual(read.metadata.postLogoutRedirectUris, ['https://spa.example.com/bye']);
+      await driver.deleteClient(client.clientId);
+    });
+
+    it('deleting deactivates the app first, as Okta requires', async () => {
+      const { driver } = harness();
+      const client = await driver.registerClient({ clientName: 'to delete', redirectUris: [], grantTypes: ['client_credentials'], responseTypes: [], tokenEndpointAuthMethod: 'client_secret_basic' }, {});
+      await driver.deleteClient(client.clientId);
+      const calls = okta()
+        .emulator.requests.filter((recorded) => recorded.method !== 'GET' && recorded.rawPath.includes(client.clientId))
+        .map((recorded) => `${recorded.method} ${recorded.rawPath.replace(client.clientId, ':appId')} ${String(recorded.outcome)}`);
+      assert.deepEqual(calls.slice(-2), ['POST /api/v1/apps/:appId/lifecycle/deactivate 200', 'DELETE /api/v1/apps/:appId 204']);
+    });
+
+    describe('a path-traversal client_id through the bridge', () => {
+      let bridge: TestApp;
+      before(async () => {
+        bridge = await createTestApp(harness().driver);
+      });
+      after(async () => bridge?.close());
+
+      it('never reaches any Okta path but the app list', async () => {
+        const seen = okta().emulator.requests.length;
+        for (const id of ['..%2F..%2Fapi%2Fv1%2Fusers%2Fx', '..%2Fx', 'a%2Fb', '%2E%2E']) {
+          const responses = [
+            await request(bridge.app).get(`/clients/${id}`).set('X-API-Key', bridge.apiKey),
+            await request(bridge.app).put(`/clients/${id}`).set('X-API-Key', bridge.apiKey).send({ client_name: 'x', grant_types: ['client_credentials'] }),
+            await request(bridge.app).post(`/clients/${id}/rotate-secret`).set('X-API-Key', bridge.apiKey),
+            await request(bridge.app).delete(`/clients/${id}`).set('X-API-Key', bridge.apiKey),
+            await request(bridge.app).post(`/${id}/new-secret`).set('X-API-Key', bridge.apiKey),
+          ];
+          for (const response of responses) assert.ok([400, 404].includes(response.status), `${id}: ${response.status}`);
+        }
+        const reached = okta().emulator.requests.slice(seen).map((recorded) => recorded.rawPath);
+        assert.deepEqual(reached.filter((path) => path !== '/api/v1/apps'), []);
+      });
+    });
+  },
+});
+
+testDriver({
+  name: 'okta (OAuth service app)',
+  start: (settings) => startHarness(settings, serviceApp),
+});
