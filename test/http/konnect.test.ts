@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import request from 'supertest';
+import { assertErrorShape, createObservedApp, type ObservedApp } from './helpers.js';
+
+describe('Konnect dialect', () => {
+  let bridge: ObservedApp;
+  const register = (body: object) => request(bridge.app).post('/').set('X-API-Key', bridge.apiKey).send(body);
+  const hook = (clientId: string, body: object) => request(bridge.app).post(`/${clientId}/event-hook`).set('X-API-Key', bridge.apiKey).send(body);
+  before(async () => {
+    bridge = await createObservedApp();
+  });
+  after(() => bridge.close());
+
+  it("accepts the verification probe's placeholder ids and answers exactly the four members", async () => {
+    const response = await register({
+      redirect_uris: ['https://konnect.example.com/cb'],
+      client_name: 'test client_name',
+      grant_types: ['bearer', 'session'],
+      scopes: ['read', 'write'],
+      application_description: 'test application_description',
+      portal_id: 'test portal_id',
+      organization_id: 'test organization_id',
+      developer_id: 'test developer_id',
+      auth_strategy_id: 'test auth_strategy_id',
+      dcr_provider_id: 'test dcr_provider_id',
+      a_member_added_next_year: ['anything'],
+    }).expect(201);
+    assert.deepEqual(Object.keys(response.body).sort(), ['client_id', 'client_id_issued_at', 'client_secret', 'client_secret_expires_at']);
+    assert.ok(Number.isInteger(response.body.client_id_issued_at));
+    assert.equal(response.body.client_secret_expires_at, 0);
+    const stored = bridge.driver.clients.get(response.body.client_id as string)!;
+    assert.deepEqual(stored.client.metadata.grantTypes, ['client_credentials'], 'bearer → client_credentials, session ignored');
+    assert.equal(stored.client.metadata.scope, 'read write');
+    assert.deepEqual(stored.context, {
+      portal: 'konnect',
+      portalId: 'test portal_id',
+      organizationId: 'test organization_id',
+      developerId: 'test developer_id',
+      applicationDescription: 'test application_description',
+    });
+  });
+
+  it('ignores unknown grant type names and keeps the known ones', async () => {
+    const response = await register({ client_name: 'web', grant_types: ['authorization_code', 'key_auth', 'openid_connect'], redirect_uris: ['https://a.example.com/cb'] }).expect(201);
+    assert.deepEqual(bridge.driver.clients.get(response.body.client_id as string)!.client.metadata.grantTypes, ['authorization_code']);
+  });
+
+  it('issues a new secret with no body, or with {} and a JSON content type', async () => {
+    const created = await register({ client_name: 'rotating' }).expect(201);
+    const clientId = created.body.client_id as string;
+    const first = await request(bridge.app).post(`/${clientId}/new-secret`).set('X-API-Key', bridge.apiKey).expect(200);
+    assert.deepEqual(Object.keys(first.body).sort(), ['client_id', 'client_secret']);
+    assert.equal(first.body.client_id, clientId);
+    assert.equal(bridge.driver.secretOf(clientId), first.body.client_secret);
+    const second = await request(bridge.app).post(`/${clientId}/new-secret`).set('X-API-Key', bridge.apiKey).set('Content-Type', 'application/json').send('{}').expect(200);
+    const third = await request(bridge.app).post(`/${clientId}/new-secret`).set('X-API-Key', bridge.apiKey).set('Content-Type', 'application/json').send('').expect(200);
+    assert.equal(new Set([created.body.client_secret, first.body.client_secret, second.body.client_secret, third.body.client_secret]).size, 4);
+  });
+
+  it('deletes idempotently', async () => {
+    const created = await register({ client_name: 'short-lived' }).expect(201);
+    await request(bridge.app).delete(`/${created.body.client_id}`).set('X-API-Key', bridge.apiKey).expect(204);
+    assert.equal(bridge.driver.clients.has(created.body.client_id as string), false);
+    await request(bridge.app).delete(`/${created.body.client_id}`).set('X-API-Key', bridge.apiKey).expect(204);
+  });
+
+  it('update_application really replaces the redirect URIs at the IdP and keeps the rest', async () => {
+    const created = await register({ client_name: 'app', redirect_uris: ['https://old.example.com/cb'], grant_types: ['authorization_code'] }).expect(201);
+    const clientId = created.body.client_id as string;
+    const response = await hook(clientId, { event_type: 'update_application', redirect_uris: ['https://new.example.com/cb', 'https://new.example.com/cb2'] }).expect(200);
+    assert.deepEqual(response.body, { status: 'applied' });
+    const metadata = bridge.driver.clients.get(clientId)!.client.metadata;
+    assert.deepEqual(metadata.redirectUris, ['https://new.example.com/cb', 'https://new.example.com/cb2']);
+    assert.equal(metadata.clientName, 'app');
+    assert.deepEqual(metadata.grantTypes, ['authorization_code']);
+    const refused = await hook(clientId, { event_type: 'update_application', redirect_uris: ['javascript:alert(1)'] }).expect(400);
+    assertErrorShape(refused.body, 'invalid_redirect_uri');
+    assert.deepEqual(bridge.driver.clients.get(clientId)!.client.metadata.redirectUris, ['https://new.example.com/cb', 'https://new.example.com/cb2']);
+    const missing = await hook(clientId, { event_type: 'update_application' }).expect(400);
+    assertErrorShape(missing.body, 'invalid_client_metadata');
+  });
+
+  it('add_registration and remove_registration grant and revoke API access through the driver', async () => {
+    const created = await register({ client_name: 'consumer' }).expect(201);
+    const clientId = created.body.client_id as string;
+    await hook(clientId, { event_type: 'add_registration', api_product_version_id: 'v-1', audience: 'https://api.example.com' }).expect(200);
+    assert.deepEqual(bridge.driver.clients.get(clientId)!.apiAccess, [{ apiProductVersionId: 'v-1', audience: 'https://api.example.com' }]);
+    await hook(clientId, { event_type: 'remove_registration', api_product_version_id: 'v-1' }).expect(200);
+    assert.deepEqual(bridge.driver.clients.get(clientId)!.apiAccess, []);
+  });
+
+  it('answers an unknown event type 200 and logs it, so a newer portal never breaks the bridge', async () => {
+    const created = await register({ client_name: 'future' }).expect(201);
+    const response = await hook(created.body.client_id as string, { event_type: 'rename_universe', whatever: 1 }).expect(200);
+    assert.deepEqual(response.body, { status: 'ignored' });
+    assert.ok(bridge.logLines.some((line) => line.includes('event_hook.ignored') && line.includes('rename_universe')));
+  });
+
+  it('refuses an event without event_type, and events for unknown clients', async () => {
+    const created = await register({ client_name: 'x' }).expect(201);
+    assertErrorShape((await hook(created.body.client_id as string, {}).expect(400)).body, 'invalid_client_metadata');
+    assertErrorShape((await hook(created.body.client_id as string, { event_type: 7 }).expect(400)).body, 'invalid_client_metadata');
+    assertErrorShape((await hook('no-such-client', { event_type: 'update_application', redirect_uris: [] }).expect(404)).body, 'client_not_found');
+    assertErrorShape((await request(bridge.app).post('/no-such-client/new-secret').set('X-API-Key', bridge.apiKey).expect(404)).body, 'client_not_found');
+  });
+
+  it('refuses bad registration bodies in the error shape', async () => {
+    const cases: [unknown, string][] = [
+      [[], 'invalid_request'],
+      ['"text"', 'invalid_request'],
+      [{ redirect_uris: ['https://a.example.com/cb#x'] }, 'invalid_redirect_uri'],
+      [{ redirect_uris: ['http://intranet.example.com/cb'] }, 'invalid_redirect_uri'],
+      [{ token_endpoint_auth_method: 'mtls_magic' }, 'invalid_client_metadata'],
+      [{ grant_types: 'bearer' }, 'invalid_client_metadata'],
+      [{ client_name: ['a'] }, 'invalid_client_metadata'],
+    ];
+    for (const [body, code] of cases) {
+      const response = await request(bridge.app)
+        .post('/')
+        .set('X-API-Key', bridge.apiKey)
+        .set('Content-Type', 'application/json')
+        .send(typeof body === 'string' ? body : JSON.stringify(body));
+      assert.equal(response.status, 400, JSON.stringify(body));
+      assertErrorShape(response.body, code);
+    }
+  });
+});

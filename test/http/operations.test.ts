@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import request from 'supertest';
+import { parse } from 'yaml';
+import { IdpUnavailableError } from '../../src/errors.js';
+import { assertErrorShape, createObservedApp, type ObservedApp } from './helpers.js';
+
+describe('operations endpoints', () => {
+  let bridge: ObservedApp;
+  before(async () => {
+    bridge = await createObservedApp();
+  });
+  after(() => bridge.close());
+
+  it('healthz answers without a key', async () => {
+    const response = await request(bridge.app).get('/healthz').expect(200);
+    assert.deepEqual(response.body, { status: 'ok' });
+  });
+
+  it('readyz is 503 idp_unavailable while the driver cannot reach its IdP, and caches the answer briefly', async () => {
+    bridge.driver.failNext(new IdpUnavailableError(undefined, { retryAfterSeconds: 3 }));
+    const down = await request(bridge.app).get('/readyz');
+    assert.equal(down.status, 503);
+    assertErrorShape(down.body, 'idp_unavailable');
+    assert.equal(down.headers['retry-after'], '3');
+    await request(bridge.app).get('/readyz').expect(503);
+    const checks = async () => (await bridge.metrics.registry.getSingleMetricAsString('dcr_driver_operations_total')).match(/operation="checkReadiness"[^\n]*\} (\d+)/)?.[1];
+    assert.equal(await checks(), '1', 'two probes within the cache window made one IdP check');
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    await request(bridge.app).get('/readyz').expect(200);
+  });
+
+  it('metrics expose request counts by route template and status, and no client ids', async () => {
+    const created = await request(bridge.app).post('/clients').set('X-API-Key', bridge.apiKey).send({}).expect(201);
+    await request(bridge.app).get(`/clients/${created.body.client_id}`).set('X-API-Key', bridge.apiKey).expect(200);
+    await request(bridge.app).get('/clients/missing').set('X-API-Key', bridge.apiKey).expect(404);
+    const response = await request(bridge.app).get('/metrics').expect(200);
+    assert.match(response.headers['content-type'] ?? '', /^text\/plain/);
+    assert.match(response.text, /dcr_http_requests_total\{method="POST",route="\/clients",status="201"\} 1/);
+    assert.match(response.text, /dcr_http_requests_total\{method="GET",route="\/clients\/:client_id",status="404"\} 1/);
+    assert.match(response.text, /dcr_http_request_duration_seconds_bucket\{le="[^"]+",method="GET",route="\/clients\/:client_id",status="200"\}/);
+    assert.match(response.text, /dcr_driver_operation_duration_seconds_count\{driver="memory",operation="registerClient"\} 1/);
+    assert.match(response.text, /dcr_events_total\{event="client.registered"\} 1/);
+    assert.doesNotMatch(response.text, new RegExp(created.body.client_id as string));
+    assert.doesNotMatch(response.text, new RegExp(created.body.client_secret as string));
+  });
+
+  it('serves the OpenAPI description and a self-contained reference page rendered from it', async () => {
+    const yaml = await request(bridge.app).get('/openapi.yaml').expect(200);
+    const document = parse(yaml.text) as { openapi: string; paths: Record<string, unknown> };
+    assert.equal(document.openapi, '3.0.3');
+    for (const path of ['/clients', '/clients/{client_id}', '/clients/{client_id}/rotate-secret', '/', '/{client_id}', '/{client_id}/new-secret', '/{client_id}/event-hook']) {
+      assert.ok(document.paths[path], path);
+    }
+    const docs = await request(bridge.app).get('/docs').expect(200);
+    assert.match(docs.headers['content-type'] ?? '', /^text\/html/);
+    assert.match(docs.text, /<code>\/clients\/\{client_id\}\/rotate-secret<\/code>/);
+    assert.match(docs.text, /id="schema-KonnectClientRequest"/);
+    assert.doesNotMatch(docs.text, /<script|https?:\/\/(?!localhost)[a-z0-9.-]+\/[^"]*\.(js|css)/i, 'nothing loaded from elsewhere');
+  });
+
+  it('sets helmet headers, echoes a sane X-Request-Id and replaces an unsafe one', async () => {
+    const kept = await request(bridge.app).get('/healthz').set('X-Request-Id', 'portal-req-123');
+    assert.equal(kept.headers['x-request-id'], 'portal-req-123');
+    assert.equal(kept.headers['x-content-type-options'], 'nosniff');
+    assert.ok(kept.headers['content-security-policy']);
+    assert.equal(kept.headers['x-powered-by'], undefined);
+    const replaced = await request(bridge.app).get('/healthz').set('X-Request-Id', 'bad id\twith "quotes" and more');
+    assert.match(replaced.headers['x-request-id'] ?? '', /^[0-9a-f-]{36}$/);
+    const unauthenticated = await request(bridge.app).get('/clients/x').set('X-Request-Id', 'req-401');
+    assert.equal(unauthenticated.headers['x-request-id'], 'req-401');
+  });
+});
