@@ -1,0 +1,396 @@
+/**
+ * A Keycloak realm on 127.0.0.1: the admin client endpoints of the published spec subset (uuid `id` vs `clientId`,
+ * `client-secret` and `client-secret/rotated`), the realm's OpenID Connect token endpoint (client credentials, for
+ * the bridge's service account and for the clients it registers), bearer tokens that really expire, and Keycloak's
+ * own status codes and error bodies. Optionally the realm has the `secret-rotation` client policy, which keeps the
+ * previous secret valid as the "rotated" secret after a regeneration.
+ */
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { Emulator, type EmulatorDefinition, type EmulatorRequest, type EmulatorResponse } from './framework.js';
+import { SpecValidator, vendorSpecFile } from './spec-validator.js';
+
+type Json = Record<string, unknown>;
+
+interface StoredClient {
+  representation: Json & { id: string; clientId: string; attributes: Record<string, string> };
+  secret: string | undefined;
+  rotatedSecret: string | undefined;
+}
+
+export interface KeycloakEmulatorOptions {
+  port?: number;
+  /** The realm the bridge manages clients in. Default `dcr`. */
+  realm?: string;
+  /** The realm the bridge's service account lives in. Default: the managed realm. */
+  adminRealm?: string;
+  /** `expires_in` of the access tokens the token endpoint issues. Default 300 s, as a fresh Keycloak realm. */
+  tokenLifetimeSeconds?: number;
+  /** Whether the realm has the `secret-rotation` client-policy executor. Default true. */
+  secretRotationPolicy?: boolean;
+}
+
+export interface KeycloakEmulator {
+  emulator: Emulator;
+  realm: string;
+  adminRealm: string;
+  /** The bridge's service-account client (`manage-clients`), in the admin realm. */
+  serviceAccount: { clientId: string; clientSecret: string };
+  /** Environment for the driver (`KEYCLOAK_*`). */
+  driverEnv: Record<string, string>;
+  /** Every client of the managed realm, as the admin console lists it. */
+  clients(): Array<{ id: string; clientId: string; attributes: Record<string, string>; hasRotatedSecret: boolean }>;
+  /** clientIds of the managed realm's clients carrying the bridge's ownership attribute. */
+  ownedClientIds(): string[];
+  /** Creates a client the bridge did not create (an admin's own client) and returns its credentials. */
+  seedUnmanagedClient(clientId: string): { id: string; clientSecret: string };
+  setTokenLifetime(seconds: number): void;
+  /** Token requests answered for the service account (successful or not). */
+  serviceAccountTokenRequests(): number;
+  /** Whether the realm's token endpoint accepts this client secret now (the same check a client-credentials grant makes). */
+  secretWorks(clientId: string, secret: string): boolean;
+  stop(): Promise<void>;
+}
+
+const OWNERSHIP_ATTRIBUTE = 'dcr-bridge.managed';
+const ROTATED_CREATION_ATTRIBUTE = 'client.secret.rotated.creation.time';
+const SECRET_CREATION_ATTRIBUTE = 'client.secret.creation.time';
+const NOT_FOUND = { status: 404, body: { error: 'Could not find client' } };
+const UNAUTHORIZED = { status: 401, headers: { 'WWW-Authenticate': 'Bearer' }, body: { error: 'HTTP 401 Unauthorized' } };
+const FORBIDDEN = { status: 403, body: { error: 'HTTP 403 Forbidden' } };
+
+export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {}): Promise<KeycloakEmulator> {
+  const realm = options.realm ?? 'dcr';
+  const adminRealm = options.adminRealm ?? realm;
+  let tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? 300;
+  const rotationPolicy = options.secretRotationPolicy ?? true;
+  const signingKey = randomBytes(32);
+  const realms = new Map<string, Map<string, StoredClient>>([[realm, new Map()]]);
+  if (!realms.has(adminRealm)) realms.set(adminRealm, new Map());
+  const tokens = new Map<string, { realm: string; clientUuid: string; expiresAt: number }>();
+  let serviceAccountTokenRequests = 0;
+
+  const clientsOf = (name: string) => realms.get(name);
+  const byClientId = (name: string, clientId: string) => [...(clientsOf(name)?.values() ?? [])].find((client) => client.representation.clientId === clientId);
+  const newSecret = () => randomBytes(24).toString('base64url');
+  const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+  function storeClient(realmName: string, input: Json): StoredClient {
+    const id = randomUUID();
+    const publicClient = input.publicClient === true;
+    const attributes = cleanAttributes(input.attributes);
+    const secret = publicClient ? undefined : typeof input.secret === 'string' ? input.secret : newSecret();
+    if (secret !== undefined) attributes[SECRET_CREATION_ATTRIBUTE] = String(nowSeconds());
+    const stored: StoredClient = {
+      representation: {
+        surrogateAuthRequired: false,
+        enabled: true,
+        alwaysDisplayInConsole: false,
+        clientAuthenticatorType: 'client-secret',
+        redirectUris: [],
+        webOrigins: [],
+        notBefore: 0,
+        bearerOnly: false,
+        consentRequired: false,
+        standardFlowEnabled: true,
+        implicitFlowEnabled: false,
+        directAccessGrantsEnabled: false,
+        serviceAccountsEnabled: false,
+        publicClient: false,
+        frontchannelLogout: true,
+        protocol: 'openid-connect',
+        fullScopeAllowed: true,
+        nodeReRegistrationTimeout: -1,
+        defaultClientScopes: ['web-origins', 'acr', 'profile', 'roles', 'basic', 'email'],
+        optionalClientScopes: ['address', 'phone', 'offline_access', 'microprofile-jwt'],
+        ...withoutKeys(input, ['id', 'secret', 'attributes']),
+        id,
+        clientId: String(input.clientId),
+        attributes,
+      },
+      secret,
+      rotatedSecret: undefined,
+    };
+    clientsOf(realmName)!.set(id, stored);
+    return stored;
+  }
+
+  const serviceAccount = storeClient(adminRealm, {
+    clientId: 'dcr-bridge-service',
+    name: 'dcr-bridge service account',
+    standardFlowEnabled: false,
+    serviceAccountsEnabled: true,
+  });
+  for (const builtIn of ['account', 'admin-cli', 'realm-management']) {
+    storeClient(realm, { clientId: builtIn, name: `\${client_${builtIn}}`, publicClient: builtIn === 'admin-cli', bearerOnly: builtIn === 'realm-management' });
+  }
+
+  function representationOf(client: StoredClient): Json {
+    return { ...client.representation, attributes: { ...client.representation.attributes }, ...(client.secret ? { secret: client.secret } : {}) };
+  }
+
+  function authenticateAdmin(request: EmulatorRequest): EmulatorResponse | undefined {
+    const match = /^Bearer (\S+)$/.exec(String(request.headers.authorization ?? ''));
+    const token = match ? tokens.get(match[1]!) : undefined;
+    if (!token || token.expiresAt <= Date.now()) return UNAUTHORIZED;
+    if (token.realm !== adminRealm || token.clientUuid !== serviceAccount.representation.id) return FORBIDDEN;
+    if (!clientsOf(request.params.realm!)) return { status: 404, body: { error: 'Realm not found.' } };
+    return undefined;
+  }
+
+  /** Runs `handler` with the client the path names, after the bearer check, or answers Keycloak's 404. */
+  const withClient =
+    (handler: (client: StoredClient, request: EmulatorRequest) => EmulatorResponse) =>
+    (request: EmulatorRequest): EmulatorResponse => {
+      const refused = authenticateAdmin(request);
+      if (refused) return refused;
+      const client = clientsOf(request.params.realm!)!.get(request.params.id!);
+      return client ? handler(client, request) : NOT_FOUND;
+    };
+
+  const spec = SpecValidator.load(vendorSpecFile('keycloak/keycloak-26.0.0-admin-clients-subset.yaml'));
+  const emulator = new Emulator({ name: 'keycloak', spec });
+  const clientsPath = '/admin/realms/:realm/clients';
+  const clientPath = `${clientsPath}/:id`;
+
+  emulator.route(
+    'POST',
+    '/realms/:realm/protocol/openid-connect/token',
+    (request) => {
+      const realmClients = clientsOf(request.params.realm!);
+      if (!realmClients) return { status: 404, body: { error: 'Realm does not exist' } };
+      if (!String(request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+        return { status: 400, body: { error: 'invalid_request', error_description: 'Missing form parameter: grant_type' } };
+      }
+      const form = (request.body ?? {}) as Record<string, string>;
+      const credentials = clientCredentials(String(request.headers.authorization ?? ''), form);
+      const client = credentials ? byClientId(request.params.realm!, credentials.clientId) : undefined;
+      if (client === serviceAccount) serviceAccountTokenRequests++;
+      if (!form.grant_type) return { status: 400, body: { error: 'invalid_request', error_description: 'Missing form parameter: grant_type' } };
+      if (!client || !credentials || client.representation.publicClient === true || !secretAccepted(client, credentials.secret)) {
+        return { status: 401, body: { error: 'invalid_client', error_description: 'Invalid client or Invalid client credentials' } };
+      }
+      if (form.grant_type !== 'client_credentials') {
+        return { status: 400, body: { error: 'unsupported_grant_type', error_description: 'Unsupported grant_type' } };
+      }
+      if (client.representation.serviceAccountsEnabled !== true) {
+        return { status: 401, body: { error: 'unauthorized_client', error_description: 'Client not enabled to retrieve service account' } };
+      }
+      const accessToken = issueToken(request.params.realm!, client.representation.id);
+      return {
+        status: 200,
+        headers: { 'cache-control': 'no-store', pragma: 'no-cache' },
+        body: { access_token: accessToken, expires_in: tokenLifetimeSeconds, refresh_expires_in: 0, token_type: 'Bearer', 'not-before-policy': 0, scope: 'profile email' },
+      };
+    },
+    { spec: false },
+  );
+
+  emulator.route('GET', clientsPath, (request) => {
+    const refused = authenticateAdmin(request);
+    if (refused) return refused;
+    let found = [...clientsOf(request.params.realm!)!.values()];
+    const clientId = request.query.get('clientId');
+    if (clientId !== null) {
+      const search = request.query.get('search') === 'true';
+      found = found.filter((client) =>
+        search ? client.representation.clientId.toLowerCase().includes(clientId.toLowerCase()) : client.representation.clientId === clientId,
+      );
+    }
+    const q = request.query.get('q');
+    if (q !== null) {
+      const wanted = q.split(' ').filter(Boolean).map((pair) => pair.split(':') as [string, string | undefined]);
+      found = found.filter((client) => wanted.every(([key, value]) => client.representation.attributes[key] === value));
+    }
+    const first = Number(request.query.get('first') ?? 0);
+    const max = request.query.get('max') === null ? found.length : Number(request.query.get('max'));
+    return { status: 200, body: found.slice(first, first + max).map(representationOf) };
+  });
+
+  emulator.route('POST', clientsPath, (request) => {
+    const refused = authenticateAdmin(request);
+    if (refused) return refused;
+    const input = (request.body ?? {}) as Json;
+    if (typeof input.clientId !== 'string' || input.clientId === '') return { status: 400, body: { errorMessage: 'Client id is required' } };
+    if (byClientId(request.params.realm!, input.clientId)) return { status: 409, body: { errorMessage: `Client ${input.clientId} already exists` } };
+    const stored = storeClient(request.params.realm!, input);
+    return { status: 201, headers: { location: `${emulator.url}/admin/realms/${encodeURIComponent(request.params.realm!)}/clients/${stored.representation.id}` } };
+  });
+
+  emulator.route(
+    'GET',
+    clientPath,
+    withClient((client) => ({ status: 200, body: representationOf(client) })),
+  );
+
+  emulator.route(
+    'PUT',
+    clientPath,
+    withClient((client, request) => {
+      const input = (request.body ?? {}) as Json;
+      if (typeof input.clientId === 'string' && input.clientId !== client.representation.clientId && byClientId(request.params.realm!, input.clientId)) {
+        return { status: 409, body: { errorMessage: `Client ${input.clientId} already exists` } };
+      }
+      // Keycloak updates what the representation carries: absent fields stay, attributes merge, an empty value removes one.
+      const attributes = { ...client.representation.attributes };
+      for (const [key, value] of Object.entries((input.attributes ?? {}) as Record<string, unknown>)) {
+        if (value === '' || value === null) delete attributes[key];
+        else attributes[key] = String(value);
+      }
+      Object.assign(client.representation, withoutKeys(input, ['id', 'secret', 'attributes']), { attributes });
+      if (typeof input.secret === 'string') client.secret = input.secret;
+      return { status: 204 };
+    }),
+    { undocumentedStatuses: [204] },
+  );
+
+  emulator.route(
+    'DELETE',
+    clientPath,
+    withClient((client, request) => {
+      clientsOf(request.params.realm!)!.delete(client.representation.id);
+      return { status: 204 };
+    }),
+    { tolerateUndeclaredBody: true },
+  );
+
+  emulator.route(
+    'GET',
+    `${clientPath}/client-secret`,
+    withClient((client) => ({ status: 200, body: { type: 'secret', ...(client.secret ? { value: client.secret } : {}) } })),
+  );
+
+  emulator.route(
+    'POST',
+    `${clientPath}/client-secret`,
+    withClient((client) => {
+      if (client.representation.clientAuthenticatorType !== 'client-secret' && client.representation.clientAuthenticatorType !== 'client-secret-jwt') {
+        return { status: 400, body: { error: 'unknown_error' } };
+      }
+      if (rotationPolicy && client.secret) {
+        client.rotatedSecret = client.secret;
+        client.representation.attributes[ROTATED_CREATION_ATTRIBUTE] = String(nowSeconds());
+      }
+      client.secret = newSecret();
+      client.representation.attributes[SECRET_CREATION_ATTRIBUTE] = String(nowSeconds());
+      return { status: 200, body: { type: 'secret', value: client.secret } };
+    }),
+    { tolerateUndeclaredBody: true },
+  );
+
+  emulator.route(
+    'GET',
+    `${clientPath}/client-secret/rotated`,
+    withClient((client) =>
+      client.rotatedSecret ? { status: 200, body: { type: 'secret', value: client.rotatedSecret } } : { status: 404, body: { error: 'Client does not have a rotated secret' } },
+    ),
+  );
+
+  emulator.route(
+    'DELETE',
+    `${clientPath}/client-secret/rotated`,
+    withClient((client) => {
+      client.rotatedSecret = undefined;
+      delete client.representation.attributes[ROTATED_CREATION_ATTRIBUTE];
+      return { status: 204 };
+    }),
+    { tolerateUndeclaredBody: true, undocumentedStatuses: [204] },
+  );
+
+  function issueToken(realmName: string, clientUuid: string): string {
+    const issuedAt = nowSeconds();
+    const encode = (value: Json) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const unsigned = `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode({
+      exp: issuedAt + tokenLifetimeSeconds,
+      iat: issuedAt,
+      jti: randomUUID(),
+      iss: `${emulator.url}/realms/${realmName}`,
+      azp: clientUuid,
+      typ: 'Bearer',
+    })}`;
+    const token = `${unsigned}.${createHmac('sha256', signingKey).update(unsigned).digest('base64url')}`;
+    tokens.set(token, { realm: realmName, clientUuid, expiresAt: Date.now() + tokenLifetimeSeconds * 1000 });
+    return token;
+  }
+
+  const url = await emulator.start(options.port ?? 0);
+  const driverEnv = {
+    KEYCLOAK_URL: url,
+    KEYCLOAK_REALM: realm,
+    ...(adminRealm === realm ? {} : { KEYCLOAK_ADMIN_REALM: adminRealm }),
+    KEYCLOAK_CLIENT_ID: serviceAccount.representation.clientId,
+    KEYCLOAK_CLIENT_SECRET: serviceAccount.secret!,
+  };
+  return {
+    emulator,
+    realm,
+    adminRealm,
+    serviceAccount: { clientId: serviceAccount.representation.clientId, clientSecret: serviceAccount.secret! },
+    driverEnv,
+    clients: () =>
+      [...clientsOf(realm)!.values()].map((client) => ({
+        id: client.representation.id,
+        clientId: client.representation.clientId,
+        attributes: { ...client.representation.attributes },
+        hasRotatedSecret: client.rotatedSecret !== undefined,
+      })),
+    ownedClientIds: () =>
+      [...clientsOf(realm)!.values()].filter((client) => client.representation.attributes[OWNERSHIP_ATTRIBUTE] === 'true').map((client) => client.representation.clientId),
+    seedUnmanagedClient(clientId) {
+      const stored = storeClient(realm, { clientId, name: clientId, standardFlowEnabled: false, serviceAccountsEnabled: true });
+      return { id: stored.representation.id, clientSecret: stored.secret! };
+    },
+    setTokenLifetime(seconds) {
+      tokenLifetimeSeconds = seconds;
+    },
+    serviceAccountTokenRequests: () => serviceAccountTokenRequests,
+    secretWorks(clientId, secret) {
+      const client = byClientId(realm, clientId);
+      return client !== undefined && secretAccepted(client, secret);
+    },
+    stop: () => emulator.stop(),
+  };
+}
+
+function secretAccepted(client: StoredClient, secret: string): boolean {
+  return [client.secret, client.rotatedSecret].some((candidate) => candidate !== undefined && constantTimeEqual(candidate, secret));
+}
+
+function constantTimeEqual(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+/** Client authentication at the token endpoint: HTTP Basic (form-encoded parts) or `client_id` + `client_secret` in the form. */
+function clientCredentials(authorization: string, form: Record<string, string>): { clientId: string; secret: string } | undefined {
+  const basic = /^Basic (\S+)$/i.exec(authorization);
+  if (basic) {
+    const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) return undefined;
+    const formDecode = (part: string) => decodeURIComponent(part.replaceAll('+', ' '));
+    return { clientId: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
+  }
+  if (form.client_id && form.client_secret) return { clientId: form.client_id, secret: form.client_secret };
+  return undefined;
+}
+
+function cleanAttributes(value: unknown): Record<string, string> {
+  const attributes: Record<string, string> = {};
+  for (const [key, entry] of Object.entries((value ?? {}) as Record<string, unknown>)) {
+    if (entry !== '' && entry !== null && entry !== undefined) attributes[key] = String(entry);
+  }
+  return attributes;
+}
+
+function withoutKeys(value: Json, keys: string[]): Json {
+  return Object.fromEntries(Object.entries(value).filter(([key]) => !keys.includes(key)));
+}
+
+export const keycloakEmulator: EmulatorDefinition = {
+  name: 'keycloak',
+  async start({ port }) {
+    const started = await startKeycloakEmulator({ port });
+    return { emulator: started.emulator, driverEnv: started.driverEnv };
+  },
+};
