@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { loadConfig } from '../../src/config.js';
+import { ConfigurationError, type Env } from '../../src/env.js';
+
+const validKeys = 'portal-key-one-000,portal-key-two-000';
+
+function configurationError(env: Env): ConfigurationError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigurationError, `expected a ConfigurationError, got ${String(error)}`);
+    assert.doesNotMatch(error.message, /\n/, 'one line');
+    return error;
+  }
+  assert.fail('loadConfig accepted a bad environment');
+}
+
+describe('configuration', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dcr-config-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('has the documented defaults', () => {
+    const config = loadConfig({ DCR_DRIVER: 'keycloak', DCR_API_KEYS: validKeys });
+    assert.equal(config.port, 3000);
+    assert.equal(config.host, '0.0.0.0');
+    assert.deepEqual(config.apiKeys, ['portal-key-one-000', 'portal-key-two-000']);
+    assert.equal(config.apiKeyGenerated, false);
+    assert.equal(config.logLevel, 'info');
+    assert.equal(config.tls, undefined);
+    assert.equal(config.publicUrl, 'http://localhost:3000');
+    assert.equal(config.rotationGraceSeconds, 0);
+    assert.equal(config.idpTimeoutMs, 10_000);
+    assert.equal(config.idpRetryBudgetMs, 25_000);
+    assert.equal(config.bodyLimitBytes, 64 * 1024);
+    assert.equal(config.sweepIntervalSeconds, 60);
+    assert.ok(config.authFailureLimitPerMinute < config.rateLimitPerMinute, 'failed auth is limited more strictly');
+  });
+
+  it('generates a key only for the local driver, the default', () => {
+    const local = loadConfig({});
+    assert.equal(local.driverName, 'local');
+    assert.equal(local.apiKeyGenerated, true);
+    assert.ok(local.apiKeys[0]!.length >= 32);
+    assert.notEqual(loadConfig({}).apiKeys[0], local.apiKeys[0]);
+    assert.equal(configurationError({ DCR_DRIVER: 'okta' }).variable, 'DCR_API_KEYS');
+  });
+
+  it('refuses short keys, naming the variable and never echoing the keys', () => {
+    const error = configurationError({ DCR_API_KEYS: 'long-enough-key-000,short' });
+    assert.equal(error.variable, 'DCR_API_KEYS');
+    assert.match(error.message, /^DCR_API_KEYS .*12 characters/);
+    assert.doesNotMatch(error.message, /long-enough-key-000|short,/);
+  });
+
+  it('reads any variable from NAME_FILE, for container secrets', () => {
+    const keysFile = join(dir, 'keys');
+    writeFileSync(keysFile, `${validKeys}\n`);
+    const config = loadConfig({ DCR_API_KEYS_FILE: keysFile, DCR_DRIVER: 'entra' });
+    assert.deepEqual(config.apiKeys, ['portal-key-one-000', 'portal-key-two-000']);
+    assert.equal(configurationError({ DCR_API_KEYS_FILE: join(dir, 'missing') }).variable, 'DCR_API_KEYS_FILE');
+  });
+
+  it('names the variable in one line for every bad value', () => {
+    const cases: [Env, string][] = [
+      [{ PORT: 'eighty' }, 'PORT'],
+      [{ PORT: '70000' }, 'PORT'],
+      [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+      [{ DCR_PUBLIC_URL: 'not a url' }, 'DCR_PUBLIC_URL'],
+      [{ DCR_ROTATION_GRACE_SECONDS: '-5' }, 'DCR_ROTATION_GRACE_SECONDS'],
+      [{ DCR_IDP_TIMEOUT_MS: '1.5' }, 'DCR_IDP_TIMEOUT_MS'],
+      [{ DCR_IDP_RETRY_BUDGET_MS: 'soon' }, 'DCR_IDP_RETRY_BUDGET_MS'],
+      [{ DCR_BODY_LIMIT: 'huge' }, 'DCR_BODY_LIMIT'],
+      [{ DCR_BODY_LIMIT: '1gb' }, 'DCR_BODY_LIMIT'],
+      [{ DCR_RATE_LIMIT_PER_MINUTE: '0' }, 'DCR_RATE_LIMIT_PER_MINUTE'],
+      [{ DCR_SWEEP_INTERVAL_SECONDS: '0' }, 'DCR_SWEEP_INTERVAL_SECONDS'],
+      [{ TLS_CERT_FILE: '/tmp/cert.pem' }, 'TLS_KEY_FILE'],
+      [{ TLS_KEY_FILE: '/tmp/key.pem' }, 'TLS_CERT_FILE'],
+    ];
+    for (const [env, variable] of cases) {
+      const error = configurationError({ DCR_API_KEYS: validKeys, ...env });
+      assert.equal(error.variable, variable, JSON.stringify(env));
+      assert.ok(error.message.startsWith(variable), error.message);
+    }
+  });
+
+  it('parses sizes and switches the public URL to https with TLS', () => {
+    assert.equal(loadConfig({ DCR_BODY_LIMIT: '128kb' }).bodyLimitBytes, 128 * 1024);
+    assert.equal(loadConfig({ DCR_BODY_LIMIT: '1mb' }).bodyLimitBytes, 1024 * 1024);
+    const tls = loadConfig({ PORT: '8443', TLS_CERT_FILE: '/c.pem', TLS_KEY_FILE: '/k.pem' });
+    assert.equal(tls.publicUrl, 'https://localhost:8443');
+    assert.equal(loadConfig({ DCR_PUBLIC_URL: 'https://dcr.example.com/' }).publicUrl, 'https://dcr.example.com');
+  });
+});

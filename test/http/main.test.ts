@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, describe, it } from 'node:test';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+interface Started {
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+function startBridge(env: Record<string, string>): Started {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+  void exited.then(() => clearTimeout(killer));
+  return { stdout: () => stdout, stderr: () => stderr, exited, kill: (signal) => child.kill(signal) };
+}
+
+async function waitFor<T>(probe: () => T | undefined, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('timed out waiting for the bridge');
+}
+
+describe('npm start', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'dcr-main-'));
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('starts with the local driver, prints a generated key once, serves it, and exits 0 on SIGTERM', async () => {
+    const bridge = startBridge({ DCR_DRIVER: 'local', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DCR_LOCAL_DATA_DIR: dataDir });
+    const port = await waitFor(() => /"port":(\d+)/.exec(bridge.stdout())?.[1], 30_000);
+    const apiKey = await waitFor(() => /generated API key for this run: (\S+)/.exec(bridge.stdout())?.[1], 5_000);
+    const base = `http://127.0.0.1:${port}`;
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    assert.equal((await fetch(`${base}/clients/x`)).status, 401);
+    const created = await fetch(`${base}/clients`, { method: 'POST', headers: { 'X-API-Key': apiKey, 'Content-Type': 'application/json' }, body: '{}' });
+    assert.equal(created.status, 201);
+    const { client_secret: secret } = (await created.json()) as { client_secret: string };
+    bridge.kill('SIGTERM');
+    assert.equal(await bridge.exited, 0);
+    assert.equal(bridge.stdout().split(apiKey).length - 1, 1, 'the key is printed exactly once');
+    assert.ok(!bridge.stdout().includes(secret) && !bridge.stderr().includes(secret), 'no client secret in the output');
+    assert.match(bridge.stdout(), /"message":"shutting down"/);
+  });
+
+  it('refuses to start with one line naming a missing variable, exit code 1', async () => {
+    const bridge = startBridge({ DCR_DRIVER: 'keycloak' });
+    assert.equal(await bridge.exited, 1);
+    const lines = bridge.stderr().trim().split('\n');
+    assert.equal(lines.length, 1, bridge.stderr());
+    assert.match(lines[0]!, /^DCR_API_KEYS is required/);
+  });
+
+  it('refuses an unknown driver by naming DCR_DRIVER', async () => {
+    const bridge = startBridge({ DCR_DRIVER: 'ldap', DCR_API_KEYS: 'portal-key-one-000' });
+    assert.equal(await bridge.exited, 1);
+    assert.match(bridge.stderr().trim(), /^DCR_DRIVER must be one of /);
+  });
+});
