@@ -151,10 +151,12 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
         ...contextAttributes(context),
       };
       const id = await createClient(representation);
+      // A public or private_key_jwt client authenticates without a secret, so it gets none.
+      if (!usesSecret(representation)) return { ...toRegisteredClient(representation), clientSecret: '' };
       try {
         const credential = await call('read client secret', 'idempotent', () => admin.clients.getClientSecret({ id }));
         if (typeof credential.value !== 'string') throw new IdpError('The identity provider issued no client secret for the new client.');
-        return { ...toRegisteredClient({ ...representation, id }), clientSecret: credential.value };
+        return { ...toRegisteredClient(representation), clientSecret: credential.value };
       } catch (error) {
         await removeClient(id).catch(() => undefined);
         throw error;
@@ -185,7 +187,7 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
 
     async rotateSecret(clientId) {
       const client = await ownedClient(clientId);
-      if (client.publicClient) throw new InvalidRequestError('This client authenticates without a client secret, so it has none to rotate.');
+      if (!usesSecret(client)) throw new InvalidRequestError('This client authenticates without a client secret, so it has none to rotate.');
       // Not repeated after an ambiguous failure: a second regeneration would push the old secret out of the grace slot.
       const credential = await call('rotate client secret', 'unsafe', () => admin.clients.generateNewClientSecret({ id: client.id }));
       if (typeof credential.value !== 'string') throw new IdpError('The identity provider issued no new client secret.');
@@ -229,6 +231,10 @@ function describeKeycloakError(error: unknown): UpstreamFailure | undefined {
     return { kind: 'status', status, retryAfterMs: retryAfterFromHeaders(error.response.headers, status) };
   }
   return describeNetworkError(error);
+}
+
+function usesSecret(client: ClientRepresentation): boolean {
+  return !client.publicClient && (client.clientAuthenticatorType === 'client-secret' || client.clientAuthenticatorType === 'client-secret-jwt');
 }
 
 function checkClientId(clientId: string): void {

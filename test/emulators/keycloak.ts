@@ -44,6 +44,8 @@ export interface KeycloakEmulator {
   /** Creates a client the bridge did not create (an admin's own client) and returns its credentials. */
   seedUnmanagedClient(clientId: string): { id: string; clientSecret: string };
   setTokenLifetime(seconds: number): void;
+  /** Forgets every issued token, as a restarted realm or a revoked session would: the next admin call is a 401. */
+  revokeTokens(): void;
   /** Token requests answered for the service account (successful or not). */
   serviceAccountTokenRequests(): number;
   /** Whether the realm's token endpoint accepts this client secret now (the same check a client-credentials grant makes). */
@@ -342,6 +344,7 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
     setTokenLifetime(seconds) {
       tokenLifetimeSeconds = seconds;
     },
+    revokeTokens: () => tokens.clear(),
     serviceAccountTokenRequests: () => serviceAccountTokenRequests,
     secretWorks(clientId, secret) {
       const client = byClientId(realm, clientId);

@@ -1,0 +1,270 @@
+/**
+ * The Keycloak driver, through the real admin-client SDK over TLS against the Keycloak emulator: the conformance
+ * suite, then what only Keycloak has (token reuse, ownership against the realm's own clients, 409 adoption, the
+ * realm's secret-rotation policy, configuration).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createDriverFromEnv, createKeycloakDriver } from '../../drivers/keycloak.js';
+import type { DcrDriver, DriverSettings } from '../../drivers/driver.js';
+import { ConfigurationError } from '../../src/env.js';
+import { ClientNotFoundError, IdpError, InvalidRequestError } from '../../src/errors.js';
+import { serviceMetadata, testDriver, webMetadata } from '../conformance/driver-suite.js';
+import { startKeycloakEmulator, type KeycloakEmulator, type KeycloakEmulatorOptions } from '../emulators/keycloak.js';
+
+export const testCallPolicy = { timeoutMs: 400, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 4000 };
+
+function driverFor(keycloak: KeycloakEmulator, settings: DriverSettings): DcrDriver {
+  const env = keycloak.driverEnv;
+  return createKeycloakDriver({
+    url: env.KEYCLOAK_URL!,
+    realm: env.KEYCLOAK_REALM!,
+    adminRealm: env.KEYCLOAK_ADMIN_REALM,
+    clientId: env.KEYCLOAK_CLIENT_ID!,
+    clientSecret: env.KEYCLOAK_CLIENT_SECRET!,
+    rotationGraceSeconds: settings.rotationGraceSeconds,
+    idpCallPolicy: { ...testCallPolicy, ...settings.idpCallPolicy },
+  });
+}
+
+/** A real client-credentials grant at the realm's token endpoint: does the realm authenticate the client with this secret? */
+async function secretWorks(keycloak: KeycloakEmulator, clientId: string, secret: string): Promise<boolean> {
+  const response = await fetch(`${keycloak.emulator.url}/realms/${keycloak.realm}/protocol/openid-connect/token`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: 'grant_type=client_credentials',
+  });
+  const body = (await response.json()) as { error?: string };
+  // `unauthorized_client`: the secret authenticated the client, which just may not use this grant (no service account).
+  return response.status === 200 || body.error === 'unauthorized_client';
+}
+
+async function startHarness(settings: DriverSettings, emulatorOptions: KeycloakEmulatorOptions = {}) {
+  const keycloak = await startKeycloakEmulator(emulatorOptions);
+  const driver = driverFor(keycloak, settings);
+  return {
+    keycloak,
+    driver,
+    secretWorks: (clientId: string, secret: string) => secretWorks(keycloak, clientId, secret),
+    ownedClientIds: async () => keycloak.ownedClientIds(),
+    async stop() {
+      await driver.close();
+      await keycloak.stop();
+      keycloak.emulator.assertNoViolations();
+    },
+  };
+}
+
+testDriver({ name: 'keycloak', start: (settings) => startHarness(settings) });
+
+describe('keycloak driver against a realm', () => {
+  let harness: Awaited<ReturnType<typeof startHarness>>;
+  before(async () => {
+    harness = await startHarness({ rotationGraceSeconds: 0 }, { tokenLifetimeSeconds: 300 });
+  });
+  after(async () => {
+    await harness?.stop();
+  });
+
+  it('1,000 operations within a 5-minute token lifetime cost exactly one token request', async () => {
+    const before = harness.keycloak.serviceAccountTokenRequests();
+    const driver = driverFor(harness.keycloak, { rotationGraceSeconds: 0 });
+    const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
+    for (let batch = 0; batch < 20; batch++) {
+      await Promise.all(Array.from({ length: 50 }, () => driver.getClient(client.clientId)));
+    }
+    await driver.deleteClient(client.clientId);
+    assert.equal(harness.keycloak.serviceAccountTokenRequests() - before, 1);
+  });
+
+  it('one token request serves concurrent first operations of a fresh driver', async () => {
+    const driver = driverFor(harness.keycloak, { rotationGraceSeconds: 0 });
+    const before = harness.keycloak.serviceAccountTokenRequests();
+    await Promise.all(Array.from({ length: 20 }, () => driver.checkReadiness()));
+    assert.equal(harness.keycloak.serviceAccountTokenRequests() - before, 1);
+  });
+
+  it('a token the realm no longer accepts is replaced once, and the operation succeeds', async () => {
+    const driver = driverFor(harness.keycloak, { rotationGraceSeconds: 0 });
+    await driver.checkReadiness();
+    const before = harness.keycloak.serviceAccountTokenRequests();
+    harness.keycloak.revokeTokens();
+    await driver.checkReadiness();
+    assert.equal(harness.keycloak.serviceAccountTokenRequests() - before, 1);
+  });
+
+  it("wrong service-account credentials are idp_error, refused at the realm's token endpoint", async () => {
+    const env = harness.keycloak.driverEnv;
+    const driver = createKeycloakDriver({
+      url: env.KEYCLOAK_URL!,
+      realm: env.KEYCLOAK_REALM!,
+      clientId: env.KEYCLOAK_CLIENT_ID!,
+      clientSecret: 'not-the-secret',
+      rotationGraceSeconds: 0,
+      idpCallPolicy: testCallPolicy,
+    });
+    await assert.rejects(driver.checkReadiness(), (error: unknown) => {
+      assert.ok(error instanceof IdpError);
+      assert.doesNotMatch(error.message, /not-the-secret|Invalid client/);
+      return true;
+    });
+  });
+
+  it("the realm's own clients (not created by the bridge) cannot be read, updated, rotated or deleted", async () => {
+    const seeded = harness.keycloak.seedUnmanagedClient('operations-admin');
+    for (const clientId of ['operations-admin', 'realm-management', harness.keycloak.serviceAccount.clientId]) {
+      const { driver } = harness;
+      const rejectsNotFound = (promise: Promise<unknown>) => assert.rejects(promise, ClientNotFoundError);
+      await rejectsNotFound(driver.getClient(clientId));
+      await rejectsNotFound(driver.updateClient(clientId, webMetadata()));
+      await rejectsNotFound(driver.rotateSecret(clientId));
+      await rejectsNotFound(driver.deleteClient(clientId));
+      assert.ok(harness.keycloak.clients().some((client) => client.clientId === clientId), `${clientId} is still in the realm`);
+    }
+    assert.equal(await harness.secretWorks('operations-admin', seeded.clientSecret), true, 'its secret was not rotated');
+    const written = harness.keycloak.emulator.requests.filter((request) => request.method !== 'GET' && request.rawPath.includes(seeded.id));
+    assert.deepEqual(written, [], 'no write ever reached the unmanaged client');
+  });
+
+  it('a path-traversal client_id never reaches any IdP path', async () => {
+    const before = harness.keycloak.emulator.requests.length;
+    for (const clientId of ['..%2F..%2Fx', '../x', 'a/b', '.', '..', '', 'a b', 'x'.repeat(256)]) {
+      await assert.rejects(harness.driver.getClient(clientId), InvalidRequestError);
+      await assert.rejects(harness.driver.updateClient(clientId, serviceMetadata()), InvalidRequestError);
+      await assert.rejects(harness.driver.rotateSecret(clientId), InvalidRequestError);
+      await assert.rejects(harness.driver.deleteClient(clientId), InvalidRequestError);
+    }
+    assert.equal(harness.keycloak.emulator.requests.length, before, 'no request was sent to the IdP');
+  });
+
+  it('a create whose answer was lost is repeated and adopted, not duplicated', async () => {
+    const before = harness.keycloak.ownedClientIds().length;
+    harness.keycloak.emulator.injectFault({ route: 'POST /admin/realms/:realm/clients', drop: 'after-processing' });
+    const client = await harness.driver.registerClient(serviceMetadata(), { portal: 'konnect', portalId: 'test portal_id' });
+    assert.equal(harness.keycloak.ownedClientIds().length, before + 1);
+    assert.equal(harness.keycloak.emulator.requestsTo('POST /admin/realms/:realm/clients').at(-1)?.outcome, 409, 'the repeat met the first create');
+    assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), true);
+    await harness.driver.deleteClient(client.clientId);
+  });
+
+  it('maps RFC 7591 metadata the way Keycloak client registration does, and reads it back', async () => {
+    const metadata = webMetadata({
+      grantTypes: ['authorization_code', 'refresh_token', 'password'],
+      tokenEndpointAuthMethod: 'private_key_jwt',
+      jwksUri: 'https://app.example.com/jwks.json',
+      scope: 'orders:read orders:write',
+      logoUri: 'https://app.example.com/logo.png',
+      contacts: ['ops@example.com', 'dev@example.com'],
+      postLogoutRedirectUris: ['https://app.example.com/bye', 'https://app.example.com/later'],
+    });
+    const client = await harness.driver.registerClient(metadata, { portal: 'api7' });
+    const stored = harness.keycloak.emulator.requestsTo('POST /admin/realms/:realm/clients').at(-1)!.body as Record<string, unknown>;
+    assert.equal(stored.standardFlowEnabled, true);
+    assert.equal(stored.directAccessGrantsEnabled, true);
+    assert.equal(stored.serviceAccountsEnabled, false);
+    assert.equal(stored.implicitFlowEnabled, false);
+    assert.equal(stored.clientAuthenticatorType, 'client-jwt');
+    assert.deepEqual(stored.optionalClientScopes, ['orders:read', 'orders:write']);
+    assert.deepEqual(stored.redirectUris, metadata.redirectUris);
+    const attributes = stored.attributes as Record<string, string>;
+    assert.equal(attributes['use.refresh.tokens'], 'true');
+    assert.equal(attributes['use.jwks.url'], 'true');
+    assert.equal(attributes['jwks.url'], metadata.jwksUri);
+    assert.equal(attributes['post.logout.redirect.uris'], 'https://app.example.com/bye##https://app.example.com/later');
+    assert.equal(attributes['dcr-bridge.managed'], 'true');
+    const read = await harness.driver.getClient(client.clientId);
+    assert.deepEqual(read.metadata, { ...metadata, responseTypes: ['code'], grantTypes: ['authorization_code', 'password', 'refresh_token'] });
+    const publicClient = await harness.driver.registerClient(webMetadata({ tokenEndpointAuthMethod: 'none' }), { portal: 'api7' });
+    assert.equal((harness.keycloak.emulator.requestsTo('POST /admin/realms/:realm/clients').at(-1)!.body as { publicClient: boolean }).publicClient, true);
+    await harness.driver.deleteClient(client.clientId);
+    await harness.driver.deleteClient(publicClient.clientId);
+  });
+
+  it('an update that drops optional metadata removes it at the IdP', async () => {
+    const client = await harness.driver.registerClient(webMetadata({ logoUri: 'https://app.example.com/logo.png', scope: 'a b' }), { portal: 'api7' });
+    await harness.driver.updateClient(client.clientId, webMetadata());
+    const read = await harness.driver.getClient(client.clientId);
+    assert.equal(read.metadata.logoUri, undefined);
+    assert.equal(read.metadata.scope, undefined);
+    const attributes = harness.keycloak.clients().find((stored) => stored.clientId === client.clientId)!.attributes;
+    assert.equal(attributes.logoUri, undefined);
+    assert.equal(attributes['dcr-bridge.managed'], 'true', 'the ownership mark survives an update');
+    await harness.driver.deleteClient(client.clientId);
+  });
+});
+
+describe('keycloak driver rotation in a realm with the secret-rotation policy', () => {
+  let harness: Awaited<ReturnType<typeof startHarness>>;
+  before(async () => {
+    harness = await startHarness({ rotationGraceSeconds: 600 }, { secretRotationPolicy: true });
+  });
+  after(async () => {
+    await harness?.stop();
+  });
+
+  it('declares the grace capability and retires only the secrets whose grace ended', async () => {
+    assert.equal(harness.driver.capabilities.rotationGrace, true);
+    const early = await harness.driver.registerClient(serviceMetadata(), { portal: 'api7' });
+    const never = await harness.driver.registerClient(serviceMetadata(), { portal: 'api7' });
+    const rotated = await harness.driver.rotateSecret(early.clientId);
+    assert.equal(await harness.secretWorks(early.clientId, early.clientSecret), true);
+    assert.equal(await harness.driver.retireExpiredSecrets(Date.now() + 599_000), 0);
+    assert.equal(await harness.driver.retireExpiredSecrets(Date.now() + 601_000), 1);
+    assert.equal(await harness.secretWorks(early.clientId, early.clientSecret), false);
+    assert.equal(await harness.secretWorks(early.clientId, rotated.clientSecret), true);
+    assert.equal(await harness.secretWorks(never.clientId, never.clientSecret), true, 'a client never rotated keeps its secret');
+    assert.equal(await harness.driver.retireExpiredSecrets(Date.now() + 601_000), 0, 'a second sweep finds nothing left');
+  });
+});
+
+describe('keycloak driver rotation in a realm without the secret-rotation policy', () => {
+  let harness: Awaited<ReturnType<typeof startHarness>>;
+  before(async () => {
+    harness = await startHarness({ rotationGraceSeconds: 0 }, { secretRotationPolicy: false });
+  });
+  after(async () => {
+    await harness?.stop();
+  });
+
+  it('rotating refuses the old secret at once', async () => {
+    const client = await harness.driver.registerClient(serviceMetadata(), { portal: 'api7' });
+    const rotated = await harness.driver.rotateSecret(client.clientId);
+    assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), false);
+    assert.equal(await harness.secretWorks(client.clientId, rotated.clientSecret), true);
+  });
+});
+
+describe('keycloak driver configuration', () => {
+  const settings = { rotationGraceSeconds: 0, publicUrl: 'http://localhost:3000' };
+  const env = {
+    KEYCLOAK_URL: 'https://sso.example.com',
+    KEYCLOAK_REALM: 'apps',
+    KEYCLOAK_CLIENT_ID: 'dcr-bridge',
+    KEYCLOAK_CLIENT_SECRET: 'a-secret-value',
+  };
+
+  it('builds a driver from the KEYCLOAK_* variables', async () => {
+    const driver = await createDriverFromEnv(env, settings);
+    assert.equal(driver.name, 'keycloak');
+    assert.equal(driver.capabilities.rotationGrace, false);
+    await driver.close();
+  });
+
+  for (const variable of Object.keys(env)) {
+    it(`a missing ${variable} is one line naming it`, async () => {
+      await assert.rejects(createDriverFromEnv({ ...env, [variable]: undefined }, settings), (error: unknown) => {
+        assert.ok(error instanceof ConfigurationError);
+        assert.equal(error.variable, variable);
+        assert.doesNotMatch(error.message, /\n|a-secret-value/);
+        return true;
+      });
+    });
+  }
+
+  it('a KEYCLOAK_URL that is not a URL is refused', async () => {
+    await assert.rejects(createDriverFromEnv({ ...env, KEYCLOAK_URL: 'sso.example.com' }, settings), ConfigurationError);
+  });
+});
