@@ -46,24 +46,28 @@ export class ClientFileStore<T> {
     return store;
   }
 
-  get size(): number {
-    return this.#records.size;
-  }
-
   get(id: string): T | undefined {
     return storableClientId.test(id) ? this.#records.get(id) : undefined;
   }
 
-  ids(): string[] {
-    return [...this.#records.keys()];
+  async put(id: string, record: T): Promise<void> {
+    await this.update(id, () => record);
   }
 
-  async put(id: string, record: T): Promise<void> {
+  /**
+   * Replaces the record with what `change` makes of the current one, after every earlier write to this id, so
+   * concurrent read-modify-writes (an update and a rotation) never undo each other. `change` may throw to abort.
+   */
+  async update(id: string, change: (current: T | undefined) => T | Promise<T>): Promise<T> {
     const path = this.#pathOf(id);
+    let written: T | undefined;
     await this.#serialized(id, async () => {
+      const record = await change(this.#records.get(id));
       await writeFileAtomically(path, JSON.stringify(record));
       this.#records.set(id, record);
+      written = record;
     });
+    return written!;
   }
 
   /** Resolves whether or not the record existed. */

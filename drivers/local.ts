@@ -130,7 +130,7 @@ function toRegisteredClient(record: LocalClientRecord): RegisteredClient {
   return { clientId: record.clientId, clientIdIssuedAt: record.clientIdIssuedAt, clientSecretExpiresAt: 0, metadata: record.metadata };
 }
 
-function providerAdapterFactory(clients: ClientFileStore<LocalClientRecord>): new (model: string) => ProviderAdapter {
+function adapterClassFor(clients: ClientFileStore<LocalClientRecord>): new (model: string) => ProviderAdapter {
   const transient = new ExpiringMemoryStore<Record<string, unknown>>(MAX_TRANSIENT_ENTRIES);
 
   return class LocalProviderAdapter implements ProviderAdapter {
@@ -158,11 +158,11 @@ function providerAdapterFactory(clients: ClientFileStore<LocalClientRecord>): ne
       return transient.get(this.#key(id));
     }
 
+    // Sessions and user codes belong to end-user flows, which the local IdP does not offer.
     async findByUserCode(): Promise<undefined> {
       return undefined;
     }
 
-    // Sessions and user codes belong to end-user flows, which the local IdP does not offer.
     async findByUid(): Promise<undefined> {
       return undefined;
     }
@@ -199,7 +199,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dc
 
   const issuer = `${options.publicUrl.replace(/\/+$/, '')}${LOCAL_IDP_PATH}`;
   const provider = new Provider(issuer, {
-    adapter: providerAdapterFactory(clients),
+    adapter: adapterClassFor(clients),
     jwks: keys.jwks,
     cookies: { keys: keys.cookieKeys },
     ttl: { ClientCredentials: ACCESS_TOKEN_TTL_SECONDS },
@@ -231,10 +231,15 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dc
     return record;
   }
 
-  function ownedRecord(clientId: string): LocalClientRecord {
-    const record = clients.get(clientId);
+  function ownedRecord(record: LocalClientRecord | undefined): LocalClientRecord {
     if (record?.createdBy !== OWNER_MARK) throw new ClientNotFoundError();
     return record;
+  }
+
+  /** Reads, changes and writes one of the bridge's clients with no other write to it in between. */
+  async function changeOwnedClient(clientId: string, change: (record: LocalClientRecord) => LocalClientRecord | Promise<LocalClientRecord>) {
+    ownedRecord(clients.get(clientId)); // an unknown or unstorable id fails here, before any write is queued
+    return clients.update(clientId, (current) => change(ownedRecord(current)));
   }
 
   return {
@@ -256,13 +261,11 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dc
     },
 
     async getClient(clientId) {
-      return toRegisteredClient(ownedRecord(clientId));
+      return toRegisteredClient(ownedRecord(clients.get(clientId)));
     },
 
     async updateClient(clientId, metadata) {
-      const record = await validated({ ...ownedRecord(clientId), metadata });
-      await clients.put(clientId, record);
-      return toRegisteredClient(record);
+      return toRegisteredClient(await changeOwnedClient(clientId, (record) => validated({ ...record, metadata })));
     },
 
     async deleteClient(clientId) {
@@ -273,8 +276,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dc
     },
 
     async rotateSecret(clientId): Promise<RotatedSecret> {
-      const record = { ...ownedRecord(clientId), clientSecret: newSecret() };
-      await clients.put(clientId, record);
+      const record = await changeOwnedClient(clientId, (current) => ({ ...current, clientSecret: newSecret() }));
       return { clientId, clientSecret: record.clientSecret, clientSecretExpiresAt: 0 };
     },
 

@@ -226,7 +226,7 @@ describe('local IdP across restarts', () => {
     }
   });
 
-  it('50 concurrent registrations and concurrent updates of one client lose nothing on disk', async () => {
+  it('50 concurrent registrations, concurrent updates and a rotation racing an update lose nothing on disk', async () => {
     const dataDir = await freshDataDir();
     const first = await startLocalBridge(dataDir);
     const clients = await Promise.all(
@@ -236,6 +236,11 @@ describe('local IdP across restarts', () => {
     const names = Array.from({ length: 20 }, (_, index) => `renamed ${index}`);
     await Promise.all(names.map((clientName) => first.driver.updateClient(target.clientId, serviceMetadata({ clientName }))));
     const lastWritten = (await first.driver.getClient(target.clientId)).metadata.clientName;
+    const other = clients[1]!;
+    const [rotated] = await Promise.all([
+      first.driver.rotateSecret(other.clientId),
+      first.driver.updateClient(other.clientId, serviceMetadata({ clientName: 'updated while rotating' })),
+    ]);
     await first.stop();
 
     const files = await readdir(join(dataDir, 'clients'));
@@ -245,6 +250,8 @@ describe('local IdP across restarts', () => {
       for (const client of clients) assert.equal((await second.driver.getClient(client.clientId)).clientId, client.clientId);
       assert.equal((await second.driver.getClient(target.clientId)).metadata.clientName, lastWritten);
       assert.equal(await secretWorks(second.issuer, clients[49]!.clientId, clients[49]!.clientSecret), true);
+      assert.equal(await secretWorks(second.issuer, other.clientId, rotated.clientSecret), true, 'an update does not undo a concurrent rotation');
+      assert.equal((await second.driver.getClient(other.clientId)).metadata.clientName, 'updated while rotating');
     } finally {
       await second.stop();
     }
