@@ -490,7 +490,7 @@ export const entraEmulator: EmulatorDefinition = {
 function graphError(status: number, code: string, message: string, requestId: string = randomUUID()): EmulatorResponse {
   const headers: Record<string, string> = {};
   if (status === 429) headers['Retry-After'] = '1';
-  return { status, headers, body: { error: { code, message, innerError: { date: new Date().toISOString().slice(0, 19), 'request-id': requestId, 'client-request-id': requestId } } } };
+  return { status, headers, body: { error: { code, message, innerError: { date: new Date().toISOString(), 'request-id': requestId, 'client-request-id': requestId } } } };
 }
 
 /** The identity platform's (AADSTS) error body. */
