@@ -126,7 +126,9 @@ class TokenEndpointError extends Error {
 export function describeOktaError(error: unknown): UpstreamFailure | undefined {
   const { status, headers } = error as { status?: unknown; headers?: HeaderSource };
   if (typeof status === 'number') return { kind: 'status', status, retryAfterMs: retryAfterFromHeaders(headers, status) };
-  return describeNetworkError(error);
+  // node-fetch's own socket failures (e.g. a body cut short) carry type 'system' and a code the call layer may not list.
+  const fetchFailure = (error as { name?: unknown; type?: unknown }).name === 'FetchError' && (error as { type?: unknown }).type === 'system';
+  return describeNetworkError(error) ?? (fetchFailure ? { kind: 'network' } : undefined);
 }
 
 export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
