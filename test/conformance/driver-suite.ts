@@ -56,6 +56,11 @@ export function webMetadata(overrides: Partial<ClientMetadata> = {}): ClientMeta
   };
 }
 
+/** RFC 7591: `0` when the secret never expires; IdPs whose secrets expire (Entra: two years) give the real time. */
+function secretExpiryIsValid(expiresAt: number): boolean {
+  return expiresAt === 0 || (Number.isInteger(expiresAt) && expiresAt > Date.now() / 1000);
+}
+
 async function rejectsWith(promise: Promise<unknown>, errorClass: new (...args: never[]) => BridgeError): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
     assert.ok(error instanceof errorClass, `expected ${errorClass.name}, got ${String(error)}`);
@@ -81,7 +86,7 @@ export function testDriver(options: DriverConformanceOptions): void {
       assert.ok(client.clientSecret.length >= 16, 'a secret of real length');
       assert.equal(Number.isInteger(client.clientIdIssuedAt), true);
       assert.ok(Math.abs(client.clientIdIssuedAt - Date.now() / 1000) < 300, 'issued-at is epoch seconds, now');
-      assert.equal(client.clientSecretExpiresAt, 0);
+      assert.ok(secretExpiryIsValid(client.clientSecretExpiresAt), '0 (never), or epoch seconds in the future where the IdP expires secrets');
       assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), true);
       assert.equal(await harness.secretWorks(client.clientId, `${client.clientSecret}x`), false);
     });
@@ -170,7 +175,7 @@ export function testDriver(options: DriverConformanceOptions): void {
         const { client_id: clientId, client_secret: secret } = created.body as { client_id: string; client_secret: string };
         assert.equal(typeof secret, 'string');
         assert.equal(Number.isInteger(created.body.client_id_issued_at), true);
-        assert.equal(created.body.client_secret_expires_at, 0);
+        assert.ok(secretExpiryIsValid(created.body.client_secret_expires_at as number));
         const read = await request(bridge.app).get(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(200);
         assert.equal(read.body.client_secret, undefined);
         assert.deepEqual(read.body.redirect_uris, ['https://portal.example.com/cb']);

@@ -1,0 +1,292 @@
+/**
+ * The Entra driver, through real MSAL token acquisition and Graph calls over TLS against the Entra emulator: the
+ * conformance suite, then what only Entra has (one admin token for many operations, ownership against the tenant's
+ * own apps, replication delay, compensation of a half-made registration, certificate credentials, configuration).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import request from 'supertest';
+import { createDriverFromEnv, createEntraDriver, type EntraCredential } from '../../drivers/entra.js';
+import type { DcrDriver, DriverSettings } from '../../drivers/driver.js';
+import { ConfigurationError } from '../../src/env.js';
+import { ClientNotFoundError, IdpError } from '../../src/errors.js';
+import { serviceMetadata, testDriver, webMetadata } from '../conformance/driver-suite.js';
+import { startEntraEmulator, type EntraEmulator } from '../emulators/entra.js';
+import { createTestApp } from '../support/app.js';
+
+export const testCallPolicy = { timeoutMs: 400, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 4000 };
+
+export function entraDriverFor(entra: EntraEmulator, settings: DriverSettings, credential?: EntraCredential): DcrDriver {
+  return createEntraDriver({
+    tenantId: entra.tenantId,
+    clientId: entra.adminApp.clientId,
+    credential: credential ?? { clientSecret: entra.adminApp.clientSecret },
+    authorityHost: entra.authorityHost,
+    graphUrl: entra.graphUrl,
+    rotationGraceSeconds: settings.rotationGraceSeconds,
+    idpCallPolicy: { ...testCallPolicy, ...settings.idpCallPolicy },
+    replicationWaitMs: 3_000,
+  });
+}
+
+const emulators = new WeakMap<DcrDriver, EntraEmulator>();
+
+async function waitUntil(condition: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await condition()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return condition();
+}
+
+testDriver({
+  name: 'entra',
+  async start(settings) {
+    const entra = await startEntraEmulator();
+    const driver = entraDriverFor(entra, settings);
+    emulators.set(driver, entra);
+    return {
+      driver,
+      secretWorks: (clientId, secret) => entra.secretWorks(clientId, secret),
+      ownedClientIds: async () => entra.ownedClientIds(),
+      async stop() {
+        await driver.close();
+        await entra.stop();
+        entra.emulator.assertNoViolations();
+      },
+    };
+  },
+  additionalTests(harness) {
+    const entra = () => emulators.get(harness().driver)!;
+
+    it('a registration is an application, its service principal and one password, tagged as the bridge own', async () => {
+      const { driver } = harness();
+      const client = await driver.registerClient(webMetadata({ postLogoutRedirectUris: ['https://app.example.com/bye'] }), { portal: 'konnect', applicationDescription: 'shop' });
+      const app = entra().application(client.clientId)!;
+      assert.ok(app.tags.includes('dcr-bridge:managed'));
+      assert.equal(app.hasServicePrincipal, true);
+      assert.equal(app.passwordKeyIds.length, 1);
+      assert.deepEqual((app.properties.web as { redirectUris: string[] }).redirectUris, ['https://app.example.com/callback']);
+      assert.equal((app.properties.web as { logoutUrl: string }).logoutUrl, 'https://app.example.com/bye');
+      assert.equal((app.properties.info as { marketingUrl: string }).marketingUrl, 'https://app.example.com');
+      assert.equal(app.properties.signInAudience, 'AzureADMyOrg');
+      assert.equal(app.properties.description, 'shop');
+      const created = entra().emulator.requestsTo('POST /v1.0/applications').at(-1)!;
+      assert.equal('passwordCredentials' in (created.body as object), false, 'secrets are added with addPassword only, never in the application body');
+      await driver.deleteClient(client.clientId);
+    });
+
+    it('a public client with the code flow is a SPA for https and a public client for native apps', async () => {
+      const { driver } = harness();
+      const spa = await driver.registerClient(webMetadata({ tokenEndpointAuthMethod: 'none', grantTypes: ['authorization_code'] }), { portal: 'api7' });
+      const native = await driver.registerClient(
+        webMetadata({ tokenEndpointAuthMethod: 'none', grantTypes: ['authorization_code'], applicationType: 'native', redirectUris: ['com.example.app:/cb'] }),
+        { portal: 'api7' },
+      );
+      assert.deepEqual((entra().application(spa.clientId)!.properties.spa as { redirectUris: string[] }).redirectUris, ['https://app.example.com/callback']);
+      assert.deepEqual((entra().application(native.clientId)!.properties.publicClient as { redirectUris: string[] }).redirectUris, ['com.example.app:/cb']);
+      assert.deepEqual((await driver.getClient(native.clientId)).metadata.redirectUris, ['com.example.app:/cb']);
+      assert.equal((await driver.getClient(spa.clientId)).metadata.tokenEndpointAuthMethod, 'none');
+      await Promise.all([driver.deleteClient(spa.clientId), driver.deleteClient(native.clientId)]);
+    });
+
+    it('1,000 operations with a 5-minute token lifetime cost exactly one token request', async () => {
+      const fresh = await startEntraEmulator({ tokenLifetimeSeconds: 300 });
+      const driver = entraDriverFor(fresh, { rotationGraceSeconds: 0 });
+      try {
+        const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
+        for (let batch = 0; batch < 20; batch++) {
+          await Promise.all(Array.from({ length: 50 }, () => driver.getClient(client.clientId)));
+        }
+        assert.equal(fresh.tokenRequests(), 1);
+        fresh.emulator.assertNoViolations();
+      } finally {
+        await driver.close();
+        await fresh.stop();
+      }
+    });
+
+    it('a Graph 401 renews the admin token once and the operation succeeds', async () => {
+      const { driver } = harness();
+      const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
+      const before = entra().tokenRequests();
+      entra().emulator.injectFault({
+        route: "GET /v1.0/applications(appId=':appId')",
+        status: 401,
+        body: { error: { code: 'InvalidAuthenticationToken', message: 'Lifetime validation failed, the token is expired.', innerError: { date: new Date().toISOString(), 'request-id': 'r', 'client-request-id': 'r' } } },
+      });
+      assert.equal((await driver.getClient(client.clientId)).clientId, client.clientId);
+      assert.equal(entra().tokenRequests(), before + 1);
+      await driver.deleteClient(client.clientId);
+    });
+
+    it("the tenant's own apps cannot be read, updated, rotated or deleted, and stay untouched", async () => {
+      const { driver } = harness();
+      const unmanaged = entra().seedUnmanagedApplication('Contoso admin console');
+      const keysBefore = entra().application(unmanaged.clientId)!.passwordKeyIds;
+      const notFound = (error: unknown) => error instanceof ClientNotFoundError;
+      await assert.rejects(driver.getClient(unmanaged.clientId), notFound);
+      await assert.rejects(driver.updateClient(unmanaged.clientId, serviceMetadata({ clientName: 'hijacked' })), notFound);
+      await assert.rejects(driver.rotateSecret(unmanaged.clientId), notFound);
+      await assert.rejects(driver.deleteClient(unmanaged.clientId), notFound);
+      const app = entra().application(unmanaged.clientId)!;
+      assert.equal(app.properties.displayName, 'Contoso admin console');
+      assert.deepEqual(app.passwordKeyIds, keysBefore);
+      assert.equal(await entra().secretWorks(unmanaged.clientId, unmanaged.clientSecret), true);
+      const bridge = await createTestApp(driver);
+      try {
+        const response = await request(bridge.app).delete(`/clients/${unmanaged.clientId}`).set('X-API-Key', bridge.apiKey).expect(404);
+        assert.equal(response.body.error, 'client_not_found');
+      } finally {
+        await bridge.close();
+      }
+      assert.ok(entra().application(unmanaged.clientId));
+    });
+
+    it('a path-traversal client_id never reaches an IdP path', async () => {
+      const { driver } = harness();
+      const seen = entra().emulator.requests.length;
+      for (const id of ['../x', '..', '.', 'a/b', '..%2F..%2Fx', "x')/addPassword"]) {
+        await assert.rejects(driver.getClient(id), (error: unknown) => error instanceof ClientNotFoundError);
+        await assert.rejects(driver.rotateSecret(id), (error: unknown) => error instanceof ClientNotFoundError);
+        await driver.deleteClient(id);
+      }
+      const bridge = await createTestApp(driver);
+      try {
+        for (const path of ['/clients/..%2F..%2Fx', '/clients/../x', '/clients/a/b', '/clients/%2e%2e', '/..%2F..%2Fx/new-secret']) {
+          const response = await request(bridge.app).get(path).set('X-API-Key', bridge.apiKey);
+          assert.ok(response.status >= 400 && response.status < 500, `${path} answered ${response.status}`);
+        }
+      } finally {
+        await bridge.close();
+      }
+      assert.equal(entra().emulator.requests.length, seen, 'no request reached the IdP');
+    });
+
+    it('a failure after the application was created leaves no application behind', async () => {
+      const { driver } = harness();
+      const before = entra().applicationCount();
+      entra().emulator.injectFault({ route: 'POST /v1.0/applications/:id/addPassword', status: 500, times: Number.POSITIVE_INFINITY });
+      await assert.rejects(driver.registerClient(serviceMetadata(), { portal: 'api7' }), (error: unknown) => error instanceof IdpError);
+      entra().emulator.clearFaults();
+      assert.equal(entra().applicationCount(), before);
+      assert.equal(entra().emulator.requestsTo('DELETE /v1.0/applications/:id').at(-1)?.outcome, 204);
+    });
+
+    it('a failed service principal creation is compensated too', async () => {
+      const { driver } = harness();
+      const before = entra().applicationCount();
+      entra().emulator.injectFault({ route: 'POST /v1.0/servicePrincipals', status: 503, headers: { 'Retry-After': '1' }, times: Number.POSITIVE_INFINITY });
+      await assert.rejects(driver.registerClient(serviceMetadata(), { portal: 'api7' }), (error: unknown) => error instanceof Error && (error as { status?: number }).status === 503);
+      entra().emulator.clearFaults();
+      assert.equal(entra().applicationCount(), before);
+    });
+  },
+});
+
+describe('entra driver against replication delay', () => {
+  let entra: EntraEmulator;
+  let driver: DcrDriver;
+  before(async () => {
+    entra = await startEntraEmulator({ replicationDelayMs: 600 });
+    driver = entraDriverFor(entra, { rotationGraceSeconds: 0 });
+  });
+  after(async () => {
+    await driver?.close();
+    await entra?.stop();
+    entra?.emulator.assertNoViolations();
+  });
+
+  it('registers although a new application is invisible for a while, and the client is readable at once', async () => {
+    const started = Date.now();
+    const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
+    assert.ok(Date.now() - started < 3_000, 'within the replication wait');
+    assert.ok(entra.emulator.requestsTo('POST /v1.0/applications/:id/addPassword').some((call) => call.outcome === 404), 'the emulator did delay the application');
+    assert.equal((await driver.getClient(client.clientId)).clientId, client.clientId);
+    assert.equal(await waitUntil(() => entra.secretWorks(client.clientId, client.clientSecret), 2_000), true, 'the secret works once replicated');
+    await driver.deleteClient(client.clientId);
+    assert.deepEqual(entra.ownedClientIds(), []);
+  });
+});
+
+describe('entra driver with a certificate credential', () => {
+  it('gets its admin token with a certificate through MSAL and works', async () => {
+    const entra = await startEntraEmulator();
+    const dir = mkdtempSync(join(tmpdir(), 'entra-cert-'));
+    try {
+      const file = join(dir, 'bridge.pem');
+      writeFileSync(file, entra.adminApp.certificatePem, { mode: 0o600 });
+      const driver = await createDriverFromEnv(
+        { ...entra.driverEnv, ENTRA_CLIENT_SECRET: undefined, ENTRA_CERTIFICATE_PATH: file },
+        { rotationGraceSeconds: 0, idpCallPolicy: testCallPolicy, publicUrl: 'http://127.0.0.1' },
+      );
+      await driver.checkReadiness();
+      const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
+      assert.equal(await entra.secretWorks(client.clientId, client.clientSecret), true);
+      await driver.deleteClient(client.clientId);
+      assert.equal(entra.tokenRequests(), 1);
+      entra.emulator.assertNoViolations();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await entra.stop();
+    }
+  });
+
+  it('a wrong secret for the bridge itself is idp_error, not a retry storm', async () => {
+    const entra = await startEntraEmulator();
+    try {
+      const driver = entraDriverFor(entra, { rotationGraceSeconds: 0 }, { clientSecret: 'not-the-secret' });
+      await assert.rejects(driver.checkReadiness(), (error: unknown) => error instanceof IdpError && !error.message.includes('not-the-secret'));
+      assert.equal(entra.emulator.requestsTo('POST /:tenant/oauth2/v2.0/token').length, 1);
+    } finally {
+      await entra.stop();
+    }
+  });
+});
+
+describe('entra driver configuration', () => {
+  const settings = { rotationGraceSeconds: 0, publicUrl: 'http://127.0.0.1' };
+  const base = {
+    ENTRA_TENANT_ID: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',
+    ENTRA_CLIENT_ID: '11111111-2222-3333-4444-555555555555',
+    ENTRA_CLIENT_SECRET: 'abc8Q~secret-value-of-forty-characters-x',
+  };
+  const refuses = async (env: Record<string, string | undefined>, variable: string) => {
+    await assert.rejects(createDriverFromEnv(env, settings), (error: unknown) => {
+      assert.ok(error instanceof ConfigurationError, String(error));
+      assert.equal(error.variable, variable);
+      assert.equal(error.message.includes('\n'), false);
+      assert.equal(error.message.includes('abc8Q~'), false, 'the secret is never echoed');
+      return true;
+    });
+  };
+
+  it('names the missing or invalid variable in one line', async () => {
+    await refuses({ ...base, ENTRA_TENANT_ID: undefined }, 'ENTRA_TENANT_ID');
+    await refuses({ ...base, ENTRA_TENANT_ID: 'common' }, 'ENTRA_TENANT_ID');
+    await refuses({ ...base, ENTRA_CLIENT_ID: 'not-a-guid' }, 'ENTRA_CLIENT_ID');
+    await refuses({ ...base, ENTRA_CLIENT_SECRET: undefined }, 'ENTRA_CLIENT_SECRET');
+    await refuses({ ...base, ENTRA_CERTIFICATE_PATH: '/no/such/file.pem' }, 'ENTRA_CLIENT_SECRET');
+    await refuses({ ...base, ENTRA_CLIENT_SECRET: undefined, ENTRA_CERTIFICATE_PATH: '/no/such/file.pem' }, 'ENTRA_CERTIFICATE_PATH');
+    await refuses({ ...base, ENTRA_AUTHORITY_HOST: 'http://login.example.com' }, 'ENTRA_AUTHORITY_HOST');
+    await refuses({ ...base, ENTRA_GRAPH_URL: 'not a url' }, 'ENTRA_GRAPH_URL');
+  });
+
+  it('builds a driver from the variables the emulator prints, under DCR_DRIVER=azure too', async () => {
+    const entra = await startEntraEmulator();
+    try {
+      const { createDriverFromEnv: createFromIndex } = await import('../../drivers/index.js');
+      const driver = await createFromIndex({ ...entra.driverEnv, DCR_DRIVER: 'azure' }, { ...settings, idpCallPolicy: testCallPolicy });
+      assert.equal(driver.name, 'entra');
+      assert.equal(driver.capabilities.rotationGrace, true);
+      await driver.checkReadiness();
+      entra.emulator.assertNoViolations();
+    } finally {
+      await entra.stop();
+    }
+  });
+});
