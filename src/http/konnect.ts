@@ -3,7 +3,6 @@
  * flow on any non-2xx, so unknown fields, Konnect auth-method names and unknown event types are tolerated.
  */
 import { Router, type RequestHandler } from 'express';
-import { InvalidClientMetadataError } from '../errors.js';
 import { checkRedirectUri, konnectClientToWire, konnectContextFromWire, konnectMetadataFromWire, type KonnectClientBody } from '../metadata.js';
 import type { DialectDependencies } from './api7.js';
 import { clientIdParam, readJsonBody, requireObjectBody, validateBody, validateClientId } from './body.js';
@@ -12,6 +11,7 @@ import { labelRoute, restoreRequestContext } from './request-context.js';
 interface KonnectEventBody {
   event_type: string;
   redirect_uris?: string[];
+  application_name?: string;
   api_product_version_id?: string;
   audience?: string;
 }
@@ -49,12 +49,16 @@ export function konnectRouter({ driver, events, spec, bodyLimitBytes }: DialectD
     res.json({ client_id: rotated.clientId, client_secret: rotated.clientSecret });
   };
 
-  const updateRedirectUris = async (clientId: string, redirectUris: string[] | undefined): Promise<void> => {
-    if (redirectUris === undefined) throw new InvalidClientMetadataError('update_application must carry redirect_uris.');
+  /** Older portals send update_application without redirect_uris (name only); whatever is absent stays as it is. */
+  const updateApplication = async (clientId: string, event: KonnectEventBody): Promise<boolean> => {
+    if (event.redirect_uris === undefined && event.application_name === undefined) return false;
     const client = await driver.getClient(clientId);
+    const redirectUris = event.redirect_uris === undefined ? client.metadata.redirectUris : [...new Set(event.redirect_uris)];
     for (const uri of redirectUris) checkRedirectUri(uri, client.metadata.applicationType);
-    await driver.updateClient(clientId, { ...client.metadata, redirectUris: [...new Set(redirectUris)] });
+    const clientName = event.application_name ?? client.metadata.clientName;
+    await driver.updateClient(clientId, { ...client.metadata, redirectUris, ...(clientName !== undefined ? { clientName } : {}) });
     events.emit('client.updated', { clientId, portal: 'konnect' });
+    return true;
   };
 
   const applyEvent: RequestHandler = async (req, res) => {
@@ -66,7 +70,11 @@ export function konnectRouter({ driver, events, spec, bodyLimitBytes }: DialectD
     };
     switch (event.event_type) {
       case 'update_application':
-        await updateRedirectUris(clientId, event.redirect_uris);
+        if (!(await updateApplication(clientId, event))) {
+          events.emit('event_hook.ignored', { clientId, eventType: event.event_type });
+          res.json({ status: 'ignored' });
+          return;
+        }
         break;
       case 'add_registration':
         await driver.grantApiAccess(clientId, access);

@@ -77,8 +77,26 @@ describe('Konnect dialect', () => {
     const refused = await hook(clientId, { event_type: 'update_application', redirect_uris: ['javascript:alert(1)'] }).expect(400);
     assertErrorShape(refused.body, 'invalid_redirect_uri');
     assert.deepEqual(bridge.driver.clients.get(clientId)!.client.metadata.redirectUris, ['https://new.example.com/cb', 'https://new.example.com/cb2']);
-    const missing = await hook(clientId, { event_type: 'update_application' }).expect(400);
-    assertErrorShape(missing.body, 'invalid_client_metadata');
+  });
+
+  it('update_application in the older shape (name, no redirect_uris) renames the client and keeps its redirect URIs', async () => {
+    const created = await register({ client_name: 'before', redirect_uris: ['https://keep.example.com/cb'] }).expect(201);
+    const clientId = created.body.client_id as string;
+    const konnectEvent = {
+      event_type: 'update_application',
+      client_id: clientId,
+      application_id: 'test application_id',
+      application_name: 'after',
+      application_description: 'test application_description',
+      portal_id: 'test portal_id',
+      organization_id: 'test organization_id',
+      developer_id: 'test developer_id',
+    };
+    assert.deepEqual((await hook(clientId, konnectEvent).expect(200)).body, { status: 'applied' });
+    const metadata = bridge.driver.clients.get(clientId)!.client.metadata;
+    assert.equal(metadata.clientName, 'after');
+    assert.deepEqual(metadata.redirectUris, ['https://keep.example.com/cb']);
+    assert.deepEqual((await hook(clientId, { event_type: 'update_application' }).expect(200)).body, { status: 'ignored' });
   });
 
   it('add_registration and remove_registration grant and revoke API access through the driver', async () => {
