@@ -92,6 +92,8 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
   }
 
   async function callOnce<T>(operation: string, safety: CallSafety, attempt: () => Promise<T>): Promise<T> {
+    // The token first, with retries of its own: fetched inside the admin call, it would spend that call's timeout.
+    await tokens.get();
     try {
       return await caller.call(operation, safety, attempt);
     } catch (error) {

@@ -1,0 +1,133 @@
+/**
+ * The fault matrix for the Keycloak driver: every admin call of every operation × 429 with Retry-After, 500, 503,
+ * timeout and a dropped connection, once (transient) and for good (persistent). Whatever the outcome, no client is
+ * left behind that the caller does not know of, and a failed rotation leaves the old secret working.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe } from 'node:test';
+import { createKeycloakDriver } from '../../drivers/keycloak.js';
+import type { DcrDriver, RegisteredClientWithSecret, RotatedSecret } from '../../drivers/driver.js';
+import { serviceMetadata, webMetadata } from '../conformance/driver-suite.js';
+import { startKeycloakEmulator, type KeycloakEmulator } from '../emulators/keycloak.js';
+import { faultKinds, faultMatrix, type MatrixOperation } from '../support/fault-matrix.js';
+
+// One Retry-After wait fits the budget, so a 429 cell costs about a second; three attempts bound a timeout cell.
+const policy = { timeoutMs: 250, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 1_500, maxAttempts: 3 };
+const routes = {
+  token: 'POST /realms/:realm/protocol/openid-connect/token',
+  findClients: 'GET /admin/realms/:realm/clients',
+  createClient: 'POST /admin/realms/:realm/clients',
+  updateClient: 'PUT /admin/realms/:realm/clients/:id',
+  deleteClient: 'DELETE /admin/realms/:realm/clients/:id',
+  readSecret: 'GET /admin/realms/:realm/clients/:id/client-secret',
+  regenerateSecret: 'POST /admin/realms/:realm/clients/:id/client-secret',
+  invalidateRotated: 'DELETE /admin/realms/:realm/clients/:id/client-secret/rotated',
+};
+
+describe('keycloak driver under IdP faults', () => {
+  let keycloak: KeycloakEmulator;
+  let driver: DcrDriver;
+  const newDriver = () =>
+    createKeycloakDriver({
+      url: keycloak.driverEnv.KEYCLOAK_URL!,
+      realm: keycloak.realm,
+      clientId: keycloak.serviceAccount.clientId,
+      clientSecret: keycloak.serviceAccount.clientSecret,
+      rotationGraceSeconds: 0,
+      idpCallPolicy: policy,
+    });
+  before(async () => {
+    keycloak = await startKeycloakEmulator({ secretRotationPolicy: true });
+    driver = newDriver();
+  });
+  after(async () => {
+    await driver?.close();
+    await keycloak?.stop();
+  });
+
+  const register = async () => driver.registerClient(serviceMetadata(), { portal: 'api7' });
+  const owned = () => new Set(keycloak.ownedClientIds());
+
+  const registration: MatrixOperation<{ before: Set<string>; created?: RegisteredClientWithSecret }> = {
+    name: 'register',
+    routes: [routes.createClient, routes.readSecret],
+    prepare: async () => ({ before: owned() }),
+    run: async (context) => {
+      context.created = await register();
+    },
+    async verify(context, { succeeded }) {
+      const added = [...owned()].filter((clientId) => !context.before.has(clientId));
+      if (!succeeded) return assert.deepEqual(added, [], 'a failed registration leaves no client behind');
+      assert.deepEqual(added, [context.created!.clientId], 'exactly one client per registration');
+      assert.equal(keycloak.secretWorks(context.created!.clientId, context.created!.clientSecret), true);
+      await driver.deleteClient(context.created!.clientId);
+    },
+  };
+
+  const get: MatrixOperation<RegisteredClientWithSecret> = {
+    name: 'get',
+    routes: [routes.findClients],
+    prepare: register,
+    run: (client) => driver.getClient(client.clientId),
+    verify: (client) => driver.deleteClient(client.clientId),
+  };
+
+  const update: MatrixOperation<RegisteredClientWithSecret> = {
+    name: 'update',
+    routes: [routes.findClients, routes.updateClient],
+    prepare: register,
+    run: (client) => driver.updateClient(client.clientId, webMetadata()),
+    async verify(client, { succeeded }) {
+      const read = await driver.getClient(client.clientId);
+      if (succeeded) assert.deepEqual(read.metadata.redirectUris, webMetadata().redirectUris);
+      assert.equal(keycloak.secretWorks(client.clientId, client.clientSecret), true, 'an update never touches the secret');
+      await driver.deleteClient(client.clientId);
+    },
+  };
+
+  const deletion: MatrixOperation<RegisteredClientWithSecret> = {
+    name: 'delete',
+    routes: [routes.findClients, routes.deleteClient],
+    prepare: register,
+    run: (client) => driver.deleteClient(client.clientId),
+    async verify(client, { succeeded }) {
+      if (succeeded) return assert.equal(owned().has(client.clientId), false, 'a delete that succeeded removed the client');
+      await driver.deleteClient(client.clientId);
+      assert.equal(owned().has(client.clientId), false, 'a repeated delete removes it');
+    },
+  };
+
+  const rotation: MatrixOperation<{ client: RegisteredClientWithSecret; rotated?: RotatedSecret }> = {
+    name: 'rotate',
+    routes: [routes.findClients, routes.regenerateSecret, routes.invalidateRotated],
+    prepare: async () => ({ client: await register() }),
+    run: async (context) => {
+      context.rotated = await driver.rotateSecret(context.client.clientId);
+    },
+    async verify({ client, rotated }, { succeeded }) {
+      if (succeeded) {
+        assert.equal(keycloak.secretWorks(client.clientId, rotated!.clientSecret), true);
+        assert.equal(keycloak.secretWorks(client.clientId, client.clientSecret), false, 'without grace the old secret is refused');
+      } else {
+        assert.equal(keycloak.secretWorks(client.clientId, client.clientSecret), true, 'a failed rotation leaves the old secret working');
+      }
+      await driver.deleteClient(client.clientId);
+    },
+  };
+
+  const readiness: MatrixOperation<DcrDriver> = {
+    name: 'readiness',
+    routes: [routes.token, routes.findClients],
+    // A fresh driver, so the admin token is requested inside the operation.
+    prepare: async () => newDriver(),
+    run: (fresh) => fresh.checkReadiness(),
+    verify: (fresh) => fresh.close(),
+  };
+
+  faultMatrix({
+    emulator: () => keycloak.emulator,
+    operations: [registration, get, update, deletion, rotation, readiness],
+    // The 429 cells prove Retry-After is honoured; the 503 cells go without it so the matrix stays within its time.
+    kinds: faultKinds({ timeoutLatencyMs: 400 }).map((kind) => (kind.name === '503' ? { ...kind, fault: { status: 503 } } : kind)),
+  });
+});
