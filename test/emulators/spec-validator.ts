@@ -71,7 +71,7 @@ export class SpecValidator {
     for (const format of ['int32', 'int64', 'float', 'double', 'byte', 'binary', 'password', 'base64url']) {
       this.ajv.addFormat(format, true);
     }
-    this.ajv.addSchema(is31 ? this.document : nullableToTypes(structuredClone(this.document)), 'spec');
+    this.ajv.addSchema((is31 ? this.document : nullableToTypes(structuredClone(this.document))) as AnySchema, 'spec');
     for (const [template, pathItem] of Object.entries((this.document.paths ?? {}) as Record<string, Json>)) {
       const shared = (pathItem.parameters ?? []) as Operation['parameters'];
       for (const method of ['get', 'post', 'put', 'patch', 'delete']) {

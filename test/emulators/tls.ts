@@ -86,7 +86,7 @@ function makeCertificates(): { ca: string; cert: string; key: string } {
   };
 }
 
-function keyPair(): { publicKey: forge.pki.PublicKey; privateKey: forge.pki.PrivateKey } {
+function keyPair(): { publicKey: forge.pki.rsa.PublicKey; privateKey: forge.pki.rsa.PrivateKey } {
   // Node's key generation is native and fast; forge only assembles the certificates.
   const { publicKey, privateKey } = generateKeyPairSync('rsa', {
     modulusLength: 2048,
