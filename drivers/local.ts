@@ -220,6 +220,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dc
       ctx.body = out;
     },
   }) as OidcProvider;
+  // Behind a TLS-terminating proxy the provider must trust X-Forwarded-Proto to see requests as https.
   provider.proxy = true;
 
   async function validated(record: LocalClientRecord): Promise<LocalClientRecord> {
