@@ -425,6 +425,11 @@ function defaultResponseTypes(grants: string[]): string[] {
   return types.length > 0 ? types : ['token'];
 }
 
+/** The response types the grants can use: Okta's service apps carry `token`, which RFC 7591 clients never asked for. */
+function usableResponseTypes(types: string[], grants: string[]): string[] {
+  return types.filter((type) => (type === 'code' ? grants.includes('authorization_code') : grants.includes('implicit')));
+}
+
 /** Okta's application type: derived from the grants, since RFC 7591 only knows web and native. */
 function applicationType(metadata: ClientMetadata): string {
   if (metadata.applicationType === 'native') return 'native';
@@ -453,7 +458,7 @@ function toRegisteredClient(app: OktaApp): RegisteredClient {
       ...optional,
       redirectUris: settings.redirect_uris ?? [],
       grantTypes: settings.grant_types ?? [],
-      responseTypes: settings.response_types ?? [],
+      responseTypes: usableResponseTypes(settings.response_types ?? [], settings.grant_types ?? []),
       tokenEndpointAuthMethod: app.credentials?.oauthClient?.token_endpoint_auth_method ?? 'client_secret_basic',
       applicationType: settings.application_type === 'native' ? 'native' : 'web',
     },

@@ -138,3 +138,41 @@ testDriver({
   name: 'okta (OAuth service app)',
   start: (settings) => startHarness(settings, serviceApp),
 });
+
+describe('okta rotation with a grace period, beyond the conformance suite', () => {
+  let harness: DriverHarness & { okta: OktaEmulator };
+  before(async () => {
+    harness = await startHarness({ rotationGraceSeconds: 3600 }, apiToken);
+  });
+  after(async () => harness?.stop());
+  const service = { clientName: 'grace', redirectUris: [], grantTypes: ['client_credentials'], responseTypes: [], tokenEndpointAuthMethod: 'client_secret_basic' };
+
+  it('rotating again during the grace retires the oldest secret, since Okta holds two', async () => {
+    const { driver, okta } = harness;
+    const client = await driver.registerClient(service, {});
+    const first = await driver.rotateSecret(client.clientId);
+    const second = await driver.rotateSecret(client.clientId);
+    assert.equal(await okta.secretWorks(client.clientId, client.clientSecret), false, 'the original secret is gone');
+    assert.equal(await okta.secretWorks(client.clientId, first.clientSecret), true, 'the previous secret is in its grace');
+    assert.equal(await okta.secretWorks(client.clientId, second.clientSecret), true);
+    assert.deepEqual(okta.app(client.clientId)?.secrets.map((secret) => secret.status), ['ACTIVE', 'ACTIVE']);
+    await driver.deleteClient(client.clientId);
+  });
+
+  it("the sweep retires only the bridge's own clients' secrets", async () => {
+    const { driver, okta } = harness;
+    const seeded = okta.seedUnmanagedApp('Not the bridge');
+    await fetch(`${okta.emulator.url}/api/v1/apps/${seeded.clientId}/credentials/secrets`, {
+      method: 'POST',
+      headers: { Authorization: `SSWS ${okta.apiToken}`, 'Content-Type': 'application/json' },
+      body: '{}',
+    }).then((response) => response.arrayBuffer());
+    const client = await driver.registerClient(service, {});
+    await driver.rotateSecret(client.clientId);
+    assert.ok((await driver.retireExpiredSecrets(Date.now() + 3601 * 1000)) >= 1);
+    assert.deepEqual(okta.app(client.clientId)?.secrets.map((secret) => secret.status), ['ACTIVE']);
+    assert.deepEqual(okta.app(seeded.clientId)?.secrets.map((secret) => secret.status), ['ACTIVE', 'ACTIVE'], 'an unmanaged app keeps both secrets');
+    assert.equal(await okta.secretWorks(seeded.clientId, seeded.clientSecret), true);
+    await driver.deleteClient(client.clientId);
+  });
+});
