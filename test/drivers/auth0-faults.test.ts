@@ -1,0 +1,376 @@
+/**
+ * The Auth0 driver under IdP faults (every call of every operation × 429/500/503/timeout/dropped connection), its
+ * admin-token economy, the ownership fence around clients it did not create, client_id validation and its
+ * configuration — all through the real `auth0` SDK over TLS against the Auth0 emulator.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { ClientMetadata, DcrDriver } from '../../drivers/driver.js';
+import { createAuth0Driver, createDriverFromEnv, type Auth0DriverOptions } from '../../drivers/auth0.js';
+import { ConfigurationError } from '../../src/env.js';
+import { BridgeError, ClientNotFoundError, InvalidRequestError } from '../../src/errors.js';
+import { startAuth0Emulator, type Auth0Emulator } from '../emulators/auth0.js';
+import { faultKinds, faultMatrix } from '../support/fault-matrix.js';
+
+/** The driver under test: short timeouts so persistent faults end fast. */
+const policy = { timeoutMs: 250, baseDelayMs: 5, maxDelayMs: 40, budgetMs: 1000 };
+/** The driver that sets the stage and checks the outcome, patient enough never to be the one that fails. */
+const setupPolicy = { timeoutMs: 3000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 8000 };
+const TOKEN = 'POST /oauth/token';
+const CLIENTS = 'GET /api/v2/clients';
+const CREATE_CLIENT = 'POST /api/v2/clients';
+const CLIENT = 'GET /api/v2/clients/:id';
+const UPDATE_CLIENT = 'PATCH /api/v2/clients/:id';
+const DELETE_CLIENT = 'DELETE /api/v2/clients/:id';
+const ROTATE = 'POST /api/v2/clients/:id/rotate-secret';
+const GRANTS = 'GET /api/v2/client-grants';
+const CREATE_GRANT = 'POST /api/v2/client-grants';
+const DELETE_GRANT = 'DELETE /api/v2/client-grants/:id';
+const tooManyRequests = { statusCode: 429, error: 'Too Many Requests', message: 'Global limit has been reached', errorCode: 'too_many_requests' };
+
+function serviceMetadata(overrides: Partial<ClientMetadata> = {}): ClientMetadata {
+  return { clientName: 'fault service client', redirectUris: [], grantTypes: ['client_credentials'], responseTypes: [], tokenEndpointAuthMethod: 'client_secret_basic', ...overrides };
+}
+
+async function rejectsWith(promise: Promise<unknown>, errorClass: new (...args: never[]) => BridgeError): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof errorClass, `expected ${errorClass.name}, got ${String(error)}`);
+    return true;
+  });
+}
+
+function driverOptions(auth0: Auth0Emulator, overrides: Partial<Auth0DriverOptions> = {}): Auth0DriverOptions {
+  return {
+    domain: auth0.domain,
+    clientId: auth0.adminClient.clientId,
+    clientSecret: auth0.adminClient.clientSecret,
+    audience: auth0.apiAudience,
+    defaultScopes: ['read:things'],
+    idpCallPolicy: policy,
+    ...overrides,
+  };
+}
+
+describe('auth0 driver faults', () => {
+  let auth0: Auth0Emulator;
+  let driver: DcrDriver;
+  let setup: DcrDriver;
+  before(async () => {
+    auth0 = await startAuth0Emulator();
+    driver = createAuth0Driver(driverOptions(auth0));
+    setup = createAuth0Driver(driverOptions(auth0, { idpCallPolicy: setupPolicy }));
+    // Both drivers hold their admin token before any fault is injected.
+    await Promise.all([driver.checkReadiness(), setup.checkReadiness()]);
+  });
+  after(async () => {
+    await driver?.close();
+    await setup?.close();
+    await auth0?.stop();
+  });
+
+  const owned = () => new Set(auth0.ownedClientIds());
+  const register = () => setup.registerClient(serviceMetadata(), { portal: 'api7' });
+
+  // Retry-After 0 keeps the matrix fast; the wait for X-RateLimit-Reset is proven on its own below.
+  const kinds = faultKinds({
+    timeoutLatencyMs: 450,
+    rateLimitHeaders: { 'Retry-After': '0', 'X-RateLimit-Limit': '50', 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': '1' },
+    rateLimitBody: tooManyRequests,
+  }).map((kind) => (kind.name === '503' ? { ...kind, fault: { ...kind.fault, headers: { 'Retry-After': '0' } } } : kind));
+
+  faultMatrix({
+    emulator: () => auth0.emulator,
+    kinds,
+    operations: [
+      {
+        name: 'register',
+        routes: [CREATE_CLIENT, CREATE_GRANT],
+        prepare: async () => ({ before: owned(), clientId: undefined as string | undefined }),
+        run: async (context) => {
+          context.clientId = (await driver.registerClient(serviceMetadata(), { portal: 'api7' })).clientId;
+        },
+        verify: async (context, { succeeded }) => {
+          const added = [...owned()].filter((id) => !context.before.has(id));
+          assert.deepEqual(added, succeeded ? [context.clientId] : [], 'no orphan client is left behind');
+          if (context.clientId) {
+            assert.deepEqual(auth0.grants(context.clientId).map((grant) => grant.audience), [auth0.apiAudience], 'a registered client holds its grant');
+            await setup.deleteClient(context.clientId);
+          }
+        },
+      },
+      {
+        name: 'get',
+        routes: [CLIENT],
+        prepare: register,
+        run: async (client) => assert.equal((await driver.getClient(client.clientId)).clientId, client.clientId),
+        verify: async (client) => setup.deleteClient(client.clientId),
+      },
+      {
+        name: 'update',
+        routes: [CLIENT, UPDATE_CLIENT],
+        prepare: register,
+        run: async (client) => driver.updateClient(client.clientId, serviceMetadata({ clientName: 'renamed under faults' })),
+        verify: async (client, { succeeded }) => {
+          assert.equal(auth0.client(client.clientId)?.name, succeeded ? 'renamed under faults' : 'fault service client');
+          assert.equal(auth0.client(client.clientId)?.client_metadata.dcr_bridge_managed, 'true');
+          assert.equal(await auth0.secretWorks(client.clientId, client.clientSecret), true, 'an update never loses the secret');
+          await setup.deleteClient(client.clientId);
+        },
+      },
+      {
+        name: 'delete',
+        routes: [CLIENT, GRANTS, DELETE_GRANT, DELETE_CLIENT],
+        prepare: register,
+        run: async (client) => driver.deleteClient(client.clientId),
+        verify: async (client, { succeeded }) => {
+          assert.equal(owned().has(client.clientId), !succeeded);
+          await setup.deleteClient(client.clientId);
+          assert.equal(owned().has(client.clientId), false, 'a retried delete completes');
+          assert.deepEqual(auth0.grants(client.clientId), []);
+        },
+      },
+      {
+        name: 'rotate',
+        routes: [CLIENT, ROTATE],
+        prepare: async () => ({ client: await register(), rotated: undefined as string | undefined }),
+        run: async (context) => {
+          context.rotated = (await driver.rotateSecret(context.client.clientId)).clientSecret;
+        },
+        verify: async ({ client, rotated }, { succeeded }) => {
+          if (succeeded) {
+            assert.equal(await auth0.secretWorks(client.clientId, rotated!), true);
+            assert.equal(await auth0.secretWorks(client.clientId, client.clientSecret), false);
+          } else {
+            assert.equal(await auth0.secretWorks(client.clientId, client.clientSecret), true, 'a failed rotation keeps the old secret working');
+          }
+          await setup.deleteClient(client.clientId);
+        },
+      },
+      {
+        name: 'readiness',
+        routes: [CLIENTS],
+        prepare: async () => undefined,
+        run: async () => driver.checkReadiness(),
+      },
+      {
+        name: 'first call of a fresh driver (admin token)',
+        routes: [TOKEN],
+        prepare: async () => createAuth0Driver(driverOptions(auth0)),
+        run: async (fresh: DcrDriver) => fresh.checkReadiness(),
+      },
+    ],
+  });
+
+  describe('answers Auth0 acted on but never delivered', () => {
+    it('a create whose answer is lost leaves no orphan client', async () => {
+      const before = owned();
+      auth0.emulator.injectFault({ route: CREATE_CLIENT, drop: 'after-processing' });
+      await assert.rejects(driver.registerClient(serviceMetadata(), {}), (error: unknown) => error instanceof BridgeError && error.status === 503);
+      auth0.emulator.clearFaults();
+      assert.equal(auth0.emulator.requestsTo(CREATE_CLIENT).at(-1)?.outcome, 'dropped');
+      assert.deepEqual([...owned()].filter((id) => !before.has(id)), []);
+    });
+
+    it('a grant create whose answer is lost is repeated, and the 409 that follows counts as granted', async () => {
+      auth0.emulator.injectFault({ route: CREATE_GRANT, drop: 'after-processing' });
+      const client = await driver.registerClient(serviceMetadata(), {});
+      auth0.emulator.clearFaults();
+      assert.deepEqual(auth0.emulator.requestsTo(CREATE_GRANT).slice(-2).map((sent) => sent.outcome), ['dropped', 409]);
+      assert.equal(auth0.grants(client.clientId).length, 1);
+      await setup.deleteClient(client.clientId);
+    });
+  });
+
+  describe('timeouts', () => {
+    it('a call past its timeout is aborted: the request is gone before Auth0 would have answered', async () => {
+      const client = await register();
+      const impatient = createAuth0Driver(driverOptions(auth0, { idpCallPolicy: { ...policy, maxAttempts: 1 } }));
+      await impatient.checkReadiness();
+      auth0.emulator.injectFault({ route: CLIENT, latencyMs: 600 });
+      const started = Date.now();
+      await rejectsWith(impatient.getClient(client.clientId), BridgeError);
+      assert.ok(Date.now() - started < 550, 'the caller did not wait for the answer');
+      await new Promise((resolve) => setTimeout(resolve, 450));
+      auth0.emulator.clearFaults();
+      assert.equal(auth0.emulator.requestsTo(CLIENT).at(-1)?.outcome, 'dropped', 'the connection was closed by the aborted request');
+      await setup.deleteClient(client.clientId);
+    });
+  });
+
+  describe("Auth0's rate limits", () => {
+    it('waits for X-RateLimit-Reset before repeating a throttled create, and the client is created once', async () => {
+      const patient = createAuth0Driver(driverOptions(auth0, { idpCallPolicy: { ...policy, budgetMs: 4000 } }));
+      await patient.checkReadiness();
+      const before = auth0.emulator.requestsTo(CREATE_CLIENT).length;
+      const reset = Math.ceil(Date.now() / 1000) + 1;
+      auth0.emulator.injectFault({
+        route: CREATE_CLIENT,
+        status: 429,
+        headers: { 'X-RateLimit-Limit': '50', 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(reset) },
+        body: tooManyRequests,
+      });
+      const ownedBefore = owned();
+      const client = await patient.registerClient(serviceMetadata(), {});
+      assert.ok(Date.now() >= reset * 1000 - 50, 'retried only after the rate-limit window reset');
+      assert.deepEqual(auth0.emulator.requestsTo(CREATE_CLIENT).slice(before).map((sent) => sent.outcome), [429, 201]);
+      assert.deepEqual([...owned()].filter((id) => !ownedBefore.has(id)), [client.clientId]);
+      await setup.deleteClient(client.clientId);
+    });
+
+    it('every management answer carries the X-RateLimit headers', async () => {
+      await driver.checkReadiness();
+      const last = auth0.emulator.requestsTo(CLIENTS).at(-1)!;
+      assert.equal(last.outcome, 200);
+      const response = await fetch(`${auth0.emulator.url}/api/v2/clients?per_page=1`, { headers: { Authorization: 'Bearer not-a-token' } });
+      assert.equal(response.status, 401);
+      assert.equal(((await response.json()) as { message?: string }).message, 'Invalid token');
+      for (const header of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']) assert.ok(response.headers.get(header), header);
+    });
+  });
+
+  describe('clients the bridge did not create', () => {
+    it("the bridge's own admin client and a seeded client cannot be read, updated, rotated or deleted, and are untouched", async () => {
+      const seeded = auth0.seedUnmanagedClient('Payroll (not from the bridge)');
+      const before = auth0.emulator.requests.length;
+      for (const clientId of [seeded.clientId, auth0.adminClient.clientId]) {
+        await rejectsWith(driver.getClient(clientId), ClientNotFoundError);
+        await rejectsWith(driver.updateClient(clientId, serviceMetadata({ clientName: 'hijacked' })), ClientNotFoundError);
+        await rejectsWith(driver.rotateSecret(clientId), ClientNotFoundError);
+        await rejectsWith(driver.deleteClient(clientId), ClientNotFoundError);
+        assert.ok(auth0.client(clientId), 'still there');
+      }
+      assert.equal(auth0.client(seeded.clientId)?.name, 'Payroll (not from the bridge)');
+      assert.equal(await auth0.apiTokenWorks(seeded.clientId, seeded.clientSecret), true);
+      assert.equal(await auth0.secretWorks(auth0.adminClient.clientId, auth0.adminClient.clientSecret), true);
+      const sent = auth0.emulator.requests.slice(before).filter((request) => request.rawPath.startsWith('/api/v2/'));
+      assert.deepEqual(new Set(sent.map((request) => request.method)), new Set(['GET']), 'only reads reached Auth0');
+    });
+  });
+
+  describe('client_id validation', () => {
+    it('a path-traversal client_id never reaches any Auth0 path', async () => {
+      const before = auth0.emulator.requests.length;
+      for (const clientId of ['..%2F..%2Fapi%2Fv2%2Fusers', '../x', '../../api/v2/users', 'a/b', '..', '.', 'a?b', 'x#y', '']) {
+        await rejectsWith(driver.getClient(clientId), InvalidRequestError);
+        await rejectsWith(driver.updateClient(clientId, serviceMetadata()), InvalidRequestError);
+        await rejectsWith(driver.rotateSecret(clientId), InvalidRequestError);
+        await rejectsWith(driver.deleteClient(clientId), InvalidRequestError);
+        await rejectsWith(driver.grantApiAccess(clientId, { audience: auth0.apiAudience }), InvalidRequestError);
+        await rejectsWith(driver.revokeApiAccess(clientId, { audience: auth0.apiAudience }), InvalidRequestError);
+      }
+      assert.deepEqual(auth0.emulator.requests.slice(before), [], 'not one request went to Auth0');
+    });
+  });
+});
+
+describe('auth0 driver admin token', () => {
+  let auth0: Auth0Emulator;
+  before(async () => {
+    auth0 = await startAuth0Emulator({ tokenLifetimeSeconds: 300, rateLimitPerMinute: 100_000 });
+  });
+  after(async () => auth0?.stop());
+
+  it('1,000 operations within a 5-minute token lifetime cost exactly one token request', async () => {
+    const driver = createAuth0Driver(driverOptions(auth0, { idpCallPolicy: setupPolicy }));
+    const clients = await Promise.all(Array.from({ length: 10 }, () => driver.registerClient(serviceMetadata(), {})));
+    for (let batch = 0; batch < 49; batch++) {
+      await Promise.all(Array.from({ length: 20 }, (_, index) => driver.getClient(clients[(batch + index) % clients.length]!.clientId)));
+    }
+    await Promise.all(clients.map((client) => driver.deleteClient(client.clientId)));
+    assert.equal(10 + 49 * 20 + 10, 1000);
+    assert.equal(auth0.tokenRequests(), 1);
+    assert.equal(auth0.emulator.requestsTo(TOKEN).length, 1);
+    auth0.emulator.assertNoViolations();
+  });
+
+  it('a 401 from Auth0 fetches a new token once and the call succeeds', async () => {
+    const driver = createAuth0Driver(driverOptions(auth0, { idpCallPolicy: setupPolicy }));
+    await driver.checkReadiness();
+    const before = auth0.tokenRequests();
+    auth0.emulator.injectFault({
+      route: CLIENTS,
+      status: 401,
+      body: { statusCode: 401, error: 'Unauthorized', message: 'Invalid token', attributes: { error: 'Invalid token' } },
+    });
+    await driver.checkReadiness();
+    auth0.emulator.clearFaults();
+    assert.equal(auth0.tokenRequests(), before + 1);
+    assert.deepEqual(auth0.emulator.requestsTo(CLIENTS).slice(-2).map((sent) => sent.outcome), [401, 200]);
+  });
+
+  it('a token is replaced before its lifetime ends, so Auth0 never sees an expired one', async () => {
+    auth0.setTokenLifetime(2);
+    const driver = createAuth0Driver(driverOptions(auth0, { idpCallPolicy: setupPolicy }));
+    const before = auth0.tokenRequests();
+    await driver.checkReadiness();
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await driver.checkReadiness();
+    auth0.setTokenLifetime(300);
+    assert.equal(auth0.tokenRequests(), before + 2);
+    assert.deepEqual(auth0.emulator.requestsTo(CLIENTS).slice(-2).map((sent) => sent.outcome), [200, 200]);
+  });
+
+  it('the emulator refuses an expired token with the 401 Auth0 sends', async () => {
+    auth0.setTokenLifetime(1);
+    const issued = await fetch(`${auth0.emulator.url}/oauth/token`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: auth0.adminClient.clientId, client_secret: auth0.adminClient.clientSecret, audience: auth0.managementAudience }),
+    });
+    auth0.setTokenLifetime(300);
+    const { access_token: token } = (await issued.json()) as { access_token: string };
+    await new Promise((resolve) => setTimeout(resolve, 1050));
+    const refused = await fetch(`${auth0.emulator.url}/api/v2/clients?per_page=1`, { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(refused.status, 401);
+    assert.equal(((await refused.json()) as { message?: string }).message, 'Expired token received for JSON Web Token validation');
+  });
+
+  it("a wrong admin secret is idp_error (the bridge's own credentials), and the secret is in no error", async () => {
+    const impostor = createAuth0Driver(driverOptions(auth0, { clientSecret: 'wrong-secret-value-123456', idpCallPolicy: setupPolicy }));
+    await assert.rejects(impostor.checkReadiness(), (error: unknown) => {
+      assert.ok(error instanceof BridgeError);
+      assert.deepEqual({ status: error.status, code: error.code }, { status: 502, code: 'idp_error' });
+      assert.equal(JSON.stringify({ message: error.message, cause: error.cause }).includes('wrong-secret-value'), false);
+      return true;
+    });
+  });
+});
+
+describe('auth0 driver configuration', () => {
+  const settings = { rotationGraceSeconds: 0, publicUrl: 'http://localhost:3000', idpCallPolicy: policy };
+
+  it('names the missing or bad variable in one line', async () => {
+    const complete = { AUTH0_DOMAIN: 'example.eu.auth0.com', AUTH0_CLIENT_ID: 'id', AUTH0_CLIENT_SECRET: 'secret' };
+    const cases: Array<[Record<string, string>, string]> = [
+      [{}, 'AUTH0_DOMAIN'],
+      [{ ...complete, AUTH0_DOMAIN: 'https://example.eu.auth0.com/' }, 'AUTH0_DOMAIN'],
+      [{ AUTH0_DOMAIN: 'example.eu.auth0.com', AUTH0_CLIENT_SECRET: 'secret' }, 'AUTH0_CLIENT_ID'],
+      [{ AUTH0_DOMAIN: 'example.eu.auth0.com', AUTH0_CLIENT_ID: 'id' }, 'AUTH0_CLIENT_SECRET'],
+      [{ ...complete, AUTH0_DEFAULT_SCOPES: 'read:things' }, 'AUTH0_DEFAULT_SCOPES'],
+    ];
+    for (const [env, variable] of cases) {
+      await assert.rejects(createDriverFromEnv(env, settings), (error: unknown) => {
+        assert.ok(error instanceof ConfigurationError, String(error));
+        assert.equal(error.variable, variable);
+        assert.equal(error.message.includes('\n'), false);
+        return true;
+      });
+    }
+  });
+
+  it('builds a working driver from the variables the emulator prints', async () => {
+    const auth0 = await startAuth0Emulator();
+    try {
+      const driver = await createDriverFromEnv(
+        { AUTH0_DOMAIN: auth0.domain, AUTH0_CLIENT_ID: auth0.adminClient.clientId, AUTH0_CLIENT_SECRET: auth0.adminClient.clientSecret, AUTH0_AUDIENCE: auth0.apiAudience, AUTH0_DEFAULT_SCOPES: 'read:things write:things' },
+        { ...settings, idpCallPolicy: setupPolicy },
+      );
+      const client = await driver.registerClient(serviceMetadata(), {});
+      assert.deepEqual(auth0.grants(client.clientId)[0]?.scope, ['read:things', 'write:things']);
+      await driver.deleteClient(client.clientId);
+      auth0.emulator.assertNoViolations();
+    } finally {
+      await auth0.stop();
+    }
+  });
+});
