@@ -8,7 +8,6 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createDriverFromEnv } from '../drivers/index.js';
-import type { DcrDriver } from '../drivers/driver.js';
 import { closeApp, createApp } from './app.js';
 import { loadConfig, type BridgeConfig } from './config.js';
 import { ConfigurationError } from './env.js';
@@ -16,6 +15,7 @@ import { BridgeError } from './errors.js';
 import { BridgeEvents } from './events.js';
 import { createLogger, type Logger } from './logging.js';
 import { createMetrics } from './metrics.js';
+import { startSecretSweep } from './sweep.js';
 
 const shutdownGraceMs = 10_000;
 
@@ -29,24 +29,6 @@ function createServer(config: BridgeConfig, app: http.RequestListener): http.Ser
     }
   };
   return https.createServer({ cert: readPem(config.tls.certFile, 'TLS_CERT_FILE'), key: readPem(config.tls.keyFile, 'TLS_KEY_FILE') }, app);
-}
-
-/** Retires old secrets whose grace ended; one run at a time, failures logged and retried next interval. */
-function startSecretSweep(config: BridgeConfig, driver: DcrDriver, events: BridgeEvents, logger: Logger): () => void {
-  if (config.rotationGraceSeconds === 0 || !driver.capabilities.rotationGrace) return () => undefined;
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    driver
-      .retireExpiredSecrets(Date.now())
-      .then((count) => events.emit('secrets.retired', { count }))
-      .catch((error: unknown) => logger.warn('secret sweep failed', { error: error instanceof BridgeError ? error.code : 'server_error' }))
-      .finally(() => {
-        running = false;
-      });
-  }, config.sweepIntervalSeconds * 1000);
-  return () => clearInterval(timer);
 }
 
 async function main(): Promise<void> {
@@ -98,7 +80,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
-main().catch((error: unknown) => {
+function reportStartFailure(error: unknown): never {
   if (error instanceof ConfigurationError) {
     process.stderr.write(`${error.message}\n`);
   } else {
@@ -107,4 +89,6 @@ main().catch((error: unknown) => {
     process.stderr.write(`dcr-bridge failed to start: ${error instanceof Error ? error.name : 'unknown error'}${detail}\n`);
   }
   process.exit(1);
-});
+}
+
+main().catch(reportStartFailure);

@@ -24,12 +24,18 @@ interface StoredClient {
 
 export class MemoryDriver implements DcrDriver {
   readonly name = 'memory';
-  readonly capabilities: DriverCapabilities = { rotationGrace: false, apiAccessGrants: true };
+  readonly capabilities: DriverCapabilities;
+  /** The `now` of every sweep, in order. */
+  readonly sweeps: number[] = [];
   readonly clients = new Map<string, StoredClient>();
   /** Ids of clients someone else created at the "IdP": the bridge must treat them as not found. */
   readonly foreignClientIds = new Set<string>();
   readonly #failures: Error[] = [];
   closed = false;
+
+  constructor(options: { rotationGrace?: boolean } = {}) {
+    this.capabilities = { rotationGrace: options.rotationGrace ?? false, apiAccessGrants: true };
+  }
 
   /** The next `count` operations (readiness included) reject with `error` (a typed error, or any error to test the 500 path). */
   failNext(error: Error, count = 1): void {
@@ -89,7 +95,9 @@ export class MemoryDriver implements DcrDriver {
     return { clientId, clientSecret: stored.secret, clientSecretExpiresAt: 0 };
   }
 
-  async retireExpiredSecrets(): Promise<number> {
+  /** Keeps one secret per client, so there is never an old one to retire; the sweep is only recorded. */
+  async retireExpiredSecrets(now: number): Promise<number> {
+    this.sweeps.push(now);
     this.#maybeFail();
     return 0;
   }
