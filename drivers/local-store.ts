@@ -39,6 +39,8 @@ export class ClientFileStore<T> {
     await mkdir(directory, { recursive: true, mode: 0o700 });
     const store = new ClientFileStore<T>(directory);
     for (const entry of await readdir(directory)) {
+      // Left by a write that crashed before its rename; the previous version of that file is intact.
+      if (entry.endsWith('.tmp')) await rm(join(directory, entry), { force: true });
       const id = entry.endsWith('.json') ? entry.slice(0, -'.json'.length) : '';
       if (!storableClientId.test(id)) continue;
       store.#records.set(id, JSON.parse(await readFile(join(directory, entry), 'utf8')) as T);
@@ -75,8 +77,8 @@ export class ClientFileStore<T> {
     if (!storableClientId.test(id)) return;
     const path = this.#pathOf(id);
     await this.#serialized(id, async () => {
-      this.#records.delete(id);
       await rm(path, { force: true });
+      this.#records.delete(id);
     });
   }
 

@@ -8,13 +8,13 @@
  * rotated secret or a deleted client takes effect on the next token request.
  */
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { access, constants, mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { RequestHandler } from 'express';
 // @ts-expect-error oidc-provider ships no type declarations; the little used here is typed by OidcProvider below.
 import Provider from 'oidc-provider';
 import { envValue } from '../src/env.js';
-import { ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError, InvalidRedirectUriError } from '../src/errors.js';
+import { BridgeError, ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError, InvalidRedirectUriError } from '../src/errors.js';
 import type {
   ClientMetadata,
   DcrDriver,
@@ -191,6 +191,16 @@ function metadataRefusal(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
 
+/** A failure of the data directory is the local IdP being unavailable, never a raw filesystem error. */
+async function stored<T>(write: Promise<T>): Promise<T> {
+  try {
+    return await write;
+  } catch (error) {
+    if (error instanceof BridgeError) throw error;
+    throw new IdpUnavailableError('The local identity provider cannot write to its data directory.', { cause: error });
+  }
+}
+
 export async function createLocalDriver(options: LocalDriverOptions): Promise<DcrDriver> {
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -240,7 +250,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dc
   /** Reads, changes and writes one of the bridge's clients with no other write to it in between. */
   async function changeOwnedClient(clientId: string, change: (record: LocalClientRecord) => LocalClientRecord | Promise<LocalClientRecord>) {
     ownedRecord(clients.get(clientId)); // an unknown or unstorable id fails here, before any write is queued
-    return clients.update(clientId, (current) => change(ownedRecord(current)));
+    return stored(clients.update(clientId, (current) => change(ownedRecord(current))));
   }
 
   return {
@@ -257,7 +267,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dc
         metadata,
         context,
       });
-      await clients.put(record.clientId, record);
+      await stored(clients.put(record.clientId, record));
       return { ...toRegisteredClient(record), clientSecret: record.clientSecret };
     },
 
@@ -273,7 +283,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dc
       const record = clients.get(clientId);
       if (record === undefined) return;
       if (record.createdBy !== OWNER_MARK) throw new ClientNotFoundError();
-      await clients.delete(clientId);
+      await stored(clients.delete(clientId));
     },
 
     async rotateSecret(clientId): Promise<RotatedSecret> {
@@ -285,12 +295,9 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dc
       return 0;
     },
 
+    // A real write: the store is ready only if it can persist a client now.
     async checkReadiness() {
-      try {
-        await access(join(dataDir, 'clients'), constants.W_OK);
-      } catch (cause) {
-        throw new IdpUnavailableError('The local identity provider cannot write to its data directory.', { cause });
-      }
+      await stored(writeFileAtomically(join(dataDir, 'clients', '.readiness'), new Date().toISOString()));
     },
 
     async grantApiAccess() {},

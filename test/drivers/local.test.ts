@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DcrDriver } from '../../drivers/driver.js';
 import { createLocalDriver } from '../../drivers/local.js';
-import { ClientNotFoundError, InvalidClientMetadataError } from '../../src/errors.js';
+import { ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError } from '../../src/errors.js';
 import { serviceMetadata, testDriver } from '../conformance/driver-suite.js';
 import { createTestApp } from '../support/app.js';
 
@@ -199,6 +199,30 @@ describe('local IdP', () => {
       await restarted.stop();
     }
     assert.ok((await readdir(join(otherDir, 'clients'))).includes('foreign-client.json'), 'a foreign client is left alone');
+  });
+
+  it('a data directory that can no longer be written is idp_unavailable, for writes and for readiness', async () => {
+    const brokenDir = await freshDataDir();
+    const broken = await startLocalBridge(brokenDir);
+    try {
+      const client = await broken.driver.registerClient(serviceMetadata(), { portal: 'api7' });
+      await rm(join(brokenDir, 'clients'), { recursive: true });
+      await writeFile(join(brokenDir, 'clients'), 'not a directory');
+      for (const write of [
+        () => broken.driver.registerClient(serviceMetadata(), { portal: 'api7' }),
+        () => broken.driver.rotateSecret(client.clientId),
+        () => broken.driver.deleteClient(client.clientId),
+        () => broken.driver.checkReadiness(),
+      ]) {
+        await assert.rejects(write(), IdpUnavailableError);
+      }
+      const response = await fetch(`${broken.publicUrl}/clients/${client.clientId}/rotate-secret`, { method: 'POST', headers: { 'x-api-key': broken.apiKey } });
+      assert.equal(response.status, 503);
+      assert.equal(((await response.json()) as { error: string }).error, 'idp_unavailable');
+      assert.equal(await secretWorks(broken.issuer, client.clientId, client.clientSecret), true, 'a failed rotation keeps the old secret');
+    } finally {
+      await broken.stop();
+    }
   });
 
   it('keeps client files and signing keys readable by the owner only', async () => {
