@@ -5,7 +5,7 @@ FROM ${NODE_IMAGE} AS dependencies
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Production dependencies only; tsx is one of them, since the bridge runs its TypeScript sources directly.
-RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+RUN npm ci --omit=dev && npm cache clean --force
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production \
