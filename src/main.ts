@@ -55,11 +55,19 @@ async function main(): Promise<void> {
   const stopSweep = startSecretSweep(config, driver, events, logger);
 
   let shuttingDown = false;
+  // Responses still being written when the shutdown starts close their connection, so keep-alive does not hold it.
+  const inFlight = new Set<http.ServerResponse>();
+  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (shuttingDown) res.shouldKeepAlive = false;
+    inFlight.add(res);
+    res.on('close', () => inFlight.delete(res));
+  });
   const shutdown = (signal: string): void => {
     if (shuttingDown) return;
     shuttingDown = true;
     logger.info('shutting down', { signal });
     stopSweep();
+    for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
     const forceClose = setTimeout(() => server.closeAllConnections(), shutdownGraceMs);
     forceClose.unref();
     server.close(() => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +61,52 @@ describe('npm start', () => {
     assert.equal(bridge.stdout().split(apiKey).length - 1, 1, 'the key is printed exactly once');
     assert.ok(!bridge.stdout().includes(secret) && !bridge.stderr().includes(secret), 'no client secret in the output');
     assert.match(bridge.stdout(), /"message":"shutting down"/);
+  });
+
+  it('on SIGTERM finishes a request already in flight before it exits 0', async () => {
+    const bridge = startBridge({ DCR_DRIVER: 'local', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DCR_LOCAL_DATA_DIR: dataDir, DCR_API_KEYS: 'in-flight-portal-key-01' });
+    const port = Number(await waitFor(() => /"port":(\d+)/.exec(bridge.stdout())?.[1], 30_000));
+    const body = JSON.stringify({ client_name: 'registered during shutdown' });
+    const answered = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const sent = http.request(
+        { host: '127.0.0.1', port, method: 'POST', path: '/clients', headers: { 'X-API-Key': 'in-flight-portal-key-01', 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } },
+        (response) => {
+          let text = '';
+          response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
+        },
+      );
+      sent.on('error', reject);
+      sent.write(body.slice(0, 10));
+      setTimeout(() => {
+        bridge.kill('SIGTERM');
+        setTimeout(() => sent.end(body.slice(10)), 300);
+      }, 200);
+    });
+    const started = Date.now();
+    const response = await answered;
+    assert.equal(response.status, 201, response.text);
+    assert.equal(await bridge.exited, 0);
+    assert.ok(Date.now() - started < 9_000, 'it exits once the request is answered, not at the 10 s limit');
+  });
+
+  it('serves HTTPS directly with TLS_CERT_FILE and TLS_KEY_FILE', async () => {
+    const bridge = startBridge({
+      DCR_DRIVER: 'local',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      DCR_LOCAL_DATA_DIR: dataDir,
+      DCR_API_KEYS: 'tls-portal-key-000001',
+      TLS_CERT_FILE: join(root, '.test-ca/server.pem'),
+      TLS_KEY_FILE: join(root, '.test-ca/server-key.pem'),
+    });
+    const port = await waitFor(() => /"port":(\d+)/.exec(bridge.stdout())?.[1], 30_000);
+    assert.match(bridge.stdout(), /"publicUrl":"https:\/\/localhost:0"|"tls":true/);
+    const response = await fetch(`https://localhost:${port}/clients`, { method: 'POST', headers: { 'X-API-Key': 'tls-portal-key-000001' } });
+    assert.equal(response.status, 201);
+    bridge.kill('SIGINT');
+    assert.equal(await bridge.exited, 0);
   });
 
   it('refuses to start with one line naming a missing variable, exit code 1', async () => {
