@@ -1,0 +1,157 @@
+/**
+ * The Entra driver under IdP faults: every Graph and token-endpoint call of every operation × 429 (with Retry-After
+ * and Graph's throttling headers), 500, 503, timeout and a dropped connection, once and for good. Whatever the
+ * outcome, no application is left behind and a failed rotation leaves the old secret working.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe } from 'node:test';
+import { createEntraDriver } from '../../drivers/entra.js';
+import type { DcrDriver, RegisteredClientWithSecret } from '../../drivers/driver.js';
+import { serviceMetadata, webMetadata } from '../conformance/driver-suite.js';
+import { startEntraEmulator, type EntraEmulator } from '../emulators/entra.js';
+import { faultKinds, faultMatrix, type MatrixOperation } from '../support/fault-matrix.js';
+
+// Short enough for ~70 cells in well under a minute; long enough that one Retry-After: 1 wait still fits the budget.
+const matrixPolicy = { timeoutMs: 200, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 1_300 };
+
+function entraDriverFor(entra: EntraEmulator): DcrDriver {
+  return createEntraDriver({
+    tenantId: entra.tenantId,
+    clientId: entra.adminApp.clientId,
+    credential: { clientSecret: entra.adminApp.clientSecret },
+    authorityHost: entra.authorityHost,
+    graphUrl: entra.graphUrl,
+    idpCallPolicy: matrixPolicy,
+    replicationWaitMs: 1_000,
+  });
+}
+
+const ROUTES = {
+  token: 'POST /:tenant/oauth2/v2.0/token',
+  list: 'GET /v1.0/applications',
+  create: 'POST /v1.0/applications',
+  readByAppId: "GET /v1.0/applications(appId=':appId')",
+  patch: 'PATCH /v1.0/applications/:id',
+  delete: 'DELETE /v1.0/applications/:id',
+  addPassword: 'POST /v1.0/applications/:id/addPassword',
+  removePassword: 'POST /v1.0/applications/:id/removePassword',
+  createServicePrincipal: 'POST /v1.0/servicePrincipals',
+};
+
+describe('entra driver fault matrix', () => {
+  let entra: EntraEmulator;
+  let driver: DcrDriver;
+  before(async () => {
+    entra = await startEntraEmulator();
+    driver = entraDriverFor(entra);
+    // Warms the emulator's schema validators, which compile on first use, so no cell pays for that.
+    const warmUp = await driver.registerClient(webMetadata(), { portal: 'api7' });
+    await driver.updateClient(warmUp.clientId, webMetadata());
+    await driver.rotateSecret(warmUp.clientId);
+    await driver.deleteClient(warmUp.clientId);
+  });
+  after(async () => {
+    await driver?.close();
+    await entra?.stop();
+  });
+
+  const registered = () => driver.registerClient(serviceMetadata(), { portal: 'api7' });
+  const stillWorks = async (client: RegisteredClientWithSecret) => {
+    assert.ok(entra.ownedClientIds().includes(client.clientId), 'the client is still there');
+    assert.equal(await entra.secretWorks(client.clientId, client.clientSecret), true, 'its secret still works');
+  };
+
+  const operations: MatrixOperation<any>[] = [
+    {
+      name: 'register',
+      routes: [ROUTES.create, ROUTES.addPassword, ROUTES.createServicePrincipal, ROUTES.readByAppId],
+      prepare: async () => ({ applications: entra.applicationCount(), client: undefined as RegisteredClientWithSecret | undefined }),
+      run: async (context) => {
+        context.client = await registered();
+      },
+      verify: async (context, { succeeded }) => {
+        if (!succeeded) {
+          assert.equal(entra.applicationCount(), context.applications, 'a failed registration leaves no application behind');
+          return;
+        }
+        await stillWorks(context.client!);
+        await driver.deleteClient(context.client!.clientId);
+      },
+    } satisfies MatrixOperation<{ applications: number; client: RegisteredClientWithSecret | undefined }>,
+    {
+      name: 'get',
+      routes: [ROUTES.readByAppId],
+      prepare: registered,
+      run: (client: RegisteredClientWithSecret) => driver.getClient(client.clientId),
+      verify: (client: RegisteredClientWithSecret) => stillWorks(client),
+    },
+    {
+      name: 'update',
+      routes: [ROUTES.readByAppId, ROUTES.patch],
+      prepare: registered,
+      run: (client: RegisteredClientWithSecret) => driver.updateClient(client.clientId, webMetadata({ clientName: 'updated under faults' })),
+      verify: async (client: RegisteredClientWithSecret, { succeeded }) => {
+        await stillWorks(client);
+        if (succeeded) assert.equal(entra.application(client.clientId)!.properties.displayName, 'updated under faults');
+      },
+    },
+    {
+      name: 'delete',
+      routes: [ROUTES.readByAppId, ROUTES.delete],
+      prepare: registered,
+      run: (client: RegisteredClientWithSecret) => driver.deleteClient(client.clientId),
+      verify: async (client: RegisteredClientWithSecret, { succeeded }) => {
+        if (succeeded) assert.equal(entra.ownedClientIds().includes(client.clientId), false, 'deleted');
+        else await stillWorks(client);
+        await driver.deleteClient(client.clientId);
+      },
+    },
+    {
+      name: 'rotate',
+      routes: [ROUTES.readByAppId, ROUTES.addPassword, ROUTES.removePassword],
+      prepare: async () => ({ client: await registered(), secret: undefined as string | undefined }),
+      run: async (context) => {
+        context.secret = (await driver.rotateSecret(context.client.clientId)).clientSecret;
+      },
+      verify: async (context, { succeeded }) => {
+        if (succeeded) {
+          assert.equal(await entra.secretWorks(context.client.clientId, context.secret!), true, 'the new secret works');
+          assert.equal(await entra.secretWorks(context.client.clientId, context.client.clientSecret), false, 'the old secret is retired');
+        } else {
+          await stillWorks(context.client);
+        }
+      },
+    } satisfies MatrixOperation<{ client: RegisteredClientWithSecret; secret: string | undefined }>,
+    {
+      name: 'readiness',
+      routes: [ROUTES.list],
+      prepare: async () => undefined,
+      run: () => driver.checkReadiness(),
+    },
+    {
+      name: 'admin token acquisition',
+      routes: [ROUTES.token],
+      // A driver that has no token yet: its first call goes to the token endpoint through MSAL.
+      prepare: async () => entraDriverFor(entra),
+      run: (fresh: DcrDriver) => fresh.checkReadiness(),
+      verify: (fresh: DcrDriver) => fresh.close(),
+    },
+  ];
+
+  faultMatrix({
+    emulator: () => entra.emulator,
+    operations,
+    // A 503 from Graph's gateway often comes without Retry-After; the 429 cells exercise the header.
+    kinds: faultKinds({
+      timeoutLatencyMs: 500,
+      rateLimitHeaders: { 'x-ms-throttle-scope': 'Tenant_Application/ReadWrite/emulator', 'x-ms-throttle-information': 'ResourceUnitLimitExceeded' },
+      rateLimitBody: {
+        error: {
+          code: 'TooManyRequests',
+          message: 'Too many requests.',
+          innerError: { date: '2026-01-01T00:00:00Z', 'request-id': '00000000-0000-0000-0000-000000000000', 'client-request-id': '00000000-0000-0000-0000-000000000000' },
+        },
+      },
+    }).map((kind) => (kind.name === '503' ? { ...kind, fault: { status: 503 } } : kind)),
+  });
+});
