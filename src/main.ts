@@ -13,7 +13,7 @@ import { loadConfig, type BridgeConfig } from './config.js';
 import { ConfigurationError } from './env.js';
 import { BridgeError } from './errors.js';
 import { BridgeEvents } from './events.js';
-import { createLogger, type Logger } from './logging.js';
+import { createLogger } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { startSecretSweep } from './sweep.js';
 

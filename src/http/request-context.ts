@@ -4,7 +4,7 @@
  * counted and timed by route template (never by raw path, which carries client ids).
  */
 import { randomUUID } from 'node:crypto';
-import type { Request, RequestHandler, Response } from 'express';
+import type { RequestHandler, Response } from 'express';
 import { runWithRequestId, type Logger } from '../logging.js';
 import type { BridgeMetrics } from '../metrics.js';
 
@@ -36,7 +36,7 @@ export const labelRoute: RequestHandler = (req, res, next) => {
   next();
 };
 
-function routeLabel(req: Request, res: Response): string {
+function routeLabel(res: Response): string {
   if (typeof res.locals.route === 'string') return res.locals.route;
   return res.statusCode === 401 || res.statusCode === 429 ? 'unauthenticated' : 'unmatched';
 }
@@ -45,7 +45,7 @@ export function observeRequests(metrics: BridgeMetrics, logger: Logger): Request
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
-      const labels = { method: req.method, route: routeLabel(req, res), status: String(res.statusCode) };
+      const labels = { method: req.method, route: routeLabel(res), status: String(res.statusCode) };
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.httpRequests.inc(labels);
       metrics.httpDuration.observe(labels, seconds);
