@@ -10,10 +10,77 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { rootCertificates } from 'node:tls';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { Agent, setGlobalDispatcher } from 'undici';
+import { ensureTestTls } from '../test/emulators/tls.js';
 import type { DcrDriver } from '../drivers/driver.js';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+
+/**
+ * Makes this process's fetch (and every SDK built on it) trust the emulators' test CA. Best run with
+ * `NODE_EXTRA_CA_CERTS=.test-ca/ca.pem` set before Node starts, which Node's own fetch reads; otherwise an undici
+ * dispatcher is installed, which works but measures a different HTTP client (slower to reopen connections).
+ */
+export function trustTestCa(): void {
+  const tls = ensureTestTls();
+  if (process.env.NODE_EXTRA_CA_CERTS && resolve(process.env.NODE_EXTRA_CA_CERTS) === resolve(tls.caFile)) return;
+  console.log(`note: NODE_EXTRA_CA_CERTS=${tls.caFile} is not set; trusting the test CA through an undici dispatcher instead`);
+  setGlobalDispatcher(new Agent({ connect: { ca: [...rootCertificates, tls.ca] } }));
+}
+
+export interface EmulatorInWorker {
+  url: string;
+  driverEnv: Record<string, string>;
+  /** Requests the emulator received on one route (`'POST /realms/:realm/...'`), e.g. admin token requests. */
+  requestCount(routeKey: string): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a vendor emulator (`test/emulators/<name>.ts`, its `<name>Emulator` definition) on a thread of its own, so
+ * the IdP does not share an event loop with the bridge being measured, as a real IdP would not.
+ */
+export async function startEmulatorInWorker(name: string): Promise<EmulatorInWorker> {
+  // Loader hooks are per thread: the worker registers tsx itself before it loads this (TypeScript) module.
+  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(import.meta.url)}); })`;
+  const worker = new Worker(bootstrap, { eval: true, workerData: { emulator: name } });
+  const pending = new Map<number, (value: unknown) => void>();
+  let nextId = 0;
+  const ask = (message: Record<string, unknown>) =>
+    new Promise<unknown>((resolve) => {
+      const id = nextId++;
+      pending.set(id, resolve);
+      worker.postMessage({ ...message, id });
+    });
+  const started = await new Promise<{ url: string; driverEnv: Record<string, string> }>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.once('message', resolve);
+  });
+  worker.on('message', (message: { id: number; value: unknown }) => pending.get(message.id)?.(message.value));
+  return {
+    ...started,
+    requestCount: async (routeKey) => (await ask({ type: 'count', routeKey })) as number,
+    async stop() {
+      await ask({ type: 'stop' });
+      await worker.terminate();
+    },
+  };
+}
+
+if (!isMainThread && (workerData as { emulator?: string } | undefined)?.emulator) {
+  const name = (workerData as { emulator: string }).emulator;
+  const module = (await import(`../test/emulators/${name}.js`)) as Record<string, { start(options: { port?: number }): Promise<{ emulator: { url: string; requestsTo(route: string): unknown[]; stop(): Promise<void> }; driverEnv: Record<string, string> }> }>;
+  const { emulator, driverEnv } = await module[`${name}Emulator`]!.start({ port: 0 });
+  parentPort!.postMessage({ url: emulator.url, driverEnv });
+  parentPort!.on('message', (message: { id: number; type: 'count' | 'stop'; routeKey?: string }) => {
+    if (message.type === 'count') parentPort!.postMessage({ id: message.id, value: emulator.requestsTo(message.routeKey!).length });
+    else void emulator.stop().then(() => parentPort!.postMessage({ id: message.id, value: true }));
+  });
+}
 
 export interface Measurement {
   label: string;
