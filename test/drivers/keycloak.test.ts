@@ -5,11 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import request from 'supertest';
 import { createDriverFromEnv, createKeycloakDriver } from '../../drivers/keycloak.js';
 import type { DcrDriver, DriverSettings } from '../../drivers/driver.js';
 import { ConfigurationError } from '../../src/env.js';
 import { ClientNotFoundError, IdpError, InvalidRequestError } from '../../src/errors.js';
 import { serviceMetadata, testDriver, webMetadata } from '../conformance/driver-suite.js';
+import { createTestApp } from '../support/app.js';
 import { startKeycloakEmulator, type KeycloakEmulator, type KeycloakEmulatorOptions } from '../emulators/keycloak.js';
 
 export const testCallPolicy = { timeoutMs: 400, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 4000 };
@@ -138,6 +140,22 @@ describe('keycloak driver against a realm', () => {
       await assert.rejects(harness.driver.deleteClient(clientId), InvalidRequestError);
     }
     assert.equal(harness.keycloak.emulator.requests.length, before, 'no request was sent to the IdP');
+  });
+
+  it('a path-traversal client_id sent to the bridge over HTTP never reaches any IdP path', async () => {
+    const bridge = await createTestApp(harness.driver);
+    try {
+      const before = harness.keycloak.emulator.requests.length;
+      for (const path of ['/clients/..%2F..%2Fx', '/clients/..%2Fx/rotate-secret', '/clients/a%2Fb', '/..%2F..%2Fx/new-secret', '/clients/%2E%2E']) {
+        for (const method of ['get', 'put', 'delete', 'post'] as const) {
+          const response = await request(bridge.app)[method](path).set('X-API-Key', bridge.apiKey).send(method === 'put' ? { client_name: 'x' } : undefined);
+          assert.ok([400, 404, 405].includes(response.status), `${method} ${path} answered ${response.status}`);
+        }
+      }
+      assert.deepEqual(harness.keycloak.emulator.requests.slice(before).map((sent) => sent.rawPath), [], 'no request reached the IdP');
+    } finally {
+      await bridge.close();
+    }
   });
 
   it('a create whose answer was lost is repeated and adopted, not duplicated', async () => {
