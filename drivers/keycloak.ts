@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import KeycloakAdminClient, { NetworkError } from '@keycloak/keycloak-admin-client';
+import type { RequestOptions } from '@keycloak/keycloak-admin-client/lib/client.js';
 import type ClientRepresentation from '@keycloak/keycloak-admin-client/lib/defs/clientRepresentation.js';
 import { getToken } from '@keycloak/keycloak-admin-client/lib/utils/auth.js';
 import { envValue, requiredEnv, urlEnv } from '../src/env.js';
@@ -76,7 +77,12 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
     return { accessToken: issued.accessToken, expiresInSeconds: issued.expiresIn };
   });
   // The SDK has no retries of its own; its `timeout` aborts each request, so the call layer's timeout really ends it.
-  const admin = new KeycloakAdminClient({ baseUrl: options.url, realmName: options.realm, timeout: caller.policy.timeoutMs });
+  const admin = new KeycloakAdminClient({
+    baseUrl: options.url,
+    realmName: options.realm,
+    timeout: caller.policy.timeoutMs,
+    requestOptions: { dispatcher: keepConnectionOpen } as RequestOptions,
+  });
   admin.registerTokenProvider({ getAccessToken: () => tokens.get() });
   const graceSeconds = options.rotationGraceSeconds;
 
@@ -225,6 +231,17 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
     async close() {},
   };
 }
+
+/**
+ * The SDK sends `{}` as the body of every DELETE, and fetch closes a connection after a body on a method that expects
+ * none, so each delete would cost a new TLS handshake. This forwards to fetch's own (global) dispatcher, keeping it open.
+ */
+const keepConnectionOpen = {
+  dispatch(options: object, handler: unknown): boolean {
+    const dispatcher = (globalThis as Record<symbol, { dispatch(options: object, handler: unknown): boolean } | undefined>)[Symbol.for('undici.globalDispatcher.1')];
+    return dispatcher!.dispatch({ ...options, reset: false }, handler);
+  },
+};
 
 /** Status and wait time from the SDK's `NetworkError` (it carries the fetch `Response`), or a socket/abort failure. */
 function describeKeycloakError(error: unknown): UpstreamFailure | undefined {
