@@ -501,7 +501,7 @@ export const auth0Emulator: EmulatorDefinition = {
         AUTH0_CLIENT_ID: auth0.adminClient.clientId,
         AUTH0_CLIENT_SECRET: auth0.adminClient.clientSecret,
         AUTH0_AUDIENCE: auth0.apiAudience,
-        AUTH0_DEFAULT_SCOPES: API_SCOPES.join(' '),
+        AUTH0_DEFAULT_SCOPES: 'read:things',
       },
     };
   },
