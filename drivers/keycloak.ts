@@ -74,7 +74,7 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
         requestOptions: { signal },
       }),
     );
-    return { accessToken: issued.accessToken, expiresInSeconds: issued.expiresIn };
+    return { accessToken: issued.accessToken, expiresInSeconds: Number.isFinite(issued.expiresIn) ? issued.expiresIn : 60 };
   });
   // The SDK has no retries of its own; its `timeout` aborts each request, so the call layer's timeout really ends it.
   const admin = new KeycloakAdminClient({
@@ -86,25 +86,22 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
   admin.registerTokenProvider({ getAccessToken: () => tokens.get() });
   const graceSeconds = options.rotationGraceSeconds;
 
-  /** One admin call through the call layer; a 401 means the cached token went stale, so it is refreshed once. */
+  /** One admin call through the call layer, which alone retries; never a raw SDK error out of it. */
   async function call<T>(operation: string, safety: CallSafety, attempt: () => Promise<T>): Promise<T> {
-    try {
-      return await callOnce(operation, safety, attempt);
-    } catch (error) {
-      if (upstreamStatusOf(error) !== 401) throw error;
-      tokens.invalidate();
-      return callOnce(operation, safety, attempt);
-    }
-  }
-
-  async function callOnce<T>(operation: string, safety: CallSafety, attempt: () => Promise<T>): Promise<T> {
-    // The token first, with retries of its own: fetched inside the admin call, it would spend that call's timeout.
-    await tokens.get();
-    try {
-      return await caller.call(operation, safety, attempt);
-    } catch (error) {
-      if (error instanceof BridgeError) throw error;
-      throw new IdpError(undefined, { cause: error });
+    for (let withToken = 1; ; withToken++) {
+      // The token first, with retries of its own: fetched inside the admin call, it would spend that call's timeout.
+      const token = await tokens.get();
+      try {
+        return await caller.call(operation, safety, attempt);
+      } catch (error) {
+        // A 401 means the cached token went stale (a restarted realm, a revoked session): replace it, once.
+        if (upstreamStatusOf(error) === 401 && withToken === 1) {
+          tokens.invalidate(token);
+          continue;
+        }
+        if (error instanceof BridgeError) throw error;
+        throw new IdpError(undefined, { cause: error });
+      }
     }
   }
 

@@ -41,9 +41,12 @@ export class AdminTokenCache {
     return this.inFlight;
   }
 
-  /** Forgets the token, e.g. after the IdP answered 401 to it. */
-  invalidate(): void {
-    this.token = undefined;
+  /**
+   * Forgets the token, e.g. after the IdP answered 401 to it. Given the token that was refused, forgets it only if it
+   * is still the cached one, so concurrent 401s to one stale token cause one refresh, not one each.
+   */
+  invalidate(refused?: string): void {
+    if (refused === undefined || this.token?.accessToken === refused) this.token = undefined;
   }
 
   private async refresh(): Promise<string> {

@@ -89,17 +89,20 @@ describe('keycloak driver against a realm', () => {
     assert.equal(harness.keycloak.serviceAccountTokenRequests() - before, 1);
   });
 
-  it('a token the realm no longer accepts is replaced once, and the operation succeeds', async () => {
+  it('a token the realm no longer accepts is replaced once for all concurrent operations, and they succeed', async () => {
     const driver = driverFor(harness.keycloak, { rotationGraceSeconds: 0 });
     await driver.checkReadiness();
     const before = harness.keycloak.serviceAccountTokenRequests();
     harness.keycloak.revokeTokens();
-    await driver.checkReadiness();
+    // The second call's 401 arrives after the first has already replaced the token: it must not throw the new one away.
+    harness.keycloak.emulator.injectFault({ route: 'GET /admin/realms/:realm/clients', nth: 2, latencyMs: 150 });
+    await Promise.all(Array.from({ length: 20 }, () => driver.checkReadiness()));
     assert.equal(harness.keycloak.serviceAccountTokenRequests() - before, 1);
   });
 
   it("wrong service-account credentials are idp_error, refused at the realm's token endpoint", async () => {
     const env = harness.keycloak.driverEnv;
+    const before = harness.keycloak.serviceAccountTokenRequests();
     const driver = createKeycloakDriver({
       url: env.KEYCLOAK_URL!,
       realm: env.KEYCLOAK_REALM!,
@@ -113,6 +116,7 @@ describe('keycloak driver against a realm', () => {
       assert.doesNotMatch(error.message, /not-the-secret|Invalid client/);
       return true;
     });
+    assert.equal(harness.keycloak.serviceAccountTokenRequests() - before, 1, 'refused credentials are not retried');
   });
 
   it("the realm's own clients (not created by the bridge) cannot be read, updated, rotated or deleted", async () => {
