@@ -109,6 +109,17 @@ testDriver({
           await bridge?.close();
         });
 
+        it('a path-traversal client_id in a bridge URL never reaches Auth0', async () => {
+          const before = auth0.emulator.requests.length;
+          for (const path of ['/clients/..%2F..%2Fx', '/clients/..%2Fx/rotate-secret', '/clients/a%2Fb', '/..%2F..%2Fx/new-secret', '/..%2Fx']) {
+            for (const method of ['get', 'put', 'delete', 'post'] as const) {
+              const response = await request(bridge.app)[method](path).set('X-API-Key', bridge.apiKey).send({ client_name: 'x' });
+              assert.ok([400, 404].includes(response.status), `${method} ${path} answered ${response.status}`);
+            }
+          }
+          assert.deepEqual(auth0.emulator.requests.slice(before).map((sent) => sent.rawPath), [], 'not one request went to Auth0');
+        });
+
         it('remove_registration removes the grant and add_registration puts it back', async () => {
           const created = await request(bridge.app)
             .post('/')
