@@ -259,6 +259,31 @@ describe('keycloak driver rotation in a realm without the secret-rotation policy
   });
 });
 
+describe('keycloak driver with its service account in another realm', () => {
+  let keycloak: KeycloakEmulator;
+  before(async () => {
+    keycloak = await startKeycloakEmulator({ realm: 'apps', adminRealm: 'master' });
+  });
+  after(async () => {
+    await keycloak?.stop();
+    keycloak?.emulator.assertNoViolations();
+  });
+
+  it('signs in at KEYCLOAK_ADMIN_REALM and manages the clients of KEYCLOAK_REALM', async () => {
+    assert.equal(keycloak.driverEnv.KEYCLOAK_ADMIN_REALM, 'master');
+    const driver = await createDriverFromEnv(keycloak.driverEnv, { rotationGraceSeconds: 0, publicUrl: 'http://localhost:3000', idpCallPolicy: testCallPolicy });
+    const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
+    assert.deepEqual(keycloak.ownedClientIds(), [client.clientId]);
+    assert.equal(await secretWorks(keycloak, client.clientId, client.clientSecret), true);
+    await driver.deleteClient(client.clientId);
+    assert.deepEqual(
+      keycloak.emulator.requestsTo('POST /realms/:realm/protocol/openid-connect/token').map((sent) => sent.rawPath),
+      ['/realms/master/protocol/openid-connect/token', '/realms/apps/protocol/openid-connect/token'],
+    );
+    await driver.close();
+  });
+});
+
 describe('keycloak driver configuration', () => {
   const settings = { rotationGraceSeconds: 0, publicUrl: 'http://localhost:3000' };
   const env = {
