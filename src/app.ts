@@ -56,7 +56,13 @@ export function createApp(config: BridgeConfig, driver: DcrDriver, options: AppO
   app.use(assignRequestId());
   app.use(helmet());
   app.use(observeRequests(metrics, logger));
-  if (driver.publicRoutes) app.use(driver.publicRoutes.path, driver.publicRoutes.handler);
+  if (driver.publicRoutes) {
+    const { path, handler } = driver.publicRoutes;
+    app.use(path, (_req, res, next) => {
+      res.locals.route = path;
+      next();
+    }, handler);
+  }
   app.use(operationsRouter({ driver: instrumented, metrics, spec }));
 
   app.use(requireApiKey(config.apiKeys, rateLimits.failedAuth, events));

@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { parse } from 'yaml';
+import type { RequestHandler } from 'express';
 import { IdpUnavailableError } from '../../src/errors.js';
+import { createMetrics } from '../../src/metrics.js';
+import { createTestApp } from '../support/app.js';
+import { MemoryDriver } from '../support/memory-driver.js';
 import { assertErrorShape, createObservedApp, type ObservedApp } from './helpers.js';
 
 describe('operations endpoints', () => {
@@ -69,5 +73,24 @@ describe('operations endpoints', () => {
     assert.match(replaced.headers['x-request-id'] ?? '', /^[0-9a-f-]{36}$/);
     const unauthenticated = await request(bridge.app).get('/clients/x').set('X-Request-Id', 'req-401');
     assert.equal(unauthenticated.headers['x-request-id'], 'req-401');
+  });
+
+  it("mounts the driver's public routes without the key, and only those", async () => {
+    const discovery: RequestHandler = (req, res) => {
+      res.json({ issuer: 'http://127.0.0.1/local-idp', path: req.path });
+    };
+    class DriverWithPublicRoutes extends MemoryDriver {
+      readonly publicRoutes = { path: '/local-idp', handler: discovery };
+    }
+    const metrics = createMetrics();
+    const withIdp = await createTestApp(new DriverWithPublicRoutes(), {}, { metrics });
+    try {
+      const response = await request(withIdp.app).get('/local-idp/.well-known/openid-configuration').expect(200);
+      assert.deepEqual(response.body, { issuer: 'http://127.0.0.1/local-idp', path: '/.well-known/openid-configuration' });
+      await request(withIdp.app).get('/local-idpx').expect(401);
+      assert.match(await metrics.registry.metrics(), /dcr_http_requests_total\{method="GET",route="\/local-idp",status="200"\} 1/);
+    } finally {
+      await withIdp.close();
+    }
   });
 });
