@@ -49,6 +49,8 @@ const CONTEXT_ATTRIBUTES: Record<keyof RegistrationContext, string> = {
   developerId: 'dcr-bridge.developer-id',
   applicationDescription: 'dcr-bridge.application-description',
 };
+/** Client attributes that carry metadata, cleared on an update whose metadata no longer has them. */
+const MAPPED_ATTRIBUTES = ['use.refresh.tokens', 'post.logout.redirect.uris', 'logoUri', 'contacts', 'use.jwks.url', 'jwks.url', AUTH_METHOD, APPLICATION_TYPE];
 const ROTATED_CREATION_TIME = 'client.secret.rotated.creation.time';
 /** Keycloak's separator for multi-valued client attributes. */
 const MULTI_VALUE_SEPARATOR = '##';
@@ -256,8 +258,6 @@ function usesSecret(client: ClientRepresentation): boolean {
 function checkClientId(clientId: string): void {
   if (!CLIENT_ID.test(clientId) || clientId === '.' || clientId === '..') throw new InvalidRequestError('The client_id is not a valid client identifier.');
 }
-
-const MAPPED_ATTRIBUTES = ['use.refresh.tokens', 'post.logout.redirect.uris', 'logoUri', 'contacts', 'use.jwks.url', 'jwks.url', AUTH_METHOD, APPLICATION_TYPE];
 
 /** RFC 7591 metadata → the Keycloak client representation, as Keycloak's client-registration service maps it. */
 function toRepresentation(metadata: ClientMetadata, base: ClientRepresentation): ClientRepresentation {
