@@ -58,8 +58,9 @@ export function loadConfig(env: Env): BridgeConfig {
   };
 }
 
+/** Hex, because Konnect accepts only `[A-Za-z0-9_]` in the API key it sends. */
 export function generateApiKey(): string {
-  return randomBytes(24).toString('base64url');
+  return randomBytes(24).toString('hex');
 }
 
 function apiKeysFrom(env: Env, driverName: string): { apiKeys: string[]; apiKeyGenerated: boolean } {

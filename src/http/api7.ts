@@ -4,6 +4,7 @@
  */
 import { Router, type RequestHandler } from 'express';
 import type { DcrDriver } from '../../drivers/driver.js';
+import { InvalidRequestError } from '../errors.js';
 import type { BridgeEvents } from '../events.js';
 import { api7ClientToWire, api7MetadataFromWire, rotatedSecretToWire, type Api7ClientMetadataBody } from '../metadata.js';
 import { clientIdParam, readJsonBody, requireObjectBody, validateBody, validateClientId } from './body.js';
@@ -40,6 +41,10 @@ export function api7Router({ driver, events, spec, bodyLimitBytes }: DialectDepe
   };
 
   const replaceClient: RequestHandler = async (req, res) => {
+    const sentClientId = (req.body as { client_id?: string }).client_id;
+    if (sentClientId !== undefined && sentClientId !== clientIdParam(req)) {
+      throw new InvalidRequestError('The client_id in the body must match the client_id in the path.');
+    }
     const metadata = api7MetadataFromWire(req.body as Api7ClientMetadataBody);
     const client = await driver.updateClient(clientIdParam(req), metadata);
     events.emit('client.updated', { clientId: client.clientId, portal: 'api7' });

@@ -77,6 +77,10 @@ describe('API7 dialect', () => {
     assert.deepEqual(replaced.body.redirect_uris, ['https://cycle.example.com/new']);
     assert.deepEqual(replaced.body.grant_types, ['client_credentials'], 'PUT replaces: omitted members fall back to defaults');
     assert.equal(bridge.driver.secretOf(clientId), created.body.client_secret, 'an update keeps the secret');
+    await request(bridge.app).put(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).send({ client_id: clientId, client_name: 'cycle 3' }).expect(200);
+    const mismatch = await request(bridge.app).put(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).send({ client_id: 'someone-else', client_name: 'x' }).expect(400);
+    assertErrorShape(mismatch.body, 'invalid_request');
+    assert.equal(bridge.driver.clients.get(clientId)!.client.metadata.clientName, 'cycle 3', 'a mismatched PUT changes nothing');
     const rotated = await request(bridge.app).post(`/clients/${clientId}/rotate-secret`).set('X-API-Key', bridge.apiKey).send({}).expect(200);
     assert.deepEqual(Object.keys(rotated.body).sort(), ['client_id', 'client_secret', 'client_secret_expires_at']);
     assert.notEqual(rotated.body.client_secret, created.body.client_secret);

@@ -20,7 +20,7 @@ export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig 
   return {
     port: 0,
     host: '127.0.0.1',
-    apiKeys: [randomBytes(18).toString('base64url')],
+    apiKeys: [randomBytes(18).toString('hex')],
     apiKeyGenerated: false,
     driverName: 'test',
     logLevel: 'silent',
