@@ -100,6 +100,24 @@ describe('keycloak driver against a realm', () => {
     assert.equal(harness.keycloak.serviceAccountTokenRequests() - before, 1);
   });
 
+  it('admin tokens really expire, and the driver replaces them before they do', async () => {
+    harness.keycloak.setTokenLifetime(1);
+    try {
+      const driver = driverFor(harness.keycloak, { rotationGraceSeconds: 0 });
+      await driver.checkReadiness();
+      const first = String(harness.keycloak.emulator.requestsTo('GET /admin/realms/:realm/clients').at(-1)!.headers.authorization);
+      const before = harness.keycloak.serviceAccountTokenRequests();
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      const expired = await fetch(`${harness.keycloak.emulator.url}/admin/realms/${harness.keycloak.realm}/clients`, { headers: { authorization: first } });
+      assert.equal(expired.status, 401);
+      assert.deepEqual(await expired.json(), { error: 'HTTP 401 Unauthorized' });
+      await driver.checkReadiness();
+      assert.equal(harness.keycloak.serviceAccountTokenRequests() - before, 1);
+    } finally {
+      harness.keycloak.setTokenLifetime(300);
+    }
+  });
+
   it("wrong service-account credentials are idp_error, refused at the realm's token endpoint", async () => {
     const env = harness.keycloak.driverEnv;
     const before = harness.keycloak.serviceAccountTokenRequests();
@@ -233,7 +251,7 @@ describe('keycloak driver rotation in a realm with the secret-rotation policy', 
     const never = await harness.driver.registerClient(serviceMetadata(), { portal: 'api7' });
     const rotated = await harness.driver.rotateSecret(early.clientId);
     assert.equal(await harness.secretWorks(early.clientId, early.clientSecret), true);
-    assert.equal(await harness.driver.retireExpiredSecrets(Date.now() + 599_000), 0);
+    assert.equal(await harness.driver.retireExpiredSecrets(Date.now() + 590_000), 0);
     assert.equal(await harness.driver.retireExpiredSecrets(Date.now() + 601_000), 1);
     assert.equal(await harness.secretWorks(early.clientId, early.clientSecret), false);
     assert.equal(await harness.secretWorks(early.clientId, rotated.clientSecret), true);

@@ -3,7 +3,8 @@
  * `client-secret` and `client-secret/rotated`), the realm's OpenID Connect token endpoint (client credentials, for
  * the bridge's service account and for the clients it registers), bearer tokens that really expire, and Keycloak's
  * own status codes and error bodies. Optionally the realm has the `secret-rotation` client policy, which keeps the
- * previous secret valid as the "rotated" secret after a regeneration.
+ * previous secret valid as the "rotated" secret after a regeneration. Keycloak has no rate limiting of its own, so its
+ * answers carry no rate-limit headers; a 429 comes only from a proxy in front of it (a scripted fault here).
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { Emulator, type EmulatorDefinition, type EmulatorRequest, type EmulatorResponse } from './framework.js';
