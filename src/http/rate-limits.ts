@@ -13,6 +13,11 @@ export interface RateLimits {
 }
 
 const windowMs = 60_000;
+/**
+ * Behind a proxy every caller shares one address; that is acceptable here because only failed authentications are
+ * counted by address, so the library's X-Forwarded-For warning (a stack on stderr, outside the JSON logs) is off.
+ */
+const validate = { xForwardedForHeader: false };
 
 function secondsUntilReset(info: RateLimitInfo | undefined): number {
   const resetTime = info?.resetTime?.getTime();
@@ -26,6 +31,7 @@ export function createRateLimits(options: { perMinute: number; failedAuthPerMinu
     windowMs,
     limit: options.perMinute,
     store: perApiKeyStore,
+    validate,
     standardHeaders: 'draft-7',
     legacyHeaders: false,
     keyGenerator: (_req, res) => `key-${String(res.locals.apiKeyIndex)}`,
@@ -35,6 +41,7 @@ export function createRateLimits(options: { perMinute: number; failedAuthPerMinu
     windowMs,
     limit: options.failedAuthPerMinute,
     store: failedAuthStore,
+    validate,
     standardHeaders: false,
     legacyHeaders: false,
     requestPropertyName: 'failedAuthRateLimit',

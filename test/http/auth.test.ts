@@ -103,4 +103,23 @@ describe('rate limits', () => {
       await bridge.close();
     }
   });
+
+  it('behind a proxy (X-Forwarded-For) writes nothing outside the JSON logs', async () => {
+    const bridge = await createObservedApp({ authFailureLimitPerMinute: 1 });
+    const written: unknown[] = [];
+    const originalError = console.error;
+    const originalWarn = console.warn;
+    console.error = (...args: unknown[]) => void written.push(args);
+    console.warn = (...args: unknown[]) => void written.push(args);
+    try {
+      await request(bridge.app).get('/clients/x').set('X-Forwarded-For', '203.0.113.7').set('X-API-Key', 'wrong-key-behind-proxy').expect(401);
+      await request(bridge.app).get('/clients/x').set('X-Forwarded-For', '203.0.113.8').set('X-API-Key', 'wrong-key-behind-proxy').expect(429);
+      await request(bridge.app).get('/clients/x').set('X-Forwarded-For', '203.0.113.7').set('X-API-Key', bridge.apiKey).expect(404);
+    } finally {
+      console.error = originalError;
+      console.warn = originalWarn;
+      await bridge.close();
+    }
+    assert.deepEqual(written, []);
+  });
 });
