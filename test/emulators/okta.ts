@@ -413,33 +413,35 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
   emulator.route(
     'POST',
     '/oauth2/v1/token',
-    (request) => {
-      if (!String(request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded') || typeof request.body !== 'object') {
-        return oauthError(400, 'invalid_request', 'The request must be application/x-www-form-urlencoded.');
-      }
-      const form = request.body as Record<string, string>;
-      if (form.grant_type !== 'client_credentials') return oauthError(400, 'unsupported_grant_type', 'The grant type is not supported.');
-      const client = authenticateClient(request, form);
-      if (typeof client === 'string') return oauthError(401, 'invalid_client', client);
-      const grants = (client.app.settingsClient.grant_types as string[] | undefined) ?? [];
-      if (!grants.includes('client_credentials')) return oauthError(400, 'unauthorized_client', 'The client is not authorized to use the provided grant type.');
-      const requested = (form.scope ?? '').split(' ').filter(Boolean);
-      if (client.viaAssertion) {
-        serviceTokenRequests++;
-        if (requested.length === 0 || requested.some((scope) => !ADMIN_SCOPES.includes(scope))) {
-          return oauthError(400, 'invalid_scope', 'One or more scopes are not configured for the authorization server resource.');
-        }
-      }
-      const accessToken = randomToken(48);
-      accessTokens.set(accessToken, { expiresAt: Date.now() + tokenLifetimeSeconds * 1000, scopes: client.viaAssertion ? requested : [] });
-      return {
-        status: 200,
-        headers: { 'Cache-Control': 'no-cache, no-store', Pragma: 'no-cache' },
-        body: { token_type: 'Bearer', expires_in: tokenLifetimeSeconds, access_token: accessToken, scope: requested.join(' ') },
-      };
-    },
+    (request) => withHeaders(tokenAnswer(request), rateLimitHeaders()),
     { spec: false },
   );
+
+  function tokenAnswer(request: EmulatorRequest): EmulatorResponse {
+    if (!String(request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded') || typeof request.body !== 'object') {
+      return oauthError(400, 'invalid_request', 'The request must be application/x-www-form-urlencoded.');
+    }
+    const form = request.body as Record<string, string>;
+    if (form.grant_type !== 'client_credentials') return oauthError(400, 'unsupported_grant_type', 'The grant type is not supported.');
+    const client = authenticateClient(request, form);
+    if (typeof client === 'string') return oauthError(401, 'invalid_client', client);
+    const grants = (client.app.settingsClient.grant_types as string[] | undefined) ?? [];
+    if (!grants.includes('client_credentials')) return oauthError(400, 'unauthorized_client', 'The client is not authorized to use the provided grant type.');
+    const requested = (form.scope ?? '').split(' ').filter(Boolean);
+    if (client.viaAssertion) {
+      serviceTokenRequests++;
+      if (requested.length === 0 || requested.some((scope) => !ADMIN_SCOPES.includes(scope))) {
+        return oauthError(400, 'invalid_scope', 'One or more scopes are not configured for the authorization server resource.');
+      }
+    }
+    const accessToken = randomToken(48);
+    accessTokens.set(accessToken, { expiresAt: Date.now() + tokenLifetimeSeconds * 1000, scopes: client.viaAssertion ? requested : [] });
+    return {
+      status: 200,
+      headers: { 'Cache-Control': 'no-cache, no-store', Pragma: 'no-cache' },
+      body: { token_type: 'Bearer', expires_in: tokenLifetimeSeconds, access_token: accessToken, scope: requested.join(' ') },
+    };
+  }
 
   /** Okta's client authentication at the token endpoint: only ACTIVE secrets of an ACTIVE app, or a signed assertion. */
   function authenticateClient(request: EmulatorRequest, form: Record<string, string>): { app: StoredApp; viaAssertion: boolean } | string {
