@@ -38,7 +38,8 @@ export const labelRoute: RequestHandler = (req, res, next) => {
 
 function routeLabel(res: Response): string {
   if (typeof res.locals.route === 'string') return res.locals.route;
-  return res.statusCode === 401 || res.statusCode === 429 ? 'unauthenticated' : 'unmatched';
+  if (res.statusCode === 401) return 'unauthenticated';
+  return res.statusCode === 429 ? 'rate_limited' : 'unmatched';
 }
 
 export function observeRequests(metrics: BridgeMetrics, logger: Logger): RequestHandler {

@@ -36,6 +36,7 @@ describe('API key check', () => {
       assertErrorShape(response.body, 'invalid_api_key');
     }
     assert.equal(bridge.driver.clients.size, clientsBefore, 'no refused request reached the driver');
+    assert.match(await bridge.metrics.registry.metrics(), /dcr_http_requests_total\{method="POST",route="unauthenticated",status="401"\} 7/);
   });
 
   it('checks the key before the body: a bad key with malformed, non-object or oversized bodies is still 401', async () => {
@@ -84,6 +85,8 @@ describe('rate limits', () => {
       assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After ${limited.headers['retry-after']}`);
       assert.equal(bridge.driver.clients.size, 0, 'the limited request did not reach the driver');
       await request(bridge.app).post('/clients').set('X-API-Key', 'other-portal-key-00002').send({}).expect(201);
+      const metrics = await bridge.metrics.registry.metrics();
+      assert.match(metrics, /dcr_http_requests_total\{method="POST",route="rate_limited",status="429"\} 1/);
     } finally {
       await bridge.close();
     }
