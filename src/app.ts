@@ -54,7 +54,8 @@ export function createApp(config: BridgeConfig, driver: DcrDriver, options: AppO
   app.disable('x-powered-by');
   app.set('query parser', false);
   app.use(assignRequestId());
-  app.use(helmet());
+  // Without TLS in front (the quick start), upgrade-insecure-requests would send the docs page's links to https.
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(observeRequests(metrics, logger));
   if (driver.publicRoutes) {
     const { path, handler } = driver.publicRoutes;

@@ -33,12 +33,14 @@ export function sendError(res: Response, error: BridgeError): void {
 export function errorRenderer(logger: Logger): ErrorRequestHandler {
   return (error, _req, res, next) => {
     if (res.headersSent) return next(error);
+    // Explicit, because an error raised in a stream callback arrives outside the request's async context.
+    const requestId = res.locals.requestId as string | undefined;
     const known = toRenderableError(error);
     if (known) {
-      if (known.status >= 500) logger.warn('request failed at the identity provider', { error: known.code, cause: causeName(known) });
+      if (known.status >= 500) logger.warn('request failed at the identity provider', { requestId, error: known.code, cause: causeName(known) });
       return sendError(res, known);
     }
-    logger.error('unexpected failure', { errorName: error instanceof Error ? error.name : typeof error });
+    logger.error('unexpected failure', { requestId, errorName: error instanceof Error ? error.name : typeof error });
     res.status(500).json({ error: 'server_error', error_description: serverErrorDescription });
   };
 }

@@ -67,7 +67,8 @@ describe('operations endpoints', () => {
     const kept = await request(bridge.app).get('/healthz').set('X-Request-Id', 'portal-req-123');
     assert.equal(kept.headers['x-request-id'], 'portal-req-123');
     assert.equal(kept.headers['x-content-type-options'], 'nosniff');
-    assert.ok(kept.headers['content-security-policy']);
+    assert.match(kept.headers['content-security-policy'] ?? '', /default-src 'self'/);
+    assert.doesNotMatch(kept.headers['content-security-policy'] ?? '', /upgrade-insecure-requests/);
     assert.equal(kept.headers['x-powered-by'], undefined);
     const replaced = await request(bridge.app).get('/healthz').set('X-Request-Id', 'bad id\twith "quotes" and more');
     assert.match(replaced.headers['x-request-id'] ?? '', /^[0-9a-f-]{36}$/);
