@@ -192,7 +192,9 @@ export function createAuth0Driver(options: Auth0DriverOptions): DcrDriver {
       const existing = await findOwnedClient(clientId);
       const kept = Object.fromEntries(Object.entries(stringMetadata(existing)).filter(([key]) => key.startsWith('dcr_bridge_') || CONTEXT_KEYS.has(key)));
       const body = toAuth0Client(metadata, kept, undefined);
-      const updated = await call('update client', 'idempotent', (request) => auth0.clients.update(clientId, body as Parameters<typeof auth0.clients.update>[1], request));
+      // Auth0 merges client_metadata on update; a key is removed by sending it as null.
+      const removed = Object.fromEntries(Object.keys(existing.client_metadata ?? {}).filter((key) => !(key in body.client_metadata)).map((key) => [key, null]));
+      const updated = await call('update client', 'idempotent', (request) => auth0.clients.update(clientId, { ...body, client_metadata: { ...removed, ...body.client_metadata } } as Parameters<typeof auth0.clients.update>[1], request));
       return toRegisteredClient(updated as Auth0Client);
     },
 
@@ -268,10 +270,11 @@ async function requestAdminToken(options: Auth0DriverOptions, timeoutMs: number)
   return { accessToken: body.access_token, expiresInSeconds: body.expires_in };
 }
 
-const CONTEXT_KEYS = new Set(['portal', 'portal_id', 'developer_id']);
+// With the 3 mark keys and the 5 RFC 7591 ones, these 2 reach Auth0's limit of 10 keys exactly.
+const CONTEXT_KEYS = new Set(['portal_id', 'developer_id']);
 
 function contextMetadata(context: RegistrationContext): BridgeMetadata {
-  return withoutUndefined({ portal: context.portal, portal_id: context.portalId, developer_id: context.developerId });
+  return withoutUndefined({ portal_id: context.portalId, developer_id: context.developerId });
 }
 
 function isOwned(client: Auth0Client): boolean {

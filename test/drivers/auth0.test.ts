@@ -151,14 +151,20 @@ testDriver({
       it('RFC 7591 fields Auth0 has no place for round-trip through client_metadata, and the mark survives an update', async () => {
         const { driver } = harness();
         const client = await driver.registerClient(
-          webMetadata({ scope: 'read write', contacts: ['ops@example.com', 'dev@example.com'], logoUri: 'https://app.example.com/logo.png', postLogoutRedirectUris: ['https://app.example.com/bye'] }),
+          webMetadata({
+            scope: 'read write',
+            contacts: ['ops@example.com', 'dev@example.com'],
+            logoUri: 'https://app.example.com/logo.png',
+            jwksUri: 'https://app.example.com/jwks.json',
+            postLogoutRedirectUris: ['https://app.example.com/bye'],
+          }),
           { portal: 'konnect', portalId: 'p-1', developerId: 'd-1', applicationDescription: 'billing app' },
         );
         const stored = auth0.client(client.clientId)!;
         assert.equal(stored.app_type, 'regular_web');
         assert.equal(stored.description, 'billing app');
         assert.deepEqual(stored.callbacks, ['https://app.example.com/callback']);
-        assert.ok(Object.keys(stored.client_metadata).length <= 10);
+        assert.equal(Object.keys(stored.client_metadata).length, 10, "every field at once fits Auth0's 10 keys");
         assert.equal(stored.client_metadata.dcr_bridge_managed, 'true');
         const read = await driver.getClient(client.clientId);
         assert.equal(read.metadata.scope, 'read write');
@@ -172,7 +178,8 @@ testDriver({
         assert.equal(after.app_type, 'non_interactive');
         assert.equal(after.client_metadata.dcr_bridge_managed, 'true');
         assert.equal(after.client_metadata.developer_id, 'd-1');
-        assert.equal(after.client_metadata.scope, undefined, 'a replaced field is gone');
+        assert.equal(after.client_metadata.scope, undefined, 'a field the update leaves out is removed (sent as null: Auth0 merges)');
+        assert.equal(after.client_metadata.jwks_uri, undefined);
         assert.equal((await driver.getClient(client.clientId)).clientIdIssuedAt, client.clientIdIssuedAt);
         await driver.deleteClient(client.clientId);
       });

@@ -161,6 +161,7 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
     const metadata = body.client_metadata as Json | undefined;
     if (metadata !== undefined) {
       for (const [key, value] of Object.entries(metadata)) {
+        if (value === null && existing) continue;
         if (typeof value !== 'string' || value.length > 255 || key.length > 255) {
           return error(400, `Payload validation error: 'client_metadata.${key}' must be a string of at most 255 characters.`, 'invalid_body');
         }
@@ -176,8 +177,11 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
     for (const field of ['name', 'description', 'app_type', 'callbacks', 'allowed_logout_urls', 'grant_types', 'token_endpoint_auth_method', 'logo_uri', 'initiate_login_uri'] as const) {
       if (body[field] !== undefined) (client as unknown as Json)[field] = structuredClone(body[field]);
     }
-    // An update sends the whole client_metadata; what it leaves out is gone.
-    if (body.client_metadata !== undefined) client.client_metadata = structuredClone(body.client_metadata) as Record<string, string>;
+    // Auth0 merges client_metadata on update (one level deep); a key sent as null is removed.
+    for (const [key, value] of Object.entries((body.client_metadata ?? {}) as Record<string, string | null>)) {
+      if (value === null) delete client.client_metadata[key];
+      else client.client_metadata[key] = value;
+    }
   }
 
   function createClient(body: Json): StoredClient {
@@ -286,6 +290,10 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
       const body = request.body as Json;
       const invalid = invalidClient(body, client);
       if (invalid) return invalid;
+      const merged = { ...client.client_metadata, ...(body.client_metadata as Json | undefined) };
+      if (Object.values(merged).filter((value) => value !== null).length > 10) {
+        return error(400, 'Payload validation error: client_metadata must have at most 10 properties.', 'invalid_body');
+      }
       applyClientBody(client, body);
       return { status: 200, body: clientJson(client, false) };
     }),
