@@ -12,7 +12,7 @@ import { startKeycloakEmulator, type KeycloakEmulator } from '../emulators/keycl
 import { faultKinds, faultMatrix, type MatrixOperation } from '../support/fault-matrix.js';
 
 // One Retry-After wait fits the budget, so a 429 cell costs about a second; three attempts bound a timeout cell.
-const policy = { timeoutMs: 250, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 1_500, maxAttempts: 3 };
+const policy = { timeoutMs: 400, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 1_500, maxAttempts: 3 };
 const routes = {
   token: 'POST /realms/:realm/protocol/openid-connect/token',
   findClients: 'GET /admin/realms/:realm/clients',
@@ -128,6 +128,6 @@ describe('keycloak driver under IdP faults', () => {
     emulator: () => keycloak.emulator,
     operations: [registration, get, update, deletion, rotation, readiness],
     // The 429 cells prove Retry-After is honoured; the 503 cells go without it so the matrix stays within its time.
-    kinds: faultKinds({ timeoutLatencyMs: 400 }).map((kind) => (kind.name === '503' ? { ...kind, fault: { status: 503 } } : kind)),
+    kinds: faultKinds({ timeoutLatencyMs: 700 }).map((kind) => (kind.name === '503' ? { ...kind, fault: { status: 503 } } : kind)),
   });
 });
