@@ -221,6 +221,7 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
     const found = await call('list secrets', 'idempotent', async () =>
       collect((await secrets.listOAuth2ClientSecrets({ appId })) as unknown as Collection<OktaSecret>, 10),
     );
+    // Okta's times have whole seconds; the stable sort keeps its own (creation) order for equal ones.
     return found.sort((a, b) => Date.parse(a.created ?? '') - Date.parse(b.created ?? ''));
   }
 

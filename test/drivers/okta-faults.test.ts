@@ -215,6 +215,16 @@ describe('okta driver faults (API token)', () => {
     });
   });
 
+  it('a timed-out attempt really hangs up on Okta, and the retry succeeds', async () => {
+    const client = await register();
+    const before = okta.emulator.requestsTo(APPS).length;
+    okta.emulator.injectFault({ route: APPS, latencyMs: 600 });
+    assert.equal((await driver.getClient(client.clientId)).clientId, client.clientId);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    assert.deepEqual(okta.emulator.requestsTo(APPS).slice(before).map((request) => request.outcome), ['dropped', 200]);
+    await calm.deleteClient(client.clientId);
+  });
+
   it('the SDK repeats nothing on its own: one attempt allowed is one request sent', async () => {
     const single = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy: { ...policy, maxAttempts: 1 } });
     const before = okta.emulator.requestsTo(APPS).length;

@@ -184,12 +184,12 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
   }
 
   function newSecret(value?: string): StoredSecret {
-    const now = new Date().toISOString();
+    const now = oktaTimestamp();
     return { id: `ocs${randomToken(17)}`, status: 'ACTIVE', secret: value ?? randomToken(64), created: now, lastUpdated: now };
   }
 
   function createApp(body: Json, activate: boolean): { app: StoredApp; secret?: string } {
-    const now = new Date().toISOString();
+    const now = oktaTimestamp();
     const id = `0oa${randomToken(17)}`;
     const requestedClientId = ((body.credentials as Json | undefined)?.oauthClient as Json | undefined)?.client_id as string | undefined;
     const app: StoredApp = { id, clientId: requestedClientId ?? id, status: activate ? 'ACTIVE' : 'INACTIVE', created: now, lastUpdated: now, secrets: [], ...writableParts(body) };
@@ -315,7 +315,7 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
       const invalid = invalidApp(body);
       if (invalid) return invalid;
       // PUT replaces every writable property; what the body leaves out is gone (the profile too).
-      Object.assign(app, writableParts(body), { lastUpdated: new Date().toISOString() });
+      Object.assign(app, writableParts(body), { lastUpdated: oktaTimestamp() });
       return { status: 200, body: appJson(app) };
     }),
   );
@@ -338,7 +338,7 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
       `/api/v1/apps/:appId/lifecycle/${action}`,
       withApp((app) => {
         app.status = action === 'activate' ? 'ACTIVE' : 'INACTIVE';
-        app.lastUpdated = new Date().toISOString();
+        app.lastUpdated = oktaTimestamp();
         return { status: 200, body: {} };
       }),
     );
@@ -396,7 +396,7 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
           return error(400, 'E0000001', 'Api validation failed: OAuth2ClientSecretMediated', ["You can't deactivate the only active client secret."]);
         }
         secret.status = action === 'activate' ? 'ACTIVE' : 'INACTIVE';
-        secret.lastUpdated = new Date().toISOString();
+        secret.lastUpdated = oktaTimestamp();
         return { status: 200, body: secretJson(app.id, secret, false) };
       }),
     );
@@ -601,3 +601,8 @@ export const oktaEmulator: EmulatorDefinition = {
     };
   },
 };
+
+/** Okta's timestamps have whole seconds (`2023-02-21T20:08:24.000Z`). */
+function oktaTimestamp(): string {
+  return new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
+}
