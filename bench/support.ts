@@ -10,11 +10,11 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { rootCertificates } from 'node:tls';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { Agent, setGlobalDispatcher } from 'undici';
 import { ensureTestTls } from '../test/emulators/tls.js';
 import type { DcrDriver } from '../drivers/driver.js';
 import { createApp } from '../src/app.js';
@@ -29,6 +29,8 @@ export function trustTestCa(): void {
   const tls = ensureTestTls();
   if (process.env.NODE_EXTRA_CA_CERTS && resolve(process.env.NODE_EXTRA_CA_CERTS) === resolve(tls.caFile)) return;
   console.log(`note: NODE_EXTRA_CA_CERTS=${tls.caFile} is not set; trusting the test CA through an undici dispatcher instead`);
+  // Loaded only here: importing undici at all would make it fetch's global dispatcher in place of Node's own.
+  const { Agent, setGlobalDispatcher } = createRequire(import.meta.url)('undici') as typeof import('undici');
   setGlobalDispatcher(new Agent({ connect: { ca: [...rootCertificates, tls.ca] } }));
 }
 
