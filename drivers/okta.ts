@@ -5,7 +5,7 @@
  * `/credentials/secrets`, where Okta holds two, so rotation can keep the old one for the grace period.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createPrivateKey, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, randomUUID, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { Client, RequestExecutor, type Application, type Collection } from '@okta/okta-sdk-nodejs';
 import type { RequestOptions } from '@okta/okta-sdk-nodejs/src/types/request-options.js';
@@ -21,7 +21,7 @@ import {
   type IdpCallPolicy,
   type UpstreamFailure,
 } from '../src/idp/call.js';
-import { AdminTokenCache } from '../src/idp/token-cache.js';
+import { AdminTokenCache, type IssuedToken } from '../src/idp/token-cache.js';
 import type { ClientMetadata, DcrDriver, DriverFactory, RegisteredClient, RegisteredClientWithSecret, RegistrationContext, RotatedSecret } from './driver.js';
 
 const OWNER = 'dcr-bridge';
@@ -123,7 +123,7 @@ class TokenEndpointError extends Error {
   }
 }
 
-export function describeOktaError(error: unknown): UpstreamFailure | undefined {
+function describeOktaError(error: unknown): UpstreamFailure | undefined {
   const { status, headers } = error as { status?: unknown; headers?: HeaderSource };
   if (typeof status === 'number') return { kind: 'status', status, retryAfterMs: retryAfterFromHeaders(headers, status) };
   // node-fetch's own socket failures (e.g. a body cut short) carry type 'system' and a code the call layer may not list.
@@ -143,26 +143,7 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
   } else {
     const { clientId, privateKey, keyId, scopes = DEFAULT_SCOPES } = options.credentials;
     const signingKey = parsePrivateKey(privateKey);
-    const tokenUrl = `${options.orgUrl}/oauth2/v1/token`;
-    const tokens = new AdminTokenCache(async () => {
-      const assertion = clientAssertion(signingKey.key, keyId ?? signingKey.keyId, clientId, tokenUrl);
-      const response = await executor.fetch({
-        url: tokenUrl,
-        method: 'POST',
-        headers: { Accept: 'application/json', 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({
-          grant_type: 'client_credentials',
-          scope: scopes.join(' '),
-          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-          client_assertion: assertion,
-        }).toString(),
-      } as unknown as RequestOptions);
-      // A refused assertion is the bridge's own credentials refused, whatever 4xx Okta picks for it.
-      if (!response.ok) throw new TokenEndpointError(response.status >= 400 && response.status < 500 && response.status !== 429 ? 401 : response.status, response.headers);
-      const body = (await response.json()) as { access_token?: unknown; expires_in?: unknown };
-      if (typeof body.access_token !== 'string' || typeof body.expires_in !== 'number') throw new IdpError('Okta answered the token request without a usable token.');
-      return { accessToken: body.access_token, expiresInSeconds: body.expires_in };
-    });
+    const tokens = new AdminTokenCache(() => requestServiceAppToken(executor, options.orgUrl, { clientId, signingKey, keyId: keyId ?? signingKey.keyId, scopes }));
     client = new Client({ ...sdkConfig, authorizationMode: 'PrivateKey', clientId, scopes, privateKey, keyId: keyId ?? '', requestExecutor: executor, cacheMiddleware: null });
     // The SDK asks this for a token before each request and clears it once when Okta answers 401.
     const tokenSource = {
@@ -470,12 +451,41 @@ function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as T;
 }
 
+/** An access token for the bridge's OAuth service app: a signed client assertion at the org authorization server. */
+async function requestServiceAppToken(
+  executor: RequestExecutor,
+  orgUrl: string,
+  credentials: { clientId: string; signingKey: { key: KeyObject }; keyId?: string; scopes: string[] },
+): Promise<IssuedToken> {
+  const tokenUrl = `${orgUrl}/oauth2/v1/token`;
+  const response = await executor.fetch({
+    url: tokenUrl,
+    method: 'POST',
+    headers: { Accept: 'application/json', 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      scope: credentials.scopes.join(' '),
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: clientAssertion(credentials.signingKey.key, credentials.keyId, credentials.clientId, tokenUrl),
+    }).toString(),
+  } as unknown as RequestOptions);
+  if (!response.ok) {
+    await response.text();
+    // A refused assertion is the bridge's own credentials refused, whatever 4xx Okta picks for it.
+    const refused = response.status >= 400 && response.status < 500 && response.status !== 429;
+    throw new TokenEndpointError(refused ? 401 : response.status, response.headers);
+  }
+  const body = (await response.json()) as { access_token?: unknown; expires_in?: unknown };
+  if (typeof body.access_token !== 'string' || typeof body.expires_in !== 'number') throw new IdpError('Okta answered the token request without a usable token.');
+  return { accessToken: body.access_token, expiresInSeconds: body.expires_in };
+}
+
 /** A PEM or JWK private key (RSA, or EC P-256), with the JWK's `kid` when it has one. */
 function parsePrivateKey(text: string): { key: KeyObject; keyId?: string } {
   const trimmed = text.trim();
   if (trimmed.startsWith('{')) {
     const jwk = JSON.parse(trimmed) as { kid?: string } & Record<string, unknown>;
-    return { key: createPrivateKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' }), keyId: jwk.kid };
+    return { key: createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' }), keyId: jwk.kid };
   }
   return { key: createPrivateKey(trimmed.replaceAll('\\n', '\n')) };
 }

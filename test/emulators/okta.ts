@@ -51,8 +51,6 @@ export interface OktaEmulator {
   serviceApp: { clientId: string; privateKeyPem: string; keyId: string };
   /** Client ids of the apps carrying the bridge's ownership mark. */
   ownedClientIds(): string[];
-  /** Every app, as the admin console would list it. */
-  appCount(): number;
   app(clientId: string): { status: string; secrets: Array<{ id: string; status: string }>; label: string; profile: Json | undefined } | undefined;
   /** Creates an app the bridge did not create (the org's own admin app, say) and returns its credentials. */
   seedUnmanagedApp(label: string): { clientId: string; clientSecret: string };
@@ -525,7 +523,6 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
     apiToken,
     serviceApp: { clientId: service.clientId, privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), keyId },
     ownedClientIds: () => [...apps.values()].filter((app) => (app.profile?.dcr_bridge as Json | undefined)?.owner === OWNER_MARK).map((app) => app.clientId),
-    appCount: () => apps.size,
     app: (clientId) => {
       const app = [...apps.values()].find((candidate) => candidate.clientId === clientId);
       return app && { status: app.status, label: app.label, profile: app.profile, secrets: app.secrets.map(({ id, status }) => ({ id, status })) };
