@@ -179,6 +179,20 @@ describe('auth0 driver faults', () => {
       assert.deepEqual([...owned()].filter((id) => !before.has(id)), []);
     });
 
+    it('a rotation whose answer is lost is not repeated: one rotate-secret reached Auth0, and the caller is told to retry', async () => {
+      const client = await register();
+      const before = auth0.emulator.requestsTo(ROTATE).length;
+      auth0.emulator.injectFault({ route: ROTATE, drop: 'after-processing' });
+      await rejectsWith(driver.rotateSecret(client.clientId), BridgeError);
+      auth0.emulator.clearFaults();
+      assert.deepEqual(auth0.emulator.requestsTo(ROTATE).slice(before).map((sent) => sent.outcome), ['dropped']);
+      // Auth0 holds one secret: the one it issued is lost with the answer, so the old one no longer works either.
+      assert.equal(await auth0.secretWorks(client.clientId, client.clientSecret), false);
+      const again = await driver.rotateSecret(client.clientId);
+      assert.equal(await auth0.secretWorks(client.clientId, again.clientSecret), true);
+      await setup.deleteClient(client.clientId);
+    });
+
     it('a grant create whose answer is lost is repeated, and the 409 that follows counts as granted', async () => {
       auth0.emulator.injectFault({ route: CREATE_GRANT, drop: 'after-processing' });
       const client = await driver.registerClient(serviceMetadata(), {});
