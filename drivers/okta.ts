@@ -99,16 +99,24 @@ ConfigLoader.prototype.applyDefaults = function applyBuiltInDefaultsOnly(this: {
   this.apply({ client: { authorizationMode: 'SSWS' } });
 };
 
-/** A plain executor (no SDK retries) that gives every request the abort signal of the call it belongs to. */
+/**
+ * A plain executor (no SDK retries) that sends each request with the abort signal of the call it belongs to, over
+ * Node's own fetch: it keeps connections alive, where the SDK's node-fetch 2 opens a TLS connection per call (and
+ * fails with "Premature close" on a keep-alive agent).
+ */
 class CallScopedRequestExecutor extends RequestExecutor {
   constructor(private readonly callSignal: AsyncLocalStorage<AbortSignal>) {
     super();
   }
 
-  override fetch(request: RequestOptions) {
-    const signal = this.callSignal.getStore();
-    if (signal) (request as { signal?: unknown }).signal = signal;
-    return super.fetch(request);
+  override fetch(request: RequestOptions): ReturnType<RequestExecutor['fetch']> {
+    const { url, method, headers, body } = request as { url: string; method?: string; headers?: Record<string, string>; body?: string };
+    this.emit('request', request);
+    const sent = fetch(url, { method: method?.toUpperCase(), headers, body, signal: this.callSignal.getStore() ?? null }).then((response) => {
+      this.emit('response', response);
+      return response;
+    });
+    return sent as unknown as ReturnType<RequestExecutor['fetch']>;
   }
 }
 
@@ -126,9 +134,7 @@ class TokenEndpointError extends Error {
 function describeOktaError(error: unknown): UpstreamFailure | undefined {
   const { status, headers } = error as { status?: unknown; headers?: HeaderSource };
   if (typeof status === 'number') return { kind: 'status', status, retryAfterMs: retryAfterFromHeaders(headers, status) };
-  // node-fetch's own socket failures (e.g. a body cut short) carry type 'system' and a code the call layer may not list.
-  const fetchFailure = (error as { name?: unknown; type?: unknown }).name === 'FetchError' && (error as { type?: unknown }).type === 'system';
-  return describeNetworkError(error) ?? (fetchFailure ? { kind: 'network' } : undefined);
+  return describeNetworkError(error);
 }
 
 export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
