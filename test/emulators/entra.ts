@@ -96,8 +96,35 @@ function withoutPrefix(path: string): string {
   return path.startsWith(`${GRAPH_PREFIX}/`) ? path.slice(GRAPH_PREFIX.length) : path;
 }
 
-export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Promise<EntraEmulator> {
+let sharedSpec: GraphSpecValidator | undefined;
+
+/**
+ * One validator per process, its schemas compiled up front: Ajv compiles the large `application` schema on first
+ * use, which would otherwise land inside the first timed request of a test.
+ */
+function graphSpec(): GraphSpecValidator {
+  if (sharedSpec) return sharedSpec;
   const spec = GraphSpecValidator.loadGraph(vendorSpecFile(GRAPH_SPEC));
+  const id = randomUUID();
+  const json = (method: string, path: string, body: unknown) =>
+    spec.validateRequest({ method, path: `${GRAPH_PREFIX}${path}`, query: new URLSearchParams(), contentType: 'application/json', body, hasBody: true });
+  json('POST', '/applications', { displayName: 'warm-up' });
+  json('PATCH', `/applications/${id}`, { displayName: 'warm-up' });
+  json('POST', `/applications/${id}/addPassword`, { passwordCredential: {} });
+  json('POST', `/applications/${id}/removePassword`, { keyId: id });
+  json('POST', '/servicePrincipals', { appId: id });
+  spec.validateResponse('GET', `${GRAPH_PREFIX}/applications(appId='${id}')`, 200, { id, appId: id });
+  spec.validateResponse('GET', `${GRAPH_PREFIX}/applications`, 200, { value: [] });
+  spec.validateResponse('POST', `${GRAPH_PREFIX}/applications`, 201, { id, appId: id });
+  spec.validateResponse('POST', `${GRAPH_PREFIX}/applications/${id}/addPassword`, 200, { keyId: id });
+  spec.validateResponse('POST', `${GRAPH_PREFIX}/servicePrincipals`, 201, { id, appId: id });
+  spec.validateResponse('GET', `${GRAPH_PREFIX}/applications/${id}`, 404, { error: { code: 'x', message: 'x' } });
+  sharedSpec = spec;
+  return spec;
+}
+
+export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Promise<EntraEmulator> {
+  const spec = graphSpec();
   const emulator = new Emulator({ name: 'entra', spec });
   const tenantId = randomUUID();
   const applications = new Map<string, StoredApplication>();
