@@ -286,6 +286,19 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
     }
   }
 
+  /** After an `addPassword` whose outcome is unknown, removes any password it may have added, which nobody knows. */
+  async function removeLostPasswords(app: GraphApplication, known: GraphPassword[], error: unknown): Promise<void> {
+    const status = upstreamStatusOf(error);
+    if (status !== undefined && status < 500) return;
+    try {
+      const current = await graph<GraphApplication>('read application', 'idempotent', 'GET', objectPath(app.id));
+      const knownIds = new Set(known.map((password) => password.keyId));
+      for (const password of current.passwordCredentials ?? []) if (!knownIds.has(password.keyId)) await removePassword(app, password.keyId);
+    } catch {
+      // Best effort: the rotation's own error is the one to report, and the old secret still works.
+    }
+  }
+
   return {
     name: 'entra',
     capabilities: { rotationGrace: true, apiAccessGrants: false },
@@ -353,10 +366,16 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
       // With a grace, only the newest old secret stays: Entra's app object is bounded, and two secrets are enough.
       const retireNow = graceMs > 0 ? previous.slice(0, -1) : [];
       for (const password of retireNow) await removePassword(app, password.keyId);
-      const added = await afterReplication(
-        () => graph<GraphPassword>('add password', 'unsafe', 'POST', `${objectPath(app.id)}/addPassword`, { passwordCredential: { displayName: PASSWORD_NAME } }),
-        notYetVisible,
-      );
+      let added: GraphPassword;
+      try {
+        added = await afterReplication(
+          () => graph<GraphPassword>('add password', 'unsafe', 'POST', `${objectPath(app.id)}/addPassword`, { passwordCredential: { displayName: PASSWORD_NAME } }),
+          notYetVisible,
+        );
+      } catch (error) {
+        await removeLostPasswords(app, previous, error);
+        throw error;
+      }
       if (!added.secretText) throw new IdpUnavailableError('The identity provider returned no secret; retry later.');
       if (graceMs === 0) {
         try {

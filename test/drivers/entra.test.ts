@@ -177,6 +177,18 @@ testDriver({
       assert.equal(entra().emulator.requestsTo('DELETE /v1.0/applications/:id').at(-1)?.outcome, 204);
     });
 
+    it('a rotation whose addPassword answer was lost leaves no unknown password, and the old secret works', async () => {
+      const { driver } = harness();
+      const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
+      const keysBefore = entra().application(client.clientId)!.passwordKeyIds;
+      entra().emulator.injectFault({ route: 'POST /v1.0/applications/:id/addPassword', drop: 'after-processing' });
+      await assert.rejects(driver.rotateSecret(client.clientId), (error: unknown) => error instanceof Error && (error as { status?: number }).status === 503);
+      assert.equal(entra().emulator.requestsTo('POST /v1.0/applications/:id/addPassword').at(-1)?.outcome, 'dropped');
+      assert.deepEqual(entra().application(client.clientId)!.passwordKeyIds, keysBefore, 'the password added behind the lost answer is removed');
+      assert.equal(await entra().secretWorks(client.clientId, client.clientSecret), true);
+      await driver.deleteClient(client.clientId);
+    });
+
     it('a failed service principal creation is compensated too', async () => {
       const { driver } = harness();
       const before = entra().applicationCount();
@@ -210,6 +222,45 @@ describe('entra driver against replication delay', () => {
     assert.equal(await waitUntil(() => entra.secretWorks(client.clientId, client.clientSecret), 2_000), true, 'the secret works once replicated');
     await driver.deleteClient(client.clientId);
     assert.deepEqual(entra.ownedClientIds(), []);
+  });
+});
+
+describe('entra driver with a rotation grace and under Graph throttling', () => {
+  it('rotating again during a grace keeps two passwords: the newest and the one before', async () => {
+    const entra = await startEntraEmulator();
+    const driver = entraDriverFor(entra, { rotationGraceSeconds: 3600 });
+    try {
+      const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
+      const first = await driver.rotateSecret(client.clientId);
+      const second = await driver.rotateSecret(client.clientId);
+      assert.equal(entra.application(client.clientId)!.passwordKeyIds.length, 2);
+      assert.equal(await entra.secretWorks(client.clientId, client.clientSecret), false, 'the oldest is retired at once');
+      assert.equal(await entra.secretWorks(client.clientId, first.clientSecret), true, 'the previous one keeps its grace');
+      assert.equal(await entra.secretWorks(client.clientId, second.clientSecret), true);
+      assert.equal(await driver.retireExpiredSecrets(Date.now() + 3_601_000), 1);
+      assert.equal(await entra.secretWorks(client.clientId, first.clientSecret), false);
+      entra.emulator.assertNoViolations();
+    } finally {
+      await driver.close();
+      await entra.stop();
+    }
+  });
+
+  it("waits out Graph's 429 and its Retry-After instead of failing", async () => {
+    const entra = await startEntraEmulator({ rateLimit: { requests: 20, windowMs: 1_000 } });
+    const driver = entraDriverFor(entra, { rotationGraceSeconds: 0 });
+    try {
+      const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
+      const reads = await Promise.all(Array.from({ length: 30 }, () => driver.getClient(client.clientId)));
+      assert.equal(reads.length, 30);
+      const throttled = entra.emulator.requests.filter((call) => call.outcome === 429);
+      assert.ok(throttled.length > 0, 'the emulator did throttle');
+      await driver.deleteClient(client.clientId);
+      entra.emulator.assertNoViolations();
+    } finally {
+      await driver.close();
+      await entra.stop();
+    }
   });
 });
 

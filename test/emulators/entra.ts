@@ -44,6 +44,8 @@ export interface EntraEmulatorOptions {
   tokenLifetimeSeconds?: number;
   /** How long a new application, service principal or password stays invisible (Entra's replication delay). Default 0. */
   replicationDelayMs?: number;
+  /** Graph requests per app per window before 429 `TooManyRequests` with `Retry-After`. Default: no limit. */
+  rateLimit?: { requests: number; windowMs: number };
 }
 
 export interface EntraEmulator {
@@ -133,6 +135,23 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
   let tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? 3599;
   let replicationDelayMs = options.replicationDelayMs ?? 0;
   let adminTokenRequests = 0;
+  const rateWindows = new Map<string, { startedAt: number; count: number }>();
+
+  /** Graph's throttling: a fixed window per calling app; `undefined` while the app is within its limit. */
+  function throttle(appId: string, requestId: string): EmulatorResponse | undefined {
+    if (!options.rateLimit) return undefined;
+    const now = Date.now();
+    let window = rateWindows.get(appId);
+    if (!window || now - window.startedAt >= options.rateLimit.windowMs) rateWindows.set(appId, (window = { startedAt: now, count: 0 }));
+    window.count++;
+    if (window.count <= options.rateLimit.requests) return undefined;
+    const retryAfterSeconds = Math.max(1, Math.ceil((window.startedAt + options.rateLimit.windowMs - now) / 1000));
+    const response = graphError(429, 'TooManyRequests', 'Too many requests.', requestId);
+    return {
+      ...response,
+      headers: { 'Retry-After': String(retryAfterSeconds), 'x-ms-throttle-scope': `Tenant_Application/ReadWrite/${tenantId}/${appId}`, 'x-ms-throttle-information': 'ResourceUnitLimitExceeded' },
+    };
+  }
 
   const byAppId = (appId: string) => [...applications.values()].find((app) => app.appId === appId && !app.deleted);
   const visible = (app: StoredApplication | undefined) => (app && !app.deleted && Date.now() >= app.visibleAt ? app : undefined);
@@ -259,7 +278,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
       else if (!token) response = graphError(401, 'InvalidAuthenticationToken', 'IDX14100: JWT is not well formed.', requestId);
       else if (token.expiresAt <= Date.now()) response = graphError(401, 'InvalidAuthenticationToken', 'Lifetime validation failed, the token is expired.', requestId);
       else if (!token.roles.includes(ADMIN_ROLE)) response = graphError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.', requestId);
-      else response = handler(request, { appId: token.appId, spId: byAppId(token.appId)?.servicePrincipalId });
+      else response = throttle(token.appId, requestId) ?? handler(request, { appId: token.appId, spId: byAppId(token.appId)?.servicePrincipalId });
       const headers: Record<string, string> = {
         'request-id': requestId,
         'client-request-id': String(request.headers['client-request-id'] ?? requestId),
