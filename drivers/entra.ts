@@ -125,7 +125,8 @@ function describeEntraError(error: unknown): UpstreamFailure | undefined {
   if (error instanceof ServerError) return { kind: 'status', status: 401 };
   // MSAL swallows the discovery document's failure and reports only that it has no endpoints.
   if (error instanceof AuthError && ['openid_config_error', 'endpoints_resolution_error'].includes(error.errorCode)) return { kind: 'network' };
-  return describeNetworkError(error);
+  // Anything else MSAL refuses, or a Graph answer that is not JSON, is an unusable answer: idp_error, not retried.
+  return describeNetworkError(error) ?? (error instanceof AuthError || error instanceof SyntaxError ? { kind: 'status' } : undefined);
 }
 
 /**

@@ -189,6 +189,14 @@ testDriver({
       await driver.deleteClient(client.clientId);
     });
 
+    it('an answer that is not JSON is idp_error, never a raw parser error', async () => {
+      const { driver } = harness();
+      const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
+      entra().emulator.injectFault({ route: "GET /v1.0/applications(appId=':appId')", status: 200, body: '<html>gateway</html>' });
+      await assert.rejects(driver.getClient(client.clientId), (error: unknown) => error instanceof IdpError && !error.message.includes('gateway'));
+      await driver.deleteClient(client.clientId);
+    });
+
     it('a failed service principal creation is compensated too', async () => {
       const { driver } = harness();
       const before = entra().applicationCount();
