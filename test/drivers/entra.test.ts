@@ -197,6 +197,23 @@ testDriver({
       await driver.deleteClient(client.clientId);
     });
 
+    it('a timed-out attempt really hangs up, at Graph and at the token endpoint through MSAL', async () => {
+      const { driver } = harness();
+      const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
+      entra().emulator.injectFault({ route: "GET /v1.0/applications(appId=':appId')", latencyMs: 1_000 });
+      assert.equal((await driver.getClient(client.clientId)).clientId, client.clientId, 'the retry succeeds');
+      const slowRead = entra().emulator.requestsTo("GET /v1.0/applications(appId=':appId')").at(-2)!;
+      // The emulator records the hang-up when its delayed answer comes due.
+      assert.equal(await waitUntil(async () => slowRead.outcome === 'dropped', 1_500), true, 'the caller hung up');
+      const fresh = entraDriverFor(entra(), { rotationGraceSeconds: 0 });
+      entra().emulator.injectFault({ route: 'POST /:tenant/oauth2/v2.0/token', latencyMs: 1_000 });
+      await fresh.checkReadiness();
+      const slowToken = entra().emulator.requestsTo('POST /:tenant/oauth2/v2.0/token').at(-2)!;
+      assert.equal(await waitUntil(async () => slowToken.outcome === 'dropped', 1_500), true, 'MSAL hung up');
+      await fresh.close();
+      await driver.deleteClient(client.clientId);
+    });
+
     it('a failed service principal creation is compensated too', async () => {
       const { driver } = harness();
       const before = entra().applicationCount();
