@@ -4,14 +4,13 @@
  * admin token requests the bridge made per 1,000 operations.
  */
 import { createKeycloakDriver } from '../drivers/keycloak.js';
-import { measure, printComparison, startBridge, startEmulatorInWorker, trustTestCa, type ComparisonRow, type MeasureOptions } from './support.js';
+import { compareOperations, printComparison, startBridge, startEmulatorInWorker, tokenEconomy, trustTestCa } from './support.js';
 
 const CONCURRENCY = 16;
 const COUNT = 400;
 const SEQUENTIAL_COUNT = 150;
 const BOUND_MS = 4_000;
 const TOKEN_ROUTE = 'POST /realms/:realm/protocol/openid-connect/token';
-const serviceClient = { client_name: 'bench client', grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic' };
 
 export async function run(): Promise<void> {
   trustTestCa();
@@ -21,52 +20,14 @@ export async function run(): Promise<void> {
   const driver = createKeycloakDriver({ url: keycloak.url, realm: env.KEYCLOAK_REALM!, ...account, rotationGraceSeconds: 0 });
   const bridge = await startBridge(driver);
   const direct = await directKeycloak(keycloak.url, env.KEYCLOAK_REALM!, account);
-  let bridgeOperations = 0;
-  const bridgeCall = (method: string, path: string, body?: unknown) => {
-    bridgeOperations++;
-    return bridge.call(method, path, body);
-  };
-
-  /** register, get, rotate and delete at one concurrency, through the bridge and straight to the IdP. */
-  async function compare(concurrency: number, count: number): Promise<ComparisonRow[]> {
-    const options: MeasureOptions = { concurrency, count, durationMs: BOUND_MS };
-    const viaBridge: string[] = [];
-    const straight: string[] = [];
-    const pick = (pool: string[], index: number) => pool[((index % pool.length) + pool.length) % pool.length]!;
-    const rows: ComparisonRow[] = [];
-    rows.push({
-      operation: 'register',
-      bridge: await measure('register', async () => viaBridge.push(((await bridgeCall('POST', '/clients', serviceClient)) as { client_id: string }).client_id), options),
-      direct: await measure('register', async () => straight.push(await direct.register()), options),
-    });
-    rows.push({
-      operation: 'get',
-      bridge: await measure('get', (index) => bridgeCall('GET', `/clients/${pick(viaBridge, index)}`), options),
-      direct: await measure('get', (index) => direct.get(pick(straight, index)), options),
-    });
-    // Each client rotated at most once at a time: the same client rotated twice at once races at Keycloak too.
-    const perClient: MeasureOptions = { ...options, count: Math.min(viaBridge.length, straight.length) - concurrency, warmup: 0 };
-    rows.push({
-      operation: 'rotate',
-      bridge: await measure('rotate', (index) => bridgeCall('POST', `/clients/${pick(viaBridge, index)}/rotate-secret`), perClient),
-      direct: await measure('rotate', (index) => direct.rotate(pick(straight, index)), perClient),
-    });
-    rows.push({
-      operation: 'delete',
-      bridge: await measure('delete', (index) => bridgeCall('DELETE', `/clients/${pick(viaBridge, index)}`), perClient),
-      direct: await measure('delete', (index) => direct.remove(pick(straight, index)), perClient),
-    });
-    return rows;
-  }
-
   try {
     const tokenRequestsBefore = await keycloak.requestCount(TOKEN_ROUTE);
-    const concurrent = await compare(CONCURRENCY, COUNT);
-    const sequential = await compare(1, SEQUENTIAL_COUNT);
+    const concurrent = await compareOperations(bridge, direct, { concurrency: CONCURRENCY, count: COUNT, durationMs: BOUND_MS });
+    const sequential = await compareOperations(bridge, direct, { concurrency: 1, count: SEQUENTIAL_COUNT, durationMs: BOUND_MS });
     const tokenRequests = (await keycloak.requestCount(TOKEN_ROUTE)) - tokenRequestsBefore;
-    printComparison(`keycloak, ${CONCURRENCY} concurrent (emulator on its own thread, TLS on 127.0.0.1)`, concurrent);
-    printComparison('keycloak, one at a time (what the bridge adds without queueing behind other requests)', sequential, [
-      `admin token requests: ${tokenRequests} for ${bridgeOperations} bridge operations = ${((tokenRequests / bridgeOperations) * 1000).toFixed(2)} per 1,000`,
+    printComparison(`keycloak, ${CONCURRENCY} concurrent (emulator on its own thread, TLS on 127.0.0.1)`, concurrent.rows);
+    printComparison('keycloak, one at a time (what the bridge adds without queueing behind other requests)', sequential.rows, [
+      tokenEconomy(tokenRequests, concurrent.bridgeOperations + sequential.bridgeOperations),
       'Keycloak admin calls per operation (both paths): register 2 (create, read secret), get 1 (find), rotate 3 (find, regenerate, drop rotated), delete 2 (find, delete)',
     ]);
   } finally {

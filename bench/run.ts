@@ -1,9 +1,15 @@
 /**
  * `npm run bench [-- name...]`: the local driver's benchmark, then each vendor's (bench/<idp>.ts) that exists.
  * With names, only those run. Each module exports `run()`, which prints its own results.
+ *
+ * The vendor benchmarks talk to emulators signed by the test CA. Node reads `NODE_EXTRA_CA_CERTS` only when a process
+ * starts, so without it this script runs itself again with it set, as `npm test` does for the tests.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureTestTls } from '../test/emulators/tls.js';
 
 const benchmarks = ['local', 'keycloak', 'okta', 'auth0', 'entra'];
 
@@ -21,7 +27,20 @@ if (missing.length > 0) {
   process.exit(1);
 }
 
-for (const name of requested.length > 0 ? requested : available) {
+const selected = requested.length > 0 ? requested : available;
+
+if (selected.some((name) => name !== 'local')) {
+  const { caFile } = ensureTestTls();
+  if (resolve(process.env.NODE_EXTRA_CA_CERTS ?? '') !== resolve(caFile)) {
+    const again = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...selected], {
+      stdio: 'inherit',
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile },
+    });
+    process.exit(again.status ?? 1);
+  }
+}
+
+for (const name of selected) {
   const module = (await import(`./${name}.js`)) as { run(): Promise<void> };
   await module.run();
 }

@@ -10,28 +10,19 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { rootCertificates } from 'node:tls';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { ensureTestTls } from '../test/emulators/tls.js';
 import type { DcrDriver } from '../drivers/driver.js';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 
-/**
- * Makes this process's fetch (and every SDK built on it) trust the emulators' test CA. Best run with
- * `NODE_EXTRA_CA_CERTS=.test-ca/ca.pem` set before Node starts, which Node's own fetch reads; otherwise an undici
- * dispatcher is installed, which works but measures a different HTTP client (slower to reopen connections).
- */
+/** Fails clearly unless this process trusts the emulators' test CA (bench/run.ts sets `NODE_EXTRA_CA_CERTS`). */
 export function trustTestCa(): void {
   const tls = ensureTestTls();
   if (process.env.NODE_EXTRA_CA_CERTS && resolve(process.env.NODE_EXTRA_CA_CERTS) === resolve(tls.caFile)) return;
-  console.log(`note: NODE_EXTRA_CA_CERTS=${tls.caFile} is not set; trusting the test CA through an undici dispatcher instead`);
-  // Loaded only here: importing undici at all would make it fetch's global dispatcher in place of Node's own.
-  const { Agent, setGlobalDispatcher } = createRequire(import.meta.url)('undici') as typeof import('undici');
-  setGlobalDispatcher(new Agent({ connect: { ca: [...rootCertificates, tls.ca] } }));
+  throw new Error(`the vendor benchmarks need NODE_EXTRA_CA_CERTS=${tls.caFile}; run them with npm run bench`);
 }
 
 export interface EmulatorInWorker {
@@ -230,4 +221,73 @@ export function printComparison(title: string, rows: ComparisonRow[], notes: str
   console.log(widths.map((width) => '-'.repeat(width)).join('  '));
   for (const line of lines) console.log(format(line));
   for (const note of notes) console.log(note);
+}
+
+/** One JSON call straight to an IdP (the side without the bridge): rejects on any status but 2xx. */
+export function jsonCaller(baseUrl: string, headers: Record<string, string>) {
+  return async (method: string, path: string, body?: unknown): Promise<unknown> => {
+    const response = await fetch(`${baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}`);
+    return text === '' ? undefined : (JSON.parse(text) as unknown);
+  };
+}
+
+/** The admin calls a driver makes for each operation, written out against the IdP; ids are RFC 7591 client ids. */
+export interface DirectIdp {
+  register(): Promise<string>;
+  get(clientId: string): Promise<unknown>;
+  rotate(clientId: string): Promise<unknown>;
+  remove(clientId: string): Promise<unknown>;
+}
+
+/** The machine client every benchmark registers. */
+export const benchClient = { client_name: 'bench client', grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic' };
+
+/**
+ * Register, get, rotate and delete at one concurrency, through the bridge and straight to the IdP, side by side.
+ * Rotations and deletes touch each registered client at most once, as the same client rotated twice at once races
+ * at the IdP too. `bridgeOperations` counts the bridge calls made, for token requests per 1,000 operations.
+ */
+export async function compareOperations(bridge: RunningBridge, direct: DirectIdp, options: MeasureOptions): Promise<{ rows: ComparisonRow[]; bridgeOperations: number }> {
+  let bridgeOperations = 0;
+  const bridgeCall = (method: string, path: string, body?: unknown) => {
+    bridgeOperations++;
+    return bridge.call(method, path, body);
+  };
+  const viaBridge: string[] = [];
+  const straight: string[] = [];
+  const pick = (pool: string[], index: number) => pool[((index % pool.length) + pool.length) % pool.length]!;
+  const rows: ComparisonRow[] = [];
+  rows.push({
+    operation: 'register',
+    bridge: await measure('register', async () => viaBridge.push(((await bridgeCall('POST', '/clients', benchClient)) as { client_id: string }).client_id), options),
+    direct: await measure('register', async () => straight.push(await direct.register()), options),
+  });
+  rows.push({
+    operation: 'get',
+    bridge: await measure('get', (index) => bridgeCall('GET', `/clients/${pick(viaBridge, index)}`), options),
+    direct: await measure('get', (index) => direct.get(pick(straight, index)), options),
+  });
+  const onceEach: MeasureOptions = {
+    ...options,
+    count: Math.min(options.count ?? Number.POSITIVE_INFINITY, viaBridge.length, straight.length) - options.concurrency,
+    warmup: options.concurrency,
+  };
+  rows.push({
+    operation: 'rotate',
+    bridge: await measure('rotate', (index) => bridgeCall('POST', `/clients/${pick(viaBridge, index)}/rotate-secret`), onceEach),
+    direct: await measure('rotate', (index) => direct.rotate(pick(straight, index)), onceEach),
+  });
+  rows.push({
+    operation: 'delete',
+    bridge: await measure('delete', (index) => bridgeCall('DELETE', `/clients/${pick(viaBridge, index)}`), onceEach),
+    direct: await measure('delete', (index) => direct.remove(pick(straight, index)), onceEach),
+  });
+  return { rows, bridgeOperations };
+}
+
+/** The note line every vendor benchmark prints: admin token requests per 1,000 bridge operations. */
+export function tokenEconomy(tokenRequests: number, bridgeOperations: number): string {
+  return `admin token requests: ${tokenRequests} for ${bridgeOperations} bridge operations = ${((tokenRequests / bridgeOperations) * 1000).toFixed(2)} per 1,000`;
 }
