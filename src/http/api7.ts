@@ -7,8 +7,8 @@ import type { DcrDriver } from '../../drivers/driver.js';
 import { InvalidRequestError } from '../errors.js';
 import type { BridgeEvents } from '../events.js';
 import { api7ClientToWire, api7MetadataFromWire, rotatedSecretToWire, type Api7ClientMetadataBody } from '../metadata.js';
-import { clientIdParam, readJsonBody, requireObjectBody, validateBody, validateClientId } from './body.js';
-import { labelRoute, restoreRequestContext } from './request-context.js';
+import { clientIdParam, jsonBodySteps, validateClientId } from './body.js';
+import { labelRoute } from './request-context.js';
 import type { ApiSpec } from './spec.js';
 
 export interface DialectDependencies {
@@ -20,12 +20,7 @@ export interface DialectDependencies {
 
 export function api7Router({ driver, events, spec, bodyLimitBytes }: DialectDependencies): Router {
   const router = Router();
-  const jsonBody = (schemaName: string): RequestHandler[] => [
-    readJsonBody(bodyLimitBytes),
-    restoreRequestContext(),
-    requireObjectBody,
-    validateBody(spec, schemaName),
-  ];
+  const jsonBody = jsonBodySteps(spec, bodyLimitBytes);
 
   const registerClient: RequestHandler = async (req, res) => {
     const metadata = api7MetadataFromWire(req.body as Api7ClientMetadataBody);

@@ -5,6 +5,7 @@
  */
 import express, { type Request, type RequestHandler } from 'express';
 import { InvalidRequestError } from '../errors.js';
+import { restoreRequestContext } from './request-context.js';
 import type { ApiSpec } from './spec.js';
 
 export function readJsonBody(limitBytes: number): RequestHandler {
@@ -25,6 +26,17 @@ export function validateBody(spec: ApiSpec, schemaName: string): RequestHandler 
     spec.validate(schemaName, req.body);
     next();
   };
+}
+
+/**
+ * The steps of every route with a JSON body, per schema: read it up to the limit, restore the request's
+ * log context after the parser, require an object, validate it.
+ *
+ *   const jsonBody = jsonBodySteps(spec, bodyLimitBytes);
+ *   router.post('/clients', ...jsonBody('Api7ClientMetadata'), registerClient);
+ */
+export function jsonBodySteps(spec: ApiSpec, limitBytes: number): (schemaName: string) => RequestHandler[] {
+  return (schemaName) => [readJsonBody(limitBytes), restoreRequestContext(), requireObjectBody, validateBody(spec, schemaName)];
 }
 
 const clientIdPattern = /^[A-Za-z0-9._~-]{1,255}$/;

@@ -5,8 +5,8 @@
 import { Router, type RequestHandler } from 'express';
 import { checkRedirectUri, konnectClientToWire, konnectContextFromWire, konnectMetadataFromWire, type KonnectClientBody } from '../metadata.js';
 import type { DialectDependencies } from './api7.js';
-import { clientIdParam, readJsonBody, requireObjectBody, validateBody, validateClientId } from './body.js';
-import { labelRoute, restoreRequestContext } from './request-context.js';
+import { clientIdParam, jsonBodySteps, validateClientId } from './body.js';
+import { labelRoute } from './request-context.js';
 
 interface KonnectEventBody {
   event_type: string;
@@ -23,12 +23,7 @@ function loggableEventType(eventType: string): string {
 
 export function konnectRouter({ driver, events, spec, bodyLimitBytes }: DialectDependencies): Router {
   const router = Router();
-  const jsonBody = (schemaName: string): RequestHandler[] => [
-    readJsonBody(bodyLimitBytes),
-    restoreRequestContext(),
-    requireObjectBody,
-    validateBody(spec, schemaName),
-  ];
+  const jsonBody = jsonBodySteps(spec, bodyLimitBytes);
 
   const registerClient: RequestHandler = async (req, res) => {
     const body = req.body as KonnectClientBody;
