@@ -61,7 +61,8 @@ function secretExpiryIsValid(expiresAt: number): boolean {
   return expiresAt === 0 || (Number.isInteger(expiresAt) && expiresAt > Date.now() / 1000);
 }
 
-async function rejectsWith(promise: Promise<unknown>, errorClass: new (...args: never[]) => BridgeError): Promise<void> {
+/** Asserts that `promise` rejects with an instance of `errorClass` (a typed bridge error). */
+export async function rejectsWith(promise: Promise<unknown>, errorClass: new (...args: never[]) => BridgeError): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
     assert.ok(error instanceof errorClass, `expected ${errorClass.name}, got ${String(error)}`);
     return true;

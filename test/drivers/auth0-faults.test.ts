@@ -5,11 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { ClientMetadata, DcrDriver } from '../../drivers/driver.js';
+import type { DcrDriver } from '../../drivers/driver.js';
 import { createAuth0Driver, createDriverFromEnv, type Auth0DriverOptions } from '../../drivers/auth0.js';
 import { ConfigurationError } from '../../src/env.js';
 import { BridgeError, ClientNotFoundError, InvalidRequestError } from '../../src/errors.js';
 import { startAuth0Emulator, type Auth0Emulator } from '../emulators/auth0.js';
+import { rejectsWith, serviceMetadata } from '../conformance/driver-suite.js';
 import { faultKinds, faultMatrix } from '../support/fault-matrix.js';
 
 /** The driver under test: short timeouts so persistent faults end fast. */
@@ -27,17 +28,6 @@ const GRANTS = 'GET /api/v2/client-grants';
 const CREATE_GRANT = 'POST /api/v2/client-grants';
 const DELETE_GRANT = 'DELETE /api/v2/client-grants/:id';
 const tooManyRequests = { statusCode: 429, error: 'Too Many Requests', message: 'Global limit has been reached', errorCode: 'too_many_requests' };
-
-function serviceMetadata(overrides: Partial<ClientMetadata> = {}): ClientMetadata {
-  return { clientName: 'fault service client', redirectUris: [], grantTypes: ['client_credentials'], responseTypes: [], tokenEndpointAuthMethod: 'client_secret_basic', ...overrides };
-}
-
-async function rejectsWith(promise: Promise<unknown>, errorClass: new (...args: never[]) => BridgeError): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof errorClass, `expected ${errorClass.name}, got ${String(error)}`);
-    return true;
-  });
-}
 
 function driverOptions(auth0: Auth0Emulator, overrides: Partial<Auth0DriverOptions> = {}): Auth0DriverOptions {
   return {
@@ -119,7 +109,7 @@ describe('auth0 driver faults', () => {
         prepare: register,
         run: async (client) => driver.updateClient(client.clientId, serviceMetadata({ clientName: 'renamed under faults' })),
         verify: async (client, { succeeded }) => {
-          assert.equal(auth0.client(client.clientId)?.name, succeeded ? 'renamed under faults' : 'fault service client');
+          assert.equal(auth0.client(client.clientId)?.name, succeeded ? 'renamed under faults' : 'conformance service client');
           assert.equal(auth0.client(client.clientId)?.client_metadata.dcr_bridge_managed, 'true');
           assert.equal(await auth0.secretWorks(client.clientId, client.clientSecret), true, 'an update never loses the secret');
           await setup.deleteClient(client.clientId);

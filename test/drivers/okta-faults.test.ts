@@ -10,6 +10,7 @@ import { createDriverFromEnv, createOktaDriver } from '../../drivers/okta.js';
 import { ConfigurationError } from '../../src/env.js';
 import { BridgeError, ClientNotFoundError, InvalidRequestError } from '../../src/errors.js';
 import { startOktaEmulator, type OktaEmulator } from '../emulators/okta.js';
+import { rejectsWith, serviceMetadata, webMetadata } from '../conformance/driver-suite.js';
 import { faultKinds, faultMatrix } from '../support/fault-matrix.js';
 
 const policy = { timeoutMs: 400, baseDelayMs: 5, maxDelayMs: 40, budgetMs: 1000 };
@@ -30,34 +31,11 @@ const rateLimited = {
   errorCauses: [],
 };
 
-// The conformance suite's shapes, repeated so this file does not need the HTTP test app.
-function serviceMetadata(overrides: Partial<ClientMetadata> = {}): ClientMetadata {
-  return { clientName: 'conformance service client', redirectUris: [], grantTypes: ['client_credentials'], responseTypes: [], tokenEndpointAuthMethod: 'client_secret_basic', ...overrides };
-}
-
-function webMetadata(overrides: Partial<ClientMetadata> = {}): ClientMetadata {
-  return {
-    clientName: 'conformance web client',
-    redirectUris: ['https://app.example.com/callback'],
-    grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
-    responseTypes: ['code'],
-    tokenEndpointAuthMethod: 'client_secret_basic',
-    ...overrides,
-  };
-}
-
 /** A cold first call (lazy SDK modules, JIT, first TLS handshake) takes seconds; the short test policy must not pay it. */
 async function warmUp(okta: OktaEmulator): Promise<void> {
   const { clientId, privateKeyPem, keyId } = okta.serviceApp;
   await createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken } }).checkReadiness();
   await createOktaDriver({ orgUrl: okta.emulator.url, credentials: { clientId, privateKey: privateKeyPem, keyId } }).checkReadiness();
-}
-
-async function rejectsWith(promise: Promise<unknown>, errorClass: new (...args: never[]) => BridgeError): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof errorClass, `expected ${errorClass.name}, got ${String(error)}`);
-    return true;
-  });
 }
 
 describe('okta driver faults (API token)', () => {
