@@ -11,7 +11,7 @@ import { ConfigurationError } from '../../src/env.js';
 import { BridgeError, ClientNotFoundError, InvalidRequestError } from '../../src/errors.js';
 import { startAuth0Emulator, type Auth0Emulator } from '../emulators/auth0.js';
 import { rejectsWith, serviceMetadata } from '../conformance/driver-suite.js';
-import { faultKinds, faultMatrix } from '../support/fault-matrix.js';
+import { deletionOperation, faultKinds, faultMatrix, readOperation, rotationOperation, type MatrixTarget } from '../support/fault-matrix.js';
 
 /** The driver under test: short timeouts so persistent faults end fast. */
 const policy = { timeoutMs: 400, baseDelayMs: 5, maxDelayMs: 40, budgetMs: 1300 };
@@ -68,6 +68,8 @@ describe('auth0 driver faults', () => {
 
   const owned = () => new Set(auth0.ownedClientIds());
   const register = () => setup.registerClient(serviceMetadata(), { portal: 'api7' });
+  const target: MatrixTarget = { driver: () => driver, register, cleanUp: (clientId) => setup.deleteClient(clientId), idp: () => auth0 };
+  const deletion = deletionOperation(target, [CLIENT, GRANTS, DELETE_GRANT, DELETE_CLIENT]);
 
   // Retry-After 0 keeps the matrix fast; the wait for X-RateLimit-Reset is proven on its own below.
   const kinds = faultKinds({
@@ -96,13 +98,7 @@ describe('auth0 driver faults', () => {
           }
         },
       },
-      {
-        name: 'get',
-        routes: [CLIENT],
-        prepare: register,
-        run: async (client) => assert.equal((await driver.getClient(client.clientId)).clientId, client.clientId),
-        verify: async (client) => setup.deleteClient(client.clientId),
-      },
+      readOperation(target, [CLIENT]),
       {
         name: 'update',
         routes: [CLIENT, UPDATE_CLIENT],
@@ -116,34 +112,13 @@ describe('auth0 driver faults', () => {
         },
       },
       {
-        name: 'delete',
-        routes: [CLIENT, GRANTS, DELETE_GRANT, DELETE_CLIENT],
-        prepare: register,
-        run: async (client) => driver.deleteClient(client.clientId),
-        verify: async (client, { succeeded }) => {
-          assert.equal(owned().has(client.clientId), !succeeded);
-          await setup.deleteClient(client.clientId);
-          assert.equal(owned().has(client.clientId), false, 'a retried delete completes');
-          assert.deepEqual(auth0.grants(client.clientId), []);
+        ...deletion,
+        verify: async (client, outcome) => {
+          await deletion.verify!(client, outcome);
+          assert.deepEqual(auth0.grants(client.clientId), [], 'no grant outlives its client');
         },
       },
-      {
-        name: 'rotate',
-        routes: [CLIENT, ROTATE],
-        prepare: async () => ({ client: await register(), rotated: undefined as string | undefined }),
-        run: async (context) => {
-          context.rotated = (await driver.rotateSecret(context.client.clientId)).clientSecret;
-        },
-        verify: async ({ client, rotated }, { succeeded }) => {
-          if (succeeded) {
-            assert.equal(await auth0.secretWorks(client.clientId, rotated!), true);
-            assert.equal(await auth0.secretWorks(client.clientId, client.clientSecret), false);
-          } else {
-            assert.equal(await auth0.secretWorks(client.clientId, client.clientSecret), true, 'a failed rotation keeps the old secret working');
-          }
-          await setup.deleteClient(client.clientId);
-        },
-      },
+      rotationOperation(target, [CLIENT, ROTATE]),
       {
         name: 'readiness',
         routes: [CLIENTS],

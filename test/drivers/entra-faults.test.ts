@@ -9,7 +9,7 @@ import { createEntraDriver } from '../../drivers/entra.js';
 import type { DcrDriver, RegisteredClientWithSecret } from '../../drivers/driver.js';
 import { serviceMetadata, webMetadata } from '../conformance/driver-suite.js';
 import { startEntraEmulator, type EntraEmulator } from '../emulators/entra.js';
-import { faultKinds, faultMatrix, type MatrixOperation } from '../support/fault-matrix.js';
+import { deletionOperation, faultKinds, faultMatrix, readOperation, rotationOperation, type MatrixOperation, type MatrixTarget } from '../support/fault-matrix.js';
 
 // Short enough for ~70 cells in well under a minute; long enough that one Retry-After: 1 wait still fits the budget.
 const matrixPolicy = { timeoutMs: 200, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 1_300 };
@@ -56,10 +56,12 @@ describe('entra driver fault matrix', () => {
   });
 
   const registered = () => driver.registerClient(serviceMetadata(), { portal: 'api7' });
+  const target: MatrixTarget = { driver: () => driver, register: registered, cleanUp: (clientId) => driver.deleteClient(clientId), idp: () => entra };
   const stillWorks = async (client: RegisteredClientWithSecret) => {
     assert.ok(entra.ownedClientIds().includes(client.clientId), 'the client is still there');
     assert.equal(await entra.secretWorks(client.clientId, client.clientSecret), true, 'its secret still works');
   };
+  const deletion = deletionOperation(target, [ROUTES.readByAppId, ROUTES.delete]);
 
   const operations: MatrixOperation<any>[] = [
     {
@@ -78,13 +80,7 @@ describe('entra driver fault matrix', () => {
         await driver.deleteClient(context.client!.clientId);
       },
     } satisfies MatrixOperation<{ applications: number; client: RegisteredClientWithSecret | undefined }>,
-    {
-      name: 'get',
-      routes: [ROUTES.readByAppId],
-      prepare: registered,
-      run: (client: RegisteredClientWithSecret) => driver.getClient(client.clientId),
-      verify: (client: RegisteredClientWithSecret) => stillWorks(client),
-    },
+    readOperation(target, [ROUTES.readByAppId]),
     {
       name: 'update',
       routes: [ROUTES.readByAppId, ROUTES.patch],
@@ -96,32 +92,13 @@ describe('entra driver fault matrix', () => {
       },
     },
     {
-      name: 'delete',
-      routes: [ROUTES.readByAppId, ROUTES.delete],
-      prepare: registered,
-      run: (client: RegisteredClientWithSecret) => driver.deleteClient(client.clientId),
-      verify: async (client: RegisteredClientWithSecret, { succeeded }) => {
-        if (succeeded) assert.equal(entra.ownedClientIds().includes(client.clientId), false, 'deleted');
-        else await stillWorks(client);
-        await driver.deleteClient(client.clientId);
+      ...deletion,
+      verify: async (client: RegisteredClientWithSecret, outcome: { succeeded: boolean }) => {
+        if (!outcome.succeeded) await stillWorks(client);
+        await deletion.verify!(client, outcome);
       },
     },
-    {
-      name: 'rotate',
-      routes: [ROUTES.readByAppId, ROUTES.addPassword, ROUTES.removePassword],
-      prepare: async () => ({ client: await registered(), secret: undefined as string | undefined }),
-      run: async (context) => {
-        context.secret = (await driver.rotateSecret(context.client.clientId)).clientSecret;
-      },
-      verify: async (context, { succeeded }) => {
-        if (succeeded) {
-          assert.equal(await entra.secretWorks(context.client.clientId, context.secret!), true, 'the new secret works');
-          assert.equal(await entra.secretWorks(context.client.clientId, context.client.clientSecret), false, 'the old secret is retired');
-        } else {
-          await stillWorks(context.client);
-        }
-      },
-    } satisfies MatrixOperation<{ client: RegisteredClientWithSecret; secret: string | undefined }>,
+    rotationOperation(target, [ROUTES.readByAppId, ROUTES.addPassword, ROUTES.removePassword]),
     {
       name: 'readiness',
       routes: [ROUTES.list],

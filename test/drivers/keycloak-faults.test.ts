@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 import { createKeycloakDriver } from '../../drivers/keycloak.js';
-import type { DcrDriver, RegisteredClientWithSecret, RotatedSecret } from '../../drivers/driver.js';
+import type { DcrDriver, RegisteredClientWithSecret } from '../../drivers/driver.js';
 import { serviceMetadata, webMetadata } from '../conformance/driver-suite.js';
 import { startKeycloakEmulator, type KeycloakEmulator } from '../emulators/keycloak.js';
-import { faultKinds, faultMatrix, type MatrixOperation } from '../support/fault-matrix.js';
+import { deletionOperation, faultKinds, faultMatrix, readOperation, rotationOperation, type MatrixOperation, type MatrixTarget } from '../support/fault-matrix.js';
 
 // One Retry-After wait fits the budget, so a 429 cell costs about a second; three attempts bound a timeout cell.
 const policy = { timeoutMs: 400, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 1_500, maxAttempts: 3 };
@@ -47,6 +47,7 @@ describe('keycloak driver under IdP faults', () => {
 
   const register = async () => driver.registerClient(serviceMetadata(), { portal: 'api7' });
   const owned = () => new Set(keycloak.ownedClientIds());
+  const target: MatrixTarget = { driver: () => driver, register, cleanUp: (clientId) => driver.deleteClient(clientId), idp: () => keycloak };
 
   const registration: MatrixOperation<{ before: Set<string>; created?: RegisteredClientWithSecret }> = {
     name: 'register',
@@ -64,14 +65,6 @@ describe('keycloak driver under IdP faults', () => {
     },
   };
 
-  const get: MatrixOperation<RegisteredClientWithSecret> = {
-    name: 'get',
-    routes: [routes.findClients],
-    prepare: register,
-    run: (client) => driver.getClient(client.clientId),
-    verify: (client) => driver.deleteClient(client.clientId),
-  };
-
   const update: MatrixOperation<RegisteredClientWithSecret> = {
     name: 'update',
     routes: [routes.findClients, routes.updateClient],
@@ -81,36 +74,6 @@ describe('keycloak driver under IdP faults', () => {
       const read = await driver.getClient(client.clientId);
       if (succeeded) assert.deepEqual(read.metadata.redirectUris, webMetadata().redirectUris);
       assert.equal(keycloak.secretWorks(client.clientId, client.clientSecret), true, 'an update never touches the secret');
-      await driver.deleteClient(client.clientId);
-    },
-  };
-
-  const deletion: MatrixOperation<RegisteredClientWithSecret> = {
-    name: 'delete',
-    routes: [routes.findClients, routes.deleteClient],
-    prepare: register,
-    run: (client) => driver.deleteClient(client.clientId),
-    async verify(client, { succeeded }) {
-      if (succeeded) return assert.equal(owned().has(client.clientId), false, 'a delete that succeeded removed the client');
-      await driver.deleteClient(client.clientId);
-      assert.equal(owned().has(client.clientId), false, 'a repeated delete removes it');
-    },
-  };
-
-  const rotation: MatrixOperation<{ client: RegisteredClientWithSecret; rotated?: RotatedSecret }> = {
-    name: 'rotate',
-    routes: [routes.findClients, routes.regenerateSecret, routes.invalidateRotated],
-    prepare: async () => ({ client: await register() }),
-    run: async (context) => {
-      context.rotated = await driver.rotateSecret(context.client.clientId);
-    },
-    async verify({ client, rotated }, { succeeded }) {
-      if (succeeded) {
-        assert.equal(keycloak.secretWorks(client.clientId, rotated!.clientSecret), true);
-        assert.equal(keycloak.secretWorks(client.clientId, client.clientSecret), false, 'without grace the old secret is refused');
-      } else {
-        assert.equal(keycloak.secretWorks(client.clientId, client.clientSecret), true, 'a failed rotation leaves the old secret working');
-      }
       await driver.deleteClient(client.clientId);
     },
   };
@@ -126,7 +89,14 @@ describe('keycloak driver under IdP faults', () => {
 
   faultMatrix({
     emulator: () => keycloak.emulator,
-    operations: [registration, get, update, deletion, rotation, readiness],
+    operations: [
+      registration,
+      readOperation(target, [routes.findClients]),
+      update,
+      deletionOperation(target, [routes.findClients, routes.deleteClient]),
+      rotationOperation(target, [routes.findClients, routes.regenerateSecret, routes.invalidateRotated]),
+      readiness,
+    ],
     // The 429 cells prove Retry-After is honoured; the 503 cells go without it so the matrix stays within its time.
     kinds: faultKinds({ timeoutLatencyMs: 700 }).map((kind) => (kind.name === '503' ? { ...kind, fault: { status: 503 } } : kind)),
   });

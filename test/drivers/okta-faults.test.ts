@@ -11,7 +11,7 @@ import { ConfigurationError } from '../../src/env.js';
 import { BridgeError, ClientNotFoundError, InvalidRequestError } from '../../src/errors.js';
 import { startOktaEmulator, type OktaEmulator } from '../emulators/okta.js';
 import { rejectsWith, serviceMetadata, webMetadata } from '../conformance/driver-suite.js';
-import { faultKinds, faultMatrix } from '../support/fault-matrix.js';
+import { deletionOperation, faultKinds, faultMatrix, readOperation, rotationOperation, type MatrixTarget } from '../support/fault-matrix.js';
 
 const policy = { timeoutMs: 400, baseDelayMs: 5, maxDelayMs: 40, budgetMs: 1000 };
 const APPS = 'GET /api/v1/apps';
@@ -58,6 +58,7 @@ describe('okta driver faults (API token)', () => {
 
   const owned = () => new Set(okta.ownedClientIds());
   const register = (metadata: ClientMetadata = serviceMetadata()) => calm.registerClient(metadata, { portal: 'api7' });
+  const target: MatrixTarget = { driver: () => driver, register: () => register(), cleanUp: (clientId) => calm.deleteClient(clientId), idp: () => okta };
 
   // Okta's 429s carry X-Rate-Limit-* (epoch-second reset); Retry-After 0 keeps the matrix fast, the waits are proven below.
   const kinds = faultKinds({
@@ -84,13 +85,7 @@ describe('okta driver faults (API token)', () => {
           if (context.clientId) await calm.deleteClient(context.clientId);
         },
       },
-      {
-        name: 'get',
-        routes: [APPS],
-        prepare: async () => register(),
-        run: async (client) => assert.equal((await driver.getClient(client.clientId)).clientId, client.clientId),
-        verify: async (client) => calm.deleteClient(client.clientId),
-      },
+      readOperation(target, [APPS]),
       {
         name: 'update',
         routes: [APPS, REPLACE_APP],
@@ -102,34 +97,8 @@ describe('okta driver faults (API token)', () => {
           await calm.deleteClient(client.clientId);
         },
       },
-      {
-        name: 'delete',
-        routes: [APPS, DEACTIVATE_APP, DELETE_APP],
-        prepare: async () => register(),
-        run: async (client) => driver.deleteClient(client.clientId),
-        verify: async (client, { succeeded }) => {
-          assert.equal(owned().has(client.clientId), !succeeded);
-          await calm.deleteClient(client.clientId);
-          assert.equal(owned().has(client.clientId), false, 'a retried delete completes');
-        },
-      },
-      {
-        name: 'rotate',
-        routes: [APPS, SECRETS, CREATE_SECRET, DEACTIVATE_SECRET, DELETE_SECRET],
-        prepare: async () => ({ client: await register(), rotated: undefined as string | undefined }),
-        run: async (context) => {
-          context.rotated = (await driver.rotateSecret(context.client.clientId)).clientSecret;
-        },
-        verify: async ({ client, rotated }, { succeeded }) => {
-          if (succeeded) {
-            assert.equal(await okta.secretWorks(client.clientId, rotated!), true);
-            assert.equal(await okta.secretWorks(client.clientId, client.clientSecret), false);
-          } else {
-            assert.equal(await okta.secretWorks(client.clientId, client.clientSecret), true, 'a failed rotation keeps the old secret working');
-          }
-          await calm.deleteClient(client.clientId);
-        },
-      },
+      deletionOperation(target, [APPS, DEACTIVATE_APP, DELETE_APP]),
+      rotationOperation(target, [APPS, SECRETS, CREATE_SECRET, DEACTIVATE_SECRET, DELETE_SECRET]),
       {
         name: 'readiness',
         routes: [APPS],

@@ -5,10 +5,14 @@
  * every cell the driver's own `verify` checks what must hold either way (no orphan client, the old secret still
  * works after a failed rotation) and the emulator must have seen no spec violation.
  *
- *   faultMatrix({ emulator: () => emulator, operations: [...], timeoutLatencyMs: 600 });
+ * The get, delete and rotate cells are the same for every vendor (`readOperation`, `deletionOperation`,
+ * `rotationOperation`); registration, update and readiness are each vendor's own.
+ *
+ *   faultMatrix({ emulator: () => emulator, kinds: faultKinds({ timeoutLatencyMs: 600 }), operations: [...] });
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
+import type { DcrDriver, RegisteredClientWithSecret } from '../../drivers/driver.js';
 import { BridgeError } from '../../src/errors.js';
 import type { Emulator, Fault } from '../emulators/framework.js';
 
@@ -88,4 +92,68 @@ export function faultMatrix(options: FaultMatrixOptions): void {
       }
     });
   }
+}
+
+/** What the shared cells below need of a vendor's test: its driver, a way to make and remove clients, its emulator. */
+export interface MatrixTarget {
+  /** The driver under faults (the short retry policy). */
+  driver: () => DcrDriver;
+  /** Registers the client a cell works on, without faults. */
+  register: () => Promise<RegisteredClientWithSecret>;
+  /** Removes the client after a cell, whatever happened (a repeated delete must complete it). */
+  cleanUp: (clientId: string) => Promise<void>;
+  /** The emulator: the clients carrying the bridge's mark, and whether it accepts a secret now. */
+  idp: () => { ownedClientIds(): string[]; secretWorks(clientId: string, secret: string): boolean | Promise<boolean> };
+}
+
+/** `get`: a read that succeeds names the client; whatever the outcome, the client and its secret are untouched. */
+export function readOperation(target: MatrixTarget, routes: string[]): MatrixOperation<RegisteredClientWithSecret> {
+  return {
+    name: 'get',
+    routes,
+    prepare: () => target.register(),
+    run: async (client) => assert.equal((await target.driver().getClient(client.clientId)).clientId, client.clientId),
+    async verify(client) {
+      assert.equal(await target.idp().secretWorks(client.clientId, client.clientSecret), true, 'a read never touches the secret');
+      await target.cleanUp(client.clientId);
+    },
+  };
+}
+
+/** `delete`: a delete that succeeded removed the client; one that failed left it in place; a repeat completes it. */
+export function deletionOperation(target: MatrixTarget, routes: string[]): MatrixOperation<RegisteredClientWithSecret> {
+  const owned = (clientId: string) => target.idp().ownedClientIds().includes(clientId);
+  return {
+    name: 'delete',
+    routes,
+    prepare: () => target.register(),
+    run: (client) => target.driver().deleteClient(client.clientId),
+    async verify(client, { succeeded }) {
+      assert.equal(owned(client.clientId), !succeeded, succeeded ? 'a delete that succeeded removed the client' : 'a failed delete leaves the client');
+      await target.cleanUp(client.clientId);
+      assert.equal(owned(client.clientId), false, 'a repeated delete completes');
+    },
+  };
+}
+
+/** `rotate` without grace: on success the new secret works and the old one is refused; on failure the old one works. */
+export function rotationOperation(target: MatrixTarget, routes: string[]): MatrixOperation<{ client: RegisteredClientWithSecret; rotated?: string }> {
+  return {
+    name: 'rotate',
+    routes,
+    prepare: async () => ({ client: await target.register() }),
+    run: async (context) => {
+      context.rotated = (await target.driver().rotateSecret(context.client.clientId)).clientSecret;
+    },
+    async verify({ client, rotated }, { succeeded }) {
+      const idp = target.idp();
+      if (succeeded) {
+        assert.equal(await idp.secretWorks(client.clientId, rotated!), true, 'the new secret works');
+        assert.equal(await idp.secretWorks(client.clientId, client.clientSecret), false, 'without grace the old secret is refused');
+      } else {
+        assert.equal(await idp.secretWorks(client.clientId, client.clientSecret), true, 'a failed rotation leaves the old secret working');
+      }
+      await target.cleanUp(client.clientId);
+    },
+  };
 }
