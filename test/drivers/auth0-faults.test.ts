@@ -11,7 +11,7 @@ import { ConfigurationError } from '../../src/env.js';
 import { BridgeError, ClientNotFoundError, InvalidRequestError } from '../../src/errors.js';
 import { startAuth0Emulator, type Auth0Emulator } from '../emulators/auth0.js';
 import { rejectsWith, serviceMetadata } from '../conformance/driver-suite.js';
-import { deletionOperation, faultKinds, faultMatrix, readOperation, rotationOperation, type MatrixTarget } from '../support/fault-matrix.js';
+import { deletionOperation, faultKinds, faultMatrix, readOperation, registrationOperation, rotationOperation, type MatrixTarget } from '../support/fault-matrix.js';
 
 /** The driver under test: short timeouts so persistent faults end fast. */
 const policy = { timeoutMs: 400, baseDelayMs: 5, maxDelayMs: 40, budgetMs: 1300 };
@@ -82,22 +82,9 @@ describe('auth0 driver faults', () => {
     emulator: () => auth0.emulator,
     kinds,
     operations: [
-      {
-        name: 'register',
-        routes: [CREATE_CLIENT, CREATE_GRANT],
-        prepare: async () => ({ before: owned(), clientId: undefined as string | undefined }),
-        run: async (context) => {
-          context.clientId = (await driver.registerClient(serviceMetadata(), { portal: 'api7' })).clientId;
-        },
-        verify: async (context, { succeeded }) => {
-          const added = [...owned()].filter((id) => !context.before.has(id));
-          assert.deepEqual(added, succeeded ? [context.clientId] : [], 'no orphan client is left behind');
-          if (context.clientId) {
-            assert.deepEqual(auth0.grants(context.clientId).map((grant) => grant.audience), [auth0.apiAudience], 'a registered client holds its grant');
-            await setup.deleteClient(context.clientId);
-          }
-        },
-      },
+      registrationOperation(target, [CREATE_CLIENT, CREATE_GRANT], serviceMetadata(), (client) =>
+        assert.deepEqual(auth0.grants(client.clientId).map((grant) => grant.audience), [auth0.apiAudience], 'a registered client holds its grant'),
+      ),
       readOperation(target, [CLIENT]),
       {
         name: 'update',

@@ -9,7 +9,7 @@ import { createKeycloakDriver } from '../../drivers/keycloak.js';
 import type { DcrDriver, RegisteredClientWithSecret } from '../../drivers/driver.js';
 import { serviceMetadata, webMetadata } from '../conformance/driver-suite.js';
 import { startKeycloakEmulator, type KeycloakEmulator } from '../emulators/keycloak.js';
-import { deletionOperation, faultKinds, faultMatrix, readOperation, rotationOperation, type MatrixOperation, type MatrixTarget } from '../support/fault-matrix.js';
+import { deletionOperation, faultKinds, faultMatrix, readOperation, registrationOperation, rotationOperation, type MatrixOperation, type MatrixTarget } from '../support/fault-matrix.js';
 
 // One Retry-After wait fits the budget, so a 429 cell costs about a second; three attempts bound a timeout cell.
 const policy = { timeoutMs: 400, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 1_500, maxAttempts: 3 };
@@ -46,24 +46,7 @@ describe('keycloak driver under IdP faults', () => {
   });
 
   const register = async () => driver.registerClient(serviceMetadata(), { portal: 'api7' });
-  const owned = () => new Set(keycloak.ownedClientIds());
   const target: MatrixTarget = { driver: () => driver, register, cleanUp: (clientId) => driver.deleteClient(clientId), idp: () => keycloak };
-
-  const registration: MatrixOperation<{ before: Set<string>; created?: RegisteredClientWithSecret }> = {
-    name: 'register',
-    routes: [routes.createClient, routes.readSecret],
-    prepare: async () => ({ before: owned() }),
-    run: async (context) => {
-      context.created = await register();
-    },
-    async verify(context, { succeeded }) {
-      const added = [...owned()].filter((clientId) => !context.before.has(clientId));
-      if (!succeeded) return assert.deepEqual(added, [], 'a failed registration leaves no client behind');
-      assert.deepEqual(added, [context.created!.clientId], 'exactly one client per registration');
-      assert.equal(keycloak.secretWorks(context.created!.clientId, context.created!.clientSecret), true);
-      await driver.deleteClient(context.created!.clientId);
-    },
-  };
 
   const update: MatrixOperation<RegisteredClientWithSecret> = {
     name: 'update',
@@ -90,7 +73,7 @@ describe('keycloak driver under IdP faults', () => {
   faultMatrix({
     emulator: () => keycloak.emulator,
     operations: [
-      registration,
+      registrationOperation(target, [routes.createClient, routes.readSecret], serviceMetadata()),
       readOperation(target, [routes.findClients]),
       update,
       deletionOperation(target, [routes.findClients, routes.deleteClient]),

@@ -11,7 +11,7 @@ import { ConfigurationError } from '../../src/env.js';
 import { BridgeError, ClientNotFoundError, InvalidRequestError } from '../../src/errors.js';
 import { startOktaEmulator, type OktaEmulator } from '../emulators/okta.js';
 import { rejectsWith, serviceMetadata, webMetadata } from '../conformance/driver-suite.js';
-import { deletionOperation, faultKinds, faultMatrix, readOperation, rotationOperation, type MatrixTarget } from '../support/fault-matrix.js';
+import { deletionOperation, faultKinds, faultMatrix, readOperation, registrationOperation, rotationOperation, type MatrixTarget } from '../support/fault-matrix.js';
 
 const policy = { timeoutMs: 400, baseDelayMs: 5, maxDelayMs: 40, budgetMs: 1000 };
 const APPS = 'GET /api/v1/apps';
@@ -71,20 +71,7 @@ describe('okta driver faults (API token)', () => {
     emulator: () => okta.emulator,
     kinds,
     operations: [
-      {
-        name: 'register',
-        routes: [CREATE_APP],
-        prepare: async () => ({ before: owned(), clientId: undefined as string | undefined }),
-        run: async (context) => {
-          context.clientId = (await driver.registerClient(serviceMetadata(), { portal: 'api7' })).clientId;
-        },
-        verify: async (context, { succeeded }) => {
-          const now = owned();
-          const added = [...now].filter((id) => !context.before.has(id));
-          assert.deepEqual(added, succeeded ? [context.clientId] : [], 'no orphan app is left behind');
-          if (context.clientId) await calm.deleteClient(context.clientId);
-        },
-      },
+      registrationOperation(target, [CREATE_APP], serviceMetadata()),
       readOperation(target, [APPS]),
       {
         name: 'update',

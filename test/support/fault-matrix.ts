@@ -5,14 +5,14 @@
  * every cell the driver's own `verify` checks what must hold either way (no orphan client, the old secret still
  * works after a failed rotation) and the emulator must have seen no spec violation.
  *
- * The get, delete and rotate cells are the same for every vendor (`readOperation`, `deletionOperation`,
- * `rotationOperation`); registration, update and readiness are each vendor's own.
+ * The register, get, delete and rotate cells are the same for every vendor (`registrationOperation`,
+ * `readOperation`, `deletionOperation`, `rotationOperation`); update and readiness are each vendor's own.
  *
  *   faultMatrix({ emulator: () => emulator, kinds: faultKinds({ timeoutLatencyMs: 600 }), operations: [...] });
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import type { DcrDriver, RegisteredClientWithSecret } from '../../drivers/driver.js';
+import type { ClientMetadata, DcrDriver, RegisteredClientWithSecret } from '../../drivers/driver.js';
 import { BridgeError } from '../../src/errors.js';
 import type { Emulator, Fault } from '../emulators/framework.js';
 
@@ -104,6 +104,34 @@ export interface MatrixTarget {
   cleanUp: (clientId: string) => Promise<void>;
   /** The emulator: the clients carrying the bridge's mark, and whether it accepts a secret now. */
   idp: () => { ownedClientIds(): string[]; secretWorks(clientId: string, secret: string): boolean | Promise<boolean> };
+}
+
+/**
+ * `register`: a registration that succeeded made exactly one client, whose secret works (`also` checks the vendor's
+ * extras, e.g. a grant); one that failed left no client behind.
+ */
+export function registrationOperation(
+  target: MatrixTarget,
+  routes: string[],
+  metadata: ClientMetadata,
+  also?: (client: RegisteredClientWithSecret) => void,
+): MatrixOperation<{ before: Set<string>; client?: RegisteredClientWithSecret }> {
+  return {
+    name: 'register',
+    routes,
+    prepare: async () => ({ before: new Set(target.idp().ownedClientIds()) }),
+    run: async (context) => {
+      context.client = await target.driver().registerClient(metadata, { portal: 'api7' });
+    },
+    async verify({ before, client }, { succeeded }) {
+      const added = target.idp().ownedClientIds().filter((clientId) => !before.has(clientId));
+      if (!succeeded) return assert.deepEqual(added, [], 'a failed registration leaves no client behind');
+      assert.deepEqual(added, [client!.clientId], 'exactly one client per registration');
+      assert.equal(await target.idp().secretWorks(client!.clientId, client!.clientSecret), true, 'the registered secret works');
+      also?.(client!);
+      await target.cleanUp(client!.clientId);
+    },
+  };
 }
 
 /** `get`: a read that succeeds names the client; whatever the outcome, the client and its secret are untouched. */
