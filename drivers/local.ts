@@ -14,6 +14,7 @@ import type { RequestHandler } from 'express';
 // @ts-expect-error oidc-provider ships no type declarations; the little used here is typed by OidcProvider below.
 import Provider from 'oidc-provider';
 import { envValue } from '../src/env.js';
+import { api7ClientToWire } from '../src/metadata.js';
 import { BridgeError, ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError, InvalidRedirectUriError } from '../src/errors.js';
 import type {
   ClientMetadata,
@@ -105,25 +106,14 @@ const PROVIDER_SCOPES = new Set(['openid', 'offline_access']);
 function toProviderMetadata(record: Omit<LocalClientRecord, 'createdBy' | 'context'>): Record<string, unknown> {
   const { metadata } = record;
   const providerScope = metadata.scope?.split(' ').filter((value) => PROVIDER_SCOPES.has(value)).join(' ');
-  const fields: Record<string, unknown> = {
-    client_id: record.clientId,
-    client_secret: record.clientSecret,
-    client_id_issued_at: record.clientIdIssuedAt,
-    client_secret_expires_at: 0,
-    client_name: metadata.clientName,
-    redirect_uris: metadata.redirectUris,
-    grant_types: metadata.grantTypes,
-    response_types: metadata.responseTypes,
-    token_endpoint_auth_method: metadata.tokenEndpointAuthMethod,
-    scope: providerScope || undefined,
-    client_uri: metadata.clientUri,
-    logo_uri: metadata.logoUri,
-    contacts: metadata.contacts,
-    jwks_uri: metadata.jwksUri,
-    post_logout_redirect_uris: metadata.postLogoutRedirectUris,
-    application_type: metadata.applicationType,
-  };
-  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
+  // The API7 dialect's body is the RFC 7591 client, which is what oidc-provider reads.
+  return api7ClientToWire({
+    clientId: record.clientId,
+    clientSecret: record.clientSecret,
+    clientIdIssuedAt: record.clientIdIssuedAt,
+    clientSecretExpiresAt: 0,
+    metadata: { ...metadata, scope: providerScope || undefined },
+  });
 }
 
 function toRegisteredClient(record: LocalClientRecord): RegisteredClient {
