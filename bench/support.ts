@@ -1,11 +1,10 @@
 /**
- * What every vendor benchmark needs: run one operation many times at a given concurrency and measure it, start the
- * bridge with a driver on 127.0.0.1, and print the bridge and the direct IdP call side by side.
+ * What every vendor benchmark needs: start the bridge with a driver on 127.0.0.1, run register, get, rotate and
+ * delete through it and straight to the IdP at a given concurrency, and print the two side by side.
  *
  *   const bridge = await startBridge(driver);
- *   const viaBridge = await measure('register', () => bridge.call('POST', '/clients', body), { concurrency: 16, count: 500 });
- *   const direct = await measure('register', () => registerAtIdp(), { concurrency: 16, count: 500 });
- *   printComparison('keycloak', [{ operation: 'register', bridge: viaBridge, direct }]);
+ *   const { rows, bridgeOperations } = await compareOperations(bridge, directIdp, { concurrency: 16, count: 200 });
+ *   printComparison('keycloak', rows, [tokenEconomy(tokenRequests, bridgeOperations)]);
  */
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
@@ -242,7 +241,7 @@ export interface DirectIdp {
 }
 
 /** The machine client every benchmark registers. */
-export const benchClient = { client_name: 'bench client', grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic' };
+const benchClient = { client_name: 'bench client', grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic' };
 
 /**
  * Register, get, rotate and delete at one concurrency, through the bridge and straight to the IdP, side by side.
