@@ -120,6 +120,25 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
     return client as ClientRepresentation & { id: string };
   }
 
+  /**
+   * Has Keycloak generate a new secret for `client` (as read just before). Not repeated after an ambiguous failure: a
+   * second regeneration would push the old secret out of the grace slot. Instead the client is read again, and a
+   * secret that differs from the one read before is the one Keycloak generated behind the lost answer: it is handed
+   * out, not left for nobody to know (in a realm without the rotation policy the old one is already gone).
+   */
+  async function regenerateSecret(client: ClientRepresentation & { id: string }): Promise<string> {
+    try {
+      const credential = await call('rotate client secret', 'unsafe', () => admin.clients.generateNewClientSecret({ id: client.id }));
+      if (typeof credential.value === 'string') return credential.value;
+      throw new IdpError('The identity provider issued no new client secret.');
+    } catch (error) {
+      const now = await findClient(client.clientId!).catch(() => undefined);
+      const generated = now?.id === client.id && typeof now.secret === 'string' && typeof client.secret === 'string' && now.secret !== client.secret;
+      if (!generated) throw error;
+      return now.secret!;
+    }
+  }
+
   async function createClient(representation: ClientRepresentation): Promise<string> {
     const clientId = representation.clientId!;
     try {
@@ -195,12 +214,10 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
     async rotateSecret(clientId) {
       const client = await ownedClient(clientId);
       if (!usesSecret(client)) throw new InvalidRequestError('This client authenticates without a client secret, so it has none to rotate.');
-      // Not repeated after an ambiguous failure: a second regeneration would push the old secret out of the grace slot.
-      const credential = await call('rotate client secret', 'unsafe', () => admin.clients.generateNewClientSecret({ id: client.id }));
-      if (typeof credential.value !== 'string') throw new IdpError('The identity provider issued no new client secret.');
+      const clientSecret = await regenerateSecret(client);
       // A realm with the secret-rotation policy keeps the old secret as the "rotated" one; without a grace it goes now.
       if (graceSeconds === 0) await call('invalidate rotated secret', 'idempotent', () => admin.clients.invalidateSecret({ id: client.id }));
-      return { clientId, clientSecret: credential.value, clientSecretExpiresAt: 0 };
+      return { clientId, clientSecret, clientSecretExpiresAt: 0 };
     },
 
     async retireExpiredSecrets(now) {

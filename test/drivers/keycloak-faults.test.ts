@@ -4,9 +4,10 @@
  * left behind that the caller does not know of, and a failed rotation leaves the old secret working.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { createKeycloakDriver } from '../../drivers/keycloak.js';
 import type { DcrDriver, RegisteredClientWithSecret } from '../../drivers/driver.js';
+import { BridgeError } from '../../src/errors.js';
 import { serviceMetadata, webMetadata } from '../conformance/driver-suite.js';
 import { startKeycloakEmulator, type KeycloakEmulator } from '../emulators/keycloak.js';
 import { deletionOperation, faultKinds, faultMatrix, readOperation, registrationOperation, rotationOperation, type MatrixOperation, type MatrixTarget } from '../support/fault-matrix.js';
@@ -24,18 +25,22 @@ const routes = {
   invalidateRotated: 'DELETE /admin/realms/:realm/clients/:id/client-secret/rotated',
 };
 
+/** A driver on the short test policy, without grace. */
+function driverFor(keycloak: KeycloakEmulator): DcrDriver {
+  return createKeycloakDriver({
+    url: keycloak.driverEnv.KEYCLOAK_URL!,
+    realm: keycloak.realm,
+    clientId: keycloak.serviceAccount.clientId,
+    clientSecret: keycloak.serviceAccount.clientSecret,
+    rotationGraceSeconds: 0,
+    idpCallPolicy: policy,
+  });
+}
+
 describe('keycloak driver under IdP faults', () => {
   let keycloak: KeycloakEmulator;
   let driver: DcrDriver;
-  const newDriver = () =>
-    createKeycloakDriver({
-      url: keycloak.driverEnv.KEYCLOAK_URL!,
-      realm: keycloak.realm,
-      clientId: keycloak.serviceAccount.clientId,
-      clientSecret: keycloak.serviceAccount.clientSecret,
-      rotationGraceSeconds: 0,
-      idpCallPolicy: policy,
-    });
+  const newDriver = () => driverFor(keycloak);
   before(async () => {
     keycloak = await startKeycloakEmulator({ secretRotationPolicy: true });
     driver = newDriver();
@@ -82,5 +87,43 @@ describe('keycloak driver under IdP faults', () => {
     ],
     // The 429 cells prove Retry-After is honoured; the 503 cells go without it so the matrix stays within its time.
     kinds: faultKinds({ timeoutLatencyMs: 700 }).map((kind) => (kind.name === '503' ? { ...kind, fault: { status: 503 } } : kind)),
+  });
+});
+
+describe('keycloak driver: a secret regeneration whose answer is lost', () => {
+  for (const secretRotationPolicy of [true, false]) {
+    it(`hands out the secret Keycloak generated, once, and the old one is refused (${secretRotationPolicy ? 'with' : 'without'} the rotation policy)`, async () => {
+      const keycloak = await startKeycloakEmulator({ secretRotationPolicy });
+      const driver = driverFor(keycloak);
+      try {
+        const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
+        keycloak.emulator.injectFault({ route: routes.regenerateSecret, drop: 'after-processing' });
+        const rotated = await driver.rotateSecret(client.clientId);
+        keycloak.emulator.clearFaults();
+        assert.deepEqual(keycloak.emulator.requestsTo(routes.regenerateSecret).map((request) => request.outcome), ['dropped'], 'regenerated once, never repeated');
+        assert.notEqual(rotated.clientSecret, client.clientSecret);
+        assert.equal(keycloak.secretWorks(client.clientId, rotated.clientSecret), true, 'the secret handed out is the one Keycloak holds');
+        assert.equal(keycloak.secretWorks(client.clientId, client.clientSecret), false, 'without grace the old secret is refused');
+        keycloak.emulator.assertNoViolations();
+      } finally {
+        await driver.close();
+        await keycloak.stop();
+      }
+    });
+  }
+
+  it('a regeneration that never reached Keycloak is still an error, and the old secret keeps working', async () => {
+    const keycloak = await startKeycloakEmulator({ secretRotationPolicy: false });
+    const driver = driverFor(keycloak);
+    try {
+      const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
+      keycloak.emulator.injectFault({ route: routes.regenerateSecret, drop: true });
+      await assert.rejects(driver.rotateSecret(client.clientId), (error: unknown) => error instanceof BridgeError && error.code === 'idp_unavailable');
+      keycloak.emulator.clearFaults();
+      assert.equal(keycloak.secretWorks(client.clientId, client.clientSecret), true);
+    } finally {
+      await driver.close();
+      await keycloak.stop();
+    }
   });
 });
