@@ -1,12 +1,12 @@
 /**
- * The Okta driver under IdP faults (every call of every operation × 429/500/503/timeout/dropped connection), its
- * admin-token economy, the ownership fence around apps it did not create, client_id validation and its
- * configuration — all through the real Okta SDK over TLS against the Okta emulator.
+ * The Okta driver under IdP faults (every call of every operation × 429/500/503/timeout/dropped connection, with an
+ * API token and as an OAuth service app), its admin-token economy, the ownership fence around apps it did not create,
+ * client_id validation and its configuration — all through the real Okta SDK over TLS against the Okta emulator.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ClientMetadata, DcrDriver } from '../../drivers/driver.js';
-import { createDriverFromEnv, createOktaDriver } from '../../drivers/okta.js';
+import { createDriverFromEnv, createOktaDriver, type OktaCredentials } from '../../drivers/okta.js';
 import { ConfigurationError } from '../../src/env.js';
 import { BridgeError, ClientNotFoundError, InvalidRequestError } from '../../src/errors.js';
 import { startOktaEmulator, type OktaEmulator } from '../emulators/okta.js';
@@ -38,6 +38,72 @@ async function warmUp(okta: OktaEmulator): Promise<void> {
   await createOktaDriver({ orgUrl: okta.emulator.url, credentials: { clientId, privateKey: privateKeyPem, keyId } }).checkReadiness();
 }
 
+/** Every admin call of every operation × every fault kind, in one auth mode, on an emulator of its own. */
+function adminCallMatrix(mode: string, credentialsOf: (okta: OktaEmulator) => OktaCredentials): void {
+  describe(`okta driver admin calls under IdP faults (${mode})`, () => {
+    let okta: OktaEmulator;
+    /** The driver under test, with the short call policy the faults are timed against. */
+    let driver: DcrDriver;
+    /** The same driver with a roomy policy, for setting the stage and checking after: a slow machine fails no cell. */
+    let calm: DcrDriver;
+    before(async () => {
+      okta = await startOktaEmulator();
+      driver = createOktaDriver({ orgUrl: okta.emulator.url, credentials: credentialsOf(okta), rotationGraceSeconds: 0, idpCallPolicy: policy });
+      calm = createOktaDriver({ orgUrl: okta.emulator.url, credentials: credentialsOf(okta), rotationGraceSeconds: 0, idpCallPolicy: { timeoutMs: 5000 } });
+      await warmUp(okta);
+      // Both hold their admin token (service-app mode) before any fault is injected, so each cell faults only its call.
+      await calm.checkReadiness();
+      await driver.checkReadiness().catch(() => driver.checkReadiness());
+    });
+    after(async () => {
+      await driver?.close();
+      await calm?.close();
+      await okta?.stop();
+    });
+
+    const register = (metadata: ClientMetadata = serviceMetadata()) => calm.registerClient(metadata, { portal: 'api7' });
+    const target: MatrixTarget = { driver: () => driver, register: () => register(), cleanUp: (clientId) => calm.deleteClient(clientId), idp: () => okta };
+
+    // Okta's 429s carry X-Rate-Limit-* (epoch-second reset); Retry-After 0 keeps the matrix fast, the waits are proven below.
+    const kinds = faultKinds({
+      timeoutLatencyMs: 600,
+      rateLimitHeaders: { 'Retry-After': '0', 'X-Rate-Limit-Limit': '600', 'X-Rate-Limit-Remaining': '0', 'X-Rate-Limit-Reset': '1' },
+      rateLimitBody: rateLimited,
+    }).map((kind) => (kind.name === '503' ? { ...kind, fault: { ...kind.fault, headers: { 'Retry-After': '0' } } } : kind));
+
+    faultMatrix({
+      emulator: () => okta.emulator,
+      kinds,
+      operations: [
+        registrationOperation(target, [CREATE_APP], serviceMetadata()),
+        readOperation(target, [APPS]),
+        {
+          name: 'update',
+          routes: [APPS, REPLACE_APP],
+          prepare: async () => register(webMetadata()),
+          run: async (client) => driver.updateClient(client.clientId, webMetadata({ clientName: 'renamed under faults' })),
+          verify: async (client, { succeeded }) => {
+            assert.equal(okta.app(client.clientId)?.label, succeeded ? 'renamed under faults' : 'conformance web client');
+            assert.equal(await okta.secretWorks(client.clientId, client.clientSecret), true, 'an update never loses the secret');
+            await calm.deleteClient(client.clientId);
+          },
+        },
+        deletionOperation(target, [APPS, DEACTIVATE_APP, DELETE_APP]),
+        rotationOperation(target, [APPS, SECRETS, CREATE_SECRET, DEACTIVATE_SECRET, DELETE_SECRET]),
+        {
+          name: 'readiness',
+          routes: [APPS],
+          prepare: async () => undefined,
+          run: async () => driver.checkReadiness(),
+        },
+      ],
+    });
+  });
+}
+
+adminCallMatrix('API token', (okta) => ({ apiToken: okta.apiToken }));
+adminCallMatrix('OAuth service app', (okta) => ({ clientId: okta.serviceApp.clientId, privateKey: okta.serviceApp.privateKeyPem, keyId: okta.serviceApp.keyId }));
+
 describe('okta driver faults (API token)', () => {
   let okta: OktaEmulator;
   /** The driver under test, with the short call policy the faults are timed against. */
@@ -58,43 +124,6 @@ describe('okta driver faults (API token)', () => {
 
   const owned = () => new Set(okta.ownedClientIds());
   const register = (metadata: ClientMetadata = serviceMetadata()) => calm.registerClient(metadata, { portal: 'api7' });
-  const target: MatrixTarget = { driver: () => driver, register: () => register(), cleanUp: (clientId) => calm.deleteClient(clientId), idp: () => okta };
-
-  // Okta's 429s carry X-Rate-Limit-* (epoch-second reset); Retry-After 0 keeps the matrix fast, the waits are proven below.
-  const kinds = faultKinds({
-    timeoutLatencyMs: 600,
-    rateLimitHeaders: { 'Retry-After': '0', 'X-Rate-Limit-Limit': '600', 'X-Rate-Limit-Remaining': '0', 'X-Rate-Limit-Reset': '1' },
-    rateLimitBody: rateLimited,
-  }).map((kind) => (kind.name === '503' ? { ...kind, fault: { ...kind.fault, headers: { 'Retry-After': '0' } } } : kind));
-
-  faultMatrix({
-    emulator: () => okta.emulator,
-    kinds,
-    operations: [
-      registrationOperation(target, [CREATE_APP], serviceMetadata()),
-      readOperation(target, [APPS]),
-      {
-        name: 'update',
-        routes: [APPS, REPLACE_APP],
-        prepare: async () => register(webMetadata()),
-        run: async (client) => driver.updateClient(client.clientId, webMetadata({ clientName: 'renamed under faults' })),
-        verify: async (client, { succeeded }) => {
-          assert.equal(okta.app(client.clientId)?.label, succeeded ? 'renamed under faults' : 'conformance web client');
-          assert.equal(await okta.secretWorks(client.clientId, client.clientSecret), true, 'an update never loses the secret');
-          await calm.deleteClient(client.clientId);
-        },
-      },
-      deletionOperation(target, [APPS, DEACTIVATE_APP, DELETE_APP]),
-      rotationOperation(target, [APPS, SECRETS, CREATE_SECRET, DEACTIVATE_SECRET, DELETE_SECRET]),
-      {
-        name: 'readiness',
-        routes: [APPS],
-        prepare: async () => undefined,
-        run: async () => driver.checkReadiness(),
-      },
-    ],
-  });
-
   describe('answers Okta acted on but never delivered', () => {
     it('a create whose answer is lost leaves no orphan app', async () => {
       const before = owned();
