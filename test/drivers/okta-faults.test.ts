@@ -4,12 +4,13 @@
  * client_id validation and its configuration — all through the real Okta SDK over TLS against the Okta emulator.
  */
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { ClientMetadata, DcrDriver } from '../../drivers/driver.js';
 import { createDriverFromEnv, createOktaDriver, type OktaCredentials } from '../../drivers/okta.js';
 import { ConfigurationError } from '../../src/env.js';
 import { BridgeError, ClientNotFoundError, InvalidRequestError } from '../../src/errors.js';
-import { startOktaEmulator, type OktaEmulator } from '../emulators/okta.js';
+import { oktaEmulator, startOktaEmulator, type OktaEmulator } from '../emulators/okta.js';
 import { rejectsWith, serviceMetadata, webMetadata } from '../conformance/driver-suite.js';
 import { deletionOperation, faultKinds, faultMatrix, readOperation, registrationOperation, rotationOperation, type MatrixTarget } from '../support/fault-matrix.js';
 
@@ -384,5 +385,23 @@ describe('okta driver configuration', () => {
     );
     await driver.checkReadiness();
     assert.equal(okta.tokenRequests(), 1);
+  });
+
+  it('builds a working driver from each set of variables `npm run emulator -- okta` prints', async () => {
+    const { emulator, driverEnv, alternativeEnv = {} } = await oktaEmulator.start({ port: 0 });
+    try {
+      const serviceApp = Object.values(alternativeEnv)[0]!;
+      assert.equal(statSync(serviceApp.OKTA_PRIVATE_KEY_FILE!).mode & 0o077, 0, 'the private key file is readable by its owner only');
+      for (const env of [driverEnv, { OKTA_ORG_URL: driverEnv.OKTA_ORG_URL!, ...serviceApp }]) {
+        const driver = await createDriverFromEnv(env, settings);
+        const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
+        await driver.deleteClient(client.clientId);
+      }
+      const authorizations = emulator.requestsTo(CREATE_APP).map((request) => String(request.headers.authorization).split(' ')[0]);
+      assert.deepEqual(authorizations, ['SSWS', 'Bearer']);
+      emulator.assertNoViolations();
+    } finally {
+      await emulator.stop();
+    }
   });
 });

@@ -19,11 +19,15 @@ if (!load || !Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`usage: npm run emulator -- <${Object.keys(definitions).join('|')}> [--port N]`);
   process.exit(2);
 }
-const { emulator, driverEnv } = await (await load()).start({ port });
+const { emulator, driverEnv, alternativeEnv = {} } = await (await load()).start({ port });
 console.log(`${name} emulator listening at ${emulator.url}`);
 console.log(`trust its CA: export NODE_EXTRA_CA_CERTS=${emulator.caFile}`);
 console.log('driver variables:');
 for (const [key, value] of Object.entries(driverEnv)) console.log(`  export ${key}=${value}`);
+for (const [what, env] of Object.entries(alternativeEnv)) {
+  console.log(`or, ${what}:`);
+  for (const [key, value] of Object.entries(env)) console.log(`  export ${key}=${value}`);
+}
 const stop = () => {
   void emulator.stop().then(() => process.exit(0));
 };

@@ -339,6 +339,9 @@ function send(res: ServerResponse, response: EmulatorResponse): void {
 /** What the standalone CLI (`npm run emulator -- <idp>`) and the tests need from each vendor's emulator module. */
 export interface EmulatorDefinition {
   name: string;
-  /** Starts an emulator with the given port (0 = any) and returns it with the driver variables that point at it. */
-  start(options: { port?: number }): Promise<{ emulator: Emulator; driverEnv: Record<string, string> }>;
+  /**
+   * Starts an emulator with the given port (0 = any) and returns it with the driver variables that point at it, and
+   * any other set of variables the driver takes instead (e.g. another credential mode), keyed by what it is.
+   */
+  start(options: { port?: number }): Promise<{ emulator: Emulator; driverEnv: Record<string, string>; alternativeEnv?: Record<string, Record<string, string>> }>;
 }

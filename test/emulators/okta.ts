@@ -5,6 +5,8 @@
  * answer is checked against Okta's published management spec.
  */
 import { generateKeyPairSync, randomBytes, verify, type KeyObject } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Emulator, type EmulatorDefinition, type EmulatorRequest, type EmulatorResponse } from './framework.js';
 import { SpecValidator, vendorSpecFile } from './spec-validator.js';
 
@@ -588,12 +590,22 @@ export const oktaEmulator: EmulatorDefinition = {
   name: 'okta',
   async start({ port }) {
     const okta = await startOktaEmulator({ port });
+    // The service app's private key goes to a file beside the test CA, readable by its owner only, for OKTA_PRIVATE_KEY_FILE.
+    const keyFile = join(dirname(okta.emulator.caFile), 'okta-service-app-key.pem');
+    writeFileSync(keyFile, okta.serviceApp.privateKeyPem, { mode: 0o600 });
     return {
       emulator: okta.emulator,
       driverEnv: {
         DCR_DRIVER: 'okta',
         OKTA_ORG_URL: okta.emulator.url,
         OKTA_API_TOKEN: okta.apiToken,
+      },
+      alternativeEnv: {
+        'as the OAuth service app, the mode Okta recommends (instead of OKTA_API_TOKEN)': {
+          OKTA_CLIENT_ID: okta.serviceApp.clientId,
+          OKTA_KEY_ID: okta.serviceApp.keyId,
+          OKTA_PRIVATE_KEY_FILE: keyFile,
+        },
       },
     };
   },
