@@ -76,7 +76,8 @@ describe('auth0 driver faults', () => {
     timeoutLatencyMs: 650,
     rateLimitHeaders: { 'Retry-After': '0', 'X-RateLimit-Limit': '50', 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': '1' },
     rateLimitBody: tooManyRequests,
-  }).map((kind) => (kind.name === '503' ? { ...kind, fault: { ...kind.fault, headers: { 'Retry-After': '0' } } } : kind));
+    serviceUnavailableRetryAfter: '0',
+  });
 
   faultMatrix({
     emulator: () => auth0.emulator,

@@ -70,7 +70,8 @@ function adminCallMatrix(mode: string, credentialsOf: (okta: OktaEmulator) => Ok
       timeoutLatencyMs: 600,
       rateLimitHeaders: { 'Retry-After': '0', 'X-Rate-Limit-Limit': '600', 'X-Rate-Limit-Remaining': '0', 'X-Rate-Limit-Reset': '1' },
       rateLimitBody: rateLimited,
-    }).map((kind) => (kind.name === '503' ? { ...kind, fault: { ...kind.fault, headers: { 'Retry-After': '0' } } } : kind));
+      serviceUnavailableRetryAfter: '0',
+    });
 
     faultMatrix({
       emulator: () => okta.emulator,
@@ -256,9 +257,7 @@ describe('okta driver faults at the token endpoint (OAuth service app)', () => {
 
   faultMatrix({
     emulator: () => okta.emulator,
-    kinds: faultKinds({ timeoutLatencyMs: 600, rateLimitHeaders: { 'Retry-After': '0' }, rateLimitBody: rateLimited }).map((kind) =>
-      kind.name === '503' ? { ...kind, fault: { ...kind.fault, headers: { 'Retry-After': '0' } } } : kind,
-    ),
+    kinds: faultKinds({ timeoutLatencyMs: 600, rateLimitHeaders: { 'Retry-After': '0' }, rateLimitBody: rateLimited, serviceUnavailableRetryAfter: '0' }),
     operations: [
       {
         name: 'readiness with a fresh admin token',

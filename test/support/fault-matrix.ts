@@ -23,8 +23,17 @@ export interface FaultKind {
   expected: { status: number; code: string };
 }
 
-/** The five kinds of the issue: 429 with Retry-After, 500, 503, timeout, dropped connection. */
-export function faultKinds(options: { timeoutLatencyMs: number; rateLimitHeaders?: Record<string, string>; rateLimitBody?: unknown }): FaultKind[] {
+/**
+ * The five kinds of the issue: 429 with Retry-After, 500, 503, timeout, dropped connection. The 503 carries a
+ * `Retry-After` only when `serviceUnavailableRetryAfter` is given (a gateway's 503 often has none).
+ */
+export function faultKinds(options: {
+  timeoutLatencyMs: number;
+  rateLimitHeaders?: Record<string, string>;
+  rateLimitBody?: unknown;
+  serviceUnavailableRetryAfter?: string;
+}): FaultKind[] {
+  const retryAfter = options.serviceUnavailableRetryAfter;
   return [
     {
       name: '429 with Retry-After',
@@ -32,7 +41,11 @@ export function faultKinds(options: { timeoutLatencyMs: number; rateLimitHeaders
       expected: { status: 503, code: 'idp_unavailable' },
     },
     { name: '500', fault: { status: 500 }, expected: { status: 502, code: 'idp_error' } },
-    { name: '503', fault: { status: 503, headers: { 'Retry-After': '1' } }, expected: { status: 503, code: 'idp_unavailable' } },
+    {
+      name: '503',
+      fault: { status: 503, ...(retryAfter === undefined ? {} : { headers: { 'Retry-After': retryAfter } }) },
+      expected: { status: 503, code: 'idp_unavailable' },
+    },
     { name: 'timeout', fault: { latencyMs: options.timeoutLatencyMs }, expected: { status: 504, code: 'idp_timeout' } },
     { name: 'dropped connection', fault: { drop: true }, expected: { status: 503, code: 'idp_unavailable' } },
   ];
