@@ -4,7 +4,7 @@
  * applications, service principals, `addPassword` / `removePassword`, lookups by `appId`, the Graph error envelope,
  * `Retry-After` on 429, access tokens that expire, the `Application.ReadWrite.OwnedBy` rule (the bridge may change
  * only the apps it owns) and, on request, Entra's replication delay: a new object is invisible for a while.
- * Every Graph request and answer is checked against the Graph v1.0 subset in `../shared/vendor-specs/entra/`.
+ * Every Graph request and answer is checked against the Graph v1.0 subset in `test/vendor-specs/entra/`.
  */
 import { createHash, createPublicKey, randomBytes, randomUUID, verify, X509Certificate, constants as cryptoConstants, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';

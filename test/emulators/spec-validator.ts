@@ -1,9 +1,10 @@
 /**
  * Checks requests (and the emulators' own answers) against a vendor's published OpenAPI description from
- * `../shared/vendor-specs`. OpenAPI 3.0 documents are validated with Ajv (draft-07 + `nullable`), 3.1 with Ajv 2020.
+ * `test/vendor-specs/` (each vendor's SOURCE.md beside its files says where it came from and under which licence).
+ * OpenAPI 3.0 documents are validated with Ajv (draft-07 + `nullable`), 3.1 with Ajv 2020.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type AnySchema, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -14,19 +15,12 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 type Json = Record<string, unknown>;
 
-/** `../shared/vendor-specs` next to the repository, or `DCR_VENDOR_SPECS_DIR`. */
-export function vendorSpecsDir(): string {
-  return process.env.DCR_VENDOR_SPECS_DIR ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/vendor-specs');
-}
+const vendorSpecsDir = fileURLToPath(new URL('../vendor-specs/', import.meta.url));
 
-/**
- * The path of one vendor spec file. Missing specs fail loudly under CI; elsewhere the caller may skip, with a reason.
- */
+/** The path of one vendor spec file in `test/vendor-specs/`; a missing one is an error, never a skip. */
 export function vendorSpecFile(relativePath: string): string {
-  const file = join(vendorSpecsDir(), relativePath);
-  if (!existsSync(file) && process.env.CI === 'true') {
-    throw new Error(`vendor spec ${file} is missing; CI must have ../shared/vendor-specs (or set DCR_VENDOR_SPECS_DIR)`);
-  }
+  const file = join(vendorSpecsDir, relativePath);
+  if (!existsSync(file)) throw new Error(`vendor spec ${relativePath} is missing from test/vendor-specs/`);
   return file;
 }
 
