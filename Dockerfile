@@ -1,11 +1,20 @@
 # Node 22 LTS: the newest release line oidc-provider (the embedded local IdP) supports; the bridge needs >= 20.19.
 ARG NODE_IMAGE=node:22-bookworm-slim
 
+# Compiles the TypeScript sources to dist/ with the dev dependencies (typescript); nothing of this stage ships but dist/.
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+RUN npm ci --ignore-scripts
+COPY src ./src
+COPY drivers ./drivers
+RUN npm run build
+
+# Production dependencies only: no typescript, no tsx, no esbuild. No install script of them is needed.
 FROM ${NODE_IMAGE} AS dependencies
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Production dependencies only; tsx is one of them, since the bridge runs its TypeScript sources directly.
-RUN npm ci --omit=dev && npm cache clean --force
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production \
@@ -13,9 +22,8 @@ ENV NODE_ENV=production \
     DCR_LOCAL_DATA_DIR=/app/data
 WORKDIR /app
 COPY --from=dependencies /app/node_modules ./node_modules
-COPY package.json tsconfig.json ./
-COPY src ./src
-COPY drivers ./drivers
+COPY --from=build /app/dist ./dist
+COPY package.json ./
 COPY spec ./spec
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
@@ -24,5 +32,5 @@ EXPOSE 3000
 # Plain node, no curl in the image; HTTPS when the bridge serves TLS itself (its certificate is not checked here).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "const tls = Boolean(process.env.TLS_CERT_FILE || process.env.TLS_CERT_FILE_FILE); require(tls ? 'node:https' : 'node:http').get({ host: '127.0.0.1', port: process.env.PORT, path: '/healthz', rejectUnauthorized: false, timeout: 4000 }, (res) => process.exit(res.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1)).on('timeout', () => process.exit(1))"]
-# node directly rather than npm start, so SIGTERM reaches the bridge and it shuts down gracefully.
-CMD ["node", "--import", "tsx", "src/main.ts"]
+# node directly, not npm start, so SIGTERM reaches the bridge and it shuts down gracefully.
+CMD ["node", "dist/src/main.js"]

@@ -118,6 +118,8 @@ export interface DriverSettings {
   rotationGraceSeconds: number;
   /** Timeouts and retry budget for calls to the IdP (`DCR_IDP_TIMEOUT_MS`, `DCR_IDP_RETRY_BUDGET_MS`); tests shorten them. */
   idpCallPolicy?: Partial<IdpCallPolicy>;
+  /** Something the operator should know that is not an error (a damaged client file moved aside at start). */
+  warn?: (message: string, fields: Record<string, unknown>) => void;
 }
 
 /**

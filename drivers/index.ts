@@ -2,7 +2,8 @@
  * `DCR_DRIVER` → driver module. A fork adds its IdP with one module under drivers/ and one line here.
  * Modules load lazily, so a deployment never loads the SDKs of IdPs it does not use.
  */
-import { ConfigurationError, type Env } from '../src/env.js';
+import type { DriverChoices } from '../src/config.js';
+import type { Env } from '../src/env.js';
 import type { DcrDriver, DriverFactory, DriverSettings } from './driver.js';
 
 const factories: Record<string, () => Promise<DriverFactory>> = {
@@ -13,14 +14,12 @@ const factories: Record<string, () => Promise<DriverFactory>> = {
   entra: async () => (await import('./entra.js')).createDriverFromEnv,
 };
 
-const aliases: Record<string, string> = { azure: 'entra' };
+/** What `DCR_DRIVER` may say; `loadConfig` checks it against these before anything else. */
+export const driverChoices: DriverChoices = { names: Object.keys(factories), aliases: { azure: 'entra' } };
 
-export const driverNames = Object.keys(factories);
-
-export async function createDriverFromEnv(env: Env, settings: DriverSettings & { publicUrl: string }): Promise<DcrDriver> {
-  const requested = (env.DCR_DRIVER ?? 'local').trim().toLowerCase();
-  const name = aliases[requested] ?? requested;
+/** Builds the driver `name` (a name from `driverChoices.names`, as `loadConfig` resolved it) from its variables. */
+export async function createDriver(name: string, env: Env, settings: DriverSettings & { publicUrl: string }): Promise<DcrDriver> {
   const load = factories[name];
-  if (!load) throw new ConfigurationError('DCR_DRIVER', `must be one of ${[...driverNames, ...Object.keys(aliases)].join(', ')}`);
+  if (!load) throw new TypeError(`no driver named ${name}`);
   return (await load())(env, settings);
 }

@@ -3,9 +3,80 @@
  * must survive restarts and never be evicted) and a bounded in-memory store with expiry for everything else
  * oidc-provider keeps (issued tokens, grants), which may be lost on restart.
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ConfigurationError, fileErrorReason } from '../src/env.js';
+
+const DATA_DIR_VARIABLE = 'DCR_LOCAL_DATA_DIR';
+
+/** The embedded IdP's signing keys and cookie keys, generated once into `keys.json`. */
+export interface ProviderKeys {
+  jwks: { keys: Record<string, unknown>[] };
+  cookieKeys: string[];
+}
+
+/** A client file that could not be read or parsed at start: moved aside so the bridge serves the others. */
+export interface DamagedClientFile {
+  file: string;
+  movedTo: string;
+  reason: string;
+}
+
+/**
+ * Prepares `dataDir` for the local IdP: creates it, proves it writable, loads or generates the keys and opens the
+ * client store. Anything in the way is a `ConfigurationError` naming the path, printed as the one start-up line.
+ */
+export async function openDataDirectory<T>(
+  dataDir: string,
+  onDamagedClientFile: (damaged: DamagedClientFile) => void,
+): Promise<{ keys: ProviderKeys; clients: ClientFileStore<T> }> {
+  try {
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    const probe = join(dataDir, `.write-probe-${randomBytes(6).toString('hex')}.tmp`);
+    await writeFile(probe, '', { mode: 0o600 });
+    await rm(probe);
+  } catch (error) {
+    throw new ConfigurationError(DATA_DIR_VARIABLE, `${dataDir} cannot be created or written: ${fileErrorReason(error)}`);
+  }
+  const keys = await loadOrCreateKeys(join(dataDir, 'keys.json'));
+  const clients = await ClientFileStore.open<T>(join(dataDir, 'clients'), onDamagedClientFile);
+  return { keys, clients };
+}
+
+async function loadOrCreateKeys(path: string): Promise<ProviderKeys> {
+  let text: string | undefined;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new ConfigurationError(DATA_DIR_VARIABLE, `holds ${path}, which cannot be read: ${fileErrorReason(error)}`);
+    }
+  }
+  if (text !== undefined) {
+    const keys = parseJson(text) as Partial<ProviderKeys> | undefined;
+    if (!Array.isArray(keys?.jwks?.keys) || !Array.isArray(keys.cookieKeys)) {
+      // Not moved aside like a client file: new keys would silently invalidate every token and cookie issued so far.
+      throw new ConfigurationError(DATA_DIR_VARIABLE, `holds ${path}, which is not a valid key file: restore it, or remove it to generate new keys`);
+    }
+    return keys as ProviderKeys;
+  }
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const keys: ProviderKeys = {
+    jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), use: 'sig', alg: 'RS256' }] },
+    cookieKeys: [randomBytes(32).toString('base64url')],
+  };
+  await writeFileAtomically(path, JSON.stringify(keys));
+  return keys;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Client ids this store accepts: also the file name, so nothing path-like can ever reach the filesystem. */
 export const storableClientId = /^[A-Za-z0-9_-]{1,128}$/;
@@ -35,15 +106,30 @@ export class ClientFileStore<T> {
     this.#directory = directory;
   }
 
-  static async open<T>(directory: string): Promise<ClientFileStore<T>> {
-    await mkdir(directory, { recursive: true, mode: 0o700 });
+  /** Loads every client file; one that cannot be read or parsed is renamed `….damaged-<time>` and reported. */
+  static async open<T>(directory: string, onDamaged: (damaged: DamagedClientFile) => void): Promise<ClientFileStore<T>> {
+    let entries: string[];
+    try {
+      await mkdir(directory, { recursive: true, mode: 0o700 });
+      entries = await readdir(directory);
+    } catch (error) {
+      throw new ConfigurationError(DATA_DIR_VARIABLE, `holds ${directory}, which cannot be read: ${fileErrorReason(error)}`);
+    }
     const store = new ClientFileStore<T>(directory);
-    for (const entry of await readdir(directory)) {
+    for (const entry of entries) {
       // Left by a write that crashed before its rename; the previous version of that file is intact.
       if (entry.endsWith('.tmp')) await rm(join(directory, entry), { force: true });
       const id = entry.endsWith('.json') ? entry.slice(0, -'.json'.length) : '';
       if (!storableClientId.test(id)) continue;
-      store.#records.set(id, JSON.parse(await readFile(join(directory, entry), 'utf8')) as T);
+      const file = join(directory, entry);
+      const record = await readFile(file, 'utf8').then(parseJson, (error: unknown) => new Error(fileErrorReason(error)));
+      if (typeof record === 'object' && record !== null && !(record instanceof Error)) {
+        store.#records.set(id, record as T);
+        continue;
+      }
+      const movedTo = `${file}.damaged-${Date.now()}`;
+      await rename(file, movedTo);
+      onDamaged({ file, movedTo, reason: record instanceof Error ? `cannot be read: ${record.message}` : 'is not a JSON object' });
     }
     return store;
   }

@@ -7,8 +7,7 @@
  * reads a client through the adapter on every request and caches the instance under a hash of its metadata, so a
  * rotated secret or a deleted client takes effect on the next token request.
  */
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { RequestHandler } from 'express';
 // @ts-expect-error oidc-provider ships no type declarations; the little used here is typed by OidcProvider below.
@@ -20,12 +19,13 @@ import type {
   ClientMetadata,
   DcrDriver,
   DriverFactory,
+  DriverSettings,
   RegisteredClient,
   RegisteredClientWithSecret,
   RegistrationContext,
   RotatedSecret,
 } from './driver.js';
-import { ClientFileStore, ExpiringMemoryStore, writeFileAtomically } from './local-store.js';
+import { ClientFileStore, ExpiringMemoryStore, openDataDirectory, writeFileAtomically } from './local-store.js';
 
 export const LOCAL_IDP_PATH = '/local-idp';
 const OWNER_MARK = 'dcr-bridge';
@@ -38,6 +38,7 @@ export interface LocalDriverOptions {
   publicUrl: string;
   /** Where clients and signing keys are kept (`DCR_LOCAL_DATA_DIR`). */
   dataDir: string;
+  warn?: DriverSettings['warn'];
 }
 
 interface LocalClientRecord {
@@ -49,11 +50,6 @@ interface LocalClientRecord {
   clientIdIssuedAt: number;
   metadata: ClientMetadata;
   context: RegistrationContext;
-}
-
-interface ProviderKeys {
-  jwks: { keys: Record<string, unknown>[] };
-  cookieKeys: string[];
 }
 
 interface OidcProvider {
@@ -77,22 +73,6 @@ interface ProviderAdapter {
   consume(id: string): Promise<void>;
   destroy(id: string): Promise<void>;
   revokeByGrantId(grantId: string): Promise<void>;
-}
-
-async function loadOrCreateKeys(dataDir: string): Promise<ProviderKeys> {
-  const path = join(dataDir, 'keys.json');
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as ProviderKeys;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const keys: ProviderKeys = {
-    jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), use: 'sig', alg: 'RS256' }] },
-    cookieKeys: [randomBytes(32).toString('base64url')],
-  };
-  await writeFileAtomically(path, JSON.stringify(keys));
-  return keys;
 }
 
 function newSecret(): string {
@@ -193,9 +173,9 @@ async function stored<T>(write: Promise<T>): Promise<T> {
 
 export async function createLocalDriver(options: LocalDriverOptions): Promise<DcrDriver> {
   const dataDir = resolve(options.dataDir);
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const keys = await loadOrCreateKeys(dataDir);
-  const clients = await ClientFileStore.open<LocalClientRecord>(join(dataDir, 'clients'));
+  const { keys, clients } = await openDataDirectory<LocalClientRecord>(dataDir, (damaged) =>
+    options.warn?.('moved aside a client file that cannot be loaded', { ...damaged }),
+  );
 
   const issuer = `${options.publicUrl.replace(/\/+$/, '')}${LOCAL_IDP_PATH}`;
   const provider = new Provider(issuer, {
@@ -301,4 +281,4 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dc
 }
 
 export const createDriverFromEnv: DriverFactory = async (env, settings) =>
-  createLocalDriver({ publicUrl: settings.publicUrl, dataDir: envValue(env, 'DCR_LOCAL_DATA_DIR') ?? './data' });
+  createLocalDriver({ publicUrl: settings.publicUrl, dataDir: envValue(env, 'DCR_LOCAL_DATA_DIR') ?? './data', warn: settings.warn });

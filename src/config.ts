@@ -13,6 +13,7 @@ export interface BridgeConfig {
   apiKeys: string[];
   /** True when no key was configured and one was generated (only with the `local` driver); main prints it once. */
   apiKeyGenerated: boolean;
+  /** The driver's own name, aliases resolved (`azure` is `entra`). */
   driverName: string;
   logLevel: string;
   tls?: { certFile: string; keyFile: string };
@@ -31,10 +32,17 @@ export interface BridgeConfig {
 
 export const minimumApiKeyLength = 12;
 
-export function loadConfig(env: Env): BridgeConfig {
+/** The values `DCR_DRIVER` accepts; the composition root passes them, since src/ never imports a driver. */
+export interface DriverChoices {
+  names: readonly string[];
+  aliases: Readonly<Record<string, string>>;
+}
+
+/** Reads and checks every setting, the driver first: what is required (keys, for one) depends on it. */
+export function loadConfig(env: Env, drivers: DriverChoices): BridgeConfig {
+  const driverName = driverNameFrom(env, drivers);
   const port = integerEnv(env, 'PORT', 3000, { min: 0, max: 65535 });
   const host = envValue(env, 'HOST') ?? '0.0.0.0';
-  const driverName = (envValue(env, 'DCR_DRIVER') ?? 'local').trim().toLowerCase();
   const logLevel = (envValue(env, 'LOG_LEVEL') ?? 'info').trim().toLowerCase();
   if (!(logLevels as readonly string[]).includes(logLevel)) throw new ConfigurationError('LOG_LEVEL', `must be one of ${logLevels.join(', ')}`);
   const { apiKeys, apiKeyGenerated } = apiKeysFrom(env, driverName);
@@ -56,6 +64,13 @@ export function loadConfig(env: Env): BridgeConfig {
     authFailureLimitPerMinute: integerEnv(env, 'DCR_AUTH_FAILURE_LIMIT_PER_MINUTE', 20, { min: 1, max: 100_000 }),
     sweepIntervalSeconds: integerEnv(env, 'DCR_SWEEP_INTERVAL_SECONDS', 60, { min: 1, max: 24 * 3600 }),
   };
+}
+
+function driverNameFrom(env: Env, { names, aliases }: DriverChoices): string {
+  const requested = (envValue(env, 'DCR_DRIVER') ?? 'local').trim().toLowerCase();
+  const name = aliases[requested] ?? requested;
+  if (!names.includes(name)) throw new ConfigurationError('DCR_DRIVER', `must be one of ${[...names, ...Object.keys(aliases)].join(', ')}`);
+  return name;
 }
 
 /** Hex, because Konnect accepts only `[A-Za-z0-9_]` in the API key it sends. */

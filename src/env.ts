@@ -61,3 +61,20 @@ export function integerEnv(env: Env, name: string, fallback: number, { min = 0, 
   }
   return parsed;
 }
+
+const fileErrorReasons: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'the file system is read-only',
+  ENOTDIR: 'a part of the path is not a directory',
+  EISDIR: 'it is a directory',
+  ENOSPC: 'no space left on the device',
+  EEXIST: 'a file is in the way',
+  ENOENT: 'no such file or directory',
+};
+
+/** A short, safe reason for a failed file operation (the errno meaning, never the system's message). */
+export function fileErrorReason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return (code && fileErrorReasons[code]) ?? (code ? `error ${code}` : 'unknown error');
+}

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createDriverFromEnv } from '../drivers/index.js';
+import { createDriver, driverChoices } from '../drivers/index.js';
 import { closeApp, createApp } from './app.js';
 import { loadConfig, type BridgeConfig } from './config.js';
 import { ConfigurationError } from './env.js';
@@ -32,18 +32,19 @@ function createServer(config: BridgeConfig, app: http.RequestListener): http.Ser
 }
 
 async function main(): Promise<void> {
-  const config = loadConfig(process.env);
+  const config = loadConfig(process.env, driverChoices);
   const logger = createLogger({ level: config.logLevel });
   const events = new BridgeEvents();
-  const driver = await createDriverFromEnv(process.env, {
+  const driver = await createDriver(config.driverName, process.env, {
     rotationGraceSeconds: config.rotationGraceSeconds,
     idpCallPolicy: { timeoutMs: config.idpTimeoutMs, budgetMs: config.idpRetryBudgetMs },
     publicUrl: config.publicUrl,
+    warn: (message, fields) => logger.warn(message, fields),
   });
   const app = createApp(config, driver, { logger, metrics: createMetrics({ processMetrics: true }), events });
   const server = createServer(config, app);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error) => reject(listenFailure(error, config)));
     server.listen(config.port, config.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
@@ -88,12 +89,30 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
+/** Why the listen failed, as the same one line a bad variable gets. */
+function listenFailure(error: NodeJS.ErrnoException, { port, host }: BridgeConfig): Error {
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return new ConfigurationError('PORT', `${port} is already in use on ${host}`);
+    case 'EACCES':
+      return new ConfigurationError('PORT', `${port} cannot be bound on ${host}: permission denied (ports below 1024 need privileges)`);
+    case 'EADDRNOTAVAIL':
+      return new ConfigurationError('HOST', `${host} cannot be bound: it is not an address of this machine`);
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new ConfigurationError('HOST', `${host} cannot be resolved to an address to listen on`);
+    default:
+      return error;
+  }
+}
+
 function reportStartFailure(error: unknown): never {
   if (error instanceof ConfigurationError) {
     process.stderr.write(`${error.message}\n`);
   } else {
     // Only the bridge's own errors have descriptions safe to print; others may carry upstream text.
-    const detail = error instanceof BridgeError ? `: ${error.message}` : '';
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    const detail = error instanceof BridgeError ? `: ${error.message}` : typeof code === 'string' ? ` (${code})` : '';
     process.stderr.write(`dcr-bridge failed to start: ${error instanceof Error ? error.name : 'unknown error'}${detail}\n`);
   }
   process.exit(1);

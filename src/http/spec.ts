@@ -2,16 +2,13 @@
  * spec/openapi.yaml is the source of truth: it is read once at start-up, served as it is, and its component schemas
  * are compiled with Ajv to validate request bodies — there is no hand-kept copy of them in code.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { parse } from 'yaml';
 import { InvalidClientMetadataError } from '../errors.js';
+import { apiSpecPath } from '../paths.js';
 
-/** From src/http/ when run from source; from dist/src/http/ after `npm run build`, which leaves spec/ in place. */
-const specPath = [new URL('../../spec/openapi.yaml', import.meta.url), new URL('../../../spec/openapi.yaml', import.meta.url)].find((url) =>
-  existsSync(url),
-);
 
 export interface ApiSpec {
   /** The YAML text, served at /openapi.yaml. */
@@ -32,8 +29,7 @@ export interface OpenApiDocument {
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
 
 export function loadApiSpec(): ApiSpec {
-  if (!specPath) throw new Error('spec/openapi.yaml was not found next to the bridge sources');
-  const text = readFileSync(specPath, 'utf8');
+  const text = readFileSync(apiSpecPath, 'utf8');
   const document = parse(text) as OpenApiDocument;
   const ajv = new Ajv({ strict: false, allErrors: false });
   addFormats(ajv);

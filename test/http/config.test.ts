@@ -3,10 +3,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { loadConfig } from '../../src/config.js';
+import { driverChoices } from '../../drivers/index.js';
+import { loadConfig as loadConfigWith } from '../../src/config.js';
 import { ConfigurationError, type Env } from '../../src/env.js';
 
 const validKeys = 'portal-key-one-000,portal-key-two-000';
+const loadConfig = (env: Env) => loadConfigWith(env, driverChoices);
 
 function configurationError(env: Env): ConfigurationError {
   try {
@@ -47,6 +49,21 @@ describe('configuration', () => {
     assert.match(local.apiKeys[0]!, /^[A-Za-z0-9_]{32,256}$/, 'a key Konnect accepts');
     assert.notEqual(loadConfig({}).apiKeys[0], local.apiKeys[0]);
     assert.equal(configurationError({ DCR_DRIVER: 'okta' }).variable, 'DCR_API_KEYS');
+  });
+
+  it('reports a bad DCR_DRIVER before anything else, keys included', () => {
+    const error = configurationError({ DCR_DRIVER: 'foo' });
+    assert.equal(error.variable, 'DCR_DRIVER');
+    assert.match(error.message, /^DCR_DRIVER must be one of local, keycloak, okta, auth0, entra, azure$/);
+    assert.equal(configurationError({ DCR_DRIVER: 'foo', PORT: 'eighty' }).variable, 'DCR_DRIVER');
+  });
+
+  it('reads DCR_DRIVER once, through NAME_FILE like every variable, and resolves the alias', () => {
+    const driverFile = join(dir, 'driver');
+    writeFileSync(driverFile, 'Azure\n');
+    const config = loadConfig({ DCR_DRIVER_FILE: driverFile, DCR_API_KEYS: validKeys });
+    assert.equal(config.driverName, 'entra');
+    assert.equal(configurationError({ DCR_DRIVER_FILE: join(dir, 'missing') }).variable, 'DCR_DRIVER_FILE');
   });
 
   it('refuses short keys, naming the variable and never echoing the keys', () => {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import http from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -121,5 +122,91 @@ describe('npm start', () => {
     const bridge = startBridge({ DCR_DRIVER: 'ldap', DCR_API_KEYS: 'portal-key-one-000' });
     assert.equal(await bridge.exited, 1);
     assert.match(bridge.stderr().trim(), /^DCR_DRIVER must be one of /);
+  });
+});
+
+/** The bridge's own stderr lines: oidc-provider prints an "Unsupported runtime" warning of its own on Node 20. */
+function ownStderrLines(bridge: Started): string[] {
+  return bridge
+    .stderr()
+    .trim()
+    .split('\n')
+    .filter((line) => line !== '' && !line.startsWith('oidc-provider WARNING'));
+}
+
+async function refusesWithOneLine(env: Record<string, string>, expected: RegExp): Promise<void> {
+  const bridge = startBridge({ LOG_LEVEL: 'info', HOST: '127.0.0.1', DCR_API_KEYS: 'start-up-portal-key-01', ...env });
+  assert.equal(await bridge.exited, 1);
+  const lines = ownStderrLines(bridge);
+  assert.equal(lines.length, 1, bridge.stderr());
+  assert.match(lines[0]!, expected);
+}
+
+describe('start-up failures name their cause in one line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dcr-start-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a port already in use', async () => {
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as net.AddressInfo;
+    try {
+      await refusesWithOneLine({ PORT: String(port), DCR_LOCAL_DATA_DIR: join(dir, 'in-use') }, new RegExp(`^PORT ${port} is already in use on 127\\.0\\.0\\.1$`));
+    } finally {
+      holder.close();
+    }
+  });
+
+  it('an address that is not this machine’s', async () => {
+    // TEST-NET-1 (RFC 5737): never assigned here, so the bind fails at once and nothing is sent anywhere.
+    await refusesWithOneLine({ PORT: '0', HOST: '192.0.2.1', DCR_LOCAL_DATA_DIR: join(dir, 'address') }, /^HOST 192\.0\.2\.1 cannot be bound: it is not an address of this machine$/);
+  });
+
+  it('a data directory that cannot be created', async () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, '');
+    await refusesWithOneLine({ PORT: '0', DCR_LOCAL_DATA_DIR: join(file, 'data') }, new RegExp(`^DCR_LOCAL_DATA_DIR ${join(file, 'data')} cannot be created or written: a part of the path is not a directory$`));
+  });
+
+  it('a clients folder that cannot be read', async () => {
+    const dataDir = join(dir, 'clients-is-a-file');
+    mkdirSync(dataDir);
+    writeFileSync(join(dataDir, 'clients'), '');
+    await refusesWithOneLine({ PORT: '0', DCR_LOCAL_DATA_DIR: dataDir }, new RegExp(`^DCR_LOCAL_DATA_DIR holds ${join(dataDir, 'clients')}, which cannot be read: `));
+  });
+
+  it('a damaged key file, named, and left in place', async () => {
+    const dataDir = join(dir, 'bad-keys');
+    mkdirSync(dataDir);
+    writeFileSync(join(dataDir, 'keys.json'), '{"jwks":');
+    await refusesWithOneLine({ PORT: '0', DCR_LOCAL_DATA_DIR: dataDir }, new RegExp(`^DCR_LOCAL_DATA_DIR holds ${join(dataDir, 'keys.json')}, which is not a valid key file: restore it, or remove it to generate new keys$`));
+    assert.equal(readFileSync(join(dataDir, 'keys.json'), 'utf8'), '{"jwks":');
+  });
+
+  it('a damaged client file is moved aside and logged, and the other clients are served', async () => {
+    const dataDir = join(dir, 'bad-client');
+    const apiKey = 'damaged-file-portal-01';
+    const first = startBridge({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DCR_LOCAL_DATA_DIR: dataDir, DCR_API_KEYS: apiKey });
+    let port = await waitFor(() => /"port":(\d+)/.exec(first.stdout())?.[1], 30_000);
+    const register = () => fetch(`http://127.0.0.1:${port}/clients`, { method: 'POST', headers: { 'X-API-Key': apiKey } }).then((r) => r.json() as Promise<{ client_id: string }>);
+    const good = await register();
+    const damaged = await register();
+    first.kill('SIGTERM');
+    assert.equal(await first.exited, 0);
+    const damagedFile = join(dataDir, 'clients', `${damaged.client_id}.json`);
+    writeFileSync(damagedFile, '{"clientId": "trunc');
+
+    const second = startBridge({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DCR_LOCAL_DATA_DIR: dataDir, DCR_API_KEYS: apiKey });
+    port = await waitFor(() => /"port":(\d+)/.exec(second.stdout())?.[1], 30_000);
+    const warning = second.stdout().split('\n').find((line) => line.includes('moved aside a client file'));
+    assert.ok(warning, second.stdout());
+    assert.equal((JSON.parse(warning) as { file: string }).file, damagedFile);
+    assert.equal(existsSync(damagedFile), false, 'moved aside, so the next start does not trip on it again');
+    assert.equal(readdirSync(join(dataDir, 'clients')).filter((name) => name.startsWith(`${damaged.client_id}.json.damaged-`)).length, 1);
+    const get = (id: string) => fetch(`http://127.0.0.1:${port}/clients/${id}`, { headers: { 'X-API-Key': apiKey } });
+    assert.equal((await get(good.client_id)).status, 200);
+    assert.equal((await get(damaged.client_id)).status, 404);
+    second.kill('SIGTERM');
+    assert.equal(await second.exited, 0);
   });
 });
