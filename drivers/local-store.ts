@@ -4,22 +4,57 @@
  * oidc-provider keeps (issued tokens, grants), which may be lost on restart.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 
 /** Client ids this store accepts: also the file name, so nothing path-like can ever reach the filesystem. */
 export const storableClientId = /^[A-Za-z0-9_-]{1,128}$/;
 
-/** Writes `contents` to `path` so a reader sees the old file or the new one, never half of one. */
-export async function writeFileAtomically(path: string, contents: string): Promise<void> {
+/** The file operations a durable write needs; tests pass a recording wrapper of the real ones. */
+export interface StoreFileSystem {
+  open: typeof open;
+  rename: typeof rename;
+  rm: typeof rm;
+}
+
+const nodeFileSystem: StoreFileSystem = { open, rename, rm };
+
+/** Flushes a directory's entries (a rename or an unlink in it) to disk. */
+async function syncDirectory(directory: string, fs: StoreFileSystem): Promise<void> {
+  const handle = await fs.open(directory, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Writes `contents` to `path` so a reader sees the old file or the new one, never half of one, and so a power cut
+ * after it resolves cannot leave an empty file: the data is fsynced before the rename, the directory after it.
+ */
+export async function writeFileAtomically(path: string, contents: string, fs: StoreFileSystem = nodeFileSystem): Promise<void> {
   const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await writeFile(temporary, contents, { mode: 0o600 });
-    await rename(temporary, path);
+    const file = await fs.open(temporary, 'w', 0o600);
+    try {
+      await file.writeFile(contents);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await fs.rename(temporary, path);
   } catch (error) {
-    await rm(temporary, { force: true });
+    await fs.rm(temporary, { force: true });
     throw error;
   }
+  await syncDirectory(dirname(path), fs);
+}
+
+/** Removes `path` (if it exists) durably. */
+export async function removeFileDurably(path: string, fs: StoreFileSystem = nodeFileSystem): Promise<void> {
+  await fs.rm(path, { force: true });
+  await syncDirectory(dirname(path), fs);
 }
 
 /**
@@ -77,7 +112,7 @@ export class ClientFileStore<T> {
     if (!storableClientId.test(id)) return;
     const path = this.#pathOf(id);
     await this.#serialized(id, async () => {
-      await rm(path, { force: true });
+      await removeFileDurably(path);
       this.#records.delete(id);
     });
   }
