@@ -1,9 +1,9 @@
 /**
  * Storage for the embedded local IdP: a file per client under the data directory (the bridge's own clients, which
- * must survive restarts and never be evicted) and a bounded in-memory store with expiry for everything else
- * oidc-provider keeps (issued tokens, grants), which may be lost on restart.
+ * must survive restarts and never be evicted), the provider's signing keys, and a bounded in-memory store with expiry
+ * for everything else oidc-provider keeps (issued tokens, grants), which may be lost on restart.
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
@@ -192,4 +192,100 @@ export class ExpiringMemoryStore<T> {
       if (entry.expiresAt <= now || matches(entry.value)) this.#entries.delete(key);
     }
   }
+}
+
+export interface ProviderKeys {
+  jwks: { keys: Record<string, unknown>[] };
+  cookieKeys: string[];
+}
+
+/** The provider's signing and cookie keys, generated once into `keys.json` of the data directory. */
+export async function loadOrCreateKeys(dataDir: string): Promise<ProviderKeys> {
+  const path = join(dataDir, 'keys.json');
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as ProviderKeys;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const keys: ProviderKeys = {
+    jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), use: 'sig', alg: 'RS256' }] },
+    cookieKeys: [randomBytes(32).toString('base64url')],
+  };
+  await writeFileAtomically(path, JSON.stringify(keys));
+  return keys;
+}
+
+/** The adapter interface oidc-provider calls, one instance per model name. */
+interface ProviderAdapter {
+  upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void>;
+  find(id: string): Promise<Record<string, unknown> | undefined>;
+  findByUserCode(userCode: string): Promise<Record<string, unknown> | undefined>;
+  findByUid(uid: string): Promise<Record<string, unknown> | undefined>;
+  consume(id: string): Promise<void>;
+  destroy(id: string): Promise<void>;
+  revokeByGrantId(grantId: string): Promise<void>;
+}
+
+export interface ProviderStorage {
+  /** The class oidc-provider's `adapter` option takes. */
+  Adapter: new (model: string) => ProviderAdapter;
+  /** Forgets every token and grant issued to `clientId`, so introspection answers `active: false` for them. */
+  revokeIssuedTo(clientId: string): void;
+}
+
+/**
+ * Storage for oidc-provider: clients come from `findClient` (the driver's file store, read on every request; the
+ * provider's own registration is disabled), everything else from a bounded expiring memory store.
+ */
+export function providerStorage(findClient: (id: string) => Record<string, unknown> | undefined, maxTransientEntries: number): ProviderStorage {
+  const transient = new ExpiringMemoryStore<Record<string, unknown>>(maxTransientEntries);
+
+  class LocalProviderAdapter implements ProviderAdapter {
+    readonly #model: string;
+
+    constructor(model: string) {
+      this.#model = model;
+    }
+
+    #key(id: string): string {
+      return `${this.#model}:${id}`;
+    }
+
+    async upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void> {
+      if (this.#model === 'Client') throw new Error('clients are managed by the dcr-bridge local driver');
+      transient.set(this.#key(id), payload, expiresIn);
+    }
+
+    async find(id: string): Promise<Record<string, unknown> | undefined> {
+      return this.#model === 'Client' ? findClient(id) : transient.get(this.#key(id));
+    }
+
+    // Sessions and user codes belong to end-user flows, which the local IdP does not offer.
+    async findByUserCode(): Promise<undefined> {
+      return undefined;
+    }
+
+    async findByUid(): Promise<undefined> {
+      return undefined;
+    }
+
+    async consume(id: string): Promise<void> {
+      const payload = transient.get(this.#key(id));
+      if (payload) payload.consumed = Math.floor(Date.now() / 1000);
+    }
+
+    async destroy(id: string): Promise<void> {
+      transient.delete(this.#key(id));
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      transient.deleteWhere((payload) => payload.grantId === grantId);
+    }
+  }
+
+  return {
+    Adapter: LocalProviderAdapter,
+    revokeIssuedTo: (clientId) => transient.deleteWhere((payload) => payload.clientId === clientId),
+  };
 }

@@ -15,6 +15,7 @@ import { errorRenderer } from './http/errors.js';
 import { konnectRouter } from './http/konnect.js';
 import { operationsRouter } from './http/operations.js';
 import { answerFaviconNotFound, refuseMalformedPath } from './http/paths.js';
+import { withPublicOrigin } from './http/public-origin.js';
 import { createRateLimits } from './http/rate-limits.js';
 import { assignRequestId, observeRequests } from './http/request-context.js';
 import { loadApiSpec, type ApiSpec } from './http/spec.js';
@@ -54,6 +55,8 @@ export function createApp(config: BridgeConfig, driver: DcrDriver, options: AppO
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', false);
+  // Off unless DCR_TRUST_PROXY: only then do X-Forwarded-For and friends decide the client address (rate limits).
+  app.set('trust proxy', config.trustProxy);
   app.use(assignRequestId());
   // Without TLS in front (the quick start), upgrade-insecure-requests would send the docs page's links to https.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
@@ -64,7 +67,7 @@ export function createApp(config: BridgeConfig, driver: DcrDriver, options: AppO
     app.use(path, (_req, res, next) => {
       res.locals.route = path;
       next();
-    }, handler);
+    }, withPublicOrigin(config.publicUrl, handler));
   }
   app.use(operationsRouter({ driver: instrumented, metrics, spec }));
 
