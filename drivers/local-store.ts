@@ -1,96 +1,63 @@
 /**
  * Storage for the embedded local IdP: a file per client under the data directory (the bridge's own clients, which
- * must survive restarts and never be evicted) and a bounded in-memory store with expiry for everything else
- * oidc-provider keeps (issued tokens, grants), which may be lost on restart.
+ * must survive restarts and never be evicted), the provider's signing keys, and a bounded in-memory store with expiry
+ * for everything else oidc-provider keeps (issued tokens, grants), which may be lost on restart.
  */
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { ConfigurationError, fileErrorReason } from '../src/env.js';
 
 const DATA_DIR_VARIABLE = 'DCR_LOCAL_DATA_DIR';
 
-/** The embedded IdP's signing keys and cookie keys, generated once into `keys.json`. */
-export interface ProviderKeys {
-  jwks: { keys: Record<string, unknown>[] };
-  cookieKeys: string[];
-}
-
-/** A client file that could not be read or parsed at start: moved aside so the bridge serves the others. */
-export interface DamagedClientFile {
-  file: string;
-  movedTo: string;
-  reason: string;
-}
-
-/**
- * Prepares `dataDir` for the local IdP: creates it, proves it writable, loads or generates the keys and opens the
- * client store. Anything in the way is a `ConfigurationError` naming the path, printed as the one start-up line.
- */
-export async function openDataDirectory<T>(
-  dataDir: string,
-  onDamagedClientFile: (damaged: DamagedClientFile) => void,
-): Promise<{ keys: ProviderKeys; clients: ClientFileStore<T> }> {
-  try {
-    await mkdir(dataDir, { recursive: true, mode: 0o700 });
-    const probe = join(dataDir, `.write-probe-${randomBytes(6).toString('hex')}.tmp`);
-    await writeFile(probe, '', { mode: 0o600 });
-    await rm(probe);
-  } catch (error) {
-    throw new ConfigurationError(DATA_DIR_VARIABLE, `${dataDir} cannot be created or written: ${fileErrorReason(error)}`);
-  }
-  const keys = await loadOrCreateKeys(join(dataDir, 'keys.json'));
-  const clients = await ClientFileStore.open<T>(join(dataDir, 'clients'), onDamagedClientFile);
-  return { keys, clients };
-}
-
-async function loadOrCreateKeys(path: string): Promise<ProviderKeys> {
-  let text: string | undefined;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new ConfigurationError(DATA_DIR_VARIABLE, `holds ${path}, which cannot be read: ${fileErrorReason(error)}`);
-    }
-  }
-  if (text !== undefined) {
-    const keys = parseJson(text) as Partial<ProviderKeys> | undefined;
-    if (!Array.isArray(keys?.jwks?.keys) || !Array.isArray(keys.cookieKeys)) {
-      // Not moved aside like a client file: new keys would silently invalidate every token and cookie issued so far.
-      throw new ConfigurationError(DATA_DIR_VARIABLE, `holds ${path}, which is not a valid key file: restore it, or remove it to generate new keys`);
-    }
-    return keys as ProviderKeys;
-  }
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const keys: ProviderKeys = {
-    jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), use: 'sig', alg: 'RS256' }] },
-    cookieKeys: [randomBytes(32).toString('base64url')],
-  };
-  await writeFileAtomically(path, JSON.stringify(keys));
-  return keys;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Client ids this store accepts: also the file name, so nothing path-like can ever reach the filesystem. */
 export const storableClientId = /^[A-Za-z0-9_-]{1,128}$/;
 
-/** Writes `contents` to `path` so a reader sees the old file or the new one, never half of one. */
-export async function writeFileAtomically(path: string, contents: string): Promise<void> {
+/** The file operations a durable write needs; tests pass a recording wrapper of the real ones. */
+export interface StoreFileSystem {
+  open: typeof open;
+  rename: typeof rename;
+  rm: typeof rm;
+}
+
+const nodeFileSystem: StoreFileSystem = { open, rename, rm };
+
+/** Flushes a directory's entries (a rename or an unlink in it) to disk. */
+async function syncDirectory(directory: string, fs: StoreFileSystem): Promise<void> {
+  const handle = await fs.open(directory, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Writes `contents` to `path` so a reader sees the old file or the new one, never half of one, and so a power cut
+ * after it resolves cannot leave an empty file: the data is fsynced before the rename, the directory after it.
+ */
+export async function writeFileAtomically(path: string, contents: string, fs: StoreFileSystem = nodeFileSystem): Promise<void> {
   const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await writeFile(temporary, contents, { mode: 0o600 });
-    await rename(temporary, path);
+    const file = await fs.open(temporary, 'w', 0o600);
+    try {
+      await file.writeFile(contents);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await fs.rename(temporary, path);
   } catch (error) {
-    await rm(temporary, { force: true });
+    await fs.rm(temporary, { force: true });
     throw error;
   }
+  await syncDirectory(dirname(path), fs);
+}
+
+/** Removes `path` (if it exists) durably. */
+export async function removeFileDurably(path: string, fs: StoreFileSystem = nodeFileSystem): Promise<void> {
+  await fs.rm(path, { force: true });
+  await syncDirectory(dirname(path), fs);
 }
 
 /**
@@ -163,7 +130,7 @@ export class ClientFileStore<T> {
     if (!storableClientId.test(id)) return;
     const path = this.#pathOf(id);
     await this.#serialized(id, async () => {
-      await rm(path, { force: true });
+      await removeFileDurably(path);
       this.#records.delete(id);
     });
   }
@@ -243,4 +210,146 @@ export class ExpiringMemoryStore<T> {
       if (entry.expiresAt <= now || matches(entry.value)) this.#entries.delete(key);
     }
   }
+}
+
+/** The embedded IdP's signing keys and cookie keys, generated once into `keys.json`. */
+export interface ProviderKeys {
+  jwks: { keys: Record<string, unknown>[] };
+  cookieKeys: string[];
+}
+
+/** A client file that could not be read or parsed at start: moved aside so the bridge serves the others. */
+export interface DamagedClientFile {
+  file: string;
+  movedTo: string;
+  reason: string;
+}
+
+/**
+ * Prepares `dataDir` for the local IdP: creates it, proves it writable, loads or generates the keys and opens the
+ * client store. Anything in the way is a `ConfigurationError` naming the path, printed as the one start-up line.
+ */
+export async function openDataDirectory<T>(
+  dataDir: string,
+  onDamagedClientFile: (damaged: DamagedClientFile) => void,
+): Promise<{ keys: ProviderKeys; clients: ClientFileStore<T> }> {
+  try {
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    const probe = join(dataDir, `.write-probe-${randomBytes(6).toString('hex')}.tmp`);
+    await writeFileAtomically(probe, '');
+    await rm(probe);
+  } catch (error) {
+    throw new ConfigurationError(DATA_DIR_VARIABLE, `${dataDir} cannot be created or written: ${fileErrorReason(error)}`);
+  }
+  const keys = await loadOrCreateKeys(join(dataDir, 'keys.json'));
+  const clients = await ClientFileStore.open<T>(join(dataDir, 'clients'), onDamagedClientFile);
+  return { keys, clients };
+}
+
+async function loadOrCreateKeys(path: string): Promise<ProviderKeys> {
+  let text: string | undefined;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new ConfigurationError(DATA_DIR_VARIABLE, `holds ${path}, which cannot be read: ${fileErrorReason(error)}`);
+    }
+  }
+  if (text !== undefined) {
+    const keys = parseJson(text) as Partial<ProviderKeys> | undefined;
+    if (!Array.isArray(keys?.jwks?.keys) || !Array.isArray(keys.cookieKeys)) {
+      // Not moved aside like a client file: new keys would silently invalidate every token and cookie issued so far.
+      throw new ConfigurationError(DATA_DIR_VARIABLE, `holds ${path}, which is not a valid key file: restore it, or remove it to generate new keys`);
+    }
+    return keys as ProviderKeys;
+  }
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const keys: ProviderKeys = {
+    jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), use: 'sig', alg: 'RS256' }] },
+    cookieKeys: [randomBytes(32).toString('base64url')],
+  };
+  await writeFileAtomically(path, JSON.stringify(keys));
+  return keys;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The adapter interface oidc-provider calls, one instance per model name. */
+interface ProviderAdapter {
+  upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void>;
+  find(id: string): Promise<Record<string, unknown> | undefined>;
+  findByUserCode(userCode: string): Promise<Record<string, unknown> | undefined>;
+  findByUid(uid: string): Promise<Record<string, unknown> | undefined>;
+  consume(id: string): Promise<void>;
+  destroy(id: string): Promise<void>;
+  revokeByGrantId(grantId: string): Promise<void>;
+}
+
+export interface ProviderStorage {
+  /** The class oidc-provider's `adapter` option takes. */
+  Adapter: new (model: string) => ProviderAdapter;
+  /** Forgets every token and grant issued to `clientId`, so introspection answers `active: false` for them. */
+  revokeIssuedTo(clientId: string): void;
+}
+
+/**
+ * Storage for oidc-provider: clients come from `findClient` (the driver's file store, read on every request; the
+ * provider's own registration is disabled), everything else from a bounded expiring memory store.
+ */
+export function providerStorage(findClient: (id: string) => Record<string, unknown> | undefined, maxTransientEntries: number): ProviderStorage {
+  const transient = new ExpiringMemoryStore<Record<string, unknown>>(maxTransientEntries);
+
+  class LocalProviderAdapter implements ProviderAdapter {
+    readonly #model: string;
+
+    constructor(model: string) {
+      this.#model = model;
+    }
+
+    #key(id: string): string {
+      return `${this.#model}:${id}`;
+    }
+
+    async upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void> {
+      if (this.#model === 'Client') throw new Error('clients are managed by the dcr-bridge local driver');
+      transient.set(this.#key(id), payload, expiresIn);
+    }
+
+    async find(id: string): Promise<Record<string, unknown> | undefined> {
+      return this.#model === 'Client' ? findClient(id) : transient.get(this.#key(id));
+    }
+
+    // Sessions and user codes belong to end-user flows, which the local IdP does not offer.
+    async findByUserCode(): Promise<undefined> {
+      return undefined;
+    }
+
+    async findByUid(): Promise<undefined> {
+      return undefined;
+    }
+
+    async consume(id: string): Promise<void> {
+      const payload = transient.get(this.#key(id));
+      if (payload) payload.consumed = Math.floor(Date.now() / 1000);
+    }
+
+    async destroy(id: string): Promise<void> {
+      transient.delete(this.#key(id));
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      transient.deleteWhere((payload) => payload.grantId === grantId);
+    }
+  }
+
+  return {
+    Adapter: LocalProviderAdapter,
+    revokeIssuedTo: (clientId) => transient.deleteWhere((payload) => payload.clientId === clientId),
+  };
 }

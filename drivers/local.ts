@@ -9,10 +9,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import type { RequestHandler } from 'express';
 // @ts-expect-error oidc-provider ships no type declarations; the little used here is typed by OidcProvider below.
 import Provider from 'oidc-provider';
-import { envValue } from '../src/env.js';
+import { envValue, integerEnv } from '../src/env.js';
 import { api7ClientToWire } from '../src/metadata.js';
 import { BridgeError, ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError, InvalidRedirectUriError } from '../src/errors.js';
 import type {
@@ -25,7 +24,8 @@ import type {
   RegistrationContext,
   RotatedSecret,
 } from './driver.js';
-import { ClientFileStore, ExpiringMemoryStore, openDataDirectory, writeFileAtomically } from './local-store.js';
+import { openDataDirectory, providerStorage, writeFileAtomically } from './local-store.js';
+import { localIdpRoutes, type KoaProvider } from './local-routes.js';
 
 export const LOCAL_IDP_PATH = '/local-idp';
 const OWNER_MARK = 'dcr-bridge';
@@ -38,6 +38,8 @@ export interface LocalDriverOptions {
   publicUrl: string;
   /** Where clients and signing keys are kept (`DCR_LOCAL_DATA_DIR`). */
   dataDir: string;
+  /** Requests per minute per client address to `/token` and its introspection and revocation (default 120). */
+  tokenRateLimitPerMinute?: number;
   warn?: DriverSettings['warn'];
 }
 
@@ -52,27 +54,14 @@ interface LocalClientRecord {
   context: RegistrationContext;
 }
 
-interface OidcProvider {
+interface OidcProvider extends KoaProvider {
   issuer: string;
-  proxy: boolean;
   Client: { validate(metadata: Record<string, unknown>): Promise<void> };
-  callback(): RequestHandler;
 }
 
 interface OidcProviderError {
   error?: string;
   error_description?: string;
-}
-
-/** The adapter interface oidc-provider calls, one instance per model name. */
-interface ProviderAdapter {
-  upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void>;
-  find(id: string): Promise<Record<string, unknown> | undefined>;
-  findByUserCode(userCode: string): Promise<Record<string, unknown> | undefined>;
-  findByUid(uid: string): Promise<Record<string, unknown> | undefined>;
-  consume(id: string): Promise<void>;
-  destroy(id: string): Promise<void>;
-  revokeByGrantId(grantId: string): Promise<void>;
 }
 
 function newSecret(): string {
@@ -98,58 +87,6 @@ function toProviderMetadata(record: Omit<LocalClientRecord, 'createdBy' | 'conte
 
 function toRegisteredClient(record: LocalClientRecord): RegisteredClient {
   return { clientId: record.clientId, clientIdIssuedAt: record.clientIdIssuedAt, clientSecretExpiresAt: 0, metadata: record.metadata };
-}
-
-function adapterClassFor(clients: ClientFileStore<LocalClientRecord>): new (model: string) => ProviderAdapter {
-  const transient = new ExpiringMemoryStore<Record<string, unknown>>(MAX_TRANSIENT_ENTRIES);
-
-  return class LocalProviderAdapter implements ProviderAdapter {
-    readonly #model: string;
-
-    constructor(model: string) {
-      this.#model = model;
-    }
-
-    #key(id: string): string {
-      return `${this.#model}:${id}`;
-    }
-
-    async upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void> {
-      // Clients are written by the driver itself; the provider's own registration endpoint is disabled.
-      if (this.#model === 'Client') throw new Error('clients are managed by the dcr-bridge local driver');
-      transient.set(this.#key(id), payload, expiresIn);
-    }
-
-    async find(id: string): Promise<Record<string, unknown> | undefined> {
-      if (this.#model === 'Client') {
-        const record = clients.get(id);
-        return record?.createdBy === OWNER_MARK ? toProviderMetadata(record) : undefined;
-      }
-      return transient.get(this.#key(id));
-    }
-
-    // Sessions and user codes belong to end-user flows, which the local IdP does not offer.
-    async findByUserCode(): Promise<undefined> {
-      return undefined;
-    }
-
-    async findByUid(): Promise<undefined> {
-      return undefined;
-    }
-
-    async consume(id: string): Promise<void> {
-      const payload = transient.get(this.#key(id));
-      if (payload) payload.consumed = Math.floor(Date.now() / 1000);
-    }
-
-    async destroy(id: string): Promise<void> {
-      transient.delete(this.#key(id));
-    }
-
-    async revokeByGrantId(grantId: string): Promise<void> {
-      transient.deleteWhere((payload) => payload.grantId === grantId);
-    }
-  };
 }
 
 /** Maps oidc-provider's refusal of client metadata to the bridge's typed errors; anything else is rethrown. */
@@ -178,8 +115,12 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dc
   );
 
   const issuer = `${options.publicUrl.replace(/\/+$/, '')}${LOCAL_IDP_PATH}`;
+  const storage = providerStorage((id) => {
+    const record = clients.get(id);
+    return record?.createdBy === OWNER_MARK ? toProviderMetadata(record) : undefined;
+  }, MAX_TRANSIENT_ENTRIES);
   const provider = new Provider(issuer, {
-    adapter: adapterClassFor(clients),
+    adapter: storage.Adapter,
     jwks: keys.jwks,
     cookies: { keys: keys.cookieKeys },
     ttl: { ClientCredentials: ACCESS_TOKEN_TTL_SECONDS },
@@ -200,8 +141,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dc
       ctx.body = out;
     },
   }) as OidcProvider;
-  // Behind a TLS-terminating proxy the provider must trust X-Forwarded-Proto to see requests as https.
-  provider.proxy = true;
+  const routes = localIdpRoutes(provider, { publicUrl: options.publicUrl, tokenRateLimitPerMinute: options.tokenRateLimitPerMinute ?? 120 });
 
   async function validated(record: LocalClientRecord): Promise<LocalClientRecord> {
     try {
@@ -226,7 +166,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dc
   return {
     name: 'local',
     capabilities: { rotationGrace: false, apiAccessGrants: false },
-    publicRoutes: { path: LOCAL_IDP_PATH, handler: provider.callback() },
+    publicRoutes: { path: LOCAL_IDP_PATH, handler: routes.handler },
 
     async registerClient(metadata, context): Promise<RegisteredClientWithSecret> {
       const record = await validated({
@@ -254,10 +194,13 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dc
       if (record === undefined) return;
       if (record.createdBy !== OWNER_MARK) throw new ClientNotFoundError();
       await stored(clients.delete(clientId));
+      storage.revokeIssuedTo(clientId);
     },
 
+    // One secret per client: the old one stops working at once, and so do the tokens issued with it.
     async rotateSecret(clientId): Promise<RotatedSecret> {
       const record = await changeOwnedClient(clientId, (current) => ({ ...current, clientSecret: newSecret() }));
+      storage.revokeIssuedTo(clientId);
       return { clientId, clientSecret: record.clientSecret, clientSecretExpiresAt: 0 };
     },
 
@@ -275,10 +218,16 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dc
     async revokeApiAccess() {},
 
     async close() {
+      routes.close();
       await clients.flush();
     },
   };
 }
 
 export const createDriverFromEnv: DriverFactory = async (env, settings) =>
-  createLocalDriver({ publicUrl: settings.publicUrl, dataDir: envValue(env, 'DCR_LOCAL_DATA_DIR') ?? './data', warn: settings.warn });
+  createLocalDriver({
+    publicUrl: settings.publicUrl,
+    dataDir: envValue(env, 'DCR_LOCAL_DATA_DIR') ?? './data',
+    tokenRateLimitPerMinute: integerEnv(env, 'DCR_LOCAL_TOKEN_RATE_LIMIT_PER_MINUTE', 120, { min: 1, max: 1_000_000 }),
+    warn: settings.warn,
+  });

@@ -1,19 +1,21 @@
 /**
  * The app factory: both portal dialects and the operations endpoints in one Express app. Order matters and reads
- * top to bottom: request id → security headers → the driver's public routes → operations (no key) → API key →
- * rate limit → dialect routes (which then read and validate bodies) → the one error renderer.
+ * top to bottom: request id → security headers → path checks → the driver's public routes → operations (no key) →
+ * API key → rate limit → dialect routes (which then read and validate bodies) → the one error renderer.
  */
 import express from 'express';
 import helmet from 'helmet';
 import type { DcrDriver } from '../drivers/driver.js';
 import type { BridgeConfig } from './config.js';
-import { InvalidRequestError } from './errors.js';
+import { NotFoundError } from './errors.js';
 import { BridgeEvents, type BridgeEventMap, type BridgeEventName } from './events.js';
 import { api7Router } from './http/api7.js';
 import { requireApiKey } from './http/auth.js';
 import { errorRenderer } from './http/errors.js';
 import { konnectRouter } from './http/konnect.js';
 import { operationsRouter } from './http/operations.js';
+import { answerFaviconNotFound, refuseMalformedPath } from './http/paths.js';
+import { withPublicOrigin } from './http/public-origin.js';
 import { createRateLimits } from './http/rate-limits.js';
 import { assignRequestId, observeRequests } from './http/request-context.js';
 import { loadApiSpec, type ApiSpec } from './http/spec.js';
@@ -53,16 +55,19 @@ export function createApp(config: BridgeConfig, driver: DcrDriver, options: AppO
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', false);
+  // Off unless DCR_TRUST_PROXY: only then do X-Forwarded-For and friends decide the client address (rate limits).
+  app.set('trust proxy', config.trustProxy);
   app.use(assignRequestId());
   // Without TLS in front (the quick start), upgrade-insecure-requests would send the docs page's links to https.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(observeRequests(metrics, logger));
+  app.use(refuseMalformedPath, answerFaviconNotFound);
   if (driver.publicRoutes) {
     const { path, handler } = driver.publicRoutes;
     app.use(path, (_req, res, next) => {
       res.locals.route = path;
       next();
-    }, handler);
+    }, withPublicOrigin(config.publicUrl, handler));
   }
   app.use(operationsRouter({ driver: instrumented, metrics, spec }));
 
@@ -71,7 +76,7 @@ export function createApp(config: BridgeConfig, driver: DcrDriver, options: AppO
   const dialect = { driver: instrumented, events, spec, bodyLimitBytes: config.bodyLimitBytes };
   app.use('/clients', api7Router(dialect));
   app.use(konnectRouter(dialect));
-  app.use((_req, _res, next) => next(new InvalidRequestError('No bridge endpoint has this path and method.')));
+  app.use((_req, _res, next) => next(new NotFoundError()));
   app.use(errorRenderer(logger));
 
   app.locals[releaseResources] = () => rateLimits.close();

@@ -3,6 +3,7 @@
  * variable stops the start with one line naming it). Driver variables are read by each driver.
  */
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { ConfigurationError, envValue, integerEnv, urlEnv, type Env } from './env.js';
 import { logLevels } from './logging.js';
 
@@ -28,7 +29,11 @@ export interface BridgeConfig {
   /** Failed authentications per minute per client address before it is answered 429. */
   authFailureLimitPerMinute: number;
   sweepIntervalSeconds: number;
+  /** Express `trust proxy`: `false` (default), a hop count, or addresses/CIDRs of the proxies in front. */
+  trustProxy: TrustProxy;
 }
+
+export type TrustProxy = false | number | string[];
 
 export const minimumApiKeyLength = 12;
 
@@ -63,6 +68,7 @@ export function loadConfig(env: Env, drivers: DriverChoices): BridgeConfig {
     rateLimitPerMinute: integerEnv(env, 'DCR_RATE_LIMIT_PER_MINUTE', 600, { min: 1, max: 1_000_000 }),
     authFailureLimitPerMinute: integerEnv(env, 'DCR_AUTH_FAILURE_LIMIT_PER_MINUTE', 20, { min: 1, max: 100_000 }),
     sweepIntervalSeconds: integerEnv(env, 'DCR_SWEEP_INTERVAL_SECONDS', 60, { min: 1, max: 24 * 3600 }),
+    ...hardeningFrom(env),
   };
 }
 
@@ -71,6 +77,37 @@ function driverNameFrom(env: Env, { names, aliases }: DriverChoices): string {
   const name = aliases[requested] ?? requested;
   if (!names.includes(name)) throw new ConfigurationError('DCR_DRIVER', `must be one of ${[...names, ...Object.keys(aliases)].join(', ')}`);
   return name;
+}
+
+/** Issue 11's settings, one block so merges stay simple. */
+function hardeningFrom(env: Env): Pick<BridgeConfig, 'trustProxy'> {
+  return { trustProxy: trustProxyEnv(env) };
+}
+
+const trustProxyRequirement =
+  'must be a hop count (1, 2…) or a comma-separated list of proxy addresses, CIDRs or loopback/linklocal/uniquelocal; true is refused because it believes any caller';
+
+/** Express `trust proxy` semantics, minus `true` (which would let any caller choose its own address). */
+function trustProxyEnv(env: Env): TrustProxy {
+  const value = envValue(env, 'DCR_TRUST_PROXY')?.trim().toLowerCase();
+  if (value === undefined || value === 'false' || value === 'off' || value === '0') return false;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops > 20) throw new ConfigurationError('DCR_TRUST_PROXY', trustProxyRequirement);
+    return hops;
+  }
+  const entries = value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  if (entries.length === 0 || !entries.every(isTrustableProxy)) throw new ConfigurationError('DCR_TRUST_PROXY', trustProxyRequirement);
+  return entries;
+}
+
+function isTrustableProxy(entry: string): boolean {
+  if (entry === 'loopback' || entry === 'linklocal' || entry === 'uniquelocal') return true;
+  const [address = '', prefix, extra] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
 /** Hex, because Konnect accepts only `[A-Za-z0-9_]` in the API key it sends. */

@@ -9,6 +9,8 @@ export type ErrorCode =
   | 'invalid_redirect_uri'
   | 'invalid_api_key'
   | 'client_not_found'
+  | 'not_found'
+  | 'unsupported_content_encoding'
   | 'conflict'
   | 'request_too_large'
   | 'rate_limited'
@@ -61,6 +63,19 @@ export class InvalidApiKeyError extends BridgeError {
 export class ClientNotFoundError extends BridgeError {
   constructor(description = 'No client with this id was registered through this bridge.', options?: ErrorOptions) {
     super(404, 'client_not_found', description, options);
+  }
+}
+
+/** No bridge endpoint has this path and method (a path the bridge serves itself is never a client id). */
+export class NotFoundError extends BridgeError {
+  constructor(description = 'No bridge endpoint has this path and method.') {
+    super(404, 'not_found', description);
+  }
+}
+
+export class UnsupportedContentEncodingError extends BridgeError {
+  constructor(description = 'The request body uses a Content-Encoding the bridge does not read; send identity, gzip, deflate or br.') {
+    super(415, 'unsupported_content_encoding', description);
   }
 }
 

@@ -44,9 +44,11 @@ const loopbackHosts = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /**
  * Absolute, no fragment; https, or http on a loopback host; a private-use scheme (reverse domain name, RFC 8252)
- * only for native apps; never a script or local-content scheme.
+ * only for native apps; never a script or local-content scheme; never a `*`, which Keycloak reads as a wildcard
+ * (also percent-encoded, since an IdP may decode it).
  */
 export function checkRedirectUri(uri: string, applicationType: 'web' | 'native' | undefined, member = 'redirect_uris'): void {
+  if (/\*|%2a/i.test(uri)) throw new InvalidRedirectUriError(`Every ${member} entry must be without a wildcard (*).`);
   if (uri.includes('#')) throw new InvalidRedirectUriError(`Every ${member} entry must be without a fragment.`);
   let url: URL;
   try {

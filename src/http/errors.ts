@@ -1,10 +1,11 @@
 /**
  * The one place that turns a failure into the bridge's error body `{"error", "error_description"}`. Typed errors
- * render as themselves; body-parser failures become `invalid_request` / `request_too_large`; anything else is a
+ * render as themselves; body-parser failures become `invalid_request` / `request_too_large` /
+ * `unsupported_content_encoding`, a path that is not valid percent-encoding `invalid_request`; anything else is a
  * `500 server_error` with a fixed sentence, never its message or stack.
  */
 import type { ErrorRequestHandler, Response } from 'express';
-import { BridgeError, InvalidRequestError, RequestTooLargeError } from '../errors.js';
+import { BridgeError, InvalidRequestError, RequestTooLargeError, UnsupportedContentEncodingError } from '../errors.js';
 import type { Logger } from '../logging.js';
 
 const serverErrorDescription = 'The bridge failed unexpectedly; the failure was logged.';
@@ -15,14 +16,27 @@ function bodyParserError(error: unknown): BridgeError | undefined {
   const { status, type } = error as { status: unknown; type: unknown };
   if (typeof type !== 'string' || typeof status !== 'number') return undefined;
   if (status === 413) return new RequestTooLargeError();
+  if (type === 'encoding.unsupported') return new UnsupportedContentEncodingError();
   if (type === 'entity.parse.failed') return new InvalidRequestError('The request body is not valid JSON.');
   if (status >= 400 && status < 500) return new InvalidRequestError('The request body could not be read as JSON.');
   return undefined;
 }
 
+/** zlib's errors (gzip, deflate, br) carry a `Z_…` or `ERR_…` code; body-parser passes them on with status 400. */
+function decompressionError(error: unknown): BridgeError | undefined {
+  if (!(error instanceof Error) || !('errno' in error)) return undefined;
+  const { code, status } = error as { code?: unknown; status?: unknown };
+  if (status !== 400 || typeof code !== 'string' || !/^(Z_|ERR_)/.test(code)) return undefined;
+  return new InvalidRequestError('The request body is not compressed the way its Content-Encoding says.');
+}
+
+export const malformedPathDescription = 'The request path is not valid percent-encoding.';
+
 export function toRenderableError(error: unknown): BridgeError | undefined {
   if (error instanceof BridgeError) return error;
-  return bodyParserError(error);
+  // The router's decoding of a path parameter such as `%ZZ`.
+  if (error instanceof URIError) return new InvalidRequestError(malformedPathDescription);
+  return decompressionError(error) ?? bodyParserError(error);
 }
 
 export function sendError(res: Response, error: BridgeError): void {

@@ -6,6 +6,7 @@ import { Router, type RequestHandler } from 'express';
 import { checkRedirectUri, konnectClientToWire, konnectContextFromWire, konnectMetadataFromWire, type KonnectClientBody } from '../metadata.js';
 import type { DialectDependencies } from './api7.js';
 import { clientIdParam, jsonBodySteps, validateClientId } from './body.js';
+import { refuseBridgePathAsClientId } from './paths.js';
 import { labelRoute } from './request-context.js';
 
 interface KonnectEventBody {
@@ -88,8 +89,9 @@ export function konnectRouter({ driver, events, spec, bodyLimitBytes }: DialectD
   };
 
   router.post('/', labelRoute, ...jsonBody('KonnectClientRequest'), registerClient);
-  router.delete('/:client_id', labelRoute, validateClientId, deleteClient);
-  router.post('/:client_id/new-secret', labelRoute, validateClientId, ...jsonBody('EmptyObject'), issueNewSecret);
-  router.post('/:client_id/event-hook', labelRoute, validateClientId, ...jsonBody('KonnectEvent'), applyEvent);
+  const clientIdSteps = [labelRoute, refuseBridgePathAsClientId, validateClientId];
+  router.delete('/:client_id', ...clientIdSteps, deleteClient);
+  router.post('/:client_id/new-secret', ...clientIdSteps, ...jsonBody('EmptyObject'), issueNewSecret);
+  router.post('/:client_id/event-hook', ...clientIdSteps, ...jsonBody('KonnectEvent'), applyEvent);
   return router;
 }

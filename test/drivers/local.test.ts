@@ -4,7 +4,7 @@
  * document, its file store).
  */
 import assert from 'node:assert/strict';
-import { createServer, type RequestListener } from 'node:http';
+import { createServer, request as httpRequest, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import type { DcrDriver } from '../../drivers/driver.js';
 import { createLocalDriver } from '../../drivers/local.js';
 import { ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError } from '../../src/errors.js';
 import { serviceMetadata, testDriver } from '../conformance/driver-suite.js';
+import type { BridgeConfig } from '../../src/config.js';
 import { createTestApp } from '../support/app.js';
 
 interface LocalBridge {
@@ -25,14 +26,21 @@ interface LocalBridge {
   stop(): Promise<void>;
 }
 
+interface LocalBridgeOptions {
+  /** A path the public URL carries (a proxy in front strips it); the bridge itself answers at the root. */
+  publicPath?: string;
+  config?: Partial<BridgeConfig>;
+  tokenRateLimitPerMinute?: number;
+}
+
 /** A bridge with the local driver listening on 127.0.0.1, its issuer being the URL it really answers at. */
-async function startLocalBridge(dataDir: string): Promise<LocalBridge> {
+async function startLocalBridge(dataDir: string, options: LocalBridgeOptions = {}): Promise<LocalBridge> {
   let listener: RequestListener = (_request, response) => response.writeHead(503).end();
   const server = createServer((request, response) => listener(request, response));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const publicUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const driver = await createLocalDriver({ publicUrl, dataDir });
-  const bridge = await createTestApp(driver, { publicUrl });
+  const publicUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}${options.publicPath ?? ''}`;
+  const driver = await createLocalDriver({ publicUrl, dataDir, ...(options.tokenRateLimitPerMinute ? { tokenRateLimitPerMinute: options.tokenRateLimitPerMinute } : {}) });
+  const bridge = await createTestApp(driver, { publicUrl, ...options.config });
   listener = bridge.app;
   return {
     driver,
@@ -79,6 +87,30 @@ async function secretWorks(issuer: string, clientId: string, secret: string): Pr
   });
   assert.ok(introspection.status === 200 || introspection.status === 401, `introspection answers 200 or 401, not ${introspection.status}`);
   return introspection.status === 200;
+}
+
+/** A GET sent byte for byte, so the test chooses the Host header and the request target. */
+function rawGet(url: string, target: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const sent = httpRequest({ host: hostname, port, method: 'GET', path: target, headers, setHost: false }, (response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+    });
+    sent.on('error', reject);
+    sent.end();
+  });
+}
+
+async function introspect(issuer: string, token: string, asClient: { clientId: string; secret: string }): Promise<{ active: boolean; client_id?: string }> {
+  const response = await fetch(`${issuer}/token/introspection`, {
+    method: 'POST',
+    headers: { authorization: basicAuthorization(asClient.clientId, asClient.secret), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token }).toString(),
+  });
+  assert.equal(response.status, 200);
+  return (await response.json()) as { active: boolean; client_id?: string };
 }
 
 const dataDirs: string[] = [];
@@ -278,6 +310,134 @@ describe('local IdP across restarts', () => {
       assert.equal((await second.driver.getClient(other.clientId)).metadata.clientName, 'updated while rotating');
     } finally {
       await second.stop();
+    }
+  });
+});
+
+describe('local IdP URLs come from DCR_PUBLIC_URL alone', () => {
+  const hostile = {
+    host: 'evil.example',
+    'x-forwarded-host': 'evil.example',
+    'x-forwarded-proto': 'http',
+    forwarded: 'for=203.0.113.9;host=evil.example;proto=http',
+  };
+
+  function urlMembers(discovery: Record<string, unknown>): [string, string][] {
+    return Object.entries(discovery).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && /^https?:/.test(entry[1]));
+  }
+
+  for (const [name, config] of [
+    ['without DCR_TRUST_PROXY', {}],
+    ['behind DCR_TRUST_PROXY=1', { trustProxy: 1 }],
+    ['behind DCR_TRUST_PROXY=loopback', { trustProxy: ['loopback'] as string[] }],
+  ] as const) {
+    it(`${name}, forwarded headers, Host and an absolute-form target never reach the discovery document, which is cacheable`, async () => {
+      const bridge = await startLocalBridge(await freshDataDir(), { config });
+      try {
+        for (const target of ['/local-idp/.well-known/openid-configuration', 'http://evil.example/local-idp/.well-known/openid-configuration']) {
+          const response = await rawGet(bridge.publicUrl, target, hostile);
+          assert.equal(response.status, 200, `${target}: ${response.body}`);
+          const discovery = JSON.parse(response.body) as Record<string, unknown>;
+          assert.equal(discovery.issuer, bridge.issuer);
+          assert.equal(discovery.token_endpoint, `${bridge.issuer}/token`);
+          assert.equal(discovery.jwks_uri, `${bridge.issuer}/jwks`);
+          const members = urlMembers(discovery);
+          assert.ok(members.length >= 5, 'the document has endpoint URLs');
+          for (const [member, url] of members) assert.ok(url.startsWith(`${bridge.issuer}/`) || url === bridge.issuer, `${member}: ${url}`);
+          assert.ok(!response.body.includes('evil.example'));
+          assert.equal(response.headers['cache-control'], 'public, max-age=300');
+        }
+      } finally {
+        await bridge.stop();
+      }
+    });
+  }
+
+  it('a public URL with a path puts every endpoint under that path', async () => {
+    const bridge = await startLocalBridge(await freshDataDir(), { publicPath: '/dcr' });
+    try {
+      assert.match(bridge.issuer, /\/dcr\/local-idp$/);
+      const response = await rawGet(bridge.publicUrl, '/local-idp/.well-known/openid-configuration', { host: 'evil.example' });
+      const discovery = JSON.parse(response.body) as Record<string, unknown>;
+      assert.equal(discovery.issuer, bridge.issuer);
+      assert.equal(discovery.token_endpoint, `${bridge.issuer}/token`);
+      for (const [member, url] of urlMembers(discovery)) assert.ok(url.startsWith(`${bridge.issuer}/`) || url === bridge.issuer, `${member}: ${url}`);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  it('unknown /local-idp paths and methods answer 404 in the error shape', async () => {
+    const bridge = await startLocalBridge(await freshDataDir());
+    try {
+      for (const [method, path] of [['GET', '/local-idp/nope'], ['DELETE', '/local-idp/token'], ['GET', '/local-idp/token'], ['PUT', '/local-idp/jwks']]) {
+        const response = await fetch(`${bridge.publicUrl}${path}`, { method });
+        assert.equal(response.status, 404, `${method} ${path}`);
+        assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
+        const body = (await response.json()) as Record<string, unknown>;
+        assert.deepEqual(Object.keys(body).sort(), ['error', 'error_description']);
+        assert.equal(body.error, 'not_found');
+      }
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
+
+describe('local IdP tokens', () => {
+  it('deleting a client, or rotating its secret, revokes the tokens it was issued', async () => {
+    const bridge = await startLocalBridge(await freshDataDir());
+    try {
+      const resourceServer = await bridge.driver.registerClient(serviceMetadata({ clientName: 'resource server' }), { portal: 'api7' });
+      const introspector = { clientId: resourceServer.clientId, secret: resourceServer.clientSecret };
+      const tokenOf = async (clientId: string, secret: string): Promise<string> => {
+        const response = await requestToken(bridge.issuer, clientId, secret);
+        assert.equal(response.status, 200);
+        return ((await response.json()) as { access_token: string }).access_token;
+      };
+
+      const deleted = await bridge.driver.registerClient(serviceMetadata({ clientName: 'to delete' }), { portal: 'api7' });
+      const kept = await bridge.driver.registerClient(serviceMetadata({ clientName: 'kept' }), { portal: 'api7' });
+      const deletedToken = await tokenOf(deleted.clientId, deleted.clientSecret);
+      const keptToken = await tokenOf(kept.clientId, kept.clientSecret);
+      assert.deepEqual(await introspect(bridge.issuer, deletedToken, introspector).then((answer) => [answer.active, answer.client_id]), [true, deleted.clientId]);
+      const response = await fetch(`${bridge.publicUrl}/clients/${deleted.clientId}`, { method: 'DELETE', headers: { 'x-api-key': bridge.apiKey } });
+      assert.equal(response.status, 204);
+      assert.equal((await introspect(bridge.issuer, deletedToken, introspector)).active, false, "a deleted client's token is inactive");
+      assert.equal((await introspect(bridge.issuer, keptToken, introspector)).active, true, "another client's token is untouched");
+
+      const rotated = await bridge.driver.registerClient(serviceMetadata({ clientName: 'to rotate' }), { portal: 'api7' });
+      const beforeRotation = await tokenOf(rotated.clientId, rotated.clientSecret);
+      const newSecret = (await bridge.driver.rotateSecret(rotated.clientId)).clientSecret;
+      assert.equal((await introspect(bridge.issuer, beforeRotation, introspector)).active, false, 'a rotation without grace revokes the old tokens');
+      assert.equal((await introspect(bridge.issuer, await tokenOf(rotated.clientId, newSecret), introspector)).active, true);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  it('the token endpoints are rate limited per client address: 429 in the error shape with Retry-After', async () => {
+    const bridge = await startLocalBridge(await freshDataDir(), { tokenRateLimitPerMinute: 5, config: { trustProxy: 1 } });
+    try {
+      const attempt = (address: string, path = '/token') =>
+        fetch(`${bridge.issuer}${path}`, {
+          method: 'POST',
+          headers: { authorization: basicAuthorization('guessed-client', 'guessed-secret'), 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': address },
+          body: 'grant_type=client_credentials&token=x',
+        });
+      for (let index = 0; index < 4; index += 1) assert.equal((await attempt('203.0.113.7')).status, 401);
+      assert.equal((await attempt('203.0.113.7', '/token/introspection')).status, 401, 'introspection counts too');
+      const limited = await attempt('203.0.113.7');
+      assert.equal(limited.status, 429);
+      assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+      const body = (await limited.json()) as Record<string, unknown>;
+      assert.deepEqual(Object.keys(body).sort(), ['error', 'error_description']);
+      assert.equal(body.error, 'rate_limited');
+      assert.equal((await attempt('203.0.113.7', '/token/revocation')).status, 429);
+      assert.equal((await attempt('198.51.100.20')).status, 401, 'another address behind the trusted proxy has its own budget');
+      assert.equal((await fetch(`${bridge.issuer}/.well-known/openid-configuration`, { headers: { 'x-forwarded-for': '203.0.113.7' } })).status, 200, 'discovery is not limited');
+    } finally {
+      await bridge.stop();
     }
   });
 });

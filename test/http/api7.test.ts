@@ -121,6 +121,13 @@ describe('API7 dialect', () => {
       ['a data: redirect URI', { application_type: 'native', redirect_uris: ['data:text/html,hi'] }, 'invalid_redirect_uri'],
       ['a file: redirect URI', { application_type: 'native', redirect_uris: ['file:///etc/passwd'] }, 'invalid_redirect_uri'],
       ['http on a non-loopback host', { redirect_uris: ['http://app.example.com/cb'] }, 'invalid_redirect_uri'],
+      ['a wildcard host', { redirect_uris: ['https://*'] }, 'invalid_redirect_uri'],
+      ['a trailing wildcard (Keycloak reads it as any path)', { redirect_uris: ['https://app.example.com/*'] }, 'invalid_redirect_uri'],
+      ['a wildcard subdomain', { redirect_uris: ['https://*.example.com/cb'] }, 'invalid_redirect_uri'],
+      ['a percent-encoded wildcard', { redirect_uris: ['https://app.example.com/%2a'] }, 'invalid_redirect_uri'],
+      ['a wildcard in a loopback redirect URI', { redirect_uris: ['http://127.0.0.1:*/cb'] }, 'invalid_redirect_uri'],
+      ['a wildcard in a native redirect URI', { application_type: 'native', redirect_uris: ['com.example.app:/*'] }, 'invalid_redirect_uri'],
+      ['a wildcard post-logout redirect URI', { post_logout_redirect_uris: ['https://app.example.com/*'] }, 'invalid_redirect_uri'],
       ['a bad post-logout redirect URI', { post_logout_redirect_uris: ['http://evil.example.com/'] }, 'invalid_redirect_uri'],
       ['an unknown token_endpoint_auth_method', { token_endpoint_auth_method: 'client_secret_magic' }, 'invalid_client_metadata'],
       ['an unknown grant type', { grant_types: ['client_credentials', 'bearer'] }, 'invalid_client_metadata'],
@@ -199,13 +206,19 @@ describe('API7 dialect', () => {
         for (const [method, path] of [
           ['GET', '/clients/..'],
           ['DELETE', '/clients/.'],
-          ['POST', '/../rotate-secret'],
           ['DELETE', '/..'],
-          ['GET', '/clients/a/b'],
         ] as const) {
           const response = await rawRequest(method, path);
           assert.equal(response.status, 400, `${method} ${path}`);
           assertErrorShape(JSON.parse(response.body), 'invalid_request');
+        }
+        for (const [method, path] of [
+          ['GET', '/clients/a/b'],
+          ['POST', '/../rotate-secret'],
+        ] as const) {
+          const response = await rawRequest(method, path);
+          assert.equal(response.status, 404, `${method} ${path}`);
+          assertErrorShape(JSON.parse(response.body), 'not_found');
         }
       } finally {
         await new Promise((resolve) => server.close(resolve));

@@ -107,6 +107,39 @@ describe('rate limits', () => {
     }
   });
 
+  it('counts failed authentications by the real client address only behind DCR_TRUST_PROXY', async () => {
+    for (const trustProxy of [1, ['loopback'], ['127.0.0.1/8', '::1']] as const) {
+      const bridge = await createObservedApp({ authFailureLimitPerMinute: 2, trustProxy: trustProxy as number | string[] });
+      try {
+        const guess = (address: string) => request(bridge.app).get('/clients/x').set('X-Forwarded-For', address).set('X-API-Key', 'wrong-key-behind-proxy');
+        await guess('203.0.113.7').expect(401);
+        await guess('203.0.113.7').expect(401);
+        assertErrorShape((await guess('203.0.113.7').expect(429)).body, 'rate_limited');
+        await guess('198.51.100.20').expect(401);
+      } finally {
+        await bridge.close();
+      }
+    }
+    const untrusting = await createObservedApp({ authFailureLimitPerMinute: 2 });
+    try {
+      const guess = (address: string) => request(untrusting.app).get('/clients/x').set('X-Forwarded-For', address).set('X-API-Key', 'wrong-key-behind-proxy');
+      await guess('203.0.113.7').expect(401);
+      await guess('198.51.100.20').expect(401);
+      await guess('192.0.2.1').expect(429);
+    } finally {
+      await untrusting.close();
+    }
+    const wrongProxy = await createObservedApp({ authFailureLimitPerMinute: 2, trustProxy: ['10.0.0.0/8'] });
+    try {
+      const guess = (address: string) => request(wrongProxy.app).get('/clients/x').set('X-Forwarded-For', address).set('X-API-Key', 'wrong-key-behind-proxy');
+      await guess('203.0.113.7').expect(401);
+      await guess('198.51.100.20').expect(401);
+      await guess('192.0.2.1').expect(429);
+    } finally {
+      await wrongProxy.close();
+    }
+  });
+
   it('behind a proxy (X-Forwarded-For) writes nothing outside the JSON logs', async () => {
     const bridge = await createObservedApp({ authFailureLimitPerMinute: 1 });
     const written: unknown[] = [];

@@ -111,4 +111,16 @@ describe('configuration', () => {
     assert.equal(tls.publicUrl, 'https://localhost:8443');
     assert.equal(loadConfig({ DCR_PUBLIC_URL: 'https://dcr.example.com/' }).publicUrl, 'https://dcr.example.com');
   });
+
+  it('DCR_TRUST_PROXY: off by default, a hop count, or proxy addresses and CIDRs; never true', () => {
+    assert.equal(loadConfig({}).trustProxy, false);
+    assert.equal(loadConfig({ DCR_TRUST_PROXY: 'false' }).trustProxy, false);
+    assert.equal(loadConfig({ DCR_TRUST_PROXY: '2' }).trustProxy, 2);
+    assert.deepEqual(loadConfig({ DCR_TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::/8, 192.0.2.1' }).trustProxy, ['loopback', '10.0.0.0/8', 'fd00::/8', '192.0.2.1']);
+    for (const value of ['true', 'yes', '10.0.0.0/33', 'fd00::/129', 'proxy.example.com', '10.0.0.0/8/1', '999', ',']) {
+      const error = configurationError({ DCR_TRUST_PROXY: value });
+      assert.equal(error.variable, 'DCR_TRUST_PROXY', value);
+      assert.match(error.message, /^DCR_TRUST_PROXY must be a hop count/);
+    }
+  });
 });

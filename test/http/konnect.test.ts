@@ -74,8 +74,10 @@ describe('Konnect dialect', () => {
     assert.deepEqual(metadata.redirectUris, ['https://new.example.com/cb', 'https://new.example.com/cb2']);
     assert.equal(metadata.clientName, 'app');
     assert.deepEqual(metadata.grantTypes, ['authorization_code']);
-    const refused = await hook(clientId, { event_type: 'update_application', redirect_uris: ['javascript:alert(1)'] }).expect(400);
-    assertErrorShape(refused.body, 'invalid_redirect_uri');
+    for (const redirectUri of ['javascript:alert(1)', 'https://new.example.com/*', 'https://*']) {
+      const refused = await hook(clientId, { event_type: 'update_application', redirect_uris: [redirectUri] }).expect(400);
+      assertErrorShape(refused.body, 'invalid_redirect_uri');
+    }
     assert.deepEqual(bridge.driver.clients.get(clientId)!.client.metadata.redirectUris, ['https://new.example.com/cb', 'https://new.example.com/cb2']);
   });
 
@@ -129,6 +131,8 @@ describe('Konnect dialect', () => {
       ['"text"', 'invalid_request'],
       [{ redirect_uris: ['https://a.example.com/cb#x'] }, 'invalid_redirect_uri'],
       [{ redirect_uris: ['http://intranet.example.com/cb'] }, 'invalid_redirect_uri'],
+      [{ redirect_uris: ['https://*'] }, 'invalid_redirect_uri'],
+      [{ redirect_uris: ['https://app.example.com/*'] }, 'invalid_redirect_uri'],
       [{ token_endpoint_auth_method: 'mtls_magic' }, 'invalid_client_metadata'],
       [{ grant_types: 'bearer' }, 'invalid_client_metadata'],
       [{ client_name: ['a'] }, 'invalid_client_metadata'],

@@ -38,6 +38,29 @@ const metadataLike = fc.record(
   { requiredKeys: [] },
 );
 
+/** A raw path segment that is not valid percent-encoding: a stray `%`, non-hex digits, a truncated UTF-8 sequence. */
+const badEscape = fc
+  .tuple(
+    fc.stringMatching(/^[A-Za-z0-9._~-]{0,6}$/),
+    fc.oneof(
+      fc.constant('%'),
+      fc.stringMatching(/^%[0-9A-Fa-f]?$/),
+      fc.stringMatching(/^%[G-Zg-z][0-9A-Za-z]$/),
+      fc.stringMatching(/^%[0-9A-Fa-f][G-Zg-z]$/),
+      fc.constantFrom('%C3', '%E0%A4', '%E0%A4%A', '%F0%9F%98', '%FF', '%C0%AF', '%ED%A0%80'),
+    ),
+    // A tail starting with a hex digit could complete the escape.
+    fc.stringMatching(/^([G-Zg-z._~-][A-Za-z0-9._~-]{0,5})?$/),
+  )
+  .map(([head, escape, tail]) => `${head}${escape}${tail}`);
+
+/** Raw paths with a bad escape somewhere, on routes that exist and routes that do not. */
+const badPath = fc
+  .tuple(fc.constantFrom('/{}', '/clients/{}', '/clients/{}/rotate-secret', '/{}/new-secret', '/{}/event-hook', '/healthz/{}', '/{}/{}'), badEscape, badEscape)
+  .map(([template, first, second]) => template.replace('{}', first).replace('{}', second));
+
+const contentEncoding = fc.constantFrom(undefined, undefined, 'identity', 'gzip', 'deflate', 'br', 'GZIP', 'compress', 'x-gzip', 'gzip, br', 'zstd', '*');
+
 const body = fc.oneof(
   metadataLike.map((value) => JSON.stringify(value)),
   fc.json({ maxDepth: 3 }),
@@ -64,13 +87,15 @@ describe('random requests against every route', () => {
     const clientId = fc.oneof(
       fc.constantFrom(...knownIds),
       printable.map((value) => encodeURIComponent(value)),
-      fc.constantFrom('..', '.', '%2E%2E', '%2F', 'a%2Fb', 'x'.repeat(300), '~', 'no-such-client'),
+      fc.constantFrom('..', '.', '%2E%2E', '%2F', 'a%2Fb', 'x'.repeat(300), '~', 'no-such-client', 'clients', 'healthz', '.well-known'),
+      badEscape,
     );
     const auth = fc.constantFrom('x-api-key', 'x-api-key', 'x-api-key', 'bearer', 'bearer', 'wrong', 'none', 'wrong-header');
     const contentType = fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=utf-16', undefined);
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...routes), clientId, body, auth, contentType, printable, async (route, id, payload, authMode, type, requestId) => {
+      fc.asyncProperty(fc.constantFrom(...routes), clientId, body, auth, contentType, printable, contentEncoding, async (route, id, payload, authMode, type, requestId, encoding) => {
         let call = request(bridge.app)[route.method](route.path(id)).set('X-Request-Id', requestId);
+        if (encoding !== undefined) call = call.set('Content-Encoding', encoding);
         if (authMode === 'x-api-key') call = call.set('X-API-Key', bridge.apiKey);
         if (authMode === 'bearer') call = call.set('Authorization', `Bearer ${bridge.apiKey}`);
         if (authMode === 'wrong') call = call.set('X-API-Key', `${bridge.apiKey.slice(1)}!`);
@@ -90,13 +115,40 @@ describe('random requests against every route', () => {
           assert.deepEqual(Object.keys(response.body as object).sort(), ['error', 'error_description']);
           assert.equal(typeof response.body.error_description, 'string');
         }
+        if (isBadlyEscaped(route.path(id))) assert.deepEqual([response.status, response.body.error], [400, 'invalid_request'], route.path(id));
+        if (response.status === 415) assert.equal(response.body.error, 'unsupported_content_encoding');
       }),
-      { numRuns: 200 },
+      { numRuns: 300 },
     );
     for (const line of bridge.logLines) {
       assert.ok(!line.includes(bridge.apiKey), 'the API key never reaches a log line');
       for (const secret of issuedSecrets) assert.ok(!line.includes(secret), 'a client secret never reaches a log line');
     }
-    assert.ok(bridge.logLines.length >= 200);
+    assert.ok(bridge.logLines.length >= 300);
+  });
+
+  it('answer 400 invalid_request to any raw path that is not valid percent-encoding, whatever the method, key and encoding', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('get', 'post', 'put', 'delete'), badPath, fc.boolean(), contentEncoding, async (method, path, withKey, encoding) => {
+        assert.ok(isBadlyEscaped(path), path);
+        let call = request(bridge.app)[method](path);
+        if (withKey) call = call.set('X-API-Key', bridge.apiKey);
+        if (encoding !== undefined) call = call.set('Content-Encoding', encoding);
+        const response = method === 'post' || method === 'put' ? await call.send('{}') : await call;
+        assert.equal(response.status, 400, `${method} ${path}: ${response.text}`);
+        assert.deepEqual(Object.keys(response.body as object).sort(), ['error', 'error_description']);
+        assert.equal(response.body.error, 'invalid_request');
+      }),
+      { numRuns: 150 },
+    );
   });
 });
+
+function isBadlyEscaped(path: string): boolean {
+  try {
+    decodeURIComponent(path);
+    return false;
+  } catch {
+    return true;
+  }
+}

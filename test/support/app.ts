@@ -32,6 +32,7 @@ export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig 
     rateLimitPerMinute: 100_000,
     authFailureLimitPerMinute: 100_000,
     sweepIntervalSeconds: 60,
+    trustProxy: false,
     ...overrides,
   };
 }
