@@ -3,10 +3,13 @@
  * top to bottom: request id → security headers → the driver's public routes → operations (no key) → API key →
  * rate limit → dialect routes (which then read and validate bodies) → the one error renderer.
  */
+import type { Writable } from 'node:stream';
 import express from 'express';
 import helmet from 'helmet';
 import type { DcrDriver } from '../drivers/driver.js';
 import type { BridgeConfig } from './config.js';
+import { auditRequests, auditSweeps, writeAuditTrail } from './audit.js';
+import { apiKeyFingerprint } from './config.js';
 import { InvalidRequestError } from './errors.js';
 import { BridgeEvents, type BridgeEventMap, type BridgeEventName } from './events.js';
 import { api7Router } from './http/api7.js';
@@ -25,13 +28,19 @@ export interface AppOptions {
   metrics?: BridgeMetrics;
   /** Lets the caller listen to what the bridge does (main's sweep emits here too). */
   events?: BridgeEvents;
+  /** Where audit records go instead of `config.auditLog` (tests read them). */
+  auditStream?: Writable;
 }
 
 const releaseResources = 'dcrBridgeReleaseResources';
 
+/** Audit records have their own stream; a failed sweep is logged by the sweep itself. */
+const notLogged = new Set<BridgeEventName>(['audit.recorded', 'secrets.sweep_failed']);
+
 /** Events become log lines; payloads carry ids and names only. */
 function logEvents(events: BridgeEvents, logger: Logger): void {
   events.onAny(<Name extends BridgeEventName>(name: Name, payload: BridgeEventMap[Name]) => {
+    if (notLogged.has(name)) return;
     const level = name === 'auth.failed' || name === 'event_hook.ignored' ? 'warn' : 'info';
     logger.log(level, name, { event: name, ...payload });
   });
@@ -49,6 +58,10 @@ export function createApp(config: BridgeConfig, driver: DcrDriver, options: AppO
   const rateLimits = createRateLimits({ perMinute: config.rateLimitPerMinute, failedAuthPerMinute: config.authFailureLimitPerMinute });
   logEvents(events, logger);
   countEvents(events, metrics);
+  const auditDestination = options.auditStream ? { kind: 'stdout' as const } : config.auditLog;
+  const auditSink = auditDestination ? writeAuditTrail(events, auditDestination, options.auditStream) : undefined;
+  const audit = auditRequests(events, config.apiKeyNames ?? config.apiKeys.map(apiKeyFingerprint));
+  auditSweeps(events);
 
   const app = express();
   app.disable('x-powered-by');
@@ -66,15 +79,20 @@ export function createApp(config: BridgeConfig, driver: DcrDriver, options: AppO
   }
   app.use(operationsRouter({ driver: instrumented, metrics, spec }));
 
+  app.use(audit.record);
   app.use(requireApiKey(config.apiKeys, rateLimits.failedAuth, events));
   app.use(rateLimits.perApiKey);
   const dialect = { driver: instrumented, events, spec, bodyLimitBytes: config.bodyLimitBytes };
   app.use('/clients', api7Router(dialect));
   app.use(konnectRouter(dialect));
   app.use((_req, _res, next) => next(new InvalidRequestError('No bridge endpoint has this path and method.')));
+  app.use(audit.rememberError);
   app.use(errorRenderer(logger));
 
-  app.locals[releaseResources] = () => rateLimits.close();
+  app.locals[releaseResources] = async () => {
+    await rateLimits.close();
+    await auditSink?.close();
+  };
   return app;
 }
 

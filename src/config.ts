@@ -2,7 +2,8 @@
  * The bridge's own settings, read once from the environment through src/env.ts (so `NAME_FILE` works and a bad
  * variable stops the start with one line naming it). Driver variables are read by each driver.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { isAbsolute } from 'node:path';
 import { ConfigurationError, envValue, integerEnv, urlEnv, type Env } from './env.js';
 import { logLevels } from './logging.js';
 
@@ -27,7 +28,16 @@ export interface BridgeConfig {
   /** Failed authentications per minute per client address before it is answered 429. */
   authFailureLimitPerMinute: number;
   sweepIntervalSeconds: number;
+  // Running as a fleet (issue 16): key names for the audit trail, where audit events go, and the shared limits' store.
+  /** A name per key, same order as `apiKeys`: the `name:` the operator gave it, else a short fingerprint. */
+  apiKeyNames?: string[];
+  /** `stdout`, a file path, or unset for no audit trail (tests). */
+  auditLog?: AuditDestination;
+  /** Redis that holds both rate limits for every replica; unset: each replica counts in memory. */
+  redisUrl?: string;
 }
+
+export type AuditDestination = { kind: 'stdout' } | { kind: 'file'; path: string };
 
 export const minimumApiKeyLength = 12;
 
@@ -37,12 +47,13 @@ export function loadConfig(env: Env): BridgeConfig {
   const driverName = (envValue(env, 'DCR_DRIVER') ?? 'local').trim().toLowerCase();
   const logLevel = (envValue(env, 'LOG_LEVEL') ?? 'info').trim().toLowerCase();
   if (!(logLevels as readonly string[]).includes(logLevel)) throw new ConfigurationError('LOG_LEVEL', `must be one of ${logLevels.join(', ')}`);
-  const { apiKeys, apiKeyGenerated } = apiKeysFrom(env, driverName);
+  const { apiKeys, apiKeyNames, apiKeyGenerated } = apiKeysFrom(env, driverName);
   const tls = tlsFrom(env);
   return {
     port,
     host,
     apiKeys,
+    apiKeyNames,
     apiKeyGenerated,
     driverName,
     logLevel,
@@ -55,7 +66,43 @@ export function loadConfig(env: Env): BridgeConfig {
     rateLimitPerMinute: integerEnv(env, 'DCR_RATE_LIMIT_PER_MINUTE', 600, { min: 1, max: 1_000_000 }),
     authFailureLimitPerMinute: integerEnv(env, 'DCR_AUTH_FAILURE_LIMIT_PER_MINUTE', 20, { min: 1, max: 100_000 }),
     sweepIntervalSeconds: integerEnv(env, 'DCR_SWEEP_INTERVAL_SECONDS', 60, { min: 1, max: 24 * 3600 }),
+    ...fleetSettingsFrom(env),
   };
+}
+
+function fleetSettingsFrom(env: Env): Pick<BridgeConfig, 'auditLog' | 'redisUrl'> {
+  const audit = envValue(env, 'DCR_AUDIT_LOG')?.trim() ?? 'stdout';
+  let auditLog: AuditDestination | undefined;
+  if (audit === 'stdout') auditLog = { kind: 'stdout' };
+  else if (audit === 'off') auditLog = undefined;
+  else if (isAbsolute(audit)) auditLog = { kind: 'file', path: audit };
+  else throw new ConfigurationError('DCR_AUDIT_LOG', 'must be stdout, off, or an absolute file path');
+  const redisUrl = envValue(env, 'DCR_REDIS_URL')?.trim();
+  if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
+    throw new ConfigurationError('DCR_REDIS_URL', 'must be a redis:// or rediss:// URL');
+  }
+  return { ...(auditLog ? { auditLog } : {}), ...(redisUrl !== undefined ? { redisUrl } : {}) };
+}
+
+/** Short and non-reversible: names a key in audit events and rate-limit counters without revealing it. */
+export function apiKeyFingerprint(key: string): string {
+  return `key-${createHash('sha256').update(key, 'utf8').digest('hex').slice(0, 8)}`;
+}
+
+const apiKeyName = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/**
+ * `name:key` names a key; a key alone is named by its fingerprint. Unambiguous: Konnect keys are `[A-Za-z0-9_]`
+ * and every key is at least 12 characters, so the text before the first `:` is a name only when the rest is a key.
+ */
+function namedApiKey(entry: string): { name: string; key: string } {
+  const colon = entry.indexOf(':');
+  if (colon > 0) {
+    const name = entry.slice(0, colon);
+    const key = entry.slice(colon + 1);
+    if (apiKeyName.test(name) && key.length >= minimumApiKeyLength) return { name, key };
+  }
+  return { name: apiKeyFingerprint(entry), key: entry };
 }
 
 /** Hex, because Konnect accepts only `[A-Za-z0-9_]` in the API key it sends. */
@@ -63,17 +110,17 @@ export function generateApiKey(): string {
   return randomBytes(24).toString('hex');
 }
 
-function apiKeysFrom(env: Env, driverName: string): { apiKeys: string[]; apiKeyGenerated: boolean } {
+function apiKeysFrom(env: Env, driverName: string): { apiKeys: string[]; apiKeyNames: string[]; apiKeyGenerated: boolean } {
   const value = envValue(env, 'DCR_API_KEYS');
   if (value === undefined) {
-    if (driverName === 'local') return { apiKeys: [generateApiKey()], apiKeyGenerated: true };
+    if (driverName === 'local') return { apiKeys: [generateApiKey()], apiKeyNames: ['generated'], apiKeyGenerated: true };
     throw new ConfigurationError('DCR_API_KEYS', `is required: comma-separated portal API keys, each at least ${minimumApiKeyLength} characters`);
   }
-  const apiKeys = value.split(',').map((key) => key.trim()).filter((key) => key !== '');
-  if (apiKeys.length === 0 || apiKeys.some((key) => key.length < minimumApiKeyLength)) {
-    throw new ConfigurationError('DCR_API_KEYS', `must be comma-separated keys, each at least ${minimumApiKeyLength} characters`);
+  const named = value.split(',').map((key) => key.trim()).filter((key) => key !== '').map(namedApiKey);
+  if (named.length === 0 || named.some(({ key }) => key.length < minimumApiKeyLength)) {
+    throw new ConfigurationError('DCR_API_KEYS', `must be comma-separated keys (or name:key), each key at least ${minimumApiKeyLength} characters`);
   }
-  return { apiKeys, apiKeyGenerated: false };
+  return { apiKeys: named.map(({ key }) => key), apiKeyNames: named.map(({ name }) => name), apiKeyGenerated: false };
 }
 
 function tlsFrom(env: Env): { certFile: string; keyFile: string } | undefined {
