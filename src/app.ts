@@ -55,7 +55,13 @@ export function createApp(config: BridgeConfig, driver: DcrDriver, options: AppO
   sharedSpec ??= loadApiSpec();
   const spec = sharedSpec;
   const instrumented = instrumentDriver(driver, metrics);
-  const rateLimits = createRateLimits({ perMinute: config.rateLimitPerMinute, failedAuthPerMinute: config.authFailureLimitPerMinute });
+  const rateLimits = createRateLimits({
+    perMinute: config.rateLimitPerMinute,
+    failedAuthPerMinute: config.authFailureLimitPerMinute,
+    registry: metrics.registry,
+    apiKeyIds: config.apiKeys.map(apiKeyFingerprint),
+    ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
+  });
   logEvents(events, logger);
   countEvents(events, metrics);
   const auditDestination = options.auditStream ? { kind: 'stdout' as const } : config.auditLog;
