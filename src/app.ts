@@ -22,12 +22,15 @@ import { assignRequestId, observeRequests } from './http/request-context.js';
 import { loadApiSpec, type ApiSpec } from './http/spec.js';
 import { createLogger, type Logger } from './logging.js';
 import { countEvents, createMetrics, instrumentDriver, type BridgeMetrics } from './metrics.js';
+import type { Tracing } from './tracing.js';
 
 export interface AppOptions {
   logger?: Logger;
   metrics?: BridgeMetrics;
   /** Lets the caller listen to what the bridge does (main's sweep emits here too). */
   events?: BridgeEvents;
+  /** OpenTelemetry (src/tracing.ts), when it is on; main loads it only then. */
+  tracing?: Pick<Tracing, 'traceRequests' | 'traceDriver'>;
   /** Where audit records go instead of `config.auditLog` (tests read them). */
   auditStream?: Writable;
 }
@@ -54,7 +57,7 @@ export function createApp(config: BridgeConfig, driver: DcrDriver, options: AppO
   const events = options.events ?? new BridgeEvents();
   sharedSpec ??= loadApiSpec();
   const spec = sharedSpec;
-  const instrumented = instrumentDriver(driver, metrics);
+  const instrumented = instrumentDriver(options.tracing ? options.tracing.traceDriver(driver) : driver, metrics);
   const rateLimits = createRateLimits({
     perMinute: config.rateLimitPerMinute,
     failedAuthPerMinute: config.authFailureLimitPerMinute,
@@ -73,6 +76,7 @@ export function createApp(config: BridgeConfig, driver: DcrDriver, options: AppO
   app.disable('x-powered-by');
   app.set('query parser', false);
   app.use(assignRequestId());
+  if (options.tracing) app.use(options.tracing.traceRequests);
   // Without TLS in front (the quick start), upgrade-insecure-requests would send the docs page's links to https.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(observeRequests(metrics, logger));

@@ -35,6 +35,8 @@ export interface BridgeConfig {
   auditLog?: AuditDestination;
   /** Redis that holds both rate limits for every replica; unset: each replica counts in memory. */
   redisUrl?: string;
+  /** OpenTelemetry tracing: on when an OTLP endpoint is set (the standard OTEL_* variables) and the SDK not disabled. */
+  tracing?: boolean;
 }
 
 export type AuditDestination = { kind: 'stdout' } | { kind: 'file'; path: string };
@@ -70,7 +72,7 @@ export function loadConfig(env: Env): BridgeConfig {
   };
 }
 
-function fleetSettingsFrom(env: Env): Pick<BridgeConfig, 'auditLog' | 'redisUrl'> {
+function fleetSettingsFrom(env: Env): Pick<BridgeConfig, 'auditLog' | 'redisUrl' | 'tracing'> {
   const audit = envValue(env, 'DCR_AUDIT_LOG')?.trim() ?? 'stdout';
   let auditLog: AuditDestination | undefined;
   if (audit === 'stdout') auditLog = { kind: 'stdout' };
@@ -81,7 +83,11 @@ function fleetSettingsFrom(env: Env): Pick<BridgeConfig, 'auditLog' | 'redisUrl'
   if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
     throw new ConfigurationError('DCR_REDIS_URL', 'must be a redis:// or rediss:// URL');
   }
-  return { ...(auditLog ? { auditLog } : {}), ...(redisUrl !== undefined ? { redisUrl } : {}) };
+  const tracing =
+    (envValue(env, 'OTEL_EXPORTER_OTLP_ENDPOINT') ?? envValue(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT')) !== undefined &&
+    env.OTEL_SDK_DISABLED?.trim().toLowerCase() !== 'true' &&
+    env.OTEL_TRACES_EXPORTER?.trim().toLowerCase() !== 'none';
+  return { ...(auditLog ? { auditLog } : {}), ...(redisUrl !== undefined ? { redisUrl } : {}), tracing };
 }
 
 /** Short and non-reversible: names a key in audit events and rate-limit counters without revealing it. */

@@ -40,7 +40,9 @@ async function main(): Promise<void> {
     idpCallPolicy: { timeoutMs: config.idpTimeoutMs, budgetMs: config.idpRetryBudgetMs },
     publicUrl: config.publicUrl,
   });
-  const app = createApp(config, driver, { logger, metrics: createMetrics({ processMetrics: true }), events });
+  // OpenTelemetry loads only when an OTLP endpoint is configured.
+  const tracing = config.tracing ? await (await import('./tracing.js')).startTracing() : undefined;
+  const app = createApp(config, driver, { logger, metrics: createMetrics({ processMetrics: true }), events, ...(tracing ? { tracing } : {}) });
   const server = createServer(config, app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -74,6 +76,7 @@ async function main(): Promise<void> {
       clearTimeout(forceClose);
       void closeApp(app)
         .then(() => driver.close())
+        .then(() => tracing?.shutdown())
         .then(
           () => process.exit(0),
           () => {
