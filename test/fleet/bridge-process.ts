@@ -12,11 +12,14 @@ export interface BridgeProcess {
   stop(): Promise<number | null>;
 }
 
-export async function startBridgeProcess(env: Record<string, string>, options: { cwd?: string } = {}): Promise<BridgeProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', `${root}src/main.ts`], {
+export async function startBridgeProcess(env: Record<string, string>, options: { cwd?: string; uid?: number; gid?: number } = {}): Promise<BridgeProcess> {
+  // tsx by its resolved URL, so the bridge can run from any working directory.
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), `${root}src/main.ts`], {
     cwd: options.cwd ?? root,
     env: { PATH: process.env.PATH ?? '', NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.uid !== undefined ? { uid: options.uid } : {}),
+    ...(options.gid !== undefined ? { gid: options.gid } : {}),
   });
   let stdout = '';
   let stderr = '';
