@@ -29,22 +29,24 @@ describe('two replicas sharing their rate limits through Redis', { timeout: 120_
   const bridges: BridgeProcess[] = [];
   const dirs: string[] = [];
 
+  const startReplica = async (): Promise<BridgeProcess> => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'dcr-fleet-'));
+    dirs.push(dataDir);
+    const bridge = await startBridgeProcess({
+      DCR_DRIVER: 'local',
+      DCR_LOCAL_DATA_DIR: dataDir,
+      DCR_API_KEYS: keys.map((key, n) => `portal${n}:${key}`).join(','),
+      DCR_REDIS_URL: redis.url,
+      DCR_RATE_LIMIT_PER_MINUTE: String(perMinute),
+      DCR_AUTH_FAILURE_LIMIT_PER_MINUTE: String(failedAuthPerMinute),
+    });
+    bridges.push(bridge);
+    return bridge;
+  };
+
   before(async () => {
     redis = await startRedisServer();
-    for (let index = 0; index < 2; index++) {
-      const dataDir = mkdtempSync(join(tmpdir(), 'dcr-fleet-'));
-      dirs.push(dataDir);
-      bridges.push(
-        await startBridgeProcess({
-          DCR_DRIVER: 'local',
-          DCR_LOCAL_DATA_DIR: dataDir,
-          DCR_API_KEYS: keys.map((key, n) => `portal${n}:${key}`).join(','),
-          DCR_REDIS_URL: redis.url,
-          DCR_RATE_LIMIT_PER_MINUTE: String(perMinute),
-          DCR_AUTH_FAILURE_LIMIT_PER_MINUTE: String(failedAuthPerMinute),
-        }),
-      );
-    }
+    for (let index = 0; index < 2; index++) await startReplica();
     for (const bridge of bridges) await until(redisUp(bridge), 'the bridge is connected to Redis');
   });
   after(async () => {
@@ -86,13 +88,15 @@ describe('two replicas sharing their rate limits through Redis', { timeout: 120_
     }
     assert.ok(((await metric(bridges[0]!, /^dcr_rate_limit_store_errors_total\{limit="per_key",fallback="memory"\} (\d+)$/m)) ?? 0) >= perMinute);
     assert.ok(((await metric(bridges[0]!, /^dcr_rate_limit_store_errors_total\{limit="failed_auth",fallback="refused"\} (\d+)$/m)) ?? 0) >= 1);
+    const late = await startReplica();
+    assert.equal((await status(late, keys[1])).status, 404, 'a replica started while Redis is down starts and serves');
   });
 
   it('with Redis back: the shared limits resume', async () => {
     redis = await startRedisServer(redis.port);
     for (const bridge of bridges) await until(redisUp(bridge), 'the bridge reconnected to Redis');
-    // A fresh Redis holds no counts: keys[2] starts again, shared by both replicas.
-    for (let n = 0; n < perMinute; n++) assert.equal((await status(bridges[(n + 1) % 2]!, keys[2])).status, 404);
+    // A fresh Redis holds no counts: keys[2] starts again, shared by all three replicas (the third started without Redis).
+    for (let n = 0; n < perMinute; n++) assert.equal((await status(bridges[(n + 1) % 3]!, keys[2])).status, 404);
     for (const bridge of bridges) assert.equal((await status(bridge, keys[2])).status, 429);
     for (let n = 0; n < failedAuthPerMinute; n++) assert.equal((await status(bridges[n % 2]!, 'a-wrong-key-000000000')).status, 401, 'failed authentications are counted, not refused');
     assert.equal((await status(bridges[1]!)).status, 429);
