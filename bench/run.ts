@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureTestTls } from '../test/emulators/tls.js';
 
-const benchmarks = ['local', 'keycloak', 'okta', 'auth0', 'entra'];
+const benchmarks = ['local', 'keycloak', 'okta', 'auth0', 'entra', 'fleet'];
 
 const requested = process.argv.slice(2);
 const unknown = requested.filter((name) => !benchmarks.includes(name));

@@ -15,7 +15,6 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { ensureTestTls } from '../test/emulators/tls.js';
 import type { DcrDriver } from '../drivers/driver.js';
 import { createApp } from '../src/app.js';
-import { driverChoices } from '../drivers/index.js';
 import { loadConfig } from '../src/config.js';
 
 /** Fails clearly unless this process trusts the emulators' test CA (bench/run.ts sets `NODE_EXTRA_CA_CERTS`). */
@@ -153,10 +152,14 @@ export interface RunningBridge {
 /** The real app (src/app.ts) with `driver`, listening on 127.0.0.1 over plain HTTP, with limits out of the way. */
 export async function startBridge(driver: DcrDriver): Promise<RunningBridge> {
   const apiKey = randomBytes(18).toString('base64url');
-  const config = loadConfig(
-    { DCR_DRIVER: driver.name, DCR_API_KEYS: apiKey, LOG_LEVEL: 'silent', HOST: '127.0.0.1', PORT: '0', DCR_RATE_LIMIT_PER_MINUTE: '1000000' },
-    driverChoices,
-  );
+  const config = loadConfig({
+    DCR_DRIVER: driver.name,
+    DCR_API_KEYS: apiKey,
+    LOG_LEVEL: 'silent',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    DCR_RATE_LIMIT_PER_MINUTE: '1000000',
+  });
   const app = createApp(config, driver);
   const server: Server = createServer(app);
   server.keepAliveTimeout = 10_000;

@@ -212,11 +212,12 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
     return found.sort((a, b) => Date.parse(a.created ?? '') - Date.parse(b.created ?? ''));
   }
 
-  async function retireSecret(appId: string, secret: OktaSecret): Promise<void> {
+  /** Whether this call removed it: another replica sweeping at the same moment may have removed it first. */
+  async function retireSecret(appId: string, secret: OktaSecret): Promise<boolean> {
     if (secret.status === 'ACTIVE') {
       await ignoreNotFound(call('deactivate secret', 'idempotent', () => secrets.deactivateOAuth2ClientSecret({ appId, secretId: secret.id })));
     }
-    await ignoreNotFound(call('delete secret', 'idempotent', () => secrets.deleteOAuth2ClientSecret({ appId, secretId: secret.id })));
+    return !(await ignoreNotFound(call('delete secret', 'idempotent', () => secrets.deleteOAuth2ClientSecret({ appId, secretId: secret.id }))));
   }
 
   /** Puts the secrets back as they were before a rotation that failed: the old ones active, the new one gone. */
@@ -311,8 +312,7 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
         // The grace of the older secrets runs from the moment the newest one was issued.
         if (!newest || Date.parse(newest.created ?? '') + graceSeconds * 1000 >= now) continue;
         for (const old of held.slice(0, -1)) {
-          await retireSecret(app.id, old);
-          retired++;
+          if (await retireSecret(app.id, old)) retired++;
         }
       }
       return retired;

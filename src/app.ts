@@ -3,10 +3,13 @@
  * top to bottom: request id → security headers → path checks → the driver's public routes → operations (no key) →
  * API key → rate limit → dialect routes (which then read and validate bodies) → the one error renderer.
  */
+import type { Writable } from 'node:stream';
 import express from 'express';
 import helmet from 'helmet';
 import type { DcrDriver } from '../drivers/driver.js';
 import type { BridgeConfig } from './config.js';
+import { auditRequests, auditSweeps, writeAuditTrail } from './audit.js';
+import { apiKeyFingerprint } from './config.js';
 import { NotFoundError } from './errors.js';
 import { BridgeEvents, type BridgeEventMap, type BridgeEventName } from './events.js';
 import { api7Router } from './http/api7.js';
@@ -21,19 +24,28 @@ import { assignRequestId, observeRequests } from './http/request-context.js';
 import { loadApiSpec, type ApiSpec } from './http/spec.js';
 import { createLogger, type Logger } from './logging.js';
 import { countEvents, createMetrics, instrumentDriver, type BridgeMetrics } from './metrics.js';
+import type { Tracing } from './tracing.js';
 
 export interface AppOptions {
   logger?: Logger;
   metrics?: BridgeMetrics;
   /** Lets the caller listen to what the bridge does (main's sweep emits here too). */
   events?: BridgeEvents;
+  /** OpenTelemetry (src/tracing.ts), when it is on; main loads it only then. */
+  tracing?: Pick<Tracing, 'traceRequests' | 'traceDriver'>;
+  /** Where audit records go instead of `config.auditLog` (tests read them). */
+  auditStream?: Writable;
 }
 
 const releaseResources = 'dcrBridgeReleaseResources';
 
+/** Audit records have their own stream; a failed sweep is logged by the sweep itself. */
+const notLogged = new Set<BridgeEventName>(['audit.recorded', 'secrets.sweep_failed']);
+
 /** Events become log lines; payloads carry ids and names only. */
 function logEvents(events: BridgeEvents, logger: Logger): void {
   events.onAny(<Name extends BridgeEventName>(name: Name, payload: BridgeEventMap[Name]) => {
+    if (notLogged.has(name)) return;
     const level = name === 'auth.failed' || name === 'event_hook.ignored' ? 'warn' : 'info';
     logger.log(level, name, { event: name, ...payload });
   });
@@ -47,10 +59,20 @@ export function createApp(config: BridgeConfig, driver: DcrDriver, options: AppO
   const events = options.events ?? new BridgeEvents();
   sharedSpec ??= loadApiSpec();
   const spec = sharedSpec;
-  const instrumented = instrumentDriver(driver, metrics);
-  const rateLimits = createRateLimits({ perMinute: config.rateLimitPerMinute, failedAuthPerMinute: config.authFailureLimitPerMinute });
+  const instrumented = instrumentDriver(options.tracing ? options.tracing.traceDriver(driver) : driver, metrics);
+  const rateLimits = createRateLimits({
+    perMinute: config.rateLimitPerMinute,
+    failedAuthPerMinute: config.authFailureLimitPerMinute,
+    registry: metrics.registry,
+    apiKeyIds: config.apiKeys.map(apiKeyFingerprint),
+    ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
+  });
   logEvents(events, logger);
   countEvents(events, metrics);
+  const auditDestination = options.auditStream ? { kind: 'stdout' as const } : config.auditLog;
+  const auditSink = auditDestination ? writeAuditTrail(events, auditDestination, options.auditStream) : undefined;
+  const audit = auditRequests(events, config.apiKeyNames ?? config.apiKeys.map(apiKeyFingerprint));
+  auditSweeps(events);
 
   const app = express();
   app.disable('x-powered-by');
@@ -58,6 +80,7 @@ export function createApp(config: BridgeConfig, driver: DcrDriver, options: AppO
   // Off unless DCR_TRUST_PROXY: only then do X-Forwarded-For and friends decide the client address (rate limits).
   app.set('trust proxy', config.trustProxy);
   app.use(assignRequestId());
+  if (options.tracing) app.use(options.tracing.traceRequests);
   // Without TLS in front (the quick start), upgrade-insecure-requests would send the docs page's links to https.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(observeRequests(metrics, logger));
@@ -71,15 +94,20 @@ export function createApp(config: BridgeConfig, driver: DcrDriver, options: AppO
   }
   app.use(operationsRouter({ driver: instrumented, metrics, spec }));
 
+  app.use(audit.record);
   app.use(requireApiKey(config.apiKeys, rateLimits.failedAuth, events));
   app.use(rateLimits.perApiKey);
   const dialect = { driver: instrumented, events, spec, bodyLimitBytes: config.bodyLimitBytes };
   app.use('/clients', api7Router(dialect));
   app.use(konnectRouter(dialect));
   app.use((_req, _res, next) => next(new NotFoundError()));
+  app.use(audit.rememberError);
   app.use(errorRenderer(logger));
 
-  app.locals[releaseResources] = () => rateLimits.close();
+  app.locals[releaseResources] = async () => {
+    await rateLimits.close();
+    await auditSink?.close();
+  };
   return app;
 }
 

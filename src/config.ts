@@ -2,8 +2,10 @@
  * The bridge's own settings, read once from the environment through src/env.ts (so `NAME_FILE` works and a bad
  * variable stops the start with one line naming it). Driver variables are read by each driver.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
+import { isAbsolute } from 'node:path';
+import { driverAliases, driverNames, type DriverName } from './driver/names.js';
 import { ConfigurationError, envValue, integerEnv, urlEnv, type Env } from './env.js';
 import { logLevels } from './logging.js';
 
@@ -15,7 +17,7 @@ export interface BridgeConfig {
   /** True when no key was configured and one was generated (only with the `local` driver); main prints it once. */
   apiKeyGenerated: boolean;
   /** The driver's own name, aliases resolved (`azure` is `entra`). */
-  driverName: string;
+  driverName: DriverName;
   logLevel: string;
   tls?: { certFile: string; keyFile: string };
   /** The URL the bridge is reached at, without a trailing slash. */
@@ -31,31 +33,37 @@ export interface BridgeConfig {
   sweepIntervalSeconds: number;
   /** Express `trust proxy`: `false` (default), a hop count, or addresses/CIDRs of the proxies in front. */
   trustProxy: TrustProxy;
+  // Running as a fleet (issue 16): key names for the audit trail, where audit events go, and the shared limits' store.
+  /** A name per key, same order as `apiKeys`: the `name:` the operator gave it, else a short fingerprint. */
+  apiKeyNames?: string[];
+  /** `stdout`, a file path, or unset for no audit trail (tests). */
+  auditLog?: AuditDestination;
+  /** Redis that holds both rate limits for every replica; unset: each replica counts in memory. */
+  redisUrl?: string;
+  /** OpenTelemetry tracing: on when an OTLP endpoint is set (the standard OTEL_* variables) and the SDK not disabled. */
+  tracing?: boolean;
 }
 
 export type TrustProxy = false | number | string[];
 
+export type AuditDestination = { kind: 'stdout' } | { kind: 'file'; path: string };
+
 export const minimumApiKeyLength = 12;
 
-/** The values `DCR_DRIVER` accepts; the composition root passes them, since src/ never imports a driver. */
-export interface DriverChoices {
-  names: readonly string[];
-  aliases: Readonly<Record<string, string>>;
-}
-
 /** Reads and checks every setting, the driver first: what is required (keys, for one) depends on it. */
-export function loadConfig(env: Env, drivers: DriverChoices): BridgeConfig {
-  const driverName = driverNameFrom(env, drivers);
+export function loadConfig(env: Env): BridgeConfig {
+  const driverName = driverNameFrom(env);
   const port = integerEnv(env, 'PORT', 3000, { min: 0, max: 65535 });
   const host = envValue(env, 'HOST') ?? '0.0.0.0';
   const logLevel = (envValue(env, 'LOG_LEVEL') ?? 'info').trim().toLowerCase();
   if (!(logLevels as readonly string[]).includes(logLevel)) throw new ConfigurationError('LOG_LEVEL', `must be one of ${logLevels.join(', ')}`);
-  const { apiKeys, apiKeyGenerated } = apiKeysFrom(env, driverName);
+  const { apiKeys, apiKeyNames, apiKeyGenerated } = apiKeysFrom(env, driverName);
   const tls = tlsFrom(env);
   return {
     port,
     host,
     apiKeys,
+    apiKeyNames,
     apiKeyGenerated,
     driverName,
     logLevel,
@@ -69,14 +77,17 @@ export function loadConfig(env: Env, drivers: DriverChoices): BridgeConfig {
     authFailureLimitPerMinute: integerEnv(env, 'DCR_AUTH_FAILURE_LIMIT_PER_MINUTE', 20, { min: 1, max: 100_000 }),
     sweepIntervalSeconds: integerEnv(env, 'DCR_SWEEP_INTERVAL_SECONDS', 60, { min: 1, max: 24 * 3600 }),
     ...hardeningFrom(env),
+    ...fleetSettingsFrom(env),
   };
 }
 
-function driverNameFrom(env: Env, { names, aliases }: DriverChoices): string {
+function driverNameFrom(env: Env): DriverName {
   const requested = (envValue(env, 'DCR_DRIVER') ?? 'local').trim().toLowerCase();
-  const name = aliases[requested] ?? requested;
-  if (!names.includes(name)) throw new ConfigurationError('DCR_DRIVER', `must be one of ${[...names, ...Object.keys(aliases)].join(', ')}`);
-  return name;
+  const name = driverAliases[requested] ?? requested;
+  if (!(driverNames as readonly string[]).includes(name)) {
+    throw new ConfigurationError('DCR_DRIVER', `must be one of ${[...driverNames, ...Object.keys(driverAliases)].join(', ')}`);
+  }
+  return name as DriverName;
 }
 
 /** Issue 11's settings, one block so merges stay simple. */
@@ -110,22 +121,61 @@ function isTrustableProxy(entry: string): boolean {
   return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
+function fleetSettingsFrom(env: Env): Pick<BridgeConfig, 'auditLog' | 'redisUrl' | 'tracing'> {
+  const audit = envValue(env, 'DCR_AUDIT_LOG')?.trim() ?? 'stdout';
+  let auditLog: AuditDestination | undefined;
+  if (audit === 'stdout') auditLog = { kind: 'stdout' };
+  else if (audit === 'off') auditLog = undefined;
+  else if (isAbsolute(audit)) auditLog = { kind: 'file', path: audit };
+  else throw new ConfigurationError('DCR_AUDIT_LOG', 'must be stdout, off, or an absolute file path');
+  const redisUrl = envValue(env, 'DCR_REDIS_URL')?.trim();
+  if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
+    throw new ConfigurationError('DCR_REDIS_URL', 'must be a redis:// or rediss:// URL');
+  }
+  const tracing =
+    (envValue(env, 'OTEL_EXPORTER_OTLP_ENDPOINT') ?? envValue(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT')) !== undefined &&
+    env.OTEL_SDK_DISABLED?.trim().toLowerCase() !== 'true' &&
+    env.OTEL_TRACES_EXPORTER?.trim().toLowerCase() !== 'none';
+  return { ...(auditLog ? { auditLog } : {}), ...(redisUrl !== undefined ? { redisUrl } : {}), tracing };
+}
+
+/** Short and non-reversible: names a key in audit events and rate-limit counters without revealing it. */
+export function apiKeyFingerprint(key: string): string {
+  return `key-${createHash('sha256').update(key, 'utf8').digest('hex').slice(0, 8)}`;
+}
+
+const apiKeyName = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/**
+ * `name:key` names a key; a key alone is named by its fingerprint. Unambiguous: Konnect keys are `[A-Za-z0-9_]`
+ * and every key is at least 12 characters, so the text before the first `:` is a name only when the rest is a key.
+ */
+function namedApiKey(entry: string): { name: string; key: string } {
+  const colon = entry.indexOf(':');
+  if (colon > 0) {
+    const name = entry.slice(0, colon);
+    const key = entry.slice(colon + 1);
+    if (apiKeyName.test(name) && key.length >= minimumApiKeyLength) return { name, key };
+  }
+  return { name: apiKeyFingerprint(entry), key: entry };
+}
+
 /** Hex, because Konnect accepts only `[A-Za-z0-9_]` in the API key it sends. */
 export function generateApiKey(): string {
   return randomBytes(24).toString('hex');
 }
 
-function apiKeysFrom(env: Env, driverName: string): { apiKeys: string[]; apiKeyGenerated: boolean } {
+function apiKeysFrom(env: Env, driverName: string): { apiKeys: string[]; apiKeyNames: string[]; apiKeyGenerated: boolean } {
   const value = envValue(env, 'DCR_API_KEYS');
   if (value === undefined) {
-    if (driverName === 'local') return { apiKeys: [generateApiKey()], apiKeyGenerated: true };
+    if (driverName === 'local') return { apiKeys: [generateApiKey()], apiKeyNames: ['generated'], apiKeyGenerated: true };
     throw new ConfigurationError('DCR_API_KEYS', `is required: comma-separated portal API keys, each at least ${minimumApiKeyLength} characters`);
   }
-  const apiKeys = value.split(',').map((key) => key.trim()).filter((key) => key !== '');
-  if (apiKeys.length === 0 || apiKeys.some((key) => key.length < minimumApiKeyLength)) {
-    throw new ConfigurationError('DCR_API_KEYS', `must be comma-separated keys, each at least ${minimumApiKeyLength} characters`);
+  const named = value.split(',').map((key) => key.trim()).filter((key) => key !== '').map(namedApiKey);
+  if (named.length === 0 || named.some(({ key }) => key.length < minimumApiKeyLength)) {
+    throw new ConfigurationError('DCR_API_KEYS', `must be comma-separated keys (or name:key), each key at least ${minimumApiKeyLength} characters`);
   }
-  return { apiKeys, apiKeyGenerated: false };
+  return { apiKeys: named.map(({ key }) => key), apiKeyNames: named.map(({ name }) => name), apiKeyGenerated: false };
 }
 
 function tlsFrom(env: Env): { certFile: string; keyFile: string } | undefined {

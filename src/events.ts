@@ -17,6 +17,34 @@ export interface BridgeEventMap {
   'event_hook.ignored': { clientId: string; eventType: string };
   'auth.failed': { reason: 'missing' | 'wrong' };
   'secrets.retired': { count: number };
+  'secrets.sweep_failed': { error: string; idpStatus?: AuditRecord['idpStatus'] };
+  /** One audit event (src/audit.ts), for the audit stream; not a log line. */
+  'audit.recorded': AuditRecord;
+}
+
+/** What the audit trail writes per change or refusal: who (which portal key), what, on which client, how it ended. */
+export interface AuditRecord {
+  type: 'audit';
+  /** ISO 8601. */
+  time: string;
+  requestId?: string;
+  /** The key's name (`name:key` in DCR_API_KEYS) or its fingerprint; never the key. */
+  apiKey?: string;
+  dialect?: 'api7' | 'konnect' | 'dcr';
+  operation: string;
+  clientId?: string;
+  portalId?: string;
+  organizationId?: string;
+  developerId?: string;
+  outcome: 'success' | 'ignored' | 'refused' | 'failed' | 'aborted';
+  /** The status the bridge answered. */
+  status?: number;
+  /** The bridge's error code, when it answered one. */
+  error?: string;
+  /** What the IdP answered when its answer decided a failure: its HTTP status, or `timeout` / `unreachable`. */
+  idpStatus?: number | 'timeout' | 'unreachable';
+  /** Sweeps: how many old secrets were retired. */
+  retired?: number;
 }
 
 export type BridgeEventName = keyof BridgeEventMap;
@@ -51,4 +79,6 @@ export const bridgeEventNames: readonly BridgeEventName[] = [
   'event_hook.ignored',
   'auth.failed',
   'secrets.retired',
+  'secrets.sweep_failed',
+  'audit.recorded',
 ];

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createDriver, driverChoices } from '../drivers/index.js';
+import { createDriver } from '../drivers/index.js';
 import { closeApp, createApp } from './app.js';
 import { loadConfig, type BridgeConfig } from './config.js';
 import { ConfigurationError } from './env.js';
@@ -32,7 +32,7 @@ function createServer(config: BridgeConfig, app: http.RequestListener): http.Ser
 }
 
 async function main(): Promise<void> {
-  const config = loadConfig(process.env, driverChoices);
+  const config = loadConfig(process.env);
   const logger = createLogger({ level: config.logLevel });
   const events = new BridgeEvents();
   const driver = await createDriver(config.driverName, process.env, {
@@ -41,7 +41,9 @@ async function main(): Promise<void> {
     publicUrl: config.publicUrl,
     warn: (message, fields) => logger.warn(message, fields),
   });
-  const app = createApp(config, driver, { logger, metrics: createMetrics({ processMetrics: true }), events });
+  // OpenTelemetry loads only when an OTLP endpoint is configured.
+  const tracing = config.tracing ? await (await import('./tracing.js')).startTracing() : undefined;
+  const app = createApp(config, driver, { logger, metrics: createMetrics({ processMetrics: true }), events, ...(tracing ? { tracing } : {}) });
   const server = createServer(config, app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) => reject(listenFailure(error, config)));
@@ -75,6 +77,7 @@ async function main(): Promise<void> {
       clearTimeout(forceClose);
       void closeApp(app)
         .then(() => driver.close())
+        .then(() => tracing?.shutdown())
         .then(
           () => process.exit(0),
           () => {

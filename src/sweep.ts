@@ -6,6 +6,7 @@ import type { DcrDriver } from '../drivers/driver.js';
 import type { BridgeConfig } from './config.js';
 import { BridgeError } from './errors.js';
 import type { BridgeEvents } from './events.js';
+import { idpStatusOf } from './audit.js';
 import type { Logger } from './logging.js';
 
 /**
@@ -28,7 +29,11 @@ export function startSecretSweep(
       .then((count) => {
         if (count > 0) events.emit('secrets.retired', { count });
       })
-      .catch((error: unknown) => logger.warn('secret sweep failed', { error: error instanceof BridgeError ? error.code : 'server_error' }))
+      .catch((error: unknown) => {
+        const code = error instanceof BridgeError ? error.code : 'server_error';
+        logger.warn('secret sweep failed', { error: code });
+        events.emit('secrets.sweep_failed', { error: code, ...idpStatusOf(error) });
+      })
       .finally(() => {
         running = false;
       });

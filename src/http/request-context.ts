@@ -33,6 +33,8 @@ export function restoreRequestContext(): RequestHandler {
 export const labelRoute: RequestHandler = (req, res, next) => {
   const path = (req.route as { path: string } | undefined)?.path ?? '';
   res.locals.route = req.baseUrl !== '' && path === '/' ? req.baseUrl : `${req.baseUrl}${path}` || '/';
+  // For the audit trail, which records the client even when the route refuses it.
+  if (typeof req.params.client_id === 'string') res.locals.clientId = req.params.client_id;
   next();
 };
 

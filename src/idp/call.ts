@@ -77,6 +77,21 @@ function isUpstreamFailure(value: unknown): value is UpstreamFailure {
   return typeof value === 'object' && value !== null && 'kind' in value;
 }
 
+/** Watches one attempt (tracing): `run` runs it, `end` says how it ended and how long the caller waits before the next. */
+export interface IdpAttemptWatch {
+  run<T>(attempt: () => Promise<T>): Promise<T>;
+  end(outcome: { failure?: UpstreamFailure; retryDelayMs?: number; failed?: boolean }): void;
+}
+
+export type IdpAttemptObserver = (attempt: { operation: string; attempt: number }) => IdpAttemptWatch;
+
+let attemptObserver: IdpAttemptObserver | undefined;
+
+/** Sets (or, with `undefined`, removes) the one observer of every attempt of every caller. */
+export function observeIdpAttempts(observer: IdpAttemptObserver | undefined): void {
+  attemptObserver = observer;
+}
+
 const RETRYABLE_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
 
 export class IdpCaller {
@@ -93,15 +108,21 @@ export class IdpCaller {
     const deadline = now() + this.policy.budgetMs;
     for (let attemptNumber = 1; ; attemptNumber++) {
       let failure: UpstreamFailure;
+      const watch = attemptObserver?.({ operation, attempt: attemptNumber });
       try {
-        return await this.withTimeout(attempt);
+        const value = await (watch ? watch.run(() => this.withTimeout(attempt)) : this.withTimeout(attempt));
+        watch?.end({});
+        return value;
       } catch (error) {
-        if (error instanceof BridgeError) throw error;
-        const described = error instanceof AttemptTimeoutError ? { kind: 'timeout' as const } : this.options.describe(error);
-        if (!described) throw error;
+        const described = error instanceof BridgeError ? undefined : error instanceof AttemptTimeoutError ? { kind: 'timeout' as const } : this.options.describe(error);
+        if (!described) {
+          watch?.end({ failed: true });
+          throw error;
+        }
         failure = described;
       }
       const delay = this.retryDelay(failure, safety, attemptNumber, deadline - now());
+      watch?.end({ failure, ...(delay !== undefined ? { retryDelayMs: delay } : {}) });
       this.options.onFailedAttempt?.({ operation, attempt: attemptNumber, failure, retrying: delay !== undefined });
       if (delay === undefined) throw toBridgeError(failure);
       await (this.options.sleep ?? sleep)(delay);

@@ -359,10 +359,10 @@ describe('entra driver configuration', () => {
   it('builds a driver from the variables the emulator prints, under DCR_DRIVER=azure too', async () => {
     const entra = await startEntraEmulator();
     try {
-      const { createDriver, driverChoices } = await import('../../drivers/index.js');
+      const { createDriver } = await import('../../drivers/index.js');
       const { loadConfig } = await import('../../src/config.js');
       const env = { ...entra.driverEnv, DCR_DRIVER: 'azure', DCR_API_KEYS: 'entra-portal-key-01' };
-      const driver = await createDriver(loadConfig(env, driverChoices).driverName, env, { ...settings, idpCallPolicy: testCallPolicy });
+      const driver = await createDriver(loadConfig(env).driverName, env, { ...settings, idpCallPolicy: testCallPolicy });
       assert.equal(driver.name, 'entra');
       assert.equal(driver.capabilities.rotationGrace, true);
       await driver.checkReadiness();

@@ -3,12 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { driverChoices } from '../../drivers/index.js';
-import { loadConfig as loadConfigWith } from '../../src/config.js';
+import { loadConfig } from '../../src/config.js';
 import { ConfigurationError, type Env } from '../../src/env.js';
 
 const validKeys = 'portal-key-one-000,portal-key-two-000';
-const loadConfig = (env: Env) => loadConfigWith(env, driverChoices);
 
 function configurationError(env: Env): ConfigurationError {
   try {

@@ -22,7 +22,7 @@ export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig 
     host: '127.0.0.1',
     apiKeys: [randomBytes(18).toString('hex')],
     apiKeyGenerated: false,
-    driverName: 'test',
+    driverName: 'local',
     logLevel: 'silent',
     publicUrl: 'http://127.0.0.1',
     rotationGraceSeconds: 0,
