@@ -39,9 +39,10 @@ async function secretWorks(keycloak: KeycloakEmulator, clientId: string, secret:
     },
     body: 'grant_type=client_credentials',
   });
-  const body = (await response.json()) as { error?: string };
-  // `unauthorized_client`: the secret authenticated the client, which just may not use this grant (no service account).
-  return response.status === 200 || body.error === 'unauthorized_client';
+  const body = (await response.json()) as { error?: string; error_description?: string };
+  // Keycloak answers a wrong secret `unauthorized_client` too; only this description says the secret was right and the
+  // client just may not use this grant (no service account).
+  return response.status === 200 || body.error_description === 'Client not enabled to retrieve service account';
 }
 
 async function startHarness(settings: DriverSettings, emulatorOptions: KeycloakEmulatorOptions = {}) {
@@ -200,6 +201,7 @@ describe('keycloak driver against a realm', () => {
       contacts: ['ops@example.com', 'dev@example.com'],
       postLogoutRedirectUris: ['https://app.example.com/bye', 'https://app.example.com/later'],
     });
+    for (const scope of ['orders:read', 'orders:write']) harness.keycloak.addClientScope(scope);
     const client = await harness.driver.registerClient(metadata, { portal: 'api7' });
     const stored = harness.keycloak.emulator.requestsTo('POST /admin/realms/:realm/clients').at(-1)!.body as Record<string, unknown>;
     assert.equal(stored.standardFlowEnabled, true);
@@ -224,7 +226,7 @@ describe('keycloak driver against a realm', () => {
   });
 
   it('an update that drops optional metadata removes it at the IdP', async () => {
-    const client = await harness.driver.registerClient(webMetadata({ logoUri: 'https://app.example.com/logo.png', scope: 'a b' }), { portal: 'api7' });
+    const client = await harness.driver.registerClient(webMetadata({ logoUri: 'https://app.example.com/logo.png', scope: 'profile email' }), { portal: 'api7' });
     await harness.driver.updateClient(client.clientId, webMetadata());
     const read = await harness.driver.getClient(client.clientId);
     assert.equal(read.metadata.logoUri, undefined);
