@@ -43,7 +43,7 @@ export interface KeycloakEmulator {
   /** Environment for the driver (`KEYCLOAK_*`). */
   driverEnv: Record<string, string>;
   /** Every client of the managed realm, as the admin console lists it. */
-  clients(): Array<{ id: string; clientId: string; attributes: Record<string, string>; hasRotatedSecret: boolean }>;
+  clients(): Array<{ id: string; clientId: string; attributes: Record<string, string>; optionalClientScopes: string[]; hasRotatedSecret: boolean }>;
   /** clientIds of the managed realm's clients carrying the bridge's ownership attribute. */
   ownedClientIds(): string[];
   /** Adds a client scope to the realm (a fresh realm has Keycloak's built-in ones: profile, email, roles…). */
@@ -405,6 +405,7 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
         id: client.representation.id,
         clientId: client.representation.clientId,
         attributes: { ...client.representation.attributes },
+        optionalClientScopes: [...((client.representation.optionalClientScopes as string[] | undefined) ?? [])],
         hasRotatedSecret: client.rotatedSecret !== undefined,
       })),
     ownedClientIds: () =>
