@@ -73,13 +73,24 @@ export async function ownedClientIds(session: AdminSession, realm: string): Prom
   }
 }
 
-/** A fresh realm on the runner's server, with a driver on it: what the conformance suite's `start` needs. */
+/** Realms set up in this process, by their options: setting one up takes Keycloak many seconds. */
+const sharedRealms = new Map<string, Promise<ProvisionedRealm>>();
+
+/**
+ * A realm on the runner's server, with a driver on it: what the conformance suite's `start` needs. With `shared`, one
+ * realm serves every harness of this file with the same options (the runner removes every realm at the end);
+ * otherwise the realm is new and removed again by `stop`.
+ */
 export async function startRealHarness(
   settings: DriverSettings,
-  options: Omit<RealmOptions, 'realm'> & { prefix?: string } = {},
+  options: Omit<RealmOptions, 'realm'> & { prefix?: string; shared?: boolean } = {},
 ): Promise<DriverHarness & { session: AdminSession; realm: ProvisionedRealm }> {
   const session = adminSessionFromEnv();
-  const realm = await provisionRealm(session, { realm: uniqueRealm(options.prefix ?? 'dcr'), ...options });
+  const { shared = false, prefix = 'dcr', ...realmOptions } = options;
+  const provision = () => provisionRealm(session, { realm: uniqueRealm(prefix), ...realmOptions });
+  const key = JSON.stringify(options);
+  if (shared && !sharedRealms.has(key)) sharedRealms.set(key, provision());
+  const realm = await (shared ? sharedRealms.get(key)! : provision());
   const driver = driverFor(realm, settings);
   return {
     session,
@@ -89,7 +100,7 @@ export async function startRealHarness(
     ownedClientIds: () => ownedClientIds(session, realm.realm),
     async stop() {
       await driver.close();
-      await session.call('DELETE', `/realms/${realm.realm}`);
+      if (!shared) await session.call('DELETE', `/realms/${realm.realm}`);
     },
   };
 }

@@ -14,15 +14,18 @@ import { driverFor, rotationPolicy, secretWorks, startRealHarness } from './harn
 import { SERVICE_ACCOUNT_CLIENT_ID } from './keycloak-server.js';
 import { startLosingProxy } from './losing-proxy.js';
 
+/** One realm with the secret-rotation policy and two clients an admin made, for the suites below. */
+const realmWithPolicy = { secretRotation: rotationPolicy, foreignClients: ['ops-tool', 'reporting-job'], shared: true };
+
 testDriver({
   name: 'keycloak (real server)',
-  start: (settings) => startRealHarness(settings, { secretRotation: rotationPolicy, foreignClients: ['ops-tool'] }),
+  start: (settings) => startRealHarness(settings, realmWithPolicy),
 });
 
 describe('keycloak driver against a real realm: what only Keycloak has', () => {
   let harness: Awaited<ReturnType<typeof startRealHarness>>;
   before(async () => {
-    harness = await startRealHarness({ rotationGraceSeconds: 0 }, { secretRotation: rotationPolicy, foreignClients: ['ops-tool', 'reporting-job'] });
+    harness = await startRealHarness({ rotationGraceSeconds: 0 }, realmWithPolicy);
   });
   after(async () => {
     await harness?.stop();

@@ -115,6 +115,13 @@ async function runScenario(target: Target): Promise<Observation[]> {
   await step('find by clientId after a rotation', 'GET', `${realm}/clients?clientId=parity-client`);
   await step('update', 'PUT', `${realm}/clients/{id}`, { body: { ...representation, name: 'renamed', optionalClientScopes: ['email'], attributes: { logoUri: '' } } });
   await step('get after update', 'GET', `${realm}/clients/{id}`);
+  const scopes = (await step('client scopes, for their ids', 'GET', `${realm}/client-scopes`)).body as Array<{ id: string; name: string }>;
+  ids.email = scopes.find((scope) => scope.name === 'email')?.id ?? '';
+  ids.profile = scopes.find((scope) => scope.name === 'profile')?.id ?? '';
+  await step('add an optional client scope', 'PUT', `${realm}/clients/{id}/optional-client-scopes/{email}`);
+  await step('remove an optional client scope', 'DELETE', `${realm}/clients/{id}/optional-client-scopes/{profile}`);
+  await step('add an unknown client scope', 'PUT', `${realm}/clients/{id}/optional-client-scopes/00000000-0000-4000-8000-000000000000`);
+  await step('get after the scope changes', 'GET', `${realm}/clients/{id}`);
   await step('invalidate rotated secret', 'DELETE', `${realm}/clients/{id}/client-secret/rotated`);
   await step('invalidate rotated secret again', 'DELETE', `${realm}/clients/{id}/client-secret/rotated`);
   await step('get unknown uuid', 'GET', `${realm}/clients/00000000-0000-4000-8000-000000000000`);

@@ -9,19 +9,26 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The server version the suite runs against; keep it at the 26.x of `@keycloak/keycloak-admin-client`. */
 export const KEYCLOAK_VERSION = '26.7.3';
 const ARTIFACT = `org.keycloak:keycloak-quarkus-dist:${KEYCLOAK_VERSION}:tar.gz`;
 const root = fileURLToPath(new URL('../..', import.meta.url));
-export const cacheDir = join(root, '.cache', 'keycloak');
+/** Where the distribution is kept between runs (a CI cache can keep this folder); `KEYCLOAK_TEST_CACHE_DIR` moves it. */
+export const cacheDir = process.env.KEYCLOAK_TEST_CACHE_DIR ? resolve(process.env.KEYCLOAK_TEST_CACHE_DIR) : join(root, '.cache', 'keycloak');
 const archive = join(cacheDir, `keycloak-quarkus-dist-${KEYCLOAK_VERSION}.tar.gz`);
 const home = join(cacheDir, `keycloak-${KEYCLOAK_VERSION}`);
 const unpackedMarker = join(home, '.unpacked');
+/**
+ * The dev database right after Keycloak created it (schema and master realm, nothing else), kept from the first run:
+ * creating the schema is most of a first start. With it, the bootstrap admin it was made with (owner-only file).
+ */
+const databaseTemplate = join(cacheDir, `database-${KEYCLOAK_VERSION}`);
+const templateAdmin = join(databaseTemplate, 'bootstrap-admin.json');
 
 /** Something the run needs is missing: the one line that says which. */
 export class PrerequisiteError extends Error {}
@@ -96,6 +103,8 @@ export interface KeycloakServer {
   admin: { username: string; password: string };
   /** Seconds from spawning kc.sh to `/health/ready` answering 200. */
   startToReadySeconds: number;
+  /** Whether this start created the database (the first run) rather than starting from the kept one. */
+  createdDatabase: boolean;
   logFile: string;
   stop(): Promise<void>;
 }
@@ -108,9 +117,14 @@ export interface StartOptions {
 /** Starts `kc.sh start-dev` on free loopback ports and waits until the management port says it is ready. */
 export async function startKeycloakServer(distribution: Distribution, options: StartOptions = {}): Promise<KeycloakServer> {
   const [httpPort, managementPort] = [await freePort(), await freePort()];
-  const admin = { username: 'bootstrap-admin', password: randomBytes(18).toString('base64url') };
-  // A fresh dev database every run: realms from an earlier run must not leak into this one.
-  rmSync(join(distribution.home, 'data'), { recursive: true, force: true });
+  // Every run starts from a database with nothing but the master realm: the kept one, or a new one the first time.
+  const dataDir = join(distribution.home, 'data');
+  rmSync(dataDir, { recursive: true, force: true });
+  const createdDatabase = !existsSync(templateAdmin);
+  const admin: { username: string; password: string } = createdDatabase
+    ? { username: 'bootstrap-admin', password: randomBytes(18).toString('base64url') }
+    : JSON.parse(readFileSync(templateAdmin, 'utf8'));
+  if (!createdDatabase) cpSync(join(databaseTemplate, 'h2'), join(dataDir, 'h2'), { recursive: true });
   const logFile = join(cacheDir, 'server.log');
   const log = createWriteStream(logFile);
   const started = Date.now();
@@ -136,7 +150,16 @@ export async function startKeycloakServer(distribution: Distribution, options: S
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
   const pid = child.pid!;
-  const stop = stopper(child, pid);
+  const stopServer = stopper(child, pid);
+  // After the first run's server stopped cleanly, its database (realms of the tests removed) becomes the template.
+  const stop = async () => {
+    const exited = await stopServer();
+    if (!createdDatabase || (exited !== 0 && exited !== 143) || !ready) return;
+    rmSync(databaseTemplate, { recursive: true, force: true });
+    cpSync(join(dataDir, 'h2'), join(databaseTemplate, 'h2'), { recursive: true });
+    writeFileSync(templateAdmin, JSON.stringify(admin), { mode: 0o600 });
+  };
+  let ready = false;
   const url = `http://127.0.0.1:${httpPort}`;
   const managementUrl = `http://127.0.0.1:${managementPort}`;
   try {
@@ -145,13 +168,23 @@ export async function startKeycloakServer(distribution: Distribution, options: S
     await stop();
     throw error;
   }
-  return { url, managementUrl, pid, admin, startToReadySeconds: (Date.now() - started) / 1000, logFile, stop };
+  const startToReadySeconds = (Date.now() - started) / 1000;
+  // Realms an earlier, interrupted run left behind go, so the template stays the master realm alone.
+  const session = new AdminSession(url, admin);
+  for (const { realm } of await session.get<Array<{ realm: string }>>('/realms')) {
+    if (realm !== 'master') await session.call('DELETE', `/realms/${encodeURIComponent(realm)}`);
+  }
+  ready = true;
+  return { url, managementUrl, pid, admin, startToReadySeconds, createdDatabase, logFile, stop };
 }
 
-/** Stops the server's process group (kc.sh forwards TERM to java); KILL after 30 s. Also on this process's exit. */
-function stopper(child: ChildProcess, pid: number): () => Promise<void> {
+/**
+ * Stops the server's process group (kc.sh forwards TERM to java); KILL after 30 s. Also on this process's exit.
+ * Resolves with kc.sh's exit code (143 after a TERM it handled; `null` when killed).
+ */
+function stopper(child: ChildProcess, pid: number): () => Promise<number | null> {
   let exited = child.exitCode !== null || child.signalCode !== null;
-  const exit = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => ((exited = true), resolve(code))));
   const killGroup = (signal: NodeJS.Signals) => {
     try {
       process.kill(-pid, signal);
@@ -165,11 +198,12 @@ function stopper(child: ChildProcess, pid: number): () => Promise<void> {
   process.once('exit', onExit);
   return async () => {
     process.removeListener('exit', onExit);
-    if (exited) return;
+    if (exited) return child.exitCode;
     killGroup('SIGTERM');
     const timer = setTimeout(() => killGroup('SIGKILL'), 30_000);
-    await exit;
+    const code = await exit;
     clearTimeout(timer);
+    return code;
   };
 }
 

@@ -13,7 +13,7 @@ import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureTestTls } from '../emulators/tls.js';
-import { KEYCLOAK_VERSION, PrerequisiteError, SERVER_ENV, checkJava, ensureDistribution, startKeycloakServer, type KeycloakServer } from './keycloak-server.js';
+import { AdminSession, KEYCLOAK_VERSION, PrerequisiteError, SERVER_ENV, checkJava, ensureDistribution, startKeycloakServer, type KeycloakServer } from './keycloak-server.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const filters = process.argv.slice(2);
@@ -52,7 +52,8 @@ try {
       : `keycloak ${KEYCLOAK_VERSION}: downloaded through Maven in ${distribution.downloadSeconds.toFixed(1)} s (${size}), Java ${java}`,
   );
   server = await startKeycloakServer(distribution);
-  console.log(`keycloak ${KEYCLOAK_VERSION}: start to ready in ${server.startToReadySeconds.toFixed(1)} s at ${server.url} (pid ${server.pid}, log ${relative(root, server.logFile)})`);
+  const database = server.createdDatabase ? 'database created, kept for later runs' : 'kept database';
+  console.log(`keycloak ${KEYCLOAK_VERSION}: start to ready in ${server.startToReadySeconds.toFixed(1)} s (${database}) at ${server.url} (pid ${server.pid}, log ${relative(root, server.logFile)})`);
 } catch (error) {
   await stopServer();
   if (error instanceof PrerequisiteError) {
@@ -68,7 +69,7 @@ try {
 }
 
 const tls = ensureTestTls();
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files], {
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=900000', ...files], {
   cwd: root,
   stdio: 'inherit',
   env: {
@@ -81,6 +82,11 @@ const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-conc
   },
 });
 const code = await new Promise<number>((resolve) => child.on('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0))));
+// The realms the test files set up (shared ones are left to this), so the server stops with the master realm alone.
+const session = new AdminSession(server!.url, server!.admin);
+for (const { realm } of await session.get<Array<{ realm: string }>>('/realms').catch(() => [])) {
+  if (realm !== 'master') await session.call('DELETE', `/realms/${encodeURIComponent(realm)}`).catch(() => undefined);
+}
 await stopServer();
 console.log(`keycloak ${KEYCLOAK_VERSION}: suite wall time ${((Date.now() - suiteStarted) / 1000).toFixed(1)} s`);
 process.exit(code);
