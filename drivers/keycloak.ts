@@ -10,7 +10,7 @@ import type { RequestOptions } from '@keycloak/keycloak-admin-client/lib/client.
 import type ClientRepresentation from '@keycloak/keycloak-admin-client/lib/defs/clientRepresentation.js';
 import { getToken } from '@keycloak/keycloak-admin-client/lib/utils/auth.js';
 import { envValue, requiredEnv, urlEnv } from '../src/env.js';
-import { BridgeError, ClientNotFoundError, IdpError, InvalidRequestError } from '../src/errors.js';
+import { BridgeError, ClientNotFoundError, IdpError, InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError } from '../src/errors.js';
 import {
   IdpCaller,
   describeNetworkError,
@@ -55,6 +55,8 @@ const ROTATED_CREATION_TIME = 'client.secret.rotated.creation.time';
 /** Keycloak's separator for multi-valued client attributes. */
 const MULTI_VALUE_SEPARATOR = '##';
 const SWEEP_PAGE_SIZE = 100;
+/** Keycloak stores a client's name, base URL and each redirect URI in 255-character columns (longer is its 500). */
+const KEYCLOAK_COLUMN_LENGTH = 255;
 const SWEEP_MAX_PAGES = 1_000;
 
 const AUTHENTICATORS: Record<string, string> = {
@@ -143,7 +145,7 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
     const clientId = representation.clientId!;
     try {
       // Safe to repeat: a repeat after a lost answer meets a 409, and the client it clashes with is adopted below.
-      return (await call('create client', 'idempotent', () => admin.clients.create(representation))).id;
+      return (await call('create client', 'idempotent', () => admin.clients.create(representation).catch(asMetadataRefusal))).id;
     } catch (error) {
       const existing = await findClient(clientId).catch(() => undefined);
       const ours = existing?.id !== undefined && existing.attributes?.[REGISTRATION] === representation.attributes?.[REGISTRATION] ? existing.id : undefined;
@@ -161,6 +163,17 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
     }
   }
 
+  /** The realm's client scopes, name → id. */
+  async function realmScopes(): Promise<Map<string, string>> {
+    const scopes = await call('list client scopes', 'idempotent', () => admin.clientScopes.find());
+    return new Map(scopes.filter((scope) => scope.name && scope.id).map((scope) => [scope.name!, scope.id!]));
+  }
+
+  /** Keycloak drops a scope it does not have without a word; the bridge refuses it instead of claiming it was kept. */
+  function checkScopesExist(wanted: string[], byName: Map<string, string>): void {
+    if (wanted.some((name) => !byName.has(name))) throw new InvalidClientMetadataError('A scope value is not a client scope of the realm.');
+  }
+
   return {
     name: 'keycloak',
     capabilities: { rotationGrace: graceSeconds > 0, apiAccessGrants: false },
@@ -169,6 +182,7 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
       const issuedAt = Math.floor(Date.now() / 1000);
       const clientId = `dcr-${randomBytes(12).toString('hex')}`;
       const representation = toRepresentation(metadata, { clientId });
+      if (representation.optionalClientScopes?.length) checkScopesExist(representation.optionalClientScopes, await realmScopes());
       representation.attributes = {
         ...representation.attributes,
         [MANAGED]: 'true',
@@ -199,7 +213,18 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
       // Keycloak keeps what a PUT leaves out and merges attributes: an empty value removes one the metadata no longer has.
       const cleared = Object.fromEntries(MAPPED_ATTRIBUTES.filter((key) => current.attributes?.[key] !== undefined).map((key) => [key, '']));
       const update: ClientRepresentation = { ...changes, attributes: { ...cleared, ...changes.attributes } };
-      await call('update client', 'idempotent', () => admin.clients.update({ id: current.id }, update));
+      // A PUT leaves a client's scopes as they were: each one added or removed is a call of its own.
+      const [wanted, had] = [changes.optionalClientScopes ?? [], current.optionalClientScopes ?? []];
+      const [added, removed] = [wanted.filter((scope) => !had.includes(scope)), had.filter((scope) => !wanted.includes(scope))];
+      const scopeIds = added.length + removed.length > 0 ? await realmScopes() : new Map<string, string>();
+      checkScopesExist(added, scopeIds);
+      await call('update client', 'idempotent', () => admin.clients.update({ id: current.id }, update).catch(asMetadataRefusal));
+      for (const name of added) {
+        await call('add client scope', 'idempotent', () => admin.clients.addOptionalClientScope({ id: current.id, clientScopeId: scopeIds.get(name)! }));
+      }
+      for (const name of removed.filter((scope) => scopeIds.has(scope))) {
+        await call('remove client scope', 'idempotent', () => admin.clients.delOptionalClientScope({ id: current.id, clientScopeId: scopeIds.get(name)! }));
+      }
       return toRegisteredClient({ ...current, ...update, attributes: withoutEmpty({ ...current.attributes, ...update.attributes }) });
     },
 
@@ -224,10 +249,10 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
       if (graceSeconds === 0) return 0;
       let retired = 0;
       for (let page = 0; page < SWEEP_MAX_PAGES; page++) {
-        const clients = await call('list bridge clients', 'idempotent', () =>
-          admin.clients.find({ q: `${MANAGED}:true`, first: page * SWEEP_PAGE_SIZE, max: SWEEP_PAGE_SIZE }),
-        );
+        // Every client, filtered here: Keycloak refuses `q=` searches on attributes it was not configured to search.
+        const clients = await call('list clients', 'idempotent', () => admin.clients.find({ first: page * SWEEP_PAGE_SIZE, max: SWEEP_PAGE_SIZE }));
         for (const client of clients) {
+          if (client.attributes?.[MANAGED] !== 'true') continue;
           const rotatedAt = Number(client.attributes?.[ROTATED_CREATION_TIME]);
           if (!client.id || !Number.isFinite(rotatedAt) || (rotatedAt + graceSeconds) * 1000 >= now) continue;
           await call('retire rotated secret', 'idempotent', () => admin.clients.invalidateSecret({ id: client.id! }));
@@ -268,6 +293,18 @@ function describeKeycloakError(error: unknown): UpstreamFailure | undefined {
   return describeNetworkError(error);
 }
 
+/**
+ * Keycloak's 400 `invalid_input` names what it refused; a refused redirect URI is the bridge's `invalid_redirect_uri`.
+ * Anything else goes on to the call layer (a 400 is `invalid_client_metadata` there). The upstream text is not repeated.
+ */
+function asMetadataRefusal(error: unknown): never {
+  if (error instanceof NetworkError && error.response.status === 400) {
+    const description = (error.responseData as { error_description?: unknown } | undefined)?.error_description;
+    if (typeof description === 'string' && /redirect uri/i.test(description)) throw new InvalidRedirectUriError('Keycloak refused a redirect URI.');
+  }
+  throw error;
+}
+
 function usesSecret(client: ClientRepresentation): boolean {
   return !client.publicClient && (client.clientAuthenticatorType === 'client-secret' || client.clientAuthenticatorType === 'client-secret-jwt');
 }
@@ -289,6 +326,12 @@ function toRepresentation(metadata: ClientMetadata, base: ClientRepresentation):
   if (metadata.contacts?.length) attributes.contacts = metadata.contacts.join(MULTI_VALUE_SEPARATOR);
   if (metadata.jwksUri) Object.assign(attributes, { 'use.jwks.url': 'true', 'jwks.url': metadata.jwksUri });
   if (metadata.applicationType) attributes[APPLICATION_TYPE] = metadata.applicationType;
+  if ((metadata.clientName?.length ?? 0) > KEYCLOAK_COLUMN_LENGTH || (metadata.clientUri?.length ?? 0) > KEYCLOAK_COLUMN_LENGTH) {
+    throw new InvalidClientMetadataError(`Keycloak keeps at most ${KEYCLOAK_COLUMN_LENGTH} characters of client_name and client_uri.`);
+  }
+  if (metadata.redirectUris.some((uri) => uri.length > KEYCLOAK_COLUMN_LENGTH)) {
+    throw new InvalidRedirectUriError(`Keycloak keeps at most ${KEYCLOAK_COLUMN_LENGTH} characters of each redirect URI.`);
+  }
   return {
     clientId: base.clientId,
     name: metadata.clientName ?? '',
@@ -302,7 +345,8 @@ function toRepresentation(metadata: ClientMetadata, base: ClientRepresentation):
     serviceAccountsEnabled: grants.has('client_credentials'),
     publicClient: method === 'none',
     ...(method === 'none' ? {} : { clientAuthenticatorType: AUTHENTICATORS[method] ?? 'client-secret' }),
-    optionalClientScopes: metadata.scope?.split(' ').filter(Boolean) ?? [],
+    // `openid` is no client scope in Keycloak: it always accepts it, so it is neither stored nor checked.
+    optionalClientScopes: metadata.scope?.split(' ').filter((scope) => scope !== '' && scope !== 'openid') ?? [],
     attributes,
   };
 }

@@ -9,7 +9,7 @@ import request from 'supertest';
 import { createDriverFromEnv, createKeycloakDriver } from '../../drivers/keycloak.js';
 import type { DcrDriver, DriverSettings } from '../../drivers/driver.js';
 import { ConfigurationError } from '../../src/env.js';
-import { ClientNotFoundError, IdpError, InvalidRequestError } from '../../src/errors.js';
+import { ClientNotFoundError, IdpError, InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError } from '../../src/errors.js';
 import { serviceMetadata, testDriver, webMetadata } from '../conformance/driver-suite.js';
 import { createTestApp } from '../support/app.js';
 import { startKeycloakEmulator, type KeycloakEmulator, type KeycloakEmulatorOptions } from '../emulators/keycloak.js';
@@ -39,9 +39,15 @@ async function secretWorks(keycloak: KeycloakEmulator, clientId: string, secret:
     },
     body: 'grant_type=client_credentials',
   });
-  const body = (await response.json()) as { error?: string };
-  // `unauthorized_client`: the secret authenticated the client, which just may not use this grant (no service account).
-  return response.status === 200 || body.error === 'unauthorized_client';
+  const body = (await response.json()) as { error?: string; error_description?: string };
+  // Keycloak answers a wrong secret `unauthorized_client` too; only this description says the secret was right and the
+  // client just may not use this grant (no service account).
+  return response.status === 200 || body.error_description === 'Client not enabled to retrieve service account';
+}
+
+/** The client as the emulated realm holds it. */
+function stored(keycloak: KeycloakEmulator, clientId: string) {
+  return keycloak.clients().find((client) => client.clientId === clientId)!;
 }
 
 async function startHarness(settings: DriverSettings, emulatorOptions: KeycloakEmulatorOptions = {}) {
@@ -200,6 +206,7 @@ describe('keycloak driver against a realm', () => {
       contacts: ['ops@example.com', 'dev@example.com'],
       postLogoutRedirectUris: ['https://app.example.com/bye', 'https://app.example.com/later'],
     });
+    for (const scope of ['orders:read', 'orders:write']) harness.keycloak.addClientScope(scope);
     const client = await harness.driver.registerClient(metadata, { portal: 'api7' });
     const stored = harness.keycloak.emulator.requestsTo('POST /admin/realms/:realm/clients').at(-1)!.body as Record<string, unknown>;
     assert.equal(stored.standardFlowEnabled, true);
@@ -223,8 +230,37 @@ describe('keycloak driver against a realm', () => {
     await harness.driver.deleteClient(publicClient.clientId);
   });
 
+  it("a scope the realm does not have is invalid_client_metadata, and nothing is created (Keycloak would drop it silently)", async () => {
+    const before = harness.keycloak.ownedClientIds().length;
+    await assert.rejects(harness.driver.registerClient(serviceMetadata({ scope: 'profile no-such-scope' }), { portal: 'api7' }), InvalidClientMetadataError);
+    assert.equal(harness.keycloak.ownedClientIds().length, before);
+    const client = await harness.driver.registerClient(serviceMetadata({ scope: 'openid profile' }), { portal: 'api7' });
+    assert.deepEqual(stored(harness.keycloak, client.clientId).optionalClientScopes, ['profile'], '`openid` is implicit in Keycloak, not a client scope');
+    await assert.rejects(harness.driver.updateClient(client.clientId, serviceMetadata({ scope: 'no-such-scope' })), InvalidClientMetadataError);
+    await harness.driver.deleteClient(client.clientId);
+  });
+
+  it("an update changes the client's scopes through Keycloak's scope endpoints (a client PUT leaves them)", async () => {
+    const client = await harness.driver.registerClient(serviceMetadata({ scope: 'profile email' }), { portal: 'api7' });
+    const updated = await harness.driver.updateClient(client.clientId, serviceMetadata({ scope: 'email phone' }));
+    assert.equal(updated.metadata.scope, 'email phone');
+    assert.deepEqual([...(stored(harness.keycloak, client.clientId).optionalClientScopes as string[])].sort(), ['email', 'phone']);
+    assert.equal((await harness.driver.getClient(client.clientId)).metadata.scope?.split(' ').sort().join(' '), 'email phone');
+    await harness.driver.deleteClient(client.clientId);
+  });
+
+  it('a redirect URI Keycloak refuses is invalid_redirect_uri; values over its 255-character columns never reach it', async () => {
+    await assert.rejects(harness.driver.registerClient(webMetadata({ redirectUris: ['https://app.example.com/cb#fragment'] }), { portal: 'api7' }), InvalidRedirectUriError);
+    const before = harness.keycloak.emulator.requests.length;
+    await assert.rejects(harness.driver.registerClient(serviceMetadata({ clientName: 'n'.repeat(256) }), { portal: 'api7' }), InvalidClientMetadataError);
+    await assert.rejects(harness.driver.registerClient(webMetadata({ redirectUris: [`https://app.example.com/${'r'.repeat(250)}`] }), { portal: 'api7' }), InvalidRedirectUriError);
+    assert.equal(harness.keycloak.emulator.requests.length, before, 'refused before any call to Keycloak');
+    const client = await harness.driver.registerClient(serviceMetadata({ clientName: 'n'.repeat(255) }), { portal: 'api7' });
+    await harness.driver.deleteClient(client.clientId);
+  });
+
   it('an update that drops optional metadata removes it at the IdP', async () => {
-    const client = await harness.driver.registerClient(webMetadata({ logoUri: 'https://app.example.com/logo.png', scope: 'a b' }), { portal: 'api7' });
+    const client = await harness.driver.registerClient(webMetadata({ logoUri: 'https://app.example.com/logo.png', scope: 'profile email' }), { portal: 'api7' });
     await harness.driver.updateClient(client.clientId, webMetadata());
     const read = await harness.driver.getClient(client.clientId);
     assert.equal(read.metadata.logoUri, undefined);

@@ -28,6 +28,10 @@ export interface KeycloakEmulatorOptions {
   tokenLifetimeSeconds?: number;
   /** Whether the realm has the `secret-rotation` client-policy executor. Default true. */
   secretRotationPolicy?: boolean;
+  /** The executor's `rotated-expiration-period`: how long a rotated secret is still accepted. Default 172800 s, Keycloak's. */
+  rotatedExpirationSeconds?: number;
+  /** The executor's `expiration-period`: how long a secret lives under the policy. Default 2505600 s (29 days), Keycloak's. */
+  secretExpirationSeconds?: number;
 }
 
 export interface KeycloakEmulator {
@@ -39,9 +43,11 @@ export interface KeycloakEmulator {
   /** Environment for the driver (`KEYCLOAK_*`). */
   driverEnv: Record<string, string>;
   /** Every client of the managed realm, as the admin console lists it. */
-  clients(): Array<{ id: string; clientId: string; attributes: Record<string, string>; hasRotatedSecret: boolean }>;
+  clients(): Array<{ id: string; clientId: string; attributes: Record<string, string>; optionalClientScopes: string[]; hasRotatedSecret: boolean }>;
   /** clientIds of the managed realm's clients carrying the bridge's ownership attribute. */
   ownedClientIds(): string[];
+  /** Adds a client scope to the realm (a fresh realm has Keycloak's built-in ones: profile, email, roles…). */
+  addClientScope(name: string): void;
   /** Creates a client the bridge did not create (an admin's own client) and returns its credentials. */
   seedUnmanagedClient(clientId: string): { id: string; clientSecret: string };
   setTokenLifetime(seconds: number): void;
@@ -56,9 +62,20 @@ export interface KeycloakEmulator {
 
 const OWNERSHIP_ATTRIBUTE = 'dcr-bridge.managed';
 const ROTATED_CREATION_ATTRIBUTE = 'client.secret.rotated.creation.time';
+const ROTATED_EXPIRATION_ATTRIBUTE = 'client.secret.rotated.expiration.time';
+const ROTATED_SECRET_ATTRIBUTE = 'client.secret.rotated';
 const SECRET_CREATION_ATTRIBUTE = 'client.secret.creation.time';
+const SECRET_EXPIRATION_ATTRIBUTE = 'client.secret.expiration.time';
+/** The client scopes of a fresh Keycloak 26 realm (openid-connect and saml). */
+const BUILT_IN_CLIENT_SCOPES = [
+  'AuthnContextClassRef', 'acr', 'address', 'basic', 'email', 'microprofile-jwt', 'offline_access', 'organization', 'phone', 'profile', 'role_list',
+  'roles', 'saml_organization', 'service_account', 'web-origins',
+];
+const DEFAULT_CLIENT_SCOPES = ['web-origins', 'acr', 'profile', 'roles', 'basic', 'email'];
+const OPTIONAL_CLIENT_SCOPES = ['address', 'phone', 'offline_access', 'organization', 'microprofile-jwt'];
 const NOT_FOUND = { status: 404, body: { error: 'Could not find client' } };
-const UNAUTHORIZED = { status: 401, headers: { 'WWW-Authenticate': 'Bearer' }, body: { error: 'HTTP 401 Unauthorized' } };
+// Keycloak's admin API answers a bad bearer token with this body and no WWW-Authenticate header.
+const UNAUTHORIZED = { status: 401, body: { error: 'HTTP 401 Unauthorized' } };
 const FORBIDDEN = { status: 403, body: { error: 'HTTP 403 Forbidden' } };
 
 export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {}): Promise<KeycloakEmulator> {
@@ -66,6 +83,10 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
   const adminRealm = options.adminRealm ?? realm;
   let tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? 300;
   const rotationPolicy = options.secretRotationPolicy ?? true;
+  const rotatedExpirationSeconds = options.rotatedExpirationSeconds ?? 172_800;
+  const secretExpirationSeconds = options.secretExpirationSeconds ?? 2_505_600;
+  /** Client scopes of the managed realm, name → id. */
+  const clientScopes = new Map(BUILT_IN_CLIENT_SCOPES.map((name) => [name, randomUUID()]));
   const signingKey = randomBytes(32);
   const realms = new Map<string, Map<string, StoredClient>>([[realm, new Map()]]);
   if (!realms.has(adminRealm)) realms.set(adminRealm, new Map());
@@ -83,6 +104,13 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
     const attributes = cleanAttributes(input.attributes);
     const secret = publicClient ? undefined : typeof input.secret === 'string' ? input.secret : newSecret();
     if (secret !== undefined) attributes[SECRET_CREATION_ATTRIBUTE] = String(nowSeconds());
+    if (secret !== undefined && rotationPolicy) attributes[SECRET_EXPIRATION_ATTRIBUTE] = String(nowSeconds() + secretExpirationSeconds);
+    attributes.realm_client ??= 'false';
+    attributes['backchannel.logout.session.required'] ??= 'true';
+    attributes['backchannel.logout.revoke.offline.tokens'] ??= 'false';
+    // Either scope list given: the client gets those (unknown names dropped without a word), else the realm's defaults.
+    const scopesGiven = Array.isArray(input.defaultClientScopes) || Array.isArray(input.optionalClientScopes);
+    const knownScopes = (value: unknown) => (Array.isArray(value) ? value.filter((name): name is string => typeof name === 'string' && clientScopes.has(name)) : []);
     const stored: StoredClient = {
       representation: {
         surrogateAuthRequired: false,
@@ -103,9 +131,10 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
         protocol: 'openid-connect',
         fullScopeAllowed: true,
         nodeReRegistrationTimeout: -1,
-        defaultClientScopes: ['web-origins', 'acr', 'profile', 'roles', 'basic', 'email'],
-        optionalClientScopes: ['address', 'phone', 'offline_access', 'microprofile-jwt'],
-        ...withoutKeys(input, ['id', 'secret', 'attributes']),
+        ...withoutKeys(input, ['id', 'secret', 'attributes', 'defaultClientScopes', 'optionalClientScopes']),
+        // A service account also gets Keycloak's `service_account` scope as a default one.
+        defaultClientScopes: [...(scopesGiven ? knownScopes(input.defaultClientScopes) : DEFAULT_CLIENT_SCOPES), ...(input.serviceAccountsEnabled === true ? ['service_account'] : [])],
+        optionalClientScopes: scopesGiven ? knownScopes(input.optionalClientScopes) : [...OPTIONAL_CLIENT_SCOPES],
         id,
         clientId: String(input.clientId),
         attributes,
@@ -169,8 +198,16 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
       const client = credentials ? byClientId(request.params.realm!, credentials.clientId) : undefined;
       if (client === serviceAccount) serviceAccountTokenRequests++;
       if (!form.grant_type) return { status: 400, body: { error: 'invalid_request', error_description: 'Missing form parameter: grant_type' } };
-      if (!client || !credentials || client.representation.publicClient === true || !secretAccepted(client, credentials.secret)) {
-        return { status: 401, body: { error: 'invalid_client', error_description: 'Invalid client or Invalid client credentials' } };
+      // Keycloak: an unknown client is `invalid_client`, a known one with a wrong secret `unauthorized_client`, both 401.
+      if (!client || !credentials) return { status: 401, body: { error: 'invalid_client', error_description: 'Invalid client or Invalid client credentials' } };
+      if (client.representation.clientAuthenticatorType === 'client-jwt' && client.representation.publicClient !== true) {
+        return { status: 400, body: { error: 'invalid_client', error_description: 'Parameter client_assertion_type is missing' } };
+      }
+      if (client.representation.publicClient === true) {
+        return { status: 401, body: { error: 'unauthorized_client', error_description: 'Public client not allowed to retrieve service account' } };
+      }
+      if (!secretAccepted(client, credentials.secret)) {
+        return { status: 401, body: { error: 'unauthorized_client', error_description: 'Invalid client or Invalid client credentials' } };
       }
       if (form.grant_type !== 'client_credentials') {
         return { status: 400, body: { error: 'unsupported_grant_type', error_description: 'Unsupported grant_type' } };
@@ -201,8 +238,9 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
     }
     const q = request.query.get('q');
     if (q !== null) {
-      const wanted = q.split(' ').filter(Boolean).map((pair) => pair.split(':') as [string, string | undefined]);
-      found = found.filter((client) => wanted.every(([key, value]) => client.representation.attributes[key] === value));
+      // Keycloak searches only attributes its JPA client provider was configured to search; a fresh server, none.
+      const keys = q.split(' ').filter(Boolean).map((pair) => pair.split(':')[0]!);
+      return { status: 400, body: { error: 'invalid_request', error_description: `Attributes [${[...new Set(keys)].join(', ')}] not allowed for search` } };
     }
     const first = Number(request.query.get('first') ?? 0);
     const max = request.query.get('max') === null ? found.length : Number(request.query.get('max'));
@@ -215,6 +253,8 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
     const input = (request.body ?? {}) as Json;
     if (typeof input.clientId !== 'string' || input.clientId === '') return { status: 400, body: { errorMessage: 'Client id is required' } };
     if (byClientId(request.params.realm!, input.clientId)) return { status: 409, body: { errorMessage: `Client ${input.clientId} already exists` } };
+    const invalid = validateClient(input);
+    if (invalid) return invalid;
     const stored = storeClient(request.params.realm!, input);
     return { status: 201, headers: { location: `${emulator.url}/admin/realms/${encodeURIComponent(request.params.realm!)}/clients/${stored.representation.id}` } };
   });
@@ -233,13 +273,16 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
       if (typeof input.clientId === 'string' && input.clientId !== client.representation.clientId && byClientId(request.params.realm!, input.clientId)) {
         return { status: 409, body: { errorMessage: `Client ${input.clientId} already exists` } };
       }
+      const invalid = validateClient(input);
+      if (invalid) return invalid;
       // Keycloak updates what the representation carries: absent fields stay, attributes merge, an empty value removes one.
       const attributes = { ...client.representation.attributes };
       for (const [key, value] of Object.entries((input.attributes ?? {}) as Record<string, unknown>)) {
         if (value === '' || value === null) delete attributes[key];
         else attributes[key] = String(value);
       }
-      Object.assign(client.representation, withoutKeys(input, ['id', 'secret', 'attributes']), { attributes });
+      // A PUT does not change a client's scopes; they have endpoints of their own (…/optional-client-scopes/{scope id}).
+      Object.assign(client.representation, withoutKeys(input, ['id', 'secret', 'attributes', 'defaultClientScopes', 'optionalClientScopes']), { attributes });
       if (typeof input.secret === 'string') client.secret = input.secret;
       return { status: 204 };
     }),
@@ -266,15 +309,17 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
     'POST',
     `${clientPath}/client-secret`,
     withClient((client) => {
-      if (client.representation.clientAuthenticatorType !== 'client-secret' && client.representation.clientAuthenticatorType !== 'client-secret-jwt') {
-        return { status: 400, body: { error: 'unknown_error' } };
-      }
+      // Keycloak generates a secret whatever the client authenticator (a public or client-jwt client gets one too).
+      const attributes = client.representation.attributes;
       if (rotationPolicy && client.secret) {
         client.rotatedSecret = client.secret;
-        client.representation.attributes[ROTATED_CREATION_ATTRIBUTE] = String(nowSeconds());
+        attributes[ROTATED_SECRET_ATTRIBUTE] = client.secret;
+        attributes[ROTATED_CREATION_ATTRIBUTE] = String(nowSeconds());
+        attributes[ROTATED_EXPIRATION_ATTRIBUTE] = String(nowSeconds() + rotatedExpirationSeconds);
       }
       client.secret = newSecret();
-      client.representation.attributes[SECRET_CREATION_ATTRIBUTE] = String(nowSeconds());
+      attributes[SECRET_CREATION_ATTRIBUTE] = String(nowSeconds());
+      if (rotationPolicy) attributes[SECRET_EXPIRATION_ATTRIBUTE] = String(nowSeconds() + secretExpirationSeconds);
       return { status: 200, body: { type: 'secret', value: client.secret } };
     }),
     { tolerateUndeclaredBody: true },
@@ -293,11 +338,37 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
     `${clientPath}/client-secret/rotated`,
     withClient((client) => {
       client.rotatedSecret = undefined;
-      delete client.representation.attributes[ROTATED_CREATION_ATTRIBUTE];
+      for (const key of [ROTATED_SECRET_ATTRIBUTE, ROTATED_CREATION_ATTRIBUTE, ROTATED_EXPIRATION_ATTRIBUTE]) delete client.representation.attributes[key];
       return { status: 204 };
     }),
     { tolerateUndeclaredBody: true, undocumentedStatuses: [204] },
   );
+
+  emulator.route(
+    'GET',
+    '/admin/realms/:realm/client-scopes',
+    (request) =>
+      authenticateAdmin(request) ?? {
+        status: 200,
+        body: [...clientScopes].map(([name, id]) => ({ id, name, protocol: /saml|role_list|AuthnContext/.test(name) ? 'saml' : 'openid-connect', attributes: {} })),
+      },
+    { spec: false },
+  );
+
+  for (const method of ['PUT', 'DELETE'] as const) {
+    emulator.route(
+      method,
+      `${clientPath}/optional-client-scopes/:scopeId`,
+      withClient((client, request) => {
+        const name = [...clientScopes].find(([, id]) => id === request.params.scopeId)?.[0];
+        if (!name) return { status: 404, body: { error: 'Client scope not found' } };
+        const current = (client.representation.optionalClientScopes as string[] | undefined) ?? [];
+        client.representation.optionalClientScopes = method === 'PUT' ? [...new Set([...current, name])] : current.filter((scope) => scope !== name);
+        return { status: 204 };
+      }),
+      { spec: false },
+    );
+  }
 
   function issueToken(realmName: string, clientUuid: string): string {
     const issuedAt = nowSeconds();
@@ -334,10 +405,14 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
         id: client.representation.id,
         clientId: client.representation.clientId,
         attributes: { ...client.representation.attributes },
+        optionalClientScopes: [...((client.representation.optionalClientScopes as string[] | undefined) ?? [])],
         hasRotatedSecret: client.rotatedSecret !== undefined,
       })),
     ownedClientIds: () =>
       [...clientsOf(realm)!.values()].filter((client) => client.representation.attributes[OWNERSHIP_ATTRIBUTE] === 'true').map((client) => client.representation.clientId),
+    addClientScope(name) {
+      if (!clientScopes.has(name)) clientScopes.set(name, randomUUID());
+    },
     seedUnmanagedClient(clientId) {
       const stored = storeClient(realm, { clientId, name: clientId, standardFlowEnabled: false, serviceAccountsEnabled: true });
       return { id: stored.representation.id, clientSecret: stored.secret! };
@@ -355,8 +430,14 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
   };
 }
 
+/** The current secret until its expiry (under the policy), the rotated one until the rotated expiry. */
 function secretAccepted(client: StoredClient, secret: string): boolean {
-  return [client.secret, client.rotatedSecret].some((candidate) => candidate !== undefined && constantTimeEqual(candidate, secret));
+  const attributes = client.representation.attributes;
+  const live = (expiresAt: string | undefined) => expiresAt === undefined || Number(expiresAt) * 1000 > Date.now();
+  return (
+    (client.secret !== undefined && live(attributes[SECRET_EXPIRATION_ATTRIBUTE]) && constantTimeEqual(client.secret, secret)) ||
+    (client.rotatedSecret !== undefined && live(attributes[ROTATED_EXPIRATION_ATTRIBUTE]) && constantTimeEqual(client.rotatedSecret, secret))
+  );
 }
 
 function constantTimeEqual(a: string, b: string): boolean {
@@ -376,6 +457,26 @@ function clientCredentials(authorization: string, form: Record<string, string>):
     return { clientId: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
   }
   if (form.client_id && form.client_secret) return { clientId: form.client_id, secret: form.client_secret };
+  return undefined;
+}
+
+const invalidInput = (description: string): EmulatorResponse => ({ status: 400, body: { error: 'invalid_input', error_description: description } });
+
+/**
+ * Keycloak's client validation (its `DefaultClientValidationProvider`) for what the bridge writes, and the 500 its
+ * database gives a value longer than the 255-character column.
+ */
+function validateClient(input: Json): EmulatorResponse | undefined {
+  const illegalScheme = (url: unknown) => typeof url === 'string' && /^\s*(javascript|data):/i.test(url);
+  const redirectUris = Array.isArray(input.redirectUris) ? (input.redirectUris as unknown[]).map(String) : [];
+  if (redirectUris.some((uri) => uri.includes('#'))) return invalidInput('A redirect URI must not contain an URL fragment');
+  if (redirectUris.some(illegalScheme)) return invalidInput('A redirect URI uses an illegal scheme');
+  if (illegalScheme(input.baseUrl)) return invalidInput('Base URL uses an illegal scheme');
+  if (illegalScheme((input.attributes as Record<string, unknown> | undefined)?.logoUri)) return invalidInput('Logo URL uses an illegal scheme');
+  const tooLong = (value: unknown) => typeof value === 'string' && value.length > 255;
+  if (tooLong(input.name) || tooLong(input.clientId) || tooLong(input.baseUrl) || redirectUris.some(tooLong)) {
+    return { status: 500, body: { error: 'unknown_error', error_description: 'For more on this error consult the server log.' } };
+  }
   return undefined;
 }
 
