@@ -21,7 +21,9 @@ import {
   type UpstreamFailure,
 } from '../src/idp/call.js';
 import { AdminTokenCache } from '../src/idp/token-cache.js';
-import type { ClientMetadata, DcrDriver, DriverFactory, RegisteredClient, RegistrationContext } from './driver.js';
+import { fetchDiscoveryJson } from '../src/discovery.js';
+import { decodeStandardRegistration, encodeStandardRegistration } from '../src/registration.js';
+import type { ClientMetadata, DcrDriver, DriverFactory, RegisteredClient, RegistrationContext, StandardRegistration } from './driver.js';
 
 export interface KeycloakDriverOptions {
   /** Base URL of the Keycloak server, e.g. `https://sso.example.com` (no `/admin`). */
@@ -42,7 +44,10 @@ const REGISTRATION = 'dcr-bridge.registration';
 const ISSUED_AT = 'dcr-bridge.issued-at';
 const AUTH_METHOD = 'dcr-bridge.token-endpoint-auth-method';
 const APPLICATION_TYPE = 'dcr-bridge.application-type';
-const CONTEXT_ATTRIBUTES: Record<keyof RegistrationContext, string> = {
+/** The standard DCR façade's registration (token hash) and the open-registration marker, beside the portal ids. */
+const STANDARD_REGISTRATION = 'dcr-bridge.standard-registration';
+const OPEN_REGISTRATION = 'dcr-bridge.open-registration';
+const CONTEXT_ATTRIBUTES: Record<Exclude<keyof RegistrationContext, 'registration'>, string> = {
   portal: 'dcr-bridge.portal',
   portalId: 'dcr-bridge.portal-id',
   organizationId: 'dcr-bridge.organization-id',
@@ -193,12 +198,12 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
       return toRegisteredClient(await ownedClient(clientId));
     },
 
-    async updateClient(clientId, metadata) {
+    async updateClient(clientId, metadata, registrationChange) {
       const current = await ownedClient(clientId);
       const changes = toRepresentation(metadata, current);
       // Keycloak keeps what a PUT leaves out and merges attributes: an empty value removes one the metadata no longer has.
       const cleared = Object.fromEntries(MAPPED_ATTRIBUTES.filter((key) => current.attributes?.[key] !== undefined).map((key) => [key, '']));
-      const update: ClientRepresentation = { ...changes, attributes: { ...cleared, ...changes.attributes } };
+      const update: ClientRepresentation = { ...changes, attributes: { ...cleared, ...changes.attributes, ...registrationAttributes(registrationChange?.registration) } };
       await call('update client', 'idempotent', () => admin.clients.update({ id: current.id }, update));
       return toRegisteredClient({ ...current, ...update, attributes: withoutEmpty({ ...current.attributes, ...update.attributes }) });
     },
@@ -237,6 +242,13 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
       }
       return retired;
     },
+
+    async listOpenRegistrations(limit) {
+      const clients = await call('list open registrations', 'idempotent', () => admin.clients.find({ q: `${OPEN_REGISTRATION}:true`, first: 0, max: limit }));
+      return clients.filter((client) => client.attributes?.[MANAGED] === 'true' && client.clientId).map((client) => client.clientId!);
+    },
+
+    fetchDiscoveryDocument: () => fetchDiscoveryJson(`${options.url.replace(/\/+$/, '')}/realms/${encodeURIComponent(options.realm)}/.well-known/openid-configuration`, caller.policy.timeoutMs),
 
     async checkReadiness() {
       await call('check realm', 'idempotent', () => admin.clients.find({ first: 0, max: 1 }));
@@ -333,16 +345,22 @@ function toRegisteredClient(client: ClientRepresentation): RegisteredClient {
   if (attributes['post.logout.redirect.uris']) metadata.postLogoutRedirectUris = attributes['post.logout.redirect.uris'].split(MULTI_VALUE_SEPARATOR);
   const applicationType = attributes[APPLICATION_TYPE];
   if (applicationType === 'web' || applicationType === 'native') metadata.applicationType = applicationType;
-  return { clientId: client.clientId!, clientIdIssuedAt: Number(attributes[ISSUED_AT] ?? 0), clientSecretExpiresAt: 0, metadata };
+  const registration = decodeStandardRegistration(attributes[STANDARD_REGISTRATION]);
+  return { clientId: client.clientId!, clientIdIssuedAt: Number(attributes[ISSUED_AT] ?? 0), clientSecretExpiresAt: 0, metadata, ...(registration ? { registration } : {}) };
 }
 
 function contextAttributes(context: RegistrationContext): Record<string, string> {
   const attributes: Record<string, string> = {};
-  for (const [key, attribute] of Object.entries(CONTEXT_ATTRIBUTES) as Array<[keyof RegistrationContext, string]>) {
+  for (const [key, attribute] of Object.entries(CONTEXT_ATTRIBUTES) as Array<[Exclude<keyof RegistrationContext, 'registration'>, string]>) {
     const value = context[key];
     if (value !== undefined && value !== '') attributes[attribute] = value;
   }
-  return attributes;
+  return { ...attributes, ...registrationAttributes(context.registration) };
+}
+
+function registrationAttributes(registration: StandardRegistration | undefined): Record<string, string> {
+  if (!registration) return {};
+  return { [STANDARD_REGISTRATION]: encodeStandardRegistration(registration), ...(registration.openRegistration ? { [OPEN_REGISTRATION]: 'true' } : {}) };
 }
 
 function withoutEmpty(attributes: Record<string, string> | undefined): Record<string, string> {

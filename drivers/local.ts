@@ -9,6 +9,7 @@
  */
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
+import type { RequestListener } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { RequestHandler } from 'express';
 // @ts-expect-error oidc-provider ships no type declarations; the little used here is typed by OidcProvider below.
@@ -25,6 +26,7 @@ import type {
   RegistrationContext,
   RotatedSecret,
 } from './driver.js';
+import { providerDiscoveryDocument } from './local-discovery.js';
 import { ClientFileStore, ExpiringMemoryStore, writeFileAtomically } from './local-store.js';
 
 export const LOCAL_IDP_PATH = '/local-idp';
@@ -117,7 +119,8 @@ function toProviderMetadata(record: Omit<LocalClientRecord, 'createdBy' | 'conte
 }
 
 function toRegisteredClient(record: LocalClientRecord): RegisteredClient {
-  return { clientId: record.clientId, clientIdIssuedAt: record.clientIdIssuedAt, clientSecretExpiresAt: 0, metadata: record.metadata };
+  const { registration } = record.context;
+  return { clientId: record.clientId, clientIdIssuedAt: record.clientIdIssuedAt, clientSecretExpiresAt: 0, metadata: record.metadata, ...(registration ? { registration } : {}) };
 }
 
 function adapterClassFor(clients: ClientFileStore<LocalClientRecord>): new (model: string) => ProviderAdapter {
@@ -265,8 +268,11 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dc
       return toRegisteredClient(ownedRecord(clients.get(clientId)));
     },
 
-    async updateClient(clientId, metadata) {
-      return toRegisteredClient(await changeOwnedClient(clientId, (record) => validated({ ...record, metadata })));
+    async updateClient(clientId, metadata, changes) {
+      const registration = changes?.registration;
+      return toRegisteredClient(
+        await changeOwnedClient(clientId, (record) => validated({ ...record, metadata, context: registration ? { ...record.context, registration } : record.context })),
+      );
     },
 
     async deleteClient(clientId) {
@@ -284,6 +290,13 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dc
     async retireExpiredSecrets() {
       return 0;
     },
+
+    async listOpenRegistrations(limit) {
+      const open = clients.values().filter((record) => record.createdBy === OWNER_MARK && record.context.registration?.openRegistration === true);
+      return open.slice(0, limit).map((record) => record.clientId);
+    },
+
+    fetchDiscoveryDocument: () => providerDiscoveryDocument(provider.callback() as unknown as RequestListener, issuer),
 
     // A real write: the store is ready only if it can persist a client now.
     async checkReadiness() {

@@ -15,6 +15,7 @@ import { errorRenderer } from './http/errors.js';
 import { konnectRouter } from './http/konnect.js';
 import { operationsRouter } from './http/operations.js';
 import { createRateLimits } from './http/rate-limits.js';
+import { standardDcrFor } from './http/register.js';
 import { assignRequestId, observeRequests } from './http/request-context.js';
 import { loadApiSpec, type ApiSpec } from './http/spec.js';
 import { createLogger, type Logger } from './logging.js';
@@ -57,6 +58,7 @@ export function createApp(config: BridgeConfig, driver: DcrDriver, options: AppO
   // Without TLS in front (the quick start), upgrade-insecure-requests would send the docs page's links to https.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(observeRequests(metrics, logger));
+  app.use(standardDcrFor(config, instrumented, { events, spec, logger, failedAuthLimit: rateLimits.failedAuth }));
   if (driver.publicRoutes) {
     const { path, handler } = driver.publicRoutes;
     app.use(path, (_req, res, next) => {

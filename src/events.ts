@@ -4,7 +4,8 @@
  */
 import { EventEmitter } from 'node:events';
 
-export type Portal = 'api7' | 'konnect';
+/** `standard`: the RFC 7591/7592 façade at /register. */
+export type Portal = 'api7' | 'konnect' | 'standard';
 
 export interface BridgeEventMap {
   'client.registered': { clientId: string; portal: Portal };
@@ -17,6 +18,8 @@ export interface BridgeEventMap {
   'event_hook.ignored': { clientId: string; eventType: string };
   'auth.failed': { reason: 'missing' | 'wrong' };
   'secrets.retired': { count: number };
+  'registration_token.rotated': { clientId: string };
+  'registration_token.refused': { reason: 'missing' | 'wrong' };
 }
 
 export type BridgeEventName = keyof BridgeEventMap;
@@ -51,4 +54,6 @@ export const bridgeEventNames: readonly BridgeEventName[] = [
   'event_hook.ignored',
   'auth.failed',
   'secrets.retired',
+  'registration_token.rotated',
+  'registration_token.refused',
 ];
