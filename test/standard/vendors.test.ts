@@ -1,0 +1,182 @@
+/**
+ * A client that speaks only RFC 7591/7592 registers, reads, updates and deletes clients at each vendor through the
+ * bridge: the real vendor driver over TLS against its emulator, the standard dialect in front. The IdP's own
+ * discovery document is served with the bridge's registration endpoint, and the secrets really authenticate.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { DcrDriver } from '../../drivers/driver.js';
+import { createAuth0Driver } from '../../drivers/auth0.js';
+import { createKeycloakDriver } from '../../drivers/keycloak.js';
+import { createEntraDriver } from '../../drivers/entra.js';
+import { createOktaDriver } from '../../drivers/okta.js';
+import { startAuth0Emulator } from '../emulators/auth0.js';
+import { startEntraEmulator } from '../emulators/entra.js';
+import { startKeycloakEmulator } from '../emulators/keycloak.js';
+import { startOktaEmulator } from '../emulators/okta.js';
+import { call, startStandardBridge, type StandardBridge } from './support.js';
+
+const policy = { timeoutMs: 3000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 8000 };
+
+export interface VendorIdp {
+  driver: DcrDriver;
+  issuer: string;
+  secretWorks(clientId: string, secret: string): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+export const vendors: Record<string, () => Promise<VendorIdp>> = {
+  async keycloak() {
+    const keycloak = await startKeycloakEmulator();
+    const env = keycloak.driverEnv;
+    const driver = createKeycloakDriver({
+      url: env.KEYCLOAK_URL!,
+      realm: env.KEYCLOAK_REALM!,
+      adminRealm: env.KEYCLOAK_ADMIN_REALM,
+      clientId: env.KEYCLOAK_CLIENT_ID!,
+      clientSecret: env.KEYCLOAK_CLIENT_SECRET!,
+      rotationGraceSeconds: 0,
+      idpCallPolicy: policy,
+    });
+    return {
+      driver,
+      issuer: `${keycloak.emulator.url}/realms/${keycloak.realm}`,
+      secretWorks: async (clientId, secret) => {
+        const response = await fetch(`${keycloak.emulator.url}/realms/${keycloak.realm}/protocol/openid-connect/token`, {
+          method: 'POST',
+          headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'grant_type=client_credentials',
+        });
+        return response.status === 200;
+      },
+      async stop() {
+        await keycloak.stop();
+        keycloak.emulator.assertNoViolations();
+      },
+    };
+  },
+  async okta() {
+    const okta = await startOktaEmulator({ rateLimitPerMinute: 100_000 });
+    const driver = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy: policy });
+    return {
+      driver,
+      issuer: okta.emulator.url,
+      secretWorks: (clientId, secret) => okta.secretWorks(clientId, secret),
+      async stop() {
+        await okta.stop();
+        okta.emulator.assertNoViolations();
+      },
+    };
+  },
+  async auth0() {
+    const auth0 = await startAuth0Emulator();
+    const driver = createAuth0Driver({
+      domain: auth0.domain,
+      clientId: auth0.adminClient.clientId,
+      clientSecret: auth0.adminClient.clientSecret,
+      audience: auth0.apiAudience,
+      defaultScopes: ['read:things'],
+      idpCallPolicy: policy,
+    });
+    return {
+      driver,
+      issuer: `https://${auth0.domain}/`,
+      secretWorks: (clientId, secret) => auth0.secretWorks(clientId, secret),
+      async stop() {
+        await auth0.stop();
+        auth0.emulator.assertNoViolations();
+      },
+    };
+  },
+  async entra() {
+    const entra = await startEntraEmulator();
+    const driver = createEntraDriver({
+      tenantId: entra.tenantId,
+      clientId: entra.adminApp.clientId,
+      credential: { clientSecret: entra.adminApp.clientSecret },
+      authorityHost: entra.authorityHost,
+      graphUrl: entra.graphUrl,
+      rotationGraceSeconds: 0,
+      idpCallPolicy: policy,
+      replicationWaitMs: 3_000,
+    });
+    return {
+      driver,
+      issuer: `${entra.authorityHost}/${entra.tenantId}/v2.0`,
+      secretWorks: (clientId, secret) => entra.secretWorks(clientId, secret),
+      async stop() {
+        await entra.stop();
+        entra.emulator.assertNoViolations();
+      },
+    };
+  },
+};
+
+const service = { client_name: 'standard service', redirect_uris: ['https://app.example.com/cb'], grant_types: ['authorization_code', 'client_credentials'] };
+
+for (const [name, start] of Object.entries(vendors)) {
+  describe(`standard DCR in front of ${name}`, () => {
+    let idp: VendorIdp;
+    let bridge: StandardBridge;
+    before(async () => {
+      idp = await start();
+      bridge = await startStandardBridge(async () => idp.driver);
+    });
+    after(async () => {
+      await bridge?.stop();
+      await idp?.stop();
+    });
+
+    it('registers, reads, updates (rotating the registration token) and deletes a client that really authenticates', async () => {
+      const created = await call(bridge.url, 'POST', '/register', bridge.apiKey, service);
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const clientId = created.body.client_id as string;
+      const secret = created.body.client_secret as string;
+      const token = created.body.registration_access_token as string;
+      const path = new URL(created.body.registration_client_uri as string).pathname;
+      assert.equal(path, `/register/${encodeURIComponent(clientId)}`);
+      assert.equal(await idp.secretWorks(clientId, secret), true, 'the issued secret authenticates at the IdP');
+
+      const read = await call(bridge.url, 'GET', path, token);
+      assert.equal(read.status, 200);
+      assert.equal(read.body.client_secret, undefined);
+      assert.equal(read.body.client_name, 'standard service');
+      assert.deepEqual(read.body.redirect_uris, service.redirect_uris);
+
+      const refusedSecret = await call(bridge.url, 'PUT', path, token, { ...service, client_id: clientId, client_secret: 'chosen-by-the-client' });
+      assert.equal(refusedSecret.status, 400);
+      assert.equal(refusedSecret.body.error, 'invalid_client_metadata');
+
+      const updated = await call(bridge.url, 'PUT', path, token, { ...service, client_id: clientId, client_secret: secret, client_name: 'renamed', redirect_uris: ['https://new.example.com/cb'] });
+      assert.equal(updated.status, 200, JSON.stringify(updated.body));
+      assert.equal(updated.body.client_name, 'renamed');
+      assert.deepEqual(updated.body.redirect_uris, ['https://new.example.com/cb']);
+      const rotatedToken = updated.body.registration_access_token as string;
+      assert.notEqual(rotatedToken, token);
+      assert.equal((await call(bridge.url, 'GET', path, token)).status, 401, 'the old registration token is dead');
+      const reread = await call(bridge.url, 'GET', path, rotatedToken);
+      assert.equal(reread.status, 200);
+      assert.equal(reread.body.client_name, 'renamed');
+      assert.equal(await idp.secretWorks(clientId, secret), true, 'an update keeps the secret');
+
+      const other = await call(bridge.url, 'POST', '/register', bridge.apiKey, service);
+      assert.equal((await call(bridge.url, 'GET', path, other.body.registration_access_token as string)).status, 401, 'another client\'s token opens nothing');
+
+      assert.equal((await call(bridge.url, 'DELETE', path, rotatedToken)).status, 204);
+      const afterDelete = await call(bridge.url, 'GET', path, rotatedToken);
+      assert.equal(afterDelete.status, 401);
+      assert.equal(afterDelete.headers.get('www-authenticate'), 'Bearer error="invalid_token"');
+      assert.equal(await idp.secretWorks(clientId, secret), false, 'the client is gone at the IdP');
+    });
+
+    it('serves the IdP\'s own discovery document with the bridge\'s registration endpoint', async () => {
+      for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) {
+        const discovery = await call(bridge.url, 'GET', path);
+        assert.equal(discovery.status, 200);
+        assert.equal(discovery.body.issuer, idp.issuer);
+        assert.equal(discovery.body.registration_endpoint, `${bridge.url}/register`);
+        assert.ok(String(discovery.body.token_endpoint).startsWith(new URL(idp.issuer).origin), 'the token endpoint stays the IdP\'s');
+      }
+    });
+  });
+}
