@@ -16,6 +16,7 @@ import { ConfigurationError } from '../env.js';
 import {
   BridgeError,
   ClientNotFoundError,
+  InvalidApiKeyError,
   InvalidClientMetadataError,
   InvalidRequestError,
   InvalidSoftwareStatementError,
@@ -62,6 +63,8 @@ const standardDefaultGrantTypes = ['authorization_code'];
 const serverSetMembers = ['registration_access_token', 'registration_client_uri', 'client_id_issued_at', 'client_secret_expires_at'] as const;
 const compactJws = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const clientIdPattern = /^[A-Za-z0-9._~-]{1,255}$/;
+/** How many open-registered clients one listing or purge call handles. */
+const openRegistrationListLimit = 1000;
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
@@ -126,6 +129,36 @@ export function standardDcrRouter(dependencies: StandardDcrDependencies): Router
     skip: (_req, res) => res.locals.openRegistration !== true,
     handler: (_req, _res, next) => next(new RateLimitedError(3600, 'Too many open registrations from this address; retry after the time in the Retry-After header.')),
   });
+
+  /** The operator's side of open registration: a portal key (X-API-Key or Bearer), compared like the initial access token. */
+  const authenticateOperator: RequestHandler = (req, res, next) => {
+    const presented = [req.get('X-API-Key'), bearerToken(req)].filter((value): value is string => value !== undefined && value !== '');
+    let matched = false;
+    for (const value of presented) for (const configured of keyDigests) matched = timingSafeEqual(configured, digest(value)) || matched;
+    if (matched) return next();
+    events.emit('auth.failed', { reason: presented.length === 0 ? 'missing' : 'wrong' });
+    failedAuthLimit(req, res, (error?: unknown) => next(error ?? new InvalidApiKeyError()));
+  };
+
+  const requireOpenListing: RequestHandler = (_req, res, next) => {
+    if (driver.listOpenRegistrations) return next();
+    res.status(404).json({ error: 'invalid_request', error_description: `The ${driver.name} driver cannot list open-registered clients.` });
+  };
+
+  const listOpenRegistrations: RequestHandler = async (_req, res) => {
+    const clientIds = await driver.listOpenRegistrations!(openRegistrationListLimit);
+    res.json({ client_ids: clientIds });
+  };
+
+  /** Deletes every open-registered client (at most the listing limit per call; call again until `deleted` is 0). */
+  const purgeOpenRegistrations: RequestHandler = async (_req, res) => {
+    const clientIds = await driver.listOpenRegistrations!(openRegistrationListLimit);
+    for (const clientId of clientIds) {
+      await driver.deleteClient(clientId);
+      events.emit('client.deleted', { clientId, portal: 'standard' });
+    }
+    res.json({ deleted: clientIds.length });
+  };
 
   /** RFC 7591 §2.3: the bridge trusts no software statement issuer, so a statement is never approved. */
   const checkSoftwareStatement: RequestHandler = (req, _res, next) => {
@@ -279,6 +312,8 @@ export function standardDcrRouter(dependencies: StandardDcrDependencies): Router
       res.status(404).json({ error: 'invalid_request', error_description: `The ${driver.name} driver publishes no discovery document; configure clients with the IdP's endpoints.` });
     });
   }
+  router.get('/admin/open-registrations', labelRoute, authenticateOperator, requireOpenListing, listOpenRegistrations);
+  router.delete('/admin/open-registrations', labelRoute, authenticateOperator, requireOpenListing, purgeOpenRegistrations);
   router.post('/register', labelRoute, authenticateInitialAccess, openRegistrationLimit, ...jsonBody('StandardClientMetadata'), checkSoftwareStatement, registerClient);
   router.get('/register/:client_id', labelRoute, authenticateRegistrationToken, readClient);
   router.put('/register/:client_id', labelRoute, authenticateRegistrationToken, ...jsonBody('StandardClientMetadata'), checkUpdateRequest, replaceClient);

@@ -120,7 +120,9 @@ for (const [name, start] of Object.entries(vendors)) {
     let bridge: StandardBridge;
     before(async () => {
       idp = await start();
-      bridge = await startStandardBridge(async () => idp.driver);
+      bridge = await startStandardBridge(async () => idp.driver, {
+        openRegistration: { grantTypes: ['authorization_code', 'refresh_token'], tokenEndpointAuthMethods: ['none'], perAddressPerHour: 1000, maxClients: 1000 },
+      });
     });
     after(async () => {
       await bridge?.stop();
@@ -167,6 +169,25 @@ for (const [name, start] of Object.entries(vendors)) {
       assert.equal(afterDelete.status, 401);
       assert.equal(afterDelete.headers.get('www-authenticate'), 'Bearer error="invalid_token"');
       assert.equal(await idp.secretWorks(clientId, secret), false, 'the client is gone at the IdP');
+    });
+
+    it('open registration: a public loopback client without a token, marked at the IdP, listed and purged by the operator', async () => {
+      const open = await call(bridge.url, 'POST', '/register', undefined, {
+        client_name: 'mcp',
+        redirect_uris: ['http://localhost:53682/callback'],
+        grant_types: ['authorization_code', 'refresh_token'],
+        token_endpoint_auth_method: 'none',
+      });
+      assert.equal(open.status, 201, JSON.stringify(open.body));
+      assert.equal(open.body.client_secret, undefined);
+      const portal = await call(bridge.url, 'POST', '/register', bridge.apiKey, service);
+      const headers = { 'x-api-key': bridge.apiKey };
+      const listed = (await (await fetch(`${bridge.url}/admin/open-registrations`, { headers })).json()) as { client_ids: string[] };
+      assert.deepEqual(listed.client_ids, [open.body.client_id]);
+      const purged = (await (await fetch(`${bridge.url}/admin/open-registrations`, { method: 'DELETE', headers })).json()) as { deleted: number };
+      assert.equal(purged.deleted, 1);
+      assert.equal((await call(bridge.url, 'GET', new URL(open.body.registration_client_uri as string).pathname, open.body.registration_access_token as string)).status, 401);
+      assert.equal((await call(bridge.url, 'GET', new URL(portal.body.registration_client_uri as string).pathname, portal.body.registration_access_token as string)).status, 200);
     });
 
     it('serves the IdP\'s own discovery document with the bridge\'s registration endpoint', async () => {
