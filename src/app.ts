@@ -58,7 +58,7 @@ export function createApp(config: BridgeConfig, driver: DcrDriver, options: AppO
   // Without TLS in front (the quick start), upgrade-insecure-requests would send the docs page's links to https.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(observeRequests(metrics, logger));
-  app.use(standardDcrFor(config, instrumented, { events, spec, logger, failedAuthLimit: rateLimits.failedAuth }));
+  app.use(standardDcrFor(config, instrumented, { events, spec, logger, failedAuthLimit: rateLimits.failedAuth, perCallerLimit: rateLimits.perApiKey }));
   if (driver.publicRoutes) {
     const { path, handler } = driver.publicRoutes;
     app.use(path, (_req, res, next) => {

@@ -42,6 +42,8 @@ export interface StandardDcrDependencies {
   apiKeys: string[];
   /** The stricter per-address limit on failed authentication the portal dialects use too. */
   failedAuthLimit: RequestHandler;
+  /** The per-key limit of the portal dialects: per portal key on POST /register, per client on its configuration. */
+  perCallerLimit: RequestHandler;
   settings: StandardDcrConfig;
   discovery: DiscoveryCache | undefined;
 }
@@ -89,7 +91,7 @@ function authorised(res: Response): AuthorisedClient {
 }
 
 export function standardDcrRouter(dependencies: StandardDcrDependencies): Router {
-  const { driver, events, spec, bodyLimitBytes, publicUrl, apiKeys, failedAuthLimit, settings, discovery } = dependencies;
+  const { driver, events, spec, bodyLimitBytes, publicUrl, apiKeys, failedAuthLimit, perCallerLimit, settings, discovery } = dependencies;
   const router = Router();
   const jsonBody = jsonBodySteps(spec, bodyLimitBytes);
   const keyDigests = apiKeys.map(digest);
@@ -111,9 +113,14 @@ export function standardDcrRouter(dependencies: StandardDcrDependencies): Router
     }
     if (token !== undefined) {
       const presented = digest(token);
-      let matched = false;
-      for (const configured of keyDigests) matched = timingSafeEqual(configured, presented) || matched;
-      if (matched) return next();
+      let matched = -1;
+      keyDigests.forEach((configured, index) => {
+        if (timingSafeEqual(configured, presented) && matched === -1) matched = index;
+      });
+      if (matched !== -1) {
+        res.locals.apiKeyIndex = matched;
+        return perCallerLimit(req, res, next);
+      }
     }
     refuseToken(req, res, next, token !== undefined, 'A valid initial access token is required as Authorization: Bearer.');
   };
@@ -228,7 +235,9 @@ export function standardDcrRouter(dependencies: StandardDcrDependencies): Router
     }
     if (client.registration === undefined || !matchesCredentialHash(token, client.registration.accessTokenHash)) return refuse();
     res.locals.standardClient = { client: { ...client, registration: client.registration }, token } satisfies AuthorisedClient;
-    next();
+    // Each client's configuration has the rate a portal key has; the limiter keys on this.
+    res.locals.apiKeyIndex = `client:${client.clientId}`;
+    perCallerLimit(req, res, next);
   };
 
   const readClient: RequestHandler = (_req, res) => {
@@ -352,7 +361,7 @@ function checkOpenPolicy(metadata: ReturnType<typeof api7MetadataFromWire>, poli
 export function standardDcrFor(
   config: BridgeConfig,
   driver: DcrDriver,
-  { events, spec, logger, failedAuthLimit }: { events: BridgeEvents; spec: ApiSpec; logger: Logger; failedAuthLimit: RequestHandler },
+  { events, spec, logger, failedAuthLimit, perCallerLimit }: { events: BridgeEvents; spec: ApiSpec; logger: Logger; failedAuthLimit: RequestHandler; perCallerLimit: RequestHandler },
 ): Router {
   const settings = config.standardDcr ?? defaultStandardDcrConfig;
   if (settings.openRegistration && !driver.listOpenRegistrations) {
@@ -373,6 +382,7 @@ export function standardDcrFor(
     publicUrl: config.publicUrl,
     apiKeys: config.apiKeys,
     failedAuthLimit,
+    perCallerLimit,
     settings,
     discovery,
   });

@@ -66,3 +66,27 @@ describe('the standard dialect as a bridge surface', () => {
     assert.ok(!text.includes(created.body.registration_access_token as string));
   });
 });
+
+describe('rate limits of the standard dialect', () => {
+  it('a portal key registering and a client reading its configuration each have the per-key rate', async () => {
+    const bridge = await startStandardBridge(localDriver, {}, { rateLimitPerMinute: 3 });
+    try {
+      const first = await call(bridge.url, 'POST', '/register', bridge.apiKey, { grant_types: ['client_credentials'] });
+      const second = await call(bridge.url, 'POST', '/register', bridge.apiKey, { grant_types: ['client_credentials'] });
+      const third = await call(bridge.url, 'POST', '/register', bridge.apiKey, { grant_types: ['client_credentials'] });
+      assert.deepEqual([first.status, second.status, third.status], [201, 201, 201]);
+      const limited = await call(bridge.url, 'POST', '/register', bridge.apiKey, { grant_types: ['client_credentials'] });
+      assert.equal(limited.status, 429);
+      assert.equal(limited.body.error, 'rate_limited');
+      const path = new URL(first.body.registration_client_uri as string).pathname;
+      const token = first.body.registration_access_token as string;
+      const reads = [];
+      for (let index = 0; index < 4; index += 1) reads.push((await call(bridge.url, 'GET', path, token)).status);
+      assert.deepEqual(reads, [200, 200, 200, 429]);
+      const otherPath = new URL(second.body.registration_client_uri as string).pathname;
+      assert.equal((await call(bridge.url, 'GET', otherPath, second.body.registration_access_token as string)).status, 200, 'another client has its own rate');
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
