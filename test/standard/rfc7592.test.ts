@@ -191,6 +191,16 @@ describe('RFC 7592 client configuration endpoint', () => {
     assert.equal(read.body.client_uri, undefined);
   });
 
+  it('§2.2: a member the update leaves out that the server fills with a default is returned with that value', async () => {
+    const client = await register();
+    const { grant_types: _g, response_types: _r, token_endpoint_auth_method: _m, ...rest } = updateBody(client.body);
+    const updated = await call(bridge.url, 'PUT', client.path, client.token, rest);
+    assert.equal(updated.status, 200);
+    assert.deepEqual(updated.body.grant_types, ['authorization_code']);
+    assert.deepEqual(updated.body.response_types, ['code']);
+    assert.equal(updated.body.token_endpoint_auth_method, 'client_secret_basic');
+  });
+
   it('§2.2: the update must include the client_id, and it must be the client\'s own', async () => {
     const client = await register();
     const { client_id: _id, ...withoutId } = updateBody(client.body);
