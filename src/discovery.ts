@@ -7,6 +7,8 @@ import { BridgeError, IdpUnavailableError } from './errors.js';
 
 export type DiscoveryDocument = Record<string, unknown>;
 
+const failureHoldMs = 5_000;
+
 export interface DiscoveryCacheOptions {
   fetchDocument: () => Promise<DiscoveryDocument>;
   ttlMs: number;
@@ -21,6 +23,8 @@ export class DiscoveryCache {
   #document: DiscoveryDocument | undefined;
   #fetchedAt = 0;
   #inFlight: Promise<DiscoveryDocument> | undefined;
+  /** The last failure with nothing cached, answered again for a few seconds so callers cannot hammer a failing IdP. */
+  #failure: { at: number; error: unknown } | undefined;
 
   constructor(options: DiscoveryCacheOptions) {
     this.#options = options;
@@ -29,7 +33,10 @@ export class DiscoveryCache {
 
   /** The document; awaits the IdP only when none was ever fetched. */
   async get(): Promise<DiscoveryDocument> {
-    if (this.#document === undefined) return this.#refresh();
+    if (this.#document === undefined) {
+      if (this.#failure && this.#now() - this.#failure.at < failureHoldMs) throw this.#failure.error;
+      return this.#refresh();
+    }
     if (this.#now() - this.#fetchedAt >= this.#options.ttlMs) {
       this.#refresh().catch((error: unknown) => this.#options.onRefreshFailed?.(error));
     }
@@ -44,10 +51,13 @@ export class DiscoveryCache {
         if (typeof document.issuer !== 'string') throw new IdpUnavailableError('The identity provider published no usable discovery document.');
         this.#document = document;
         this.#fetchedAt = this.#now();
+        this.#failure = undefined;
         return document;
       })
       .catch((error: unknown) => {
-        throw error instanceof BridgeError ? error : new IdpUnavailableError('The identity provider\'s discovery document could not be fetched.', { cause: error });
+        const typed = error instanceof BridgeError ? error : new IdpUnavailableError('The identity provider\'s discovery document could not be fetched.', { cause: error });
+        this.#failure = { at: this.#now(), error: typed };
+        throw typed;
       })
       .finally(() => {
         this.#inFlight = undefined;

@@ -81,6 +81,26 @@ describe('the discovery cache', () => {
     assert.equal((await cache.get()).version, 1, 'still served after the failed refresh');
   });
 
+  it('with nothing cached, a failure is answered again for five seconds without asking the IdP, then retried', async () => {
+    let now = 0;
+    const idp = controlledFetch();
+    idp.state.fail = true;
+    const cache = new DiscoveryCache({ fetchDocument: idp.fetchDocument, ttlMs: 60_000, now: () => now });
+    const failing = cache.get();
+    await settle();
+    idp.releaseAll();
+    await assert.rejects(failing, IdpUnavailableError);
+    now = 4_999;
+    await assert.rejects(cache.get(), IdpUnavailableError);
+    assert.equal(idp.state.calls, 1, 'the failing IdP was not asked again');
+    now = 5_000;
+    idp.state.fail = false;
+    const retried = cache.get();
+    await settle();
+    idp.releaseAll();
+    assert.equal((await retried).version, 2);
+  });
+
   it('with nothing cached, an IdP failure or a document without issuer is idp_unavailable', async () => {
     const idp = controlledFetch();
     idp.state.fail = true;
