@@ -6,7 +6,7 @@
  *
  * Each route reads as its steps: authenticate → read and validate the body → the RFC's checks → act → answer.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import { MemoryStore, rateLimit } from 'express-rate-limit';
 import type { DcrDriver, RegisteredClient, StandardRegistration } from '../../drivers/driver.js';
@@ -16,7 +16,6 @@ import { ConfigurationError } from '../env.js';
 import {
   BridgeError,
   ClientNotFoundError,
-  InvalidApiKeyError,
   InvalidClientMetadataError,
   InvalidRequestError,
   InvalidSoftwareStatementError,
@@ -28,6 +27,7 @@ import type { BridgeEvents } from '../events.js';
 import type { Logger } from '../logging.js';
 import { api7ClientToWire, api7MetadataFromWire, type Api7ClientMetadataBody } from '../metadata.js';
 import { credentialHash, matchesCredentialHash, newRegistrationAccessToken } from '../registration.js';
+import { matchApiKey, requireApiKey } from './auth.js';
 import { jsonBodySteps } from './body.js';
 import { labelRoute } from './request-context.js';
 import type { ApiSpec } from './spec.js';
@@ -112,11 +112,7 @@ export function standardDcrRouter(dependencies: StandardDcrDependencies): Router
       return next();
     }
     if (token !== undefined) {
-      const presented = digest(token);
-      let matched = -1;
-      keyDigests.forEach((configured, index) => {
-        if (timingSafeEqual(configured, presented) && matched === -1) matched = index;
-      });
+      const matched = matchApiKey(keyDigests, token);
       if (matched !== -1) {
         res.locals.apiKeyIndex = matched;
         return perCallerLimit(req, res, next);
@@ -137,15 +133,8 @@ export function standardDcrRouter(dependencies: StandardDcrDependencies): Router
     handler: (_req, _res, next) => next(new RateLimitedError(3600, 'Too many open registrations from this address; retry after the time in the Retry-After header.')),
   });
 
-  /** The operator's side of open registration: a portal key (X-API-Key or Bearer), compared like the initial access token. */
-  const authenticateOperator: RequestHandler = (req, res, next) => {
-    const presented = [req.get('X-API-Key'), bearerToken(req)].filter((value): value is string => value !== undefined && value !== '');
-    let matched = false;
-    for (const value of presented) for (const configured of keyDigests) matched = timingSafeEqual(configured, digest(value)) || matched;
-    if (matched) return next();
-    events.emit('auth.failed', { reason: presented.length === 0 ? 'missing' : 'wrong' });
-    failedAuthLimit(req, res, (error?: unknown) => next(error ?? new InvalidApiKeyError()));
-  };
+  /** The operator's side of open registration takes a portal key, exactly as the portal dialects do. */
+  const authenticateOperator = requireApiKey(apiKeys, failedAuthLimit, events);
 
   const requireOpenListing: RequestHandler = (_req, res, next) => {
     if (driver.listOpenRegistrations) return next();
