@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { ClientNotFoundError, IdpUnavailableError } from '../../src/errors.js';
 import { loadApiSpec } from '../../src/http/spec.js';
 import { call, localDriver, startStandardBridge, type StandardBridge } from './support.js';
 
@@ -85,6 +86,35 @@ describe('rate limits of the standard dialect', () => {
       assert.deepEqual(reads, [200, 200, 200, 429]);
       const otherPath = new URL(second.body.registration_client_uri as string).pathname;
       assert.equal((await call(bridge.url, 'GET', otherPath, second.body.registration_access_token as string)).status, 200, 'another client has its own rate');
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
+
+describe('a registration that fails half-way', () => {
+  it('deletes the new client again when its secret hash cannot be stored, so no client nobody can manage is left', async () => {
+    const created: string[] = [];
+    const bridge = await startStandardBridge(async (publicUrl) => {
+      const driver = await localDriver(publicUrl);
+      return {
+        ...driver,
+        async registerClient(metadata, context) {
+          const client = await driver.registerClient(metadata, context);
+          created.push(client.clientId);
+          return client;
+        },
+        async updateClient() {
+          throw new IdpUnavailableError();
+        },
+      };
+    });
+    try {
+      const refused = await call(bridge.url, 'POST', '/register', bridge.apiKey, { grant_types: ['client_credentials'] });
+      assert.equal(refused.status, 503);
+      assert.equal(refused.body.error, 'idp_unavailable');
+      assert.equal(created.length, 1);
+      await assert.rejects(bridge.driver.getClient(created[0]!), ClientNotFoundError);
     } finally {
       await bridge.stop();
     }
