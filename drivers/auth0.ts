@@ -11,7 +11,19 @@ import { ConfigurationError, envValue, requiredEnv } from '../src/env.js';
 import { BridgeError, ClientNotFoundError, ConflictError, IdpError, InvalidClientMetadataError, InvalidRequestError } from '../src/errors.js';
 import { IdpCaller, describeNetworkError, retryAfterFromHeaders, type CallSafety, type HeaderSource, type IdpCallPolicy, type UpstreamFailure } from '../src/idp/call.js';
 import { AdminTokenCache } from '../src/idp/token-cache.js';
-import type { ApiAccess, ClientMetadata, DcrDriver, DriverFactory, RegisteredClient, RegisteredClientWithSecret, RegistrationContext, RotatedSecret } from './driver.js';
+import { fetchDiscoveryJson } from '../src/discovery.js';
+import { decodeStandardRegistration, encodeStandardRegistration } from '../src/registration.js';
+import type {
+  ApiAccess,
+  ClientMetadata,
+  DcrDriver,
+  DriverFactory,
+  RegisteredClient,
+  RegisteredClientWithSecret,
+  RegistrationContext,
+  RotatedSecret,
+  StandardRegistration,
+} from './driver.js';
 
 const CLIENT_ID = /^[A-Za-z0-9._~-]{1,255}$/;
 const DEFAULT_NAME = 'dcr-bridge client';
@@ -188,9 +200,12 @@ export function createAuth0Driver(options: Auth0DriverOptions): DcrDriver {
       return toRegisteredClient(await findOwnedClient(clientId));
     },
 
-    async updateClient(clientId: string, metadata: ClientMetadata): Promise<RegisteredClient> {
+    async updateClient(clientId: string, metadata: ClientMetadata, changes?: { registration?: StandardRegistration }): Promise<RegisteredClient> {
       const existing = await findOwnedClient(clientId);
-      const kept = Object.fromEntries(Object.entries(stringMetadata(existing)).filter(([key]) => key.startsWith('dcr_bridge_') || CONTEXT_KEYS.has(key)));
+      const kept = {
+        ...Object.fromEntries(Object.entries(stringMetadata(existing)).filter(([key]) => key.startsWith('dcr_bridge_') || CONTEXT_KEYS.has(key))),
+        ...registrationMetadata(changes?.registration),
+      };
       const body = toAuth0Client(metadata, kept, undefined);
       // Auth0 merges client_metadata on update; a key is removed by sending it as null.
       const removed = Object.fromEntries(Object.keys(existing.client_metadata ?? {}).filter((key) => !(key in body.client_metadata)).map((key) => [key, null]));
@@ -217,6 +232,23 @@ export function createAuth0Driver(options: Auth0DriverOptions): DcrDriver {
     async retireExpiredSecrets(): Promise<number> {
       return 0;
     },
+
+    async listOpenRegistrations(limit: number): Promise<string[]> {
+      const open: string[] = [];
+      for (let page = 0; page < MAX_PAGES && open.length < limit; page++) {
+        const found = await call('list open registrations', 'idempotent', async (request) => {
+          const listed = await auth0.clients.list({ page, per_page: 100, include_totals: true, fields: 'client_id,client_metadata', include_fields: true }, request);
+          return listed.data as Auth0Client[];
+        });
+        for (const client of found) {
+          if (isOwned(client) && client.client_id && decodeStandardRegistration(client.client_metadata?.[STANDARD_REGISTRATION_KEY])?.openRegistration) open.push(client.client_id);
+        }
+        if (found.length < 100) break;
+      }
+      return open.slice(0, limit);
+    },
+
+    fetchDiscoveryDocument: () => fetchDiscoveryJson(`https://${options.domain}/.well-known/openid-configuration`, timeoutMs),
 
     async checkReadiness(): Promise<void> {
       await call('readiness', 'idempotent', (request) => auth0.clients.list({ page: 0, per_page: 1, include_totals: true, fields: 'client_id', include_fields: true }, request));
@@ -272,9 +304,15 @@ async function requestAdminToken(options: Auth0DriverOptions, timeoutMs: number)
 
 // With the 3 mark keys and the 5 RFC 7591 ones, these 2 reach Auth0's limit of 10 keys exactly.
 const CONTEXT_KEYS = new Set(['portal_id', 'developer_id']);
+const STANDARD_REGISTRATION_KEY = 'dcr_bridge_standard';
 
 function contextMetadata(context: RegistrationContext): BridgeMetadata {
-  return withoutUndefined({ portal_id: context.portalId, developer_id: context.developerId });
+  return withoutUndefined({ portal_id: context.portalId, developer_id: context.developerId, ...registrationMetadata(context.registration) });
+}
+
+/** The standard DCR façade's registration, one key (its clients carry no portal ids, so the 10 keys still hold). */
+function registrationMetadata(registration: StandardRegistration | undefined): BridgeMetadata {
+  return registration ? { [STANDARD_REGISTRATION_KEY]: encodeStandardRegistration(registration) } : {};
 }
 
 function isOwned(client: Auth0Client): boolean {
@@ -345,7 +383,9 @@ function toRegisteredClient(client: Auth0Client): RegisteredClient {
     logoUri: client.logo_uri || undefined,
     postLogoutRedirectUris: client.allowed_logout_urls && client.allowed_logout_urls.length > 0 ? client.allowed_logout_urls : undefined,
   });
+  const registration = decodeStandardRegistration(stored[STANDARD_REGISTRATION_KEY]);
   return {
+    ...(registration ? { registration } : {}),
     clientId: client.client_id ?? '',
     clientIdIssuedAt: Number(stored.dcr_bridge_issued_at ?? 0),
     clientSecretExpiresAt: 0,

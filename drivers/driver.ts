@@ -30,11 +30,27 @@ export interface ClientMetadata {
 
 /** Where a registration came from (the Konnect dialect sends these ids); drivers may record them on the client. */
 export interface RegistrationContext {
-  portal?: 'api7' | 'konnect';
+  portal?: 'api7' | 'konnect' | 'standard';
   portalId?: string;
   organizationId?: string;
   developerId?: string;
   applicationDescription?: string;
+  /** Set by the standard DCR façade (RFC 7591/7592): kept in the client's ownership mark, next to the portal ids. */
+  registration?: StandardRegistration;
+}
+
+/**
+ * What the standard DCR façade keeps for a client it registered, stored by the driver inside the client's ownership
+ * mark as the one string `encodeStandardRegistration` makes (src/registration.ts) and read back by `getClient`.
+ * Hashes only: the registration access token and the secret themselves are never stored by the bridge.
+ */
+export interface StandardRegistration {
+  /** base64url SHA-256 of the registration access token (RFC 7592). */
+  accessTokenHash: string;
+  /** base64url SHA-256 of the client secret issued at registration, so a PUT carrying `client_secret` can be checked. */
+  clientSecretHash?: string;
+  /** Registered without an initial access token (`DCR_OPEN_REGISTRATION`). */
+  openRegistration?: boolean;
 }
 
 export interface RegisteredClient {
@@ -44,6 +60,8 @@ export interface RegisteredClient {
   /** Epoch seconds; `0` = never. */
   clientSecretExpiresAt: number;
   metadata: ClientMetadata;
+  /** Present when the client was registered through the standard DCR façade. */
+  registration?: StandardRegistration;
 }
 
 export interface RegisteredClientWithSecret extends RegisteredClient {
@@ -88,8 +106,11 @@ export interface DcrDriver {
   registerClient(metadata: ClientMetadata, context: RegistrationContext): Promise<RegisteredClientWithSecret>;
   /** `ClientNotFoundError` for an unknown client or one this bridge did not create. */
   getClient(clientId: string): Promise<RegisteredClient>;
-  /** Replaces the metadata (RFC 7592 semantics). Same not-found rule as `getClient`. */
-  updateClient(clientId: string, metadata: ClientMetadata): Promise<RegisteredClient>;
+  /**
+   * Replaces the metadata (RFC 7592 semantics). Same not-found rule as `getClient`. `changes.registration`, when
+   * given, replaces the stored standard registration (a rotated registration access token); otherwise it is kept.
+   */
+  updateClient(clientId: string, metadata: ClientMetadata, changes?: { registration?: StandardRegistration }): Promise<RegisteredClient>;
   /** Idempotent: deleting an unknown client resolves; a client this bridge did not create is `ClientNotFoundError`. */
   deleteClient(clientId: string): Promise<void>;
   /**
@@ -104,6 +125,13 @@ export interface DcrDriver {
    * replicas. Returns how many secrets it retired. Drivers without `rotationGrace` return 0.
    */
   retireExpiredSecrets(now: number): Promise<number>;
+  /**
+   * The ids of this bridge's clients registered under open registration (`registration.openRegistration`), at most
+   * `limit` of them: how the façade counts them against its cap and how an operator lists and purges them.
+   */
+  listOpenRegistrations?(limit: number): Promise<string[]>;
+  /** The IdP's own OpenID Provider / RFC 8414 metadata, as its discovery URL serves it (the façade caches it). */
+  fetchDiscoveryDocument?(): Promise<Record<string, unknown>>;
   /** Resolves when the IdP is reachable with the bridge's credentials; throws a typed error otherwise. */
   checkReadiness(): Promise<void>;
   grantApiAccess(clientId: string, access: ApiAccess): Promise<void>;

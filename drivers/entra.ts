@@ -30,9 +30,22 @@ import {
   type UpstreamFailure,
 } from '../src/idp/call.js';
 import { AdminTokenCache } from '../src/idp/token-cache.js';
-import type { ClientMetadata, DcrDriver, DriverFactory, RegisteredClient, RegisteredClientWithSecret, RegistrationContext, RotatedSecret } from './driver.js';
+import { fetchDiscoveryJson } from '../src/discovery.js';
+import { decodeStandardRegistration, encodeStandardRegistration } from '../src/registration.js';
+import type {
+  ClientMetadata,
+  DcrDriver,
+  DriverFactory,
+  RegisteredClient,
+  RegisteredClientWithSecret,
+  RegistrationContext,
+  RotatedSecret,
+  StandardRegistration,
+} from './driver.js';
 
 const OWNER_TAG = 'dcr-bridge:managed';
+/** Marks a client made by open registration, so the bridge can count and an operator can list them. */
+const OPEN_REGISTRATION_TAG = 'dcr-bridge:open-registration';
 const REGISTRATION_TAG_PREFIX = 'dcr-bridge:registration:';
 const NOTES_PREFIX = 'Managed by dcr-bridge; RFC 7591 metadata: ';
 const PASSWORD_NAME = 'dcr-bridge';
@@ -98,6 +111,8 @@ interface StoredMetadata {
   portalId?: string;
   organizationId?: string;
   developerId?: string;
+  /** The standard DCR façade's registration (`encodeStandardRegistration`): the registration access token's hash. */
+  standardRegistration?: string;
 }
 
 /** A Graph answer other than 2xx. */
@@ -306,7 +321,8 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
 
     async registerClient(metadata: ClientMetadata, context: RegistrationContext): Promise<RegisteredClientWithSecret> {
       const registrationTag = `${REGISTRATION_TAG_PREFIX}${randomUUID()}`;
-      const body = { ...toApplication(metadata, context), signInAudience: 'AzureADMyOrg', tags: [OWNER_TAG, registrationTag] };
+      const openTag = context.registration?.openRegistration ? [OPEN_REGISTRATION_TAG] : [];
+      const body = { ...toApplication(metadata, context), signInAudience: 'AzureADMyOrg', tags: [OWNER_TAG, registrationTag, ...openTag] };
       let app: GraphApplication;
       try {
         app = await graph<GraphApplication>('create application', 'unsafe', 'POST', '/applications', body);
@@ -335,10 +351,17 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
       return toRegisteredClient(await ownedApplication(clientId));
     },
 
-    async updateClient(clientId: string, metadata: ClientMetadata): Promise<RegisteredClient> {
+    async updateClient(clientId: string, metadata: ClientMetadata, registrationChange?: { registration?: StandardRegistration }): Promise<RegisteredClient> {
       const app = await ownedApplication(clientId);
       const stored = readNotes(app.notes);
-      const changes = toApplication(metadata, { portal: stored.portal as RegistrationContext['portal'], portalId: stored.portalId, organizationId: stored.organizationId, developerId: stored.developerId });
+      const registration = registrationChange?.registration ?? decodeStandardRegistration(stored.standardRegistration);
+      const changes = toApplication(metadata, {
+        portal: stored.portal as RegistrationContext['portal'],
+        portalId: stored.portalId,
+        organizationId: stored.organizationId,
+        developerId: stored.developerId,
+        ...(registration ? { registration } : {}),
+      });
       // The description belongs to the registration context, which an update does not carry.
       delete changes.description;
       await graph('update application', 'idempotent', 'PATCH', objectPath(app.id), changes);
@@ -414,6 +437,20 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
       return retired;
     },
 
+    async listOpenRegistrations(limit: number): Promise<string[]> {
+      const open: string[] = [];
+      let next: string | undefined = `/applications?${new URLSearchParams({ $filter: `tags/any(t:t eq '${OPEN_REGISTRATION_TAG}')`, $top: '999' })}`;
+      for (let page = 0; next && page < MAX_PAGES && open.length < limit; page++) {
+        const listing: { value: GraphApplication[]; '@odata.nextLink'?: string | null } = await graph('list open registrations', 'idempotent', 'GET', next);
+        for (const app of listing.value) if (app.tags?.includes(OWNER_TAG)) open.push(app.appId);
+        const link = listing['@odata.nextLink'];
+        next = link && link.startsWith(`${graphBase}/`) ? link : undefined;
+      }
+      return open.slice(0, limit);
+    },
+
+    fetchDiscoveryDocument: () => fetchDiscoveryJson(`${authorityHost}/${encodeURIComponent(options.tenantId)}/v2.0/.well-known/openid-configuration`, caller.policy.timeoutMs),
+
     async checkReadiness(): Promise<void> {
       await graph('check readiness', 'idempotent', 'GET', `/applications?${new URLSearchParams({ $top: '1' })}`);
     },
@@ -444,6 +481,7 @@ function toApplication(metadata: ClientMetadata, context: RegistrationContext): 
     portalId: context.portalId,
     organizationId: context.organizationId,
     developerId: context.developerId,
+    standardRegistration: context.registration ? encodeStandardRegistration(context.registration) : undefined,
   };
   const notes = `${NOTES_PREFIX}${JSON.stringify(stored)}`;
   if (notes.length > 1024) throw new InvalidClientMetadataError('The client metadata is too large for an Entra application (its notes hold at most 1024 characters).');
@@ -488,7 +526,9 @@ function toRegisteredClient(app: GraphApplication): RegisteredClient {
   };
   for (const [key, value] of Object.entries(optional)) if (value !== undefined) (metadata as unknown as Record<string, unknown>)[key] = value;
   const newest = [...(app.passwordCredentials ?? [])].sort(byStart).at(-1);
+  const registration = decodeStandardRegistration(stored.standardRegistration);
   return {
+    ...(registration ? { registration } : {}),
     clientId: app.appId,
     clientIdIssuedAt: epochSeconds(app.createdDateTime) || Math.floor(Date.now() / 1000),
     clientSecretExpiresAt: epochSeconds(newest?.endDateTime),

@@ -21,7 +21,9 @@ import {
   type UpstreamFailure,
 } from '../src/idp/call.js';
 import { AdminTokenCache } from '../src/idp/token-cache.js';
-import type { ClientMetadata, DcrDriver, DriverFactory, RegisteredClient, RegistrationContext } from './driver.js';
+import { fetchDiscoveryJson } from '../src/discovery.js';
+import { decodeStandardRegistration, encodeStandardRegistration } from '../src/registration.js';
+import type { ClientMetadata, DcrDriver, DriverFactory, RegisteredClient, RegistrationContext, StandardRegistration } from './driver.js';
 
 export interface KeycloakDriverOptions {
   /** Base URL of the Keycloak server, e.g. `https://sso.example.com` (no `/admin`). */
@@ -42,7 +44,10 @@ const REGISTRATION = 'dcr-bridge.registration';
 const ISSUED_AT = 'dcr-bridge.issued-at';
 const AUTH_METHOD = 'dcr-bridge.token-endpoint-auth-method';
 const APPLICATION_TYPE = 'dcr-bridge.application-type';
-const CONTEXT_ATTRIBUTES: Record<keyof RegistrationContext, string> = {
+/** The standard DCR façade's registration (token hash) and the open-registration marker, beside the portal ids. */
+const STANDARD_REGISTRATION = 'dcr-bridge.standard-registration';
+const OPEN_REGISTRATION = 'dcr-bridge.open-registration';
+const CONTEXT_ATTRIBUTES: Record<Exclude<keyof RegistrationContext, 'registration'>, string> = {
   portal: 'dcr-bridge.portal',
   portalId: 'dcr-bridge.portal-id',
   organizationId: 'dcr-bridge.organization-id',
@@ -174,6 +179,15 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
     if (wanted.some((name) => !byName.has(name))) throw new InvalidClientMetadataError('A scope value is not a client scope of the realm.');
   }
 
+  /** The realm's clients this bridge manages, page by page: Keycloak refuses `q=` searches on attributes it does not index. */
+  async function* managedClients(): AsyncGenerator<ClientRepresentation> {
+    for (let page = 0; page < SWEEP_MAX_PAGES; page++) {
+      const clients = await call('list clients', 'idempotent', () => admin.clients.find({ first: page * SWEEP_PAGE_SIZE, max: SWEEP_PAGE_SIZE }));
+      yield* clients.filter((client) => client.attributes?.[MANAGED] === 'true');
+      if (clients.length < SWEEP_PAGE_SIZE) return;
+    }
+  }
+
   return {
     name: 'keycloak',
     capabilities: { rotationGrace: graceSeconds > 0, apiAccessGrants: false },
@@ -207,12 +221,12 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
       return toRegisteredClient(await ownedClient(clientId));
     },
 
-    async updateClient(clientId, metadata) {
+    async updateClient(clientId, metadata, registrationChange) {
       const current = await ownedClient(clientId);
       const changes = toRepresentation(metadata, current);
       // Keycloak keeps what a PUT leaves out and merges attributes: an empty value removes one the metadata no longer has.
       const cleared = Object.fromEntries(MAPPED_ATTRIBUTES.filter((key) => current.attributes?.[key] !== undefined).map((key) => [key, '']));
-      const update: ClientRepresentation = { ...changes, attributes: { ...cleared, ...changes.attributes } };
+      const update: ClientRepresentation = { ...changes, attributes: { ...cleared, ...changes.attributes, ...registrationAttributes(registrationChange?.registration) } };
       // A PUT leaves a client's scopes as they were: each one added or removed is a call of its own.
       const [wanted, had] = [changes.optionalClientScopes ?? [], current.optionalClientScopes ?? []];
       const [added, removed] = [wanted.filter((scope) => !had.includes(scope)), had.filter((scope) => !wanted.includes(scope))];
@@ -248,20 +262,25 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
     async retireExpiredSecrets(now) {
       if (graceSeconds === 0) return 0;
       let retired = 0;
-      for (let page = 0; page < SWEEP_MAX_PAGES; page++) {
-        // Every client, filtered here: Keycloak refuses `q=` searches on attributes it was not configured to search.
-        const clients = await call('list clients', 'idempotent', () => admin.clients.find({ first: page * SWEEP_PAGE_SIZE, max: SWEEP_PAGE_SIZE }));
-        for (const client of clients) {
-          if (client.attributes?.[MANAGED] !== 'true') continue;
-          const rotatedAt = Number(client.attributes?.[ROTATED_CREATION_TIME]);
-          if (!client.id || !Number.isFinite(rotatedAt) || (rotatedAt + graceSeconds) * 1000 >= now) continue;
-          await call('retire rotated secret', 'idempotent', () => admin.clients.invalidateSecret({ id: client.id! }));
-          retired++;
-        }
-        if (clients.length < SWEEP_PAGE_SIZE) break;
+      for await (const client of managedClients()) {
+        const rotatedAt = Number(client.attributes?.[ROTATED_CREATION_TIME]);
+        if (!client.id || !Number.isFinite(rotatedAt) || (rotatedAt + graceSeconds) * 1000 >= now) continue;
+        await call('retire rotated secret', 'idempotent', () => admin.clients.invalidateSecret({ id: client.id! }));
+        retired++;
       }
       return retired;
     },
+
+    async listOpenRegistrations(limit) {
+      const open: string[] = [];
+      for await (const client of managedClients()) {
+        if (open.length >= limit) break;
+        if (client.attributes?.[OPEN_REGISTRATION] === 'true' && client.clientId) open.push(client.clientId);
+      }
+      return open;
+    },
+
+    fetchDiscoveryDocument: () => fetchDiscoveryJson(`${options.url.replace(/\/+$/, '')}/realms/${encodeURIComponent(options.realm)}/.well-known/openid-configuration`, caller.policy.timeoutMs),
 
     async checkReadiness() {
       await call('check realm', 'idempotent', () => admin.clients.find({ first: 0, max: 1 }));
@@ -377,16 +396,22 @@ function toRegisteredClient(client: ClientRepresentation): RegisteredClient {
   if (attributes['post.logout.redirect.uris']) metadata.postLogoutRedirectUris = attributes['post.logout.redirect.uris'].split(MULTI_VALUE_SEPARATOR);
   const applicationType = attributes[APPLICATION_TYPE];
   if (applicationType === 'web' || applicationType === 'native') metadata.applicationType = applicationType;
-  return { clientId: client.clientId!, clientIdIssuedAt: Number(attributes[ISSUED_AT] ?? 0), clientSecretExpiresAt: 0, metadata };
+  const registration = decodeStandardRegistration(attributes[STANDARD_REGISTRATION]);
+  return { clientId: client.clientId!, clientIdIssuedAt: Number(attributes[ISSUED_AT] ?? 0), clientSecretExpiresAt: 0, metadata, ...(registration ? { registration } : {}) };
 }
 
 function contextAttributes(context: RegistrationContext): Record<string, string> {
   const attributes: Record<string, string> = {};
-  for (const [key, attribute] of Object.entries(CONTEXT_ATTRIBUTES) as Array<[keyof RegistrationContext, string]>) {
+  for (const [key, attribute] of Object.entries(CONTEXT_ATTRIBUTES) as Array<[Exclude<keyof RegistrationContext, 'registration'>, string]>) {
     const value = context[key];
     if (value !== undefined && value !== '') attributes[attribute] = value;
   }
-  return attributes;
+  return { ...attributes, ...registrationAttributes(context.registration) };
+}
+
+function registrationAttributes(registration: StandardRegistration | undefined): Record<string, string> {
+  if (!registration) return {};
+  return { [STANDARD_REGISTRATION]: encodeStandardRegistration(registration), ...(registration.openRegistration ? { [OPEN_REGISTRATION]: 'true' } : {}) };
 }
 
 function withoutEmpty(attributes: Record<string, string> | undefined): Record<string, string> {

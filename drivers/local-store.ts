@@ -105,6 +105,11 @@ export class ClientFileStore<T> {
     return storableClientId.test(id) ? this.#records.get(id) : undefined;
   }
 
+  /** Every record, as it is in memory now. */
+  values(): T[] {
+    return [...this.#records.values()];
+  }
+
   async put(id: string, record: T): Promise<void> {
     await this.update(id, () => record);
   }

@@ -8,6 +8,7 @@
  * rotated secret or a deleted client takes effect on the next token request.
  */
 import { randomBytes } from 'node:crypto';
+import type { RequestListener } from 'node:http';
 import { join, resolve } from 'node:path';
 // @ts-expect-error oidc-provider ships no type declarations; the little used here is typed by OidcProvider below.
 import Provider from 'oidc-provider';
@@ -24,6 +25,7 @@ import type {
   RegistrationContext,
   RotatedSecret,
 } from './driver.js';
+import { providerDiscoveryDocument } from './local-discovery.js';
 import { openDataDirectory, providerStorage, writeFileAtomically } from './local-store.js';
 import { localIdpRoutes, type KoaProvider } from './local-routes.js';
 
@@ -86,7 +88,8 @@ function toProviderMetadata(record: Omit<LocalClientRecord, 'createdBy' | 'conte
 }
 
 function toRegisteredClient(record: LocalClientRecord): RegisteredClient {
-  return { clientId: record.clientId, clientIdIssuedAt: record.clientIdIssuedAt, clientSecretExpiresAt: 0, metadata: record.metadata };
+  const { registration } = record.context;
+  return { clientId: record.clientId, clientIdIssuedAt: record.clientIdIssuedAt, clientSecretExpiresAt: 0, metadata: record.metadata, ...(registration ? { registration } : {}) };
 }
 
 /** Maps oidc-provider's refusal of client metadata to the bridge's typed errors; anything else is rethrown. */
@@ -185,8 +188,11 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dc
       return toRegisteredClient(ownedRecord(clients.get(clientId)));
     },
 
-    async updateClient(clientId, metadata) {
-      return toRegisteredClient(await changeOwnedClient(clientId, (record) => validated({ ...record, metadata })));
+    async updateClient(clientId, metadata, changes) {
+      const registration = changes?.registration;
+      return toRegisteredClient(
+        await changeOwnedClient(clientId, (record) => validated({ ...record, metadata, context: registration ? { ...record.context, registration } : record.context })),
+      );
     },
 
     async deleteClient(clientId) {
@@ -209,6 +215,13 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dc
     },
 
     // A real write: the store is ready only if it can persist a client now.
+    async listOpenRegistrations(limit) {
+      const open = clients.values().filter((record) => record.createdBy === OWNER_MARK && record.context.registration?.openRegistration === true);
+      return open.slice(0, limit).map((record) => record.clientId);
+    },
+
+    fetchDiscoveryDocument: () => providerDiscoveryDocument(provider.callback() as unknown as RequestListener, issuer),
+
     async checkReadiness() {
       await stored(writeFileAtomically(join(dataDir, 'clients', '.readiness'), new Date().toISOString()));
     },

@@ -22,7 +22,18 @@ import {
   type UpstreamFailure,
 } from '../src/idp/call.js';
 import { AdminTokenCache, type IssuedToken } from '../src/idp/token-cache.js';
-import type { ClientMetadata, DcrDriver, DriverFactory, RegisteredClient, RegisteredClientWithSecret, RegistrationContext, RotatedSecret } from './driver.js';
+import { fetchDiscoveryJson } from '../src/discovery.js';
+import { decodeStandardRegistration, encodeStandardRegistration } from '../src/registration.js';
+import type {
+  ClientMetadata,
+  DcrDriver,
+  DriverFactory,
+  RegisteredClient,
+  RegisteredClientWithSecret,
+  RegistrationContext,
+  RotatedSecret,
+  StandardRegistration,
+} from './driver.js';
 
 const OWNER = 'dcr-bridge';
 const DEFAULT_LABEL = 'dcr-bridge client';
@@ -51,6 +62,8 @@ export interface OktaDriverOptions {
   credentials: OktaCredentials;
   rotationGraceSeconds?: number;
   idpCallPolicy?: Partial<IdpCallPolicy>;
+  /** A custom authorization server (`default`, or its id) whose discovery document the bridge serves; default the org's. */
+  authorizationServerId?: string;
 }
 
 /** What the bridge keeps in the app's `profile` (Okta: "any valid JSON", not encrypted — never a secret). */
@@ -65,6 +78,9 @@ interface BridgeMark {
   portal_id?: string;
   organization_id?: string;
   developer_id?: string;
+  /** The standard DCR façade's registration (`encodeStandardRegistration`): the registration access token's hash. */
+  standard_registration?: string;
+  open_registration?: boolean;
 }
 
 /** The parts of Okta's app the bridge reads; the SDK's models carry the same wire names. */
@@ -253,9 +269,9 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
       return toRegisteredClient(await findOwnedApp(clientId));
     },
 
-    async updateClient(clientId: string, metadata: ClientMetadata): Promise<RegisteredClient> {
+    async updateClient(clientId: string, metadata: ClientMetadata, changes?: { registration?: StandardRegistration }): Promise<RegisteredClient> {
       const app = await findOwnedApp(clientId);
-      const mark: BridgeMark = { ...app.profile!.dcr_bridge!, ...markedMetadata(metadata) };
+      const mark: BridgeMark = { ...app.profile!.dcr_bridge!, ...markedMetadata(metadata), ...markedRegistration(changes?.registration) };
       const replacement = toOktaApp(metadata, mark, app);
       const replaced = await call('update client', 'idempotent', () => apps.replaceApplication({ appId: app.id, application: replacement as unknown as Application }));
       return toRegisteredClient(replaced as unknown as OktaApp);
@@ -318,6 +334,19 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
       return retired;
     },
 
+    async listOpenRegistrations(limit: number): Promise<string[]> {
+      const owned = (await listAppsPage('list open registrations', { filter: 'name eq "oidc_client"', limit: 200 })).filter(isOwned);
+      return owned.filter((app) => app.profile?.dcr_bridge?.open_registration === true).slice(0, limit).map((app) => app.credentials?.oauthClient?.client_id ?? app.id);
+    },
+
+    fetchDiscoveryDocument: () =>
+      fetchDiscoveryJson(
+        options.authorizationServerId === undefined
+          ? `${options.orgUrl}/.well-known/openid-configuration`
+          : `${options.orgUrl}/oauth2/${encodeURIComponent(options.authorizationServerId)}/.well-known/openid-configuration`,
+        caller.policy.timeoutMs,
+      ),
+
     async checkReadiness(): Promise<void> {
       await listAppsPage('readiness', { limit: 1 }, 1);
     },
@@ -367,7 +396,11 @@ function markedMetadata(metadata: ClientMetadata): Pick<BridgeMark, 'named' | 's
 }
 
 function markedContext(context: RegistrationContext): Partial<BridgeMark> {
-  return { portal: context.portal, portal_id: context.portalId, organization_id: context.organizationId, developer_id: context.developerId };
+  return { portal: context.portal, portal_id: context.portalId, organization_id: context.organizationId, developer_id: context.developerId, ...markedRegistration(context.registration) };
+}
+
+function markedRegistration(registration: StandardRegistration | undefined): Partial<BridgeMark> {
+  return registration ? { standard_registration: encodeStandardRegistration(registration), ...(registration.openRegistration ? { open_registration: true } : {}) } : {};
 }
 
 function toOktaApp(metadata: ClientMetadata, mark: BridgeMark, existing?: OktaApp) {
@@ -438,7 +471,9 @@ function toRegisteredClient(app: OktaApp): RegisteredClient {
     jwksUri: settings.jwks_uri as string | undefined,
     postLogoutRedirectUris: settings.post_logout_redirect_uris,
   });
+  const registration = decodeStandardRegistration(mark?.standard_registration);
   return {
+    ...(registration ? { registration } : {}),
     clientId: app.credentials?.oauthClient?.client_id ?? app.id,
     clientIdIssuedAt: Math.floor(new Date(app.created ?? Date.now()).getTime() / 1000),
     clientSecretExpiresAt: 0,
@@ -534,5 +569,6 @@ export const createDriverFromEnv: DriverFactory = async (env, settings) => {
   } else {
     throw new ConfigurationError('OKTA_API_TOKEN', 'is required: an Okta API token (or set OKTA_CLIENT_ID and OKTA_PRIVATE_KEY for the OAuth service app)');
   }
-  return createOktaDriver({ orgUrl, credentials, rotationGraceSeconds: settings.rotationGraceSeconds, idpCallPolicy: settings.idpCallPolicy });
+  const authorizationServerId = envValue(env, 'OKTA_AUTHORIZATION_SERVER_ID');
+  return createOktaDriver({ orgUrl, credentials, rotationGraceSeconds: settings.rotationGraceSeconds, idpCallPolicy: settings.idpCallPolicy, authorizationServerId });
 };

@@ -20,6 +20,7 @@ import { operationsRouter } from './http/operations.js';
 import { answerFaviconNotFound, refuseMalformedPath } from './http/paths.js';
 import { withPublicOrigin } from './http/public-origin.js';
 import { createRateLimits } from './http/rate-limits.js';
+import { standardDcrFor } from './http/register.js';
 import { assignRequestId, observeRequests } from './http/request-context.js';
 import { loadApiSpec, type ApiSpec } from './http/spec.js';
 import { createLogger, type Logger } from './logging.js';
@@ -85,6 +86,7 @@ export function createApp(config: BridgeConfig, driver: DcrDriver, options: AppO
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(observeRequests(metrics, logger));
   app.use(refuseMalformedPath, answerFaviconNotFound);
+  app.use(standardDcrFor(config, instrumented, { events, spec, logger, failedAuthLimit: rateLimits.failedAuth, perCallerLimit: rateLimits.perApiKey }));
   if (driver.publicRoutes) {
     const { path, handler } = driver.publicRoutes;
     app.use(path, (_req, res, next) => {

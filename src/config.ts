@@ -42,6 +42,28 @@ export interface BridgeConfig {
   redisUrl?: string;
   /** OpenTelemetry tracing: on when an OTLP endpoint is set (the standard OTEL_* variables) and the SDK not disabled. */
   tracing?: boolean;
+  /** The standard DCR façade (RFC 7591/7592 at /register, discovery under /.well-known); defaults when absent. */
+  standardDcr?: StandardDcrConfig;
+}
+
+export interface StandardDcrConfig {
+  /** `DCR_REGISTRATION_TOKEN_ROTATION`: whether a PUT answers with a new registration access token replacing the old. */
+  tokenRotation: 'on-update' | 'never';
+  /** `DCR_DISCOVERY_TTL_SECONDS`: how long the IdP's discovery document is served before it is fetched again. */
+  discoveryTtlSeconds: number;
+  /** Present when `DCR_OPEN_REGISTRATION=true`: POST /register without an initial access token, under this policy. */
+  openRegistration?: OpenRegistrationPolicy;
+}
+
+export interface OpenRegistrationPolicy {
+  /** `DCR_OPEN_REGISTRATION_GRANT_TYPES`. */
+  grantTypes: string[];
+  /** `DCR_OPEN_REGISTRATION_AUTH_METHODS`; the first is the default when a request names none. */
+  tokenEndpointAuthMethods: string[];
+  /** `DCR_OPEN_REGISTRATION_PER_ADDRESS_PER_HOUR`: open registrations one client address may make per hour. */
+  perAddressPerHour: number;
+  /** `DCR_OPEN_REGISTRATION_MAX_CLIENTS`: open-registered clients that may exist at once. */
+  maxClients: number;
 }
 
 export type TrustProxy = false | number | string[];
@@ -78,6 +100,7 @@ export function loadConfig(env: Env): BridgeConfig {
     sweepIntervalSeconds: integerEnv(env, 'DCR_SWEEP_INTERVAL_SECONDS', 60, { min: 1, max: 24 * 3600 }),
     ...hardeningFrom(env),
     ...fleetSettingsFrom(env),
+    standardDcr: standardDcrFrom(env),
   };
 }
 
@@ -158,6 +181,42 @@ function namedApiKey(entry: string): { name: string; key: string } {
     if (apiKeyName.test(name) && key.length >= minimumApiKeyLength) return { name, key };
   }
   return { name: apiKeyFingerprint(entry), key: entry };
+}
+
+const openGrantTypes = ['authorization_code', 'refresh_token', 'client_credentials', 'implicit', 'urn:ietf:params:oauth:grant-type:device_code'];
+const openAuthMethods = ['none', 'client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt'];
+
+export const defaultStandardDcrConfig: StandardDcrConfig = { tokenRotation: 'on-update', discoveryTtlSeconds: 300 };
+
+function standardDcrFrom(env: Env): StandardDcrConfig {
+  const rotation = (envValue(env, 'DCR_REGISTRATION_TOKEN_ROTATION') ?? 'on-update').trim().toLowerCase();
+  if (rotation !== 'on-update' && rotation !== 'never') throw new ConfigurationError('DCR_REGISTRATION_TOKEN_ROTATION', 'must be on-update or never');
+  const open = (envValue(env, 'DCR_OPEN_REGISTRATION') ?? 'false').trim().toLowerCase();
+  if (open !== 'true' && open !== 'false') throw new ConfigurationError('DCR_OPEN_REGISTRATION', 'must be true or false');
+  return {
+    tokenRotation: rotation,
+    discoveryTtlSeconds: integerEnv(env, 'DCR_DISCOVERY_TTL_SECONDS', 300, { min: 1, max: 24 * 3600 }),
+    ...(open === 'true'
+      ? {
+          openRegistration: {
+            grantTypes: listEnv(env, 'DCR_OPEN_REGISTRATION_GRANT_TYPES', ['authorization_code', 'refresh_token'], openGrantTypes),
+            tokenEndpointAuthMethods: listEnv(env, 'DCR_OPEN_REGISTRATION_AUTH_METHODS', ['none'], openAuthMethods),
+            perAddressPerHour: integerEnv(env, 'DCR_OPEN_REGISTRATION_PER_ADDRESS_PER_HOUR', 10, { min: 1, max: 100_000 }),
+            maxClients: integerEnv(env, 'DCR_OPEN_REGISTRATION_MAX_CLIENTS', 1000, { min: 1, max: 1_000_000 }),
+          },
+        }
+      : {}),
+  };
+}
+
+function listEnv(env: Env, name: string, fallback: string[], allowed: string[]): string[] {
+  const value = envValue(env, name);
+  if (value === undefined) return fallback;
+  const items = [...new Set(value.split(',').map((item) => item.trim()).filter((item) => item !== ''))];
+  if (items.length === 0 || items.some((item) => !allowed.includes(item))) {
+    throw new ConfigurationError(name, `must be a comma-separated list of ${allowed.join(', ')}`);
+  }
+  return items;
 }
 
 /** Hex, because Konnect accepts only `[A-Za-z0-9_]` in the API key it sends. */

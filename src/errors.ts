@@ -17,7 +17,10 @@ export type ErrorCode =
   | 'idp_error'
   | 'idp_unavailable'
   | 'idp_timeout'
-  | 'server_error';
+  | 'server_error'
+  | 'invalid_token'
+  | 'invalid_software_statement'
+  | 'unapproved_software_statement';
 
 export class BridgeError extends Error {
   readonly status: number;
@@ -112,5 +115,28 @@ export class IdpUnavailableError extends BridgeError {
 export class IdpTimeoutError extends BridgeError {
   constructor(description = 'The identity provider did not answer in time.', options?: ErrorOptions) {
     super(504, 'idp_timeout', description, options);
+  }
+}
+
+/** RFC 6750 §3.1: a missing, wrong or dead bearer token at the standard DCR façade (rendered with `WWW-Authenticate`). */
+export class InvalidTokenError extends BridgeError {
+  /** Whether a token was presented at all: RFC 6750 leaves the error code out of `WWW-Authenticate` when none was. */
+  readonly tokenPresented: boolean;
+
+  constructor(description: string, tokenPresented: boolean) {
+    super(401, 'invalid_token', description);
+    this.tokenPresented = tokenPresented;
+  }
+}
+
+export class InvalidSoftwareStatementError extends BridgeError {
+  constructor(description = 'The software_statement is not a signed JWT.') {
+    super(400, 'invalid_software_statement', description);
+  }
+}
+
+export class UnapprovedSoftwareStatementError extends BridgeError {
+  constructor(description = 'This bridge approves no software statement issuer; register without a software_statement.') {
+    super(400, 'unapproved_software_statement', description);
   }
 }

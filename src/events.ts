@@ -4,7 +4,8 @@
  */
 import { EventEmitter } from 'node:events';
 
-export type Portal = 'api7' | 'konnect';
+/** `standard`: the RFC 7591/7592 façade at /register. */
+export type Portal = 'api7' | 'konnect' | 'standard';
 
 export interface BridgeEventMap {
   'client.registered': { clientId: string; portal: Portal };
@@ -20,6 +21,8 @@ export interface BridgeEventMap {
   'secrets.sweep_failed': { error: string; idpStatus?: AuditRecord['idpStatus'] };
   /** One audit event (src/audit.ts), for the audit stream; not a log line. */
   'audit.recorded': AuditRecord;
+  'registration_token.rotated': { clientId: string };
+  'registration_token.refused': { reason: 'missing' | 'wrong' };
 }
 
 /** What the audit trail writes per change or refusal: who (which portal key), what, on which client, how it ended. */
@@ -81,4 +84,6 @@ export const bridgeEventNames: readonly BridgeEventName[] = [
   'secrets.retired',
   'secrets.sweep_failed',
   'audit.recorded',
+  'registration_token.rotated',
+  'registration_token.refused',
 ];

@@ -97,6 +97,8 @@ export function instrumentDriver(driver: DcrDriver, metrics: BridgeMetrics): Dcr
     name: driver.name,
     capabilities: driver.capabilities,
     ...(driver.publicRoutes ? { publicRoutes: driver.publicRoutes } : {}),
+    ...(driver.listOpenRegistrations ? { listOpenRegistrations: driver.listOpenRegistrations.bind(driver) } : {}),
+    ...(driver.fetchDiscoveryDocument ? { fetchDiscoveryDocument: driver.fetchDiscoveryDocument.bind(driver) } : {}),
     registerClient: timed('registerClient'),
     getClient: timed('getClient'),
     updateClient: timed('updateClient'),

@@ -389,6 +389,35 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
     body: { error: code, error_description: description },
   });
 
+  // The tenant's OpenID Provider metadata; Auth0's issuer ends with a slash.
+  emulator.route(
+    'GET',
+    '/.well-known/openid-configuration',
+    () => ({
+      status: 200,
+      body: {
+        issuer: `${emulator.url}/`,
+        authorization_endpoint: `${emulator.url}/authorize`,
+        token_endpoint: `${emulator.url}/oauth/token`,
+        device_authorization_endpoint: `${emulator.url}/oauth/device/code`,
+        userinfo_endpoint: `${emulator.url}/userinfo`,
+        mfa_challenge_endpoint: `${emulator.url}/mfa/challenge`,
+        jwks_uri: `${emulator.url}/.well-known/jwks.json`,
+        registration_endpoint: `${emulator.url}/oidc/register`,
+        revocation_endpoint: `${emulator.url}/oauth/revoke`,
+        scopes_supported: ['openid', 'profile', 'offline_access', 'name', 'email', 'email_verified'],
+        response_types_supported: ['code', 'token', 'id_token', 'code token', 'code id_token', 'token id_token', 'code token id_token'],
+        code_challenge_methods_supported: ['S256', 'plain'],
+        response_modes_supported: ['query', 'fragment', 'form_post'],
+        subject_types_supported: ['public'],
+        token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+        id_token_signing_alg_values_supported: ['HS256', 'RS256', 'PS256'],
+        request_uri_parameter_supported: false,
+      },
+    }),
+    { spec: false },
+  );
+
   emulator.route(
     'POST',
     '/oauth/token',

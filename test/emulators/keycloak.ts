@@ -225,6 +225,39 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
     { spec: false },
   );
 
+  // The realm's OpenID Provider metadata, with the members and endpoint paths Keycloak publishes.
+  emulator.route(
+    'GET',
+    '/realms/:realm/.well-known/openid-configuration',
+    (request) => {
+      if (!clientsOf(request.params.realm!)) return { status: 404, body: { error: 'Realm does not exist' } };
+      const issuer = `${emulator.url}/realms/${request.params.realm!}`;
+      const oidc = `${issuer}/protocol/openid-connect`;
+      return {
+        status: 200,
+        body: {
+          issuer,
+          authorization_endpoint: `${oidc}/auth`,
+          token_endpoint: `${oidc}/token`,
+          introspection_endpoint: `${oidc}/token/introspect`,
+          userinfo_endpoint: `${oidc}/userinfo`,
+          end_session_endpoint: `${oidc}/logout`,
+          jwks_uri: `${oidc}/certs`,
+          registration_endpoint: `${issuer}/clients-registrations/openid-connect`,
+          revocation_endpoint: `${oidc}/revoke`,
+          grant_types_supported: ['authorization_code', 'implicit', 'refresh_token', 'password', 'client_credentials', 'urn:ietf:params:oauth:grant-type:device_code'],
+          response_types_supported: ['code', 'none', 'id_token', 'token', 'id_token token', 'code id_token', 'code token', 'code id_token token'],
+          subject_types_supported: ['public', 'pairwise'],
+          id_token_signing_alg_values_supported: ['RS256', 'ES256', 'PS256'],
+          token_endpoint_auth_methods_supported: ['private_key_jwt', 'client_secret_basic', 'client_secret_post', 'tls_client_auth', 'client_secret_jwt'],
+          code_challenge_methods_supported: ['plain', 'S256'],
+          scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
+        },
+      };
+    },
+    { spec: false },
+  );
+
   emulator.route('GET', clientsPath, (request) => {
     const refused = authenticateAdmin(request);
     if (refused) return refused;

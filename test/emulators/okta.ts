@@ -402,6 +402,39 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
     );
   }
 
+  // ---- discovery: the org authorization server's and the `default` custom one's, as Okta publishes them ------------
+  const discoveryDocument = (issuer: string, endpoints: string): EmulatorResponse => ({
+    status: 200,
+    body: {
+      issuer,
+      authorization_endpoint: `${endpoints}/v1/authorize`,
+      token_endpoint: `${endpoints}/v1/token`,
+      userinfo_endpoint: `${endpoints}/v1/userinfo`,
+      registration_endpoint: `${emulator.url}/oauth2/v1/clients`,
+      jwks_uri: `${endpoints}/v1/keys`,
+      introspection_endpoint: `${endpoints}/v1/introspect`,
+      revocation_endpoint: `${endpoints}/v1/revoke`,
+      end_session_endpoint: `${endpoints}/v1/logout`,
+      response_types_supported: ['code', 'id_token', 'code id_token', 'code token', 'id_token token', 'code id_token token'],
+      grant_types_supported: ['authorization_code', 'implicit', 'refresh_token', 'password', 'client_credentials', 'urn:ietf:params:oauth:grant-type:device_code'],
+      subject_types_supported: ['public'],
+      id_token_signing_alg_values_supported: ['RS256'],
+      scopes_supported: ['openid', 'email', 'profile', 'address', 'phone', 'offline_access'],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'],
+      code_challenge_methods_supported: ['S256'],
+    },
+  });
+  emulator.route('GET', '/.well-known/openid-configuration', () => discoveryDocument(emulator.url, `${emulator.url}/oauth2`), { spec: false });
+  emulator.route(
+    'GET',
+    '/oauth2/:authorizationServerId/.well-known/openid-configuration',
+    (request) =>
+      request.params.authorizationServerId === 'default'
+        ? discoveryDocument(`${emulator.url}/oauth2/default`, `${emulator.url}/oauth2/default`)
+        : oauthError(404, 'not_found', 'Not found: Resource not found: authorization server'),
+    { spec: false },
+  );
+
   // ---- /oauth2/v1/token (the org authorization server; form-encoded, checked by hand) -------------------------------
 
   const oauthError = (status: number, code: string, description: string): EmulatorResponse => ({

@@ -15,6 +15,11 @@ const routes: { method: 'get' | 'post' | 'put' | 'delete'; path: (id: string) =>
   { method: 'post', path: (id) => `/${id}/new-secret` },
   { method: 'post', path: (id) => `/${id}/event-hook` },
   { method: 'get', path: () => '/readyz' },
+  { method: 'post', path: () => '/register' },
+  { method: 'get', path: (id) => `/register/${id}` },
+  { method: 'put', path: (id) => `/register/${id}` },
+  { method: 'delete', path: (id) => `/register/${id}` },
+  { method: 'get', path: () => '/.well-known/openid-configuration' },
 ];
 
 const printable = fc.string({ unit: 'grapheme-ascii', maxLength: 40 });
@@ -34,6 +39,11 @@ const metadataLike = fc.record(
     event_type: fc.constantFrom('update_application', 'add_registration', 'remove_registration', 'unknown_event'),
     api_product_version_id: printable,
     portal_id: printable,
+    client_id: printable,
+    client_secret: printable,
+    software_statement: fc.oneof(printable, fc.constant('eyJhbGciOiJIUzI1NiJ9.e30.c2ln')),
+    registration_access_token: printable,
+    client_id_issued_at: fc.integer(),
   },
   { requiredKeys: [] },
 );
@@ -73,12 +83,20 @@ describe('random requests against every route', () => {
   let bridge: ObservedApp;
   let knownIds: string[] = [];
   const issuedSecrets = new Set<string>();
+  /** Registration access tokens: a response may echo the one presented, but no log line ever carries one. */
+  const registrationTokens: string[] = [];
   before(async () => {
     bridge = await createObservedApp({ bodyLimitBytes: 4 * 1024 });
     for (let index = 0; index < 3; index += 1) {
       const created = await request(bridge.app).post('/clients').set('X-API-Key', bridge.apiKey).send({ client_name: `seed ${index}` }).expect(201);
       knownIds.push(created.body.client_id as string);
       issuedSecrets.add(created.body.client_secret as string);
+    }
+    for (let index = 0; index < 2; index += 1) {
+      const created = await request(bridge.app).post('/register').set('Authorization', `Bearer ${bridge.apiKey}`).send({ client_name: `standard ${index}`, grant_types: ['client_credentials'] }).expect(201);
+      knownIds.push(created.body.client_id as string);
+      issuedSecrets.add(created.body.client_secret as string);
+      registrationTokens.push(created.body.registration_access_token as string);
     }
   });
   after(() => bridge.close());
@@ -90,7 +108,7 @@ describe('random requests against every route', () => {
       fc.constantFrom('..', '.', '%2E%2E', '%2F', 'a%2Fb', 'x'.repeat(300), '~', 'no-such-client', 'clients', 'healthz', '.well-known'),
       badEscape,
     );
-    const auth = fc.constantFrom('x-api-key', 'x-api-key', 'x-api-key', 'bearer', 'bearer', 'wrong', 'none', 'wrong-header');
+    const auth = fc.constantFrom('x-api-key', 'x-api-key', 'x-api-key', 'bearer', 'bearer', 'wrong', 'none', 'wrong-header', 'registration-token', 'registration-token');
     const contentType = fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=utf-16', undefined);
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...routes), clientId, body, auth, contentType, printable, contentEncoding, async (route, id, payload, authMode, type, requestId, encoding) => {
@@ -100,6 +118,7 @@ describe('random requests against every route', () => {
         if (authMode === 'bearer') call = call.set('Authorization', `Bearer ${bridge.apiKey}`);
         if (authMode === 'wrong') call = call.set('X-API-Key', `${bridge.apiKey.slice(1)}!`);
         if (authMode === 'wrong-header') call = call.set('X-Api-Token', bridge.apiKey);
+        if (authMode === 'registration-token') call = call.set('Authorization', `Bearer ${registrationTokens[requestId.length % registrationTokens.length]!}`);
         if (type !== undefined) call = call.set('Content-Type', type);
         const response = route.method === 'get' || route.method === 'delete' ? await call : await call.send(payload);
 
@@ -111,6 +130,9 @@ describe('random requests against every route', () => {
         for (const secret of issuedSecrets) assert.ok(!response.text.includes(secret), 'an earlier secret never appears again');
         if (returned) issuedSecrets.add(returned);
         if (typeof response.body?.client_id === 'string' && route.method === 'post' && response.status === 201) knownIds = [...knownIds, response.body.client_id as string];
+        if (typeof response.body?.registration_access_token === 'string' && !registrationTokens.includes(response.body.registration_access_token as string)) {
+          registrationTokens.push(response.body.registration_access_token as string);
+        }
         if (response.status >= 400) {
           assert.deepEqual(Object.keys(response.body as object).sort(), ['error', 'error_description']);
           assert.equal(typeof response.body.error_description, 'string');
@@ -123,6 +145,7 @@ describe('random requests against every route', () => {
     for (const line of bridge.logLines) {
       assert.ok(!line.includes(bridge.apiKey), 'the API key never reaches a log line');
       for (const secret of issuedSecrets) assert.ok(!line.includes(secret), 'a client secret never reaches a log line');
+      for (const token of registrationTokens) assert.ok(!line.includes(token), 'a registration access token never reaches a log line');
     }
     assert.ok(bridge.logLines.length >= 300);
   });

@@ -12,6 +12,7 @@ import type {
   RegisteredClientWithSecret,
   RegistrationContext,
   RotatedSecret,
+  StandardRegistration,
 } from '../../drivers/driver.js';
 import { ClientNotFoundError } from '../../src/errors.js';
 
@@ -64,6 +65,7 @@ export class MemoryDriver implements DcrDriver {
       clientIdIssuedAt: Math.floor(Date.now() / 1000),
       clientSecretExpiresAt: 0,
       metadata: structuredClone(metadata),
+      ...(context.registration ? { registration: { ...context.registration } } : {}),
     };
     const secret = randomBytes(32).toString('base64url');
     this.clients.set(client.clientId, { client, secret, context: { ...context }, apiAccess: [] });
@@ -75,10 +77,11 @@ export class MemoryDriver implements DcrDriver {
     return structuredClone(this.#owned(clientId).client);
   }
 
-  async updateClient(clientId: string, metadata: ClientMetadata): Promise<RegisteredClient> {
+  async updateClient(clientId: string, metadata: ClientMetadata, changes?: { registration?: StandardRegistration }): Promise<RegisteredClient> {
     this.#maybeFail();
     const stored = this.#owned(clientId);
     stored.client.metadata = structuredClone(metadata);
+    if (changes?.registration) stored.client.registration = { ...changes.registration };
     return structuredClone(stored.client);
   }
 

@@ -1,0 +1,379 @@
+/**
+ * The standard DCR dialect: RFC 7591 registration at POST /register, RFC 7592 management at /register/{client_id},
+ * and the IdP's discovery document (OpenID Connect Discovery, RFC 8414) pointing at it — over the same driver as the
+ * portal dialects. It is mounted before the portal-key check: POST /register takes a portal key as its initial access
+ * token (or none, under open registration), management takes only the client's registration access token.
+ *
+ * Each route reads as its steps: authenticate → read and validate the body → the RFC's checks → act → answer.
+ */
+import { createHash } from 'node:crypto';
+import { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
+import { MemoryStore, rateLimit } from 'express-rate-limit';
+import type { DcrDriver, RegisteredClient, StandardRegistration } from '../../drivers/driver.js';
+import { defaultStandardDcrConfig, type BridgeConfig, type OpenRegistrationPolicy, type StandardDcrConfig } from '../config.js';
+import { DiscoveryCache } from '../discovery.js';
+import { ConfigurationError } from '../env.js';
+import {
+  BridgeError,
+  ClientNotFoundError,
+  InvalidClientMetadataError,
+  InvalidRequestError,
+  InvalidSoftwareStatementError,
+  InvalidTokenError,
+  NotFoundError,
+  RateLimitedError,
+  UnapprovedSoftwareStatementError,
+} from '../errors.js';
+import type { BridgeEvents } from '../events.js';
+import type { Logger } from '../logging.js';
+import { api7ClientToWire, api7MetadataFromWire, type Api7ClientMetadataBody } from '../metadata.js';
+import { credentialHash, matchesCredentialHash, newRegistrationAccessToken } from '../registration.js';
+import { matchApiKey, requireApiKey } from './auth.js';
+import { jsonBodySteps } from './body.js';
+import { labelRoute } from './request-context.js';
+import type { ApiSpec } from './spec.js';
+
+export interface StandardDcrDependencies {
+  driver: DcrDriver;
+  events: BridgeEvents;
+  spec: ApiSpec;
+  bodyLimitBytes: number;
+  publicUrl: string;
+  /** `DCR_API_KEYS`: each serves as an initial access token. */
+  apiKeys: string[];
+  /** The stricter per-address limit on failed authentication the portal dialects use too. */
+  failedAuthLimit: RequestHandler;
+  /** The per-key limit of the portal dialects: per portal key on POST /register, per client on its configuration. */
+  perCallerLimit: RequestHandler;
+  settings: StandardDcrConfig;
+  discovery: DiscoveryCache | undefined;
+}
+
+/** The standard registration body after schema validation (spec: StandardClientMetadata). */
+interface StandardClientMetadataBody extends Api7ClientMetadataBody {
+  client_id?: string;
+  client_secret?: string;
+  software_statement?: string;
+  registration_access_token?: unknown;
+  registration_client_uri?: unknown;
+  client_id_issued_at?: unknown;
+  client_secret_expires_at?: unknown;
+}
+
+/** RFC 7591 §2: without `grant_types` a client is an `authorization_code` client (the portal dialects default otherwise). */
+const standardDefaultGrantTypes = ['authorization_code'];
+/** RFC 7592 §2.2: server-set members a client update must not carry. */
+const serverSetMembers = ['registration_access_token', 'registration_client_uri', 'client_id_issued_at', 'client_secret_expires_at'] as const;
+const compactJws = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const clientIdPattern = /^[A-Za-z0-9._~-]{1,255}$/;
+/** How many open-registered clients one listing or purge call handles. */
+const openRegistrationListLimit = 1000;
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+function bearerToken(req: Request): string | undefined {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(req.get('Authorization') ?? '');
+  return match?.[1];
+}
+
+function usesSecret(tokenEndpointAuthMethod: string): boolean {
+  return tokenEndpointAuthMethod !== 'none' && tokenEndpointAuthMethod !== 'private_key_jwt';
+}
+
+interface AuthorisedClient {
+  client: RegisteredClient & { registration: StandardRegistration };
+  token: string;
+}
+
+function authorised(res: Response): AuthorisedClient {
+  return res.locals.standardClient as AuthorisedClient;
+}
+
+export function standardDcrRouter(dependencies: StandardDcrDependencies): Router {
+  const { driver, events, spec, bodyLimitBytes, publicUrl, apiKeys, failedAuthLimit, perCallerLimit, settings, discovery } = dependencies;
+  const router = Router();
+  const jsonBody = jsonBodySteps(spec, bodyLimitBytes);
+  const keyDigests = apiKeys.map(digest);
+  const open = settings.openRegistration;
+  const openStore = new MemoryStore();
+  const registrationEndpoint = `${publicUrl}/register`;
+
+  const refuseToken = (req: Request, res: Response, next: (error?: unknown) => void, presented: boolean, description: string): void => {
+    events.emit('registration_token.refused', { reason: presented ? 'wrong' : 'missing' });
+    failedAuthLimit(req, res, (error?: unknown) => next(error ?? new InvalidTokenError(description, presented)));
+  };
+
+  /** The initial access token is a portal key, compared in constant time against every key before the body is read. */
+  const authenticateInitialAccess: RequestHandler = (req, res, next) => {
+    const token = bearerToken(req);
+    if (token === undefined && req.get('Authorization') === undefined && open) {
+      res.locals.openRegistration = true;
+      return next();
+    }
+    if (token !== undefined) {
+      const matched = matchApiKey(keyDigests, token);
+      if (matched !== -1) {
+        res.locals.apiKeyIndex = matched;
+        return perCallerLimit(req, res, next);
+      }
+    }
+    refuseToken(req, res, next, token !== undefined, 'A valid initial access token is required as Authorization: Bearer.');
+  };
+
+  const openRegistrationLimit = rateLimit({
+    windowMs: 3600_000,
+    limit: open?.perAddressPerHour ?? 1,
+    store: openStore,
+    validate: { xForwardedForHeader: false },
+    standardHeaders: false,
+    legacyHeaders: false,
+    requestPropertyName: 'openRegistrationRateLimit',
+    skip: (_req, res) => res.locals.openRegistration !== true,
+    handler: (_req, _res, next) => next(new RateLimitedError(3600, 'Too many open registrations from this address; retry after the time in the Retry-After header.')),
+  });
+
+  /** The operator's side of open registration takes a portal key, exactly as the portal dialects do. */
+  const authenticateOperator = requireApiKey(apiKeys, failedAuthLimit, events);
+
+  const requireOpenListing: RequestHandler = (_req, res, next) => {
+    if (driver.listOpenRegistrations) return next();
+    res.status(404).json({ error: 'invalid_request', error_description: `The ${driver.name} driver cannot list open-registered clients.` });
+  };
+
+  const listOpenRegistrations: RequestHandler = async (_req, res) => {
+    const clientIds = await driver.listOpenRegistrations!(openRegistrationListLimit);
+    res.json({ client_ids: clientIds });
+  };
+
+  /** Deletes every open-registered client (at most the listing limit per call; call again until `deleted` is 0). */
+  const purgeOpenRegistrations: RequestHandler = async (_req, res) => {
+    const clientIds = await driver.listOpenRegistrations!(openRegistrationListLimit);
+    for (const clientId of clientIds) {
+      await driver.deleteClient(clientId);
+      events.emit('client.deleted', { clientId, portal: 'standard' });
+    }
+    res.json({ deleted: clientIds.length });
+  };
+
+  /** RFC 7591 §2.3: the bridge trusts no software statement issuer, so a statement is never approved. */
+  const checkSoftwareStatement: RequestHandler = (req, _res, next) => {
+    const statement = (req.body as StandardClientMetadataBody).software_statement;
+    if (statement === undefined) return next();
+    next(compactJws.test(statement) ? new UnapprovedSoftwareStatementError() : new InvalidSoftwareStatementError());
+  };
+
+  const metadataFrom = (body: StandardClientMetadataBody, policy: OpenRegistrationPolicy | undefined) => {
+    const withDefaults: Api7ClientMetadataBody = {
+      ...body,
+      grant_types: body.grant_types && body.grant_types.length > 0 ? body.grant_types : standardDefaultGrantTypes,
+      ...(policy && body.token_endpoint_auth_method === undefined ? { token_endpoint_auth_method: policy.tokenEndpointAuthMethods[0] } : {}),
+    };
+    const metadata = api7MetadataFromWire(withDefaults);
+    if (policy) checkOpenPolicy(metadata, policy);
+    return metadata;
+  };
+
+  /** Whether there is room for one more open-registered client (the cap counts them at the IdP). */
+  const checkOpenCapacity = async (policy: OpenRegistrationPolicy): Promise<void> => {
+    const existing = await driver.listOpenRegistrations!(policy.maxClients);
+    if (existing.length >= policy.maxClients) {
+      throw new RateLimitedError(3600, 'The bridge holds as many open-registered clients as it allows; retry later or ask for an initial access token.');
+    }
+  };
+
+  const registerClient: RequestHandler = async (req, res) => {
+    const body = req.body as StandardClientMetadataBody;
+    const policy = res.locals.openRegistration === true ? open : undefined;
+    const metadata = metadataFrom(body, policy);
+    if (policy) await checkOpenCapacity(policy);
+    const token = newRegistrationAccessToken();
+    const registration: StandardRegistration = { accessTokenHash: credentialHash(token), ...(policy ? { openRegistration: true } : {}) };
+    // The secret's hash is only known once the IdP issued it, so the registration is written with the client and
+    // completed right after; until then a PUT carrying client_secret is refused, which is the safe side.
+    let client = await driver.registerClient(metadata, { portal: 'standard', registration });
+    const secret = usesSecret(client.metadata.tokenEndpointAuthMethod) && client.clientSecret !== '' ? client.clientSecret : undefined;
+    if (secret !== undefined) {
+      try {
+        const completed = await driver.updateClient(client.clientId, client.metadata, { registration: { ...registration, clientSecretHash: credentialHash(secret) } });
+        client = { ...client, ...completed, clientSecret: client.clientSecret };
+      } catch (error) {
+        // Nobody will ever learn this client's registration access token: leave no orphan at the IdP.
+        await driver.deleteClient(client.clientId).catch(() => undefined);
+        throw error;
+      }
+    }
+    events.emit('client.registered', { clientId: client.clientId, portal: 'standard' });
+    res.status(201).set('Cache-Control', 'no-store').json(clientInformation(client, token, secret));
+  };
+
+  /** RFC 7592 §2 and RFC 6750: the client's own registration access token, nothing else, opens its configuration. */
+  const authenticateRegistrationToken: RequestHandler = async (req, res, next) => {
+    const token = bearerToken(req);
+    const clientId = req.params.client_id;
+    if (token === undefined) return refuseToken(req, res, next, false, 'The registration access token is required as Authorization: Bearer.');
+    const refuse = () => refuseToken(req, res, next, true, 'The registration access token is not valid for this client.');
+    if (typeof clientId !== 'string' || !clientIdPattern.test(clientId) || clientId === '.' || clientId === '..') return refuse();
+    let client: RegisteredClient;
+    try {
+      client = await driver.getClient(clientId);
+    } catch (error) {
+      // RFC 7592 §2.1: a client that does not exist is a 401, indistinguishable from a wrong token.
+      if (error instanceof ClientNotFoundError) return refuse();
+      return next(error);
+    }
+    if (client.registration === undefined || !matchesCredentialHash(token, client.registration.accessTokenHash)) return refuse();
+    res.locals.standardClient = { client: { ...client, registration: client.registration }, token } satisfies AuthorisedClient;
+    // Each client's configuration has the rate a portal key has; the limiter keys on this.
+    res.locals.apiKeyIndex = `client:${client.clientId}`;
+    perCallerLimit(req, res, next);
+  };
+
+  const readClient: RequestHandler = (_req, res) => {
+    const { client, token } = authorised(res);
+    events.emit('client.read', { clientId: client.clientId, portal: 'standard' });
+    res.set('Cache-Control', 'no-store').json(clientInformation(client, token, undefined));
+  };
+
+  /** RFC 7592 §2.2, in its order: same client_id, no server-set member, the current secret or none, then replace. */
+  const checkUpdateRequest: RequestHandler = (req, res, next) => {
+    const body = req.body as StandardClientMetadataBody;
+    const { client } = authorised(res);
+    if (body.client_id === undefined) return next(new InvalidClientMetadataError('The update must carry the client_id.'));
+    if (body.client_id !== client.clientId) return next(new InvalidClientMetadataError('The client_id in the body must be the client\'s own.'));
+    const forbidden = serverSetMembers.find((member) => body[member] !== undefined);
+    if (forbidden) return next(new InvalidClientMetadataError(`The update must not carry ${forbidden}; the server sets it.`));
+    if (body.client_secret !== undefined && !matchesCredentialHash(body.client_secret, client.registration.clientSecretHash)) {
+      return next(new InvalidClientMetadataError('The client_secret must be the one currently issued; a client cannot choose its own.'));
+    }
+    next();
+  };
+
+  const replaceClient: RequestHandler = async (req, res) => {
+    const { client, token } = authorised(res);
+    const metadata = metadataFrom(req.body as StandardClientMetadataBody, undefined);
+    const nextToken = settings.tokenRotation === 'on-update' ? newRegistrationAccessToken() : token;
+    const changes = nextToken === token ? {} : { registration: { ...client.registration, accessTokenHash: credentialHash(nextToken) } };
+    const updated = await driver.updateClient(client.clientId, metadata, changes);
+    events.emit('client.updated', { clientId: client.clientId, portal: 'standard' });
+    if (nextToken !== token) events.emit('registration_token.rotated', { clientId: client.clientId });
+    res.set('Cache-Control', 'no-store').json(clientInformation(updated, nextToken, undefined));
+  };
+
+  const deleteClient: RequestHandler = async (_req, res) => {
+    const { client } = authorised(res);
+    await driver.deleteClient(client.clientId);
+    events.emit('client.deleted', { clientId: client.clientId, portal: 'standard' });
+    res.status(204).end();
+  };
+
+  const clientInformation = (client: RegisteredClient, token: string, secret: string | undefined): Record<string, unknown> => ({
+    ...api7ClientToWire({ clientId: client.clientId, clientIdIssuedAt: client.clientIdIssuedAt, clientSecretExpiresAt: client.clientSecretExpiresAt, metadata: client.metadata }),
+    ...(secret !== undefined ? { client_secret: secret } : {}),
+    registration_access_token: token,
+    registration_client_uri: `${registrationEndpoint}/${encodeURIComponent(client.clientId)}`,
+  });
+
+  const serveDiscovery: RequestHandler = async (_req, res) => {
+    const document = await discovery!.get();
+    res.set('Cache-Control', `public, max-age=${Math.min(settings.discoveryTtlSeconds, 300)}`).json({ ...document, registration_endpoint: registrationEndpoint });
+  };
+
+  /** `{issuer path}/.well-known/openid-configuration` and RFC 8414 `/.well-known/oauth-authorization-server{issuer path}`. */
+  const serveDiscoveryAtIssuerPath: RequestHandler = async (req, res, next) => {
+    const issuerPath = new URL(String((await discovery!.get()).issuer)).pathname.replace(/\/+$/, '');
+    const atIssuer = issuerPath !== '' && (req.path === `${issuerPath}/.well-known/openid-configuration` || req.path === `/.well-known/oauth-authorization-server${issuerPath}`);
+    if (!atIssuer) return next();
+    res.locals.route = req.path.startsWith('/.well-known/') ? '/.well-known/oauth-authorization-server/{issuer_path}' : '/{issuer_path}/.well-known/openid-configuration';
+    return serveDiscovery(req, res, next);
+  };
+
+  /** Inside this dialect every refusal is an RFC 7591 §3.2.2 or RFC 6750 code; a bad body is bad client metadata. */
+  const standardErrors: ErrorRequestHandler = (error, _req, res, next) => {
+    if (error instanceof InvalidTokenError) {
+      res.set('WWW-Authenticate', error.tokenPresented ? 'Bearer error="invalid_token"' : 'Bearer');
+      return next(error);
+    }
+    if (error instanceof InvalidRequestError || (!(error instanceof BridgeError) && isBodyParserRefusal(error))) {
+      return next(new InvalidClientMetadataError(error instanceof BridgeError ? error.message : 'The request body must be a JSON object of client metadata.'));
+    }
+    next(error);
+  };
+
+  if (discovery) {
+    router.get('/.well-known/openid-configuration', labelRoute, serveDiscovery);
+    router.get('/.well-known/oauth-authorization-server', labelRoute, serveDiscovery);
+    router.get(/\/\.well-known\/(openid-configuration|oauth-authorization-server\/.+)$/, serveDiscoveryAtIssuerPath);
+  } else {
+    // A fork's driver that publishes no discovery URL: say so rather than fall through to the portal dialects.
+    router.get(['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'], labelRoute, (_req, res) => {
+      res.status(404).json({ error: 'invalid_request', error_description: `The ${driver.name} driver publishes no discovery document; configure clients with the IdP's endpoints.` });
+    });
+  }
+  router.get('/admin/open-registrations', labelRoute, authenticateOperator, requireOpenListing, listOpenRegistrations);
+  router.delete('/admin/open-registrations', labelRoute, authenticateOperator, requireOpenListing, purgeOpenRegistrations);
+  router.post('/register', labelRoute, authenticateInitialAccess, openRegistrationLimit, ...jsonBody('StandardClientMetadata'), checkSoftwareStatement, registerClient);
+  router.get('/register/:client_id', labelRoute, authenticateRegistrationToken, readClient);
+  router.put('/register/:client_id', labelRoute, authenticateRegistrationToken, ...jsonBody('StandardClientMetadata'), checkUpdateRequest, replaceClient);
+  router.delete('/register/:client_id', labelRoute, authenticateRegistrationToken, deleteClient);
+  router.use('/register', standardErrors);
+  router.use(/^\/register\/?$/, (_req, _res, next) => next(new NotFoundError('The registration endpoint answers POST only.')));
+  return router;
+}
+
+/** Body-parser refusals other than size (413 stays `request_too_large`). */
+function isBodyParserRefusal(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null || !('type' in error) || !('status' in error)) return false;
+  const status = (error as { status: unknown }).status;
+  return typeof status === 'number' && status >= 400 && status < 500 && status !== 413;
+}
+
+/**
+ * The open-registration policy, on whenever open registration is: only the allowed grant types and authentication
+ * methods, and redirect URIs only loopback http (any port, RFC 8252 §7.3), https, or a private-use scheme — which
+ * `checkRedirectUri` already enforces for every dialect — and at least one for an authorization-code client.
+ */
+function checkOpenPolicy(metadata: ReturnType<typeof api7MetadataFromWire>, policy: OpenRegistrationPolicy): void {
+  const refusedGrant = metadata.grantTypes.find((grant) => !policy.grantTypes.includes(grant));
+  if (refusedGrant !== undefined) {
+    throw new InvalidClientMetadataError(`Open registration allows only the grant types ${policy.grantTypes.join(', ')}.`);
+  }
+  if (!policy.tokenEndpointAuthMethods.includes(metadata.tokenEndpointAuthMethod)) {
+    throw new InvalidClientMetadataError(`Open registration allows only the token_endpoint_auth_method ${policy.tokenEndpointAuthMethods.join(', ')}.`);
+  }
+  if (metadata.grantTypes.includes('authorization_code') && metadata.redirectUris.length === 0) {
+    throw new InvalidClientMetadataError('An authorization_code client registered openly must have at least one redirect_uris entry.');
+  }
+}
+
+/** The dialect as the app mounts it: the discovery cache over the driver, and the configuration checked against it. */
+export function standardDcrFor(
+  config: BridgeConfig,
+  driver: DcrDriver,
+  { events, spec, logger, failedAuthLimit, perCallerLimit }: { events: BridgeEvents; spec: ApiSpec; logger: Logger; failedAuthLimit: RequestHandler; perCallerLimit: RequestHandler },
+): Router {
+  const settings = config.standardDcr ?? defaultStandardDcrConfig;
+  if (settings.openRegistration && !driver.listOpenRegistrations) {
+    throw new ConfigurationError('DCR_OPEN_REGISTRATION', `cannot be true with the ${driver.name} driver, which cannot list open-registered clients`);
+  }
+  const discovery = driver.fetchDiscoveryDocument
+    ? new DiscoveryCache({
+        fetchDocument: () => driver.fetchDiscoveryDocument!(),
+        ttlMs: settings.discoveryTtlSeconds * 1000,
+        onRefreshFailed: (error) => logger.warn('discovery document refresh failed; serving the cached one', { error: error instanceof BridgeError ? error.code : 'server_error' }),
+      })
+    : undefined;
+  return standardDcrRouter({
+    driver,
+    events,
+    spec,
+    bodyLimitBytes: config.bodyLimitBytes,
+    publicUrl: config.publicUrl,
+    apiKeys: config.apiKeys,
+    failedAuthLimit,
+    perCallerLimit,
+    settings,
+    discovery,
+  });
+}
