@@ -110,7 +110,7 @@ export interface KeycloakServer {
 }
 
 export interface StartOptions {
-  /** How long to wait for readiness; generous, since the machine may be shared. Default 240 s. */
+  /** How long to wait for readiness; generous, since the machine may be shared. Default 240 s, 480 s on a first run. */
   readinessTimeoutMs?: number;
 }
 
@@ -163,7 +163,10 @@ export async function startKeycloakServer(distribution: Distribution, options: S
   const url = `http://127.0.0.1:${httpPort}`;
   const managementUrl = `http://127.0.0.1:${managementPort}`;
   try {
-    await waitUntilReady(child, `${managementUrl}/health/ready`, options.readinessTimeoutMs ?? Number(process.env.KEYCLOAK_TEST_READY_TIMEOUT_SECONDS ?? 240) * 1000, logFile);
+    // The first start also builds the server and creates the database: twice the time on a busy machine.
+    const defaultSeconds = createdDatabase ? 480 : 240;
+    const timeoutMs = options.readinessTimeoutMs ?? Number(process.env.KEYCLOAK_TEST_READY_TIMEOUT_SECONDS ?? defaultSeconds) * 1000;
+    await waitUntilReady(child, `${managementUrl}/health/ready`, timeoutMs, logFile);
   } catch (error) {
     await stop();
     throw error;
