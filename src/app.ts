@@ -1,15 +1,15 @@
 /**
  * The app factory: both portal dialects and the operations endpoints in one Express app. Order matters and reads
- * top to bottom: request id → security headers → path checks → the driver's public routes → operations (no key) →
- * API key → rate limit → dialect routes (which then read and validate bodies) → the one error renderer.
+ * top to bottom: request id → trace span (when tracing is on) → security headers → path checks → the driver's public
+ * routes → operations (no key) → standard DCR → audit → API key → rate limit → dialect routes (which then read and
+ * validate bodies) → the one error renderer.
  */
 import type { Writable } from 'node:stream';
 import express from 'express';
 import helmet from 'helmet';
 import type { DcrDriver } from '../drivers/driver.js';
-import type { BridgeConfig } from './config.js';
 import { auditRequests, auditSweeps, writeAuditTrail } from './audit.js';
-import { apiKeyFingerprint } from './config.js';
+import { apiKeyFingerprint, type BridgeConfig } from './config.js';
 import { NotFoundError } from './errors.js';
 import { BridgeEvents, type BridgeEventMap, type BridgeEventName } from './events.js';
 import { api7Router } from './http/api7.js';

@@ -3,10 +3,10 @@
  * times from the IdP — so the sweep keeps no state and several replicas may run it at once.
  */
 import type { DcrDriver } from '../drivers/driver.js';
+import { idpStatusOf } from './audit.js';
 import type { BridgeConfig } from './config.js';
 import { BridgeError } from './errors.js';
 import type { BridgeEvents } from './events.js';
-import { idpStatusOf } from './audit.js';
 import type { Logger } from './logging.js';
 
 /**
