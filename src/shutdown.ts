@@ -18,7 +18,7 @@ import type { Logger } from './logging.js';
 /** Runs `action` after `ms`; returns a function that cancels it. Tests pass their own to fire it on demand. */
 export type Schedule = (ms: number, action: () => void) => () => void;
 
-export const realSchedule: Schedule = (ms, action) => {
+const realSchedule: Schedule = (ms, action) => {
   const timer = setTimeout(action, ms);
   timer.unref();
   return () => clearTimeout(timer);
