@@ -61,6 +61,8 @@ export function konnectRouter({ driver, events, spec, bodyLimitBytes }: DialectD
   };
 
   const deleteClient: RequestHandler = async (req, res) => {
+    // The probe's client never existed; deleting it is done without asking an IdP that may not know the id's shape.
+    if (clientIdParam(req) === verificationProbeClientId) return void res.status(204).end();
     await driver.deleteClient(clientIdParam(req));
     events.emit('client.deleted', { clientId: clientIdParam(req), portal: 'konnect' });
     res.status(204).end();

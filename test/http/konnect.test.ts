@@ -37,6 +37,9 @@ describe('Konnect dialect', () => {
     assert.equal(response.body.client_secret_expires_at, 0);
     assert.equal(bridge.driver.clients.size, before, 'no client was created at the IdP');
     assert.ok(!bridge.logLines.some((line) => line.includes('client.registered')));
+    bridge.driver.failNext(new Error('the IdP must not be asked'));
+    await request(bridge.app).delete(`/${response.body.client_id}`).set('X-API-Key', bridge.apiKey).expect(204);
+    await assert.rejects(bridge.driver.checkReadiness(), /must not be asked/, 'the delete never reached the driver');
   });
 
   it('answers the verification probe 503 idp_unavailable while the IdP is down, and a bad probe body 400', async () => {
