@@ -8,6 +8,8 @@ import { isAbsolute } from 'node:path';
 import { driverAliases, driverNames, type DriverName } from './driver/names.js';
 import { ConfigurationError, envValue, integerEnv, urlEnv, type Env } from './env.js';
 import { logLevels } from './logging.js';
+import type { ServerLimits } from './server.js';
+import { derivedShutdownGraceSeconds } from './shutdown.js';
 
 export interface BridgeConfig {
   port: number;
@@ -33,6 +35,10 @@ export interface BridgeConfig {
   sweepIntervalSeconds: number;
   /** Express `trust proxy`: `false` (default), a hop count, or addresses/CIDRs of the proxies in front. */
   trustProxy: TrustProxy;
+  /** Timeouts and the connection bound of the HTTP server (src/server.ts). */
+  serverLimits: ServerLimits;
+  /** How long requests in flight may finish after SIGTERM (src/shutdown.ts); never less than the retry budget. */
+  shutdownGraceSeconds: number;
   // Running as a fleet (issue 16): key names for the audit trail, where audit events go, and the shared limits' store.
   /** A name per key, same order as `apiKeys`: the `name:` the operator gave it, else a short fingerprint. */
   apiKeyNames?: string[];
@@ -81,7 +87,7 @@ export function loadConfig(env: Env): BridgeConfig {
   if (!(logLevels as readonly string[]).includes(logLevel)) throw new ConfigurationError('LOG_LEVEL', `must be one of ${logLevels.join(', ')}`);
   const { apiKeys, apiKeyNames, apiKeyGenerated } = apiKeysFrom(env, driverName);
   const tls = tlsFrom(env);
-  return {
+  return withHardening(env, {
     port,
     host,
     apiKeys,
@@ -98,10 +104,9 @@ export function loadConfig(env: Env): BridgeConfig {
     rateLimitPerMinute: integerEnv(env, 'DCR_RATE_LIMIT_PER_MINUTE', 600, { min: 1, max: 1_000_000 }),
     authFailureLimitPerMinute: integerEnv(env, 'DCR_AUTH_FAILURE_LIMIT_PER_MINUTE', 20, { min: 1, max: 100_000 }),
     sweepIntervalSeconds: integerEnv(env, 'DCR_SWEEP_INTERVAL_SECONDS', 60, { min: 1, max: 24 * 3600 }),
-    ...hardeningFrom(env),
     ...fleetSettingsFrom(env),
     standardDcr: standardDcrFrom(env),
-  };
+  });
 }
 
 function driverNameFrom(env: Env): DriverName {
@@ -113,9 +118,37 @@ function driverNameFrom(env: Env): DriverName {
   return name as DriverName;
 }
 
-/** Issue 11's settings, one block so merges stay simple. */
-function hardeningFrom(env: Env): Pick<BridgeConfig, 'trustProxy'> {
-  return { trustProxy: trustProxyEnv(env) };
+type HardeningSettings = 'trustProxy' | 'serverLimits' | 'shutdownGraceSeconds';
+
+/** The hardening settings: the proxy trust, the HTTP server's limits and the shutdown grace, which depends on the budget. */
+function withHardening(env: Env, config: Omit<BridgeConfig, HardeningSettings>): BridgeConfig {
+  return { ...config, trustProxy: trustProxyEnv(env), serverLimits: serverLimitsFrom(env), shutdownGraceSeconds: shutdownGraceFrom(env, config) };
+}
+
+/** A grace shorter than the retry budget would cut requests the bridge is still retrying by design. */
+function shutdownGraceFrom(env: Env, { idpRetryBudgetMs, idpTimeoutMs }: Pick<BridgeConfig, 'idpRetryBudgetMs' | 'idpTimeoutMs'>): number {
+  const graceSeconds = integerEnv(env, 'DCR_SHUTDOWN_GRACE_SECONDS', derivedShutdownGraceSeconds(idpRetryBudgetMs, idpTimeoutMs), { min: 1, max: 3600 });
+  if (graceSeconds * 1000 < idpRetryBudgetMs) {
+    throw new ConfigurationError(
+      'DCR_SHUTDOWN_GRACE_SECONDS',
+      `must be at least DCR_IDP_RETRY_BUDGET_MS (${idpRetryBudgetMs} ms, so ${Math.ceil(idpRetryBudgetMs / 1000)} s): shorten the budget or lengthen the grace`,
+    );
+  }
+  return graceSeconds;
+}
+
+function serverLimitsFrom(env: Env): ServerLimits {
+  const headersTimeoutMs = integerEnv(env, 'DCR_HEADERS_TIMEOUT_MS', 20_000, { min: 1_000, max: 600_000 });
+  const requestTimeoutMs = integerEnv(env, 'DCR_REQUEST_TIMEOUT_MS', 30_000, { min: 1_000, max: 600_000 });
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigurationError('DCR_HEADERS_TIMEOUT_MS', `must not exceed DCR_REQUEST_TIMEOUT_MS (${requestTimeoutMs}): the whole request includes its headers`);
+  }
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: integerEnv(env, 'DCR_KEEP_ALIVE_TIMEOUT_MS', 65_000, { min: 1_000, max: 600_000 }),
+    maxConnections: integerEnv(env, 'DCR_MAX_CONNECTIONS', 1024, { min: 1, max: 1_000_000 }),
+  };
 }
 
 const trustProxyRequirement =

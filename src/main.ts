@@ -3,9 +3,6 @@
  * expired rotation grace periods, and shut down gracefully on SIGTERM/SIGINT. A bad variable stops the start with
  * one line naming it.
  */
-import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createDriver } from '../drivers/index.js';
 import { closeApp, createApp } from './app.js';
@@ -15,36 +12,26 @@ import { BridgeError } from './errors.js';
 import { BridgeEvents } from './events.js';
 import { createLogger } from './logging.js';
 import { createMetrics } from './metrics.js';
+import { createBridgeServer } from './server.js';
+import { prepareShutdown, trackDriverCalls } from './shutdown.js';
 import { startSecretSweep } from './sweep.js';
-
-const shutdownGraceMs = 10_000;
-
-function createServer(config: BridgeConfig, app: http.RequestListener): http.Server {
-  if (!config.tls) return http.createServer(app);
-  const readPem = (file: string, variable: string): Buffer => {
-    try {
-      return readFileSync(file);
-    } catch {
-      throw new ConfigurationError(variable, 'must name a readable PEM file');
-    }
-  };
-  return https.createServer({ cert: readPem(config.tls.certFile, 'TLS_CERT_FILE'), key: readPem(config.tls.keyFile, 'TLS_KEY_FILE') }, app);
-}
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = createLogger({ level: config.logLevel });
   const events = new BridgeEvents();
-  const driver = await createDriver(config.driverName, process.env, {
+  const untracked = await createDriver(config.driverName, process.env, {
     rotationGraceSeconds: config.rotationGraceSeconds,
     idpCallPolicy: { timeoutMs: config.idpTimeoutMs, budgetMs: config.idpRetryBudgetMs },
     publicUrl: config.publicUrl,
     warn: (message, fields) => logger.warn(message, fields),
   });
+  const calls = trackDriverCalls(untracked, logger);
+  const driver = calls.driver;
   // OpenTelemetry loads only when an OTLP endpoint is configured.
   const tracing = config.tracing ? await (await import('./tracing.js')).startTracing() : undefined;
   const app = createApp(config, driver, { logger, metrics: createMetrics({ processMetrics: true }), events, ...(tracing ? { tracing } : {}) });
-  const server = createServer(config, app);
+  const server = createBridgeServer(config, app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) => reject(listenFailure(error, config)));
     server.listen(config.port, config.host, () => resolve());
@@ -57,39 +44,18 @@ async function main(): Promise<void> {
   }
   const stopSweep = startSecretSweep(config, driver, events, logger);
 
-  let shuttingDown = false;
-  // Responses still being written when the shutdown starts close their connection, so keep-alive does not hold it.
-  const inFlight = new Set<http.ServerResponse>();
-  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
-    if (shuttingDown) res.shouldKeepAlive = false;
-    inFlight.add(res);
-    res.on('close', () => inFlight.delete(res));
+  const shutdown = prepareShutdown({
+    server,
+    calls,
+    graceSeconds: config.shutdownGraceSeconds,
+    settleMs: config.idpRetryBudgetMs + config.idpTimeoutMs,
+    logger,
+    stopBackgroundWork: stopSweep,
+    release: () => closeApp(app).then(() => driver.close()).then(() => tracing?.shutdown()),
+    exit: (code) => process.exit(code),
   });
-  const shutdown = (signal: string): void => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    logger.info('shutting down', { signal });
-    stopSweep();
-    for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
-    const forceClose = setTimeout(() => server.closeAllConnections(), shutdownGraceMs);
-    forceClose.unref();
-    server.close(() => {
-      clearTimeout(forceClose);
-      void closeApp(app)
-        .then(() => driver.close())
-        .then(() => tracing?.shutdown())
-        .then(
-          () => process.exit(0),
-          () => {
-            logger.error('driver failed to close cleanly');
-            process.exit(1);
-          },
-        );
-    });
-    server.closeIdleConnections();
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
 /** Why the listen failed, as the same one line a bad variable gets. */

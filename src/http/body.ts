@@ -4,9 +4,20 @@
  * spec/openapi.yaml.
  */
 import express, { type Request, type RequestHandler } from 'express';
-import { InvalidRequestError } from '../errors.js';
+import { InvalidRequestError, RequestTooLargeError } from '../errors.js';
 import { restoreRequestContext } from './request-context.js';
 import type { ApiSpec } from './spec.js';
+
+/**
+ * A declared length over the limit is refused at once: the JSON parser would first wait for the whole body (which a
+ * caller can trickle forever) before answering 413. The error renderer then closes the connection.
+ */
+export function refuseDeclaredOversize(limitBytes: number): RequestHandler {
+  return (req, _res, next) => {
+    const declared = Number(req.get('Content-Length'));
+    next(Number.isFinite(declared) && declared > limitBytes ? new RequestTooLargeError() : undefined);
+  };
+}
 
 export function readJsonBody(limitBytes: number): RequestHandler {
   return express.json({ limit: limitBytes, strict: false, type: () => true });
@@ -36,7 +47,7 @@ export function validateBody(spec: ApiSpec, schemaName: string): RequestHandler 
  *   router.post('/clients', ...jsonBody('Api7ClientMetadata'), registerClient);
  */
 export function jsonBodySteps(spec: ApiSpec, limitBytes: number): (schemaName: string) => RequestHandler[] {
-  return (schemaName) => [readJsonBody(limitBytes), restoreRequestContext(), requireObjectBody, validateBody(spec, schemaName)];
+  return (schemaName) => [refuseDeclaredOversize(limitBytes), readJsonBody(limitBytes), restoreRequestContext(), requireObjectBody, validateBody(spec, schemaName)];
 }
 
 const clientIdPattern = /^[A-Za-z0-9._~-]{1,255}$/;

@@ -45,8 +45,10 @@ export function sendError(res: Response, error: BridgeError): void {
 }
 
 export function errorRenderer(logger: Logger): ErrorRequestHandler {
-  return (error, _req, res, next) => {
+  return (error, req, res, next) => {
     if (res.headersSent) return next(error);
+    // Answered before its body arrived (401, 413, 429…): close, or the connection stays open for whatever the caller trickles.
+    if (!req.complete) res.set('Connection', 'close');
     // Explicit, because an error raised in a stream callback arrives outside the request's async context.
     const requestId = res.locals.requestId as string | undefined;
     const known = toRenderableError(error);

@@ -2,7 +2,9 @@
  * The Kong Konnect dialect (custom HTTP DCR provider, Kong's "DCR Handler" contract) at the root. Konnect halts its
  * flow on any non-2xx, so unknown fields, Konnect auth-method names and unknown event types are tolerated.
  */
+import { randomBytes } from 'node:crypto';
 import { Router, type RequestHandler } from 'express';
+import { BridgeError, IdpUnavailableError } from '../errors.js';
 import { checkRedirectUri, konnectClientToWire, konnectContextFromWire, konnectMetadataFromWire, type KonnectClientBody } from '../metadata.js';
 import type { DialectDependencies } from './api7.js';
 import { clientIdParam, jsonBodySteps, validateClientId } from './body.js';
@@ -17,6 +19,13 @@ interface KonnectEventBody {
   audience?: string;
 }
 
+/**
+ * Konnect's provider check registers with placeholder ids. It must learn whether the IdP works with the bridge's
+ * credentials, but every check would otherwise leave a real client behind.
+ */
+export const verificationProbePortalId = 'test portal_id';
+export const verificationProbeClientId = 'dcr-bridge-verification-probe';
+
 /** Event types are caller input; only a plain token reaches a log line. */
 function loggableEventType(eventType: string): string {
   return /^[A-Za-z0-9_.-]{1,64}$/.test(eventType) ? eventType : '(unprintable)';
@@ -26,6 +35,24 @@ export function konnectRouter({ driver, events, spec, bodyLimitBytes }: DialectD
   const router = Router();
   const jsonBody = jsonBodySteps(spec, bodyLimitBytes);
 
+  /** The probe's body is validated like any other; then the IdP is checked and a client is answered, not created. */
+  const answerVerificationProbe: RequestHandler = async (req, res, next) => {
+    const body = req.body as KonnectClientBody;
+    if (body.portal_id !== verificationProbePortalId) return next();
+    konnectMetadataFromWire(body);
+    try {
+      await driver.checkReadiness();
+    } catch (error) {
+      throw error instanceof BridgeError && error.status >= 500 ? error : new IdpUnavailableError(undefined, { cause: error });
+    }
+    res.status(201).json({
+      client_id: verificationProbeClientId,
+      client_secret: randomBytes(32).toString('base64url'),
+      client_id_issued_at: Math.floor(Date.now() / 1000),
+      client_secret_expires_at: 0,
+    });
+  };
+
   const registerClient: RequestHandler = async (req, res) => {
     const body = req.body as KonnectClientBody;
     const client = await driver.registerClient(konnectMetadataFromWire(body), konnectContextFromWire(body));
@@ -34,6 +61,8 @@ export function konnectRouter({ driver, events, spec, bodyLimitBytes }: DialectD
   };
 
   const deleteClient: RequestHandler = async (req, res) => {
+    // The probe's client never existed; deleting it is done without asking an IdP that may not know the id's shape.
+    if (clientIdParam(req) === verificationProbeClientId) return void res.status(204).end();
     await driver.deleteClient(clientIdParam(req));
     events.emit('client.deleted', { clientId: clientIdParam(req), portal: 'konnect' });
     res.status(204).end();
@@ -88,7 +117,7 @@ export function konnectRouter({ driver, events, spec, bodyLimitBytes }: DialectD
     res.json({ status: 'applied' });
   };
 
-  router.post('/', labelRoute, ...jsonBody('KonnectClientRequest'), registerClient);
+  router.post('/', labelRoute, ...jsonBody('KonnectClientRequest'), answerVerificationProbe, registerClient);
   const clientIdSteps = [labelRoute, refuseBridgePathAsClientId, validateClientId];
   router.delete('/:client_id', ...clientIdSteps, deleteClient);
   router.post('/:client_id/new-secret', ...clientIdSteps, ...jsonBody('EmptyObject'), issueNewSecret);

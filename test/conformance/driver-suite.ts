@@ -203,7 +203,7 @@ export function testDriver(options: DriverConformanceOptions): void {
             redirect_uris: ['https://konnect.example.com/cb'],
             client_name: 'konnect app',
             grant_types: ['bearer', 'session', 'client_credentials'],
-            portal_id: 'test portal_id',
+            portal_id: '6a1f7c52-3d0e-4b8a-9c51-0e2f4d7b9a33',
             organization_id: 'test organization_id',
             developer_id: 'test developer_id',
           })

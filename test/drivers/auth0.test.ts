@@ -124,7 +124,7 @@ testDriver({
           const created = await request(bridge.app)
             .post('/')
             .set('X-API-Key', bridge.apiKey)
-            .send({ client_name: 'konnect m2m', grant_types: ['bearer'], redirect_uris: [], portal_id: 'test portal_id' })
+            .send({ client_name: 'konnect m2m', grant_types: ['bearer'], redirect_uris: [], portal_id: '6a1f7c52-3d0e-4b8a-9c51-0e2f4d7b9a33' })
             .expect(201);
           const clientId = created.body.client_id as string;
           assert.equal(auth0.grants(clientId).length, 1);

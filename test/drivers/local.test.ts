@@ -194,11 +194,20 @@ describe('local IdP', () => {
       client_name: 'konnect app',
       redirect_uris: ['https://portal.example.com/cb'],
       grant_types: ['bearer'],
-      portal_id: 'test portal_id',
+      portal_id: '6a1f7c52-3d0e-4b8a-9c51-0e2f4d7b9a33',
       developer_id: 'test developer_id',
     });
     assert.equal(created.status, 201);
     assert.equal(await secretWorks(bridge.issuer, created.body.client_id as string, created.body.client_secret as string), true);
+  });
+
+  it("Konnect's verification probe is answered 201 without a client file, and its secret gets no token", async () => {
+    const clientFiles = async () => (await readdir(join(dataDir, 'clients'))).filter((name) => name.endsWith('.json')).sort();
+    const before = await clientFiles();
+    const probe = await callBridge('POST', '/', { client_name: 'test client_name', grant_types: ['bearer'], portal_id: 'test portal_id', developer_id: 'test developer_id' });
+    assert.equal(probe.status, 201);
+    assert.deepEqual(await clientFiles(), before);
+    assert.equal(await secretWorks(bridge.issuer, probe.body.client_id as string, probe.body.client_secret as string), false);
   });
 
   it('metadata the provider refuses is invalid_client_metadata and stores nothing', async () => {
@@ -343,7 +352,12 @@ describe('local IdP URLs come from DCR_PUBLIC_URL alone', () => {
           assert.equal(discovery.jwks_uri, `${bridge.issuer}/jwks`);
           const members = urlMembers(discovery);
           assert.ok(members.length >= 5, 'the document has endpoint URLs');
-          for (const [member, url] of members) assert.ok(url.startsWith(`${bridge.issuer}/`) || url === bridge.issuer, `${member}: ${url}`);
+          // Every endpoint is the issuer's, but standard DCR's registration endpoint, which is the bridge's own.
+          const registrationEndpoint = `${bridge.issuer.slice(0, -'/local-idp'.length)}/register`;
+          assert.equal(discovery.registration_endpoint, registrationEndpoint);
+          for (const [member, url] of members) {
+            if (member !== 'registration_endpoint') assert.ok(url.startsWith(`${bridge.issuer}/`) || url === bridge.issuer, `${member}: ${url}`);
+          }
           assert.ok(!response.body.includes('evil.example'));
           assert.equal(response.headers['cache-control'], 'public, max-age=300');
         }

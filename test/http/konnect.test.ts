@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
+import { IdpUnavailableError } from '../../src/errors.js';
 import { assertErrorShape, createObservedApp, type ObservedApp } from './helpers.js';
 
 describe('Konnect dialect', () => {
@@ -12,20 +13,48 @@ describe('Konnect dialect', () => {
   });
   after(() => bridge.close());
 
-  it("accepts the verification probe's placeholder ids and answers exactly the four members", async () => {
-    const response = await register({
-      redirect_uris: ['https://konnect.example.com/cb'],
-      client_name: 'test client_name',
-      grant_types: ['bearer', 'session'],
-      scopes: ['read', 'write'],
-      application_description: 'test application_description',
-      portal_id: 'test portal_id',
-      organization_id: 'test organization_id',
-      developer_id: 'test developer_id',
-      auth_strategy_id: 'test auth_strategy_id',
-      dcr_provider_id: 'test dcr_provider_id',
-      a_member_added_next_year: ['anything'],
-    }).expect(201);
+  const probe = {
+    redirect_uris: ['https://konnect.example.com/cb'],
+    client_name: 'test client_name',
+    grant_types: ['bearer', 'session'],
+    scopes: ['read', 'write'],
+    application_description: 'test application_description',
+    portal_id: 'test portal_id',
+    organization_id: 'test organization_id',
+    developer_id: 'test developer_id',
+    auth_strategy_id: 'test auth_strategy_id',
+    dcr_provider_id: 'test dcr_provider_id',
+    a_member_added_next_year: ['anything'],
+  };
+
+  it('answers the verification probe with a well-formed 201 once the IdP is reachable, and leaves no client behind', async () => {
+    const before = bridge.driver.clients.size;
+    const response = await register(probe).expect(201);
+    assert.deepEqual(Object.keys(response.body).sort(), ['client_id', 'client_id_issued_at', 'client_secret', 'client_secret_expires_at']);
+    assert.equal(typeof response.body.client_id, 'string');
+    assert.ok((response.body.client_secret as string).length >= 32);
+    assert.ok(Number.isInteger(response.body.client_id_issued_at));
+    assert.equal(response.body.client_secret_expires_at, 0);
+    assert.equal(bridge.driver.clients.size, before, 'no client was created at the IdP');
+    assert.ok(!bridge.logLines.some((line) => line.includes('client.registered')));
+    bridge.driver.failNext(new Error('the IdP must not be asked'));
+    await request(bridge.app).delete(`/${response.body.client_id}`).set('X-API-Key', bridge.apiKey).expect(204);
+    await assert.rejects(bridge.driver.checkReadiness(), /must not be asked/, 'the delete never reached the driver');
+  });
+
+  it('answers the verification probe 503 idp_unavailable while the IdP is down, and a bad probe body 400', async () => {
+    bridge.driver.failNext(new IdpUnavailableError(undefined, { retryAfterSeconds: 7 }));
+    const down = await register(probe).expect(503);
+    assertErrorShape(down.body, 'idp_unavailable');
+    assert.equal(down.headers['retry-after'], '7');
+    bridge.driver.failNext(new Error('socket hang up'));
+    assertErrorShape((await register(probe).expect(503)).body, 'idp_unavailable');
+    assertErrorShape((await register({ ...probe, redirect_uris: ['https://*'] }).expect(400)).body, 'invalid_redirect_uri');
+    await register(probe).expect(201);
+  });
+
+  it('accepts placeholder-style ids on a real registration and answers exactly the four members', async () => {
+    const response = await register({ ...probe, portal_id: '5f0c3c8e-8e4b-4c1e-9f8a-2d6f1c3b7a10' }).expect(201);
     assert.deepEqual(Object.keys(response.body).sort(), ['client_id', 'client_id_issued_at', 'client_secret', 'client_secret_expires_at']);
     assert.ok(Number.isInteger(response.body.client_id_issued_at));
     assert.equal(response.body.client_secret_expires_at, 0);
@@ -34,7 +63,7 @@ describe('Konnect dialect', () => {
     assert.equal(stored.client.metadata.scope, 'read write');
     assert.deepEqual(stored.context, {
       portal: 'konnect',
-      portalId: 'test portal_id',
+      portalId: '5f0c3c8e-8e4b-4c1e-9f8a-2d6f1c3b7a10',
       organizationId: 'test organization_id',
       developerId: 'test developer_id',
       applicationDescription: 'test application_description',

@@ -57,7 +57,7 @@ describe('the running app matches spec/openapi.yaml', () => {
     assert.equal((await exchange('/clients/{client_id}', 'get', `/clients/${api7Id}`)).status, 200);
     assert.equal((await exchange('/clients/{client_id}', 'put', `/clients/${api7Id}`, { client_name: 'spec 2' })).status, 200);
     assert.equal((await exchange('/clients/{client_id}/rotate-secret', 'post', `/clients/${api7Id}/rotate-secret`, {})).status, 200);
-    const konnect = await exchange('/', 'post', '/', { client_name: 'spec', grant_types: ['bearer'], portal_id: 'test portal_id' });
+    const konnect = await exchange('/', 'post', '/', { client_name: 'spec', grant_types: ['bearer'], portal_id: '6a1f7c52-3d0e-4b8a-9c51-0e2f4d7b9a33' });
     assert.equal(konnect.status, 201);
     konnectId = konnect.body.client_id as string;
     assert.equal((await exchange('/{client_id}/new-secret', 'post', `/${konnectId}/new-secret`)).status, 200);

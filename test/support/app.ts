@@ -33,6 +33,8 @@ export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig 
     authFailureLimitPerMinute: 100_000,
     sweepIntervalSeconds: 60,
     trustProxy: false,
+    serverLimits: { headersTimeoutMs: 20_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 65_000, maxConnections: 1024 },
+    shutdownGraceSeconds: 5,
     ...overrides,
   };
 }
