@@ -85,9 +85,12 @@ describe('Kubernetes manifests', () => {
     assert.equal(container.readinessProbe?.httpGet?.path, '/readyz');
     const env = envOf(container);
     const shutdownGrace = Number(env.DCR_SHUTDOWN_GRACE_SECONDS);
-    assert.ok(shutdownGrace >= loadConfig({}).idpRetryBudgetMs / 1000, 'the shutdown grace covers the IdP retry budget');
+    const defaults = loadConfig({});
+    assert.ok(shutdownGrace >= defaults.idpRetryBudgetMs / 1000, 'the shutdown grace covers the IdP retry budget');
     const preStop = container.lifecycle?.preStop?.sleep?.seconds ?? 0;
-    assert.ok((podSpec(deployment).terminationGracePeriodSeconds ?? 30) > preStop + shutdownGrace, 'Kubernetes waits longer than the bridge');
+    // After the grace, the IdP calls of cut requests settle for at most the retry budget plus one timeout.
+    const settle = (defaults.idpRetryBudgetMs + defaults.idpTimeoutMs) / 1000;
+    assert.ok((podSpec(deployment).terminationGracePeriodSeconds ?? 30) > preStop + shutdownGrace + settle, 'Kubernetes waits longer than the bridge');
     assert.ok(container.resources?.requests?.cpu && container.resources.requests.memory && container.resources.limits?.memory);
   });
 
