@@ -86,6 +86,7 @@ export function createApp(config: BridgeConfig, driver: DcrDriver, options: AppO
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(observeRequests(metrics, logger));
   app.use(refuseMalformedPath, answerFaviconNotFound);
+  app.use(['/register', '/admin'], audit.record);
   app.use(standardDcrFor(config, instrumented, { events, spec, logger, failedAuthLimit: rateLimits.failedAuth, perCallerLimit: rateLimits.perApiKey }));
   if (driver.publicRoutes) {
     const { path, handler } = driver.publicRoutes;

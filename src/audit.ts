@@ -25,6 +25,10 @@ const operations: Record<string, { dialect: AuditRecord['dialect']; operation: s
   'DELETE /:client_id': { dialect: 'konnect', operation: 'delete' },
   'POST /:client_id/new-secret': { dialect: 'konnect', operation: 'rotate' },
   'POST /:client_id/event-hook': { dialect: 'konnect', operation: 'event' },
+  'POST /register': { dialect: 'dcr', operation: 'register' },
+  'PUT /register/:client_id': { dialect: 'dcr', operation: 'update' },
+  'DELETE /register/:client_id': { dialect: 'dcr', operation: 'delete' },
+  'DELETE /admin/open-registrations': { dialect: 'dcr', operation: 'purge-open-registrations' },
 };
 
 /** The events that say a change was carried out, and what the Konnect event hook did. */
@@ -143,6 +147,9 @@ export function auditRequests(events: BridgeEvents, apiKeyNames: readonly string
 
   return {
     record: (req, res, next) => {
+      // Mounted in front of standard DCR and again before the key check: a request is recorded once.
+      if (res.locals.audited === true) return next();
+      res.locals.audited = true;
       const requestId = res.locals.requestId as string;
       const pending: PendingRequest = {};
       const queue = open.get(requestId);

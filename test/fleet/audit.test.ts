@@ -52,6 +52,26 @@ describe('audit trail', () => {
     for (const [, stored] of driver.clients) assert.ok(!text.includes(stored.secret), 'no secret in the audit stream');
   });
 
+  it('records standard DCR changes: register under a portal key, update and delete under the registration token, and a refused token', async () => {
+    let answer: { client_id: string; registration_access_token: string } | undefined;
+    const registered = await onlyRecordOf(async () => {
+      const response = await request(app).post('/register').set('Authorization', `Bearer ${konnectKey}`).send({ client_name: 'std', grant_types: ['client_credentials'] }).expect(201);
+      answer = response.body as typeof answer;
+    });
+    assert.deepEqual(
+      { apiKey: registered.apiKey, dialect: registered.dialect, operation: registered.operation, outcome: registered.outcome, status: registered.status },
+      { apiKey: 'konnect', dialect: 'dcr', operation: 'register', outcome: 'success', status: 201 },
+    );
+    const clientId = answer!.client_id;
+    assert.equal(registered.clientId, clientId);
+    const refused = await onlyRecordOf(() => request(app).delete(`/register/${clientId}`).set('Authorization', 'Bearer not-the-registration-token').expect(401));
+    assert.deepEqual([refused.dialect, refused.operation, refused.clientId, refused.outcome], ['dcr', 'delete', clientId, 'refused']);
+    assert.ok(driver.clients.has(clientId), 'a refused token changes nothing');
+    const deleted = await onlyRecordOf(() => request(app).delete(`/register/${clientId}`).set('Authorization', `Bearer ${answer!.registration_access_token}`).expect(204));
+    assert.deepEqual([deleted.dialect, deleted.operation, deleted.clientId, deleted.outcome, deleted.status], ['dcr', 'delete', clientId, 'success', 204]);
+    assert.ok(!lines.join('\n').includes(answer!.registration_access_token), 'no registration access token in the audit stream');
+  });
+
   it('records each API7 change with the key name, client id, operation, outcome and status', async () => {
     const registered = await onlyRecordOf(() => request(app).post('/clients').set('X-API-Key', api7Key).set('X-Request-Id', 'audit-register-1').send({ client_name: 'a' }).expect(201));
     assert.equal(registered.type, 'audit');
@@ -79,12 +99,12 @@ describe('audit trail', () => {
       request(app)
         .post('/')
         .set('X-API-Key', konnectKey)
-        .send({ client_name: 'k', redirect_uris: ['https://app.example.com/cb'], portal_id: 'test portal_id', organization_id: 'org-7', developer_id: 'dev-9' })
+        .send({ client_name: 'k', redirect_uris: ['https://app.example.com/cb'], portal_id: 'portal-3', organization_id: 'org-7', developer_id: 'dev-9' })
         .expect(201),
     );
     assert.deepEqual(
       [registered.dialect, registered.apiKey, registered.operation, registered.portalId, registered.organizationId, registered.developerId],
-      ['konnect', 'konnect', 'register', 'test portal_id', 'org-7', 'dev-9'],
+      ['konnect', 'konnect', 'register', 'portal-3', 'org-7', 'dev-9'],
     );
     const clientId = registered.clientId!;
     const hook = (body: object) => () => request(app).post(`/${clientId}/event-hook`).set('X-API-Key', konnectKey).send(body).expect(200);
