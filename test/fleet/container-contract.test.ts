@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -28,6 +28,9 @@ describe('container contract: non-root, read-only except the data directory', ()
     if (asRoot) chownSync(data, uid, gid);
     chmodSync(readOnly, 0o555);
     chmodSync(base, 0o755);
+    // Files from before this run (another run's leftovers) are not this bridge's: only newer ones are searched.
+    const startedMarker = join(base, 'started');
+    writeFileSync(startedMarker, '');
     const apiKey = 'contract-portal-key-000001';
     const bridge = await startBridgeProcess(
       { DCR_DRIVER: 'local', DCR_API_KEYS: apiKey, DCR_LOCAL_DATA_DIR: data, HOME: readOnly, TMPDIR: readOnly, TSX_DISABLE_CACHE: '1', NODE_EXTRA_CA_CERTS: '' },
@@ -51,7 +54,7 @@ describe('container contract: non-root, read-only except the data directory', ()
     assert.ok(readdirSync(data).length > 0, 'the local driver kept its clients in the data directory');
     if (asRoot) {
       // Everywhere else `nobody` could have written on this machine.
-      const found = spawnSync('find', ['/tmp', '/var/tmp', '/dev/shm', '-xdev', '-uid', String(uid), '-not', '-path', `${data}*`], { encoding: 'utf8' });
+      const found = spawnSync('find', ['/tmp', '/var/tmp', '/dev/shm', '-xdev', '-uid', String(uid), '-newer', startedMarker, '-not', '-path', `${data}*`], { encoding: 'utf8' });
       assert.equal(found.stdout.trim(), '', 'no file of the bridge user outside its data directory');
     }
   });
