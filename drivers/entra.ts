@@ -418,8 +418,13 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
       await graph('check readiness', 'idempotent', 'GET', `/applications?${new URLSearchParams({ $top: '1' })}`);
     },
 
-    async grantApiAccess(): Promise<void> {},
-    async revokeApiAccess(): Promise<void> {},
+    // No API grants at this IdP; a client this bridge did not create is still not found.
+    async grantApiAccess(clientId: string): Promise<void> {
+      await ownedApplication(clientId);
+    },
+    async revokeApiAccess(clientId: string): Promise<void> {
+      await ownedApplication(clientId);
+    },
     async close(): Promise<void> {},
   };
 }

@@ -242,8 +242,13 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
       await call('check realm', 'idempotent', () => admin.clients.find({ first: 0, max: 1 }));
     },
 
-    async grantApiAccess() {},
-    async revokeApiAccess() {},
+    // No API grants at this IdP; a client this bridge did not create is still not found.
+    async grantApiAccess(clientId) {
+      await ownedClient(clientId);
+    },
+    async revokeApiAccess(clientId) {
+      await ownedClient(clientId);
+    },
     async close() {},
   };
 }

@@ -290,9 +290,14 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dc
       await stored(writeFileAtomically(join(dataDir, 'clients', '.readiness'), new Date().toISOString()));
     },
 
-    async grantApiAccess() {},
+    // No API grants at this IdP; a client this bridge did not create is still not found.
+    async grantApiAccess(clientId) {
+      ownedRecord(clients.get(clientId));
+    },
 
-    async revokeApiAccess() {},
+    async revokeApiAccess(clientId) {
+      ownedRecord(clients.get(clientId));
+    },
 
     async close() {
       await clients.flush();

@@ -323,8 +323,13 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
     },
 
     // Okta grants an OIDC app's access through authorization-server policies, not per client: nothing to do here.
-    async grantApiAccess(): Promise<void> {},
-    async revokeApiAccess(): Promise<void> {},
+    // No API grants at this IdP; a client this bridge did not create is still not found.
+    async grantApiAccess(clientId: string): Promise<void> {
+      await findOwnedApp(clientId);
+    },
+    async revokeApiAccess(clientId: string): Promise<void> {
+      await findOwnedApp(clientId);
+    },
 
     async close(): Promise<void> {},
   };

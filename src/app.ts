@@ -25,6 +25,8 @@ export interface AppOptions {
   metrics?: BridgeMetrics;
   /** Lets the caller listen to what the bridge does (main's sweep emits here too). */
   events?: BridgeEvents;
+  /** The time the readiness cache reads; tests pass a virtual clock's. */
+  now?: () => number;
 }
 
 const releaseResources = 'dcrBridgeReleaseResources';
@@ -64,7 +66,7 @@ export function createApp(config: BridgeConfig, driver: DcrDriver, options: AppO
       next();
     }, handler);
   }
-  app.use(operationsRouter({ driver: instrumented, metrics, spec }));
+  app.use(operationsRouter({ driver: instrumented, metrics, spec, ...(options.now ? { now: options.now } : {}) }));
 
   app.use(requireApiKey(config.apiKeys, rateLimits.failedAuth, events));
   app.use(rateLimits.perApiKey);

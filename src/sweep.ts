@@ -5,33 +5,42 @@
 import type { DcrDriver } from '../drivers/driver.js';
 import type { BridgeConfig } from './config.js';
 import { BridgeError } from './errors.js';
+import { systemClock, type Clock } from './idp/call.js';
 import type { BridgeEvents } from './events.js';
 import type { Logger } from './logging.js';
 
 /**
- * Retires old secrets whose grace ended, every `sweepIntervalSeconds`; one run at a time, failures logged and retried
- * next interval, never fatal. Does nothing without a grace or without the driver capability. Returns the stopper.
+ * Retires old secrets whose grace ended, every `sweepIntervalSeconds`; one run at a time (the next is timed from the
+ * end of the last), failures logged and retried next interval, never fatal. Does nothing without a grace or without
+ * the driver capability. Returns the stopper. `clock` is the system's unless a test passes a virtual one.
  */
 export function startSecretSweep(
   config: Pick<BridgeConfig, 'rotationGraceSeconds' | 'sweepIntervalSeconds'>,
   driver: DcrDriver,
   events: BridgeEvents,
   logger: Logger,
+  clock: Pick<Clock, 'now' | 'setTimer'> = systemClock,
 ): () => void {
   if (config.rotationGraceSeconds === 0 || !driver.capabilities.rotationGrace) return () => undefined;
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
+  let stopped = false;
+  let cancel = (): void => undefined;
+  const schedule = (): void => {
+    cancel = clock.setTimer(sweep, config.sweepIntervalSeconds * 1000);
+  };
+  const sweep = (): void => {
     driver
-      .retireExpiredSecrets(Date.now())
+      .retireExpiredSecrets(clock.now())
       .then((count) => {
         if (count > 0) events.emit('secrets.retired', { count });
       })
       .catch((error: unknown) => logger.warn('secret sweep failed', { error: error instanceof BridgeError ? error.code : 'server_error' }))
       .finally(() => {
-        running = false;
+        if (!stopped) schedule();
       });
-  }, config.sweepIntervalSeconds * 1000);
-  return () => clearInterval(timer);
+  };
+  schedule();
+  return () => {
+    stopped = true;
+    cancel();
+  };
 }

@@ -13,18 +13,18 @@ import type { ApiSpec } from './spec.js';
 
 const readinessCacheMs = 2_000;
 
-export function operationsRouter({ driver, metrics, spec }: { driver: DcrDriver; metrics: BridgeMetrics; spec: ApiSpec }): Router {
+export function operationsRouter({ driver, metrics, spec, now = Date.now }: { driver: DcrDriver; metrics: BridgeMetrics; spec: ApiSpec; now?: () => number }): Router {
   const router = Router();
   const referencePage = renderReferencePage(spec.document);
   let readiness: { checkedAt: number; outcome: Promise<BridgeError | undefined> } | undefined;
 
   const checkReadiness = (): Promise<BridgeError | undefined> => {
-    if (readiness && Date.now() - readiness.checkedAt < readinessCacheMs) return readiness.outcome;
+    if (readiness && now() - readiness.checkedAt < readinessCacheMs) return readiness.outcome;
     const outcome = driver.checkReadiness().then(
       () => undefined,
       (error: unknown) => (error instanceof BridgeError && error.status >= 500 ? error : new IdpUnavailableError()),
     );
-    readiness = { checkedAt: Date.now(), outcome };
+    readiness = { checkedAt: now(), outcome };
     return outcome;
   };
 

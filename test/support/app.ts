@@ -42,6 +42,7 @@ export async function createTestApp(driver: DcrDriver, overrides?: Partial<Bridg
     logger: options.logger ?? createLogger({ level: 'silent' }),
     metrics: options.metrics ?? createMetrics(),
     ...(options.events ? { events: options.events } : {}),
+    ...(options.now ? { now: options.now } : {}),
   });
   return { app, apiKey: config.apiKeys[0]!, close: () => closeApp(app) };
 }
