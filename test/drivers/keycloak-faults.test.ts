@@ -82,7 +82,8 @@ describe('keycloak driver under IdP faults', () => {
     emulator: () => keycloak.emulator,
     clock,
     policy,
-    idempotentRoutes: [routes.token],
+    // The driver repeats a create: the repeat meets a 409 and adopts the client the first attempt made.
+    idempotentRoutes: [routes.token, routes.createClient],
     operations: [
       registrationOperation(target, [routes.createClient, routes.readSecret], serviceMetadata()),
       readOperation(target, [routes.findClients]),

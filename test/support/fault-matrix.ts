@@ -8,7 +8,7 @@
  * - transient 429 on any call: the same (a throttled request was refused before it was acted on);
  * - transient anything else on an unsafe call: success through the driver's recovery, or the fault's documented error;
  * - persistent: the documented error (DESIGN.md's table), within the retry budget of virtual time;
- * - "acted, answer lost" (the IdP applies the call, then the connection drops), on every unsafe call: whatever the
+ * - "acted, answer lost" (the IdP applies the call, then the connection drops), on every POST: whatever the
  *   outcome, the operation's `verify` finds the state it promises (one client per registration, one working secret
  *   the caller holds after a rotation, no orphan) in the emulator.
  * After every cell the operation's `verify` checks what must hold either way and the emulator must have seen no spec
@@ -33,7 +33,10 @@ export interface FaultKind {
   fault: Omit<Fault, 'route' | 'nth' | 'times'>;
   /** The documented answer when the fault outlasts the retry budget (DESIGN.md's error table). */
   expected: { status: number; code: string };
-  /** Runs only on unsafe calls, and is judged by the state it leaves, not by the answer (the lost-answer kind). */
+  /**
+   * Runs only on POST calls (the ones HTTP does not make idempotent, whether or not the driver repeats them), and is
+   * judged by the state it leaves, not by the answer (the lost-answer kind).
+   */
   unsafeCallsOnly?: boolean;
 }
 
@@ -105,7 +108,8 @@ export interface FaultMatrixOptions {
   policy: { budgetMs: number; timeoutMs: number };
   /**
    * POST routes the driver may repeat (token endpoints, lifecycle transitions, a create whose repeat is a harmless
-   * 409). Every other POST is an unsafe call; every GET, PUT, PATCH and DELETE is one the driver may repeat.
+   * 409): one transient fault on them must end in success too. Every other POST is an unsafe call; every GET, PUT,
+   * PATCH and DELETE is one the driver may repeat.
    */
   idempotentRoutes?: string[];
 }
@@ -129,7 +133,7 @@ export function faultMatrix(options: FaultMatrixOptions): void {
       for (const route of operation.routes) {
         const mayRepeat = repeatable(route, idempotentRoutes);
         for (const kind of options.kinds) {
-          if (kind.unsafeCallsOnly && mayRepeat) continue;
+          if (kind.unsafeCallsOnly && !route.startsWith('POST ')) continue;
           for (const persistent of [false, true]) {
             const cell = `${persistent ? 'persistent' : 'transient'} ${kind.name} on ${route}`;
             it(cell, async () => {
