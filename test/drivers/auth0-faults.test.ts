@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { DcrDriver } from '../../drivers/driver.js';
 import { createAuth0Driver, createDriverFromEnv, type Auth0DriverOptions } from '../../drivers/auth0.js';
 import { ConfigurationError } from '../../src/env.js';
-import { BridgeError, ClientNotFoundError, IdpTimeoutError, InvalidRequestError } from '../../src/errors.js';
+import { BridgeError, IdpTimeoutError, InvalidRequestError } from '../../src/errors.js';
 import { startAuth0Emulator, type Auth0Emulator } from '../emulators/auth0.js';
 import { rejectsWith, serviceMetadata } from '../conformance/driver-suite.js';
 import { VirtualClock } from '../support/virtual-clock.js';

@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { createAuth0Driver } from '../../drivers/auth0.js';
-import { ClientNotFoundError } from '../../src/errors.js';
 import { serviceMetadata, testDriver, webMetadata } from '../conformance/driver-suite.js';
 import { startAuth0Emulator, type Auth0Emulator } from '../emulators/auth0.js';
 import { createTestApp, type TestApp } from '../support/app.js';

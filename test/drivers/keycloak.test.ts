@@ -9,7 +9,7 @@ import request from 'supertest';
 import { createDriverFromEnv, createKeycloakDriver } from '../../drivers/keycloak.js';
 import type { DcrDriver, DriverSettings } from '../../drivers/driver.js';
 import { ConfigurationError } from '../../src/env.js';
-import { ClientNotFoundError, IdpError, InvalidRequestError } from '../../src/errors.js';
+import { IdpError, InvalidRequestError } from '../../src/errors.js';
 import { serviceMetadata, testDriver, webMetadata } from '../conformance/driver-suite.js';
 import { createTestApp } from '../support/app.js';
 import { VirtualClock } from '../support/virtual-clock.js';

@@ -254,9 +254,11 @@ export function deletionOperation(target: MatrixTarget, routes: string[]): Matri
 
 /**
  * `rotate` without grace: on success the new secret works, the old one is refused, and it is the only one. On failure
- * the old secret still works (after a lost answer it may not: the IdP rotated, the new secret is lost with the answer).
- * If the IdP then holds a secret the caller does not (or none that works), the documented recovery must work: the
- * caller repeats the rotation, which succeeds with a secret that is then the only one.
+ * the old secret still works — after a lost answer it may not (the IdP rotated; the new secret went with the answer),
+ * but if it does, it is the only one: a secret the IdP made and nobody holds is an orphan the driver must remove. When
+ * the caller holds no working secret, or the IdP kept one the caller does not hold after a call that failed outright,
+ * the documented recovery must work: the caller repeats the rotation, which succeeds with a secret that is then the
+ * only one.
  */
 export function rotationOperation(target: MatrixTarget, routes: string[]): MatrixOperation<{ client: RegisteredClientWithSecret; rotated?: string }> {
   return {
@@ -274,6 +276,7 @@ export function rotationOperation(target: MatrixTarget, routes: string[]): Matri
       } else {
         const oldWorks = await idp.secretWorks(client.clientId, client.clientSecret);
         if (!lostAnswer) assert.equal(oldWorks, true, 'a failed rotation leaves the old secret working');
+        if (lostAnswer && oldWorks) assert.equal(idp.workingSecretCount(client.clientId), 1, 'the secret made behind the lost answer, which nobody holds, is gone');
         if (!oldWorks || idp.workingSecretCount(client.clientId) !== 1) {
           const repeated = await target.driver().rotateSecret(client.clientId);
           assert.equal(await idp.secretWorks(client.clientId, repeated.clientSecret), true, 'repeating the rotation recovers: its secret works');
