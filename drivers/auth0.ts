@@ -11,7 +11,7 @@ import { ConfigurationError, envValue, requiredEnv } from '../src/env.js';
 import { BridgeError, ClientNotFoundError, ConflictError, IdpError, InvalidClientMetadataError, InvalidRequestError } from '../src/errors.js';
 import { IdpCaller, describeNetworkError, retryAfterFromHeaders, type CallSafety, type HeaderSource, type IdpCallPolicy, type UpstreamFailure } from '../src/idp/call.js';
 import { AdminTokenCache } from '../src/idp/token-cache.js';
-import type { ApiAccess, ClientMetadata, DcrDriver, DriverFactory, RegisteredClient, RegisteredClientWithSecret, RegistrationContext, RotatedSecret } from './driver.js';
+import type { ApiAccess, ClientMetadata, DcrDriver, DriverFactory, RegisteredClient, RegisteredClientWithSecret, RegistrationContext, RotatedSecret } from '../src/driver/contract.js';
 
 const CLIENT_ID = /^[A-Za-z0-9._~-]{1,255}$/;
 const DEFAULT_NAME = 'dcr-bridge client';

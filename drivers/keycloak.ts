@@ -21,7 +21,7 @@ import {
   type UpstreamFailure,
 } from '../src/idp/call.js';
 import { AdminTokenCache } from '../src/idp/token-cache.js';
-import type { ClientMetadata, DcrDriver, DriverFactory, RegisteredClient, RegistrationContext } from './driver.js';
+import type { ClientMetadata, DcrDriver, DriverFactory, RegisteredClient, RegistrationContext } from '../src/driver/contract.js';
 
 export interface KeycloakDriverOptions {
   /** Base URL of the Keycloak server, e.g. `https://sso.example.com` (no `/admin`). */

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
-import type { DriverSettings } from '../../drivers/driver.js';
+import type { DriverSettings } from '../../src/driver/contract.js';
 import { createOktaDriver, type OktaCredentials } from '../../drivers/okta.js';
 import { testDriver, type DriverHarness } from '../conformance/driver-suite.js';
 import { startOktaEmulator, type OktaEmulator } from '../emulators/okta.js';
