@@ -74,7 +74,7 @@ export interface AdminCall {
 
 export function createAdminCall(options: AdminCallOptions): AdminCall {
   const describe = (error: unknown): UpstreamFailure | undefined => {
-    const failure = error instanceof IdpStatusError ? statusFailure(error) : (options.describe?.(error) ?? describeNetworkError(error));
+    const failure = error instanceof IdpStatusError ? { kind: 'status' as const, status: error.status, retryAfterMs: error.retryAfterMs } : (options.describe?.(error) ?? describeNetworkError(error));
     return failure && classified(failure, error);
   };
   const callerFor = (host: string) =>
@@ -123,6 +123,16 @@ export function mayHaveBeenApplied(error: unknown): boolean {
   return failure.status === undefined || failure.status >= 500;
 }
 
+/** Runs `step` of a half-made change; if it fails, `undo` takes the change back (best effort) and the step's error is thrown. */
+export async function undoOnFailure<T>(step: () => Promise<T>, undo: () => Promise<unknown>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    await undo().catch(() => undefined);
+    throw error;
+  }
+}
+
 /**
  * An IdP answer the driver cannot use (wrong shape, wrong type, empty, HTML) is `502 idp_error` at once — never a
  * `TypeError` later, never a path with `undefined` in it. Drivers check each answer inside the attempt with this.
@@ -142,12 +152,13 @@ export const hasStrings =
   (value: unknown): value is Record<K, string> & Record<string, unknown> =>
     isRecord(value) && keys.every((key) => typeof value[key] === 'string' && value[key] !== '');
 
-function isUpstreamFailure(value: unknown): value is UpstreamFailure {
-  return typeof value === 'object' && value !== null && 'kind' in value;
+/** An IdP's non-2xx answer as an upstream failure, with the wait it asked for (`Retry-After`, rate-limit reset headers). */
+export function statusFailure(status: number, headers?: HeaderSource): UpstreamFailure {
+  return { kind: 'status', status, retryAfterMs: retryAfterFromHeaders(headers, status) };
 }
 
-function statusFailure(error: IdpStatusError): UpstreamFailure {
-  return { kind: 'status', status: error.status, retryAfterMs: error.retryAfterMs };
+function isUpstreamFailure(value: unknown): value is UpstreamFailure {
+  return typeof value === 'object' && value !== null && 'kind' in value;
 }
 
 const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_|ERR_OSSL_)/;

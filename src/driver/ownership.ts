@@ -103,18 +103,23 @@ export interface MarkStorage {
 
 /**
  * The mark stored as flat members, each name prefixed (`dcr-bridge.registration` in Keycloak, `dcr_bridge_registration`
- * in Auth0). `omit` drops fields an IdP has no room for (Auth0 keeps at most 10 `client_metadata` keys).
+ * in Auth0). `managed` names the member that says "managed" where an IdP's existing clients already carry another
+ * (Okta: `owner: "dcr-bridge"`); `omit` drops fields an IdP has no room for (Auth0 keeps at most 10 metadata keys).
  */
-export function flatMark(options: { prefix: string; omit?: readonly MarkFieldName[] }): MarkStorage {
+export function flatMark(options: { prefix: string; managed?: [key: string, value: string]; omit?: readonly MarkFieldName[] }): MarkStorage {
   const { prefix } = options;
+  const [managedKey, managedValue] = options.managed ?? [`${prefix}${MANAGED}`, 'true'];
   return {
-    write: (mark) => Object.fromEntries(Object.entries(encodeMark(mark, options.omit)).map(([key, value]) => [`${prefix}${key}`, value])),
-    read: (members) => {
-      if (!members) return undefined;
-      const unprefixed = Object.entries(members).filter(([key]) => key.startsWith(prefix)).map(([key, value]) => [key.slice(prefix.length), value]);
-      return decodeMark(Object.fromEntries(unprefixed));
+    write: (mark) => {
+      const { [MANAGED]: _managed, ...fields } = encodeMark(mark, options.omit);
+      return { [managedKey]: managedValue, ...Object.fromEntries(Object.entries(fields).map(([key, value]) => [`${prefix}${key}`, value])) };
     },
-    owns: (key) => key.startsWith(prefix),
+    read: (members) => {
+      if (members?.[managedKey] !== managedValue) return undefined;
+      const unprefixed = Object.entries(members).filter(([key]) => key.startsWith(prefix)).map(([key, value]) => [key.slice(prefix.length), value]);
+      return decodeMark({ ...Object.fromEntries(unprefixed), [MANAGED]: 'true' });
+    },
+    owns: (key) => key === managedKey || key.startsWith(prefix),
   };
 }
 
@@ -142,6 +147,6 @@ export async function goneIsDone(call: Promise<unknown>): Promise<boolean> {
 }
 
 /** An object without its `undefined` members (IdP payloads, RFC 7591 metadata). */
-export function withoutUndefined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
+export function withoutUndefined<T extends object>(value: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
 }

@@ -85,6 +85,31 @@ export async function retireSupersededSecrets(held: HeldSecret[], graceSeconds: 
   return retired;
 }
 
+/**
+ * The periodic sweep over the bridge's clients (`retireExpiredSecrets`): for each client, its secrets as the IdP lists
+ * them, retired by `retireSupersededSecrets`. Without a grace there is nothing to retire and nothing is listed.
+ */
+export async function sweepSupersededSecrets<Client>(
+  clients: () => AsyncIterable<Client>,
+  sweep: { graceSeconds: number; now: number; secretsOf(client: Client): HeldSecret[] | Promise<HeldSecret[]>; remove(client: Client, secret: HeldSecret): Promise<void> },
+): Promise<number> {
+  if (sweep.graceSeconds <= 0) return 0;
+  let retired = 0;
+  for await (const client of clients()) {
+    retired += await retireSupersededSecrets(await sweep.secretsOf(client), sweep.graceSeconds, sweep.now, (secret) => sweep.remove(client, secret));
+  }
+  return retired;
+}
+
+/** Every item of a listing read page by page by offset, up to `maxPages` pages: what a sweep walks through. */
+export async function* offsetPages<Item>(pageSize: number, maxPages: number, fetchPage: (offset: number, limit: number) => Promise<Item[]>): AsyncIterable<Item> {
+  for (let page = 0; page < maxPages; page++) {
+    const items = await fetchPage(page * pageSize, pageSize);
+    yield* items;
+    if (items.length < pageSize) return;
+  }
+}
+
 /** After an add whose outcome is unknown: the secrets that were not there before are ones nobody holds. */
 async function removeUnknown(slots: SecretSlots, previous: HeldSecret[]): Promise<void> {
   const known = new Set(previous.map((secret) => secret.id));
