@@ -134,6 +134,19 @@ export async function undoOnFailure<T>(step: () => Promise<T>, undo: () => Promi
 }
 
 /**
+ * Runs an unsafe call; if it fails in a way the IdP may have acted on (`mayHaveBeenApplied`), `cleanUp` removes what it
+ * may have made (best effort, e.g. the client found by its registration id) before the call's error is thrown.
+ */
+export async function cleanUpIfApplied<T>(unsafeCall: () => Promise<T>, cleanUp: () => Promise<unknown>): Promise<T> {
+  try {
+    return await unsafeCall();
+  } catch (error) {
+    if (mayHaveBeenApplied(error)) await cleanUp().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
  * An IdP answer the driver cannot use (wrong shape, wrong type, empty, HTML) is `502 idp_error` at once — never a
  * `TypeError` later, never a path with `undefined` in it. Drivers check each answer inside the attempt with this.
  */

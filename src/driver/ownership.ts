@@ -146,6 +146,16 @@ export async function goneIsDone(call: Promise<unknown>): Promise<boolean> {
   }
 }
 
+/** An IdP lookup whose "not found" (`ClientNotFoundError`) means there is no such client. */
+export async function foundOrUndefined<T>(lookup: Promise<T>): Promise<T | undefined> {
+  try {
+    return await lookup;
+  } catch (error) {
+    if (error instanceof ClientNotFoundError) return undefined;
+    throw error;
+  }
+}
+
 /** An object without its `undefined` members (IdP payloads, RFC 7591 metadata). */
 export function withoutUndefined<T extends object>(value: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
   return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };

@@ -15,7 +15,7 @@
  *    next newer secret — not from the newest one, so a secret never loses grace it was promised.
  */
 import { IdpError } from '../errors.js';
-import { mayHaveBeenApplied } from './admin-call.js';
+import { cleanUpIfApplied } from './admin-call.js';
 
 export interface HeldSecret {
   /** Stable across the rotation (the IdP's key id, or whatever identifies this secret while it lives). */
@@ -46,13 +46,7 @@ export async function rotateWithGrace(slots: SecretSlots, graceSeconds: number):
   const held = oldestFirst(await slots.list());
   for (const secret of held.slice(0, -1)) await slots.remove(secret);
   const previous = held.slice(-1);
-  let added: AddedSecret;
-  try {
-    added = await slots.add();
-  } catch (error) {
-    if (mayHaveBeenApplied(error)) await removeUnknown(slots, previous).catch(() => undefined);
-    throw error;
-  }
+  const added = await cleanUpIfApplied(() => slots.add(), () => removeUnknown(slots, previous));
   if (!added.value) {
     await (added.id ? slots.remove({ id: added.id, createdAt: Number.NaN }) : removeUnknown(slots, previous)).catch(() => undefined);
     throw new IdpError('The identity provider added a secret without returning it; the old secret still works.');

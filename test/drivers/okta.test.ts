@@ -52,6 +52,7 @@ testDriver({
       assert.deepEqual(stored.profile?.dcr_bridge, {
         owner: 'dcr-bridge',
         registration: (stored.profile?.dcr_bridge as { registration: string }).registration,
+        issued_at: (stored.profile?.dcr_bridge as { issued_at: string }).issued_at,
         named: true,
         scope: 'payments:read',
         contacts: ['ops@example.com'],
@@ -59,6 +60,7 @@ testDriver({
         portal_id: 'test portal_id',
         developer_id: 'dev-1',
       });
+      assert.ok(Math.abs(Number((stored.profile?.dcr_bridge as { issued_at: string }).issued_at) - Date.now() / 1000) < 300, 'issued-at is epoch seconds, now');
       const read = await driver.getClient(client.clientId);
       assert.equal(read.metadata.scope, 'payments:read');
       assert.deepEqual(read.metadata.contacts, ['ops@example.com']);
