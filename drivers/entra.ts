@@ -30,7 +30,7 @@ import {
   type UpstreamFailure,
 } from '../src/idp/call.js';
 import { AdminTokenCache } from '../src/idp/token-cache.js';
-import type { ClientMetadata, DcrDriver, DriverFactory, RegisteredClient, RegisteredClientWithSecret, RegistrationContext, RotatedSecret } from './driver.js';
+import type { ClientMetadata, DcrDriver, DriverFactory, RegisteredClient, RegisteredClientWithSecret, RegistrationContext, RotatedSecret } from '../src/driver/contract.js';
 
 const OWNER_TAG = 'dcr-bridge:managed';
 const REGISTRATION_TAG_PREFIX = 'dcr-bridge:registration:';

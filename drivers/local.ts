@@ -24,7 +24,7 @@ import type {
   RegisteredClientWithSecret,
   RegistrationContext,
   RotatedSecret,
-} from './driver.js';
+} from '../src/driver/contract.js';
 import { ClientFileStore, ExpiringMemoryStore, writeFileAtomically } from './local-store.js';
 
 export const LOCAL_IDP_PATH = '/local-idp';

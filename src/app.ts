@@ -5,7 +5,8 @@
  */
 import express from 'express';
 import helmet from 'helmet';
-import type { DcrDriver } from '../drivers/driver.js';
+import type { DriverImplementation } from './driver/contract.js';
+import { defineDriver } from './driver/define.js';
 import type { BridgeConfig } from './config.js';
 import { InvalidRequestError } from './errors.js';
 import { BridgeEvents, type BridgeEventMap, type BridgeEventName } from './events.js';
@@ -34,14 +35,15 @@ const releaseResources = 'dcrBridgeReleaseResources';
 /** Events become log lines; payloads carry ids and names only. */
 function logEvents(events: BridgeEvents, logger: Logger): void {
   events.onAny(<Name extends BridgeEventName>(name: Name, payload: BridgeEventMap[Name]) => {
-    const level = name === 'auth.failed' || name === 'event_hook.ignored' ? 'warn' : 'info';
+    const level = name === 'auth.failed' || name === 'event_hook.ignored' || name === 'idp.attempt_failed' ? 'warn' : 'info';
     logger.log(level, name, { event: name, ...payload });
   });
 }
 
 let sharedSpec: ApiSpec | undefined;
 
-export function createApp(config: BridgeConfig, driver: DcrDriver, options: AppOptions = {}): express.Express {
+export function createApp(config: BridgeConfig, implementation: DriverImplementation, options: AppOptions = {}): express.Express {
+  const driver = defineDriver(implementation);
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const metrics = options.metrics ?? createMetrics();
   const events = options.events ?? new BridgeEvents();

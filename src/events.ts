@@ -3,6 +3,7 @@
  * never a secret.
  */
 import { EventEmitter } from 'node:events';
+import type { IdpFailureReport } from './driver/admin-call.js';
 
 export type Portal = 'api7' | 'konnect';
 
@@ -17,6 +18,8 @@ export interface BridgeEventMap {
   'event_hook.ignored': { clientId: string; eventType: string };
   'auth.failed': { reason: 'missing' | 'wrong' };
   'secrets.retired': { count: number };
+  /** One failed IdP attempt: its cause class (connection refused, TLS, DNS, timeout, status) and the IdP host. */
+  'idp.attempt_failed': IdpFailureReport;
 }
 
 export type BridgeEventName = keyof BridgeEventMap;
@@ -51,4 +54,5 @@ export const bridgeEventNames: readonly BridgeEventName[] = [
   'event_hook.ignored',
   'auth.failed',
   'secrets.retired',
+  'idp.attempt_failed',
 ];

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createDriverFromEnv } from '../drivers/index.js';
+import { createDriverFromEnv } from './driver/registry.js';
 import { closeApp, createApp } from './app.js';
 import { loadConfig, type BridgeConfig } from './config.js';
 import { ConfigurationError } from './env.js';
@@ -38,6 +38,7 @@ async function main(): Promise<void> {
   const driver = await createDriverFromEnv(process.env, {
     rotationGraceSeconds: config.rotationGraceSeconds,
     idpCallPolicy: { timeoutMs: config.idpTimeoutMs, budgetMs: config.idpRetryBudgetMs },
+    onIdpFailure: (report) => events.emit('idp.attempt_failed', report),
     publicUrl: config.publicUrl,
   });
   const app = createApp(config, driver, { logger, metrics: createMetrics({ processMetrics: true }), events });

@@ -2,7 +2,7 @@
  * The rotation-grace sweep: old secrets whose grace ended are retired by the driver, which reads their creation
  * times from the IdP — so the sweep keeps no state and several replicas may run it at once.
  */
-import type { DcrDriver } from '../drivers/driver.js';
+import type { DcrDriver } from './driver/contract.js';
 import type { BridgeConfig } from './config.js';
 import { BridgeError } from './errors.js';
 import { systemClock, type Clock } from './idp/call.js';

@@ -3,7 +3,7 @@
  * not load the IdP), Prometheus metrics, and the API description with its rendered reference page.
  */
 import { Router } from 'express';
-import type { DcrDriver } from '../../drivers/driver.js';
+import type { DcrDriver } from '../driver/contract.js';
 import { BridgeError, IdpUnavailableError } from '../errors.js';
 import type { BridgeMetrics } from '../metrics.js';
 import { renderReferencePage } from './docs.js';

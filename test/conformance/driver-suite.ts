@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
-import type { ClientMetadata, DcrDriver, DriverSettings } from '../../drivers/driver.js';
+import type { ClientMetadata, DcrDriver, DriverSettings } from '../../src/driver/contract.js';
 import { BridgeError, ClientNotFoundError } from '../../src/errors.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { DcrDriver } from '../../drivers/driver.js';
+import type { DcrDriver } from '../../src/driver/contract.js';
 import { createAuth0Driver, createDriverFromEnv, type Auth0DriverOptions } from '../../drivers/auth0.js';
 import { ConfigurationError } from '../../src/env.js';
 import { BridgeError, IdpTimeoutError, InvalidRequestError } from '../../src/errors.js';

@@ -172,7 +172,7 @@ testDriver({
         const after = auth0.client(client.clientId)!;
         assert.equal(after.app_type, 'non_interactive');
         assert.equal(after.client_metadata.dcr_bridge_managed, 'true');
-        assert.equal(after.client_metadata.developer_id, 'd-1');
+        assert.equal(after.client_metadata.dcr_bridge_developer_id, 'd-1', 'the mark (with its registration context) survives an update');
         assert.equal(after.client_metadata.scope, undefined, 'a field the update leaves out is removed (sent as null: Auth0 merges)');
         assert.equal(after.client_metadata.jwks_uri, undefined);
         assert.equal((await driver.getClient(client.clientId)).clientIdIssuedAt, client.clientIdIssuedAt);

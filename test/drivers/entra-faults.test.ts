@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 import { createEntraDriver } from '../../drivers/entra.js';
-import type { DcrDriver, RegisteredClientWithSecret } from '../../drivers/driver.js';
+import type { DcrDriver, RegisteredClientWithSecret } from '../../src/driver/contract.js';
 import { serviceMetadata, webMetadata } from '../conformance/driver-suite.js';
 import { startEntraEmulator, type EntraEmulator } from '../emulators/entra.js';
 import { VirtualClock } from '../support/virtual-clock.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { createDriverFromEnv, createEntraDriver, type EntraCredential } from '../../drivers/entra.js';
-import type { DcrDriver, DriverSettings } from '../../drivers/driver.js';
+import type { DcrDriver, DriverSettings } from '../../src/driver/contract.js';
 import { ConfigurationError } from '../../src/env.js';
 import { ClientNotFoundError, IdpError } from '../../src/errors.js';
 import { serviceMetadata, testDriver, webMetadata } from '../conformance/driver-suite.js';
@@ -344,7 +344,7 @@ describe('entra driver configuration', () => {
   it('builds a driver from the variables the emulator prints, under DCR_DRIVER=azure too', async () => {
     const entra = await startEntraEmulator();
     try {
-      const { createDriverFromEnv: createFromIndex } = await import('../../drivers/index.js');
+      const { createDriverFromEnv: createFromIndex } = await import('../../src/driver/registry.js');
       const driver = await createFromIndex({ ...entra.driverEnv, DCR_DRIVER: 'azure' }, { ...settings, idpCallPolicy: testCallPolicy });
       assert.equal(driver.name, 'entra');
       assert.equal(driver.capabilities.rotationGrace, true);

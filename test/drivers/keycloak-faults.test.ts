@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createKeycloakDriver } from '../../drivers/keycloak.js';
-import type { DcrDriver, RegisteredClientWithSecret } from '../../drivers/driver.js';
+import type { DcrDriver, RegisteredClientWithSecret } from '../../src/driver/contract.js';
 import { BridgeError } from '../../src/errors.js';
 import { serviceMetadata, webMetadata } from '../conformance/driver-suite.js';
 import { startKeycloakEmulator, type KeycloakEmulator } from '../emulators/keycloak.js';

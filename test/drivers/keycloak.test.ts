@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { createDriverFromEnv, createKeycloakDriver } from '../../drivers/keycloak.js';
-import type { DcrDriver, DriverSettings } from '../../drivers/driver.js';
+import type { DcrDriver, DriverSettings } from '../../src/driver/contract.js';
 import { ConfigurationError } from '../../src/env.js';
 import { IdpError, InvalidRequestError } from '../../src/errors.js';
 import { serviceMetadata, testDriver, webMetadata } from '../conformance/driver-suite.js';

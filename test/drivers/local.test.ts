@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { DcrDriver } from '../../drivers/driver.js';
+import type { DcrDriver } from '../../src/driver/contract.js';
 import { createLocalDriver } from '../../drivers/local.js';
 import { ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError } from '../../src/errors.js';
 import { serviceMetadata, testDriver } from '../conformance/driver-suite.js';

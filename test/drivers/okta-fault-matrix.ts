@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
-import type { ClientMetadata, DcrDriver } from '../../drivers/driver.js';
+import type { ClientMetadata, DcrDriver } from '../../src/driver/contract.js';
 import { createOktaDriver, type OktaCredentials } from '../../drivers/okta.js';
 import { startOktaEmulator, type OktaEmulator } from '../emulators/okta.js';
 import { serviceMetadata, webMetadata } from '../conformance/driver-suite.js';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import type { ClientMetadata, DcrDriver } from '../../drivers/driver.js';
+import type { ClientMetadata, DcrDriver } from '../../src/driver/contract.js';
 import { createDriverFromEnv, createOktaDriver } from '../../drivers/okta.js';
 import { ConfigurationError } from '../../src/env.js';
 import { BridgeError, InvalidRequestError } from '../../src/errors.js';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
-import type { DriverSettings } from '../../drivers/driver.js';
+import type { DriverSettings } from '../../src/driver/contract.js';
 import { createOktaDriver, type OktaCredentials } from '../../drivers/okta.js';
 import { testDriver, type DriverHarness } from '../conformance/driver-suite.js';
 import { startOktaEmulator, type OktaEmulator } from '../emulators/okta.js';
@@ -56,6 +56,7 @@ testDriver({
       assert.deepEqual(stored.profile?.dcr_bridge, {
         owner: 'dcr-bridge',
         registration: (stored.profile?.dcr_bridge as { registration: string }).registration,
+        issued_at: (stored.profile?.dcr_bridge as { issued_at: string }).issued_at,
         named: true,
         scope: 'payments:read',
         contacts: ['ops@example.com'],
@@ -63,6 +64,7 @@ testDriver({
         portal_id: 'test portal_id',
         developer_id: 'dev-1',
       });
+      assert.ok(Math.abs(Number((stored.profile?.dcr_bridge as { issued_at: string }).issued_at) - Date.now() / 1000) < 300, 'issued-at is epoch seconds, now');
       const read = await driver.getClient(client.clientId);
       assert.equal(read.metadata.scope, 'payments:read');
       assert.deepEqual(read.metadata.contacts, ['ops@example.com']);

@@ -23,7 +23,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import type { ClientMetadata, DcrDriver, RegisteredClientWithSecret } from '../../drivers/driver.js';
+import type { ClientMetadata, DcrDriver, RegisteredClientWithSecret } from '../../src/driver/contract.js';
 import { BridgeError } from '../../src/errors.js';
 import type { Emulator, Fault } from '../emulators/framework.js';
 import type { VirtualClock } from './virtual-clock.js';

@@ -12,7 +12,7 @@ import type {
   RegisteredClientWithSecret,
   RegistrationContext,
   RotatedSecret,
-} from '../../drivers/driver.js';
+} from '../../src/driver/contract.js';
 import { ClientNotFoundError } from '../../src/errors.js';
 
 interface StoredClient {
