@@ -14,6 +14,8 @@ export const driverModules: Readonly<Record<string, () => Promise<{ createDriver
   okta: () => import('../../drivers/okta.js'),
   auth0: () => import('../../drivers/auth0.js'),
   entra: () => import('../../drivers/entra.js'),
+  // The worked example of docs/writing-a-driver.md: a small generic IdP admin API, and the template of `npm run new-driver`.
+  example: () => import('../../drivers/example.js'),
 };
 
 const aliases: Record<string, string> = { azure: 'entra' };
