@@ -49,7 +49,6 @@ interface Auth0Client {
 }
 
 type RequestOptions = { abortSignal: AbortSignal; maxRetries: 0; timeoutInSeconds: number };
-
 export function describeAuth0Error(error: unknown) {
   const { statusCode, rawResponse, name } = error as { statusCode?: unknown; rawResponse?: { headers?: HeaderSource }; name?: unknown };
   return typeof statusCode === 'number' ? statusFailure(statusCode, rawResponse?.headers) : name === 'ManagementTimeoutError' ? { kind: 'timeout' as const } : undefined;
