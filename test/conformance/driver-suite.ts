@@ -284,11 +284,16 @@ export function testDriver(options: DriverConformanceOptions): void {
         assert.deepEqual(await harness.idpState(), before, 'nothing changed at the IdP');
       });
 
-      it('an unknown client is 404 client_not_found in both dialects', async () => {
+      it('an unknown client is 404 client_not_found in both dialects, Konnect registration events included', async () => {
         const api7 = await request(bridge.app).post('/clients/no-such-client/rotate-secret').set('X-API-Key', bridge.apiKey).expect(404);
         assert.equal(api7.body.error, 'client_not_found');
         const konnect = await request(bridge.app).post('/no-such-client/new-secret').set('X-API-Key', bridge.apiKey).expect(404);
         assert.equal(konnect.body.error, 'client_not_found');
+        for (const eventType of ['update_application', 'add_registration', 'remove_registration']) {
+          const event = await request(bridge.app).post('/no-such-client/event-hook').set('X-API-Key', bridge.apiKey).send({ event_type: eventType, api_product_version_id: 'v1' });
+          assert.equal(event.status, 404, eventType);
+          assert.equal(event.body.error, 'client_not_found', eventType);
+        }
       });
     });
 
