@@ -9,9 +9,10 @@ import KeycloakAdminClient, { NetworkError } from '@keycloak/keycloak-admin-clie
 import type ClientRepresentation from '@keycloak/keycloak-admin-client/lib/defs/clientRepresentation.js';
 import { getToken } from '@keycloak/keycloak-admin-client/lib/utils/auth.js';
 import { envValue, requiredEnv, urlEnv } from '../src/env.js';
-import { IdpError, InvalidRequestError } from '../src/errors.js';
+import { fetchDiscoveryJson } from '../src/discovery.js';
+import { IdpError, InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError } from '../src/errors.js';
 import { checkClientId, createAdminCall, defineDriver, deleteOwned, flatMark, goneIsDone, hasStrings, isRecord, isRecordArray, newMark } from '../src/driver/index.js';
-import { offsetPages, requireOwned, rotateWithGrace, sweepSupersededSecrets, statusFailure, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
+import { offsetPages, openRegistrations, refuseOverlong, registrationOf, updatedMark, requireOwned, rotateWithGrace, sweepSupersededSecrets, statusFailure, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
 import type { AdminCallSettings, ClientMetadata, DcrDriver, DriverFactory, HeldSecret, RegisteredClient, SecretSlots } from '../src/driver/index.js';
 
 export interface KeycloakDriverOptions extends AdminCallSettings {
@@ -109,12 +110,26 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
 
   /** Safe to repeat: a repeat after a lost answer meets a 409, and the client it clashes with is adopted when it carries this registration's mark. */
   async function createClient(representation: ClientRepresentation & { clientId: string }): Promise<string> {
-    const create = async () => usableAnswer(await admin.clients.create(representation), hasStrings('id'), 'the client creation').id;
+    const create = async () => usableAnswer(await admin.clients.create(representation).catch(asMetadataRefusal), hasStrings('id'), 'the client creation').id;
     return call('create client', 'idempotent', create).catch(async (error: unknown) => {
       const existing = await findClient(representation.clientId).catch(() => undefined);
       if (existing && MARK.read(existing.attributes)?.registrationId === MARK.read(representation.attributes)?.registrationId) return existing.id;
       throw error;
     });
+  }
+
+  /** The bridge's clients, through every page: a real Keycloak refuses `q=` searches on attributes it does not index. */
+  async function* managedClients(): AsyncIterable<KeycloakClient> {
+    const pages = offsetPages(100, 1_000, (first, max) => call('list clients', 'idempotent', async () => usableAnswer(await admin.clients.find({ first, max }), isClientList, 'the client listing')));
+    for await (const client of pages) if (isOwned(client)) yield client;
+  }
+
+  /** The realm's client scopes by name; Keycloak drops a scope it does not have without a word, the bridge refuses it. */
+  async function scopeIds(wanted: string[]): Promise<Map<string, string>> {
+    const scopes = await call('list client scopes', 'idempotent', () => admin.clientScopes.find());
+    const byName = new Map(scopes.filter((scope) => scope.name && scope.id).map((scope) => [scope.name!, scope.id!]));
+    if (wanted.some((name) => !byName.has(name))) throw new InvalidClientMetadataError('A scope value is not a client scope of the realm.');
+    return byName;
   }
 
   const removeClient = async (id: string) => void (await goneIsDone(call('delete client', 'idempotent', () => admin.clients.del({ id }))));
@@ -126,6 +141,7 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
     async registerClient(metadata, context) {
       const clientId = `dcr-${randomBytes(12).toString('hex')}`;
       const representation = { ...toRepresentation(metadata, { clientId }), clientId };
+      if (representation.optionalClientScopes?.length) await scopeIds(representation.optionalClientScopes);
       representation.attributes = { ...representation.attributes, ...MARK.write(newMark(context)) };
       const id = await createClient(representation);
       // A public or private_key_jwt client authenticates without a secret, so it gets none.
@@ -137,13 +153,20 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
 
     getClient: async (clientId) => toRegisteredClient(await ownedClient(clientId)),
 
-    async updateClient(clientId, metadata) {
+    async updateClient(clientId, metadata, registration) {
       const current = await ownedClient(clientId);
       const changes = toRepresentation(metadata, current);
       // Keycloak keeps what a PUT leaves out and merges attributes: an empty value removes one the metadata no longer has.
       const cleared = Object.fromEntries(MAPPED_ATTRIBUTES.filter((key) => current.attributes?.[key] !== undefined).map((key) => [key, '']));
-      const update: ClientRepresentation = { ...changes, attributes: { ...cleared, ...changes.attributes } };
-      await call('update client', 'idempotent', () => admin.clients.update({ id: current.id }, update));
+      const mark = registration?.registration ? MARK.write(updatedMark(MARK.read(current.attributes)!, registration)) : {};
+      const update: ClientRepresentation = { ...changes, attributes: { ...cleared, ...changes.attributes, ...mark } };
+      // A PUT leaves a client's scopes as they were: each one added or removed is a call of its own.
+      const [wanted, had] = [changes.optionalClientScopes ?? [], current.optionalClientScopes ?? []];
+      const [added, removed] = [wanted.filter((scope) => !had.includes(scope)), had.filter((scope) => !wanted.includes(scope))];
+      const ids = added.length + removed.length > 0 ? await scopeIds(added) : new Map<string, string>();
+      await call('update client', 'idempotent', () => admin.clients.update({ id: current.id }, update).catch(asMetadataRefusal));
+      for (const name of added) await call('add client scope', 'idempotent', () => admin.clients.addOptionalClientScope({ id: current.id, clientScopeId: ids.get(name)! }));
+      for (const name of removed.filter((scope) => ids.has(scope))) await call('remove client scope', 'idempotent', () => admin.clients.delOptionalClientScope({ id: current.id, clientScopeId: ids.get(name)! }));
       return toRegisteredClient({ ...current, ...update, attributes: withoutEmpty({ ...current.attributes, ...update.attributes }) });
     },
 
@@ -157,11 +180,12 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
     },
 
     retireExpiredSecrets: (now) =>
-      sweepSupersededSecrets(
-        () => offsetPages(100, 1_000, (first, max) => call('list bridge clients', 'idempotent', async () => usableAnswer(await admin.clients.find({ q: 'dcr-bridge.managed:true', first, max }), isClientList, 'the client listing'))),
-        // The rotated secret's successor is the current one: its grace runs from the current secret's creation.
-        { graceSeconds, now, secretsOf: (client) => (isOwned(client) ? heldSecrets(client) : []), remove: invalidateRotated },
-      ),
+      // The rotated secret's successor is the current one: its grace runs from the current secret's creation.
+      sweepSupersededSecrets(managedClients, { graceSeconds, now, secretsOf: heldSecrets, remove: invalidateRotated }),
+
+    listOpenRegistrations: (limit) => openRegistrations(managedClients(), limit, (client) => MARK.read(client.attributes), (client) => client.clientId),
+
+    fetchDiscoveryDocument: () => fetchDiscoveryJson(`${options.url.replace(/\/+$/, '')}/realms/${encodeURIComponent(options.realm)}/.well-known/openid-configuration`, call.policy.timeoutMs),
 
     checkReadiness: () => call('check realm', 'idempotent', async () => void usableAnswer(await admin.clients.find({ first: 0, max: 1 }), isClientList, 'the client listing')),
   });
@@ -177,10 +201,19 @@ function heldSecrets(client: ClientRepresentation): HeldSecret[] {
 /** Status and wait time from the SDK's `NetworkError`, which carries the fetch `Response`. */
 const describeKeycloakError = (error: unknown) => (error instanceof NetworkError ? statusFailure(error.response.status, error.response.headers) : undefined);
 
+/** Keycloak's 400 naming a redirect URI is the bridge's `invalid_redirect_uri`; the upstream text is not repeated. */
+function asMetadataRefusal(error: unknown): never {
+  const description = error instanceof NetworkError && error.response.status === 400 ? (error.responseData as { error_description?: unknown } | undefined)?.error_description : undefined;
+  if (typeof description === 'string' && /redirect uri/i.test(description)) throw new InvalidRedirectUriError('Keycloak refused a redirect URI.');
+  throw error;
+}
+
 const usesSecret = (client: ClientRepresentation) => !client.publicClient && ['client-secret', 'client-secret-jwt'].includes(client.clientAuthenticatorType ?? '');
 
 /** RFC 7591 metadata → the Keycloak client representation, as Keycloak's client-registration service maps it. */
 function toRepresentation(metadata: ClientMetadata, base: ClientRepresentation): ClientRepresentation {
+  // Keycloak stores a client's name, base URL and each redirect URI in 255-character columns (longer is its 500).
+  refuseOverlong(metadata, 255, 'Keycloak');
   const grants = new Set(metadata.grantTypes);
   const method = metadata.tokenEndpointAuthMethod;
   const join = (values: string[] | undefined) => (values?.length ? values.join(MULTI_VALUE_SEPARATOR) : undefined);
@@ -204,7 +237,8 @@ function toRepresentation(metadata: ClientMetadata, base: ClientRepresentation):
     ...switches,
     publicClient: method === 'none',
     ...(method === 'none' ? {} : { clientAuthenticatorType: AUTHENTICATORS[method] ?? 'client-secret' }),
-    optionalClientScopes: metadata.scope?.split(' ').filter(Boolean) ?? [],
+    // `openid` is no client scope in Keycloak: it always accepts it, so it is neither stored nor checked.
+    optionalClientScopes: metadata.scope?.split(' ').filter((scope) => scope !== '' && scope !== 'openid') ?? [],
     attributes,
   };
 }
@@ -234,7 +268,8 @@ function toRegisteredClient(client: ClientRepresentation): RegisteredClient {
     responseTypes: client.standardFlowEnabled ? ['code'] : [],
     tokenEndpointAuthMethod: client.publicClient ? 'none' : (attributes[AUTH_METHOD] ?? authenticatorMethod ?? 'client_secret_basic'),
   };
-  return { clientId: client.clientId!, clientIdIssuedAt: MARK.read(attributes)?.issuedAt ?? 0, clientSecretExpiresAt: 0, metadata };
+  const mark = MARK.read(attributes);
+  return { clientId: client.clientId!, clientIdIssuedAt: mark?.issuedAt ?? 0, clientSecretExpiresAt: 0, metadata, ...registrationOf(mark) };
 }
 
 const withoutEmpty = (attributes: Record<string, string> = {}) => Object.fromEntries(Object.entries(attributes).filter(([, value]) => value !== ''));

@@ -163,9 +163,10 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
         return { id: created.id, value: created.client_secret };
       },
       async remove({ id: secretId }: HeldSecret) {
-        if (statuses.get(secretId) !== 'INACTIVE' && (await goneIsDone(deactivate(secretId)))) return;
+        // Gone already (another replica's sweep): `false`, so it is not counted twice.
+        if (statuses.get(secretId) !== 'INACTIVE' && (await goneIsDone(deactivate(secretId)))) return false;
         const reactivate = () => call('reactivate secret', 'idempotent', () => secrets.activateOAuth2ClientSecret({ appId, secretId }));
-        await undoOnFailure(() => goneIsDone(call('delete secret', 'idempotent', () => secrets.deleteOAuth2ClientSecret({ appId, secretId }))), reactivate);
+        return !(await undoOnFailure(() => goneIsDone(call('delete secret', 'idempotent', () => secrets.deleteOAuth2ClientSecret({ appId, secretId }))), reactivate));
       },
     };
   }

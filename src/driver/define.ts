@@ -15,17 +15,19 @@ export function defineDriver(driver: DriverImplementation): DcrDriver {
     await driver.getClient(clientId);
   };
   const grants = driver.capabilities.apiAccessGrants;
-  const { grantApiAccess, revokeApiAccess, retireExpiredSecrets, close } = driver;
+  const { grantApiAccess, revokeApiAccess, retireExpiredSecrets, close, listOpenRegistrations, fetchDiscoveryDocument } = driver;
   return {
     name: driver.name,
     capabilities: driver.capabilities,
     ...(driver.publicRoutes ? { publicRoutes: driver.publicRoutes } : {}),
     registerClient: (metadata, context) => driver.registerClient(metadata, context),
     getClient: (clientId) => driver.getClient(clientId),
-    updateClient: (clientId, metadata) => driver.updateClient(clientId, metadata),
+    updateClient: (clientId, metadata, changes) => driver.updateClient(clientId, metadata, changes),
     deleteClient: (clientId) => driver.deleteClient(clientId),
     rotateSecret: (clientId) => driver.rotateSecret(clientId),
     checkReadiness: () => driver.checkReadiness(),
+    ...(listOpenRegistrations ? { listOpenRegistrations: (limit: number) => listOpenRegistrations.call(driver, limit) } : {}),
+    ...(fetchDiscoveryDocument ? { fetchDiscoveryDocument: () => fetchDiscoveryDocument.call(driver) } : {}),
     retireExpiredSecrets: retireExpiredSecrets ? (now) => retireExpiredSecrets.call(driver, now) : async () => 0,
     grantApiAccess: grants && grantApiAccess ? (clientId, access) => grantApiAccess.call(driver, clientId, access) : ownershipGate,
     revokeApiAccess: grants && revokeApiAccess ? (clientId, access) => revokeApiAccess.call(driver, clientId, access) : ownershipGate,

@@ -9,3 +9,4 @@ export * from './define.js';
 export * from './ownership.js';
 export * from './rotation.js';
 export * from './token.js';
+export * from './standard.js';

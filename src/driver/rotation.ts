@@ -38,7 +38,8 @@ export interface SecretSlots {
   list(): Promise<HeldSecret[]>;
   /** Unsafe: adds a secret (the kit never repeats it). */
   add(): Promise<AddedSecret>;
-  remove(secret: HeldSecret): Promise<void>;
+  /** Resolves `false` when the secret was already gone (another replica's sweep removed it): not counted as retired. */
+  remove(secret: HeldSecret): Promise<boolean | void>;
 }
 
 /** Issues a new secret by the semantics above; resolves with it (and its expiry, epoch seconds, `0` = never). */
@@ -65,16 +66,16 @@ export async function rotateWithGrace(slots: SecretSlots, graceSeconds: number):
 
 /**
  * The sweep for one client: removes every secret whose successor was created more than the grace before `now`
- * (epoch milliseconds). The newest secret is never removed. Returns how many it removed.
+ * (epoch milliseconds). The newest secret is never removed. Returns how many it removed itself, so replicas sweeping
+ * at once report each secret once.
  */
-export async function retireSupersededSecrets(held: HeldSecret[], graceSeconds: number, now: number, remove: (secret: HeldSecret) => Promise<void>): Promise<number> {
+export async function retireSupersededSecrets(held: HeldSecret[], graceSeconds: number, now: number, remove: (secret: HeldSecret) => Promise<boolean | void>): Promise<number> {
   const sorted = oldestFirst(held);
   let retired = 0;
   for (let index = 0; index < sorted.length - 1; index++) {
     const supersededAt = sorted[index + 1]!.createdAt;
     if (!Number.isFinite(supersededAt) || supersededAt + graceSeconds * 1000 >= now) continue;
-    await remove(sorted[index]!);
-    retired++;
+    if ((await remove(sorted[index]!)) !== false) retired++;
   }
   return retired;
 }
@@ -85,7 +86,7 @@ export async function retireSupersededSecrets(held: HeldSecret[], graceSeconds: 
  */
 export async function sweepSupersededSecrets<Client>(
   clients: () => AsyncIterable<Client>,
-  sweep: { graceSeconds: number; now: number; secretsOf(client: Client): HeldSecret[] | Promise<HeldSecret[]>; remove(client: Client, secret: HeldSecret): Promise<void> },
+  sweep: { graceSeconds: number; now: number; secretsOf(client: Client): HeldSecret[] | Promise<HeldSecret[]>; remove(client: Client, secret: HeldSecret): Promise<boolean | void> },
 ): Promise<number> {
   if (sweep.graceSeconds <= 0) return 0;
   let retired = 0;
