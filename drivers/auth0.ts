@@ -11,13 +11,17 @@ import { ConfigurationError, envValue, requiredEnv } from '../src/env.js';
 import { ClientNotFoundError, ConflictError, IdpError, InvalidClientMetadataError, InvalidRequestError, type BridgeError } from '../src/errors.js';
 import type { HeaderSource } from '../src/idp/call.js';
 import { checkClientId, cleanUpIfApplied, createAdminCall, defineDriver, deleteOwned, fetchClientCredentialsToken, flatMark, foundOrUndefined, goneIsDone } from '../src/driver/index.js';
-import { hasStrings, isRecordArray, newMark, offsetPages, requireOwned, statusFailure, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
+import { fetchDiscoveryJson } from '../src/discovery.js';
+import { hasStrings, isRecordArray, newMark, offsetPages, openRegistrations, registrationOf, updatedMark, requireOwned, statusFailure, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
 import type { AdminCallSettings, ApiAccess, BridgeMark, ClientMetadata, DcrDriver, DriverFactory, RegisteredClient } from '../src/driver/index.js';
 
 const AUTH0_GRANT_TYPES = new Set(['authorization_code', 'implicit', 'refresh_token', 'client_credentials', 'password', 'urn:ietf:params:oauth:grant-type:device_code']);
 const AUTH0_AUTH_METHODS = new Set(['none', 'client_secret_basic', 'client_secret_post']);
 const INTERACTIVE_GRANTS = new Set(['authorization_code', 'implicit', 'password', 'urn:ietf:params:oauth:grant-type:device_code']);
-/** With the 5 RFC 7591 keys, the mark's 5 reach Auth0's limit of 10 `client_metadata` keys exactly. */
+/**
+ * With the 5 RFC 7591 keys, the mark's 5 reach Auth0's limit of 10 `client_metadata` keys exactly. A standard DCR
+ * client's mark has its registration (`standard`) instead of the portal ids, so it stays within the 10 too.
+ */
 const MARK = flatMark({ prefix: 'dcr_bridge_', omit: ['portal', 'organizationId'] });
 
 export interface Auth0DriverOptions extends AdminCallSettings {
@@ -125,9 +129,11 @@ export function createAuth0Driver(options: Auth0DriverOptions): DcrDriver {
       return usableAnswer(listed.data, isClientList, 'the client listing');
     });
 
+  const markedClients = (operation: string, maxPages: number) => offsetPages(100, maxPages, (offset, limit) => listClients(operation, offset / limit, limit, 'client_id,client_metadata'));
+
   /** After a create whose answer was lost: the client may exist, found by the registration id set before the create. */
   async function removeUnconfirmedRegistration(mark: BridgeMark): Promise<void> {
-    const pages = offsetPages(100, 20, (offset, limit) => listClients('find unconfirmed client', offset / limit, limit, 'client_id,client_metadata'));
+    const pages = markedClients('find unconfirmed client', 20);
     for await (const client of pages) if (isOwned(client) && MARK.read(client.client_metadata)?.registrationId === mark.registrationId) return removeClient(client.client_id);
   }
 
@@ -151,9 +157,10 @@ export function createAuth0Driver(options: Auth0DriverOptions): DcrDriver {
 
     getClient: async (clientId) => toRegisteredClient(await findOwnedClient(clientId)),
 
-    async updateClient(clientId, metadata) {
+    async updateClient(clientId, metadata, changes) {
       const existing = await findOwnedClient(clientId);
-      const kept = Object.fromEntries(Object.entries(stringMetadata(existing)).filter(([key]) => MARK.owns(key)));
+      const owned = Object.fromEntries(Object.entries(stringMetadata(existing)).filter(([key]) => MARK.owns(key)));
+      const kept = { ...owned, ...(changes?.registration ? MARK.write(updatedMark(MARK.read(owned)!, changes)) : {}) };
       const body = toAuth0Client(metadata, kept, undefined);
       // Auth0 merges client_metadata on update; a key is removed by sending it as null.
       const removed = Object.fromEntries(Object.keys(existing.client_metadata ?? {}).filter((key) => !(key in body.client_metadata)).map((key) => [key, null]));
@@ -170,6 +177,10 @@ export function createAuth0Driver(options: Auth0DriverOptions): DcrDriver {
       const rotated = await call('rotate secret', 'unsafe', async (request) => usableAnswer(await auth0.clients.rotateSecret(clientId, request), hasStrings('client_secret'), 'the secret rotation'));
       return { clientId, clientSecret: rotated.client_secret, clientSecretExpiresAt: 0 };
     },
+
+    listOpenRegistrations: (limit) => openRegistrations(markedClients('list open registrations', 50), limit, (client) => MARK.read(client.client_metadata), (client) => client.client_id),
+
+    fetchDiscoveryDocument: () => fetchDiscoveryJson(`https://${options.domain}/.well-known/openid-configuration`, adminCall.policy.timeoutMs),
 
     checkReadiness: async () => void (await listClients('readiness', 0, 1, 'client_id')),
 
@@ -244,7 +255,8 @@ function toRegisteredClient(client: Auth0Client): RegisteredClient {
     tokenEndpointAuthMethod: client.token_endpoint_auth_method ?? 'client_secret_post',
     applicationType: client.app_type === 'native' ? 'native' : 'web',
   };
-  return { clientId: client.client_id, clientIdIssuedAt: MARK.read(stored)?.issuedAt ?? 0, clientSecretExpiresAt: 0, metadata };
+  const mark = MARK.read(stored);
+  return { clientId: client.client_id, clientIdIssuedAt: mark?.issuedAt ?? 0, clientSecretExpiresAt: 0, metadata, ...registrationOf(mark) };
 }
 
 export const createDriverFromEnv: DriverFactory = async (env, settings) => {

@@ -11,14 +11,17 @@ import { X509Certificate, createHash, createPrivateKey, randomUUID } from 'node:
 import { readFileSync } from 'node:fs';
 import { AuthError, ConfidentialClientApplication, LogLevel, ServerError, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
 import { ConfigurationError, envValue, requiredEnv, urlEnv, type Env } from '../src/env.js';
+import { fetchDiscoveryJson } from '../src/discovery.js';
 import { ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError } from '../src/errors.js';
 import { describeNetworkError, upstreamStatusOf, type CallSafety, type UpstreamFailure } from '../src/idp/call.js';
 import { IdpStatusError, cleanUpIfApplied, createAdminCall, defineDriver, deleteOwned, flatMark, foundOrUndefined, goneIsDone, hasStrings, isRecord } from '../src/driver/index.js';
-import { isRecordArray, newMark, requireOwned, rotateWithGrace, statusFailure, sweepSupersededSecrets, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
+import { isRecordArray, newMark, openRegistrations, registrationOf, updatedMark, requireOwned, rotateWithGrace, statusFailure, sweepSupersededSecrets, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
 import type { AdminCallSettings, BridgeMark, ClientMetadata, DcrDriver, DriverFactory, RegisteredClient, SecretSlots } from '../src/driver/index.js';
 
 const OWNER_TAG = 'dcr-bridge:managed';
 const REGISTRATION_TAG_PREFIX = 'dcr-bridge:registration:';
+/** Marks a client made by open registration, so Graph can list them by tag. */
+const OPEN_REGISTRATION_TAG = 'dcr-bridge:open-registration';
 const NOTES_PREFIX = 'Managed by dcr-bridge; RFC 7591 metadata: ';
 const PASSWORD_NAME = 'dcr-bridge';
 /** Entra's appId is a GUID; anything else cannot name a client, so it never reaches a Graph path. */
@@ -229,6 +232,18 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
     for (const app of found.value) await removeApplication(app.id);
   }
 
+  /** The bridge's applications carrying `tag`, page by page. */
+  async function* taggedApplications(tag: string): AsyncIterable<GraphApplication> {
+    let next: string | undefined = `/applications?${new URLSearchParams({ $filter: `tags/any(t:t eq '${tag}')`, $top: '999' })}`;
+    for (let page = 0; next && page < MAX_PAGES; page++) {
+      const listing: Listing = await graph('list applications', 'idempotent', 'GET', next, isListing);
+      yield* listing.value.filter(isOwned);
+      const link = listing['@odata.nextLink'];
+      // The admin token goes to Graph and nowhere else.
+      next = link && link.startsWith(`${graphBase}/`) ? link : undefined;
+    }
+  }
+
   /** Entra's passwords of one application, known by key id; a removal that fails leaves the password working. */
   function secretSlots(app: GraphApplication): SecretSlots {
     return {
@@ -248,7 +263,8 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
     async registerClient(metadata, context) {
       const mark = newMark(context);
       const registrationTag = `${REGISTRATION_TAG_PREFIX}${mark.registrationId}`;
-      const body = { ...toApplication(metadata, mark, context.applicationDescription), signInAudience: 'AzureADMyOrg', tags: [OWNER_TAG, registrationTag] };
+      const openTag = mark.standardRegistration?.openRegistration ? [OPEN_REGISTRATION_TAG] : [];
+      const body = { ...toApplication(metadata, mark, context.applicationDescription), signInAudience: 'AzureADMyOrg', tags: [OWNER_TAG, registrationTag, ...openTag] };
       const app = await cleanUpIfApplied(() => graph('create application', 'unsafe', 'POST', '/applications', isApplication, body), () => removeLostApplication(registrationTag));
       const completeRegistration = async () => {
         const password = await addPassword(app);
@@ -265,9 +281,9 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
 
     getClient: async (clientId) => toRegisteredClient(await ownedApplication(clientId)),
 
-    async updateClient(clientId, metadata) {
+    async updateClient(clientId, metadata, registration) {
       const app = await ownedApplication(clientId);
-      const changes = toApplication(metadata, MARK.read(readNotes(app.notes).mark) ?? {}, undefined);
+      const changes = toApplication(metadata, updatedMark(MARK.read(readNotes(app.notes).mark) ?? {}, registration), undefined);
       // The description belongs to the registration context, which an update does not carry.
       delete changes.description;
       await graph('update application', 'idempotent', 'PATCH', objectPath(app.id), nothing, changes);
@@ -282,20 +298,11 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
       return { clientId, clientSecret: rotated.value, clientSecretExpiresAt: rotated.expiresAt };
     },
 
-    retireExpiredSecrets: (now) =>
-      sweepSupersededSecrets(
-        async function* () {
-          let next: string | undefined = `/applications?${new URLSearchParams({ $filter: `tags/any(t:t eq '${OWNER_TAG}')`, $top: '999' })}`;
-          for (let page = 0; next && page < MAX_PAGES; page++) {
-            const listing: Listing = await graph('list applications', 'idempotent', 'GET', next, isListing);
-            yield* listing.value.filter(isOwned);
-            const link = listing['@odata.nextLink'];
-            // The admin token goes to Graph and nowhere else.
-            next = link && link.startsWith(`${graphBase}/`) ? link : undefined;
-          }
-        },
-        { graceSeconds, now, secretsOf: passwordsOf, remove: (app, secret) => removePassword(app, secret.id) },
-      ),
+    retireExpiredSecrets: (now) => sweepSupersededSecrets(() => taggedApplications(OWNER_TAG), { graceSeconds, now, secretsOf: passwordsOf, remove: (app, secret) => removePassword(app, secret.id) }),
+
+    listOpenRegistrations: (limit) => openRegistrations(taggedApplications(OPEN_REGISTRATION_TAG), limit, (app) => MARK.read(readNotes(app.notes).mark), (app) => app.appId),
+
+    fetchDiscoveryDocument: () => fetchDiscoveryJson(`${authorityHost}/${encodeURIComponent(options.tenantId)}/v2.0/.well-known/openid-configuration`, call.policy.timeoutMs),
 
     checkReadiness: async () => void (await graph('check readiness', 'idempotent', 'GET', `/applications?${new URLSearchParams({ $top: '1' })}`, isListing)),
   });
@@ -358,7 +365,7 @@ function toRegisteredClient(app: GraphApplication): RegisteredClient {
   };
   const newest = [...(app.passwordCredentials ?? [])].sort((a, b) => (Date.parse(a.startDateTime ?? '') || 0) - (Date.parse(b.startDateTime ?? '') || 0)).at(-1);
   const issuedAt = epochSeconds(app.createdDateTime) || Math.floor(Date.now() / 1000);
-  return { clientId: app.appId, clientIdIssuedAt: issuedAt, clientSecretExpiresAt: epochSeconds(newest?.endDateTime), metadata };
+  return { clientId: app.appId, clientIdIssuedAt: issuedAt, clientSecretExpiresAt: epochSeconds(newest?.endDateTime), metadata, ...registrationOf(MARK.read(stored.mark)) };
 }
 
 /** Epoch seconds of an ISO date; `0` when there is none. */

@@ -8,9 +8,10 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { Client, RequestExecutor, type Application, type Collection } from '@okta/okta-sdk-nodejs';
 import type { RequestOptions } from '@okta/okta-sdk-nodejs/src/types/request-options.js';
 import { ConfigurationError, envValue, requiredEnv, urlEnv } from '../src/env.js';
+import { fetchDiscoveryJson } from '../src/discovery.js';
 import { InvalidClientMetadataError, InvalidRequestError } from '../src/errors.js';
 import { checkClientId, createAdminCall, defineDriver, deleteOwned, fetchClientCredentialsToken, flatMark, parsePrivateKey, signedClientAssertion, goneIsDone, hasStrings, isRecordArray } from '../src/driver/index.js';
-import { cleanUpIfApplied, newMark, requireOwned, rotateWithGrace, statusFailure, sweepSupersededSecrets, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
+import { cleanUpIfApplied, newMark, openRegistrations, registrationOf, updatedMark, requireOwned, rotateWithGrace, statusFailure, sweepSupersededSecrets, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
 import type { AdminCallSettings, BridgeMark, ClientMetadata, DcrDriver, DriverFactory, HeldSecret, RegisteredClient, SecretSlots } from '../src/driver/index.js';
 import type { HeaderSource } from '../src/idp/call.js';
 
@@ -31,6 +32,8 @@ export interface OktaDriverOptions extends AdminCallSettings {
   orgUrl: string;
   credentials: OktaCredentials;
   rotationGraceSeconds?: number;
+  /** A custom authorization server (`default`, or its id) whose discovery document the bridge serves; default the org's. */
+  authorizationServerId?: string | undefined;
 }
 
 /** What `profile.dcr_bridge` holds: the mark, and the RFC 7591 fields Okta has no place for. */
@@ -130,6 +133,10 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
     return found.find((app) => app.credentials?.oauthClient?.client_id === clientId);
   }
 
+  async function* ownedApps(): AsyncIterable<OktaApp> {
+    yield* (await listApps('list clients', { filter: 'name eq "oidc_client"', limit: 200 })).filter(isOwned);
+  }
+
   const findOwnedApp = async (clientId: string) => requireOwned(await findApp(clientId), isOwned);
 
   /** Deactivates, then deletes (Okta refuses to delete an active app); an app already gone is fine. */
@@ -187,9 +194,9 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
 
     getClient: async (clientId) => toRegisteredClient(await findOwnedApp(clientId)),
 
-    async updateClient(clientId, metadata) {
+    async updateClient(clientId, metadata, changes) {
       const app = await findOwnedApp(clientId);
-      const replacement = toOktaApp(metadata, MARK.read(app.profile?.dcr_bridge)!, app);
+      const replacement = toOktaApp(metadata, updatedMark(MARK.read(app.profile?.dcr_bridge)!, changes), app);
       const replaced = await call('update client', 'idempotent', async () => usableAnswer(await apps.replaceApplication({ appId: app.id, application: replacement as unknown as Application }), isApp, 'the app update'));
       return toRegisteredClient(replaced);
     },
@@ -206,9 +213,12 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
     },
 
     retireExpiredSecrets: (now) =>
-      sweepSupersededSecrets(async function* () {
-        yield* (await listApps('list clients', { filter: 'name eq "oidc_client"', limit: 200 })).filter(isOwned);
-      }, { graceSeconds, now, secretsOf: (app) => secretSlots(app.id).list(), remove: (app, secret) => secretSlots(app.id).remove(secret) }),
+      sweepSupersededSecrets(ownedApps, { graceSeconds, now, secretsOf: (app) => secretSlots(app.id).list(), remove: (app, secret) => secretSlots(app.id).remove(secret) }),
+
+    listOpenRegistrations: async (limit) => openRegistrations(ownedApps(), limit, (app) => MARK.read(app.profile?.dcr_bridge), (app) => app.credentials?.oauthClient?.client_id ?? app.id),
+
+    // The org's discovery document, or that of the custom authorization server OKTA_AUTHORIZATION_SERVER_ID names.
+    fetchDiscoveryDocument: () => fetchDiscoveryJson(`${options.orgUrl}${options.authorizationServerId === undefined ? '' : `/oauth2/${encodeURIComponent(options.authorizationServerId)}`}/.well-known/openid-configuration`, adminCall.policy.timeoutMs),
 
     checkReadiness: async () => void (await listApps('readiness', { limit: 1 }, 1)),
   });
@@ -292,6 +302,7 @@ function toRegisteredClient(app: OktaApp): RegisteredClient {
     postLogoutRedirectUris: settings.post_logout_redirect_uris,
   });
   return {
+    ...registrationOf(MARK.read(mark)),
     clientId: app.credentials?.oauthClient?.client_id ?? app.id,
     clientIdIssuedAt: Math.floor(new Date(app.created ?? Date.now()).getTime() / 1000),
     clientSecretExpiresAt: 0,
@@ -327,5 +338,5 @@ export const createDriverFromEnv: DriverFactory = async (env, settings) => {
   } else {
     throw new ConfigurationError('OKTA_API_TOKEN', 'is required: an Okta API token (or set OKTA_CLIENT_ID and OKTA_PRIVATE_KEY for the OAuth service app)');
   }
-  return createOktaDriver({ orgUrl, credentials, ...settings });
+  return createOktaDriver({ orgUrl, credentials, authorizationServerId: envValue(env, 'OKTA_AUTHORIZATION_SERVER_ID'), ...settings });
 };
