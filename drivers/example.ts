@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   IdpStatusError, checkClientId, cleanUpIfApplied, createAdminCall, defineDriver, deleteOwned, fetchClientCredentialsToken, flatMark, foundOrUndefined,
-  goneIsDone, hasStrings, newMark, requireOwned, undoOnFailure, usableAnswer, withoutUndefined,
+  goneIsDone, hasStrings, newMark, registrationOf, requireOwned, undoOnFailure, updatedMark, usableAnswer, withoutUndefined,
   type AdminCallSettings, type ClientMetadata, type DcrDriver, type DriverFactory, type RegisteredClient,
 } from '../src/driver/index.js';
 import { requiredEnv, urlEnv } from '../src/env.js';
@@ -82,9 +82,11 @@ export function createExampleDriver(options: ExampleDriverOptions): DcrDriver {
 
     getClient: async (clientId) => toRegistered(await ownedClient(clientId)),
 
-    async updateClient(clientId, metadata) {
-      // Replaces the metadata; the mark, and whatever else the IdP's operators keep in `metadata`, stays.
-      const body = { ...toExample(metadata), metadata: (await ownedClient(clientId)).metadata };
+    async updateClient(clientId, metadata, changes) {
+      // Replaces the metadata; the mark (with a new standard registration, when the change has one), and whatever
+      // else the IdP's operators keep in `metadata`, stays.
+      const kept = (await ownedClient(clientId)).metadata;
+      const body = { ...toExample(metadata), metadata: { ...kept, ...(changes?.registration ? mark.write(updatedMark(mark.read(kept)!, changes)) : {}) } };
       return toRegistered(usableAnswer(await send('update client', 'idempotent', 'PUT', path(clientId), body), isClient, 'a client update'));
     },
 
@@ -136,7 +138,8 @@ function toRegistered(client: ExampleClient): RegisteredClient {
       applicationType: client.application_type === 'native' || client.application_type === 'web' ? client.application_type : undefined,
     }),
   };
-  return { clientId: client.client_id, clientIdIssuedAt: mark.read(client.metadata)?.issuedAt ?? client.created_at, clientSecretExpiresAt: 0, metadata };
+  const stamp = mark.read(client.metadata);
+  return { clientId: client.client_id, clientIdIssuedAt: stamp?.issuedAt ?? client.created_at, clientSecretExpiresAt: 0, metadata, ...registrationOf(stamp) };
 }
 
 export const createDriverFromEnv: DriverFactory = async (env, settings) =>

@@ -12,7 +12,7 @@ import { envValue, requiredEnv, urlEnv } from '../src/env.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
 import { IdpError, InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError } from '../src/errors.js';
 import { checkClientId, createAdminCall, defineDriver, deleteOwned, flatMark, goneIsDone, hasStrings, isRecord, isRecordArray, newMark } from '../src/driver/index.js';
-import { offsetPages, openRegistrations, refuseOverlong, registrationOf, updatedMark, requireOwned, rotateWithGrace, sweepSupersededSecrets, statusFailure, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
+import { membershipChanges, offsetPages, openRegistrations, ownedOnly, refuseOverlong, registrationOf, updatedMark, requireOwned, rotateWithGrace, sweepSupersededSecrets, statusFailure, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
 import type { AdminCallSettings, ClientMetadata, DcrDriver, DriverFactory, HeldSecret, RegisteredClient, SecretSlots } from '../src/driver/index.js';
 
 export interface KeycloakDriverOptions extends AdminCallSettings {
@@ -119,10 +119,7 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
   }
 
   /** The bridge's clients, through every page: a real Keycloak refuses `q=` searches on attributes it does not index. */
-  async function* managedClients(): AsyncIterable<KeycloakClient> {
-    const pages = offsetPages(100, 1_000, (first, max) => call('list clients', 'idempotent', async () => usableAnswer(await admin.clients.find({ first, max }), isClientList, 'the client listing')));
-    for await (const client of pages) if (isOwned(client)) yield client;
-  }
+  const managedClients = () => ownedOnly(offsetPages(100, 1_000, (first, max) => call('list clients', 'idempotent', async () => usableAnswer(await admin.clients.find({ first, max }), isClientList, 'the client listing'))), isOwned);
 
   /** The realm's client scopes by name; Keycloak drops a scope it does not have without a word, the bridge refuses it. */
   async function scopeIds(wanted: string[]): Promise<Map<string, string>> {
@@ -161,8 +158,7 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
       const mark = registration?.registration ? MARK.write(updatedMark(MARK.read(current.attributes)!, registration)) : {};
       const update: ClientRepresentation = { ...changes, attributes: { ...cleared, ...changes.attributes, ...mark } };
       // A PUT leaves a client's scopes as they were: each one added or removed is a call of its own.
-      const [wanted, had] = [changes.optionalClientScopes ?? [], current.optionalClientScopes ?? []];
-      const [added, removed] = [wanted.filter((scope) => !had.includes(scope)), had.filter((scope) => !wanted.includes(scope))];
+      const { added, removed } = membershipChanges(changes.optionalClientScopes ?? [], current.optionalClientScopes ?? []);
       const ids = added.length + removed.length > 0 ? await scopeIds(added) : new Map<string, string>();
       await call('update client', 'idempotent', () => admin.clients.update({ id: current.id }, update).catch(asMetadataRefusal));
       for (const name of added) await call('add client scope', 'idempotent', () => admin.clients.addOptionalClientScope({ id: current.id, clientScopeId: ids.get(name)! }));

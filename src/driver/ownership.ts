@@ -134,6 +134,11 @@ export function requireOwned<Client>(client: Client | undefined, isOwned: (clien
   return client;
 }
 
+/** The bridge's own clients out of an IdP listing (a sweep, the open-registration listing). */
+export async function* ownedOnly<Client>(clients: AsyncIterable<Client>, isOwned: (client: Client) => boolean): AsyncIterable<Client> {
+  for await (const client of clients) if (isOwned(client)) yield client;
+}
+
 /** Idempotent delete: a client already gone is done, a foreign one is `404`, the bridge's own is removed. */
 export async function deleteOwned<Client>(client: Client | undefined, isOwned: (client: Client) => boolean, remove: (client: Client) => Promise<void>): Promise<void> {
   if (client === undefined) return;

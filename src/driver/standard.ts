@@ -1,7 +1,8 @@
 /**
  * The standard DCR façade's part of a driver (RFC 7591/7592, src/http/register.ts): the registration each client's
  * mark carries (`standardRegistration` in ownership.ts), replaced by an update that brings a new one, handed back as
- * `RegisteredClient.registration`, and the open-registered clients listed from the bridge's own.
+ * `RegisteredClient.registration`, and the open-registered clients listed from the bridge's own. Also the metadata
+ * helpers a driver needs where its IdP stores less than RFC 7591 allows, or takes members one by one.
  */
 import { InvalidClientMetadataError, InvalidRedirectUriError } from '../errors.js';
 import type { ClientMetadata, StandardRegistration } from './contract.js';
@@ -26,6 +27,11 @@ export async function openRegistrations<Client>(clients: AsyncIterable<Client> |
     if (id && markOf(client)?.standardRegistration?.openRegistration) open.push(id);
   }
   return open;
+}
+
+/** What turns `had` into `wanted` where an IdP takes each member (a client's scopes, say) by a call of its own. */
+export function membershipChanges<T>(wanted: readonly T[], had: readonly T[]): { added: T[]; removed: T[] } {
+  return { added: wanted.filter((member) => !had.includes(member)), removed: had.filter((member) => !wanted.includes(member)) };
 }
 
 /** Refuses, before any IdP call, values longer than an IdP stores (a longer one is the IdP's 500, not a 400). */
