@@ -18,10 +18,7 @@ import type { AdminCallSettings, ApiAccess, BridgeMark, ClientMetadata, DcrDrive
 const AUTH0_GRANT_TYPES = new Set(['authorization_code', 'implicit', 'refresh_token', 'client_credentials', 'password', 'urn:ietf:params:oauth:grant-type:device_code']);
 const AUTH0_AUTH_METHODS = new Set(['none', 'client_secret_basic', 'client_secret_post']);
 const INTERACTIVE_GRANTS = new Set(['authorization_code', 'implicit', 'password', 'urn:ietf:params:oauth:grant-type:device_code']);
-/**
- * With the 5 RFC 7591 keys, the mark's 5 reach Auth0's limit of 10 `client_metadata` keys exactly. A standard DCR
- * client's mark has its registration (`standard`) instead of the portal ids, so it stays within the 10 too.
- */
+/** With the 5 RFC 7591 keys, the mark's 5 reach Auth0's 10 `client_metadata` keys (standard DCR: its registration, no portal ids). */
 const MARK = flatMark({ prefix: 'dcr_bridge_', omit: ['portal', 'organizationId'] });
 
 export interface Auth0DriverOptions extends AdminCallSettings {

@@ -20,8 +20,6 @@ import type { AdminCallSettings, BridgeMark, ClientMetadata, DcrDriver, DriverFa
 
 const OWNER_TAG = 'dcr-bridge:managed';
 const REGISTRATION_TAG_PREFIX = 'dcr-bridge:registration:';
-/** Marks a client made by open registration, so Graph can list them by tag. */
-const OPEN_REGISTRATION_TAG = 'dcr-bridge:open-registration';
 const NOTES_PREFIX = 'Managed by dcr-bridge; RFC 7591 metadata: ';
 const PASSWORD_NAME = 'dcr-bridge';
 /** Entra's appId is a GUID; anything else cannot name a client, so it never reaches a Graph path. */
@@ -232,9 +230,9 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
     for (const app of found.value) await removeApplication(app.id);
   }
 
-  /** The bridge's applications carrying `tag`, page by page. */
-  async function* taggedApplications(tag: string): AsyncIterable<GraphApplication> {
-    let next: string | undefined = `/applications?${new URLSearchParams({ $filter: `tags/any(t:t eq '${tag}')`, $top: '999' })}`;
+  /** The bridge's applications (by its tag), page by page: what the sweep and the open-registration listing read. */
+  async function* ownedApplications(): AsyncIterable<GraphApplication> {
+    let next: string | undefined = `/applications?${new URLSearchParams({ $filter: `tags/any(t:t eq '${OWNER_TAG}')`, $top: '999' })}`;
     for (let page = 0; next && page < MAX_PAGES; page++) {
       const listing: Listing = await graph('list applications', 'idempotent', 'GET', next, isListing);
       yield* listing.value.filter(isOwned);
@@ -263,8 +261,7 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
     async registerClient(metadata, context) {
       const mark = newMark(context);
       const registrationTag = `${REGISTRATION_TAG_PREFIX}${mark.registrationId}`;
-      const openTag = mark.standardRegistration?.openRegistration ? [OPEN_REGISTRATION_TAG] : [];
-      const body = { ...toApplication(metadata, mark, context.applicationDescription), signInAudience: 'AzureADMyOrg', tags: [OWNER_TAG, registrationTag, ...openTag] };
+      const body = { ...toApplication(metadata, mark, context.applicationDescription), signInAudience: 'AzureADMyOrg', tags: [OWNER_TAG, registrationTag] };
       const app = await cleanUpIfApplied(() => graph('create application', 'unsafe', 'POST', '/applications', isApplication, body), () => removeLostApplication(registrationTag));
       const completeRegistration = async () => {
         const password = await addPassword(app);
@@ -298,9 +295,9 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
       return { clientId, clientSecret: rotated.value, clientSecretExpiresAt: rotated.expiresAt };
     },
 
-    retireExpiredSecrets: (now) => sweepSupersededSecrets(() => taggedApplications(OWNER_TAG), { graceSeconds, now, secretsOf: passwordsOf, remove: (app, secret) => removePassword(app, secret.id) }),
+    retireExpiredSecrets: (now) => sweepSupersededSecrets(ownedApplications, { graceSeconds, now, secretsOf: passwordsOf, remove: (app, secret) => removePassword(app, secret.id) }),
 
-    listOpenRegistrations: (limit) => openRegistrations(taggedApplications(OPEN_REGISTRATION_TAG), limit, (app) => MARK.read(readNotes(app.notes).mark), (app) => app.appId),
+    listOpenRegistrations: (limit) => openRegistrations(ownedApplications(), limit, (app) => MARK.read(readNotes(app.notes).mark), (app) => app.appId),
 
     fetchDiscoveryDocument: () => fetchDiscoveryJson(`${authorityHost}/${encodeURIComponent(options.tenantId)}/v2.0/.well-known/openid-configuration`, call.policy.timeoutMs),
 
