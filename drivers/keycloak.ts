@@ -123,8 +123,8 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
 
   /** The realm's client scopes by name; Keycloak drops a scope it does not have without a word, the bridge refuses it. */
   async function scopeIds(wanted: string[]): Promise<Map<string, string>> {
-    const scopes = await call('list client scopes', 'idempotent', () => admin.clientScopes.find());
-    const byName = new Map(scopes.filter((scope) => scope.name && scope.id).map((scope) => [scope.name!, scope.id!]));
+    const scopes = await call('list client scopes', 'idempotent', async () => usableAnswer(await admin.clientScopes.find(), isRecordArray, 'the client scope listing'));
+    const byName = new Map(scopes.filter(hasStrings('name', 'id')).map((scope) => [scope.name, scope.id]));
     if (wanted.some((name) => !byName.has(name))) throw new InvalidClientMetadataError('A scope value is not a client scope of the realm.');
     return byName;
   }
