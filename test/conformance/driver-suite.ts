@@ -290,7 +290,8 @@ export function testDriver(options: DriverConformanceOptions): void {
         const konnect = await request(bridge.app).post('/no-such-client/new-secret').set('X-API-Key', bridge.apiKey).expect(404);
         assert.equal(konnect.body.error, 'client_not_found');
         for (const eventType of ['update_application', 'add_registration', 'remove_registration']) {
-          const event = await request(bridge.app).post('/no-such-client/event-hook').set('X-API-Key', bridge.apiKey).send({ event_type: eventType, api_product_version_id: 'v1' });
+          const body = { event_type: eventType, redirect_uris: ['https://konnect.example.com/cb'], api_product_version_id: 'v1' };
+          const event = await request(bridge.app).post('/no-such-client/event-hook').set('X-API-Key', bridge.apiKey).send(body);
           assert.equal(event.status, 404, eventType);
           assert.equal(event.body.error, 'client_not_found', eventType);
         }

@@ -17,7 +17,8 @@ import { deletionOperation, faultKinds, faultMatrix, readOperation, registration
 /** The driver under test: short timeouts so persistent faults end fast. */
 const policy = { timeoutMs: 400, baseDelayMs: 5, maxDelayMs: 40, budgetMs: 1300 };
 /** The driver that sets the stage and checks the outcome, patient enough never to be the one that fails. */
-const setupPolicy = { timeoutMs: 3000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 8000 };
+// On a virtual clock nothing advances: a loaded machine cannot time it out.
+const setupPolicy = { timeoutMs: 30_000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 60_000, clock: new VirtualClock() };
 const TOKEN = 'POST /oauth/token';
 const CLIENTS = 'GET /api/v2/clients';
 const CREATE_CLIENT = 'POST /api/v2/clients';
