@@ -9,9 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { driverNames } from '../src/driver/names.js';
 import { ensureTestTls } from '../test/emulators/tls.js';
 
-const benchmarks = ['local', 'keycloak', 'okta', 'auth0', 'entra', 'fleet'];
+const benchmarks: string[] = [...driverNames, 'fleet'];
 
 const requested = process.argv.slice(2);
 const unknown = requested.filter((name) => !benchmarks.includes(name));

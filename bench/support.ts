@@ -13,7 +13,7 @@ import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { ensureTestTls } from '../test/emulators/tls.js';
-import type { DcrDriver } from '../drivers/driver.js';
+import type { DcrDriver } from '../src/driver/contract.js';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 

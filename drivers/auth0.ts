@@ -2,38 +2,26 @@
  * Auth0: each client is an Auth0 application created through the `auth0` SDK's ManagementClient
  * (`/api/v2/clients`), marked as the bridge's in `client_metadata` (string values, at most 10 keys of 255
  * characters), which also keeps the RFC 7591 fields Auth0 has no field for. With `AUTH0_AUDIENCE`, a client that
- * uses client credentials is granted that API (a client grant). Auth0 holds one secret per client, so rotation
+ * uses client credentials is granted that API (a client grant); Konnect's registration events grant and revoke only
+ * the APIs of `AUTH0_ALLOWED_AUDIENCES`, never the Management API. Auth0 holds one secret per client, so rotation
  * (`rotate-secret`) is immediate.
  */
-import { randomUUID } from 'node:crypto';
 import { ManagementClient } from 'auth0';
 import { ConfigurationError, envValue, requiredEnv } from '../src/env.js';
-import { BridgeError, ClientNotFoundError, ConflictError, IdpError, InvalidClientMetadataError, InvalidRequestError } from '../src/errors.js';
-import { IdpCaller, describeNetworkError, retryAfterFromHeaders, type CallSafety, type HeaderSource, type IdpCallPolicy, type UpstreamFailure } from '../src/idp/call.js';
-import { AdminTokenCache } from '../src/idp/token-cache.js';
+import { ClientNotFoundError, ConflictError, IdpError, InvalidClientMetadataError, InvalidRequestError, type BridgeError } from '../src/errors.js';
+import type { HeaderSource } from '../src/idp/call.js';
+import { checkClientId, cleanUpIfApplied, createAdminCall, defineDriver, deleteOwned, fetchClientCredentialsToken, flatMark, foundOrUndefined, goneIsDone } from '../src/driver/index.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
-import { decodeStandardRegistration, encodeStandardRegistration } from '../src/registration.js';
-import type {
-  ApiAccess,
-  ClientMetadata,
-  DcrDriver,
-  DriverFactory,
-  RegisteredClient,
-  RegisteredClientWithSecret,
-  RegistrationContext,
-  RotatedSecret,
-  StandardRegistration,
-} from './driver.js';
+import { hasStrings, isRecordArray, newMark, offsetPages, openRegistrations, registrationOf, updatedMark, requireOwned, statusFailure, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
+import type { AdminCallSettings, ApiAccess, BridgeMark, ClientMetadata, DcrDriver, DriverFactory, RegisteredClient } from '../src/driver/index.js';
 
-const CLIENT_ID = /^[A-Za-z0-9._~-]{1,255}$/;
-const DEFAULT_NAME = 'dcr-bridge client';
 const AUTH0_GRANT_TYPES = new Set(['authorization_code', 'implicit', 'refresh_token', 'client_credentials', 'password', 'urn:ietf:params:oauth:grant-type:device_code']);
 const AUTH0_AUTH_METHODS = new Set(['none', 'client_secret_basic', 'client_secret_post']);
 const INTERACTIVE_GRANTS = new Set(['authorization_code', 'implicit', 'password', 'urn:ietf:params:oauth:grant-type:device_code']);
-/** Bounds the search for a client whose create answer was lost: 20 pages of 100. */
-const MAX_PAGES = 20;
+/** With the 5 RFC 7591 keys, the mark's 5 reach Auth0's 10 `client_metadata` keys (standard DCR: its registration, no portal ids). */
+const MARK = flatMark({ prefix: 'dcr_bridge_', omit: ['portal', 'organizationId'] });
 
-export interface Auth0DriverOptions {
+export interface Auth0DriverOptions extends AdminCallSettings {
   /** The tenant's domain, e.g. `example.eu.auth0.com` (no scheme). */
   domain: string;
   /** The bridge's machine-to-machine application, granted the Management API. */
@@ -43,18 +31,15 @@ export interface Auth0DriverOptions {
   audience?: string;
   /** Scopes of that grant. */
   defaultScopes?: string[];
-  idpCallPolicy?: Partial<IdpCallPolicy>;
+  /** The APIs Konnect's `add_registration` may grant (`AUTH0_ALLOWED_AUDIENCES`); default only `audience`. */
+  allowedAudiences?: string[];
 }
-
-/** What the bridge keeps in `client_metadata` (Auth0: string values only). */
-type BridgeMetadata = Record<string, string>;
 
 /** The parts of an Auth0 client the bridge reads. */
 interface Auth0Client {
-  client_id?: string;
+  client_id: string;
   client_secret?: string;
   name?: string;
-  description?: string;
   app_type?: string;
   callbacks?: string[];
   allowed_logout_urls?: string[];
@@ -65,276 +50,155 @@ interface Auth0Client {
 }
 
 type RequestOptions = { abortSignal: AbortSignal; maxRetries: 0; timeoutInSeconds: number };
-
-/** A failed admin-token request; it never reached the Management API, so the call it served was not sent. */
-class TokenRequestError extends Error {
-  constructor(readonly failure: UpstreamFailure) {
-    super('The Auth0 token request failed');
-    this.name = 'TokenRequestError';
-  }
+export function describeAuth0Error(error: unknown) {
+  const { statusCode, rawResponse, name } = error as { statusCode?: unknown; rawResponse?: { headers?: HeaderSource }; name?: unknown };
+  return typeof statusCode === 'number' ? statusFailure(statusCode, rawResponse?.headers) : name === 'ManagementTimeoutError' ? { kind: 'timeout' as const } : undefined;
 }
 
-export function describeAuth0Error(error: unknown): UpstreamFailure | undefined {
-  if (error instanceof TokenRequestError) return error.failure;
-  const { statusCode, rawResponse } = error as { statusCode?: unknown; rawResponse?: { headers?: HeaderSource } };
-  if (typeof statusCode === 'number') return { kind: 'status', status: statusCode, retryAfterMs: retryAfterFromHeaders(rawResponse?.headers, statusCode) };
-  if ((error as { name?: unknown }).name === 'ManagementTimeoutError') return { kind: 'timeout' };
-  return describeNetworkError(error);
-}
+const isClient = (value: unknown): value is Auth0Client => hasStrings('client_id')(value);
+const isClientList = (value: unknown): value is Auth0Client[] => isRecordArray(value) && value.every(isClient);
+const isOwned = (client: Auth0Client) => MARK.read(client.client_metadata) !== undefined;
+
+/** The Management API itself is never grantable: a client holding it could administer the whole tenant. */
+export const managementAudience = (domain: string) => `https://${domain}/api/v2/`;
 
 export function createAuth0Driver(options: Auth0DriverOptions): DcrDriver {
-  const caller = new IdpCaller({ describe: describeAuth0Error, policy: options.idpCallPolicy });
-  const { timeoutMs } = caller.policy;
-  const tokens = new AdminTokenCache(() => requestAdminToken(options, timeoutMs));
-  const auth0 = new ManagementClient({ domain: options.domain, token: () => tokens.get(), maxRetries: 0, timeoutInSeconds: timeoutMs / 1000 });
-  const scopes = options.defaultScopes ?? [];
-
-  /** One admin call: the SDK's retries off, the call layer's signal on, and a refused token replaced once. */
-  function call<T>(operation: string, safety: CallSafety, attempt: (request: RequestOptions) => Promise<T>): Promise<T> {
-    return caller
-      .call(operation, safety, async (signal) => {
-        const request: RequestOptions = { abortSignal: signal, maxRetries: 0, timeoutInSeconds: timeoutMs / 1000 };
-        try {
-          return await attempt(request);
-        } catch (error) {
-          if (error instanceof TokenRequestError || (error as { statusCode?: unknown }).statusCode !== 401) throw error;
-          tokens.invalidate();
-          return await attempt(request);
-        }
-      })
-      .catch((error: unknown) => {
-        throw error instanceof BridgeError ? error : new IdpError(undefined, { cause: error });
-      });
+  const allowedAudiences = options.allowedAudiences ?? (options.audience ? [options.audience] : []);
+  if ([...allowedAudiences, options.audience].some((audience) => audience?.replace(/\/*$/, '/') === managementAudience(options.domain))) {
+    throw new ConfigurationError('AUTH0_ALLOWED_AUDIENCES', `must not name the Management API (${managementAudience(options.domain)}), nor AUTH0_AUDIENCE`);
   }
+  const adminCall = createAdminCall({
+    ...options,
+    host: options.domain,
+    describe: describeAuth0Error,
+    fetchToken: (signal) => fetchClientCredentialsToken(`https://${options.domain}/oauth/token`, { client_id: options.clientId, client_secret: options.clientSecret, audience: managementAudience(options.domain) }, signal),
+  });
+  const timeoutInSeconds = adminCall.policy.timeoutMs / 1000;
+  const auth0 = new ManagementClient({ domain: options.domain, token: () => adminCall.tokens!.get(), maxRetries: 0, timeoutInSeconds });
+
+  /** One admin call: the SDK's retries off, the call layer's signal on. */
+  const call = <T>(operation: string, safety: 'idempotent' | 'unsafe', attempt: (request: RequestOptions) => Promise<T>): Promise<T> =>
+    adminCall(operation, safety, (abortSignal) => attempt({ abortSignal, maxRetries: 0, timeoutInSeconds }));
 
   async function findClient(clientId: string): Promise<Auth0Client | undefined> {
-    if (!CLIENT_ID.test(clientId) || clientId === '.' || clientId === '..') throw new InvalidRequestError('The client_id is not a valid client identifier.');
-    try {
-      return (await call('read client', 'idempotent', (request) => auth0.clients.get(clientId, {}, request))) as Auth0Client;
-    } catch (error) {
-      if (error instanceof ClientNotFoundError) return undefined;
-      throw error;
-    }
+    checkClientId(clientId);
+    return foundOrUndefined(call('read client', 'idempotent', async (request) => usableAnswer(await auth0.clients.get(clientId, {}, request), isClient, 'the client lookup')));
   }
 
-  async function findOwnedClient(clientId: string): Promise<Auth0Client> {
-    const client = await findClient(clientId);
-    if (!client || !isOwned(client)) throw new ClientNotFoundError();
-    return client;
+  const findOwnedClient = async (clientId: string) => requireOwned(await findClient(clientId), isOwned);
+
+  /** The bridge's own client, and the audience of its registration event: the event's, else `AUTH0_AUDIENCE`; not allowed is 400. */
+  async function grantableFor(clientId: string, access: ApiAccess): Promise<string | undefined> {
+    await findOwnedClient(clientId);
+    const audience = access.audience ?? options.audience;
+    if (audience !== undefined && !allowedAudiences.includes(audience)) throw new InvalidRequestError('This audience is not one the bridge may grant (AUTH0_ALLOWED_AUDIENCES).');
+    return audience;
   }
 
-  async function listGrants(clientId: string, audience?: string): Promise<Array<{ id?: string }>> {
-    return call('list grants', 'idempotent', async (request) => {
+  async function revokeGrants(clientId: string, audience?: string): Promise<void> {
+    const grants = await call('list grants', 'idempotent', async (request) => {
       const page = await auth0.clientGrants.list({ client_id: clientId, ...(audience ? { audience } : {}), take: 100 }, request);
-      return page.data;
+      return usableAnswer(page.data, (value): value is Array<{ id?: string }> => isRecordArray(value), 'the grant listing');
     });
+    for (const grant of grants) {
+      if (grant.id) await call('revoke api access', 'idempotent', (request) => auth0.clientGrants.delete(grant.id!, request));
+    }
   }
 
   /** Grants the API; a grant that already exists is fine (Auth0 answers 409), so a repeated create is harmless. */
-  async function ensureGrant(clientId: string, audience: string): Promise<void> {
+  async function ensureGrant(clientId: string, audience: string, noSuchApi: BridgeError): Promise<void> {
     try {
-      await call('grant api access', 'idempotent', (request) => auth0.clientGrants.create({ client_id: clientId, audience, scope: scopes }, request));
+      await call('grant api access', 'idempotent', (request) => auth0.clientGrants.create({ client_id: clientId, audience, scope: options.defaultScopes ?? [] }, request));
     } catch (error) {
       if (error instanceof ConflictError) return;
-      if (error instanceof ClientNotFoundError) throw new InvalidRequestError('Auth0 has no API with this audience.');
-      throw error;
+      throw error instanceof ClientNotFoundError ? noSuchApi : error;
     }
   }
 
-  async function removeClient(clientId: string): Promise<void> {
-    for (const grant of await listGrants(clientId)) {
-      if (grant.id) await call('revoke api access', 'idempotent', (request) => auth0.clientGrants.delete(grant.id!, request));
-    }
-    await call('delete client', 'idempotent', (request) => auth0.clients.delete(clientId, request));
-  }
+  const removeClient = async (clientId: string) => {
+    await revokeGrants(clientId);
+    await goneIsDone(call('delete client', 'idempotent', (request) => auth0.clients.delete(clientId, request)));
+  };
+
+  const listClients = (operation: string, page: number, perPage: number, fields: string) =>
+    call(operation, 'idempotent', async (request) => {
+      const listed = await auth0.clients.list({ page, per_page: perPage, include_totals: true, fields, include_fields: true }, request);
+      return usableAnswer(listed.data, isClientList, 'the client listing');
+    });
+
+  const markedClients = (operation: string, maxPages: number) => offsetPages(100, maxPages, (offset, limit) => listClients(operation, offset / limit, limit, 'client_id,client_metadata'));
 
   /** After a create whose answer was lost: the client may exist, found by the registration id set before the create. */
-  async function removeUnconfirmedRegistration(registration: string): Promise<void> {
-    for (let page = 0; page < MAX_PAGES; page++) {
-      const found = await call('find unconfirmed client', 'idempotent', async (request) => {
-        const listed = await auth0.clients.list({ page, per_page: 100, include_totals: true, fields: 'client_id,client_metadata', include_fields: true }, request);
-        return listed.data as Auth0Client[];
-      });
-      const orphan = found.find((client) => isOwned(client) && client.client_metadata?.dcr_bridge_registration === registration);
-      if (orphan?.client_id) return removeClient(orphan.client_id);
-      if (found.length < 100) return;
-    }
+  async function removeUnconfirmedRegistration(mark: BridgeMark): Promise<void> {
+    const pages = markedClients('find unconfirmed client', 20);
+    for await (const client of pages) if (isOwned(client) && MARK.read(client.client_metadata)?.registrationId === mark.registrationId) return removeClient(client.client_id);
   }
 
-  return {
+  return defineDriver({
     name: 'auth0',
     capabilities: { rotationGrace: false, apiAccessGrants: true },
 
-    async registerClient(metadata: ClientMetadata, context: RegistrationContext): Promise<RegisteredClientWithSecret> {
-      const mark: BridgeMetadata = {
-        dcr_bridge_managed: 'true',
-        dcr_bridge_registration: randomUUID(),
-        dcr_bridge_issued_at: String(Math.floor(Date.now() / 1000)),
-        ...contextMetadata(context),
-      };
-      const body = toAuth0Client(metadata, mark, context.applicationDescription);
-      let created: Auth0Client;
-      try {
-        created = (await call('register client', 'unsafe', (request) => auth0.clients.create(body as Parameters<typeof auth0.clients.create>[0], request))) as Auth0Client;
-      } catch (error) {
-        if (mayHaveBeenApplied(error)) await removeUnconfirmedRegistration(mark.dcr_bridge_registration!).catch(() => undefined);
-        throw error;
-      }
+    async registerClient(metadata, context) {
+      const mark = newMark(context);
+      const body = toAuth0Client(metadata, MARK.write(mark), context.applicationDescription);
+      // A client without the credentials it needs is an unusable answer: the client found by its mark is removed.
+      const withCredentials = (value: unknown): value is Auth0Client => isClient(value) && (metadata.tokenEndpointAuthMethod === 'none' || typeof value.client_secret === 'string');
+      const create = async (request: RequestOptions) => usableAnswer(await auth0.clients.create(body as Parameters<typeof auth0.clients.create>[0], request), withCredentials, 'the client creation');
+      const created = await cleanUpIfApplied(() => call('register client', 'unsafe', create), () => removeUnconfirmedRegistration(mark));
       const clientId = created.client_id;
-      if (!clientId || (metadata.tokenEndpointAuthMethod !== 'none' && !created.client_secret)) {
-        if (clientId) await removeClient(clientId).catch(() => undefined);
-        throw new IdpError('Auth0 created the client without returning its credentials.');
-      }
       if (options.audience && metadata.grantTypes.includes('client_credentials')) {
-        try {
-          await ensureGrant(clientId, options.audience);
-        } catch (error) {
-          await removeClient(clientId).catch(() => undefined);
-          throw error instanceof InvalidRequestError ? new IdpError('Auth0 has no API with the configured AUTH0_AUDIENCE.') : error;
-        }
+        await undoOnFailure(() => ensureGrant(clientId, options.audience!, new IdpError('Auth0 has no API with the configured AUTH0_AUDIENCE.')), () => removeClient(clientId));
       }
       return { ...toRegisteredClient(created), clientSecret: created.client_secret ?? '' };
     },
 
-    async getClient(clientId: string): Promise<RegisteredClient> {
-      return toRegisteredClient(await findOwnedClient(clientId));
-    },
+    getClient: async (clientId) => toRegisteredClient(await findOwnedClient(clientId)),
 
-    async updateClient(clientId: string, metadata: ClientMetadata, changes?: { registration?: StandardRegistration }): Promise<RegisteredClient> {
+    async updateClient(clientId, metadata, changes) {
       const existing = await findOwnedClient(clientId);
-      const kept = {
-        ...Object.fromEntries(Object.entries(stringMetadata(existing)).filter(([key]) => key.startsWith('dcr_bridge_') || CONTEXT_KEYS.has(key))),
-        ...registrationMetadata(changes?.registration),
-      };
+      const owned = Object.fromEntries(Object.entries(stringMetadata(existing)).filter(([key]) => MARK.owns(key)));
+      const kept = { ...owned, ...(changes?.registration ? MARK.write(updatedMark(MARK.read(owned)!, changes)) : {}) };
       const body = toAuth0Client(metadata, kept, undefined);
       // Auth0 merges client_metadata on update; a key is removed by sending it as null.
       const removed = Object.fromEntries(Object.keys(existing.client_metadata ?? {}).filter((key) => !(key in body.client_metadata)).map((key) => [key, null]));
-      const updated = await call('update client', 'idempotent', (request) => auth0.clients.update(clientId, { ...body, client_metadata: { ...removed, ...body.client_metadata } } as Parameters<typeof auth0.clients.update>[1], request));
-      return toRegisteredClient(updated as Auth0Client);
+      const update = { ...body, client_metadata: { ...removed, ...body.client_metadata } } as Parameters<typeof auth0.clients.update>[1];
+      return toRegisteredClient(await call('update client', 'idempotent', async (request) => usableAnswer(await auth0.clients.update(clientId, update, request), isClient, 'the client update')));
     },
 
-    async deleteClient(clientId: string): Promise<void> {
-      const client = await findClient(clientId);
-      if (!client) return;
-      if (!isOwned(client)) throw new ClientNotFoundError();
-      await removeClient(clientId);
-    },
+    deleteClient: async (clientId) => deleteOwned(await findClient(clientId), isOwned, (client) => removeClient(client.client_id)),
 
-    async rotateSecret(clientId: string): Promise<RotatedSecret> {
+    async rotateSecret(clientId) {
       const client = await findOwnedClient(clientId);
       if (client.token_endpoint_auth_method === 'none') throw new InvalidRequestError('This client authenticates without a client secret, so it has none to rotate.');
       // Not repeated blindly: a second rotate would silently replace the secret the first one issued.
-      const rotated = (await call('rotate secret', 'unsafe', (request) => auth0.clients.rotateSecret(clientId, request))) as Auth0Client;
-      if (!rotated.client_secret) throw new IdpError('Auth0 rotated the secret without returning it.');
+      const rotated = await call('rotate secret', 'unsafe', async (request) => usableAnswer(await auth0.clients.rotateSecret(clientId, request), hasStrings('client_secret'), 'the secret rotation'));
       return { clientId, clientSecret: rotated.client_secret, clientSecretExpiresAt: 0 };
     },
 
-    async retireExpiredSecrets(): Promise<number> {
-      return 0;
+    listOpenRegistrations: (limit) => openRegistrations(markedClients('list open registrations', 50), limit, (client) => MARK.read(client.client_metadata), (client) => client.client_id),
+
+    fetchDiscoveryDocument: () => fetchDiscoveryJson(`https://${options.domain}/.well-known/openid-configuration`, adminCall.policy.timeoutMs),
+
+    checkReadiness: async () => void (await listClients('readiness', 0, 1, 'client_id')),
+
+    async grantApiAccess(clientId, access) {
+      const audience = await grantableFor(clientId, access);
+      if (audience) await ensureGrant(clientId, audience, new InvalidRequestError('Auth0 has no API with this audience.'));
     },
 
-    async listOpenRegistrations(limit: number): Promise<string[]> {
-      const open: string[] = [];
-      for (let page = 0; page < MAX_PAGES && open.length < limit; page++) {
-        const found = await call('list open registrations', 'idempotent', async (request) => {
-          const listed = await auth0.clients.list({ page, per_page: 100, include_totals: true, fields: 'client_id,client_metadata', include_fields: true }, request);
-          return listed.data as Auth0Client[];
-        });
-        for (const client of found) {
-          if (isOwned(client) && client.client_id && decodeStandardRegistration(client.client_metadata?.[STANDARD_REGISTRATION_KEY])?.openRegistration) open.push(client.client_id);
-        }
-        if (found.length < 100) break;
-      }
-      return open.slice(0, limit);
+    async revokeApiAccess(clientId, access) {
+      const audience = await grantableFor(clientId, access);
+      if (audience) await revokeGrants(clientId, audience);
     },
-
-    fetchDiscoveryDocument: () => fetchDiscoveryJson(`https://${options.domain}/.well-known/openid-configuration`, timeoutMs),
-
-    async checkReadiness(): Promise<void> {
-      await call('readiness', 'idempotent', (request) => auth0.clients.list({ page: 0, per_page: 1, include_totals: true, fields: 'client_id', include_fields: true }, request));
-    },
-
-    async grantApiAccess(clientId: string, access: ApiAccess): Promise<void> {
-      const audience = access.audience ?? options.audience;
-      await findOwnedClient(clientId);
-      if (audience) await ensureGrant(clientId, audience);
-    },
-
-    async revokeApiAccess(clientId: string, access: ApiAccess): Promise<void> {
-      const audience = access.audience ?? options.audience;
-      await findOwnedClient(clientId);
-      if (!audience) return;
-      for (const grant of await listGrants(clientId, audience)) {
-        if (grant.id) await call('revoke api access', 'idempotent', (request) => auth0.clientGrants.delete(grant.id!, request));
-      }
-    },
-
-    async close(): Promise<void> {},
-  };
+  });
 }
 
-/** The admin token, by client credentials for the Management API, as the SDK's own token provider asks for it. */
-async function requestAdminToken(options: Auth0DriverOptions, timeoutMs: number): Promise<{ accessToken: string; expiresInSeconds: number }> {
-  let response: Response;
-  try {
-    response = await fetch(`https://${options.domain}/oauth/token`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
-      body: new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_id: options.clientId,
-        client_secret: options.clientSecret,
-        audience: `https://${options.domain}/api/v2/`,
-      }),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-  } catch (error) {
-    throw new TokenRequestError({ ...(describeNetworkError(error) ?? { kind: 'network' }), notSent: true });
-  }
-  if (!response.ok) {
-    await response.arrayBuffer().catch(() => undefined);
-    // Any refusal but throttling or an outage is the bridge's own credentials refused.
-    const status = response.status === 429 || response.status >= 500 ? response.status : 401;
-    throw new TokenRequestError({ kind: 'status', status, retryAfterMs: retryAfterFromHeaders(response.headers, status), notSent: true });
-  }
-  const body = (await response.json()) as { access_token?: unknown; expires_in?: unknown };
-  if (typeof body.access_token !== 'string' || typeof body.expires_in !== 'number') throw new IdpError('Auth0 answered the token request without a usable token.');
-  return { accessToken: body.access_token, expiresInSeconds: body.expires_in };
-}
-
-// With the 3 mark keys and the 5 RFC 7591 ones, these 2 reach Auth0's limit of 10 keys exactly.
-const CONTEXT_KEYS = new Set(['portal_id', 'developer_id']);
-const STANDARD_REGISTRATION_KEY = 'dcr_bridge_standard';
-
-function contextMetadata(context: RegistrationContext): BridgeMetadata {
-  return withoutUndefined({ portal_id: context.portalId, developer_id: context.developerId, ...registrationMetadata(context.registration) });
-}
-
-/** The standard DCR façade's registration, one key (its clients carry no portal ids, so the 10 keys still hold). */
-function registrationMetadata(registration: StandardRegistration | undefined): BridgeMetadata {
-  return registration ? { [STANDARD_REGISTRATION_KEY]: encodeStandardRegistration(registration) } : {};
-}
-
-function isOwned(client: Auth0Client): boolean {
-  return client.client_metadata?.dcr_bridge_managed === 'true';
-}
-
-/** Whether a failed unsafe call may still have been carried out by Auth0 (its answer lost, or a 5xx after acting). */
-function mayHaveBeenApplied(error: unknown): boolean {
-  const failure = error instanceof BridgeError ? (error.cause as UpstreamFailure | undefined) : undefined;
-  if (!failure || typeof failure !== 'object' || !('kind' in failure) || failure.notSent) return false;
-  if (failure.kind === 'timeout' || failure.kind === 'network') return true;
-  return failure.status !== undefined && failure.status >= 500;
-}
-
-function toAuth0Client(metadata: ClientMetadata, mark: BridgeMetadata, description: string | undefined) {
+function toAuth0Client(metadata: ClientMetadata, mark: Record<string, string>, description: string | undefined) {
   const unsupported = metadata.grantTypes.find((grant) => !AUTH0_GRANT_TYPES.has(grant));
   if (unsupported) throw new InvalidClientMetadataError(`Auth0 does not support the grant type ${unsupported}.`);
-  if (!AUTH0_AUTH_METHODS.has(metadata.tokenEndpointAuthMethod)) {
-    throw new InvalidClientMetadataError('Auth0 supports the token endpoint auth methods client_secret_basic, client_secret_post and none.');
-  }
+  if (!AUTH0_AUTH_METHODS.has(metadata.tokenEndpointAuthMethod)) throw new InvalidClientMetadataError('Auth0 supports the token endpoint auth methods client_secret_basic, client_secret_post and none.');
   if (metadata.clientName !== undefined && /[<>]/.test(metadata.clientName)) throw new InvalidClientMetadataError('Auth0 does not allow < or > in a client name.');
-  const clientMetadata: BridgeMetadata = {
+  const clientMetadata: Record<string, string> = {
     ...mark,
     ...withoutUndefined({
       response_types: metadata.responseTypes.length > 0 ? metadata.responseTypes.join(' ') : undefined,
@@ -344,11 +208,10 @@ function toAuth0Client(metadata: ClientMetadata, mark: BridgeMetadata, descripti
       jwks_uri: metadata.jwksUri,
     }),
   };
-  for (const [key, value] of Object.entries(clientMetadata)) {
-    if (value.length > 255) throw new InvalidClientMetadataError(`Auth0 keeps at most 255 characters of ${key}.`);
-  }
+  const tooLong = Object.entries(clientMetadata).find(([, value]) => value.length > 255);
+  if (tooLong) throw new InvalidClientMetadataError(`Auth0 keeps at most 255 characters of ${tooLong[0]}.`);
   return {
-    name: metadata.clientName ?? DEFAULT_NAME,
+    name: metadata.clientName ?? 'dcr-bridge client',
     ...(description ? { description: description.slice(0, 140) } : {}),
     app_type: appType(metadata),
     callbacks: metadata.redirectUris,
@@ -367,9 +230,7 @@ function appType(metadata: ClientMetadata): string {
   return metadata.tokenEndpointAuthMethod === 'none' ? 'spa' : 'regular_web';
 }
 
-function stringMetadata(client: Auth0Client): BridgeMetadata {
-  return Object.fromEntries(Object.entries(client.client_metadata ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
-}
+const stringMetadata = (client: Auth0Client) => Object.fromEntries(Object.entries(client.client_metadata ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
 
 function toRegisteredClient(client: Auth0Client): RegisteredClient {
   const stored = stringMetadata(client);
@@ -383,25 +244,16 @@ function toRegisteredClient(client: Auth0Client): RegisteredClient {
     logoUri: client.logo_uri || undefined,
     postLogoutRedirectUris: client.allowed_logout_urls && client.allowed_logout_urls.length > 0 ? client.allowed_logout_urls : undefined,
   });
-  const registration = decodeStandardRegistration(stored[STANDARD_REGISTRATION_KEY]);
-  return {
-    ...(registration ? { registration } : {}),
-    clientId: client.client_id ?? '',
-    clientIdIssuedAt: Number(stored.dcr_bridge_issued_at ?? 0),
-    clientSecretExpiresAt: 0,
-    metadata: {
-      ...optional,
-      redirectUris: client.callbacks ?? [],
-      grantTypes: client.grant_types ?? [],
-      responseTypes: words(stored.response_types) ?? [],
-      tokenEndpointAuthMethod: client.token_endpoint_auth_method ?? 'client_secret_post',
-      applicationType: client.app_type === 'native' ? 'native' : 'web',
-    },
+  const metadata: ClientMetadata = {
+    ...optional,
+    redirectUris: client.callbacks ?? [],
+    grantTypes: client.grant_types ?? [],
+    responseTypes: words(stored.response_types) ?? [],
+    tokenEndpointAuthMethod: client.token_endpoint_auth_method ?? 'client_secret_post',
+    applicationType: client.app_type === 'native' ? 'native' : 'web',
   };
-}
-
-function withoutUndefined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
+  const mark = MARK.read(stored);
+  return { clientId: client.client_id, clientIdIssuedAt: mark?.issuedAt ?? 0, clientSecretExpiresAt: 0, metadata, ...registrationOf(mark) };
 }
 
 export const createDriverFromEnv: DriverFactory = async (env, settings) => {
@@ -412,5 +264,6 @@ export const createDriverFromEnv: DriverFactory = async (env, settings) => {
   const audience = envValue(env, 'AUTH0_AUDIENCE');
   const defaultScopes = envValue(env, 'AUTH0_DEFAULT_SCOPES')?.split(/\s+/).filter(Boolean);
   if (defaultScopes && !audience) throw new ConfigurationError('AUTH0_DEFAULT_SCOPES', 'needs AUTH0_AUDIENCE: the scopes are those of the API it names');
-  return createAuth0Driver({ domain, clientId, clientSecret, audience, defaultScopes, idpCallPolicy: settings.idpCallPolicy });
+  const allowedAudiences = envValue(env, 'AUTH0_ALLOWED_AUDIENCES')?.split(',').map((entry) => entry.trim()).filter(Boolean);
+  return createAuth0Driver({ domain, clientId, clientSecret, audience, defaultScopes, allowedAudiences, ...settings });
 };

@@ -9,47 +9,19 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { X509Certificate, createHash, createPrivateKey, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import {
-  AuthError,
-  ConfidentialClientApplication,
-  LogLevel,
-  ServerError,
-  type INetworkModule,
-  type NetworkRequestOptions,
-  type NetworkResponse,
-} from '@azure/msal-node';
+import { AuthError, ConfidentialClientApplication, LogLevel, ServerError, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
 import { ConfigurationError, envValue, requiredEnv, urlEnv, type Env } from '../src/env.js';
-import { ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError } from '../src/errors.js';
-import {
-  IdpCaller,
-  describeNetworkError,
-  retryAfterFromHeaders,
-  upstreamStatusOf,
-  type CallSafety,
-  type IdpCallPolicy,
-  type UpstreamFailure,
-} from '../src/idp/call.js';
-import { AdminTokenCache } from '../src/idp/token-cache.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
-import { decodeStandardRegistration, encodeStandardRegistration } from '../src/registration.js';
-import type {
-  ClientMetadata,
-  DcrDriver,
-  DriverFactory,
-  RegisteredClient,
-  RegisteredClientWithSecret,
-  RegistrationContext,
-  RotatedSecret,
-  StandardRegistration,
-} from './driver.js';
+import { ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError } from '../src/errors.js';
+import { describeNetworkError, upstreamStatusOf, type CallSafety, type UpstreamFailure } from '../src/idp/call.js';
+import { IdpStatusError, cleanUpIfApplied, createAdminCall, defineDriver, deleteOwned, flatMark, foundOrUndefined, goneIsDone, hasStrings, isRecord } from '../src/driver/index.js';
+import { isRecordArray, newMark, openRegistrations, registrationOf, updatedMark, requireOwned, rotateWithGrace, statusFailure, sweepSupersededSecrets, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
+import type { AdminCallSettings, BridgeMark, ClientMetadata, DcrDriver, DriverFactory, RegisteredClient, SecretSlots } from '../src/driver/index.js';
 
 const OWNER_TAG = 'dcr-bridge:managed';
-/** Marks a client made by open registration, so the bridge can count and an operator can list them. */
-const OPEN_REGISTRATION_TAG = 'dcr-bridge:open-registration';
 const REGISTRATION_TAG_PREFIX = 'dcr-bridge:registration:';
 const NOTES_PREFIX = 'Managed by dcr-bridge; RFC 7591 metadata: ';
 const PASSWORD_NAME = 'dcr-bridge';
-const DEFAULT_DISPLAY_NAME = 'dcr-bridge client';
 /** Entra's appId is a GUID; anything else cannot name a client, so it never reaches a Graph path. */
 const APP_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Bounds every listing: 50 pages of 999 applications. */
@@ -57,7 +29,7 @@ const MAX_PAGES = 50;
 
 export type EntraCredential = { clientSecret: string } | { certificatePem: string };
 
-export interface EntraDriverOptions {
+export interface EntraDriverOptions extends AdminCallSettings {
   /** Directory (tenant) id or domain. */
   tenantId: string;
   /** Application (client) id of the bridge's own app registration. */
@@ -68,7 +40,6 @@ export interface EntraDriverOptions {
   /** Default `https://graph.microsoft.com`, without `/v1.0`. */
   graphUrl?: string;
   rotationGraceSeconds?: number;
-  idpCallPolicy?: Partial<IdpCallPolicy>;
   /** How long to wait for a new application or password to replicate. Default 30 s. */
   replicationWaitMs?: number;
 }
@@ -91,42 +62,20 @@ interface GraphApplication {
 
 interface GraphPassword {
   keyId: string;
+  secretText?: string | null;
   startDateTime?: string | null;
   endDateTime?: string | null;
-  secretText?: string | null;
 }
 
-/** What `notes` keeps: the RFC 7591 fields Entra has no property for, and where the registration came from. */
-interface StoredMetadata {
-  grantTypes: string[];
-  responseTypes: string[];
-  tokenEndpointAuthMethod: string;
-  scope?: string;
-  logoUri?: string;
-  contacts?: string[];
-  jwksUri?: string;
-  postLogoutRedirectUris?: string[];
-  applicationType?: 'web' | 'native';
-  portal?: string;
-  portalId?: string;
-  organizationId?: string;
-  developerId?: string;
-  /** The standard DCR façade's registration (`encodeStandardRegistration`): the registration access token's hash. */
-  standardRegistration?: string;
-}
+/** What `notes` keeps: the RFC 7591 fields Entra has no property for, and the bridge's mark (the tag says "managed"). */
+type StoredMetadata = Pick<ClientMetadata, 'grantTypes' | 'responseTypes' | 'tokenEndpointAuthMethod' | 'scope' | 'logoUri' | 'contacts' | 'jwksUri' | 'postLogoutRedirectUris' | 'applicationType'> & {
+  mark?: Record<string, string>;
+};
 
-/** A Graph answer other than 2xx. */
-class GraphResponseError extends Error {
-  readonly status: number;
-  readonly retryAfterMs: number | undefined;
-
-  constructor(status: number, retryAfterMs: number | undefined) {
-    super(`Microsoft Graph answered ${status}`);
-    this.name = 'GraphResponseError';
-    this.status = status;
-    this.retryAfterMs = retryAfterMs;
-  }
-}
+const MARK = flatMark({ prefix: '' });
+const isApplication = (value: unknown): value is GraphApplication => hasStrings('id', 'appId')(value) && (value.tags === undefined || Array.isArray(value.tags));
+const isPassword = (value: unknown): value is GraphPassword => hasStrings('keyId')(value);
+const isOwned = (app: GraphApplication) => app.tags?.includes(OWNER_TAG) === true;
 
 /** MSAL keeps only `AuthError`s it is handed, so the token endpoint's status travels beside them. */
 const tokenEndpointFailures = new WeakMap<object, UpstreamFailure>();
@@ -134,7 +83,6 @@ const tokenEndpointFailures = new WeakMap<object, UpstreamFailure>();
 const attemptSignal = new AsyncLocalStorage<AbortSignal>();
 
 function describeEntraError(error: unknown): UpstreamFailure | undefined {
-  if (error instanceof GraphResponseError) return { kind: 'status', status: error.status, retryAfterMs: error.retryAfterMs };
   if (typeof error === 'object' && error !== null && tokenEndpointFailures.has(error)) return tokenEndpointFailures.get(error);
   // The token endpoint refused the bridge's own credentials (AADSTS7000215, 700016...): 4xx answers reach MSAL.
   if (error instanceof ServerError) return { kind: 'status', status: 401 };
@@ -149,11 +97,7 @@ function describeEntraError(error: unknown): UpstreamFailure | undefined {
  * 5xx becomes an error carrying its status and `Retry-After`, before MSAL could record a minute-long self-ban.
  */
 class TokenEndpointClient implements INetworkModule {
-  private readonly fallbackTimeoutMs: number;
-
-  constructor(fallbackTimeoutMs: number) {
-    this.fallbackTimeoutMs = fallbackTimeoutMs;
-  }
+  constructor(private readonly fallbackTimeoutMs: number) {}
 
   sendGetRequestAsync<T>(url: string, options?: NetworkRequestOptions): Promise<NetworkResponse<T>> {
     return this.send<T>('GET', url, options);
@@ -173,7 +117,7 @@ class TokenEndpointClient implements INetworkModule {
     }
     if (response.status === 429 || response.status >= 500) {
       await response.arrayBuffer().catch(() => undefined);
-      throw failure('server_unavailable', { kind: 'status', status: response.status, retryAfterMs: retryAfterFromHeaders(response.headers, response.status) });
+      throw failure('server_unavailable', statusFailure(response.status, response.headers));
     }
     try {
       return { status: response.status, headers: Object.fromEntries(response.headers), body: (await response.json()) as T };
@@ -193,9 +137,20 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
   const authorityHost = (options.authorityHost ?? 'https://login.microsoftonline.com').replace(/\/+$/, '');
   const graphUrl = (options.graphUrl ?? 'https://graph.microsoft.com').replace(/\/+$/, '').replace(/\/v1\.0$/, '');
   const graphBase = `${graphUrl}/v1.0`;
-  const graceMs = Math.max(0, options.rotationGraceSeconds ?? 0) * 1000;
+  const graceSeconds = Math.max(0, options.rotationGraceSeconds ?? 0);
   const replicationWaitMs = options.replicationWaitMs ?? 30_000;
-  const caller = new IdpCaller({ describe: describeEntraError, policy: options.idpCallPolicy });
+
+  const call = createAdminCall({
+    ...options,
+    host: new URL(graphUrl).host,
+    tokenHost: new URL(authorityHost).host,
+    describe: describeEntraError,
+    fetchToken: async (signal) => {
+      const result = await attemptSignal.run(signal, () => msal.acquireTokenByClientCredential({ scopes: [`${graphUrl}/.default`], skipCache: true }));
+      const issued = usableAnswer(result, (value): value is { accessToken: string; expiresOn: Date } => hasStrings('accessToken')(value) && value.expiresOn instanceof Date, 'the token request');
+      return { accessToken: issued.accessToken, expiresInSeconds: Math.max(1, Math.floor((issued.expiresOn.getTime() - Date.now()) / 1000)) };
+    },
+  });
 
   const msal = new ConfidentialClientApplication({
     auth: {
@@ -205,45 +160,27 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
       ...('clientSecret' in options.credential ? { clientSecret: options.credential.clientSecret } : { clientCertificate: certificateCredential(options.credential.certificatePem) }),
     },
     system: {
-      networkClient: new TokenEndpointClient(caller.policy.timeoutMs),
+      networkClient: new TokenEndpointClient(call.policy.timeoutMs),
       disableInternalRetries: true,
       loggerOptions: { piiLoggingEnabled: false, logLevel: LogLevel.Error, loggerCallback: () => undefined },
     },
   });
 
-  const tokens = new AdminTokenCache(async () => {
-    const result = await caller.call('acquire admin token', 'idempotent', (signal) =>
-      attemptSignal.run(signal, () => msal.acquireTokenByClientCredential({ scopes: [`${graphUrl}/.default`], skipCache: true })),
-    );
-    if (!result?.accessToken || !result.expiresOn) throw new IdpUnavailableError('The identity provider issued no usable admin token; retry later.');
-    return { accessToken: result.accessToken, expiresInSeconds: Math.max(1, Math.floor((result.expiresOn.getTime() - Date.now()) / 1000)) };
-  });
-
-  async function send<T>(method: string, path: string, token: string, body: unknown, signal: AbortSignal): Promise<T> {
+  async function send(method: string, path: string, token: string, body: unknown, signal: AbortSignal): Promise<unknown> {
     const url = path.startsWith('https://') ? path : `${graphBase}${path}`;
-    const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json', 'client-request-id': randomUUID() };
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    const headers = { authorization: `Bearer ${token}`, accept: 'application/json', 'client-request-id': randomUUID(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
     const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
     if (!response.ok) {
       await response.arrayBuffer().catch(() => undefined);
-      throw new GraphResponseError(response.status, retryAfterFromHeaders(response.headers, response.status));
+      throw new IdpStatusError(response.status, response.headers);
     }
-    if (response.status === 204) return undefined as T;
-    return (await response.json()) as T;
+    return response.status === 204 ? undefined : response.json();
   }
 
-  /** One Graph call through the call layer; a 401 means the cached admin token went stale, so it is renewed once. */
-  async function graph<T>(operation: string, safety: CallSafety, method: string, path: string, body?: unknown): Promise<T> {
-    for (let renewed = false; ; renewed = true) {
-      const token = await tokens.get();
-      try {
-        return await caller.call(operation, safety, (signal) => send<T>(method, path, token, body, signal));
-      } catch (error) {
-        if (upstreamStatusOf(error) !== 401 || renewed) throw error;
-        tokens.invalidate();
-      }
-    }
-  }
+  /** One Graph call through the kit's admin call, its answer checked to be usable before anything reads it. */
+  const graph = <T>(operation: string, safety: CallSafety, method: string, path: string, isUsable: (value: unknown) => value is T, body?: unknown): Promise<T> =>
+    call(operation, safety, async (signal, token) => usableAnswer(await send(method, path, token, body, signal), isUsable, `the ${operation}`));
+  const nothing = (value: unknown): value is unknown => value === undefined || isRecord(value);
 
   /** Entra replicates a new object for a few seconds; until then it answers as if it did not exist. Waited out, bounded. */
   async function afterReplication<T>(attempt: () => Promise<T>, isLag: (status: number | undefined) => boolean): Promise<T> {
@@ -263,231 +200,129 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
 
   const byAppIdPath = (clientId: string) => `/applications(appId='${encodeURIComponent(clientId)}')`;
   const objectPath = (id: string) => `/applications/${encodeURIComponent(id)}`;
+  const readApplication = (path: string) => graph('read application', 'idempotent', 'GET', path, isApplication);
+  const addPassword = (app: GraphApplication) =>
+    afterReplication(() => graph('add password', 'unsafe', 'POST', `${objectPath(app.id)}/addPassword`, isPassword, { passwordCredential: { displayName: PASSWORD_NAME } }), notYetVisible);
 
-  /** The application behind `clientId`, only if this bridge created it. */
-  async function ownedApplication(clientId: string): Promise<GraphApplication> {
-    if (!APP_ID.test(clientId)) throw new ClientNotFoundError();
-    const app = await graph<GraphApplication>('read application', 'idempotent', 'GET', byAppIdPath(clientId));
-    if (!app.tags?.includes(OWNER_TAG)) throw new ClientNotFoundError();
-    return app;
-  }
+  /** The application behind `clientId`; Entra's appId is a GUID, so anything else names no client and never reaches a path. */
+  const findApplication = async (clientId: string) => (APP_ID.test(clientId) ? foundOrUndefined(readApplication(byAppIdPath(clientId))) : undefined);
+  const ownedApplication = async (clientId: string) => requireOwned(await findApplication(clientId), isOwned);
 
   async function removePassword(app: GraphApplication, keyId: string): Promise<void> {
     try {
-      await graph('remove password', 'idempotent', 'POST', `${objectPath(app.id)}/removePassword`, { keyId });
+      await graph('remove password', 'idempotent', 'POST', `${objectPath(app.id)}/removePassword`, nothing, { keyId });
     } catch (error) {
       // A repeated removal is refused once the first one took effect: gone is what was wanted.
       const status = upstreamStatusOf(error);
       if (status !== 400 && status !== 404) throw error;
-      const current = await graph<GraphApplication>('read application', 'idempotent', 'GET', objectPath(app.id));
+      const current = await readApplication(objectPath(app.id));
       if (current.passwordCredentials?.some((password) => password.keyId === keyId)) throw error;
     }
   }
 
-  /** Deletes an application the bridge created during a registration that then failed. */
-  async function compensate(objectId: string): Promise<void> {
-    await afterReplication(() => graph('delete application', 'idempotent', 'DELETE', objectPath(objectId)), notYetVisible).catch(() => undefined);
+  /** Deletes an application the bridge created (gone is done), waiting out replication of a new one. */
+  const removeApplication = async (objectId: string) =>
+    void (await afterReplication(() => goneIsDone(graph('delete application', 'idempotent', 'DELETE', objectPath(objectId), nothing)), notYetVisible));
+
+  /** After a create whose outcome is unknown: the application, found by its registration tag, is deleted. */
+  async function removeLostApplication(registrationTag: string): Promise<void> {
+    const found = await graph('find application', 'idempotent', 'GET', `/applications?${new URLSearchParams({ $filter: `tags/any(t:t eq '${registrationTag}')` })}`, isListing);
+    for (const app of found.value) await removeApplication(app.id);
   }
 
-  /** After a create whose outcome is unknown (no answer, or a 5xx), finds the application by its registration tag and deletes it. */
-  async function removeLostApplication(registrationTag: string, error: unknown): Promise<void> {
-    const status = upstreamStatusOf(error);
-    if (status !== undefined && status < 500) return;
-    const filter = `tags/any(t:t eq '${registrationTag}')`;
-    try {
-      const found = await graph<{ value: GraphApplication[] }>('find application', 'idempotent', 'GET', `/applications?${new URLSearchParams({ $filter: filter })}`);
-      for (const app of found.value) await compensate(app.id);
-    } catch {
-      // Best effort: the create's own error is the one to report.
+  /** The bridge's applications (by its tag), page by page: what the sweep and the open-registration listing read. */
+  async function* ownedApplications(): AsyncIterable<GraphApplication> {
+    let next: string | undefined = `/applications?${new URLSearchParams({ $filter: `tags/any(t:t eq '${OWNER_TAG}')`, $top: '999' })}`;
+    for (let page = 0; next && page < MAX_PAGES; page++) {
+      const listing: Listing = await graph('list applications', 'idempotent', 'GET', next, isListing);
+      yield* listing.value.filter(isOwned);
+      const link = listing['@odata.nextLink'];
+      // The admin token goes to Graph and nowhere else.
+      next = link && link.startsWith(`${graphBase}/`) ? link : undefined;
     }
   }
 
-  /** After an `addPassword` whose outcome is unknown, removes any password it may have added, which nobody knows. */
-  async function removeLostPasswords(app: GraphApplication, known: GraphPassword[], error: unknown): Promise<void> {
-    const status = upstreamStatusOf(error);
-    if (status !== undefined && status < 500) return;
-    try {
-      const current = await graph<GraphApplication>('read application', 'idempotent', 'GET', objectPath(app.id));
-      const knownIds = new Set(known.map((password) => password.keyId));
-      for (const password of current.passwordCredentials ?? []) if (!knownIds.has(password.keyId)) await removePassword(app, password.keyId);
-    } catch {
-      // Best effort: the rotation's own error is the one to report, and the old secret still works.
-    }
+  /** Entra's passwords of one application, known by key id; a removal that fails leaves the password working. */
+  function secretSlots(app: GraphApplication): SecretSlots {
+    return {
+      list: async () => passwordsOf(await readApplication(objectPath(app.id))),
+      add: async () => {
+        const added = await addPassword(app);
+        return { id: added.keyId, value: added.secretText ?? undefined, expiresAt: epochSeconds(added.endDateTime) };
+      },
+      remove: (secret) => removePassword(app, secret.id),
+    };
   }
 
-  return {
+  return defineDriver({
     name: 'entra',
     capabilities: { rotationGrace: true, apiAccessGrants: false },
 
-    async registerClient(metadata: ClientMetadata, context: RegistrationContext): Promise<RegisteredClientWithSecret> {
-      const registrationTag = `${REGISTRATION_TAG_PREFIX}${randomUUID()}`;
-      const openTag = context.registration?.openRegistration ? [OPEN_REGISTRATION_TAG] : [];
-      const body = { ...toApplication(metadata, context), signInAudience: 'AzureADMyOrg', tags: [OWNER_TAG, registrationTag, ...openTag] };
-      let app: GraphApplication;
-      try {
-        app = await graph<GraphApplication>('create application', 'unsafe', 'POST', '/applications', body);
-      } catch (error) {
-        await removeLostApplication(registrationTag, error);
-        throw error;
-      }
-      try {
-        const password = await afterReplication(
-          () => graph<GraphPassword>('add password', 'unsafe', 'POST', `${objectPath(app.id)}/addPassword`, { passwordCredential: { displayName: PASSWORD_NAME } }),
-          notYetVisible,
-        );
-        await afterReplication(() => graph('create service principal', 'unsafe', 'POST', '/servicePrincipals', { appId: app.appId }), referenceNotYetVisible);
+    async registerClient(metadata, context) {
+      const mark = newMark(context);
+      const registrationTag = `${REGISTRATION_TAG_PREFIX}${mark.registrationId}`;
+      const body = { ...toApplication(metadata, mark, context.applicationDescription), signInAudience: 'AzureADMyOrg', tags: [OWNER_TAG, registrationTag] };
+      const app = await cleanUpIfApplied(() => graph('create application', 'unsafe', 'POST', '/applications', isApplication, body), () => removeLostApplication(registrationTag));
+      const completeRegistration = async () => {
+        const password = await addPassword(app);
+        await afterReplication(() => graph('create service principal', 'unsafe', 'POST', '/servicePrincipals', isRecord, { appId: app.appId }), referenceNotYetVisible);
         // The client id is handed out only once it can be looked up by it.
-        await afterReplication(() => graph('read application', 'idempotent', 'GET', byAppIdPath(app.appId)), notYetVisible);
-        if (!password.secretText) throw new IdpUnavailableError('The identity provider returned no secret; retry later.');
-        return { ...toRegisteredClient({ ...app, ...body }), clientSecret: password.secretText, clientSecretExpiresAt: epochSeconds(password.endDateTime) };
-      } catch (error) {
-        await compensate(app.id);
-        if (error instanceof ClientNotFoundError) throw new IdpUnavailableError('The identity provider did not make the new client visible in time; retry later.', { cause: error });
-        throw error;
-      }
-    },
-
-    async getClient(clientId: string): Promise<RegisteredClient> {
-      return toRegisteredClient(await ownedApplication(clientId));
-    },
-
-    async updateClient(clientId: string, metadata: ClientMetadata, registrationChange?: { registration?: StandardRegistration }): Promise<RegisteredClient> {
-      const app = await ownedApplication(clientId);
-      const stored = readNotes(app.notes);
-      const registration = registrationChange?.registration ?? decodeStandardRegistration(stored.standardRegistration);
-      const changes = toApplication(metadata, {
-        portal: stored.portal as RegistrationContext['portal'],
-        portalId: stored.portalId,
-        organizationId: stored.organizationId,
-        developerId: stored.developerId,
-        ...(registration ? { registration } : {}),
+        await afterReplication(() => readApplication(byAppIdPath(app.appId)), notYetVisible);
+        return usableAnswer(password, (value): value is GraphPassword & { secretText: string } => isPassword(value) && !!value.secretText, 'the new password');
+      };
+      const password = await undoOnFailure(completeRegistration, () => removeApplication(app.id)).catch((error: unknown) => {
+        throw error instanceof ClientNotFoundError ? new IdpUnavailableError('The identity provider did not make the new client visible in time; retry later.', { cause: error }) : error;
       });
+      return { ...toRegisteredClient({ ...app, ...body }), clientSecret: password.secretText, clientSecretExpiresAt: epochSeconds(password.endDateTime) };
+    },
+
+    getClient: async (clientId) => toRegisteredClient(await ownedApplication(clientId)),
+
+    async updateClient(clientId, metadata, registration) {
+      const app = await ownedApplication(clientId);
+      const changes = toApplication(metadata, updatedMark(MARK.read(readNotes(app.notes).mark) ?? {}, registration), undefined);
       // The description belongs to the registration context, which an update does not carry.
       delete changes.description;
-      await graph('update application', 'idempotent', 'PATCH', objectPath(app.id), changes);
+      await graph('update application', 'idempotent', 'PATCH', objectPath(app.id), nothing, changes);
       return toRegisteredClient({ ...app, ...changes });
     },
 
-    async deleteClient(clientId: string): Promise<void> {
-      if (!APP_ID.test(clientId)) return;
-      let app: GraphApplication;
-      try {
-        app = await ownedApplication(clientId);
-      } catch (error) {
-        if (error instanceof ClientNotFoundError && upstreamStatusOf(error) === 404) return;
-        throw error;
-      }
-      try {
-        await graph('delete application', 'idempotent', 'DELETE', objectPath(app.id));
-      } catch (error) {
-        if (upstreamStatusOf(error) !== 404) throw error;
-      }
-    },
+    deleteClient: async (clientId) => deleteOwned(await findApplication(clientId), isOwned, (app) => removeApplication(app.id)),
 
-    async rotateSecret(clientId: string): Promise<RotatedSecret> {
+    async rotateSecret(clientId) {
       const app = await ownedApplication(clientId);
-      const previous = [...(app.passwordCredentials ?? [])].sort(byStart);
-      // With a grace, only the newest old secret stays: Entra's app object is bounded, and two secrets are enough.
-      const retireNow = graceMs > 0 ? previous.slice(0, -1) : [];
-      for (const password of retireNow) await removePassword(app, password.keyId);
-      let added: GraphPassword;
-      try {
-        added = await afterReplication(
-          () => graph<GraphPassword>('add password', 'unsafe', 'POST', `${objectPath(app.id)}/addPassword`, { passwordCredential: { displayName: PASSWORD_NAME } }),
-          notYetVisible,
-        );
-      } catch (error) {
-        await removeLostPasswords(app, previous, error);
-        throw error;
-      }
-      if (!added.secretText) throw new IdpUnavailableError('The identity provider returned no secret; retry later.');
-      if (graceMs === 0) {
-        try {
-          for (const password of previous) await removePassword(app, password.keyId);
-        } catch (error) {
-          // The rotation did not happen: the new secret goes, the old one (still there) keeps working.
-          await removePassword(app, added.keyId).catch(() => undefined);
-          throw error;
-        }
-      }
-      return { clientId, clientSecret: added.secretText, clientSecretExpiresAt: epochSeconds(added.endDateTime) };
+      const rotated = await rotateWithGrace(secretSlots(app), graceSeconds);
+      return { clientId, clientSecret: rotated.value, clientSecretExpiresAt: rotated.expiresAt };
     },
 
-    async retireExpiredSecrets(now: number): Promise<number> {
-      if (graceMs === 0) return 0;
-      let retired = 0;
-      let next: string | undefined = `/applications?${new URLSearchParams({ $filter: `tags/any(t:t eq '${OWNER_TAG}')`, $top: '999' })}`;
-      for (let page = 0; next && page < MAX_PAGES; page++) {
-        const listing: { value: GraphApplication[]; '@odata.nextLink'?: string | null } = await graph('list applications', 'idempotent', 'GET', next);
-        for (const app of listing.value) {
-          const passwords = [...(app.passwordCredentials ?? [])].sort(byStart);
-          // A secret's grace starts when the next one was added.
-          for (let index = 0; index < passwords.length - 1; index++) {
-            const supersededAt = Date.parse(passwords[index + 1]!.startDateTime ?? '');
-            if (Number.isFinite(supersededAt) && supersededAt + graceMs < now) {
-              await removePassword(app, passwords[index]!.keyId);
-              retired++;
-            }
-          }
-        }
-        const link = listing['@odata.nextLink'];
-        // The admin token goes to Graph and nowhere else.
-        next = link && link.startsWith(`${graphBase}/`) ? link : undefined;
-      }
-      return retired;
-    },
+    retireExpiredSecrets: (now) => sweepSupersededSecrets(ownedApplications, { graceSeconds, now, secretsOf: passwordsOf, remove: (app, secret) => removePassword(app, secret.id) }),
 
-    async listOpenRegistrations(limit: number): Promise<string[]> {
-      const open: string[] = [];
-      let next: string | undefined = `/applications?${new URLSearchParams({ $filter: `tags/any(t:t eq '${OPEN_REGISTRATION_TAG}')`, $top: '999' })}`;
-      for (let page = 0; next && page < MAX_PAGES && open.length < limit; page++) {
-        const listing: { value: GraphApplication[]; '@odata.nextLink'?: string | null } = await graph('list open registrations', 'idempotent', 'GET', next);
-        for (const app of listing.value) if (app.tags?.includes(OWNER_TAG)) open.push(app.appId);
-        const link = listing['@odata.nextLink'];
-        next = link && link.startsWith(`${graphBase}/`) ? link : undefined;
-      }
-      return open.slice(0, limit);
-    },
+    listOpenRegistrations: (limit) => openRegistrations(ownedApplications(), limit, (app) => MARK.read(readNotes(app.notes).mark), (app) => app.appId),
 
-    fetchDiscoveryDocument: () => fetchDiscoveryJson(`${authorityHost}/${encodeURIComponent(options.tenantId)}/v2.0/.well-known/openid-configuration`, caller.policy.timeoutMs),
+    fetchDiscoveryDocument: () => fetchDiscoveryJson(`${authorityHost}/${encodeURIComponent(options.tenantId)}/v2.0/.well-known/openid-configuration`, call.policy.timeoutMs),
 
-    async checkReadiness(): Promise<void> {
-      await graph('check readiness', 'idempotent', 'GET', `/applications?${new URLSearchParams({ $top: '1' })}`);
-    },
-
-    async grantApiAccess(): Promise<void> {},
-    async revokeApiAccess(): Promise<void> {},
-    async close(): Promise<void> {},
-  };
+    checkReadiness: async () => void (await graph('check readiness', 'idempotent', 'GET', `/applications?${new URLSearchParams({ $top: '1' })}`, isListing)),
+  });
 }
 
+type Listing = { value: GraphApplication[]; '@odata.nextLink'?: string | null };
+const isListing = (value: unknown): value is Listing => isRecord(value) && isRecordArray(value.value) && value.value.every(isApplication);
+const passwordsOf = (app: GraphApplication) => (app.passwordCredentials ?? []).map((password) => ({ id: password.keyId, createdAt: Date.parse(password.startDateTime ?? '') }));
+
 /** The Graph properties a registration sets; every platform is written, so an update replaces what was there. */
-function toApplication(metadata: ClientMetadata, context: RegistrationContext): Record<string, unknown> & { description?: string | null } {
+function toApplication(metadata: ClientMetadata, mark: BridgeMark, description: string | undefined): Record<string, unknown> & { description?: string | null } {
   const redirectUris = metadata.redirectUris;
   const isPublic = metadata.tokenEndpointAuthMethod === 'none';
   // A public client with the code flow is a SPA in the browser (https) or a native app (loopback, private scheme).
   const platform = !isPublic ? 'web' : metadata.applicationType === 'native' ? 'publicClient' : 'spa';
-  const stored: StoredMetadata = {
-    grantTypes: metadata.grantTypes,
-    responseTypes: metadata.responseTypes,
-    tokenEndpointAuthMethod: metadata.tokenEndpointAuthMethod,
-    scope: metadata.scope,
-    logoUri: metadata.logoUri,
-    contacts: metadata.contacts,
-    jwksUri: metadata.jwksUri,
-    postLogoutRedirectUris: metadata.postLogoutRedirectUris,
-    applicationType: metadata.applicationType,
-    portal: context.portal,
-    portalId: context.portalId,
-    organizationId: context.organizationId,
-    developerId: context.developerId,
-    standardRegistration: context.registration ? encodeStandardRegistration(context.registration) : undefined,
-  };
-  const notes = `${NOTES_PREFIX}${JSON.stringify(stored)}`;
+  // Entra has properties for the name, the redirect URIs and the client URI; the rest lives in the notes.
+  const { clientName: _name, redirectUris: _redirectUris, clientUri: _clientUri, ...kept } = metadata;
+  const stored: StoredMetadata = { ...kept, mark: MARK.write(mark) };
+  const notes = `${NOTES_PREFIX}${JSON.stringify(withoutUndefined(stored))}`;
   if (notes.length > 1024) throw new InvalidClientMetadataError('The client metadata is too large for an Entra application (its notes hold at most 1024 characters).');
   return {
-    displayName: metadata.clientName ?? DEFAULT_DISPLAY_NAME,
-    description: context.applicationDescription?.slice(0, 1024) ?? null,
+    displayName: metadata.clientName ?? 'dcr-bridge client',
+    description: description?.slice(0, 1024) ?? null,
     notes,
     web: { redirectUris: platform === 'web' ? redirectUris : [], logoutUrl: metadata.postLogoutRedirectUris?.[0] ?? null },
     spa: { redirectUris: platform === 'spa' ? redirectUris : [] },
@@ -508,14 +343,8 @@ function readNotes(notes: string | null | undefined): Partial<StoredMetadata> {
 
 function toRegisteredClient(app: GraphApplication): RegisteredClient {
   const stored = readNotes(app.notes);
-  const metadata: ClientMetadata = {
+  const optional = withoutUndefined({
     clientName: app.displayName ?? undefined,
-    redirectUris: [...(app.web?.redirectUris ?? []), ...(app.spa?.redirectUris ?? []), ...(app.publicClient?.redirectUris ?? [])],
-    grantTypes: stored.grantTypes?.length ? stored.grantTypes : ['client_credentials'],
-    responseTypes: stored.responseTypes ?? [],
-    tokenEndpointAuthMethod: stored.tokenEndpointAuthMethod ?? 'client_secret_basic',
-  };
-  const optional: Partial<ClientMetadata> = {
     scope: stored.scope,
     clientUri: app.info?.marketingUrl ?? undefined,
     logoUri: stored.logoUri,
@@ -523,28 +352,21 @@ function toRegisteredClient(app: GraphApplication): RegisteredClient {
     jwksUri: stored.jwksUri,
     postLogoutRedirectUris: stored.postLogoutRedirectUris ?? (app.web?.logoutUrl ? [app.web.logoutUrl] : undefined),
     applicationType: stored.applicationType,
+  });
+  const metadata: ClientMetadata = {
+    ...optional,
+    redirectUris: [...(app.web?.redirectUris ?? []), ...(app.spa?.redirectUris ?? []), ...(app.publicClient?.redirectUris ?? [])],
+    grantTypes: stored.grantTypes?.length ? stored.grantTypes : ['client_credentials'],
+    responseTypes: stored.responseTypes ?? [],
+    tokenEndpointAuthMethod: stored.tokenEndpointAuthMethod ?? 'client_secret_basic',
   };
-  for (const [key, value] of Object.entries(optional)) if (value !== undefined) (metadata as unknown as Record<string, unknown>)[key] = value;
-  const newest = [...(app.passwordCredentials ?? [])].sort(byStart).at(-1);
-  const registration = decodeStandardRegistration(stored.standardRegistration);
-  return {
-    ...(registration ? { registration } : {}),
-    clientId: app.appId,
-    clientIdIssuedAt: epochSeconds(app.createdDateTime) || Math.floor(Date.now() / 1000),
-    clientSecretExpiresAt: epochSeconds(newest?.endDateTime),
-    metadata,
-  };
-}
-
-function byStart(a: GraphPassword, b: GraphPassword): number {
-  return (Date.parse(a.startDateTime ?? '') || 0) - (Date.parse(b.startDateTime ?? '') || 0);
+  const newest = [...(app.passwordCredentials ?? [])].sort((a, b) => (Date.parse(a.startDateTime ?? '') || 0) - (Date.parse(b.startDateTime ?? '') || 0)).at(-1);
+  const issuedAt = epochSeconds(app.createdDateTime) || Math.floor(Date.now() / 1000);
+  return { clientId: app.appId, clientIdIssuedAt: issuedAt, clientSecretExpiresAt: epochSeconds(newest?.endDateTime), metadata, ...registrationOf(MARK.read(stored.mark)) };
 }
 
 /** Epoch seconds of an ISO date; `0` when there is none. */
-function epochSeconds(iso: string | null | undefined): number {
-  const time = Date.parse(iso ?? '');
-  return Number.isFinite(time) ? Math.floor(time / 1000) : 0;
-}
+const epochSeconds = (iso: string | null | undefined) => Math.floor(Date.parse(iso ?? '') / 1000) || 0;
 
 /** `ENTRA_CERTIFICATE_PATH`'s PEM (private key + certificate) as MSAL wants it: the key and the SHA-256 thumbprint. */
 function certificateCredential(pem: string): { privateKey: string; thumbprintSha256: string; x5c: string } {
@@ -559,18 +381,17 @@ function certificateCredential(pem: string): { privateKey: string; thumbprintSha
   };
 }
 
+/** MSAL and Graph speak https only; an http URL would fail later with a less clear message. */
 function httpsUrlEnv(env: Env, name: string, fallback: string): string {
   const value = urlEnv(env, name, fallback);
-  // MSAL and Graph speak https only; an http URL would fail later with a less clear message.
   if (!value.startsWith('https://')) throw new ConfigurationError(name, 'must be an absolute https URL');
   return value;
 }
 
 export const createDriverFromEnv: DriverFactory = async (env, settings) => {
   const tenantId = requiredEnv(env, 'ENTRA_TENANT_ID', 'the directory (tenant) id of the Entra tenant');
-  if (!/^[A-Za-z0-9.-]{1,256}$/.test(tenantId) || ['common', 'organizations', 'consumers'].includes(tenantId.toLowerCase())) {
-    throw new ConfigurationError('ENTRA_TENANT_ID', 'must be the tenant id (a GUID) or its domain, not common/organizations/consumers');
-  }
+  const multiTenant = ['common', 'organizations', 'consumers'].includes(tenantId.toLowerCase());
+  if (!/^[A-Za-z0-9.-]{1,256}$/.test(tenantId) || multiTenant) throw new ConfigurationError('ENTRA_TENANT_ID', 'must be the tenant id (a GUID) or its domain, not common/organizations/consumers');
   const clientId = requiredEnv(env, 'ENTRA_CLIENT_ID', "the application (client) id of the bridge's own app registration");
   if (!APP_ID.test(clientId)) throw new ConfigurationError('ENTRA_CLIENT_ID', 'must be an application (client) id, a GUID');
   const clientSecret = envValue(env, 'ENTRA_CLIENT_SECRET');
@@ -597,8 +418,7 @@ export const createDriverFromEnv: DriverFactory = async (env, settings) => {
     credential,
     authorityHost: httpsUrlEnv(env, 'ENTRA_AUTHORITY_HOST', 'https://login.microsoftonline.com'),
     graphUrl: httpsUrlEnv(env, 'ENTRA_GRAPH_URL', 'https://graph.microsoft.com'),
-    rotationGraceSeconds: settings.rotationGraceSeconds,
-    idpCallPolicy: settings.idpCallPolicy,
+    ...settings,
   });
 };
 

@@ -6,351 +6,223 @@
  */
 import { randomBytes } from 'node:crypto';
 import KeycloakAdminClient, { NetworkError } from '@keycloak/keycloak-admin-client';
-import type { RequestOptions } from '@keycloak/keycloak-admin-client/lib/client.js';
 import type ClientRepresentation from '@keycloak/keycloak-admin-client/lib/defs/clientRepresentation.js';
 import { getToken } from '@keycloak/keycloak-admin-client/lib/utils/auth.js';
 import { envValue, requiredEnv, urlEnv } from '../src/env.js';
-import { BridgeError, ClientNotFoundError, IdpError, InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError } from '../src/errors.js';
-import {
-  IdpCaller,
-  describeNetworkError,
-  retryAfterFromHeaders,
-  upstreamStatusOf,
-  type CallSafety,
-  type IdpCallPolicy,
-  type UpstreamFailure,
-} from '../src/idp/call.js';
-import { AdminTokenCache } from '../src/idp/token-cache.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
-import { decodeStandardRegistration, encodeStandardRegistration } from '../src/registration.js';
-import type { ClientMetadata, DcrDriver, DriverFactory, RegisteredClient, RegistrationContext, StandardRegistration } from './driver.js';
+import { IdpError, InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError } from '../src/errors.js';
+import { checkClientId, createAdminCall, defineDriver, deleteOwned, flatMark, goneIsDone, hasStrings, isRecord, isRecordArray, newMark } from '../src/driver/index.js';
+import { membershipChanges, offsetPages, openRegistrations, ownedOnly, refuseOverlong, registrationOf, updatedMark, requireOwned, rotateWithGrace, sweepSupersededSecrets, statusFailure, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
+import type { AdminCallSettings, ClientMetadata, DcrDriver, DriverFactory, HeldSecret, RegisteredClient, SecretSlots } from '../src/driver/index.js';
 
-export interface KeycloakDriverOptions {
+export interface KeycloakDriverOptions extends AdminCallSettings {
   /** Base URL of the Keycloak server, e.g. `https://sso.example.com` (no `/admin`). */
   url: string;
   /** The realm whose clients the bridge manages. */
   realm: string;
   /** The realm the service-account client lives in; default `realm`. */
   adminRealm?: string;
+  /** The service-account client and its secret. */
   clientId: string;
   clientSecret: string;
   rotationGraceSeconds: number;
-  idpCallPolicy?: Partial<IdpCallPolicy>;
 }
 
-const CLIENT_ID = /^[A-Za-z0-9._~-]{1,255}$/;
-const MANAGED = 'dcr-bridge.managed';
-const REGISTRATION = 'dcr-bridge.registration';
-const ISSUED_AT = 'dcr-bridge.issued-at';
+type KeycloakClient = ClientRepresentation & { id: string; clientId: string };
+
+const MARK = flatMark({ prefix: 'dcr-bridge.' });
 const AUTH_METHOD = 'dcr-bridge.token-endpoint-auth-method';
 const APPLICATION_TYPE = 'dcr-bridge.application-type';
-/** The standard DCR façade's registration (token hash) and the open-registration marker, beside the portal ids. */
-const STANDARD_REGISTRATION = 'dcr-bridge.standard-registration';
-const OPEN_REGISTRATION = 'dcr-bridge.open-registration';
-const CONTEXT_ATTRIBUTES: Record<Exclude<keyof RegistrationContext, 'registration'>, string> = {
-  portal: 'dcr-bridge.portal',
-  portalId: 'dcr-bridge.portal-id',
-  organizationId: 'dcr-bridge.organization-id',
-  developerId: 'dcr-bridge.developer-id',
-  applicationDescription: 'dcr-bridge.application-description',
-};
 /** Client attributes that carry metadata, cleared on an update whose metadata no longer has them. */
 const MAPPED_ATTRIBUTES = ['use.refresh.tokens', 'post.logout.redirect.uris', 'logoUri', 'contacts', 'use.jwks.url', 'jwks.url', AUTH_METHOD, APPLICATION_TYPE];
+const SECRET_CREATION_TIME = 'client.secret.creation.time';
 const ROTATED_CREATION_TIME = 'client.secret.rotated.creation.time';
 /** Keycloak's separator for multi-valued client attributes. */
 const MULTI_VALUE_SEPARATOR = '##';
-const SWEEP_PAGE_SIZE = 100;
-/** Keycloak stores a client's name, base URL and each redirect URI in 255-character columns (longer is its 500). */
-const KEYCLOAK_COLUMN_LENGTH = 255;
-const SWEEP_MAX_PAGES = 1_000;
 
-const AUTHENTICATORS: Record<string, string> = {
-  client_secret_basic: 'client-secret',
-  client_secret_post: 'client-secret',
-  client_secret_jwt: 'client-secret-jwt',
-  private_key_jwt: 'client-jwt',
-};
+const AUTHENTICATORS: Record<string, string> = { client_secret_basic: 'client-secret', client_secret_post: 'client-secret', client_secret_jwt: 'client-secret-jwt', private_key_jwt: 'client-jwt' };
+/** The RFC 7591 grant types Keycloak has a switch for. */
+const GRANT_SWITCHES = { authorization_code: 'standardFlowEnabled', implicit: 'implicitFlowEnabled', password: 'directAccessGrantsEnabled', client_credentials: 'serviceAccountsEnabled' } as const;
+
+const isClient = (value: unknown): value is KeycloakClient => hasStrings('id', 'clientId')(value) && (value.attributes === undefined || isRecord(value.attributes));
+const isClientList = (value: unknown): value is KeycloakClient[] => isRecordArray(value) && value.every(isClient);
+const isSecret = (value: unknown): value is { value?: string } => isRecord(value) && (value.value === undefined || typeof value.value === 'string');
+const isOwned = (client: KeycloakClient) => MARK.read(client.attributes) !== undefined;
 
 export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver {
-  const adminRealm = options.adminRealm ?? options.realm;
-  const caller = new IdpCaller({ describe: describeKeycloakError, policy: options.idpCallPolicy });
-  const tokens = new AdminTokenCache(async () => {
-    const issued = await caller.call('admin token', 'idempotent', (signal) =>
-      getToken({
-        baseUrl: options.url,
-        realmName: adminRealm,
-        credentials: { grantType: 'client_credentials', clientId: options.clientId, clientSecret: options.clientSecret },
-        requestOptions: { signal },
-      }),
-    );
-    return { accessToken: issued.accessToken, expiresInSeconds: Number.isFinite(issued.expiresIn) ? issued.expiresIn : 60 };
+  const call = createAdminCall({
+    ...options,
+    host: new URL(options.url).host,
+    describe: describeKeycloakError,
+    fetchToken: async (signal) => {
+      const credentials = { grantType: 'client_credentials' as const, clientId: options.clientId, clientSecret: options.clientSecret };
+      const issued = await getToken({ baseUrl: options.url, realmName: options.adminRealm ?? options.realm, credentials, requestOptions: { signal } });
+      const token = usableAnswer(issued as unknown, hasStrings('accessToken'), 'the token request');
+      return { accessToken: token.accessToken, expiresInSeconds: typeof token.expiresIn === 'number' ? token.expiresIn : 60 };
+    },
   });
   // The SDK has no retries of its own; its `timeout` aborts each request, so the call layer's timeout really ends it.
-  const admin = new KeycloakAdminClient({
-    baseUrl: options.url,
-    realmName: options.realm,
-    timeout: caller.policy.timeoutMs,
-    requestOptions: { dispatcher: keepConnectionOpen } as RequestOptions,
-  });
-  admin.registerTokenProvider({ getAccessToken: () => tokens.get() });
+  const admin = new KeycloakAdminClient({ baseUrl: options.url, realmName: options.realm, timeout: call.policy.timeoutMs });
+  admin.registerTokenProvider({ getAccessToken: () => call.tokens!.get() });
   const graceSeconds = options.rotationGraceSeconds;
 
-  /** One admin call through the call layer, which alone retries; never a raw SDK error out of it. */
-  async function call<T>(operation: string, safety: CallSafety, attempt: () => Promise<T>): Promise<T> {
-    for (let withToken = 1; ; withToken++) {
-      // The token first, with retries of its own: fetched inside the admin call, it would spend that call's timeout.
-      const token = await tokens.get();
-      try {
-        return await caller.call(operation, safety, attempt);
-      } catch (error) {
-        // A 401 means the cached token went stale (a restarted realm, a revoked session): replace it, once.
-        if (upstreamStatusOf(error) === 401 && withToken === 1) {
-          tokens.invalidate(token);
-          continue;
-        }
-        if (error instanceof BridgeError) throw error;
-        throw new IdpError(undefined, { cause: error });
-      }
-    }
-  }
-
-  async function findClient(clientId: string): Promise<ClientRepresentation | undefined> {
-    const found = await call('find client', 'idempotent', () => admin.clients.find({ clientId }));
+  async function findClient(clientId: string): Promise<KeycloakClient | undefined> {
+    checkClientId(clientId);
+    const found = await call('find client', 'idempotent', async () => usableAnswer(await admin.clients.find({ clientId }), isClientList, 'the client lookup'));
     return found.find((client) => client.clientId === clientId);
   }
 
-  /** The bridge's own client with this id; anything else, including an admin's client, is not found. */
-  async function ownedClient(clientId: string): Promise<ClientRepresentation & { id: string }> {
-    checkClientId(clientId);
-    const client = await findClient(clientId);
-    if (!client?.id || client.attributes?.[MANAGED] !== 'true') throw new ClientNotFoundError();
-    return client as ClientRepresentation & { id: string };
-  }
+  const ownedClient = async (clientId: string) => requireOwned(await findClient(clientId), isOwned);
+  const invalidateRotated = (client: KeycloakClient) => call('invalidate rotated secret', 'idempotent', () => admin.clients.invalidateSecret({ id: client.id }));
 
   /**
-   * Has Keycloak generate a new secret for `client` (as read just before). Not repeated after an ambiguous failure: a
-   * second regeneration would push the old secret out of the grace slot. Instead the client is read again, and a
-   * secret that differs from the one read before is the one Keycloak generated behind the lost answer: it is handed
-   * out, not left for nobody to know (in a realm without the rotation policy the old one is already gone).
+   * Keycloak's two secret slots: the current secret, and the "rotated" one a regeneration keeps under the realm's
+   * rotation policy. A regeneration moves the current secret into the rotated slot, so only what was listed before it
+   * can be removed afterwards (by emptying the rotated slot); the current secret cannot be removed at all.
    */
-  async function regenerateSecret(client: ClientRepresentation & { id: string }): Promise<string> {
-    try {
-      const credential = await call('rotate client secret', 'unsafe', () => admin.clients.generateNewClientSecret({ id: client.id }));
-      if (typeof credential.value === 'string') return credential.value;
-      throw new IdpError('The identity provider issued no new client secret.');
-    } catch (error) {
-      const now = await findClient(client.clientId!).catch(() => undefined);
-      const generated = now?.id === client.id && typeof now.secret === 'string' && typeof client.secret === 'string' && now.secret !== client.secret;
-      if (!generated) throw error;
-      return now.secret!;
-    }
+  function secretSlots(client: KeycloakClient): SecretSlots {
+    let listedBefore: Set<HeldSecret> | undefined;
+    return {
+      async list() {
+        if (listedBefore) return heldSecrets(await ownedClient(client.clientId));
+        const held = heldSecrets(client);
+        listedBefore = new Set(held);
+        return held;
+      },
+      // Not repeated after an ambiguous failure: the client is read again, and a secret that differs from the one
+      // read before is the one Keycloak generated behind the lost answer: it is handed out, not left unknown.
+      async add() {
+        try {
+          const generated = await call('rotate client secret', 'unsafe', async () => usableAnswer(await admin.clients.generateNewClientSecret({ id: client.id }), isSecret, 'the secret regeneration'));
+          return { id: 'current', value: generated.value };
+        } catch (error) {
+          const now = await findClient(client.clientId).catch(() => undefined);
+          if (now?.id !== client.id || typeof now.secret !== 'string' || typeof client.secret !== 'string' || now.secret === client.secret) throw error;
+          return { id: 'current', value: now.secret };
+        }
+      },
+      async remove(secret) {
+        if (!listedBefore?.has(secret)) throw new IdpError("Keycloak cannot remove a client's current secret.");
+        await invalidateRotated(client);
+      },
+    };
   }
 
-  async function createClient(representation: ClientRepresentation): Promise<string> {
-    const clientId = representation.clientId!;
-    try {
-      // Safe to repeat: a repeat after a lost answer meets a 409, and the client it clashes with is adopted below.
-      return (await call('create client', 'idempotent', () => admin.clients.create(representation).catch(asMetadataRefusal))).id;
-    } catch (error) {
-      const existing = await findClient(clientId).catch(() => undefined);
-      const ours = existing?.id !== undefined && existing.attributes?.[REGISTRATION] === representation.attributes?.[REGISTRATION] ? existing.id : undefined;
-      // Applied, with the answer lost or the repeat refused as a clash: this registration's client exists; adopt it.
-      if (ours !== undefined) return ours;
+  /** Safe to repeat: a repeat after a lost answer meets a 409, and the client it clashes with is adopted when it carries this registration's mark. */
+  async function createClient(representation: ClientRepresentation & { clientId: string }): Promise<string> {
+    const create = async () => usableAnswer(await admin.clients.create(representation).catch(asMetadataRefusal), hasStrings('id'), 'the client creation').id;
+    return call('create client', 'idempotent', create).catch(async (error: unknown) => {
+      const existing = await findClient(representation.clientId).catch(() => undefined);
+      if (existing && MARK.read(existing.attributes)?.registrationId === MARK.read(representation.attributes)?.registrationId) return existing.id;
       throw error;
-    }
+    });
   }
 
-  async function removeClient(id: string): Promise<void> {
-    try {
-      await call('delete client', 'idempotent', () => admin.clients.del({ id }));
-    } catch (error) {
-      if (!(error instanceof ClientNotFoundError)) throw error;
-    }
-  }
+  /** The bridge's clients, through every page: a real Keycloak refuses `q=` searches on attributes it does not index. */
+  const managedClients = () => ownedOnly(offsetPages(100, 1_000, (first, max) => call('list clients', 'idempotent', async () => usableAnswer(await admin.clients.find({ first, max }), isClientList, 'the client listing'))), isOwned);
 
-  /** The realm's client scopes, name → id. */
-  async function realmScopes(): Promise<Map<string, string>> {
-    const scopes = await call('list client scopes', 'idempotent', () => admin.clientScopes.find());
-    return new Map(scopes.filter((scope) => scope.name && scope.id).map((scope) => [scope.name!, scope.id!]));
-  }
-
-  /** Keycloak drops a scope it does not have without a word; the bridge refuses it instead of claiming it was kept. */
-  function checkScopesExist(wanted: string[], byName: Map<string, string>): void {
+  /** The realm's client scopes by name; Keycloak drops a scope it does not have without a word, the bridge refuses it. */
+  async function scopeIds(wanted: string[]): Promise<Map<string, string>> {
+    const scopes = await call('list client scopes', 'idempotent', async () => usableAnswer(await admin.clientScopes.find(), isRecordArray, 'the client scope listing'));
+    const byName = new Map(scopes.filter(hasStrings('name', 'id')).map((scope) => [scope.name, scope.id]));
     if (wanted.some((name) => !byName.has(name))) throw new InvalidClientMetadataError('A scope value is not a client scope of the realm.');
+    return byName;
   }
 
-  /** The realm's clients this bridge manages, page by page: Keycloak refuses `q=` searches on attributes it does not index. */
-  async function* managedClients(): AsyncGenerator<ClientRepresentation> {
-    for (let page = 0; page < SWEEP_MAX_PAGES; page++) {
-      const clients = await call('list clients', 'idempotent', () => admin.clients.find({ first: page * SWEEP_PAGE_SIZE, max: SWEEP_PAGE_SIZE }));
-      yield* clients.filter((client) => client.attributes?.[MANAGED] === 'true');
-      if (clients.length < SWEEP_PAGE_SIZE) return;
-    }
-  }
+  const removeClient = async (id: string) => void (await goneIsDone(call('delete client', 'idempotent', () => admin.clients.del({ id }))));
 
-  return {
+  return defineDriver({
     name: 'keycloak',
     capabilities: { rotationGrace: graceSeconds > 0, apiAccessGrants: false },
 
     async registerClient(metadata, context) {
-      const issuedAt = Math.floor(Date.now() / 1000);
       const clientId = `dcr-${randomBytes(12).toString('hex')}`;
-      const representation = toRepresentation(metadata, { clientId });
-      if (representation.optionalClientScopes?.length) checkScopesExist(representation.optionalClientScopes, await realmScopes());
-      representation.attributes = {
-        ...representation.attributes,
-        [MANAGED]: 'true',
-        [REGISTRATION]: randomBytes(16).toString('base64url'),
-        [ISSUED_AT]: String(issuedAt),
-        ...contextAttributes(context),
-      };
+      const representation = { ...toRepresentation(metadata, { clientId }), clientId };
+      if (representation.optionalClientScopes?.length) await scopeIds(representation.optionalClientScopes);
+      representation.attributes = { ...representation.attributes, ...MARK.write(newMark(context)) };
       const id = await createClient(representation);
       // A public or private_key_jwt client authenticates without a secret, so it gets none.
       if (!usesSecret(representation)) return { ...toRegisteredClient(representation), clientSecret: '' };
-      try {
-        const credential = await call('read client secret', 'idempotent', () => admin.clients.getClientSecret({ id }));
-        if (typeof credential.value !== 'string') throw new IdpError('The identity provider issued no client secret for the new client.');
-        return { ...toRegisteredClient(representation), clientSecret: credential.value };
-      } catch (error) {
-        await removeClient(id).catch(() => undefined);
-        throw error;
-      }
+      const readSecret = async () => usableAnswer(await admin.clients.getClientSecret({ id }), hasStrings('value'), 'the client secret');
+      const credential = await undoOnFailure(() => call('read client secret', 'idempotent', readSecret), () => removeClient(id));
+      return { ...toRegisteredClient(representation), clientSecret: credential.value };
     },
 
-    async getClient(clientId) {
-      return toRegisteredClient(await ownedClient(clientId));
-    },
+    getClient: async (clientId) => toRegisteredClient(await ownedClient(clientId)),
 
-    async updateClient(clientId, metadata, registrationChange) {
+    async updateClient(clientId, metadata, registration) {
       const current = await ownedClient(clientId);
       const changes = toRepresentation(metadata, current);
       // Keycloak keeps what a PUT leaves out and merges attributes: an empty value removes one the metadata no longer has.
       const cleared = Object.fromEntries(MAPPED_ATTRIBUTES.filter((key) => current.attributes?.[key] !== undefined).map((key) => [key, '']));
-      const update: ClientRepresentation = { ...changes, attributes: { ...cleared, ...changes.attributes, ...registrationAttributes(registrationChange?.registration) } };
+      const mark = registration?.registration ? MARK.write(updatedMark(MARK.read(current.attributes)!, registration)) : {};
+      const update: ClientRepresentation = { ...changes, attributes: { ...cleared, ...changes.attributes, ...mark } };
       // A PUT leaves a client's scopes as they were: each one added or removed is a call of its own.
-      const [wanted, had] = [changes.optionalClientScopes ?? [], current.optionalClientScopes ?? []];
-      const [added, removed] = [wanted.filter((scope) => !had.includes(scope)), had.filter((scope) => !wanted.includes(scope))];
-      const scopeIds = added.length + removed.length > 0 ? await realmScopes() : new Map<string, string>();
-      checkScopesExist(added, scopeIds);
+      const { added, removed } = membershipChanges(changes.optionalClientScopes ?? [], current.optionalClientScopes ?? []);
+      const ids = added.length + removed.length > 0 ? await scopeIds(added) : new Map<string, string>();
       await call('update client', 'idempotent', () => admin.clients.update({ id: current.id }, update).catch(asMetadataRefusal));
-      for (const name of added) {
-        await call('add client scope', 'idempotent', () => admin.clients.addOptionalClientScope({ id: current.id, clientScopeId: scopeIds.get(name)! }));
-      }
-      for (const name of removed.filter((scope) => scopeIds.has(scope))) {
-        await call('remove client scope', 'idempotent', () => admin.clients.delOptionalClientScope({ id: current.id, clientScopeId: scopeIds.get(name)! }));
-      }
+      for (const name of added) await call('add client scope', 'idempotent', () => admin.clients.addOptionalClientScope({ id: current.id, clientScopeId: ids.get(name)! }));
+      for (const name of removed.filter((scope) => ids.has(scope))) await call('remove client scope', 'idempotent', () => admin.clients.delOptionalClientScope({ id: current.id, clientScopeId: ids.get(name)! }));
       return toRegisteredClient({ ...current, ...update, attributes: withoutEmpty({ ...current.attributes, ...update.attributes }) });
     },
 
-    async deleteClient(clientId) {
-      checkClientId(clientId);
-      const client = await findClient(clientId);
-      if (!client?.id) return;
-      if (client.attributes?.[MANAGED] !== 'true') throw new ClientNotFoundError();
-      await removeClient(client.id);
-    },
+    deleteClient: async (clientId) => deleteOwned(await findClient(clientId), isOwned, (client) => removeClient(client.id)),
 
     async rotateSecret(clientId) {
       const client = await ownedClient(clientId);
       if (!usesSecret(client)) throw new InvalidRequestError('This client authenticates without a client secret, so it has none to rotate.');
-      const clientSecret = await regenerateSecret(client);
-      // A realm with the secret-rotation policy keeps the old secret as the "rotated" one; without a grace it goes now.
-      if (graceSeconds === 0) await call('invalidate rotated secret', 'idempotent', () => admin.clients.invalidateSecret({ id: client.id }));
-      return { clientId, clientSecret, clientSecretExpiresAt: 0 };
+      const { value } = await rotateWithGrace(secretSlots(client), graceSeconds);
+      return { clientId, clientSecret: value, clientSecretExpiresAt: 0 };
     },
 
-    async retireExpiredSecrets(now) {
-      if (graceSeconds === 0) return 0;
-      let retired = 0;
-      for await (const client of managedClients()) {
-        const rotatedAt = Number(client.attributes?.[ROTATED_CREATION_TIME]);
-        if (!client.id || !Number.isFinite(rotatedAt) || (rotatedAt + graceSeconds) * 1000 >= now) continue;
-        await call('retire rotated secret', 'idempotent', () => admin.clients.invalidateSecret({ id: client.id! }));
-        retired++;
-      }
-      return retired;
-    },
+    retireExpiredSecrets: (now) =>
+      // The rotated secret's successor is the current one: its grace runs from the current secret's creation.
+      sweepSupersededSecrets(managedClients, { graceSeconds, now, secretsOf: heldSecrets, remove: invalidateRotated }),
 
-    async listOpenRegistrations(limit) {
-      const open: string[] = [];
-      for await (const client of managedClients()) {
-        if (open.length >= limit) break;
-        if (client.attributes?.[OPEN_REGISTRATION] === 'true' && client.clientId) open.push(client.clientId);
-      }
-      return open;
-    },
+    listOpenRegistrations: (limit) => openRegistrations(managedClients(), limit, (client) => MARK.read(client.attributes), (client) => client.clientId),
 
-    fetchDiscoveryDocument: () => fetchDiscoveryJson(`${options.url.replace(/\/+$/, '')}/realms/${encodeURIComponent(options.realm)}/.well-known/openid-configuration`, caller.policy.timeoutMs),
+    fetchDiscoveryDocument: () => fetchDiscoveryJson(`${options.url.replace(/\/+$/, '')}/realms/${encodeURIComponent(options.realm)}/.well-known/openid-configuration`, call.policy.timeoutMs),
 
-    async checkReadiness() {
-      await call('check realm', 'idempotent', () => admin.clients.find({ first: 0, max: 1 }));
-    },
-
-    async grantApiAccess() {},
-    async revokeApiAccess() {},
-    async close() {},
-  };
+    checkReadiness: () => call('check realm', 'idempotent', async () => void usableAnswer(await admin.clients.find({ first: 0, max: 1 }), isClientList, 'the client listing')),
+  });
 }
 
-/**
- * The SDK sends `{}` as the body of every DELETE, and fetch closes a connection after a body on a method that expects
- * none, so each delete would cost a new TLS handshake. This forwards to fetch's own (global) dispatcher, keeping it open.
- */
-const keepConnectionOpen = {
-  dispatch(options: object, handler: unknown): boolean {
-    const dispatcher = (globalThis as Record<symbol, { dispatch(options: object, handler: unknown): boolean } | undefined>)[Symbol.for('undici.globalDispatcher.1')];
-    return dispatcher!.dispatch({ ...options, reset: false }, handler);
-  },
-};
-
-/** Status and wait time from the SDK's `NetworkError` (it carries the fetch `Response`), or a socket/abort failure. */
-function describeKeycloakError(error: unknown): UpstreamFailure | undefined {
-  if (error instanceof NetworkError) {
-    const status = error.response.status;
-    return { kind: 'status', status, retryAfterMs: retryAfterFromHeaders(error.response.headers, status) };
-  }
-  return describeNetworkError(error);
+/** The rotated secret (when there is one), then the current one, created (epoch ms) when Keycloak says or at the last rotation. */
+function heldSecrets(client: ClientRepresentation): HeldSecret[] {
+  const attributes = (client.attributes ?? {}) as Record<string, string | undefined>;
+  const current = { id: 'current', createdAt: Number(attributes[SECRET_CREATION_TIME] ?? attributes[ROTATED_CREATION_TIME]) * 1000 };
+  return attributes[ROTATED_CREATION_TIME] === undefined ? [current] : [{ id: 'rotated', createdAt: Number.NaN }, current];
 }
 
-/**
- * Keycloak's 400 `invalid_input` names what it refused; a refused redirect URI is the bridge's `invalid_redirect_uri`.
- * Anything else goes on to the call layer (a 400 is `invalid_client_metadata` there). The upstream text is not repeated.
- */
+/** Status and wait time from the SDK's `NetworkError`, which carries the fetch `Response`. */
+const describeKeycloakError = (error: unknown) => (error instanceof NetworkError ? statusFailure(error.response.status, error.response.headers) : undefined);
+
+/** Keycloak's 400 naming a redirect URI is the bridge's `invalid_redirect_uri`; the upstream text is not repeated. */
 function asMetadataRefusal(error: unknown): never {
-  if (error instanceof NetworkError && error.response.status === 400) {
-    const description = (error.responseData as { error_description?: unknown } | undefined)?.error_description;
-    if (typeof description === 'string' && /redirect uri/i.test(description)) throw new InvalidRedirectUriError('Keycloak refused a redirect URI.');
-  }
+  const description = error instanceof NetworkError && error.response.status === 400 ? (error.responseData as { error_description?: unknown } | undefined)?.error_description : undefined;
+  if (typeof description === 'string' && /redirect uri/i.test(description)) throw new InvalidRedirectUriError('Keycloak refused a redirect URI.');
   throw error;
 }
 
-function usesSecret(client: ClientRepresentation): boolean {
-  return !client.publicClient && (client.clientAuthenticatorType === 'client-secret' || client.clientAuthenticatorType === 'client-secret-jwt');
-}
-
-function checkClientId(clientId: string): void {
-  if (!CLIENT_ID.test(clientId) || clientId === '.' || clientId === '..') throw new InvalidRequestError('The client_id is not a valid client identifier.');
-}
+const usesSecret = (client: ClientRepresentation) => !client.publicClient && ['client-secret', 'client-secret-jwt'].includes(client.clientAuthenticatorType ?? '');
 
 /** RFC 7591 metadata → the Keycloak client representation, as Keycloak's client-registration service maps it. */
 function toRepresentation(metadata: ClientMetadata, base: ClientRepresentation): ClientRepresentation {
+  // Keycloak stores a client's name, base URL and each redirect URI in 255-character columns (longer is its 500).
+  refuseOverlong(metadata, 255, 'Keycloak');
   const grants = new Set(metadata.grantTypes);
   const method = metadata.tokenEndpointAuthMethod;
-  const attributes: Record<string, string> = {
+  const join = (values: string[] | undefined) => (values?.length ? values.join(MULTI_VALUE_SEPARATOR) : undefined);
+  const attributes = withoutUndefined({
     'use.refresh.tokens': String(grants.has('refresh_token')),
     [AUTH_METHOD]: method,
-  };
-  if (metadata.postLogoutRedirectUris?.length) attributes['post.logout.redirect.uris'] = metadata.postLogoutRedirectUris.join(MULTI_VALUE_SEPARATOR);
-  if (metadata.logoUri) attributes.logoUri = metadata.logoUri;
-  if (metadata.contacts?.length) attributes.contacts = metadata.contacts.join(MULTI_VALUE_SEPARATOR);
-  if (metadata.jwksUri) Object.assign(attributes, { 'use.jwks.url': 'true', 'jwks.url': metadata.jwksUri });
-  if (metadata.applicationType) attributes[APPLICATION_TYPE] = metadata.applicationType;
-  if ((metadata.clientName?.length ?? 0) > KEYCLOAK_COLUMN_LENGTH || (metadata.clientUri?.length ?? 0) > KEYCLOAK_COLUMN_LENGTH) {
-    throw new InvalidClientMetadataError(`Keycloak keeps at most ${KEYCLOAK_COLUMN_LENGTH} characters of client_name and client_uri.`);
-  }
-  if (metadata.redirectUris.some((uri) => uri.length > KEYCLOAK_COLUMN_LENGTH)) {
-    throw new InvalidRedirectUriError(`Keycloak keeps at most ${KEYCLOAK_COLUMN_LENGTH} characters of each redirect URI.`);
-  }
+    'post.logout.redirect.uris': join(metadata.postLogoutRedirectUris),
+    logoUri: metadata.logoUri || undefined,
+    contacts: join(metadata.contacts),
+    ...(metadata.jwksUri ? { 'use.jwks.url': 'true', 'jwks.url': metadata.jwksUri } : {}),
+    [APPLICATION_TYPE]: metadata.applicationType,
+  });
+  const switches = Object.fromEntries(Object.entries(GRANT_SWITCHES).map(([grant, property]) => [property, grants.has(grant)]));
   return {
     clientId: base.clientId,
     name: metadata.clientName ?? '',
@@ -358,10 +230,7 @@ function toRepresentation(metadata: ClientMetadata, base: ClientRepresentation):
     enabled: true,
     redirectUris: metadata.redirectUris,
     baseUrl: metadata.clientUri ?? '',
-    standardFlowEnabled: grants.has('authorization_code'),
-    implicitFlowEnabled: grants.has('implicit'),
-    directAccessGrantsEnabled: grants.has('password'),
-    serviceAccountsEnabled: grants.has('client_credentials'),
+    ...switches,
     publicClient: method === 'none',
     ...(method === 'none' ? {} : { clientAuthenticatorType: AUTHENTICATORS[method] ?? 'client-secret' }),
     // `openid` is no client scope in Keycloak: it always accepts it, so it is neither stored nor checked.
@@ -373,50 +242,33 @@ function toRepresentation(metadata: ClientMetadata, base: ClientRepresentation):
 /** The Keycloak client representation → RFC 7591 metadata, the inverse of `toRepresentation`. */
 function toRegisteredClient(client: ClientRepresentation): RegisteredClient {
   const attributes = (client.attributes ?? {}) as Record<string, string | undefined>;
-  const grantTypes = [
-    ...(client.standardFlowEnabled ? ['authorization_code'] : []),
-    ...(client.implicitFlowEnabled ? ['implicit'] : []),
-    ...(client.directAccessGrantsEnabled ? ['password'] : []),
-    ...(client.serviceAccountsEnabled ? ['client_credentials'] : []),
-    ...(attributes['use.refresh.tokens'] === 'true' && (client.standardFlowEnabled || client.directAccessGrantsEnabled) ? ['refresh_token'] : []),
-  ];
+  const refresh = attributes['use.refresh.tokens'] === 'true' && (client.standardFlowEnabled || client.directAccessGrantsEnabled);
+  const grantTypes = [...Object.entries(GRANT_SWITCHES).filter(([, property]) => client[property]).map(([grant]) => grant), ...(refresh ? ['refresh_token'] : [])];
   const authenticatorMethod = Object.entries(AUTHENTICATORS).find(([, authenticator]) => authenticator === client.clientAuthenticatorType)?.[0];
+  const split = (value: string | undefined) => value?.split(MULTI_VALUE_SEPARATOR);
+  const applicationType = attributes[APPLICATION_TYPE];
+  const optional = withoutUndefined({
+    clientName: client.name || undefined,
+    scope: client.optionalClientScopes?.length ? client.optionalClientScopes.join(' ') : undefined,
+    clientUri: client.baseUrl || undefined,
+    logoUri: attributes.logoUri || undefined,
+    contacts: split(attributes.contacts || undefined),
+    jwksUri: attributes['use.jwks.url'] === 'true' ? attributes['jwks.url'] || undefined : undefined,
+    postLogoutRedirectUris: split(attributes['post.logout.redirect.uris'] || undefined),
+    applicationType: applicationType === 'web' || applicationType === 'native' ? (applicationType as 'web' | 'native') : undefined,
+  });
   const metadata: ClientMetadata = {
+    ...optional,
     redirectUris: client.redirectUris ?? [],
     grantTypes,
     responseTypes: client.standardFlowEnabled ? ['code'] : [],
     tokenEndpointAuthMethod: client.publicClient ? 'none' : (attributes[AUTH_METHOD] ?? authenticatorMethod ?? 'client_secret_basic'),
   };
-  if (client.name) metadata.clientName = client.name;
-  if (client.optionalClientScopes?.length) metadata.scope = client.optionalClientScopes.join(' ');
-  if (client.baseUrl) metadata.clientUri = client.baseUrl;
-  if (attributes.logoUri) metadata.logoUri = attributes.logoUri;
-  if (attributes.contacts) metadata.contacts = attributes.contacts.split(MULTI_VALUE_SEPARATOR);
-  if (attributes['use.jwks.url'] === 'true' && attributes['jwks.url']) metadata.jwksUri = attributes['jwks.url'];
-  if (attributes['post.logout.redirect.uris']) metadata.postLogoutRedirectUris = attributes['post.logout.redirect.uris'].split(MULTI_VALUE_SEPARATOR);
-  const applicationType = attributes[APPLICATION_TYPE];
-  if (applicationType === 'web' || applicationType === 'native') metadata.applicationType = applicationType;
-  const registration = decodeStandardRegistration(attributes[STANDARD_REGISTRATION]);
-  return { clientId: client.clientId!, clientIdIssuedAt: Number(attributes[ISSUED_AT] ?? 0), clientSecretExpiresAt: 0, metadata, ...(registration ? { registration } : {}) };
+  const mark = MARK.read(attributes);
+  return { clientId: client.clientId!, clientIdIssuedAt: mark?.issuedAt ?? 0, clientSecretExpiresAt: 0, metadata, ...registrationOf(mark) };
 }
 
-function contextAttributes(context: RegistrationContext): Record<string, string> {
-  const attributes: Record<string, string> = {};
-  for (const [key, attribute] of Object.entries(CONTEXT_ATTRIBUTES) as Array<[Exclude<keyof RegistrationContext, 'registration'>, string]>) {
-    const value = context[key];
-    if (value !== undefined && value !== '') attributes[attribute] = value;
-  }
-  return { ...attributes, ...registrationAttributes(context.registration) };
-}
-
-function registrationAttributes(registration: StandardRegistration | undefined): Record<string, string> {
-  if (!registration) return {};
-  return { [STANDARD_REGISTRATION]: encodeStandardRegistration(registration), ...(registration.openRegistration ? { [OPEN_REGISTRATION]: 'true' } : {}) };
-}
-
-function withoutEmpty(attributes: Record<string, string> | undefined): Record<string, string> {
-  return Object.fromEntries(Object.entries(attributes ?? {}).filter(([, value]) => value !== ''));
-}
+const withoutEmpty = (attributes: Record<string, string> = {}) => Object.fromEntries(Object.entries(attributes).filter(([, value]) => value !== ''));
 
 export const createDriverFromEnv: DriverFactory = async (env, settings) =>
   createKeycloakDriver({
@@ -425,6 +277,5 @@ export const createDriverFromEnv: DriverFactory = async (env, settings) =>
     adminRealm: envValue(env, 'KEYCLOAK_ADMIN_REALM'),
     clientId: requiredEnv(env, 'KEYCLOAK_CLIENT_ID', 'the client id of a service-account client with the manage-clients role'),
     clientSecret: requiredEnv(env, 'KEYCLOAK_CLIENT_SECRET', 'the secret of the KEYCLOAK_CLIENT_ID service-account client'),
-    rotationGraceSeconds: settings.rotationGraceSeconds,
-    idpCallPolicy: settings.idpCallPolicy,
+    ...settings,
   });

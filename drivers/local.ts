@@ -24,7 +24,7 @@ import type {
   RegisteredClientWithSecret,
   RegistrationContext,
   RotatedSecret,
-} from './driver.js';
+} from '../src/driver/contract.js';
 import { providerDiscoveryDocument } from './local-discovery.js';
 import { openDataDirectory, providerStorage, writeFileAtomically } from './local-store.js';
 import { localIdpRoutes, type KoaProvider } from './local-routes.js';
@@ -226,9 +226,14 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dc
       await stored(writeFileAtomically(join(dataDir, 'clients', '.readiness'), new Date().toISOString()));
     },
 
-    async grantApiAccess() {},
+    // No API grants at this IdP; a client this bridge did not create is still not found.
+    async grantApiAccess(clientId) {
+      ownedRecord(clients.get(clientId));
+    },
 
-    async revokeApiAccess() {},
+    async revokeApiAccess(clientId) {
+      ownedRecord(clients.get(clientId));
+    },
 
     async close() {
       routes.close();

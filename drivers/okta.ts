@@ -5,83 +5,39 @@
  * `/credentials/secrets`, where Okta holds two, so rotation can keep the old one for the grace period.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createPrivateKey, randomUUID, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { Client, RequestExecutor, type Application, type Collection } from '@okta/okta-sdk-nodejs';
 import type { RequestOptions } from '@okta/okta-sdk-nodejs/src/types/request-options.js';
-import type { OAuth } from '@okta/okta-sdk-nodejs/src/types/oauth.js';
 import { ConfigurationError, envValue, requiredEnv, urlEnv } from '../src/env.js';
-import { BridgeError, ClientNotFoundError, IdpError, InvalidClientMetadataError, InvalidRequestError } from '../src/errors.js';
-import {
-  IdpCaller,
-  describeNetworkError,
-  retryAfterFromHeaders,
-  type CallSafety,
-  type HeaderSource,
-  type IdpCallPolicy,
-  type UpstreamFailure,
-} from '../src/idp/call.js';
-import { AdminTokenCache, type IssuedToken } from '../src/idp/token-cache.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
-import { decodeStandardRegistration, encodeStandardRegistration } from '../src/registration.js';
-import type {
-  ClientMetadata,
-  DcrDriver,
-  DriverFactory,
-  RegisteredClient,
-  RegisteredClientWithSecret,
-  RegistrationContext,
-  RotatedSecret,
-  StandardRegistration,
-} from './driver.js';
+import { InvalidClientMetadataError, InvalidRequestError } from '../src/errors.js';
+import { checkClientId, createAdminCall, defineDriver, deleteOwned, fetchClientCredentialsToken, flatMark, parsePrivateKey, signedClientAssertion, goneIsDone, hasStrings, isRecordArray } from '../src/driver/index.js';
+import { cleanUpIfApplied, newMark, openRegistrations, registrationOf, updatedMark, requireOwned, rotateWithGrace, statusFailure, sweepSupersededSecrets, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
+import type { AdminCallSettings, BridgeMark, ClientMetadata, DcrDriver, DriverFactory, HeldSecret, RegisteredClient, SecretSlots } from '../src/driver/index.js';
+import type { HeaderSource } from '../src/idp/call.js';
 
-const OWNER = 'dcr-bridge';
 const DEFAULT_LABEL = 'dcr-bridge client';
 const DEFAULT_SCOPES = ['okta.apps.manage', 'okta.apps.read'];
-const CLIENT_ID = /^[A-Za-z0-9._~-]{1,255}$/;
-const OKTA_GRANT_TYPES = new Set([
-  'authorization_code',
-  'client_credentials',
-  'implicit',
-  'password',
-  'refresh_token',
-  'urn:ietf:params:oauth:grant-type:device_code',
-  'urn:ietf:params:oauth:grant-type:jwt-bearer',
-  'urn:ietf:params:oauth:grant-type:token-exchange',
-]);
+const OKTA_GRANT_TYPES = new Set(['authorization_code', 'client_credentials', 'implicit', 'password', 'refresh_token', ...['device_code', 'jwt-bearer', 'token-exchange'].map((grant) => `urn:ietf:params:oauth:grant-type:${grant}`)]);
 const OKTA_RESPONSE_TYPES = new Set(['code', 'token', 'id_token']);
 const SECRET_METHODS = new Set(['client_secret_basic', 'client_secret_post', 'client_secret_jwt']);
 /** Bounds every listing: 50 pages of 200 apps. */
 const MAX_PAGES = 50;
+/** The mark in the app's `profile.dcr_bridge` (Okta: "any valid JSON", not encrypted — never a secret). */
+const MARK = flatMark({ prefix: '', managed: ['owner', 'dcr-bridge'] });
 
 export type OktaCredentials = { apiToken: string } | { clientId: string; privateKey: string; keyId?: string; scopes?: string[] };
 
-export interface OktaDriverOptions {
+export interface OktaDriverOptions extends AdminCallSettings {
   /** `https://example.okta.com`, no trailing slash. */
   orgUrl: string;
   credentials: OktaCredentials;
   rotationGraceSeconds?: number;
-  idpCallPolicy?: Partial<IdpCallPolicy>;
   /** A custom authorization server (`default`, or its id) whose discovery document the bridge serves; default the org's. */
-  authorizationServerId?: string;
+  authorizationServerId?: string | undefined;
 }
 
-/** What the bridge keeps in the app's `profile` (Okta: "any valid JSON", not encrypted — never a secret). */
-interface BridgeMark {
-  owner: typeof OWNER;
-  /** Set before the create, so an app whose create answer was lost can be found and removed. */
-  registration: string;
-  named?: boolean;
-  scope?: string;
-  contacts?: string[];
-  portal?: string;
-  portal_id?: string;
-  organization_id?: string;
-  developer_id?: string;
-  /** The standard DCR façade's registration (`encodeStandardRegistration`): the registration access token's hash. */
-  standard_registration?: string;
-  open_registration?: boolean;
-}
+/** What `profile.dcr_bridge` holds: the mark, and the RFC 7591 fields Okta has no place for. */
+type StoredProfile = Record<string, unknown> & { named?: boolean; scope?: string; contacts?: string[] };
 
 /** The parts of Okta's app the bridge reads; the SDK's models carry the same wire names. */
 interface OktaApp {
@@ -91,7 +47,7 @@ interface OktaApp {
   label?: string;
   name?: string;
   signOnMode?: string;
-  profile?: { dcr_bridge?: BridgeMark } & Record<string, unknown>;
+  profile?: { dcr_bridge?: StoredProfile } & Record<string, unknown>;
   accessibility?: unknown;
   visibility?: unknown;
   credentials?: { oauthClient?: { client_id?: string; client_secret?: string; token_endpoint_auth_method?: string; autoKeyRotation?: boolean } };
@@ -105,281 +61,167 @@ interface OktaSecret {
   client_secret?: string;
 }
 
-// The bridge's configuration is complete and explicit: the SDK must not read ~/.okta/okta.yaml, ./okta.yaml or
-// OKTA_CLIENT_* variables behind its back, so its loader keeps only its built-in default.
-const sdkRequire = createRequire(import.meta.url);
-const { ConfigLoader } = sdkRequire('@okta/okta-sdk-nodejs/src/config-loader.js') as {
-  ConfigLoader: { prototype: { applyDefaults(): void; apply(config: unknown): void } };
-};
-ConfigLoader.prototype.applyDefaults = function applyBuiltInDefaultsOnly(this: { apply(config: unknown): void }) {
-  this.apply({ client: { authorizationMode: 'SSWS' } });
-};
+/** The attempt an SDK request belongs to: its abort signal, and the service app's token when there is one. */
+interface Attempt {
+  signal: AbortSignal;
+  token: string;
+}
 
 /**
- * A plain executor (no SDK retries) that sends each request with the abort signal of the call it belongs to, over
- * Node's own fetch: it keeps connections alive, where the SDK's node-fetch 2 opens a TLS connection per call (and
- * fails with "Premature close" on a keep-alive agent).
+ * The SDK's public extension point for HTTP: a plain executor (no SDK retries) that sends each request over Node's
+ * fetch (connections kept alive) with the abort signal of its attempt, and the service app's token as the bearer.
  */
-class CallScopedRequestExecutor extends RequestExecutor {
-  constructor(private readonly callSignal: AsyncLocalStorage<AbortSignal>) {
+class AttemptScopedRequestExecutor extends RequestExecutor {
+  constructor(private readonly attempt: AsyncLocalStorage<Attempt>) {
     super();
   }
 
   override fetch(request: RequestOptions): ReturnType<RequestExecutor['fetch']> {
     const { url, method, headers, body } = request as { url: string; method?: string; headers?: Record<string, string>; body?: string };
-    this.emit('request', request);
-    const sent = fetch(url, { method: method?.toUpperCase(), headers, body, signal: this.callSignal.getStore() ?? null }).then((response) => {
-      this.emit('response', response);
-      return response;
-    });
-    return sent as unknown as ReturnType<RequestExecutor['fetch']>;
+    const scope = this.attempt.getStore();
+    const authorization: Record<string, string> = scope?.token ? { Authorization: `Bearer ${scope.token}` } : {};
+    return fetch(url, { method: method?.toUpperCase(), headers: { ...headers, ...authorization }, body, signal: scope?.signal ?? null }) as unknown as ReturnType<RequestExecutor['fetch']>;
   }
 }
 
-/** A non-2xx answer of the token endpoint, shaped like the SDK's own errors (status + headers). */
-class TokenEndpointError extends Error {
-  constructor(
-    readonly status: number,
-    readonly headers: HeaderSource,
-  ) {
-    super(`Okta token endpoint answered ${status}`);
-    this.name = 'TokenEndpointError';
-  }
-}
-
-function describeOktaError(error: unknown): UpstreamFailure | undefined {
+const describeOktaError = (error: unknown) => {
   const { status, headers } = error as { status?: unknown; headers?: HeaderSource };
-  if (typeof status === 'number') return { kind: 'status', status, retryAfterMs: retryAfterFromHeaders(headers, status) };
-  return describeNetworkError(error);
-}
+  return typeof status === 'number' ? statusFailure(status, headers) : undefined;
+};
+const isApp = (value: unknown): value is OktaApp => hasStrings('id')(value);
+const isSecret = (value: unknown): value is OktaSecret => hasStrings('id')(value);
+const isOwned = (app: OktaApp) => app.signOnMode === 'OPENID_CONNECT' && app.name === 'oidc_client' && MARK.read(app.profile?.dcr_bridge) !== undefined;
 
 export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
   const graceSeconds = options.rotationGraceSeconds ?? 0;
-  const callSignal = new AsyncLocalStorage<AbortSignal>();
-  const executor = new CallScopedRequestExecutor(callSignal);
-  const caller = new IdpCaller({ describe: describeOktaError, policy: options.idpCallPolicy });
-  const sdkConfig = { orgUrl: options.orgUrl, token: '', clientId: '', scopes: [] as string[], privateKey: '', keyId: '' };
-  let client: Client;
-  if ('apiToken' in options.credentials) {
-    client = new Client({ ...sdkConfig, authorizationMode: 'SSWS', token: options.credentials.apiToken, requestExecutor: executor, cacheMiddleware: null });
-  } else {
-    const { clientId, privateKey, keyId, scopes = DEFAULT_SCOPES } = options.credentials;
-    const signingKey = parsePrivateKey(privateKey);
-    const tokens = new AdminTokenCache(() => requestServiceAppToken(executor, options.orgUrl, { clientId, signingKey, keyId: keyId ?? signingKey.keyId, scopes }));
-    client = new Client({ ...sdkConfig, authorizationMode: 'PrivateKey', clientId, scopes, privateKey, keyId: keyId ?? '', requestExecutor: executor, cacheMiddleware: null });
-    // The SDK asks this for a token before each request and clears it once when Okta answers 401.
-    const tokenSource = {
-      isDPoP: false,
-      getAccessToken: async () => ({ access_token: await tokens.get(), token_type: 'Bearer' }),
-      clearCachedAccessToken: () => tokens.invalidate(),
-    };
-    client.http.oauth = tokenSource as unknown as OAuth;
-  }
-  const apps = client.applicationApi;
-  const secrets = client.applicationSSOPublicKeysApi;
+  const attemptScope = new AsyncLocalStorage<Attempt>();
+  const credentials = options.credentials;
+  const tokenUrl = `${options.orgUrl}/oauth2/v1/token`;
+  const serviceApp = 'clientId' in credentials ? { ...credentials, signingKey: parsePrivateKey(credentials.privateKey) } : undefined;
+  const adminCall = createAdminCall({
+    ...options,
+    host: new URL(options.orgUrl).host,
+    describe: describeOktaError,
+    // A service app's token: a signed client assertion at the org authorization server (RFC 7523).
+    fetchToken: serviceApp && ((signal) => fetchClientCredentialsToken(tokenUrl, {
+      scope: (serviceApp.scopes ?? DEFAULT_SCOPES).join(' '),
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: signedClientAssertion(serviceApp.signingKey.key, serviceApp.keyId ?? serviceApp.signingKey.keyId, serviceApp.clientId, tokenUrl),
+    }, signal)),
+  });
+  // Every setting explicit, so the SDK's okta.yaml files and OKTA_CLIENT_* variables cannot change it. In service-app
+  // mode the executor sends the kit's token; the SDK's own (SSWS) header needs a value it then never sends.
+  const token = 'apiToken' in credentials ? credentials.apiToken : 'replaced by the service app token';
+  const sdk = new Client({ orgUrl: options.orgUrl, authorizationMode: 'SSWS', token, clientId: '', scopes: [], privateKey: '', keyId: '', requestExecutor: new AttemptScopedRequestExecutor(attemptScope), cacheMiddleware: null });
+  const apps = sdk.applicationApi;
+  const secrets = sdk.applicationSSOPublicKeysApi;
 
-  function call<T>(operation: string, safety: CallSafety, attempt: () => Promise<T>): Promise<T> {
-    return caller.call(operation, safety, (signal) => callSignal.run(signal, attempt)).catch((error: unknown) => {
-      throw error instanceof BridgeError ? error : new IdpError(undefined, { cause: error });
-    });
-  }
+  const call = <T>(operation: string, safety: 'idempotent' | 'unsafe', attempt: () => Promise<T>): Promise<T> =>
+    adminCall(operation, safety, (signal, bearer) => attemptScope.run({ signal, token: bearer }, attempt));
 
-  async function listAppsPage(operation: string, query: { q?: string; filter?: string; limit: number }, maxPages = MAX_PAGES): Promise<OktaApp[]> {
+  async function listApps(operation: string, query: { q?: string; filter?: string; limit: number }, maxPages = MAX_PAGES): Promise<OktaApp[]> {
     return call(operation, 'idempotent', async () => {
-      const collection = await apps.listApplications({ q: query.q, limit: query.limit, filter: query.filter });
-      return collect(collection as unknown as Collection<OktaApp>, query.limit * maxPages);
+      const listed = await collect((await apps.listApplications(query)) as unknown as Collection<unknown>, query.limit * maxPages);
+      return usableAnswer(listed, (value): value is OktaApp[] => isRecordArray(value) && value.every(isApp), 'the app listing');
     });
   }
 
   /** The app whose client_id this is, looked up by Okta's filter (client_id = app id for the apps the bridge creates). */
   async function findApp(clientId: string): Promise<OktaApp | undefined> {
-    if (!CLIENT_ID.test(clientId) || clientId === '.' || clientId === '..') throw new InvalidRequestError('The client_id is not a valid client identifier.');
-    const found = await listAppsPage('find client', { filter: `id eq "${clientId}"`, limit: 2 }, 1);
+    checkClientId(clientId);
+    const found = await listApps('find client', { filter: `id eq "${clientId}"`, limit: 2 }, 1);
     return found.find((app) => app.credentials?.oauthClient?.client_id === clientId);
   }
 
-  async function findOwnedApp(clientId: string): Promise<OktaApp> {
-    const app = await findApp(clientId);
-    if (!app || !isOwned(app)) throw new ClientNotFoundError();
-    return app;
+  async function* ownedApps(): AsyncIterable<OktaApp> {
+    yield* (await listApps('list clients', { filter: 'name eq "oidc_client"', limit: 200 })).filter(isOwned);
   }
+
+  const findOwnedApp = async (clientId: string) => requireOwned(await findApp(clientId), isOwned);
 
   /** Deactivates, then deletes (Okta refuses to delete an active app); an app already gone is fine. */
   async function removeApp(app: OktaApp): Promise<void> {
-    if (app.status !== 'INACTIVE') {
-      const gone = await ignoreNotFound(call('deactivate client', 'idempotent', () => apps.deactivateApplication({ appId: app.id })));
-      if (gone) return;
-    }
-    await ignoreNotFound(call('delete client', 'idempotent', () => apps.deleteApplication({ appId: app.id })));
+    if (app.status !== 'INACTIVE' && (await goneIsDone(call('deactivate client', 'idempotent', () => apps.deactivateApplication({ appId: app.id }))))) return;
+    await goneIsDone(call('delete client', 'idempotent', () => apps.deleteApplication({ appId: app.id })));
   }
 
   /** After a create whose answer was lost: the app may exist, found by the registration id set before the create. */
-  async function removeUnconfirmedRegistration(label: string, registration: string): Promise<void> {
-    const candidates = await listAppsPage('find unconfirmed client', { q: label.slice(0, 100), limit: 200 }, 5);
-    const orphan = candidates.find((app) => isOwned(app) && app.profile?.dcr_bridge?.registration === registration);
+  async function removeUnconfirmedRegistration(label: string, mark: BridgeMark): Promise<void> {
+    const candidates = await listApps('find unconfirmed client', { q: label.slice(0, 100), limit: 200 }, 5);
+    const orphan = candidates.find((app) => isOwned(app) && MARK.read(app.profile?.dcr_bridge)?.registrationId === mark.registrationId);
     if (orphan) await removeApp(orphan);
   }
 
-  async function listSecrets(appId: string): Promise<OktaSecret[]> {
-    const found = await call('list secrets', 'idempotent', async () =>
-      collect((await secrets.listOAuth2ClientSecrets({ appId })) as unknown as Collection<OktaSecret>, 10),
-    );
-    // Okta's times have whole seconds; the stable sort keeps its own (creation) order for equal ones.
-    return found.sort((a, b) => Date.parse(a.created ?? '') - Date.parse(b.created ?? ''));
+  /** Okta's secrets of one app; a secret is removed by deactivating and deleting it, or stays working when that fails. */
+  function secretSlots(appId: string): SecretSlots {
+    const statuses = new Map<string, string | undefined>();
+    const deactivate = (secretId: string) => call('deactivate secret', 'idempotent', () => secrets.deactivateOAuth2ClientSecret({ appId, secretId }));
+    return {
+      async list() {
+        const listed = await call('list secrets', 'idempotent', async () =>
+          usableAnswer(await collect((await secrets.listOAuth2ClientSecrets({ appId })) as unknown as Collection<unknown>, 10), (value): value is OktaSecret[] => isRecordArray(value) && value.every(isSecret), 'the secret listing'),
+        );
+        listed.forEach((secret) => statuses.set(secret.id, secret.status));
+        return listed.map((secret) => ({ id: secret.id, createdAt: Date.parse(secret.created ?? '') }));
+      },
+      async add() {
+        const created = await call('create secret', 'unsafe', async () => usableAnswer(await secrets.createOAuth2ClientSecret({ appId, oAuth2ClientSecretRequestBody: {} }), isSecret, 'the secret creation'));
+        statuses.set(created.id, 'ACTIVE');
+        return { id: created.id, value: created.client_secret };
+      },
+      async remove({ id: secretId }: HeldSecret) {
+        // Gone already (another replica's sweep): `false`, so it is not counted twice.
+        if (statuses.get(secretId) !== 'INACTIVE' && (await goneIsDone(deactivate(secretId)))) return false;
+        const reactivate = () => call('reactivate secret', 'idempotent', () => secrets.activateOAuth2ClientSecret({ appId, secretId }));
+        return !(await undoOnFailure(() => goneIsDone(call('delete secret', 'idempotent', () => secrets.deleteOAuth2ClientSecret({ appId, secretId }))), reactivate));
+      },
+    };
   }
 
-  /** Whether this call removed it: another replica sweeping at the same moment may have removed it first. */
-  async function retireSecret(appId: string, secret: OktaSecret): Promise<boolean> {
-    if (secret.status === 'ACTIVE') {
-      await ignoreNotFound(call('deactivate secret', 'idempotent', () => secrets.deactivateOAuth2ClientSecret({ appId, secretId: secret.id })));
-    }
-    return !(await ignoreNotFound(call('delete secret', 'idempotent', () => secrets.deleteOAuth2ClientSecret({ appId, secretId: secret.id }))));
-  }
-
-  /** Puts the secrets back as they were before a rotation that failed: the old ones active, the new one gone. */
-  async function restoreSecrets(appId: string, previous: OktaSecret[], fresh: OktaSecret | undefined): Promise<void> {
-    await Promise.allSettled(previous.filter((secret) => secret.status === 'ACTIVE').map((secret) => call('reactivate secret', 'idempotent', () => secrets.activateOAuth2ClientSecret({ appId, secretId: secret.id }))));
-    const current = fresh ? [fresh] : (await listSecrets(appId).catch(() => [])).filter((secret) => !previous.some((old) => old.id === secret.id));
-    for (const secret of current) await retireSecret(appId, { ...secret, status: 'ACTIVE' }).catch(() => undefined);
-  }
-
-  return {
+  return defineDriver({
     name: 'okta',
     capabilities: { rotationGrace: true, apiAccessGrants: false },
 
-    async registerClient(metadata: ClientMetadata, context: RegistrationContext): Promise<RegisteredClientWithSecret> {
-      const mark: BridgeMark = { owner: OWNER, registration: randomUUID(), ...markedMetadata(metadata), ...markedContext(context) };
+    async registerClient(metadata, context) {
+      const mark = newMark(context);
       const body = toOktaApp(metadata, mark);
-      let created: OktaApp;
-      try {
-        created = (await call('register client', 'unsafe', () => apps.createApplication({ application: body as unknown as Application, activate: true }))) as unknown as OktaApp;
-      } catch (error) {
-        if (mayHaveBeenApplied(error)) await removeUnconfirmedRegistration(body.label, mark.registration).catch(() => undefined);
-        throw error;
-      }
-      const secret = created.credentials?.oauthClient?.client_secret;
-      if (SECRET_METHODS.has(metadata.tokenEndpointAuthMethod) && !secret) {
-        await removeApp(created).catch(() => undefined);
-        throw new IdpError('Okta created the client without a secret.');
-      }
-      return { ...toRegisteredClient(created), clientSecret: secret ?? '' };
+      // An app without the secret it needs is an unusable answer: the app found by its mark is removed.
+      const withSecret = (value: unknown): value is OktaApp => isApp(value) && (!SECRET_METHODS.has(metadata.tokenEndpointAuthMethod) || !!value.credentials?.oauthClient?.client_secret);
+      const create = async () => usableAnswer(await apps.createApplication({ application: body as unknown as Application, activate: true }), withSecret, 'the app creation');
+      const created = await cleanUpIfApplied(() => call('register client', 'unsafe', create), () => removeUnconfirmedRegistration(body.label, mark));
+      return { ...toRegisteredClient(created), clientSecret: created.credentials?.oauthClient?.client_secret ?? '' };
     },
 
-    async getClient(clientId: string): Promise<RegisteredClient> {
-      return toRegisteredClient(await findOwnedApp(clientId));
-    },
+    getClient: async (clientId) => toRegisteredClient(await findOwnedApp(clientId)),
 
-    async updateClient(clientId: string, metadata: ClientMetadata, changes?: { registration?: StandardRegistration }): Promise<RegisteredClient> {
+    async updateClient(clientId, metadata, changes) {
       const app = await findOwnedApp(clientId);
-      const mark: BridgeMark = { ...app.profile!.dcr_bridge!, ...markedMetadata(metadata), ...markedRegistration(changes?.registration) };
-      const replacement = toOktaApp(metadata, mark, app);
-      const replaced = await call('update client', 'idempotent', () => apps.replaceApplication({ appId: app.id, application: replacement as unknown as Application }));
-      return toRegisteredClient(replaced as unknown as OktaApp);
+      const replacement = toOktaApp(metadata, updatedMark(MARK.read(app.profile?.dcr_bridge)!, changes), app);
+      const replaced = await call('update client', 'idempotent', async () => usableAnswer(await apps.replaceApplication({ appId: app.id, application: replacement as unknown as Application }), isApp, 'the app update'));
+      return toRegisteredClient(replaced);
     },
 
-    async deleteClient(clientId: string): Promise<void> {
-      const app = await findApp(clientId);
-      if (!app) return;
-      if (!isOwned(app)) throw new ClientNotFoundError();
-      await removeApp(app);
-    },
+    deleteClient: async (clientId) => deleteOwned(await findApp(clientId), isOwned, removeApp),
 
-    async rotateSecret(clientId: string): Promise<RotatedSecret> {
+    async rotateSecret(clientId) {
       const app = await findOwnedApp(clientId);
       if (!SECRET_METHODS.has(app.credentials?.oauthClient?.token_endpoint_auth_method ?? '')) {
         throw new InvalidRequestError('This client authenticates without a client secret, so it has none to rotate.');
       }
-      let previous = await listSecrets(app.id);
-      // Okta holds two secrets: rotating again during a grace period ends the older grace now.
-      while (previous.length >= 2) {
-        const oldest = previous.find((secret) => secret.status !== 'ACTIVE') ?? previous[0]!;
-        await retireSecret(app.id, oldest);
-        previous = previous.filter((secret) => secret !== oldest);
-      }
-      let fresh: OktaSecret;
-      try {
-        fresh = (await call('create secret', 'unsafe', () => secrets.createOAuth2ClientSecret({ appId: app.id, oAuth2ClientSecretRequestBody: {} }))) as unknown as OktaSecret;
-      } catch (error) {
-        if (mayHaveBeenApplied(error)) await restoreSecrets(app.id, previous, undefined).catch(() => undefined);
-        throw error;
-      }
-      if (!fresh.client_secret) {
-        await restoreSecrets(app.id, previous, fresh).catch(() => undefined);
-        throw new IdpError('Okta created the secret without returning it.');
-      }
-      if (graceSeconds <= 0) {
-        try {
-          for (const old of previous) await retireSecret(app.id, old);
-        } catch (error) {
-          await restoreSecrets(app.id, previous, fresh).catch(() => undefined);
-          throw error;
-        }
-      }
-      return { clientId, clientSecret: fresh.client_secret, clientSecretExpiresAt: 0 };
+      const { value } = await rotateWithGrace(secretSlots(app.id), graceSeconds);
+      return { clientId, clientSecret: value, clientSecretExpiresAt: 0 };
     },
 
-    async retireExpiredSecrets(now: number): Promise<number> {
-      if (graceSeconds <= 0) return 0;
-      const owned = (await listAppsPage('list clients', { filter: 'name eq "oidc_client"', limit: 200 })).filter(isOwned);
-      let retired = 0;
-      for (const app of owned) {
-        const held = await listSecrets(app.id);
-        const newest = held.at(-1);
-        // The grace of the older secrets runs from the moment the newest one was issued.
-        if (!newest || Date.parse(newest.created ?? '') + graceSeconds * 1000 >= now) continue;
-        for (const old of held.slice(0, -1)) {
-          if (await retireSecret(app.id, old)) retired++;
-        }
-      }
-      return retired;
-    },
+    retireExpiredSecrets: (now) =>
+      sweepSupersededSecrets(ownedApps, { graceSeconds, now, secretsOf: (app) => secretSlots(app.id).list(), remove: (app, secret) => secretSlots(app.id).remove(secret) }),
 
-    async listOpenRegistrations(limit: number): Promise<string[]> {
-      const owned = (await listAppsPage('list open registrations', { filter: 'name eq "oidc_client"', limit: 200 })).filter(isOwned);
-      return owned.filter((app) => app.profile?.dcr_bridge?.open_registration === true).slice(0, limit).map((app) => app.credentials?.oauthClient?.client_id ?? app.id);
-    },
+    listOpenRegistrations: async (limit) => openRegistrations(ownedApps(), limit, (app) => MARK.read(app.profile?.dcr_bridge), (app) => app.credentials?.oauthClient?.client_id ?? app.id),
 
-    fetchDiscoveryDocument: () =>
-      fetchDiscoveryJson(
-        options.authorizationServerId === undefined
-          ? `${options.orgUrl}/.well-known/openid-configuration`
-          : `${options.orgUrl}/oauth2/${encodeURIComponent(options.authorizationServerId)}/.well-known/openid-configuration`,
-        caller.policy.timeoutMs,
-      ),
+    // The org's discovery document, or that of the custom authorization server OKTA_AUTHORIZATION_SERVER_ID names.
+    fetchDiscoveryDocument: () => fetchDiscoveryJson(`${options.orgUrl}${options.authorizationServerId === undefined ? '' : `/oauth2/${encodeURIComponent(options.authorizationServerId)}`}/.well-known/openid-configuration`, adminCall.policy.timeoutMs),
 
-    async checkReadiness(): Promise<void> {
-      await listAppsPage('readiness', { limit: 1 }, 1);
-    },
-
-    // Okta grants an OIDC app's access through authorization-server policies, not per client: nothing to do here.
-    async grantApiAccess(): Promise<void> {},
-    async revokeApiAccess(): Promise<void> {},
-
-    async close(): Promise<void> {},
-  };
-}
-
-function isOwned(app: OktaApp): boolean {
-  return app.signOnMode === 'OPENID_CONNECT' && app.name === 'oidc_client' && app.profile?.dcr_bridge?.owner === OWNER;
-}
-
-/** Whether a failed unsafe call may still have been carried out by Okta (its answer lost, or a 5xx after acting). */
-function mayHaveBeenApplied(error: unknown): boolean {
-  const failure = error instanceof BridgeError ? (error.cause as UpstreamFailure | undefined) : undefined;
-  if (!failure || typeof failure !== 'object' || !('kind' in failure)) return false;
-  if (failure.kind === 'timeout') return true;
-  if (failure.kind === 'network') return failure.notSent !== true;
-  return failure.status !== undefined && failure.status >= 500;
-}
-
-async function ignoreNotFound(operation: Promise<unknown>): Promise<boolean> {
-  try {
-    await operation;
-    return false;
-  } catch (error) {
-    if (error instanceof ClientNotFoundError) return true;
-    throw error;
-  }
+    checkReadiness: async () => void (await listApps('readiness', { limit: 1 }, 1)),
+  });
 }
 
 async function collect<T>(collection: Collection<T>, max: number): Promise<T[]> {
@@ -389,18 +231,6 @@ async function collect<T>(collection: Collection<T>, max: number): Promise<T[]> 
     if (items.length >= max) break;
   }
   return items;
-}
-
-function markedMetadata(metadata: ClientMetadata): Pick<BridgeMark, 'named' | 'scope' | 'contacts'> {
-  return { named: metadata.clientName !== undefined, scope: metadata.scope, contacts: metadata.contacts };
-}
-
-function markedContext(context: RegistrationContext): Partial<BridgeMark> {
-  return { portal: context.portal, portal_id: context.portalId, organization_id: context.organizationId, developer_id: context.developerId, ...markedRegistration(context.registration) };
-}
-
-function markedRegistration(registration: StandardRegistration | undefined): Partial<BridgeMark> {
-  return registration ? { standard_registration: encodeStandardRegistration(registration), ...(registration.openRegistration ? { open_registration: true } : {}) } : {};
 }
 
 function toOktaApp(metadata: ClientMetadata, mark: BridgeMark, existing?: OktaApp) {
@@ -436,7 +266,7 @@ function toOktaApp(metadata: ClientMetadata, mark: BridgeMark, existing?: OktaAp
         jwks_uri: metadata.jwksUri,
       },
     },
-    profile: { ...existing?.profile, dcr_bridge: withoutUndefined(mark) },
+    profile: { ...existing?.profile, dcr_bridge: { ...MARK.write(mark), ...withoutUndefined({ named: metadata.clientName !== undefined, scope: metadata.scope, contacts: metadata.contacts }) } },
   };
 }
 
@@ -471,9 +301,8 @@ function toRegisteredClient(app: OktaApp): RegisteredClient {
     jwksUri: settings.jwks_uri as string | undefined,
     postLogoutRedirectUris: settings.post_logout_redirect_uris,
   });
-  const registration = decodeStandardRegistration(mark?.standard_registration);
   return {
-    ...(registration ? { registration } : {}),
+    ...registrationOf(MARK.read(mark)),
     clientId: app.credentials?.oauthClient?.client_id ?? app.id,
     clientIdIssuedAt: Math.floor(new Date(app.created ?? Date.now()).getTime() / 1000),
     clientSecretExpiresAt: 0,
@@ -486,66 +315,6 @@ function toRegisteredClient(app: OktaApp): RegisteredClient {
       applicationType: settings.application_type === 'native' ? 'native' : 'web',
     },
   };
-}
-
-function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as T;
-}
-
-/** An access token for the bridge's OAuth service app: a signed client assertion at the org authorization server. */
-async function requestServiceAppToken(
-  executor: RequestExecutor,
-  orgUrl: string,
-  credentials: { clientId: string; signingKey: { key: KeyObject }; keyId?: string; scopes: string[] },
-): Promise<IssuedToken> {
-  const tokenUrl = `${orgUrl}/oauth2/v1/token`;
-  const response = await executor.fetch({
-    url: tokenUrl,
-    method: 'POST',
-    headers: { Accept: 'application/json', 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'client_credentials',
-      scope: credentials.scopes.join(' '),
-      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-      client_assertion: clientAssertion(credentials.signingKey.key, credentials.keyId, credentials.clientId, tokenUrl),
-    }).toString(),
-  } as unknown as RequestOptions);
-  if (!response.ok) {
-    await response.text();
-    // A refused assertion is the bridge's own credentials refused, whatever 4xx Okta picks for it.
-    const refused = response.status >= 400 && response.status < 500 && response.status !== 429;
-    throw new TokenEndpointError(refused ? 401 : response.status, response.headers);
-  }
-  const body = (await response.json()) as { access_token?: unknown; expires_in?: unknown };
-  if (typeof body.access_token !== 'string' || typeof body.expires_in !== 'number') throw new IdpError('Okta answered the token request without a usable token.');
-  return { accessToken: body.access_token, expiresInSeconds: body.expires_in };
-}
-
-/** A PEM or JWK private key (RSA, or EC P-256), with the JWK's `kid` when it has one. */
-function parsePrivateKey(text: string): { key: KeyObject; keyId?: string } {
-  const trimmed = text.trim();
-  if (trimmed.startsWith('{')) {
-    const jwk = JSON.parse(trimmed) as { kid?: string } & Record<string, unknown>;
-    return { key: createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' }), keyId: jwk.kid };
-  }
-  return { key: createPrivateKey(trimmed.replaceAll('\\n', '\n')) };
-}
-
-/** The RFC 7523 client assertion Okta's org authorization server accepts from a service app (`private_key_jwt`). */
-function clientAssertion(key: KeyObject, keyId: string | undefined, clientId: string, audience: string): string {
-  const ec = key.asymmetricKeyType === 'ec';
-  const now = Math.floor(Date.now() / 1000);
-  const encode = (part: object) => Buffer.from(JSON.stringify(part)).toString('base64url');
-  const input = `${encode({ alg: ec ? 'ES256' : 'RS256', typ: 'JWT', ...(keyId ? { kid: keyId } : {}) })}.${encode({
-    iss: clientId,
-    sub: clientId,
-    aud: audience,
-    iat: now,
-    exp: now + 300,
-    jti: randomUUID(),
-  })}`;
-  const signature = sign('sha256', Buffer.from(input), ec ? { key, dsaEncoding: 'ieee-p1363' } : key);
-  return `${input}.${signature.toString('base64url')}`;
 }
 
 export const createDriverFromEnv: DriverFactory = async (env, settings) => {
@@ -569,6 +338,5 @@ export const createDriverFromEnv: DriverFactory = async (env, settings) => {
   } else {
     throw new ConfigurationError('OKTA_API_TOKEN', 'is required: an Okta API token (or set OKTA_CLIENT_ID and OKTA_PRIVATE_KEY for the OAuth service app)');
   }
-  const authorizationServerId = envValue(env, 'OKTA_AUTHORIZATION_SERVER_ID');
-  return createOktaDriver({ orgUrl, credentials, rotationGraceSeconds: settings.rotationGraceSeconds, idpCallPolicy: settings.idpCallPolicy, authorizationServerId });
+  return createOktaDriver({ orgUrl, credentials, authorizationServerId: envValue(env, 'OKTA_AUTHORIZATION_SERVER_ID'), ...settings });
 };

@@ -7,7 +7,8 @@
 import type { Writable } from 'node:stream';
 import express from 'express';
 import helmet from 'helmet';
-import type { DcrDriver } from '../drivers/driver.js';
+import type { DriverImplementation } from './driver/contract.js';
+import { defineDriver } from './driver/define.js';
 import { auditRequests, auditSweeps, writeAuditTrail } from './audit.js';
 import { apiKeyFingerprint, type BridgeConfig } from './config.js';
 import { NotFoundError } from './errors.js';
@@ -36,6 +37,8 @@ export interface AppOptions {
   tracing?: Pick<Tracing, 'traceRequests' | 'traceDriver'>;
   /** Where audit records go instead of `config.auditLog` (tests read them). */
   auditStream?: Writable;
+  /** The time the readiness cache reads; tests pass a virtual clock's. */
+  now?: () => number;
 }
 
 const releaseResources = 'dcrBridgeReleaseResources';
@@ -47,14 +50,15 @@ const notLogged = new Set<BridgeEventName>(['audit.recorded', 'secrets.sweep_fai
 function logEvents(events: BridgeEvents, logger: Logger): void {
   events.onAny(<Name extends BridgeEventName>(name: Name, payload: BridgeEventMap[Name]) => {
     if (notLogged.has(name)) return;
-    const level = name === 'auth.failed' || name === 'event_hook.ignored' ? 'warn' : 'info';
+    const level = name === 'auth.failed' || name === 'event_hook.ignored' || name === 'idp.attempt_failed' ? 'warn' : 'info';
     logger.log(level, name, { event: name, ...payload });
   });
 }
 
 let sharedSpec: ApiSpec | undefined;
 
-export function createApp(config: BridgeConfig, driver: DcrDriver, options: AppOptions = {}): express.Express {
+export function createApp(config: BridgeConfig, implementation: DriverImplementation, options: AppOptions = {}): express.Express {
+  const driver = defineDriver(implementation);
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const metrics = options.metrics ?? createMetrics();
   const events = options.events ?? new BridgeEvents();
@@ -95,7 +99,7 @@ export function createApp(config: BridgeConfig, driver: DcrDriver, options: AppO
       next();
     }, withPublicOrigin(config.publicUrl, handler));
   }
-  app.use(operationsRouter({ driver: instrumented, metrics, spec }));
+  app.use(operationsRouter({ driver: instrumented, metrics, spec, ...(options.now ? { now: options.now } : {}) }));
 
   app.use(audit.record);
   app.use(requireApiKey(config.apiKeys, rateLimits.failedAuth, events));

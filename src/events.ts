@@ -3,6 +3,7 @@
  * never a secret.
  */
 import { EventEmitter } from 'node:events';
+import type { IdpFailureReport } from './driver/admin-call.js';
 
 /** `standard`: the RFC 7591/7592 façade at /register. */
 export type Portal = 'api7' | 'konnect' | 'standard';
@@ -18,6 +19,8 @@ export interface BridgeEventMap {
   'event_hook.ignored': { clientId: string; eventType: string };
   'auth.failed': { reason: 'missing' | 'wrong' };
   'secrets.retired': { count: number };
+  /** One failed IdP attempt: its cause class (connection refused, TLS, DNS, timeout, status) and the IdP host. */
+  'idp.attempt_failed': IdpFailureReport;
   'secrets.sweep_failed': { error: string; idpStatus?: AuditRecord['idpStatus'] };
   /** One audit event (src/audit.ts), for the audit stream; not a log line. */
   'audit.recorded': AuditRecord;
@@ -86,4 +89,5 @@ export const bridgeEventNames: readonly BridgeEventName[] = [
   'audit.recorded',
   'registration_token.rotated',
   'registration_token.refused',
+  'idp.attempt_failed',
 ];

@@ -4,7 +4,7 @@
  * one line naming it.
  */
 import type { AddressInfo } from 'node:net';
-import { createDriver } from '../drivers/index.js';
+import { createDriver } from './driver/registry.js';
 import { closeApp, createApp } from './app.js';
 import { loadConfig, type BridgeConfig } from './config.js';
 import { ConfigurationError } from './env.js';
@@ -23,6 +23,7 @@ async function main(): Promise<void> {
   const untracked = await createDriver(config.driverName, process.env, {
     rotationGraceSeconds: config.rotationGraceSeconds,
     idpCallPolicy: { timeoutMs: config.idpTimeoutMs, budgetMs: config.idpRetryBudgetMs },
+    onIdpFailure: (report) => events.emit('idp.attempt_failed', report),
     publicUrl: config.publicUrl,
     warn: (message, fields) => logger.warn(message, fields),
   });

@@ -3,7 +3,7 @@
  * the checks a JSON schema cannot express: redirect URI rules (RFC 8252 for native apps), defaults, and the Konnect
  * grant-type mapping. The shape itself was already checked against spec/openapi.yaml.
  */
-import type { ClientMetadata, RegisteredClient, RegisteredClientWithSecret, RegistrationContext, RotatedSecret } from '../drivers/driver.js';
+import type { ClientMetadata, RegisteredClient, RegisteredClientWithSecret, RegistrationContext, RotatedSecret } from './driver/contract.js';
 import { InvalidRedirectUriError, InvalidRequestError } from './errors.js';
 
 /** The API7 request body after schema validation (spec: Api7ClientMetadata). */

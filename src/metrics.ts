@@ -3,7 +3,7 @@
  * templates, status codes, driver and operation names and error codes — never an id or a secret.
  */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DcrDriver } from '../drivers/driver.js';
+import type { DcrDriver } from './driver/contract.js';
 import { BridgeError } from './errors.js';
 import type { BridgeEvents } from './events.js';
 

@@ -4,7 +4,7 @@
  * short string every driver can store next to the portal ids it already keeps there.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { StandardRegistration } from '../drivers/driver.js';
+import type { StandardRegistration } from './driver/contract.js';
 
 const markVersion = 'dcr1';
 const hashPattern = /^[A-Za-z0-9_-]{43}$/;

@@ -11,7 +11,7 @@
  * update replaces, rotation issues another secret).
  */
 import type http from 'node:http';
-import type { DcrDriver } from '../drivers/driver.js';
+import type { DcrDriver } from './driver/contract.js';
 import { IdpUnavailableError } from './errors.js';
 import type { Logger } from './logging.js';
 

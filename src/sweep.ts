@@ -2,30 +2,35 @@
  * The rotation-grace sweep: old secrets whose grace ended are retired by the driver, which reads their creation
  * times from the IdP — so the sweep keeps no state and several replicas may run it at once.
  */
-import type { DcrDriver } from '../drivers/driver.js';
+import type { DcrDriver } from './driver/contract.js';
 import { idpStatusOf } from './audit.js';
 import type { BridgeConfig } from './config.js';
 import { BridgeError } from './errors.js';
+import { systemClock, type Clock } from './idp/call.js';
 import type { BridgeEvents } from './events.js';
 import type { Logger } from './logging.js';
 
 /**
- * Retires old secrets whose grace ended, every `sweepIntervalSeconds`; one run at a time, failures logged and retried
- * next interval, never fatal. Does nothing without a grace or without the driver capability. Returns the stopper.
+ * Retires old secrets whose grace ended, every `sweepIntervalSeconds`; one run at a time (the next is timed from the
+ * end of the last), failures logged and retried next interval, never fatal. Does nothing without a grace or without
+ * the driver capability. Returns the stopper. `clock` is the system's unless a test passes a virtual one.
  */
 export function startSecretSweep(
   config: Pick<BridgeConfig, 'rotationGraceSeconds' | 'sweepIntervalSeconds'>,
   driver: DcrDriver,
   events: BridgeEvents,
   logger: Logger,
+  clock: Pick<Clock, 'now' | 'setTimer'> = systemClock,
 ): () => void {
   if (config.rotationGraceSeconds === 0 || !driver.capabilities.rotationGrace) return () => undefined;
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
+  let stopped = false;
+  let cancel = (): void => undefined;
+  const schedule = (): void => {
+    cancel = clock.setTimer(sweep, config.sweepIntervalSeconds * 1000);
+  };
+  const sweep = (): void => {
     driver
-      .retireExpiredSecrets(Date.now())
+      .retireExpiredSecrets(clock.now())
       .then((count) => {
         if (count > 0) events.emit('secrets.retired', { count });
       })
@@ -35,8 +40,12 @@ export function startSecretSweep(
         events.emit('secrets.sweep_failed', { error: code, ...idpStatusOf(error) });
       })
       .finally(() => {
-        running = false;
+        if (!stopped) schedule();
       });
-  }, config.sweepIntervalSeconds * 1000);
-  return () => clearInterval(timer);
+  };
+  schedule();
+  return () => {
+    stopped = true;
+    cancel();
+  };
 }

@@ -19,7 +19,7 @@ import {
 } from '@opentelemetry/api';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { RequestHandler } from 'express';
-import type { DcrDriver } from '../drivers/driver.js';
+import type { DcrDriver } from './driver/contract.js';
 import { BridgeError } from './errors.js';
 import { observeIdpAttempts, type IdpAttemptObserver } from './idp/call.js';
 

@@ -3,7 +3,7 @@
  * its steps: label → check the id → read and validate the body → act → emit the event.
  */
 import { Router, type RequestHandler } from 'express';
-import type { DcrDriver } from '../../drivers/driver.js';
+import type { DcrDriver } from '../driver/contract.js';
 import { InvalidRequestError } from '../errors.js';
 import type { BridgeEvents } from '../events.js';
 import { api7ClientToWire, api7MetadataFromWire, rotatedSecretToWire, type Api7ClientMetadataBody } from '../metadata.js';

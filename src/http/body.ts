@@ -4,6 +4,7 @@
  * spec/openapi.yaml.
  */
 import express, { type Request, type RequestHandler } from 'express';
+import { isClientId } from '../driver/ownership.js';
 import { InvalidRequestError, RequestTooLargeError } from '../errors.js';
 import { restoreRequestContext } from './request-context.js';
 import type { ApiSpec } from './spec.js';
@@ -50,12 +51,10 @@ export function jsonBodySteps(spec: ApiSpec, limitBytes: number): (schemaName: s
   return (schemaName) => [refuseDeclaredOversize(limitBytes), readJsonBody(limitBytes), restoreRequestContext(), requireObjectBody, validateBody(spec, schemaName)];
 }
 
-const clientIdPattern = /^[A-Za-z0-9._~-]{1,255}$/;
-
 /** `client_id` path segments: a safe alphabet, and never a dot segment a URL parser would resolve. */
 export const validateClientId: RequestHandler = (req, _res, next) => {
   const clientId = req.params.client_id;
-  if (typeof clientId !== 'string' || !clientIdPattern.test(clientId) || clientId === '.' || clientId === '..') {
+  if (typeof clientId !== 'string' || !isClientId(clientId)) {
     return next(new InvalidRequestError('The client_id in the path must be 1 to 255 letters, digits or ._~- characters and not a dot segment.'));
   }
   next();

@@ -3,7 +3,7 @@
  * not load the IdP), Prometheus metrics, and the API description with its rendered reference page.
  */
 import { Router } from 'express';
-import type { DcrDriver } from '../../drivers/driver.js';
+import type { DcrDriver } from '../driver/contract.js';
 import { BridgeError, IdpUnavailableError } from '../errors.js';
 import type { BridgeMetrics } from '../metrics.js';
 import { renderReferencePage } from './docs.js';
@@ -13,18 +13,18 @@ import type { ApiSpec } from './spec.js';
 
 const readinessCacheMs = 2_000;
 
-export function operationsRouter({ driver, metrics, spec }: { driver: DcrDriver; metrics: BridgeMetrics; spec: ApiSpec }): Router {
+export function operationsRouter({ driver, metrics, spec, now = Date.now }: { driver: DcrDriver; metrics: BridgeMetrics; spec: ApiSpec; now?: () => number }): Router {
   const router = Router();
   const referencePage = renderReferencePage(spec.document);
   let readiness: { checkedAt: number; outcome: Promise<BridgeError | undefined> } | undefined;
 
   const checkReadiness = (): Promise<BridgeError | undefined> => {
-    if (readiness && Date.now() - readiness.checkedAt < readinessCacheMs) return readiness.outcome;
+    if (readiness && now() - readiness.checkedAt < readinessCacheMs) return readiness.outcome;
     const outcome = driver.checkReadiness().then(
       () => undefined,
       (error: unknown) => (error instanceof BridgeError && error.status >= 500 ? error : new IdpUnavailableError()),
     );
-    readiness = { checkedAt: Date.now(), outcome };
+    readiness = { checkedAt: now(), outcome };
     return outcome;
   };
 

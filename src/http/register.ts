@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import { MemoryStore, rateLimit } from 'express-rate-limit';
-import type { DcrDriver, RegisteredClient, StandardRegistration } from '../../drivers/driver.js';
+import type { DcrDriver, RegisteredClient, StandardRegistration } from '../driver/contract.js';
 import { defaultStandardDcrConfig, type BridgeConfig, type OpenRegistrationPolicy, type StandardDcrConfig } from '../config.js';
 import { DiscoveryCache } from '../discovery.js';
 import { ConfigurationError } from '../env.js';

@@ -26,6 +26,23 @@ export interface UpstreamFailure {
 /** Whether an operation may be sent twice: unsafe calls are repeated only when the IdP cannot have acted on them. */
 export type CallSafety = 'idempotent' | 'unsafe';
 
+/** Time as the call layer reads and waits on it; tests pass a virtual one, so no test waits for a real timer. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  /** Runs `callback` after `ms`, unless the returned cancel function runs first. */
+  setTimer(callback: () => void, ms: number): () => void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  setTimer(callback, ms) {
+    const timer = setTimeout(callback, ms);
+    return () => clearTimeout(timer);
+  },
+};
+
 export interface IdpCallPolicy {
   /** Per attempt. */
   timeoutMs: number;
@@ -34,6 +51,8 @@ export interface IdpCallPolicy {
   baseDelayMs: number;
   maxDelayMs: number;
   maxAttempts: number;
+  /** What timeouts and waits run on; default the system clock. Part of the policy so it reaches every driver's caller. */
+  clock?: Clock;
 }
 
 export const defaultIdpCallPolicy: IdpCallPolicy = {
@@ -103,8 +122,12 @@ export class IdpCaller {
     this.policy = { ...defaultIdpCallPolicy, ...options.policy };
   }
 
+  private get clock(): Clock {
+    return this.policy.clock ?? systemClock;
+  }
+
   async call<T>(operation: string, safety: CallSafety, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const now = this.options.now ?? Date.now;
+    const now = this.options.now ?? this.clock.now;
     const deadline = now() + this.policy.budgetMs;
     for (let attemptNumber = 1; ; attemptNumber++) {
       let failure: UpstreamFailure;
@@ -125,7 +148,7 @@ export class IdpCaller {
       watch?.end({ failure, ...(delay !== undefined ? { retryDelayMs: delay } : {}) });
       this.options.onFailedAttempt?.({ operation, attempt: attemptNumber, failure, retrying: delay !== undefined });
       if (delay === undefined) throw toBridgeError(failure);
-      await (this.options.sleep ?? sleep)(delay);
+      await (this.options.sleep ?? this.clock.sleep)(delay);
     }
   }
 
@@ -149,17 +172,17 @@ export class IdpCaller {
   private withTimeout<T>(attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const controller = new AbortController();
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const cancelTimer = this.clock.setTimer(() => {
         controller.abort(new AttemptTimeoutError());
         reject(new AttemptTimeoutError());
       }, this.policy.timeoutMs);
       attempt(controller.signal).then(
         (value) => {
-          clearTimeout(timer);
+          cancelTimer();
           resolve(value);
         },
         (error: unknown) => {
-          clearTimeout(timer);
+          cancelTimer();
           reject(controller.signal.aborted ? new AttemptTimeoutError() : error);
         },
       );
@@ -257,8 +280,4 @@ export function describeNetworkError(error: unknown): UpstreamFailure | undefine
     if (link instanceof Error && /socket hang up|other side closed|ECONNRESET/i.test(link.message)) return { kind: 'network' };
   }
   return undefined;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

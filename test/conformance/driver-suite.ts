@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
-import type { ClientMetadata, DcrDriver, DriverSettings } from '../../drivers/driver.js';
+import type { ClientMetadata, DcrDriver, DriverSettings } from '../../src/driver/contract.js';
 import { BridgeError, ClientNotFoundError } from '../../src/errors.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 
@@ -20,6 +20,13 @@ export interface DriverHarness {
   secretWorks(clientId: string, secret: string): Promise<boolean>;
   /** Client ids the IdP holds that this bridge created, when the harness can see them (an emulator's state). */
   ownedClientIds?(): Promise<string[]>;
+  /**
+   * Makes a client at the IdP that this bridge did not create (an admin's own client, written straight into the
+   * emulator's state or the local store) and returns its credentials: the ownership rule is proven on it.
+   */
+  seedForeignClient?(): Promise<{ clientId: string; clientSecret: string }>;
+  /** What the IdP holds about its clients, secrets and grants, as plain JSON: a refused call must leave it equal. */
+  idpState?(): Promise<unknown>;
   /** Stops the driver and whatever the harness started; also where an emulator's spec violations fail the run. */
   stop(): Promise<void>;
 }
@@ -141,6 +148,22 @@ export function testDriver(options: DriverConformanceOptions): void {
       await driver.deleteClient(unknown);
     });
 
+    it('a client this bridge did not create is client_not_found for read, update, rotate, delete and API access, and the IdP is unchanged', async (t) => {
+      if (!harness.seedForeignClient || !harness.idpState) return t.skip('this harness cannot seed a foreign client');
+      const foreign = await harness.seedForeignClient();
+      const secretWorked = await harness.secretWorks(foreign.clientId, foreign.clientSecret);
+      const before = await harness.idpState();
+      const access = { apiProductVersionId: 'conformance-product', audience: 'https://api.example.com' };
+      await rejectsWith(driver.getClient(foreign.clientId), ClientNotFoundError);
+      await rejectsWith(driver.updateClient(foreign.clientId, webMetadata({ clientName: 'taken over' })), ClientNotFoundError);
+      await rejectsWith(driver.rotateSecret(foreign.clientId), ClientNotFoundError);
+      await rejectsWith(driver.deleteClient(foreign.clientId), ClientNotFoundError);
+      await rejectsWith(driver.grantApiAccess(foreign.clientId, access), ClientNotFoundError);
+      await rejectsWith(driver.revokeApiAccess(foreign.clientId, access), ClientNotFoundError);
+      assert.deepEqual(await harness.idpState(), before, 'nothing changed at the IdP');
+      assert.equal(await harness.secretWorks(foreign.clientId, foreign.clientSecret), secretWorked, 'its secret is as it was');
+    });
+
     it('50 concurrent registrations give 50 distinct clients', async () => {
       const clients = await Promise.all(
         Array.from({ length: 50 }, (_, index) => driver.registerClient(serviceMetadata({ clientName: `concurrent ${index}` }), { portal: 'konnect' })),
@@ -234,11 +257,44 @@ export function testDriver(options: DriverConformanceOptions): void {
         if (before !== undefined) assert.equal((await harness.ownedClientIds!()).length, before);
       });
 
-      it('an unknown client is 404 client_not_found in both dialects', async () => {
+      it('a client this bridge did not create is 404 client_not_found on every route of both dialects, and the IdP is unchanged', async (t) => {
+        if (!harness.seedForeignClient || !harness.idpState) return t.skip('this harness cannot seed a foreign client');
+        const { clientId } = await harness.seedForeignClient();
+        const before = await harness.idpState();
+        const key = (test: request.Test) => test.set('X-API-Key', bridge.apiKey);
+        const id = encodeURIComponent(clientId);
+        const hostile = { client_name: 'taken over', redirect_uris: ['https://evil.example.com/cb'], grant_types: ['authorization_code'], response_types: ['code'] };
+        const attempts: Array<[string, request.Test]> = [
+          ['API7 read', key(request(bridge.app).get(`/clients/${id}`))],
+          ['API7 update', key(request(bridge.app).put(`/clients/${id}`)).send(hostile)],
+          ['API7 rotate', key(request(bridge.app).post(`/clients/${id}/rotate-secret`))],
+          ['API7 delete', key(request(bridge.app).delete(`/clients/${id}`))],
+          ['Konnect new-secret', key(request(bridge.app).post(`/${id}/new-secret`))],
+          ['Konnect delete', key(request(bridge.app).delete(`/${id}`))],
+          ...['update_application', 'add_registration', 'remove_registration'].map((eventType): [string, request.Test] => [
+            `Konnect ${eventType}`,
+            key(request(bridge.app).post(`/${id}/event-hook`)).send({ event_type: eventType, redirect_uris: hostile.redirect_uris, api_product_version_id: 'conformance-product' }),
+          ]),
+        ];
+        for (const [name, attempt] of attempts) {
+          const response = await attempt;
+          assert.equal(response.status, 404, `${name} answered ${response.status}`);
+          assert.equal(response.body.error, 'client_not_found', name);
+        }
+        assert.deepEqual(await harness.idpState(), before, 'nothing changed at the IdP');
+      });
+
+      it('an unknown client is 404 client_not_found in both dialects, Konnect registration events included', async () => {
         const api7 = await request(bridge.app).post('/clients/no-such-client/rotate-secret').set('X-API-Key', bridge.apiKey).expect(404);
         assert.equal(api7.body.error, 'client_not_found');
         const konnect = await request(bridge.app).post('/no-such-client/new-secret').set('X-API-Key', bridge.apiKey).expect(404);
         assert.equal(konnect.body.error, 'client_not_found');
+        for (const eventType of ['update_application', 'add_registration', 'remove_registration']) {
+          const body = { event_type: eventType, redirect_uris: ['https://konnect.example.com/cb'], api_product_version_id: 'v1' };
+          const event = await request(bridge.app).post('/no-such-client/event-hook').set('X-API-Key', bridge.apiKey).send(body);
+          assert.equal(event.status, 404, eventType);
+          assert.equal(event.body.error, 'client_not_found', eventType);
+        }
       });
     });
 

@@ -6,13 +6,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 import { createEntraDriver } from '../../drivers/entra.js';
-import type { DcrDriver, RegisteredClientWithSecret } from '../../drivers/driver.js';
+import type { DcrDriver, RegisteredClientWithSecret } from '../../src/driver/contract.js';
 import { serviceMetadata, webMetadata } from '../conformance/driver-suite.js';
 import { startEntraEmulator, type EntraEmulator } from '../emulators/entra.js';
+import { VirtualClock } from '../support/virtual-clock.js';
 import { deletionOperation, faultKinds, faultMatrix, readOperation, rotationOperation, type MatrixOperation, type MatrixTarget } from '../support/fault-matrix.js';
 
-// Short enough for ~70 cells in well under a minute; long enough that one Retry-After: 1 wait still fits the budget.
-const matrixPolicy = { timeoutMs: 200, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 1_300 };
+// On a virtual clock shared with the emulator's latency: no cell waits in real time; one Retry-After: 1 wait fits the
+// budget; the long timeout also bounds MSAL's and fetch's own real-time ones, so a loaded machine times out no cell.
+const clock = new VirtualClock();
+const matrixPolicy = { timeoutMs: 10_000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 25_000, clock };
 
 function entraDriverFor(entra: EntraEmulator): DcrDriver {
   return createEntraDriver({
@@ -60,6 +63,7 @@ describe('entra driver fault matrix', () => {
   const stillWorks = async (client: RegisteredClientWithSecret) => {
     assert.ok(entra.ownedClientIds().includes(client.clientId), 'the client is still there');
     assert.equal(await entra.secretWorks(client.clientId, client.clientSecret), true, 'its secret still works');
+    assert.equal(entra.workingSecretCount(client.clientId), 1, 'one password, the one the caller holds: no orphan');
   };
   const deletion = deletionOperation(target, [ROUTES.readByAppId, ROUTES.delete]);
 
@@ -117,10 +121,13 @@ describe('entra driver fault matrix', () => {
 
   faultMatrix({
     emulator: () => entra.emulator,
+    clock,
+    policy: matrixPolicy,
+    idempotentRoutes: [ROUTES.token, ROUTES.removePassword],
     operations,
     // A 503 from Graph's gateway often comes without Retry-After; the 429 cells exercise the header.
     kinds: faultKinds({
-      timeoutLatencyMs: 500,
+      timeoutLatencyMs: 20_000,
       rateLimitHeaders: { 'x-ms-throttle-scope': 'Tenant_Application/ReadWrite/emulator', 'x-ms-throttle-information': 'ResourceUnitLimitExceeded' },
       rateLimitBody: {
         error: {

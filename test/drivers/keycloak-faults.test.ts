@@ -6,14 +6,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createKeycloakDriver } from '../../drivers/keycloak.js';
-import type { DcrDriver, RegisteredClientWithSecret } from '../../drivers/driver.js';
+import type { DcrDriver, RegisteredClientWithSecret } from '../../src/driver/contract.js';
 import { BridgeError } from '../../src/errors.js';
 import { serviceMetadata, webMetadata } from '../conformance/driver-suite.js';
 import { startKeycloakEmulator, type KeycloakEmulator } from '../emulators/keycloak.js';
+import { VirtualClock } from '../support/virtual-clock.js';
 import { deletionOperation, faultKinds, faultMatrix, readOperation, registrationOperation, rotationOperation, type MatrixOperation, type MatrixTarget } from '../support/fault-matrix.js';
 
-// One Retry-After wait fits the budget, so a 429 cell costs about a second; three attempts bound a timeout cell.
-const policy = { timeoutMs: 400, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 1_500, maxAttempts: 3 };
+// On the matrix's virtual clock: one Retry-After wait fits the budget; three attempts bound a timeout cell. The long
+// timeout also bounds the SDK's own (real-time) timeout, so a loaded machine never times out a cell.
+const clock = new VirtualClock();
+const policy = { timeoutMs: 10_000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 25_000, maxAttempts: 3, clock };
 const routes = {
   token: 'POST /realms/:realm/protocol/openid-connect/token',
   findClients: 'GET /admin/realms/:realm/clients',
@@ -77,6 +80,10 @@ describe('keycloak driver under IdP faults', () => {
 
   faultMatrix({
     emulator: () => keycloak.emulator,
+    clock,
+    policy,
+    // The driver repeats a create: the repeat meets a 409 and adopts the client the first attempt made.
+    idempotentRoutes: [routes.token, routes.createClient],
     operations: [
       registrationOperation(target, [routes.createClient, routes.readSecret], serviceMetadata()),
       readOperation(target, [routes.findClients]),
@@ -86,7 +93,7 @@ describe('keycloak driver under IdP faults', () => {
       readiness,
     ],
     // The 429 cells prove Retry-After is honoured; the 503 cells go without it so the matrix stays within its time.
-    kinds: faultKinds({ timeoutLatencyMs: 700 }),
+    kinds: faultKinds({ timeoutLatencyMs: 20_000 }),
   });
 });
 

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { createServer, request as httpRequest, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { DcrDriver } from '../../drivers/driver.js';
+import type { DcrDriver } from '../../src/driver/contract.js';
 import { createLocalDriver } from '../../drivers/local.js';
 import { ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError } from '../../src/errors.js';
 import { serviceMetadata, testDriver } from '../conformance/driver-suite.js';
@@ -123,13 +123,28 @@ after(async () => {
   await Promise.all(dataDirs.map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
+/** A client record in the data directory without the bridge's mark, as another tool (or a hand) would leave one. */
+const foreignRecord = { createdBy: 'someone-else', clientId: 'foreign-client', clientSecret: 'foreign-secret-0123456789', clientIdIssuedAt: 1, metadata: serviceMetadata(), context: {} };
+
+/** The client files of a data directory, name → contents. */
+async function clientFiles(dataDir: string): Promise<Record<string, string>> {
+  const names = (await readdir(join(dataDir, 'clients'))).sort();
+  return Object.fromEntries(await Promise.all(names.map(async (name) => [name, await readFile(join(dataDir, 'clients', name), 'utf8')] as const)));
+}
+
 testDriver({
   name: 'local',
   async start() {
-    const bridge = await startLocalBridge(await freshDataDir());
+    const dataDir = await freshDataDir();
+    // The store reads its directory once, at start: the foreign client is there before the driver opens it.
+    await mkdir(join(dataDir, 'clients'), { recursive: true, mode: 0o700 });
+    await writeFile(join(dataDir, 'clients', `${foreignRecord.clientId}.json`), JSON.stringify(foreignRecord), { mode: 0o600 });
+    const bridge = await startLocalBridge(dataDir);
     return {
       driver: bridge.driver,
       secretWorks: (clientId, secret) => secretWorks(bridge.issuer, clientId, secret),
+      seedForeignClient: async () => ({ clientId: foreignRecord.clientId, clientSecret: foreignRecord.clientSecret }),
+      idpState: () => clientFiles(dataDir),
       stop: () => bridge.stop(),
     };
   },
@@ -219,27 +234,14 @@ describe('local IdP', () => {
     assert.equal((await readdir(join(dataDir, 'clients'))).length, before);
   });
 
-  it('a client without the bridge mark, or an id shaped like a path, is client_not_found and gets no token', async () => {
-    const otherDir = await freshDataDir();
-    const seed = await startLocalBridge(otherDir);
-    await seed.stop();
-    const foreign = { createdBy: 'someone-else', clientId: 'foreign-client', clientSecret: 'foreign-secret-0123456789', clientIdIssuedAt: 1, metadata: serviceMetadata(), context: {} };
-    await writeFile(join(otherDir, 'clients', 'foreign-client.json'), JSON.stringify(foreign));
-    const restarted = await startLocalBridge(otherDir);
-    try {
-      for (const id of ['foreign-client', '..', '../keys', 'keys']) {
-        await assert.rejects(restarted.driver.getClient(id), ClientNotFoundError);
-        await assert.rejects(restarted.driver.rotateSecret(id), ClientNotFoundError);
-        await assert.rejects(restarted.driver.updateClient(id, serviceMetadata()), ClientNotFoundError);
-      }
-      await assert.rejects(restarted.driver.deleteClient('foreign-client'), ClientNotFoundError);
-      assert.equal(await secretWorks(restarted.issuer, 'foreign-client', foreign.clientSecret), false);
-      const read = await fetch(`${restarted.publicUrl}/clients/foreign-client`, { headers: { 'x-api-key': restarted.apiKey } });
-      assert.equal(read.status, 404);
-    } finally {
-      await restarted.stop();
+  it('an id shaped like a path is client_not_found and reaches no file', async () => {
+    for (const id of ['..', '../keys', 'keys', 'clients']) {
+      await assert.rejects(bridge.driver.getClient(id), ClientNotFoundError);
+      await assert.rejects(bridge.driver.rotateSecret(id), ClientNotFoundError);
+      await assert.rejects(bridge.driver.updateClient(id, serviceMetadata()), ClientNotFoundError);
     }
-    assert.ok((await readdir(join(otherDir, 'clients'))).includes('foreign-client.json'), 'a foreign client is left alone');
+    const read = await fetch(`${bridge.publicUrl}/clients/keys`, { headers: { 'x-api-key': bridge.apiKey } });
+    assert.equal(read.status, 404);
   });
 
   it('a data directory that can no longer be written is idp_unavailable, for writes and for readiness', async () => {

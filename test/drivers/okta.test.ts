@@ -5,13 +5,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
-import type { DriverSettings } from '../../drivers/driver.js';
+import type { DriverSettings } from '../../src/driver/contract.js';
 import { createOktaDriver, type OktaCredentials } from '../../drivers/okta.js';
 import { testDriver, type DriverHarness } from '../conformance/driver-suite.js';
 import { startOktaEmulator, type OktaEmulator } from '../emulators/okta.js';
 import { createTestApp, type TestApp } from '../support/app.js';
+import { VirtualClock } from '../support/virtual-clock.js';
 
-const policy = { timeoutMs: 2000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 4000 };
+// Not about timeouts (the fault matrix is): a virtual clock that nothing advances, so a loaded machine times out nothing.
+const policy = { timeoutMs: 30_000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 60_000, clock: new VirtualClock() };
 
 async function startHarness(settings: DriverSettings, credentialsFor: (okta: OktaEmulator) => OktaCredentials): Promise<DriverHarness & { okta: OktaEmulator }> {
   const okta = await startOktaEmulator({ rateLimitPerMinute: 100_000 });
@@ -21,6 +23,8 @@ async function startHarness(settings: DriverSettings, credentialsFor: (okta: Okt
     driver,
     secretWorks: (clientId, secret) => okta.secretWorks(clientId, secret),
     ownedClientIds: async () => okta.ownedClientIds(),
+    seedForeignClient: async () => okta.seedForeignClient(),
+    idpState: async () => okta.clientState(),
     async stop() {
       await driver.close();
       await okta.stop();
@@ -52,6 +56,7 @@ testDriver({
       assert.deepEqual(stored.profile?.dcr_bridge, {
         owner: 'dcr-bridge',
         registration: (stored.profile?.dcr_bridge as { registration: string }).registration,
+        issued_at: (stored.profile?.dcr_bridge as { issued_at: string }).issued_at,
         named: true,
         scope: 'payments:read',
         contacts: ['ops@example.com'],
@@ -59,6 +64,7 @@ testDriver({
         portal_id: 'test portal_id',
         developer_id: 'dev-1',
       });
+      assert.ok(Math.abs(Number((stored.profile?.dcr_bridge as { issued_at: string }).issued_at) - Date.now() / 1000) < 300, 'issued-at is epoch seconds, now');
       const read = await driver.getClient(client.clientId);
       assert.equal(read.metadata.scope, 'payments:read');
       assert.deepEqual(read.metadata.contacts, ['ops@example.com']);
@@ -161,7 +167,7 @@ describe('okta rotation with a grace period, beyond the conformance suite', () =
 
   it("the sweep retires only the bridge's own clients' secrets", async () => {
     const { driver, okta } = harness;
-    const seeded = okta.seedUnmanagedApp('Not the bridge');
+    const seeded = okta.seedForeignClient('Not the bridge');
     await fetch(`${okta.emulator.url}/api/v1/apps/${seeded.clientId}/credentials/secrets`, {
       method: 'POST',
       headers: { Authorization: `SSWS ${okta.apiToken}`, 'Content-Type': 'application/json' },

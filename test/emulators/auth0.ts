@@ -59,7 +59,9 @@ export interface Auth0Emulator {
   /** Client grants, optionally of one client. */
   grants(clientId?: string): Array<Readonly<StoredGrant>>;
   /** Creates a client the bridge did not create and grants it the test API; returns its credentials. */
-  seedUnmanagedClient(name: string): { clientId: string; clientSecret: string };
+  seedForeignClient(name?: string): { clientId: string; clientSecret: string };
+  /** What the IdP holds about its clients (secrets and grants too), as plain JSON: a refused call must leave it equal. */
+  clientState(): unknown;
   setTokenLifetime(seconds: number): void;
   /** Token requests by the admin client for the Management API. */
   tokenRequests(): number;
@@ -67,6 +69,8 @@ export interface Auth0Emulator {
    * A real client-credentials token request for the test API: does this secret authenticate? Auth0 checks the secret
    * first (401 when wrong), then the grant type and the client grant (403), so a 403 still proves the secret.
    */
+  /** Secrets of this client the IdP accepts now, whoever knows them (an orphan secret counts). */
+  workingSecretCount(clientId: string): number;
   secretWorks(clientId: string, secret: string): Promise<boolean>;
   /** Whether this client gets an access token for the test API (its secret works and it holds a grant). */
   apiTokenWorks(clientId: string, secret: string): Promise<boolean>;
@@ -491,7 +495,8 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
     client: (clientId) => clients.get(clientId),
     clientCount: () => clients.size,
     grants: (clientId) => [...grants.values()].filter((grant) => clientId === undefined || grant.client_id === clientId),
-    seedUnmanagedClient: (name) => {
+    clientState: () => JSON.parse(JSON.stringify({ clients: [...clients.values()], grants: [...grants.values()] })),
+    seedForeignClient: (name = 'Payroll (not from the bridge)') => {
       const client = createClient({ name, app_type: 'non_interactive', grant_types: ['client_credentials'], client_metadata: { team: 'payroll' } });
       createGrant(client.client_id, API_AUDIENCE, ['read:things']);
       return { clientId: client.client_id, clientSecret: client.client_secret };
@@ -500,6 +505,8 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
       tokenLifetimeSeconds = seconds;
     },
     tokenRequests: () => adminTokenRequests,
+    // Auth0 holds one secret per client.
+    workingSecretCount: (clientId) => (clients.get(clientId)?.client_secret ? 1 : 0),
     secretWorks: async (clientId, secret) => [200, 403].includes(await apiTokenStatus(clientId, secret)),
     apiTokenWorks: async (clientId, secret) => (await apiTokenStatus(clientId, secret)) === 200,
     stop: () => emulator.stop(),

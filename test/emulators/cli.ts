@@ -2,14 +2,17 @@
  * `npm run emulator -- <idp> [--port N]`: one vendor emulator on its own, for trying the bridge by hand or
  * developing a driver. Prints the base URL, the CA file to trust and the driver variables to use.
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { driverNames } from '../../src/driver/names.js';
 import type { EmulatorDefinition } from './framework.js';
 
-const definitions: Record<string, () => Promise<EmulatorDefinition>> = {
-  keycloak: async () => (await import('./keycloak.js')).keycloakEmulator,
-  okta: async () => (await import('./okta.js')).oktaEmulator,
-  auth0: async () => (await import('./auth0.js')).auth0Emulator,
-  entra: async () => (await import('./entra.js')).entraEmulator,
-};
+// Every registered driver whose emulator exists: test/emulators/<name>.ts, exporting `<name>Emulator`.
+const definitions: Record<string, () => Promise<EmulatorDefinition>> = Object.fromEntries(
+  driverNames
+    .filter((driver) => existsSync(fileURLToPath(new URL(`./${driver}.ts`, import.meta.url))))
+    .map((driver) => [driver, async () => ((await import(`./${driver}.js`)) as Record<string, EmulatorDefinition>)[`${driver}Emulator`]!]),
+);
 
 const [name, ...rest] = process.argv.slice(2);
 const portIndex = rest.indexOf('--port');

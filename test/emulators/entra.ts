@@ -63,12 +63,16 @@ export interface EntraEmulator {
   applicationCount(): number;
   application(appId: string): { id: string; tags: string[]; passwordKeyIds: string[]; hasServicePrincipal: boolean; properties: Json } | undefined;
   /** Registers an app the bridge did not create (the tenant's own admin app, say) and returns its credentials. */
-  seedUnmanagedApplication(displayName: string): { clientId: string; clientSecret: string };
+  seedForeignClient(displayName?: string): { clientId: string; clientSecret: string };
+  /** What the IdP holds about its clients (secrets and grants too), as plain JSON: a refused call must leave it equal. */
+  clientState(): unknown;
   setTokenLifetime(seconds: number): void;
   setReplicationDelay(ms: number): void;
   /** Token requests made with the admin app's credentials. */
   tokenRequests(): number;
   /** A real client-credentials token request, as a client would make it: does this secret authenticate? */
+  /** Secrets of this client the IdP accepts now, whoever knows them (an orphan secret counts). */
+  workingSecretCount(clientId: string): number;
   secretWorks(clientId: string, secret: string): Promise<boolean>;
   stop(): Promise<void>;
 }
@@ -493,7 +497,8 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
         properties: structuredClone(app.properties),
       };
     },
-    seedUnmanagedApplication: (displayName: string) => {
+    clientState: () => JSON.parse(JSON.stringify({ applications: [...applications.values()], servicePrincipals: [...servicePrincipals.values()] })),
+    seedForeignClient: (displayName = 'Contoso admin console') => {
       const app = createApplication({ displayName, tags: ['HideApp'] }, []);
       app.visibleAt = 0;
       const password = addPassword(app, { displayName: 'seeded' });
@@ -508,6 +513,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
       replicationDelayMs = ms;
     },
     tokenRequests: () => adminTokenRequests,
+    workingSecretCount: (appId: string) => byAppId(appId)?.passwords.length ?? 0,
     secretWorks: async (clientId: string, secret: string) => {
       const response = await fetch(`${emulator.url}/${tenantId}/oauth2/v2.0/token`, {
         method: 'POST',

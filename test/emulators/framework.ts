@@ -75,6 +75,12 @@ export interface Fault {
   drop?: boolean | 'after-processing';
 }
 
+/** A clock the emulator's latency faults run on instead of real time (test/support/virtual-clock.ts). */
+export interface EmulatorClock {
+  /** Moves the time forward, running the timers that fall due; returns how many ran. */
+  advance(ms: number): number;
+}
+
 interface Route {
   key: string;
   method: string;
@@ -106,6 +112,7 @@ export class Emulator {
   private readonly sockets = new Set<Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private baseUrl: string | undefined;
+  private clock: EmulatorClock | undefined;
 
   constructor(options: EmulatorOptions) {
     this.name = options.name;
@@ -151,6 +158,14 @@ export class Emulator {
 
   clearFaults(): void {
     this.faults = [];
+  }
+
+  /**
+   * Runs latency faults on `clock` (shared with the driver's call layer) instead of real time: the latency advances
+   * it, so a caller's attempt timeout that is shorter fires at once. `undefined` goes back to real time.
+   */
+  useClock(clock: EmulatorClock | undefined): void {
+    this.clock = clock;
   }
 
   /** Route keys, for fault matrices. */
@@ -249,7 +264,7 @@ export class Emulator {
     res.once('close', () => {
       callerGone = !res.writableFinished;
     });
-    if (fault?.latencyMs) await this.delay(fault.latencyMs);
+    if (fault?.latencyMs) await this.wait(fault.latencyMs, res);
     if (callerGone) {
       record.outcome = 'dropped';
       return;
@@ -293,6 +308,18 @@ export class Emulator {
       if (!hit && fault.seen >= first && fault.seen <= last) hit = fault;
     }
     return hit;
+  }
+
+  /**
+   * The IdP is slow for `ms`. On a virtual clock the time jumps at once; if that ran the caller's attempt timeout, the
+   * caller has given up on this request, which then waits for its hang-up and is never acted on (as a request lost in
+   * transit, whenever the caller's own socket timeout closes it); a caller with no shorter timeout gets the answer.
+   */
+  private async wait(ms: number, res: ServerResponse): Promise<void> {
+    const clock = this.clock;
+    if (!clock) return this.delay(ms);
+    const hungUp = new Promise<void>((resolve) => res.once('close', () => resolve()));
+    if (clock.advance(ms) > 0) await hungUp;
   }
 
   private delay(ms: number): Promise<void> {

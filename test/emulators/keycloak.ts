@@ -48,14 +48,18 @@ export interface KeycloakEmulator {
   ownedClientIds(): string[];
   /** Adds a client scope to the realm (a fresh realm has Keycloak's built-in ones: profile, email, roles…). */
   addClientScope(name: string): void;
-  /** Creates a client the bridge did not create (an admin's own client) and returns its credentials. */
-  seedUnmanagedClient(clientId: string): { id: string; clientSecret: string };
+  /** Creates a client the bridge did not create (an admin's own confidential client) and returns its credentials. */
+  seedForeignClient(clientId?: string): { id: string; clientId: string; clientSecret: string };
+  /** What the IdP holds about its clients (secrets and grants too), as plain JSON: a refused call must leave it equal. */
+  clientState(): unknown;
   setTokenLifetime(seconds: number): void;
   /** Forgets every issued token, as a restarted realm or a revoked session would: the next admin call is a 401. */
   revokeTokens(): void;
   /** Token requests answered for the service account (successful or not). */
   serviceAccountTokenRequests(): number;
   /** Whether the realm's token endpoint accepts this client secret now (the same check a client-credentials grant makes). */
+  /** Secrets of this client the IdP accepts now, whoever knows them (an orphan secret counts). */
+  workingSecretCount(clientId: string): number;
   secretWorks(clientId: string, secret: string): boolean;
   stop(): Promise<void>;
 }
@@ -446,15 +450,20 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
     addClientScope(name) {
       if (!clientScopes.has(name)) clientScopes.set(name, randomUUID());
     },
-    seedUnmanagedClient(clientId) {
+    seedForeignClient(clientId = 'operations-console') {
       const stored = storeClient(realm, { clientId, name: clientId, standardFlowEnabled: false, serviceAccountsEnabled: true });
-      return { id: stored.representation.id, clientSecret: stored.secret! };
+      return { id: stored.representation.id, clientId, clientSecret: stored.secret! };
     },
+    clientState: () => JSON.parse(JSON.stringify([...realms.entries()].map(([name, clients]) => [name, [...clients.values()]]))),
     setTokenLifetime(seconds) {
       tokenLifetimeSeconds = seconds;
     },
     revokeTokens: () => tokens.clear(),
     serviceAccountTokenRequests: () => serviceAccountTokenRequests,
+    workingSecretCount(clientId) {
+      const client = byClientId(realm, clientId);
+      return client ? [client.secret, client.rotatedSecret].filter((secret) => secret !== undefined).length : 0;
+    },
     secretWorks(clientId, secret) {
       const client = byClientId(realm, clientId);
       return client !== undefined && secretAccepted(client, secret);

@@ -55,11 +55,15 @@ export interface OktaEmulator {
   ownedClientIds(): string[];
   app(clientId: string): { status: string; secrets: Array<{ id: string; status: string }>; label: string; profile: Json | undefined } | undefined;
   /** Creates an app the bridge did not create (the org's own admin app, say) and returns its credentials. */
-  seedUnmanagedApp(label: string): { clientId: string; clientSecret: string };
+  seedForeignClient(label?: string): { clientId: string; clientSecret: string };
+  /** What the IdP holds about its clients (secrets and grants too), as plain JSON: a refused call must leave it equal. */
+  clientState(): unknown;
   setTokenLifetime(seconds: number): void;
   /** Requests answered by `/oauth2/v1/token` with the service app's client assertion. */
   tokenRequests(): number;
   /** A real client-credentials token request, as a client would make it: does Okta authenticate this secret? */
+  /** Secrets of this client the IdP accepts now, whoever knows them (an orphan secret counts). */
+  workingSecretCount(clientId: string): number;
   secretWorks(clientId: string, secret: string): Promise<boolean>;
   stop(): Promise<void>;
 }
@@ -562,7 +566,8 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
       const app = [...apps.values()].find((candidate) => candidate.clientId === clientId);
       return app && { status: app.status, label: app.label, profile: app.profile, secrets: app.secrets.map(({ id, status }) => ({ id, status })) };
     },
-    seedUnmanagedApp: (label) => {
+    clientState: () => JSON.parse(JSON.stringify([...apps.values()])),
+    seedForeignClient: (label = 'Payroll (not from the bridge)') => {
       const { app, secret } = createApp(
         {
           name: 'oidc_client',
@@ -579,6 +584,7 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
       tokenLifetimeSeconds = seconds;
     },
     tokenRequests: () => serviceTokenRequests,
+    workingSecretCount: (clientId) => [...apps.values()].find((app) => app.clientId === clientId)?.secrets.filter((secret) => secret.status === 'ACTIVE').length ?? 0,
     secretWorks: async (clientId, secret) => {
       const response = await fetch(`${emulator.url}/oauth2/v1/token`, {
         method: 'POST',

@@ -15,7 +15,7 @@ import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Secret, Service } from 'kubernetes-models/v1';
 import type { IContainer, IPodSpec } from 'kubernetes-models/v1';
-import { createDriver } from '../../drivers/index.js';
+import { createDriver } from '../../src/driver/registry.js';
 import { loadConfig } from '../../src/config.js';
 import { root } from './bridge-process.js';
 

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { DcrDriver } from '../../drivers/driver.js';
+import type { DcrDriver } from '../../src/driver/contract.js';
 import { createOktaDriver } from '../../drivers/okta.js';
 import { startOktaEmulator, type OktaEmulator } from '../emulators/okta.js';
 

@@ -12,7 +12,7 @@ import request from 'supertest';
 import type { Express } from 'express';
 import { createOktaDriver } from '../../drivers/okta.js';
 import { closeApp, createApp } from '../../src/app.js';
-import type { DcrDriver } from '../../drivers/driver.js';
+import type { DcrDriver } from '../../src/driver/contract.js';
 import { IdpCaller } from '../../src/idp/call.js';
 import { createLogger } from '../../src/logging.js';
 import { startTracing, type Tracing } from '../../src/tracing.js';

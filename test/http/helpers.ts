@@ -14,7 +14,7 @@ export interface ObservedApp extends TestApp {
   logLines: string[];
 }
 
-export async function createObservedApp(overrides: Partial<BridgeConfig> = {}): Promise<ObservedApp> {
+export async function createObservedApp(overrides: Partial<BridgeConfig> = {}, options: { now?: () => number } = {}): Promise<ObservedApp> {
   const driver = new MemoryDriver();
   const logLines: string[] = [];
   const stream = new Writable({
@@ -24,7 +24,7 @@ export async function createObservedApp(overrides: Partial<BridgeConfig> = {}): 
     },
   });
   const metrics = createMetrics();
-  const testApp = await createTestApp(driver, overrides, { logger: createLogger({ level: 'silly', stream }), metrics });
+  const testApp = await createTestApp(driver, overrides, { logger: createLogger({ level: 'silly', stream }), metrics, ...options });
   return { ...testApp, driver, metrics, logLines };
 }
 

@@ -7,12 +7,14 @@ import { IdpUnavailableError } from '../../src/errors.js';
 import { createMetrics } from '../../src/metrics.js';
 import { createTestApp } from '../support/app.js';
 import { MemoryDriver } from '../support/memory-driver.js';
+import { VirtualClock } from '../support/virtual-clock.js';
 import { assertErrorShape, createObservedApp, type ObservedApp } from './helpers.js';
 
 describe('operations endpoints', () => {
   let bridge: ObservedApp;
+  const clock = new VirtualClock();
   before(async () => {
-    bridge = await createObservedApp();
+    bridge = await createObservedApp({}, { now: clock.now });
   });
   after(() => bridge.close());
 
@@ -30,7 +32,11 @@ describe('operations endpoints', () => {
     await request(bridge.app).get('/readyz').expect(503);
     const checks = async () => (await bridge.metrics.registry.getSingleMetricAsString('dcr_driver_operations_total')).match(/operation="checkReadiness"[^\n]*\} (\d+)/)?.[1];
     assert.equal(await checks(), '1', 'two probes within the cache window made one IdP check');
-    await new Promise((resolve) => setTimeout(resolve, 2100));
+    clock.advance(1_999);
+    await request(bridge.app).get('/readyz').expect(503);
+    assert.equal(await checks(), '1', 'still cached just before the window ends');
+    clock.advance(1);
+    // Checked again once the window ended: the cached 503 would still answer otherwise.
     await request(bridge.app).get('/readyz').expect(200);
   });
 

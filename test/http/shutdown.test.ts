@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import type { ClientMetadata, RegisteredClient, RegisteredClientWithSecret, RegistrationContext } from '../../drivers/driver.js';
+import type { ClientMetadata, RegisteredClient, RegisteredClientWithSecret, RegistrationContext } from '../../src/driver/contract.js';
 import { closeApp, createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { ConfigurationError } from '../../src/env.js';

@@ -6,6 +6,7 @@ import { BridgeEvents } from '../../src/events.js';
 import { createLogger } from '../../src/logging.js';
 import { startSecretSweep } from '../../src/sweep.js';
 import { MemoryDriver } from '../support/memory-driver.js';
+import { VirtualClock } from '../support/virtual-clock.js';
 
 function capturingLogger(lines: string[]) {
   return createLogger({
@@ -19,36 +20,53 @@ function capturingLogger(lines: string[]) {
   });
 }
 
+/** Lets the promise chains a timer started run to their end (the memory driver answers at once). */
+async function settle(): Promise<void> {
+  for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+}
+
 describe('rotation-grace sweep', () => {
   it('runs every interval when a grace is set and the driver can hold two secrets, and survives a failing run', async () => {
+    const clock = new VirtualClock();
     const driver = new MemoryDriver({ rotationGrace: true });
     const lines: string[] = [];
     driver.failNext(new IdpUnavailableError());
-    const stop = startSecretSweep({ rotationGraceSeconds: 60, sweepIntervalSeconds: 1 }, driver, new BridgeEvents(), capturingLogger(lines));
+    const stop = startSecretSweep({ rotationGraceSeconds: 60, sweepIntervalSeconds: 1 }, driver, new BridgeEvents(), capturingLogger(lines), clock);
+    const start = clock.now();
     try {
-      const deadline = Date.now() + 5_000;
-      while (driver.sweeps.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      clock.advance(999);
+      await settle();
+      assert.equal(driver.sweeps.length, 0, 'nothing before the first interval ends');
+      clock.advance(1);
+      await settle();
+      clock.advance(1_000);
+      await settle();
+      clock.advance(1_000);
+      await settle();
     } finally {
       stop();
     }
-    assert.ok(driver.sweeps.length >= 2, 'a failed run does not stop the next one');
-    assert.ok(Math.abs(driver.sweeps[0]! - Date.now()) < 10_000, 'the sweep passes the current time in milliseconds');
+    assert.deepEqual(driver.sweeps, [start + 1_000, start + 2_000, start + 3_000], "one run per interval, with the clock's time in milliseconds, and a failed run does not stop the next");
     assert.ok(lines.some((line) => line.includes('secret sweep failed') && line.includes('idp_unavailable')));
-    const runs = driver.sweeps.length;
-    await new Promise((resolve) => setTimeout(resolve, 1_200));
-    assert.equal(driver.sweeps.length, runs, 'stopping the sweep stops it');
+    clock.advance(10_000);
+    await settle();
+    assert.equal(driver.sweeps.length, 3, 'stopping the sweep stops it');
+    assert.equal(clock.pendingTimers, 0, 'and leaves no timer behind');
   });
 
   it('does not run without a grace, or when the driver rotates immediately', async () => {
+    const clock = new VirtualClock();
     const withoutGrace = new MemoryDriver({ rotationGrace: true });
     const withoutCapability = new MemoryDriver({ rotationGrace: false });
     const stops = [
-      startSecretSweep({ rotationGraceSeconds: 0, sweepIntervalSeconds: 1 }, withoutGrace, new BridgeEvents(), capturingLogger([])),
-      startSecretSweep({ rotationGraceSeconds: 60, sweepIntervalSeconds: 1 }, withoutCapability, new BridgeEvents(), capturingLogger([])),
+      startSecretSweep({ rotationGraceSeconds: 0, sweepIntervalSeconds: 1 }, withoutGrace, new BridgeEvents(), capturingLogger([]), clock),
+      startSecretSweep({ rotationGraceSeconds: 60, sweepIntervalSeconds: 1 }, withoutCapability, new BridgeEvents(), capturingLogger([]), clock),
     ];
-    await new Promise((resolve) => setTimeout(resolve, 1_300));
+    clock.advance(5_000);
+    await settle();
     for (const stop of stops) stop();
     assert.deepEqual(withoutGrace.sweeps, []);
     assert.deepEqual(withoutCapability.sweeps, []);
+    assert.equal(clock.pendingTimers, 0);
   });
 });

@@ -3,7 +3,7 @@
  * the judge of a secret, and the realm's clients as the admin API lists them.
  */
 import { createKeycloakDriver } from '../../drivers/keycloak.js';
-import type { DcrDriver, DriverSettings } from '../../drivers/driver.js';
+import type { DcrDriver, DriverSettings } from '../../src/driver/contract.js';
 import type { DriverHarness } from '../conformance/driver-suite.js';
 import { adminSessionFromEnv, provisionRealm, uniqueRealm, type AdminSession, type ProvisionedRealm, type RealmOptions } from './keycloak-server.js';
 

@@ -68,7 +68,7 @@ describe('the bridge end to end against a real Keycloak', () => {
         client_name: 'konnect app',
         redirect_uris: ['https://konnect.example.com/cb'],
         grant_types: ['bearer', 'session', 'client_credentials'],
-        portal_id: 'test portal_id',
+        portal_id: 'portal-real-1',
         organization_id: 'test organization_id',
         developer_id: 'test developer_id',
         application_description: 'made by the Konnect portal',
@@ -78,9 +78,9 @@ describe('the bridge end to end against a real Keycloak', () => {
     assert.equal((await token(clientId, secret)).status, 200);
     const attributes = (await stored(clientId)).attributes!;
     assert.equal(attributes['dcr-bridge.portal'], 'konnect');
-    assert.equal(attributes['dcr-bridge.portal-id'], 'test portal_id');
-    assert.equal(attributes['dcr-bridge.organization-id'], 'test organization_id');
-    assert.equal(attributes['dcr-bridge.developer-id'], 'test developer_id');
+    assert.equal(attributes['dcr-bridge.portal_id'], 'portal-real-1');
+    assert.equal(attributes['dcr-bridge.organization_id'], 'test organization_id');
+    assert.equal(attributes['dcr-bridge.developer_id'], 'test developer_id');
     await request(bridge.app)
       .post(`/${clientId}/event-hook`)
       .set('X-API-Key', bridge.apiKey)

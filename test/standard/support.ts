@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DcrDriver } from '../../drivers/driver.js';
+import type { DcrDriver } from '../../src/driver/contract.js';
 import { createLocalDriver } from '../../drivers/local.js';
 import type { BridgeConfig, StandardDcrConfig } from '../../src/config.js';
 import { BridgeEvents } from '../../src/events.js';

@@ -2,7 +2,7 @@
  * Each vendor IdP as the standard DCR tests need it: its emulator over TLS, the real vendor driver against it, the
  * issuer its discovery document names, and whether a secret really authenticates there.
  */
-import type { DcrDriver } from '../../drivers/driver.js';
+import type { DcrDriver } from '../../src/driver/contract.js';
 import { createAuth0Driver } from '../../drivers/auth0.js';
 import { createEntraDriver } from '../../drivers/entra.js';
 import { createKeycloakDriver } from '../../drivers/keycloak.js';

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Express } from 'express';
-import type { DcrDriver } from '../../drivers/driver.js';
+import type { DcrDriver } from '../../src/driver/contract.js';
 import { closeApp, createApp, type AppOptions } from '../../src/app.js';
 import type { BridgeConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logging.js';
@@ -45,6 +45,7 @@ export async function createTestApp(driver: DcrDriver, overrides?: Partial<Bridg
     logger: options.logger ?? createLogger({ level: 'silent' }),
     metrics: options.metrics ?? createMetrics(),
     ...(options.events ? { events: options.events } : {}),
+    ...(options.now ? { now: options.now } : {}),
   });
   return { app, apiKey: config.apiKeys[0]!, close: () => closeApp(app) };
 }

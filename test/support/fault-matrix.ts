@@ -1,31 +1,57 @@
 /**
  * The fault matrix, written once for every vendor driver: each IdP call of each operation × each fault kind, both
- * transient (one bad answer, then the real one) and persistent (every answer bad). A transient cell must end in
- * success after retry or in the fault's documented error; a persistent cell must end in the documented error. After
- * every cell the driver's own `verify` checks what must hold either way (no orphan client, the old secret still
- * works after a failed rotation) and the emulator must have seen no spec violation.
+ * transient (one bad answer, then the real one) and persistent (every answer bad), on a virtual clock the driver's
+ * call layer and the emulator share (so a 20 s latency or a 1 s `Retry-After` costs no real time, and a loaded
+ * machine times nothing out). What each cell must show:
+ * - transient, on a call the driver may repeat (every GET, PUT, PATCH, DELETE, and the POSTs named idempotent): the
+ *   operation SUCCEEDS, and the emulator saw the faulted request and its repeat;
+ * - transient 429 on any call: the same (a throttled request was refused before it was acted on);
+ * - transient anything else on an unsafe call: success through the driver's recovery, or the fault's documented error;
+ * - persistent: the documented error (DESIGN.md's table), within the retry budget of virtual time;
+ * - "acted, answer lost" (the IdP applies the call, then the connection drops), on every POST: whatever the
+ *   outcome, the operation's `verify` finds the state it promises (one client per registration, one working secret
+ *   the caller holds after a rotation, no orphan) in the emulator.
+ * After every cell the operation's `verify` checks what must hold either way and the emulator must have seen no spec
+ * violation.
  *
  * The register, get, delete and rotate cells are the same for every vendor (`registrationOperation`,
  * `readOperation`, `deletionOperation`, `rotationOperation`); update and readiness are each vendor's own.
  *
- *   faultMatrix({ emulator: () => emulator, kinds: faultKinds({ timeoutLatencyMs: 600 }), operations: [...] });
+ *   const clock = new VirtualClock();
+ *   const policy = { ...matrixPolicy, clock };        // the driver under test gets `idpCallPolicy: policy`
+ *   faultMatrix({ emulator: () => emulator, clock, policy, kinds: faultKinds({ timeoutLatencyMs: 20_000 }), operations: [...] });
  */
 import assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
-import type { ClientMetadata, DcrDriver, RegisteredClientWithSecret } from '../../drivers/driver.js';
+import { after, afterEach, before, describe, it } from 'node:test';
+import type { ClientMetadata, DcrDriver, RegisteredClientWithSecret } from '../../src/driver/contract.js';
 import { BridgeError } from '../../src/errors.js';
 import type { Emulator, Fault } from '../emulators/framework.js';
+import type { VirtualClock } from './virtual-clock.js';
 
 export interface FaultKind {
   name: string;
   fault: Omit<Fault, 'route' | 'nth' | 'times'>;
   /** The documented answer when the fault outlasts the retry budget (DESIGN.md's error table). */
   expected: { status: number; code: string };
+  /**
+   * Runs only on POST calls (the ones HTTP does not make idempotent, whether or not the driver repeats them), and is
+   * judged by the state it leaves, not by the answer (the lost-answer kind).
+   */
+  unsafeCallsOnly?: boolean;
 }
 
+/** The IdP applied the call, then the connection dropped before the answer: the ambiguous case. */
+export const lostAnswerKind: FaultKind = {
+  name: 'acted, answer lost',
+  fault: { drop: 'after-processing' },
+  expected: { status: 503, code: 'idp_unavailable' },
+  unsafeCallsOnly: true,
+};
+
 /**
- * The five kinds of the issue: 429 with Retry-After, 500, 503, timeout, dropped connection. The 503 carries a
- * `Retry-After` only when `serviceUnavailableRetryAfter` is given (a gateway's 503 often has none).
+ * The kinds of the issue: 429 with Retry-After, 500, 503, timeout, dropped connection, and the IdP acting with its
+ * answer lost. The 503 carries a `Retry-After` only when `serviceUnavailableRetryAfter` is given (a gateway's 503
+ * often has none). `timeoutLatencyMs` must exceed the driver's per-attempt timeout.
  */
 export function faultKinds(options: {
   timeoutLatencyMs: number;
@@ -48,7 +74,14 @@ export function faultKinds(options: {
     },
     { name: 'timeout', fault: { latencyMs: options.timeoutLatencyMs }, expected: { status: 504, code: 'idp_timeout' } },
     { name: 'dropped connection', fault: { drop: true }, expected: { status: 503, code: 'idp_unavailable' } },
+    lostAnswerKind,
   ];
+}
+
+export interface MatrixOutcome {
+  succeeded: boolean;
+  /** The cell's fault was "acted, answer lost": a failure may be a documented recovery rather than "nothing happened". */
+  lostAnswer?: boolean;
 }
 
 export interface MatrixOperation<Context = unknown> {
@@ -60,7 +93,7 @@ export interface MatrixOperation<Context = unknown> {
   prepare(): Promise<Context>;
   run(context: Context): Promise<unknown>;
   /** What must hold after the cell, whether `run` succeeded or failed (no orphan, the old secret still works...). */
-  verify?(context: Context, outcome: { succeeded: boolean }): Promise<void>;
+  verify?(context: Context, outcome: MatrixOutcome): Promise<void>;
 }
 
 export interface FaultMatrixOptions {
@@ -69,9 +102,28 @@ export interface FaultMatrixOptions {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   operations: Array<MatrixOperation<any>>;
   kinds: FaultKind[];
+  /** The clock the driver under test runs on (its `idpCallPolicy.clock`); the emulator's latency runs on it too. */
+  clock: VirtualClock;
+  /** The driver's call policy: a persistent fault must end within its budget (plus the last attempt's timeout). */
+  policy: { budgetMs: number; timeoutMs: number };
+  /**
+   * POST routes the driver may repeat (token endpoints, lifecycle transitions, a create whose repeat is a harmless
+   * 409): one transient fault on them must end in success too. Every other POST is an unsafe call; every GET, PUT,
+   * PATCH and DELETE is one the driver may repeat.
+   */
+  idempotentRoutes?: string[];
+}
+
+/** Whether the driver may repeat a call to this route (see `FaultMatrixOptions.idempotentRoutes`). */
+function repeatable(route: string, idempotentRoutes: string[]): boolean {
+  return !route.startsWith('POST ') || idempotentRoutes.includes(route);
 }
 
 export function faultMatrix(options: FaultMatrixOptions): void {
+  const idempotentRoutes = options.idempotentRoutes ?? [];
+  describe('IdP fault matrix', () => {
+  before(() => options.emulator().useClock(options.clock));
+  after(() => options.emulator().useClock(undefined));
   afterEach(() => {
     options.emulator().clearFaults();
     options.emulator().assertNoViolations();
@@ -79,32 +131,49 @@ export function faultMatrix(options: FaultMatrixOptions): void {
   for (const operation of options.operations) {
     describe(`${operation.name} under IdP faults`, () => {
       for (const route of operation.routes) {
+        const mayRepeat = repeatable(route, idempotentRoutes);
         for (const kind of options.kinds) {
+          if (kind.unsafeCallsOnly && !route.startsWith('POST ')) continue;
           for (const persistent of [false, true]) {
             const cell = `${persistent ? 'persistent' : 'transient'} ${kind.name} on ${route}`;
             it(cell, async () => {
               const context = await operation.prepare();
-              options.emulator().injectFault({ route, ...kind.fault, times: persistent ? Number.POSITIVE_INFINITY : 1 });
+              const emulator = options.emulator();
+              const sentBefore = emulator.requests.length;
+              const startedAt = options.clock.now();
+              emulator.injectFault({ route, ...kind.fault, times: persistent ? Number.POSITIVE_INFINITY : 1 });
               let failure: unknown;
               try {
                 await operation.run(context);
               } catch (error) {
                 failure = error;
               }
-              options.emulator().clearFaults();
-              if (failure === undefined) {
-                assert.equal(persistent, false, `${cell}: a persistent fault cannot end in success`);
+              emulator.clearFaults();
+              const elapsedMs = options.clock.now() - startedAt;
+              const sent = emulator.requests.slice(sentBefore).filter((request) => request.route === route);
+              const mustSucceed = !persistent && !kind.unsafeCallsOnly && (mayRepeat || kind.fault.status === 429);
+              if (mustSucceed) {
+                assert.equal(failure, undefined, `${cell}: one transient fault on a call that may be repeated must end in success, got ${String(failure)}`);
+                assert.ok(sent.length >= 2, `${cell}: the emulator saw the faulted request and its repeat (saw ${sent.length})`);
+              } else if (failure === undefined) {
+                assert.ok(!persistent || kind.unsafeCallsOnly, `${cell}: a persistent fault cannot end in success`);
               } else {
                 assert.ok(failure instanceof BridgeError, `${cell}: expected a typed bridge error, got ${String(failure)}`);
-                assert.deepEqual({ status: failure.status, code: failure.code }, kind.expected, `${cell}: ${failure.message}`);
+                if (!kind.unsafeCallsOnly) assert.deepEqual({ status: failure.status, code: failure.code }, kind.expected, `${cell}: ${failure.message}`);
               }
-              await operation.verify?.(context, { succeeded: failure === undefined });
+              if (persistent && !kind.unsafeCallsOnly) {
+                // A failed call may be followed by clean-up calls that meet the same fault (a rollback, a re-read).
+                const bound = 3 * (options.policy.budgetMs + options.policy.timeoutMs);
+                assert.ok(elapsedMs <= bound, `${cell}: gave up after ${elapsedMs} ms of IdP time, past the retry budget (${bound} ms for a call and two clean-up calls)`);
+              }
+              await operation.verify?.(context, { succeeded: failure === undefined, lostAnswer: kind.unsafeCallsOnly === true });
             });
           }
         }
       }
     });
   }
+  });
 }
 
 /** What the shared cells below need of a vendor's test: its driver, a way to make and remove clients, its emulator. */
@@ -116,7 +185,12 @@ export interface MatrixTarget {
   /** Removes the client after a cell, whatever happened (a repeated delete must complete it). */
   cleanUp: (clientId: string) => Promise<void>;
   /** The emulator: the clients carrying the bridge's mark, and whether it accepts a secret now. */
-  idp: () => { ownedClientIds(): string[]; secretWorks(clientId: string, secret: string): boolean | Promise<boolean> };
+  idp: () => {
+    ownedClientIds(): string[];
+    secretWorks(clientId: string, secret: string): boolean | Promise<boolean>;
+    /** Secrets of this client the IdP accepts now, known to the caller or not (an orphan secret counts too). */
+    workingSecretCount(clientId: string): number;
+  };
 }
 
 /**
@@ -141,6 +215,7 @@ export function registrationOperation(
       if (!succeeded) return assert.deepEqual(added, [], 'a failed registration leaves no client behind');
       assert.deepEqual(added, [client!.clientId], 'exactly one client per registration');
       assert.equal(await target.idp().secretWorks(client!.clientId, client!.clientSecret), true, 'the registered secret works');
+      assert.equal(target.idp().workingSecretCount(client!.clientId), 1, 'one working secret, the one the caller holds');
       also?.(client!);
       await target.cleanUp(client!.clientId);
     },
@@ -177,7 +252,14 @@ export function deletionOperation(target: MatrixTarget, routes: string[]): Matri
   };
 }
 
-/** `rotate` without grace: on success the new secret works and the old one is refused; on failure the old one works. */
+/**
+ * `rotate` without grace: on success the new secret works, the old one is refused, and it is the only one. On failure
+ * the old secret still works — after a lost answer it may not (the IdP rotated; the new secret went with the answer),
+ * but if it does, it is the only one: a secret the IdP made and nobody holds is an orphan the driver must remove. When
+ * the caller holds no working secret, or the IdP kept one the caller does not hold after a call that failed outright,
+ * the documented recovery must work: the caller repeats the rotation, which succeeds with a secret that is then the
+ * only one.
+ */
 export function rotationOperation(target: MatrixTarget, routes: string[]): MatrixOperation<{ client: RegisteredClientWithSecret; rotated?: string }> {
   return {
     name: 'rotate',
@@ -186,14 +268,21 @@ export function rotationOperation(target: MatrixTarget, routes: string[]): Matri
     run: async (context) => {
       context.rotated = (await target.driver().rotateSecret(context.client.clientId)).clientSecret;
     },
-    async verify({ client, rotated }, { succeeded }) {
+    async verify({ client, rotated }, { succeeded, lostAnswer }) {
       const idp = target.idp();
       if (succeeded) {
         assert.equal(await idp.secretWorks(client.clientId, rotated!), true, 'the new secret works');
         assert.equal(await idp.secretWorks(client.clientId, client.clientSecret), false, 'without grace the old secret is refused');
       } else {
-        assert.equal(await idp.secretWorks(client.clientId, client.clientSecret), true, 'a failed rotation leaves the old secret working');
+        const oldWorks = await idp.secretWorks(client.clientId, client.clientSecret);
+        if (!lostAnswer) assert.equal(oldWorks, true, 'a failed rotation leaves the old secret working');
+        if (lostAnswer && oldWorks) assert.equal(idp.workingSecretCount(client.clientId), 1, 'the secret made behind the lost answer, which nobody holds, is gone');
+        if (!oldWorks || idp.workingSecretCount(client.clientId) !== 1) {
+          const repeated = await target.driver().rotateSecret(client.clientId);
+          assert.equal(await idp.secretWorks(client.clientId, repeated.clientSecret), true, 'repeating the rotation recovers: its secret works');
+        }
       }
+      assert.equal(idp.workingSecretCount(client.clientId), 1, 'exactly one working secret, the one the caller holds: no orphan secret');
       await target.cleanUp(client.clientId);
     },
   };

@@ -13,7 +13,7 @@ import type {
   RegistrationContext,
   RotatedSecret,
   StandardRegistration,
-} from '../../drivers/driver.js';
+} from '../../src/driver/contract.js';
 import { ClientNotFoundError } from '../../src/errors.js';
 
 interface StoredClient {

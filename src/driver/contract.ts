@@ -1,13 +1,16 @@
 /**
  * The one interface every identity-provider driver implements. A driver translates these calls into its IdP's
- * admin API and nothing else: retries, token caching and error mapping live in src/idp/, validation of the
- * caller's input in the dialect routers. Drivers throw only the bridge's typed errors (src/errors.ts).
+ * admin API and nothing else: retries, token caching and error mapping live in the kit (src/driver/, src/idp/),
+ * validation of the caller's input in the dialect routers. Drivers throw only the bridge's typed errors
+ * (src/errors.ts). A driver module writes a `DriverImplementation` and hands it to `defineDriver` (define.ts), which
+ * fills the optional methods; the rest of the bridge sees the complete `DcrDriver`.
  *
  * Names are camelCase here; the RFC 7591 snake_case names live only on the wire.
  */
 import type { RequestHandler } from 'express';
-import type { Env } from '../src/env.js';
-import type { IdpCallPolicy } from '../src/idp/call.js';
+import type { Env } from '../env.js';
+import type { IdpCallPolicy } from '../idp/call.js';
+import type { IdpFailureReport } from './admin-call.js';
 
 /** RFC 7591 client metadata after validation and defaulting (src/metadata.ts). */
 export interface ClientMetadata {
@@ -140,6 +143,16 @@ export interface DcrDriver {
   close(): Promise<void>;
 }
 
+/** The methods a driver may leave out, and what `defineDriver` puts in their place. */
+type OptionalDriverMethods = 'retireExpiredSecrets' | 'grantApiAccess' | 'revokeApiAccess' | 'close';
+
+/**
+ * What a driver module writes: `DcrDriver` without the methods it has no use for. Left out, `retireExpiredSecrets`
+ * retires nothing, `close` releases nothing, and `grantApiAccess` / `revokeApiAccess` only check that the client is
+ * the bridge's own (so the Konnect events answer `404` for an unknown or foreign client, like every other operation).
+ */
+export type DriverImplementation = Omit<DcrDriver, OptionalDriverMethods> & Partial<Pick<DcrDriver, OptionalDriverMethods>>;
+
 /** The bridge settings every driver receives, next to its own IdP settings. */
 export interface DriverSettings {
   /** `DCR_ROTATION_GRACE_SECONDS`. */
@@ -148,6 +161,8 @@ export interface DriverSettings {
   idpCallPolicy?: Partial<IdpCallPolicy>;
   /** Something the operator should know that is not an error (a damaged client file moved aside at start). */
   warn?: (message: string, fields: Record<string, unknown>) => void;
+  /** Told of every failed IdP attempt, with its cause class and the IdP host (the composition root logs it as an event). */
+  onIdpFailure?: (report: IdpFailureReport) => void;
 }
 
 /**

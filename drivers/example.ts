@@ -1,0 +1,151 @@
+/**
+ * The example driver, for a small generic IdP admin API (test/vendor-specs/example/example-idp-admin.yaml): JSON
+ * clients under /clients, one IdP-generated secret per client, a bearer admin token from a client-credentials token
+ * endpoint. Only translation lives here; the kit (src/driver/) gives the admin-call wrapper, the token fetcher, the
+ * ownership mark and gate. `npm run new-driver` copies this file as the start of a new one (docs/writing-a-driver.md).
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  IdpStatusError, checkClientId, cleanUpIfApplied, createAdminCall, defineDriver, deleteOwned, fetchClientCredentialsToken, flatMark, foundOrUndefined,
+  goneIsDone, hasStrings, newMark, registrationOf, requireOwned, undoOnFailure, updatedMark, usableAnswer, withoutUndefined,
+  type AdminCallSettings, type ClientMetadata, type DcrDriver, type DriverFactory, type RegisteredClient,
+} from '../src/driver/index.js';
+import { requiredEnv, urlEnv } from '../src/env.js';
+import { ConflictError } from '../src/errors.js';
+
+export interface ExampleDriverOptions extends AdminCallSettings {
+  /** Base URL of the IdP. */
+  url: string;
+  /** The bridge's own admin client at the IdP's token endpoint. */
+  clientId: string;
+  clientSecret: string;
+}
+
+/** A client as the IdP stores it (snake_case RFC 7591 names, plus free-form `metadata` strings). */
+type ExampleClient = Record<string, unknown> & { client_id: string; metadata: Record<string, string>; created_at: number };
+
+/** The ownership mark, as `dcr_bridge.*` members of the client's `metadata`. */
+const mark = flatMark({ prefix: 'dcr_bridge.' });
+const isClient = (value: unknown): value is ExampleClient => hasStrings('client_id')(value) && typeof value.metadata === 'object' && value.metadata !== null;
+const isSecret = hasStrings('client_secret');
+
+export function createExampleDriver(options: ExampleDriverOptions): DcrDriver {
+  const base = options.url.replace(/\/+$/, '');
+  const tokenForm = { client_id: options.clientId, client_secret: options.clientSecret };
+  const fetchToken = (signal: AbortSignal) => fetchClientCredentialsToken(`${base}/oauth/token`, tokenForm, signal);
+  const call = createAdminCall({ host: new URL(base).host, fetchToken, idpCallPolicy: options.idpCallPolicy, onIdpFailure: options.onIdpFailure });
+
+  /** One admin request; a non-2xx answer keeps its status for the retry layer and the error mapping. */
+  const send = (operation: string, safety: 'idempotent' | 'unsafe', method: string, path: string, body?: unknown): Promise<unknown> =>
+    call(operation, safety, async (signal, token) => {
+      const headers = { authorization: `Bearer ${token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
+      const response = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
+      if (!response.ok) {
+        await response.body?.cancel();
+        throw new IdpStatusError(response.status, response.headers);
+      }
+      return response.status === 204 ? undefined : response.json();
+    });
+  const path = (clientId: string) => `/clients/${encodeURIComponent(clientId)}`;
+  const isOwned = (client: ExampleClient) => mark.read(client.metadata) !== undefined;
+  const findClient = async (clientId: string) => {
+    checkClientId(clientId);
+    return foundOrUndefined(send('read client', 'idempotent', 'GET', path(clientId)).then((answer) => usableAnswer(answer, isClient, 'a client read')));
+  };
+  const ownedClient = async (clientId: string) => requireOwned(await findClient(clientId), isOwned);
+  const issueSecret = async (clientId: string) => usableAnswer(await send('regenerate secret', 'unsafe', 'POST', `${path(clientId)}/secret`), isSecret, 'a new secret').client_secret;
+  const removeClient = (clientId: string) => goneIsDone(send('delete client', 'idempotent', 'DELETE', path(clientId)));
+
+  return defineDriver({
+    name: 'example',
+    capabilities: { rotationGrace: false, apiAccessGrants: false },
+
+    async registerClient(metadata, context) {
+      const clientId = `dcr-${randomBytes(12).toString('hex')}`;
+      const stamp = newMark(context);
+      const body = { client_id: clientId, ...toExample(metadata), metadata: mark.write(stamp) };
+      try {
+        // The id is this call's own: a repeat after a lost answer meets a 409 rather than making a second client; if
+        // no repeat gets through, whatever the first attempt made is removed.
+        const created = await cleanUpIfApplied(() => send('create client', 'idempotent', 'POST', '/clients', body), () => removeClient(clientId));
+        const client = usableAnswer(created, (value) => isClient(value) && isSecret(value), 'a client creation');
+        return { ...toRegistered(client), clientSecret: client.client_secret };
+      } catch (error) {
+        if (!(error instanceof ConflictError)) throw error;
+        // The first attempt made the client and its answer, with the only copy of the secret, was lost: adopt the
+        // client (this registration's, by its mark) and issue it a secret the caller will hold.
+        const adopted = await ownedClient(clientId);
+        if (mark.read(adopted.metadata)?.registrationId !== stamp.registrationId) throw error;
+        return { ...toRegistered(adopted), clientSecret: await undoOnFailure(() => issueSecret(clientId), () => removeClient(clientId)) };
+      }
+    },
+
+    getClient: async (clientId) => toRegistered(await ownedClient(clientId)),
+
+    async updateClient(clientId, metadata, changes) {
+      // Replaces the metadata; the mark (with a new standard registration, when the change has one), and whatever
+      // else the IdP's operators keep in `metadata`, stays.
+      const kept = (await ownedClient(clientId)).metadata;
+      const body = { ...toExample(metadata), metadata: { ...kept, ...(changes?.registration ? mark.write(updatedMark(mark.read(kept)!, changes)) : {}) } };
+      return toRegistered(usableAnswer(await send('update client', 'idempotent', 'PUT', path(clientId), body), isClient, 'a client update'));
+    },
+
+    deleteClient: async (clientId) => deleteOwned(await findClient(clientId), isOwned, async () => void (await removeClient(clientId))),
+
+    // One secret per client: the old one stops at once. A lost answer is an error; repeating the rotation recovers.
+    async rotateSecret(clientId) {
+      await ownedClient(clientId);
+      return { clientId, clientSecret: await issueSecret(clientId), clientSecretExpiresAt: 0 };
+    },
+
+    checkReadiness: async () => void (await send('readiness', 'idempotent', 'GET', '/clients?limit=1')),
+  });
+}
+
+function toExample(metadata: ClientMetadata): Record<string, unknown> {
+  return withoutUndefined({
+    client_name: metadata.clientName,
+    redirect_uris: metadata.redirectUris,
+    grant_types: metadata.grantTypes,
+    response_types: metadata.responseTypes,
+    token_endpoint_auth_method: metadata.tokenEndpointAuthMethod,
+    scope: metadata.scope,
+    client_uri: metadata.clientUri,
+    logo_uri: metadata.logoUri,
+    contacts: metadata.contacts,
+    jwks_uri: metadata.jwksUri,
+    post_logout_redirect_uris: metadata.postLogoutRedirectUris,
+    application_type: metadata.applicationType,
+  });
+}
+
+function toRegistered(client: ExampleClient): RegisteredClient {
+  const list = (value: unknown) => (Array.isArray(value) ? value.map(String) : undefined);
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  const metadata: ClientMetadata = {
+    redirectUris: list(client.redirect_uris) ?? [],
+    grantTypes: list(client.grant_types) ?? ['client_credentials'],
+    responseTypes: list(client.response_types) ?? [],
+    tokenEndpointAuthMethod: text(client.token_endpoint_auth_method) ?? 'client_secret_basic',
+    ...withoutUndefined({
+      clientName: text(client.client_name),
+      scope: text(client.scope),
+      clientUri: text(client.client_uri),
+      logoUri: text(client.logo_uri),
+      contacts: list(client.contacts),
+      jwksUri: text(client.jwks_uri),
+      postLogoutRedirectUris: list(client.post_logout_redirect_uris),
+      applicationType: client.application_type === 'native' || client.application_type === 'web' ? client.application_type : undefined,
+    }),
+  };
+  const stamp = mark.read(client.metadata);
+  return { clientId: client.client_id, clientIdIssuedAt: stamp?.issuedAt ?? client.created_at, clientSecretExpiresAt: 0, metadata, ...registrationOf(stamp) };
+}
+
+export const createDriverFromEnv: DriverFactory = async (env, settings) =>
+  createExampleDriver({
+    url: urlEnv(env, 'EXAMPLE_URL'),
+    clientId: requiredEnv(env, 'EXAMPLE_CLIENT_ID', "the client id of the bridge's admin client at the IdP"),
+    clientSecret: requiredEnv(env, 'EXAMPLE_CLIENT_SECRET', "the secret of the bridge's admin client"),
+    ...settings,
+  });

@@ -1,0 +1,203 @@
+/**
+ * The admin-call wrapper every vendor driver sends its IdP calls through: the retry layer (src/idp/call.ts), the
+ * admin token (src/idp/token-cache.ts, fetched with retries of its own before the call, so it never spends the call's
+ * timeout), one renewal of that token after a 401, and nothing raw out of it: a failure the retry layer does not know
+ * becomes `IdpError`. Every failed attempt is reported with its cause class and the IdP host, never a body or a secret.
+ *
+ *   const call = createAdminCall({ host: new URL(url).host, describe: describeSdkError, token: fetchAdminToken, ...settings });
+ *   const app = await call('read client', 'idempotent', (signal, token) => sdk.get(id, { signal, token }));
+ */
+import { BridgeError, IdpError } from '../errors.js';
+import {
+  IdpCaller,
+  describeNetworkError,
+  retryAfterFromHeaders,
+  upstreamStatusOf,
+  type CallSafety,
+  type HeaderSource,
+  type IdpCallPolicy,
+  type UpstreamFailure,
+} from '../idp/call.js';
+import { AdminTokenCache, type IssuedToken } from '../idp/token-cache.js';
+
+/** What kind of failure an attempt met, as the log names it. */
+export type IdpFailureCause = 'connection refused' | 'connection reset' | 'dns' | 'tls' | 'timeout' | 'status' | 'network';
+
+/** One failed attempt, as the composition root logs it (`idp.attempt_failed`). Ids and names only. */
+export interface IdpFailureReport {
+  operation: string;
+  attempt: number;
+  cause: IdpFailureCause;
+  /** `host[:port]` of the IdP endpoint called. */
+  host: string;
+  status?: number;
+  retrying: boolean;
+}
+
+/** A non-2xx answer of an IdP endpoint the driver calls over plain fetch (a token endpoint, Graph). */
+export class IdpStatusError extends Error {
+  readonly status: number;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(status: number, headers?: HeaderSource) {
+    super(`The identity provider answered ${status}`);
+    this.name = 'IdpStatusError';
+    this.status = status;
+    this.retryAfterMs = retryAfterFromHeaders(headers, status);
+  }
+}
+
+/** The settings of the wrapper a driver passes on from its options (`DriverSettings` carries the same two). */
+export interface AdminCallSettings {
+  idpCallPolicy?: Partial<IdpCallPolicy>;
+  onIdpFailure?: (report: IdpFailureReport) => void;
+}
+
+export interface AdminCallOptions extends AdminCallSettings {
+  /** `host[:port]` the admin calls go to. */
+  host: string;
+  /** The vendor SDK's errors as upstream failures; `IdpStatusError` and socket failures are known already. */
+  describe?: (error: unknown) => UpstreamFailure | undefined;
+  /** Fetches a new admin token; without it, calls get no token from the kit (e.g. Okta's static API token). */
+  fetchToken?: (signal: AbortSignal) => Promise<IssuedToken>;
+  /** `host[:port]` of the token endpoint, when it is not `host` (Entra's login host). */
+  tokenHost?: string;
+}
+
+export interface AdminCall {
+  /** One admin call; `attempt` gets the attempt's abort signal and the admin token (`''` without `fetchToken`). */
+  <T>(operation: string, safety: CallSafety, attempt: (signal: AbortSignal, token: string) => Promise<T>): Promise<T>;
+  readonly policy: IdpCallPolicy;
+  /** The token cache, when the driver has `fetchToken` (benchmarks read `tokenRequests`; SDK token hooks call `get`). */
+  readonly tokens: AdminTokenCache | undefined;
+}
+
+export function createAdminCall(options: AdminCallOptions): AdminCall {
+  const describe = (error: unknown): UpstreamFailure | undefined => {
+    const failure = error instanceof IdpStatusError ? { kind: 'status' as const, status: error.status, retryAfterMs: error.retryAfterMs } : (options.describe?.(error) ?? describeNetworkError(error));
+    return failure && classified(failure, error);
+  };
+  const callerFor = (host: string) =>
+    new IdpCaller({
+      describe,
+      policy: options.idpCallPolicy,
+      onFailedAttempt: ({ operation, attempt, failure, retrying }) =>
+        options.onIdpFailure?.({ operation, attempt, cause: causeOf(failure), host, ...(failure.status === undefined ? {} : { status: failure.status }), retrying }),
+    });
+  const caller = callerFor(options.host);
+  const tokenCaller = options.tokenHost ? callerFor(options.tokenHost) : caller;
+  const fetchToken = options.fetchToken;
+  const tokens = fetchToken ? new AdminTokenCache(() => tokenCaller.call('admin token', 'idempotent', fetchToken)) : undefined;
+
+  const call = async <T>(operation: string, safety: CallSafety, attempt: (signal: AbortSignal, token: string) => Promise<T>): Promise<T> => {
+    for (let renewed = false; ; renewed = true) {
+      const token = tokens ? await tokens.get().catch(rethrowTyped) : '';
+      try {
+        return await caller.call(operation, safety, (signal) => attempt(signal, token));
+      } catch (error) {
+        // A 401 means the cached token went stale (a restarted realm, a revoked session): replace it, once.
+        if (tokens && !renewed && upstreamStatusOf(error) === 401) {
+          tokens.invalidate(token);
+          continue;
+        }
+        rethrowTyped(error);
+      }
+    }
+  };
+  return Object.assign(call, { policy: caller.policy, tokens });
+}
+
+function rethrowTyped(error: unknown): never {
+  throw error instanceof BridgeError ? error : new IdpError(undefined, { cause: error });
+}
+
+/**
+ * Whether a failed unsafe call may still have been carried out by the IdP: its answer was lost (a timeout, a dropped
+ * connection after sending) or it failed after acting (a 5xx). A refusal (4xx) or a request that provably never left
+ * (connection refused, DNS, TLS) was not applied. The one answer every driver's lost-answer recovery asks.
+ */
+export function mayHaveBeenApplied(error: unknown): boolean {
+  const failure = error instanceof BridgeError ? error.cause : undefined;
+  if (!isUpstreamFailure(failure) || failure.notSent) return false;
+  if (failure.kind === 'timeout' || failure.kind === 'network') return true;
+  return failure.status === undefined || failure.status >= 500;
+}
+
+/** Runs `step` of a half-made change; if it fails, `undo` takes the change back (best effort) and the step's error is thrown. */
+export async function undoOnFailure<T>(step: () => Promise<T>, undo: () => Promise<unknown>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    await undo().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Runs an unsafe call; if it fails in a way the IdP may have acted on (`mayHaveBeenApplied`), `cleanUp` removes what it
+ * may have made (best effort, e.g. the client found by its registration id) before the call's error is thrown.
+ */
+export async function cleanUpIfApplied<T>(unsafeCall: () => Promise<T>, cleanUp: () => Promise<unknown>): Promise<T> {
+  try {
+    return await unsafeCall();
+  } catch (error) {
+    if (mayHaveBeenApplied(error)) await cleanUp().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * An IdP answer the driver cannot use (wrong shape, wrong type, empty, HTML) is `502 idp_error` at once — never a
+ * `TypeError` later, never a path with `undefined` in it. Drivers check each answer inside the attempt with this.
+ */
+export function usableAnswer<T>(value: unknown, isUsable: (value: unknown) => value is T, what: string): T {
+  if (isUsable(value)) return value;
+  // A success answer, however unusable, means the IdP may have acted: `mayHaveBeenApplied` says yes to it.
+  const answered: UpstreamFailure = { kind: 'status' };
+  throw new IdpError(`The identity provider answered ${what} with something the bridge could not use.`, { cause: answered });
+}
+
+export const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+export const isRecordArray = (value: unknown): value is Array<Record<string, unknown>> => Array.isArray(value) && value.every(isRecord);
+/** A record whose listed members are non-empty strings. */
+export const hasStrings =
+  <K extends string>(...keys: K[]) =>
+  (value: unknown): value is Record<K, string> & Record<string, unknown> =>
+    isRecord(value) && keys.every((key) => typeof value[key] === 'string' && value[key] !== '');
+
+/** An IdP's non-2xx answer as an upstream failure, with the wait it asked for (`Retry-After`, rate-limit reset headers). */
+export function statusFailure(status: number, headers?: HeaderSource): UpstreamFailure {
+  return { kind: 'status', status, retryAfterMs: retryAfterFromHeaders(headers, status) };
+}
+
+function isUpstreamFailure(value: unknown): value is UpstreamFailure {
+  return typeof value === 'object' && value !== null && 'kind' in value;
+}
+
+const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_|ERR_OSSL_)/;
+
+/** Adds the cause class (from the socket error's code, however deep) to a failure; a TLS failure was never sent. */
+function classified(failure: UpstreamFailure, error: unknown): UpstreamFailure {
+  if (failure.kind !== 'network') return failure;
+  const codes: string[] = [];
+  for (let link: unknown = error, depth = 0; link && depth < 5; link = (link as { cause?: unknown }).cause, depth++) {
+    const code = (link as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+  }
+  const cause: IdpFailureCause | undefined = codes.includes('ECONNREFUSED')
+    ? 'connection refused'
+    : codes.some((code) => code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+      ? 'dns'
+      : codes.some((code) => TLS_CODE.test(code))
+        ? 'tls'
+        : codes.some((code) => code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE')
+          ? 'connection reset'
+          : undefined;
+  return { ...failure, ...(cause === 'tls' ? { notSent: true } : {}), ...(cause ? { cause } : {}) } as UpstreamFailure;
+}
+
+function causeOf(failure: UpstreamFailure): IdpFailureCause {
+  const cause = (failure as { cause?: IdpFailureCause }).cause;
+  if (cause) return cause;
+  return failure.kind === 'network' ? 'network' : failure.kind;
+}
