@@ -11,6 +11,7 @@ import {
   type AdminCallSettings, type ClientMetadata, type DcrDriver, type DriverFactory, type RegisteredClient,
 } from '../src/driver/index.js';
 import { requiredEnv, urlEnv } from '../src/env.js';
+import { clientMetadataToWire } from '../src/metadata.js';
 import { ConflictError } from '../src/errors.js';
 
 export interface ExampleDriverOptions extends AdminCallSettings {
@@ -63,7 +64,7 @@ export function createExampleDriver(options: ExampleDriverOptions): DcrDriver {
     async registerClient(metadata, context) {
       const clientId = `dcr-${randomBytes(12).toString('hex')}`;
       const stamp = newMark(context);
-      const body = { client_id: clientId, ...toExample(metadata), metadata: mark.write(stamp) };
+      const body = { client_id: clientId, ...clientMetadataToWire(metadata), metadata: mark.write(stamp) };
       try {
         // The id is this call's own: a repeat after a lost answer meets a 409 rather than making a second client; if
         // no repeat gets through, whatever the first attempt made is removed.
@@ -86,7 +87,7 @@ export function createExampleDriver(options: ExampleDriverOptions): DcrDriver {
       // Replaces the metadata; the mark (with a new standard registration, when the change has one), and whatever
       // else the IdP's operators keep in `metadata`, stays.
       const kept = (await ownedClient(clientId)).metadata;
-      const body = { ...toExample(metadata), metadata: { ...kept, ...(changes?.registration ? mark.write(updatedMark(mark.read(kept)!, changes)) : {}) } };
+      const body = { ...clientMetadataToWire(metadata), metadata: { ...kept, ...(changes?.registration ? mark.write(updatedMark(mark.read(kept)!, changes)) : {}) } };
       return toRegistered(usableAnswer(await send('update client', 'idempotent', 'PUT', path(clientId), body), isClient, 'a client update'));
     },
 
@@ -99,23 +100,6 @@ export function createExampleDriver(options: ExampleDriverOptions): DcrDriver {
     },
 
     checkReadiness: async () => void (await send('readiness', 'idempotent', 'GET', '/clients?limit=1')),
-  });
-}
-
-function toExample(metadata: ClientMetadata): Record<string, unknown> {
-  return withoutUndefined({
-    client_name: metadata.clientName,
-    redirect_uris: metadata.redirectUris,
-    grant_types: metadata.grantTypes,
-    response_types: metadata.responseTypes,
-    token_endpoint_auth_method: metadata.tokenEndpointAuthMethod,
-    scope: metadata.scope,
-    client_uri: metadata.clientUri,
-    logo_uri: metadata.logoUri,
-    contacts: metadata.contacts,
-    jwks_uri: metadata.jwksUri,
-    post_logout_redirect_uris: metadata.postLogoutRedirectUris,
-    application_type: metadata.applicationType,
   });
 }
 

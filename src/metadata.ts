@@ -147,13 +147,9 @@ export function konnectContextFromWire(body: KonnectClientBody): RegistrationCon
   });
 }
 
-export function api7ClientToWire(client: RegisteredClient | RegisteredClientWithSecret): Record<string, unknown> {
-  const { metadata } = client;
+/** RFC 7591 metadata under its wire names, members that are not set left out. */
+export function clientMetadataToWire(metadata: ClientMetadata): Record<string, unknown> {
   return withoutUndefined({
-    client_id: client.clientId,
-    client_secret: 'clientSecret' in client ? client.clientSecret : undefined,
-    client_id_issued_at: client.clientIdIssuedAt,
-    client_secret_expires_at: client.clientSecretExpiresAt,
     client_name: metadata.clientName,
     redirect_uris: metadata.redirectUris,
     grant_types: metadata.grantTypes,
@@ -167,6 +163,18 @@ export function api7ClientToWire(client: RegisteredClient | RegisteredClientWith
     post_logout_redirect_uris: metadata.postLogoutRedirectUris,
     application_type: metadata.applicationType,
   });
+}
+
+export function api7ClientToWire(client: RegisteredClient | RegisteredClientWithSecret): Record<string, unknown> {
+  return {
+    ...withoutUndefined({
+      client_id: client.clientId,
+      client_secret: 'clientSecret' in client ? client.clientSecret : undefined,
+      client_id_issued_at: client.clientIdIssuedAt,
+      client_secret_expires_at: client.clientSecretExpiresAt,
+    }),
+    ...clientMetadataToWire(client.metadata),
+  };
 }
 
 export function konnectClientToWire(client: RegisteredClientWithSecret): Record<string, unknown> {
