@@ -10,9 +10,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freeLoopbackPort } from '../support/free-port.js';
 
 /** The server version the suite runs against; keep it at the 26.x of `@keycloak/keycloak-admin-client`. */
 export const KEYCLOAK_VERSION = '26.7.3';
@@ -83,18 +83,6 @@ export function ensureDistribution(): Distribution {
   return { home, downloadSeconds, archiveBytes: statSync(archive).size };
 }
 
-/** A port that was free on 127.0.0.1 a moment ago. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 export interface KeycloakServer {
   /** e.g. `http://127.0.0.1:PORT` (no `/admin`): what `KEYCLOAK_URL` is set to. */
   url: string;
@@ -116,7 +104,7 @@ export interface StartOptions {
 
 /** Starts `kc.sh start-dev` on free loopback ports and waits until the management port says it is ready. */
 export async function startKeycloakServer(distribution: Distribution, options: StartOptions = {}): Promise<KeycloakServer> {
-  const [httpPort, managementPort] = [await freePort(), await freePort()];
+  const [httpPort, managementPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
   // Every run starts from a database with nothing but the master realm: the kept one, or a new one the first time.
   const dataDir = join(distribution.home, 'data');
   rmSync(dataDir, { recursive: true, force: true });
