@@ -81,7 +81,7 @@ const MANAGEMENT_SPEC = 'auth0/auth0-management-clients-subset.json';
 const AUTHENTICATION_SPEC = 'auth0/auth0-authentication-token-dcr-subset.json';
 const API_AUDIENCE = 'https://api.dcr-bridge.test/';
 const API_SCOPES = ['read:things', 'write:things'];
-const ADMIN_SCOPES = ['read:clients', 'create:clients', 'update:clients', 'delete:clients', 'update:client_keys', 'read:client_grants', 'create:client_grants', 'delete:client_grants'];
+const ADMIN_SCOPES = ['read:clients', 'create:clients', 'update:clients', 'delete:clients', 'update:client_keys', 'read:client_keys', 'read:client_grants', 'create:client_grants', 'delete:client_grants'];
 const AUTH0_GRANT_TYPES = new Set([
   'authorization_code',
   'implicit',
@@ -224,6 +224,8 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
     };
   }
 
+  const tokenScopes = (request: EmulatorRequest) => accessTokens.get(/^Bearer (\S+)$/i.exec(String(request.headers.authorization ?? ''))?.[1] ?? '')?.scopes ?? [];
+
   /** The answer for a request without a valid Management API token or scope, or `undefined` when it may proceed. */
   function unauthorized(request: EmulatorRequest, scope: string): EmulatorResponse | undefined {
     const bearer = /^Bearer (\S+)$/i.exec(String(request.headers.authorization ?? ''))?.[1];
@@ -284,7 +286,8 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
   emulator.route(
     'GET',
     '/api/v2/clients/:id',
-    withClient('read:clients', (client, request) => ({ status: 200, body: selectFields(clientJson(client, false), request.query) })),
+    // The secret only for a token with read:client_keys, as Auth0 documents.
+    withClient('read:clients', (client, request) => ({ status: 200, body: selectFields(clientJson(client, tokenScopes(request).includes('read:client_keys')), request.query) })),
   );
 
   emulator.route(

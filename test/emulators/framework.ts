@@ -61,6 +61,8 @@ export interface Fault {
   times?: number;
   /** Answer with this status (and headers/body) instead of the real handler. */
   status?: number;
+  /** With `status`: the handler runs first (the IdP acts), then this answer replaces its own (a malformed success). */
+  replacesAnswer?: boolean;
   headers?: Record<string, string>;
   body?: unknown;
   /**
@@ -274,7 +276,7 @@ export class Emulator {
       req.socket.destroy();
       return;
     }
-    if (fault?.status !== undefined) {
+    if (fault?.status !== undefined && !fault.replacesAnswer) {
       record.outcome = fault.status;
       return send(res, { status: fault.status, headers: fault.headers, body: fault.body });
     }
@@ -289,6 +291,10 @@ export class Emulator {
       record.outcome = 'dropped';
       req.socket.destroy();
       return;
+    }
+    if (fault?.status !== undefined) {
+      record.outcome = fault.status;
+      return send(res, { status: fault.status, headers: fault.headers, body: fault.body });
     }
     if (spec && typeof response.body !== 'string' && !route.options.undocumentedStatuses?.includes(response.status)) {
       this.violations.push(...spec.validateResponse(method, rawPath, response.status, response.body).map((problem) => `emulator answer: ${problem}`));
