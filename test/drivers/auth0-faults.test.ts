@@ -156,6 +156,32 @@ describe('auth0 driver faults', () => {
       await setup.deleteClient(client.clientId);
     });
 
+    it('a rotation Auth0 carried out but answered unusably hands out the new secret, re-read: the caller holds the one working secret', async () => {
+      for (const body of [undefined, '<html><body>Bad gateway</body></html>', { unexpected: 'x' }]) {
+        const client = await register();
+        const before = auth0.emulator.requestsTo(ROTATE).length;
+        auth0.emulator.injectFault({ route: ROTATE, status: 200, replacesAnswer: true, body, times: Number.POSITIVE_INFINITY });
+        const rotated = await driver.rotateSecret(client.clientId);
+        auth0.emulator.clearFaults();
+        assert.equal(auth0.emulator.requestsTo(ROTATE).length - before, 1, 'the rotation was not repeated');
+        assert.equal(await auth0.secretWorks(client.clientId, rotated.clientSecret), true, 'the re-read secret works');
+        assert.equal(await auth0.secretWorks(client.clientId, client.clientSecret), false, 'the old one is gone, as Auth0 rotated');
+        await setup.deleteClient(client.clientId);
+      }
+    });
+
+    it('when the re-read shows no secret (no read:client_keys): 502 idp_error, and rotating again recovers', async () => {
+      const client = await register();
+      auth0.emulator.injectFault({ route: ROTATE, status: 200, replacesAnswer: true });
+      // The re-read (the second lookup) as Auth0 answers a token without read:client_keys: the client, no secret.
+      auth0.emulator.injectFault({ route: CLIENT, nth: 2, status: 200, replacesAnswer: true, body: { ...auth0.client(client.clientId), client_secret: undefined } });
+      await assert.rejects(driver.rotateSecret(client.clientId), (error: unknown) => error instanceof BridgeError && error.status === 502 && error.code === 'idp_error');
+      auth0.emulator.clearFaults();
+      const again = await driver.rotateSecret(client.clientId);
+      assert.equal(await auth0.secretWorks(client.clientId, again.clientSecret), true);
+      await setup.deleteClient(client.clientId);
+    });
+
     it('a grant create whose answer is lost is repeated, and the 409 that follows counts as granted', async () => {
       auth0.emulator.injectFault({ route: CREATE_GRANT, drop: 'after-processing' });
       const client = await driver.registerClient(serviceMetadata(), {});
