@@ -100,9 +100,7 @@ export function createAuth0Driver(options: Auth0DriverOptions): DcrDriver {
       const page = await auth0.clientGrants.list({ client_id: clientId, ...(audience ? { audience } : {}), take: 100 }, request);
       return usableAnswer(page.data, (value): value is Array<{ id?: string }> => isRecordArray(value), 'the grant listing');
     });
-    for (const grant of grants) {
-      if (grant.id) await call('revoke api access', 'idempotent', (request) => auth0.clientGrants.delete(grant.id!, request));
-    }
+    for (const grant of grants) if (grant.id) await call('revoke api access', 'idempotent', (request) => auth0.clientGrants.delete(grant.id!, request));
   }
 
   /** Grants the API; a grant that already exists is fine (Auth0 answers 409), so a repeated create is harmless. */
@@ -171,8 +169,7 @@ export function createAuth0Driver(options: Auth0DriverOptions): DcrDriver {
     async rotateSecret(clientId) {
       const client = await findOwnedClient(clientId);
       if (client.token_endpoint_auth_method === 'none') throw new InvalidRequestError('This client authenticates without a client secret, so it has none to rotate.');
-      // Not repeated blindly: a second rotate would silently replace the secret the first one issued. Auth0 rotates
-      // at once, so after an unusable answer the new secret is re-read: the caller is never left without one.
+      // Never repeated (a second rotate would replace the secret the first issued): after an unusable answer, the new one is re-read.
       const rotate = () => call('rotate secret', 'unsafe', async (request) => usableAnswer(await auth0.clients.rotateSecret(clientId, request), hasStrings('client_secret'), 'the secret rotation'));
       const rotated = await rereadIfUnusable(rotate, async () => usableAnswer(await findClient(clientId), (value): value is { client_secret: string } => hasStrings('client_secret')(value) && value.client_secret !== client.client_secret, 'the rotated client'));
       return { clientId, clientSecret: rotated.client_secret, clientSecretExpiresAt: 0 };
