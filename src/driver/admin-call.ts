@@ -87,7 +87,8 @@ export function createAdminCall(options: AdminCallOptions): AdminCall {
   const caller = callerFor(options.host);
   const tokenCaller = options.tokenHost ? callerFor(options.tokenHost) : caller;
   const fetchToken = options.fetchToken;
-  const tokens = fetchToken ? new AdminTokenCache(() => tokenCaller.call('admin token', 'idempotent', fetchToken)) : undefined;
+  // The token's lifetime runs on the call policy's clock too, so a test can let it expire without waiting.
+  const tokens = fetchToken ? new AdminTokenCache(() => tokenCaller.call('admin token', 'idempotent', fetchToken), { now: caller.policy.clock?.now }) : undefined;
 
   const call = async <T>(operation: string, safety: CallSafety, attempt: (signal: AbortSignal, token: string) => Promise<T>): Promise<T> => {
     for (let renewed = false; ; renewed = true) {

@@ -218,9 +218,12 @@ describe('auth0 driver faults', () => {
 
   describe("Auth0's rate limits", () => {
     it('waits for X-RateLimit-Reset before repeating a throttled create, and the client is created once', async () => {
-      const patient = createAuth0Driver(driverOptions(auth0, { idpCallPolicy: { ...policy, budgetMs: 4000 } }));
+      // The wait runs on a virtual clock; the reset is epoch seconds of real time.
+      const clock = new VirtualClock();
+      const patient = createAuth0Driver(driverOptions(auth0, { idpCallPolicy: { ...policy, budgetMs: 4000, clock } }));
       await patient.checkReadiness();
       const before = auth0.emulator.requestsTo(CREATE_CLIENT).length;
+      const started = clock.now();
       const reset = Math.ceil(Date.now() / 1000) + 1;
       auth0.emulator.injectFault({
         route: CREATE_CLIENT,
@@ -230,7 +233,7 @@ describe('auth0 driver faults', () => {
       });
       const ownedBefore = owned();
       const client = await patient.registerClient(serviceMetadata(), {});
-      assert.ok(Date.now() >= reset * 1000 - 50, 'retried only after the rate-limit window reset');
+      assert.ok(Date.now() + (clock.now() - started) >= reset * 1000 - 50, 'retried only after the rate-limit window reset');
       assert.deepEqual(auth0.emulator.requestsTo(CREATE_CLIENT).slice(before).map((sent) => sent.outcome), [429, 201]);
       assert.deepEqual([...owned()].filter((id) => !ownedBefore.has(id)), [client.clientId]);
       await setup.deleteClient(client.clientId);
@@ -300,17 +303,23 @@ describe('auth0 driver admin token', () => {
 
   it('a token is replaced before its lifetime ends, so Auth0 never sees an expired one', async () => {
     auth0.setTokenLifetime(2);
-    const driver = createAuth0Driver(driverOptions(auth0, { idpCallPolicy: setupPolicy }));
+    // The driver's token cache and Auth0's token lifetimes on one virtual clock: the time passes at once.
+    const clock = new VirtualClock();
+    auth0.emulator.useClock(clock);
+    const driver = createAuth0Driver(driverOptions(auth0, { idpCallPolicy: { ...setupPolicy, clock } }));
     const before = auth0.tokenRequests();
     await driver.checkReadiness();
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    clock.advance(1_100);
     await driver.checkReadiness();
+    auth0.emulator.useClock(undefined);
     auth0.setTokenLifetime(300);
     assert.equal(auth0.tokenRequests(), before + 2);
     assert.deepEqual(auth0.emulator.requestsTo(CLIENTS).slice(-2).map((sent) => sent.outcome), [200, 200]);
   });
 
   it('the emulator refuses an expired token with the 401 Auth0 sends', async () => {
+    const clock = new VirtualClock();
+    auth0.emulator.useClock(clock);
     auth0.setTokenLifetime(1);
     const issued = await fetch(`${auth0.emulator.url}/oauth/token`, {
       method: 'POST',
@@ -319,8 +328,9 @@ describe('auth0 driver admin token', () => {
     });
     auth0.setTokenLifetime(300);
     const { access_token: token } = (await issued.json()) as { access_token: string };
-    await new Promise((resolve) => setTimeout(resolve, 1050));
+    clock.advance(1_050);
     const refused = await fetch(`${auth0.emulator.url}/api/v2/clients?per_page=1`, { headers: { Authorization: `Bearer ${token}` } });
+    auth0.emulator.useClock(undefined);
     assert.equal(refused.status, 401);
     assert.equal(((await refused.json()) as { message?: string }).message, 'Expired token received for JSON Web Token validation');
   });

@@ -259,10 +259,12 @@ describe('entra driver with a rotation grace and under Graph throttling', () => 
   });
 
   it("waits out Graph's 429 and its Retry-After instead of failing", async () => {
-    // The emulator's throttling window runs on real time, so the driver waits out Retry-After on the system clock; the
-    // window is small enough that 30 concurrent reads meet it however slow the machine.
+    // The emulator's throttling window and the driver's Retry-After waits on one virtual clock: 30 concurrent reads meet
+    // the window however slow the machine, and the waits pass at once (a roomy budget: the reads' waits add up).
     const entra = await startEntraEmulator({ rateLimit: { requests: 10, windowMs: 2_000 } });
-    const driver = entraDriverFor(entra, { rotationGraceSeconds: 0, idpCallPolicy: { clock: systemClock } });
+    const clock = new VirtualClock();
+    entra.emulator.useClock(clock);
+    const driver = entraDriverFor(entra, { rotationGraceSeconds: 0, idpCallPolicy: { clock, budgetMs: 600_000 } });
     try {
       const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
       const reads = await Promise.all(Array.from({ length: 30 }, () => driver.getClient(client.clientId)));

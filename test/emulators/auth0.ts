@@ -234,7 +234,7 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
     if (!token || token.audience !== managementAudience()) {
       return { status: 401, body: { statusCode: 401, error: 'Unauthorized', message: 'Invalid token', attributes: { error: 'Invalid token' } } };
     }
-    if (token.expiresAt <= Date.now()) {
+    if (token.expiresAt <= emulator.now()) {
       const message = 'Expired token received for JSON Web Token validation';
       return { status: 401, body: { statusCode: 401, error: 'Unauthorized', message, attributes: { error: message } } };
     }
@@ -460,7 +460,7 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
       }
       if (audience === managementAudience()) adminTokenRequests++;
       const accessToken = randomToken(64);
-      accessTokens.set(accessToken, { expiresAt: Date.now() + tokenLifetimeSeconds * 1000, audience, scopes: grant.scope });
+      accessTokens.set(accessToken, { expiresAt: emulator.now() + tokenLifetimeSeconds * 1000, audience, scopes: grant.scope });
       return {
         status: 200,
         headers: { 'Cache-Control': 'no-store', Pragma: 'no-cache' },

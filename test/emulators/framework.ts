@@ -81,6 +81,8 @@ export interface Fault {
 export interface EmulatorClock {
   /** Moves the time forward, running the timers that fall due; returns how many ran. */
   advance(ms: number): number;
+  /** Epoch milliseconds: what the vendor modules' token lifetimes run on while the clock is in use. */
+  now(): number;
 }
 
 interface Route {
@@ -168,6 +170,11 @@ export class Emulator {
    */
   useClock(clock: EmulatorClock | undefined): void {
     this.clock = clock;
+  }
+
+  /** The time the emulator's state (token lifetimes) runs on: the clock in use, else the real time. */
+  now(): number {
+    return this.clock ? this.clock.now() : Date.now();
   }
 
   /** Route keys, for fault matrices. */
