@@ -124,8 +124,11 @@ describe('keycloak driver against a realm', () => {
       const expired = await fetch(`${harness.keycloak.emulator.url}/admin/realms/${harness.keycloak.realm}/clients`, { headers: { authorization: first } });
       assert.equal(expired.status, 401);
       assert.deepEqual(await expired.json(), { error: 'HTTP 401 Unauthorized' });
+      const sent = harness.keycloak.emulator.requestsTo('GET /admin/realms/:realm/clients').length;
       await driver.checkReadiness();
       assert.equal(harness.keycloak.serviceAccountTokenRequests() - before, 1);
+      const answered = harness.keycloak.emulator.requestsTo('GET /admin/realms/:realm/clients').slice(sent).map((request) => request.outcome);
+      assert.deepEqual(answered, [200], 'the driver never sent the expired token (no 401 then renewal)');
     } finally {
       harness.keycloak.emulator.useClock(undefined);
       harness.keycloak.setTokenLifetime(300);
