@@ -12,7 +12,7 @@ import { ClientNotFoundError, ConflictError, IdpError, InvalidClientMetadataErro
 import type { HeaderSource } from '../src/idp/call.js';
 import { checkClientId, cleanUpIfApplied, createAdminCall, defineDriver, deleteOwned, fetchClientCredentialsToken, flatMark, foundOrUndefined, goneIsDone } from '../src/driver/index.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
-import { hasStrings, isRecordArray, newMark, offsetPages, openRegistrations, registrationOf, updatedMark, requireOwned, statusFailure, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
+import { hasStrings, isRecordArray, newMark, offsetPages, openRegistrations, registrationOf, updatedMark, requireOwned, rereadIfUnusable, statusFailure, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
 import type { AdminCallSettings, ApiAccess, BridgeMark, ClientMetadata, DcrDriver, DriverFactory, RegisteredClient } from '../src/driver/index.js';
 
 const AUTH0_GRANT_TYPES = new Set(['authorization_code', 'implicit', 'refresh_token', 'client_credentials', 'password', 'urn:ietf:params:oauth:grant-type:device_code']);
@@ -100,9 +100,7 @@ export function createAuth0Driver(options: Auth0DriverOptions): DcrDriver {
       const page = await auth0.clientGrants.list({ client_id: clientId, ...(audience ? { audience } : {}), take: 100 }, request);
       return usableAnswer(page.data, (value): value is Array<{ id?: string }> => isRecordArray(value), 'the grant listing');
     });
-    for (const grant of grants) {
-      if (grant.id) await call('revoke api access', 'idempotent', (request) => auth0.clientGrants.delete(grant.id!, request));
-    }
+    for (const grant of grants) if (grant.id) await call('revoke api access', 'idempotent', (request) => auth0.clientGrants.delete(grant.id!, request));
   }
 
   /** Grants the API; a grant that already exists is fine (Auth0 answers 409), so a repeated create is harmless. */
@@ -162,7 +160,8 @@ export function createAuth0Driver(options: Auth0DriverOptions): DcrDriver {
       // Auth0 merges client_metadata on update; a key is removed by sending it as null.
       const removed = Object.fromEntries(Object.keys(existing.client_metadata ?? {}).filter((key) => !(key in body.client_metadata)).map((key) => [key, null]));
       const update = { ...body, client_metadata: { ...removed, ...body.client_metadata } } as Parameters<typeof auth0.clients.update>[1];
-      return toRegisteredClient(await call('update client', 'idempotent', async (request) => usableAnswer(await auth0.clients.update(clientId, update, request), isClient, 'the client update')));
+      const updated = () => call('update client', 'idempotent', async (request) => usableAnswer(await auth0.clients.update(clientId, update, request), isClient, 'the client update'));
+      return toRegisteredClient(await rereadIfUnusable(updated, () => findOwnedClient(clientId)));
     },
 
     deleteClient: async (clientId) => deleteOwned(await findClient(clientId), isOwned, (client) => removeClient(client.client_id)),
@@ -170,8 +169,9 @@ export function createAuth0Driver(options: Auth0DriverOptions): DcrDriver {
     async rotateSecret(clientId) {
       const client = await findOwnedClient(clientId);
       if (client.token_endpoint_auth_method === 'none') throw new InvalidRequestError('This client authenticates without a client secret, so it has none to rotate.');
-      // Not repeated blindly: a second rotate would silently replace the secret the first one issued.
-      const rotated = await call('rotate secret', 'unsafe', async (request) => usableAnswer(await auth0.clients.rotateSecret(clientId, request), hasStrings('client_secret'), 'the secret rotation'));
+      // Never repeated (a second rotate would replace the secret the first issued): after an unusable answer, the new one is re-read.
+      const rotate = () => call('rotate secret', 'unsafe', async (request) => usableAnswer(await auth0.clients.rotateSecret(clientId, request), hasStrings('client_secret'), 'the secret rotation'));
+      const rotated = await rereadIfUnusable(rotate, async () => usableAnswer(await findClient(clientId), (value): value is { client_secret: string } => hasStrings('client_secret')(value) && value.client_secret !== client.client_secret, 'the rotated client'));
       return { clientId, clientSecret: rotated.client_secret, clientSecretExpiresAt: 0 };
     },
 

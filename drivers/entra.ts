@@ -14,7 +14,7 @@ import { ConfigurationError, envValue, requiredEnv, urlEnv, type Env } from '../
 import { fetchDiscoveryJson } from '../src/discovery.js';
 import { ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError } from '../src/errors.js';
 import { describeNetworkError, upstreamStatusOf, type CallSafety, type UpstreamFailure } from '../src/idp/call.js';
-import { IdpStatusError, cleanUpIfApplied, createAdminCall, defineDriver, deleteOwned, flatMark, foundOrUndefined, goneIsDone, hasStrings, isRecord } from '../src/driver/index.js';
+import { IdpStatusError, answerUnread, cleanUpIfApplied, createAdminCall, defineDriver, deleteOwned, flatMark, foundOrUndefined, goneIsDone, hasStrings, isRecord } from '../src/driver/index.js';
 import { isRecordArray, newMark, openRegistrations, registrationOf, updatedMark, requireOwned, rotateWithGrace, statusFailure, sweepSupersededSecrets, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
 import type { AdminCallSettings, BridgeMark, ClientMetadata, DcrDriver, DriverFactory, RegisteredClient, SecretSlots } from '../src/driver/index.js';
 
@@ -88,8 +88,8 @@ function describeEntraError(error: unknown): UpstreamFailure | undefined {
   if (error instanceof ServerError) return { kind: 'status', status: 401 };
   // MSAL swallows the discovery document's failure and reports only that it has no endpoints.
   if (error instanceof AuthError && ['openid_config_error', 'endpoints_resolution_error'].includes(error.errorCode)) return { kind: 'network' };
-  // Anything else MSAL refuses, or a Graph answer that is not JSON, is an unusable answer: idp_error, not retried.
-  return describeNetworkError(error) ?? (error instanceof AuthError || error instanceof SyntaxError ? { kind: 'status' } : undefined);
+  // Anything else MSAL refuses, or a Graph answer that is not JSON, is the kit's unusable answer: idp_error, not retried.
+  return describeNetworkError(error);
 }
 
 /**
@@ -122,7 +122,7 @@ class TokenEndpointClient implements INetworkModule {
     try {
       return { status: response.status, headers: Object.fromEntries(response.headers), body: (await response.json()) as T };
     } catch (error) {
-      throw failure('network_error', describeNetworkError(error) ?? { kind: 'status', status: 502 });
+      throw failure('network_error', describeNetworkError(error) ?? { kind: 'status' });
     }
   }
 }
@@ -210,7 +210,7 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
 
   async function removePassword(app: GraphApplication, keyId: string): Promise<void> {
     try {
-      await graph('remove password', 'idempotent', 'POST', `${objectPath(app.id)}/removePassword`, nothing, { keyId });
+      await answerUnread(graph('remove password', 'idempotent', 'POST', `${objectPath(app.id)}/removePassword`, nothing, { keyId }));
     } catch (error) {
       // A repeated removal is refused once the first one took effect: gone is what was wanted.
       const status = upstreamStatusOf(error);

@@ -68,8 +68,8 @@ export function createExampleDriver(options: ExampleDriverOptions): DcrDriver {
       try {
         // The id is this call's own: a repeat after a lost answer meets a 409 rather than making a second client; if
         // no repeat gets through, whatever the first attempt made is removed.
-        const created = await cleanUpIfApplied(() => send('create client', 'idempotent', 'POST', '/clients', body), () => removeClient(clientId));
-        const client = usableAnswer(created, (value) => isClient(value) && isSecret(value), 'a client creation');
+        const create = async () => usableAnswer(await send('create client', 'idempotent', 'POST', '/clients', body), (value) => isClient(value) && isSecret(value), 'a client creation');
+        const client = await cleanUpIfApplied(create, () => removeClient(clientId));
         return { ...toRegistered(client), clientSecret: client.client_secret };
       } catch (error) {
         if (!(error instanceof ConflictError)) throw error;
@@ -93,7 +93,7 @@ export function createExampleDriver(options: ExampleDriverOptions): DcrDriver {
 
     deleteClient: async (clientId) => deleteOwned(await findClient(clientId), isOwned, async () => void (await removeClient(clientId))),
 
-    // One secret per client: the old one stops at once. A lost answer is an error; repeating the rotation recovers.
+    // One secret per client: the old one stops at once. A lost or unusable answer is an error; repeating the rotation recovers.
     async rotateSecret(clientId) {
       await ownedClient(clientId);
       return { clientId, clientSecret: await issueSecret(clientId), clientSecretExpiresAt: 0 };

@@ -46,7 +46,7 @@ const GRANT_SWITCHES = { authorization_code: 'standardFlowEnabled', implicit: 'i
 
 const isClient = (value: unknown): value is KeycloakClient => hasStrings('id', 'clientId')(value) && (value.attributes === undefined || isRecord(value.attributes));
 const isClientList = (value: unknown): value is KeycloakClient[] => isRecordArray(value) && value.every(isClient);
-const isSecret = (value: unknown): value is { value?: string } => isRecord(value) && (value.value === undefined || typeof value.value === 'string');
+const isSecret = hasStrings('value');
 const isOwned = (client: KeycloakClient) => MARK.read(client.attributes) !== undefined;
 
 export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver {

@@ -11,7 +11,7 @@ import { ConfigurationError, envValue, requiredEnv, urlEnv } from '../src/env.js
 import { fetchDiscoveryJson } from '../src/discovery.js';
 import { InvalidClientMetadataError, InvalidRequestError } from '../src/errors.js';
 import { checkClientId, createAdminCall, defineDriver, deleteOwned, fetchClientCredentialsToken, flatMark, parsePrivateKey, signedClientAssertion, goneIsDone, hasStrings, isRecordArray } from '../src/driver/index.js';
-import { cleanUpIfApplied, newMark, openRegistrations, registrationOf, updatedMark, requireOwned, rotateWithGrace, statusFailure, sweepSupersededSecrets, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
+import { cleanUpIfApplied, newMark, openRegistrations, registrationOf, updatedMark, requireOwned, rereadIfUnusable, rotateWithGrace, statusFailure, sweepSupersededSecrets, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
 import type { AdminCallSettings, BridgeMark, ClientMetadata, DcrDriver, DriverFactory, HeldSecret, RegisteredClient, SecretSlots } from '../src/driver/index.js';
 import type { HeaderSource } from '../src/idp/call.js';
 
@@ -197,8 +197,8 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
     async updateClient(clientId, metadata, changes) {
       const app = await findOwnedApp(clientId);
       const replacement = toOktaApp(metadata, updatedMark(MARK.read(app.profile?.dcr_bridge)!, changes), app);
-      const replaced = await call('update client', 'idempotent', async () => usableAnswer(await apps.replaceApplication({ appId: app.id, application: replacement as unknown as Application }), isApp, 'the app update'));
-      return toRegisteredClient(replaced);
+      const replace = () => call('update client', 'idempotent', async () => usableAnswer(await apps.replaceApplication({ appId: app.id, application: replacement as unknown as Application }), isApp, 'the app update'));
+      return toRegisteredClient(await rereadIfUnusable(replace, () => findOwnedApp(clientId)));
     },
 
     deleteClient: async (clientId) => deleteOwned(await findApp(clientId), isOwned, removeApp),

@@ -87,11 +87,12 @@ export function createAdminCall(options: AdminCallOptions): AdminCall {
   const caller = callerFor(options.host);
   const tokenCaller = options.tokenHost ? callerFor(options.tokenHost) : caller;
   const fetchToken = options.fetchToken;
-  const tokens = fetchToken ? new AdminTokenCache(() => tokenCaller.call('admin token', 'idempotent', fetchToken)) : undefined;
+  // The token's lifetime runs on the call policy's clock too, so a test can let it expire without waiting.
+  const tokens = fetchToken ? new AdminTokenCache(() => tokenCaller.call('admin token', 'idempotent', fetchToken), { now: caller.policy.clock?.now }) : undefined;
 
   const call = async <T>(operation: string, safety: CallSafety, attempt: (signal: AbortSignal, token: string) => Promise<T>): Promise<T> => {
     for (let renewed = false; ; renewed = true) {
-      const token = tokens ? await tokens.get().catch(rethrowTyped) : '';
+      const token = tokens ? await tokens.get().catch(tokenFailure) : '';
       try {
         return await caller.call(operation, safety, (signal) => attempt(signal, token));
       } catch (error) {
@@ -107,9 +108,22 @@ export function createAdminCall(options: AdminCallOptions): AdminCall {
   return Object.assign(call, { policy: caller.policy, tokens });
 }
 
+/** What an attempt threw that is neither an IdP status nor a socket failure is the SDK failing on a 2xx answer it got. */
 function rethrowTyped(error: unknown): never {
-  throw error instanceof BridgeError ? error : new IdpError(undefined, { cause: error });
+  throw error instanceof BridgeError ? error : new UnusableAnswerError(undefined, { cause: error });
 }
+
+/** A failed token request acted on nothing: even an unusable token answer is a plain `IdpError` (no clean-up, no re-read). */
+function tokenFailure(error: unknown): never {
+  if (error instanceof BridgeError && !(error instanceof UnusableAnswerError)) throw error;
+  throw new IdpError(error instanceof UnusableAnswerError ? error.message : undefined, { cause: error });
+}
+
+/**
+ * A success answer the driver cannot use (wrong shape, wrong type, empty, HTML — or one the SDK could not parse):
+ * `502 idp_error`, never repeated, and the IdP may have acted on the call (`mayHaveBeenApplied` says yes).
+ */
+export class UnusableAnswerError extends IdpError {}
 
 /**
  * Whether a failed unsafe call may still have been carried out by the IdP: its answer was lost (a timeout, a dropped
@@ -117,6 +131,7 @@ function rethrowTyped(error: unknown): never {
  * (connection refused, DNS, TLS) was not applied. The one answer every driver's lost-answer recovery asks.
  */
 export function mayHaveBeenApplied(error: unknown): boolean {
+  if (error instanceof UnusableAnswerError) return true;
   const failure = error instanceof BridgeError ? error.cause : undefined;
   if (!isUpstreamFailure(failure) || failure.notSent) return false;
   if (failure.kind === 'timeout' || failure.kind === 'network') return true;
@@ -152,9 +167,30 @@ export async function cleanUpIfApplied<T>(unsafeCall: () => Promise<T>, cleanUp:
  */
 export function usableAnswer<T>(value: unknown, isUsable: (value: unknown) => value is T, what: string): T {
   if (isUsable(value)) return value;
-  // A success answer, however unusable, means the IdP may have acted: `mayHaveBeenApplied` says yes to it.
-  const answered: UpstreamFailure = { kind: 'status' };
-  throw new IdpError(`The identity provider answered ${what} with something the bridge could not use.`, { cause: answered });
+  throw new UnusableAnswerError(`The identity provider answered ${what} with something the bridge could not use.`);
+}
+
+/**
+ * Runs a call the IdP carries out even when its answer comes back unusable (a 2xx the driver cannot read): then
+ * `reread` asks the IdP for what the answer should have said (the updated client, the rotated secret), so the caller
+ * learns the state the IdP is in; a re-read that fails too is the call's error.
+ */
+/** Runs a call whose answer the driver never reads: a 2xx it could not parse (`UnusableAnswerError`) is done all the same. */
+export async function answerUnread(call: Promise<unknown>): Promise<void> {
+  try {
+    await call;
+  } catch (error) {
+    if (!(error instanceof UnusableAnswerError)) throw error;
+  }
+}
+
+export async function rereadIfUnusable<T>(call: () => Promise<T>, reread: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (!(error instanceof UnusableAnswerError)) throw error;
+    return reread();
+  }
 }
 
 export const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { ClientNotFoundError, InvalidRequestError } from '../errors.js';
 import { decodeStandardRegistration, encodeStandardRegistration } from '../registration.js';
 import type { RegistrationContext, StandardRegistration } from './contract.js';
+import { answerUnread } from './admin-call.js';
 
 /** `client_id` path segments and driver arguments: a safe alphabet (DESIGN.md), never a dot segment. */
 export const CLIENT_ID_PATTERN = /^[A-Za-z0-9._~-]{1,255}$/;
@@ -145,10 +146,13 @@ export async function deleteOwned<Client>(client: Client | undefined, isOwned: (
   await remove(requireOwned(client, isOwned));
 }
 
-/** Runs an IdP call whose "not found" means the wanted state already holds; resolves `true` when it was gone. */
+/**
+ * Runs an IdP call whose "not found" means the wanted state already holds; resolves `true` when it was gone. Its
+ * answer is never read, so a 2xx the SDK could not parse (`UnusableAnswerError`) is done too.
+ */
 export async function goneIsDone(call: Promise<unknown>): Promise<boolean> {
   try {
-    await call;
+    await answerUnread(call);
     return false;
   } catch (error) {
     if (error instanceof ClientNotFoundError) return true;

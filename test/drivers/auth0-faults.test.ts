@@ -156,6 +156,32 @@ describe('auth0 driver faults', () => {
       await setup.deleteClient(client.clientId);
     });
 
+    it('a rotation Auth0 carried out but answered unusably hands out the new secret, re-read: the caller holds the one working secret', async () => {
+      for (const body of [undefined, '<html><body>Bad gateway</body></html>', { unexpected: 'x' }]) {
+        const client = await register();
+        const before = auth0.emulator.requestsTo(ROTATE).length;
+        auth0.emulator.injectFault({ route: ROTATE, status: 200, replacesAnswer: true, body, times: Number.POSITIVE_INFINITY });
+        const rotated = await driver.rotateSecret(client.clientId);
+        auth0.emulator.clearFaults();
+        assert.equal(auth0.emulator.requestsTo(ROTATE).length - before, 1, 'the rotation was not repeated');
+        assert.equal(await auth0.secretWorks(client.clientId, rotated.clientSecret), true, 'the re-read secret works');
+        assert.equal(await auth0.secretWorks(client.clientId, client.clientSecret), false, 'the old one is gone, as Auth0 rotated');
+        await setup.deleteClient(client.clientId);
+      }
+    });
+
+    it('when the re-read shows no secret (no read:client_keys): 502 idp_error, and rotating again recovers', async () => {
+      const client = await register();
+      auth0.emulator.injectFault({ route: ROTATE, status: 200, replacesAnswer: true });
+      // The re-read (the second lookup) as Auth0 answers a token without read:client_keys: the client, no secret.
+      auth0.emulator.injectFault({ route: CLIENT, nth: 2, status: 200, replacesAnswer: true, body: { ...auth0.client(client.clientId), client_secret: undefined } });
+      await assert.rejects(driver.rotateSecret(client.clientId), (error: unknown) => error instanceof BridgeError && error.status === 502 && error.code === 'idp_error');
+      auth0.emulator.clearFaults();
+      const again = await driver.rotateSecret(client.clientId);
+      assert.equal(await auth0.secretWorks(client.clientId, again.clientSecret), true);
+      await setup.deleteClient(client.clientId);
+    });
+
     it('a grant create whose answer is lost is repeated, and the 409 that follows counts as granted', async () => {
       auth0.emulator.injectFault({ route: CREATE_GRANT, drop: 'after-processing' });
       const client = await driver.registerClient(serviceMetadata(), {});
@@ -192,9 +218,12 @@ describe('auth0 driver faults', () => {
 
   describe("Auth0's rate limits", () => {
     it('waits for X-RateLimit-Reset before repeating a throttled create, and the client is created once', async () => {
-      const patient = createAuth0Driver(driverOptions(auth0, { idpCallPolicy: { ...policy, budgetMs: 4000 } }));
+      // The wait runs on a virtual clock; the reset is epoch seconds of real time.
+      const clock = new VirtualClock();
+      const patient = createAuth0Driver(driverOptions(auth0, { idpCallPolicy: { ...policy, budgetMs: 4000, clock } }));
       await patient.checkReadiness();
       const before = auth0.emulator.requestsTo(CREATE_CLIENT).length;
+      const started = clock.now();
       const reset = Math.ceil(Date.now() / 1000) + 1;
       auth0.emulator.injectFault({
         route: CREATE_CLIENT,
@@ -204,7 +233,7 @@ describe('auth0 driver faults', () => {
       });
       const ownedBefore = owned();
       const client = await patient.registerClient(serviceMetadata(), {});
-      assert.ok(Date.now() >= reset * 1000 - 50, 'retried only after the rate-limit window reset');
+      assert.ok(Date.now() + (clock.now() - started) >= reset * 1000 - 50, 'retried only after the rate-limit window reset');
       assert.deepEqual(auth0.emulator.requestsTo(CREATE_CLIENT).slice(before).map((sent) => sent.outcome), [429, 201]);
       assert.deepEqual([...owned()].filter((id) => !ownedBefore.has(id)), [client.clientId]);
       await setup.deleteClient(client.clientId);
@@ -274,17 +303,23 @@ describe('auth0 driver admin token', () => {
 
   it('a token is replaced before its lifetime ends, so Auth0 never sees an expired one', async () => {
     auth0.setTokenLifetime(2);
-    const driver = createAuth0Driver(driverOptions(auth0, { idpCallPolicy: setupPolicy }));
+    // The driver's token cache and Auth0's token lifetimes on one virtual clock: the time passes at once.
+    const clock = new VirtualClock();
+    auth0.emulator.useClock(clock);
+    const driver = createAuth0Driver(driverOptions(auth0, { idpCallPolicy: { ...setupPolicy, clock } }));
     const before = auth0.tokenRequests();
     await driver.checkReadiness();
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    clock.advance(1_100);
     await driver.checkReadiness();
+    auth0.emulator.useClock(undefined);
     auth0.setTokenLifetime(300);
     assert.equal(auth0.tokenRequests(), before + 2);
     assert.deepEqual(auth0.emulator.requestsTo(CLIENTS).slice(-2).map((sent) => sent.outcome), [200, 200]);
   });
 
   it('the emulator refuses an expired token with the 401 Auth0 sends', async () => {
+    const clock = new VirtualClock();
+    auth0.emulator.useClock(clock);
     auth0.setTokenLifetime(1);
     const issued = await fetch(`${auth0.emulator.url}/oauth/token`, {
       method: 'POST',
@@ -293,8 +328,9 @@ describe('auth0 driver admin token', () => {
     });
     auth0.setTokenLifetime(300);
     const { access_token: token } = (await issued.json()) as { access_token: string };
-    await new Promise((resolve) => setTimeout(resolve, 1050));
+    clock.advance(1_050);
     const refused = await fetch(`${auth0.emulator.url}/api/v2/clients?per_page=1`, { headers: { Authorization: `Bearer ${token}` } });
+    auth0.emulator.useClock(undefined);
     assert.equal(refused.status, 401);
     assert.equal(((await refused.json()) as { message?: string }).message, 'Expired token received for JSON Web Token validation');
   });

@@ -15,16 +15,13 @@ import { ConfigurationError } from '../../src/env.js';
 import { ClientNotFoundError, IdpError } from '../../src/errors.js';
 import { serviceMetadata, testDriver, webMetadata } from '../conformance/driver-suite.js';
 import { startEntraEmulator, type EntraEmulator } from '../emulators/entra.js';
-import { systemClock } from '../../src/idp/call.js';
 import { createTestApp } from '../support/app.js';
 import { VirtualClock } from '../support/virtual-clock.js';
 
 // A create is never repeated after a timeout, so 50 concurrent registrations on a loaded test machine need room;
-// the tests about timeouts use `shortTimeout`, the fault matrix its own policy.
-// Not about timeouts: a virtual clock that nothing advances, so a loaded machine times out nothing; the tests about
-// timeouts (`shortTimeout`) run on the system clock against real latency.
+// the tests about timeouts share a virtual clock with the emulator's latency, the fault matrix has its own policy.
+// Not about timeouts: a virtual clock that nothing advances, so a loaded machine times out nothing.
 export const testCallPolicy = { timeoutMs: 30_000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 60_000, clock: new VirtualClock() };
-const shortTimeout = { rotationGraceSeconds: 0, idpCallPolicy: { timeoutMs: 400, budgetMs: 6_000, clock: systemClock } };
 
 export function entraDriverFor(entra: EntraEmulator, settings: DriverSettings, credential?: EntraCredential): DcrDriver {
   return createEntraDriver({
@@ -184,19 +181,28 @@ testDriver({
     });
 
     it('a timed-out attempt really hangs up, at Graph and at the token endpoint through MSAL', async () => {
+      // The attempt timeout and the emulator's latency on one virtual clock: the second of latency passes at once, past
+      // the 400 ms timeout, and a loaded machine times out nothing else.
+      const clock = new VirtualClock();
+      const shortTimeout = { rotationGraceSeconds: 0, idpCallPolicy: { timeoutMs: 400, budgetMs: 6_000, clock } };
       const driver = entraDriverFor(entra(), shortTimeout);
       const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
-      entra().emulator.injectFault({ route: "GET /v1.0/applications(appId=':appId')", latencyMs: 1_000 });
-      assert.equal((await driver.getClient(client.clientId)).clientId, client.clientId, 'the retry succeeds');
-      const slowRead = entra().emulator.requestsTo("GET /v1.0/applications(appId=':appId')").at(-2)!;
-      // The emulator records the hang-up when its delayed answer comes due.
-      assert.equal(await waitUntil(async () => slowRead.outcome === 'dropped', 1_500), true, 'the caller hung up');
-      const fresh = entraDriverFor(entra(), shortTimeout);
-      entra().emulator.injectFault({ route: 'POST /:tenant/oauth2/v2.0/token', latencyMs: 1_000 });
-      await fresh.checkReadiness();
-      const slowToken = entra().emulator.requestsTo('POST /:tenant/oauth2/v2.0/token').at(-2)!;
-      assert.equal(await waitUntil(async () => slowToken.outcome === 'dropped', 1_500), true, 'MSAL hung up');
-      await fresh.close();
+      entra().emulator.useClock(clock);
+      try {
+        entra().emulator.injectFault({ route: "GET /v1.0/applications(appId=':appId')", latencyMs: 1_000 });
+        assert.equal((await driver.getClient(client.clientId)).clientId, client.clientId, 'the retry succeeds');
+        const slowRead = entra().emulator.requestsTo("GET /v1.0/applications(appId=':appId')").at(-2)!;
+        // The hang-up reaches the emulator as a closed socket a few event-loop turns later.
+        assert.equal(await waitUntil(async () => slowRead.outcome === 'dropped', 5_000), true, 'the caller hung up');
+        const fresh = entraDriverFor(entra(), shortTimeout);
+        entra().emulator.injectFault({ route: 'POST /:tenant/oauth2/v2.0/token', latencyMs: 1_000 });
+        await fresh.checkReadiness();
+        const slowToken = entra().emulator.requestsTo('POST /:tenant/oauth2/v2.0/token').at(-2)!;
+        assert.equal(await waitUntil(async () => slowToken.outcome === 'dropped', 5_000), true, 'MSAL hung up');
+        await fresh.close();
+      } finally {
+        entra().emulator.useClock(undefined);
+      }
       await driver.deleteClient(client.clientId);
       await driver.close();
     });
@@ -259,10 +265,12 @@ describe('entra driver with a rotation grace and under Graph throttling', () => 
   });
 
   it("waits out Graph's 429 and its Retry-After instead of failing", async () => {
-    // The emulator's throttling window runs on real time, so the driver waits out Retry-After on the system clock; the
-    // window is small enough that 30 concurrent reads meet it however slow the machine.
+    // The emulator's throttling window and the driver's Retry-After waits on one virtual clock: 30 concurrent reads meet
+    // the window however slow the machine, and the waits pass at once (a roomy budget: the reads' waits add up).
     const entra = await startEntraEmulator({ rateLimit: { requests: 10, windowMs: 2_000 } });
-    const driver = entraDriverFor(entra, { rotationGraceSeconds: 0, idpCallPolicy: { clock: systemClock } });
+    const clock = new VirtualClock();
+    entra.emulator.useClock(clock);
+    const driver = entraDriverFor(entra, { rotationGraceSeconds: 0, idpCallPolicy: { clock, budgetMs: 600_000 } });
     try {
       const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
       const reads = await Promise.all(Array.from({ length: 30 }, () => driver.getClient(client.clientId)));

@@ -112,18 +112,25 @@ describe('keycloak driver against a realm', () => {
 
   it('admin tokens really expire, and the driver replaces them before they do', async () => {
     harness.keycloak.setTokenLifetime(1);
+    // The driver's token cache and the realm's token lifetimes on one virtual clock: the second passes at once.
+    const clock = new VirtualClock();
+    harness.keycloak.emulator.useClock(clock);
     try {
-      const driver = driverFor(harness.keycloak, { rotationGraceSeconds: 0 });
+      const driver = driverFor(harness.keycloak, { rotationGraceSeconds: 0, idpCallPolicy: { clock } });
       await driver.checkReadiness();
       const first = String(harness.keycloak.emulator.requestsTo('GET /admin/realms/:realm/clients').at(-1)!.headers.authorization);
       const before = harness.keycloak.serviceAccountTokenRequests();
-      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      clock.advance(1_100);
       const expired = await fetch(`${harness.keycloak.emulator.url}/admin/realms/${harness.keycloak.realm}/clients`, { headers: { authorization: first } });
       assert.equal(expired.status, 401);
       assert.deepEqual(await expired.json(), { error: 'HTTP 401 Unauthorized' });
+      const sent = harness.keycloak.emulator.requestsTo('GET /admin/realms/:realm/clients').length;
       await driver.checkReadiness();
       assert.equal(harness.keycloak.serviceAccountTokenRequests() - before, 1);
+      const answered = harness.keycloak.emulator.requestsTo('GET /admin/realms/:realm/clients').slice(sent).map((request) => request.outcome);
+      assert.deepEqual(answered, [200], 'the driver never sent the expired token (no 401 then renewal)');
     } finally {
+      harness.keycloak.emulator.useClock(undefined);
       harness.keycloak.setTokenLifetime(300);
     }
   });

@@ -60,18 +60,22 @@ describe('okta driver faults (API token)', () => {
 
   describe("Okta's rate limits", () => {
     it('waits for Retry-After before repeating a throttled create, and the create happens once', async () => {
-      const fast = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy: { ...policy, budgetMs: 3000 } });
+      // The wait runs on a virtual clock: the second passes at once, and is measured exactly.
+      const clock = new VirtualClock();
+      const fast = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy: { ...policy, budgetMs: 3000, clock } });
       const before = okta.emulator.requestsTo(CREATE_APP).length;
       okta.emulator.injectFault({ route: CREATE_APP, status: 429, headers: { 'Retry-After': '1', 'X-Rate-Limit-Remaining': '0' }, body: rateLimited });
-      const started = Date.now();
+      const started = clock.now();
       const client = await fast.registerClient(serviceMetadata(), {});
-      assert.ok(Date.now() - started >= 950, 'waited the second Okta asked for');
+      assert.ok(clock.now() - started >= 1000, 'waited the second Okta asked for');
       assert.deepEqual(okta.emulator.requestsTo(CREATE_APP).slice(before).map((request) => request.outcome), [429, 200]);
       await fast.deleteClient(client.clientId);
     });
 
     it('waits for X-Rate-Limit-Reset when Okta sends no Retry-After', async () => {
-      const fast = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy: { ...policy, budgetMs: 4000 } });
+      const clock = new VirtualClock();
+      const fast = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy: { ...policy, budgetMs: 4000, clock } });
+      const started = clock.now();
       const reset = Math.ceil(Date.now() / 1000) + 1;
       okta.emulator.injectFault({
         route: APPS,
@@ -80,7 +84,9 @@ describe('okta driver faults (API token)', () => {
         body: rateLimited,
       });
       await fast.checkReadiness();
-      assert.ok(Date.now() >= reset * 1000 - 50, 'retried only after the rate-limit window reset');
+      // The reset is epoch seconds of real time; the wait for it passed on the virtual clock.
+      assert.ok(Date.now() + (clock.now() - started) >= reset * 1000 - 50, 'retried only after the rate-limit window reset');
+      assert.deepEqual(okta.emulator.requestsTo(APPS).slice(-2).map((request) => request.outcome), [429, 200]);
     });
 
     it('every management answer carries the X-Rate-Limit headers', async () => {
@@ -93,11 +99,22 @@ describe('okta driver faults (API token)', () => {
 
   it('a timed-out attempt really hangs up on Okta, and the retry succeeds', async () => {
     const client = await register();
+    // The driver's attempt timeout and Okta's latency on one virtual clock: the 600 ms pass at once, past the 400 ms timeout.
+    const clock = new VirtualClock();
+    // The emulator's latency moves the clock all 600 ms: the budget leaves room for the retry after that.
+    const impatient = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy: { ...policy, budgetMs: 5_000, clock } });
     const before = okta.emulator.requestsTo(APPS).length;
-    okta.emulator.injectFault({ route: APPS, latencyMs: 600 });
-    assert.equal((await driver.getClient(client.clientId)).clientId, client.clientId);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    assert.deepEqual(okta.emulator.requestsTo(APPS).slice(before).map((request) => request.outcome), ['dropped', 200]);
+    okta.emulator.useClock(clock);
+    try {
+      okta.emulator.injectFault({ route: APPS, latencyMs: 600 });
+      assert.equal((await impatient.getClient(client.clientId)).clientId, client.clientId);
+      const sent = okta.emulator.requestsTo(APPS).slice(before);
+      // The hang-up reaches the emulator as a closed socket a few event-loop turns later.
+      for (let turn = 0; turn < 500 && sent[0]?.outcome !== 'dropped'; turn++) await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.deepEqual(sent.map((request) => request.outcome), ['dropped', 200]);
+    } finally {
+      okta.emulator.useClock(undefined);
+    }
     await calm.deleteClient(client.clientId);
   });
 

@@ -86,12 +86,16 @@ describe('okta driver admin token (OAuth service app, private_key_jwt)', () => {
 
   it('a token is replaced when its lifetime ends, before Okta would refuse it', async () => {
     okta.setTokenLifetime(2);
+    // The driver's token cache and Okta's token lifetimes on one virtual clock: the two seconds pass at once.
+    const clock = new VirtualClock();
+    okta.emulator.useClock(clock);
     const { clientId, privateKeyPem } = okta.serviceApp;
-    const shortLived = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { clientId, privateKey: privateKeyPem }, idpCallPolicy: { timeoutMs: 5000 } });
+    const shortLived = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { clientId, privateKey: privateKeyPem }, idpCallPolicy: { timeoutMs: 5000, clock } });
     const before = okta.tokenRequests();
     await shortLived.checkReadiness();
-    await new Promise((resolve) => setTimeout(resolve, 2100));
+    clock.advance(2_100);
     await shortLived.checkReadiness();
+    okta.emulator.useClock(undefined);
     assert.equal(okta.tokenRequests(), before + 2);
     assert.deepEqual(okta.emulator.requestsTo(APPS).slice(-2).map((request) => request.outcome), [200, 200], 'no request was sent with an expired token');
   });

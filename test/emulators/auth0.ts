@@ -81,7 +81,7 @@ const MANAGEMENT_SPEC = 'auth0/auth0-management-clients-subset.json';
 const AUTHENTICATION_SPEC = 'auth0/auth0-authentication-token-dcr-subset.json';
 const API_AUDIENCE = 'https://api.dcr-bridge.test/';
 const API_SCOPES = ['read:things', 'write:things'];
-const ADMIN_SCOPES = ['read:clients', 'create:clients', 'update:clients', 'delete:clients', 'update:client_keys', 'read:client_grants', 'create:client_grants', 'delete:client_grants'];
+const ADMIN_SCOPES = ['read:clients', 'create:clients', 'update:clients', 'delete:clients', 'update:client_keys', 'read:client_keys', 'read:client_grants', 'create:client_grants', 'delete:client_grants'];
 const AUTH0_GRANT_TYPES = new Set([
   'authorization_code',
   'implicit',
@@ -224,6 +224,8 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
     };
   }
 
+  const tokenScopes = (request: EmulatorRequest) => accessTokens.get(/^Bearer (\S+)$/i.exec(String(request.headers.authorization ?? ''))?.[1] ?? '')?.scopes ?? [];
+
   /** The answer for a request without a valid Management API token or scope, or `undefined` when it may proceed. */
   function unauthorized(request: EmulatorRequest, scope: string): EmulatorResponse | undefined {
     const bearer = /^Bearer (\S+)$/i.exec(String(request.headers.authorization ?? ''))?.[1];
@@ -232,7 +234,7 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
     if (!token || token.audience !== managementAudience()) {
       return { status: 401, body: { statusCode: 401, error: 'Unauthorized', message: 'Invalid token', attributes: { error: 'Invalid token' } } };
     }
-    if (token.expiresAt <= Date.now()) {
+    if (token.expiresAt <= emulator.now()) {
       const message = 'Expired token received for JSON Web Token validation';
       return { status: 401, body: { statusCode: 401, error: 'Unauthorized', message, attributes: { error: message } } };
     }
@@ -284,7 +286,8 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
   emulator.route(
     'GET',
     '/api/v2/clients/:id',
-    withClient('read:clients', (client, request) => ({ status: 200, body: selectFields(clientJson(client, false), request.query) })),
+    // The secret only for a token with read:client_keys, as Auth0 documents.
+    withClient('read:clients', (client, request) => ({ status: 200, body: selectFields(clientJson(client, tokenScopes(request).includes('read:client_keys')), request.query) })),
   );
 
   emulator.route(
@@ -457,7 +460,7 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
       }
       if (audience === managementAudience()) adminTokenRequests++;
       const accessToken = randomToken(64);
-      accessTokens.set(accessToken, { expiresAt: Date.now() + tokenLifetimeSeconds * 1000, audience, scopes: grant.scope });
+      accessTokens.set(accessToken, { expiresAt: emulator.now() + tokenLifetimeSeconds * 1000, audience, scopes: grant.scope });
       return {
         status: 200,
         headers: { 'Cache-Control': 'no-store', Pragma: 'no-cache' },

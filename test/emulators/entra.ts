@@ -144,7 +144,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
   /** Graph's throttling: a fixed window per calling app; `undefined` while the app is within its limit. */
   function throttle(appId: string, requestId: string): EmulatorResponse | undefined {
     if (!options.rateLimit) return undefined;
-    const now = Date.now();
+    const now = emulator.now();
     let window = rateWindows.get(appId);
     if (!window || now - window.startedAt >= options.rateLimit.windowMs) rateWindows.set(appId, (window = { startedAt: now, count: 0 }));
     window.count++;

@@ -61,6 +61,8 @@ export interface Fault {
   times?: number;
   /** Answer with this status (and headers/body) instead of the real handler. */
   status?: number;
+  /** With `status`: the handler runs first (the IdP acts), then this answer replaces its own (a malformed success). */
+  replacesAnswer?: boolean;
   headers?: Record<string, string>;
   body?: unknown;
   /**
@@ -79,6 +81,8 @@ export interface Fault {
 export interface EmulatorClock {
   /** Moves the time forward, running the timers that fall due; returns how many ran. */
   advance(ms: number): number;
+  /** Epoch milliseconds: what the vendor modules' token lifetimes run on while the clock is in use. */
+  now(): number;
 }
 
 interface Route {
@@ -166,6 +170,11 @@ export class Emulator {
    */
   useClock(clock: EmulatorClock | undefined): void {
     this.clock = clock;
+  }
+
+  /** The time the emulator's state (token lifetimes) runs on: the clock in use, else the real time. */
+  now(): number {
+    return this.clock ? this.clock.now() : Date.now();
   }
 
   /** Route keys, for fault matrices. */
@@ -274,7 +283,7 @@ export class Emulator {
       req.socket.destroy();
       return;
     }
-    if (fault?.status !== undefined) {
+    if (fault?.status !== undefined && !fault.replacesAnswer) {
       record.outcome = fault.status;
       return send(res, { status: fault.status, headers: fault.headers, body: fault.body });
     }
@@ -289,6 +298,10 @@ export class Emulator {
       record.outcome = 'dropped';
       req.socket.destroy();
       return;
+    }
+    if (fault?.status !== undefined) {
+      record.outcome = fault.status;
+      return send(res, { status: fault.status, headers: fault.headers, body: fault.body });
     }
     if (spec && typeof response.body !== 'string' && !route.options.undocumentedStatuses?.includes(response.status)) {
       this.violations.push(...spec.validateResponse(method, rawPath, response.status, response.body).map((problem) => `emulator answer: ${problem}`));

@@ -167,7 +167,7 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
   function authenticateAdmin(request: EmulatorRequest): EmulatorResponse | undefined {
     const match = /^Bearer (\S+)$/.exec(String(request.headers.authorization ?? ''));
     const token = match ? tokens.get(match[1]!) : undefined;
-    if (!token || token.expiresAt <= Date.now()) return UNAUTHORIZED;
+    if (!token || token.expiresAt <= emulator.now()) return UNAUTHORIZED;
     if (token.realm !== adminRealm || token.clientUuid !== serviceAccount.representation.id) return FORBIDDEN;
     if (!clientsOf(request.params.realm!)) return { status: 404, body: { error: 'Realm not found.' } };
     return undefined;
@@ -419,7 +419,7 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
       typ: 'Bearer',
     })}`;
     const token = `${unsigned}.${createHmac('sha256', signingKey).update(unsigned).digest('base64url')}`;
-    tokens.set(token, { realm: realmName, clientUuid, expiresAt: Date.now() + tokenLifetimeSeconds * 1000 });
+    tokens.set(token, { realm: realmName, clientUuid, expiresAt: emulator.now() + tokenLifetimeSeconds * 1000 });
     return token;
   }
 

@@ -222,7 +222,7 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
     if (header === `SSWS ${apiToken}`) return undefined;
     const bearer = /^Bearer (\S+)$/.exec(header)?.[1];
     const token = bearer ? accessTokens.get(bearer) : undefined;
-    if (!token || token.expiresAt <= Date.now()) {
+    if (!token || token.expiresAt <= emulator.now()) {
       if (token) accessTokens.delete(bearer!);
       return error(401, 'E0000011', 'Invalid token provided', [], {
         'WWW-Authenticate': 'Bearer realm="IdpRealm", error="invalid_token", error_description="The access token is invalid."',
@@ -472,7 +472,7 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
       }
     }
     const accessToken = randomToken(48);
-    accessTokens.set(accessToken, { expiresAt: Date.now() + tokenLifetimeSeconds * 1000, scopes: client.viaAssertion ? requested : [] });
+    accessTokens.set(accessToken, { expiresAt: emulator.now() + tokenLifetimeSeconds * 1000, scopes: client.viaAssertion ? requested : [] });
     return {
       status: 200,
       headers: { 'Cache-Control': 'no-cache, no-store', Pragma: 'no-cache' },

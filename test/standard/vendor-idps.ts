@@ -11,8 +11,10 @@ import { startAuth0Emulator } from '../emulators/auth0.js';
 import { startEntraEmulator } from '../emulators/entra.js';
 import { startKeycloakEmulator } from '../emulators/keycloak.js';
 import { startOktaEmulator } from '../emulators/okta.js';
+import { VirtualClock } from '../support/virtual-clock.js';
 
-const policy = { timeoutMs: 3000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 8000 };
+// Not about timeouts: a virtual clock that nothing advances, so a loaded machine (a cold SDK's first call) times out nothing.
+const policy = { timeoutMs: 3000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 8000, clock: new VirtualClock() };
 
 export interface VendorIdp {
   driver: DcrDriver;

@@ -10,7 +10,11 @@
  * - persistent: the documented error (DESIGN.md's table), within the retry budget of virtual time;
  * - "acted, answer lost" (the IdP applies the call, then the connection drops), on every POST: whatever the
  *   outcome, the operation's `verify` finds the state it promises (one client per registration, one working secret
- *   the caller holds after a rotation, no orphan) in the emulator.
+ *   the caller holds after a rotation, no orphan) in the emulator;
+ * - a malformed success answer (the IdP acted, then answered 200 with the wrong shape or type, nothing, or HTML), on
+ *   every call, persistent (it is never repeated, so one is as good as many): `502 idp_error` where the driver reads
+ *   the answer (success where it does not, or recovers by re-reading), and the same state as above;
+ * - on every cell: no request with `undefined` in its path.
  * After every cell the operation's `verify` checks what must hold either way and the emulator must have seen no spec
  * violation.
  *
@@ -38,6 +42,12 @@ export interface FaultKind {
    * judged by the state it leaves, not by the answer (the lost-answer kind).
    */
   unsafeCallsOnly?: boolean;
+  /**
+   * The IdP acted and answered 2xx with a body the driver cannot use (the malformed kinds): never repeated, so even
+   * one is `expected` wherever the driver reads the answer — or success where it has no use for it (a delete's body),
+   * or where it recovers what the answer should have said (re-reading the client).
+   */
+  malformedAnswer?: boolean;
 }
 
 /** The IdP applied the call, then the connection dropped before the answer: the ambiguous case. */
@@ -49,8 +59,28 @@ export const lostAnswerKind: FaultKind = {
 };
 
 /**
- * The kinds of the issue: 429 with Retry-After, 500, 503, timeout, dropped connection, and the IdP acting with its
- * answer lost. The 503 carries a `Retry-After` only when `serviceUnavailableRetryAfter` is given (a gateway's 503
+ * The "malformed success answer" kinds: the IdP acts, then answers 200 with the wrong shape, the wrong type, an empty
+ * body, or HTML (a gateway's page). `502 idp_error`, with nothing half-done at the IdP.
+ */
+export function malformedAnswerKinds(): FaultKind[] {
+  const expected = { status: 502, code: 'idp_error' };
+  const malformed = (name: string, body?: unknown, contentType?: string): FaultKind => ({
+    name: `malformed answer: ${name}`,
+    fault: { status: 200, replacesAnswer: true, body, ...(contentType ? { headers: { 'content-type': contentType } } : {}) },
+    expected,
+    malformedAnswer: true,
+  });
+  return [
+    malformed('wrong shape', { unexpected: 'x' }),
+    malformed('wrong type', '"x"', 'application/json'),
+    malformed('empty body'),
+    malformed('HTML', '<html><body>Bad gateway</body></html>', 'text/html'),
+  ];
+}
+
+/**
+ * The kinds of the issue: 429 with Retry-After, 500, 503, timeout, dropped connection, the IdP acting with its
+ * answer lost, and the malformed success answers. The 503 carries a `Retry-After` only when `serviceUnavailableRetryAfter` is given (a gateway's 503
  * often has none). `timeoutLatencyMs` must exceed the driver's per-attempt timeout.
  */
 export function faultKinds(options: {
@@ -75,12 +105,13 @@ export function faultKinds(options: {
     { name: 'timeout', fault: { latencyMs: options.timeoutLatencyMs }, expected: { status: 504, code: 'idp_timeout' } },
     { name: 'dropped connection', fault: { drop: true }, expected: { status: 503, code: 'idp_unavailable' } },
     lostAnswerKind,
+    ...malformedAnswerKinds(),
   ];
 }
 
 export interface MatrixOutcome {
   succeeded: boolean;
-  /** The cell's fault was "acted, answer lost": a failure may be a documented recovery rather than "nothing happened". */
+  /** The IdP acted and its answer was lost (or unusable, on an unsafe call): a failure may be a documented recovery rather than "nothing happened". */
   lostAnswer?: boolean;
 }
 
@@ -134,7 +165,9 @@ export function faultMatrix(options: FaultMatrixOptions): void {
         const mayRepeat = repeatable(route, idempotentRoutes);
         for (const kind of options.kinds) {
           if (kind.unsafeCallsOnly && !route.startsWith('POST ')) continue;
-          for (const persistent of [false, true]) {
+          // An unusable answer is never repeated, so one is as good as many: its cells run persistent only, where every
+          // later call of the route (a recovery's too) meets it again.
+          for (const persistent of kind.malformedAnswer ? [true] : [false, true]) {
             const cell = `${persistent ? 'persistent' : 'transient'} ${kind.name} on ${route}`;
             it(cell, async () => {
               const context = await operation.prepare();
@@ -151,12 +184,14 @@ export function faultMatrix(options: FaultMatrixOptions): void {
               emulator.clearFaults();
               const elapsedMs = options.clock.now() - startedAt;
               const sent = emulator.requests.slice(sentBefore).filter((request) => request.route === route);
-              const mustSucceed = !persistent && !kind.unsafeCallsOnly && (mayRepeat || kind.fault.status === 429);
+              const undefinedPaths = emulator.requests.slice(sentBefore).filter((request) => request.rawPath.includes('undefined'));
+              assert.deepEqual(undefinedPaths.map((request) => `${request.method} ${request.rawPath}`), [], `${cell}: no call with undefined in its path`);
+              const mustSucceed = !persistent && !kind.unsafeCallsOnly && !kind.malformedAnswer && (mayRepeat || kind.fault.status === 429);
               if (mustSucceed) {
                 assert.equal(failure, undefined, `${cell}: one transient fault on a call that may be repeated must end in success, got ${String(failure)}`);
                 assert.ok(sent.length >= 2, `${cell}: the emulator saw the faulted request and its repeat (saw ${sent.length})`);
               } else if (failure === undefined) {
-                assert.ok(!persistent || kind.unsafeCallsOnly, `${cell}: a persistent fault cannot end in success`);
+                assert.ok(!persistent || kind.unsafeCallsOnly || kind.malformedAnswer, `${cell}: a persistent fault cannot end in success`);
               } else {
                 assert.ok(failure instanceof BridgeError, `${cell}: expected a typed bridge error, got ${String(failure)}`);
                 if (!kind.unsafeCallsOnly) assert.deepEqual({ status: failure.status, code: failure.code }, kind.expected, `${cell}: ${failure.message}`);
@@ -166,7 +201,9 @@ export function faultMatrix(options: FaultMatrixOptions): void {
                 const bound = 3 * (options.policy.budgetMs + options.policy.timeoutMs);
                 assert.ok(elapsedMs <= bound, `${cell}: gave up after ${elapsedMs} ms of IdP time, past the retry budget (${bound} ms for a call and two clean-up calls)`);
               }
-              await operation.verify?.(context, { succeeded: failure === undefined, lostAnswer: kind.unsafeCallsOnly === true });
+              // A malformed answer to an unsafe call is as ambiguous as a lost one: the IdP acted, the driver cannot read how.
+              const lostAnswer = kind.unsafeCallsOnly === true || (kind.malformedAnswer === true && !mayRepeat);
+              await operation.verify?.(context, { succeeded: failure === undefined, lostAnswer });
             });
           }
         }
