@@ -1,7 +1,8 @@
 /**
- * `npm run bench [-- name...] [--quick] [--runs=N] [--saturate=SECONDS]`: the local driver's benchmark, then each
- * vendor's (bench/<idp>.ts) and the fleet's; with names, only those. Driver benchmarks return their target lines,
- * printed together at the end with PASS or MISS.
+ * `npm run bench [-- name...] [--quick] [--runs=N] [--saturate=SECONDS] [--cpu-prof=DIR]`: the local driver's
+ * benchmark, then each vendor's (bench/<idp>.ts) and the fleet's; with names, only those. `--cpu-prof` writes each
+ * bridge's V8 profile to DIR (read it with `node --import tsx bench/profile.ts DIR/*.cpuprofile`). Driver benchmarks
+ * return their target lines, printed together at the end with PASS or MISS.
  *
  * The vendor benchmarks talk to emulators signed by the test CA. Node reads `NODE_EXTRA_CA_CERTS` only when a process
  * starts, so without it this script runs itself again with it set, as `npm test` does for the tests.
@@ -27,8 +28,9 @@ for (const flag of flags) {
   if (name === '--quick' && value === undefined) continue;
   if (name === '--runs' && Number.isInteger(number) && number >= 1) options.runs = number;
   else if (name === '--saturate' && Number.isFinite(number) && number > 0) options.saturateSeconds = number;
+  else if (name === '--cpu-prof' && value) options.cpuProfileDir = resolve(value);
   else {
-    console.error(`unknown option ${flag}; use --quick, --runs=N or --saturate=SECONDS`);
+    console.error(`unknown option ${flag}; use --quick, --runs=N, --saturate=SECONDS or --cpu-prof=DIR`);
     process.exit(1);
   }
 }
@@ -65,8 +67,8 @@ console.log(
     'emulator in another, and this process only generates load (keep-alive node:http/https). CPU per operation is read from',
     '/proc/<pid>/task/<tid>/schedstat after the warm-up and after the last operation of a phase, divided by the operations completed:',
     '"loop" is the bridge\'s main thread (the event loop), "proc" all its threads, "emu" the emulator\'s main thread.',
-    `Each figure is the median of ${options.runs} run(s), each against a freshly started bridge warmed by ${options.warmupCycles} unmeasured client`,
-    `lifecycles (register, get, update, rotate, delete; the direct path likewise), ${options.concurrency} concurrent, up to`,
+    `Each figure is the median of ${options.runs} run(s), each against a freshly started bridge warmed by up to ${options.warmupCycles} unmeasured client`,
+    `lifecycles (register, get, update, rotate, delete; at most 3 s; the direct path likewise), ${options.concurrency} concurrent, up to`,
     `${options.count} operations per phase (bounded at ${options.phaseBoundMs / 1000} s) after ${options.concurrency} warm-ups; update, rotate and delete touch each registered`,
     `client once. On the last run: register and get at a fixed 200 req/s for ${options.fixedRateSeconds} s each (bridge and direct), then ${options.saturateSeconds} s`,
     'saturated before the peak RSS (VmHWM) is read. Other processes on the machine make every figure noisy; CPU per operation less than req/s.',

@@ -44,9 +44,11 @@ export interface BenchOptions {
   fixedRateSeconds: number;
   /** Seconds of saturated load before the peak RSS is read. */
   saturateSeconds: number;
+  /** A directory for the bridge's V8 CPU profiles (`--cpu-prof`), one per bridge started; off by default. */
+  cpuProfileDir?: string;
 }
 
-export const defaultBenchOptions: BenchOptions = { runs: 3, count: 300, concurrency: 16, phaseBoundMs: 4_000, warmupCycles: 200, fixedRateSeconds: 4, saturateSeconds: 30 };
+export const defaultBenchOptions: BenchOptions = { runs: 3, count: 200, concurrency: 16, phaseBoundMs: 2_500, warmupCycles: 100, fixedRateSeconds: 3, saturateSeconds: 30 };
 export const quickBenchOptions: BenchOptions = { runs: 1, count: 150, concurrency: 16, phaseBoundMs: 3_000, warmupCycles: 100, fixedRateSeconds: 2, saturateSeconds: 5 };
 
 // ---- CPU and memory of another process, from /proc (Linux) ----------------------------------------------------------
@@ -192,12 +194,13 @@ export interface BridgeProcess {
  * `node dist/src/main.js` on a free loopback port with `env` (the driver's variables), logs at `info` to /dev/null,
  * rate limits out of the way; resolves once `/readyz` answers `200`.
  */
-export async function startBridgeProcess(env: Record<string, string>): Promise<BridgeProcess> {
+export async function startBridgeProcess(env: Record<string, string>, options: { cpuProfileDir?: string } = {}): Promise<BridgeProcess> {
   const apiKey = randomBytes(18).toString('base64url');
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const started = performance.now();
-  const child: ChildProcess = spawn(process.execPath, [distMain], {
+  const profiling = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
+  const child: ChildProcess = spawn(process.execPath, [...profiling, distMain], {
     cwd: root,
     stdio: ['ignore', 'ignore', 'pipe'],
     env: {
