@@ -59,8 +59,8 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Bridg
 }
 
 /**
- * Label children resolved once per label set: prom-client otherwise hashes the label object on every `inc` and
- * `observe`. Label values are templates, codes and names, so the sets stay few.
+ * Label children resolved once per label set, so no label object is built and checked on every `inc` and `observe`
+ * (prom-client still hashes the set inside). Label values are methods, templates, codes and names: the sets stay few.
  */
 export function boundLabels<Values extends string[], Bound>(bind: (...values: Values) => Bound): (...values: Values) => Bound {
   const bound = new Map<string, Bound>();
