@@ -73,7 +73,7 @@ async function post(baseUrl: string, path: string, body: string, expect: number)
 async function unmatched(baseUrl: string): Promise<void> {
   const response = await fetch(`${baseUrl}/clients`, { headers: { 'X-API-Key': apiKey } });
   await response.arrayBuffer();
-  if (response.status !== 400) throw new Error(`GET /clients answered ${response.status}`);
+  if (response.status !== 404) throw new Error(`GET /clients answered ${response.status}`);
 }
 
 interface Percentiles {
@@ -189,7 +189,7 @@ export async function run(): Promise<void> {
         `POST /clients for ${LOAD_MS / 1000} s after a warm-up. The emulator and the proxy share the benchmark's process. CPU seconds\n` +
         `per process over the run come from /proc. The Redis cost is timed twice, one call at a time: the rate-limit store's\n` +
         `increment itself (Redis vs memory, ${SEQUENTIAL_COUNT * 2} calls each), and ${SEQUENTIAL_COUNT} alternating requests to a key-protected path the\n` +
-        `bridge answers itself (400) on a replica with the Redis store and one without.`,
+        `bridge answers itself (404, no such endpoint) on a replica with the Redis store and one without.`,
     );
     const header = ['setup', 'ops', 'fail', 'ops/s', 'p50 ms', 'p99 ms', 'cpu s by process'];
     const rows = [one, two].map(({ label, measurement: m, cpu }) => [

@@ -1,21 +1,27 @@
 /**
- * What every vendor benchmark needs: start the bridge with a driver on 127.0.0.1, run register, get, rotate and
- * delete through it and straight to the IdP at a given concurrency, and print the two side by side.
+ * What every benchmark needs. The bridge runs as `npm start` runs it (`node dist/src/main.js`, logs at `info`) in a
+ * process of its own, each vendor emulator in another (bench/emulator-process.ts), and this process only generates
+ * load — so each one's CPU is read apart from /proc:
  *
- *   const bridge = await startBridge(driver);
- *   const { rows, bridgeOperations } = await compareOperations(bridge, directIdp, { concurrency: 16, count: 200 });
- *   printComparison('keycloak', rows, [tokenEconomy(tokenRequests, bridgeOperations)]);
+ *   - event-loop CPU: the on-CPU time of the process's main thread (`/proc/<pid>/task/<pid>/schedstat`, ns), i.e.
+ *     JavaScript, parsing, TLS and syscalls on the loop, without GC helper threads or the libuv pool;
+ *   - process CPU: the same summed over every thread of the process.
+ *
+ * Each is read after the warm-up and after the last operation of a phase, and divided by the operations completed.
  */
-import type { AddressInfo } from 'node:net';
-import { createServer, type Server } from 'node:http';
+import { spawn, spawnSync, fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
 import { ensureTestTls } from '../test/emulators/tls.js';
-import type { DcrDriver } from '../src/driver/contract.js';
-import { createApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
+import type { StartedEmulator } from './emulator-process.js';
+
+export const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** Fails clearly unless this process trusts the emulators' test CA (bench/run.ts sets `NODE_EXTRA_CA_CERTS`). */
 export function trustTestCa(): void {
@@ -24,55 +30,258 @@ export function trustTestCa(): void {
   throw new Error(`the vendor benchmarks need NODE_EXTRA_CA_CERTS=${tls.caFile}; run them with npm run bench`);
 }
 
-export interface EmulatorInWorker {
-  url: string;
-  driverEnv: Record<string, string>;
-  /** Requests the emulator received on one route (`'POST /realms/:realm/...'`), e.g. admin token requests. */
-  requestCount(routeKey: string): Promise<number>;
+/** How long and how often: `npm run bench -- [--quick] [--runs=N] [--saturate=SECONDS]`. */
+export interface BenchOptions {
+  /** Runs of the operation phases, each against a freshly started bridge; figures are their medians. */
+  runs: number;
+  /** Operations per phase (bounded by `phaseBoundMs`). */
+  count: number;
+  concurrency: number;
+  phaseBoundMs: number;
+  /** Whole client lifecycles run unmeasured first against each freshly started bridge. */
+  warmupCycles: number;
+  /** Seconds per operation at the fixed 200 req/s. */
+  fixedRateSeconds: number;
+  /** Seconds of saturated load before the peak RSS is read. */
+  saturateSeconds: number;
+  /** A directory for the bridge's V8 CPU profiles (`--cpu-prof`), one per bridge started; off by default. */
+  cpuProfileDir?: string;
+}
+
+export const defaultBenchOptions: BenchOptions = { runs: 3, count: 200, concurrency: 16, phaseBoundMs: 2_500, warmupCycles: 100, fixedRateSeconds: 3, saturateSeconds: 30 };
+export const quickBenchOptions: BenchOptions = { runs: 1, count: 150, concurrency: 16, phaseBoundMs: 2_000, warmupCycles: 50, fixedRateSeconds: 2, saturateSeconds: 5 };
+
+// ---- CPU and memory of another process, from /proc (Linux) ----------------------------------------------------------
+
+/** A running total of CPU time, in µs; undefined where /proc cannot tell. */
+export type CpuMeter = () => number | undefined;
+
+function read(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function threadCpuUs(pid: number, tid: number): number | undefined {
+  const schedstat = read(`/proc/${pid}/task/${tid}/schedstat`);
+  if (schedstat !== undefined) return Number(schedstat.split(' ')[0]) / 1000;
+  // Without schedstat: utime + stime in clock ticks (USER_HZ, 100 on Linux), after the command name's parenthesis.
+  const stat = read(`/proc/${pid}/task/${tid}/stat`);
+  if (stat === undefined) return undefined;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/** The main thread's CPU: Node runs the event loop there. */
+export function eventLoopCpu(pid: number): CpuMeter {
+  return () => threadCpuUs(pid, pid);
+}
+
+/** Every thread's CPU (GC helpers, the libuv pool), summed. */
+export function processCpu(pid: number): CpuMeter {
+  return () => {
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      return undefined;
+    }
+    let total = 0;
+    for (const tid of tids) total += threadCpuUs(pid, Number(tid)) ?? 0;
+    return total;
+  };
+}
+
+/** Peak resident set size (VmHWM) in MiB. */
+export function peakRssMiB(pid: number): number | undefined {
+  const match = /^VmHWM:\s+(\d+) kB/m.exec(read(`/proc/${pid}/status`) ?? '');
+  return match ? Number(match[1]) / 1024 : undefined;
+}
+
+// ---- HTTP from the load generator ---------------------------------------------------------------------------------
+
+export interface JsonAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: unknown;
+}
+
+export type JsonCall = (method: string, path: string, body?: unknown) => Promise<JsonAnswer>;
+
+/**
+ * JSON calls over keep-alive connections (node:http or https by the URL), as cheap for this process as a call can
+ * be; rejects on any status but 2xx.
+ */
+export function jsonCaller(baseUrl: string, headers: Record<string, string>): JsonCall {
+  const base = new URL(baseUrl);
+  const secure = base.protocol === 'https:';
+  const agent = secure ? new https.Agent({ keepAlive: true, maxSockets: 64 }) : new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const prefix = base.pathname.replace(/\/$/, '');
+  return (method, path, body) =>
+    new Promise<JsonAnswer>((resolvePromise, reject) => {
+      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const request = (secure ? https : http).request(
+        {
+          host: base.hostname,
+          port: base.port,
+          method,
+          path: `${prefix}${path}`,
+          agent,
+          headers: { accept: 'application/json', ...headers, ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}) },
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => {
+            const status = response.statusCode ?? 0;
+            if (status < 200 || status > 299) return reject(new Error(`${method} ${path} answered ${status}`));
+            const text = Buffer.concat(chunks).toString('utf8');
+            resolvePromise({ status, headers: response.headers, body: text === '' ? undefined : (JSON.parse(text) as unknown) });
+          });
+          response.on('error', reject);
+        },
+      );
+      request.on('error', reject);
+      request.end(payload);
+    });
+}
+
+// ---- Processes ------------------------------------------------------------------------------------------------------
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', resolvePromise));
+  const address = server.address();
+  await new Promise<void>((resolvePromise) => server.close(() => resolvePromise()));
+  if (address === null || typeof address === 'string') throw new Error('no free port');
+  return address.port;
+}
+
+const distMain = join(root, 'dist/src/main.js');
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : entry.name.endsWith('.ts') ? statSync(path).mtimeMs : 0);
+  }
+  return newest;
+}
+
+/** The bridge is measured as `npm start` runs it, from dist/; this rebuilds dist/ when a source file is newer. */
+export function ensureBuilt(): void {
+  const sources = Math.max(newestMtime(join(root, 'src')), newestMtime(join(root, 'drivers')));
+  if (existsSync(distMain) && statSync(distMain).mtimeMs >= sources) return;
+  console.log('building dist/ (npm run build): a source file is newer than the build');
+  const built = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  if (built.status !== 0) throw new Error('npm run build failed');
+}
+
+export interface BridgeProcess {
+  pid: number;
+  baseUrl: string;
+  /** JSON calls with the portal key. */
+  call: JsonCall;
+  apiKey: string;
+  /** From spawning the process to the first `200` of `/readyz` (the driver reached its IdP). */
+  readyMs: number;
   stop(): Promise<void>;
 }
 
 /**
- * Starts a vendor emulator (`test/emulators/<name>.ts`, its `<name>Emulator` definition) on a thread of its own, so
- * the IdP does not share an event loop with the bridge being measured, as a real IdP would not.
+ * `node dist/src/main.js` on a free loopback port with `env` (the driver's variables), logs at `info` to /dev/null,
+ * rate limits out of the way; resolves once `/readyz` answers `200`.
  */
-export async function startEmulatorInWorker(name: string): Promise<EmulatorInWorker> {
-  // Loader hooks are per thread: the worker registers tsx itself before it loads this (TypeScript) module.
-  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(import.meta.url)}); })`;
-  const worker = new Worker(bootstrap, { eval: true, workerData: { emulator: name } });
-  const pending = new Map<number, (value: unknown) => void>();
-  let nextId = 0;
-  const ask = (message: Record<string, unknown>) =>
-    new Promise<unknown>((resolve) => {
-      const id = nextId++;
-      pending.set(id, resolve);
-      worker.postMessage({ ...message, id });
-    });
-  const started = await new Promise<{ url: string; driverEnv: Record<string, string> }>((resolve, reject) => {
-    worker.once('error', reject);
-    worker.once('message', resolve);
+export async function startBridgeProcess(env: Record<string, string>, options: { cpuProfileDir?: string } = {}): Promise<BridgeProcess> {
+  const apiKey = randomBytes(18).toString('base64url');
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const started = performance.now();
+  const profiling = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
+  const child: ChildProcess = spawn(process.execPath, [...profiling, distMain], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: {
+      ...process.env,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DCR_API_KEYS: apiKey,
+      DCR_RATE_LIMIT_PER_MINUTE: '1000000',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
   });
-  worker.on('message', (message: { id: number; value: unknown }) => pending.get(message.id)?.(message.value));
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<void>((resolvePromise) => child.once('exit', () => resolvePromise()));
+  const probe = jsonCaller(baseUrl, {});
+  const deadline = started + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the bridge exited with code ${child.exitCode}: ${stderr.slice(-2000)}`);
+    if (performance.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`the bridge was not ready within 30 s: ${stderr.slice(-2000)}`);
+    }
+    if (await probe('GET', '/readyz').then(() => true, () => false)) break;
+    await new Promise((resolvePromise) => setTimeout(resolvePromise, 10));
+  }
+  const readyMs = performance.now() - started;
   return {
-    ...started,
-    requestCount: async (routeKey) => (await ask({ type: 'count', routeKey })) as number,
+    pid: child.pid!,
+    baseUrl,
+    apiKey,
+    readyMs,
+    call: jsonCaller(baseUrl, { 'x-api-key': apiKey }),
     async stop() {
-      await ask({ type: 'stop' });
-      await worker.terminate();
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
     },
   };
 }
 
-if (!isMainThread && (workerData as { emulator?: string } | undefined)?.emulator) {
-  const name = (workerData as { emulator: string }).emulator;
-  const module = (await import(`../test/emulators/${name}.js`)) as Record<string, { start(options: { port?: number }): Promise<{ emulator: { url: string; requestsTo(route: string): unknown[]; stop(): Promise<void> }; driverEnv: Record<string, string> }> }>;
-  const { emulator, driverEnv } = await module[`${name}Emulator`]!.start({ port: 0 });
-  parentPort!.postMessage({ url: emulator.url, driverEnv });
-  parentPort!.on('message', (message: { id: number; type: 'count' | 'stop'; routeKey?: string }) => {
-    if (message.type === 'count') parentPort!.postMessage({ id: message.id, value: emulator.requestsTo(message.routeKey!).length });
-    else void emulator.stop().then(() => parentPort!.postMessage({ id: message.id, value: true }));
-  });
+export interface EmulatorProcess extends StartedEmulator {
+  pid: number;
+  tokenRequests(): Promise<number>;
+  stop(): Promise<void>;
 }
+
+/** A vendor emulator (bench/emulator-process.ts) in a process of its own, trusted through the test CA. */
+export async function startEmulatorProcess(name: string): Promise<EmulatorProcess> {
+  trustTestCa();
+  const child = fork(fileURLToPath(new URL('./emulator-process.ts', import.meta.url)), [name], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const pending = new Map<number, (value: number) => void>();
+  let nextId = 0;
+  const started = await new Promise<StartedEmulator>((resolvePromise, reject) => {
+    child.once('exit', (code) => reject(new Error(`the ${name} emulator exited with code ${code}`)));
+    child.on('message', (message: { type: string; id?: number; value: unknown }) => {
+      if (message.type === 'started') resolvePromise(message.value as StartedEmulator);
+      else pending.get(message.id!)?.(message.value as number);
+    });
+  });
+  child.removeAllListeners('exit');
+  const exited = new Promise<void>((resolvePromise) => child.once('exit', () => resolvePromise()));
+  return {
+    ...started,
+    pid: child.pid!,
+    tokenRequests: () =>
+      new Promise<number>((resolvePromise) => {
+        const id = nextId++;
+        pending.set(id, resolvePromise);
+        child.send({ id, type: 'tokenRequests' });
+      }),
+    async stop() {
+      child.disconnect();
+      await exited;
+    },
+  };
+}
+
+// ---- Measuring ------------------------------------------------------------------------------------------------------
 
 export interface Measurement {
   label: string;
@@ -83,6 +292,8 @@ export interface Measurement {
   throughput: number;
   p50Ms: number;
   p99Ms: number;
+  /** Per meter given to `measure`: CPU µs per completed operation. */
+  cpuUsPerOp: Record<string, number>;
 }
 
 export interface MeasureOptions {
@@ -96,10 +307,11 @@ export interface MeasureOptions {
 }
 
 /**
- * Runs `operation` with `concurrency` workers until `count` operations or `durationMs` are reached. `operation`
- * receives its sequence number, so an operation can pick its own input (e.g. the n-th registered client).
+ * Runs `operation` with `concurrency` workers until `count` operations or `durationMs` are reached, and reads each
+ * CPU meter after the warm-up and at the end. `operation` receives its sequence number (warm-ups get -1, -2...), so
+ * an operation can pick its own input (e.g. the n-th registered client).
  */
-export async function measure(label: string, operation: (index: number) => Promise<unknown>, options: MeasureOptions): Promise<Measurement> {
+export async function measure(label: string, operation: (index: number) => Promise<unknown>, options: MeasureOptions, meters: Record<string, CpuMeter> = {}): Promise<Measurement> {
   if (options.count === undefined && options.durationMs === undefined) throw new Error('measure needs a count or a durationMs');
   const limit = options.count ?? Number.POSITIVE_INFINITY;
   const warmup = options.warmup ?? options.concurrency;
@@ -108,6 +320,7 @@ export async function measure(label: string, operation: (index: number) => Promi
   const latencies: number[] = [];
   let failures = 0;
   let next = 0;
+  const cpuBefore = Object.fromEntries(Object.entries(meters).map(([name, meter]) => [name, meter()]));
   const start = performance.now();
   const stopAt = options.durationMs === undefined ? Number.POSITIVE_INFINITY : start + options.durationMs;
   const worker = async (): Promise<void> => {
@@ -124,6 +337,12 @@ export async function measure(label: string, operation: (index: number) => Promi
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
   const durationMs = performance.now() - start;
+  const cpuUsPerOp: Record<string, number> = {};
+  for (const [name, meter] of Object.entries(meters)) {
+    const before = cpuBefore[name];
+    const after = meter();
+    cpuUsPerOp[name] = before === undefined || after === undefined || latencies.length === 0 ? Number.NaN : (after - before) / latencies.length;
+  }
   latencies.sort((a, b) => a - b);
   return {
     label,
@@ -133,7 +352,38 @@ export async function measure(label: string, operation: (index: number) => Promi
     throughput: (latencies.length / durationMs) * 1000,
     p50Ms: percentile(latencies, 0.5),
     p99Ms: percentile(latencies, 0.99),
+    cpuUsPerOp,
   };
+}
+
+/**
+ * Open loop: starts one `operation` every 1/`ratePerSecond` s for `seconds`, whether or not the earlier ones have
+ * answered, and gives the latency percentiles (from each request's actual start).
+ */
+export async function atFixedRate(operation: (index: number) => Promise<unknown>, ratePerSecond: number, seconds: number): Promise<{ count: number; failures: number; p50Ms: number; p99Ms: number; keptUp: boolean }> {
+  const total = Math.round(ratePerSecond * seconds);
+  const intervalMs = 1000 / ratePerSecond;
+  const latencies: number[] = [];
+  let failures = 0;
+  const inFlight: Promise<void>[] = [];
+  const start = performance.now();
+  for (let index = 0; index < total; index++) {
+    const due = start + index * intervalMs;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolvePromise) => setTimeout(resolvePromise, wait));
+    const began = performance.now();
+    inFlight.push(
+      operation(index).then(
+        () => void latencies.push(performance.now() - began),
+        () => void failures++,
+      ),
+    );
+  }
+  await Promise.all(inFlight);
+  latencies.sort((a, b) => a - b);
+  // Answered within a tenth over the schedule: otherwise requests queued and the percentiles are mostly the queue.
+  const keptUp = performance.now() - start <= seconds * 1100;
+  return { count: latencies.length, failures, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99), keptUp };
 }
 
 function percentile(sorted: number[], fraction: number): number {
@@ -141,152 +391,9 @@ function percentile(sorted: number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)]!;
 }
 
-export interface RunningBridge {
-  baseUrl: string;
-  apiKey: string;
-  /** One JSON call to the bridge with the API key; rejects on a status other than `expectStatus` (default 2xx). */
-  call(method: string, path: string, body?: unknown, expectStatus?: number): Promise<unknown>;
-  close(): Promise<void>;
-}
-
-/** The real app (src/app.ts) with `driver`, listening on 127.0.0.1 over plain HTTP, with limits out of the way. */
-export async function startBridge(driver: DcrDriver): Promise<RunningBridge> {
-  const apiKey = randomBytes(18).toString('base64url');
-  const config = loadConfig({
-    DCR_DRIVER: driver.name,
-    DCR_API_KEYS: apiKey,
-    LOG_LEVEL: 'silent',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    DCR_RATE_LIMIT_PER_MINUTE: '1000000',
-  });
-  const app = createApp(config, driver);
-  const server: Server = createServer(app);
-  server.keepAliveTimeout = 10_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    baseUrl,
-    apiKey,
-    async call(method, path, body, expectStatus) {
-      const response = await fetch(`${baseUrl}${path}`, {
-        method,
-        headers: { 'x-api-key': apiKey, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await response.text();
-      const ok = expectStatus === undefined ? response.ok : response.status === expectStatus;
-      if (!ok) throw new Error(`${method} ${path} answered ${response.status}`);
-      return text === '' ? undefined : (JSON.parse(text) as unknown);
-    },
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-export interface ComparisonRow {
-  operation: string;
-  bridge: Measurement;
-  direct: Measurement;
-}
-
-/** Prints one table: per operation, the bridge and the direct call, and what the bridge adds at p50. */
-export function printComparison(title: string, rows: ComparisonRow[], notes: string[] = []): void {
-  const header = ['operation', 'path', 'ops', 'fail', 'ops/s', 'p50 ms', 'p99 ms', 'added p50 ms'];
-  const lines: string[][] = [];
-  for (const row of rows) {
-    for (const [path, m] of [
-      ['bridge', row.bridge],
-      ['direct', row.direct],
-    ] as const) {
-      lines.push([
-        row.operation,
-        path,
-        String(m.count),
-        String(m.failures),
-        m.throughput.toFixed(0),
-        m.p50Ms.toFixed(2),
-        m.p99Ms.toFixed(2),
-        path === 'bridge' ? (row.bridge.p50Ms - row.direct.p50Ms).toFixed(2) : '',
-      ]);
-    }
-  }
-  const widths = header.map((name, column) => Math.max(name.length, ...lines.map((line) => line[column]!.length)));
-  const format = (cells: string[]) => cells.map((cell, column) => (column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
-  console.log(`\n${title}`);
-  console.log(format(header));
-  console.log(widths.map((width) => '-'.repeat(width)).join('  '));
-  for (const line of lines) console.log(format(line));
-  for (const note of notes) console.log(note);
-}
-
-/** One JSON call straight to an IdP (the side without the bridge): rejects on any status but 2xx. */
-export function jsonCaller(baseUrl: string, headers: Record<string, string>) {
-  return async (method: string, path: string, body?: unknown): Promise<unknown> => {
-    const response = await fetch(`${baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}`);
-    return text === '' ? undefined : (JSON.parse(text) as unknown);
-  };
-}
-
-/** The admin calls a driver makes for each operation, written out against the IdP; ids are RFC 7591 client ids. */
-export interface DirectIdp {
-  register(): Promise<string>;
-  get(clientId: string): Promise<unknown>;
-  rotate(clientId: string): Promise<unknown>;
-  remove(clientId: string): Promise<unknown>;
-}
-
-/** The machine client every benchmark registers. */
-const benchClient = { client_name: 'bench client', grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic' };
-
-/**
- * Register, get, rotate and delete at one concurrency, through the bridge and straight to the IdP, side by side.
- * Rotations and deletes touch each registered client at most once, as the same client rotated twice at once races
- * at the IdP too. `bridgeOperations` counts the bridge calls made, for token requests per 1,000 operations.
- */
-export async function compareOperations(bridge: RunningBridge, direct: DirectIdp, options: MeasureOptions): Promise<{ rows: ComparisonRow[]; bridgeOperations: number }> {
-  let bridgeOperations = 0;
-  const bridgeCall = (method: string, path: string, body?: unknown) => {
-    bridgeOperations++;
-    return bridge.call(method, path, body);
-  };
-  const viaBridge: string[] = [];
-  const straight: string[] = [];
-  const pick = (pool: string[], index: number) => pool[((index % pool.length) + pool.length) % pool.length]!;
-  const rows: ComparisonRow[] = [];
-  rows.push({
-    operation: 'register',
-    bridge: await measure('register', async () => viaBridge.push(((await bridgeCall('POST', '/clients', benchClient)) as { client_id: string }).client_id), options),
-    direct: await measure('register', async () => straight.push(await direct.register()), options),
-  });
-  rows.push({
-    operation: 'get',
-    bridge: await measure('get', (index) => bridgeCall('GET', `/clients/${pick(viaBridge, index)}`), options),
-    direct: await measure('get', (index) => direct.get(pick(straight, index)), options),
-  });
-  const onceEach: MeasureOptions = {
-    ...options,
-    count: Math.min(options.count ?? Number.POSITIVE_INFINITY, viaBridge.length, straight.length) - options.concurrency,
-    warmup: options.concurrency,
-  };
-  rows.push({
-    operation: 'rotate',
-    bridge: await measure('rotate', (index) => bridgeCall('POST', `/clients/${pick(viaBridge, index)}/rotate-secret`), onceEach),
-    direct: await measure('rotate', (index) => direct.rotate(pick(straight, index)), onceEach),
-  });
-  rows.push({
-    operation: 'delete',
-    bridge: await measure('delete', (index) => bridgeCall('DELETE', `/clients/${pick(viaBridge, index)}`), onceEach),
-    direct: await measure('delete', (index) => direct.remove(pick(straight, index)), onceEach),
-  });
-  return { rows, bridgeOperations };
-}
-
-/** The note line every vendor benchmark prints: admin token requests per 1,000 bridge operations. */
-export function tokenEconomy(tokenRequests: number, bridgeOperations: number): string {
-  return `admin token requests: ${tokenRequests} for ${bridgeOperations} bridge operations = ${((tokenRequests / bridgeOperations) * 1000).toFixed(2)} per 1,000`;
+export function median(values: number[]): number {
+  const sorted = values.filter((value) => !Number.isNaN(value)).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }

@@ -1,7 +1,7 @@
 /**
  * The app factory: both portal dialects and the operations endpoints in one Express app. Order matters and reads
  * top to bottom: request id → trace span (when tracing is on) → security headers → path checks → the driver's public
- * routes → operations (no key) → standard DCR → audit → API key → rate limit → dialect routes (which then read and
+ * routes → operations (no key) → standard DCR → no-store → audit → API key → rate limit → dialect routes (which then read and
  * validate bodies) → the one error renderer.
  */
 import type { Writable } from 'node:stream';
@@ -15,6 +15,7 @@ import { NotFoundError } from './errors.js';
 import { BridgeEvents, type BridgeEventMap, type BridgeEventName } from './events.js';
 import { api7Router } from './http/api7.js';
 import { requireApiKey } from './http/auth.js';
+import { forbidCaching } from './http/caching.js';
 import { errorRenderer } from './http/errors.js';
 import { konnectRouter } from './http/konnect.js';
 import { operationsRouter } from './http/operations.js';
@@ -81,6 +82,8 @@ export function createApp(config: BridgeConfig, implementation: DriverImplementa
 
   const app = express();
   app.disable('x-powered-by');
+  // Client answers are never cached (Cache-Control: no-store), so hashing their bodies for an ETag is wasted work.
+  app.set('etag', false);
   app.set('query parser', false);
   // Off unless DCR_TRUST_PROXY: only then do X-Forwarded-For and friends decide the client address (rate limits).
   app.set('trust proxy', config.trustProxy);
@@ -101,7 +104,7 @@ export function createApp(config: BridgeConfig, implementation: DriverImplementa
   }
   app.use(operationsRouter({ driver: instrumented, metrics, spec, ...(options.now ? { now: options.now } : {}) }));
 
-  app.use(audit.record);
+  app.use(forbidCaching, audit.record);
   app.use(requireApiKey(config.apiKeys, rateLimits.failedAuth, events));
   app.use(rateLimits.perApiKey);
   const dialect = { driver: instrumented, events, spec, bodyLimitBytes: config.bodyLimitBytes };

@@ -58,8 +58,26 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Bridg
   };
 }
 
+/**
+ * Label children resolved once per label set, so no label object is built and checked on every `inc` and `observe`
+ * (prom-client still hashes the set inside). Label values are methods, templates, codes and names: the sets stay few.
+ */
+export function boundLabels<Values extends string[], Bound>(bind: (...values: Values) => Bound): (...values: Values) => Bound {
+  const bound = new Map<string, Bound>();
+  return (...values) => {
+    const key = values.join('\u0000');
+    let children = bound.get(key);
+    if (children === undefined) {
+      children = bind(...values);
+      bound.set(key, children);
+    }
+    return children;
+  };
+}
+
 export function countEvents(events: BridgeEvents, metrics: BridgeMetrics): void {
-  events.onAny((name) => metrics.bridgeEvents.inc({ event: name }));
+  const counterFor = boundLabels((event: string) => metrics.bridgeEvents.labels(event));
+  events.onAny((name) => counterFor(name).inc());
 }
 
 type InstrumentedOperation =
@@ -77,15 +95,17 @@ type InstrumentedOperation =
 export function instrumentDriver(driver: DcrDriver, metrics: BridgeMetrics): DcrDriver {
   const timed = <Op extends InstrumentedOperation>(operation: Op): DcrDriver[Op] => {
     const call = (driver[operation] as (...args: unknown[]) => Promise<unknown>).bind(driver);
+    const duration = metrics.driverDuration.labels(driver.name, operation);
+    const succeeded = metrics.driverOperations.labels(driver.name, operation, 'success');
+    const failed = boundLabels((outcome: string) => metrics.driverOperations.labels(driver.name, operation, outcome));
     const wrapped = async (...args: unknown[]): Promise<unknown> => {
-      const stopTimer = metrics.driverDuration.startTimer({ driver: driver.name, operation });
+      const stopTimer = duration.startTimer();
       try {
         const result = await call(...args);
-        metrics.driverOperations.inc({ driver: driver.name, operation, outcome: 'success' });
+        succeeded.inc();
         return result;
       } catch (error) {
-        const outcome = error instanceof BridgeError ? error.code : 'server_error';
-        metrics.driverOperations.inc({ driver: driver.name, operation, outcome });
+        failed(error instanceof BridgeError ? error.code : 'server_error').inc();
         throw error;
       } finally {
         stopTimer();

@@ -34,8 +34,9 @@ export const requireObjectBody: RequestHandler = (req, _res, next) => {
 };
 
 export function validateBody(spec: ApiSpec, schemaName: string): RequestHandler {
+  const validate = spec.validator(schemaName);
   return (req, _res, next) => {
-    spec.validate(schemaName, req.body);
+    validate(req.body);
     next();
   };
 }

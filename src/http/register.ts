@@ -30,6 +30,7 @@ import { api7ClientToWire, api7MetadataFromWire, type Api7ClientMetadataBody } f
 import { credentialHash, matchesCredentialHash, newRegistrationAccessToken } from '../registration.js';
 import { matchApiKey, requireApiKey } from './auth.js';
 import { jsonBodySteps } from './body.js';
+import { forbidCaching } from './caching.js';
 import { labelRoute } from './request-context.js';
 import type { ApiSpec } from './spec.js';
 
@@ -98,6 +99,7 @@ export function standardDcrRouter(dependencies: StandardDcrDependencies): Router
   const keyDigests = apiKeys.map(digest);
   const open = settings.openRegistration;
   const openStore = new MemoryStore();
+  router.use(['/register', '/admin'], forbidCaching);
   const registrationEndpoint = `${publicUrl}/register`;
 
   const refuseToken = (req: Request, res: Response, next: (error?: unknown) => void, presented: boolean, description: string): void => {
@@ -205,7 +207,7 @@ export function standardDcrRouter(dependencies: StandardDcrDependencies): Router
       }
     }
     events.emit('client.registered', { clientId: client.clientId, portal: 'standard' });
-    res.status(201).set('Cache-Control', 'no-store').json(clientInformation(client, token, secret));
+    res.status(201).json(clientInformation(client, token, secret));
   };
 
   /** RFC 7592 §2 and RFC 6750: the client's own registration access token, nothing else, opens its configuration. */
@@ -233,7 +235,7 @@ export function standardDcrRouter(dependencies: StandardDcrDependencies): Router
   const readClient: RequestHandler = (_req, res) => {
     const { client, token } = authorised(res);
     events.emit('client.read', { clientId: client.clientId, portal: 'standard' });
-    res.set('Cache-Control', 'no-store').json(clientInformation(client, token, undefined));
+    res.json(clientInformation(client, token, undefined));
   };
 
   /** RFC 7592 §2.2, in its order: same client_id, no server-set member, the current secret or none, then replace. */
@@ -258,7 +260,7 @@ export function standardDcrRouter(dependencies: StandardDcrDependencies): Router
     const updated = await driver.updateClient(client.clientId, metadata, changes);
     events.emit('client.updated', { clientId: client.clientId, portal: 'standard' });
     if (nextToken !== token) events.emit('registration_token.rotated', { clientId: client.clientId });
-    res.set('Cache-Control', 'no-store').json(clientInformation(updated, nextToken, undefined));
+    res.json(clientInformation(updated, nextToken, undefined));
   };
 
   const deleteClient: RequestHandler = async (_req, res) => {

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
 import { runWithRequestId, type Logger } from '../logging.js';
-import type { BridgeMetrics } from '../metrics.js';
+import { boundLabels, type BridgeMetrics } from '../metrics.js';
 
 const saneRequestId = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -45,14 +45,22 @@ function routeLabel(res: Response): string {
 }
 
 export function observeRequests(metrics: BridgeMetrics, logger: Logger): RequestHandler {
+  const answered = boundLabels((method: string, route: string, status: string) => ({
+    count: metrics.httpRequests.labels(method, route, status),
+    duration: metrics.httpDuration.labels(method, route, status),
+  }));
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
-      const labels = { method: req.method, route: routeLabel(res), status: String(res.statusCode) };
+      const route = routeLabel(res);
+      const status = String(res.statusCode);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      metrics.httpRequests.inc(labels);
-      metrics.httpDuration.observe(labels, seconds);
-      logger.http('request answered', { requestId: requestIdOf(res), ...labels, durationMs: Math.round(seconds * 1000) });
+      const { count, duration } = answered(req.method, route, status);
+      count.inc();
+      duration.observe(seconds);
+      // Winston formats a line before its transport drops it by level: below `http`, build nothing.
+      if (!logger.isLevelEnabled('http')) return;
+      logger.http('request answered', { requestId: requestIdOf(res), method: req.method, route, status, durationMs: Math.round(seconds * 1000) });
     });
     next();
   };

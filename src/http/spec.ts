@@ -1,6 +1,7 @@
 /**
  * spec/openapi.yaml is the source of truth: it is read once at start-up, served as it is, and its component schemas
- * are compiled with Ajv to validate request bodies — there is no hand-kept copy of them in code.
+ * are compiled with Ajv to validate request bodies — there is no hand-kept copy of them in code. A schema is compiled
+ * when a route first asks for it (at start-up), so the start does not wait for schemas no route validates against.
  */
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
@@ -16,6 +17,8 @@ export interface ApiSpec {
   document: OpenApiDocument;
   /** Throws `InvalidClientMetadataError` naming the first failing member; returns the body typed as the schema. */
   validate<T>(schemaName: string, body: unknown): T;
+  /** The same check with the schema compiled now, for a route to hold; throws at once for an unknown schema. */
+  validator(schemaName: string): (body: unknown) => void;
 }
 
 export interface OpenApiDocument {
@@ -44,15 +47,20 @@ export function loadApiSpec(): ApiSpec {
     }
     return validator;
   };
-  for (const schemaName of Object.keys(document.components.schemas)) validatorFor(schemaName);
+  const validator = (schemaName: string) => {
+    const compiled = validatorFor(schemaName);
+    return (body: unknown): void => {
+      if (!compiled(body)) throw new InvalidClientMetadataError(describeSchemaError(compiled.errors?.[0]));
+    };
+  };
   return {
     text,
     document,
     validate<T>(schemaName: string, body: unknown): T {
-      const validator = validatorFor(schemaName);
-      if (!validator(body)) throw new InvalidClientMetadataError(describeSchemaError(validator.errors?.[0]));
+      validator(schemaName)(body);
       return body as T;
     },
+    validator,
   };
 }
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import type { BridgeConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logging.js';
+import { createLogger, type Logger } from '../../src/logging.js';
 import { createMetrics, type BridgeMetrics } from '../../src/metrics.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { MemoryDriver } from '../support/memory-driver.js';
@@ -10,11 +10,13 @@ import { MemoryDriver } from '../support/memory-driver.js';
 export interface ObservedApp extends TestApp {
   driver: MemoryDriver;
   metrics: BridgeMetrics;
+  logger: Logger;
   /** Every log line written so far, as text. */
   logLines: string[];
 }
 
-export async function createObservedApp(overrides: Partial<BridgeConfig> = {}, options: { now?: () => number } = {}): Promise<ObservedApp> {
+/** Logs at `silly` (every line) unless `logLevel` says otherwise. */
+export async function createObservedApp(overrides: Partial<BridgeConfig> = {}, options: { now?: () => number; logLevel?: string } = {}): Promise<ObservedApp> {
   const driver = new MemoryDriver();
   const logLines: string[] = [];
   const stream = new Writable({
@@ -24,8 +26,10 @@ export async function createObservedApp(overrides: Partial<BridgeConfig> = {}, o
     },
   });
   const metrics = createMetrics();
-  const testApp = await createTestApp(driver, overrides, { logger: createLogger({ level: 'silly', stream }), metrics, ...options });
-  return { ...testApp, driver, metrics, logLines };
+  const { logLevel = 'silly', ...appOptions } = options;
+  const logger = createLogger({ level: logLevel, stream });
+  const testApp = await createTestApp(driver, overrides, { logger, metrics, ...appOptions });
+  return { ...testApp, driver, metrics, logger, logLines };
 }
 
 /** The bridge's error body: the expected code and one non-empty sentence. */

@@ -44,3 +44,47 @@ describe('logs', () => {
     }
   });
 });
+
+describe('the request log line', () => {
+  it('is written at debug with the route template, status and duration', async () => {
+    const bridge = await createObservedApp({}, { logLevel: 'debug' });
+    try {
+      const created = await request(bridge.app).post('/clients').set('X-API-Key', bridge.apiKey).send({ client_name: 'logged' }).expect(201);
+      await request(bridge.app).get(`/clients/${created.body.client_id as string}`).set('X-API-Key', bridge.apiKey).set('X-Request-Id', 'req-read-1').expect(200);
+      const answered = bridge.logLines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.message === 'request answered');
+      assert.equal(answered.length, 2);
+      const read = answered.find((entry) => entry.requestId === 'req-read-1');
+      assert.equal(read?.level, 'http');
+      assert.equal(read?.method, 'GET');
+      assert.equal(read?.route, '/clients/:client_id');
+      assert.equal(read?.status, '200');
+      assert.equal(typeof read?.durationMs, 'number');
+    } finally {
+      await bridge.close();
+    }
+  });
+
+  it('is not even formatted at info, while the request is still counted', async () => {
+    const bridge = await createObservedApp({}, { logLevel: 'info' });
+    const logger = bridge.logger;
+    const transform = logger.format.transform.bind(logger.format);
+    const formatted: string[] = [];
+    logger.format.transform = (info, options) => {
+      formatted.push(String(info.level));
+      return transform(info, options);
+    };
+    try {
+      const created = await request(bridge.app).post('/clients').set('X-API-Key', bridge.apiKey).send({ client_name: 'quiet' }).expect(201);
+      await request(bridge.app).get(`/clients/${created.body.client_id as string}`).set('X-API-Key', bridge.apiKey).expect(200);
+      assert.ok(formatted.includes('info'), 'the info lines (client.registered) pass through the format');
+      assert.deepEqual(formatted.filter((level) => level === 'http'), [], 'no http line reached the format');
+      assert.ok(!bridge.logLines.some((line) => line.includes('request answered')));
+      const counted = await bridge.metrics.httpRequests.get();
+      const read = counted.values.find((sample) => sample.labels.route === '/clients/:client_id' && sample.labels.method === 'GET');
+      assert.equal(read?.value, 1);
+      assert.equal(read?.labels.status, '200');
+    } finally {
+      await bridge.close();
+    }
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * One vendor emulator in a process of its own, forked by bench/support.ts: the bridge, the emulator and the load
+ * generator then each have their own CPU account. Sends what the bridge and the direct path need once it listens,
+ * then answers how many admin token requests it has served; stops when the parent disconnects.
+ */
+import { startAuth0Emulator } from '../test/emulators/auth0.js';
+import { startEntraEmulator } from '../test/emulators/entra.js';
+import { startKeycloakEmulator } from '../test/emulators/keycloak.js';
+import { startOktaEmulator } from '../test/emulators/okta.js';
+
+export interface StartedEmulator {
+  url: string;
+  /** The variables `npm start` needs for this vendor's driver. */
+  bridgeEnv: Record<string, string>;
+  /** What the direct path needs to call the IdP itself (its own credentials). */
+  direct: Record<string, string>;
+}
+
+interface Running extends StartedEmulator {
+  tokenRequests(): number;
+  stop(): Promise<void>;
+}
+
+const unlimited = 1_000_000;
+
+const starters: Record<string, () => Promise<Running>> = {
+  async okta() {
+    const okta = await startOktaEmulator({ tokenLifetimeSeconds: 3600, rateLimitPerMinute: unlimited });
+    const { clientId, privateKeyPem, keyId } = okta.serviceApp;
+    return {
+      url: okta.emulator.url,
+      // The OAuth service app, the mode Okta recommends.
+      bridgeEnv: { DCR_DRIVER: 'okta', OKTA_ORG_URL: okta.emulator.url, OKTA_CLIENT_ID: clientId, OKTA_KEY_ID: keyId, OKTA_PRIVATE_KEY: privateKeyPem },
+      direct: { apiToken: okta.apiToken },
+      tokenRequests: () => okta.tokenRequests(),
+      stop: () => okta.stop(),
+    };
+  },
+  async auth0() {
+    const auth0 = await startAuth0Emulator({ tokenLifetimeSeconds: 86_400, rateLimitPerMinute: unlimited });
+    return {
+      url: auth0.emulator.url,
+      bridgeEnv: {
+        DCR_DRIVER: 'auth0',
+        AUTH0_DOMAIN: auth0.domain,
+        AUTH0_CLIENT_ID: auth0.adminClient.clientId,
+        AUTH0_CLIENT_SECRET: auth0.adminClient.clientSecret,
+        AUTH0_AUDIENCE: auth0.apiAudience,
+        AUTH0_DEFAULT_SCOPES: 'read:things',
+      },
+      direct: { managementAudience: auth0.managementAudience, clientId: auth0.adminClient.clientId, clientSecret: auth0.adminClient.clientSecret, apiAudience: auth0.apiAudience },
+      tokenRequests: () => auth0.tokenRequests(),
+      stop: () => auth0.stop(),
+    };
+  },
+  async keycloak() {
+    const keycloak = await startKeycloakEmulator({ tokenLifetimeSeconds: 3600 });
+    return {
+      url: keycloak.emulator.url,
+      bridgeEnv: { DCR_DRIVER: 'keycloak', ...keycloak.driverEnv },
+      direct: { realm: keycloak.realm, ...keycloak.serviceAccount },
+      tokenRequests: () => keycloak.emulator.requestsTo('POST /realms/:realm/protocol/openid-connect/token').length,
+      stop: () => keycloak.emulator.stop(),
+    };
+  },
+  async entra() {
+    const entra = await startEntraEmulator({});
+    const env = entra.driverEnv;
+    return {
+      url: entra.emulator.url,
+      bridgeEnv: env,
+      direct: { tenantId: env.ENTRA_TENANT_ID!, clientId: env.ENTRA_CLIENT_ID!, clientSecret: env.ENTRA_CLIENT_SECRET! },
+      tokenRequests: () => entra.emulator.requestsTo('POST /:tenant/oauth2/v2.0/token').length,
+      stop: () => entra.emulator.stop(),
+    };
+  },
+};
+
+export const emulatorNames = Object.keys(starters);
+
+if (process.send && process.argv[2] && process.argv[2] in starters) {
+  const running = await starters[process.argv[2]]!();
+  const { url, bridgeEnv, direct } = running;
+  process.send({ type: 'started', value: { url, bridgeEnv, direct } satisfies StartedEmulator });
+  process.on('message', (message: { id: number; type: 'tokenRequests' }) => {
+    if (message.type === 'tokenRequests') process.send!({ type: 'answer', id: message.id, value: running.tokenRequests() });
+  });
+  process.once('disconnect', () => void running.stop().finally(() => process.exit(0)));
+}
