@@ -237,7 +237,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dc
 
     async close() {
       routes.close();
-      await clients.flush();
+      await clients.close();
     },
   };
 }
