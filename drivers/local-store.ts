@@ -108,7 +108,11 @@ export class ClientFileStore<T> {
   }
 
   /** Loads every client; a file that cannot be read or parsed is renamed `….damaged-<time>` and reported. */
-  static async open<T>(directory: string, onDamaged: (damaged: DamagedClientFile) => void): Promise<ClientFileStore<T>> {
+  static async open<T>(
+    directory: string,
+    onDamaged: (damaged: DamagedClientFile) => void,
+    { checkBeforeOpenLimit = CHECK_BEFORE_OPEN_LIMIT } = {},
+  ): Promise<ClientFileStore<T>> {
     const store = new ClientFileStore<T>(directory, onDamaged);
     let entries: string[];
     try {
@@ -149,7 +153,7 @@ export class ClientFileStore<T> {
       throw new ConfigurationError(DATA_DIR_VARIABLE, `holds ${directory}, which cannot be written: ${fileErrorReason(error)}`);
     }
     store.#commit = new GroupCommit(store.#directoryFd, store.#journalFd);
-    if (unchanged.length <= CHECK_BEFORE_OPEN_LIMIT) store.#checkAll(unchanged);
+    if (unchanged.length <= checkBeforeOpenLimit) store.#checkAll(unchanged);
     else store.checked = store.#checkInBackground(unchanged);
     return store;
   }
