@@ -179,8 +179,9 @@ export class ClientFileStore<T> {
     const path = this.#pathOf(id);
     let written: T | undefined;
     await this.#serialized(id, async () => {
-      const record = await change(this.#record(id));
-      await this.#commit.commit(id, path, JSON.stringify(record), () => this.#records.set(id, record));
+      const current = this.#record(id);
+      const record = await change(current);
+      await this.#commit.commit(id, path, JSON.stringify(record), { replaces: current !== undefined, onDurable: () => this.#records.set(id, record) });
       written = record;
     });
     return written!;
@@ -190,7 +191,7 @@ export class ClientFileStore<T> {
   async delete(id: string): Promise<void> {
     if (!storableClientId.test(id)) return;
     const path = this.#pathOf(id);
-    await this.#serialized(id, () => this.#commit.commit(id, path, undefined, () => this.#records.delete(id)));
+    await this.#serialized(id, () => this.#commit.commit(id, path, undefined, { onDurable: () => this.#records.delete(id) }));
   }
 
   /** Resolves once every write started so far has finished. */

@@ -93,6 +93,14 @@ function recordingCommitFileSystem(operations: string[], names: Map<number, stri
       operations.push(`rename ${name(to)}`);
       nodeCommitFileSystem.renameSync(from, to);
     },
+    rename: ((from: PathLike, to: PathLike, callback: (error: NodeJS.ErrnoException | null) => void) => {
+      operations.push(`rename ${name(to)}`);
+      nodeCommitFileSystem.rename(from, to, callback);
+    }) as CommitFileSystem['rename'],
+    unlink: ((path: PathLike, callback: (error: NodeJS.ErrnoException | null) => void) => {
+      operations.push(`rm ${name(path)}`);
+      nodeCommitFileSystem.unlink(path, callback);
+    }) as CommitFileSystem['unlink'],
     rmSync: (path, options) => {
       operations.push(`rm ${name(path)}`);
       nodeCommitFileSystem.rmSync(path, options);
@@ -126,9 +134,9 @@ describe('local store group commit', () => {
     await writeFile(join(directory, 'gone.json'), '{}');
     const durable: string[] = [];
     await Promise.all([
-      commit.commit('a', join(directory, 'a.json'), '{"a":1}', () => durable.push('a')),
-      commit.commit('b', join(directory, 'b.json'), '{"b":1}', () => durable.push('b')),
-      commit.commit('gone', join(directory, 'gone.json'), undefined, () => durable.push('gone')),
+      commit.commit('a', join(directory, 'a.json'), '{"a":1}', { replaces: false, onDurable: () => durable.push('a') }),
+      commit.commit('b', join(directory, 'b.json'), '{"b":1}', { onDurable: () => durable.push('b') }),
+      commit.commit('gone', join(directory, 'gone.json'), undefined, { onDurable: () => durable.push('gone') }),
     ]);
     assert.deepEqual(operations, [
       'write journal',
