@@ -2,7 +2,8 @@
  * Start to ready of the bridge with the `local` driver and many clients: writes N client files (default 20,000) into
  * a fresh data directory in the store's own format, starts `node dist/src/main.js` once to let it settle (the first
  * start after an upgrade may index the files), then starts it `RUNS` more times and prints the median time from
- * spawn to the first `200` of `/readyz`. Standalone: `npm run build && node --import tsx bench/local-startup.ts [N]`.
+ * spawn to the first `200` of `/readyz`. Standalone: `npm run build && node --import tsx bench/local-startup.ts [N]`
+ * (`BRIDGE_ROOT=<checkout>` measures another built checkout).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = process.env.BRIDGE_ROOT ?? fileURLToPath(new URL('..', import.meta.url));
 const CLIENTS = Number(process.argv[2] ?? 20_000);
 const RUNS = Number(process.env.RUNS ?? 3);
 
