@@ -141,7 +141,7 @@ export class ClientFileStore<T> {
     const unchanged = [...store.#records.keys()].filter((id) => !changed.has(id));
     for (const id of changed) store.#load(id);
     const current = journals.find((journal) => journal.generation === index?.generation);
-    const upToDate = index !== undefined && changed.size === 0 && onDisk.size === index.clients.size && journals.length <= 1;
+    const upToDate = index !== undefined && current !== undefined && changed.size === 0 && onDisk.size === index.clients.size && journals.length <= 1;
     try {
       if (upToDate) {
         store.#generation = index.generation;
