@@ -26,7 +26,8 @@ import type {
   RotatedSecret,
 } from '../src/driver/contract.js';
 import { providerDiscoveryDocument } from './local-discovery.js';
-import { openDataDirectory, providerStorage, writeFileAtomically } from './local-store.js';
+import { providerStorage } from './local-provider-storage.js';
+import { openDataDirectory, writeFileAtomically } from './local-store.js';
 import { localIdpRoutes, type KoaProvider } from './local-routes.js';
 
 export const LOCAL_IDP_PATH = '/local-idp';
