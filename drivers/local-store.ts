@@ -140,12 +140,15 @@ export class ClientFileStore<T> {
     }
     const unchanged = [...store.#records.keys()].filter((id) => !changed.has(id));
     for (const id of changed) store.#load(id);
+    const checkNow = unchanged.length <= checkBeforeOpenLimit;
+    const stale = checkNow && store.#checkAll(unchanged);
     const current = journals.find((journal) => journal.generation === index?.generation);
-    const upToDate = index !== undefined && current !== undefined && changed.size === 0 && onDisk.size === index.clients.size && journals.length <= 1;
+    const upToDate =
+      index !== undefined && current !== undefined && !stale && changed.size === 0 && onDisk.size === index.clients.size && journals.length <= 1;
     try {
       if (upToDate) {
         store.#generation = index.generation;
-        store.#journalFd = openSync(current?.path ?? store.#journalPath(index.generation), 'a', 0o600);
+        store.#journalFd = openSync(current.path, 'a', 0o600);
       } else {
         store.#journalFd = await store.#writeIndex(Math.max(index?.generation ?? 0, ...journals.map((journal) => journal.generation)) + 1);
       }
@@ -153,8 +156,7 @@ export class ClientFileStore<T> {
       throw new ConfigurationError(DATA_DIR_VARIABLE, `holds ${directory}, which cannot be written: ${fileErrorReason(error)}`);
     }
     store.#commit = new GroupCommit(store.#directoryFd, store.#journalFd);
-    if (unchanged.length <= checkBeforeOpenLimit) store.#checkAll(unchanged);
-    else store.checked = store.#checkInBackground(unchanged);
+    if (!checkNow) store.checked = store.#checkInBackground(unchanged);
     return store;
   }
 
