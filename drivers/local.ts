@@ -26,7 +26,8 @@ import type {
   RotatedSecret,
 } from '../src/driver/contract.js';
 import { providerDiscoveryDocument } from './local-discovery.js';
-import { openDataDirectory, providerStorage, writeFileAtomically } from './local-store.js';
+import { providerStorage } from './local-provider-storage.js';
+import { openDataDirectory, writeFileAtomically } from './local-store.js';
 import { localIdpRoutes, type KoaProvider } from './local-routes.js';
 
 export const LOCAL_IDP_PATH = '/local-idp';
@@ -34,6 +35,7 @@ const OWNER_MARK = 'dcr-bridge';
 /** Tokens and grants the provider keeps in memory at most; the oldest go first beyond it. */
 const MAX_TRANSIENT_ENTRIES = 50_000;
 const ACCESS_TOKEN_TTL_SECONDS = 600;
+const ACCEPTED_METADATA_LIMIT = 1_000;
 
 export interface LocalDriverOptions {
   /** The URL the bridge is reached at; the issuer is this + `/local-idp`. */
@@ -146,12 +148,19 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dc
   }) as OidcProvider;
   const routes = localIdpRoutes(provider, { publicUrl: options.publicUrl, tokenRateLimitPerMinute: options.tokenRateLimitPerMinute ?? 120 });
 
+  // Metadata the provider accepted, keyed without the client's id, secret and time (their shape never changes here): a
+  // register or update with the same metadata skips validating it again. Never with a sector identifier (fetched).
+  const accepted = new Set<string>();
   async function validated(record: LocalClientRecord): Promise<LocalClientRecord> {
+    const { client_id: id, client_secret: secret, client_id_issued_at: _issuedAt, ...rest } = toProviderMetadata(record);
+    const key = rest.sector_identifier_uri === undefined ? `${String(id).length} ${String(secret).length} ${JSON.stringify(rest)}` : undefined;
+    if (key !== undefined && accepted.has(key)) return record;
     try {
       await provider.Client.validate(toProviderMetadata(record));
     } catch (error) {
       throw metadataRefusal(error);
     }
+    if (key !== undefined && accepted.add(key).size > ACCEPTED_METADATA_LIMIT) accepted.delete(accepted.values().next().value!);
     return record;
   }
 
@@ -237,7 +246,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dc
 
     async close() {
       routes.close();
-      await clients.flush();
+      await clients.close();
     },
   };
 }

@@ -234,6 +234,16 @@ describe('local IdP', () => {
     assert.equal((await readdir(join(dataDir, 'clients'))).length, before);
   });
 
+  it('metadata accepted once is not trusted for other metadata, and a refusal is never remembered as accepted', async () => {
+    const accepted = await bridge.driver.registerClient(serviceMetadata({ clientName: 'validated once' }), { portal: 'api7' });
+    await bridge.driver.registerClient(serviceMetadata({ clientName: 'validated once' }), { portal: 'api7' });
+    for (let attempt = 0; attempt < 2; attempt++) {
+      await assert.rejects(bridge.driver.registerClient(serviceMetadata({ clientName: 'validated once', grantTypes: ['password'] }), { portal: 'api7' }), InvalidClientMetadataError);
+      await assert.rejects(bridge.driver.updateClient(accepted.clientId, serviceMetadata({ clientName: 'validated once', grantTypes: ['password'] })), InvalidClientMetadataError);
+    }
+    assert.equal(await secretWorks(bridge.issuer, accepted.clientId, accepted.clientSecret), true);
+  });
+
   it('an id shaped like a path is client_not_found and reaches no file', async () => {
     for (const id of ['..', '../keys', 'keys', 'clients']) {
       await assert.rejects(bridge.driver.getClient(id), ClientNotFoundError);
