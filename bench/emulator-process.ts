@@ -3,7 +3,7 @@
  * generator then each have their own CPU account. Sends what the bridge and the direct path need once it listens,
  * then answers how many admin token requests it has served; stops when the parent disconnects.
  */
-import { startAuth0Emulator } from '../test/emulators/auth0.js';
+import { auth0DriverEnv, startAuth0Emulator } from '../test/emulators/auth0.js';
 import { startEntraEmulator } from '../test/emulators/entra.js';
 import { startKeycloakEmulator } from '../test/emulators/keycloak.js';
 import { startOktaEmulator } from '../test/emulators/okta.js';
@@ -40,14 +40,7 @@ const starters: Record<string, () => Promise<Running>> = {
     const auth0 = await startAuth0Emulator({ tokenLifetimeSeconds: 86_400, rateLimitPerMinute: unlimited });
     return {
       url: auth0.emulator.url,
-      bridgeEnv: {
-        DCR_DRIVER: 'auth0',
-        AUTH0_DOMAIN: auth0.domain,
-        AUTH0_CLIENT_ID: auth0.adminClient.clientId,
-        AUTH0_CLIENT_SECRET: auth0.adminClient.clientSecret,
-        AUTH0_AUDIENCE: auth0.apiAudience,
-        AUTH0_DEFAULT_SCOPES: 'read:things',
-      },
+      bridgeEnv: auth0DriverEnv(auth0),
       direct: { managementAudience: auth0.managementAudience, clientId: auth0.adminClient.clientId, clientSecret: auth0.adminClient.clientSecret, apiAudience: auth0.apiAudience },
       tokenRequests: () => auth0.tokenRequests(),
       stop: () => auth0.stop(),

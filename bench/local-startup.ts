@@ -8,23 +8,14 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freeLoopbackPort } from '../test/support/free-port.js';
 
 const root = process.env.BRIDGE_ROOT ?? fileURLToPath(new URL('..', import.meta.url));
 const CLIENTS = Number(process.argv[2] ?? 20_000);
 const RUNS = Number(process.env.RUNS ?? 3);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 /** Client files as the local driver writes them (one JSON record per client). */
 function writeClients(dataDir: string, count: number): void {
@@ -47,7 +38,7 @@ function writeClients(dataDir: string, count: number): void {
 
 /** Milliseconds from spawn to the first 200 of /readyz. */
 async function startToReady(dataDir: string): Promise<number> {
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const started = performance.now();
   const child = spawn(process.execPath, ['dist/src/main.js'], {
     cwd: root,

@@ -14,11 +14,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { ensureTestTls } from '../test/emulators/tls.js';
+import { freeLoopbackPort } from '../test/support/free-port.js';
 import type { StartedEmulator } from './emulator-process.js';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
@@ -150,15 +150,6 @@ export function jsonCaller(baseUrl: string, headers: Record<string, string>): Js
 
 // ---- Processes ------------------------------------------------------------------------------------------------------
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', resolvePromise));
-  const address = server.address();
-  await new Promise<void>((resolvePromise) => server.close(() => resolvePromise()));
-  if (address === null || typeof address === 'string') throw new Error('no free port');
-  return address.port;
-}
-
 const distMain = join(root, 'dist/src/main.js');
 
 function newestMtime(dir: string): number {
@@ -196,7 +187,7 @@ export interface BridgeProcess {
  */
 export async function startBridgeProcess(env: Record<string, string>, options: { cpuProfileDir?: string } = {}): Promise<BridgeProcess> {
   const apiKey = randomBytes(18).toString('base64url');
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const started = performance.now();
   const profiling = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];

@@ -540,16 +540,18 @@ export const auth0Emulator: EmulatorDefinition = {
   name: 'auth0',
   async start({ port }) {
     const auth0 = await startAuth0Emulator({ port });
-    return {
-      emulator: auth0.emulator,
-      driverEnv: {
-        DCR_DRIVER: 'auth0',
-        AUTH0_DOMAIN: auth0.domain,
-        AUTH0_CLIENT_ID: auth0.adminClient.clientId,
-        AUTH0_CLIENT_SECRET: auth0.adminClient.clientSecret,
-        AUTH0_AUDIENCE: auth0.apiAudience,
-        AUTH0_DEFAULT_SCOPES: 'read:things',
-      },
-    };
+    return { emulator: auth0.emulator, driverEnv: auth0DriverEnv(auth0) };
   },
 };
+
+/** The variables `npm start` needs to run the Auth0 driver against this emulator. */
+export function auth0DriverEnv(auth0: Auth0Emulator): Record<string, string> {
+  return {
+    DCR_DRIVER: 'auth0',
+    AUTH0_DOMAIN: auth0.domain,
+    AUTH0_CLIENT_ID: auth0.adminClient.clientId,
+    AUTH0_CLIENT_SECRET: auth0.adminClient.clientSecret,
+    AUTH0_AUDIENCE: auth0.apiAudience,
+    AUTH0_DEFAULT_SCOPES: 'read:things',
+  };
+}
