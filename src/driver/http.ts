@@ -7,7 +7,8 @@
  * - `fetch`: for an SDK whose hook is a fetch function (Auth0's `fetch`, Okta's request executor); its `Response`
  *   holds the body already read, so nothing is streamed unless the SDK asks for `body`.
  * - `fetchOptions`: for an SDK whose only hook is the init it passes to Node's own fetch (Keycloak's `requestOptions`).
- * Redirects are answered, never followed: an admin API does not redirect, and following would carry its token along.
+ * `request` and `fetch` answer a redirect, never follow it: an admin API does not redirect, and following could carry
+ * its token along (Node's fetch, over `fetchOptions`, still follows as it always does).
  * A private CA is trusted through `NODE_EXTRA_CA_CERTS`, which every TLS connection of Node's trusts.
  *
  *   const http = createIdpHttpClient({ maxConnections: 32 });
