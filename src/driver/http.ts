@@ -68,7 +68,7 @@ export interface IdpHttpClient {
   readonly fetch: typeof fetch;
   /** Init members that send Node's own fetch through the pool, for SDKs that only pass an init on. */
   readonly fetchOptions: RequestInit;
-  /** Closes the pool once the requests in flight have their answers. */
+  /** Closes the pool once the requests in flight have their answers; closing again is the same close. */
   close(): Promise<void>;
 }
 
@@ -115,7 +115,8 @@ export function createIdpHttpClient(options: IdpHttpOptions = {}): IdpHttpClient
   // Node's fetch is undici and takes an undici Agent as its dispatcher; the types of the two copies differ.
   const fetchOptions = { dispatcher: agent } as unknown as RequestInit;
 
-  return { request, fetch: fetchOverPool as typeof fetch, fetchOptions, close: () => agent.close() };
+  let closed: Promise<void> | undefined;
+  return { request, fetch: fetchOverPool as typeof fetch, fetchOptions, close: () => (closed ??= agent.close()) };
 }
 
 const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
