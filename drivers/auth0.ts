@@ -71,10 +71,11 @@ export function createAuth0Driver(options: Auth0DriverOptions): DcrDriver {
     ...options,
     host: options.domain,
     describe: describeAuth0Error,
-    fetchToken: (signal) => fetchClientCredentialsToken(`https://${options.domain}/oauth/token`, { client_id: options.clientId, client_secret: options.clientSecret, audience: managementAudience(options.domain) }, signal),
+    fetchToken: (signal, http) => fetchClientCredentialsToken(http, `https://${options.domain}/oauth/token`, { client_id: options.clientId, client_secret: options.clientSecret, audience: managementAudience(options.domain) }, signal),
   });
   const timeoutInSeconds = adminCall.policy.timeoutMs / 1000;
-  const auth0 = new ManagementClient({ domain: options.domain, token: () => adminCall.tokens!.get(), maxRetries: 0, timeoutInSeconds });
+  // The SDK's public `fetch` option: its requests go through the kit's pool.
+  const auth0 = new ManagementClient({ domain: options.domain, token: () => adminCall.tokens!.get(), maxRetries: 0, timeoutInSeconds, fetch: adminCall.http.fetch });
 
   /** One admin call: the SDK's retries off, the call layer's signal on. */
   const call = <T>(operation: string, safety: 'idempotent' | 'unsafe', attempt: (request: RequestOptions) => Promise<T>): Promise<T> =>
@@ -177,7 +178,7 @@ export function createAuth0Driver(options: Auth0DriverOptions): DcrDriver {
 
     listOpenRegistrations: (limit) => openRegistrations(markedClients('list open registrations', 50), limit, (client) => MARK.read(client.client_metadata), (client) => client.client_id),
 
-    fetchDiscoveryDocument: () => fetchDiscoveryJson(`https://${options.domain}/.well-known/openid-configuration`, adminCall.policy.timeoutMs),
+    fetchDiscoveryDocument: () => fetchDiscoveryJson(adminCall.http, `https://${options.domain}/.well-known/openid-configuration`, adminCall.policy.timeoutMs),
 
     checkReadiness: async () => void (await listClients('readiness', 0, 1, 'client_id')),
 
@@ -190,6 +191,8 @@ export function createAuth0Driver(options: Auth0DriverOptions): DcrDriver {
       const audience = await grantableFor(clientId, access);
       if (audience) await revokeGrants(clientId, audience);
     },
+
+    close: () => adminCall.close(),
   });
 }
 

@@ -2,7 +2,7 @@
  * Microsoft Entra ID: each client is an app registration (an `application` in Microsoft Graph v1.0, plus its
  * service principal so it can get tokens in the tenant) whose `client_id` is the `appId` Entra assigns. The admin
  * token comes from `@azure/msal-node` (client credentials, `{ENTRA_GRAPH_URL}/.default`); Graph is called over
- * fetch. The bridge's mark is the tag `dcr-bridge:managed`; the RFC 7591 fields Entra has no place for live in the
+ * the kit's HTTP client. The bridge's mark is the tag `dcr-bridge:managed`; the RFC 7591 fields Entra has no place for live in the
  * application's `notes`. Secrets are `passwordCredentials`, of which Entra holds several, so rotation can keep the
  * old one for the grace period. New objects replicate for a few seconds, which the driver waits out, bounded.
  */
@@ -16,7 +16,7 @@ import { ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError } 
 import { describeNetworkError, upstreamStatusOf, type CallSafety, type UpstreamFailure } from '../src/idp/call.js';
 import { IdpStatusError, answerUnread, cleanUpIfApplied, createAdminCall, defineDriver, deleteOwned, flatMark, foundOrUndefined, goneIsDone, hasStrings, isRecord } from '../src/driver/index.js';
 import { isRecordArray, newMark, openRegistrations, registrationOf, updatedMark, requireOwned, rotateWithGrace, statusFailure, sweepSupersededSecrets, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
-import type { AdminCallSettings, BridgeMark, ClientMetadata, DcrDriver, DriverFactory, RegisteredClient, SecretSlots } from '../src/driver/index.js';
+import type { AdminCallSettings, BridgeMark, ClientMetadata, DcrDriver, DriverFactory, IdpAnswer, IdpHttpClient, RegisteredClient, SecretSlots } from '../src/driver/index.js';
 
 const OWNER_TAG = 'dcr-bridge:managed';
 const REGISTRATION_TAG_PREFIX = 'dcr-bridge:registration:';
@@ -93,11 +93,15 @@ function describeEntraError(error: unknown): UpstreamFailure | undefined {
 }
 
 /**
- * MSAL's HTTP client, with the call layer's abort signal and no retry or throttle memory of MSAL's own: a 429 or
- * 5xx becomes an error carrying its status and `Retry-After`, before MSAL could record a minute-long self-ban.
+ * MSAL's HTTP client, over the kit's pooled client with the call layer's abort signal and no retry or throttle memory
+ * of MSAL's own: a 429 or 5xx becomes an error carrying its status and `Retry-After`, before MSAL could record a
+ * minute-long self-ban.
  */
 class TokenEndpointClient implements INetworkModule {
-  constructor(private readonly fallbackTimeoutMs: number) {}
+  constructor(
+    private readonly http: IdpHttpClient,
+    private readonly fallbackTimeoutMs: number,
+  ) {}
 
   sendGetRequestAsync<T>(url: string, options?: NetworkRequestOptions): Promise<NetworkResponse<T>> {
     return this.send<T>('GET', url, options);
@@ -109,23 +113,24 @@ class TokenEndpointClient implements INetworkModule {
 
   private async send<T>(method: 'GET' | 'POST', url: string, options: NetworkRequestOptions | undefined): Promise<NetworkResponse<T>> {
     const signal = attemptSignal.getStore() ?? AbortSignal.timeout(this.fallbackTimeoutMs);
-    let response: Response;
+    let answer: IdpAnswer;
     try {
-      response = await fetch(url, { method, headers: options?.headers, body: method === 'POST' ? (options?.body ?? '') : undefined, signal });
+      answer = await this.http.request(url, { method, headers: options?.headers, body: method === 'POST' ? (options?.body ?? '') : undefined, signal });
     } catch (error) {
       throw failure('network_error', describeNetworkError(error) ?? { kind: 'network' });
     }
-    if (response.status === 429 || response.status >= 500) {
-      await response.arrayBuffer().catch(() => undefined);
-      throw failure('server_unavailable', statusFailure(response.status, response.headers));
-    }
+    if (answer.status === 429 || answer.status >= 500) throw failure('server_unavailable', statusFailure(answer.status, answer.headers));
     try {
-      return { status: response.status, headers: Object.fromEntries(response.headers), body: (await response.json()) as T };
+      return { status: answer.status, headers: singleValued(answer.headers), body: answer.json() as T };
     } catch (error) {
       throw failure('network_error', describeNetworkError(error) ?? { kind: 'status' });
     }
   }
 }
+
+/** Headers as MSAL reads them: one string per name. */
+const singleValued = (headers: Record<string, string | string[] | undefined>): Record<string, string> =>
+  Object.fromEntries(Object.entries(headers).flatMap(([name, value]) => (value === undefined ? [] : [[name, Array.isArray(value) ? value.join(', ') : value]])));
 
 function failure(code: string, upstream: UpstreamFailure): AuthError {
   const error = new AuthError(code, 'The Entra token endpoint did not issue a token.');
@@ -160,7 +165,7 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
       ...('clientSecret' in options.credential ? { clientSecret: options.credential.clientSecret } : { clientCertificate: certificateCredential(options.credential.certificatePem) }),
     },
     system: {
-      networkClient: new TokenEndpointClient(call.policy.timeoutMs),
+      networkClient: new TokenEndpointClient(call.http, call.policy.timeoutMs),
       disableInternalRetries: true,
       loggerOptions: { piiLoggingEnabled: false, logLevel: LogLevel.Error, loggerCallback: () => undefined },
     },
@@ -169,12 +174,9 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
   async function send(method: string, path: string, token: string, body: unknown, signal: AbortSignal): Promise<unknown> {
     const url = path.startsWith('https://') ? path : `${graphBase}${path}`;
     const headers = { authorization: `Bearer ${token}`, accept: 'application/json', 'client-request-id': randomUUID(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
-    const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
-    if (!response.ok) {
-      await response.arrayBuffer().catch(() => undefined);
-      throw new IdpStatusError(response.status, response.headers);
-    }
-    return response.status === 204 ? undefined : response.json();
+    const answer = await call.http.request(url, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal });
+    if (!answer.ok) throw new IdpStatusError(answer.status, answer.headers);
+    return answer.status === 204 ? undefined : answer.json();
   }
 
   /** One Graph call through the kit's admin call, its answer checked to be usable before anything reads it. */
@@ -299,9 +301,11 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
 
     listOpenRegistrations: (limit) => openRegistrations(ownedApplications(), limit, (app) => MARK.read(readNotes(app.notes).mark), (app) => app.appId),
 
-    fetchDiscoveryDocument: () => fetchDiscoveryJson(`${authorityHost}/${encodeURIComponent(options.tenantId)}/v2.0/.well-known/openid-configuration`, call.policy.timeoutMs),
+    fetchDiscoveryDocument: () => fetchDiscoveryJson(call.http, `${authorityHost}/${encodeURIComponent(options.tenantId)}/v2.0/.well-known/openid-configuration`, call.policy.timeoutMs),
 
     checkReadiness: async () => void (await graph('check readiness', 'idempotent', 'GET', `/applications?${new URLSearchParams({ $top: '1' })}`, isListing)),
+
+    close: () => call.close(),
   });
 }
 

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import {
   IdpStatusError, checkClientId, cleanUpIfApplied, createAdminCall, defineDriver, deleteOwned, fetchClientCredentialsToken, flatMark, foundOrUndefined,
   goneIsDone, hasStrings, newMark, registrationOf, requireOwned, undoOnFailure, updatedMark, usableAnswer, withoutUndefined,
-  type AdminCallSettings, type ClientMetadata, type DcrDriver, type DriverFactory, type RegisteredClient,
+  type AdminCallSettings, type ClientMetadata, type DcrDriver, type DriverFactory, type IdpHttpClient, type RegisteredClient,
 } from '../src/driver/index.js';
 import { requiredEnv, urlEnv } from '../src/env.js';
 import { clientMetadataToWire } from '../src/metadata.js';
@@ -33,19 +33,16 @@ const isSecret = hasStrings('client_secret');
 export function createExampleDriver(options: ExampleDriverOptions): DcrDriver {
   const base = options.url.replace(/\/+$/, '');
   const tokenForm = { client_id: options.clientId, client_secret: options.clientSecret };
-  const fetchToken = (signal: AbortSignal) => fetchClientCredentialsToken(`${base}/oauth/token`, tokenForm, signal);
-  const call = createAdminCall({ host: new URL(base).host, fetchToken, idpCallPolicy: options.idpCallPolicy, onIdpFailure: options.onIdpFailure });
+  const fetchToken = (signal: AbortSignal, http: IdpHttpClient) => fetchClientCredentialsToken(http, `${base}/oauth/token`, tokenForm, signal);
+  const call = createAdminCall({ host: new URL(base).host, fetchToken, idpCallPolicy: options.idpCallPolicy, onIdpFailure: options.onIdpFailure, idpMaxConnections: options.idpMaxConnections });
 
-  /** One admin request; a non-2xx answer keeps its status for the retry layer and the error mapping. */
+  /** One admin request over the kit's HTTP client; a non-2xx answer keeps its status for the retry layer and the error mapping. */
   const send = (operation: string, safety: 'idempotent' | 'unsafe', method: string, path: string, body?: unknown): Promise<unknown> =>
     call(operation, safety, async (signal, token) => {
       const headers = { authorization: `Bearer ${token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
-      const response = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
-      if (!response.ok) {
-        await response.body?.cancel();
-        throw new IdpStatusError(response.status, response.headers);
-      }
-      return response.status === 204 ? undefined : response.json();
+      const answer = await call.http.request(`${base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal });
+      if (!answer.ok) throw new IdpStatusError(answer.status, answer.headers);
+      return answer.status === 204 ? undefined : answer.json();
     });
   const path = (clientId: string) => `/clients/${encodeURIComponent(clientId)}`;
   const isOwned = (client: ExampleClient) => mark.read(client.metadata) !== undefined;
@@ -100,6 +97,8 @@ export function createExampleDriver(options: ExampleDriverOptions): DcrDriver {
     },
 
     checkReadiness: async () => void (await send('readiness', 'idempotent', 'GET', '/clients?limit=1')),
+
+    close: () => call.close(),
   });
 }
 

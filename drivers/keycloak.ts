@@ -54,15 +54,16 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
     ...options,
     host: new URL(options.url).host,
     describe: describeKeycloakError,
-    fetchToken: async (signal) => {
+    fetchToken: async (signal, http) => {
       const credentials = { grantType: 'client_credentials' as const, clientId: options.clientId, clientSecret: options.clientSecret };
-      const issued = await getToken({ baseUrl: options.url, realmName: options.adminRealm ?? options.realm, credentials, requestOptions: { signal } });
+      const issued = await getToken({ baseUrl: options.url, realmName: options.adminRealm ?? options.realm, credentials, requestOptions: { ...http.fetchOptions, signal } });
       const token = usableAnswer(issued as unknown, hasStrings('accessToken'), 'the token request');
       return { accessToken: token.accessToken, expiresInSeconds: typeof token.expiresIn === 'number' ? token.expiresIn : 60 };
     },
   });
   // The SDK has no retries of its own; its `timeout` aborts each request, so the call layer's timeout really ends it.
-  const admin = new KeycloakAdminClient({ baseUrl: options.url, realmName: options.realm, timeout: call.policy.timeoutMs });
+  // Its only HTTP hook is the init it hands Node's fetch: that sends through the kit's pool.
+  const admin = new KeycloakAdminClient({ baseUrl: options.url, realmName: options.realm, timeout: call.policy.timeoutMs, requestOptions: call.http.fetchOptions });
   admin.registerTokenProvider({ getAccessToken: () => call.tokens!.get() });
   const graceSeconds = options.rotationGraceSeconds;
 
@@ -181,9 +182,11 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
 
     listOpenRegistrations: (limit) => openRegistrations(managedClients(), limit, (client) => MARK.read(client.attributes), (client) => client.clientId),
 
-    fetchDiscoveryDocument: () => fetchDiscoveryJson(`${options.url.replace(/\/+$/, '')}/realms/${encodeURIComponent(options.realm)}/.well-known/openid-configuration`, call.policy.timeoutMs),
+    fetchDiscoveryDocument: () => fetchDiscoveryJson(call.http, `${options.url.replace(/\/+$/, '')}/realms/${encodeURIComponent(options.realm)}/.well-known/openid-configuration`, call.policy.timeoutMs),
 
     checkReadiness: () => call('check realm', 'idempotent', async () => void usableAnswer(await admin.clients.find({ first: 0, max: 1 }), isClientList, 'the client listing')),
+
+    close: () => call.close(),
   });
 }
 

@@ -12,7 +12,7 @@ import { fetchDiscoveryJson } from '../src/discovery.js';
 import { InvalidClientMetadataError, InvalidRequestError } from '../src/errors.js';
 import { checkClientId, createAdminCall, defineDriver, deleteOwned, fetchClientCredentialsToken, flatMark, parsePrivateKey, signedClientAssertion, goneIsDone, hasStrings, isRecordArray } from '../src/driver/index.js';
 import { cleanUpIfApplied, newMark, openRegistrations, registrationOf, updatedMark, requireOwned, rereadIfUnusable, rotateWithGrace, statusFailure, sweepSupersededSecrets, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
-import type { AdminCallSettings, BridgeMark, ClientMetadata, DcrDriver, DriverFactory, HeldSecret, RegisteredClient, SecretSlots } from '../src/driver/index.js';
+import type { AdminCallSettings, BridgeMark, ClientMetadata, DcrDriver, DriverFactory, HeldSecret, IdpHttpClient, RegisteredClient, SecretSlots } from '../src/driver/index.js';
 import type { HeaderSource } from '../src/idp/call.js';
 
 const DEFAULT_LABEL = 'dcr-bridge client';
@@ -68,11 +68,14 @@ interface Attempt {
 }
 
 /**
- * The SDK's public extension point for HTTP: a plain executor (no SDK retries) that sends each request over Node's
- * fetch (connections kept alive) with the abort signal of its attempt, and the service app's token as the bearer.
+ * The SDK's public extension point for HTTP: a plain executor (no SDK retries) that sends each request through the
+ * kit's pooled client with the abort signal of its attempt, and the service app's token as the bearer.
  */
 class AttemptScopedRequestExecutor extends RequestExecutor {
-  constructor(private readonly attempt: AsyncLocalStorage<Attempt>) {
+  constructor(
+    private readonly attempt: AsyncLocalStorage<Attempt>,
+    private readonly http: IdpHttpClient,
+  ) {
     super();
   }
 
@@ -80,7 +83,7 @@ class AttemptScopedRequestExecutor extends RequestExecutor {
     const { url, method, headers, body } = request as { url: string; method?: string; headers?: Record<string, string>; body?: string };
     const scope = this.attempt.getStore();
     const authorization: Record<string, string> = scope?.token ? { Authorization: `Bearer ${scope.token}` } : {};
-    return fetch(url, { method: method?.toUpperCase(), headers: { ...headers, ...authorization }, body, signal: scope?.signal ?? null }) as unknown as ReturnType<RequestExecutor['fetch']>;
+    return this.http.fetch(url, { method: method?.toUpperCase(), headers: { ...headers, ...authorization }, body, signal: scope?.signal ?? null }) as unknown as ReturnType<RequestExecutor['fetch']>;
   }
 }
 
@@ -103,7 +106,7 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
     host: new URL(options.orgUrl).host,
     describe: describeOktaError,
     // A service app's token: a signed client assertion at the org authorization server (RFC 7523).
-    fetchToken: serviceApp && ((signal) => fetchClientCredentialsToken(tokenUrl, {
+    fetchToken: serviceApp && ((signal, http) => fetchClientCredentialsToken(http, tokenUrl, {
       scope: (serviceApp.scopes ?? DEFAULT_SCOPES).join(' '),
       client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
       client_assertion: signedClientAssertion(serviceApp.signingKey.key, serviceApp.keyId ?? serviceApp.signingKey.keyId, serviceApp.clientId, tokenUrl),
@@ -112,7 +115,7 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
   // Every setting explicit, so the SDK's okta.yaml files and OKTA_CLIENT_* variables cannot change it. In service-app
   // mode the executor sends the kit's token; the SDK's own (SSWS) header needs a value it then never sends.
   const token = 'apiToken' in credentials ? credentials.apiToken : 'replaced by the service app token';
-  const sdk = new Client({ orgUrl: options.orgUrl, authorizationMode: 'SSWS', token, clientId: '', scopes: [], privateKey: '', keyId: '', requestExecutor: new AttemptScopedRequestExecutor(attemptScope), cacheMiddleware: null });
+  const sdk = new Client({ orgUrl: options.orgUrl, authorizationMode: 'SSWS', token, clientId: '', scopes: [], privateKey: '', keyId: '', requestExecutor: new AttemptScopedRequestExecutor(attemptScope, adminCall.http), cacheMiddleware: null });
   const apps = sdk.applicationApi;
   const secrets = sdk.applicationSSOPublicKeysApi;
 
@@ -218,9 +221,11 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
     listOpenRegistrations: async (limit) => openRegistrations(ownedApps(), limit, (app) => MARK.read(app.profile?.dcr_bridge), (app) => app.credentials?.oauthClient?.client_id ?? app.id),
 
     // The org's discovery document, or that of the custom authorization server OKTA_AUTHORIZATION_SERVER_ID names.
-    fetchDiscoveryDocument: () => fetchDiscoveryJson(`${options.orgUrl}${options.authorizationServerId === undefined ? '' : `/oauth2/${encodeURIComponent(options.authorizationServerId)}`}/.well-known/openid-configuration`, adminCall.policy.timeoutMs),
+    fetchDiscoveryDocument: () => fetchDiscoveryJson(adminCall.http, `${options.orgUrl}${options.authorizationServerId === undefined ? '' : `/oauth2/${encodeURIComponent(options.authorizationServerId)}`}/.well-known/openid-configuration`, adminCall.policy.timeoutMs),
 
     checkReadiness: async () => void (await listApps('readiness', { limit: 1 }, 1)),
+
+    close: () => adminCall.close(),
   });
 }
 

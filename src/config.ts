@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { isAbsolute } from 'node:path';
+import { defaultIdpMaxConnections } from './driver/http.js';
 import { driverAliases, driverNames, type DriverName } from './driver/names.js';
 import { ConfigurationError, envValue, integerEnv, urlEnv, type Env } from './env.js';
 import { logLevels } from './logging.js';
@@ -27,6 +28,8 @@ export interface BridgeConfig {
   rotationGraceSeconds: number;
   idpTimeoutMs: number;
   idpRetryBudgetMs: number;
+  /** Connections the driver keeps open to each IdP host at most (its HTTP client's pool). */
+  idpMaxConnections: number;
   bodyLimitBytes: number;
   /** Requests per minute per API key on the key-protected routes. */
   rateLimitPerMinute: number;
@@ -100,6 +103,7 @@ export function loadConfig(env: Env): BridgeConfig {
     rotationGraceSeconds: integerEnv(env, 'DCR_ROTATION_GRACE_SECONDS', 0, { max: 30 * 24 * 3600 }),
     idpTimeoutMs: integerEnv(env, 'DCR_IDP_TIMEOUT_MS', 10_000, { min: 100, max: 300_000 }),
     idpRetryBudgetMs: integerEnv(env, 'DCR_IDP_RETRY_BUDGET_MS', 25_000, { min: 100, max: 600_000 }),
+    idpMaxConnections: integerEnv(env, 'DCR_IDP_MAX_CONNECTIONS', defaultIdpMaxConnections, { min: 1, max: 1024 }),
     bodyLimitBytes: byteSizeEnv(env, 'DCR_BODY_LIMIT', 64 * 1024),
     rateLimitPerMinute: integerEnv(env, 'DCR_RATE_LIMIT_PER_MINUTE', 600, { min: 1, max: 1_000_000 }),
     authFailureLimitPerMinute: integerEnv(env, 'DCR_AUTH_FAILURE_LIMIT_PER_MINUTE', 20, { min: 1, max: 100_000 }),

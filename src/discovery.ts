@@ -3,6 +3,7 @@
  * served stale while one background fetch replaces it, and kept serving stale when the IdP fails. Only the very first
  * fetch is awaited by a caller. The clock is injected so tests need no timers.
  */
+import type { IdpAnswer, IdpHttpClient } from './driver/http.js';
 import { BridgeError, IdpUnavailableError } from './errors.js';
 
 export type DiscoveryDocument = Record<string, unknown>;
@@ -66,19 +67,17 @@ export class DiscoveryCache {
   }
 }
 
-/** GET a discovery URL as JSON, with a timeout; any failure is a typed error, never the upstream body. */
-export async function fetchDiscoveryJson(url: string, timeoutMs = 10_000): Promise<DiscoveryDocument> {
-  let response: Response;
+/** GET a discovery URL as JSON over the driver's IdP HTTP client, with a timeout; any failure is a typed error, never the upstream body. */
+export async function fetchDiscoveryJson(http: IdpHttpClient, url: string, timeoutMs = 10_000): Promise<DiscoveryDocument> {
+  let answer: IdpAnswer;
   try {
-    response = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
+    answer = await http.request(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
     throw new IdpUnavailableError('The identity provider\'s discovery document could not be fetched.', { cause: error });
   }
-  if (!response.ok) {
-    await response.body?.cancel();
-    throw new IdpUnavailableError('The identity provider\'s discovery document could not be fetched.');
-  }
-  const document = (await response.json().catch(() => undefined)) as unknown;
+  // A redirect is not followed (the client never does), so it is a failure like any other non-2xx.
+  if (!answer.ok) throw new IdpUnavailableError('The identity provider\'s discovery document could not be fetched.');
+  const document = answer.jsonOrUndefined();
   if (typeof document !== 'object' || document === null || Array.isArray(document)) {
     throw new IdpUnavailableError('The identity provider published no usable discovery document.');
   }

@@ -23,6 +23,7 @@ async function main(): Promise<void> {
   const untracked = await createDriver(config.driverName, process.env, {
     rotationGraceSeconds: config.rotationGraceSeconds,
     idpCallPolicy: { timeoutMs: config.idpTimeoutMs, budgetMs: config.idpRetryBudgetMs },
+    idpMaxConnections: config.idpMaxConnections,
     onIdpFailure: (report) => events.emit('idp.attempt_failed', report),
     publicUrl: config.publicUrl,
     warn: (message, fields) => logger.warn(message, fields),

@@ -3,8 +3,10 @@
  * admin token (src/idp/token-cache.ts, fetched with retries of its own before the call, so it never spends the call's
  * timeout), one renewal of that token after a 401, and nothing raw out of it: a failure the retry layer does not know
  * becomes `IdpError`. Every failed attempt is reported with its cause class and the IdP host, never a body or a secret.
+ * It owns the driver's IdP HTTP client (http.ts), whose pool the driver's `close` closes with `call.close()`.
  *
- *   const call = createAdminCall({ host: new URL(url).host, describe: describeSdkError, token: fetchAdminToken, ...settings });
+ *   const call = createAdminCall({ host: new URL(url).host, describe: describeSdkError, fetchToken: fetchAdminToken, ...settings });
+ *   const sdk = new VendorSdk({ url, fetch: call.http.fetch });
  *   const app = await call('read client', 'idempotent', (signal, token) => sdk.get(id, { signal, token }));
  */
 import { BridgeError, IdpError } from '../errors.js';
@@ -19,6 +21,7 @@ import {
   type UpstreamFailure,
 } from '../idp/call.js';
 import { AdminTokenCache, type IssuedToken } from '../idp/token-cache.js';
+import { createIdpHttpClient, type IdpHttpClient } from './http.js';
 
 /** What kind of failure an attempt met, as the log names it. */
 export type IdpFailureCause = 'connection refused' | 'connection reset' | 'dns' | 'tls' | 'timeout' | 'status' | 'network';
@@ -34,7 +37,7 @@ export interface IdpFailureReport {
   retrying: boolean;
 }
 
-/** A non-2xx answer of an IdP endpoint the driver calls over plain fetch (a token endpoint, Graph). */
+/** A non-2xx answer of an IdP endpoint the driver calls over plain HTTP (a token endpoint, Graph). */
 export class IdpStatusError extends Error {
   readonly status: number;
   readonly retryAfterMs: number | undefined;
@@ -47,10 +50,12 @@ export class IdpStatusError extends Error {
   }
 }
 
-/** The settings of the wrapper a driver passes on from its options (`DriverSettings` carries the same two). */
+/** The settings of the wrapper a driver passes on from its options (`DriverSettings` carries the same three). */
 export interface AdminCallSettings {
   idpCallPolicy?: Partial<IdpCallPolicy>;
   onIdpFailure?: (report: IdpFailureReport) => void;
+  /** `DCR_IDP_MAX_CONNECTIONS`: connections open at once to each IdP host. */
+  idpMaxConnections?: number;
 }
 
 export interface AdminCallOptions extends AdminCallSettings {
@@ -58,8 +63,8 @@ export interface AdminCallOptions extends AdminCallSettings {
   host: string;
   /** The vendor SDK's errors as upstream failures; `IdpStatusError` and socket failures are known already. */
   describe?: (error: unknown) => UpstreamFailure | undefined;
-  /** Fetches a new admin token; without it, calls get no token from the kit (e.g. Okta's static API token). */
-  fetchToken?: (signal: AbortSignal) => Promise<IssuedToken>;
+  /** Fetches a new admin token over `http`; without it, calls get no token from the kit (e.g. Okta's static API token). */
+  fetchToken?: (signal: AbortSignal, http: IdpHttpClient) => Promise<IssuedToken>;
   /** `host[:port]` of the token endpoint, when it is not `host` (Entra's login host). */
   tokenHost?: string;
 }
@@ -70,6 +75,10 @@ export interface AdminCall {
   readonly policy: IdpCallPolicy;
   /** The token cache, when the driver has `fetchToken` (benchmarks read `tokenRequests`; SDK token hooks call `get`). */
   readonly tokens: AdminTokenCache | undefined;
+  /** The pooled HTTP client every IdP request of the driver goes through, its SDK's included. */
+  readonly http: IdpHttpClient;
+  /** Closes the pool (the driver's `close`). */
+  close(): Promise<void>;
 }
 
 export function createAdminCall(options: AdminCallOptions): AdminCall {
@@ -86,9 +95,10 @@ export function createAdminCall(options: AdminCallOptions): AdminCall {
     });
   const caller = callerFor(options.host);
   const tokenCaller = options.tokenHost ? callerFor(options.tokenHost) : caller;
+  const http = createIdpHttpClient({ maxConnections: options.idpMaxConnections });
   const fetchToken = options.fetchToken;
   // The token's lifetime runs on the call policy's clock too, so a test can let it expire without waiting.
-  const tokens = fetchToken ? new AdminTokenCache(() => tokenCaller.call('admin token', 'idempotent', fetchToken), { now: caller.policy.clock?.now }) : undefined;
+  const tokens = fetchToken ? new AdminTokenCache(() => tokenCaller.call('admin token', 'idempotent', (signal) => fetchToken(signal, http)), { now: caller.policy.clock?.now }) : undefined;
 
   const call = async <T>(operation: string, safety: CallSafety, attempt: (signal: AbortSignal, token: string) => Promise<T>): Promise<T> => {
     for (let renewed = false; ; renewed = true) {
@@ -105,7 +115,7 @@ export function createAdminCall(options: AdminCallOptions): AdminCall {
       }
     }
   };
-  return Object.assign(call, { policy: caller.policy, tokens });
+  return Object.assign(call, { policy: caller.policy, tokens, http, close: () => http.close() });
 }
 
 /** What an attempt threw that is neither an IdP status nor a socket failure is the SDK failing on a 2xx answer it got. */

@@ -163,6 +163,8 @@ export interface DriverSettings {
   warn?: (message: string, fields: Record<string, unknown>) => void;
   /** Told of every failed IdP attempt, with its cause class and the IdP host (the composition root logs it as an event). */
   onIdpFailure?: (report: IdpFailureReport) => void;
+  /** `DCR_IDP_MAX_CONNECTIONS`: connections the driver's HTTP client keeps open to each IdP host at most. */
+  idpMaxConnections?: number;
 }
 
 /**

@@ -1,10 +1,11 @@
 /**
  * The driver kit: what a driver module imports. The contract, the admin-call wrapper and the "may the IdP have acted?"
- * decision, the ownership mark and gate, the client-credentials token fetcher, rotation with a grace, and the
- * defaults of the optional methods. The registry (registry.ts) is the composition root and is not part of the kit.
+ * decision, the pooled IdP HTTP client, the ownership mark and gate, the client-credentials token fetcher, rotation
+ * with a grace, and the defaults of the optional methods. The registry (registry.ts) is the composition root and is not part of the kit.
  */
 export * from './contract.js';
 export * from './admin-call.js';
+export * from './http.js';
 export * from './define.js';
 export * from './ownership.js';
 export * from './rotation.js';

@@ -4,26 +4,26 @@
  * endpoint (with a secret, or a signed client assertion). A refusal is the bridge's own credentials refused; throttling and outages keep their status for the retry
  * layer; an answer without a usable token is `502 idp_error`.
  *
- *   fetchToken: (signal) => fetchClientCredentialsToken(`https://${domain}/oauth/token`, { client_id, client_secret, audience }, signal)
+ *   fetchToken: (signal, http) => fetchClientCredentialsToken(http, `https://${domain}/oauth/token`, { client_id, client_secret, audience }, signal)
  */
 import { createPrivateKey, randomUUID, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { IdpStatusError, hasStrings, usableAnswer } from './admin-call.js';
+import type { IdpHttpClient } from './http.js';
 import type { IssuedToken } from '../idp/token-cache.js';
 
-export async function fetchClientCredentialsToken(tokenUrl: string, form: Record<string, string>, signal: AbortSignal): Promise<IssuedToken> {
-  const response = await fetch(tokenUrl, {
+export async function fetchClientCredentialsToken(http: IdpHttpClient, tokenUrl: string, form: Record<string, string>, signal: AbortSignal): Promise<IssuedToken> {
+  const answer = await http.request(tokenUrl, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', ...form }),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', ...form }).toString(),
     signal,
   });
-  if (!response.ok) {
-    await response.arrayBuffer().catch(() => undefined);
+  if (!answer.ok) {
     // Any refusal but throttling is the bridge's own credentials refused, whatever 4xx the IdP picks for it.
-    const refused = response.status >= 400 && response.status < 500 && response.status !== 429;
-    throw new IdpStatusError(refused ? 401 : response.status, response.headers);
+    const refused = answer.status >= 400 && answer.status < 500 && answer.status !== 429;
+    throw new IdpStatusError(refused ? 401 : answer.status, answer.headers);
   }
-  const body: unknown = await response.json().catch(() => undefined);
+  const body = answer.jsonOrUndefined();
   const issued = usableAnswer(body, (value): value is { access_token: string; expires_in: number } => hasStrings('access_token')(value) && typeof value.expires_in === 'number', 'the token request');
   return { accessToken: issued.access_token, expiresInSeconds: issued.expires_in };
 }

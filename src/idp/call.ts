@@ -261,6 +261,14 @@ export function retryAfterFromHeaders(headers: HeaderSource | undefined, status:
   return undefined;
 }
 
+/** The IdP HTTP client's failure before an answer was read (refused, reset, TLS); the socket's error is its `cause`. */
+export class IdpConnectionError extends Error {
+  constructor(cause: unknown) {
+    super('The connection to the identity provider failed', { cause });
+    this.name = 'IdpConnectionError';
+  }
+}
+
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
 const NETWORK_CODES = new Set([...NOT_SENT_CODES, 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNABORTED']);
 
@@ -276,7 +284,7 @@ export function describeNetworkError(error: unknown): UpstreamFailure | undefine
   for (const link of chain) {
     const name = (link as { name?: unknown }).name;
     if (name === 'AbortError' || name === 'TimeoutError') return { kind: 'timeout' };
-    if (link instanceof TypeError && link.message === 'fetch failed') return { kind: 'network' };
+    if ((link instanceof TypeError && link.message === 'fetch failed') || link instanceof IdpConnectionError) return { kind: 'network' };
     if (link instanceof Error && /socket hang up|other side closed|ECONNRESET/i.test(link.message)) return { kind: 'network' };
   }
   return undefined;

@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { ensureTestTls, type TestTls } from './tls.js';
 import type { SpecValidator } from './spec-validator.js';
 
@@ -104,9 +105,19 @@ export interface EmulatorOptions {
   tls?: TestTls;
 }
 
+/** TLS connections callers made: since the last `resetConnectionCounts`, open now, the most open at once, resumed sessions. */
+export interface ConnectionCounts {
+  opened: number;
+  open: number;
+  peak: number;
+  resumedSessions: number;
+}
+
 export class Emulator {
   readonly name: string;
   readonly requests: RecordedRequest[] = [];
+  readonly connections: ConnectionCounts = { opened: 0, open: 0, peak: 0, resumedSessions: 0 };
+  private readonly idleWaiters: Array<() => void> = [];
   readonly violations: string[] = [];
   private readonly spec: SpecValidator | undefined;
   private readonly tls: TestTls;
@@ -150,6 +161,16 @@ export class Emulator {
       .join('/');
     this.routes.push({ key: `${method} ${pattern}`, method, pattern: new RegExp(`^${source}/?$`), names, handler, options });
     return this;
+  }
+
+  /** Starts counting connections afresh; the ones open now stay open (and counted in `open` and `peak`). */
+  resetConnectionCounts(): void {
+    Object.assign(this.connections, { opened: 0, peak: this.connections.open, resumedSessions: 0 });
+  }
+
+  /** Resolves once no caller holds a connection open (a pool that was closed). */
+  connectionsClosed(): Promise<void> {
+    return this.connections.open === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   injectFault(fault: Fault): this {
@@ -206,6 +227,15 @@ export class Emulator {
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
+    });
+    server.on('secureConnection', (socket: TLSSocket) => {
+      const counts = this.connections;
+      counts.opened++;
+      counts.peak = Math.max(counts.peak, ++counts.open);
+      if (socket.isSessionReused()) counts.resumedSessions++;
+      socket.once('close', () => {
+        if (--counts.open === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
+      });
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

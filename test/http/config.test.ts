@@ -35,6 +35,7 @@ describe('configuration', () => {
     assert.equal(config.rotationGraceSeconds, 0);
     assert.equal(config.idpTimeoutMs, 10_000);
     assert.equal(config.idpRetryBudgetMs, 25_000);
+    assert.equal(config.idpMaxConnections, 32);
     assert.equal(config.bodyLimitBytes, 64 * 1024);
     assert.equal(config.sweepIntervalSeconds, 60);
     assert.ok(config.authFailureLimitPerMinute < config.rateLimitPerMinute, 'failed auth is limited more strictly');
@@ -88,6 +89,9 @@ describe('configuration', () => {
       [{ DCR_ROTATION_GRACE_SECONDS: '-5' }, 'DCR_ROTATION_GRACE_SECONDS'],
       [{ DCR_IDP_TIMEOUT_MS: '1.5' }, 'DCR_IDP_TIMEOUT_MS'],
       [{ DCR_IDP_RETRY_BUDGET_MS: 'soon' }, 'DCR_IDP_RETRY_BUDGET_MS'],
+      [{ DCR_IDP_MAX_CONNECTIONS: '0' }, 'DCR_IDP_MAX_CONNECTIONS'],
+      [{ DCR_IDP_MAX_CONNECTIONS: 'many' }, 'DCR_IDP_MAX_CONNECTIONS'],
+      [{ DCR_IDP_MAX_CONNECTIONS: '5000' }, 'DCR_IDP_MAX_CONNECTIONS'],
       [{ DCR_BODY_LIMIT: 'huge' }, 'DCR_BODY_LIMIT'],
       [{ DCR_BODY_LIMIT: '1gb' }, 'DCR_BODY_LIMIT'],
       [{ DCR_RATE_LIMIT_PER_MINUTE: '0' }, 'DCR_RATE_LIMIT_PER_MINUTE'],
@@ -103,6 +107,7 @@ describe('configuration', () => {
   });
 
   it('parses sizes and switches the public URL to https with TLS', () => {
+    assert.equal(loadConfig({ DCR_IDP_MAX_CONNECTIONS: '4' }).idpMaxConnections, 4);
     assert.equal(loadConfig({ DCR_BODY_LIMIT: '128kb' }).bodyLimitBytes, 128 * 1024);
     assert.equal(loadConfig({ DCR_BODY_LIMIT: '1mb' }).bodyLimitBytes, 1024 * 1024);
     const tls = loadConfig({ PORT: '8443', TLS_CERT_FILE: '/c.pem', TLS_KEY_FILE: '/k.pem' });

@@ -28,6 +28,7 @@ export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig 
     rotationGraceSeconds: 0,
     idpTimeoutMs: 400,
     idpRetryBudgetMs: 4000,
+    idpMaxConnections: 32,
     bodyLimitBytes: 64 * 1024,
     rateLimitPerMinute: 100_000,
     authFailureLimitPerMinute: 100_000,
