@@ -1,0 +1,107 @@
+/**
+ * The rotation-grace sweep at scale, through the real SDKs against the emulators: more than 10,000 of the bridge's
+ * clients (seeded straight into the emulator's state), a handful rotated with a grace. A sweep reads only the marked
+ * clients' secrets, retires exactly the expired ones, clears their marks, reaches clients past the 10,000th, and stops
+ * at its bound of IdP calls, leaving the rest to the next sweep.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { DcrDriver } from '../../src/driver/contract.js';
+import { createOktaDriver } from '../../drivers/okta.js';
+import { startOktaEmulator, type OktaEmulator } from '../emulators/okta.js';
+import { VirtualClock } from '../support/virtual-clock.js';
+
+const policy = { timeoutMs: 30_000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 60_000, clock: new VirtualClock() };
+const GRACE_SECONDS = 600;
+const FLEET = 10_400;
+const service = { redirectUris: [], grantTypes: ['client_credentials'], responseTypes: [], tokenEndpointAuthMethod: 'client_secret_basic' };
+const afterGrace = () => Date.now() + (GRACE_SECONDS + 5) * 1000;
+
+describe('okta: the sweep over more than 10,000 apps', () => {
+  let okta: OktaEmulator;
+  let driver: DcrDriver;
+
+  before(async () => {
+    okta = await startOktaEmulator({ rateLimitPerMinute: 1_000_000 });
+    okta.seedOwnedApps(FLEET);
+    driver = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, rotationGraceSeconds: GRACE_SECONDS, idpCallPolicy: policy });
+  });
+  after(async () => {
+    await driver.close();
+    await okta.stop();
+    okta.emulator.assertNoViolations();
+  });
+
+  /** Registers and rotates `count` clients (ids the org assigns list after the seeded ones, past the 10,000th). */
+  async function rotatedClients(count: number): Promise<Array<{ clientId: string; oldSecret: string; newSecret: string }>> {
+    const rotated = [];
+    for (let index = 0; index < count; index++) {
+      const client = await driver.registerClient({ ...service, clientName: `rotated ${index}` }, { portal: 'api7' });
+      const { clientSecret } = await driver.rotateSecret(client.clientId);
+      rotated.push({ clientId: client.clientId, oldSecret: client.clientSecret, newSecret: clientSecret });
+    }
+    return rotated;
+  }
+
+  const requestsSince = (start: number) => okta.emulator.requests.slice(start);
+  const secretCalls = (start: number) => requestsSince(start).filter((request) => request.rawPath.includes('/credentials/secrets'));
+
+  it('reads only the marked apps, retires exactly the expired secrets, clears the marks, and reaches apps past the 10,000th', async () => {
+    const rotated = await rotatedClients(5);
+    for (const { clientId } of rotated) assert.equal(typeof okta.app(clientId)!.profile?.dcr_bridge_grace_ends_at, 'number', 'a rotation with a grace marks the app');
+    const start = okta.emulator.requests.length;
+    const unfinished: number[] = [];
+    const retired = await driver.retireExpiredSecrets(afterGrace(), { maxIdpCalls: 10_000, onUnfinished: (calls) => unfinished.push(calls) });
+    const calls = requestsSince(start);
+
+    assert.equal(retired, 5, 'every expired secret, one per rotated app');
+    assert.deepEqual(unfinished, [], 'the bound was not reached');
+    for (const { clientId, oldSecret, newSecret } of rotated) {
+      assert.equal(await okta.secretWorks(clientId, oldSecret), false, 'the old secret is retired');
+      assert.equal(await okta.secretWorks(clientId, newSecret), true, 'the new one stays');
+      assert.equal(okta.app(clientId)!.profile?.dcr_bridge_grace_ends_at, undefined, 'and the mark is cleared');
+    }
+    const listings = calls.filter((request) => request.route === 'GET /api/v1/apps' && request.query.includes('oidc_client'));
+    assert.equal(listings.length, Math.ceil((FLEET + 5) / 200), 'one listing call per 200 apps, through every page (no 50-page cap)');
+    const touched = new Set(secretCalls(start).map((request) => request.rawPath.split('/')[4]));
+    assert.deepEqual([...touched].sort(), rotated.map(({ clientId }) => clientId).sort(), 'secrets read and removed only for the marked apps');
+    // Per marked app: list secrets, deactivate + delete the old one, read + replace to clear the mark, list again.
+    assert.ok(calls.length <= listings.length + 5 * 6, `O(marked) calls beyond the listing: ${calls.length}`);
+    for (const app of okta.ownedClientIds().slice(0, 3)) assert.equal(okta.workingSecretCount(app), 1);
+  });
+
+  it('leaves an app whose grace has not ended marked, without reading its secrets', async () => {
+    const [client] = await rotatedClients(1);
+    const start = okta.emulator.requests.length;
+    assert.equal(await driver.retireExpiredSecrets(Date.now() + 60_000), 0);
+    assert.equal(secretCalls(start).length, 0, 'no secret of any app is read before a grace ends');
+    assert.equal(await okta.secretWorks(client!.clientId, client!.oldSecret), true, 'the old secret still works in its grace');
+    assert.equal(typeof okta.app(client!.clientId)!.profile?.dcr_bridge_grace_ends_at, 'number', 'and the mark stays');
+    assert.equal(await driver.retireExpiredSecrets(afterGrace()), 1);
+    assert.equal(okta.app(client!.clientId)!.profile?.dcr_bridge_grace_ends_at, undefined);
+  });
+
+  it('stops at its bound of IdP calls and the next sweep continues where it stopped', async () => {
+    const rotated = await rotatedClients(3);
+    const bound = 40;
+    const sweepAt = afterGrace();
+    let retired = 0;
+    let sweeps = 0;
+    let unfinishedSweeps = 0;
+    for (; sweeps < 20; sweeps++) {
+      const start = okta.emulator.requests.length;
+      let unfinished = false;
+      retired += await driver.retireExpiredSecrets(sweepAt, { maxIdpCalls: bound, onUnfinished: () => (unfinished = true) });
+      assert.ok(requestsSince(start).length <= bound, `a sweep makes at most ${bound} IdP calls (made ${requestsSince(start).length})`);
+      if (!unfinished) break;
+      unfinishedSweeps++;
+    }
+    assert.ok(unfinishedSweeps >= 1, 'the bound ended at least one sweep early');
+    assert.ok(sweeps + 1 >= Math.ceil(Math.ceil((FLEET + 9) / 200) / bound), 'the fleet took several sweeps');
+    assert.equal(retired, 3, 'and together they retired every expired secret');
+    for (const { clientId, oldSecret } of rotated) {
+      assert.equal(await okta.secretWorks(clientId, oldSecret), false);
+      assert.equal(okta.app(clientId)!.profile?.dcr_bridge_grace_ends_at, undefined);
+    }
+  });
+});
