@@ -9,6 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import type { DcrDriver } from '../../src/driver/contract.js';
 import { createOktaDriver } from '../../drivers/okta.js';
 import { startOktaEmulator, type OktaEmulator } from '../emulators/okta.js';
+import { startEntraEmulator, type EntraEmulator } from '../emulators/entra.js';
+import { createEntraDriver } from '../../drivers/entra.js';
 import { VirtualClock } from '../support/virtual-clock.js';
 
 const policy = { timeoutMs: 30_000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 60_000, clock: new VirtualClock() };
@@ -103,5 +105,78 @@ describe('okta: the sweep over more than 10,000 apps', () => {
       assert.equal(await okta.secretWorks(clientId, oldSecret), false);
       assert.equal(okta.app(clientId)!.profile?.dcr_bridge_grace_ends_at, undefined);
     }
+  });
+});
+
+describe('entra: the sweep over more than 10,000 applications, 1,100 of them marked', () => {
+  let entra: EntraEmulator;
+  let driver: DcrDriver;
+  const graphCalls = (start: number) => entra.emulator.requests.slice(start).filter((request) => request.rawPath.startsWith('/v1.0/'));
+  const expiredPasswords = () => [Date.now() - 2 * 86_400_000, Date.now() - (GRACE_SECONDS + 60) * 1000];
+
+  before(async () => {
+    entra = await startEntraEmulator();
+    driver = createEntraDriver({
+      tenantId: entra.tenantId,
+      clientId: entra.adminApp.clientId,
+      credential: { clientSecret: entra.adminApp.clientSecret },
+      authorityHost: entra.authorityHost,
+      graphUrl: entra.graphUrl,
+      rotationGraceSeconds: GRACE_SECONDS,
+      idpCallPolicy: policy,
+      replicationWaitMs: 3_000,
+    });
+  });
+  after(async () => {
+    await driver.close();
+    await entra.stop();
+    entra.emulator.assertNoViolations();
+  });
+
+  it('finds the marked applications by their tag, page by page, retires exactly the expired passwords and clears the tags', async () => {
+    entra.seedOwnedApplications(FLEET);
+    const expired = entra.seedOwnedApplications(1_100, { tags: ['dcr-bridge:grace'], passwordStarts: expiredPasswords() });
+    const inGrace = entra.seedOwnedApplications(3, { tags: ['dcr-bridge:grace'], passwordStarts: [Date.now() - 86_400_000, Date.now()] });
+    const start = entra.emulator.requests.length;
+    assert.equal(await driver.retireExpiredSecrets(Date.now() + 1_000, { maxIdpCalls: 100_000 }), 1_100);
+    const calls = graphCalls(start);
+    const listings = calls.filter((request) => request.route === 'GET /v1.0/applications');
+    assert.equal(listings.length, 2, 'two pages of 999 marked applications; the 10,400 unmarked ones are never listed');
+    // Per expired application: remove the old password, drop the tag, read it once more.
+    assert.equal(calls.length, listings.length + 3 * 1_100, 'O(marked) calls');
+    for (const appId of [expired[0]!, expired[1_099]!]) {
+      assert.equal(entra.passwordKeyIds(appId).length, 1, 'the old password is gone, the new one stays');
+      assert.deepEqual(entra.application(appId)!.tags, ['dcr-bridge:managed'], 'and the mark is cleared');
+    }
+    for (const appId of inGrace) {
+      assert.equal(entra.passwordKeyIds(appId).length, 2, 'a password in its grace stays');
+      assert.ok(entra.application(appId)!.tags.includes('dcr-bridge:grace'), 'and so does its mark');
+    }
+  });
+
+  it('stops at its bound of IdP calls and the next sweep continues', async () => {
+    const marked = entra.seedOwnedApplications(50, { tags: ['dcr-bridge:grace'], passwordStarts: expiredPasswords() });
+    let retired = 0;
+    let unfinished = 0;
+    for (let sweep = 0; sweep < 20; sweep++) {
+      const start = entra.emulator.requests.length;
+      let stopped = false;
+      retired += await driver.retireExpiredSecrets(Date.now() + 1_000, { maxIdpCalls: 31, onUnfinished: () => (stopped = true) });
+      assert.ok(graphCalls(start).length <= 31, `at most 31 calls a sweep (made ${graphCalls(start).length})`);
+      if (!stopped) break;
+      unfinished++;
+    }
+    assert.ok(unfinished >= 4, `50 applications at 3 calls each take several sweeps of 31 calls (${unfinished} ended early)`);
+    assert.equal(retired, 50);
+    for (const appId of marked) assert.equal(entra.passwordKeyIds(appId).length, 1);
+  });
+
+  it('marks an application before it adds the grace password, and keeps the mark if the add fails', async () => {
+    const client = await driver.registerClient({ ...service, clientName: 'rotated' }, { portal: 'api7' });
+    entra.emulator.injectFault({ route: 'POST /v1.0/applications/:id/addPassword', status: 400, body: { error: { code: 'Request_BadRequest', message: 'Refused.' } } });
+    await assert.rejects(driver.rotateSecret(client.clientId));
+    assert.ok(entra.application(client.clientId)!.tags.includes('dcr-bridge:grace'), 'the mark was set before the add');
+    assert.equal(await driver.retireExpiredSecrets(Date.now() + 1_000), 0, 'nothing to retire');
+    assert.deepEqual(entra.application(client.clientId)!.tags.filter((tag) => tag === 'dcr-bridge:grace'), [], 'and the next sweep clears the mark');
   });
 });
