@@ -11,6 +11,8 @@ import { createOktaDriver } from '../../drivers/okta.js';
 import { startOktaEmulator, type OktaEmulator } from '../emulators/okta.js';
 import { startEntraEmulator, type EntraEmulator } from '../emulators/entra.js';
 import { createEntraDriver } from '../../drivers/entra.js';
+import { createKeycloakDriver } from '../../drivers/keycloak.js';
+import { startKeycloakEmulator, type KeycloakEmulator } from '../emulators/keycloak.js';
 import { VirtualClock } from '../support/virtual-clock.js';
 
 const policy = { timeoutMs: 30_000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 60_000, clock: new VirtualClock() };
@@ -180,3 +182,43 @@ describe('entra: the sweep over more than 10,000 applications, 1,100 of them mar
     assert.deepEqual(entra.application(client.clientId)!.tags.filter((tag) => tag === 'dcr-bridge:grace'), [], 'and the next sweep clears the mark');
   });
 });
+
+for (const searchable of [true, false]) {
+  describe(`keycloak: the sweep over more than 10,000 clients, ${searchable ? 'searching the grace mark' : 'on a server that searches no attribute'}`, () => {
+    let keycloak: KeycloakEmulator;
+    let driver: DcrDriver;
+    const adminCalls = (start: number) => keycloak.emulator.requests.slice(start).filter((request) => request.rawPath.startsWith('/admin/'));
+
+    before(async () => {
+      keycloak = await startKeycloakEmulator(searchable ? { searchableClientAttributes: ['dcr-bridge.grace'] } : {});
+      keycloak.seedOwnedClients(FLEET);
+      const env = keycloak.driverEnv;
+      driver = createKeycloakDriver({ url: env.KEYCLOAK_URL!, realm: env.KEYCLOAK_REALM!, clientId: env.KEYCLOAK_CLIENT_ID!, clientSecret: env.KEYCLOAK_CLIENT_SECRET!, rotationGraceSeconds: GRACE_SECONDS, idpCallPolicy: policy });
+    });
+    after(async () => {
+      await driver.close();
+      await keycloak.stop();
+      keycloak.emulator.assertNoViolations();
+    });
+
+    it('retires exactly the expired rotated secrets and clears the marks', async () => {
+      const rotated: string[] = [];
+      for (let index = 0; index < 3; index++) {
+        const client = await driver.registerClient({ ...service, clientName: `rotated ${index}` }, { portal: 'api7' });
+        await driver.rotateSecret(client.clientId);
+        rotated.push(client.clientId);
+      }
+      const marked = () => keycloak.clients().filter((client) => client.attributes['dcr-bridge.grace'] === 'true').map((client) => client.clientId);
+      assert.deepEqual(marked().sort(), [...rotated].sort(), 'a rotation with a grace marks the client');
+      const start = keycloak.emulator.requests.length;
+      assert.equal(await driver.retireExpiredSecrets(afterGrace(), { maxIdpCalls: 100_000 }), 3);
+      const listings = adminCalls(start).filter((request) => request.method === 'GET' && request.route.endsWith('/clients') && !request.query.includes('clientId='));
+      // Searching: one page of marked clients. Otherwise: the refused search, then every page of 100.
+      assert.equal(listings.length, searchable ? 1 : 1 + Math.ceil((FLEET + 3 + 1) / 100));
+      // Per marked client: drop the rotated secret, clear the mark, read it once more.
+      assert.equal(adminCalls(start).length, listings.length + 3 * 3, 'O(marked) calls beyond the listing');
+      assert.deepEqual(marked(), [], 'the marks are cleared');
+      for (const client of keycloak.clients().filter((candidate) => rotated.includes(candidate.clientId))) assert.equal(client.hasRotatedSecret, false);
+    });
+  });
+}
