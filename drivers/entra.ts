@@ -261,20 +261,29 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
   const writeGraceTag = async (app: GraphApplication, marked: boolean) =>
     void await graph('mark grace', 'idempotent', 'PATCH', objectPath(app.id), nothing, { tags: [...(app.tags ?? []).filter((tag) => tag !== GRACE_TAG), ...(marked ? [GRACE_TAG] : [])] });
 
-  /** The sweep reads the applications with the grace tag, 999 a page; their passwords come with them. */
+  /**
+   * The sweep reads the applications with the grace tag, 999 a page; their passwords come with them. The first pass
+   * after start reads every application of the bridge instead, where more than one password is a mark too: secrets
+   * in grace from before the tag existed are retired all the same.
+   */
+  let caughtUp = false;
   const retireExpiredSecrets = createGraceSweep<GraphApplication>(graceSeconds, {
     async page(cursor) {
-      const listing = await graph('list applications', 'idempotent', 'GET', cursor ?? `/applications?${new URLSearchParams({ $filter: `tags/any(t:t eq '${GRACE_TAG}')`, $top: '999' })}`, isListing);
+      const tag = caughtUp ? GRACE_TAG : OWNER_TAG;
+      const listing = await graph('list applications', 'idempotent', 'GET', cursor ?? `/applications?${new URLSearchParams({ $filter: `tags/any(t:t eq '${tag}')`, $top: '999' })}`, isListing);
       const link = listing['@odata.nextLink'];
       // The admin token goes to Graph and nowhere else.
       const next = link && link.startsWith(`${graphBase}/`) ? link : undefined;
+      if (next === undefined) caughtUp = true;
       return { clients: listing.value.filter(isOwned), next: () => next };
     },
-    graceEndsAt: (app) => (app.tags?.includes(GRACE_TAG) ? Number.NaN : undefined),
+    graceEndsAt: (app) => (app.tags?.includes(GRACE_TAG) || (app.passwordCredentials?.length ?? 0) > 1 ? Number.NaN : undefined),
     secrets: async (app, fresh) => passwordsOf(fresh ? await readApplication(objectPath(app.id)) : app),
     remove: (app, secret) => removePassword(app, secret.id),
     mark: (app) => writeGraceTag(app, true),
-    clearMark: (app) => writeGraceTag(app, false),
+    clearMark: async (app) => {
+      if (app.tags?.includes(GRACE_TAG)) await writeGraceTag(app, false);
+    },
     // A removal Graph refuses as already done is checked by reading the application.
     costs: { secrets: 0, freshSecrets: 1, remove: 2, mark: 1, clearMark: 1 },
   });

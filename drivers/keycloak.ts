@@ -122,8 +122,12 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
   const writeGraceMark = (client: KeycloakClient, marked: boolean) =>
     call('mark grace', 'idempotent', () => admin.clients.update({ id: client.id }, { clientId: client.clientId, attributes: { [GRACE_MARK]: marked ? 'true' : '' } }));
 
-  /** Whether the server searches the grace mark; `false` once it refused, then every client is listed. */
-  let searchable = true;
+  /**
+   * Whether the sweep searches the grace mark: not in the first pass after start, which lists every client (where a
+   * rotated secret is a mark too, so a grace from before the mark existed ends all the same), and never again once
+   * the server refused the search.
+   */
+  let searchable: boolean | undefined;
   const listClients = (query: { first: number; max: number; q?: string }) =>
     call('list clients', 'idempotent', async () => usableAnswer(await admin.clients.find(query), isClientList, 'the client listing'));
 
@@ -142,6 +146,7 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
         }
       }
       const listed = await listClients({ first, max: SWEEP_PAGE });
+      if (listed.length < SWEEP_PAGE) searchable ??= true;
       return { clients: listed.filter(isOwned), next: () => (listed.length < SWEEP_PAGE ? undefined : String(first + listed.length)) };
     },
     graceEndsAt: (client) => (client.attributes?.[GRACE_MARK] === 'true' || client.attributes?.[ROTATED_CREATION_TIME] !== undefined ? Number.NaN : undefined),

@@ -135,8 +135,17 @@ describe('entra: the sweep over more than 10,000 applications, 1,100 of them mar
     entra.emulator.assertNoViolations();
   });
 
-  it('finds the marked applications by their tag, page by page, retires exactly the expired passwords and clears the tags', async () => {
+  it('reads every application once after start, and retires a grace from before the tag existed', async () => {
     entra.seedOwnedApplications(FLEET);
+    const legacy = entra.seedOwnedApplications(20, { passwordStarts: expiredPasswords() });
+    const start = entra.emulator.requests.length;
+    assert.equal(await driver.retireExpiredSecrets(Date.now() + 1_000, { maxIdpCalls: 100_000 }), 20);
+    const listings = graphCalls(start).filter((request) => request.route === 'GET /v1.0/applications');
+    assert.equal(listings.length, Math.ceil((FLEET + 20) / 999), 'every page of the bridge\'s applications');
+    for (const appId of legacy) assert.equal(entra.passwordKeyIds(appId).length, 1);
+  });
+
+  it('then finds only the marked applications by their tag, page by page, retires exactly the expired passwords and clears the tags', async () => {
     const expired = entra.seedOwnedApplications(1_100, { tags: ['dcr-bridge:grace'], passwordStarts: expiredPasswords() });
     const inGrace = entra.seedOwnedApplications(3, { tags: ['dcr-bridge:grace'], passwordStarts: [Date.now() - 86_400_000, Date.now()] });
     const start = entra.emulator.requests.length;
@@ -194,6 +203,10 @@ for (const searchable of [true, false]) {
       keycloak.seedOwnedClients(FLEET);
       const env = keycloak.driverEnv;
       driver = createKeycloakDriver({ url: env.KEYCLOAK_URL!, realm: env.KEYCLOAK_REALM!, clientId: env.KEYCLOAK_CLIENT_ID!, clientSecret: env.KEYCLOAK_CLIENT_SECRET!, rotationGraceSeconds: GRACE_SECONDS, idpCallPolicy: policy });
+      // The first pass after start lists every client (a rotated secret from before the mark is a mark too).
+      const start = keycloak.emulator.requests.length;
+      assert.equal(await driver.retireExpiredSecrets(Date.now(), { maxIdpCalls: 100_000 }), 0);
+      assert.equal(adminCalls(start).filter((request) => request.method === 'GET').length, Math.ceil((FLEET + 1) / 100));
     });
     after(async () => {
       await driver.close();
