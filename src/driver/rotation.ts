@@ -132,7 +132,7 @@ class SweepBoundReached extends Error {}
 /**
  * The periodic sweep over the marked clients (`retireExpiredSecrets`), page by page through every one of them, at
  * most `maxIdpCalls` IdP calls per sweep: a sweep that reaches its bound stops before the call that would pass it,
- * and the next sweep continues from the page it stopped on. For each marked client whose grace ended, the secrets
+ * and the next sweep continues from the page it stopped on (a failed sweep's successor starts over). For each marked client whose grace ended, the secrets
  * whose grace ended are retired (`retireSupersededSecrets`); when none in grace is left, the mark is cleared, then
  * the secrets are read once more and, if a rotation added one meanwhile, the client is marked again. Without a grace
  * there is nothing to retire and nothing is listed. Resolves with how many secrets this sweep retired itself.
@@ -178,8 +178,9 @@ export function createGraceSweep<Client>(graceSeconds: number, source: GraceSwee
         cursor = next;
       }
     } catch (error) {
-      // The page it stopped on is where the next sweep begins; what this one finished is no longer marked there.
-      resumeAt = cursor;
+      // After a failure the next sweep starts over (a cursor may have expired); after the bound, it continues on the
+      // page this one stopped on, where what this one finished is no longer marked.
+      resumeAt = error instanceof SweepBoundReached ? cursor : undefined;
       if (!(error instanceof SweepBoundReached)) throw error;
       options.onUnfinished?.(calls);
       return retired;
