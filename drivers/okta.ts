@@ -159,12 +159,13 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
   }
 
   /**
-   * Sets (or clears, `undefined`) the grace mark: a replace of the app as Okta holds it now, read again just before,
-   * so an update made since the caller read it is not undone.
+   * Sets (or clears, `undefined`) the grace mark: a replace of the app as Okta holds it now — read again just before
+   * when given by id (the sweep's listing may be minutes old), so an update made since is not undone.
    */
-  async function writeGraceMark(appId: string, graceEndsAt: number | undefined): Promise<void> {
-    const current = await findApp(appId);
+  async function writeGraceMark(app: OktaApp | string, graceEndsAt: number | undefined): Promise<void> {
+    const current = typeof app === 'string' ? await findApp(app) : app;
     if (!current) return;
+    const appId = current.id;
     const { [GRACE_MARK]: _previous, ...profile } = current.profile ?? {};
     const { client_secret: _secret, ...oauthClient } = current.credentials?.oauthClient ?? {};
     const replacement = {
@@ -181,7 +182,7 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
   }
 
   /** Okta's secrets of one app; a secret is removed by deactivating and deleting it, or stays working when that fails. */
-  function secretSlots(appId: string): SecretSlots {
+  function secretSlots(appId: string, current?: OktaApp): SecretSlots {
     const statuses = new Map<string, string | undefined>();
     const deactivate = (secretId: string) => call('deactivate secret', 'idempotent', () => secrets.deactivateOAuth2ClientSecret({ appId, secretId }));
     return {
@@ -203,7 +204,7 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
         const reactivate = () => call('reactivate secret', 'idempotent', () => secrets.activateOAuth2ClientSecret({ appId, secretId }));
         return !(await undoOnFailure(() => goneIsDone(call('delete secret', 'idempotent', () => secrets.deleteOAuth2ClientSecret({ appId, secretId }))), reactivate));
       },
-      markGrace: (graceEndsAt) => writeGraceMark(appId, graceEndsAt),
+      markGrace: (graceEndsAt) => writeGraceMark(current ?? appId, graceEndsAt),
     };
   }
 
@@ -230,7 +231,7 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
     remove: (app, secret) => slotsOf(app).remove(secret),
     mark: (app, graceEndsAt) => writeGraceMark(app.id, graceEndsAt),
     clearMark: (app) => writeGraceMark(app.id, undefined),
-    // A removal deactivates, then deletes; a mark reads the app, then replaces it.
+    // A removal deactivates, then deletes; a mark by the sweep reads the app, then replaces it.
     costs: { secrets: 1, freshSecrets: 1, remove: 2, mark: 2, clearMark: 2 },
   });
 
@@ -264,7 +265,7 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
       if (!SECRET_METHODS.has(app.credentials?.oauthClient?.token_endpoint_auth_method ?? '')) {
         throw new InvalidRequestError('This client authenticates without a client secret, so it has none to rotate.');
       }
-      const { value } = await rotateWithGrace(secretSlots(app.id), graceSeconds);
+      const { value } = await rotateWithGrace(secretSlots(app.id, app), graceSeconds);
       return { clientId, clientSecret: value, clientSecretExpiresAt: 0 };
     },
 
