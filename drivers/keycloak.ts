@@ -136,9 +136,9 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
       const first = Number(cursor ?? 0);
       if (searchable) {
         try {
-          const found = (await listClients({ first, max: SWEEP_PAGE, q: `${GRACE_MARK}:true` })).filter(isOwned);
+          const found = await listClients({ first, max: SWEEP_PAGE, q: `${GRACE_MARK}:true` });
           // A client whose mark is cleared leaves the search, so the next page starts that much earlier.
-          return { clients: found, next: () => (found.length < SWEEP_PAGE ? undefined : String(first + found.filter((client) => !unmarked.has(client)).length)) };
+          return { clients: found.filter(isOwned), next: () => (found.length < SWEEP_PAGE ? undefined : String(first + found.filter((client) => !unmarked.has(client)).length)) };
         } catch (error) {
           if (upstreamStatusOf(error) !== 400) throw error;
           searchable = false;
