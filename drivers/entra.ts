@@ -15,10 +15,12 @@ import { fetchDiscoveryJson } from '../src/discovery.js';
 import { ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError } from '../src/errors.js';
 import { describeNetworkError, upstreamStatusOf, type CallSafety, type UpstreamFailure } from '../src/idp/call.js';
 import { IdpStatusError, answerUnread, cleanUpIfApplied, createAdminCall, defineDriver, deleteOwned, flatMark, foundOrUndefined, goneIsDone, hasStrings, isRecord } from '../src/driver/index.js';
-import { isRecordArray, newMark, openRegistrations, registrationOf, updatedMark, requireOwned, rotateWithGrace, statusFailure, sweepSupersededSecrets, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
+import { createGraceSweep, isRecordArray, newMark, openRegistrations, registrationOf, updatedMark, requireOwned, rotateWithGrace, statusFailure, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
 import type { AdminCallSettings, BridgeMark, ClientMetadata, DcrDriver, DriverFactory, IdpAnswer, IdpHttpClient, RegisteredClient, SecretSlots } from '../src/driver/index.js';
 
 const OWNER_TAG = 'dcr-bridge:managed';
+/** The grace mark: set before a grace password is added, removed once the old one is; Graph filters tags by `eq`. */
+const GRACE_TAG = 'dcr-bridge:grace';
 const REGISTRATION_TAG_PREFIX = 'dcr-bridge:registration:';
 const NOTES_PREFIX = 'Managed by dcr-bridge; RFC 7591 metadata: ';
 const PASSWORD_NAME = 'dcr-bridge';
@@ -232,7 +234,7 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
     for (const app of found.value) await removeApplication(app.id);
   }
 
-  /** The bridge's applications (by its tag), page by page: what the sweep and the open-registration listing read. */
+  /** The bridge's applications (by its tag), page by page: what the open-registration listing reads. */
   async function* ownedApplications(): AsyncIterable<GraphApplication> {
     let next: string | undefined = `/applications?${new URLSearchParams({ $filter: `tags/any(t:t eq '${OWNER_TAG}')`, $top: '999' })}`;
     for (let page = 0; next && page < MAX_PAGES; page++) {
@@ -253,8 +255,40 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
         return { id: added.keyId, value: added.secretText ?? undefined, expiresAt: epochSeconds(added.endDateTime) };
       },
       remove: (secret) => removePassword(app, secret.id),
+      markGrace: () => writeGraceTag(app, true),
     };
   }
+
+  /** Adds or removes the grace tag; the other tags stay as they are. */
+  const writeGraceTag = async (app: GraphApplication, marked: boolean) =>
+    void await graph('mark grace', 'idempotent', 'PATCH', objectPath(app.id), nothing, { tags: [...(app.tags ?? []).filter((tag) => tag !== GRACE_TAG), ...(marked ? [GRACE_TAG] : [])] });
+
+  /**
+   * The sweep reads the applications with the grace tag, 999 a page; their passwords come with them. The first pass
+   * after start reads every application of the bridge instead, where more than one password is a mark too: secrets
+   * in grace from before the tag existed are retired all the same.
+   */
+  let caughtUp = false;
+  const retireExpiredSecrets = createGraceSweep<GraphApplication>(graceSeconds, {
+    async page(cursor) {
+      const tag = caughtUp ? GRACE_TAG : OWNER_TAG;
+      const listing = await graph('list applications', 'idempotent', 'GET', cursor ?? `/applications?${new URLSearchParams({ $filter: `tags/any(t:t eq '${tag}')`, $top: '999' })}`, isListing);
+      const link = listing['@odata.nextLink'];
+      // The admin token goes to Graph and nowhere else.
+      const next = link && link.startsWith(`${graphBase}/`) ? link : undefined;
+      if (next === undefined) caughtUp = true;
+      return { clients: listing.value.filter(isOwned), next: () => next };
+    },
+    graceEndsAt: (app) => (app.tags?.includes(GRACE_TAG) || (app.passwordCredentials?.length ?? 0) > 1 ? Number.NaN : undefined),
+    secrets: async (app, fresh) => passwordsOf(fresh ? await readApplication(objectPath(app.id)) : app),
+    remove: (app, secret) => removePassword(app, secret.id),
+    mark: (app) => writeGraceTag(app, true),
+    clearMark: async (app) => {
+      if (app.tags?.includes(GRACE_TAG)) await writeGraceTag(app, false);
+    },
+    // A removal Graph refuses as already done is checked by reading the application.
+    costs: { secrets: 0, freshSecrets: 1, remove: 2, mark: 1, clearMark: 1 },
+  });
 
   return defineDriver({
     name: 'entra',
@@ -297,7 +331,7 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
       return { clientId, clientSecret: rotated.value, clientSecretExpiresAt: rotated.expiresAt };
     },
 
-    retireExpiredSecrets: (now) => sweepSupersededSecrets(ownedApplications, { graceSeconds, now, secretsOf: passwordsOf, remove: (app, secret) => removePassword(app, secret.id) }),
+    retireExpiredSecrets,
 
     listOpenRegistrations: (limit) => openRegistrations(ownedApplications(), limit, (app) => MARK.read(readNotes(app.notes).mark), (app) => app.appId),
 

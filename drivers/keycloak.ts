@@ -9,10 +9,11 @@ import KeycloakAdminClient, { NetworkError } from '@keycloak/keycloak-admin-clie
 import type ClientRepresentation from '@keycloak/keycloak-admin-client/lib/defs/clientRepresentation.js';
 import { getToken } from '@keycloak/keycloak-admin-client/lib/utils/auth.js';
 import { envValue, requiredEnv, urlEnv } from '../src/env.js';
+import { upstreamStatusOf } from '../src/idp/call.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
 import { IdpError, InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError } from '../src/errors.js';
 import { checkClientId, createAdminCall, defineDriver, deleteOwned, flatMark, goneIsDone, hasStrings, isRecord, isRecordArray, newMark } from '../src/driver/index.js';
-import { membershipChanges, offsetPages, openRegistrations, ownedOnly, refuseOverlong, registrationOf, updatedMark, requireOwned, rotateWithGrace, sweepSupersededSecrets, statusFailure, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
+import { createGraceSweep, membershipChanges, offsetPages, openRegistrations, ownedOnly, refuseOverlong, registrationOf, updatedMark, requireOwned, rotateWithGrace, statusFailure, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
 import type { AdminCallSettings, ClientMetadata, DcrDriver, DriverFactory, HeldSecret, RegisteredClient, SecretSlots } from '../src/driver/index.js';
 
 export interface KeycloakDriverOptions extends AdminCallSettings {
@@ -35,12 +36,20 @@ const AUTH_METHOD = 'dcr-bridge.token-endpoint-auth-method';
 const APPLICATION_TYPE = 'dcr-bridge.application-type';
 /** Client attributes that carry metadata, cleared on an update whose metadata no longer has them. */
 const MAPPED_ATTRIBUTES = ['use.refresh.tokens', 'post.logout.redirect.uris', 'logoUri', 'contacts', 'use.jwks.url', 'jwks.url', AUTH_METHOD, APPLICATION_TYPE];
+/**
+ * The grace mark, `dcr-bridge.grace` = `true`: the sweep finds it with `q=dcr-bridge.grace:true` where the server was
+ * configured to search that attribute (Keycloak searches none by default: `400`), and otherwise in the listing of
+ * every client, where a rotated secret is also a mark.
+ */
+const GRACE_MARK = 'dcr-bridge.grace';
 const SECRET_CREATION_TIME = 'client.secret.creation.time';
 const ROTATED_CREATION_TIME = 'client.secret.rotated.creation.time';
 /** Keycloak's separator for multi-valued client attributes. */
 const MULTI_VALUE_SEPARATOR = '##';
 
 const AUTHENTICATORS: Record<string, string> = { client_secret_basic: 'client-secret', client_secret_post: 'client-secret', client_secret_jwt: 'client-secret-jwt', private_key_jwt: 'client-jwt' };
+/** Clients per page of the sweep's listing. */
+const SWEEP_PAGE = 100;
 /** The RFC 7591 grant types Keycloak has a switch for. */
 const GRANT_SWITCHES = { authorization_code: 'standardFlowEnabled', implicit: 'implicitFlowEnabled', password: 'directAccessGrantsEnabled', client_credentials: 'serviceAccountsEnabled' } as const;
 
@@ -106,8 +115,54 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
         if (!listedBefore?.has(secret)) throw new IdpError("Keycloak cannot remove a client's current secret.");
         await invalidateRotated(client);
       },
+      markGrace: () => writeGraceMark(client, true),
     };
   }
+
+  /** Sets or removes the grace mark; Keycloak merges the attributes of a PUT, and an empty value removes one. */
+  const writeGraceMark = (client: KeycloakClient, marked: boolean) =>
+    call('mark grace', 'idempotent', () => admin.clients.update({ id: client.id }, { clientId: client.clientId, attributes: { [GRACE_MARK]: marked ? 'true' : '' } }));
+
+  /**
+   * Whether the sweep searches the grace mark: not in the first pass after start, which lists every client (where a
+   * rotated secret is a mark too, so a grace from before the mark existed ends all the same), and never again once
+   * the server refused the search.
+   */
+  let searchable: boolean | undefined;
+  const listClients = (query: { first: number; max: number; q?: string }) =>
+    call('list clients', 'idempotent', async () => usableAnswer(await admin.clients.find(query), isClientList, 'the client listing'));
+
+  const retireExpiredSecrets = createGraceSweep<KeycloakClient>(graceSeconds, {
+    async page(cursor) {
+      const first = Number(cursor ?? 0);
+      if (searchable) {
+        try {
+          const found = await listClients({ first, max: SWEEP_PAGE, q: `${GRACE_MARK}:true` });
+          // A client whose mark is cleared leaves the search, so the next page starts that much earlier.
+          return { clients: found.filter(isOwned), next: () => (found.length < SWEEP_PAGE ? undefined : String(first + found.filter((client) => !unmarked.has(client)).length)) };
+        } catch (error) {
+          if (upstreamStatusOf(error) !== 400) throw error;
+          searchable = false;
+          return { clients: [], next: () => '0' };
+        }
+      }
+      const listed = await listClients({ first, max: SWEEP_PAGE });
+      if (listed.length < SWEEP_PAGE) searchable ??= true;
+      return { clients: listed.filter(isOwned), next: () => (listed.length < SWEEP_PAGE ? undefined : String(first + listed.length)) };
+    },
+    graceEndsAt: (client) => (client.attributes?.[GRACE_MARK] === 'true' || client.attributes?.[ROTATED_CREATION_TIME] !== undefined ? Number.NaN : undefined),
+    secrets: async (client, fresh) => heldSecrets(fresh ? await ownedClient(client.clientId) : client),
+    // The rotated secret's successor is the current one: its grace runs from the current secret's creation.
+    remove: (client) => invalidateRotated(client),
+    mark: (client) => writeGraceMark(client, true),
+    clearMark: async (client) => {
+      if (client.attributes?.[GRACE_MARK] !== undefined) await writeGraceMark(client, false);
+      unmarked.add(client);
+    },
+    costs: { secrets: 0, freshSecrets: 1, remove: 1, mark: 1, clearMark: 1 },
+  });
+  /** Clients of the page being swept whose mark was cleared: they move the search's offsets. */
+  const unmarked = new WeakSet<KeycloakClient>();
 
   /** Safe to repeat: a repeat after a lost answer meets a 409, and the client it clashes with is adopted when it carries this registration's mark. */
   async function createClient(representation: ClientRepresentation & { clientId: string }): Promise<string> {
@@ -176,9 +231,7 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
       return { clientId, clientSecret: value, clientSecretExpiresAt: 0 };
     },
 
-    retireExpiredSecrets: (now) =>
-      // The rotated secret's successor is the current one: its grace runs from the current secret's creation.
-      sweepSupersededSecrets(managedClients, { graceSeconds, now, secretsOf: heldSecrets, remove: invalidateRotated }),
+    retireExpiredSecrets,
 
     listOpenRegistrations: (limit) => openRegistrations(managedClients(), limit, (client) => MARK.read(client.attributes), (client) => client.clientId),
 

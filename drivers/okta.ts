@@ -11,7 +11,7 @@ import { ConfigurationError, envValue, requiredEnv, urlEnv } from '../src/env.js
 import { fetchDiscoveryJson } from '../src/discovery.js';
 import { InvalidClientMetadataError, InvalidRequestError } from '../src/errors.js';
 import { checkClientId, createAdminCall, defineDriver, deleteOwned, fetchClientCredentialsToken, flatMark, parsePrivateKey, signedClientAssertion, goneIsDone, hasStrings, isRecordArray } from '../src/driver/index.js';
-import { cleanUpIfApplied, newMark, openRegistrations, registrationOf, updatedMark, requireOwned, rereadIfUnusable, rotateWithGrace, statusFailure, sweepSupersededSecrets, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
+import { cleanUpIfApplied, createGraceSweep, newMark, openRegistrations, registrationOf, updatedMark, requireOwned, rereadIfUnusable, rotateWithGrace, statusFailure, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
 import type { AdminCallSettings, BridgeMark, ClientMetadata, DcrDriver, DriverFactory, HeldSecret, IdpHttpClient, RegisteredClient, SecretSlots } from '../src/driver/index.js';
 import type { HeaderSource } from '../src/idp/call.js';
 
@@ -20,8 +20,14 @@ const DEFAULT_SCOPES = ['okta.apps.manage', 'okta.apps.read'];
 const OKTA_GRANT_TYPES = new Set(['authorization_code', 'client_credentials', 'implicit', 'password', 'refresh_token', ...['device_code', 'jwt-bearer', 'token-exchange'].map((grant) => `urn:ietf:params:oauth:grant-type:${grant}`)]);
 const OKTA_RESPONSE_TYPES = new Set(['code', 'token', 'id_token']);
 const SECRET_METHODS = new Set(['client_secret_basic', 'client_secret_post', 'client_secret_jwt']);
-/** Bounds every listing: 50 pages of 200 apps. */
+/** Bounds the listings other than the sweep's: 50 pages of 200 apps. */
 const MAX_PAGES = 50;
+/**
+ * The grace mark: `profile.dcr_bridge_grace_ends_at`, epoch seconds, beside the ownership mark (an update rewrites that
+ * one). Okta filters apps by `id`, `status`, `name` and a few more, never by profile, so the sweep lists the bridge's
+ * apps (200 a call) and reads the secrets only of those marked whose grace ended.
+ */
+const GRACE_MARK = 'dcr_bridge_grace_ends_at';
 /** The mark in the app's `profile.dcr_bridge` (Okta: "any valid JSON", not encrypted — never a secret). */
 const MARK = flatMark({ prefix: '', managed: ['owner', 'dcr-bridge'] });
 
@@ -155,8 +161,31 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
     if (orphan) await removeApp(orphan);
   }
 
+  /**
+   * Sets (or clears, `undefined`) the grace mark: a replace of the app as Okta holds it now — read again just before
+   * when given by id (the sweep's listing may be minutes old), so an update made since is not undone.
+   */
+  async function writeGraceMark(app: OktaApp | string, graceEndsAt: number | undefined): Promise<void> {
+    const current = typeof app === 'string' ? await findApp(app) : app;
+    if (!current) return;
+    const appId = current.id;
+    const { [GRACE_MARK]: _previous, ...profile } = current.profile ?? {};
+    const { client_secret: _secret, ...oauthClient } = current.credentials?.oauthClient ?? {};
+    const replacement = {
+      name: current.name,
+      signOnMode: current.signOnMode,
+      label: current.label,
+      accessibility: current.accessibility,
+      visibility: current.visibility,
+      credentials: { oauthClient },
+      settings: { oauthClient: current.settings?.oauthClient },
+      profile: graceEndsAt === undefined ? profile : { ...profile, [GRACE_MARK]: Math.ceil(graceEndsAt / 1000) },
+    };
+    await call('mark grace', 'idempotent', async () => usableAnswer(await apps.replaceApplication({ appId, application: replacement as unknown as Application }), isApp, 'the app update'));
+  }
+
   /** Okta's secrets of one app; a secret is removed by deactivating and deleting it, or stays working when that fails. */
-  function secretSlots(appId: string): SecretSlots {
+  function secretSlots(appId: string, current?: OktaApp): SecretSlots {
     const statuses = new Map<string, string | undefined>();
     const deactivate = (secretId: string) => call('deactivate secret', 'idempotent', () => secrets.deactivateOAuth2ClientSecret({ appId, secretId }));
     return {
@@ -178,8 +207,36 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
         const reactivate = () => call('reactivate secret', 'idempotent', () => secrets.activateOAuth2ClientSecret({ appId, secretId }));
         return !(await undoOnFailure(() => goneIsDone(call('delete secret', 'idempotent', () => secrets.deleteOAuth2ClientSecret({ appId, secretId }))), reactivate));
       },
+      markGrace: (graceEndsAt) => writeGraceMark(current ?? appId, graceEndsAt),
     };
   }
+
+  /** The secret slots of each app a sweep reads, so a removal knows the status its listing saw. */
+  const sweptSlots = new WeakMap<OktaApp, SecretSlots>();
+  const slotsOf = (app: OktaApp) => sweptSlots.get(app) ?? sweptSlots.set(app, secretSlots(app.id)).get(app)!;
+
+  const retireExpiredSecrets = createGraceSweep<OktaApp>(graceSeconds, {
+    async page(after) {
+      const query = { filter: 'name eq "oidc_client"', limit: 200, ...(after === undefined ? {} : { after }) };
+      return call('list clients', 'idempotent', async () => {
+        const listing = (await apps.listApplications(query)) as unknown as Collection<unknown>;
+        const clients = usableAnswer(await listing.getNextPage(), (value): value is OktaApp[] => isRecordArray(value) && value.every(isApp), 'the app listing');
+        // The next page's cursor, from Okta's `next` link.
+        const next = listing.nextUri ? (new URL(listing.nextUri).searchParams.get('after') ?? undefined) : undefined;
+        return { clients: clients.filter(isOwned), next: () => next };
+      });
+    },
+    graceEndsAt: (app) => {
+      const mark = app.profile?.[GRACE_MARK];
+      return mark === undefined ? undefined : typeof mark === 'number' ? mark * 1000 : Number.NaN;
+    },
+    secrets: (app) => slotsOf(app).list(),
+    remove: (app, secret) => slotsOf(app).remove(secret),
+    mark: (app, graceEndsAt) => writeGraceMark(app.id, graceEndsAt),
+    clearMark: (app) => writeGraceMark(app.id, undefined),
+    // A removal deactivates, then deletes; a mark by the sweep reads the app, then replaces it.
+    costs: { secrets: 1, freshSecrets: 1, remove: 2, mark: 2, clearMark: 2 },
+  });
 
   return defineDriver({
     name: 'okta',
@@ -211,12 +268,11 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
       if (!SECRET_METHODS.has(app.credentials?.oauthClient?.token_endpoint_auth_method ?? '')) {
         throw new InvalidRequestError('This client authenticates without a client secret, so it has none to rotate.');
       }
-      const { value } = await rotateWithGrace(secretSlots(app.id), graceSeconds);
+      const { value } = await rotateWithGrace(secretSlots(app.id, app), graceSeconds);
       return { clientId, clientSecret: value, clientSecretExpiresAt: 0 };
     },
 
-    retireExpiredSecrets: (now) =>
-      sweepSupersededSecrets(ownedApps, { graceSeconds, now, secretsOf: (app) => secretSlots(app.id).list(), remove: (app, secret) => secretSlots(app.id).remove(secret) }),
+    retireExpiredSecrets,
 
     listOpenRegistrations: async (limit) => openRegistrations(ownedApps(), limit, (app) => MARK.read(app.profile?.dcr_bridge), (app) => app.credentials?.oauthClient?.client_id ?? app.id),
 

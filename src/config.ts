@@ -36,6 +36,8 @@ export interface BridgeConfig {
   /** Failed authentications per minute per client address before it is answered 429. */
   authFailureLimitPerMinute: number;
   sweepIntervalSeconds: number;
+  /** At most this many IdP calls per secret sweep; what is left is the next sweep's. */
+  sweepMaxIdpCalls: number;
   /** Express `trust proxy`: `false` (default), a hop count, or addresses/CIDRs of the proxies in front. */
   trustProxy: TrustProxy;
   /** Timeouts and the connection bound of the HTTP server (src/server.ts). */
@@ -108,6 +110,7 @@ export function loadConfig(env: Env): BridgeConfig {
     rateLimitPerMinute: integerEnv(env, 'DCR_RATE_LIMIT_PER_MINUTE', 600, { min: 1, max: 1_000_000 }),
     authFailureLimitPerMinute: integerEnv(env, 'DCR_AUTH_FAILURE_LIMIT_PER_MINUTE', 20, { min: 1, max: 100_000 }),
     sweepIntervalSeconds: integerEnv(env, 'DCR_SWEEP_INTERVAL_SECONDS', 60, { min: 1, max: 24 * 3600 }),
+    sweepMaxIdpCalls: integerEnv(env, 'DCR_SWEEP_MAX_IDP_CALLS', 1000, { min: 10, max: 1_000_000 }),
     ...fleetSettingsFrom(env),
     standardDcr: standardDcrFrom(env),
   });

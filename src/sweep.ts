@@ -12,11 +12,12 @@ import type { Logger } from './logging.js';
 
 /**
  * Retires old secrets whose grace ended, every `sweepIntervalSeconds`; one run at a time (the next is timed from the
- * end of the last), failures logged and retried next interval, never fatal. Does nothing without a grace or without
+ * end of the last), at most `sweepMaxIdpCalls` IdP calls each (a sweep that reaches the bound says so, and the next
+ * continues where it stopped), failures logged and retried next interval, never fatal. Does nothing without a grace or without
  * the driver capability. Returns the stopper. `clock` is the system's unless a test passes a virtual one.
  */
 export function startSecretSweep(
-  config: Pick<BridgeConfig, 'rotationGraceSeconds' | 'sweepIntervalSeconds'>,
+  config: Pick<BridgeConfig, 'rotationGraceSeconds' | 'sweepIntervalSeconds'> & Partial<Pick<BridgeConfig, 'sweepMaxIdpCalls'>>,
   driver: DcrDriver,
   events: BridgeEvents,
   logger: Logger,
@@ -30,7 +31,10 @@ export function startSecretSweep(
   };
   const sweep = (): void => {
     driver
-      .retireExpiredSecrets(clock.now())
+      .retireExpiredSecrets(clock.now(), {
+        ...(config.sweepMaxIdpCalls === undefined ? {} : { maxIdpCalls: config.sweepMaxIdpCalls }),
+        onUnfinished: (idpCalls) => logger.info('secret sweep reached its bound; the next sweep continues', { idpCalls, nextInSeconds: config.sweepIntervalSeconds }),
+      })
       .then((count) => {
         if (count > 0) events.emit('secrets.retired', { count });
       })

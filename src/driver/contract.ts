@@ -11,6 +11,7 @@ import type { RequestHandler } from 'express';
 import type { Env } from '../env.js';
 import type { IdpCallPolicy } from '../idp/call.js';
 import type { IdpFailureReport } from './admin-call.js';
+import type { SweepOptions } from './rotation.js';
 
 /** RFC 7591 client metadata after validation and defaulting (src/metadata.ts). */
 export interface ClientMetadata {
@@ -125,9 +126,10 @@ export interface DcrDriver {
   /**
    * The periodic sweep: retires every old secret of this bridge's clients whose grace ended before `now`
    * (epoch milliseconds). Reads creation times from the IdP, so it needs no state and is safe in several
-   * replicas. Returns how many secrets it retired. Drivers without `rotationGrace` return 0.
+   * replicas. Returns how many secrets it retired. Drivers without `rotationGrace` return 0. `options` bounds the
+   * IdP calls of one sweep (src/driver/rotation.ts); what a sweep leaves is the next one's.
    */
-  retireExpiredSecrets(now: number): Promise<number>;
+  retireExpiredSecrets(now: number, options?: SweepOptions): Promise<number>;
   /**
    * The ids of this bridge's clients registered under open registration (`registration.openRegistration`), at most
    * `limit` of them: how the façade counts them against its cap and how an operator lists and purges them.

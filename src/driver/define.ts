@@ -28,7 +28,7 @@ export function defineDriver(driver: DriverImplementation): DcrDriver {
     checkReadiness: () => driver.checkReadiness(),
     ...(listOpenRegistrations ? { listOpenRegistrations: (limit: number) => listOpenRegistrations.call(driver, limit) } : {}),
     ...(fetchDiscoveryDocument ? { fetchDiscoveryDocument: () => fetchDiscoveryDocument.call(driver) } : {}),
-    retireExpiredSecrets: retireExpiredSecrets ? (now) => retireExpiredSecrets.call(driver, now) : async () => 0,
+    retireExpiredSecrets: retireExpiredSecrets ? (now, options) => retireExpiredSecrets.call(driver, now, options) : async () => 0,
     grantApiAccess: grants && grantApiAccess ? (clientId, access) => grantApiAccess.call(driver, clientId, access) : ownershipGate,
     revokeApiAccess: grants && revokeApiAccess ? (clientId, access) => revokeApiAccess.call(driver, clientId, access) : ownershipGate,
     close: close ? () => close.call(driver) : async () => undefined,

@@ -13,6 +13,11 @@
  *    the error reported, so the caller's old secret still works.
  * 5. The sweep (`retireSupersededSecrets`) counts each old secret's grace from the creation of its successor — the
  *    next newer secret — not from the newest one, so a secret never loses grace it was promised.
+ * 6. A grace is marked on the client (`SecretSlots.markGrace`) BEFORE the grace secret is added, and the sweep
+ *    (`createGraceSweep`) clears the mark only AFTER the last old secret is gone: a crash in between leaves a mark
+ *    with nothing to retire (the next sweep clears it), never a secret in grace without a mark. So a sweep reads only
+ *    the marked clients, where the IdP can search for the mark, and never reads the secrets of one whose grace has not
+ *    ended yet.
  */
 import { IdpError } from '../errors.js';
 import { cleanUpIfApplied } from './admin-call.js';
@@ -40,6 +45,8 @@ export interface SecretSlots {
   add(): Promise<AddedSecret>;
   /** Resolves `false` when the secret was already gone (another replica's sweep removed it): not counted as retired. */
   remove(secret: HeldSecret): Promise<boolean | void>;
+  /** Marks the client as holding a secret in grace until `graceEndsAt` (epoch ms), for the sweep to find. */
+  markGrace?(graceEndsAt: number): Promise<void>;
 }
 
 /** Issues a new secret by the semantics above; resolves with it (and its expiry, epoch seconds, `0` = never). */
@@ -47,6 +54,8 @@ export async function rotateWithGrace(slots: SecretSlots, graceSeconds: number):
   const held = oldestFirst(await slots.list());
   for (const secret of held.slice(0, -1)) await slots.remove(secret);
   const previous = held.slice(-1);
+  // Marked before the add: a crash after it must not leave a secret in grace that no sweep looks for.
+  if (graceSeconds > 0 && previous.length > 0) await slots.markGrace?.(Date.now() + graceSeconds * 1000);
   const added = await cleanUpIfApplied(() => slots.add(), () => removeUnknown(slots, previous));
   if (!added.value) {
     await (added.id ? slots.remove({ id: added.id, createdAt: Number.NaN }) : removeUnknown(slots, previous)).catch(() => undefined);
@@ -80,23 +89,115 @@ export async function retireSupersededSecrets(held: HeldSecret[], graceSeconds: 
   return retired;
 }
 
-/**
- * The periodic sweep over the bridge's clients (`retireExpiredSecrets`): for each client, its secrets as the IdP lists
- * them, retired by `retireSupersededSecrets`. Without a grace there is nothing to retire and nothing is listed.
- */
-export async function sweepSupersededSecrets<Client>(
-  clients: () => AsyncIterable<Client>,
-  sweep: { graceSeconds: number; now: number; secretsOf(client: Client): HeldSecret[] | Promise<HeldSecret[]>; remove(client: Client, secret: HeldSecret): Promise<boolean | void> },
-): Promise<number> {
-  if (sweep.graceSeconds <= 0) return 0;
-  let retired = 0;
-  for await (const client of clients()) {
-    retired += await retireSupersededSecrets(await sweep.secretsOf(client), sweep.graceSeconds, sweep.now, (secret) => sweep.remove(client, secret));
-  }
-  return retired;
+/** What the sweep loop hands a driver's `retireExpiredSecrets`: its bound, and where it hears that the bound ended it. */
+export interface SweepOptions {
+  /** At most this many IdP calls in one sweep; the clients left are the next sweep's. Default `DEFAULT_SWEEP_MAX_IDP_CALLS`. */
+  maxIdpCalls?: number;
+  /** Called when the bound ended a sweep with clients left, with the IdP calls it made. */
+  onUnfinished?: (idpCalls: number) => void;
 }
 
-/** Every item of a listing read page by page by offset, up to `maxPages` pages: what a sweep walks through. */
+export const DEFAULT_SWEEP_MAX_IDP_CALLS = 1000;
+
+/**
+ * One page of a listing, and the cursor of the next (`undefined` on the last page), asked for once the page's clients
+ * are swept: an offset into a search for the mark moves back by the clients whose mark was cleared.
+ */
+export interface ListingPage<Client> {
+  clients: Client[];
+  next(): string | undefined;
+}
+
+/**
+ * How a driver's sweep reads and changes its IdP; `costs` are the most IdP calls each step makes, for the bound.
+ * `page` is one call: the clients that carry the grace mark, where the IdP can search for it, or else all of the
+ * bridge's clients (then `graceEndsAt` says which are marked).
+ */
+export interface GraceSweepSource<Client> {
+  page(cursor: string | undefined): Promise<ListingPage<Client>>;
+  /** When the client's mark says its grace ends (epoch ms; `NaN`: marked, end unknown); `undefined`: not marked. */
+  graceEndsAt(client: Client): number | undefined;
+  /** The client's secrets: as the page carries them (`fresh` false, when it does), or read again from the IdP. */
+  secrets(client: Client, fresh: boolean): Promise<HeldSecret[]>;
+  remove(client: Client, secret: HeldSecret): Promise<boolean | void>;
+  /** Sets the mark again: a rotation added a secret while the sweep cleared the mark. */
+  mark(client: Client, graceEndsAt: number): Promise<void>;
+  clearMark(client: Client): Promise<void>;
+  costs: { secrets: number; freshSecrets: number; remove: number; mark: number; clearMark: number };
+}
+
+/** Thrown inside a sweep when its bound is reached; never leaves it. */
+class SweepBoundReached extends Error {}
+
+/**
+ * The periodic sweep over the marked clients (`retireExpiredSecrets`), page by page through every one of them, at
+ * most `maxIdpCalls` IdP calls per sweep: a sweep that reaches its bound stops before the call that would pass it,
+ * and the next sweep continues from the page it stopped on (a failed sweep's successor starts over). For each marked client whose grace ended, the secrets
+ * whose grace ended are retired (`retireSupersededSecrets`); when none in grace is left, the mark is cleared, then
+ * the secrets are read once more and, if a rotation added one meanwhile, the client is marked again. Without a grace
+ * there is nothing to retire and nothing is listed. Resolves with how many secrets this sweep retired itself.
+ */
+export function createGraceSweep<Client>(graceSeconds: number, source: GraceSweepSource<Client>): (now: number, options?: SweepOptions) => Promise<number> {
+  let resumeAt: string | undefined;
+  return async (now, options = {}) => {
+    if (graceSeconds <= 0) return 0;
+    const maxCalls = options.maxIdpCalls ?? DEFAULT_SWEEP_MAX_IDP_CALLS;
+    let calls = 0;
+    const spend = (cost: number) => {
+      if (calls + cost > maxCalls) throw new SweepBoundReached();
+      calls += cost;
+    };
+    const { costs } = source;
+    let retired = 0;
+    let cursor = resumeAt;
+    try {
+      for (;;) {
+        spend(1);
+        const page = await source.page(cursor);
+        for (const client of page.clients) {
+          const endsAt = source.graceEndsAt(client);
+          if (endsAt === undefined || endsAt > now) continue;
+          spend(costs.secrets);
+          const held = await source.secrets(client, false);
+          const counted = await retireSupersededSecrets(held, graceSeconds, now, (secret) => {
+            spend(costs.remove);
+            return source.remove(client, secret);
+          });
+          retired += counted;
+          if (stillHeld(held, graceSeconds, now) > 1) continue;
+          spend(costs.clearMark + costs.freshSecrets + costs.mark);
+          await source.clearMark(client);
+          const after = oldestFirst(await source.secrets(client, true));
+          if (after.length > 1) await source.mark(client, (after[1]!.createdAt || now) + graceSeconds * 1000);
+        }
+        const next = page.next();
+        if (next === undefined) {
+          resumeAt = undefined;
+          return retired;
+        }
+        cursor = next;
+      }
+    } catch (error) {
+      // After a failure the next sweep starts over (a cursor may have expired); after the bound, it continues on the
+      // page this one stopped on, where what this one finished is no longer marked.
+      resumeAt = error instanceof SweepBoundReached ? cursor : undefined;
+      if (!(error instanceof SweepBoundReached)) throw error;
+      options.onUnfinished?.(calls);
+      return retired;
+    }
+  };
+}
+
+/** How many of `held` the sweep at `now` leaves: every secret whose successor's grace has not ended, and the newest. */
+function stillHeld(held: HeldSecret[], graceSeconds: number, now: number): number {
+  const sorted = oldestFirst(held);
+  return sorted.filter((_, index) => {
+    const successor = sorted[index + 1];
+    return !successor || !Number.isFinite(successor.createdAt) || successor.createdAt + graceSeconds * 1000 >= now;
+  }).length;
+}
+
+/** Every item of a listing read page by page by offset, up to `maxPages` pages. */
 export async function* offsetPages<Item>(pageSize: number, maxPages: number, fetchPage: (offset: number, limit: number) => Promise<Item[]>): AsyncIterable<Item> {
   for (let page = 0; page < maxPages; page++) {
     const items = await fetchPage(page * pageSize, pageSize);

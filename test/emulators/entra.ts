@@ -61,6 +61,14 @@ export interface EntraEmulator {
   ownedClientIds(): string[];
   /** Live applications, whoever created them. */
   applicationCount(): number;
+  /**
+   * Puts `count` applications carrying the bridge's tag (and `tags`) straight into the tenant (no request), with a
+   * password per start time in `passwordStarts` (epoch ms; default one, a day old). Returns their appIds. Object ids
+   * sort in the order of seeding, before those the tenant assigns.
+   */
+  seedOwnedApplications(count: number, options?: { passwordStarts?: number[]; tags?: string[] }): string[];
+  /** Key ids of an application's passwords. */
+  passwordKeyIds(appId: string): string[];
   application(appId: string): { id: string; tags: string[]; passwordKeyIds: string[]; hasServicePrincipal: boolean; properties: Json } | undefined;
   /** Registers an app the bridge did not create (the tenant's own admin app, say) and returns its credentials. */
   seedForeignClient(displayName?: string): { clientId: string; clientSecret: string };
@@ -160,6 +168,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
   const byAppId = (appId: string) => [...applications.values()].find((app) => app.appId === appId && !app.deleted);
   const visible = (app: StoredApplication | undefined) => (app && !app.deleted && Date.now() >= app.visibleAt ? app : undefined);
 
+  let seededCount = 0;
   function createApplication(properties: Json, owners: string[]): StoredApplication {
     const now = Date.now();
     const app: StoredApplication = {
@@ -345,9 +354,20 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
     }
     const top = Number(request.query.get('$top') ?? 100);
     if (top > 999) return graphError(400, 'Request_BadRequest', "Invalid page size specified: '" + top + "'. Must be between 1 and 999 inclusive.");
+    // Pages in object-id order; the next link's `$skiptoken` is where the next page starts.
+    const skiptoken = request.query.get('$skiptoken');
+    matches.sort((a, b) => (a.id < b.id ? -1 : 1));
+    if (skiptoken !== null) matches = matches.filter((app) => app.id > skiptoken);
+    const page = matches.slice(0, top);
+    const next = new URLSearchParams(request.query);
+    next.set('$skiptoken', page.at(-1)?.id ?? '');
     return {
       status: 200,
-      body: { '@odata.context': `${emulator.url}${GRAPH_PREFIX}/$metadata#applications`, value: matches.slice(0, top).map((app) => select(representation(app), request.query)) },
+      body: {
+        '@odata.context': `${emulator.url}${GRAPH_PREFIX}/$metadata#applications`,
+        value: page.map((app) => select(representation(app), request.query)),
+        ...(matches.length > top ? { '@odata.nextLink': `${emulator.url}${GRAPH_PREFIX}/applications?${next.toString()}` } : {}),
+      },
     };
   }));
 
@@ -486,6 +506,23 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
     ownedClientIds: () =>
       [...applications.values()].filter((app) => !app.deleted && Array.isArray(app.properties.tags) && (app.properties.tags as string[]).includes(OWNER_TAG)).map((app) => app.appId),
     applicationCount: () => [...applications.values()].filter((app) => !app.deleted).length,
+    seedOwnedApplications: (count: number, options: { passwordStarts?: number[]; tags?: string[] } = {}) => {
+      const seeded: string[] = [];
+      for (let index = 0; index < count; index++) {
+        const app = createApplication({ displayName: `seeded ${index}`, signInAudience: 'AzureADMyOrg', tags: [OWNER_TAG, ...(options.tags ?? [])] }, [adminSpId]);
+        applications.delete(app.id);
+        app.id = `00000000-0000-4000-8000-${String(seededCount++).padStart(12, '0')}`;
+        app.visibleAt = 0;
+        applications.set(app.id, app);
+        for (const start of options.passwordStarts ?? [Date.now() - 86_400_000]) {
+          const password = addPassword(app, { displayName: 'dcr-bridge', startDateTime: new Date(start).toISOString() });
+          password.visibleAt = 0;
+        }
+        seeded.push(app.appId);
+      }
+      return seeded;
+    },
+    passwordKeyIds: (appId: string) => byAppId(appId)?.passwords.map((password) => password.keyId) ?? [],
     application: (appId: string) => {
       const app = byAppId(appId);
       if (!app) return undefined;

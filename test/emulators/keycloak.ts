@@ -32,6 +32,11 @@ export interface KeycloakEmulatorOptions {
   rotatedExpirationSeconds?: number;
   /** The executor's `expiration-period`: how long a secret lives under the policy. Default 2505600 s (29 days), Keycloak's. */
   secretExpirationSeconds?: number;
+  /**
+   * The client attributes `GET …/clients?q=key:value` may search, as a server started with
+   * `--spi-client-jpa-searchable-attributes=…`. Default none, as a fresh Keycloak: every `q=` is `400`.
+   */
+  searchableClientAttributes?: string[];
 }
 
 export interface KeycloakEmulator {
@@ -46,6 +51,8 @@ export interface KeycloakEmulator {
   clients(): Array<{ id: string; clientId: string; attributes: Record<string, string>; optionalClientScopes: string[]; hasRotatedSecret: boolean }>;
   /** clientIds of the managed realm's clients carrying the bridge's ownership attribute. */
   ownedClientIds(): string[];
+  /** Puts `count` confidential clients carrying the bridge's ownership attribute straight into the realm (no request). */
+  seedOwnedClients(count: number): void;
   /** Adds a client scope to the realm (a fresh realm has Keycloak's built-in ones: profile, email, roles…). */
   addClientScope(name: string): void;
   /** Creates a client the bridge did not create (an admin's own confidential client) and returns its credentials. */
@@ -87,6 +94,7 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
   const adminRealm = options.adminRealm ?? realm;
   let tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? 300;
   const rotationPolicy = options.secretRotationPolicy ?? true;
+  const searchable = new Set(options.searchableClientAttributes ?? []);
   const rotatedExpirationSeconds = options.rotatedExpirationSeconds ?? 172_800;
   const secretExpirationSeconds = options.secretExpirationSeconds ?? 2_505_600;
   /** Client scopes of the managed realm, name → id. */
@@ -276,8 +284,10 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
     const q = request.query.get('q');
     if (q !== null) {
       // Keycloak searches only attributes its JPA client provider was configured to search; a fresh server, none.
-      const keys = q.split(' ').filter(Boolean).map((pair) => pair.split(':')[0]!);
-      return { status: 400, body: { error: 'invalid_request', error_description: `Attributes [${[...new Set(keys)].join(', ')}] not allowed for search` } };
+      const pairs = q.split(' ').filter(Boolean).map((pair) => [pair.slice(0, pair.indexOf(':')), pair.slice(pair.indexOf(':') + 1)] as const);
+      const refused = pairs.map(([key]) => key).filter((key) => !searchable.has(key));
+      if (refused.length > 0) return { status: 400, body: { error: 'invalid_request', error_description: `Attributes [${[...new Set(refused)].join(', ')}] not allowed for search` } };
+      found = found.filter((client) => pairs.every(([key, value]) => client.representation.attributes?.[key] === value));
     }
     const first = Number(request.query.get('first') ?? 0);
     const max = request.query.get('max') === null ? found.length : Number(request.query.get('max'));
@@ -437,6 +447,11 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
     adminRealm,
     serviceAccount: { clientId: serviceAccount.representation.clientId, clientSecret: serviceAccount.secret! },
     driverEnv,
+    seedOwnedClients: (count) => {
+      for (let index = 0; index < count; index++) {
+        storeClient(realm, { clientId: `seeded-${index}`, protocol: 'openid-connect', clientAuthenticatorType: 'client-secret', serviceAccountsEnabled: true, attributes: { 'dcr-bridge.managed': 'true' } });
+      }
+    },
     clients: () =>
       [...clientsOf(realm)!.values()].map((client) => ({
         id: client.representation.id,

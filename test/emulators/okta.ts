@@ -54,6 +54,11 @@ export interface OktaEmulator {
   /** Client ids of the apps carrying the bridge's ownership mark. */
   ownedClientIds(): string[];
   app(clientId: string): { status: string; secrets: Array<{ id: string; status: string }>; label: string; profile: Json | undefined } | undefined;
+  /**
+   * Puts `count` apps carrying the bridge's ownership mark, one secret each, straight into the org (no request): the
+   * fleet a sweep walks through. Their ids sort before any id the org assigns, so the apps created later list last.
+   */
+  seedOwnedApps(count: number): void;
   /** Creates an app the bridge did not create (the org's own admin app, say) and returns its credentials. */
   seedForeignClient(label?: string): { clientId: string; clientSecret: string };
   /** What the IdP holds about its clients (secrets and grants too), as plain JSON: a refused call must leave it equal. */
@@ -567,6 +572,26 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
       return app && { status: app.status, label: app.label, profile: app.profile, secrets: app.secrets.map(({ id, status }) => ({ id, status })) };
     },
     clientState: () => JSON.parse(JSON.stringify([...apps.values()])),
+    seedOwnedApps: (count) => {
+      const created = oktaTimestamp();
+      for (let index = 0; index < count; index++) {
+        const id = `0oa-seed-${String(index).padStart(7, '0')}`;
+        apps.set(id, {
+          id,
+          clientId: id,
+          status: 'ACTIVE',
+          created,
+          lastUpdated: created,
+          secrets: [newSecret()],
+          ...writableParts({
+            label: `seeded ${index}`,
+            credentials: { oauthClient: { token_endpoint_auth_method: 'client_secret_basic' } },
+            settings: { oauthClient: { application_type: 'service', grant_types: ['client_credentials'], response_types: ['token'] } },
+            profile: { dcr_bridge: { owner: OWNER_MARK, issued_at: String(Math.floor(Date.parse(created) / 1000)) } },
+          }),
+        });
+      }
+    },
     seedForeignClient: (label = 'Payroll (not from the bridge)') => {
       const { app, secret } = createApp(
         {

@@ -38,6 +38,7 @@ describe('configuration', () => {
     assert.equal(config.idpMaxConnections, 32);
     assert.equal(config.bodyLimitBytes, 64 * 1024);
     assert.equal(config.sweepIntervalSeconds, 60);
+    assert.equal(config.sweepMaxIdpCalls, 1000);
     assert.ok(config.authFailureLimitPerMinute < config.rateLimitPerMinute, 'failed auth is limited more strictly');
   });
 
@@ -96,6 +97,7 @@ describe('configuration', () => {
       [{ DCR_BODY_LIMIT: '1gb' }, 'DCR_BODY_LIMIT'],
       [{ DCR_RATE_LIMIT_PER_MINUTE: '0' }, 'DCR_RATE_LIMIT_PER_MINUTE'],
       [{ DCR_SWEEP_INTERVAL_SECONDS: '0' }, 'DCR_SWEEP_INTERVAL_SECONDS'],
+      [{ DCR_SWEEP_MAX_IDP_CALLS: '5' }, 'DCR_SWEEP_MAX_IDP_CALLS'],
       [{ TLS_CERT_FILE: '/tmp/cert.pem' }, 'TLS_KEY_FILE'],
       [{ TLS_KEY_FILE: '/tmp/key.pem' }, 'TLS_CERT_FILE'],
     ];

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
+import type { SweepOptions } from '../../src/driver/rotation.js';
 import { IdpUnavailableError } from '../../src/errors.js';
 import { BridgeEvents } from '../../src/events.js';
 import { createLogger } from '../../src/logging.js';
@@ -52,6 +53,34 @@ describe('rotation-grace sweep', () => {
     await settle();
     assert.equal(driver.sweeps.length, 3, 'stopping the sweep stops it');
     assert.equal(clock.pendingTimers, 0, 'and leaves no timer behind');
+  });
+
+  it("passes its bound of IdP calls to the driver and logs a sweep the bound ended, and the next sweep still runs", async () => {
+    const clock = new VirtualClock();
+    const bounds: Array<number | undefined> = [];
+    // A driver whose every sweep reaches its bound after 25 calls.
+    class BoundedDriver extends MemoryDriver {
+      override async retireExpiredSecrets(now: number, options?: SweepOptions): Promise<number> {
+        bounds.push(options?.maxIdpCalls);
+        options?.onUnfinished?.(25);
+        return super.retireExpiredSecrets(now);
+      }
+    }
+    const driver = new BoundedDriver({ rotationGrace: true });
+    const lines: string[] = [];
+    const stop = startSecretSweep({ rotationGraceSeconds: 60, sweepIntervalSeconds: 1, sweepMaxIdpCalls: 25 }, driver, new BridgeEvents(), capturingLogger(lines), clock);
+    try {
+      clock.advance(1_000);
+      await settle();
+      clock.advance(1_000);
+      await settle();
+    } finally {
+      stop();
+    }
+    assert.deepEqual(bounds, [25, 25]);
+    const logged = lines.filter((line) => line.includes('secret sweep reached its bound; the next sweep continues')).map((line) => JSON.parse(line) as { idpCalls?: number });
+    assert.equal(logged.length, 2);
+    assert.equal(logged[0]!.idpCalls, 25);
   });
 
   it('does not run without a grace, or when the driver rotates immediately', async () => {

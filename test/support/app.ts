@@ -33,6 +33,7 @@ export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig 
     rateLimitPerMinute: 100_000,
     authFailureLimitPerMinute: 100_000,
     sweepIntervalSeconds: 60,
+    sweepMaxIdpCalls: 1000,
     trustProxy: false,
     serverLimits: { headersTimeoutMs: 20_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 65_000, maxConnections: 1024 },
     shutdownGraceSeconds: 5,
