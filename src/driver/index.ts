@@ -11,3 +11,6 @@ export * from './ownership.js';
 export * from './rotation.js';
 export * from './token.js';
 export * from './standard.js';
+export * from './recovery.js';
+export * from './members.js';
+export * from './sweep-listing.js';
