@@ -4,17 +4,16 @@
  * mapped the way Keycloak's own client-registration service maps it. The bridge chooses each `clientId`, so a create
  * whose answer was lost can be repeated: the 409 that follows is adopted when the client carries this registration's mark.
  */
-import { randomBytes } from 'node:crypto';
 import KeycloakAdminClient, { NetworkError } from '@keycloak/keycloak-admin-client';
 import type ClientRepresentation from '@keycloak/keycloak-admin-client/lib/defs/clientRepresentation.js';
 import { envValue, requiredEnv, urlEnv } from '../src/env.js';
 import { upstreamStatusOf } from '../src/idp/call.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
-import { IdpError, InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError } from '../src/errors.js';
-import { checkClientId, createAdminCall, createOrAdopt, defineDriver, deleteOwned, fetchClientCredentialsToken, flatMark, goneIsDone, hasStrings, isRecord, isRecordArray, joinValues, markSearchListing, newMark } from '../src/driver/index.js';
-import { createGraceSweep, membershipChanges, offsetPages, openRegistrations, ownedOnly, refuseOverlong, regeneratedSecret, registrationOf, updatedMark, requireOwned, rotateWithGrace, splitValues } from '../src/driver/index.js';
+import { InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError } from '../src/errors.js';
+import { checkClientId, chosenClientId, createAdminCall, createMarkSearchSweep, createOrAdopt, currentAndRotatedSlots, defineDriver, deleteOwned, fetchClientCredentialsToken, flatMark, goneIsDone, hasStrings } from '../src/driver/index.js';
+import { isRecord, isRecordArray, joinValues, newMark, membershipChanges, offsetPages, openRegistrations, ownedOnly, refuseOverlong, regeneratedSecret, registrationOf, updatedMark, requireOwned, rotateWithGrace, splitValues } from '../src/driver/index.js';
 import { statusFailure, stringMembers, undoOnFailure, usableAnswer, withoutEmpty, withoutUndefined } from '../src/driver/index.js';
-import type { AdminCallSettings, ClientMetadata, DcrDriver, DriverFactory, HeldSecret, RegisteredClient, SecretSlots } from '../src/driver/index.js';
+import type { AdminCallSettings, ClientMetadata, DcrDriver, DriverFactory, HeldSecret, RegisteredClient } from '../src/driver/index.js';
 
 export interface KeycloakDriverOptions extends AdminCallSettings {
   /** Base URL of the Keycloak server, e.g. `https://sso.example.com` (no `/admin`). */
@@ -36,11 +35,7 @@ const AUTH_METHOD = 'dcr-bridge.token-endpoint-auth-method';
 const APPLICATION_TYPE = 'dcr-bridge.application-type';
 /** Client attributes that carry metadata, cleared on an update whose metadata no longer has them. */
 const MAPPED_ATTRIBUTES = ['use.refresh.tokens', 'post.logout.redirect.uris', 'logoUri', 'contacts', 'use.jwks.url', 'jwks.url', AUTH_METHOD, APPLICATION_TYPE];
-/**
- * The grace mark, `dcr-bridge.grace` = `true`: the sweep finds it with `q=dcr-bridge.grace:true` where the server was
- * configured to search that attribute (Keycloak searches none by default: `400`), and otherwise in the listing of
- * every client, where a rotated secret is also a mark.
- */
+/** The grace mark, `dcr-bridge.grace` = `true`: searched with `q=dcr-bridge.grace:true` where the server indexes it (else `400`). */
 const GRACE_MARK = 'dcr-bridge.grace';
 const SECRET_CREATION_TIME = 'client.secret.creation.time';
 const ROTATED_CREATION_TIME = 'client.secret.rotated.creation.time';
@@ -61,12 +56,11 @@ const isOwned = (client: KeycloakClient) => markOf(client) !== undefined;
 
 export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver {
   const realmUrl = (realm: string) => `${options.url.replace(/\/+$/, '')}/realms/${encodeURIComponent(realm)}`;
-  const tokenUrl = `${realmUrl(options.adminRealm ?? options.realm)}/protocol/openid-connect/token`;
   const call = createAdminCall({
     ...options,
     host: new URL(options.url).host,
     describe: describeKeycloakError,
-    fetchToken: (signal, http) => fetchClientCredentialsToken(http, tokenUrl, { client_id: options.clientId, client_secret: options.clientSecret }, signal),
+    fetchToken: (signal, http) => fetchClientCredentialsToken(http, `${realmUrl(options.adminRealm ?? options.realm)}/protocol/openid-connect/token`, { client_id: options.clientId, client_secret: options.clientSecret }, signal),
   });
   // The SDK has no retries of its own; its `timeout` aborts each request, so the call layer's timeout really ends it.
   // Its only HTTP hook is the init it hands Node's fetch: that sends through the kit's pool.
@@ -83,30 +77,20 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
   const ownedClient = async (clientId: string) => requireOwned(await findClient(clientId), isOwned);
   const invalidateRotated = (client: KeycloakClient) => call('invalidate rotated secret', 'idempotent', () => admin.clients.invalidateSecret({ id: client.id }));
 
-  /**
-   * Keycloak's two secret slots: the current secret, and the "rotated" one a regeneration keeps under the realm's
-   * rotation policy. A regeneration moves the current secret into the rotated slot, so only what was listed before it
-   * can be removed afterwards (by emptying the rotated slot); the current secret cannot be removed at all.
-   */
-  function secretSlots(client: KeycloakClient): SecretSlots {
-    let listedBefore: Set<HeldSecret> | undefined;
-    const regenerate = () => call('rotate client secret', 'unsafe', async () => usableAnswer(await admin.clients.generateNewClientSecret({ id: client.id }), isSecret, 'the secret regeneration').value);
-    return {
-      async list() {
-        if (listedBefore) return heldSecrets(await ownedClient(client.clientId));
-        const held = heldSecrets(client);
-        listedBefore = new Set(held);
-        return held;
-      },
+  const regenerate = (client: KeycloakClient) =>
+    call('rotate client secret', 'unsafe', async () => usableAnswer(await admin.clients.generateNewClientSecret({ id: client.id }), isSecret, 'the secret regeneration').value);
+
+  /** Keycloak's current secret, and the "rotated" one a regeneration keeps under the realm's rotation policy. */
+  const secretSlots = (client: KeycloakClient) =>
+    currentAndRotatedSlots({
+      idp: 'Keycloak',
+      held: heldSecrets(client),
+      reread: async () => heldSecrets(await ownedClient(client.clientId)),
       // Not repeated: after an ambiguous failure, a secret read again that differs from the one read before is handed out.
-      add: async () => ({ id: 'current', value: await regeneratedSecret(regenerate, client.secret, () => currentSecret(client)) }),
-      async remove(secret) {
-        if (!listedBefore?.has(secret)) throw new IdpError("Keycloak cannot remove a client's current secret.");
-        await invalidateRotated(client);
-      },
+      regenerate: () => regeneratedSecret(() => regenerate(client), client.secret, () => currentSecret(client)),
+      removeRotated: () => invalidateRotated(client),
       markGrace: () => writeGraceMark(client, true),
-    };
-  }
+    });
 
   /** The secret the client holds now, read again; none when its clientId names another client by now. */
   async function currentSecret(client: KeycloakClient): Promise<unknown> {
@@ -122,15 +106,11 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
     call('list clients', 'idempotent', async () => usableAnswer(await admin.clients.find(query), isClientList, 'the client listing'));
 
   // The first pass after start lists every client, where a rotated secret is a mark too: a grace from before the mark existed ends all the same.
-  const sweepListing = markSearchListing<KeycloakClient>({
+  const retireExpiredSecrets = createMarkSearchSweep<KeycloakClient>(graceSeconds, {
     pageSize: SWEEP_PAGE,
     list: (first, max, marked) => listClients({ first, max, ...(marked ? { q: `${GRACE_MARK}:true` } : {}) }),
     isOwned,
     refused: (error) => upstreamStatusOf(error) === 400,
-  });
-
-  const retireExpiredSecrets = createGraceSweep<KeycloakClient>(graceSeconds, {
-    page: (cursor) => sweepListing.page(cursor),
     graceEndsAt: (client) => (client.attributes?.[GRACE_MARK] === 'true' || client.attributes?.[ROTATED_CREATION_TIME] !== undefined ? Number.NaN : undefined),
     secrets: async (client, fresh) => heldSecrets(fresh ? await ownedClient(client.clientId) : client),
     // The rotated secret's successor is the current one: its grace runs from the current secret's creation.
@@ -138,7 +118,6 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
     mark: (client) => writeGraceMark(client, true),
     clearMark: async (client) => {
       if (client.attributes?.[GRACE_MARK] !== undefined) await writeGraceMark(client, false);
-      sweepListing.cleared(client);
     },
     costs: { secrets: 0, freshSecrets: 1, remove: 1, mark: 1, clearMark: 1 },
   });
@@ -161,7 +140,7 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
     capabilities: { rotationGrace: graceSeconds > 0, apiAccessGrants: false },
 
     async registerClient(metadata, context) {
-      const clientId = `dcr-${randomBytes(12).toString('hex')}`;
+      const clientId = chosenClientId();
       const representation = { ...toRepresentation(metadata, { clientId }), clientId };
       if (representation.optionalClientScopes?.length) await scopeIds(representation.optionalClientScopes);
       const mark = newMark(context);

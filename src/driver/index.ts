@@ -14,3 +14,5 @@ export * from './standard.js';
 export * from './recovery.js';
 export * from './members.js';
 export * from './sweep-listing.js';
+export * from './two-slots.js';
+export * from './registered.js';

@@ -4,6 +4,7 @@
  * mark; a secret regeneration that is never repeated, whose new secret is read back after an ambiguous failure; the
  * client of a registration found by its mark in a listing; and a create whose "already exists" is done.
  */
+import { randomBytes } from 'node:crypto';
 import { ConflictError } from '../errors.js';
 import { mayHaveBeenApplied } from './admin-call.js';
 import type { BridgeMark } from './ownership.js';
@@ -13,6 +14,9 @@ export interface MarkedLookup<Client> {
   markOf(client: Client): BridgeMark | undefined;
   idOf(client: Client): string;
 }
+
+/** A client id the bridge chooses before the create (`dcr-` and 24 hex digits), so that `createOrAdopt` can repeat it. */
+export const chosenClientId = (): string => `dcr-${randomBytes(12).toString('hex')}`;
 
 /**
  * Creates a client under an id the bridge chose, so the create is safe to repeat: when it fails (a repeat after a lost
@@ -48,8 +52,8 @@ export async function regeneratedSecret(regenerate: () => Promise<string>, befor
 }
 
 /** The first of `clients` whose mark carries `registrationId`: the client of a create whose answer was lost. */
-export async function findByRegistration<Client>(clients: AsyncIterable<Client>, registrationId: string, lookup: Pick<MarkedLookup<Client>, 'markOf'>): Promise<Client | undefined> {
-  for await (const client of clients) if (lookup.markOf(client)?.registrationId === registrationId) return client;
+export async function findByRegistration<Client>(clients: AsyncIterable<Client>, registrationId: string, markOf: (client: Client) => BridgeMark | undefined): Promise<Client | undefined> {
+  for await (const client of clients) if (markOf(client)?.registrationId === registrationId) return client;
   return undefined;
 }
 

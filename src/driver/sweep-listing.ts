@@ -5,7 +5,7 @@
  * existed is found too, by the driver's `graceEndsAt`); from the next pass on it searches the grace mark, and once the
  * IdP refused the search (`refused`), it lists every client again and never searches again.
  */
-import type { ListingPage } from './rotation.js';
+import { createGraceSweep, type GraceSweepSource, type ListingPage, type SweepOptions } from './rotation.js';
 
 export interface MarkSearchOptions<Client> {
   /** Clients per page. */
@@ -17,14 +17,30 @@ export interface MarkSearchOptions<Client> {
   refused(error: unknown): boolean;
 }
 
-export interface MarkSearchListing<Client> {
+/**
+ * `createGraceSweep` paging through `markSearchListing`: the driver says how its IdP lists, reads and changes a
+ * client, and a client whose mark the sweep cleared moves the next page's offset.
+ */
+export function createMarkSearchSweep<Client extends object>(graceSeconds: number, source: MarkSearchOptions<Client> & Omit<GraceSweepSource<Client>, 'page'>): (now: number, options?: SweepOptions) => Promise<number> {
+  const listing = markSearchListing(source);
+  return createGraceSweep<Client>(graceSeconds, {
+    ...source,
+    page: (cursor) => listing.page(cursor),
+    clearMark: async (client) => {
+      await source.clearMark(client);
+      listing.cleared(client);
+    },
+  });
+}
+
+interface MarkSearchListing<Client> {
   page(cursor: string | undefined): Promise<ListingPage<Client>>;
-  /** Called from the sweep's `clearMark`: the client leaves the search, so the next page starts one earlier. */
+  /** The client left the search (its mark was cleared), so the next page starts one earlier. */
   cleared(client: Client): void;
 }
 
 /** The sweep's pages, by offset, through a search for the grace mark where the IdP answers it, else every client. */
-export function markSearchListing<Client extends object>(options: MarkSearchOptions<Client>): MarkSearchListing<Client> {
+function markSearchListing<Client extends object>(options: MarkSearchOptions<Client>): MarkSearchListing<Client> {
   const { pageSize, isOwned } = options;
   let searchable: boolean | undefined;
   const unmarked = new WeakSet<Client>();
