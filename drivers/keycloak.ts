@@ -1,8 +1,7 @@
 /**
- * Keycloak: clients of one realm through the admin REST API (`@keycloak/keycloak-admin-client`), authenticated as a
- * service-account client with `manage-clients` (never initial access tokens, which run out). RFC 7591 metadata is
- * mapped the way Keycloak's own client-registration service maps it. The bridge chooses each `clientId`, so a create
- * whose answer was lost can be repeated: the 409 that follows is adopted when the client carries this registration's mark.
+ * Keycloak: clients of one realm through the admin REST API (`@keycloak/keycloak-admin-client`), as a service-account
+ * client with `manage-clients` (never initial access tokens, which run out), RFC 7591 metadata mapped as Keycloak's own
+ * client-registration service maps it. The bridge chooses each `clientId`: a repeated create meets a 409 (`createOrAdopt`).
  */
 import KeycloakAdminClient, { NetworkError } from '@keycloak/keycloak-admin-client';
 import type ClientRepresentation from '@keycloak/keycloak-admin-client/lib/defs/clientRepresentation.js';
@@ -10,10 +9,10 @@ import { envValue, requiredEnv, urlEnv } from '../src/env.js';
 import { upstreamStatusOf } from '../src/idp/call.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
 import { InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError } from '../src/errors.js';
-import { checkClientId, chosenClientId, createAdminCall, createMarkSearchSweep, createOrAdopt, currentAndRotatedSlots, defineDriver, deleteOwned, fetchClientCredentialsToken, flatMark, goneIsDone, hasStrings } from '../src/driver/index.js';
-import { isRecord, isRecordArray, joinValues, newMark, membershipChanges, offsetPages, openRegistrations, ownedOnly, refuseOverlong, regeneratedSecret, registrationOf, updatedMark, requireOwned, rotateWithGrace, splitValues } from '../src/driver/index.js';
-import { statusFailure, stringMembers, undoOnFailure, usableAnswer, withoutEmpty, withoutUndefined } from '../src/driver/index.js';
-import type { AdminCallSettings, ClientMetadata, DcrDriver, DriverFactory, HeldSecret, RegisteredClient } from '../src/driver/index.js';
+import { applicationTypeOf, checkClientId, chosenClientId, createAdminCall, createCurrentAndRotatedSweep, createOrAdopt, currentAndRotated, currentAndRotatedSlots, defineDriver, deleteOwned } from '../src/driver/index.js';
+import { fetchClientCredentialsToken, flatMark, goneIsDone, hasStrings, isRecord, isRecordArray, joinValues, newMark, membershipChanges, offsetPages, openRegistrations, ownedOnly, refuseOverlong, regeneratedSecret } from '../src/driver/index.js';
+import { registeredClient, replacingMembers, updatedMark, requireOwned, rotateWithGrace, splitValues, statusFailure, stringMembers, undoOnFailure, usableAnswer, withoutEmpty, withoutUndefined } from '../src/driver/index.js';
+import type { AdminCallSettings, ClientMetadata, CurrentAndRotatedSecrets, DcrDriver, DriverFactory, HeldSecret, RegisteredClient } from '../src/driver/index.js';
 
 export interface KeycloakDriverOptions extends AdminCallSettings {
   /** Base URL of the Keycloak server, e.g. `https://sso.example.com` (no `/admin`). */
@@ -43,14 +42,11 @@ const ROTATED_CREATION_TIME = 'client.secret.rotated.creation.time';
 const MULTI_VALUE_SEPARATOR = '##';
 
 const AUTHENTICATORS: Record<string, string> = { client_secret_basic: 'client-secret', client_secret_post: 'client-secret', client_secret_jwt: 'client-secret-jwt', private_key_jwt: 'client-jwt' };
-/** Clients per page of the sweep's listing. */
-const SWEEP_PAGE = 100;
 /** The RFC 7591 grant types Keycloak has a switch for. */
 const GRANT_SWITCHES = { authorization_code: 'standardFlowEnabled', implicit: 'implicitFlowEnabled', password: 'directAccessGrantsEnabled', client_credentials: 'serviceAccountsEnabled' } as const;
 
 const isClient = (value: unknown): value is KeycloakClient => hasStrings('id', 'clientId')(value) && (value.attributes === undefined || isRecord(value.attributes));
 const isClientList = (value: unknown): value is KeycloakClient[] => isRecordArray(value) && value.every(isClient);
-const isSecret = hasStrings('value');
 const markOf = (client: ClientRepresentation) => MARK.read(client.attributes);
 const isOwned = (client: KeycloakClient) => markOf(client) !== undefined;
 
@@ -75,55 +71,29 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
   }
 
   const ownedClient = async (clientId: string) => requireOwned(await findClient(clientId), isOwned);
-  const invalidateRotated = (client: KeycloakClient) => call('invalidate rotated secret', 'idempotent', () => admin.clients.invalidateSecret({ id: client.id }));
-
-  const regenerate = (client: KeycloakClient) =>
-    call('rotate client secret', 'unsafe', async () => usableAnswer(await admin.clients.generateNewClientSecret({ id: client.id }), isSecret, 'the secret regeneration').value);
-
-  /** Keycloak's current secret, and the "rotated" one a regeneration keeps under the realm's rotation policy. */
-  const secretSlots = (client: KeycloakClient) =>
-    currentAndRotatedSlots({
-      idp: 'Keycloak',
-      held: heldSecrets(client),
-      reread: async () => heldSecrets(await ownedClient(client.clientId)),
-      // Not repeated: after an ambiguous failure, a secret read again that differs from the one read before is handed out.
-      regenerate: () => regeneratedSecret(() => regenerate(client), client.secret, () => currentSecret(client)),
-      removeRotated: () => invalidateRotated(client),
-      markGrace: () => writeGraceMark(client, true),
-    });
+  const listClients = (query: { first: number; max: number; q?: string }) => call('list clients', 'idempotent', async () => usableAnswer(await admin.clients.find(query), isClientList, 'the client listing'));
+  const regenerate = (client: KeycloakClient) => call('rotate client secret', 'unsafe', async () => usableAnswer(await admin.clients.generateNewClientSecret({ id: client.id }), hasStrings('value'), 'the secret regeneration').value);
 
   /** The secret the client holds now, read again; none when its clientId names another client by now. */
-  async function currentSecret(client: KeycloakClient): Promise<unknown> {
-    const now = await findClient(client.clientId);
-    return now?.id === client.id ? now.secret : undefined;
-  }
+  const currentSecret = (client: KeycloakClient) => findClient(client.clientId).then((now) => (now?.id === client.id ? now.secret : undefined));
 
-  /** Sets or removes the grace mark; Keycloak merges the attributes of a PUT, and an empty value removes one. */
-  const writeGraceMark = (client: KeycloakClient, marked: boolean) =>
-    call('mark grace', 'idempotent', () => admin.clients.update({ id: client.id }, { clientId: client.clientId, attributes: { [GRACE_MARK]: marked ? 'true' : '' } }));
+  /** Keycloak's current secret, and the "rotated" one a regeneration keeps under the realm's rotation policy. */
+  const secrets: CurrentAndRotatedSecrets<KeycloakClient> = {
+    idp: 'Keycloak',
+    held: heldSecrets,
+    reread: (client) => ownedClient(client.clientId),
+    regenerate: (client) => regeneratedSecret(() => regenerate(client), client.secret, () => currentSecret(client)),
+    removeRotated: (client) => call('invalidate rotated secret', 'idempotent', () => admin.clients.invalidateSecret({ id: client.id })),
+    graceMark: (client) => client.attributes?.[GRACE_MARK],
+    // Keycloak merges the attributes of a PUT, and an empty value removes one.
+    writeGraceMark: (client, marked) => call('mark grace', 'idempotent', () => admin.clients.update({ id: client.id }, { clientId: client.clientId, attributes: { [GRACE_MARK]: marked ? 'true' : '' } })),
+  };
 
-  const listClients = (query: { first: number; max: number; q?: string }) =>
-    call('list clients', 'idempotent', async () => usableAnswer(await admin.clients.find(query), isClientList, 'the client listing'));
-
-  // The first pass after start lists every client, where a rotated secret is a mark too: a grace from before the mark existed ends all the same.
-  const retireExpiredSecrets = createMarkSearchSweep<KeycloakClient>(graceSeconds, {
-    pageSize: SWEEP_PAGE,
+  const retireExpiredSecrets = createCurrentAndRotatedSweep(graceSeconds, secrets, {
     list: (first, max, marked) => listClients({ first, max, ...(marked ? { q: `${GRACE_MARK}:true` } : {}) }),
     isOwned,
     refused: (error) => upstreamStatusOf(error) === 400,
-    graceEndsAt: (client) => (client.attributes?.[GRACE_MARK] === 'true' || client.attributes?.[ROTATED_CREATION_TIME] !== undefined ? Number.NaN : undefined),
-    secrets: async (client, fresh) => heldSecrets(fresh ? await ownedClient(client.clientId) : client),
-    // The rotated secret's successor is the current one: its grace runs from the current secret's creation.
-    remove: (client) => invalidateRotated(client),
-    mark: (client) => writeGraceMark(client, true),
-    clearMark: async (client) => {
-      if (client.attributes?.[GRACE_MARK] !== undefined) await writeGraceMark(client, false);
-    },
-    costs: { secrets: 0, freshSecrets: 1, remove: 1, mark: 1, clearMark: 1 },
   });
-
-  /** The bridge's clients, through every page: a real Keycloak refuses `q=` searches on attributes it does not index. */
-  const managedClients = () => ownedOnly(offsetPages(100, 1_000, (first, max) => listClients({ first, max })), isOwned);
 
   /** The realm's client scopes by name; Keycloak drops a scope it does not have without a word, the bridge refuses it. */
   async function scopeIds(wanted: string[]): Promise<Map<string, string>> {
@@ -145,7 +115,6 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
       if (representation.optionalClientScopes?.length) await scopeIds(representation.optionalClientScopes);
       const mark = newMark(context);
       representation.attributes = { ...representation.attributes, ...MARK.write(mark) };
-      // Safe to repeat: a repeat after a lost answer meets a 409, and the client there is adopted when it carries this registration's mark.
       const create = () => call('create client', 'idempotent', async () => usableAnswer(await admin.clients.create(representation).catch(asMetadataRefusal), hasStrings('id'), 'the client creation').id);
       const id = await createOrAdopt<KeycloakClient>(create, mark.registrationId, () => findClient(clientId), { markOf, idOf: (client) => client.id });
       // A public or private_key_jwt client authenticates without a secret, so it gets none.
@@ -161,9 +130,8 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
       const current = await ownedClient(clientId);
       const changes = toRepresentation(metadata, current);
       // Keycloak keeps what a PUT leaves out and merges attributes: an empty value removes one the metadata no longer has.
-      const cleared = Object.fromEntries(MAPPED_ATTRIBUTES.filter((key) => current.attributes?.[key] !== undefined).map((key) => [key, '']));
-      const mark = registration?.registration ? MARK.write(updatedMark(MARK.read(current.attributes)!, registration)) : {};
-      const update: ClientRepresentation = { ...changes, attributes: { ...cleared, ...changes.attributes, ...mark } };
+      const mark = registration?.registration ? MARK.write(updatedMark(markOf(current)!, registration)) : {};
+      const update: ClientRepresentation = { ...changes, attributes: replacingMembers(current.attributes, { ...changes.attributes, ...mark }, '', (key) => MAPPED_ATTRIBUTES.includes(key)) };
       // A PUT leaves a client's scopes as they were: each one added or removed is a call of its own.
       const { added, removed } = membershipChanges(changes.optionalClientScopes ?? [], current.optionalClientScopes ?? []);
       const ids = added.length + removed.length > 0 ? await scopeIds(added) : new Map<string, string>();
@@ -178,13 +146,14 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
     async rotateSecret(clientId) {
       const client = await ownedClient(clientId);
       if (!usesSecret(client)) throw new InvalidRequestError('This client authenticates without a client secret, so it has none to rotate.');
-      const { value } = await rotateWithGrace(secretSlots(client), graceSeconds);
+      const { value } = await rotateWithGrace(currentAndRotatedSlots(secrets, client), graceSeconds);
       return { clientId, clientSecret: value, clientSecretExpiresAt: 0 };
     },
 
     retireExpiredSecrets,
 
-    listOpenRegistrations: (limit) => openRegistrations(managedClients(), limit, markOf, (client) => client.clientId),
+    // The bridge's clients, through every page: a real Keycloak refuses `q=` searches on attributes it does not index.
+    listOpenRegistrations: (limit) => openRegistrations(ownedOnly(offsetPages(100, 1_000, (first, max) => listClients({ first, max })), isOwned), limit, markOf, (client) => client.clientId),
 
     fetchDiscoveryDocument: () => fetchDiscoveryJson(call.http, `${realmUrl(options.realm)}/.well-known/openid-configuration`, call.policy.timeoutMs),
 
@@ -197,8 +166,7 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
 /** The rotated secret (when there is one), then the current one, created (epoch ms) when Keycloak says or at the last rotation. */
 function heldSecrets(client: ClientRepresentation): HeldSecret[] {
   const attributes = stringMembers(client.attributes);
-  const current = { id: 'current', createdAt: Number(attributes[SECRET_CREATION_TIME] ?? attributes[ROTATED_CREATION_TIME]) * 1000 };
-  return attributes[ROTATED_CREATION_TIME] === undefined ? [current] : [{ id: 'rotated', createdAt: Number.NaN }, current];
+  return currentAndRotated(Number(attributes[SECRET_CREATION_TIME] ?? attributes[ROTATED_CREATION_TIME]) * 1000, attributes[ROTATED_CREATION_TIME] !== undefined);
 }
 
 /** Status and wait time from the SDK's `NetworkError`, which carries the fetch `Response`. */
@@ -228,7 +196,6 @@ function toRepresentation(metadata: ClientMetadata, base: ClientRepresentation):
     ...(metadata.jwksUri ? { 'use.jwks.url': 'true', 'jwks.url': metadata.jwksUri } : {}),
     [APPLICATION_TYPE]: metadata.applicationType,
   });
-  const switches = Object.fromEntries(Object.entries(GRANT_SWITCHES).map(([grant, property]) => [property, grants.has(grant)]));
   return {
     clientId: base.clientId,
     name: metadata.clientName ?? '',
@@ -236,7 +203,7 @@ function toRepresentation(metadata: ClientMetadata, base: ClientRepresentation):
     enabled: true,
     redirectUris: metadata.redirectUris,
     baseUrl: metadata.clientUri ?? '',
-    ...switches,
+    ...Object.fromEntries(Object.entries(GRANT_SWITCHES).map(([grant, property]) => [property, grants.has(grant)])),
     publicClient: method === 'none',
     ...(method === 'none' ? {} : { clientAuthenticatorType: AUTHENTICATORS[method] ?? 'client-secret' }),
     // `openid` is no client scope in Keycloak: it always accepts it, so it is neither stored nor checked.
@@ -251,7 +218,6 @@ function toRegisteredClient(client: ClientRepresentation): RegisteredClient {
   const refresh = attributes['use.refresh.tokens'] === 'true' && (client.standardFlowEnabled || client.directAccessGrantsEnabled);
   const grantTypes = [...Object.entries(GRANT_SWITCHES).filter(([, property]) => client[property]).map(([grant]) => grant), ...(refresh ? ['refresh_token'] : [])];
   const authenticatorMethod = Object.entries(AUTHENTICATORS).find(([, authenticator]) => authenticator === client.clientAuthenticatorType)?.[0];
-  const applicationType = attributes[APPLICATION_TYPE];
   const optional = withoutUndefined({
     clientName: client.name || undefined,
     scope: client.optionalClientScopes?.length ? client.optionalClientScopes.join(' ') : undefined,
@@ -260,7 +226,7 @@ function toRegisteredClient(client: ClientRepresentation): RegisteredClient {
     contacts: splitValues(attributes.contacts, MULTI_VALUE_SEPARATOR),
     jwksUri: attributes['use.jwks.url'] === 'true' ? attributes['jwks.url'] || undefined : undefined,
     postLogoutRedirectUris: splitValues(attributes['post.logout.redirect.uris'], MULTI_VALUE_SEPARATOR),
-    applicationType: applicationType === 'web' || applicationType === 'native' ? (applicationType as 'web' | 'native') : undefined,
+    applicationType: applicationTypeOf(attributes[APPLICATION_TYPE]),
   });
   const metadata: ClientMetadata = {
     ...optional,
@@ -269,8 +235,7 @@ function toRegisteredClient(client: ClientRepresentation): RegisteredClient {
     responseTypes: client.standardFlowEnabled ? ['code'] : [],
     tokenEndpointAuthMethod: client.publicClient ? 'none' : (attributes[AUTH_METHOD] ?? authenticatorMethod ?? 'client_secret_basic'),
   };
-  const mark = markOf(client);
-  return { clientId: client.clientId!, clientIdIssuedAt: mark?.issuedAt ?? 0, clientSecretExpiresAt: 0, metadata, ...registrationOf(mark) };
+  return registeredClient(client.clientId!, metadata, markOf(client));
 }
 
 export const createDriverFromEnv: DriverFactory = async (env, settings) =>

@@ -10,3 +10,8 @@ import { registrationOf } from './standard.js';
 export function registeredClient(clientId: string, metadata: ClientMetadata, mark: BridgeMark | undefined): RegisteredClient {
   return { clientId, clientIdIssuedAt: mark?.issuedAt ?? 0, clientSecretExpiresAt: 0, metadata, ...registrationOf(mark) };
 }
+
+/** RFC 7591 `application_type` from what an IdP stored for it: `web` or `native`, else none. */
+export function applicationTypeOf(stored: unknown): ClientMetadata['applicationType'] {
+  return stored === 'web' || stored === 'native' ? stored : undefined;
+}

@@ -8,8 +8,8 @@
 import { createGraceSweep, type GraceSweepSource, type ListingPage, type SweepOptions } from './rotation.js';
 
 export interface MarkSearchOptions<Client> {
-  /** Clients per page. */
-  pageSize: number;
+  /** Clients per page; default 100. */
+  pageSize?: number;
   /** One page of the IdP's clients from `first`: those carrying the grace mark when `marked`, else all of them. */
   list(first: number, max: number, marked: boolean): Promise<Client[]>;
   isOwned(client: Client): boolean;
@@ -41,7 +41,7 @@ interface MarkSearchListing<Client> {
 
 /** The sweep's pages, by offset, through a search for the grace mark where the IdP answers it, else every client. */
 function markSearchListing<Client extends object>(options: MarkSearchOptions<Client>): MarkSearchListing<Client> {
-  const { pageSize, isOwned } = options;
+  const { pageSize = 100, isOwned } = options;
   let searchable: boolean | undefined;
   const unmarked = new WeakSet<Client>();
   return {
