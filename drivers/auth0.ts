@@ -8,11 +8,12 @@
  */
 import { ManagementClient } from 'auth0';
 import { ConfigurationError, envValue, requiredEnv } from '../src/env.js';
-import { ClientNotFoundError, ConflictError, IdpError, InvalidClientMetadataError, InvalidRequestError, type BridgeError } from '../src/errors.js';
+import { ClientNotFoundError, IdpError, InvalidClientMetadataError, InvalidRequestError, type BridgeError } from '../src/errors.js';
 import type { HeaderSource } from '../src/idp/call.js';
-import { checkClientId, cleanUpIfApplied, createAdminCall, defineDriver, deleteOwned, fetchClientCredentialsToken, flatMark, foundOrUndefined, goneIsDone } from '../src/driver/index.js';
+import { UnusableAnswerError, checkClientId, cleanUpIfApplied, createAdminCall, defineDriver, deleteOwned, existingIsDone, fetchClientCredentialsToken, findByRegistration, flatMark, foundOrUndefined, goneIsDone } from '../src/driver/index.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
-import { hasStrings, isRecordArray, newMark, offsetPages, openRegistrations, registrationOf, updatedMark, requireOwned, rereadIfUnusable, statusFailure, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
+import { hasStrings, isRecordArray, joinValues, newMark, offsetPages, openRegistrations, regeneratedSecret, registeredClient, replacingMembers, updatedMark, requireOwned, rereadIfUnusable } from '../src/driver/index.js';
+import { refuseOverlongMembers, splitValues, statusFailure, stringMembers, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
 import type { AdminCallSettings, ApiAccess, BridgeMark, ClientMetadata, DcrDriver, DriverFactory, RegisteredClient } from '../src/driver/index.js';
 
 const AUTH0_GRANT_TYPES = new Set(['authorization_code', 'implicit', 'refresh_token', 'client_credentials', 'password', 'urn:ietf:params:oauth:grant-type:device_code']);
@@ -78,8 +79,7 @@ export function createAuth0Driver(options: Auth0DriverOptions): DcrDriver {
   const auth0 = new ManagementClient({ domain: options.domain, token: () => adminCall.tokens!.get(), maxRetries: 0, timeoutInSeconds, fetch: adminCall.http.fetch });
 
   /** One admin call: the SDK's retries off, the call layer's signal on. */
-  const call = <T>(operation: string, safety: 'idempotent' | 'unsafe', attempt: (request: RequestOptions) => Promise<T>): Promise<T> =>
-    adminCall(operation, safety, (abortSignal) => attempt({ abortSignal, maxRetries: 0, timeoutInSeconds }));
+  const call = <T>(operation: string, safety: 'idempotent' | 'unsafe', attempt: (request: RequestOptions) => Promise<T>): Promise<T> => adminCall(operation, safety, (abortSignal) => attempt({ abortSignal, maxRetries: 0, timeoutInSeconds }));
 
   async function findClient(clientId: string): Promise<Auth0Client | undefined> {
     checkClientId(clientId);
@@ -105,14 +105,10 @@ export function createAuth0Driver(options: Auth0DriverOptions): DcrDriver {
   }
 
   /** Grants the API; a grant that already exists is fine (Auth0 answers 409), so a repeated create is harmless. */
-  async function ensureGrant(clientId: string, audience: string, noSuchApi: BridgeError): Promise<void> {
-    try {
-      await call('grant api access', 'idempotent', (request) => auth0.clientGrants.create({ client_id: clientId, audience, scope: options.defaultScopes ?? [] }, request));
-    } catch (error) {
-      if (error instanceof ConflictError) return;
+  const ensureGrant = (clientId: string, audience: string, noSuchApi: BridgeError) =>
+    existingIsDone(call('grant api access', 'idempotent', (request) => auth0.clientGrants.create({ client_id: clientId, audience, scope: options.defaultScopes ?? [] }, request))).catch((error: unknown) => {
       throw error instanceof ClientNotFoundError ? noSuchApi : error;
-    }
-  }
+    });
 
   const removeClient = async (clientId: string) => {
     await revokeGrants(clientId);
@@ -120,17 +116,14 @@ export function createAuth0Driver(options: Auth0DriverOptions): DcrDriver {
   };
 
   const listClients = (operation: string, page: number, perPage: number, fields: string) =>
-    call(operation, 'idempotent', async (request) => {
-      const listed = await auth0.clients.list({ page, per_page: perPage, include_totals: true, fields, include_fields: true }, request);
-      return usableAnswer(listed.data, isClientList, 'the client listing');
-    });
+    call(operation, 'idempotent', async (request) => usableAnswer((await auth0.clients.list({ page, per_page: perPage, include_totals: true, fields, include_fields: true }, request)).data, isClientList, 'the client listing'));
 
   const markedClients = (operation: string, maxPages: number) => offsetPages(100, maxPages, (offset, limit) => listClients(operation, offset / limit, limit, 'client_id,client_metadata'));
 
   /** After a create whose answer was lost: the client may exist, found by the registration id set before the create. */
-  async function removeUnconfirmedRegistration(mark: BridgeMark): Promise<void> {
-    const pages = markedClients('find unconfirmed client', 20);
-    for await (const client of pages) if (isOwned(client) && MARK.read(client.client_metadata)?.registrationId === mark.registrationId) return removeClient(client.client_id);
+  async function removeUnconfirmedRegistration(mark: BridgeMark & { registrationId: string }): Promise<void> {
+    const lost = await findByRegistration(markedClients('find unconfirmed client', 20), mark.registrationId, (client) => MARK.read(client.client_metadata));
+    if (lost) await removeClient(lost.client_id);
   }
 
   return defineDriver({
@@ -155,12 +148,11 @@ export function createAuth0Driver(options: Auth0DriverOptions): DcrDriver {
 
     async updateClient(clientId, metadata, changes) {
       const existing = await findOwnedClient(clientId);
-      const owned = Object.fromEntries(Object.entries(stringMetadata(existing)).filter(([key]) => MARK.owns(key)));
+      const owned = Object.fromEntries(Object.entries(stringMembers(existing.client_metadata)).filter(([key]) => MARK.owns(key)));
       const kept = { ...owned, ...(changes?.registration ? MARK.write(updatedMark(MARK.read(owned)!, changes)) : {}) };
       const body = toAuth0Client(metadata, kept, undefined);
       // Auth0 merges client_metadata on update; a key is removed by sending it as null.
-      const removed = Object.fromEntries(Object.keys(existing.client_metadata ?? {}).filter((key) => !(key in body.client_metadata)).map((key) => [key, null]));
-      const update = { ...body, client_metadata: { ...removed, ...body.client_metadata } } as Parameters<typeof auth0.clients.update>[1];
+      const update = { ...body, client_metadata: replacingMembers(existing.client_metadata, body.client_metadata, null) } as Parameters<typeof auth0.clients.update>[1];
       const updated = () => call('update client', 'idempotent', async (request) => usableAnswer(await auth0.clients.update(clientId, update, request), isClient, 'the client update'));
       return toRegisteredClient(await rereadIfUnusable(updated, () => findOwnedClient(clientId)));
     },
@@ -171,9 +163,9 @@ export function createAuth0Driver(options: Auth0DriverOptions): DcrDriver {
       const client = await findOwnedClient(clientId);
       if (client.token_endpoint_auth_method === 'none') throw new InvalidRequestError('This client authenticates without a client secret, so it has none to rotate.');
       // Never repeated (a second rotate would replace the secret the first issued): after an unusable answer, the new one is re-read.
-      const rotate = () => call('rotate secret', 'unsafe', async (request) => usableAnswer(await auth0.clients.rotateSecret(clientId, request), hasStrings('client_secret'), 'the secret rotation'));
-      const rotated = await rereadIfUnusable(rotate, async () => usableAnswer(await findClient(clientId), (value): value is { client_secret: string } => hasStrings('client_secret')(value) && value.client_secret !== client.client_secret, 'the rotated client'));
-      return { clientId, clientSecret: rotated.client_secret, clientSecretExpiresAt: 0 };
+      const rotate = async () => (await call('rotate secret', 'unsafe', async (request) => usableAnswer(await auth0.clients.rotateSecret(clientId, request), hasStrings('client_secret'), 'the secret rotation'))).client_secret;
+      const rotated = await regeneratedSecret(rotate, client.client_secret, async () => (await findClient(clientId))?.client_secret, (error) => error instanceof UnusableAnswerError);
+      return { clientId, clientSecret: rotated, clientSecretExpiresAt: 0 };
     },
 
     listOpenRegistrations: (limit) => openRegistrations(markedClients('list open registrations', 50), limit, (client) => MARK.read(client.client_metadata), (client) => client.client_id),
@@ -204,15 +196,14 @@ function toAuth0Client(metadata: ClientMetadata, mark: Record<string, string>, d
   const clientMetadata: Record<string, string> = {
     ...mark,
     ...withoutUndefined({
-      response_types: metadata.responseTypes.length > 0 ? metadata.responseTypes.join(' ') : undefined,
+      response_types: joinValues(metadata.responseTypes, ' '),
       scope: metadata.scope,
       client_uri: metadata.clientUri,
-      contacts: metadata.contacts && metadata.contacts.length > 0 ? metadata.contacts.join(' ') : undefined,
+      contacts: joinValues(metadata.contacts, ' '),
       jwks_uri: metadata.jwksUri,
     }),
   };
-  const tooLong = Object.entries(clientMetadata).find(([, value]) => value.length > 255);
-  if (tooLong) throw new InvalidClientMetadataError(`Auth0 keeps at most 255 characters of ${tooLong[0]}.`);
+  refuseOverlongMembers(clientMetadata, 255, 'Auth0');
   return {
     name: metadata.clientName ?? 'dcr-bridge client',
     ...(description ? { description: description.slice(0, 140) } : {}),
@@ -233,16 +224,13 @@ function appType(metadata: ClientMetadata): string {
   return metadata.tokenEndpointAuthMethod === 'none' ? 'spa' : 'regular_web';
 }
 
-const stringMetadata = (client: Auth0Client) => Object.fromEntries(Object.entries(client.client_metadata ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
-
 function toRegisteredClient(client: Auth0Client): RegisteredClient {
-  const stored = stringMetadata(client);
-  const words = (value: string | undefined) => (value ? value.split(' ').filter(Boolean) : undefined);
+  const stored = stringMembers(client.client_metadata);
   const optional = withoutUndefined({
     clientName: client.name,
     scope: stored.scope,
     clientUri: stored.client_uri,
-    contacts: words(stored.contacts),
+    contacts: splitValues(stored.contacts, ' '),
     jwksUri: stored.jwks_uri,
     logoUri: client.logo_uri || undefined,
     postLogoutRedirectUris: client.allowed_logout_urls && client.allowed_logout_urls.length > 0 ? client.allowed_logout_urls : undefined,
@@ -251,12 +239,11 @@ function toRegisteredClient(client: Auth0Client): RegisteredClient {
     ...optional,
     redirectUris: client.callbacks ?? [],
     grantTypes: client.grant_types ?? [],
-    responseTypes: words(stored.response_types) ?? [],
+    responseTypes: splitValues(stored.response_types, ' ') ?? [],
     tokenEndpointAuthMethod: client.token_endpoint_auth_method ?? 'client_secret_post',
     applicationType: client.app_type === 'native' ? 'native' : 'web',
   };
-  const mark = MARK.read(stored);
-  return { clientId: client.client_id, clientIdIssuedAt: mark?.issuedAt ?? 0, clientSecretExpiresAt: 0, metadata, ...registrationOf(mark) };
+  return registeredClient(client.client_id, metadata, MARK.read(stored));
 }
 
 export const createDriverFromEnv: DriverFactory = async (env, settings) => {

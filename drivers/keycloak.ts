@@ -1,20 +1,18 @@
 /**
- * Keycloak: clients of one realm through the admin REST API (`@keycloak/keycloak-admin-client`), authenticated as a
- * service-account client with `manage-clients` (never initial access tokens, which run out). RFC 7591 metadata is
- * mapped the way Keycloak's own client-registration service maps it. The bridge chooses each `clientId`, so a create
- * whose answer was lost can be repeated: the 409 that follows is adopted when the client carries this registration's mark.
+ * Keycloak: clients of one realm through the admin REST API (`@keycloak/keycloak-admin-client`), as a service-account
+ * client with `manage-clients` (never initial access tokens, which run out), RFC 7591 metadata mapped as Keycloak's own
+ * client-registration service maps it. The bridge chooses each `clientId`: a repeated create meets a 409 (`createOrAdopt`).
  */
-import { randomBytes } from 'node:crypto';
 import KeycloakAdminClient, { NetworkError } from '@keycloak/keycloak-admin-client';
 import type ClientRepresentation from '@keycloak/keycloak-admin-client/lib/defs/clientRepresentation.js';
-import { getToken } from '@keycloak/keycloak-admin-client/lib/utils/auth.js';
 import { envValue, requiredEnv, urlEnv } from '../src/env.js';
 import { upstreamStatusOf } from '../src/idp/call.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
-import { IdpError, InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError } from '../src/errors.js';
-import { checkClientId, createAdminCall, defineDriver, deleteOwned, flatMark, goneIsDone, hasStrings, isRecord, isRecordArray, newMark } from '../src/driver/index.js';
-import { createGraceSweep, membershipChanges, offsetPages, openRegistrations, ownedOnly, refuseOverlong, registrationOf, updatedMark, requireOwned, rotateWithGrace, statusFailure, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
-import type { AdminCallSettings, ClientMetadata, DcrDriver, DriverFactory, HeldSecret, RegisteredClient, SecretSlots } from '../src/driver/index.js';
+import { InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError } from '../src/errors.js';
+import { applicationTypeOf, checkClientId, chosenClientId, createAdminCall, createCurrentAndRotatedSweep, createOrAdopt, currentAndRotated, currentAndRotatedSlots, defineDriver, deleteOwned } from '../src/driver/index.js';
+import { fetchClientCredentialsToken, flatMark, goneIsDone, hasStrings, isRecord, isRecordArray, joinValues, newMark, membershipChanges, offsetPages, openRegistrations, ownedOnly, refuseOverlong, regeneratedSecret } from '../src/driver/index.js';
+import { registeredClient, replacingMembers, updatedMark, requireOwned, rotateWithGrace, splitValues, statusFailure, stringMembers, undoOnFailure, usableAnswer, withoutEmpty, withoutUndefined } from '../src/driver/index.js';
+import type { AdminCallSettings, ClientMetadata, CurrentAndRotatedSecrets, DcrDriver, DriverFactory, HeldSecret, RegisteredClient } from '../src/driver/index.js';
 
 export interface KeycloakDriverOptions extends AdminCallSettings {
   /** Base URL of the Keycloak server, e.g. `https://sso.example.com` (no `/admin`). */
@@ -36,11 +34,7 @@ const AUTH_METHOD = 'dcr-bridge.token-endpoint-auth-method';
 const APPLICATION_TYPE = 'dcr-bridge.application-type';
 /** Client attributes that carry metadata, cleared on an update whose metadata no longer has them. */
 const MAPPED_ATTRIBUTES = ['use.refresh.tokens', 'post.logout.redirect.uris', 'logoUri', 'contacts', 'use.jwks.url', 'jwks.url', AUTH_METHOD, APPLICATION_TYPE];
-/**
- * The grace mark, `dcr-bridge.grace` = `true`: the sweep finds it with `q=dcr-bridge.grace:true` where the server was
- * configured to search that attribute (Keycloak searches none by default: `400`), and otherwise in the listing of
- * every client, where a rotated secret is also a mark.
- */
+/** The grace mark, `dcr-bridge.grace` = `true`: searched with `q=dcr-bridge.grace:true` where the server indexes it (else `400`). */
 const GRACE_MARK = 'dcr-bridge.grace';
 const SECRET_CREATION_TIME = 'client.secret.creation.time';
 const ROTATED_CREATION_TIME = 'client.secret.rotated.creation.time';
@@ -48,27 +42,21 @@ const ROTATED_CREATION_TIME = 'client.secret.rotated.creation.time';
 const MULTI_VALUE_SEPARATOR = '##';
 
 const AUTHENTICATORS: Record<string, string> = { client_secret_basic: 'client-secret', client_secret_post: 'client-secret', client_secret_jwt: 'client-secret-jwt', private_key_jwt: 'client-jwt' };
-/** Clients per page of the sweep's listing. */
-const SWEEP_PAGE = 100;
 /** The RFC 7591 grant types Keycloak has a switch for. */
 const GRANT_SWITCHES = { authorization_code: 'standardFlowEnabled', implicit: 'implicitFlowEnabled', password: 'directAccessGrantsEnabled', client_credentials: 'serviceAccountsEnabled' } as const;
 
 const isClient = (value: unknown): value is KeycloakClient => hasStrings('id', 'clientId')(value) && (value.attributes === undefined || isRecord(value.attributes));
 const isClientList = (value: unknown): value is KeycloakClient[] => isRecordArray(value) && value.every(isClient);
-const isSecret = hasStrings('value');
-const isOwned = (client: KeycloakClient) => MARK.read(client.attributes) !== undefined;
+const markOf = (client: ClientRepresentation) => MARK.read(client.attributes);
+const isOwned = (client: KeycloakClient) => markOf(client) !== undefined;
 
 export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver {
+  const realmUrl = (realm: string) => `${options.url.replace(/\/+$/, '')}/realms/${encodeURIComponent(realm)}`;
   const call = createAdminCall({
     ...options,
     host: new URL(options.url).host,
     describe: describeKeycloakError,
-    fetchToken: async (signal, http) => {
-      const credentials = { grantType: 'client_credentials' as const, clientId: options.clientId, clientSecret: options.clientSecret };
-      const issued = await getToken({ baseUrl: options.url, realmName: options.adminRealm ?? options.realm, credentials, requestOptions: { ...http.fetchOptions, signal } });
-      const token = usableAnswer(issued as unknown, hasStrings('accessToken'), 'the token request');
-      return { accessToken: token.accessToken, expiresInSeconds: typeof token.expiresIn === 'number' ? token.expiresIn : 60 };
-    },
+    fetchToken: (signal, http) => fetchClientCredentialsToken(http, `${realmUrl(options.adminRealm ?? options.realm)}/protocol/openid-connect/token`, { client_id: options.clientId, client_secret: options.clientSecret }, signal),
   });
   // The SDK has no retries of its own; its `timeout` aborts each request, so the call layer's timeout really ends it.
   // Its only HTTP hook is the init it hands Node's fetch: that sends through the kit's pool.
@@ -83,99 +71,29 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
   }
 
   const ownedClient = async (clientId: string) => requireOwned(await findClient(clientId), isOwned);
-  const invalidateRotated = (client: KeycloakClient) => call('invalidate rotated secret', 'idempotent', () => admin.clients.invalidateSecret({ id: client.id }));
+  const listClients = (query: { first: number; max: number; q?: string }) => call('list clients', 'idempotent', async () => usableAnswer(await admin.clients.find(query), isClientList, 'the client listing'));
+  const regenerate = (client: KeycloakClient) => call('rotate client secret', 'unsafe', async () => usableAnswer(await admin.clients.generateNewClientSecret({ id: client.id }), hasStrings('value'), 'the secret regeneration').value);
 
-  /**
-   * Keycloak's two secret slots: the current secret, and the "rotated" one a regeneration keeps under the realm's
-   * rotation policy. A regeneration moves the current secret into the rotated slot, so only what was listed before it
-   * can be removed afterwards (by emptying the rotated slot); the current secret cannot be removed at all.
-   */
-  function secretSlots(client: KeycloakClient): SecretSlots {
-    let listedBefore: Set<HeldSecret> | undefined;
-    return {
-      async list() {
-        if (listedBefore) return heldSecrets(await ownedClient(client.clientId));
-        const held = heldSecrets(client);
-        listedBefore = new Set(held);
-        return held;
-      },
-      // Not repeated after an ambiguous failure: the client is read again, and a secret that differs from the one
-      // read before is the one Keycloak generated behind the lost answer: it is handed out, not left unknown.
-      async add() {
-        try {
-          const generated = await call('rotate client secret', 'unsafe', async () => usableAnswer(await admin.clients.generateNewClientSecret({ id: client.id }), isSecret, 'the secret regeneration'));
-          return { id: 'current', value: generated.value };
-        } catch (error) {
-          const now = await findClient(client.clientId).catch(() => undefined);
-          if (now?.id !== client.id || typeof now.secret !== 'string' || typeof client.secret !== 'string' || now.secret === client.secret) throw error;
-          return { id: 'current', value: now.secret };
-        }
-      },
-      async remove(secret) {
-        if (!listedBefore?.has(secret)) throw new IdpError("Keycloak cannot remove a client's current secret.");
-        await invalidateRotated(client);
-      },
-      markGrace: () => writeGraceMark(client, true),
-    };
-  }
+  /** The secret the client holds now, read again; none when its clientId names another client by now. */
+  const currentSecret = (client: KeycloakClient) => findClient(client.clientId).then((now) => (now?.id === client.id ? now.secret : undefined));
 
-  /** Sets or removes the grace mark; Keycloak merges the attributes of a PUT, and an empty value removes one. */
-  const writeGraceMark = (client: KeycloakClient, marked: boolean) =>
-    call('mark grace', 'idempotent', () => admin.clients.update({ id: client.id }, { clientId: client.clientId, attributes: { [GRACE_MARK]: marked ? 'true' : '' } }));
+  /** Keycloak's current secret, and the "rotated" one a regeneration keeps under the realm's rotation policy. */
+  const secrets: CurrentAndRotatedSecrets<KeycloakClient> = {
+    idp: 'Keycloak',
+    held: heldSecrets,
+    reread: (client) => ownedClient(client.clientId),
+    regenerate: (client) => regeneratedSecret(() => regenerate(client), client.secret, () => currentSecret(client)),
+    removeRotated: (client) => call('invalidate rotated secret', 'idempotent', () => admin.clients.invalidateSecret({ id: client.id })),
+    graceMark: (client) => client.attributes?.[GRACE_MARK],
+    // Keycloak merges the attributes of a PUT, and an empty value removes one.
+    writeGraceMark: (client, marked) => call('mark grace', 'idempotent', () => admin.clients.update({ id: client.id }, { clientId: client.clientId, attributes: { [GRACE_MARK]: marked ? 'true' : '' } })),
+  };
 
-  /**
-   * Whether the sweep searches the grace mark: not in the first pass after start, which lists every client (where a
-   * rotated secret is a mark too, so a grace from before the mark existed ends all the same), and never again once
-   * the server refused the search.
-   */
-  let searchable: boolean | undefined;
-  const listClients = (query: { first: number; max: number; q?: string }) =>
-    call('list clients', 'idempotent', async () => usableAnswer(await admin.clients.find(query), isClientList, 'the client listing'));
-
-  const retireExpiredSecrets = createGraceSweep<KeycloakClient>(graceSeconds, {
-    async page(cursor) {
-      const first = Number(cursor ?? 0);
-      if (searchable) {
-        try {
-          const found = await listClients({ first, max: SWEEP_PAGE, q: `${GRACE_MARK}:true` });
-          // A client whose mark is cleared leaves the search, so the next page starts that much earlier.
-          return { clients: found.filter(isOwned), next: () => (found.length < SWEEP_PAGE ? undefined : String(first + found.filter((client) => !unmarked.has(client)).length)) };
-        } catch (error) {
-          if (upstreamStatusOf(error) !== 400) throw error;
-          searchable = false;
-          return { clients: [], next: () => '0' };
-        }
-      }
-      const listed = await listClients({ first, max: SWEEP_PAGE });
-      if (listed.length < SWEEP_PAGE) searchable ??= true;
-      return { clients: listed.filter(isOwned), next: () => (listed.length < SWEEP_PAGE ? undefined : String(first + listed.length)) };
-    },
-    graceEndsAt: (client) => (client.attributes?.[GRACE_MARK] === 'true' || client.attributes?.[ROTATED_CREATION_TIME] !== undefined ? Number.NaN : undefined),
-    secrets: async (client, fresh) => heldSecrets(fresh ? await ownedClient(client.clientId) : client),
-    // The rotated secret's successor is the current one: its grace runs from the current secret's creation.
-    remove: (client) => invalidateRotated(client),
-    mark: (client) => writeGraceMark(client, true),
-    clearMark: async (client) => {
-      if (client.attributes?.[GRACE_MARK] !== undefined) await writeGraceMark(client, false);
-      unmarked.add(client);
-    },
-    costs: { secrets: 0, freshSecrets: 1, remove: 1, mark: 1, clearMark: 1 },
+  const retireExpiredSecrets = createCurrentAndRotatedSweep(graceSeconds, secrets, {
+    list: (first, max, marked) => listClients({ first, max, ...(marked ? { q: `${GRACE_MARK}:true` } : {}) }),
+    isOwned,
+    refused: (error) => upstreamStatusOf(error) === 400,
   });
-  /** Clients of the page being swept whose mark was cleared: they move the search's offsets. */
-  const unmarked = new WeakSet<KeycloakClient>();
-
-  /** Safe to repeat: a repeat after a lost answer meets a 409, and the client it clashes with is adopted when it carries this registration's mark. */
-  async function createClient(representation: ClientRepresentation & { clientId: string }): Promise<string> {
-    const create = async () => usableAnswer(await admin.clients.create(representation).catch(asMetadataRefusal), hasStrings('id'), 'the client creation').id;
-    return call('create client', 'idempotent', create).catch(async (error: unknown) => {
-      const existing = await findClient(representation.clientId).catch(() => undefined);
-      if (existing && MARK.read(existing.attributes)?.registrationId === MARK.read(representation.attributes)?.registrationId) return existing.id;
-      throw error;
-    });
-  }
-
-  /** The bridge's clients, through every page: a real Keycloak refuses `q=` searches on attributes it does not index. */
-  const managedClients = () => ownedOnly(offsetPages(100, 1_000, (first, max) => call('list clients', 'idempotent', async () => usableAnswer(await admin.clients.find({ first, max }), isClientList, 'the client listing'))), isOwned);
 
   /** The realm's client scopes by name; Keycloak drops a scope it does not have without a word, the bridge refuses it. */
   async function scopeIds(wanted: string[]): Promise<Map<string, string>> {
@@ -192,11 +110,13 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
     capabilities: { rotationGrace: graceSeconds > 0, apiAccessGrants: false },
 
     async registerClient(metadata, context) {
-      const clientId = `dcr-${randomBytes(12).toString('hex')}`;
+      const clientId = chosenClientId();
       const representation = { ...toRepresentation(metadata, { clientId }), clientId };
       if (representation.optionalClientScopes?.length) await scopeIds(representation.optionalClientScopes);
-      representation.attributes = { ...representation.attributes, ...MARK.write(newMark(context)) };
-      const id = await createClient(representation);
+      const mark = newMark(context);
+      representation.attributes = { ...representation.attributes, ...MARK.write(mark) };
+      const create = () => call('create client', 'idempotent', async () => usableAnswer(await admin.clients.create(representation).catch(asMetadataRefusal), hasStrings('id'), 'the client creation').id);
+      const id = await createOrAdopt<KeycloakClient>(create, mark.registrationId, () => findClient(clientId), { markOf, idOf: (client) => client.id });
       // A public or private_key_jwt client authenticates without a secret, so it gets none.
       if (!usesSecret(representation)) return { ...toRegisteredClient(representation), clientSecret: '' };
       const readSecret = async () => usableAnswer(await admin.clients.getClientSecret({ id }), hasStrings('value'), 'the client secret');
@@ -210,9 +130,8 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
       const current = await ownedClient(clientId);
       const changes = toRepresentation(metadata, current);
       // Keycloak keeps what a PUT leaves out and merges attributes: an empty value removes one the metadata no longer has.
-      const cleared = Object.fromEntries(MAPPED_ATTRIBUTES.filter((key) => current.attributes?.[key] !== undefined).map((key) => [key, '']));
-      const mark = registration?.registration ? MARK.write(updatedMark(MARK.read(current.attributes)!, registration)) : {};
-      const update: ClientRepresentation = { ...changes, attributes: { ...cleared, ...changes.attributes, ...mark } };
+      const mark = registration?.registration ? MARK.write(updatedMark(markOf(current)!, registration)) : {};
+      const update: ClientRepresentation = { ...changes, attributes: replacingMembers(current.attributes, { ...changes.attributes, ...mark }, '', (key) => MAPPED_ATTRIBUTES.includes(key)) };
       // A PUT leaves a client's scopes as they were: each one added or removed is a call of its own.
       const { added, removed } = membershipChanges(changes.optionalClientScopes ?? [], current.optionalClientScopes ?? []);
       const ids = added.length + removed.length > 0 ? await scopeIds(added) : new Map<string, string>();
@@ -227,15 +146,16 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
     async rotateSecret(clientId) {
       const client = await ownedClient(clientId);
       if (!usesSecret(client)) throw new InvalidRequestError('This client authenticates without a client secret, so it has none to rotate.');
-      const { value } = await rotateWithGrace(secretSlots(client), graceSeconds);
+      const { value } = await rotateWithGrace(currentAndRotatedSlots(secrets, client), graceSeconds);
       return { clientId, clientSecret: value, clientSecretExpiresAt: 0 };
     },
 
     retireExpiredSecrets,
 
-    listOpenRegistrations: (limit) => openRegistrations(managedClients(), limit, (client) => MARK.read(client.attributes), (client) => client.clientId),
+    // The bridge's clients, through every page: a real Keycloak refuses `q=` searches on attributes it does not index.
+    listOpenRegistrations: (limit) => openRegistrations(ownedOnly(offsetPages(100, 1_000, (first, max) => listClients({ first, max })), isOwned), limit, markOf, (client) => client.clientId),
 
-    fetchDiscoveryDocument: () => fetchDiscoveryJson(call.http, `${options.url.replace(/\/+$/, '')}/realms/${encodeURIComponent(options.realm)}/.well-known/openid-configuration`, call.policy.timeoutMs),
+    fetchDiscoveryDocument: () => fetchDiscoveryJson(call.http, `${realmUrl(options.realm)}/.well-known/openid-configuration`, call.policy.timeoutMs),
 
     checkReadiness: () => call('check realm', 'idempotent', async () => void usableAnswer(await admin.clients.find({ first: 0, max: 1 }), isClientList, 'the client listing')),
 
@@ -245,9 +165,8 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
 
 /** The rotated secret (when there is one), then the current one, created (epoch ms) when Keycloak says or at the last rotation. */
 function heldSecrets(client: ClientRepresentation): HeldSecret[] {
-  const attributes = (client.attributes ?? {}) as Record<string, string | undefined>;
-  const current = { id: 'current', createdAt: Number(attributes[SECRET_CREATION_TIME] ?? attributes[ROTATED_CREATION_TIME]) * 1000 };
-  return attributes[ROTATED_CREATION_TIME] === undefined ? [current] : [{ id: 'rotated', createdAt: Number.NaN }, current];
+  const attributes = stringMembers(client.attributes);
+  return currentAndRotated(Number(attributes[SECRET_CREATION_TIME] ?? attributes[ROTATED_CREATION_TIME]) * 1000, attributes[ROTATED_CREATION_TIME] !== undefined);
 }
 
 /** Status and wait time from the SDK's `NetworkError`, which carries the fetch `Response`. */
@@ -268,17 +187,15 @@ function toRepresentation(metadata: ClientMetadata, base: ClientRepresentation):
   refuseOverlong(metadata, 255, 'Keycloak');
   const grants = new Set(metadata.grantTypes);
   const method = metadata.tokenEndpointAuthMethod;
-  const join = (values: string[] | undefined) => (values?.length ? values.join(MULTI_VALUE_SEPARATOR) : undefined);
   const attributes = withoutUndefined({
     'use.refresh.tokens': String(grants.has('refresh_token')),
     [AUTH_METHOD]: method,
-    'post.logout.redirect.uris': join(metadata.postLogoutRedirectUris),
+    'post.logout.redirect.uris': joinValues(metadata.postLogoutRedirectUris, MULTI_VALUE_SEPARATOR),
     logoUri: metadata.logoUri || undefined,
-    contacts: join(metadata.contacts),
+    contacts: joinValues(metadata.contacts, MULTI_VALUE_SEPARATOR),
     ...(metadata.jwksUri ? { 'use.jwks.url': 'true', 'jwks.url': metadata.jwksUri } : {}),
     [APPLICATION_TYPE]: metadata.applicationType,
   });
-  const switches = Object.fromEntries(Object.entries(GRANT_SWITCHES).map(([grant, property]) => [property, grants.has(grant)]));
   return {
     clientId: base.clientId,
     name: metadata.clientName ?? '',
@@ -286,7 +203,7 @@ function toRepresentation(metadata: ClientMetadata, base: ClientRepresentation):
     enabled: true,
     redirectUris: metadata.redirectUris,
     baseUrl: metadata.clientUri ?? '',
-    ...switches,
+    ...Object.fromEntries(Object.entries(GRANT_SWITCHES).map(([grant, property]) => [property, grants.has(grant)])),
     publicClient: method === 'none',
     ...(method === 'none' ? {} : { clientAuthenticatorType: AUTHENTICATORS[method] ?? 'client-secret' }),
     // `openid` is no client scope in Keycloak: it always accepts it, so it is neither stored nor checked.
@@ -297,21 +214,19 @@ function toRepresentation(metadata: ClientMetadata, base: ClientRepresentation):
 
 /** The Keycloak client representation → RFC 7591 metadata, the inverse of `toRepresentation`. */
 function toRegisteredClient(client: ClientRepresentation): RegisteredClient {
-  const attributes = (client.attributes ?? {}) as Record<string, string | undefined>;
+  const attributes = stringMembers(client.attributes);
   const refresh = attributes['use.refresh.tokens'] === 'true' && (client.standardFlowEnabled || client.directAccessGrantsEnabled);
   const grantTypes = [...Object.entries(GRANT_SWITCHES).filter(([, property]) => client[property]).map(([grant]) => grant), ...(refresh ? ['refresh_token'] : [])];
   const authenticatorMethod = Object.entries(AUTHENTICATORS).find(([, authenticator]) => authenticator === client.clientAuthenticatorType)?.[0];
-  const split = (value: string | undefined) => value?.split(MULTI_VALUE_SEPARATOR);
-  const applicationType = attributes[APPLICATION_TYPE];
   const optional = withoutUndefined({
     clientName: client.name || undefined,
     scope: client.optionalClientScopes?.length ? client.optionalClientScopes.join(' ') : undefined,
     clientUri: client.baseUrl || undefined,
     logoUri: attributes.logoUri || undefined,
-    contacts: split(attributes.contacts || undefined),
+    contacts: splitValues(attributes.contacts, MULTI_VALUE_SEPARATOR),
     jwksUri: attributes['use.jwks.url'] === 'true' ? attributes['jwks.url'] || undefined : undefined,
-    postLogoutRedirectUris: split(attributes['post.logout.redirect.uris'] || undefined),
-    applicationType: applicationType === 'web' || applicationType === 'native' ? (applicationType as 'web' | 'native') : undefined,
+    postLogoutRedirectUris: splitValues(attributes['post.logout.redirect.uris'], MULTI_VALUE_SEPARATOR),
+    applicationType: applicationTypeOf(attributes[APPLICATION_TYPE]),
   });
   const metadata: ClientMetadata = {
     ...optional,
@@ -320,11 +235,8 @@ function toRegisteredClient(client: ClientRepresentation): RegisteredClient {
     responseTypes: client.standardFlowEnabled ? ['code'] : [],
     tokenEndpointAuthMethod: client.publicClient ? 'none' : (attributes[AUTH_METHOD] ?? authenticatorMethod ?? 'client_secret_basic'),
   };
-  const mark = MARK.read(attributes);
-  return { clientId: client.clientId!, clientIdIssuedAt: mark?.issuedAt ?? 0, clientSecretExpiresAt: 0, metadata, ...registrationOf(mark) };
+  return registeredClient(client.clientId!, metadata, markOf(client));
 }
-
-const withoutEmpty = (attributes: Record<string, string> = {}) => Object.fromEntries(Object.entries(attributes).filter(([, value]) => value !== ''));
 
 export const createDriverFromEnv: DriverFactory = async (env, settings) =>
   createKeycloakDriver({

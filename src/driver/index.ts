@@ -11,3 +11,8 @@ export * from './ownership.js';
 export * from './rotation.js';
 export * from './token.js';
 export * from './standard.js';
+export * from './recovery.js';
+export * from './members.js';
+export * from './sweep-listing.js';
+export * from './two-slots.js';
+export * from './registered.js';
