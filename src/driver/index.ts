@@ -11,3 +11,8 @@ export * from './ownership.js';
 export * from './rotation.js';
 export * from './token.js';
 export * from './standard.js';
+export * from './attempt-scope.js';
+export * from './answers.js';
+export * from './listing.js';
+export * from './settle.js';
+export * from './credentials.js';
