@@ -258,7 +258,7 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
     secrets: async (app, fresh) => passwordsOf(fresh ? await readApplication(objectPath(app.id)) : app),
     slots: secretSlots,
     // A removal Graph refuses as already done is checked by reading the application.
-    costs: { secrets: 0, freshSecrets: 1, remove: 2, mark: 1, clearMark: 1 },
+    costs: { secrets: 0, remove: 2 },
   });
 
   return defineDriver({

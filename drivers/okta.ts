@@ -200,7 +200,7 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
     // One slot set per app the sweep reads, so a removal knows the status its listing saw.
     slots: (app) => secretSlots(app.id),
     // A removal deactivates, then deletes; a mark by the sweep reads the app, then replaces it.
-    costs: { secrets: 1, freshSecrets: 1, remove: 2, mark: 2, clearMark: 2 },
+    costs: { remove: 2, mark: 2, clearMark: 2 },
   });
 
   return defineDriver({

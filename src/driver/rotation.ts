@@ -111,7 +111,8 @@ export interface ListingPage<Client> {
 }
 
 /**
- * How a driver's sweep reads and changes its IdP; `costs` are the most IdP calls each step makes, for the bound.
+ * How a driver's sweep reads and changes its IdP; `costs` are the most IdP calls each step makes, for the bound
+ * (a step not named costs one call).
  * `page` is one call: the clients that carry the grace mark, where the IdP can search for it, or else all of the
  * bridge's clients (then `graceEndsAt` says which are marked). A driver whose rotation has `SecretSlots` gives
  * `slots`, and the four steps after it default to the slots' `list`, `remove`, `markGrace` and `clearGrace`.
@@ -128,7 +129,7 @@ export interface GraceSweepSource<Client> {
   /** Sets the mark again: a rotation added a secret while the sweep cleared the mark. */
   mark?(client: Client, graceEndsAt: number): Promise<void>;
   clearMark?(client: Client): Promise<void>;
-  costs: { secrets: number; freshSecrets: number; remove: number; mark: number; clearMark: number };
+  costs?: Partial<SweepCosts>;
 }
 
 /** The sweep's steps: the source's own, or else those of the client's slots (one `SecretSlots` per client). */
@@ -149,6 +150,15 @@ function sweepSteps<Client extends object>(source: GraceSweepSource<Client>): Re
 /** A grace mark stored as epoch seconds, as `graceEndsAt` wants it: epoch ms, `NaN` when unreadable, `undefined` when absent. */
 export function graceEndFromSeconds(mark: unknown): number | undefined {
   return mark === undefined ? undefined : typeof mark === 'number' ? mark * 1000 : Number.NaN;
+}
+
+/** The most IdP calls each step of the sweep makes: listing a client's secrets (as the page has them, or fresh), a removal, a mark, a clear. */
+export interface SweepCosts {
+  secrets: number;
+  freshSecrets: number;
+  remove: number;
+  mark: number;
+  clearMark: number;
 }
 
 /** Thrown inside a sweep when its bound is reached; never leaves it. */
@@ -173,7 +183,7 @@ export function createGraceSweep<Client extends object>(graceSeconds: number, so
       if (calls + cost > maxCalls) throw new SweepBoundReached();
       calls += cost;
     };
-    const { costs } = source;
+    const costs: SweepCosts = { secrets: 1, freshSecrets: 1, remove: 1, mark: 1, clearMark: 1, ...source.costs };
     let retired = 0;
     let cursor = resumeAt;
     try {
