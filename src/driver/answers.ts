@@ -9,6 +9,7 @@ import { IdpStatusError, statusFailure } from './admin-call.js';
 import type { HeaderSource, UpstreamFailure } from '../idp/call.js';
 import type { IdpHttpClient } from './http.js';
 
+/** What `requestJson` sends: the method, the admin token, the JSON body if any, more headers, the attempt's signal. */
 export interface JsonRequest {
   method: string;
   /** The admin token, sent as the bearer. */

@@ -18,6 +18,7 @@ export interface Attempt {
   token: string;
 }
 
+/** Where an SDK hook finds the attempt it runs in; one per driver (or per module, for a hook made before the driver). */
 export class AttemptScope {
   readonly #current = new AsyncLocalStorage<Attempt>();
 
