@@ -6,16 +6,15 @@
  * application's `notes`. Secrets are `passwordCredentials`, of which Entra holds several, so rotation can keep the
  * old one for the grace period. New objects replicate for a few seconds, which the driver waits out, bounded.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { X509Certificate, createHash, createPrivateKey, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { AuthError, ConfidentialClientApplication, LogLevel, ServerError, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
-import { ConfigurationError, envValue, requiredEnv, urlEnv, type Env } from '../src/env.js';
+import { ConfigurationError, requiredEnv } from '../src/env.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
 import { ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError } from '../src/errors.js';
 import { describeNetworkError, upstreamStatusOf, type CallSafety, type UpstreamFailure } from '../src/idp/call.js';
-import { IdpStatusError, answerUnread, cleanUpIfApplied, createAdminCall, defineDriver, deleteOwned, flatMark, foundOrUndefined, goneIsDone, hasStrings, isRecord } from '../src/driver/index.js';
-import { createGraceSweep, isRecordArray, newMark, openRegistrations, registrationOf, updatedMark, requireOwned, rotateWithGrace, statusFailure, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
+import { answerUnread, AttemptScope, carriedFailure, carryFailure, certificateCredential, cleanUpIfApplied, createAdminCall, createGraceSweep, defineDriver, deleteOwned, eitherEnv } from '../src/driver/index.js';
+import { epochSeconds, flatMark, followPages, foundOrUndefined, goneIsDone, hasStrings, httpsUrlEnv, isRecord, isRecordArray, newMark, openRegistrations, readCertificatePem, registrationOf } from '../src/driver/index.js';
+import { requestJson, requireOwned, retryWhilePassing, rotateWithGrace, singleValuedHeaders, statusFailure, undoOnFailure, updatedMark, usableAnswer, withoutUndefined } from '../src/driver/index.js';
 import type { AdminCallSettings, BridgeMark, ClientMetadata, DcrDriver, DriverFactory, IdpAnswer, IdpHttpClient, RegisteredClient, SecretSlots } from '../src/driver/index.js';
 
 const OWNER_TAG = 'dcr-bridge:managed';
@@ -79,13 +78,13 @@ const isApplication = (value: unknown): value is GraphApplication => hasStrings(
 const isPassword = (value: unknown): value is GraphPassword => hasStrings('keyId')(value);
 const isOwned = (app: GraphApplication) => app.tags?.includes(OWNER_TAG) === true;
 
-/** MSAL keeps only `AuthError`s it is handed, so the token endpoint's status travels beside them. */
-const tokenEndpointFailures = new WeakMap<object, UpstreamFailure>();
-/** The current attempt's abort signal, for the network client MSAL calls with no signal of its own. */
-const attemptSignal = new AsyncLocalStorage<AbortSignal>();
+/** The current attempt, whose abort signal the network client MSAL calls with no signal of its own reads. */
+const attemptScope = new AttemptScope();
 
 function describeEntraError(error: unknown): UpstreamFailure | undefined {
-  if (typeof error === 'object' && error !== null && tokenEndpointFailures.has(error)) return tokenEndpointFailures.get(error);
+  // MSAL keeps only `AuthError`s it is handed, so the token endpoint's status travels beside them.
+  const carried = carriedFailure(error);
+  if (carried) return carried;
   // The token endpoint refused the bridge's own credentials (AADSTS7000215, 700016...): 4xx answers reach MSAL.
   if (error instanceof ServerError) return { kind: 'status', status: 401 };
   // MSAL swallows the discovery document's failure and reports only that it has no endpoints.
@@ -114,7 +113,7 @@ class TokenEndpointClient implements INetworkModule {
   }
 
   private async send<T>(method: 'GET' | 'POST', url: string, options: NetworkRequestOptions | undefined): Promise<NetworkResponse<T>> {
-    const signal = attemptSignal.getStore() ?? AbortSignal.timeout(this.fallbackTimeoutMs);
+    const signal = attemptScope.signal ?? AbortSignal.timeout(this.fallbackTimeoutMs);
     let answer: IdpAnswer;
     try {
       answer = await this.http.request(url, { method, headers: options?.headers, body: method === 'POST' ? (options?.body ?? '') : undefined, signal });
@@ -123,22 +122,14 @@ class TokenEndpointClient implements INetworkModule {
     }
     if (answer.status === 429 || answer.status >= 500) throw failure('server_unavailable', statusFailure(answer.status, answer.headers));
     try {
-      return { status: answer.status, headers: singleValued(answer.headers), body: answer.json() as T };
+      return { status: answer.status, headers: singleValuedHeaders(answer.headers), body: answer.json() as T };
     } catch (error) {
       throw failure('network_error', describeNetworkError(error) ?? { kind: 'status' });
     }
   }
 }
 
-/** Headers as MSAL reads them: one string per name. */
-const singleValued = (headers: Record<string, string | string[] | undefined>): Record<string, string> =>
-  Object.fromEntries(Object.entries(headers).flatMap(([name, value]) => (value === undefined ? [] : [[name, Array.isArray(value) ? value.join(', ') : value]])));
-
-function failure(code: string, upstream: UpstreamFailure): AuthError {
-  const error = new AuthError(code, 'The Entra token endpoint did not issue a token.');
-  tokenEndpointFailures.set(error, upstream);
-  return error;
-}
+const failure = (code: string, upstream: UpstreamFailure) => carryFailure(new AuthError(code, 'The Entra token endpoint did not issue a token.'), upstream);
 
 export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
   const authorityHost = (options.authorityHost ?? 'https://login.microsoftonline.com').replace(/\/+$/, '');
@@ -153,7 +144,7 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
     tokenHost: new URL(authorityHost).host,
     describe: describeEntraError,
     fetchToken: async (signal) => {
-      const result = await attemptSignal.run(signal, () => msal.acquireTokenByClientCredential({ scopes: [`${graphUrl}/.default`], skipCache: true }));
+      const result = await attemptScope.run({ signal, token: '' }, () => msal.acquireTokenByClientCredential({ scopes: [`${graphUrl}/.default`], skipCache: true }));
       const issued = usableAnswer(result, (value): value is { accessToken: string; expiresOn: Date } => hasStrings('accessToken')(value) && value.expiresOn instanceof Date, 'the token request');
       return { accessToken: issued.accessToken, expiresInSeconds: Math.max(1, Math.floor((issued.expiresOn.getTime() - Date.now()) / 1000)) };
     },
@@ -164,7 +155,7 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
       clientId: options.clientId,
       authority: `${authorityHost}/${encodeURIComponent(options.tenantId)}`,
       knownAuthorities: [new URL(authorityHost).host],
-      ...('clientSecret' in options.credential ? { clientSecret: options.credential.clientSecret } : { clientCertificate: certificateCredential(options.credential.certificatePem) }),
+      ...('clientSecret' in options.credential ? { clientSecret: options.credential.clientSecret } : { clientCertificate: certificateCredential(options.credential.certificatePem, 'ENTRA_CERTIFICATE_PATH') }),
     },
     system: {
       networkClient: new TokenEndpointClient(call.http, call.policy.timeoutMs),
@@ -173,37 +164,26 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
     },
   });
 
-  async function send(method: string, path: string, token: string, body: unknown, signal: AbortSignal): Promise<unknown> {
-    const url = path.startsWith('https://') ? path : `${graphBase}${path}`;
-    const headers = { authorization: `Bearer ${token}`, accept: 'application/json', 'client-request-id': randomUUID(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
-    const answer = await call.http.request(url, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal });
-    if (!answer.ok) throw new IdpStatusError(answer.status, answer.headers);
-    return answer.status === 204 ? undefined : answer.json();
-  }
-
   /** One Graph call through the kit's admin call, its answer checked to be usable before anything reads it. */
   const graph = <T>(operation: string, safety: CallSafety, method: string, path: string, isUsable: (value: unknown) => value is T, body?: unknown): Promise<T> =>
-    call(operation, safety, async (signal, token) => usableAnswer(await send(method, path, token, body, signal), isUsable, `the ${operation}`));
+    call(operation, safety, async (signal, token) => {
+      const url = path.startsWith('https://') ? path : `${graphBase}${path}`;
+      const answer = await requestJson(call.http, url, { method, token, body, headers: { 'client-request-id': randomUUID() }, signal });
+      return usableAnswer(answer, isUsable, `the ${operation}`);
+    });
   const nothing = (value: unknown): value is unknown => value === undefined || isRecord(value);
 
   /** Entra replicates a new object for a few seconds; until then it answers as if it did not exist. Waited out, bounded. */
-  async function afterReplication<T>(attempt: () => Promise<T>, isLag: (status: number | undefined) => boolean): Promise<T> {
-    const deadline = Date.now() + replicationWaitMs;
-    for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
-      try {
-        return await attempt();
-      } catch (error) {
-        if (!isLag(upstreamStatusOf(error)) || Date.now() + delay > deadline) throw error;
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      }
-    }
-  }
+  const afterReplication = <T>(attempt: () => Promise<T>, isLag: (status: number | undefined) => boolean) => retryWhilePassing(attempt, isLag, replicationWaitMs);
   const notYetVisible = (status: number | undefined) => status === 404;
   // A service principal for an app that has not replicated yet is refused with 400 "does not reference a valid application".
   const referenceNotYetVisible = (status: number | undefined) => status === 400 || status === 404;
 
   const byAppIdPath = (clientId: string) => `/applications(appId='${encodeURIComponent(clientId)}')`;
   const objectPath = (id: string) => `/applications/${encodeURIComponent(id)}`;
+  const taggedPath = (tag: string) => `/applications?${new URLSearchParams({ $filter: `tags/any(t:t eq '${tag}')`, $top: '999' })}`;
+  // The next page's link; the admin token goes to Graph and nowhere else.
+  const nextPage = ({ '@odata.nextLink': link }: Listing) => (link && link.startsWith(`${graphBase}/`) ? link : undefined);
   const readApplication = (path: string) => graph('read application', 'idempotent', 'GET', path, isApplication);
   const addPassword = (app: GraphApplication) =>
     afterReplication(() => graph('add password', 'unsafe', 'POST', `${objectPath(app.id)}/addPassword`, isPassword, { passwordCredential: { displayName: PASSWORD_NAME } }), notYetVisible);
@@ -235,16 +215,11 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
   }
 
   /** The bridge's applications (by its tag), page by page: what the open-registration listing reads. */
-  async function* ownedApplications(): AsyncIterable<GraphApplication> {
-    let next: string | undefined = `/applications?${new URLSearchParams({ $filter: `tags/any(t:t eq '${OWNER_TAG}')`, $top: '999' })}`;
-    for (let page = 0; next && page < MAX_PAGES; page++) {
-      const listing: Listing = await graph('list applications', 'idempotent', 'GET', next, isListing);
-      yield* listing.value.filter(isOwned);
-      const link = listing['@odata.nextLink'];
-      // The admin token goes to Graph and nowhere else.
-      next = link && link.startsWith(`${graphBase}/`) ? link : undefined;
-    }
-  }
+  const ownedApplications = () =>
+    followPages(taggedPath(OWNER_TAG), MAX_PAGES, async (link) => {
+      const listing = await graph('list applications', 'idempotent', 'GET', link, isListing);
+      return { items: listing.value.filter(isOwned), next: nextPage(listing) };
+    });
 
   /** Entra's passwords of one application, known by key id; a removal that fails leaves the password working. */
   function secretSlots(app: GraphApplication): SecretSlots {
@@ -256,6 +231,8 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
       },
       remove: (secret) => removePassword(app, secret.id),
       markGrace: () => writeGraceTag(app, true),
+      // Only a tagged application has a tag to remove.
+      clearGrace: async () => (app.tags?.includes(GRACE_TAG) ? writeGraceTag(app, false) : undefined),
     };
   }
 
@@ -272,22 +249,16 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
   const retireExpiredSecrets = createGraceSweep<GraphApplication>(graceSeconds, {
     async page(cursor) {
       const tag = caughtUp ? GRACE_TAG : OWNER_TAG;
-      const listing = await graph('list applications', 'idempotent', 'GET', cursor ?? `/applications?${new URLSearchParams({ $filter: `tags/any(t:t eq '${tag}')`, $top: '999' })}`, isListing);
-      const link = listing['@odata.nextLink'];
-      // The admin token goes to Graph and nowhere else.
-      const next = link && link.startsWith(`${graphBase}/`) ? link : undefined;
+      const listing = await graph('list applications', 'idempotent', 'GET', cursor ?? taggedPath(tag), isListing);
+      const next = nextPage(listing);
       if (next === undefined) caughtUp = true;
       return { clients: listing.value.filter(isOwned), next: () => next };
     },
     graceEndsAt: (app) => (app.tags?.includes(GRACE_TAG) || (app.passwordCredentials?.length ?? 0) > 1 ? Number.NaN : undefined),
     secrets: async (app, fresh) => passwordsOf(fresh ? await readApplication(objectPath(app.id)) : app),
-    remove: (app, secret) => removePassword(app, secret.id),
-    mark: (app) => writeGraceTag(app, true),
-    clearMark: async (app) => {
-      if (app.tags?.includes(GRACE_TAG)) await writeGraceTag(app, false);
-    },
+    slots: secretSlots,
     // A removal Graph refuses as already done is checked by reading the application.
-    costs: { secrets: 0, freshSecrets: 1, remove: 2, mark: 1, clearMark: 1 },
+    costs: { secrets: 0, remove: 2 },
   });
 
   return defineDriver({
@@ -403,57 +374,21 @@ function toRegisteredClient(app: GraphApplication): RegisteredClient {
   return { clientId: app.appId, clientIdIssuedAt: issuedAt, clientSecretExpiresAt: epochSeconds(newest?.endDateTime), metadata, ...registrationOf(MARK.read(stored.mark)) };
 }
 
-/** Epoch seconds of an ISO date; `0` when there is none. */
-const epochSeconds = (iso: string | null | undefined) => Math.floor(Date.parse(iso ?? '') / 1000) || 0;
-
-/** `ENTRA_CERTIFICATE_PATH`'s PEM (private key + certificate) as MSAL wants it: the key and the SHA-256 thumbprint. */
-function certificateCredential(pem: string): { privateKey: string; thumbprintSha256: string; x5c: string } {
-  const certificate = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
-  const key = /-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/.exec(pem)?.[0];
-  if (!certificate || !key) throw new ConfigurationError('ENTRA_CERTIFICATE_PATH', 'must name a PEM file holding both the private key and the certificate');
-  const der = new X509Certificate(certificate).raw;
-  return {
-    privateKey: createPrivateKey(key).export({ format: 'pem', type: 'pkcs8' }).toString(),
-    thumbprintSha256: createHash('sha256').update(der).digest('hex'),
-    x5c: certificate,
-  };
-}
-
-/** MSAL and Graph speak https only; an http URL would fail later with a less clear message. */
-function httpsUrlEnv(env: Env, name: string, fallback: string): string {
-  const value = urlEnv(env, name, fallback);
-  if (!value.startsWith('https://')) throw new ConfigurationError(name, 'must be an absolute https URL');
-  return value;
-}
-
 export const createDriverFromEnv: DriverFactory = async (env, settings) => {
   const tenantId = requiredEnv(env, 'ENTRA_TENANT_ID', 'the directory (tenant) id of the Entra tenant');
   const multiTenant = ['common', 'organizations', 'consumers'].includes(tenantId.toLowerCase());
   if (!/^[A-Za-z0-9.-]{1,256}$/.test(tenantId) || multiTenant) throw new ConfigurationError('ENTRA_TENANT_ID', 'must be the tenant id (a GUID) or its domain, not common/organizations/consumers');
   const clientId = requiredEnv(env, 'ENTRA_CLIENT_ID', "the application (client) id of the bridge's own app registration");
   if (!APP_ID.test(clientId)) throw new ConfigurationError('ENTRA_CLIENT_ID', 'must be an application (client) id, a GUID');
-  const clientSecret = envValue(env, 'ENTRA_CLIENT_SECRET');
-  const certificatePath = envValue(env, 'ENTRA_CERTIFICATE_PATH');
-  if (clientSecret && certificatePath) throw new ConfigurationError('ENTRA_CLIENT_SECRET', 'and ENTRA_CERTIFICATE_PATH are both set; set only one');
-  let credential: EntraCredential;
-  if (certificatePath) {
-    let pem: string;
-    try {
-      pem = readFileSync(certificatePath, 'utf8');
-    } catch {
-      throw new ConfigurationError('ENTRA_CERTIFICATE_PATH', 'must name a readable PEM file holding the private key and the certificate');
-    }
-    certificateCredential(pem);
-    credential = { certificatePem: pem };
-  } else if (clientSecret) {
-    credential = { clientSecret };
-  } else {
-    throw new ConfigurationError('ENTRA_CLIENT_SECRET', "is required (or ENTRA_CERTIFICATE_PATH): a client secret of the bridge's own app registration");
-  }
+  const chosen = eitherEnv(env, ['ENTRA_CLIENT_SECRET', 'ENTRA_CERTIFICATE_PATH'], {
+    both: 'and ENTRA_CERTIFICATE_PATH are both set; set only one',
+    neither: "is required (or ENTRA_CERTIFICATE_PATH): a client secret of the bridge's own app registration",
+  });
+  // MSAL and Graph speak https only.
   return createEntraDriver({
     tenantId,
     clientId,
-    credential,
+    credential: chosen.name === 'ENTRA_CLIENT_SECRET' ? { clientSecret: chosen.value } : { certificatePem: readCertificatePem(chosen.name, chosen.value) },
     authorityHost: httpsUrlEnv(env, 'ENTRA_AUTHORITY_HOST', 'https://login.microsoftonline.com'),
     graphUrl: httpsUrlEnv(env, 'ENTRA_GRAPH_URL', 'https://graph.microsoft.com'),
     ...settings,

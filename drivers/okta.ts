@@ -4,22 +4,19 @@
  * on the app (it also keeps the RFC 7591 fields Okta has no place for). Secrets live under
  * `/credentials/secrets`, where Okta holds two, so rotation can keep the old one for the grace period.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { Client, RequestExecutor, type Application, type Collection } from '@okta/okta-sdk-nodejs';
 import type { RequestOptions } from '@okta/okta-sdk-nodejs/src/types/request-options.js';
-import { ConfigurationError, envValue, requiredEnv, urlEnv } from '../src/env.js';
+import { envValue, urlEnv } from '../src/env.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
-import { InvalidClientMetadataError, InvalidRequestError } from '../src/errors.js';
-import { checkClientId, createAdminCall, defineDriver, deleteOwned, fetchClientCredentialsToken, flatMark, parsePrivateKey, signedClientAssertion, goneIsDone, hasStrings, isRecordArray } from '../src/driver/index.js';
-import { cleanUpIfApplied, createGraceSweep, newMark, openRegistrations, registrationOf, updatedMark, requireOwned, rereadIfUnusable, rotateWithGrace, statusFailure, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
+import { InvalidClientMetadataError } from '../src/errors.js';
+import { assertionTokenFetcher, AttemptScope, checkClientId, checkHasSecret, collectUpTo, createAdminCall, defineDriver, deleteOwned, describeStatusMember, eitherEnv, goneIsDone, hasStrings, isRecordArray, newMark, withoutUndefined } from '../src/driver/index.js';
+import { cleanUpIfApplied, createGraceSweep, flatMark, graceEndFromSeconds, openRegistrations, privateKeyEnv, registrationOf, requireOwned, rereadIfUnusable, rotateWithGrace, undoOnFailure, updatedMark, usableAnswer, usesClientSecret } from '../src/driver/index.js';
 import type { AdminCallSettings, BridgeMark, ClientMetadata, DcrDriver, DriverFactory, HeldSecret, IdpHttpClient, RegisteredClient, SecretSlots } from '../src/driver/index.js';
-import type { HeaderSource } from '../src/idp/call.js';
 
 const DEFAULT_LABEL = 'dcr-bridge client';
 const DEFAULT_SCOPES = ['okta.apps.manage', 'okta.apps.read'];
 const OKTA_GRANT_TYPES = new Set(['authorization_code', 'client_credentials', 'implicit', 'password', 'refresh_token', ...['device_code', 'jwt-bearer', 'token-exchange'].map((grant) => `urn:ietf:params:oauth:grant-type:${grant}`)]);
 const OKTA_RESPONSE_TYPES = new Set(['code', 'token', 'id_token']);
-const SECRET_METHODS = new Set(['client_secret_basic', 'client_secret_post', 'client_secret_jwt']);
 /** Bounds the listings other than the sweep's: 50 pages of 200 apps. */
 const MAX_PAGES = 50;
 /**
@@ -67,19 +64,13 @@ interface OktaSecret {
   client_secret?: string;
 }
 
-/** The attempt an SDK request belongs to: its abort signal, and the service app's token when there is one. */
-interface Attempt {
-  signal: AbortSignal;
-  token: string;
-}
-
 /**
  * The SDK's public extension point for HTTP: a plain executor (no SDK retries) that sends each request through the
  * kit's pooled client with the abort signal of its attempt, and the service app's token as the bearer.
  */
 class AttemptScopedRequestExecutor extends RequestExecutor {
   constructor(
-    private readonly attempt: AsyncLocalStorage<Attempt>,
+    private readonly attempt: AttemptScope,
     private readonly http: IdpHttpClient,
   ) {
     super();
@@ -87,36 +78,25 @@ class AttemptScopedRequestExecutor extends RequestExecutor {
 
   override fetch(request: RequestOptions): ReturnType<RequestExecutor['fetch']> {
     const { url, method, headers, body } = request as { url: string; method?: string; headers?: Record<string, string>; body?: string };
-    const scope = this.attempt.getStore();
-    const authorization: Record<string, string> = scope?.token ? { Authorization: `Bearer ${scope.token}` } : {};
-    return this.http.fetch(url, { method: method?.toUpperCase(), headers: { ...headers, ...authorization }, body, signal: scope?.signal ?? null }) as unknown as ReturnType<RequestExecutor['fetch']>;
+    return this.attempt.fetch(this.http, url, { method: method?.toUpperCase(), headers, body }) as unknown as ReturnType<RequestExecutor['fetch']>;
   }
 }
 
-const describeOktaError = (error: unknown) => {
-  const { status, headers } = error as { status?: unknown; headers?: HeaderSource };
-  return typeof status === 'number' ? statusFailure(status, headers) : undefined;
-};
 const isApp = (value: unknown): value is OktaApp => hasStrings('id')(value);
+const isAppList = (value: unknown): value is OktaApp[] => isRecordArray(value) && value.every(isApp);
 const isSecret = (value: unknown): value is OktaSecret => hasStrings('id')(value);
 const isOwned = (app: OktaApp) => app.signOnMode === 'OPENID_CONNECT' && app.name === 'oidc_client' && MARK.read(app.profile?.dcr_bridge) !== undefined;
 
 export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
   const graceSeconds = options.rotationGraceSeconds ?? 0;
-  const attemptScope = new AsyncLocalStorage<Attempt>();
+  const attemptScope = new AttemptScope();
   const credentials = options.credentials;
-  const tokenUrl = `${options.orgUrl}/oauth2/v1/token`;
-  const serviceApp = 'clientId' in credentials ? { ...credentials, signingKey: parsePrivateKey(credentials.privateKey) } : undefined;
   const adminCall = createAdminCall({
     ...options,
     host: new URL(options.orgUrl).host,
-    describe: describeOktaError,
+    describe: describeStatusMember,
     // A service app's token: a signed client assertion at the org authorization server (RFC 7523).
-    fetchToken: serviceApp && ((signal, http) => fetchClientCredentialsToken(http, tokenUrl, {
-      scope: (serviceApp.scopes ?? DEFAULT_SCOPES).join(' '),
-      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-      client_assertion: signedClientAssertion(serviceApp.signingKey.key, serviceApp.keyId ?? serviceApp.signingKey.keyId, serviceApp.clientId, tokenUrl),
-    }, signal)),
+    fetchToken: 'clientId' in credentials ? assertionTokenFetcher(`${options.orgUrl}/oauth2/v1/token`, credentials, (credentials.scopes ?? DEFAULT_SCOPES).join(' ')) : undefined,
   });
   // Every setting explicit, so the SDK's okta.yaml files and OKTA_CLIENT_* variables cannot change it. In service-app
   // mode the executor sends the kit's token; the SDK's own (SSWS) header needs a value it then never sends.
@@ -125,15 +105,10 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
   const apps = sdk.applicationApi;
   const secrets = sdk.applicationSSOPublicKeysApi;
 
-  const call = <T>(operation: string, safety: 'idempotent' | 'unsafe', attempt: () => Promise<T>): Promise<T> =>
-    adminCall(operation, safety, (signal, bearer) => attemptScope.run({ signal, token: bearer }, attempt));
+  const call = attemptScope.calls(adminCall);
 
-  async function listApps(operation: string, query: { q?: string; filter?: string; limit: number }, maxPages = MAX_PAGES): Promise<OktaApp[]> {
-    return call(operation, 'idempotent', async () => {
-      const listed = await collect((await apps.listApplications(query)) as unknown as Collection<unknown>, query.limit * maxPages);
-      return usableAnswer(listed, (value): value is OktaApp[] => isRecordArray(value) && value.every(isApp), 'the app listing');
-    });
-  }
+  const listApps = (operation: string, query: { q?: string; filter?: string; limit: number }, maxPages = MAX_PAGES): Promise<OktaApp[]> =>
+    call(operation, 'idempotent', async () => usableAnswer(await collectUpTo((await apps.listApplications(query)) as unknown as Collection<unknown>, query.limit * maxPages), isAppList, 'the app listing'));
 
   /** The app whose client_id this is, looked up by Okta's filter (client_id = app id for the apps the bridge creates). */
   async function findApp(clientId: string): Promise<OktaApp | undefined> {
@@ -142,9 +117,7 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
     return found.find((app) => app.credentials?.oauthClient?.client_id === clientId);
   }
 
-  async function* ownedApps(): AsyncIterable<OktaApp> {
-    yield* (await listApps('list clients', { filter: 'name eq "oidc_client"', limit: 200 })).filter(isOwned);
-  }
+  const ownedApps = async () => (await listApps('list clients', { filter: 'name eq "oidc_client"', limit: 200 })).filter(isOwned);
 
   const findOwnedApp = async (clientId: string) => requireOwned(await findApp(clientId), isOwned);
 
@@ -191,7 +164,7 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
     return {
       async list() {
         const listed = await call('list secrets', 'idempotent', async () =>
-          usableAnswer(await collect((await secrets.listOAuth2ClientSecrets({ appId })) as unknown as Collection<unknown>, 10), (value): value is OktaSecret[] => isRecordArray(value) && value.every(isSecret), 'the secret listing'),
+          usableAnswer(await collectUpTo((await secrets.listOAuth2ClientSecrets({ appId })) as unknown as Collection<unknown>, 10), (value): value is OktaSecret[] => isRecordArray(value) && value.every(isSecret), 'the secret listing'),
         );
         listed.forEach((secret) => statuses.set(secret.id, secret.status));
         return listed.map((secret) => ({ id: secret.id, createdAt: Date.parse(secret.created ?? '') }));
@@ -208,34 +181,26 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
         return !(await undoOnFailure(() => goneIsDone(call('delete secret', 'idempotent', () => secrets.deleteOAuth2ClientSecret({ appId, secretId }))), reactivate));
       },
       markGrace: (graceEndsAt) => writeGraceMark(current ?? appId, graceEndsAt),
+      clearGrace: () => writeGraceMark(current ?? appId, undefined),
     };
   }
-
-  /** The secret slots of each app a sweep reads, so a removal knows the status its listing saw. */
-  const sweptSlots = new WeakMap<OktaApp, SecretSlots>();
-  const slotsOf = (app: OktaApp) => sweptSlots.get(app) ?? sweptSlots.set(app, secretSlots(app.id)).get(app)!;
 
   const retireExpiredSecrets = createGraceSweep<OktaApp>(graceSeconds, {
     async page(after) {
       const query = { filter: 'name eq "oidc_client"', limit: 200, ...(after === undefined ? {} : { after }) };
       return call('list clients', 'idempotent', async () => {
         const listing = (await apps.listApplications(query)) as unknown as Collection<unknown>;
-        const clients = usableAnswer(await listing.getNextPage(), (value): value is OktaApp[] => isRecordArray(value) && value.every(isApp), 'the app listing');
+        const clients = usableAnswer(await listing.getNextPage(), isAppList, 'the app listing');
         // The next page's cursor, from Okta's `next` link.
         const next = listing.nextUri ? (new URL(listing.nextUri).searchParams.get('after') ?? undefined) : undefined;
         return { clients: clients.filter(isOwned), next: () => next };
       });
     },
-    graceEndsAt: (app) => {
-      const mark = app.profile?.[GRACE_MARK];
-      return mark === undefined ? undefined : typeof mark === 'number' ? mark * 1000 : Number.NaN;
-    },
-    secrets: (app) => slotsOf(app).list(),
-    remove: (app, secret) => slotsOf(app).remove(secret),
-    mark: (app, graceEndsAt) => writeGraceMark(app.id, graceEndsAt),
-    clearMark: (app) => writeGraceMark(app.id, undefined),
+    graceEndsAt: (app) => graceEndFromSeconds(app.profile?.[GRACE_MARK]),
+    // One slot set per app the sweep reads, so a removal knows the status its listing saw.
+    slots: (app) => secretSlots(app.id),
     // A removal deactivates, then deletes; a mark by the sweep reads the app, then replaces it.
-    costs: { secrets: 1, freshSecrets: 1, remove: 2, mark: 2, clearMark: 2 },
+    costs: { remove: 2, mark: 2, clearMark: 2 },
   });
 
   return defineDriver({
@@ -246,7 +211,7 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
       const mark = newMark(context);
       const body = toOktaApp(metadata, mark);
       // An app without the secret it needs is an unusable answer: the app found by its mark is removed.
-      const withSecret = (value: unknown): value is OktaApp => isApp(value) && (!SECRET_METHODS.has(metadata.tokenEndpointAuthMethod) || !!value.credentials?.oauthClient?.client_secret);
+      const withSecret = (value: unknown): value is OktaApp => isApp(value) && (!usesClientSecret(metadata.tokenEndpointAuthMethod) || !!value.credentials?.oauthClient?.client_secret);
       const create = async () => usableAnswer(await apps.createApplication({ application: body as unknown as Application, activate: true }), withSecret, 'the app creation');
       const created = await cleanUpIfApplied(() => call('register client', 'unsafe', create), () => removeUnconfirmedRegistration(body.label, mark));
       return { ...toRegisteredClient(created), clientSecret: created.credentials?.oauthClient?.client_secret ?? '' };
@@ -265,16 +230,14 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
 
     async rotateSecret(clientId) {
       const app = await findOwnedApp(clientId);
-      if (!SECRET_METHODS.has(app.credentials?.oauthClient?.token_endpoint_auth_method ?? '')) {
-        throw new InvalidRequestError('This client authenticates without a client secret, so it has none to rotate.');
-      }
+      checkHasSecret(app.credentials?.oauthClient?.token_endpoint_auth_method ?? '');
       const { value } = await rotateWithGrace(secretSlots(app.id, app), graceSeconds);
       return { clientId, clientSecret: value, clientSecretExpiresAt: 0 };
     },
 
     retireExpiredSecrets,
 
-    listOpenRegistrations: async (limit) => openRegistrations(ownedApps(), limit, (app) => MARK.read(app.profile?.dcr_bridge), (app) => app.credentials?.oauthClient?.client_id ?? app.id),
+    listOpenRegistrations: async (limit) => openRegistrations(await ownedApps(), limit, (app) => MARK.read(app.profile?.dcr_bridge), (app) => app.credentials?.oauthClient?.client_id ?? app.id),
 
     // The org's discovery document, or that of the custom authorization server OKTA_AUTHORIZATION_SERVER_ID names.
     fetchDiscoveryDocument: () => fetchDiscoveryJson(adminCall.http, `${options.orgUrl}${options.authorizationServerId === undefined ? '' : `/oauth2/${encodeURIComponent(options.authorizationServerId)}`}/.well-known/openid-configuration`, adminCall.policy.timeoutMs),
@@ -283,15 +246,6 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
 
     close: () => adminCall.close(),
   });
-}
-
-async function collect<T>(collection: Collection<T>, max: number): Promise<T[]> {
-  const items: T[] = [];
-  for await (const item of collection) {
-    if (item) items.push(item);
-    if (items.length >= max) break;
-  }
-  return items;
 }
 
 function toOktaApp(metadata: ClientMetadata, mark: BridgeMark, existing?: OktaApp) {
@@ -380,24 +334,17 @@ function toRegisteredClient(app: OktaApp): RegisteredClient {
 
 export const createDriverFromEnv: DriverFactory = async (env, settings) => {
   const orgUrl = urlEnv(env, 'OKTA_ORG_URL');
-  const apiToken = envValue(env, 'OKTA_API_TOKEN');
-  const clientId = envValue(env, 'OKTA_CLIENT_ID');
+  const chosen = eitherEnv(env, ['OKTA_API_TOKEN', 'OKTA_CLIENT_ID'], {
+    both: 'and OKTA_CLIENT_ID are both set; use either the API token or the OAuth service app',
+    neither: 'is required: an Okta API token (or set OKTA_CLIENT_ID and OKTA_PRIVATE_KEY for the OAuth service app)',
+  });
   let credentials: OktaCredentials;
-  if (apiToken !== undefined && clientId !== undefined) {
-    throw new ConfigurationError('OKTA_API_TOKEN', 'and OKTA_CLIENT_ID are both set; use either the API token or the OAuth service app');
-  } else if (apiToken !== undefined) {
-    credentials = { apiToken };
-  } else if (clientId !== undefined) {
-    const privateKey = requiredEnv(env, 'OKTA_PRIVATE_KEY', "the service app's private key, PEM or JWK");
-    try {
-      parsePrivateKey(privateKey);
-    } catch {
-      throw new ConfigurationError('OKTA_PRIVATE_KEY', 'must be a PEM private key or a private JWK (RSA or EC P-256)');
-    }
-    const scopes = (envValue(env, 'OKTA_SCOPES') ?? DEFAULT_SCOPES.join(' ')).split(/\s+/).filter(Boolean);
-    credentials = { clientId, privateKey, keyId: envValue(env, 'OKTA_KEY_ID'), scopes };
+  if (chosen.name === 'OKTA_API_TOKEN') {
+    credentials = { apiToken: chosen.value };
   } else {
-    throw new ConfigurationError('OKTA_API_TOKEN', 'is required: an Okta API token (or set OKTA_CLIENT_ID and OKTA_PRIVATE_KEY for the OAuth service app)');
+    const privateKey = privateKeyEnv(env, 'OKTA_PRIVATE_KEY', "the service app's private key, PEM or JWK");
+    const scopes = (envValue(env, 'OKTA_SCOPES') ?? DEFAULT_SCOPES.join(' ')).split(/\s+/).filter(Boolean);
+    credentials = { clientId: chosen.value, privateKey, keyId: envValue(env, 'OKTA_KEY_ID'), scopes };
   }
   return createOktaDriver({ orgUrl, credentials, authorizationServerId: envValue(env, 'OKTA_AUTHORIZATION_SERVER_ID'), ...settings });
 };

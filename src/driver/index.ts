@@ -16,3 +16,8 @@ export * from './members.js';
 export * from './sweep-listing.js';
 export * from './two-slots.js';
 export * from './registered.js';
+export * from './attempt-scope.js';
+export * from './answers.js';
+export * from './listing.js';
+export * from './settle.js';
+export * from './credentials.js';

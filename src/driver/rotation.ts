@@ -47,6 +47,8 @@ export interface SecretSlots {
   remove(secret: HeldSecret): Promise<boolean | void>;
   /** Marks the client as holding a secret in grace until `graceEndsAt` (epoch ms), for the sweep to find. */
   markGrace?(graceEndsAt: number): Promise<void>;
+  /** Clears that mark (the sweep, once no secret in grace is left). */
+  clearGrace?(): Promise<void>;
 }
 
 /** Issues a new secret by the semantics above; resolves with it (and its expiry, epoch seconds, `0` = never). */
@@ -109,21 +111,54 @@ export interface ListingPage<Client> {
 }
 
 /**
- * How a driver's sweep reads and changes its IdP; `costs` are the most IdP calls each step makes, for the bound.
+ * How a driver's sweep reads and changes its IdP; `costs` are the most IdP calls each step makes, for the bound
+ * (a step not named costs one call).
  * `page` is one call: the clients that carry the grace mark, where the IdP can search for it, or else all of the
- * bridge's clients (then `graceEndsAt` says which are marked).
+ * bridge's clients (then `graceEndsAt` says which are marked). A driver whose rotation has `SecretSlots` gives
+ * `slots`, and the four steps after it default to the slots' `list`, `remove`, `markGrace` and `clearGrace`.
  */
 export interface GraceSweepSource<Client> {
   page(cursor: string | undefined): Promise<ListingPage<Client>>;
   /** When the client's mark says its grace ends (epoch ms; `NaN`: marked, end unknown); `undefined`: not marked. */
   graceEndsAt(client: Client): number | undefined;
+  /** A client's secret slots; the sweep makes one per client it reads, so a removal knows what the listing saw. */
+  slots?(client: Client): SecretSlots;
   /** The client's secrets: as the page carries them (`fresh` false, when it does), or read again from the IdP. */
-  secrets(client: Client, fresh: boolean): Promise<HeldSecret[]>;
-  remove(client: Client, secret: HeldSecret): Promise<boolean | void>;
+  secrets?(client: Client, fresh: boolean): Promise<HeldSecret[]>;
+  remove?(client: Client, secret: HeldSecret): Promise<boolean | void>;
   /** Sets the mark again: a rotation added a secret while the sweep cleared the mark. */
-  mark(client: Client, graceEndsAt: number): Promise<void>;
-  clearMark(client: Client): Promise<void>;
-  costs: { secrets: number; freshSecrets: number; remove: number; mark: number; clearMark: number };
+  mark?(client: Client, graceEndsAt: number): Promise<void>;
+  clearMark?(client: Client): Promise<void>;
+  costs?: Partial<SweepCosts>;
+}
+
+/** The sweep's steps: the source's own, or else those of the client's slots (one `SecretSlots` per client). */
+function sweepSteps<Client extends object>(source: GraceSweepSource<Client>): Required<Pick<GraceSweepSource<Client>, 'secrets' | 'remove' | 'mark' | 'clearMark'>> {
+  const made = new WeakMap<Client, SecretSlots>();
+  const slotsOf = (client: Client): SecretSlots => {
+    if (!source.slots) throw new Error('A grace sweep source needs either `slots` or its own secrets, remove, mark and clearMark.');
+    return made.get(client) ?? made.set(client, source.slots(client)).get(client)!;
+  };
+  return {
+    secrets: source.secrets?.bind(source) ?? ((client) => slotsOf(client).list()),
+    remove: source.remove?.bind(source) ?? ((client, secret) => slotsOf(client).remove(secret)),
+    mark: source.mark?.bind(source) ?? (async (client, graceEndsAt) => slotsOf(client).markGrace?.(graceEndsAt)),
+    clearMark: source.clearMark?.bind(source) ?? (async (client) => slotsOf(client).clearGrace?.()),
+  };
+}
+
+/** A grace mark stored as epoch seconds, as `graceEndsAt` wants it: epoch ms, `NaN` when unreadable, `undefined` when absent. */
+export function graceEndFromSeconds(mark: unknown): number | undefined {
+  return mark === undefined ? undefined : typeof mark === 'number' ? mark * 1000 : Number.NaN;
+}
+
+/** The most IdP calls each step of the sweep makes: listing a client's secrets (as the page has them, or fresh), a removal, a mark, a clear. */
+export interface SweepCosts {
+  secrets: number;
+  freshSecrets: number;
+  remove: number;
+  mark: number;
+  clearMark: number;
 }
 
 /** Thrown inside a sweep when its bound is reached; never leaves it. */
@@ -137,7 +172,8 @@ class SweepBoundReached extends Error {}
  * the secrets are read once more and, if a rotation added one meanwhile, the client is marked again. Without a grace
  * there is nothing to retire and nothing is listed. Resolves with how many secrets this sweep retired itself.
  */
-export function createGraceSweep<Client>(graceSeconds: number, source: GraceSweepSource<Client>): (now: number, options?: SweepOptions) => Promise<number> {
+export function createGraceSweep<Client extends object>(graceSeconds: number, source: GraceSweepSource<Client>): (now: number, options?: SweepOptions) => Promise<number> {
+  const steps = sweepSteps(source);
   let resumeAt: string | undefined;
   return async (now, options = {}) => {
     if (graceSeconds <= 0) return 0;
@@ -147,7 +183,7 @@ export function createGraceSweep<Client>(graceSeconds: number, source: GraceSwee
       if (calls + cost > maxCalls) throw new SweepBoundReached();
       calls += cost;
     };
-    const { costs } = source;
+    const costs: SweepCosts = { secrets: 1, freshSecrets: 1, remove: 1, mark: 1, clearMark: 1, ...source.costs };
     let retired = 0;
     let cursor = resumeAt;
     try {
@@ -158,17 +194,17 @@ export function createGraceSweep<Client>(graceSeconds: number, source: GraceSwee
           const endsAt = source.graceEndsAt(client);
           if (endsAt === undefined || endsAt > now) continue;
           spend(costs.secrets);
-          const held = await source.secrets(client, false);
+          const held = await steps.secrets(client, false);
           const counted = await retireSupersededSecrets(held, graceSeconds, now, (secret) => {
             spend(costs.remove);
-            return source.remove(client, secret);
+            return steps.remove(client, secret);
           });
           retired += counted;
           if (stillHeld(held, graceSeconds, now) > 1) continue;
           spend(costs.clearMark + costs.freshSecrets + costs.mark);
-          await source.clearMark(client);
-          const after = oldestFirst(await source.secrets(client, true));
-          if (after.length > 1) await source.mark(client, (after[1]!.createdAt || now) + graceSeconds * 1000);
+          await steps.clearMark(client);
+          const after = oldestFirst(await steps.secrets(client, true));
+          if (after.length > 1) await steps.mark(client, (after[1]!.createdAt || now) + graceSeconds * 1000);
         }
         const next = page.next();
         if (next === undefined) {

@@ -21,7 +21,7 @@ export interface MarkSearchOptions<Client> {
  * `createGraceSweep` paging through `markSearchListing`: the driver says how its IdP lists, reads and changes a
  * client, and a client whose mark the sweep cleared moves the next page's offset.
  */
-export function createMarkSearchSweep<Client extends object>(graceSeconds: number, source: MarkSearchOptions<Client> & Omit<GraceSweepSource<Client>, 'page'>): (now: number, options?: SweepOptions) => Promise<number> {
+export function createMarkSearchSweep<Client extends object>(graceSeconds: number, source: MarkSearchOptions<Client> & Omit<GraceSweepSource<Client>, 'page'> & Required<Pick<GraceSweepSource<Client>, 'clearMark'>>): (now: number, options?: SweepOptions) => Promise<number> {
   const listing = markSearchListing(source);
   return createGraceSweep<Client>(graceSeconds, {
     ...source,
