@@ -8,6 +8,7 @@
  * `chown` on PATH records the call instead).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
@@ -145,6 +146,12 @@ function checkFiles(image: Stage): void {
   const devOnly = ['typescript', 'tsx', 'esbuild', '@esbuild', 'supertest', 'fast-check'].filter((name) => packages.includes(name));
   if (devOnly.length > 0) fail(`dev dependencies in the image: ${devOnly.join(', ')}`);
   if (!existsSync(join(image.root, 'dist/src/main.js'))) fail('dist/src/main.js is missing');
+  // The start uses the build's derived spec only while it carries the shipped YAML's sha256 (src/http/spec.ts).
+  const yamlHash = createHash('sha256').update(readFileSync(join(image.root, 'spec/openapi.yaml'), 'utf8')).digest('hex');
+  for (const derived of ['dist/spec/openapi.json', 'dist/spec/validators.cjs']) {
+    if (!existsSync(join(image.root, derived))) fail(`${derived} is missing: the start would parse the YAML`);
+    if (!readFileSync(join(image.root, derived), 'utf8').includes(`"${yamlHash}"`)) fail(`${derived} was not derived from the image's spec/openapi.yaml`);
+  }
   console.log(`check-image: the final stage holds ${files.length} files under ${top.join(', ')}; no TypeScript of ours, no dev dependencies`);
 }
 

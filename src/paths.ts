@@ -17,3 +17,6 @@ export const packageRoot = findPackageRoot(dirname(fileURLToPath(import.meta.url
 
 /** The API description: the source of truth for validation and docs. */
 export const apiSpecPath = join(packageRoot, 'spec', 'openapi.yaml');
+
+/** What `npm run build` derives from the API description (scripts/derive-spec.ts); used only while it matches. */
+export const derivedApiSpecDir = join(packageRoot, 'dist', 'spec');
