@@ -26,6 +26,14 @@ async function settle(): Promise<void> {
   for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
 }
 
+/** Moves the clock by each step in turn, letting the sweep run after each. */
+async function advanceThrough(clock: VirtualClock, ...steps: number[]): Promise<void> {
+  for (const step of steps) {
+    clock.advance(step);
+    await settle();
+  }
+}
+
 describe('rotation-grace sweep', () => {
   it('runs every interval when a grace is set and the driver can hold two secrets, and survives a failing run', async () => {
     const clock = new VirtualClock();
@@ -38,12 +46,7 @@ describe('rotation-grace sweep', () => {
       clock.advance(999);
       await settle();
       assert.equal(driver.sweeps.length, 0, 'nothing before the first interval ends');
-      clock.advance(1);
-      await settle();
-      clock.advance(1_000);
-      await settle();
-      clock.advance(1_000);
-      await settle();
+      await advanceThrough(clock, 1, 1_000, 1_000);
     } finally {
       stop();
     }
@@ -70,10 +73,7 @@ describe('rotation-grace sweep', () => {
     const lines: string[] = [];
     const stop = startSecretSweep({ rotationGraceSeconds: 60, sweepIntervalSeconds: 1, sweepMaxIdpCalls: 25 }, driver, new BridgeEvents(), capturingLogger(lines), clock);
     try {
-      clock.advance(1_000);
-      await settle();
-      clock.advance(1_000);
-      await settle();
+      await advanceThrough(clock, 1_000, 1_000);
     } finally {
       stop();
     }
