@@ -9,7 +9,7 @@ import type { DcrDriver } from '../../src/driver/contract.js';
 import { createAuth0Driver, createDriverFromEnv, type Auth0DriverOptions } from '../../drivers/auth0.js';
 import { ConfigurationError } from '../../src/env.js';
 import { BridgeError, IdpTimeoutError, InvalidRequestError } from '../../src/errors.js';
-import { startAuth0Emulator, type Auth0Emulator } from '../emulators/auth0.js';
+import { auth0DriverOptions, startAuth0Emulator, type Auth0Emulator } from '../emulators/auth0.js';
 import { rejectsWith, serviceMetadata } from '../conformance/driver-suite.js';
 import { VirtualClock } from '../support/virtual-clock.js';
 import { deletionOperation, faultKinds, faultMatrix, readOperation, registrationOperation, rotationOperation, type MatrixTarget } from '../support/fault-matrix.js';
@@ -33,11 +33,7 @@ const tooManyRequests = { statusCode: 429, error: 'Too Many Requests', message: 
 
 function driverOptions(auth0: Auth0Emulator, overrides: Partial<Auth0DriverOptions> = {}): Auth0DriverOptions {
   return {
-    domain: auth0.domain,
-    clientId: auth0.adminClient.clientId,
-    clientSecret: auth0.adminClient.clientSecret,
-    audience: auth0.apiAudience,
-    defaultScopes: ['read:things'],
+    ...auth0DriverOptions(auth0),
     idpCallPolicy: policy,
     ...overrides,
   };

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { createAuth0Driver } from '../../drivers/auth0.js';
 import { serviceMetadata, testDriver, webMetadata } from '../conformance/driver-suite.js';
-import { startAuth0Emulator, type Auth0Emulator } from '../emulators/auth0.js';
+import { auth0DriverOptions, startAuth0Emulator, type Auth0Emulator } from '../emulators/auth0.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { VirtualClock } from '../support/virtual-clock.js';
 
@@ -22,11 +22,7 @@ testDriver({
   async start(settings) {
     auth0 = await startAuth0Emulator();
     const driver = createAuth0Driver({
-      domain: auth0.domain,
-      clientId: auth0.adminClient.clientId,
-      clientSecret: auth0.adminClient.clientSecret,
-      audience: auth0.apiAudience,
-      defaultScopes: ['read:things'],
+      ...auth0DriverOptions(auth0),
       idpCallPolicy: { ...policy, ...settings.idpCallPolicy },
     });
     const emulator = auth0;

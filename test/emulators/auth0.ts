@@ -544,14 +544,26 @@ export const auth0Emulator: EmulatorDefinition = {
   },
 };
 
-/** The variables `npm start` needs to run the Auth0 driver against this emulator. */
+/** What `createAuth0Driver` needs to manage this emulator's tenant (the tests add their call policy). */
+export function auth0DriverOptions(auth0: Auth0Emulator) {
+  return {
+    domain: auth0.domain,
+    clientId: auth0.adminClient.clientId,
+    clientSecret: auth0.adminClient.clientSecret,
+    audience: auth0.apiAudience,
+    defaultScopes: ['read:things'],
+  };
+}
+
+/** The same as the variables `npm start` needs to run the Auth0 driver against this emulator. */
 export function auth0DriverEnv(auth0: Auth0Emulator): Record<string, string> {
+  const options = auth0DriverOptions(auth0);
   return {
     DCR_DRIVER: 'auth0',
-    AUTH0_DOMAIN: auth0.domain,
-    AUTH0_CLIENT_ID: auth0.adminClient.clientId,
-    AUTH0_CLIENT_SECRET: auth0.adminClient.clientSecret,
-    AUTH0_AUDIENCE: auth0.apiAudience,
-    AUTH0_DEFAULT_SCOPES: 'read:things',
+    AUTH0_DOMAIN: options.domain,
+    AUTH0_CLIENT_ID: options.clientId,
+    AUTH0_CLIENT_SECRET: options.clientSecret,
+    AUTH0_AUDIENCE: options.audience,
+    AUTH0_DEFAULT_SCOPES: options.defaultScopes.join(' '),
   };
 }

@@ -7,7 +7,7 @@ import { createAuth0Driver } from '../../drivers/auth0.js';
 import { createEntraDriver } from '../../drivers/entra.js';
 import { createKeycloakDriver } from '../../drivers/keycloak.js';
 import { createOktaDriver } from '../../drivers/okta.js';
-import { startAuth0Emulator } from '../emulators/auth0.js';
+import { auth0DriverOptions, startAuth0Emulator } from '../emulators/auth0.js';
 import { startEntraEmulator } from '../emulators/entra.js';
 import { startKeycloakEmulator } from '../emulators/keycloak.js';
 import { startOktaEmulator } from '../emulators/okta.js';
@@ -69,11 +69,7 @@ export const vendors: Record<string, () => Promise<VendorIdp>> = {
   async auth0() {
     const auth0 = await startAuth0Emulator();
     const driver = createAuth0Driver({
-      domain: auth0.domain,
-      clientId: auth0.adminClient.clientId,
-      clientSecret: auth0.adminClient.clientSecret,
-      audience: auth0.apiAudience,
-      defaultScopes: ['read:things'],
+      ...auth0DriverOptions(auth0),
       idpCallPolicy: policy,
     });
     return {
