@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  IdpStatusError, checkClientId, cleanUpIfApplied, createAdminCall, defineDriver, deleteOwned, fetchClientCredentialsToken, flatMark, foundOrUndefined,
+  IdpStatusError, applicationTypeOf, checkClientId, cleanUpIfApplied, createAdminCall, defineDriver, deleteOwned, fetchClientCredentialsToken, flatMark, foundOrUndefined,
   goneIsDone, hasStrings, newMark, registrationOf, requireOwned, undoOnFailure, updatedMark, usableAnswer, withoutUndefined,
   type AdminCallSettings, type ClientMetadata, type DcrDriver, type DriverFactory, type IdpHttpClient, type RegisteredClient,
 } from '../src/driver/index.js';
@@ -118,7 +118,7 @@ function toRegistered(client: ExampleClient): RegisteredClient {
       contacts: list(client.contacts),
       jwksUri: text(client.jwks_uri),
       postLogoutRedirectUris: list(client.post_logout_redirect_uris),
-      applicationType: client.application_type === 'native' || client.application_type === 'web' ? client.application_type : undefined,
+      applicationType: applicationTypeOf(client.application_type),
     }),
   };
   const stamp = mark.read(client.metadata);
