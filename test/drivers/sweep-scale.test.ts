@@ -110,7 +110,7 @@ describe('okta: the sweep over more than 10,000 apps', () => {
   });
 });
 
-describe('entra: the sweep over more than 10,000 applications, 1,100 of them marked', () => {
+describe('entra: the sweep over more than 10,000 applications, a hundred of them marked', () => {
   let entra: EntraEmulator;
   let driver: DcrDriver;
   const graphCalls = (start: number) => entra.emulator.requests.slice(start).filter((request) => request.rawPath.startsWith('/v1.0/'));
@@ -146,16 +146,22 @@ describe('entra: the sweep over more than 10,000 applications, 1,100 of them mar
   });
 
   it('then finds only the marked applications by their tag, page by page, retires exactly the expired passwords and clears the tags', async () => {
-    const expired = entra.seedOwnedApplications(1_100, { tags: ['dcr-bridge:grace'], passwordStarts: expiredPasswords() });
+    // Pages of 50 (Graph's paging is server-driven: fewer than `$top` per page), so 110 marked applications take three.
+    entra.setMaxPageSize(50);
+    const expired = entra.seedOwnedApplications(110, { tags: ['dcr-bridge:grace'], passwordStarts: expiredPasswords() });
     const inGrace = entra.seedOwnedApplications(3, { tags: ['dcr-bridge:grace'], passwordStarts: [Date.now() - 86_400_000, Date.now()] });
     const start = entra.emulator.requests.length;
-    assert.equal(await driver.retireExpiredSecrets(Date.now() + 1_000, { maxIdpCalls: 100_000 }), 1_100);
+    try {
+      assert.equal(await driver.retireExpiredSecrets(Date.now() + 1_000, { maxIdpCalls: 100_000 }), 110);
+    } finally {
+      entra.setMaxPageSize(999);
+    }
     const calls = graphCalls(start);
     const listings = calls.filter((request) => request.route === 'GET /v1.0/applications');
-    assert.equal(listings.length, 2, 'two pages of 999 marked applications; the 10,400 unmarked ones are never listed');
+    assert.equal(listings.length, 3, 'three pages of 50 for the 113 marked applications; the 10,420 unmarked ones are never listed');
     // Per expired application: remove the old password, drop the tag, read it once more.
-    assert.equal(calls.length, listings.length + 3 * 1_100, 'O(marked) calls');
-    for (const appId of [expired[0]!, expired[1_099]!]) {
+    assert.equal(calls.length, listings.length + 3 * 110, 'O(marked) calls');
+    for (const appId of [expired[0]!, expired[109]!]) {
       assert.equal(entra.passwordKeyIds(appId).length, 1, 'the old password is gone, the new one stays');
       assert.deepEqual(entra.application(appId)!.tags, ['dcr-bridge:managed'], 'and the mark is cleared');
     }

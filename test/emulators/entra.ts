@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import forge from 'node-forge';
 import { Emulator, type EmulatorDefinition, type EmulatorRequest, type EmulatorResponse } from './framework.js';
 import { SpecValidator, vendorSpecFile } from './spec-validator.js';
+import { keptTestFile } from './tls.js';
 
 type Json = Record<string, unknown>;
 
@@ -76,6 +77,11 @@ export interface EntraEmulator {
   clientState(): unknown;
   setTokenLifetime(seconds: number): void;
   setReplicationDelay(ms: number): void;
+  /**
+   * The most applications a listing page holds, whatever `$top` asks (default 999, Graph's largest `$top`). Graph's
+   * paging is server-driven: a page may hold fewer than `$top`, and a client follows `@odata.nextLink`.
+   */
+  setMaxPageSize(size: number): void;
   /** Token requests made with the admin app's credentials. */
   tokenRequests(): number;
   /** A real client-credentials token request, as a client would make it: does this secret authenticate? */
@@ -146,6 +152,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
   const accessTokens = new Map<string, { appId: string; roles: string[]; expiresAt: number }>();
   let tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? 3599;
   let replicationDelayMs = options.replicationDelayMs ?? 0;
+  let maxPageSize = 999;
   let adminTokenRequests = 0;
   const rateWindows = new Map<string, { startedAt: number; count: number }>();
 
@@ -358,7 +365,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
     const skiptoken = request.query.get('$skiptoken');
     matches.sort((a, b) => (a.id < b.id ? -1 : 1));
     if (skiptoken !== null) matches = matches.filter((app) => app.id > skiptoken);
-    const page = matches.slice(0, top);
+    const page = matches.slice(0, Math.min(top, maxPageSize));
     const next = new URLSearchParams(request.query);
     next.set('$skiptoken', page.at(-1)?.id ?? '');
     return {
@@ -366,7 +373,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
       body: {
         '@odata.context': `${emulator.url}${GRAPH_PREFIX}/$metadata#applications`,
         value: page.map((app) => select(representation(app), request.query)),
-        ...(matches.length > top ? { '@odata.nextLink': `${emulator.url}${GRAPH_PREFIX}/applications?${next.toString()}` } : {}),
+        ...(matches.length > page.length ? { '@odata.nextLink': `${emulator.url}${GRAPH_PREFIX}/applications?${next.toString()}` } : {}),
       },
     };
   }));
@@ -549,6 +556,9 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
     setReplicationDelay: (ms: number) => {
       replicationDelayMs = ms;
     },
+    setMaxPageSize: (size: number) => {
+      maxPageSize = size;
+    },
     tokenRequests: () => adminTokenRequests,
     workingSecretCount: (appId: string) => byAppId(appId)?.passwords.length ?? 0,
     secretWorks: async (clientId: string, secret: string) => {
@@ -694,21 +704,34 @@ function assertionIsValid(app: StoredApplication, assertion: string, assertionTy
   }
 }
 
-/** A self-signed certificate and its key in one PEM, the shape `ENTRA_CERTIFICATE_PATH` takes. */
+/**
+ * A self-signed certificate and its key in one PEM, the shape `ENTRA_CERTIFICATE_PATH` takes. Kept between runs
+ * (`keptTestFile`) while it has a day of validity left: its key is the costliest part of the emulator's start.
+ */
 function selfSignedCertificate(commonName: string): { pem: string; certificatePem: string } {
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', {
-    modulusLength: 2048,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
-  const certificate = forge.pki.createCertificate();
-  certificate.publicKey = forge.pki.publicKeyFromPem(publicKey);
-  certificate.serialNumber = `01${randomBytes(8).toString('hex')}`;
-  certificate.validity.notBefore = new Date(Date.now() - 3600_000);
-  certificate.validity.notAfter = new Date(Date.now() + 365 * 24 * 3600_000);
-  certificate.setSubject([{ name: 'commonName', value: commonName }]);
-  certificate.setIssuer([{ name: 'commonName', value: commonName }]);
-  certificate.sign(forge.pki.privateKeyFromPem(privateKey), forge.md.sha256.create());
-  const certificatePem = forge.pki.certificateToPem(certificate);
-  return { pem: `${privateKey}${certificatePem}`, certificatePem };
+  const pem = keptTestFile(
+    `entra-${commonName.replace(/[^a-z0-9]+/gi, '-')}-certificate.pem`,
+    () => {
+      const { publicKey, privateKey } = generateKeyPairSync('rsa', {
+        modulusLength: 2048,
+        publicKeyEncoding: { type: 'spki', format: 'pem' },
+        privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      });
+      const certificate = forge.pki.createCertificate();
+      certificate.publicKey = forge.pki.publicKeyFromPem(publicKey);
+      certificate.serialNumber = `01${randomBytes(8).toString('hex')}`;
+      certificate.validity.notBefore = new Date(Date.now() - 3600_000);
+      certificate.validity.notAfter = new Date(Date.now() + 365 * 24 * 3600_000);
+      certificate.setSubject([{ name: 'commonName', value: commonName }]);
+      certificate.setIssuer([{ name: 'commonName', value: commonName }]);
+      certificate.sign(forge.pki.privateKeyFromPem(privateKey), forge.md.sha256.create());
+      return `${privateKey}${forge.pki.certificateToPem(certificate)}`;
+    },
+    (kept) => new Date(new X509Certificate(certificatePemOf(kept)).validTo).getTime() > Date.now() + 24 * 3600_000,
+  );
+  return { pem, certificatePem: certificatePemOf(pem) };
+}
+
+function certificatePemOf(pem: string): string {
+  return pem.slice(pem.indexOf('-----BEGIN CERTIFICATE-----'));
 }

@@ -4,11 +4,12 @@
  * `X-Rate-Limit-*` headers on every management answer and Okta's own error bodies. Every management request and
  * answer is checked against Okta's published management spec.
  */
-import { generateKeyPairSync, randomBytes, verify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Emulator, type EmulatorDefinition, type EmulatorRequest, type EmulatorResponse } from './framework.js';
 import { SpecValidator, vendorSpecFile } from './spec-validator.js';
+import { keptTestKey } from './tls.js';
 
 type Json = Record<string, unknown>;
 
@@ -539,7 +540,8 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
 
   // ---- the org's own apps ------------------------------------------------------------------------------------------
 
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const privateKey = createPrivateKey(keptTestKey('okta-service-app-key.pem'));
+  const publicKey = createPublicKey(privateKey);
   const keyId = `kid-${randomToken(8)}`;
   const service = createApp(
     {

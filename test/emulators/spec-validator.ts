@@ -10,6 +10,7 @@ import { Ajv, type AnySchema, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
+import { contentKey, keptTestFile } from './tls.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
@@ -51,7 +52,9 @@ export class SpecValidator {
 
   static load(file: string): SpecValidator {
     const text = readFileSync(file, 'utf8');
-    const document = (file.endsWith('.json') ? JSON.parse(text) : parseYaml(text)) as Json;
+    // YAML parses ~150 times slower than JSON (Okta’s: 470 ms against 3 ms): each spec's parse is kept as JSON under the hash of its text.
+    const json = file.endsWith('.json') ? text : keptTestFile(`vendor-spec-${contentKey(text)}.json`, () => JSON.stringify(parseYaml(text)));
+    const document = JSON.parse(json) as Json;
     return new SpecValidator(file, document);
   }
 

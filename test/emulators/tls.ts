@@ -1,9 +1,10 @@
 /**
  * A test certificate authority and a server certificate for 127.0.0.1/localhost, made once and kept in
  * `.test-ca/` (git-ignored). Node reads `NODE_EXTRA_CA_CERTS` only at start, so test/run.ts makes the CA before it
- * starts the test processes, and the standalone emulator CLI prints the file to trust.
+ * starts the test processes, and the standalone emulator CLI prints the file to trust. The emulators keep their other
+ * costly material there too (`keptTestFile`): their own RSA keys, and the vendor specs parsed from YAML.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,9 +30,7 @@ export function ensureTestTls(dir = process.env.DCR_TEST_CA_DIR ?? defaultTestCa
       [files.certFile, made.cert],
       [files.caFile, made.ca],
     ] as const) {
-      const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
-      writeFileSync(temporary, content, { mode: 0o600 });
-      renameSync(temporary, file);
+      writeBeside(file, content);
     }
   }
   return {
@@ -40,6 +39,40 @@ export function ensureTestTls(dir = process.env.DCR_TEST_CA_DIR ?? defaultTestCa
     cert: readFileSync(files.certFile, 'utf8'),
     key: readFileSync(files.keyFile, 'utf8'),
   };
+}
+
+/** Written beside and renamed, so a concurrent reader never sees half a file. */
+function writeBeside(file: string, content: string): void {
+  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  writeFileSync(temporary, content, { mode: 0o600 });
+  renameSync(temporary, file);
+}
+
+/**
+ * The content of `.test-ca/<name>`, made by `make` the first time (or again when `stillGood` refuses what is kept).
+ * For what costs an emulator's start most and need not differ between runs: an RSA key takes 0.1–1.5 s to generate
+ * here, a vendor spec's YAML 0.6 s to parse. Two processes that make it at once each write a whole file; one wins.
+ */
+export function keptTestFile(name: string, make: () => string, stillGood: (content: string) => boolean = () => true): string {
+  const file = join(process.env.DCR_TEST_CA_DIR ?? defaultTestCaDir, name);
+  if (existsSync(file)) {
+    const kept = readFileSync(file, 'utf8');
+    if (stillGood(kept)) return kept;
+  }
+  const made = make();
+  mkdirSync(dirname(file), { recursive: true });
+  writeBeside(file, made);
+  return made;
+}
+
+/** A 2048-bit RSA private key (PKCS#8 PEM) for an emulator's own use, kept under `name`. */
+export function keptTestKey(name: string): string {
+  return keptTestFile(name, () => generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
+}
+
+/** The key of a content-addressed kept file: the first 32 hex digits of its source's SHA-256. */
+export function contentKey(source: string): string {
+  return createHash('sha256').update(source).digest('hex').slice(0, 32);
 }
 
 function makeCertificates(): { ca: string; cert: string; key: string } {
