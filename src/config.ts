@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { isAbsolute } from 'node:path';
-import { defaultIdpMaxConnections } from './driver/http.js';
+import { defaultIdpMaxConnections } from './driver/contract.js';
 import { driverAliases, driverNames, type DriverName } from './driver/names.js';
 import { ConfigurationError, envValue, integerEnv, urlEnv, type Env } from './env.js';
 import { logLevels } from './logging.js';

@@ -169,6 +169,9 @@ export interface DriverSettings {
   idpMaxConnections?: number;
 }
 
+/** `DCR_IDP_MAX_CONNECTIONS`' default (here, not in http.ts, so reading the configuration loads no HTTP client). */
+export const defaultIdpMaxConnections = 32;
+
 /**
  * Every driver module exports one of these, e.g. `export const createDriverFromEnv: DriverFactory` — it reads its own
  * variables (through src/env.ts, so `NAME_FILE` works and a bad variable is one clear line) and builds the driver.

@@ -18,9 +18,8 @@
  */
 import { Agent, type Dispatcher } from 'undici';
 import { IdpConnectionError } from '../idp/call.js';
+import { defaultIdpMaxConnections } from './contract.js';
 
-/** `DCR_IDP_MAX_CONNECTIONS`' default: connections a driver keeps open to each IdP host at most. */
-export const defaultIdpMaxConnections = 32;
 
 export interface IdpHttpOptions {
   /** Connections open at once to each IdP host (origin); default `defaultIdpMaxConnections`. */
