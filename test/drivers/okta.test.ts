@@ -165,6 +165,23 @@ describe('okta rotation with a grace period, beyond the conformance suite', () =
     await driver.deleteClient(client.clientId);
   });
 
+  it('a sweep before the grace ends reads no secret and leaves the app marked; one after it retires and clears', async () => {
+    const { driver, okta } = harness;
+    const client = await driver.registerClient(service, {});
+    const { clientSecret } = await driver.rotateSecret(client.clientId);
+    const start = okta.emulator.requests.length;
+    assert.equal(await driver.retireExpiredSecrets(Date.now() + 60_000), 0);
+    const secretCalls = okta.emulator.requests.slice(start).filter((request) => request.rawPath.includes('/credentials/secrets'));
+    assert.deepEqual(secretCalls.map((request) => request.rawPath), [], 'no secret of any app is read before a grace ends');
+    assert.equal(await okta.secretWorks(client.clientId, client.clientSecret), true, 'the old secret still works in its grace');
+    assert.equal(typeof okta.app(client.clientId)!.profile?.dcr_bridge_grace_ends_at, 'number', 'and the mark stays');
+    assert.equal(await driver.retireExpiredSecrets(Date.now() + 3601 * 1000), 1);
+    assert.equal(await okta.secretWorks(client.clientId, client.clientSecret), false);
+    assert.equal(await okta.secretWorks(client.clientId, clientSecret), true);
+    assert.equal(okta.app(client.clientId)!.profile?.dcr_bridge_grace_ends_at, undefined, 'the mark is cleared');
+    await driver.deleteClient(client.clientId);
+  });
+
   it("the sweep retires only the bridge's own clients' secrets", async () => {
     const { driver, okta } = harness;
     const seeded = okta.seedForeignClient('Not the bridge');
