@@ -51,6 +51,8 @@ async function waitFor<T>(probe: () => T | undefined, timeoutMs: number): Promis
  * The same start inside this test process, with its environment, output, exit and signals in the test's hands: for
  * what does not need a process of its own (which line names the cause), without a node start and module load each.
  */
+const runningInProcess = new Set<Started>();
+
 async function startInProcess(env: Record<string, string>): Promise<Started> {
   let stdout = '';
   let stderr = '';
@@ -65,7 +67,7 @@ async function startInProcess(env: Record<string, string>): Promise<Started> {
     exit,
     onSignal: (signal, listener) => listeners.set(signal, listener),
   });
-  return {
+  const bridge: Started = {
     stdout: () => stdout,
     stderr: () => stderr,
     exited,
@@ -75,9 +77,14 @@ async function startInProcess(env: Record<string, string>): Promise<Started> {
       listener();
     },
   };
+  runningInProcess.add(bridge);
+  void exited.then(() => runningInProcess.delete(bridge));
+  return bridge;
 }
 
 before(() => ensureBuilt());
+// A test that failed half-way leaves its bridge serving in this process, which would then never end.
+after(() => Promise.all([...runningInProcess].map((bridge) => (bridge.kill('SIGTERM'), bridge.exited))));
 
 describe('npm start', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'dcr-main-'));
