@@ -3,7 +3,10 @@
  * expired rotation grace periods, and shut down gracefully on SIGTERM/SIGINT. A bad variable stops the start with
  * one line naming it.
  */
+import { realpathSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import type { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { createDriver } from './driver/registry.js';
 import { closeApp, createApp } from './app.js';
 import { loadConfig, type BridgeConfig } from './config.js';
@@ -16,11 +19,33 @@ import { createBridgeServer } from './server.js';
 import { prepareShutdown, trackDriverCalls } from './shutdown.js';
 import { startSecretSweep } from './sweep.js';
 
-async function main(): Promise<void> {
-  const config = loadConfig(process.env);
-  const logger = createLogger({ level: config.logLevel });
+/** What the start reads and writes of its process: the real ones when node runs this file, a test's own otherwise. */
+export interface ProcessIo {
+  env: NodeJS.ProcessEnv;
+  stdout: Writable;
+  stderr: Pick<Writable, 'write'>;
+  exit(code: number): void;
+  onSignal(signal: 'SIGTERM' | 'SIGINT', listener: () => void): void;
+}
+
+const processIo: ProcessIo = {
+  env: process.env,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  exit: (code) => process.exit(code),
+  onSignal: (signal, listener) => process.on(signal, listener),
+};
+
+/** Starts the bridge, or reports in one line on `io.stderr` why it cannot and exits 1. */
+export function runBridge(io: ProcessIo): Promise<void> {
+  return main(io).catch((error: unknown) => reportStartFailure(error, io));
+}
+
+async function main(io: ProcessIo): Promise<void> {
+  const config = loadConfig(io.env);
+  const logger = createLogger({ level: config.logLevel, stream: io.stdout });
   const events = new BridgeEvents();
-  const untracked = await createDriver(config.driverName, process.env, {
+  const untracked = await createDriver(config.driverName, io.env, {
     rotationGraceSeconds: config.rotationGraceSeconds,
     idpCallPolicy: { timeoutMs: config.idpTimeoutMs, budgetMs: config.idpRetryBudgetMs },
     idpMaxConnections: config.idpMaxConnections,
@@ -42,7 +67,7 @@ async function main(): Promise<void> {
   logger.info('dcr-bridge listening', { host: config.host, port, driver: driver.name, tls: Boolean(config.tls), publicUrl: config.publicUrl });
   if (config.apiKeyGenerated) {
     // Printed once on stdout, never through the logger: the operator needs it to call the bridge at all.
-    process.stdout.write(`DCR_API_KEYS was not set; generated API key for this run: ${config.apiKeys[0]}\n`);
+    io.stdout.write(`DCR_API_KEYS was not set; generated API key for this run: ${config.apiKeys[0]}\n`);
   }
   const stopSweep = startSecretSweep(config, driver, events, logger);
 
@@ -54,10 +79,10 @@ async function main(): Promise<void> {
     logger,
     stopBackgroundWork: stopSweep,
     release: () => closeApp(app).then(() => driver.close()).then(() => tracing?.shutdown()),
-    exit: (code) => process.exit(code),
+    exit: (code) => io.exit(code),
   });
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  io.onSignal('SIGTERM', () => void shutdown('SIGTERM'));
+  io.onSignal('SIGINT', () => void shutdown('SIGINT'));
 }
 
 /** Why the listen failed, as the same one line a bad variable gets. */
@@ -77,16 +102,17 @@ function listenFailure(error: NodeJS.ErrnoException, { port, host }: BridgeConfi
   }
 }
 
-function reportStartFailure(error: unknown): never {
+function reportStartFailure(error: unknown, io: ProcessIo): void {
   if (error instanceof ConfigurationError) {
-    process.stderr.write(`${error.message}\n`);
+    io.stderr.write(`${error.message}\n`);
   } else {
     // Only the bridge's own errors have descriptions safe to print; others may carry upstream text.
     const code = (error as NodeJS.ErrnoException | undefined)?.code;
     const detail = error instanceof BridgeError ? `: ${error.message}` : typeof code === 'string' ? ` (${code})` : '';
-    process.stderr.write(`dcr-bridge failed to start: ${error instanceof Error ? error.name : 'unknown error'}${detail}\n`);
+    io.stderr.write(`dcr-bridge failed to start: ${error instanceof Error ? error.name : 'unknown error'}${detail}\n`);
   }
-  process.exit(1);
+  io.exit(1);
 }
 
-main().catch(reportStartFailure);
+// Node runs this file (npm start, npm run dev); a test imports it and calls runBridge with its own io.
+if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) void runBridge(processIo);

@@ -1,6 +1,7 @@
 /** `npm start` as a child process on a free loopback port, as test/http/main.test.ts starts it, for the fleet tests. */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { compiledMain, ensureBuilt } from '../support/built.js';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -13,8 +14,9 @@ export interface BridgeProcess {
 }
 
 export async function startBridgeProcess(env: Record<string, string>, options: { cwd?: string; uid?: number; gid?: number } = {}): Promise<BridgeProcess> {
-  // tsx by its resolved URL, so the bridge can run from any working directory.
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), `${root}src/main.ts`], {
+  // The compiled entry point by its absolute path, as the image runs it, so it can run from any working directory.
+  await ensureBuilt();
+  const child = spawn(process.execPath, [compiledMain], {
     cwd: options.cwd ?? root,
     env: { PATH: process.env.PATH ?? '', NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -33,7 +33,7 @@ describe('container contract: non-root, read-only except the data directory', ()
     writeFileSync(startedMarker, '');
     const apiKey = 'contract-portal-key-000001';
     const bridge = await startBridgeProcess(
-      { DCR_DRIVER: 'local', DCR_API_KEYS: apiKey, DCR_LOCAL_DATA_DIR: data, HOME: readOnly, TMPDIR: readOnly, TSX_DISABLE_CACHE: '1', NODE_EXTRA_CA_CERTS: '' },
+      { DCR_DRIVER: 'local', DCR_API_KEYS: apiKey, DCR_LOCAL_DATA_DIR: data, HOME: readOnly, TMPDIR: readOnly, NODE_EXTRA_CA_CERTS: '' },
       { cwd: readOnly, uid, gid },
     );
     try {

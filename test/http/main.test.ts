@@ -5,8 +5,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { runBridge } from '../../src/main.js';
+import { compiledMain, ensureBuilt } from '../support/built.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -17,8 +20,9 @@ interface Started {
   kill(signal: NodeJS.Signals): void;
 }
 
+/** `npm start`'s process: plain node on the compiled entry point, so a signal and an exit code are the real ones. */
 function startBridge(env: Record<string, string>): Started {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [compiledMain], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -42,6 +46,45 @@ async function waitFor<T>(probe: () => T | undefined, timeoutMs: number): Promis
   }
   throw new Error('timed out waiting for the bridge');
 }
+
+/**
+ * The same start inside this test process, with its environment, output, exit and signals in the test's hands: for
+ * what does not need a process of its own (which line names the cause), without a node start and module load each.
+ */
+const runningInProcess = new Set<Started>();
+
+async function startInProcess(env: Record<string, string>): Promise<Started> {
+  let stdout = '';
+  let stderr = '';
+  const collect = (append: (text: string) => void) => new Writable({ write: (chunk: Buffer, _encoding, done) => (append(chunk.toString()), done()) });
+  let exit!: (code: number) => void;
+  const exited = new Promise<number>((resolve) => (exit = resolve));
+  const listeners = new Map<NodeJS.Signals, () => void>();
+  await runBridge({
+    env,
+    stdout: collect((text) => (stdout += text)),
+    stderr: collect((text) => (stderr += text)),
+    exit,
+    onSignal: (signal, listener) => listeners.set(signal, listener),
+  });
+  const bridge: Started = {
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exited,
+    kill: (signal) => {
+      const listener = listeners.get(signal);
+      assert.ok(listener, `the bridge listens for ${signal}`);
+      listener();
+    },
+  };
+  runningInProcess.add(bridge);
+  void exited.then(() => runningInProcess.delete(bridge));
+  return bridge;
+}
+
+before(() => ensureBuilt());
+// A test that failed half-way leaves its bridge serving in this process, which would then never end.
+after(() => Promise.all([...runningInProcess].map((bridge) => (bridge.kill('SIGTERM'), bridge.exited))));
 
 describe('npm start', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'dcr-main-'));
@@ -110,7 +153,7 @@ describe('npm start', () => {
     assert.equal(await bridge.exited, 0);
   });
 
-  it('refuses to start with one line naming a missing variable, exit code 1', async () => {
+  it('refuses to start with one line naming a missing variable, exit code 1, before anything opened', async () => {
     const bridge = startBridge({ DCR_DRIVER: 'keycloak' });
     assert.equal(await bridge.exited, 1);
     const lines = bridge.stderr().trim().split('\n');
@@ -119,7 +162,7 @@ describe('npm start', () => {
   });
 
   it('refuses an unknown driver by naming DCR_DRIVER', async () => {
-    const bridge = startBridge({ DCR_DRIVER: 'ldap', DCR_API_KEYS: 'portal-key-one-000' });
+    const bridge = await startInProcess({ DCR_DRIVER: 'ldap', DCR_API_KEYS: 'portal-key-one-000' });
     assert.equal(await bridge.exited, 1);
     assert.match(bridge.stderr().trim(), /^DCR_DRIVER must be one of /);
   });
@@ -134,8 +177,8 @@ function ownStderrLines(bridge: Started): string[] {
     .filter((line) => line !== '' && !line.startsWith('oidc-provider WARNING'));
 }
 
-async function refusesWithOneLine(env: Record<string, string>, expected: RegExp): Promise<void> {
-  const bridge = startBridge({ LOG_LEVEL: 'info', HOST: '127.0.0.1', DCR_API_KEYS: 'start-up-portal-key-01', ...env });
+async function refusesWithOneLine(env: Record<string, string>, expected: RegExp, start: (env: Record<string, string>) => Started | Promise<Started> = startInProcess): Promise<void> {
+  const bridge = await start({ LOG_LEVEL: 'info', HOST: '127.0.0.1', DCR_API_KEYS: 'start-up-portal-key-01', ...env });
   assert.equal(await bridge.exited, 1);
   const lines = ownStderrLines(bridge);
   assert.equal(lines.length, 1, bridge.stderr());
@@ -146,12 +189,12 @@ describe('start-up failures name their cause in one line', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dcr-start-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('a port already in use', async () => {
+  it('a port already in use: the process exits 1 with the driver and the app already open', async () => {
     const holder = net.createServer();
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
     const { port } = holder.address() as net.AddressInfo;
     try {
-      await refusesWithOneLine({ PORT: String(port), DCR_LOCAL_DATA_DIR: join(dir, 'in-use') }, new RegExp(`^PORT ${port} is already in use on 127\\.0\\.0\\.1$`));
+      await refusesWithOneLine({ PORT: String(port), DCR_LOCAL_DATA_DIR: join(dir, 'in-use') }, new RegExp(`^PORT ${port} is already in use on 127\\.0\\.0\\.1$`), startBridge);
     } finally {
       holder.close();
     }
@@ -186,7 +229,7 @@ describe('start-up failures name their cause in one line', () => {
   it('a damaged client file is moved aside and logged, and the other clients are served', async () => {
     const dataDir = join(dir, 'bad-client');
     const apiKey = 'damaged-file-portal-01';
-    const first = startBridge({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DCR_LOCAL_DATA_DIR: dataDir, DCR_API_KEYS: apiKey });
+    const first = await startInProcess({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DCR_LOCAL_DATA_DIR: dataDir, DCR_API_KEYS: apiKey });
     let port = await waitFor(() => /"port":(\d+)/.exec(first.stdout())?.[1], 30_000);
     const register = () => fetch(`http://127.0.0.1:${port}/clients`, { method: 'POST', headers: { 'X-API-Key': apiKey } }).then((r) => r.json() as Promise<{ client_id: string }>);
     const good = await register();
@@ -196,7 +239,7 @@ describe('start-up failures name their cause in one line', () => {
     const damagedFile = join(dataDir, 'clients', `${damaged.client_id}.json`);
     writeFileSync(damagedFile, '{"clientId": "trunc');
 
-    const second = startBridge({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DCR_LOCAL_DATA_DIR: dataDir, DCR_API_KEYS: apiKey });
+    const second = await startInProcess({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DCR_LOCAL_DATA_DIR: dataDir, DCR_API_KEYS: apiKey });
     port = await waitFor(() => /"port":(\d+)/.exec(second.stdout())?.[1], 30_000);
     const warning = second.stdout().split('\n').find((line) => line.includes('moved aside a client file'));
     assert.ok(warning, second.stdout());

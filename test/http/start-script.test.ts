@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
+import { compiledMain, ensureBuilt, whyRebuild } from '../support/built.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -32,9 +33,9 @@ describe('npm start', () => {
   after(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it('runs the compiled JavaScript that npm run build writes, as a direct child that a kill of npm ends', async () => {
-    const build = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8' });
-    assert.equal(build.status, 0, build.stderr);
-    assert.ok(existsSync(join(root, 'dist/src/main.js')));
+    await ensureBuilt();
+    assert.equal(whyRebuild(), undefined);
+    assert.ok(existsSync(compiledMain));
 
     const npm = spawn('npm', ['start'], {
       cwd: root,
@@ -60,5 +61,62 @@ describe('npm start', () => {
       npm.kill('SIGKILL');
       await npmExited;
     }
+  });
+});
+
+describe('the tests build dist/ only when it is stale', () => {
+  const base = mkdtempSync(join(tmpdir(), 'dcr-built-'));
+  after(() => rmSync(base, { recursive: true, force: true }));
+  const inputs = ['src/main.ts', 'src/http/spec.ts', 'src/types.d.ts', 'src/assets/table.json', 'drivers/local.ts', 'package.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/derive-spec.ts', 'spec/openapi.yaml'];
+  const outputs = ['dist/src/main.js', 'dist/src/http/spec.js', 'dist/drivers/local.js', 'dist/spec/openapi.json', 'dist/spec/validators.cjs'];
+  const sourcesAt = new Date('2026-01-01T00:00:00Z');
+  const builtAt = new Date('2026-01-01T00:05:00Z');
+  let trees = 0;
+
+  /** A package whose every input was written before every output, as after `npm ci`. */
+  function builtTree(): string {
+    const root = join(base, String(++trees));
+    const write = (file: string, at: Date) => {
+      mkdirSync(dirname(join(root, file)), { recursive: true });
+      writeFileSync(join(root, file), '');
+      utimesSync(join(root, file), at, at);
+    };
+    for (const file of inputs) write(file, sourcesAt);
+    for (const file of outputs) write(file, builtAt);
+    return root;
+  }
+  const touch = (root: string, file: string, at: Date) => utimesSync(join(root, file), at, at);
+
+  it('is current after a build, also with the output of a since-deleted source left in dist/', () => {
+    const root = builtTree();
+    assert.equal(whyRebuild(root), undefined);
+    writeFileSync(join(root, 'dist/src/removed.js'), '');
+    touch(root, 'dist/src/removed.js', sourcesAt);
+    assert.equal(whyRebuild(root), undefined);
+  });
+
+  it('is stale when any file the build reads is newer than the oldest file it wrote', () => {
+    for (const input of inputs) {
+      const root = builtTree();
+      touch(root, input, new Date('2026-01-01T00:05:01Z'));
+      assert.equal(whyRebuild(root), `${input} is newer than dist/`);
+    }
+    const halfBuilt = builtTree();
+    touch(halfBuilt, 'dist/src/http/spec.js', sourcesAt);
+    touch(halfBuilt, 'src/main.ts', new Date('2026-01-01T00:00:01Z'));
+    assert.equal(whyRebuild(halfBuilt), 'src/main.ts is newer than dist/');
+  });
+
+  it('is stale when a file the build writes is missing: a new source, the derived spec, or all of dist/', () => {
+    const added = builtTree();
+    writeFileSync(join(added, 'src/added.ts'), '');
+    touch(added, 'src/added.ts', sourcesAt);
+    assert.equal(whyRebuild(added), 'dist/src/added.js is missing');
+    const underived = builtTree();
+    rmSync(join(underived, 'dist/spec/validators.cjs'));
+    assert.equal(whyRebuild(underived), 'dist/spec/validators.cjs is missing');
+    const clean = builtTree();
+    rmSync(join(clean, 'dist'), { recursive: true });
+    assert.match(whyRebuild(clean) ?? '', /^dist\/.* is missing$/);
   });
 });
