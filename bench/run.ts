@@ -59,7 +59,7 @@ if (selected.some((name) => name !== 'local')) {
   }
 }
 
-ensureBuilt();
+await ensureBuilt();
 console.log(`dcr-bridge benchmark, ${new Date().toISOString()}, Node ${process.version}`);
 console.log(
   [

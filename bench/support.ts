@@ -9,9 +9,9 @@
  *
  * Each is read after the warm-up and after the last operation of a phase, and divided by the operations completed.
  */
-import { spawn, spawnSync, fork, type ChildProcess } from 'node:child_process';
+import { spawn, fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { join, resolve } from 'node:path';
@@ -152,23 +152,8 @@ export function jsonCaller(baseUrl: string, headers: Record<string, string>): Js
 
 const distMain = join(root, 'dist/src/main.js');
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : entry.name.endsWith('.ts') ? statSync(path).mtimeMs : 0);
-  }
-  return newest;
-}
-
-/** The bridge is measured as `npm start` runs it, from dist/; this rebuilds dist/ when a source file is newer. */
-export function ensureBuilt(): void {
-  const sources = Math.max(newestMtime(join(root, 'src')), newestMtime(join(root, 'drivers')));
-  if (existsSync(distMain) && statSync(distMain).mtimeMs >= sources) return;
-  console.log('building dist/ (npm run build): a source file is newer than the build');
-  const built = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-  if (built.status !== 0) throw new Error('npm run build failed');
-}
+/** The bridge is measured as `npm start` runs it, from dist/: rebuilt first when stale (test/support/built.ts says when). */
+export { ensureBuilt } from '../test/support/built.js';
 
 export interface BridgeProcess {
   pid: number;
