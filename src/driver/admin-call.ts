@@ -180,11 +180,6 @@ export function usableAnswer<T>(value: unknown, isUsable: (value: unknown) => va
   throw new UnusableAnswerError(`The identity provider answered ${what} with something the bridge could not use.`);
 }
 
-/**
- * Runs a call the IdP carries out even when its answer comes back unusable (a 2xx the driver cannot read): then
- * `reread` asks the IdP for what the answer should have said (the updated client, the rotated secret), so the caller
- * learns the state the IdP is in; a re-read that fails too is the call's error.
- */
 /** Runs a call whose answer the driver never reads: a 2xx it could not parse (`UnusableAnswerError`) is done all the same. */
 export async function answerUnread(call: Promise<unknown>): Promise<void> {
   try {
@@ -194,6 +189,11 @@ export async function answerUnread(call: Promise<unknown>): Promise<void> {
   }
 }
 
+/**
+ * Runs a call the IdP carries out even when its answer comes back unusable (a 2xx the driver cannot read): then
+ * `reread` asks the IdP for what the answer should have said (the updated client, the rotated secret), so the caller
+ * learns the state the IdP is in; a re-read that fails too is the call's error.
+ */
 export async function rereadIfUnusable<T>(call: () => Promise<T>, reread: () => Promise<T>): Promise<T> {
   try {
     return await call();
