@@ -174,7 +174,7 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
   const nothing = (value: unknown): value is unknown => value === undefined || isRecord(value);
 
   /** Entra replicates a new object for a few seconds; until then it answers as if it did not exist. Waited out, bounded. */
-  const afterReplication = <T>(attempt: () => Promise<T>, isLag: (status: number | undefined) => boolean) => retryWhilePassing(attempt, isLag, replicationWaitMs);
+  const afterReplication = <T>(attempt: () => Promise<T>, isLag: (status: number | undefined) => boolean) => retryWhilePassing(attempt, isLag, replicationWaitMs, call.policy.clock);
   const notYetVisible = (status: number | undefined) => status === 404;
   // A service principal for an app that has not replicated yet is refused with 400 "does not reference a valid application".
   const referenceNotYetVisible = (status: number | undefined) => status === 400 || status === 404;

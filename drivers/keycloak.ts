@@ -9,7 +9,7 @@ import { envValue, requiredEnv, urlEnv } from '../src/env.js';
 import { upstreamStatusOf } from '../src/idp/call.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
 import { InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError } from '../src/errors.js';
-import { applicationTypeOf, checkClientId, chosenClientId, createAdminCall, createCurrentAndRotatedSweep, createOrAdopt, currentAndRotated, currentAndRotatedSlots, defineDriver, deleteOwned } from '../src/driver/index.js';
+import { AttemptScope, applicationTypeOf, checkClientId, chosenClientId, createAdminCall, createCurrentAndRotatedSweep, createOrAdopt, currentAndRotated, currentAndRotatedSlots, defineDriver, deleteOwned } from '../src/driver/index.js';
 import { fetchClientCredentialsToken, flatMark, goneIsDone, hasStrings, isRecord, isRecordArray, joinValues, newMark, membershipChanges, offsetPages, openRegistrations, ownedOnly, refuseOverlong, regeneratedSecret } from '../src/driver/index.js';
 import { registeredClient, replacingMembers, updatedMark, requireOwned, rotateWithGrace, splitValues, statusFailure, stringMembers, undoOnFailure, usableAnswer, withoutEmpty, withoutUndefined } from '../src/driver/index.js';
 import type { AdminCallSettings, ClientMetadata, CurrentAndRotatedSecrets, DcrDriver, DriverFactory, HeldSecret, RegisteredClient } from '../src/driver/index.js';
@@ -52,16 +52,17 @@ const isOwned = (client: KeycloakClient) => markOf(client) !== undefined;
 
 export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver {
   const realmUrl = (realm: string) => `${options.url.replace(/\/+$/, '')}/realms/${encodeURIComponent(realm)}`;
-  const call = createAdminCall({
+  const adminCall = createAdminCall({
     ...options,
     host: new URL(options.url).host,
     describe: describeKeycloakError,
     fetchToken: (signal, http) => fetchClientCredentialsToken(http, `${realmUrl(options.adminRealm ?? options.realm)}/protocol/openid-connect/token`, { client_id: options.clientId, client_secret: options.clientSecret }, signal),
   });
-  // The SDK has no retries of its own; its `timeout` aborts each request, so the call layer's timeout really ends it.
-  // Its only HTTP hook is the init it hands Node's fetch: that sends through the kit's pool.
-  const admin = new KeycloakAdminClient({ baseUrl: options.url, realmName: options.realm, timeout: call.policy.timeoutMs, requestOptions: call.http.fetchOptions });
-  admin.registerTokenProvider({ getAccessToken: () => call.tokens!.get() });
+  // No SDK retries or `timeout`: its one HTTP hook, the init it copies into each fetch, has the pool and the attempt's signal.
+  const attemptScope = new AttemptScope();
+  const call = attemptScope.calls(adminCall);
+  const admin = new KeycloakAdminClient({ baseUrl: options.url, realmName: options.realm, requestOptions: attemptScope.fetchInit(adminCall.http) });
+  admin.registerTokenProvider({ getAccessToken: () => adminCall.tokens!.get() });
   const graceSeconds = options.rotationGraceSeconds;
 
   async function findClient(clientId: string): Promise<KeycloakClient | undefined> {
@@ -155,11 +156,11 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
     // The bridge's clients, through every page: a real Keycloak refuses `q=` searches on attributes it does not index.
     listOpenRegistrations: (limit) => openRegistrations(ownedOnly(offsetPages(100, 1_000, (first, max) => listClients({ first, max })), isOwned), limit, markOf, (client) => client.clientId),
 
-    fetchDiscoveryDocument: () => fetchDiscoveryJson(call.http, `${realmUrl(options.realm)}/.well-known/openid-configuration`, call.policy.timeoutMs),
+    fetchDiscoveryDocument: () => fetchDiscoveryJson(adminCall.http, `${realmUrl(options.realm)}/.well-known/openid-configuration`, adminCall.policy.timeoutMs),
 
     checkReadiness: () => call('check realm', 'idempotent', async () => void usableAnswer(await admin.clients.find({ first: 0, max: 1 }), isClientList, 'the client listing')),
 
-    close: () => call.close(),
+    close: () => adminCall.close(),
   });
 }
 

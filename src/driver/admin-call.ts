@@ -9,7 +9,7 @@
  *   const sdk = new VendorSdk({ url, fetch: call.http.fetch });
  *   const app = await call('read client', 'idempotent', (signal, token) => sdk.get(id, { signal, token }));
  */
-import { BridgeError, IdpError } from '../errors.js';
+import { BridgeError, IdpError, IdpUnavailableError } from '../errors.js';
 import {
   IdpCaller,
   describeNetworkError,
@@ -100,7 +100,10 @@ export function createAdminCall(options: AdminCallOptions): AdminCall {
   // The token's lifetime runs on the call policy's clock too, so a test can let it expire without waiting.
   const tokens = fetchToken ? new AdminTokenCache(() => tokenCaller.call('admin token', 'idempotent', (signal) => fetchToken(signal, http)), { now: caller.policy.clock?.now }) : undefined;
 
+  let closed = false;
   const call = async <T>(operation: string, safety: CallSafety, attempt: (signal: AbortSignal, token: string) => Promise<T>): Promise<T> => {
+    // A closed pool never answers: fail at once, not after retrying it through the whole budget.
+    if (closed) throw new IdpUnavailableError('The driver is closed; it sends no more calls to the identity provider.');
     for (let renewed = false; ; renewed = true) {
       const token = tokens ? await tokens.get().catch(tokenFailure) : '';
       try {
@@ -115,7 +118,11 @@ export function createAdminCall(options: AdminCallOptions): AdminCall {
       }
     }
   };
-  return Object.assign(call, { policy: caller.policy, tokens, http, close: () => http.close() });
+  const close = () => {
+    closed = true;
+    return http.close();
+  };
+  return Object.assign(call, { policy: caller.policy, tokens, http, close });
 }
 
 /** What an attempt threw that is neither an IdP status nor a socket failure is the SDK failing on a 2xx answer it got. */

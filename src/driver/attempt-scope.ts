@@ -1,7 +1,7 @@
 /**
  * The attempt an SDK request belongs to, for SDKs whose HTTP hook gets no abort signal or token of its own (Okta's
- * request executor, MSAL's network client): the driver runs each attempt inside the scope, and the hook reads the
- * attempt's signal (and the admin token) back from it.
+ * request executor, MSAL's network client, the init Keycloak's client copies into each fetch): the driver runs each
+ * attempt inside the scope, and the hook reads the attempt's signal (and the admin token) back from it.
  *
  *   const scope = new AttemptScope();
  *   const call = scope.calls(adminCall);
@@ -42,5 +42,20 @@ export class AttemptScope {
     const attempt = this.#current.getStore();
     const authorization: Record<string, string> = attempt?.token ? { Authorization: `Bearer ${attempt.token}` } : {};
     return http.fetch(url, { method: request.method, headers: { ...request.headers, ...authorization }, body: request.body, signal: attempt?.signal ?? null });
+  }
+
+  /**
+   * Init members for an SDK that copies one init into each of its fetch calls (Keycloak's `requestOptions`): the
+   * pool's, and as `signal` the current attempt's, read at each copy — so the call layer's timeout, on whatever clock
+   * it runs, ends the SDK's request.
+   */
+  fetchInit(http: IdpHttpClient): RequestInit {
+    const scope = this;
+    return {
+      ...http.fetchOptions,
+      get signal() {
+        return scope.signal ?? null;
+      },
+    };
   }
 }

@@ -4,7 +4,7 @@
  * the report as the `idp.attempt_failed` event.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import request from 'supertest';
@@ -13,6 +13,7 @@ import type { IdpFailureReport } from '../../src/driver/admin-call.js';
 import { BridgeEvents } from '../../src/events.js';
 import { createLogger } from '../../src/logging.js';
 import { createTestApp } from '../support/app.js';
+import { VirtualClock } from '../support/virtual-clock.js';
 
 const SECRET = 'service-account-secret-that-must-never-be-logged';
 
@@ -21,8 +22,16 @@ async function listening(server: Server): Promise<number> {
   return (server.address() as { port: number }).port;
 }
 
-function keycloakAt(url: string, reports: IdpFailureReport[], timeoutMs = 2_000) {
-  return createKeycloakDriver({ url, realm: 'dcr', clientId: 'svc', clientSecret: SECRET, rotationGraceSeconds: 0, idpCallPolicy: { timeoutMs, budgetMs: 3 * timeoutMs, baseDelayMs: 5, maxDelayMs: 20, maxAttempts: 2 }, onIdpFailure: (report) => reports.push(report) });
+/** On a virtual clock: no attempt here times out unless the test moves the clock. */
+function keycloakAt(url: string, reports: IdpFailureReport[], policy: { clock?: VirtualClock; maxAttempts?: number } = {}) {
+  const idpCallPolicy = { timeoutMs: 2_000, budgetMs: 6_000, baseDelayMs: 5, maxDelayMs: 20, maxAttempts: 2, clock: new VirtualClock(), ...policy };
+  return createKeycloakDriver({ url, realm: 'dcr', clientId: 'svc', clientSecret: SECRET, rotationGraceSeconds: 0, idpCallPolicy, onIdpFailure: (report) => reports.push(report) });
+}
+
+/** Closes the server and every connection it still holds (one that never answered would otherwise linger). */
+function closeWithConnections(server: Server, sockets: Set<Socket>): Promise<void> {
+  for (const socket of sockets) socket.destroy();
+  return new Promise((resolve) => server.close(() => resolve()));
 }
 
 describe('IdP failures name their cause and host', () => {
@@ -57,36 +66,54 @@ describe('IdP failures name their cause and host', () => {
   });
 
   it('a server that does not speak TLS is "tls"', async () => {
-    const plain = createServer((socket) => socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
+    const sockets = new Set<Socket>();
+    const plain = createServer((socket) => {
+      sockets.add(socket);
+      socket.end('HTTP/1.1 400 Bad Request\r\n\r\n');
+    });
     const port = await listening(plain);
     const reports: IdpFailureReport[] = [];
+    const driver = keycloakAt(`https://127.0.0.1:${port}`, reports);
     try {
-      await assert.rejects(keycloakAt(`https://127.0.0.1:${port}`, reports).checkReadiness());
+      await assert.rejects(driver.checkReadiness());
       assert.equal(reports[0]?.cause, 'tls');
       assert.equal(reports[0]?.host, `127.0.0.1:${port}`);
     } finally {
-      plain.close();
+      await driver.close();
+      await closeWithConnections(plain, sockets);
     }
   });
 
   it('a server that never answers is "timeout"; one that hangs up at once is named too', async () => {
-    const silent = createServer(() => undefined);
+    // The server takes the connection and never answers: once it holds the attempt's connection, the attempt's
+    // timeout passes (on the driver's clock, at once). One attempt: a repeat would wait on the same silent handshake.
+    const clock = new VirtualClock();
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      clock.advance(2_000);
+    });
     const port = await listening(silent);
     const reports: IdpFailureReport[] = [];
+    const driver = keycloakAt(`https://127.0.0.1:${port}`, reports, { clock, maxAttempts: 1 });
     try {
-      await assert.rejects(keycloakAt(`https://127.0.0.1:${port}`, reports, 300).checkReadiness());
-      assert.equal(reports[0]?.cause, 'timeout');
+      await assert.rejects(driver.checkReadiness());
+      assert.deepEqual(reports.map((report) => report.cause), ['timeout']);
     } finally {
-      silent.close();
+      // The handshake the aborted attempt left behind ends with the server's connections, then the pool closes.
+      await closeWithConnections(silent, sockets);
+      await driver.close();
     }
     const refusing = createServer((socket) => socket.destroy());
     const resetPort = await listening(refusing);
     const resets: IdpFailureReport[] = [];
+    const resetDriver = keycloakAt(`https://127.0.0.1:${resetPort}`, resets);
     try {
-      await assert.rejects(keycloakAt(`https://127.0.0.1:${resetPort}`, resets).checkReadiness());
+      await assert.rejects(resetDriver.checkReadiness());
       assert.ok(['connection reset', 'tls', 'network'].includes(resets[0]!.cause), resets[0]!.cause);
     } finally {
-      refusing.close();
+      await resetDriver.close();
+      await closeWithConnections(refusing, new Set());
     }
   });
 });

@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createServer as createPlainServer, type Server } from 'node:http';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { createAdminCall, mayHaveBeenApplied, type IdpFailureReport } from '../../src/driver/admin-call.js';
 import { createIdpHttpClient, type IdpHttpClient } from '../../src/driver/http.js';
 import { IdpTimeoutError, IdpUnavailableError } from '../../src/errors.js';
@@ -172,11 +172,13 @@ describe('the IdP HTTP client', () => {
   });
 
   describe('its fetch function answers as fetch does', () => {
+    // A client per test, closed after it: the next test's wait for closed connections then ends at once, not when
+    // an idle kept-alive connection times out.
     let http: IdpHttpClient;
-    before(() => {
+    beforeEach(() => {
       http = createIdpHttpClient();
     });
-    after(() => http.close());
+    afterEach(() => http.close());
 
     it('gives status, headers, url and a body read once', async () => {
       const response = await http.fetch(`${url}/things`);

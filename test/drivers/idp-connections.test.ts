@@ -10,6 +10,7 @@ import { createEntraDriver } from '../../drivers/entra.js';
 import { createExampleDriver } from '../../drivers/example.js';
 import { createKeycloakDriver } from '../../drivers/keycloak.js';
 import { createOktaDriver } from '../../drivers/okta.js';
+import type { IdpFailureReport } from '../../src/driver/admin-call.js';
 import type { DcrDriver } from '../../src/driver/contract.js';
 import { IdpUnavailableError } from '../../src/errors.js';
 import { serviceMetadata } from '../conformance/driver-suite.js';
@@ -24,6 +25,9 @@ import { VirtualClock } from '../support/virtual-clock.js';
 // Not about timeouts: a virtual clock that nothing advances, so a loaded machine times out nothing.
 const idpCallPolicy = { timeoutMs: 30_000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 60_000, clock: new VirtualClock() };
 const idpMaxConnections = 2;
+/** The failed attempts of the test under way (the tests run one at a time). */
+const failedAttempts: IdpFailureReport[] = [];
+const settings = { idpCallPolicy, idpMaxConnections, onIdpFailure: (report: IdpFailureReport) => void failedAttempts.push(report) };
 
 interface Target {
   emulator: Emulator;
@@ -34,34 +38,34 @@ interface Target {
 const targets: Record<string, () => Promise<Target>> = {
   async 'okta (API token)'() {
     const okta = await startOktaEmulator({ rateLimitPerMinute: 100_000 });
-    const driver = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy, idpMaxConnections });
+    const driver = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, ...settings });
     return { emulator: okta.emulator, driver, stop: () => okta.stop() };
   },
   async 'okta (OAuth service app)'() {
     const okta = await startOktaEmulator({ rateLimitPerMinute: 100_000 });
     const { clientId, privateKeyPem: privateKey, keyId } = okta.serviceApp;
-    const driver = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { clientId, privateKey, keyId }, idpCallPolicy, idpMaxConnections });
+    const driver = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { clientId, privateKey, keyId }, ...settings });
     return { emulator: okta.emulator, driver, stop: () => okta.stop() };
   },
   async keycloak() {
     const keycloak = await startKeycloakEmulator();
     const env = keycloak.driverEnv;
-    const driver = createKeycloakDriver({ url: env.KEYCLOAK_URL!, realm: env.KEYCLOAK_REALM!, clientId: env.KEYCLOAK_CLIENT_ID!, clientSecret: env.KEYCLOAK_CLIENT_SECRET!, rotationGraceSeconds: 0, idpCallPolicy, idpMaxConnections });
+    const driver = createKeycloakDriver({ url: env.KEYCLOAK_URL!, realm: env.KEYCLOAK_REALM!, clientId: env.KEYCLOAK_CLIENT_ID!, clientSecret: env.KEYCLOAK_CLIENT_SECRET!, rotationGraceSeconds: 0, ...settings });
     return { emulator: keycloak.emulator, driver, stop: () => keycloak.stop() };
   },
   async auth0() {
     const auth0 = await startAuth0Emulator({ rateLimitPerMinute: 100_000 });
-    const driver = createAuth0Driver({ domain: auth0.domain, clientId: auth0.adminClient.clientId, clientSecret: auth0.adminClient.clientSecret, audience: auth0.apiAudience, idpCallPolicy, idpMaxConnections });
+    const driver = createAuth0Driver({ domain: auth0.domain, clientId: auth0.adminClient.clientId, clientSecret: auth0.adminClient.clientSecret, audience: auth0.apiAudience, ...settings });
     return { emulator: auth0.emulator, driver, stop: () => auth0.stop() };
   },
   async entra() {
     const entra = await startEntraEmulator();
-    const driver = createEntraDriver({ tenantId: entra.tenantId, clientId: entra.adminApp.clientId, credential: { clientSecret: entra.adminApp.clientSecret }, authorityHost: entra.authorityHost, graphUrl: entra.graphUrl, idpCallPolicy, idpMaxConnections });
+    const driver = createEntraDriver({ tenantId: entra.tenantId, clientId: entra.adminApp.clientId, credential: { clientSecret: entra.adminApp.clientSecret }, authorityHost: entra.authorityHost, graphUrl: entra.graphUrl, ...settings });
     return { emulator: entra.emulator, driver, stop: () => entra.stop() };
   },
   async example() {
     const example = await startExampleEmulator();
-    const driver = createExampleDriver({ url: example.emulator.url, clientId: example.admin.clientId, clientSecret: example.admin.clientSecret, idpCallPolicy, idpMaxConnections });
+    const driver = createExampleDriver({ url: example.emulator.url, clientId: example.admin.clientId, clientSecret: example.admin.clientSecret, ...settings });
     return { emulator: example.emulator, driver, stop: () => example.stop() };
   },
 };
@@ -84,8 +88,10 @@ describe('every driver sends through its pooled IdP client', () => {
 
         await driver.close();
         await emulator.connectionsClosed();
+        failedAttempts.length = 0;
         await assert.rejects(driver.getClient(client.clientId), IdpUnavailableError);
         assert.equal(emulator.requests.length, sent, 'a closed driver sends nothing');
+        assert.deepEqual(failedAttempts, [], 'a closed driver fails at once: no attempt on its closed pool, no retry');
       } finally {
         await driver.close();
         await stop();

@@ -173,7 +173,10 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
   }
 
   const byAppId = (appId: string) => [...applications.values()].find((app) => app.appId === appId && !app.deleted);
-  const visible = (app: StoredApplication | undefined) => (app && !app.deleted && Date.now() >= app.visibleAt ? app : undefined);
+  // Replication runs on the emulator's time (a test's virtual clock while one is in use); without a delay, at once.
+  const visibleFrom = () => (replicationDelayMs > 0 ? emulator.now() + replicationDelayMs : 0);
+  const replicated = (object: { visibleAt: number }) => emulator.now() >= object.visibleAt;
+  const visible = (app: StoredApplication | undefined) => (app && !app.deleted && replicated(app) ? app : undefined);
 
   let seededCount = 0;
   function createApplication(properties: Json, owners: string[]): StoredApplication {
@@ -182,7 +185,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
       id: randomUUID(),
       appId: randomUUID(),
       createdDateTime: new Date(now).toISOString(),
-      visibleAt: now + replicationDelayMs,
+      visibleAt: visibleFrom(),
       deleted: false,
       owners,
       properties,
@@ -204,7 +207,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
       secret,
       startDateTime: start,
       endDateTime: typeof request.endDateTime === 'string' ? request.endDateTime : new Date(Date.parse(start) + TWO_YEARS_MS).toISOString(),
-      visibleAt: now + replicationDelayMs,
+      visibleAt: visibleFrom(),
     };
     app.passwords.push(password);
     return password;
@@ -212,7 +215,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
 
   function createServicePrincipal(app: StoredApplication): string {
     const id = randomUUID();
-    servicePrincipals.set(id, { id, appId: app.appId, visibleAt: Date.now() + replicationDelayMs });
+    servicePrincipals.set(id, { id, appId: app.appId, visibleAt: visibleFrom() });
     app.servicePrincipalId = id;
     return id;
   }
@@ -259,21 +262,21 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
     if (form.grant_type !== 'client_credentials') return stsError(400, 'unsupported_grant_type', 70003, 'The app requested an unsupported grant type.');
     if (!clientId) return stsError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'client_id'.");
     const app = byAppId(clientId);
-    if (!app || Date.now() < app.visibleAt) {
+    if (!app || !replicated(app)) {
       return stsError(400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory.`);
     }
     const scope = form.scope ?? '';
     if (!/^\S+\/\.default$/.test(scope)) return stsError(400, 'invalid_scope', 1002012, 'The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.');
     const authenticated = form.client_assertion !== undefined
       ? assertionIsValid(app, form.client_assertion, form.client_assertion_type, `${emulator.url}/${tenantId}/oauth2/v2.0/token`)
-      : app.passwords.some((password) => password.secret === (basic?.secret ?? form.client_secret) && Date.now() >= password.visibleAt && Date.parse(password.endDateTime) > Date.now());
+      : app.passwords.some((password) => password.secret === (basic?.secret ?? form.client_secret) && replicated(password) && Date.parse(password.endDateTime) > Date.now());
     if (!authenticated) {
       return form.client_assertion !== undefined
         ? stsError(401, 'invalid_client', 700027, 'The certificate with identifier used to sign the client assertion is not registered on application.')
         : stsError(401, 'invalid_client', 7000215, 'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.');
     }
     const sp = app.servicePrincipalId ? servicePrincipals.get(app.servicePrincipalId) : undefined;
-    if (!sp || Date.now() < sp.visibleAt) {
+    if (!sp || !replicated(sp)) {
       return stsError(401, 'invalid_client', 7000229, `The client application ${clientId} is missing service principal in the tenant ${tenantId}.`);
     }
     if (app === admin) adminTokenRequests++;
@@ -451,7 +454,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
 
   emulator.route('DELETE', `${GRAPH_PREFIX}/servicePrincipals/:id`, graph((request) => {
     const sp = servicePrincipals.get(request.params.id!);
-    if (!sp || Date.now() < sp.visibleAt) return notFound(request.params.id!);
+    if (!sp || !replicated(sp)) return notFound(request.params.id!);
     servicePrincipals.delete(sp.id);
     const app = byAppId(sp.appId);
     if (app) app.servicePrincipalId = undefined;
@@ -477,7 +480,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
       requiredResourceAccess: [],
       ...app.properties,
       passwordCredentials: app.passwords
-        .filter((password) => Date.now() >= password.visibleAt)
+        .filter(replicated)
         .map((password) => ({
           customKeyIdentifier: null,
           displayName: password.displayName,
