@@ -225,7 +225,7 @@ describe('the IdP HTTP client', () => {
       const http = createIdpHttpClient();
       http.request(process.argv[1]).then((answer) => console.log(answer.status), (error) => console.log(error.cause?.code)).finally(() => http.close());`;
     const run = async (env: NodeJS.ProcessEnv) =>
-      (await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, `${url}/things`], { cwd: root, env, timeout: 60_000 })).stdout.trim();
+      (await promisify(execFile)(process.execPath, ['--import', './test/loader/register.mjs', '--input-type=module', '-e', script, `${url}/things`], { cwd: root, env, timeout: 60_000 })).stdout.trim();
     const { NODE_EXTRA_CA_CERTS: _trusted, ...untrusting } = process.env;
     assert.match(await run(untrusting), /^(SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)$/, 'a process that does not trust the CA refuses the certificate');
     assert.equal(await run(process.env), '200');

@@ -1,7 +1,7 @@
 /**
  * The local driver killed with SIGKILL while writes are under way: every register, rotation and delete the bridge
  * acknowledged is there after a restart, whether the client was in the store's index (written at the clean stop
- * before) or only in its journal. `npm start` runs in its own process on 127.0.0.1.
+ * before) or only in its journal. The compiled bridge runs as `npm start` runs it, in its own process on 127.0.0.1.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { compiledMain, ensureBuilt } from '../support/built.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const apiKey = 'crash-test-portal-key-01';
@@ -20,7 +21,7 @@ interface Bridge {
 }
 
 async function startBridge(dataDir: string): Promise<Bridge> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [compiledMain], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', DCR_DRIVER: 'local', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DCR_LOCAL_DATA_DIR: dataDir, DCR_API_KEYS: apiKey },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -63,6 +64,8 @@ async function tokenStatus(bridge: Bridge, clientId: string, secret: string): Pr
   await response.arrayBuffer();
   return response.status;
 }
+
+before(() => ensureBuilt());
 
 describe('local IdP killed with SIGKILL', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'dcr-crash-'));
