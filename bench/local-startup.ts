@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startArguments } from '../test/support/built.js';
 import { freeLoopbackPort } from '../test/support/free-port.js';
 
 const root = process.env.BRIDGE_ROOT ?? fileURLToPath(new URL('..', import.meta.url));
@@ -40,7 +41,7 @@ function writeClients(dataDir: string, count: number): void {
 async function startToReady(dataDir: string): Promise<number> {
   const port = await freeLoopbackPort();
   const started = performance.now();
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
+  const child = spawn(process.execPath, startArguments(root), {
     cwd: root,
     env: { ...process.env, DCR_DRIVER: 'local', DCR_LOCAL_DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', DCR_API_KEYS: 'startup-bench-key-0001', NODE_ENV: 'production' },
     stdio: ['ignore', 'ignore', 'inherit'],

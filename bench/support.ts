@@ -14,10 +14,11 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { ensureTestTls } from '../test/emulators/tls.js';
+import { startArguments } from '../test/support/built.js';
 import { freeLoopbackPort } from '../test/support/free-port.js';
 import type { StartedEmulator } from './emulator-process.js';
 
@@ -150,7 +151,6 @@ export function jsonCaller(baseUrl: string, headers: Record<string, string>): Js
 
 // ---- Processes ------------------------------------------------------------------------------------------------------
 
-const distMain = join(root, 'dist/src/main.js');
 
 /** The bridge is measured as `npm start` runs it, from dist/: rebuilt first when stale (test/support/built.ts says when). */
 export { ensureBuilt } from '../test/support/built.js';
@@ -167,7 +167,7 @@ export interface BridgeProcess {
 }
 
 /**
- * `node dist/src/main.js` on a free loopback port with `env` (the driver's variables), logs at `info` to /dev/null,
+ * `node dist/src/main.js`, with the V8 flags of `npm start`, on a free loopback port with `env` (the driver's variables), logs at `info` to /dev/null,
  * rate limits out of the way; resolves once `/readyz` answers `200`.
  */
 export async function startBridgeProcess(env: Record<string, string>, options: { cpuProfileDir?: string } = {}): Promise<BridgeProcess> {
@@ -176,7 +176,7 @@ export async function startBridgeProcess(env: Record<string, string>, options: {
   const baseUrl = `http://127.0.0.1:${port}`;
   const started = performance.now();
   const profiling = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
-  const child: ChildProcess = spawn(process.execPath, [...profiling, distMain], {
+  const child: ChildProcess = spawn(process.execPath, [...profiling, ...startArguments()], {
     cwd: root,
     stdio: ['ignore', 'ignore', 'pipe'],
     env: {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { compiledMain, ensureBuilt, whyRebuild } from '../support/built.js';
+import { compiledMain, ensureBuilt, startArguments, whyRebuild } from '../support/built.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -49,7 +49,7 @@ describe('npm start', () => {
     try {
       const port = await until(() => /"port":(\d+)/.exec(stdout)?.[1], 'the bridge to listen');
       const bridgePid = await until(() => childrenOf(npm.pid!)[0], 'npm to start the bridge');
-      assert.deepEqual(commandLine(bridgePid).slice(1), ['dist/src/main.js'], 'plain node on the compiled entry point, no tsx, no shell between');
+      assert.deepEqual(commandLine(bridgePid).slice(1), ['--max-semi-space-size=4', 'dist/src/main.js'], 'plain node on the compiled entry point, no tsx, no shell between');
       assert.deepEqual(childrenOf(npm.pid!), [bridgePid]);
       assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
 
@@ -60,6 +60,25 @@ describe('npm start', () => {
     } finally {
       npm.kill('SIGKILL');
       await npmExited;
+    }
+  });
+});
+
+describe('the image and the benchmark start the bridge as npm start does', () => {
+  it("the Dockerfile's CMD is node with the start script's arguments", () => {
+    const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'))?.[1];
+    assert.deepEqual(JSON.parse(cmd ?? 'null'), ['node', ...startArguments()]);
+  });
+
+  it('reads the arguments from package.json, and refuses a start script of another shape', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dcr-start-args-'));
+    try {
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ scripts: { start: 'exec node --flag-one --flag-two=2 dist/src/main.js' } }));
+      assert.deepEqual(startArguments(dir), ['--flag-one', '--flag-two=2', 'dist/src/main.js']);
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ scripts: { start: 'node --import tsx src/main.ts' } }));
+      assert.throws(() => startArguments(dir), /start script is not "exec node \[flags\] dist\/src\/main.js"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -16,6 +16,17 @@ const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
 /** The entry point `npm start` runs. */
 export const compiledMain = join(packageRoot, 'dist', 'src', 'main.js');
 
+/**
+ * The arguments `npm start` gives node (its V8 flags, then the entry point), read from package.json's `start` script,
+ * so what the benchmark measures and the tests check is what production runs.
+ */
+export function startArguments(root: string = packageRoot): string[] {
+  const start = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? '';
+  const words = start.trim().split(/\s+/);
+  if (words[0] !== 'exec' || words[1] !== 'node' || words.at(-1) !== 'dist/src/main.js') throw new Error(`package.json's start script is not "exec node [flags] dist/src/main.js": ${start}`);
+  return words.slice(2);
+}
+
 /** The folders tsc compiles (tsconfig.build.json `include`); dist/ mirrors them. */
 const compiledFolders = ['src', 'drivers'];
 
