@@ -21,7 +21,6 @@ import type { Agent as UndiciAgent, Dispatcher } from 'undici';
 import { IdpConnectionError } from '../idp/call.js';
 import { defaultIdpMaxConnections } from './contract.js';
 
-
 export interface IdpHttpOptions {
   /** Connections open at once to each IdP host (origin); default `defaultIdpMaxConnections`. */
   maxConnections?: number;

@@ -19,7 +19,10 @@ export interface TestTls {
 
 export const defaultTestCaDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../.test-ca');
 
-export function ensureTestTls(dir = process.env.DCR_TEST_CA_DIR ?? defaultTestCaDir): TestTls {
+/** Where the test material is kept: `DCR_TEST_CA_DIR`, else `.test-ca/`. */
+const testCaDir = () => process.env.DCR_TEST_CA_DIR ?? defaultTestCaDir;
+
+export function ensureTestTls(dir = testCaDir()): TestTls {
   const files = { caFile: join(dir, 'ca.pem'), certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server-key.pem') };
   if (!existsSync(files.caFile) || !existsSync(files.certFile) || !existsSync(files.keyFile)) {
     mkdirSync(dir, { recursive: true });
@@ -54,7 +57,7 @@ function writeBeside(file: string, content: string): void {
  * here, a vendor spec's YAML 0.6 s to parse. Two processes that make it at once each write a whole file; one wins.
  */
 export function keptTestFile(name: string, make: () => string, stillGood: (content: string) => boolean = () => true): string {
-  const file = join(process.env.DCR_TEST_CA_DIR ?? defaultTestCaDir, name);
+  const file = join(testCaDir(), name);
   if (existsSync(file)) {
     const kept = readFileSync(file, 'utf8');
     if (stillGood(kept)) return kept;
