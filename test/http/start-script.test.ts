@@ -49,7 +49,7 @@ describe('npm start', () => {
     try {
       const port = await until(() => /"port":(\d+)/.exec(stdout)?.[1], 'the bridge to listen');
       const bridgePid = await until(() => childrenOf(npm.pid!)[0], 'npm to start the bridge');
-      assert.deepEqual(commandLine(bridgePid).slice(1), ['--max-semi-space-size=4', 'dist/src/main.js'], 'plain node on the compiled entry point, no tsx, no shell between');
+      assert.deepEqual(commandLine(bridgePid).slice(1), ['--max-semi-space-size=4', '--max-old-space-size=1024', 'dist/src/main.js'], 'plain node on the compiled entry point, no tsx, no shell between');
       assert.deepEqual(childrenOf(npm.pid!), [bridgePid]);
       assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
 
