@@ -1,7 +1,7 @@
 /**
  * The driver kit: what a driver module imports. The contract, the admin-call wrapper and the "may the IdP have acted?"
  * decision, the pooled IdP HTTP client, the ownership mark and gate, the client-credentials token fetcher, rotation
- * with a grace, and the defaults of the optional methods. The registry (registry.ts) is the composition root and is not part of the kit.
+ * with a grace, the bundled vendor SDKs, and the defaults of the optional methods. The registry (registry.ts) is the composition root and is not part of the kit.
  */
 export * from './contract.js';
 export * from './admin-call.js';
@@ -21,3 +21,4 @@ export * from './answers.js';
 export * from './listing.js';
 export * from './settle.js';
 export * from './credentials.js';
+export * from './sdk.js';

@@ -86,8 +86,8 @@ describe('the image and the benchmark start the bridge as npm start does', () =>
 describe('the tests build dist/ only when it is stale', () => {
   const base = mkdtempSync(join(tmpdir(), 'dcr-built-'));
   after(() => rmSync(base, { recursive: true, force: true }));
-  const inputs = ['src/main.ts', 'src/http/spec.ts', 'src/types.d.ts', 'src/assets/table.json', 'drivers/local.ts', 'package.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/derive-spec.ts', 'spec/openapi.yaml'];
-  const outputs = ['dist/src/main.js', 'dist/src/http/spec.js', 'dist/drivers/local.js', 'dist/spec/openapi.json', 'dist/spec/validators.cjs'];
+  const inputs = ['src/main.ts', 'src/http/spec.ts', 'src/types.d.ts', 'src/assets/table.json', 'drivers/local.ts', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/derive-spec.ts', 'spec/openapi.yaml', 'scripts/bundle-sdks.ts'];
+  const outputs = ['dist/src/main.js', 'dist/src/http/spec.js', 'dist/drivers/local.js', 'dist/spec/openapi.json', 'dist/spec/validators.cjs', 'dist/sdk/okta-sdk-nodejs.cjs', 'dist/sdk/auth0.cjs', 'dist/sdk/versions.json'];
   const sourcesAt = new Date('2026-01-01T00:00:00Z');
   const builtAt = new Date('2026-01-01T00:05:00Z');
   let trees = 0;
@@ -126,7 +126,7 @@ describe('the tests build dist/ only when it is stale', () => {
     assert.equal(whyRebuild(halfBuilt), 'src/main.ts is newer than dist/');
   });
 
-  it('is stale when a file the build writes is missing: a new source, the derived spec, or all of dist/', () => {
+  it('is stale when a file the build writes is missing: a new source, the derived spec, a bundled SDK, or all of dist/', () => {
     const added = builtTree();
     writeFileSync(join(added, 'src/added.ts'), '');
     touch(added, 'src/added.ts', sourcesAt);
@@ -134,6 +134,9 @@ describe('the tests build dist/ only when it is stale', () => {
     const underived = builtTree();
     rmSync(join(underived, 'dist/spec/validators.cjs'));
     assert.equal(whyRebuild(underived), 'dist/spec/validators.cjs is missing');
+    const unbundled = builtTree();
+    rmSync(join(unbundled, 'dist/sdk/versions.json'));
+    assert.equal(whyRebuild(unbundled), 'dist/sdk/versions.json is missing');
     const clean = builtTree();
     rmSync(join(clean, 'dist'), { recursive: true });
     assert.match(whyRebuild(clean) ?? '', /^dist\/.* is missing$/);

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundledSdks, bundledVersionsFile } from '../../src/driver/sdk.js';
 
 const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -30,11 +31,14 @@ export function startArguments(root: string = packageRoot): string[] {
 /** The folders tsc compiles (tsconfig.build.json `include`); dist/ mirrors them. */
 const compiledFolders = ['src', 'drivers'];
 
-/** What else the build reads: its configuration and scripts/derive-spec.ts with the YAML it derives dist/spec from. */
-const buildFiles = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/derive-spec.ts', 'spec/openapi.yaml'];
+/**
+ * What else the build reads: its configuration, scripts/derive-spec.ts with the YAML it derives dist/spec from, and
+ * scripts/bundle-sdks.ts with the installed packages it bundles into dist/sdk (package-lock.json says which).
+ */
+const buildFiles = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/derive-spec.ts', 'spec/openapi.yaml', 'scripts/bundle-sdks.ts'];
 
-/** What scripts/derive-spec.ts writes, the build's last step. */
-const derivedFiles = ['dist/spec/openapi.json', 'dist/spec/validators.cjs'];
+/** What scripts/derive-spec.ts and scripts/bundle-sdks.ts write, the build's last steps (the versions file last). */
+const derivedFiles = ['dist/spec/openapi.json', 'dist/spec/validators.cjs', ...Object.values(bundledSdks).map((file) => `dist/sdk/${file}`), `dist/sdk/${bundledVersionsFile}`];
 
 function filesUnder(root: string, folder: string): string[] {
   if (!existsSync(join(root, folder))) return [];
