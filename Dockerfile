@@ -3,8 +3,8 @@ ARG NODE_IMAGE=node:22-bookworm-slim
 
 # Compiles the TypeScript sources to dist/ with the dev dependencies (typescript, tsx, esbuild), derives dist/spec/ from
 # the API description (scripts/derive-spec.ts) and bundles the Okta and Auth0 SDKs into dist/sdk/
-# (scripts/bundle-sdks.ts; the next stage installs the same versions from the same lockfile); nothing of this stage
-# ships but dist/.
+# (scripts/bundle-sdks.ts, with V8 code caches made by this image's node under the CMD's flags; the next stage
+# installs the same versions from the same lockfile); nothing of this stage ships but dist/.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
@@ -12,7 +12,7 @@ RUN npm ci --ignore-scripts
 COPY src ./src
 COPY drivers ./drivers
 COPY spec ./spec
-COPY scripts/derive-spec.ts scripts/bundle-sdks.ts ./scripts/
+COPY scripts/derive-spec.ts scripts/bundle-sdks.ts scripts/start-arguments.ts ./scripts/
 RUN npm run build
 
 # Production dependencies only: no typescript, no tsx, no esbuild. No install script of them is needed.

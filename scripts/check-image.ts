@@ -158,6 +158,7 @@ function checkFiles(image: Stage): void {
   for (const [name, file] of Object.entries(bundledSdks)) {
     const installed = (JSON.parse(readFileSync(join(image.root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
     if (!existsSync(join(image.root, 'dist/sdk', file)) || bundled[name] !== installed) fail(`dist/sdk/ does not hold ${name} ${installed}, the version installed: the driver would load the package`);
+    if (!existsSync(join(image.root, 'dist/sdk', file.replace(/\.cjs$/, '.cache')))) fail(`dist/sdk/ has no code cache for ${file}`);
   }
   console.log(`check-image: the final stage holds ${files.length} files under ${top.join(', ')}; no TypeScript of ours, no dev dependencies`);
 }

@@ -6,12 +6,18 @@
  * package itself otherwise (from the sources before a build, or after an upgrade without one). The same SDK code
  * either way: the bundle is the installed package and its dependencies, concatenated.
  *
+ * The build also runs each bundle once under `npm start`'s V8 flags and keeps V8's code cache of it beside it
+ * (`<file>.cache`): a start then compiles none of the bundle's functions it ran (the Okta bundle: 0.59 → 0.24 s here).
+ * V8 checks the cache against its version, its flags and the source, and compiles as usual when it does not match,
+ * so node run with other flags only loses the cache, never the SDK.
+ *
  *   import type * as OktaSdk from '@okta/okta-sdk-nodejs';
  *   const { Client } = loadSdk<typeof OktaSdk>('@okta/okta-sdk-nodejs');
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { Script } from 'node:vm';
 import { packageRoot } from '../paths.js';
 
 /** The SDKs bundled, and each one's file in `dist/sdk/`. */
@@ -43,6 +49,45 @@ export function sdkSource(name: BundledSdk, directory: string = bundledSdkDir): 
   return { from: 'package', path: require.resolve(name) };
 }
 
+/** How each SDK loaded so far was loaded: from where, and whether V8 took the bundle's code cache. */
+export const loadedSdks = new Map<BundledSdk, { from: 'bundle' | 'package'; path: string; codeCache?: 'accepted' | 'rejected' | 'missing' }>();
+
+const codeCacheOf = (bundle: string) => bundle.replace(/\.cjs$/, '.cache');
+
+/** The bundle as a CommonJS module compiled with its code cache, when there is one. */
+function bundleScript(bundle: string): { script: Script; codeCache: 'accepted' | 'rejected' | 'missing' } {
+  const cachedData = existsSync(codeCacheOf(bundle)) ? readFileSync(codeCacheOf(bundle)) : undefined;
+  const wrapped = `(function (exports, require, module, __filename, __dirname) {${readFileSync(bundle, 'utf8')}\n})`;
+  const script = new Script(wrapped, { filename: bundle, ...(cachedData ? { cachedData } : {}) });
+  return { script, codeCache: cachedData === undefined ? 'missing' : script.cachedDataRejected ? 'rejected' : 'accepted' };
+}
+
+function runBundle(script: Script, bundle: string): unknown {
+  const module = { exports: {} as unknown };
+  (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, createRequire(bundle), module, bundle, dirname(bundle));
+  return module.exports;
+}
+
 export function loadSdk<T>(name: BundledSdk): T {
-  return require(sdkSource(name).path) as T;
+  const source = sdkSource(name);
+  if (source.from === 'package') {
+    loadedSdks.set(name, source);
+    return require(source.path) as T;
+  }
+  const { script, codeCache } = bundleScript(source.path);
+  loadedSdks.set(name, { ...source, codeCache });
+  return runBundle(script, source.path) as T;
+}
+
+/**
+ * For the build (scripts/bundle-sdks.ts runs it in a node started with `npm start`'s flags): runs every bundle in
+ * `directory` and writes V8's code cache of it, with the functions that running it compiled.
+ */
+export function writeCodeCaches(directory: string = bundledSdkDir): void {
+  for (const file of Object.values(bundledSdks)) {
+    const bundle = join(directory, file);
+    const { script } = bundleScript(bundle);
+    runBundle(script, bundle);
+    writeFileSync(codeCacheOf(bundle), script.createCachedData());
+  }
 }

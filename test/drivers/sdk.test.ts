@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bundledSdkDir, bundledSdks, bundledVersionsFile, installedVersion, sdkSource, type BundledSdk } from '../../src/driver/sdk.js';
-import { ensureBuilt } from '../support/built.js';
+import { ensureBuilt, startArguments } from '../support/built.js';
 
 const names = Object.keys(bundledSdks) as BundledSdk[];
 const require = createRequire(import.meta.url);
@@ -36,13 +36,28 @@ describe('bundled vendor SDKs', () => {
     }
   });
 
-  it('the compiled drivers load the bundles and none of the packages’ own modules', () => {
+  /** The compiled Okta and Auth0 drivers imported in a node with `flags`: how each SDK was loaded, and what else was. */
+  function loadInNode(flags: string[]): { sdks: Record<string, { from: string; path: string; codeCache?: string }>; modules: string[] } {
+    const dist = join(bundledSdkDir, '..');
     const script = `
-      const drivers = ['okta', 'auth0'].map((name) => import(${JSON.stringify(join(bundledSdkDir, '..', 'drivers'))} + '/' + name + '.js'));
-      Promise.all(drivers).then(() => console.log(JSON.stringify(Object.keys(require.cache))));`;
-    const loaded = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } }).trim().split('\n').at(-1)!) as string[];
-    for (const name of names) assert.ok(loaded.includes(join(bundledSdkDir, bundledSdks[name])), `${name}'s bundle loaded`);
-    assert.deepEqual(loaded.filter((file) => /node_modules\/(@okta\/okta-sdk-nodejs|auth0)\//.test(file)), []);
+      await import(${JSON.stringify(join(dist, 'drivers', 'okta.js'))});
+      await import(${JSON.stringify(join(dist, 'drivers', 'auth0.js'))});
+      const { loadedSdks } = await import(${JSON.stringify(join(dist, 'src', 'driver', 'sdk.js'))});
+      const { createRequire } = await import('node:module');
+      console.log(JSON.stringify({ sdks: Object.fromEntries(loadedSdks), modules: Object.keys(createRequire(import.meta.url).cache) }));`;
+    const output = execFileSync(process.execPath, [...flags, '--input-type=module', '-e', script], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+    return JSON.parse(output.trim().split('\n').at(-1)!) as ReturnType<typeof loadInNode>;
+  }
+
+  it('the compiled drivers load the bundles with their code caches under the start\'s flags, and none of the packages\' modules', () => {
+    const { sdks, modules } = loadInNode(startArguments().slice(0, -1));
+    for (const name of names) assert.deepEqual(sdks[name], { from: 'bundle', path: join(bundledSdkDir, bundledSdks[name]), codeCache: 'accepted' }, name);
+    assert.deepEqual(modules.filter((file) => /node_modules\/(@okta\/okta-sdk-nodejs|auth0)\//.test(file)), []);
+  });
+
+  it('under other V8 flags V8 refuses the code caches, and the bundles load without them', () => {
+    const { sdks } = loadInNode(['--max-semi-space-size=16']);
+    for (const name of names) assert.deepEqual(sdks[name], { from: 'bundle', path: join(bundledSdkDir, bundledSdks[name]), codeCache: 'rejected' }, name);
   });
 
   describe('fall back to the packages', () => {

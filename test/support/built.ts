@@ -17,16 +17,7 @@ const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
 /** The entry point `npm start` runs. */
 export const compiledMain = join(packageRoot, 'dist', 'src', 'main.js');
 
-/**
- * The arguments `npm start` gives node (its V8 flags, then the entry point), read from package.json's `start` script,
- * so what the benchmark measures and the tests check is what production runs.
- */
-export function startArguments(root: string = packageRoot): string[] {
-  const start = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? '';
-  const words = start.trim().split(/\s+/);
-  if (words[0] !== 'exec' || words[1] !== 'node' || words.at(-1) !== 'dist/src/main.js') throw new Error(`package.json's start script is not "exec node [flags] dist/src/main.js": ${start}`);
-  return words.slice(2);
-}
+export { startArguments } from '../../scripts/start-arguments.js';
 
 /** The folders tsc compiles (tsconfig.build.json `include`); dist/ mirrors them. */
 const compiledFolders = ['src', 'drivers'];
@@ -35,10 +26,10 @@ const compiledFolders = ['src', 'drivers'];
  * What else the build reads: its configuration, scripts/derive-spec.ts with the YAML it derives dist/spec from, and
  * scripts/bundle-sdks.ts with the installed packages it bundles into dist/sdk (package-lock.json says which).
  */
-const buildFiles = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/derive-spec.ts', 'spec/openapi.yaml', 'scripts/bundle-sdks.ts'];
+const buildFiles = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/derive-spec.ts', 'spec/openapi.yaml', 'scripts/bundle-sdks.ts', 'scripts/start-arguments.ts'];
 
 /** What scripts/derive-spec.ts and scripts/bundle-sdks.ts write, the build's last steps (the versions file last). */
-const derivedFiles = ['dist/spec/openapi.json', 'dist/spec/validators.cjs', ...Object.values(bundledSdks).map((file) => `dist/sdk/${file}`), `dist/sdk/${bundledVersionsFile}`];
+const derivedFiles = ['dist/spec/openapi.json', 'dist/spec/validators.cjs', ...Object.values(bundledSdks).flatMap((file) => [`dist/sdk/${file}`, `dist/sdk/${file.replace(/\.cjs$/, '.cache')}`]), `dist/sdk/${bundledVersionsFile}`];
 
 function filesUnder(root: string, folder: string): string[] {
   if (!existsSync(join(root, folder))) return [];
