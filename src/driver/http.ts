@@ -16,10 +16,10 @@
  *   if (answer.status >= 400) throw new IdpStatusError(answer.status, answer.headers);
  *   return answer.json();
  */
-import { createRequire } from 'node:module';
 import type { Agent as UndiciAgent, Dispatcher } from 'undici';
 import { IdpConnectionError } from '../idp/call.js';
 import { defaultIdpMaxConnections } from './contract.js';
+import { loadSdk } from './sdk.js';
 
 export interface IdpHttpOptions {
   /** Connections open at once to each IdP host (origin); default `defaultIdpMaxConnections`. */
@@ -73,7 +73,7 @@ export interface IdpHttpClient {
 
 export function createIdpHttpClient(options: IdpHttpOptions = {}): IdpHttpClient {
   // Loaded with the first client, not with the kit: the local driver, which calls no IdP, never loads undici.
-  const { Agent } = createRequire(import.meta.url)('undici') as { Agent: typeof UndiciAgent };
+  const { Agent } = loadSdk<{ Agent: typeof UndiciAgent }>('undici');
   const agent = new Agent({
     connections: options.maxConnections ?? defaultIdpMaxConnections,
     // Idle connections close after 4 s unless the IdP's Keep-Alive header allows longer: well inside any load

@@ -1,6 +1,7 @@
 /**
- * Vendor SDKs loaded from one bundled file each. Requiring `@okta/okta-sdk-nodejs` resolves and compiles 2,463
- * modules (1.1–1.7 s and ~25 MiB here), `auth0` a few hundred (0.4–0.6 s): most of those drivers' start. `npm run
+ * Vendor SDKs (and undici) loaded from one bundled file each. Requiring `@okta/okta-sdk-nodejs` resolves and compiles
+ * 2,463 modules (1.1–1.7 s and ~25 MiB here), `auth0` a few hundred (0.4–0.6 s): most of those drivers' start; undici,
+ * which every vendor driver's HTTP client loads, 0.15 s. `npm run
  * build` bundles each into `dist/sdk/<file>.cjs` with esbuild (scripts/bundle-sdks.ts) and records the version it
  * bundled in `dist/sdk/versions.json`; a driver loads the bundle while that version is the one installed, and the
  * package itself otherwise (from the sources before a build, or after an upgrade without one). The same SDK code
@@ -20,8 +21,8 @@ import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 import { packageRoot } from '../paths.js';
 
-/** The SDKs bundled, and each one's file in `dist/sdk/`. */
-export const bundledSdks = { '@okta/okta-sdk-nodejs': 'okta-sdk-nodejs.cjs', auth0: 'auth0.cjs' } as const;
+/** The packages bundled, and each one's file in `dist/sdk/`: two vendor SDKs, and undici, every vendor driver's HTTP client. */
+export const bundledSdks = { '@okta/okta-sdk-nodejs': 'okta-sdk-nodejs.cjs', auth0: 'auth0.cjs', undici: 'undici.cjs' } as const;
 export type BundledSdk = keyof typeof bundledSdks;
 
 export const bundledSdkDir = join(packageRoot, 'dist', 'sdk');
@@ -68,15 +69,21 @@ function runBundle(script: Script, bundle: string): unknown {
   return module.exports;
 }
 
+const sdkExports = new Map<BundledSdk, unknown>();
+
+/** The SDK's exports, loaded once per process (as `require` would). */
 export function loadSdk<T>(name: BundledSdk): T {
+  if (sdkExports.has(name)) return sdkExports.get(name) as T;
   const source = sdkSource(name);
   if (source.from === 'package') {
     loadedSdks.set(name, source);
-    return require(source.path) as T;
+    sdkExports.set(name, require(source.path));
+  } else {
+    const { script, codeCache } = bundleScript(source.path);
+    loadedSdks.set(name, { ...source, codeCache });
+    sdkExports.set(name, runBundle(script, source.path));
   }
-  const { script, codeCache } = bundleScript(source.path);
-  loadedSdks.set(name, { ...source, codeCache });
-  return runBundle(script, source.path) as T;
+  return sdkExports.get(name) as T;
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The bundled vendor SDKs (src/driver/sdk.ts): built into dist/sdk/ and used while they hold the installed version,
+ * The bundled vendor SDKs and undici (src/driver/sdk.ts): built into dist/sdk/ and used while they hold the installed version,
  * so the Okta and Auth0 suites, which run after the build, go through the same bundle as production.
  */
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { bundledSdkDir, bundledSdks, bundledVersionsFile, installedVersion, sdkSource, type BundledSdk } from '../../src/driver/sdk.js';
+import { bundledSdkDir, bundledSdks, bundledVersionsFile, installedVersion, loadSdk, sdkSource, type BundledSdk } from '../../src/driver/sdk.js';
 import { ensureBuilt, startArguments } from '../support/built.js';
 
 const names = Object.keys(bundledSdks) as BundledSdk[];
@@ -27,6 +27,11 @@ describe('bundled vendor SDKs', () => {
     }
   });
 
+  it('load once per process, as require does', () => {
+    assert.equal(loadSdk('undici'), loadSdk('undici'));
+    assert.equal(typeof loadSdk<{ Agent: unknown }>('undici').Agent, 'function');
+  });
+
   it('export what the packages export', () => {
     for (const name of names) {
       const bundle = require(join(bundledSdkDir, bundledSdks[name])) as Record<string, unknown>;
@@ -36,12 +41,14 @@ describe('bundled vendor SDKs', () => {
     }
   });
 
-  /** The compiled Okta and Auth0 drivers imported in a node with `flags`: how each SDK was loaded, and what else was. */
+  /** The compiled Okta and Auth0 drivers imported, and an IdP HTTP client made, in a node with `flags`: how each bundled package was loaded, and what else was. */
   function loadInNode(flags: string[]): { sdks: Record<string, { from: string; path: string; codeCache?: string }>; modules: string[] } {
     const dist = join(bundledSdkDir, '..');
     const script = `
       await import(${JSON.stringify(join(dist, 'drivers', 'okta.js'))});
       await import(${JSON.stringify(join(dist, 'drivers', 'auth0.js'))});
+      const { createIdpHttpClient } = await import(${JSON.stringify(join(dist, 'src', 'driver', 'http.js'))});
+      await createIdpHttpClient().close();
       const { loadedSdks } = await import(${JSON.stringify(join(dist, 'src', 'driver', 'sdk.js'))});
       const { createRequire } = await import('node:module');
       console.log(JSON.stringify({ sdks: Object.fromEntries(loadedSdks), modules: Object.keys(createRequire(import.meta.url).cache) }));`;
@@ -52,7 +59,7 @@ describe('bundled vendor SDKs', () => {
   it('the compiled drivers load the bundles with their code caches under the start\'s flags, and none of the packages\' modules', () => {
     const { sdks, modules } = loadInNode(startArguments().slice(0, -1));
     for (const name of names) assert.deepEqual(sdks[name], { from: 'bundle', path: join(bundledSdkDir, bundledSdks[name]), codeCache: 'accepted' }, name);
-    assert.deepEqual(modules.filter((file) => /node_modules\/(@okta\/okta-sdk-nodejs|auth0)\//.test(file)), []);
+    assert.deepEqual(modules.filter((file) => /node_modules\/(@okta\/okta-sdk-nodejs|auth0|undici)\//.test(file)), []);
   });
 
   it('under other V8 flags V8 refuses the code caches, and the bundles load without them', () => {
