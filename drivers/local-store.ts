@@ -67,9 +67,6 @@ const INDEX_EVERY_CHANGES = 10_000;
 /** Up to this many indexed clients, every file is checked against the index before the store opens; beyond, after. */
 const CHECK_BEFORE_OPEN_LIMIT = 1_000;
 const CHECK_CHUNK = 250;
-/** Beyond that, the check starts this long after the store opened: off the start's path, after the bridge is ready. */
-const BACKGROUND_CHECK_DELAY_MS = 1_000;
-const scheduleAfterDelay = (start: () => void) => void setTimeout(start, BACKGROUND_CHECK_DELAY_MS).unref();
 
 /**
  * The index as read: its first line is `{"version":1,"generation":N}` (the journal listing the clients changed since
@@ -86,7 +83,7 @@ interface ClientIndex {
  * (`GroupCommit`). The files are the truth; `<directory>.index` (every record, written now and then) and the journal
  * of ids changed since (`<directory>.journal.<generation>`, fsynced with each batch) let a start read only the files
  * that changed since the index, whatever the number of clients. Every other file is checked against the index too,
- * a second after the store opened when there are many: a damaged one is moved aside and reported as at start.
+ * after the store opened when there are many: a damaged one is moved aside and reported as at start.
  */
 export class ClientFileStore<T> {
   readonly #directory: string;
@@ -101,9 +98,8 @@ export class ClientFileStore<T> {
   #generation = 0;
   #indexing = false;
   #closed = false;
-  /** Indexed ids whose files are still to be checked against the index, until the check starts. */
-  #unchecked: string[] = [];
-  #checking: Promise<void> | undefined;
+  /** Settles once every file loaded from the index has been checked against it. */
+  checked: Promise<void> = Promise.resolve();
 
   private constructor(directory: string, onDamaged: (damaged: DamagedClientFile) => void) {
     this.#directory = directory;
@@ -115,7 +111,7 @@ export class ClientFileStore<T> {
   static async open<T>(
     directory: string,
     onDamaged: (damaged: DamagedClientFile) => void,
-    { checkBeforeOpenLimit = CHECK_BEFORE_OPEN_LIMIT, scheduleCheck = scheduleAfterDelay }: { checkBeforeOpenLimit?: number; scheduleCheck?: (start: () => void) => void } = {},
+    { checkBeforeOpenLimit = CHECK_BEFORE_OPEN_LIMIT } = {},
   ): Promise<ClientFileStore<T>> {
     const store = new ClientFileStore<T>(directory, onDamaged);
     let entries: string[];
@@ -160,21 +156,8 @@ export class ClientFileStore<T> {
       throw new ConfigurationError(DATA_DIR_VARIABLE, `holds ${directory}, which cannot be written: ${fileErrorReason(error)}`);
     }
     store.#commit = new GroupCommit(store.#directoryFd, store.#journalFd);
-    if (!checkNow) {
-      store.#unchecked = unchanged;
-      scheduleCheck(() => void store.checked);
-    }
+    if (!checkNow) store.checked = store.#checkInBackground(unchanged);
     return store;
-  }
-
-  /** Settles once every file loaded from the index has been checked against it; asking starts the check now. */
-  get checked(): Promise<void> {
-    if (this.#checking === undefined) {
-      const ids = this.#unchecked;
-      this.#unchecked = [];
-      this.#checking = ids.length > 0 ? this.#checkInBackground(ids) : Promise.resolve();
-    }
-    return this.#checking;
   }
 
   get(id: string): T | undefined {

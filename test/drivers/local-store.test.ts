@@ -216,27 +216,6 @@ describe('local store index and crash consistency', () => {
     await second.close();
   });
 
-  it('with many clients the check waits for its schedule (a second after opening), off the start\'s path', async () => {
-    const directory = await freshClients();
-    const first = await open(directory);
-    await Promise.all(['a', 'b'].map((id) => first.put(id, { secret: id })));
-    await first.close();
-    await rm(join(directory, 'a.json'));
-    await mkdir(join(directory, 'a.json'));
-    const damaged: DamagedClientFile[] = [];
-    const scheduled: Array<() => void> = [];
-    const second = await open(directory, damaged, { checkBeforeOpenLimit: 0, scheduleCheck: (start: () => void) => scheduled.push(start) });
-    assert.equal(scheduled.length, 1);
-    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
-    assert.equal(damaged.length, 0, 'nothing checked before its time');
-    scheduled[0]!();
-    for (let turn = 0; turn < 5 && damaged.length === 0; turn++) await new Promise((resolve) => setImmediate(resolve));
-    assert.deepEqual(damaged.map((file) => basename(file.file)), ['a.json'], 'the scheduled start ran the check');
-    await second.checked;
-    assert.equal(damaged.length, 1, 'checked once');
-    await second.close();
-  });
-
   it('writes acknowledged after the index was written survive a crash (no close): the journal names them', async () => {
     const directory = await freshClients();
     const first = await open(directory);
