@@ -3,7 +3,7 @@
  * a fresh data directory in the store's own format, starts `node dist/src/main.js` once to let it settle (the first
  * start after an upgrade may index the files), then starts it `RUNS` more times and prints the median time from
  * spawn to the first `200` of `/readyz`. Standalone: `npm run build && node --import tsx bench/local-startup.ts [N]`
- * (`BRIDGE_ROOT=<checkout>` measures another built checkout).
+ * (`BRIDGE_ROOT=<checkout>` measures another built checkout; `CPU_PROF=<dir>` writes each start's V8 CPU profile there).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -41,7 +41,8 @@ function writeClients(dataDir: string, count: number): void {
 async function startToReady(dataDir: string): Promise<number> {
   const port = await freeLoopbackPort();
   const started = performance.now();
-  const child = spawn(process.execPath, startArguments(root), {
+  const profiling = process.env.CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...profiling, ...startArguments(root)], {
     cwd: root,
     env: { ...process.env, DCR_DRIVER: 'local', DCR_LOCAL_DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', DCR_API_KEYS: 'startup-bench-key-0001', NODE_ENV: 'production' },
     stdio: ['ignore', 'ignore', 'inherit'],
