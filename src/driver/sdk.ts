@@ -1,11 +1,11 @@
 /**
  * Vendor SDKs (and undici) loaded from one bundled file each. Requiring `@okta/okta-sdk-nodejs` resolves and compiles
- * 2,463 modules (1.1–1.7 s and ~25 MiB here), `auth0` a few hundred (0.4–0.6 s): most of those drivers' start; undici,
- * which every vendor driver's HTTP client loads, 0.15 s. `npm run
- * build` bundles each into `dist/sdk/<file>.cjs` with esbuild (scripts/bundle-sdks.ts) and records the version it
- * bundled in `dist/sdk/versions.json`; a driver loads the bundle while that version is the one installed, and the
- * package itself otherwise (from the sources before a build, or after an upgrade without one). The same SDK code
- * either way: the bundle is the installed package and its dependencies, concatenated.
+ * 2,463 modules (1.0–1.7 s and ~25 MiB here), `auth0` a few hundred (0.4–0.6 s): most of those drivers' start; undici,
+ * which every vendor driver's HTTP client loads, 0.15 s. `npm run build` bundles each into `dist/sdk/<file>.cjs` with
+ * esbuild (scripts/bundle-sdks.ts) and records the version it bundled in `dist/sdk/versions.json`; a driver loads the
+ * bundle while that version is the one installed, and the package itself otherwise (from the sources before a build,
+ * or after an upgrade without one). The same SDK code either way: the bundle is the installed package and its
+ * dependencies, concatenated.
  *
  * The build also runs each bundle once under `npm start`'s V8 flags and keeps V8's code cache of it beside it
  * (`<file>.cache`): a start then compiles none of the bundle's functions it ran (the Okta bundle: 0.59 → 0.24 s here).
