@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- name...] [--quick] [--runs=N] [--saturate=SECONDS] [--cpu-prof=DIR]`: the local driver's
- * benchmark, then each vendor's (bench/<idp>.ts) and the fleet's; with names, only those. `--cpu-prof` writes each
+ * benchmark, then each vendor's (bench/<idp>.ts), the fleet's and the floor's (a bare node:http server and a bare
+ * Express app beside the bridge); with names, only those. `--cpu-prof` writes each
  * bridge's V8 profile to DIR (read it with `node --import tsx bench/profile.ts DIR/*.cpuprofile`). Driver benchmarks
  * return their target lines, printed together at the end with PASS or MISS.
  *
@@ -16,7 +17,7 @@ import { ensureTestTls } from '../test/emulators/tls.js';
 import type { TargetLine } from './suite.js';
 import { defaultBenchOptions, ensureBuilt, quickBenchOptions, type BenchOptions } from './support.js';
 
-const benchmarks: string[] = [...driverNames, 'fleet'];
+const benchmarks: string[] = [...driverNames, 'fleet', 'floor'];
 
 const args = process.argv.slice(2);
 const flags = args.filter((arg) => arg.startsWith('--'));
