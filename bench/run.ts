@@ -14,7 +14,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { driverNames } from '../src/driver/names.js';
 import { ensureTestTls } from '../test/emulators/tls.js';
-import type { TargetLine } from './suite.js';
+import { WARMUP_BOUND_MS, type TargetLine } from './suite.js';
 import { defaultBenchOptions, ensureBuilt, quickBenchOptions, type BenchOptions } from './support.js';
 
 const benchmarks: string[] = [...driverNames, 'fleet', 'floor'];
@@ -69,7 +69,7 @@ console.log(
     '/proc/<pid>/task/<tid>/schedstat after the warm-up and after the last operation of a phase, divided by the operations completed:',
     '"loop" is the bridge\'s main thread (the event loop), "proc" all its threads, "emu" the emulator\'s main thread.',
     `Each figure is the median of ${options.runs} run(s), each against a freshly started bridge warmed by up to ${options.warmupCycles} unmeasured client`,
-    `lifecycles (register, get, update, rotate, delete; at most 3 s; the direct path likewise), ${options.concurrency} concurrent, up to`,
+    `lifecycles (register, get, update, rotate, delete; at most ${WARMUP_BOUND_MS / 1000} s; the direct path likewise), ${options.concurrency} concurrent, up to`,
     `${options.count} operations per phase (bounded at ${options.phaseBoundMs / 1000} s) after ${options.concurrency} warm-ups; update, rotate and delete touch each registered`,
     `client once. On the last run: register and get at a fixed 200 req/s for ${options.fixedRateSeconds} s each (bridge and direct), then ${options.saturateSeconds} s`,
     'saturated before the peak RSS (VmHWM) is read. Other processes on the machine make every figure noisy; CPU per operation less than req/s.',

@@ -49,7 +49,7 @@ export interface BenchOptions {
   cpuProfileDir?: string;
 }
 
-export const defaultBenchOptions: BenchOptions = { runs: 3, count: 200, concurrency: 16, phaseBoundMs: 2_500, warmupCycles: 100, fixedRateSeconds: 3, saturateSeconds: 30 };
+export const defaultBenchOptions: BenchOptions = { runs: 3, count: 200, concurrency: 16, phaseBoundMs: 2_500, warmupCycles: 400, fixedRateSeconds: 3, saturateSeconds: 30 };
 export const quickBenchOptions: BenchOptions = { runs: 1, count: 150, concurrency: 16, phaseBoundMs: 2_000, warmupCycles: 50, fixedRateSeconds: 2, saturateSeconds: 5 };
 
 // ---- CPU and memory of another process, from /proc (Linux) ----------------------------------------------------------
