@@ -13,7 +13,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rea
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundledSdks, bundledVersionsFile } from '../src/driver/sdk.js';
+import { bundledSdks, bundledVersionsFile, codeCacheOf } from '../src/driver/sdk.js';
 
 const context = fileURLToPath(new URL('..', import.meta.url));
 const workspace = mkdtempSync(join(tmpdir(), 'dcr-image-'));
@@ -153,12 +153,12 @@ function checkFiles(image: Stage): void {
     if (!existsSync(join(image.root, derived))) fail(`${derived} is missing: the start would parse the YAML`);
     if (!readFileSync(join(image.root, derived), 'utf8').includes(`"${yamlHash}"`)) fail(`${derived} was not derived from the image's spec/openapi.yaml`);
   }
-  // The Okta and Auth0 drivers load dist/sdk/'s bundles only while they hold the installed versions (src/driver/sdk.ts).
+  // The drivers load dist/sdk/'s bundles (Okta's and Auth0's SDKs, undici) only while they hold the installed versions.
   const bundled = JSON.parse(readFileSync(join(image.root, 'dist/sdk', bundledVersionsFile), 'utf8')) as Record<string, string>;
   for (const [name, file] of Object.entries(bundledSdks)) {
     const installed = (JSON.parse(readFileSync(join(image.root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
     if (!existsSync(join(image.root, 'dist/sdk', file)) || bundled[name] !== installed) fail(`dist/sdk/ does not hold ${name} ${installed}, the version installed: the driver would load the package`);
-    if (!existsSync(join(image.root, 'dist/sdk', file.replace(/\.cjs$/, '.cache')))) fail(`dist/sdk/ has no code cache for ${file}`);
+    if (!existsSync(join(image.root, 'dist/sdk', codeCacheOf(file)))) fail(`dist/sdk/ has no code cache for ${file}`);
   }
   console.log(`check-image: the final stage holds ${files.length} files under ${top.join(', ')}; no TypeScript of ours, no dev dependencies`);
 }

@@ -53,7 +53,8 @@ export function sdkSource(name: BundledSdk, directory: string = bundledSdkDir): 
 /** How each SDK loaded so far was loaded: from where, and whether V8 took the bundle's code cache. */
 export const loadedSdks = new Map<BundledSdk, { from: 'bundle' | 'package'; path: string; codeCache?: 'accepted' | 'rejected' | 'missing' }>();
 
-const codeCacheOf = (bundle: string) => bundle.replace(/\.cjs$/, '.cache');
+/** The code cache's file beside a bundle's (`okta-sdk-nodejs.cjs` → `okta-sdk-nodejs.cache`). */
+export const codeCacheOf = (bundle: string) => bundle.replace(/\.cjs$/, '.cache');
 
 /** The bundle as a CommonJS module compiled with its code cache, when there is one. */
 function bundleScript(bundle: string): { script: Script; codeCache: 'accepted' | 'rejected' | 'missing' } {

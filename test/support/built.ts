@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundledSdks, bundledVersionsFile } from '../../src/driver/sdk.js';
+import { bundledSdks, bundledVersionsFile, codeCacheOf } from '../../src/driver/sdk.js';
 
 const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -29,7 +29,7 @@ const compiledFolders = ['src', 'drivers'];
 const buildFiles = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/derive-spec.ts', 'spec/openapi.yaml', 'scripts/bundle-sdks.ts', 'scripts/start-arguments.ts'];
 
 /** What scripts/derive-spec.ts and scripts/bundle-sdks.ts write, the build's last steps (the versions file last). */
-const derivedFiles = ['dist/spec/openapi.json', 'dist/spec/validators.cjs', ...Object.values(bundledSdks).flatMap((file) => [`dist/sdk/${file}`, `dist/sdk/${file.replace(/\.cjs$/, '.cache')}`]), `dist/sdk/${bundledVersionsFile}`];
+const derivedFiles = ['dist/spec/openapi.json', 'dist/spec/validators.cjs', ...Object.values(bundledSdks).flatMap((file) => [`dist/sdk/${file}`, `dist/sdk/${codeCacheOf(file)}`]), `dist/sdk/${bundledVersionsFile}`];
 
 function filesUnder(root: string, folder: string): string[] {
   if (!existsSync(join(root, folder))) return [];
