@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDataDirectory } from '../drivers/local-store.js';
-import { startArguments } from '../test/support/built.js';
+import { startFlags } from '../scripts/start-arguments.js';
 import { eventLoopCpu, jsonCaller, measure, median, root, startBridgeProcess, type JsonCall } from './support.js';
 
 const ROUNDS = 5;
@@ -32,8 +32,7 @@ interface Target {
 }
 
 async function bareServer(name: string, code: string): Promise<Target> {
-  const flags = startArguments().slice(0, -1);
-  const child = spawn(process.execPath, [...flags, '-e', code], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...startFlags(), '-e', code], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<string>((resolve) => child.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())));
   const call: JsonCall = jsonCaller(`http://127.0.0.1:${port}`, {});
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

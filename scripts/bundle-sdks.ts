@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { bundledSdkDir, bundledSdks, bundledVersionsFile, installedVersion, type BundledSdk } from '../src/driver/sdk.js';
 import { packageRoot } from '../src/paths.js';
-import { startArguments } from './start-arguments.js';
+import { startFlags } from './start-arguments.js';
 
 rmSync(bundledSdkDir, { recursive: true, force: true });
 mkdirSync(bundledSdkDir, { recursive: true });
@@ -36,7 +36,7 @@ for (const [name, file] of Object.entries(bundledSdks) as Array<[BundledSdk, str
 // The compiled loader (tsc ran before this step), in a node with the start's V8 flags: V8 takes a code cache only
 // from the same version and flags.
 const compiledLoader = pathToFileURL(join(packageRoot, 'dist', 'src', 'driver', 'sdk.js')).href;
-const flags = startArguments().slice(0, -1);
+const flags = startFlags();
 const caching = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', `(await import(${JSON.stringify(compiledLoader)})).writeCodeCaches();`], { stdio: 'inherit' });
 if (caching.status !== 0) throw new Error(`writing the SDKs' code caches exited ${caching.status ?? caching.signal}`);
 // Written last: a build stopped half-way leaves no versions file, and the drivers load the packages.

@@ -14,3 +14,8 @@ export function startArguments(root: string = packageRoot): string[] {
   if (words[0] !== 'exec' || words[1] !== 'node' || words.at(-1) !== 'dist/src/main.js') throw new Error(`package.json's start script is not "exec node [flags] dist/src/main.js": ${start}`);
   return words.slice(2);
 }
+
+/** The start script's V8 flags alone, without the entry point: for a node that must run as production does. */
+export function startFlags(root: string = packageRoot): string[] {
+  return startArguments(root).slice(0, -1);
+}

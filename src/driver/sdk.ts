@@ -43,21 +43,29 @@ function bundledVersions(directory: string): Record<string, string> {
   }
 }
 
+export interface SdkSource {
+  from: 'bundle' | 'package';
+  path: string;
+}
+
+/** Whether V8 took a bundle's code cache. */
+export type CodeCacheUse = 'accepted' | 'rejected' | 'missing';
+
 /** Where `loadSdk` takes `name` from: the bundle while it holds the installed version, else the package. */
-export function sdkSource(name: BundledSdk, directory: string = bundledSdkDir): { from: 'bundle' | 'package'; path: string } {
+export function sdkSource(name: BundledSdk, directory: string = bundledSdkDir): SdkSource {
   const bundle = join(directory, bundledSdks[name]);
   if (existsSync(bundle) && bundledVersions(directory)[name] === installedVersion(name)) return { from: 'bundle', path: bundle };
   return { from: 'package', path: require.resolve(name) };
 }
 
 /** How each SDK loaded so far was loaded: from where, and whether V8 took the bundle's code cache. */
-export const loadedSdks = new Map<BundledSdk, { from: 'bundle' | 'package'; path: string; codeCache?: 'accepted' | 'rejected' | 'missing' }>();
+export const loadedSdks = new Map<BundledSdk, SdkSource & { codeCache?: CodeCacheUse }>();
 
 /** The code cache's file beside a bundle's (`okta-sdk-nodejs.cjs` → `okta-sdk-nodejs.cache`). */
 export const codeCacheOf = (bundle: string) => bundle.replace(/\.cjs$/, '.cache');
 
 /** The bundle as a CommonJS module compiled with its code cache, when there is one. */
-function bundleScript(bundle: string): { script: Script; codeCache: 'accepted' | 'rejected' | 'missing' } {
+function bundleScript(bundle: string): { script: Script; codeCache: CodeCacheUse } {
   const cachedData = existsSync(codeCacheOf(bundle)) ? readFileSync(codeCacheOf(bundle)) : undefined;
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${readFileSync(bundle, 'utf8')}\n})`;
   const script = new Script(wrapped, { filename: bundle, ...(cachedData ? { cachedData } : {}) });

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bundledSdkDir, bundledSdks, bundledVersionsFile, installedVersion, loadSdk, sdkSource, type BundledSdk } from '../../src/driver/sdk.js';
-import { ensureBuilt, startArguments } from '../support/built.js';
+import { startFlags } from '../../scripts/start-arguments.js';
+import { ensureBuilt } from '../support/built.js';
 
 const names = Object.keys(bundledSdks) as BundledSdk[];
 const require = createRequire(import.meta.url);
@@ -57,7 +58,7 @@ describe('bundled vendor SDKs', () => {
   }
 
   it('the compiled drivers load the bundles with their code caches under the start\'s flags, and none of the packages\' modules', () => {
-    const { sdks, modules } = loadInNode(startArguments().slice(0, -1));
+    const { sdks, modules } = loadInNode(startFlags());
     for (const name of names) assert.deepEqual(sdks[name], { from: 'bundle', path: join(bundledSdkDir, bundledSdks[name]), codeCache: 'accepted' }, name);
     assert.deepEqual(modules.filter((file) => /node_modules\/(@okta\/okta-sdk-nodejs|auth0|undici)\//.test(file)), []);
   });
@@ -71,19 +72,20 @@ describe('bundled vendor SDKs', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dcr-sdk-'));
     after(() => rmSync(dir, { recursive: true, force: true }));
     const packageOf = (name: BundledSdk) => ({ from: 'package', path: require.resolve(name) });
+    const recordVersions = (version: (name: BundledSdk) => string) => writeFileSync(join(dir, bundledVersionsFile), JSON.stringify(Object.fromEntries(names.map((name) => [name, version(name)]))));
 
     it('when the bundle holds another version than the one installed', () => {
       for (const name of names) copyFileSync(join(bundledSdkDir, bundledSdks[name]), join(dir, bundledSdks[name]));
-      writeFileSync(join(dir, bundledVersionsFile), JSON.stringify(Object.fromEntries(names.map((name) => [name, `${installedVersion(name)}-older`]))));
+      recordVersions((name) => `${installedVersion(name)}-older`);
       for (const name of names) assert.deepEqual(sdkSource(name, dir), packageOf(name));
-      writeFileSync(join(dir, bundledVersionsFile), JSON.stringify(Object.fromEntries(names.map((name) => [name, installedVersion(name)]))));
+      recordVersions(installedVersion);
       for (const name of names) assert.equal(sdkSource(name, dir).from, 'bundle');
     });
 
     it('when the versions file or the bundle is missing (before a build, or a build stopped half-way)', () => {
       rmSync(join(dir, bundledVersionsFile));
       for (const name of names) assert.deepEqual(sdkSource(name, dir), packageOf(name));
-      writeFileSync(join(dir, bundledVersionsFile), JSON.stringify(Object.fromEntries(names.map((name) => [name, installedVersion(name)]))));
+      recordVersions(installedVersion);
       rmSync(join(dir, bundledSdks.auth0));
       assert.deepEqual(sdkSource('auth0', dir), packageOf('auth0'));
       assert.equal(sdkSource('@okta/okta-sdk-nodejs', dir).from, 'bundle');
