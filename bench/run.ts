@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { driverNames } from '../src/driver/names.js';
+import { driverNames } from '../src/drivers.js';
 import { ensureTestTls } from '../test/emulators/tls.js';
 import { WARMUP_BOUND_MS, type TargetLine } from './suite.js';
 import { defaultBenchOptions, ensureBuilt, quickBenchOptions, type BenchOptions } from './support.js';

@@ -10,11 +10,11 @@ import type * as Auth0Sdk from 'auth0';
 import { ConfigurationError, envValue, requiredEnv } from '../src/env.js';
 import { ClientNotFoundError, IdpError, InvalidClientMetadataError, InvalidRequestError, type BridgeError } from '../src/errors.js';
 import type { HeaderSource } from '../src/idp/call.js';
-import { UnusableAnswerError, checkClientId, loadSdk, cleanUpIfApplied, createAdminCall, defineDriver, deleteOwned, existingIsDone, fetchClientCredentialsToken, findByRegistration, flatMark, foundOrUndefined, goneIsDone } from '../src/driver/index.js';
+import { UnusableAnswerError, checkClientId, loadSdk, cleanUpIfApplied, createAdminCall, deleteOwned, existingIsDone, fetchClientCredentialsToken, findByRegistration, flatMark, foundOrUndefined, goneIsDone } from '../src/driver/index.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
 import { hasStrings, isRecordArray, joinValues, newMark, offsetPages, openRegistrations, regeneratedSecret, registeredClient, replacingMembers, updatedMark, requireOwned, rereadIfUnusable } from '../src/driver/index.js';
 import { refuseOverlongMembers, splitValues, statusFailure, stringMembers, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
-import type { AdminCallSettings, ApiAccess, BridgeMark, ClientMetadata, DcrDriver, DriverFactory, RegisteredClient } from '../src/driver/index.js';
+import type { AdminCallSettings, ApiAccess, BridgeMark, ClientMetadata, DriverImplementation, DriverFactory, RegisteredClient } from '../src/driver/index.js';
 
 // The SDK from its one-file bundle (src/driver/sdk.ts), which loads in under half the time.
 const { ManagementClient } = loadSdk<typeof Auth0Sdk>('auth0');
@@ -66,7 +66,7 @@ const isOwned = (client: Auth0Client) => MARK.read(client.client_metadata) !== u
 /** The Management API itself is never grantable: a client holding it could administer the whole tenant. */
 export const managementAudience = (domain: string) => `https://${domain}/api/v2/`;
 
-export function createAuth0Driver(options: Auth0DriverOptions): DcrDriver {
+export function createAuth0Driver(options: Auth0DriverOptions): DriverImplementation {
   const allowedAudiences = options.allowedAudiences ?? (options.audience ? [options.audience] : []);
   if ([...allowedAudiences, options.audience].some((audience) => audience?.replace(/\/*$/, '/') === managementAudience(options.domain))) {
     throw new ConfigurationError('AUTH0_ALLOWED_AUDIENCES', `must not name the Management API (${managementAudience(options.domain)}), nor AUTH0_AUDIENCE`);
@@ -129,7 +129,7 @@ export function createAuth0Driver(options: Auth0DriverOptions): DcrDriver {
     if (lost) await removeClient(lost.client_id);
   }
 
-  return defineDriver({
+  return {
     name: 'auth0',
     capabilities: { rotationGrace: false, apiAccessGrants: true },
 
@@ -188,7 +188,7 @@ export function createAuth0Driver(options: Auth0DriverOptions): DcrDriver {
     },
 
     close: () => adminCall.close(),
-  });
+  };
 }
 
 function toAuth0Client(metadata: ClientMetadata, mark: Record<string, string>, description: string | undefined) {

@@ -12,10 +12,10 @@ import { ConfigurationError, requiredEnv } from '../src/env.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
 import { ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError } from '../src/errors.js';
 import { describeNetworkError, upstreamStatusOf, type CallSafety, type UpstreamFailure } from '../src/idp/call.js';
-import { answerUnread, AttemptScope, carriedFailure, carryFailure, certificateCredential, cleanUpIfApplied, createAdminCall, createGraceSweep, defineDriver, deleteOwned, eitherEnv } from '../src/driver/index.js';
+import { answerUnread, AttemptScope, carriedFailure, carryFailure, certificateCredential, cleanUpIfApplied, createAdminCall, createGraceSweep, deleteOwned, eitherEnv } from '../src/driver/index.js';
 import { epochSeconds, flatMark, followPages, foundOrUndefined, goneIsDone, hasStrings, httpsUrlEnv, isRecord, isRecordArray, newMark, openRegistrations, readCertificatePem, registrationOf } from '../src/driver/index.js';
 import { requestJson, requireOwned, retryWhilePassing, rotateWithGrace, singleValuedHeaders, statusFailure, undoOnFailure, updatedMark, usableAnswer, withoutUndefined } from '../src/driver/index.js';
-import type { AdminCallSettings, BridgeMark, ClientMetadata, DcrDriver, DriverFactory, IdpAnswer, IdpHttpClient, RegisteredClient, SecretSlots } from '../src/driver/index.js';
+import type { AdminCallSettings, BridgeMark, ClientMetadata, DriverImplementation, DriverFactory, IdpAnswer, IdpHttpClient, RegisteredClient, SecretSlots } from '../src/driver/index.js';
 
 const OWNER_TAG = 'dcr-bridge:managed';
 /** The grace mark: set before a grace password is added, removed once the old one is; Graph filters tags by `eq`. */
@@ -131,7 +131,7 @@ class TokenEndpointClient implements INetworkModule {
 
 const failure = (code: string, upstream: UpstreamFailure) => carryFailure(new AuthError(code, 'The Entra token endpoint did not issue a token.'), upstream);
 
-export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
+export function createEntraDriver(options: EntraDriverOptions): DriverImplementation {
   const authorityHost = (options.authorityHost ?? 'https://login.microsoftonline.com').replace(/\/+$/, '');
   const graphUrl = (options.graphUrl ?? 'https://graph.microsoft.com').replace(/\/+$/, '').replace(/\/v1\.0$/, '');
   const graphBase = `${graphUrl}/v1.0`;
@@ -261,7 +261,7 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
     costs: { secrets: 0, remove: 2 },
   });
 
-  return defineDriver({
+  return {
     name: 'entra',
     capabilities: { rotationGrace: true, apiAccessGrants: false },
 
@@ -311,7 +311,7 @@ export function createEntraDriver(options: EntraDriverOptions): DcrDriver {
     checkReadiness: async () => void (await graph('check readiness', 'idempotent', 'GET', `/applications?${new URLSearchParams({ $top: '1' })}`, isListing)),
 
     close: () => call.close(),
-  });
+  };
 }
 
 type Listing = { value: GraphApplication[]; '@odata.nextLink'?: string | null };

@@ -6,9 +6,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  IdpStatusError, applicationTypeOf, checkClientId, cleanUpIfApplied, createAdminCall, defineDriver, deleteOwned, fetchClientCredentialsToken, flatMark, foundOrUndefined,
+  IdpStatusError, applicationTypeOf, checkClientId, cleanUpIfApplied, createAdminCall, deleteOwned, fetchClientCredentialsToken, flatMark, foundOrUndefined,
   goneIsDone, hasStrings, newMark, registrationOf, requireOwned, undoOnFailure, updatedMark, usableAnswer, withoutUndefined,
-  type AdminCallSettings, type ClientMetadata, type DcrDriver, type DriverFactory, type IdpHttpClient, type RegisteredClient,
+  type AdminCallSettings, type ClientMetadata, type DriverImplementation, type DriverFactory, type IdpHttpClient, type RegisteredClient,
 } from '../src/driver/index.js';
 import { requiredEnv, urlEnv } from '../src/env.js';
 import { clientMetadataToWire } from '../src/metadata.js';
@@ -30,7 +30,7 @@ const mark = flatMark({ prefix: 'dcr_bridge.' });
 const isClient = (value: unknown): value is ExampleClient => hasStrings('client_id')(value) && typeof value.metadata === 'object' && value.metadata !== null;
 const isSecret = hasStrings('client_secret');
 
-export function createExampleDriver(options: ExampleDriverOptions): DcrDriver {
+export function createExampleDriver(options: ExampleDriverOptions): DriverImplementation {
   const base = options.url.replace(/\/+$/, '');
   const tokenForm = { client_id: options.clientId, client_secret: options.clientSecret };
   const fetchToken = (signal: AbortSignal, http: IdpHttpClient) => fetchClientCredentialsToken(http, `${base}/oauth/token`, tokenForm, signal);
@@ -54,7 +54,7 @@ export function createExampleDriver(options: ExampleDriverOptions): DcrDriver {
   const issueSecret = async (clientId: string) => usableAnswer(await send('regenerate secret', 'unsafe', 'POST', `${path(clientId)}/secret`), isSecret, 'a new secret').client_secret;
   const removeClient = (clientId: string) => goneIsDone(send('delete client', 'idempotent', 'DELETE', path(clientId)));
 
-  return defineDriver({
+  return {
     name: 'example',
     capabilities: { rotationGrace: false, apiAccessGrants: false },
 
@@ -99,7 +99,7 @@ export function createExampleDriver(options: ExampleDriverOptions): DcrDriver {
     checkReadiness: async () => void (await send('readiness', 'idempotent', 'GET', '/clients?limit=1')),
 
     close: () => call.close(),
-  });
+  };
 }
 
 function toRegistered(client: ExampleClient): RegisteredClient {

@@ -9,10 +9,10 @@ import { envValue, requiredEnv, urlEnv } from '../src/env.js';
 import { upstreamStatusOf } from '../src/idp/call.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
 import { InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError } from '../src/errors.js';
-import { AttemptScope, applicationTypeOf, checkClientId, chosenClientId, createAdminCall, createCurrentAndRotatedSweep, createOrAdopt, currentAndRotated, currentAndRotatedSlots, defineDriver, deleteOwned } from '../src/driver/index.js';
+import { AttemptScope, applicationTypeOf, checkClientId, chosenClientId, createAdminCall, createCurrentAndRotatedSweep, createOrAdopt, currentAndRotated, currentAndRotatedSlots, deleteOwned } from '../src/driver/index.js';
 import { fetchClientCredentialsToken, flatMark, goneIsDone, hasStrings, isRecord, isRecordArray, joinValues, newMark, membershipChanges, offsetPages, openRegistrations, ownedOnly, refuseOverlong, regeneratedSecret } from '../src/driver/index.js';
 import { registeredClient, replacingMembers, updatedMark, requireOwned, rotateWithGrace, splitValues, statusFailure, stringMembers, undoOnFailure, usableAnswer, withoutEmpty, withoutUndefined } from '../src/driver/index.js';
-import type { AdminCallSettings, ClientMetadata, CurrentAndRotatedSecrets, DcrDriver, DriverFactory, HeldSecret, RegisteredClient } from '../src/driver/index.js';
+import type { AdminCallSettings, ClientMetadata, CurrentAndRotatedSecrets, DriverImplementation, DriverFactory, HeldSecret, RegisteredClient } from '../src/driver/index.js';
 
 export interface KeycloakDriverOptions extends AdminCallSettings {
   /** Base URL of the Keycloak server, e.g. `https://sso.example.com` (no `/admin`). */
@@ -50,7 +50,7 @@ const isClientList = (value: unknown): value is KeycloakClient[] => isRecordArra
 const markOf = (client: ClientRepresentation) => MARK.read(client.attributes);
 const isOwned = (client: KeycloakClient) => markOf(client) !== undefined;
 
-export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver {
+export function createKeycloakDriver(options: KeycloakDriverOptions): DriverImplementation {
   const realmUrl = (realm: string) => `${options.url.replace(/\/+$/, '')}/realms/${encodeURIComponent(realm)}`;
   const adminCall = createAdminCall({
     ...options,
@@ -106,7 +106,7 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
 
   const removeClient = async (id: string) => void (await goneIsDone(call('delete client', 'idempotent', () => admin.clients.del({ id }))));
 
-  return defineDriver({
+  return {
     name: 'keycloak',
     capabilities: { rotationGrace: graceSeconds > 0, apiAccessGrants: false },
 
@@ -161,7 +161,7 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DcrDriver 
     checkReadiness: () => call('check realm', 'idempotent', async () => void usableAnswer(await admin.clients.find({ first: 0, max: 1 }), isClientList, 'the client listing')),
 
     close: () => adminCall.close(),
-  });
+  };
 }
 
 /** The rotated secret (when there is one), then the current one, created (epoch ms) when Keycloak says or at the last rotation. */

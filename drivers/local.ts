@@ -17,7 +17,7 @@ import { api7ClientToWire } from '../src/metadata.js';
 import { BridgeError, ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError, InvalidRedirectUriError } from '../src/errors.js';
 import type {
   ClientMetadata,
-  DcrDriver,
+  DriverImplementation,
   DriverFactory,
   DriverSettings,
   RegisteredClient,
@@ -113,7 +113,7 @@ async function stored<T>(write: Promise<T>): Promise<T> {
   }
 }
 
-export async function createLocalDriver(options: LocalDriverOptions): Promise<DcrDriver> {
+export async function createLocalDriver(options: LocalDriverOptions): Promise<DriverImplementation> {
   const dataDir = resolve(options.dataDir);
   const { keys, clients } = await openDataDirectory<LocalClientRecord>(dataDir, (damaged) =>
     options.warn?.('moved aside a client file that cannot be loaded', { ...damaged }),

@@ -10,9 +10,9 @@ import type { RequestOptions } from '@okta/okta-sdk-nodejs/src/types/request-opt
 import { envValue, urlEnv } from '../src/env.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
 import { InvalidClientMetadataError } from '../src/errors.js';
-import { assertionTokenFetcher, AttemptScope, loadSdk, checkClientId, checkHasSecret, collectUpTo, createAdminCall, defineDriver, deleteOwned, describeStatusMember, eitherEnv, goneIsDone, hasStrings, isRecordArray, newMark, withoutUndefined } from '../src/driver/index.js';
+import { assertionTokenFetcher, AttemptScope, loadSdk, checkClientId, checkHasSecret, collectUpTo, createAdminCall, deleteOwned, describeStatusMember, eitherEnv, goneIsDone, hasStrings, isRecordArray, newMark, withoutUndefined } from '../src/driver/index.js';
 import { cleanUpIfApplied, createGraceSweep, flatMark, graceEndFromSeconds, openRegistrations, privateKeyEnv, registrationOf, requireOwned, rereadIfUnusable, rotateWithGrace, undoOnFailure, updatedMark, usableAnswer, usesClientSecret } from '../src/driver/index.js';
-import type { AdminCallSettings, BridgeMark, ClientMetadata, DcrDriver, DriverFactory, HeldSecret, IdpHttpClient, RegisteredClient, SecretSlots } from '../src/driver/index.js';
+import type { AdminCallSettings, BridgeMark, ClientMetadata, DriverImplementation, DriverFactory, HeldSecret, IdpHttpClient, RegisteredClient, SecretSlots } from '../src/driver/index.js';
 
 // The SDK from its one-file bundle (src/driver/sdk.ts): its 2,463 modules were most of this driver's start.
 const { Client, RequestExecutor } = loadSdk<typeof OktaSdk>('@okta/okta-sdk-nodejs');
@@ -92,7 +92,7 @@ const isAppList = (value: unknown): value is OktaApp[] => isRecordArray(value) &
 const isSecret = (value: unknown): value is OktaSecret => hasStrings('id')(value);
 const isOwned = (app: OktaApp) => app.signOnMode === 'OPENID_CONNECT' && app.name === 'oidc_client' && MARK.read(app.profile?.dcr_bridge) !== undefined;
 
-export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
+export function createOktaDriver(options: OktaDriverOptions): DriverImplementation {
   const graceSeconds = options.rotationGraceSeconds ?? 0;
   const attemptScope = new AttemptScope();
   const credentials = options.credentials;
@@ -208,7 +208,7 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
     costs: { remove: 2, mark: 2, clearMark: 2 },
   });
 
-  return defineDriver({
+  return {
     name: 'okta',
     capabilities: { rotationGrace: true, apiAccessGrants: false },
 
@@ -250,7 +250,7 @@ export function createOktaDriver(options: OktaDriverOptions): DcrDriver {
     checkReadiness: async () => void (await listApps('readiness', { limit: 1 }, 1)),
 
     close: () => adminCall.close(),
-  });
+  };
 }
 
 function toOktaApp(metadata: ClientMetadata, mark: BridgeMark, existing?: OktaApp) {

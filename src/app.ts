@@ -7,8 +7,8 @@
 import type { Writable } from 'node:stream';
 import express from 'express';
 import helmet from 'helmet';
-import type { DriverImplementation } from './driver/contract.js';
-import { defineDriver } from './driver/define.js';
+import { wrapDriver, type DriverObserver } from './core/driver.js';
+import type { DcrDriver, DriverImplementation } from './driver/contract.js';
 import { auditRequests, auditSweeps, writeAuditTrail } from './audit.js';
 import { apiKeyFingerprint, type BridgeConfig } from './config.js';
 import { NotFoundError } from './errors.js';
@@ -26,7 +26,7 @@ import { standardDcrFor } from './http/register.js';
 import { assignRequestId, observeRequests } from './http/request-context.js';
 import { loadApiSpec, type ApiSpec } from './http/spec.js';
 import { createLogger, type Logger } from './logging.js';
-import { countEvents, createMetrics, instrumentDriver, type BridgeMetrics } from './metrics.js';
+import { countEvents, createMetrics, driverMetrics, type BridgeMetrics } from './metrics.js';
 import type { Tracing } from './tracing.js';
 
 export interface AppOptions {
@@ -35,7 +35,9 @@ export interface AppOptions {
   /** Lets the caller listen to what the bridge does (main's sweep emits here too). */
   events?: BridgeEvents;
   /** OpenTelemetry (src/tracing.ts), when it is on; main loads it only then. */
-  tracing?: Pick<Tracing, 'traceRequests' | 'traceDriver'>;
+  tracing?: Pick<Tracing, 'traceRequests' | 'driverSpans'>;
+  /** Observers put around every driver operation after metrics and tracing (main's shutdown tracking). */
+  driverObservers?: readonly DriverObserver[];
   /** Where audit records go instead of `config.auditLog` (tests read them). */
   auditStream?: Writable;
   /** The time the readiness cache reads; tests pass a virtual clock's. */
@@ -58,14 +60,27 @@ function logEvents(events: BridgeEvents, logger: Logger): void {
 
 let sharedSpec: ApiSpec | undefined;
 
+/** The app and the one wrapped driver it serves (main's sweep and shutdown use the same one). */
+export interface Bridge {
+  app: express.Express;
+  driver: DcrDriver;
+}
+
 export function createApp(config: BridgeConfig, implementation: DriverImplementation, options: AppOptions = {}): express.Express {
-  const driver = defineDriver(implementation);
+  return createBridge(config, implementation, options).app;
+}
+
+export function createBridge(config: BridgeConfig, implementation: DriverImplementation, options: AppOptions = {}): Bridge {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const metrics = options.metrics ?? createMetrics();
   const events = options.events ?? new BridgeEvents();
   sharedSpec ??= loadApiSpec();
   const spec = sharedSpec;
-  const instrumented = instrumentDriver(options.tracing ? options.tracing.traceDriver(driver) : driver, metrics);
+  const driver = wrapDriver(implementation, [
+    driverMetrics(metrics),
+    ...(options.tracing ? [options.tracing.driverSpans] : []),
+    ...(options.driverObservers ?? []),
+  ]);
   const rateLimits = createRateLimits({
     perMinute: config.rateLimitPerMinute,
     failedAuthPerMinute: config.authFailureLimitPerMinute,
@@ -94,7 +109,7 @@ export function createApp(config: BridgeConfig, implementation: DriverImplementa
   app.use(observeRequests(metrics, logger));
   app.use(refuseMalformedPath, answerFaviconNotFound);
   app.use(['/register', '/admin'], audit.record);
-  app.use(standardDcrFor(config, instrumented, { events, spec, logger, failedAuthLimit: rateLimits.failedAuth, perCallerLimit: rateLimits.perApiKey }));
+  app.use(standardDcrFor(config, driver, { events, spec, logger, failedAuthLimit: rateLimits.failedAuth, perCallerLimit: rateLimits.perApiKey }));
   if (driver.publicRoutes) {
     const { path, handler } = driver.publicRoutes;
     app.use(path, (_req, res, next) => {
@@ -102,12 +117,12 @@ export function createApp(config: BridgeConfig, implementation: DriverImplementa
       next();
     }, withPublicOrigin(config.publicUrl, handler));
   }
-  app.use(operationsRouter({ driver: instrumented, metrics, spec, ...(options.now ? { now: options.now } : {}) }));
+  app.use(operationsRouter({ driver, metrics, spec, ...(options.now ? { now: options.now } : {}) }));
 
   app.use(forbidCaching, audit.record);
   app.use(requireApiKey(config.apiKeys, rateLimits.failedAuth, events));
   app.use(rateLimits.perApiKey);
-  const dialect = { driver: instrumented, events, spec, bodyLimitBytes: config.bodyLimitBytes };
+  const dialect = { driver, events, spec, bodyLimitBytes: config.bodyLimitBytes };
   app.use('/clients', api7Router(dialect));
   app.use(konnectRouter(dialect));
   app.use((_req, _res, next) => next(new NotFoundError()));
@@ -118,7 +133,7 @@ export function createApp(config: BridgeConfig, implementation: DriverImplementa
     await rateLimits.close();
     await auditSink?.close();
   };
-  return app;
+  return { app, driver };
 }
 
 /** Releases what the app holds (rate-limit timers); not the driver, which its creator closes. */

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { isAbsolute } from 'node:path';
 import { defaultIdpMaxConnections } from './driver/contract.js';
-import { driverAliases, driverNames, type DriverName } from './driver/names.js';
+import { driverAliases, driverNames, type DriverName } from './drivers.js';
 import { ConfigurationError, envValue, integerEnv, urlEnv, type Env } from './env.js';
 import { logLevels } from './logging.js';
 import type { ServerLimits } from './server.js';

@@ -7,14 +7,14 @@ import { realpathSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { createDriver } from './driver/registry.js';
-import { closeApp, createApp } from './app.js';
+import { closeApp, createBridge } from './app.js';
 import { loadConfig, type BridgeConfig } from './config.js';
 import { ConfigurationError } from './env.js';
 import { BridgeError } from './errors.js';
 import { BridgeEvents } from './events.js';
 import { createLogger } from './logging.js';
 import { createMetrics } from './metrics.js';
+import { loadDriver } from './drivers.js';
 import { createBridgeServer } from './server.js';
 import { prepareShutdown, trackDriverCalls } from './shutdown.js';
 import { startSecretSweep } from './sweep.js';
@@ -45,7 +45,7 @@ async function main(io: ProcessIo): Promise<void> {
   const config = loadConfig(io.env);
   const logger = createLogger({ level: config.logLevel, stream: io.stdout });
   const events = new BridgeEvents();
-  const untracked = await createDriver(config.driverName, io.env, {
+  const implementation = await loadDriver(config.driverName, io.env, {
     rotationGraceSeconds: config.rotationGraceSeconds,
     idpCallPolicy: { timeoutMs: config.idpTimeoutMs, budgetMs: config.idpRetryBudgetMs },
     idpMaxConnections: config.idpMaxConnections,
@@ -53,11 +53,16 @@ async function main(io: ProcessIo): Promise<void> {
     publicUrl: config.publicUrl,
     warn: (message, fields) => logger.warn(message, fields),
   });
-  const calls = trackDriverCalls(untracked, logger);
-  const driver = calls.driver;
+  const calls = trackDriverCalls(logger);
   // OpenTelemetry loads only when an OTLP endpoint is configured.
   const tracing = config.tracing ? await (await import('./tracing.js')).startTracing() : undefined;
-  const app = createApp(config, driver, { logger, metrics: createMetrics({ processMetrics: true }), events, ...(tracing ? { tracing } : {}) });
+  const { app, driver } = createBridge(config, implementation, {
+    logger,
+    metrics: createMetrics({ processMetrics: true }),
+    events,
+    driverObservers: [calls.observer],
+    ...(tracing ? { tracing } : {}),
+  });
   const server = createBridgeServer(config, app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) => reject(listenFailure(error, config)));

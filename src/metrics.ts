@@ -3,7 +3,7 @@
  * templates, status codes, driver and operation names and error codes — never an id or a secret.
  */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DcrDriver } from './driver/contract.js';
+import type { DriverObserver } from './core/driver.js';
 import { BridgeError } from './errors.js';
 import type { BridgeEvents } from './events.js';
 
@@ -80,54 +80,23 @@ export function countEvents(events: BridgeEvents, metrics: BridgeMetrics): void 
   events.onAny((name) => counterFor(name).inc());
 }
 
-type InstrumentedOperation =
-  | 'registerClient'
-  | 'getClient'
-  | 'updateClient'
-  | 'deleteClient'
-  | 'rotateSecret'
-  | 'retireExpiredSecrets'
-  | 'checkReadiness'
-  | 'grantApiAccess'
-  | 'revokeApiAccess';
-
-/** The same driver, with every IdP-facing operation counted and timed. `close` and `publicRoutes` pass through. */
-export function instrumentDriver(driver: DcrDriver, metrics: BridgeMetrics): DcrDriver {
-  const timed = <Op extends InstrumentedOperation>(operation: Op): DcrDriver[Op] => {
-    const call = (driver[operation] as (...args: unknown[]) => Promise<unknown>).bind(driver);
-    const duration = metrics.driverDuration.labels(driver.name, operation);
-    const succeeded = metrics.driverOperations.labels(driver.name, operation, 'success');
-    const failed = boundLabels((outcome: string) => metrics.driverOperations.labels(driver.name, operation, outcome));
-    const wrapped = async (...args: unknown[]): Promise<unknown> => {
-      const stopTimer = duration.startTimer();
+/** Counts and times every driver operation, by driver, operation and outcome. */
+export function driverMetrics(metrics: BridgeMetrics): DriverObserver {
+  const duration = boundLabels((driver: string, operation: string) => metrics.driverDuration.labels(driver, operation));
+  const outcomes = boundLabels((driver: string, operation: string, outcome: string) => metrics.driverOperations.labels(driver, operation, outcome));
+  return {
+    async around({ driver, operation }, proceed) {
+      const stopTimer = duration(driver.name, operation).startTimer();
       try {
-        const result = await call(...args);
-        succeeded.inc();
+        const result = await proceed();
+        outcomes(driver.name, operation, 'success').inc();
         return result;
       } catch (error) {
-        failed(error instanceof BridgeError ? error.code : 'server_error').inc();
+        outcomes(driver.name, operation, error instanceof BridgeError ? error.code : 'server_error').inc();
         throw error;
       } finally {
         stopTimer();
       }
-    };
-    return wrapped as DcrDriver[Op];
-  };
-  return {
-    name: driver.name,
-    capabilities: driver.capabilities,
-    ...(driver.publicRoutes ? { publicRoutes: driver.publicRoutes } : {}),
-    ...(driver.listOpenRegistrations ? { listOpenRegistrations: driver.listOpenRegistrations.bind(driver) } : {}),
-    ...(driver.fetchDiscoveryDocument ? { fetchDiscoveryDocument: driver.fetchDiscoveryDocument.bind(driver) } : {}),
-    registerClient: timed('registerClient'),
-    getClient: timed('getClient'),
-    updateClient: timed('updateClient'),
-    deleteClient: timed('deleteClient'),
-    rotateSecret: timed('rotateSecret'),
-    retireExpiredSecrets: timed('retireExpiredSecrets'),
-    checkReadiness: timed('checkReadiness'),
-    grantApiAccess: timed('grantApiAccess'),
-    revokeApiAccess: timed('revokeApiAccess'),
-    close: () => driver.close(),
+    },
   };
 }

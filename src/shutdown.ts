@@ -11,7 +11,8 @@
  * update replaces, rotation issues another secret).
  */
 import type http from 'node:http';
-import type { DcrDriver } from './driver/contract.js';
+import type { DriverObserver } from './core/driver.js';
+import type { DcrDriver, RegisteredClientWithSecret } from './driver/contract.js';
 import { IdpUnavailableError } from './errors.js';
 import type { Logger } from './logging.js';
 
@@ -29,59 +30,41 @@ export function derivedShutdownGraceSeconds(idpRetryBudgetMs: number, idpTimeout
   return Math.ceil((idpRetryBudgetMs + idpTimeoutMs) / 1000);
 }
 
-const trackedOperations = [
-  'registerClient',
-  'getClient',
-  'updateClient',
-  'deleteClient',
-  'rotateSecret',
-  'retireExpiredSecrets',
-  'checkReadiness',
-  'grantApiAccess',
-  'revokeApiAccess',
-] as const;
-
 export interface DriverCallTracker {
-  /** The driver to give the app: the same driver, with its calls counted. */
-  driver: DcrDriver;
+  /** Counts the driver's pending calls; the app puts it around every operation. */
+  observer: DriverObserver;
   /** From now on, a registration that completes is one whose request was cut: it is deleted again. */
   markRequestsCut(): void;
   /** Resolves once no driver call is pending. */
   settled(): Promise<void>;
 }
 
-export function trackDriverCalls(driver: DcrDriver, logger: Logger): DriverCallTracker {
+export function trackDriverCalls(logger: Logger): DriverCallTracker {
   let pending = 0;
   let cut = false;
-  let waiters: (() => void)[] = [];
-  const track = async <T>(call: Promise<T>): Promise<T> => {
-    pending += 1;
-    try {
-      return await call;
-    } finally {
-      pending -= 1;
-      if (pending === 0) for (const wake of waiters.splice(0)) wake();
-    }
-  };
-  const tracked = { name: driver.name, capabilities: driver.capabilities, ...(driver.publicRoutes ? { publicRoutes: driver.publicRoutes } : {}) } as DcrDriver;
-  for (const operation of trackedOperations) {
-    const call = (driver[operation] as (...args: unknown[]) => Promise<unknown>).bind(driver);
-    (tracked as unknown as Record<string, unknown>)[operation] = (...args: unknown[]) => track(call(...args));
-  }
-  tracked.registerClient = (metadata, context) =>
-    track(
-      driver.registerClient(metadata, context).then(async (client) => {
-        if (!cut) return client;
-        await driver.deleteClient(client.clientId).then(
-          () => logger.warn('a registration cut by the shutdown was deleted again', { clientId: client.clientId }),
-          () => logger.error('a registration cut by the shutdown could not be deleted again', { clientId: client.clientId }),
-        );
-        return client;
-      }),
+  const waiters: (() => void)[] = [];
+  const undoCutRegistration = async (driver: DcrDriver, client: RegisteredClientWithSecret): Promise<void> => {
+    await driver.deleteClient(client.clientId).then(
+      () => logger.warn('a registration cut by the shutdown was deleted again', { clientId: client.clientId }),
+      () => logger.error('a registration cut by the shutdown could not be deleted again', { clientId: client.clientId }),
     );
-  tracked.close = () => driver.close();
+  };
   return {
-    driver: tracked,
+    observer: {
+      async around({ driver, operation }, proceed) {
+        // Closing the driver is the shutdown's own last step, not a call it waits for.
+        if (operation === 'close') return proceed();
+        pending += 1;
+        try {
+          const result = await proceed();
+          if (operation === 'registerClient' && cut) await undoCutRegistration(driver, result as RegisteredClientWithSecret);
+          return result;
+        } finally {
+          pending -= 1;
+          if (pending === 0) for (const wake of waiters.splice(0)) wake();
+        }
+      },
+    },
     markRequestsCut: () => {
       cut = true;
     },

@@ -19,15 +19,15 @@ import {
 } from '@opentelemetry/api';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { RequestHandler } from 'express';
-import type { DcrDriver } from './driver/contract.js';
+import type { DriverObserver } from './core/driver.js';
 import { BridgeError } from './errors.js';
 import { observeIdpAttempts, type IdpAttemptObserver } from './idp/call.js';
 
 export interface Tracing {
   /** Mounted first: the request's server span, with the portal's trace context as its parent. */
   traceRequests: RequestHandler;
-  /** The same driver, with a span per operation that the IdP attempts hang under. */
-  traceDriver(driver: DcrDriver): DcrDriver;
+  /** A span per driver operation, that the IdP attempts hang under. */
+  driverSpans: DriverObserver;
   shutdown(): Promise<void>;
 }
 
@@ -55,7 +55,7 @@ export async function startTracing(options: { spanProcessor?: SpanProcessor } = 
   const stopInjecting = injectTraceparentIntoIdpCalls();
   return {
     traceRequests: requestSpans(tracer),
-    traceDriver: (driver) => driverSpans(tracer, driver),
+    driverSpans: driverSpans(tracer),
     async shutdown() {
       observeIdpAttempts(undefined);
       stopInjecting();
@@ -86,15 +86,12 @@ function requestSpans(tracer: Tracer): RequestHandler {
   };
 }
 
-type DriverOperation = 'registerClient' | 'getClient' | 'updateClient' | 'deleteClient' | 'rotateSecret' | 'retireExpiredSecrets' | 'checkReadiness' | 'grantApiAccess' | 'revokeApiAccess';
-
-function driverSpans(tracer: Tracer, driver: DcrDriver): DcrDriver {
-  const traced = <Op extends DriverOperation>(operation: Op): DcrDriver[Op] => {
-    const call = (driver[operation] as (...args: unknown[]) => Promise<unknown>).bind(driver);
-    const wrapped = (...args: unknown[]): Promise<unknown> => {
+function driverSpans(tracer: Tracer): DriverObserver {
+  return {
+    around({ driver, operation }, proceed) {
       const span = tracer.startSpan(`${driver.name} ${operation}`, { attributes: { 'dcr.driver': driver.name, 'dcr.operation': operation } });
       const active = trace.setSpan(context.active(), span).setValue(driverKey, driver.name);
-      return context.with(active, () => call(...args)).then(
+      return context.with(active, proceed).then(
         (result) => {
           span.end();
           return result;
@@ -106,23 +103,7 @@ function driverSpans(tracer: Tracer, driver: DcrDriver): DcrDriver {
           throw error;
         },
       );
-    };
-    return wrapped as DcrDriver[Op];
-  };
-  return {
-    name: driver.name,
-    capabilities: driver.capabilities,
-    ...(driver.publicRoutes ? { publicRoutes: driver.publicRoutes } : {}),
-    registerClient: traced('registerClient'),
-    getClient: traced('getClient'),
-    updateClient: traced('updateClient'),
-    deleteClient: traced('deleteClient'),
-    rotateSecret: traced('rotateSecret'),
-    retireExpiredSecrets: traced('retireExpiredSecrets'),
-    checkReadiness: traced('checkReadiness'),
-    grantApiAccess: traced('grantApiAccess'),
-    revokeApiAccess: traced('revokeApiAccess'),
-    close: () => driver.close(),
+    },
   };
 }
 

@@ -145,7 +145,34 @@ export interface DcrDriver {
   close(): Promise<void>;
 }
 
-/** The methods a driver may leave out, and what `defineDriver` puts in their place. */
+/**
+ * Every operation of the contract, in one list: the one wrapper (src/core/driver.ts) passes each of them through its
+ * observers, so an operation added to `DcrDriver` and not here fails the type check below, and cannot be dropped on
+ * its way to the routes.
+ */
+export const driverOperations = [
+  'registerClient',
+  'getClient',
+  'updateClient',
+  'deleteClient',
+  'rotateSecret',
+  'retireExpiredSecrets',
+  'listOpenRegistrations',
+  'fetchDiscoveryDocument',
+  'checkReadiness',
+  'grantApiAccess',
+  'revokeApiAccess',
+  'close',
+] as const;
+
+export type DriverOperation = (typeof driverOperations)[number];
+
+/** The members of `DcrDriver` that are functions: exactly `driverOperations`, or the line below does not compile. */
+type FunctionMembers = { [K in keyof DcrDriver]-?: NonNullable<DcrDriver[K]> extends (...args: never[]) => unknown ? K : never }[keyof DcrDriver];
+const everyOperationListed: [Exclude<FunctionMembers, DriverOperation>, Exclude<DriverOperation, FunctionMembers>] extends [never, never] ? true : never = true;
+void everyOperationListed;
+
+/** The methods a driver may leave out, and what the kit's defaults (src/core/driver.ts) put in their place. */
 type OptionalDriverMethods = 'retireExpiredSecrets' | 'grantApiAccess' | 'revokeApiAccess' | 'close';
 
 /**
@@ -176,4 +203,4 @@ export const defaultIdpMaxConnections = 32;
  * Every driver module exports one of these, e.g. `export const createDriverFromEnv: DriverFactory` — it reads its own
  * variables (through src/env.ts, so `NAME_FILE` works and a bad variable is one clear line) and builds the driver.
  */
-export type DriverFactory = (env: Env, settings: DriverSettings & { publicUrl: string }) => Promise<DcrDriver>;
+export type DriverFactory = (env: Env, settings: DriverSettings & { publicUrl: string }) => Promise<DriverImplementation>;

@@ -1,12 +1,12 @@
 /**
  * The driver kit: what a driver module imports. The contract, the admin-call wrapper and the "may the IdP have acted?"
  * decision, the pooled IdP HTTP client, the ownership mark and gate, the client-credentials token fetcher, rotation
- * with a grace, the bundled vendor SDKs, and the defaults of the optional methods. The registry (registry.ts) is the composition root and is not part of the kit.
+ * with a grace and the bundled vendor SDKs. Not here: the defaults of the optional methods (src/core/driver.ts) and the
+ * composition root (src/drivers.ts).
  */
 export * from './contract.js';
 export * from './admin-call.js';
 export * from './http.js';
-export * from './define.js';
 export * from './ownership.js';
 export * from './rotation.js';
 export * from './token.js';

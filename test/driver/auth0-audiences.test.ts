@@ -12,6 +12,7 @@ import { ConfigurationError } from '../../src/env.js';
 import { serviceMetadata } from '../conformance/driver-suite.js';
 import { startAuth0Emulator, type Auth0Emulator } from '../emulators/auth0.js';
 import { createTestApp } from '../support/app.js';
+import { completeDriver } from '../../src/core/driver.js';
 
 const idpCallPolicy = { timeoutMs: 5_000, budgetMs: 10_000 };
 
@@ -20,7 +21,7 @@ describe('auth0: which APIs a registration event may grant', () => {
   let driver: DcrDriver;
   before(async () => {
     auth0 = await startAuth0Emulator();
-    driver = createAuth0Driver({ domain: auth0.domain, clientId: auth0.adminClient.clientId, clientSecret: auth0.adminClient.clientSecret, audience: auth0.apiAudience, idpCallPolicy });
+    driver = completeDriver(createAuth0Driver({ domain: auth0.domain, clientId: auth0.adminClient.clientId, clientSecret: auth0.adminClient.clientSecret, audience: auth0.apiAudience, idpCallPolicy }));
   });
   after(async () => {
     await driver?.close();
@@ -58,7 +59,7 @@ describe('auth0: which APIs a registration event may grant', () => {
         return error instanceof ConfigurationError && error.message.includes('AUTH0_ALLOWED_AUDIENCES');
       });
     }
-    const allowed = await createDriverFromEnv({ ...env, AUTH0_ALLOWED_AUDIENCES: `${auth0.apiAudience},https://other-api.example.com/` }, { rotationGraceSeconds: 0, publicUrl: 'http://127.0.0.1' });
+    const allowed = completeDriver(await createDriverFromEnv({ ...env, AUTH0_ALLOWED_AUDIENCES: `${auth0.apiAudience},https://other-api.example.com/` }, { rotationGraceSeconds: 0, publicUrl: 'http://127.0.0.1' }));
     await allowed.close();
   });
 });

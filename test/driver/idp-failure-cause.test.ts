@@ -14,6 +14,7 @@ import { BridgeEvents } from '../../src/events.js';
 import { createLogger } from '../../src/logging.js';
 import { createTestApp } from '../support/app.js';
 import { VirtualClock } from '../support/virtual-clock.js';
+import { completeDriver } from '../../src/core/driver.js';
 
 const SECRET = 'service-account-secret-that-must-never-be-logged';
 
@@ -25,7 +26,7 @@ async function listening(server: Server): Promise<number> {
 /** On a virtual clock: no attempt here times out unless the test moves the clock. */
 function keycloakAt(url: string, reports: IdpFailureReport[], policy: { clock?: VirtualClock; maxAttempts?: number } = {}) {
   const idpCallPolicy = { timeoutMs: 2_000, budgetMs: 6_000, baseDelayMs: 5, maxDelayMs: 20, maxAttempts: 2, clock: new VirtualClock(), ...policy };
-  return createKeycloakDriver({ url, realm: 'dcr', clientId: 'svc', clientSecret: SECRET, rotationGraceSeconds: 0, idpCallPolicy, onIdpFailure: (report) => reports.push(report) });
+  return completeDriver(createKeycloakDriver({ url, realm: 'dcr', clientId: 'svc', clientSecret: SECRET, rotationGraceSeconds: 0, idpCallPolicy, onIdpFailure: (report) => reports.push(report) }));
 }
 
 /** Closes the server and every connection it still holds (one that never answered would otherwise linger). */
@@ -42,7 +43,7 @@ describe('IdP failures name their cause and host', () => {
     const lines: string[] = [];
     const logger = createLogger({ level: 'info', stream: new Writable({ write: (chunk, _encoding, done) => done(void lines.push(String(chunk))) }) });
     const events = new BridgeEvents();
-    const observed = createKeycloakDriver({
+    const observed = completeDriver(createKeycloakDriver({
       url: `https://127.0.0.1:${port}`,
       realm: 'dcr',
       clientId: 'svc',
@@ -50,7 +51,7 @@ describe('IdP failures name their cause and host', () => {
       rotationGraceSeconds: 0,
       idpCallPolicy: { timeoutMs: 2_000, budgetMs: 6_000, baseDelayMs: 5, maxDelayMs: 20, maxAttempts: 2 },
       onIdpFailure: (report) => events.emit('idp.attempt_failed', report),
-    });
+    }));
     const bridge = await createTestApp(observed, {}, { logger, events });
     try {
       const response = await request(bridge.app).get('/clients/dcr-some-client').set('X-API-Key', bridge.apiKey);

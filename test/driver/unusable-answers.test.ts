@@ -10,6 +10,7 @@ import { BridgeError } from '../../src/errors.js';
 import { serviceMetadata } from '../conformance/driver-suite.js';
 import { startEntraEmulator } from '../emulators/entra.js';
 import { startKeycloakEmulator } from '../emulators/keycloak.js';
+import { completeDriver } from '../../src/core/driver.js';
 
 const idpCallPolicy = { timeoutMs: 3_000, budgetMs: 5_000, baseDelayMs: 5, maxDelayMs: 20 };
 const isIdpError = (error: unknown) => error instanceof BridgeError && error.status === 502 && error.code === 'idp_error';
@@ -24,7 +25,7 @@ describe('keycloak: an unusable answer to the client lookup', () => {
   for (const answer of unusable) {
     it(`${answer.name} is 502 idp_error`, async () => {
       const keycloak = await startKeycloakEmulator();
-      const driver = createKeycloakDriver({ url: keycloak.driverEnv.KEYCLOAK_URL!, realm: keycloak.realm, clientId: keycloak.serviceAccount.clientId, clientSecret: keycloak.serviceAccount.clientSecret, rotationGraceSeconds: 0, idpCallPolicy });
+      const driver = completeDriver(createKeycloakDriver({ url: keycloak.driverEnv.KEYCLOAK_URL!, realm: keycloak.realm, clientId: keycloak.serviceAccount.clientId, clientSecret: keycloak.serviceAccount.clientSecret, rotationGraceSeconds: 0, idpCallPolicy }));
       try {
         const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
         keycloak.emulator.injectFault({ route: 'GET /admin/realms/:realm/clients', status: 200, body: answer.body, headers: answer.headers, times: Number.POSITIVE_INFINITY });
@@ -43,7 +44,7 @@ describe('keycloak: an unusable answer to the client lookup', () => {
 describe('entra: a create answered without the application id', () => {
   it('is 502 idp_error within the budget, with no call to /applications/undefined and no orphan', async () => {
     const entra = await startEntraEmulator();
-    const driver = createEntraDriver({ tenantId: entra.tenantId, clientId: entra.adminApp.clientId, credential: { clientSecret: entra.adminApp.clientSecret }, authorityHost: entra.authorityHost, graphUrl: entra.graphUrl, idpCallPolicy, replicationWaitMs: 3_000 });
+    const driver = completeDriver(createEntraDriver({ tenantId: entra.tenantId, clientId: entra.adminApp.clientId, credential: { clientSecret: entra.adminApp.clientSecret }, authorityHost: entra.authorityHost, graphUrl: entra.graphUrl, idpCallPolicy, replicationWaitMs: 3_000 }));
     try {
       await driver.checkReadiness();
       const before = entra.applicationCount();

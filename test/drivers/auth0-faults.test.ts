@@ -13,6 +13,7 @@ import { auth0DriverOptions, startAuth0Emulator, type Auth0Emulator } from '../e
 import { rejectsWith, serviceMetadata } from '../conformance/driver-suite.js';
 import { VirtualClock } from '../support/virtual-clock.js';
 import { deletionOperation, faultKinds, faultMatrix, readOperation, registrationOperation, rotationOperation, type MatrixTarget } from '../support/fault-matrix.js';
+import { completeDriver } from '../../src/core/driver.js';
 
 /** The driver under test: short timeouts so persistent faults end fast. */
 const policy = { timeoutMs: 400, baseDelayMs: 5, maxDelayMs: 40, budgetMs: 1300 };
@@ -49,8 +50,8 @@ describe('auth0 driver faults', () => {
   const matrixPolicy = { timeoutMs: 10_000, baseDelayMs: 5, maxDelayMs: 40, budgetMs: 25_000, clock };
   before(async () => {
     auth0 = await startAuth0Emulator();
-    driver = createAuth0Driver(driverOptions(auth0, { idpCallPolicy: matrixPolicy }));
-    setup = createAuth0Driver(driverOptions(auth0, { idpCallPolicy: setupPolicy }));
+    driver = completeDriver(createAuth0Driver(driverOptions(auth0, { idpCallPolicy: matrixPolicy })));
+    setup = completeDriver(createAuth0Driver(driverOptions(auth0, { idpCallPolicy: setupPolicy })));
     // Both drivers hold their admin token before any fault is injected (the short policy may need a second try on a busy machine).
     await setup.checkReadiness();
     for (let attempt = 1; ; attempt++) {
@@ -122,7 +123,7 @@ describe('auth0 driver faults', () => {
       {
         name: 'first call of a fresh driver (admin token)',
         routes: [TOKEN],
-        prepare: async () => createAuth0Driver(driverOptions(auth0, { idpCallPolicy: matrixPolicy })),
+        prepare: async () => completeDriver(createAuth0Driver(driverOptions(auth0, { idpCallPolicy: matrixPolicy }))),
         run: async (fresh: DcrDriver) => fresh.checkReadiness(),
       },
     ],
@@ -193,7 +194,7 @@ describe('auth0 driver faults', () => {
       const client = await register();
       // On a virtual clock the emulator's latency shares: the attempt's timeout fires before the answer would come.
       const clock = new VirtualClock();
-      const impatient = createAuth0Driver(driverOptions(auth0, { idpCallPolicy: { ...matrixPolicy, clock, maxAttempts: 1 } }));
+      const impatient = completeDriver(createAuth0Driver(driverOptions(auth0, { idpCallPolicy: { ...matrixPolicy, clock, maxAttempts: 1 } })));
       await impatient.checkReadiness();
       auth0.emulator.useClock(clock);
       const sent = auth0.emulator.requests.length;
@@ -216,7 +217,7 @@ describe('auth0 driver faults', () => {
     it('waits for X-RateLimit-Reset before repeating a throttled create, and the client is created once', async () => {
       // The wait runs on a virtual clock; the reset is epoch seconds of real time.
       const clock = new VirtualClock();
-      const patient = createAuth0Driver(driverOptions(auth0, { idpCallPolicy: { ...policy, budgetMs: 4000, clock } }));
+      const patient = completeDriver(createAuth0Driver(driverOptions(auth0, { idpCallPolicy: { ...policy, budgetMs: 4000, clock } })));
       await patient.checkReadiness();
       const before = auth0.emulator.requestsTo(CREATE_CLIENT).length;
       const started = clock.now();
@@ -270,7 +271,7 @@ describe('auth0 driver admin token', () => {
   after(async () => auth0?.stop());
 
   it('1,000 operations within a 5-minute token lifetime cost exactly one token request', async () => {
-    const driver = createAuth0Driver(driverOptions(auth0, { idpCallPolicy: setupPolicy }));
+    const driver = completeDriver(createAuth0Driver(driverOptions(auth0, { idpCallPolicy: setupPolicy })));
     const clients = await Promise.all(Array.from({ length: 10 }, () => driver.registerClient(serviceMetadata(), {})));
     for (let batch = 0; batch < 49; batch++) {
       await Promise.all(Array.from({ length: 20 }, (_, index) => driver.getClient(clients[(batch + index) % clients.length]!.clientId)));
@@ -283,7 +284,7 @@ describe('auth0 driver admin token', () => {
   });
 
   it('a 401 from Auth0 fetches a new token once and the call succeeds', async () => {
-    const driver = createAuth0Driver(driverOptions(auth0, { idpCallPolicy: setupPolicy }));
+    const driver = completeDriver(createAuth0Driver(driverOptions(auth0, { idpCallPolicy: setupPolicy })));
     await driver.checkReadiness();
     const before = auth0.tokenRequests();
     auth0.emulator.injectFault({
@@ -302,7 +303,7 @@ describe('auth0 driver admin token', () => {
     // The driver's token cache and Auth0's token lifetimes on one virtual clock: the time passes at once.
     const clock = new VirtualClock();
     auth0.emulator.useClock(clock);
-    const driver = createAuth0Driver(driverOptions(auth0, { idpCallPolicy: { ...setupPolicy, clock } }));
+    const driver = completeDriver(createAuth0Driver(driverOptions(auth0, { idpCallPolicy: { ...setupPolicy, clock } })));
     const before = auth0.tokenRequests();
     await driver.checkReadiness();
     clock.advance(1_100);
@@ -332,7 +333,7 @@ describe('auth0 driver admin token', () => {
   });
 
   it("a wrong admin secret is idp_error (the bridge's own credentials), and the secret is in no error", async () => {
-    const impostor = createAuth0Driver(driverOptions(auth0, { clientSecret: 'wrong-secret-value-123456', idpCallPolicy: setupPolicy }));
+    const impostor = completeDriver(createAuth0Driver(driverOptions(auth0, { clientSecret: 'wrong-secret-value-123456', idpCallPolicy: setupPolicy })));
     await assert.rejects(impostor.checkReadiness(), (error: unknown) => {
       assert.ok(error instanceof BridgeError);
       assert.deepEqual({ status: error.status, code: error.code }, { status: 502, code: 'idp_error' });
@@ -368,10 +369,10 @@ describe('auth0 driver configuration', () => {
   it('builds a working driver from the variables the emulator prints', async () => {
     const auth0 = await startAuth0Emulator();
     try {
-      const driver = await createDriverFromEnv(
+      const driver = completeDriver(await createDriverFromEnv(
         { AUTH0_DOMAIN: auth0.domain, AUTH0_CLIENT_ID: auth0.adminClient.clientId, AUTH0_CLIENT_SECRET: auth0.adminClient.clientSecret, AUTH0_AUDIENCE: auth0.apiAudience, AUTH0_DEFAULT_SCOPES: 'read:things write:things' },
         { ...settings, idpCallPolicy: setupPolicy },
-      );
+      ));
       const client = await driver.registerClient(serviceMetadata(), {});
       assert.deepEqual(auth0.grants(client.clientId)[0]?.scope, ['read:things', 'write:things']);
       await driver.deleteClient(client.clientId);

@@ -11,6 +11,7 @@ import { serviceMetadata, testDriver, webMetadata } from '../conformance/driver-
 import { auth0DriverOptions, startAuth0Emulator, type Auth0Emulator } from '../emulators/auth0.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { VirtualClock } from '../support/virtual-clock.js';
+import { completeDriver } from '../../src/core/driver.js';
 
 // Generous: 50 concurrent TLS handshakes on a busy 2-core machine; the short policy is exercised by the fault tests.
 // Not about timeouts (the fault matrix is): a virtual clock that nothing advances, so a loaded machine times out nothing.
@@ -21,10 +22,10 @@ testDriver({
   name: 'auth0',
   async start(settings) {
     auth0 = await startAuth0Emulator();
-    const driver = createAuth0Driver({
+    const driver = completeDriver(createAuth0Driver({
       ...auth0DriverOptions(auth0),
       idpCallPolicy: { ...policy, ...settings.idpCallPolicy },
-    });
+    }));
     const emulator = auth0;
     return {
       driver,

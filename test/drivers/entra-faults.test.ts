@@ -11,6 +11,7 @@ import { serviceMetadata, webMetadata } from '../conformance/driver-suite.js';
 import { startEntraEmulator, type EntraEmulator } from '../emulators/entra.js';
 import { VirtualClock } from '../support/virtual-clock.js';
 import { deletionOperation, faultKinds, faultMatrix, readOperation, rotationOperation, type MatrixOperation, type MatrixTarget } from '../support/fault-matrix.js';
+import { completeDriver } from '../../src/core/driver.js';
 
 // On a virtual clock shared with the emulator's latency: no cell waits in real time; one Retry-After: 1 wait fits the
 // budget; the long timeout also bounds MSAL's and fetch's own real-time ones, so a loaded machine times out no cell.
@@ -18,7 +19,7 @@ const clock = new VirtualClock();
 const matrixPolicy = { timeoutMs: 10_000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 25_000, clock };
 
 function entraDriverFor(entra: EntraEmulator): DcrDriver {
-  return createEntraDriver({
+  return completeDriver(createEntraDriver({
     tenantId: entra.tenantId,
     clientId: entra.adminApp.clientId,
     credential: { clientSecret: entra.adminApp.clientSecret },
@@ -26,7 +27,7 @@ function entraDriverFor(entra: EntraEmulator): DcrDriver {
     graphUrl: entra.graphUrl,
     idpCallPolicy: matrixPolicy,
     replicationWaitMs: 1_000,
-  });
+  }));
 }
 
 const ROUTES = {

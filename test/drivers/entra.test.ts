@@ -17,6 +17,7 @@ import { serviceMetadata, testDriver, webMetadata } from '../conformance/driver-
 import { startEntraEmulator, type EntraEmulator } from '../emulators/entra.js';
 import { createTestApp } from '../support/app.js';
 import { VirtualClock } from '../support/virtual-clock.js';
+import { completeDriver } from '../../src/core/driver.js';
 
 // A create is never repeated after a timeout, so 50 concurrent registrations on a loaded test machine need room;
 // the tests about timeouts share a virtual clock with the emulator's latency, the fault matrix has its own policy.
@@ -24,7 +25,7 @@ import { VirtualClock } from '../support/virtual-clock.js';
 export const testCallPolicy = { timeoutMs: 30_000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 60_000, clock: new VirtualClock() };
 
 export function entraDriverFor(entra: EntraEmulator, settings: DriverSettings, credential?: EntraCredential): DcrDriver {
-  return createEntraDriver({
+  return completeDriver(createEntraDriver({
     tenantId: entra.tenantId,
     clientId: entra.adminApp.clientId,
     credential: credential ?? { clientSecret: entra.adminApp.clientSecret },
@@ -33,7 +34,7 @@ export function entraDriverFor(entra: EntraEmulator, settings: DriverSettings, c
     rotationGraceSeconds: settings.rotationGraceSeconds,
     idpCallPolicy: { ...testCallPolicy, ...settings.idpCallPolicy },
     replicationWaitMs: 3_000,
-  });
+  }));
 }
 
 const emulators = new WeakMap<DcrDriver, EntraEmulator>();
@@ -299,10 +300,10 @@ describe('entra driver with a certificate credential', () => {
     try {
       const file = join(dir, 'bridge.pem');
       writeFileSync(file, entra.adminApp.certificatePem, { mode: 0o600 });
-      const driver = await createDriverFromEnv(
+      const driver = completeDriver(await createDriverFromEnv(
         { ...entra.driverEnv, ENTRA_CLIENT_SECRET: undefined, ENTRA_CERTIFICATE_PATH: file },
         { rotationGraceSeconds: 0, idpCallPolicy: testCallPolicy, publicUrl: 'http://127.0.0.1' },
-      );
+      ));
       await driver.checkReadiness();
       const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
       assert.equal(await entra.secretWorks(client.clientId, client.clientSecret), true);
@@ -358,10 +359,10 @@ describe('entra driver configuration', () => {
   it('builds a driver from the variables the emulator prints, under DCR_DRIVER=azure too', async () => {
     const entra = await startEntraEmulator();
     try {
-      const { createDriver } = await import('../../src/driver/registry.js');
+      const { loadDriver } = await import('../../src/drivers.js');
       const { loadConfig } = await import('../../src/config.js');
       const env = { ...entra.driverEnv, DCR_DRIVER: 'azure', DCR_API_KEYS: 'entra-portal-key-01' };
-      const driver = await createDriver(loadConfig(env).driverName, env, { ...settings, idpCallPolicy: testCallPolicy });
+      const driver = await loadDriver(loadConfig(env).driverName, env, { ...settings, idpCallPolicy: testCallPolicy });
       assert.equal(driver.name, 'entra');
       assert.equal(driver.capabilities.rotationGrace, true);
       await driver.checkReadiness();

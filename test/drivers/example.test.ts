@@ -10,9 +10,10 @@ import { serviceMetadata, testDriver, webMetadata } from '../conformance/driver-
 import { startExampleEmulator, type ExampleEmulator } from '../emulators/example.js';
 import { deletionOperation, faultKinds, faultMatrix, readOperation, registrationOperation, rotationOperation, type MatrixOperation, type MatrixTarget } from '../support/fault-matrix.js';
 import { VirtualClock } from '../support/virtual-clock.js';
+import { completeDriver } from '../../src/core/driver.js';
 
 function driverFor(idp: ExampleEmulator, idpCallPolicy: DriverSettings['idpCallPolicy']): DcrDriver {
-  return createExampleDriver({ url: idp.emulator.url, clientId: idp.admin.clientId, clientSecret: idp.admin.clientSecret, idpCallPolicy });
+  return completeDriver(createExampleDriver({ url: idp.emulator.url, clientId: idp.admin.clientId, clientSecret: idp.admin.clientSecret, idpCallPolicy }));
 }
 
 testDriver({

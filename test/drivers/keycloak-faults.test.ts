@@ -12,6 +12,7 @@ import { serviceMetadata, webMetadata } from '../conformance/driver-suite.js';
 import { startKeycloakEmulator, type KeycloakEmulator } from '../emulators/keycloak.js';
 import { VirtualClock } from '../support/virtual-clock.js';
 import { deletionOperation, faultKinds, faultMatrix, readOperation, registrationOperation, rotationOperation, type MatrixOperation, type MatrixTarget } from '../support/fault-matrix.js';
+import { completeDriver } from '../../src/core/driver.js';
 
 // On the matrix's virtual clock: one Retry-After wait fits the budget; three attempts bound a timeout cell. The long
 // timeout also bounds the SDK's own (real-time) timeout, so a loaded machine never times out a cell.
@@ -30,14 +31,14 @@ const routes = {
 
 /** A driver on the short test policy, without grace. */
 function driverFor(keycloak: KeycloakEmulator): DcrDriver {
-  return createKeycloakDriver({
+  return completeDriver(createKeycloakDriver({
     url: keycloak.driverEnv.KEYCLOAK_URL!,
     realm: keycloak.realm,
     clientId: keycloak.serviceAccount.clientId,
     clientSecret: keycloak.serviceAccount.clientSecret,
     rotationGraceSeconds: 0,
     idpCallPolicy: policy,
-  });
+  }));
 }
 
 describe('keycloak driver under IdP faults', () => {

@@ -14,13 +14,14 @@ import { serviceMetadata, testDriver, webMetadata } from '../conformance/driver-
 import { createTestApp } from '../support/app.js';
 import { VirtualClock } from '../support/virtual-clock.js';
 import { startKeycloakEmulator, type KeycloakEmulator, type KeycloakEmulatorOptions } from '../emulators/keycloak.js';
+import { completeDriver } from '../../src/core/driver.js';
 
 // Not about timeouts (the fault matrix is): a virtual clock that nothing advances, so a loaded machine times out nothing.
 export const testCallPolicy = { timeoutMs: 30_000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 60_000, clock: new VirtualClock() };
 
 function driverFor(keycloak: KeycloakEmulator, settings: DriverSettings): DcrDriver {
   const env = keycloak.driverEnv;
-  return createKeycloakDriver({
+  return completeDriver(createKeycloakDriver({
     url: env.KEYCLOAK_URL!,
     realm: env.KEYCLOAK_REALM!,
     adminRealm: env.KEYCLOAK_ADMIN_REALM,
@@ -28,7 +29,7 @@ function driverFor(keycloak: KeycloakEmulator, settings: DriverSettings): DcrDri
     clientSecret: env.KEYCLOAK_CLIENT_SECRET!,
     rotationGraceSeconds: settings.rotationGraceSeconds,
     idpCallPolicy: { ...testCallPolicy, ...settings.idpCallPolicy },
-  });
+  }));
 }
 
 /** A real client-credentials grant at the realm's token endpoint: does the realm authenticate the client with this secret? */
@@ -138,14 +139,14 @@ describe('keycloak driver against a realm', () => {
   it("wrong service-account credentials are idp_error, refused at the realm's token endpoint", async () => {
     const env = harness.keycloak.driverEnv;
     const before = harness.keycloak.serviceAccountTokenRequests();
-    const driver = createKeycloakDriver({
+    const driver = completeDriver(createKeycloakDriver({
       url: env.KEYCLOAK_URL!,
       realm: env.KEYCLOAK_REALM!,
       clientId: env.KEYCLOAK_CLIENT_ID!,
       clientSecret: 'not-the-secret',
       rotationGraceSeconds: 0,
       idpCallPolicy: testCallPolicy,
-    });
+    }));
     await assert.rejects(driver.checkReadiness(), (error: unknown) => {
       assert.ok(error instanceof IdpError);
       assert.doesNotMatch(error.message, /not-the-secret|Invalid client/);
@@ -320,7 +321,7 @@ describe('keycloak driver with its service account in another realm', () => {
 
   it('signs in at KEYCLOAK_ADMIN_REALM and manages the clients of KEYCLOAK_REALM', async () => {
     assert.equal(keycloak.driverEnv.KEYCLOAK_ADMIN_REALM, 'master');
-    const driver = await createDriverFromEnv(keycloak.driverEnv, { rotationGraceSeconds: 0, publicUrl: 'http://localhost:3000', idpCallPolicy: testCallPolicy });
+    const driver = completeDriver(await createDriverFromEnv(keycloak.driverEnv, { rotationGraceSeconds: 0, publicUrl: 'http://localhost:3000', idpCallPolicy: testCallPolicy }));
     const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
     assert.deepEqual(keycloak.ownedClientIds(), [client.clientId]);
     assert.equal(await secretWorks(keycloak, client.clientId, client.clientSecret), true);
@@ -343,7 +344,7 @@ describe('keycloak driver configuration', () => {
   };
 
   it('builds a driver from the KEYCLOAK_* variables', async () => {
-    const driver = await createDriverFromEnv(env, settings);
+    const driver = completeDriver(await createDriverFromEnv(env, settings));
     assert.equal(driver.name, 'keycloak');
     assert.equal(driver.capabilities.rotationGrace, false);
     await driver.close();

@@ -16,6 +16,7 @@ import { ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError } 
 import { serviceMetadata, testDriver } from '../conformance/driver-suite.js';
 import type { BridgeConfig } from '../../src/config.js';
 import { createTestApp } from '../support/app.js';
+import { completeDriver } from '../../src/core/driver.js';
 
 interface LocalBridge {
   driver: DcrDriver;
@@ -39,7 +40,7 @@ async function startLocalBridge(dataDir: string, options: LocalBridgeOptions = {
   const server = createServer((request, response) => listener(request, response));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const publicUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}${options.publicPath ?? ''}`;
-  const driver = await createLocalDriver({ publicUrl, dataDir, ...(options.tokenRateLimitPerMinute ? { tokenRateLimitPerMinute: options.tokenRateLimitPerMinute } : {}) });
+  const driver = completeDriver(await createLocalDriver({ publicUrl, dataDir, ...(options.tokenRateLimitPerMinute ? { tokenRateLimitPerMinute: options.tokenRateLimitPerMinute } : {}) }));
   const bridge = await createTestApp(driver, { publicUrl, ...options.config });
   listener = bridge.app;
   return {

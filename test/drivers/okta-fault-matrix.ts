@@ -11,6 +11,7 @@ import { startOktaEmulator, type OktaEmulator } from '../emulators/okta.js';
 import { serviceMetadata, webMetadata } from '../conformance/driver-suite.js';
 import { VirtualClock } from '../support/virtual-clock.js';
 import { deletionOperation, faultKinds, faultMatrix, readOperation, registrationOperation, rotationOperation, type MatrixTarget } from '../support/fault-matrix.js';
+import { completeDriver } from '../../src/core/driver.js';
 
 export const policy = { timeoutMs: 400, baseDelayMs: 5, maxDelayMs: 40, budgetMs: 1000 };
 /**
@@ -57,8 +58,8 @@ export function adminCallMatrix(mode: string, credentialsOf: (okta: OktaEmulator
     let calm: DcrDriver;
     before(async () => {
       okta = await startOktaEmulator();
-      driver = createOktaDriver({ orgUrl: okta.emulator.url, credentials: credentialsOf(okta), rotationGraceSeconds: 0, idpCallPolicy: policy });
-      calm = createOktaDriver({ orgUrl: okta.emulator.url, credentials: credentialsOf(okta), rotationGraceSeconds: 0, idpCallPolicy: { timeoutMs: 5000 } });
+      driver = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: credentialsOf(okta), rotationGraceSeconds: 0, idpCallPolicy: policy }));
+      calm = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: credentialsOf(okta), rotationGraceSeconds: 0, idpCallPolicy: { timeoutMs: 5000 } }));
       await warmUp(okta);
       // Both hold their admin token (service-app mode) before any fault is injected, so each cell faults only its call.
       await calm.checkReadiness();

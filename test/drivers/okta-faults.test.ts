@@ -14,6 +14,7 @@ import { oktaEmulator, startOktaEmulator, type OktaEmulator } from '../emulators
 import { rejectsWith, serviceMetadata } from '../conformance/driver-suite.js';
 import { VirtualClock } from '../support/virtual-clock.js';
 import { APPS, CREATE_APP, CREATE_SECRET, adminCallMatrix, policy, rateLimited, warmUp } from './okta-fault-matrix.js';
+import { completeDriver } from '../../src/core/driver.js';
 
 adminCallMatrix('API token', (okta) => ({ apiToken: okta.apiToken }));
 
@@ -25,8 +26,8 @@ describe('okta driver faults (API token)', () => {
   let calm: DcrDriver;
   before(async () => {
     okta = await startOktaEmulator();
-    driver = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, rotationGraceSeconds: 0, idpCallPolicy: policy });
-    calm = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, rotationGraceSeconds: 0, idpCallPolicy: { timeoutMs: 5000 } });
+    driver = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, rotationGraceSeconds: 0, idpCallPolicy: policy }));
+    calm = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, rotationGraceSeconds: 0, idpCallPolicy: { timeoutMs: 5000 } }));
     await warmUp(okta);
   });
   after(async () => {
@@ -62,7 +63,7 @@ describe('okta driver faults (API token)', () => {
     it('waits for Retry-After before repeating a throttled create, and the create happens once', async () => {
       // The wait runs on a virtual clock: the second passes at once, and is measured exactly.
       const clock = new VirtualClock();
-      const fast = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy: { ...policy, budgetMs: 3000, clock } });
+      const fast = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy: { ...policy, budgetMs: 3000, clock } }));
       const before = okta.emulator.requestsTo(CREATE_APP).length;
       okta.emulator.injectFault({ route: CREATE_APP, status: 429, headers: { 'Retry-After': '1', 'X-Rate-Limit-Remaining': '0' }, body: rateLimited });
       const started = clock.now();
@@ -74,7 +75,7 @@ describe('okta driver faults (API token)', () => {
 
     it('waits for X-Rate-Limit-Reset when Okta sends no Retry-After', async () => {
       const clock = new VirtualClock();
-      const fast = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy: { ...policy, budgetMs: 4000, clock } });
+      const fast = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy: { ...policy, budgetMs: 4000, clock } }));
       const started = clock.now();
       const reset = Math.ceil(Date.now() / 1000) + 1;
       okta.emulator.injectFault({
@@ -102,7 +103,7 @@ describe('okta driver faults (API token)', () => {
     // The driver's attempt timeout and Okta's latency on one virtual clock: the 600 ms pass at once, past the 400 ms timeout.
     const clock = new VirtualClock();
     // The emulator's latency moves the clock all 600 ms: the budget leaves room for the retry after that.
-    const impatient = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy: { ...policy, budgetMs: 5_000, clock } });
+    const impatient = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy: { ...policy, budgetMs: 5_000, clock } }));
     const before = okta.emulator.requestsTo(APPS).length;
     okta.emulator.useClock(clock);
     try {
@@ -119,7 +120,7 @@ describe('okta driver faults (API token)', () => {
   });
 
   it('the SDK repeats nothing on its own: one attempt allowed is one request sent', async () => {
-    const single = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy: { ...policy, maxAttempts: 1 } });
+    const single = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy: { ...policy, maxAttempts: 1 } }));
     const before = okta.emulator.requestsTo(APPS).length;
     okta.emulator.injectFault({ route: APPS, status: 429, headers: { 'Retry-After': '0' }, body: rateLimited, times: Number.POSITIVE_INFINITY });
     await assert.rejects(single.checkReadiness(), (error: unknown) => error instanceof BridgeError && error.code === 'idp_unavailable');
@@ -190,7 +191,7 @@ describe('okta driver configuration', () => {
     process.env.OKTA_CLIENT_TOKEN = 'leaked-token-from-the-environment';
     process.env.OKTA_CLIENT_AUTHORIZATIONMODE = 'PrivateKey';
     try {
-      const driver = await createDriverFromEnv({ OKTA_ORG_URL: okta.emulator.url, OKTA_API_TOKEN: okta.apiToken }, settings);
+      const driver = completeDriver(await createDriverFromEnv({ OKTA_ORG_URL: okta.emulator.url, OKTA_API_TOKEN: okta.apiToken }, settings));
       await driver.checkReadiness();
       const last = okta.emulator.requestsTo(APPS).at(-1)!;
       assert.equal(last.headers.authorization, `SSWS ${okta.apiToken}`);
@@ -205,10 +206,10 @@ describe('okta driver configuration', () => {
   it('the private-key mode takes a JWK as well as a PEM', async () => {
     const { createPrivateKey } = await import('node:crypto');
     const jwk = { ...createPrivateKey(okta.serviceApp.privateKeyPem).export({ format: 'jwk' }), kid: okta.serviceApp.keyId };
-    const driver = await createDriverFromEnv(
+    const driver = completeDriver(await createDriverFromEnv(
       { OKTA_ORG_URL: okta.emulator.url, OKTA_CLIENT_ID: okta.serviceApp.clientId, OKTA_PRIVATE_KEY: JSON.stringify(jwk) },
       settings,
-    );
+    ));
     await driver.checkReadiness();
     assert.equal(okta.tokenRequests(), 1);
   });
@@ -219,7 +220,7 @@ describe('okta driver configuration', () => {
       const serviceApp = Object.values(alternativeEnv)[0]!;
       assert.equal(statSync(serviceApp.OKTA_PRIVATE_KEY_FILE!).mode & 0o077, 0, 'the private key file is readable by its owner only');
       for (const env of [driverEnv, { OKTA_ORG_URL: driverEnv.OKTA_ORG_URL!, ...serviceApp }]) {
-        const driver = await createDriverFromEnv(env, settings);
+        const driver = completeDriver(await createDriverFromEnv(env, settings));
         const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
         await driver.deleteClient(client.clientId);
       }

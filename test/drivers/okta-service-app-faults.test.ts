@@ -13,6 +13,7 @@ import { serviceMetadata } from '../conformance/driver-suite.js';
 import { VirtualClock } from '../support/virtual-clock.js';
 import { faultKinds, faultMatrix } from '../support/fault-matrix.js';
 import { APPS, adminCallMatrix, matrixPolicy, policy, rateLimited, warmUp } from './okta-fault-matrix.js';
+import { completeDriver } from '../../src/core/driver.js';
 
 adminCallMatrix('OAuth service app', (okta) => ({ clientId: okta.serviceApp.clientId, privateKey: okta.serviceApp.privateKeyPem, keyId: okta.serviceApp.keyId }));
 
@@ -37,7 +38,7 @@ describe('okta driver faults at the token endpoint (OAuth service app)', () => {
         routes: ['POST /oauth2/v1/token', APPS],
         prepare: async () => {
           const { clientId, privateKeyPem, keyId } = okta.serviceApp;
-          return createOktaDriver({ orgUrl: okta.emulator.url, credentials: { clientId, privateKey: privateKeyPem, keyId }, idpCallPolicy: matrixPolicy(clock) });
+          return completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: { clientId, privateKey: privateKeyPem, keyId }, idpCallPolicy: matrixPolicy(clock) }));
         },
         run: async (fresh: DcrDriver) => fresh.checkReadiness(),
       },
@@ -53,7 +54,7 @@ describe('okta driver admin token (OAuth service app, private_key_jwt)', () => {
     await warmUp(okta);
     const { clientId, privateKeyPem, keyId } = okta.serviceApp;
     // No faults here: a roomy timeout, so a loaded machine cannot turn a slow answer into a failure.
-    driver = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { clientId, privateKey: privateKeyPem, keyId }, idpCallPolicy: { timeoutMs: 5000 } });
+    driver = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: { clientId, privateKey: privateKeyPem, keyId }, idpCallPolicy: { timeoutMs: 5000 } }));
   });
   after(async () => {
     await driver?.close();
@@ -90,7 +91,7 @@ describe('okta driver admin token (OAuth service app, private_key_jwt)', () => {
     const clock = new VirtualClock();
     okta.emulator.useClock(clock);
     const { clientId, privateKeyPem } = okta.serviceApp;
-    const shortLived = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { clientId, privateKey: privateKeyPem }, idpCallPolicy: { timeoutMs: 5000, clock } });
+    const shortLived = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: { clientId, privateKey: privateKeyPem }, idpCallPolicy: { timeoutMs: 5000, clock } }));
     const before = okta.tokenRequests();
     await shortLived.checkReadiness();
     clock.advance(2_100);
@@ -103,7 +104,7 @@ describe('okta driver admin token (OAuth service app, private_key_jwt)', () => {
   it("a key Okta does not know is idp_error (the bridge's own credentials), not a client error", async () => {
     const { generateKeyPairSync } = await import('node:crypto');
     const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
-    const impostor = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { clientId: okta.serviceApp.clientId, privateKey: stranger }, idpCallPolicy: policy });
+    const impostor = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: { clientId: okta.serviceApp.clientId, privateKey: stranger }, idpCallPolicy: policy }));
     await assert.rejects(impostor.checkReadiness(), (error: unknown) => error instanceof BridgeError && error.status === 502 && error.code === 'idp_error');
   });
 });

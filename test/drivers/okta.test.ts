@@ -11,13 +11,14 @@ import { testDriver, type DriverHarness } from '../conformance/driver-suite.js';
 import { startOktaEmulator, type OktaEmulator } from '../emulators/okta.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { VirtualClock } from '../support/virtual-clock.js';
+import { completeDriver } from '../../src/core/driver.js';
 
 // Not about timeouts (the fault matrix is): a virtual clock that nothing advances, so a loaded machine times out nothing.
 const policy = { timeoutMs: 30_000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 60_000, clock: new VirtualClock() };
 
 async function startHarness(settings: DriverSettings, credentialsFor: (okta: OktaEmulator) => OktaCredentials): Promise<DriverHarness & { okta: OktaEmulator }> {
   const okta = await startOktaEmulator({ rateLimitPerMinute: 100_000 });
-  const driver = createOktaDriver({ orgUrl: okta.emulator.url, credentials: credentialsFor(okta), rotationGraceSeconds: settings.rotationGraceSeconds, idpCallPolicy: policy });
+  const driver = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: credentialsFor(okta), rotationGraceSeconds: settings.rotationGraceSeconds, idpCallPolicy: policy }));
   return {
     okta,
     driver,

@@ -14,6 +14,7 @@ import { createEntraDriver } from '../../drivers/entra.js';
 import { createKeycloakDriver } from '../../drivers/keycloak.js';
 import { startKeycloakEmulator, type KeycloakEmulator } from '../emulators/keycloak.js';
 import { VirtualClock } from '../support/virtual-clock.js';
+import { completeDriver } from '../../src/core/driver.js';
 
 const policy = { timeoutMs: 30_000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 60_000, clock: new VirtualClock() };
 const GRACE_SECONDS = 600;
@@ -28,7 +29,7 @@ describe('okta: the sweep over more than 10,000 apps', () => {
   before(async () => {
     okta = await startOktaEmulator({ rateLimitPerMinute: 1_000_000 });
     okta.seedOwnedApps(FLEET);
-    driver = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, rotationGraceSeconds: GRACE_SECONDS, idpCallPolicy: policy });
+    driver = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, rotationGraceSeconds: GRACE_SECONDS, idpCallPolicy: policy }));
   });
   after(async () => {
     await driver.close();
@@ -107,7 +108,7 @@ describe('entra: the sweep over more than 10,000 applications, a hundred of them
 
   before(async () => {
     entra = await startEntraEmulator();
-    driver = createEntraDriver({
+    driver = completeDriver(createEntraDriver({
       tenantId: entra.tenantId,
       clientId: entra.adminApp.clientId,
       credential: { clientSecret: entra.adminApp.clientSecret },
@@ -116,7 +117,7 @@ describe('entra: the sweep over more than 10,000 applications, a hundred of them
       rotationGraceSeconds: GRACE_SECONDS,
       idpCallPolicy: policy,
       replicationWaitMs: 3_000,
-    });
+    }));
   });
   after(async () => {
     await driver.close();
@@ -197,7 +198,7 @@ for (const searchable of [true, false]) {
       keycloak = await startKeycloakEmulator(searchable ? { searchableClientAttributes: ['dcr-bridge.grace'] } : {});
       keycloak.seedOwnedClients(FLEET);
       const env = keycloak.driverEnv;
-      driver = createKeycloakDriver({ url: env.KEYCLOAK_URL!, realm: env.KEYCLOAK_REALM!, clientId: env.KEYCLOAK_CLIENT_ID!, clientSecret: env.KEYCLOAK_CLIENT_SECRET!, rotationGraceSeconds: GRACE_SECONDS, idpCallPolicy: policy });
+      driver = completeDriver(createKeycloakDriver({ url: env.KEYCLOAK_URL!, realm: env.KEYCLOAK_REALM!, clientId: env.KEYCLOAK_CLIENT_ID!, clientSecret: env.KEYCLOAK_CLIENT_SECRET!, rotationGraceSeconds: GRACE_SECONDS, idpCallPolicy: policy }));
       // The first pass after start lists every client (a rotated secret from before the mark is a mark too).
       const start = keycloak.emulator.requests.length;
       assert.equal(await driver.retireExpiredSecrets(Date.now(), { maxIdpCalls: 100_000 }), 0);

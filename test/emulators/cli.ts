@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { driverNames } from '../../src/driver/names.js';
+import { driverNames } from '../../src/drivers.js';
 import type { EmulatorDefinition } from './framework.js';
 
 // Every registered driver whose emulator exists: test/emulators/<name>.ts, exporting `<name>Emulator`.

@@ -15,7 +15,8 @@ import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Secret, Service } from 'kubernetes-models/v1';
 import type { IContainer, IPodSpec } from 'kubernetes-models/v1';
-import { createDriver } from '../../src/driver/registry.js';
+import { completeDriver } from '../../src/core/driver.js';
+import { loadDriver } from '../../src/drivers.js';
 import { loadConfig } from '../../src/config.js';
 import { root } from './bridge-process.js';
 
@@ -139,7 +140,7 @@ describe('Kubernetes manifests', () => {
       assert.deepEqual(config.apiKeyNames, ['api7', 'konnect']);
       assert.equal(config.redisUrl, 'redis://dcr-bridge-redis:6379');
       assert.equal(config.port, container.ports![0]!.containerPort);
-      const driver = await createDriver(config.driverName, env, { rotationGraceSeconds: 0, publicUrl: config.publicUrl });
+      const driver = completeDriver(await loadDriver(config.driverName, env, { rotationGraceSeconds: 0, publicUrl: config.publicUrl }));
       assert.equal(driver.name, 'okta');
       await driver.close();
     } finally {

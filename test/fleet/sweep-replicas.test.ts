@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { DcrDriver } from '../../src/driver/contract.js';
 import { createOktaDriver } from '../../drivers/okta.js';
 import { startOktaEmulator, type OktaEmulator } from '../emulators/okta.js';
+import { completeDriver } from '../../src/core/driver.js';
 
 const DELETE_SECRET = 'DELETE /api/v1/apps/:appId/credentials/secrets/:secretId';
 const graceSeconds = 60;
@@ -18,7 +19,7 @@ describe('two replicas sweeping the same IdP at once', () => {
 
   before(async () => {
     okta = await startOktaEmulator({ rateLimitPerMinute: 100_000 });
-    replicas = [0, 1].map(() => createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, rotationGraceSeconds: graceSeconds, idpCallPolicy: policy }));
+    replicas = [0, 1].map(() => completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, rotationGraceSeconds: graceSeconds, idpCallPolicy: policy })));
   });
   after(async () => {
     for (const driver of replicas) await driver.close();

@@ -18,6 +18,7 @@ import { createLogger } from '../../src/logging.js';
 import { startTracing, type Tracing } from '../../src/tracing.js';
 import { startOktaEmulator, type OktaEmulator } from '../emulators/okta.js';
 import { testConfig } from '../support/app.js';
+import { completeDriver } from '../../src/core/driver.js';
 
 const CREATE_APP = 'POST /api/v1/apps';
 const portalTraceId = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -34,7 +35,7 @@ describe('tracing', () => {
   before(async () => {
     tracing = await startTracing({ spanProcessor: new SimpleSpanProcessor(exporter) });
     okta = await startOktaEmulator({ rateLimitPerMinute: 100_000 });
-    driver = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy: { timeoutMs: 2000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 4000 } });
+    driver = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy: { timeoutMs: 2000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 4000 } }));
     const config = testConfig();
     apiKey = config.apiKeys[0]!;
     app = createApp(config, driver, { logger: createLogger({ level: 'silent' }), tracing });

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import type { ClientMetadata, RegisteredClient, RegisteredClientWithSecret, RegistrationContext } from '../../src/driver/contract.js';
-import { closeApp, createApp } from '../../src/app.js';
+import { closeApp, createBridge } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { ConfigurationError } from '../../src/env.js';
 import { createLogger } from '../../src/logging.js';
@@ -95,8 +95,8 @@ async function startBridge() {
     }),
   });
   const config = testConfig({ shutdownGraceSeconds: 3 });
-  const calls = trackDriverCalls(driver, logger);
-  const app = createApp(config, calls.driver, { logger, metrics: createMetrics() });
+  const calls = trackDriverCalls(logger);
+  const { app, driver: bridgeDriver } = createBridge(config, driver, { logger, metrics: createMetrics(), driverObservers: [calls.observer] });
   const server = createBridgeServer(config, app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const clock = manualClock();
@@ -110,7 +110,7 @@ async function startBridge() {
     settleMs: 9_000,
     logger,
     stopBackgroundWork: () => undefined,
-    release: () => closeApp(app).then(() => calls.driver.close()),
+    release: () => closeApp(app).then(() => bridgeDriver.close()),
     exit: (code) => {
       exits.push(code);
       exited(code);

@@ -6,6 +6,7 @@ import { createKeycloakDriver } from '../../drivers/keycloak.js';
 import type { DcrDriver, DriverSettings } from '../../src/driver/contract.js';
 import type { DriverHarness } from '../conformance/driver-suite.js';
 import { adminSessionFromEnv, provisionRealm, uniqueRealm, type AdminSession, type ProvisionedRealm, type RealmOptions } from './keycloak-server.js';
+import { completeDriver } from '../../src/core/driver.js';
 
 /** Generous: a shared 2-core machine can make a real Keycloak slow, and a timed-out create is repeated. */
 export const realCallPolicy = { timeoutMs: 20_000, baseDelayMs: 50, maxDelayMs: 1_000, budgetMs: 60_000 };
@@ -14,14 +15,14 @@ export const realCallPolicy = { timeoutMs: 20_000, baseDelayMs: 50, maxDelayMs: 
 export const rotationPolicy = { expirationSeconds: 30 * 24 * 3600, rotatedExpirationSeconds: 7200, remainingRotationSeconds: 24 * 3600 };
 
 export function driverFor(realm: ProvisionedRealm, settings: DriverSettings, url = realm.driverEnv.KEYCLOAK_URL!): DcrDriver {
-  return createKeycloakDriver({
+  return completeDriver(createKeycloakDriver({
     url,
     realm: realm.realm,
     clientId: realm.serviceAccount.clientId,
     clientSecret: realm.serviceAccount.clientSecret,
     rotationGraceSeconds: settings.rotationGraceSeconds,
     idpCallPolicy: { ...realCallPolicy, ...settings.idpCallPolicy },
-  });
+  }));
 }
 
 export interface TokenAnswer {

@@ -12,6 +12,7 @@ import { createLocalDriver } from '../../drivers/local.js';
 import type { BridgeConfig, StandardDcrConfig } from '../../src/config.js';
 import { BridgeEvents } from '../../src/events.js';
 import { createTestApp } from '../support/app.js';
+import { completeDriver } from '../../src/core/driver.js';
 
 export interface StandardBridge {
   url: string;
@@ -51,7 +52,7 @@ export async function startStandardBridge(
 /** A local driver in a fresh data directory, removed when the driver closes. */
 export async function localDriver(publicUrl: string): Promise<DcrDriver> {
   const dataDir = await mkdtemp(join(tmpdir(), 'dcr-standard-'));
-  const driver = await createLocalDriver({ publicUrl, dataDir });
+  const driver = completeDriver(await createLocalDriver({ publicUrl, dataDir }));
   return {
     ...driver,
     async close() {

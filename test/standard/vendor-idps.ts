@@ -12,6 +12,7 @@ import { startEntraEmulator } from '../emulators/entra.js';
 import { startKeycloakEmulator } from '../emulators/keycloak.js';
 import { startOktaEmulator } from '../emulators/okta.js';
 import { VirtualClock } from '../support/virtual-clock.js';
+import { completeDriver } from '../../src/core/driver.js';
 
 // Not about timeouts: a virtual clock that nothing advances, so a loaded machine (a cold SDK's first call) times out nothing.
 const policy = { timeoutMs: 3000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 8000, clock: new VirtualClock() };
@@ -27,7 +28,7 @@ export const vendors: Record<string, () => Promise<VendorIdp>> = {
   async keycloak() {
     const keycloak = await startKeycloakEmulator();
     const env = keycloak.driverEnv;
-    const driver = createKeycloakDriver({
+    const driver = completeDriver(createKeycloakDriver({
       url: env.KEYCLOAK_URL!,
       realm: env.KEYCLOAK_REALM!,
       adminRealm: env.KEYCLOAK_ADMIN_REALM,
@@ -35,7 +36,7 @@ export const vendors: Record<string, () => Promise<VendorIdp>> = {
       clientSecret: env.KEYCLOAK_CLIENT_SECRET!,
       rotationGraceSeconds: 0,
       idpCallPolicy: policy,
-    });
+    }));
     return {
       driver,
       issuer: `${keycloak.emulator.url}/realms/${keycloak.realm}`,
@@ -55,7 +56,7 @@ export const vendors: Record<string, () => Promise<VendorIdp>> = {
   },
   async okta() {
     const okta = await startOktaEmulator({ rateLimitPerMinute: 100_000 });
-    const driver = createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy: policy });
+    const driver = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy: policy }));
     return {
       driver,
       issuer: okta.emulator.url,
@@ -68,10 +69,10 @@ export const vendors: Record<string, () => Promise<VendorIdp>> = {
   },
   async auth0() {
     const auth0 = await startAuth0Emulator();
-    const driver = createAuth0Driver({
+    const driver = completeDriver(createAuth0Driver({
       ...auth0DriverOptions(auth0),
       idpCallPolicy: policy,
-    });
+    }));
     return {
       driver,
       issuer: `https://${auth0.domain}/`,
@@ -84,7 +85,7 @@ export const vendors: Record<string, () => Promise<VendorIdp>> = {
   },
   async entra() {
     const entra = await startEntraEmulator();
-    const driver = createEntraDriver({
+    const driver = completeDriver(createEntraDriver({
       tenantId: entra.tenantId,
       clientId: entra.adminApp.clientId,
       credential: { clientSecret: entra.adminApp.clientSecret },
@@ -93,7 +94,7 @@ export const vendors: Record<string, () => Promise<VendorIdp>> = {
       rotationGraceSeconds: 0,
       idpCallPolicy: policy,
       replicationWaitMs: 3_000,
-    });
+    }));
     return {
       driver,
       issuer: `${entra.authorityHost}/${entra.tenantId}/v2.0`,

@@ -4,10 +4,11 @@
  * takes no real time, and a loaded machine cannot make an attempt time out that the cell did not mean to.
  *
  *   const clock = new VirtualClock();
- *   createKeycloakDriver({ ..., idpCallPolicy: { ...policy, clock } });
+ *   completeDriver(createKeycloakDriver({ ..., idpCallPolicy: { ...policy, clock } }));
  *   faultMatrix({ clock, ... });   // the emulator's latency now advances `clock`
  */
 import type { Clock } from '../../src/idp/call.js';
+import { completeDriver } from '../../src/core/driver.js';
 
 interface Timer {
   at: number;

@@ -1,0 +1,80 @@
+/**
+ * Where a driver is wrapped, once: the kit's defaults for the members a driver leaves out, then every observer
+ * (metrics, tracing, shutdown tracking) around every operation of the contract's one list (`driverOperations`). An
+ * optional member the driver has passes through like any other; one it lacks stays absent, so the routes can tell.
+ */
+import {
+  driverOperations,
+  type DcrDriver,
+  type DriverImplementation,
+  type DriverOperation,
+} from '../driver/contract.js';
+
+/** One call of a driver operation, as an observer sees it. */
+export interface DriverCall {
+  /** The complete driver, without observers: what an observer calls to act on its own (shutdown's undo). */
+  readonly driver: DcrDriver;
+  readonly operation: DriverOperation;
+  readonly args: readonly unknown[];
+}
+
+/**
+ * Something that watches every driver call (a metric, a span, the shutdown's count of pending calls). `around` runs
+ * `proceed` exactly once and returns (or throws) what it gave.
+ */
+export interface DriverObserver {
+  around(call: DriverCall, proceed: () => Promise<unknown>): Promise<unknown>;
+}
+
+/**
+ * The complete driver: a driver module leaves out what its IdP has no use for, and no driver carries an empty stub.
+ * Without `apiAccessGrants` there is nothing to grant at the IdP, so the Konnect registration events only pass the
+ * ownership gate (`getClient`): an unknown or foreign client is `404 client_not_found` there too.
+ */
+export function completeDriver(implementation: DriverImplementation): DcrDriver {
+  const ownershipGate = async (clientId: string): Promise<void> => {
+    await implementation.getClient(clientId);
+  };
+  const grants = implementation.capabilities.apiAccessGrants;
+  const defaults: Pick<DcrDriver, 'retireExpiredSecrets' | 'grantApiAccess' | 'revokeApiAccess' | 'close'> = {
+    retireExpiredSecrets: async () => 0,
+    grantApiAccess: ownershipGate,
+    revokeApiAccess: ownershipGate,
+    close: async () => undefined,
+  };
+  const complete: Record<string, unknown> = {
+    name: implementation.name,
+    capabilities: implementation.capabilities,
+    ...(implementation.publicRoutes ? { publicRoutes: implementation.publicRoutes } : {}),
+  };
+  for (const operation of driverOperations) {
+    const own = implementation[operation] as ((...args: unknown[]) => Promise<unknown>) | undefined;
+    const usable = own && !(grants === false && (operation === 'grantApiAccess' || operation === 'revokeApiAccess'));
+    if (usable) complete[operation] = own.bind(implementation);
+    else if (operation in defaults) complete[operation] = defaults[operation as keyof typeof defaults];
+  }
+  return complete as unknown as DcrDriver;
+}
+
+/**
+ * The driver the bridge uses: `completeDriver` of the implementation, with `observers` around every operation, the
+ * first observer outermost. The one place a driver is wrapped.
+ */
+export function wrapDriver(implementation: DriverImplementation, observers: readonly DriverObserver[]): DcrDriver {
+  const complete = completeDriver(implementation);
+  if (observers.length === 0) return complete;
+  const wrapped: Record<string, unknown> = { ...complete };
+  for (const operation of driverOperations) {
+    const call = complete[operation] as ((...args: unknown[]) => Promise<unknown>) | undefined;
+    if (call === undefined) continue;
+    wrapped[operation] = (...args: unknown[]): Promise<unknown> => {
+      const seen: DriverCall = { driver: complete, operation, args };
+      const run = observers.reduceRight<() => Promise<unknown>>(
+        (proceed, observer) => () => observer.around(seen, proceed),
+        () => call(...args),
+      );
+      return run();
+    };
+  }
+  return wrapped as unknown as DcrDriver;
+}

@@ -1,0 +1,140 @@
+/**
+ * The one wrapper: every operation of the contract reaches the driver through every observer the bridge starts with
+ * (metrics, tracing, shutdown tracking), optional ones included; an optional operation a driver lacks stays absent;
+ * the kit's defaults fill what a driver leaves out.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { closeApp, createBridge } from '../../src/app.js';
+import { completeDriver, wrapDriver, type DriverObserver } from '../../src/core/driver.js';
+import { driverOperations, type DriverImplementation, type DriverOperation } from '../../src/driver/contract.js';
+import { ClientNotFoundError } from '../../src/errors.js';
+import { createLogger } from '../../src/logging.js';
+import { createMetrics } from '../../src/metrics.js';
+import { trackDriverCalls } from '../../src/shutdown.js';
+import { startTracing, type Tracing } from '../../src/tracing.js';
+import { testConfig } from '../support/app.js';
+
+const client = { clientId: 'c1', clientIdIssuedAt: 1, clientSecretExpiresAt: 0, metadata: { redirectUris: [], grantTypes: ['client_credentials'], responseTypes: [], tokenEndpointAuthMethod: 'client_secret_basic' } };
+
+/** A driver with every operation of the contract, each recording its call and answering what its type wants. */
+function recordingDriver(calls: DriverOperation[]): DriverImplementation {
+  const answers: Record<DriverOperation, unknown> = {
+    registerClient: { ...client, clientSecret: 's' },
+    getClient: client,
+    updateClient: client,
+    deleteClient: undefined,
+    rotateSecret: { clientId: 'c1', clientSecret: 's2', clientSecretExpiresAt: 0 },
+    retireExpiredSecrets: 7,
+    listOpenRegistrations: ['c1'],
+    fetchDiscoveryDocument: { issuer: 'https://idp.example.com' },
+    checkReadiness: undefined,
+    grantApiAccess: undefined,
+    revokeApiAccess: undefined,
+    close: undefined,
+  };
+  const driver: Record<string, unknown> = { name: 'recording', capabilities: { rotationGrace: true, apiAccessGrants: true } };
+  for (const operation of driverOperations) {
+    driver[operation] = async () => {
+      calls.push(operation);
+      return answers[operation];
+    };
+  }
+  return driver as unknown as DriverImplementation;
+}
+
+const argumentsOf: Record<DriverOperation, unknown[]> = {
+  registerClient: [client.metadata, {}],
+  getClient: ['c1'],
+  updateClient: ['c1', client.metadata],
+  deleteClient: ['c1'],
+  rotateSecret: ['c1'],
+  retireExpiredSecrets: [Date.now()],
+  listOpenRegistrations: [10],
+  fetchDiscoveryDocument: [],
+  checkReadiness: [],
+  grantApiAccess: ['c1', {}],
+  revokeApiAccess: ['c1', {}],
+  close: [],
+};
+
+describe('the driver the bridge serves', () => {
+  let tracing: Tracing;
+  const exporter = new InMemorySpanExporter();
+  before(async () => {
+    tracing = await startTracing({ spanProcessor: new SimpleSpanProcessor(exporter) });
+  });
+  after(() => tracing.shutdown());
+
+  it('passes every operation of the contract to the driver, through metrics, tracing and shutdown tracking', async () => {
+    const calls: DriverOperation[] = [];
+    const metrics = createMetrics();
+    const tracker = trackDriverCalls(createLogger({ level: 'silent' }));
+    const { app, driver } = createBridge(testConfig(), recordingDriver(calls), {
+      logger: createLogger({ level: 'silent' }),
+      metrics,
+      tracing,
+      driverObservers: [tracker.observer],
+    });
+    for (const operation of driverOperations) {
+      const call = driver[operation] as ((...args: unknown[]) => Promise<unknown>) | undefined;
+      assert.ok(call, `${operation} reaches the routes`);
+      await call(...argumentsOf[operation]);
+    }
+    assert.deepEqual(calls, [...driverOperations]);
+    const counted = (await metrics.driverOperations.get()).values.map((value) => value.labels.operation);
+    assert.deepEqual([...counted].sort(), [...driverOperations].sort());
+    const spans = exporter.getFinishedSpans().map((span) => span.name);
+    for (const operation of driverOperations) assert.ok(spans.includes(`recording ${operation}`), `a span for ${operation}`);
+    await closeApp(app);
+  });
+
+  it('leaves an optional operation the driver lacks absent, so the routes can tell', () => {
+    const implementation = recordingDriver([]);
+    delete (implementation as Partial<DriverImplementation>).listOpenRegistrations;
+    delete (implementation as Partial<DriverImplementation>).fetchDiscoveryDocument;
+    const driver = wrapDriver(implementation, [{ around: (_call, proceed) => proceed() }]);
+    assert.equal(driver.listOpenRegistrations, undefined);
+    assert.equal(driver.fetchDiscoveryDocument, undefined);
+    assert.equal(typeof driver.getClient, 'function');
+  });
+
+  it('runs the observers in order, the first outermost, each around the one call', async () => {
+    const seen: string[] = [];
+    const observer = (name: string): DriverObserver => ({
+      async around({ operation }, proceed) {
+        seen.push(`${name} before ${operation}`);
+        const result = await proceed();
+        seen.push(`${name} after ${operation}`);
+        return result;
+      },
+    });
+    const driver = wrapDriver(recordingDriver([]), [observer('outer'), observer('inner')]);
+    assert.deepEqual(await driver.listOpenRegistrations!(5), ['c1']);
+    assert.deepEqual(seen, ['outer before listOpenRegistrations', 'inner before listOpenRegistrations', 'inner after listOpenRegistrations', 'outer after listOpenRegistrations']);
+  });
+
+  it('fills what a driver leaves out with the kit defaults: no sweep, a no-op close, grants that only gate ownership', async () => {
+    const gets: string[] = [];
+    const driver = completeDriver({
+      name: 'minimal',
+      capabilities: { rotationGrace: false, apiAccessGrants: false },
+      registerClient: async () => ({ ...client, clientSecret: 's' }),
+      getClient: async (clientId) => {
+        gets.push(clientId);
+        if (clientId !== 'c1') throw new ClientNotFoundError();
+        return client;
+      },
+      updateClient: async () => client,
+      deleteClient: async () => undefined,
+      rotateSecret: async () => ({ clientId: 'c1', clientSecret: 's2', clientSecretExpiresAt: 0 }),
+      checkReadiness: async () => undefined,
+    });
+    assert.equal(await driver.retireExpiredSecrets(Date.now()), 0);
+    await driver.close();
+    await driver.grantApiAccess('c1', {});
+    await assert.rejects(driver.revokeApiAccess('foreign', {}), ClientNotFoundError);
+    assert.deepEqual(gets, ['c1', 'foreign']);
+  });
+});
