@@ -147,7 +147,7 @@ async function saturate(label: string, bridges: BridgeProcess[]): Promise<LoadRe
     const measurement = await measure(label, () => post(proxy.url, '/clients', registerBody, 201), { concurrency: CONCURRENCY, durationMs: LOAD_MS, warmup: CONCURRENCY * 2 });
     const own = process.cpuUsage(ownBefore);
     const cpu: Record<string, number> = {};
-    bridges.forEach((bridge, index) => (cpu[`bridge ${index + 1}`] = cpuSeconds(bridge.pid) - before[index]!));
+    for (const [index, bridge] of bridges.entries()) cpu[`bridge ${index + 1}`] = cpuSeconds(bridge.pid) - before[index]!;
     cpu['load, proxy and emulator'] = (own.user + own.system) / 1e6;
     return { label, measurement, cpu };
   } finally {

@@ -36,7 +36,10 @@ async function bareServer(name: string, code: string): Promise<Target> {
   const port = await new Promise<string>((resolve) => child.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())));
   const call: JsonCall = jsonCaller(`http://127.0.0.1:${port}`, {});
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return { name, pid: child.pid!, get: () => call('GET', '/clients/abc'), stop: async () => void (child.kill(), await exited) };
+  return { name, pid: child.pid!, get: () => call('GET', '/clients/abc'), stop: async () => {
+      child.kill();
+      await exited;
+    } };
 }
 
 async function bridge(): Promise<Target> {

@@ -171,8 +171,9 @@ async function runImage(image: Stage): Promise<void> {
   let stdout = '';
   bridge.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   const deadline = Date.now() + 60_000;
-  let port: string | undefined;
-  while (!(port = /"port":(\d+)/.exec(stdout)?.[1]) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  const portOf = () => /"port":(\d+)/.exec(stdout)?.[1];
+  while (portOf() === undefined && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  const port = portOf();
   if (!port) {
     bridge.kill('SIGKILL');
     fail(`CMD ${image.cmd!.join(' ')} did not start listening within 60 s`);

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import type { ClientMetadata, DcrDriver, DriverSettings } from '../../src/driver/contract.js';
-import { BridgeError, ClientNotFoundError } from '../../src/errors.js';
+import { type BridgeError, ClientNotFoundError } from '../../src/errors.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 
 export interface DriverHarness {

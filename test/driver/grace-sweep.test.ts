@@ -30,7 +30,10 @@ function fakeIdp(clients: FakeClient[], hooks: { afterClear?: (client: FakeClien
       return { clients: page, next: () => (first + 2 < marked.length ? String(first + page.filter((client) => client.marked).length) : undefined) };
     },
     graceEndsAt: (client) => (client.marked ? Number.NaN : undefined),
-    secrets: async (client) => (calls++, [...client.secrets]),
+    secrets: async (client) => {
+      calls++;
+      return [...client.secrets];
+    },
     remove: async (client, secret) => {
       calls++;
       client.secrets = client.secrets.filter((held) => held.id !== secret.id);

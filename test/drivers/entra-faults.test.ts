@@ -68,6 +68,7 @@ describe('entra driver fault matrix', () => {
   };
   const deletion = deletionOperation(target, [ROUTES.readByAppId, ROUTES.delete]);
 
+  // biome-ignore lint/suspicious/noExplicitAny: each operation has its own context type.
   const operations: MatrixOperation<any>[] = [
     {
       name: 'register',

@@ -9,7 +9,7 @@ import request from 'supertest';
 import { createDriverFromEnv, createKeycloakDriver } from '../../drivers/keycloak.js';
 import type { DcrDriver, DriverSettings } from '../../src/driver/contract.js';
 import { ConfigurationError } from '../../src/env.js';
-import { ClientNotFoundError, IdpError, InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError } from '../../src/errors.js';
+import { IdpError, InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError } from '../../src/errors.js';
 import { serviceMetadata, testDriver, webMetadata } from '../conformance/driver-suite.js';
 import { createTestApp } from '../support/app.js';
 import { VirtualClock } from '../support/virtual-clock.js';

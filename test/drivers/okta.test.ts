@@ -54,10 +54,11 @@ testDriver({
         { portal: 'konnect', portalId: 'test portal_id', developerId: 'dev-1' },
       );
       const stored = okta().app(client.clientId)!;
-      assert.deepEqual(stored.profile?.dcr_bridge, {
+      const mark = stored.profile?.dcr_bridge as { registration: string; issued_at: string; owner: string };
+      assert.deepEqual(mark, {
         owner: 'dcr-bridge',
-        registration: (stored.profile?.dcr_bridge as { registration: string }).registration,
-        issued_at: (stored.profile?.dcr_bridge as { issued_at: string }).issued_at,
+        registration: mark.registration,
+        issued_at: mark.issued_at,
         named: true,
         scope: 'payments:read',
         contacts: ['ops@example.com'],
@@ -65,13 +66,14 @@ testDriver({
         portal_id: 'test portal_id',
         developer_id: 'dev-1',
       });
-      assert.ok(Math.abs(Number((stored.profile?.dcr_bridge as { issued_at: string }).issued_at) - Date.now() / 1000) < 300, 'issued-at is epoch seconds, now');
+      assert.ok(Math.abs(Number(mark.issued_at) - Date.now() / 1000) < 300, 'issued-at is epoch seconds, now');
       const read = await driver.getClient(client.clientId);
       assert.equal(read.metadata.scope, 'payments:read');
       assert.deepEqual(read.metadata.contacts, ['ops@example.com']);
       const updated = await driver.updateClient(client.clientId, { ...read.metadata, clientName: 'marked again', scope: 'payments:write' });
       assert.equal(updated.metadata.scope, 'payments:write');
-      assert.equal((okta().app(client.clientId)!.profile?.dcr_bridge as { owner: string }).owner, 'dcr-bridge');
+      const markAfter = okta().app(client.clientId)!.profile?.dcr_bridge as { owner: string } | undefined;
+      assert.equal(markAfter?.owner, 'dcr-bridge');
       await driver.deleteClient(client.clientId);
     });
 

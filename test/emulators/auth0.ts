@@ -430,7 +430,7 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
     '/oauth/token',
     (request) => {
       const form = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, string>;
-      if (form.grant_type !== 'client_credentials') return oauthError(403, 'unsupported_grant_type', 'Unsupported grant type: ' + String(form.grant_type));
+      if (form.grant_type !== 'client_credentials') return oauthError(403, 'unsupported_grant_type', `Unsupported grant type: ${String(form.grant_type)}`);
       let clientId = form.client_id;
       let secret = form.client_secret;
       const basic = /^Basic (\S+)$/i.exec(String(request.headers.authorization ?? ''))?.[1];

@@ -161,7 +161,10 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
     if (!options.rateLimit) return undefined;
     const now = emulator.now();
     let window = rateWindows.get(appId);
-    if (!window || now - window.startedAt >= options.rateLimit.windowMs) rateWindows.set(appId, (window = { startedAt: now, count: 0 }));
+    if (!window || now - window.startedAt >= options.rateLimit.windowMs) {
+      window = { startedAt: now, count: 0 };
+      rateWindows.set(appId, window);
+    }
     window.count++;
     if (window.count <= options.rateLimit.requests) return undefined;
     const retryAfterSeconds = Math.max(1, Math.ceil((window.startedAt + options.rateLimit.windowMs - now) / 1000));
@@ -363,7 +366,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
       matches = matches.filter((app) => predicate(representation(app)));
     }
     const top = Number(request.query.get('$top') ?? 100);
-    if (top > 999) return graphError(400, 'Request_BadRequest', "Invalid page size specified: '" + top + "'. Must be between 1 and 999 inclusive.");
+    if (top > 999) return graphError(400, 'Request_BadRequest', `Invalid page size specified: '${top}'. Must be between 1 and 999 inclusive.`);
     // Pages in object-id order; the next link's `$skiptoken` is where the next page starts.
     const skiptoken = request.query.get('$skiptoken');
     matches.sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -599,7 +602,7 @@ function graphError(status: number, code: string, message: string, requestId: st
 function stsError(status: number, error: string, code: number, description: string): EmulatorResponse {
   const traceId = randomUUID();
   const correlationId = randomUUID();
-  const timestamp = new Date().toISOString().replace('T', ' ').slice(0, 19) + 'Z';
+  const timestamp = `${new Date().toISOString().replace('T', ' ').slice(0, 19)}Z`;
   return {
     status,
     body: {

@@ -234,7 +234,7 @@ export class Emulator {
       counts.peak = Math.max(counts.peak, ++counts.open);
       if (socket.isSessionReused()) counts.resumedSessions++;
       socket.once('close', () => {
-        if (--counts.open === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
+        if (--counts.open === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
       });
     });
     await new Promise<void>((resolve, reject) => {
@@ -283,7 +283,8 @@ export class Emulator {
       body = parseBody(rawBody, req.headers['content-type']);
     } catch {
       this.violations.push(`${method} ${rawPath}: body is not valid ${req.headers['content-type'] ?? 'content'}`);
-      return send(res, (record.outcome = 400) && { status: 400, body: { error: 'malformed_body' } });
+      record.outcome = 400;
+      return send(res, { status: 400, body: { error: 'malformed_body' } });
     }
     record.body = body;
 

@@ -117,6 +117,7 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
       accessibility: app.accessibility,
       visibility: app.visibility,
       credentials: {
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: Okta's own expression language, sent literally.
         userNameTemplate: { template: '${source.login}', type: 'BUILT_IN' },
         signing: { kid: 'emulator-signing-key' },
         oauthClient: { ...app.oauthClient, client_id: app.clientId, ...(secretOnce ? { client_secret: secretOnce } : {}) },
@@ -503,7 +504,7 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
       secret = decodeURIComponent(decoded.slice(colon + 1));
     }
     const app = [...apps.values()].find((candidate) => candidate.clientId === clientId);
-    if (!app || app.status !== 'ACTIVE' || !secret) return 'The client secret supplied for a confidential client is invalid.';
+    if (app?.status !== 'ACTIVE' || !secret) return 'The client secret supplied for a confidential client is invalid.';
     if (!app.secrets.some((candidate) => candidate.status === 'ACTIVE' && candidate.secret === secret)) {
       return 'The client secret supplied for a confidential client is invalid.';
     }

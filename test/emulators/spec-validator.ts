@@ -289,6 +289,7 @@ function resolveDiscriminators(node: unknown): unknown {
     ...((object.allOf as unknown[] | undefined) ?? []),
     ...Object.entries(discriminator.mapping).map(([value, ref]) => ({
       if: { properties: { [property]: { const: value } }, required: [property] },
+      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's `then` keyword.
       then: { $ref: ref },
     })),
   ];

@@ -31,13 +31,15 @@ export async function startBridgeProcess(env: Record<string, string>, options: {
   const killer = setTimeout(() => child.kill('SIGKILL'), 120_000);
   void exited.then(() => clearTimeout(killer));
   const deadline = Date.now() + 30_000;
-  let port: string | undefined;
-  while (!(port = /"port":(\d+)/.exec(stdout)?.[1])) {
+  const portOf = () => /"port":(\d+)/.exec(stdout)?.[1];
+  let port = portOf();
+  while (port === undefined) {
     if (Date.now() > deadline || child.exitCode !== null) {
       child.kill('SIGKILL');
       throw new Error(`the bridge did not start: ${stderr}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
+    port = portOf();
   }
   return {
     baseUrl: `http://127.0.0.1:${port}`,

@@ -56,7 +56,12 @@ const runningInProcess = new Set<Started>();
 async function startInProcess(env: Record<string, string>): Promise<Started> {
   let stdout = '';
   let stderr = '';
-  const collect = (append: (text: string) => void) => new Writable({ write: (chunk: Buffer, _encoding, done) => (append(chunk.toString()), done()) });
+  const collect = (append: (text: string) => void) => new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        append(chunk.toString());
+        done();
+      },
+    });
   let exit!: (code: number) => void;
   const exited = new Promise<number>((resolve) => (exit = resolve));
   const listeners = new Map<NodeJS.Signals, () => void>();
@@ -84,7 +89,14 @@ async function startInProcess(env: Record<string, string>): Promise<Started> {
 
 before(() => ensureBuilt());
 // A test that failed half-way leaves its bridge serving in this process, which would then never end.
-after(() => Promise.all([...runningInProcess].map((bridge) => (bridge.kill('SIGTERM'), bridge.exited))));
+after(() =>
+  Promise.all(
+    [...runningInProcess].map((bridge) => {
+      bridge.kill('SIGTERM');
+      return bridge.exited;
+    }),
+  ),
+);
 
 describe('npm start', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'dcr-main-'));

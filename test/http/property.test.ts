@@ -62,7 +62,7 @@ const badEscape = fc
     // A tail starting with a hex digit could complete the escape.
     fc.stringMatching(/^([G-Zg-z._~-][A-Za-z0-9._~-]{0,5})?$/),
   )
-  .map(([head, escape, tail]) => `${head}${escape}${tail}`);
+  .map(([head, badEscape, tail]) => `${head}${badEscape}${tail}`);
 
 /** Raw paths with a bad escape somewhere, on routes that exist and routes that do not. */
 const badPath = fc

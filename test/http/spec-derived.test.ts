@@ -26,7 +26,13 @@ function writeDerived(dir: string, text: string): string {
 const derivedDir = writeDerived(mkdtempSync(join(workspace, 'derived-')), yamlText);
 const countingParser = () => {
   const calls: string[] = [];
-  return { calls, parseYaml: (text: string) => (calls.push(text), parse(text) as unknown) };
+  return {
+    calls,
+    parseYaml: (text: string) => {
+      calls.push(text);
+      return parse(text) as unknown;
+    },
+  };
 };
 
 /** `ok`, or the error message the bridge would answer with. */

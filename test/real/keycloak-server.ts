@@ -175,7 +175,10 @@ export async function startKeycloakServer(distribution: Distribution, options: S
  */
 function stopper(child: ChildProcess, pid: number): () => Promise<number | null> {
   let exited = child.exitCode !== null || child.signalCode !== null;
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => ((exited = true), resolve(code))));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => {
+    exited = true;
+    resolve(code);
+  }));
   const killGroup = (signal: NodeJS.Signals) => {
     try {
       process.kill(-pid, signal);

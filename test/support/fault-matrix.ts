@@ -129,8 +129,7 @@ export interface MatrixOperation<Context = unknown> {
 
 export interface FaultMatrixOptions {
   emulator: () => Emulator;
-  // Each operation has its own context type; the matrix only passes it back to the same operation.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: each operation has its own context type; the matrix only passes it back to the same operation.
   operations: Array<MatrixOperation<any>>;
   kinds: FaultKind[];
   /** The clock the driver under test runs on (its `idpCallPolicy.clock`); the emulator's latency runs on it too. */

@@ -4,11 +4,10 @@
  * takes no real time, and a loaded machine cannot make an attempt time out that the cell did not mean to.
  *
  *   const clock = new VirtualClock();
- *   completeDriver(createKeycloakDriver({ ..., idpCallPolicy: { ...policy, clock } }));
+ *   createKeycloakDriver({ ..., idpCallPolicy: { ...policy, clock } });
  *   faultMatrix({ clock, ... });   // the emulator's latency now advances `clock`
  */
 import type { Clock } from '../../src/idp/call.js';
-import { completeDriver } from '../../src/core/driver.js';
 
 interface Timer {
   at: number;
