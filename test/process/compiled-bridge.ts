@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { auth, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import { auth, type OAuthClientProvider, type OAuthDiscoveryState } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { OAuthClientInformationMixed, OAuthClientMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { startFlags } from '../../scripts/start-arguments.js';
 import { startBridgeProcess, until, type BridgeProcess } from '../fleet/bridge-process.js';
@@ -54,8 +54,9 @@ interface Exchange {
   body: Record<string, unknown>;
 }
 
-/** An MCP client's OAuth state, kept in memory: what the SDK's `auth()` registers, and where it would send the user. */
+/** An MCP client's OAuth state, kept in memory: what the SDK's `auth()` discovers and registers, and where it would send the user. */
 class McpClientState implements OAuthClientProvider {
+  discovered: OAuthDiscoveryState | undefined;
   information: OAuthClientInformationMixed | undefined;
   authorizationUrl: URL | undefined;
   #codeVerifier = '';
@@ -72,6 +73,14 @@ class McpClientState implements OAuthClientProvider {
       response_types: ['code'],
       token_endpoint_auth_method: 'none',
     };
+  }
+
+  discoveryState(): OAuthDiscoveryState | undefined {
+    return this.discovered;
+  }
+
+  saveDiscoveryState(state: OAuthDiscoveryState): void {
+    this.discovered = state;
   }
 
   clientInformation(): OAuthClientInformationMixed | undefined {
@@ -265,12 +274,16 @@ export function describeCompiledBridge(name: string, startIdp: () => Promise<Pro
     it('open registration: an MCP SDK client discovers the bridge and registers itself, and the operator lists it', async () => {
       const mcp = new McpClientState();
       assert.equal(await auth(mcp, { serverUrl: url }), 'REDIRECT', 'registered, and ready to send the user to authorize');
+      // Without a discovery document the SDK guesses {server}/register and {server}/authorize: it must not have had to.
+      const metadata = mcp.discovered?.authorizationServerMetadata;
+      assert.ok(metadata, 'the SDK found the bridge\'s discovery document');
+      assert.equal(metadata.registration_endpoint, `${url}/register`);
+      assert.equal(metadata.issuer, idp!.issuer(url));
       const clientId = mcp.information?.client_id;
       assert.equal(typeof clientId, 'string');
       assert.equal((mcp.information as { client_secret?: string }).client_secret, undefined, 'a public client');
       const authorizationUrl = mcp.authorizationUrl!;
-      const discovery = await call('GET', '/.well-known/oauth-authorization-server');
-      assert.equal(`${authorizationUrl.origin}${authorizationUrl.pathname}`, discovery.body.authorization_endpoint, 'the user goes to the IdP');
+      assert.equal(`${authorizationUrl.origin}${authorizationUrl.pathname}`, metadata.authorization_endpoint, 'the user goes to the IdP');
       assert.equal(authorizationUrl.searchParams.get('client_id'), clientId);
 
       assert.equal((await call('GET', '/admin/open-registrations')).status, 401, 'the listing takes a portal key');
