@@ -1,6 +1,10 @@
-/** `npm start` as a child process on a free loopback port, as test/http/main.test.ts starts it, for the fleet tests. */
+/**
+ * `npm start` as a child process on a free loopback port: node with the start script's V8 flags on the compiled entry
+ * point, for the fleet tests and the process-level suite (test/process/).
+ */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { startFlags } from '../../scripts/start-arguments.js';
 import { compiledMain, ensureBuilt } from '../support/built.js';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -16,7 +20,7 @@ export interface BridgeProcess {
 export async function startBridgeProcess(env: Record<string, string>, options: { cwd?: string; uid?: number; gid?: number } = {}): Promise<BridgeProcess> {
   // The compiled entry point by its absolute path, as the image runs it, so it can run from any working directory.
   await ensureBuilt();
-  const child = spawn(process.execPath, [compiledMain], {
+  const child = spawn(process.execPath, [...startFlags(), compiledMain], {
     cwd: options.cwd ?? root,
     env: { PATH: process.env.PATH ?? '', NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
