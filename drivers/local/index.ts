@@ -12,9 +12,9 @@ import type { RequestListener } from 'node:http';
 import { join, resolve } from 'node:path';
 // @ts-expect-error oidc-provider ships no type declarations; the little used here is typed by OidcProvider below.
 import Provider from 'oidc-provider';
-import { envValue, integerEnv } from '../src/env.js';
-import { api7ClientToWire } from '../src/metadata.js';
-import { BridgeError, ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError, InvalidRedirectUriError } from '../src/errors.js';
+import { envValue, integerEnv } from '../../src/env.js';
+import { api7ClientToWire } from '../../src/metadata.js';
+import { BridgeError, ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError, InvalidRedirectUriError } from '../../src/errors.js';
 import type {
   ClientMetadata,
   DriverImplementation,
@@ -24,11 +24,11 @@ import type {
   RegisteredClientWithSecret,
   RegistrationContext,
   RotatedSecret,
-} from '../src/driver/contract.js';
-import { providerDiscoveryDocument } from './local-discovery.js';
-import { providerStorage } from './local-provider-storage.js';
-import { openDataDirectory, writeFileAtomically } from './local-store.js';
-import { localIdpRoutes, type KoaProvider } from './local-routes.js';
+} from '../../src/driver/contract.js';
+import { providerDiscoveryDocument } from './discovery.js';
+import { providerStorage } from './provider-storage.js';
+import { openDataDirectory, writeFileAtomically } from './store.js';
+import { localIdpRoutes, type KoaProvider } from './routes.js';
 
 export const LOCAL_IDP_PATH = '/local-idp';
 const OWNER_MARK = 'dcr-bridge';

@@ -6,7 +6,7 @@
  */
 import type { Request, RequestHandler } from 'express';
 import { MemoryStore, rateLimit, type RateLimitInfo } from 'express-rate-limit';
-import { RateLimitedError } from '../src/errors.js';
+import { RateLimitedError } from '../../src/errors.js';
 
 /** The part of oidc-provider (a Koa application) this module uses. */
 export interface KoaProvider {
