@@ -219,11 +219,6 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dr
       return { clientId, clientSecret: record.clientSecret, clientSecretExpiresAt: 0 };
     },
 
-    async retireExpiredSecrets() {
-      return 0;
-    },
-
-    // A real write: the store is ready only if it can persist a client now.
     async listOpenRegistrations(limit) {
       const open = clients.values().filter((record) => record.createdBy === OWNER_MARK && record.context.registration?.openRegistration === true);
       return open.slice(0, limit).map((record) => record.clientId);
@@ -231,17 +226,9 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dr
 
     fetchDiscoveryDocument: () => providerDiscoveryDocument(provider.callback() as unknown as RequestListener, issuer),
 
+    // A real write: the store is ready only if it can persist a client now.
     async checkReadiness() {
       await stored(writeFileAtomically(join(dataDir, 'clients', '.readiness'), new Date().toISOString()));
-    },
-
-    // No API grants at this IdP; a client this bridge did not create is still not found.
-    async grantApiAccess(clientId) {
-      ownedRecord(clients.get(clientId));
-    },
-
-    async revokeApiAccess(clientId) {
-      ownedRecord(clients.get(clientId));
     },
 
     async close() {
