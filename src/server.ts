@@ -12,13 +12,6 @@ import type { Duplex } from 'node:stream';
 import type { BridgeConfig } from './config.js';
 import { ConfigurationError } from './env.js';
 
-export interface ServerLimits {
-  headersTimeoutMs: number;
-  requestTimeoutMs: number;
-  keepAliveTimeoutMs: number;
-  maxConnections: number;
-}
-
 /** The parser's failure → status, `error` and sentence; anything unknown is a plain 400. */
 export function clientErrorAnswer(code: string | undefined): { status: number; error: string; description: string } {
   switch (code) {
