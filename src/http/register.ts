@@ -30,6 +30,7 @@ import { api7ClientToWire, api7MetadataFromWire, type Api7ClientMetadataBody } f
 import { credentialHash, matchesCredentialHash, newRegistrationAccessToken } from '../registration.js';
 import { matchApiKey, requireApiKey } from './auth.js';
 import { jsonBodySteps } from './body.js';
+import { sendError } from './errors.js';
 import { forbidCaching } from './caching.js';
 import { labelRoute } from './request-context.js';
 import type { ApiSpec } from './spec.js';
@@ -141,7 +142,7 @@ export function standardDcrRouter(dependencies: StandardDcrDependencies): Router
 
   const requireOpenListing: RequestHandler = (_req, res, next) => {
     if (driver.listOpenRegistrations) return next();
-    res.status(404).json({ error: 'invalid_request', error_description: `The ${driver.name} driver cannot list open-registered clients.` });
+    sendError(res, new BridgeError(404, 'invalid_request', `The ${driver.name} driver cannot list open-registered clients.`));
   };
 
   const listOpenRegistrations: RequestHandler = async (_req, res) => {
@@ -292,11 +293,7 @@ export function standardDcrRouter(dependencies: StandardDcrDependencies): Router
   };
 
   /** Inside this dialect every refusal is an RFC 7591 §3.2.2 or RFC 6750 code; a bad body is bad client metadata. */
-  const standardErrors: ErrorRequestHandler = (error, _req, res, next) => {
-    if (error instanceof InvalidTokenError) {
-      res.set('WWW-Authenticate', error.tokenPresented ? 'Bearer error="invalid_token"' : 'Bearer');
-      return next(error);
-    }
+  const standardErrors: ErrorRequestHandler = (error, _req, _res, next) => {
     if (error instanceof InvalidRequestError || (!(error instanceof BridgeError) && isBodyParserRefusal(error))) {
       return next(new InvalidClientMetadataError(error instanceof BridgeError ? error.message : 'The request body must be a JSON object of client metadata.'));
     }
@@ -310,7 +307,7 @@ export function standardDcrRouter(dependencies: StandardDcrDependencies): Router
   } else {
     // A fork's driver that publishes no discovery URL: say so rather than fall through to the portal dialects.
     router.get(['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'], labelRoute, (_req, res) => {
-      res.status(404).json({ error: 'invalid_request', error_description: `The ${driver.name} driver publishes no discovery document; configure clients with the IdP's endpoints.` });
+      sendError(res, new BridgeError(404, 'invalid_request', `The ${driver.name} driver publishes no discovery document; configure clients with the IdP's endpoints.`));
     });
   }
   router.get('/admin/open-registrations', labelRoute, authenticateOperator, requireOpenListing, listOpenRegistrations);
