@@ -10,6 +10,8 @@ import { createHash } from 'node:crypto';
 import { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import { MemoryStore, rateLimit } from 'express-rate-limit';
 import type { DcrDriver, RegisteredClient, StandardRegistration } from '../driver/contract.js';
+import { usesClientSecret } from '../driver/credentials.js';
+import { isClientId } from '../driver/ownership.js';
 import { defaultStandardDcrConfig, type BridgeConfig, type OpenRegistrationPolicy, type StandardDcrConfig } from '../config.js';
 import { DiscoveryCache } from '../discovery.js';
 import { ConfigurationError } from '../env.js';
@@ -67,7 +69,6 @@ const standardDefaultGrantTypes = ['authorization_code'];
 /** RFC 7592 §2.2: server-set members a client update must not carry. */
 const serverSetMembers = ['registration_access_token', 'registration_client_uri', 'client_id_issued_at', 'client_secret_expires_at'] as const;
 const compactJws = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-const clientIdPattern = /^[A-Za-z0-9._~-]{1,255}$/;
 /** How many open-registered clients one listing or purge call handles. */
 const openRegistrationListLimit = 1000;
 
@@ -78,10 +79,6 @@ function digest(value: string): Buffer {
 function bearerToken(req: Request): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(req.get('Authorization') ?? '');
   return match?.[1];
-}
-
-function usesSecret(tokenEndpointAuthMethod: string): boolean {
-  return tokenEndpointAuthMethod !== 'none' && tokenEndpointAuthMethod !== 'private_key_jwt';
 }
 
 interface AuthorisedClient {
@@ -196,7 +193,7 @@ export function standardDcrRouter(dependencies: StandardDcrDependencies): Router
     // The secret's hash is only known once the IdP issued it, so the registration is written with the client and
     // completed right after; until then a PUT carrying client_secret is refused, which is the safe side.
     let client = await driver.registerClient(metadata, { portal: 'standard', registration });
-    const secret = usesSecret(client.metadata.tokenEndpointAuthMethod) && client.clientSecret !== '' ? client.clientSecret : undefined;
+    const secret = usesClientSecret(client.metadata.tokenEndpointAuthMethod) && client.clientSecret !== '' ? client.clientSecret : undefined;
     if (secret !== undefined) {
       try {
         const completed = await driver.updateClient(client.clientId, client.metadata, { registration: { ...registration, clientSecretHash: credentialHash(secret) } });
@@ -217,7 +214,7 @@ export function standardDcrRouter(dependencies: StandardDcrDependencies): Router
     const clientId = req.params.client_id;
     if (token === undefined) return refuseToken(req, res, next, false, 'The registration access token is required as Authorization: Bearer.');
     const refuse = () => refuseToken(req, res, next, true, 'The registration access token is not valid for this client.');
-    if (typeof clientId !== 'string' || !clientIdPattern.test(clientId) || clientId === '.' || clientId === '..') return refuse();
+    if (typeof clientId !== 'string' || !isClientId(clientId)) return refuse();
     let client: RegisteredClient;
     try {
       client = await driver.getClient(clientId);
