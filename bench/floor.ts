@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDataDirectory } from '../drivers/local-store.js';
+import { openDataDirectory } from '../drivers/local/store.js';
 import { startFlags } from '../scripts/start-arguments.js';
 import { eventLoopCpu, jsonCaller, measure, median, root, startBridgeProcess, type JsonCall } from './support.js';
 

@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDataDirectory } from '../drivers/local-store.js';
+import { openDataDirectory } from '../drivers/local/store.js';
 import { benchDriver } from './suite.js';
 import type { BenchOptions } from './support.js';
 

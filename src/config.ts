@@ -9,7 +9,6 @@ import { defaultIdpMaxConnections } from './driver/contract.js';
 import { driverAliases, driverNames, type DriverName } from './drivers.js';
 import { ConfigurationError, envValue, integerEnv, urlEnv, type Env } from './env.js';
 import { logLevels } from './logging.js';
-import type { ServerLimits } from './server.js';
 import { derivedShutdownGraceSeconds } from './shutdown.js';
 
 export interface BridgeConfig {
@@ -55,6 +54,14 @@ export interface BridgeConfig {
   tracing?: boolean;
   /** The standard DCR façade (RFC 7591/7592 at /register, discovery under /.well-known); defaults when absent. */
   standardDcr?: StandardDcrConfig;
+}
+
+/** The HTTP server's timeouts and connection bound (src/server.ts applies them). */
+export interface ServerLimits {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
 }
 
 export interface StandardDcrConfig {

@@ -8,7 +8,7 @@ import type { DriverFactory, DriverImplementation, DriverSettings } from './driv
 import type { Env } from './env.js';
 
 const driverModules = {
-  local: () => import('../drivers/local.js'),
+  local: () => import('../drivers/local/index.js'),
   keycloak: () => import('../drivers/keycloak.js'),
   okta: () => import('../drivers/okta.js'),
   auth0: () => import('../drivers/auth0.js'),

@@ -1,6 +1,6 @@
 /**
  * The bridge's typed errors. Every failure that leaves the bridge is one of these, rendered in one place
- * (src/http/errors.ts) as `{"error": code, "error_description": description}`. Descriptions are one human
+ * (`renderError` below) as `{"error": code, "error_description": description}`. Descriptions are one human
  * sentence and never carry a secret, a token, an internal host name or an upstream body.
  */
 export type ErrorCode =
@@ -139,4 +139,22 @@ export class UnapprovedSoftwareStatementError extends BridgeError {
   constructor(description = 'This bridge approves no software statement issuer; register without a software_statement.') {
     super(400, 'unapproved_software_statement', description);
   }
+}
+
+/** An error as it goes on the wire; Express routes, the raw HTTP server and the shutdown all send this. */
+export interface ErrorAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * The one rendering of an error answer: the JSON body, `Retry-After` when known, and for a refused bearer token
+ * RFC 6750's `WWW-Authenticate` (without an error code when no token was presented).
+ */
+export function renderError(error: BridgeError): ErrorAnswer {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8' };
+  if (error.retryAfterSeconds !== undefined) headers['Retry-After'] = String(Math.max(0, Math.ceil(error.retryAfterSeconds)));
+  if (error instanceof InvalidTokenError) headers['WWW-Authenticate'] = error.tokenPresented ? 'Bearer error="invalid_token"' : 'Bearer';
+  return { status: error.status, headers, body: JSON.stringify({ error: error.code, error_description: error.message }) };
 }

@@ -11,27 +11,19 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { BridgeConfig } from './config.js';
 import { ConfigurationError } from './env.js';
+import { BridgeError, InvalidRequestError, renderError } from './errors.js';
 
-export interface ServerLimits {
-  headersTimeoutMs: number;
-  requestTimeoutMs: number;
-  keepAliveTimeoutMs: number;
-  maxConnections: number;
-}
-
-/** The parser's failure → status, `error` and sentence; anything unknown is a plain 400. */
-export function clientErrorAnswer(code: string | undefined): { status: number; error: string; description: string } {
+/** The parser's failure as the bridge's error; anything unknown is a plain 400. */
+export function clientErrorAnswer(code: string | undefined): BridgeError {
   switch (code) {
     case 'HPE_HEADER_OVERFLOW':
-      return { status: 431, error: 'request_too_large', description: 'The request headers are larger than the bridge accepts (16 KB).' };
+      return new BridgeError(431, 'request_too_large', 'The request headers are larger than the bridge accepts (16 KB).');
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return { status: 408, error: 'invalid_request', description: 'The request was not received in time.' };
+      return new BridgeError(408, 'invalid_request', 'The request was not received in time.');
     default:
-      return { status: 400, error: 'invalid_request', description: 'The request is not valid HTTP.' };
+      return new InvalidRequestError('The request is not valid HTTP.');
   }
 }
-
-const statusText: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
 function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
   // A peer that went away gets nothing more.
@@ -39,11 +31,12 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
     socket.destroy();
     return;
   }
-  const { status, error: code, description } = clientErrorAnswer(error.code);
-  const body = JSON.stringify({ error: code, error_description: description });
-  socket.end(
-    `HTTP/1.1 ${status} ${statusText[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
+  // Written by hand: the parser failed, so there is no response object to write through.
+  const { status, headers, body } = renderError(clientErrorAnswer(error.code));
+  const head = Object.entries({ ...headers, 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' })
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n${head}\r\n${body}`);
 }
 
 function readPem(file: string, variable: string): Buffer {

@@ -13,7 +13,7 @@
 import type http from 'node:http';
 import type { DriverObserver } from './core/driver.js';
 import type { DcrDriver, RegisteredClientWithSecret } from './driver/contract.js';
-import { IdpUnavailableError } from './errors.js';
+import { IdpUnavailableError, renderError } from './errors.js';
 import type { Logger } from './logging.js';
 
 /** Runs `action` after `ms`; returns a function that cancels it. Tests pass their own to fire it on demand. */
@@ -87,16 +87,16 @@ export interface ShutdownDependencies {
   schedule?: Schedule;
 }
 
-const cutDescription = 'The bridge is shutting down and could not finish this request in time; retry it.';
+const cutAnswer = renderError(new IdpUnavailableError('The bridge is shutting down and could not finish this request in time; retry it.'));
 
 /** Answers every request still without a response `503`; returns how many it answered. */
 function answerUnanswered(inFlight: Set<http.ServerResponse>): number {
   let cut = 0;
-  const body = JSON.stringify({ error: new IdpUnavailableError().code, error_description: cutDescription });
+  const { status, headers, body } = cutAnswer;
   for (const res of inFlight) {
     if (res.headersSent) continue;
     cut += 1;
-    res.writeHead(503, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+    res.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
     res.end(body);
   }
   return cut;

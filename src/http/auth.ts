@@ -12,12 +12,22 @@ function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }
 
+/** The configured keys as `matchApiKey` compares them. */
+export function apiKeyDigests(apiKeys: string[]): Buffer[] {
+  return apiKeys.map(digest);
+}
+
+/** The token of an `Authorization: Bearer` header (RFC 6750 §2.1), if there is one. */
+export function bearerToken(req: Request): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(req.get('Authorization') ?? '')?.[1];
+}
+
 function presentedKeys(req: Request): string[] {
   const keys: string[] = [];
   const headerKey = req.get('X-API-Key');
   if (headerKey !== undefined && headerKey !== '') keys.push(headerKey);
-  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.get('Authorization') ?? '');
-  if (bearer) keys.push(bearer[1]!);
+  const bearer = bearerToken(req);
+  if (bearer !== undefined) keys.push(bearer);
   return keys;
 }
 
@@ -32,7 +42,7 @@ export function matchApiKey(configuredDigests: Buffer[], presented: string): num
 }
 
 export function requireApiKey(apiKeys: string[], failedAuthLimit: RequestHandler, events: BridgeEvents): RequestHandler {
-  const configuredDigests = apiKeys.map(digest);
+  const configuredDigests = apiKeyDigests(apiKeys);
   return (req, res, next) => {
     const presented = presentedKeys(req);
     for (const key of presented) {

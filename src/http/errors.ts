@@ -1,14 +1,14 @@
 /**
- * The one place that turns a failure into the bridge's error body `{"error", "error_description"}`. Typed errors
+ * Express's side of the bridge's error answers (rendered by `renderError`, src/errors.ts). Typed errors
  * render as themselves; body-parser failures become `invalid_request` / `request_too_large` /
  * `unsupported_content_encoding`, a path that is not valid percent-encoding `invalid_request`; anything else is a
  * `500 server_error` with a fixed sentence, never its message or stack.
  */
 import type { ErrorRequestHandler, Response } from 'express';
-import { BridgeError, InvalidRequestError, RequestTooLargeError, UnsupportedContentEncodingError } from '../errors.js';
+import { BridgeError, InvalidRequestError, RequestTooLargeError, UnsupportedContentEncodingError, renderError } from '../errors.js';
 import type { Logger } from '../logging.js';
 
-const serverErrorDescription = 'The bridge failed unexpectedly; the failure was logged.';
+const unexpectedFailure = new BridgeError(500, 'server_error', 'The bridge failed unexpectedly; the failure was logged.');
 
 /** Errors thrown by body-parser carry an HTTP status and a `type` such as `entity.parse.failed`. */
 function bodyParserError(error: unknown): BridgeError | undefined {
@@ -40,8 +40,8 @@ export function toRenderableError(error: unknown): BridgeError | undefined {
 }
 
 export function sendError(res: Response, error: BridgeError): void {
-  if (error.retryAfterSeconds !== undefined) res.set('Retry-After', String(Math.max(0, Math.ceil(error.retryAfterSeconds))));
-  res.status(error.status).json({ error: error.code, error_description: error.message });
+  const { status, headers, body } = renderError(error);
+  res.status(status).set(headers).send(body);
 }
 
 export function errorRenderer(logger: Logger): ErrorRequestHandler {
@@ -57,7 +57,7 @@ export function errorRenderer(logger: Logger): ErrorRequestHandler {
       return sendError(res, known);
     }
     logger.error('unexpected failure', { requestId, errorName: error instanceof Error ? error.name : typeof error });
-    res.status(500).json({ error: 'server_error', error_description: serverErrorDescription });
+    sendError(res, unexpectedFailure);
   };
 }
 

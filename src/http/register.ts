@@ -1,18 +1,17 @@
 /**
- * The standard DCR dialect: RFC 7591 registration at POST /register, RFC 7592 management at /register/{client_id},
- * and the IdP's discovery document (OpenID Connect Discovery, RFC 8414) pointing at it — over the same driver as the
- * portal dialects. It is mounted before the portal-key check: POST /register takes a portal key as its initial access
- * token (or none, under open registration), management takes only the client's registration access token.
+ * The standard DCR dialect: RFC 7591 registration at POST /register and RFC 7592 management at /register/{client_id},
+ * over the same driver as the portal dialects, beside the IdP's discovery documents (discovery-documents.ts) and
+ * open registration (open-registrations.ts). It is mounted before the portal-key check: POST /register takes a portal
+ * key as its initial access token (or none, under open registration), management takes only the client's
+ * registration access token.
  *
  * Each route reads as its steps: authenticate → read and validate the body → the RFC's checks → act → answer.
  */
-import { createHash } from 'node:crypto';
 import { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
-import { MemoryStore, rateLimit } from 'express-rate-limit';
-import type { DcrDriver, RegisteredClient, StandardRegistration } from '../driver/contract.js';
-import { defaultStandardDcrConfig, type BridgeConfig, type OpenRegistrationPolicy, type StandardDcrConfig } from '../config.js';
-import { DiscoveryCache } from '../discovery.js';
-import { ConfigurationError } from '../env.js';
+import { defaultStandardDcrConfig, type BridgeConfig, type StandardDcrConfig } from '../config.js';
+import type { ClientMetadata, DcrDriver, RegisteredClient, StandardRegistration } from '../driver/contract.js';
+import { usesClientSecret } from '../driver/credentials.js';
+import { isClientId } from '../driver/ownership.js';
 import {
   BridgeError,
   ClientNotFoundError,
@@ -21,25 +20,27 @@ import {
   InvalidSoftwareStatementError,
   InvalidTokenError,
   NotFoundError,
-  RateLimitedError,
   UnapprovedSoftwareStatementError,
 } from '../errors.js';
 import type { BridgeEvents } from '../events.js';
 import type { Logger } from '../logging.js';
 import { api7ClientToWire, api7MetadataFromWire, type Api7ClientMetadataBody } from '../metadata.js';
 import { credentialHash, matchesCredentialHash, newRegistrationAccessToken } from '../registration.js';
-import { matchApiKey, requireApiKey } from './auth.js';
+import { apiKeyDigests, bearerToken, matchApiKey } from './auth.js';
 import { jsonBodySteps } from './body.js';
 import { forbidCaching } from './caching.js';
+import { discoveryDocumentsRouter } from './discovery-documents.js';
+import { checkOpenCapacity, checkOpenPolicy, checkOpenRegistrationDriver, limitOpenRegistrations, openRegistrationsRouter } from './open-registrations.js';
 import { labelRoute } from './request-context.js';
 import type { ApiSpec } from './spec.js';
 
-export interface StandardDcrDependencies {
+export interface RegistrationDependencies {
   driver: DcrDriver;
   events: BridgeEvents;
   spec: ApiSpec;
   bodyLimitBytes: number;
-  publicUrl: string;
+  /** The bridge's POST /register URL; each client's `registration_client_uri` is under it. */
+  registrationEndpoint: string;
   /** `DCR_API_KEYS`: each serves as an initial access token. */
   apiKeys: string[];
   /** The stricter per-address limit on failed authentication the portal dialects use too. */
@@ -47,7 +48,6 @@ export interface StandardDcrDependencies {
   /** The per-key limit of the portal dialects: per portal key on POST /register, per client on its configuration. */
   perCallerLimit: RequestHandler;
   settings: StandardDcrConfig;
-  discovery: DiscoveryCache | undefined;
 }
 
 /** The standard registration body after schema validation (spec: StandardClientMetadata). */
@@ -66,22 +66,6 @@ const standardDefaultGrantTypes = ['authorization_code'];
 /** RFC 7592 §2.2: server-set members a client update must not carry. */
 const serverSetMembers = ['registration_access_token', 'registration_client_uri', 'client_id_issued_at', 'client_secret_expires_at'] as const;
 const compactJws = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-const clientIdPattern = /^[A-Za-z0-9._~-]{1,255}$/;
-/** How many open-registered clients one listing or purge call handles. */
-const openRegistrationListLimit = 1000;
-
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
-}
-
-function bearerToken(req: Request): string | undefined {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(req.get('Authorization') ?? '');
-  return match?.[1];
-}
-
-function usesSecret(tokenEndpointAuthMethod: string): boolean {
-  return tokenEndpointAuthMethod !== 'none' && tokenEndpointAuthMethod !== 'private_key_jwt';
-}
 
 interface AuthorisedClient {
   client: RegisteredClient & { registration: StandardRegistration };
@@ -92,15 +76,17 @@ function authorised(res: Response): AuthorisedClient {
   return res.locals.standardClient as AuthorisedClient;
 }
 
-export function standardDcrRouter(dependencies: StandardDcrDependencies): Router {
-  const { driver, events, spec, bodyLimitBytes, publicUrl, apiKeys, failedAuthLimit, perCallerLimit, settings, discovery } = dependencies;
+function clientMetadata(res: Response): ClientMetadata {
+  return res.locals.clientMetadata as ClientMetadata;
+}
+
+export function registrationRouter(dependencies: RegistrationDependencies): Router {
+  const { driver, events, spec, bodyLimitBytes, registrationEndpoint, apiKeys, failedAuthLimit, perCallerLimit, settings } = dependencies;
   const router = Router();
   const jsonBody = jsonBodySteps(spec, bodyLimitBytes);
-  const keyDigests = apiKeys.map(digest);
+  const keyDigests = apiKeyDigests(apiKeys);
   const open = settings.openRegistration;
-  const openStore = new MemoryStore();
-  router.use(['/register', '/admin'], forbidCaching);
-  const registrationEndpoint = `${publicUrl}/register`;
+  router.use('/register', forbidCaching);
 
   const refuseToken = (req: Request, res: Response, next: (error?: unknown) => void, presented: boolean, description: string): void => {
     events.emit('registration_token.refused', { reason: presented ? 'wrong' : 'missing' });
@@ -124,41 +110,6 @@ export function standardDcrRouter(dependencies: StandardDcrDependencies): Router
     refuseToken(req, res, next, token !== undefined, 'A valid initial access token is required as Authorization: Bearer.');
   };
 
-  const openRegistrationLimit = rateLimit({
-    windowMs: 3600_000,
-    limit: open?.perAddressPerHour ?? 1,
-    store: openStore,
-    validate: { xForwardedForHeader: false },
-    standardHeaders: false,
-    legacyHeaders: false,
-    requestPropertyName: 'openRegistrationRateLimit',
-    skip: (_req, res) => res.locals.openRegistration !== true,
-    handler: (_req, _res, next) => next(new RateLimitedError(3600, 'Too many open registrations from this address; retry after the time in the Retry-After header.')),
-  });
-
-  /** The operator's side of open registration takes a portal key, exactly as the portal dialects do. */
-  const authenticateOperator = requireApiKey(apiKeys, failedAuthLimit, events);
-
-  const requireOpenListing: RequestHandler = (_req, res, next) => {
-    if (driver.listOpenRegistrations) return next();
-    res.status(404).json({ error: 'invalid_request', error_description: `The ${driver.name} driver cannot list open-registered clients.` });
-  };
-
-  const listOpenRegistrations: RequestHandler = async (_req, res) => {
-    const clientIds = await driver.listOpenRegistrations!(openRegistrationListLimit);
-    res.json({ client_ids: clientIds });
-  };
-
-  /** Deletes every open-registered client (at most the listing limit per call; call again until `deleted` is 0). */
-  const purgeOpenRegistrations: RequestHandler = async (_req, res) => {
-    const clientIds = await driver.listOpenRegistrations!(openRegistrationListLimit);
-    for (const clientId of clientIds) {
-      await driver.deleteClient(clientId);
-      events.emit('client.deleted', { clientId, portal: 'standard' });
-    }
-    res.json({ deleted: clientIds.length });
-  };
-
   /** RFC 7591 §2.3: the bridge trusts no software statement issuer, so a statement is never approved. */
   const checkSoftwareStatement: RequestHandler = (req, _res, next) => {
     const statement = (req.body as StandardClientMetadataBody).software_statement;
@@ -166,7 +117,10 @@ export function standardDcrRouter(dependencies: StandardDcrDependencies): Router
     next(compactJws.test(statement) ? new UnapprovedSoftwareStatementError() : new InvalidSoftwareStatementError());
   };
 
-  const metadataFrom = (body: StandardClientMetadataBody, policy: OpenRegistrationPolicy | undefined) => {
+  /** The body as client metadata, with this dialect's defaults; an open registration is held to its policy. */
+  const readClientMetadata: RequestHandler = (req, res, next) => {
+    const body = req.body as StandardClientMetadataBody;
+    const policy = res.locals.openRegistration === true ? open : undefined;
     const withDefaults: Api7ClientMetadataBody = {
       ...body,
       grant_types: body.grant_types && body.grant_types.length > 0 ? body.grant_types : standardDefaultGrantTypes,
@@ -174,28 +128,22 @@ export function standardDcrRouter(dependencies: StandardDcrDependencies): Router
     };
     const metadata = api7MetadataFromWire(withDefaults);
     if (policy) checkOpenPolicy(metadata, policy);
-    return metadata;
+    res.locals.clientMetadata = metadata;
+    next();
   };
 
-  /** Whether there is room for one more open-registered client (the cap counts them at the IdP). */
-  const checkOpenCapacity = async (policy: OpenRegistrationPolicy): Promise<void> => {
-    const existing = await driver.listOpenRegistrations!(policy.maxClients);
-    if (existing.length >= policy.maxClients) {
-      throw new RateLimitedError(3600, 'The bridge holds as many open-registered clients as it allows; retry later or ask for an initial access token.');
-    }
+  const checkOpenRegistrationCapacity: RequestHandler = async (_req, res, next) => {
+    if (res.locals.openRegistration === true) await checkOpenCapacity(driver, open!);
+    next();
   };
 
-  const registerClient: RequestHandler = async (req, res) => {
-    const body = req.body as StandardClientMetadataBody;
-    const policy = res.locals.openRegistration === true ? open : undefined;
-    const metadata = metadataFrom(body, policy);
-    if (policy) await checkOpenCapacity(policy);
+  const registerClient: RequestHandler = async (_req, res) => {
     const token = newRegistrationAccessToken();
-    const registration: StandardRegistration = { accessTokenHash: credentialHash(token), ...(policy ? { openRegistration: true } : {}) };
+    const registration: StandardRegistration = { accessTokenHash: credentialHash(token), ...(res.locals.openRegistration === true ? { openRegistration: true } : {}) };
     // The secret's hash is only known once the IdP issued it, so the registration is written with the client and
     // completed right after; until then a PUT carrying client_secret is refused, which is the safe side.
-    let client = await driver.registerClient(metadata, { portal: 'standard', registration });
-    const secret = usesSecret(client.metadata.tokenEndpointAuthMethod) && client.clientSecret !== '' ? client.clientSecret : undefined;
+    let client = await driver.registerClient(clientMetadata(res), { portal: 'standard', registration });
+    const secret = usesClientSecret(client.metadata.tokenEndpointAuthMethod) && client.clientSecret !== '' ? client.clientSecret : undefined;
     if (secret !== undefined) {
       try {
         const completed = await driver.updateClient(client.clientId, client.metadata, { registration: { ...registration, clientSecretHash: credentialHash(secret) } });
@@ -216,7 +164,7 @@ export function standardDcrRouter(dependencies: StandardDcrDependencies): Router
     const clientId = req.params.client_id;
     if (token === undefined) return refuseToken(req, res, next, false, 'The registration access token is required as Authorization: Bearer.');
     const refuse = () => refuseToken(req, res, next, true, 'The registration access token is not valid for this client.');
-    if (typeof clientId !== 'string' || !clientIdPattern.test(clientId) || clientId === '.' || clientId === '..') return refuse();
+    if (typeof clientId !== 'string' || !isClientId(clientId)) return refuse();
     let client: RegisteredClient;
     try {
       client = await driver.getClient(clientId);
@@ -252,12 +200,11 @@ export function standardDcrRouter(dependencies: StandardDcrDependencies): Router
     next();
   };
 
-  const replaceClient: RequestHandler = async (req, res) => {
+  const replaceClient: RequestHandler = async (_req, res) => {
     const { client, token } = authorised(res);
-    const metadata = metadataFrom(req.body as StandardClientMetadataBody, undefined);
     const nextToken = settings.tokenRotation === 'on-update' ? newRegistrationAccessToken() : token;
     const changes = nextToken === token ? {} : { registration: { ...client.registration, accessTokenHash: credentialHash(nextToken) } };
-    const updated = await driver.updateClient(client.clientId, metadata, changes);
+    const updated = await driver.updateClient(client.clientId, clientMetadata(res), changes);
     events.emit('client.updated', { clientId: client.clientId, portal: 'standard' });
     if (nextToken !== token) events.emit('registration_token.rotated', { clientId: client.clientId });
     res.json(clientInformation(updated, nextToken, undefined));
@@ -277,47 +224,27 @@ export function standardDcrRouter(dependencies: StandardDcrDependencies): Router
     registration_client_uri: `${registrationEndpoint}/${encodeURIComponent(client.clientId)}`,
   });
 
-  const serveDiscovery: RequestHandler = async (_req, res) => {
-    const document = await discovery!.get();
-    res.set('Cache-Control', `public, max-age=${Math.min(settings.discoveryTtlSeconds, 300)}`).json({ ...document, registration_endpoint: registrationEndpoint });
-  };
-
-  /** `{issuer path}/.well-known/openid-configuration` and RFC 8414 `/.well-known/oauth-authorization-server{issuer path}`. */
-  const serveDiscoveryAtIssuerPath: RequestHandler = async (req, res, next) => {
-    const issuerPath = new URL(String((await discovery!.get()).issuer)).pathname.replace(/\/+$/, '');
-    const atIssuer = issuerPath !== '' && (req.path === `${issuerPath}/.well-known/openid-configuration` || req.path === `/.well-known/oauth-authorization-server${issuerPath}`);
-    if (!atIssuer) return next();
-    res.locals.route = req.path.startsWith('/.well-known/') ? '/.well-known/oauth-authorization-server/{issuer_path}' : '/{issuer_path}/.well-known/openid-configuration';
-    return serveDiscovery(req, res, next);
-  };
-
   /** Inside this dialect every refusal is an RFC 7591 §3.2.2 or RFC 6750 code; a bad body is bad client metadata. */
-  const standardErrors: ErrorRequestHandler = (error, _req, res, next) => {
-    if (error instanceof InvalidTokenError) {
-      res.set('WWW-Authenticate', error.tokenPresented ? 'Bearer error="invalid_token"' : 'Bearer');
-      return next(error);
-    }
+  const standardErrors: ErrorRequestHandler = (error, _req, _res, next) => {
     if (error instanceof InvalidRequestError || (!(error instanceof BridgeError) && isBodyParserRefusal(error))) {
       return next(new InvalidClientMetadataError(error instanceof BridgeError ? error.message : 'The request body must be a JSON object of client metadata.'));
     }
     next(error);
   };
 
-  if (discovery) {
-    router.get('/.well-known/openid-configuration', labelRoute, serveDiscovery);
-    router.get('/.well-known/oauth-authorization-server', labelRoute, serveDiscovery);
-    router.get(/\/\.well-known\/(openid-configuration|oauth-authorization-server\/.+)$/, serveDiscoveryAtIssuerPath);
-  } else {
-    // A fork's driver that publishes no discovery URL: say so rather than fall through to the portal dialects.
-    router.get(['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'], labelRoute, (_req, res) => {
-      res.status(404).json({ error: 'invalid_request', error_description: `The ${driver.name} driver publishes no discovery document; configure clients with the IdP's endpoints.` });
-    });
-  }
-  router.get('/admin/open-registrations', labelRoute, authenticateOperator, requireOpenListing, listOpenRegistrations);
-  router.delete('/admin/open-registrations', labelRoute, authenticateOperator, requireOpenListing, purgeOpenRegistrations);
-  router.post('/register', labelRoute, authenticateInitialAccess, openRegistrationLimit, ...jsonBody('StandardClientMetadata'), checkSoftwareStatement, registerClient);
+  router.post(
+    '/register',
+    labelRoute,
+    authenticateInitialAccess,
+    limitOpenRegistrations(open),
+    ...jsonBody('StandardClientMetadata'),
+    checkSoftwareStatement,
+    readClientMetadata,
+    checkOpenRegistrationCapacity,
+    registerClient,
+  );
   router.get('/register/:client_id', labelRoute, authenticateRegistrationToken, readClient);
-  router.put('/register/:client_id', labelRoute, authenticateRegistrationToken, ...jsonBody('StandardClientMetadata'), checkUpdateRequest, replaceClient);
+  router.put('/register/:client_id', labelRoute, authenticateRegistrationToken, ...jsonBody('StandardClientMetadata'), checkUpdateRequest, readClientMetadata, replaceClient);
   router.delete('/register/:client_id', labelRoute, authenticateRegistrationToken, deleteClient);
   router.use('/register', standardErrors);
   router.use(/^\/register\/?$/, (_req, _res, next) => next(new NotFoundError('The registration endpoint answers POST only.')));
@@ -331,51 +258,19 @@ function isBodyParserRefusal(error: unknown): boolean {
   return typeof status === 'number' && status >= 400 && status < 500 && status !== 413;
 }
 
-/**
- * The open-registration policy, on whenever open registration is: only the allowed grant types and authentication
- * methods, and redirect URIs only loopback http (any port, RFC 8252 §7.3), https, or a private-use scheme — which
- * `checkRedirectUri` already enforces for every dialect — and at least one for an authorization-code client.
- */
-function checkOpenPolicy(metadata: ReturnType<typeof api7MetadataFromWire>, policy: OpenRegistrationPolicy): void {
-  const refusedGrant = metadata.grantTypes.find((grant) => !policy.grantTypes.includes(grant));
-  if (refusedGrant !== undefined) {
-    throw new InvalidClientMetadataError(`Open registration allows only the grant types ${policy.grantTypes.join(', ')}.`);
-  }
-  if (!policy.tokenEndpointAuthMethods.includes(metadata.tokenEndpointAuthMethod)) {
-    throw new InvalidClientMetadataError(`Open registration allows only the token_endpoint_auth_method ${policy.tokenEndpointAuthMethods.join(', ')}.`);
-  }
-  if (metadata.grantTypes.includes('authorization_code') && metadata.redirectUris.length === 0) {
-    throw new InvalidClientMetadataError('An authorization_code client registered openly must have at least one redirect_uris entry.');
-  }
-}
-
-/** The dialect as the app mounts it: the discovery cache over the driver, and the configuration checked against it. */
+/** The whole standard DCR dialect as the app mounts it: discovery documents, open registration's admin, RFC 7591/7592. */
 export function standardDcrFor(
   config: BridgeConfig,
   driver: DcrDriver,
   { events, spec, logger, failedAuthLimit, perCallerLimit }: { events: BridgeEvents; spec: ApiSpec; logger: Logger; failedAuthLimit: RequestHandler; perCallerLimit: RequestHandler },
 ): Router {
   const settings = config.standardDcr ?? defaultStandardDcrConfig;
-  if (settings.openRegistration && !driver.listOpenRegistrations) {
-    throw new ConfigurationError('DCR_OPEN_REGISTRATION', `cannot be true with the ${driver.name} driver, which cannot list open-registered clients`);
-  }
-  const discovery = driver.fetchDiscoveryDocument
-    ? new DiscoveryCache({
-        fetchDocument: () => driver.fetchDiscoveryDocument!(),
-        ttlMs: settings.discoveryTtlSeconds * 1000,
-        onRefreshFailed: (error) => logger.warn('discovery document refresh failed; serving the cached one', { error: error instanceof BridgeError ? error.code : 'server_error' }),
-      })
-    : undefined;
-  return standardDcrRouter({
-    driver,
-    events,
-    spec,
-    bodyLimitBytes: config.bodyLimitBytes,
-    publicUrl: config.publicUrl,
-    apiKeys: config.apiKeys,
-    failedAuthLimit,
-    perCallerLimit,
-    settings,
-    discovery,
-  });
+  checkOpenRegistrationDriver(settings.openRegistration, driver);
+  const registrationEndpoint = `${config.publicUrl}/register`;
+  // Their paths do not overlap; the routers that forbid caching come first, so even a refusal under their paths is not cached.
+  return Router().use(
+    openRegistrationsRouter({ driver, events, apiKeys: config.apiKeys, failedAuthLimit }),
+    registrationRouter({ driver, events, spec, bodyLimitBytes: config.bodyLimitBytes, registrationEndpoint, apiKeys: config.apiKeys, failedAuthLimit, perCallerLimit, settings }),
+    discoveryDocumentsRouter({ driver, logger, registrationEndpoint, ttlSeconds: settings.discoveryTtlSeconds }),
+  );
 }

@@ -8,8 +8,8 @@ import { mkdir, open, readFile, readdir, rename, rm, mkdtemp, writeFile } from '
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { GroupCommit, nodeCommitFileSystem, type CommitFileSystem } from '../../drivers/local-commit.js';
-import { ClientFileStore, removeFileDurably, writeFileAtomically, type DamagedClientFile, type StoreFileSystem } from '../../drivers/local-store.js';
+import { GroupCommit, nodeCommitFileSystem, type CommitFileSystem } from '../../drivers/local/commit.js';
+import { ClientFileStore, removeFileDurably, writeFileAtomically, type DamagedClientFile, type StoreFileSystem } from '../../drivers/local/store.js';
 
 /** The real file system, recording `write`, `sync`, `rename` and `rm` with the base name they applied to. */
 function recordingFileSystem(operations: string[]): StoreFileSystem {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DcrDriver } from '../../src/driver/contract.js';
-import { createLocalDriver } from '../../drivers/local.js';
+import { createLocalDriver } from '../../drivers/local/index.js';
 import { ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError } from '../../src/errors.js';
 import { serviceMetadata, testDriver } from '../conformance/driver-suite.js';
 import type { BridgeConfig } from '../../src/config.js';

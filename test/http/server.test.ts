@@ -134,7 +134,7 @@ describe('the HTTP server', () => {
 
   it('a timeout of the parser is a 408 in the same shape', () => {
     assert.deepEqual(clientErrorAnswer('ERR_HTTP_REQUEST_TIMEOUT').status, 408);
-    assert.equal(clientErrorAnswer('ERR_HTTP_REQUEST_TIMEOUT').error, 'invalid_request');
+    assert.equal(clientErrorAnswer('ERR_HTTP_REQUEST_TIMEOUT').code, 'invalid_request');
   });
 
   it('refuses connections beyond the bound', async () => {

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DcrDriver } from '../../src/driver/contract.js';
-import { createLocalDriver } from '../../drivers/local.js';
+import { createLocalDriver } from '../../drivers/local/index.js';
 import type { BridgeConfig, StandardDcrConfig } from '../../src/config.js';
 import { BridgeEvents } from '../../src/events.js';
 import { createTestApp } from '../support/app.js';

@@ -6,18 +6,19 @@
  */
 import type { Request, RequestHandler } from 'express';
 import { MemoryStore, rateLimit, type RateLimitInfo } from 'express-rate-limit';
-import { RateLimitedError } from '../src/errors.js';
+import { NotFoundError, RateLimitedError, renderError } from '../../src/errors.js';
 
 /** The part of oidc-provider (a Koa application) this module uses. */
 export interface KoaProvider {
   proxy: boolean;
-  use(middleware: (ctx: { status: number; body: unknown }, next: () => Promise<void>) => Promise<void>): unknown;
+  use(middleware: (ctx: { status: number; body: unknown; set(headers: Record<string, string>): void }, next: () => Promise<void>) => Promise<void>): unknown;
   callback(): RequestHandler;
 }
 
 export const DISCOVERY_CACHE_CONTROL = 'public, max-age=300';
 const windowMs = 60_000;
 const cacheablePaths = new Set(['/.well-known/openid-configuration', '/jwks']);
+const noEndpoint = renderError(new NotFoundError('The local identity provider has no endpoint at this path and method.'));
 
 export interface LocalIdpRoutes {
   handler: RequestHandler;
@@ -30,8 +31,9 @@ export function localIdpRoutes(provider: KoaProvider, options: { publicUrl: stri
   provider.use(async (ctx, next) => {
     await next();
     if (ctx.status === 404 && ctx.body == null) {
-      ctx.body = { error: 'not_found', error_description: 'The local identity provider has no endpoint at this path and method.' };
-      ctx.status = 404;
+      ctx.set(noEndpoint.headers);
+      ctx.body = noEndpoint.body;
+      ctx.status = noEndpoint.status;
     }
   });
   const store = new MemoryStore();

@@ -1,14 +1,14 @@
 /**
  * Storage for the embedded local IdP: a file per client under the data directory (the bridge's own clients, which
  * must survive restarts and never be evicted) and the provider's signing keys. What oidc-provider keeps besides is
- * in `local-provider-storage.ts`.
+ * in `provider-storage.ts`.
  */
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { GroupCommit } from './local-commit.js';
-import { ConfigurationError, fileErrorReason } from '../src/env.js';
+import { GroupCommit } from './commit.js';
+import { ConfigurationError, fileErrorReason } from '../../src/env.js';
 
 const DATA_DIR_VARIABLE = 'DCR_LOCAL_DATA_DIR';
 

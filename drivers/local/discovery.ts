@@ -5,7 +5,7 @@
  */
 import { IncomingMessage, ServerResponse, type RequestListener } from 'node:http';
 import { Socket } from 'node:net';
-import { IdpUnavailableError } from '../src/errors.js';
+import { IdpUnavailableError } from '../../src/errors.js';
 
 export async function providerDiscoveryDocument(handler: RequestListener, issuer: string): Promise<Record<string, unknown>> {
   const issuerUrl = new URL(issuer);

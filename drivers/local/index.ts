@@ -12,9 +12,9 @@ import type { RequestListener } from 'node:http';
 import { join, resolve } from 'node:path';
 // @ts-expect-error oidc-provider ships no type declarations; the little used here is typed by OidcProvider below.
 import Provider from 'oidc-provider';
-import { envValue, integerEnv } from '../src/env.js';
-import { api7ClientToWire } from '../src/metadata.js';
-import { BridgeError, ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError, InvalidRedirectUriError } from '../src/errors.js';
+import { envValue, integerEnv } from '../../src/env.js';
+import { api7ClientToWire } from '../../src/metadata.js';
+import { BridgeError, ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError, InvalidRedirectUriError } from '../../src/errors.js';
 import type {
   ClientMetadata,
   DriverImplementation,
@@ -24,11 +24,11 @@ import type {
   RegisteredClientWithSecret,
   RegistrationContext,
   RotatedSecret,
-} from '../src/driver/contract.js';
-import { providerDiscoveryDocument } from './local-discovery.js';
-import { providerStorage } from './local-provider-storage.js';
-import { openDataDirectory, writeFileAtomically } from './local-store.js';
-import { localIdpRoutes, type KoaProvider } from './local-routes.js';
+} from '../../src/driver/contract.js';
+import { providerDiscoveryDocument } from './discovery.js';
+import { providerStorage } from './provider-storage.js';
+import { openDataDirectory, writeFileAtomically } from './store.js';
+import { localIdpRoutes, type KoaProvider } from './routes.js';
 
 export const LOCAL_IDP_PATH = '/local-idp';
 const OWNER_MARK = 'dcr-bridge';
@@ -219,11 +219,6 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dr
       return { clientId, clientSecret: record.clientSecret, clientSecretExpiresAt: 0 };
     },
 
-    async retireExpiredSecrets() {
-      return 0;
-    },
-
-    // A real write: the store is ready only if it can persist a client now.
     async listOpenRegistrations(limit) {
       const open = clients.values().filter((record) => record.createdBy === OWNER_MARK && record.context.registration?.openRegistration === true);
       return open.slice(0, limit).map((record) => record.clientId);
@@ -231,17 +226,9 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dr
 
     fetchDiscoveryDocument: () => providerDiscoveryDocument(provider.callback() as unknown as RequestListener, issuer),
 
+    // A real write: the store is ready only if it can persist a client now.
     async checkReadiness() {
       await stored(writeFileAtomically(join(dataDir, 'clients', '.readiness'), new Date().toISOString()));
-    },
-
-    // No API grants at this IdP; a client this bridge did not create is still not found.
-    async grantApiAccess(clientId) {
-      ownedRecord(clients.get(clientId));
-    },
-
-    async revokeApiAccess(clientId) {
-      ownedRecord(clients.get(clientId));
     },
 
     async close() {
