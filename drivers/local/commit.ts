@@ -92,7 +92,9 @@ export class GroupCommit {
     this.#queue = [];
     if (batch.length === 0) return;
     const running: Promise<void> = this.#runBatch(batch)
-      .catch((error: unknown) => batch.forEach((change) => change.reject(error)))
+      .catch((error: unknown) => {
+        for (const change of batch) change.reject(error);
+      })
       .finally(() => this.#inFlight.delete(running));
     this.#inFlight.add(running);
   }
