@@ -17,7 +17,12 @@ import { registered, scaffoldDriver } from '../../scripts/new-driver.js';
 
 const repository = fileURLToPath(new URL('../..', import.meta.url));
 const name = 'acme-id';
-const created = [`drivers/${name}.ts`, `test/emulators/${name}.ts`, `test/drivers/${name}.test.ts`, `test/vendor-specs/${name}/${name}-idp-admin.yaml`, `test/vendor-specs/${name}/SOURCE.md`];
+const created = [
+  `drivers/${name}.ts`,
+  `test/emulators/${name}.ts`,
+  `test/drivers/${name}.test.ts`,
+  ...readdirSync(join(repository, 'test/vendor-specs/example')).map((file) => `test/vendor-specs/${name}/${file.replaceAll('example', name)}`),
+];
 
 /** Top-level entries a clone lacks: .git, and what .gitignore names plainly (globs such as `*.log` are left in). */
 function notInAClone(): Set<string> {
@@ -115,8 +120,9 @@ describe(`npm run new-driver -- ${name}, then everything a fork runs next, in a 
     await succeeds('run', 'typecheck');
   });
 
-  // The lint (Biome and dependency-cruiser, `npm run lint`) runs whenever package.json has it: the copy is checked
-  // by every tool the project has, so a scaffold that breaks the formatting or the layering fails here.
+  // `npm run lint` (the formatter, the linter and the layering check) runs whenever the copy's package.json (this
+  // one's) has a lint script, and is skipped, visibly, where it has none: a scaffold that breaks the formatting or the
+  // layering fails here once the project has the tools.
   const lint = (JSON.parse(readFileSync(join(repository, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.lint;
   it('leaves a project that passes the lint', { skip: lint === undefined && 'package.json has no lint script' }, async () => {
     await succeeds('run', 'lint');
