@@ -8,7 +8,6 @@
  * Names are camelCase here; the RFC 7591 snake_case names live only on the wire.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Env } from '../env.js';
 
 /** RFC 7591 client metadata after validation and defaulting (src/metadata.ts). */
 export interface ClientMetadata {
@@ -250,6 +249,7 @@ export const defaultIdpMaxConnections = 32;
 
 /**
  * Every driver module exports one of these, e.g. `export const createDriverFromEnv: DriverFactory` — it reads its own
- * variables (through src/env.ts, so `NAME_FILE` works and a bad variable is one clear line) and builds the driver.
+ * variables from `env` (src/env.ts's `Env`, read through its readers, so `NAME_FILE` works and a bad variable is one
+ * clear line) and builds the driver.
  */
-export type DriverFactory = (env: Env, settings: DriverSettings & { publicUrl: string }) => Promise<DriverImplementation>;
+export type DriverFactory = (env: Record<string, string | undefined>, settings: DriverSettings & { publicUrl: string }) => Promise<DriverImplementation>;
