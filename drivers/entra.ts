@@ -187,7 +187,7 @@ export function createEntraDriver(options: EntraDriverOptions): DriverImplementa
   const objectPath = (id: string) => `/applications/${encodeURIComponent(id)}`;
   const taggedPath = (tag: string) => `/applications?${new URLSearchParams({ $filter: `tags/any(t:t eq '${tag}')`, $top: '999' })}`;
   // The next page's link; the admin token goes to Graph and nowhere else.
-  const nextPage = ({ '@odata.nextLink': link }: Listing) => (link && link.startsWith(`${graphBase}/`) ? link : undefined);
+  const nextPage = ({ '@odata.nextLink': link }: Listing) => (link?.startsWith(`${graphBase}/`) ? link : undefined);
   const readApplication = (path: string) => graph('read application', 'idempotent', 'GET', path, isApplication);
   const addPassword = (app: GraphApplication) =>
     afterReplication(() => graph('add password', 'unsafe', 'POST', `${objectPath(app.id)}/addPassword`, isPassword, { passwordCredential: { displayName: PASSWORD_NAME } }), notYetVisible);

@@ -181,7 +181,7 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
         const listed = await call('list secrets', 'idempotent', async () =>
           usableAnswer(await pages.collect((await secrets.listOAuth2ClientSecrets({ appId })) as unknown as Collection<unknown>, 10), (value): value is OktaSecret[] => isRecordArray(value) && value.every(isSecret), 'the secret listing'),
         );
-        listed.forEach((secret) => statuses.set(secret.id, secret.status));
+        for (const secret of listed) statuses.set(secret.id, secret.status);
         return listed.map((secret) => ({ id: secret.id, createdAt: Date.parse(secret.created ?? '') }));
       },
       async add() {

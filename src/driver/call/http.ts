@@ -183,8 +183,8 @@ function headerRecord(init: RequestInit['headers']): Record<string, string> {
 function headersOf(raw: Record<string, string | string[] | undefined>): Headers {
   const headers = new Headers();
   for (const [name, value] of Object.entries(raw)) {
-    if (Array.isArray(value)) value.forEach((each) => headers.append(name, each));
-    else if (value !== undefined) headers.append(name, value);
+    const values = Array.isArray(value) ? value : value === undefined ? [] : [value];
+    for (const each of values) headers.append(name, each);
   }
   return headers;
 }
