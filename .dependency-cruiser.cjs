@@ -43,11 +43,11 @@ module.exports = {
     {
       name: 'drivers-use-the-kit',
       comment:
-        'drivers/ imports from src/ only the kit (src/driver/) and plain helpers (env, errors, metadata, discovery): ' +
+        'drivers/ imports from src/ only the kit (src/driver/) and plain helpers (env, errors, records, metadata, discovery): ' +
         'never the app, main, http/, core/ or anything else of the service.',
       severity: 'error',
       from: { path: '^drivers/' },
-      to: { path: '^src/', pathNot: '^src/(driver/|(env|errors|metadata|discovery)\\.ts$)' },
+      to: { path: '^src/', pathNot: '^src/(driver/|(env|errors|records|metadata|discovery)\\.ts$)' },
     },
     {
       name: 'service-never-imports-tests',

@@ -8,15 +8,14 @@
  */
 import type * as Auth0Sdk from 'auth0';
 import { ConfigurationError, envValue, requiredEnv } from '../src/env.js';
-import { ClientNotFoundError, IdpError, InvalidClientMetadataError, InvalidRequestError, type BridgeError } from '../src/errors.js';
-import type { HeaderSource } from '../src/idp/call.js';
-import { UnusableAnswerError, checkClientId, loadSdk, cleanUpIfApplied, createAdminCall, deleteOwned, existingIsDone, fetchClientCredentialsToken, findByRegistration, flatMark, foundOrUndefined, goneIsDone } from '../src/driver/index.js';
+import { ClientNotFoundError, ConflictError, IdpError, InvalidClientMetadataError, InvalidRequestError, type BridgeError } from '../src/errors.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
-import { hasStrings, isRecordArray, joinValues, newMark, offsetPages, openRegistrations, regeneratedSecret, registeredClient, replacingMembers, updatedMark, requireOwned, rereadIfUnusable } from '../src/driver/index.js';
-import { refuseOverlongMembers, splitValues, statusFailure, stringMembers, undoOnFailure, usableAnswer, withoutUndefined } from '../src/driver/index.js';
-import type { AdminCallSettings, ApiAccess, BridgeMark, ClientMetadata, DriverImplementation, DriverFactory, RegisteredClient } from '../src/driver/index.js';
+import { hasStrings, isRecordArray, withoutUndefined } from '../src/records.js';
+import { checkClientId, checkHasSecret, cleanUpIfApplied, clientCredentialsGrant, createAdminCall, deleteOwned, findByRegistration, flatMark, foundOrUndefined, goneIsDone, loadSdk } from '../src/driver/index.js';
+import { members, openRegistrations, pages, regeneratedSecret, registeredClient, requireOwned, rereadIfUnusable, statusFailure, undoOnFailure, usableAnswer } from '../src/driver/index.js';
+import type { AdminCallSettings, CallSafety, ClientMetadata, DriverImplementation, DriverFactory, RegisteredClient } from '../src/driver/index.js';
 
-// The SDK from its one-file bundle (src/driver/sdk.ts), which loads in under half the time.
+// The SDK from its one-file bundle (src/driver/call/sdk.ts), which loads in under half the time.
 const { ManagementClient } = loadSdk<typeof Auth0Sdk>('auth0');
 
 const AUTH0_GRANT_TYPES = new Set(['authorization_code', 'implicit', 'refresh_token', 'client_credentials', 'password', 'urn:ietf:params:oauth:grant-type:device_code']);
@@ -55,7 +54,7 @@ interface Auth0Client {
 
 type RequestOptions = { abortSignal: AbortSignal; maxRetries: 0; timeoutInSeconds: number };
 export function describeAuth0Error(error: unknown) {
-  const { statusCode, rawResponse, name } = error as { statusCode?: unknown; rawResponse?: { headers?: HeaderSource }; name?: unknown };
+  const { statusCode, rawResponse, name } = error as { statusCode?: unknown; rawResponse?: { headers?: Headers }; name?: unknown };
   return typeof statusCode === 'number' ? statusFailure(statusCode, rawResponse?.headers) : name === 'ManagementTimeoutError' ? { kind: 'timeout' as const } : undefined;
 }
 
@@ -75,14 +74,14 @@ export function createAuth0Driver(options: Auth0DriverOptions): DriverImplementa
     ...options,
     host: options.domain,
     describe: describeAuth0Error,
-    fetchToken: (signal, http) => fetchClientCredentialsToken(http, `https://${options.domain}/oauth/token`, { client_id: options.clientId, client_secret: options.clientSecret, audience: managementAudience(options.domain) }, signal),
+    fetchToken: clientCredentialsGrant(`https://${options.domain}/oauth/token`, { client_id: options.clientId, client_secret: options.clientSecret, audience: managementAudience(options.domain) }),
   });
   const timeoutInSeconds = adminCall.policy.timeoutMs / 1000;
   // The SDK's public `fetch` option: its requests go through the kit's pool.
   const auth0 = new ManagementClient({ domain: options.domain, token: () => adminCall.tokens!.get(), maxRetries: 0, timeoutInSeconds, fetch: adminCall.http.fetch });
 
   /** One admin call: the SDK's retries off, the call layer's signal on. */
-  const call = <T>(operation: string, safety: 'idempotent' | 'unsafe', attempt: (request: RequestOptions) => Promise<T>): Promise<T> => adminCall(operation, safety, (abortSignal) => attempt({ abortSignal, maxRetries: 0, timeoutInSeconds }));
+  const call = <T>(operation: string, safety: CallSafety, attempt: (request: RequestOptions) => Promise<T>): Promise<T> => adminCall(operation, safety, (abortSignal) => attempt({ abortSignal, maxRetries: 0, timeoutInSeconds }));
 
   async function findClient(clientId: string): Promise<Auth0Client | undefined> {
     checkClientId(clientId);
@@ -92,7 +91,7 @@ export function createAuth0Driver(options: Auth0DriverOptions): DriverImplementa
   const findOwnedClient = async (clientId: string) => requireOwned(await findClient(clientId), isOwned);
 
   /** The bridge's own client, and the audience of its registration event: the event's, else `AUTH0_AUDIENCE`; not allowed is 400. */
-  async function grantableFor(clientId: string, access: ApiAccess): Promise<string | undefined> {
+  async function grantableFor(clientId: string, access: { audience?: string }): Promise<string | undefined> {
     await findOwnedClient(clientId);
     const audience = access.audience ?? options.audience;
     if (audience !== undefined && !allowedAudiences.includes(audience)) throw new InvalidRequestError('This audience is not one the bridge may grant (AUTH0_ALLOWED_AUDIENCES).');
@@ -121,11 +120,11 @@ export function createAuth0Driver(options: Auth0DriverOptions): DriverImplementa
   const listClients = (operation: string, page: number, perPage: number, fields: string) =>
     call(operation, 'idempotent', async (request) => usableAnswer((await auth0.clients.list({ page, per_page: perPage, include_totals: true, fields, include_fields: true }, request)).data, isClientList, 'the client listing'));
 
-  const markedClients = (operation: string, maxPages: number) => offsetPages(100, maxPages, (offset, limit) => listClients(operation, offset / limit, limit, 'client_id,client_metadata'));
+  const markedClients = (operation: string, maxPages: number) => pages.byOffset(100, maxPages, (offset, limit) => listClients(operation, offset / limit, limit, 'client_id,client_metadata'));
 
   /** After a create whose answer was lost: the client may exist, found by the registration id set before the create. */
-  async function removeUnconfirmedRegistration(mark: BridgeMark & { registrationId: string }): Promise<void> {
-    const lost = await findByRegistration(markedClients('find unconfirmed client', 20), mark.registrationId, (client) => MARK.read(client.client_metadata));
+  async function removeUnconfirmedRegistration(registrationId: string): Promise<void> {
+    const lost = await findByRegistration(markedClients('find unconfirmed client', 20), registrationId, (client) => MARK.read(client.client_metadata));
     if (lost) await removeClient(lost.client_id);
   }
 
@@ -134,12 +133,12 @@ export function createAuth0Driver(options: Auth0DriverOptions): DriverImplementa
     capabilities: { rotationGrace: false, apiAccessGrants: true },
 
     async registerClient(metadata, context) {
-      const mark = newMark(context);
+      const mark = MARK.create(context);
       const body = toAuth0Client(metadata, MARK.write(mark), context.applicationDescription);
       // A client without the credentials it needs is an unusable answer: the client found by its mark is removed.
       const withCredentials = (value: unknown): value is Auth0Client => isClient(value) && (metadata.tokenEndpointAuthMethod === 'none' || typeof value.client_secret === 'string');
       const create = async (request: RequestOptions) => usableAnswer(await auth0.clients.create(body as Parameters<typeof auth0.clients.create>[0], request), withCredentials, 'the client creation');
-      const created = await cleanUpIfApplied(() => call('register client', 'unsafe', create), () => removeUnconfirmedRegistration(mark));
+      const created = await cleanUpIfApplied(() => call('register client', 'unsafe', create), () => removeUnconfirmedRegistration(mark.registrationId));
       const clientId = created.client_id;
       if (options.audience && metadata.grantTypes.includes('client_credentials')) {
         await undoOnFailure(() => ensureGrant(clientId, options.audience!, new IdpError('Auth0 has no API with the configured AUTH0_AUDIENCE.')), () => removeClient(clientId));
@@ -151,11 +150,11 @@ export function createAuth0Driver(options: Auth0DriverOptions): DriverImplementa
 
     async updateClient(clientId, metadata, changes) {
       const existing = await findOwnedClient(clientId);
-      const owned = Object.fromEntries(Object.entries(stringMembers(existing.client_metadata)).filter(([key]) => MARK.owns(key)));
-      const kept = { ...owned, ...(changes?.registration ? MARK.write(updatedMark(MARK.read(owned)!, changes)) : {}) };
+      const owned = Object.fromEntries(Object.entries(members.strings(existing.client_metadata)).filter(([key]) => MARK.owns(key)));
+      const kept = { ...owned, ...(changes?.registration ? MARK.write(MARK.read(owned)!, changes) : {}) };
       const body = toAuth0Client(metadata, kept, undefined);
       // Auth0 merges client_metadata on update; a key is removed by sending it as null.
-      const update = { ...body, client_metadata: replacingMembers(existing.client_metadata, body.client_metadata, null) } as Parameters<typeof auth0.clients.update>[1];
+      const update = { ...body, client_metadata: members.replacing(existing.client_metadata, body.client_metadata, null) } as Parameters<typeof auth0.clients.update>[1];
       const updated = () => call('update client', 'idempotent', async (request) => usableAnswer(await auth0.clients.update(clientId, update, request), isClient, 'the client update'));
       return toRegisteredClient(await rereadIfUnusable(updated, () => findOwnedClient(clientId)));
     },
@@ -164,10 +163,10 @@ export function createAuth0Driver(options: Auth0DriverOptions): DriverImplementa
 
     async rotateSecret(clientId) {
       const client = await findOwnedClient(clientId);
-      if (client.token_endpoint_auth_method === 'none') throw new InvalidRequestError('This client authenticates without a client secret, so it has none to rotate.');
+      checkHasSecret(client.token_endpoint_auth_method ?? 'client_secret_post');
       // Never repeated (a second rotate would replace the secret the first issued): after an unusable answer, the new one is re-read.
       const rotate = async () => (await call('rotate secret', 'unsafe', async (request) => usableAnswer(await auth0.clients.rotateSecret(clientId, request), hasStrings('client_secret'), 'the secret rotation'))).client_secret;
-      const rotated = await regeneratedSecret(rotate, client.client_secret, async () => (await findClient(clientId))?.client_secret, (error) => error instanceof UnusableAnswerError);
+      const rotated = await regeneratedSecret(rotate, client.client_secret, async () => (await findClient(clientId))?.client_secret, { after: 'unusable answer' });
       return { clientId, clientSecret: rotated, clientSecretExpiresAt: 0 };
     },
 
@@ -199,14 +198,14 @@ function toAuth0Client(metadata: ClientMetadata, mark: Record<string, string>, d
   const clientMetadata: Record<string, string> = {
     ...mark,
     ...withoutUndefined({
-      response_types: joinValues(metadata.responseTypes, ' '),
+      response_types: members.join(metadata.responseTypes, ' '),
       scope: metadata.scope,
       client_uri: metadata.clientUri,
-      contacts: joinValues(metadata.contacts, ' '),
+      contacts: members.join(metadata.contacts, ' '),
       jwks_uri: metadata.jwksUri,
     }),
   };
-  refuseOverlongMembers(clientMetadata, 255, 'Auth0');
+  members.refuseOverlong(clientMetadata, 255, 'Auth0');
   return {
     name: metadata.clientName ?? 'dcr-bridge client',
     ...(description ? { description: description.slice(0, 140) } : {}),
@@ -228,12 +227,12 @@ function appType(metadata: ClientMetadata): string {
 }
 
 function toRegisteredClient(client: Auth0Client): RegisteredClient {
-  const stored = stringMembers(client.client_metadata);
+  const stored = members.strings(client.client_metadata);
   const optional = withoutUndefined({
     clientName: client.name,
     scope: stored.scope,
     clientUri: stored.client_uri,
-    contacts: splitValues(stored.contacts, ' '),
+    contacts: members.split(stored.contacts, ' '),
     jwksUri: stored.jwks_uri,
     logoUri: client.logo_uri || undefined,
     postLogoutRedirectUris: client.allowed_logout_urls && client.allowed_logout_urls.length > 0 ? client.allowed_logout_urls : undefined,
@@ -242,7 +241,7 @@ function toRegisteredClient(client: Auth0Client): RegisteredClient {
     ...optional,
     redirectUris: client.callbacks ?? [],
     grantTypes: client.grant_types ?? [],
-    responseTypes: splitValues(stored.response_types, ' ') ?? [],
+    responseTypes: members.split(stored.response_types, ' ') ?? [],
     tokenEndpointAuthMethod: client.token_endpoint_auth_method ?? 'client_secret_post',
     applicationType: client.app_type === 'native' ? 'native' : 'web',
   };
@@ -260,3 +259,12 @@ export const createDriverFromEnv: DriverFactory = async (env, settings) => {
   const allowedAudiences = envValue(env, 'AUTH0_ALLOWED_AUDIENCES')?.split(',').map((entry) => entry.trim()).filter(Boolean);
   return createAuth0Driver({ domain, clientId, clientSecret, audience, defaultScopes, allowedAudiences, ...settings });
 };
+
+/** Runs an Auth0 create whose "already exists" (`ConflictError`, a 409) means the wanted state holds, so a repeat is harmless. */
+async function existingIsDone(create: Promise<unknown>): Promise<void> {
+  try {
+    await create;
+  } catch (error) {
+    if (!(error instanceof ConflictError)) throw error;
+  }
+}

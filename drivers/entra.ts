@@ -8,14 +8,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AuthError, ConfidentialClientApplication, LogLevel, ServerError, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
-import { ConfigurationError, requiredEnv } from '../src/env.js';
+import { ConfigurationError, certificateCredential, eitherEnv, httpsUrlEnv, readCertificatePem, requiredEnv } from '../src/env.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
 import { ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError } from '../src/errors.js';
-import { describeNetworkError, upstreamStatusOf, type CallSafety, type UpstreamFailure } from '../src/idp/call.js';
-import { answerUnread, AttemptScope, carriedFailure, carryFailure, certificateCredential, cleanUpIfApplied, createAdminCall, createGraceSweep, deleteOwned, eitherEnv } from '../src/driver/index.js';
-import { epochSeconds, flatMark, followPages, foundOrUndefined, goneIsDone, hasStrings, httpsUrlEnv, isRecord, isRecordArray, newMark, openRegistrations, readCertificatePem, registrationOf } from '../src/driver/index.js';
-import { requestJson, requireOwned, retryWhilePassing, rotateWithGrace, singleValuedHeaders, statusFailure, undoOnFailure, updatedMark, usableAnswer, withoutUndefined } from '../src/driver/index.js';
-import type { AdminCallSettings, BridgeMark, ClientMetadata, DriverImplementation, DriverFactory, IdpAnswer, IdpHttpClient, RegisteredClient, SecretSlots } from '../src/driver/index.js';
+import { hasStrings, isRecord, isRecordArray, withoutUndefined } from '../src/records.js';
+import { answerUnread, AttemptScope, carryFailure, cleanUpIfApplied, createAdminCall, deleteOwned, flatMark, foundOrUndefined, goneIsDone, graceRotation, openRegistrations } from '../src/driver/index.js';
+import { pages, registeredClient, requireOwned, statusFailure, undoOnFailure, upstreamStatusOf, usableAnswer } from '../src/driver/index.js';
+import type { AdminCallSettings, CallSafety, ClientMetadata, DriverImplementation, DriverFactory, IdpHttpClient, RegisteredClient, SecretSlots, UpstreamFailure } from '../src/driver/index.js';
 
 const OWNER_TAG = 'dcr-bridge:managed';
 /** The grace mark: set before a grace password is added, removed once the old one is; Graph filters tags by `eq`. */
@@ -81,16 +80,22 @@ const isOwned = (app: GraphApplication) => app.tags?.includes(OWNER_TAG) === tru
 /** The current attempt, whose abort signal the network client MSAL calls with no signal of its own reads. */
 const attemptScope = new AttemptScope();
 
+/** Epoch seconds of an ISO date; `0` when there is none (or it is not a date). */
+const epochSeconds = (iso: string | null | undefined) => Math.floor(Date.parse(iso ?? '') / 1000) || 0;
+
+/** Headers with one string per name (repeated headers joined by `, `), as MSAL reads them. */
+const singleValuedHeaders = (headers: Record<string, string | string[] | undefined>): Record<string, string> =>
+  Object.fromEntries(Object.entries(headers).flatMap(([name, value]) => (value === undefined ? [] : [[name, Array.isArray(value) ? value.join(', ') : value]])));
+
+/** The SDK's failures; the token endpoint's, which MSAL keeps only as the `AuthError`s it is handed, the kit reads from `carryFailure`. */
 function describeEntraError(error: unknown): UpstreamFailure | undefined {
-  // MSAL keeps only `AuthError`s it is handed, so the token endpoint's status travels beside them.
-  const carried = carriedFailure(error);
-  if (carried) return carried;
   // The token endpoint refused the bridge's own credentials (AADSTS7000215, 700016...): 4xx answers reach MSAL.
   if (error instanceof ServerError) return { kind: 'status', status: 401 };
   // MSAL swallows the discovery document's failure and reports only that it has no endpoints.
   if (error instanceof AuthError && ['openid_config_error', 'endpoints_resolution_error'].includes(error.errorCode)) return { kind: 'network' };
-  // Anything else MSAL refuses, or a Graph answer that is not JSON, is the kit's unusable answer: idp_error, not retried.
-  return describeNetworkError(error);
+  // A socket failure is the kit's to describe; anything else MSAL refuses, or a Graph answer that is not JSON, is the
+  // kit's unusable answer: idp_error, not retried.
+  return undefined;
 }
 
 /**
@@ -114,22 +119,21 @@ class TokenEndpointClient implements INetworkModule {
 
   private async send<T>(method: 'GET' | 'POST', url: string, options: NetworkRequestOptions | undefined): Promise<NetworkResponse<T>> {
     const signal = attemptScope.signal ?? AbortSignal.timeout(this.fallbackTimeoutMs);
-    let answer: IdpAnswer;
-    try {
-      answer = await this.http.request(url, { method, headers: options?.headers, body: method === 'POST' ? (options?.body ?? '') : undefined, signal });
-    } catch (error) {
-      throw failure('network_error', describeNetworkError(error) ?? { kind: 'network' });
-    }
+    const answer = await this.http.request(url, { method, headers: options?.headers, body: method === 'POST' ? (options?.body ?? '') : undefined, signal }).catch((error: unknown) => {
+      // The socket's failure, described by the kit (a network failure when it is none).
+      throw failure('network_error', { cause: error });
+    });
     if (answer.status === 429 || answer.status >= 500) throw failure('server_unavailable', statusFailure(answer.status, answer.headers));
     try {
       return { status: answer.status, headers: singleValuedHeaders(answer.headers), body: answer.json() as T };
-    } catch (error) {
-      throw failure('network_error', describeNetworkError(error) ?? { kind: 'status' });
+    } catch {
+      // Not JSON: the token endpoint answered something unusable.
+      throw failure('network_error', { kind: 'status' });
     }
   }
 }
 
-const failure = (code: string, upstream: UpstreamFailure) => carryFailure(new AuthError(code, 'The Entra token endpoint did not issue a token.'), upstream);
+const failure = (code: string, upstream: UpstreamFailure | { cause: unknown }) => carryFailure(new AuthError(code, 'The Entra token endpoint did not issue a token.'), upstream);
 
 export function createEntraDriver(options: EntraDriverOptions): DriverImplementation {
   const authorityHost = (options.authorityHost ?? 'https://login.microsoftonline.com').replace(/\/+$/, '');
@@ -168,13 +172,13 @@ export function createEntraDriver(options: EntraDriverOptions): DriverImplementa
   const graph = <T>(operation: string, safety: CallSafety, method: string, path: string, isUsable: (value: unknown) => value is T, body?: unknown): Promise<T> =>
     call(operation, safety, async (signal, token) => {
       const url = path.startsWith('https://') ? path : `${graphBase}${path}`;
-      const answer = await requestJson(call.http, url, { method, token, body, headers: { 'client-request-id': randomUUID() }, signal });
+      const answer = await call.http.requestJson(url, { method, token, body, headers: { 'client-request-id': randomUUID() }, signal });
       return usableAnswer(answer, isUsable, `the ${operation}`);
     });
   const nothing = (value: unknown): value is unknown => value === undefined || isRecord(value);
 
   /** Entra replicates a new object for a few seconds; until then it answers as if it did not exist. Waited out, bounded. */
-  const afterReplication = <T>(attempt: () => Promise<T>, isLag: (status: number | undefined) => boolean) => retryWhilePassing(attempt, isLag, replicationWaitMs, call.policy.clock);
+  const afterReplication = <T>(attempt: () => Promise<T>, isLag: (status: number | undefined) => boolean) => call.retryWhilePassing(attempt, isLag, replicationWaitMs);
   const notYetVisible = (status: number | undefined) => status === 404;
   // A service principal for an app that has not replicated yet is refused with 400 "does not reference a valid application".
   const referenceNotYetVisible = (status: number | undefined) => status === 400 || status === 404;
@@ -183,7 +187,7 @@ export function createEntraDriver(options: EntraDriverOptions): DriverImplementa
   const objectPath = (id: string) => `/applications/${encodeURIComponent(id)}`;
   const taggedPath = (tag: string) => `/applications?${new URLSearchParams({ $filter: `tags/any(t:t eq '${tag}')`, $top: '999' })}`;
   // The next page's link; the admin token goes to Graph and nowhere else.
-  const nextPage = ({ '@odata.nextLink': link }: Listing) => (link && link.startsWith(`${graphBase}/`) ? link : undefined);
+  const nextPage = ({ '@odata.nextLink': link }: Listing) => (link?.startsWith(`${graphBase}/`) ? link : undefined);
   const readApplication = (path: string) => graph('read application', 'idempotent', 'GET', path, isApplication);
   const addPassword = (app: GraphApplication) =>
     afterReplication(() => graph('add password', 'unsafe', 'POST', `${objectPath(app.id)}/addPassword`, isPassword, { passwordCredential: { displayName: PASSWORD_NAME } }), notYetVisible);
@@ -216,7 +220,7 @@ export function createEntraDriver(options: EntraDriverOptions): DriverImplementa
 
   /** The bridge's applications (by its tag), page by page: what the open-registration listing reads. */
   const ownedApplications = () =>
-    followPages(taggedPath(OWNER_TAG), MAX_PAGES, async (link) => {
+    pages.byLink(taggedPath(OWNER_TAG), MAX_PAGES, async (link) => {
       const listing = await graph('list applications', 'idempotent', 'GET', link, isListing);
       return { items: listing.value.filter(isOwned), next: nextPage(listing) };
     });
@@ -246,7 +250,7 @@ export function createEntraDriver(options: EntraDriverOptions): DriverImplementa
    * in grace from before the tag existed are retired all the same.
    */
   let caughtUp = false;
-  const retireExpiredSecrets = createGraceSweep<GraphApplication>(graceSeconds, {
+  const rotation = graceRotation<GraphApplication>(graceSeconds, {
     async page(cursor) {
       const tag = caughtUp ? GRACE_TAG : OWNER_TAG;
       const listing = await graph('list applications', 'idempotent', 'GET', cursor ?? taggedPath(tag), isListing);
@@ -266,9 +270,9 @@ export function createEntraDriver(options: EntraDriverOptions): DriverImplementa
     capabilities: { rotationGrace: true, apiAccessGrants: false },
 
     async registerClient(metadata, context) {
-      const mark = newMark(context);
+      const mark = MARK.create(context);
       const registrationTag = `${REGISTRATION_TAG_PREFIX}${mark.registrationId}`;
-      const body = { ...toApplication(metadata, mark, context.applicationDescription), signInAudience: 'AzureADMyOrg', tags: [OWNER_TAG, registrationTag] };
+      const body = { ...toApplication(metadata, MARK.write(mark), context.applicationDescription), signInAudience: 'AzureADMyOrg', tags: [OWNER_TAG, registrationTag] };
       const app = await cleanUpIfApplied(() => graph('create application', 'unsafe', 'POST', '/applications', isApplication, body), () => removeLostApplication(registrationTag));
       const completeRegistration = async () => {
         const password = await addPassword(app);
@@ -287,7 +291,7 @@ export function createEntraDriver(options: EntraDriverOptions): DriverImplementa
 
     async updateClient(clientId, metadata, registration) {
       const app = await ownedApplication(clientId);
-      const changes = toApplication(metadata, updatedMark(MARK.read(readNotes(app.notes).mark) ?? {}, registration), undefined);
+      const changes = toApplication(metadata, MARK.write(MARK.read(readNotes(app.notes).mark) ?? {}, registration), undefined);
       // The description belongs to the registration context, which an update does not carry.
       delete changes.description;
       await graph('update application', 'idempotent', 'PATCH', objectPath(app.id), nothing, changes);
@@ -298,11 +302,11 @@ export function createEntraDriver(options: EntraDriverOptions): DriverImplementa
 
     async rotateSecret(clientId) {
       const app = await ownedApplication(clientId);
-      const rotated = await rotateWithGrace(secretSlots(app), graceSeconds);
+      const rotated = await rotation.rotate(secretSlots(app));
       return { clientId, clientSecret: rotated.value, clientSecretExpiresAt: rotated.expiresAt };
     },
 
-    retireExpiredSecrets,
+    retireExpiredSecrets: rotation.sweep,
 
     listOpenRegistrations: (limit) => openRegistrations(ownedApplications(), limit, (app) => MARK.read(readNotes(app.notes).mark), (app) => app.appId),
 
@@ -319,14 +323,14 @@ const isListing = (value: unknown): value is Listing => isRecord(value) && isRec
 const passwordsOf = (app: GraphApplication) => (app.passwordCredentials ?? []).map((password) => ({ id: password.keyId, createdAt: Date.parse(password.startDateTime ?? '') }));
 
 /** The Graph properties a registration sets; every platform is written, so an update replaces what was there. */
-function toApplication(metadata: ClientMetadata, mark: BridgeMark, description: string | undefined): Record<string, unknown> & { description?: string | null } {
+function toApplication(metadata: ClientMetadata, mark: Record<string, string>, description: string | undefined): Record<string, unknown> & { description?: string | null } {
   const redirectUris = metadata.redirectUris;
   const isPublic = metadata.tokenEndpointAuthMethod === 'none';
   // A public client with the code flow is a SPA in the browser (https) or a native app (loopback, private scheme).
   const platform = !isPublic ? 'web' : metadata.applicationType === 'native' ? 'publicClient' : 'spa';
   // Entra has properties for the name, the redirect URIs and the client URI; the rest lives in the notes.
   const { clientName: _name, redirectUris: _redirectUris, clientUri: _clientUri, ...kept } = metadata;
-  const stored: StoredMetadata = { ...kept, mark: MARK.write(mark) };
+  const stored: StoredMetadata = { ...kept, mark };
   const notes = `${NOTES_PREFIX}${JSON.stringify(withoutUndefined(stored))}`;
   if (notes.length > 1024) throw new InvalidClientMetadataError('The client metadata is too large for an Entra application (its notes hold at most 1024 characters).');
   return {
@@ -371,7 +375,7 @@ function toRegisteredClient(app: GraphApplication): RegisteredClient {
   };
   const newest = [...(app.passwordCredentials ?? [])].sort((a, b) => (Date.parse(a.startDateTime ?? '') || 0) - (Date.parse(b.startDateTime ?? '') || 0)).at(-1);
   const issuedAt = epochSeconds(app.createdDateTime) || Math.floor(Date.now() / 1000);
-  return { clientId: app.appId, clientIdIssuedAt: issuedAt, clientSecretExpiresAt: epochSeconds(newest?.endDateTime), metadata, ...registrationOf(MARK.read(stored.mark)) };
+  return registeredClient(app.appId, metadata, MARK.read(stored.mark), { issuedAt, secretExpiresAt: epochSeconds(newest?.endDateTime) });
 }
 
 export const createDriverFromEnv: DriverFactory = async (env, settings) => {

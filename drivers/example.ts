@@ -1,18 +1,19 @@
 /**
  * The example driver, for a small generic IdP admin API (test/vendor-specs/example/example-idp-admin.yaml): JSON
  * clients under /clients, one IdP-generated secret per client, a bearer admin token from a client-credentials token
- * endpoint. Only translation lives here; the kit (src/driver/) gives the admin-call wrapper, the token fetcher, the
- * ownership mark and gate. `npm run new-driver` copies this file as the start of a new one (docs/writing-a-driver.md).
+ * endpoint. Only translation lives here; the kit (src/driver/) gives the admin-call wrapper and its JSON requests, the
+ * token fetcher, the ownership mark and gate, the recoveries. `npm run new-driver` copies this file as the start of a
+ * new one (docs/writing-a-driver.md).
  */
-import { randomBytes } from 'node:crypto';
 import {
-  IdpStatusError, applicationTypeOf, checkClientId, cleanUpIfApplied, createAdminCall, deleteOwned, fetchClientCredentialsToken, flatMark, foundOrUndefined,
-  goneIsDone, hasStrings, newMark, registrationOf, requireOwned, undoOnFailure, updatedMark, usableAnswer, withoutUndefined,
-  type AdminCallSettings, type ClientMetadata, type DriverImplementation, type DriverFactory, type IdpHttpClient, type RegisteredClient,
+  applicationTypeOf, checkClientId, chosenClientId, cleanUpIfApplied, clientCredentialsGrant, createAdminCall, deleteOwned, flatMark, foundOrUndefined, goneIsDone,
+  registeredClient, requireOwned, undoOnFailure, usableAnswer,
+  type AdminCallSettings, type CallSafety, type ClientMetadata, type DriverImplementation, type DriverFactory, type RegisteredClient,
 } from '../src/driver/index.js';
 import { requiredEnv, urlEnv } from '../src/env.js';
-import { clientMetadataToWire } from '../src/metadata.js';
 import { ConflictError } from '../src/errors.js';
+import { clientMetadataToWire } from '../src/metadata.js';
+import { hasStrings, withoutUndefined } from '../src/records.js';
 
 export interface ExampleDriverOptions extends AdminCallSettings {
   /** Base URL of the IdP. */
@@ -32,18 +33,12 @@ const isSecret = hasStrings('client_secret');
 
 export function createExampleDriver(options: ExampleDriverOptions): DriverImplementation {
   const base = options.url.replace(/\/+$/, '');
-  const tokenForm = { client_id: options.clientId, client_secret: options.clientSecret };
-  const fetchToken = (signal: AbortSignal, http: IdpHttpClient) => fetchClientCredentialsToken(http, `${base}/oauth/token`, tokenForm, signal);
+  const fetchToken = clientCredentialsGrant(`${base}/oauth/token`, { client_id: options.clientId, client_secret: options.clientSecret });
   const call = createAdminCall({ host: new URL(base).host, fetchToken, idpCallPolicy: options.idpCallPolicy, onIdpFailure: options.onIdpFailure, idpMaxConnections: options.idpMaxConnections });
 
   /** One admin request over the kit's HTTP client; a non-2xx answer keeps its status for the retry layer and the error mapping. */
-  const send = (operation: string, safety: 'idempotent' | 'unsafe', method: string, path: string, body?: unknown): Promise<unknown> =>
-    call(operation, safety, async (signal, token) => {
-      const headers = { authorization: `Bearer ${token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
-      const answer = await call.http.request(`${base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal });
-      if (!answer.ok) throw new IdpStatusError(answer.status, answer.headers);
-      return answer.status === 204 ? undefined : answer.json();
-    });
+  const send = (operation: string, safety: CallSafety, method: string, path: string, body?: unknown): Promise<unknown> =>
+    call(operation, safety, (signal, token) => call.http.requestJson(`${base}${path}`, { method, token, body, signal }));
   const path = (clientId: string) => `/clients/${encodeURIComponent(clientId)}`;
   const isOwned = (client: ExampleClient) => mark.read(client.metadata) !== undefined;
   const findClient = async (clientId: string) => {
@@ -59,8 +54,8 @@ export function createExampleDriver(options: ExampleDriverOptions): DriverImplem
     capabilities: { rotationGrace: false, apiAccessGrants: false },
 
     async registerClient(metadata, context) {
-      const clientId = `dcr-${randomBytes(12).toString('hex')}`;
-      const stamp = newMark(context);
+      const clientId = chosenClientId();
+      const stamp = mark.create(context);
       const body = { client_id: clientId, ...clientMetadataToWire(metadata), metadata: mark.write(stamp) };
       try {
         // The id is this call's own: a repeat after a lost answer meets a 409 rather than making a second client; if
@@ -84,7 +79,7 @@ export function createExampleDriver(options: ExampleDriverOptions): DriverImplem
       // Replaces the metadata; the mark (with a new standard registration, when the change has one), and whatever
       // else the IdP's operators keep in `metadata`, stays.
       const kept = (await ownedClient(clientId)).metadata;
-      const body = { ...clientMetadataToWire(metadata), metadata: { ...kept, ...(changes?.registration ? mark.write(updatedMark(mark.read(kept)!, changes)) : {}) } };
+      const body = { ...clientMetadataToWire(metadata), metadata: { ...kept, ...(changes?.registration ? mark.write(mark.read(kept)!, changes) : {}) } };
       return toRegistered(usableAnswer(await send('update client', 'idempotent', 'PUT', path(clientId), body), isClient, 'a client update'));
     },
 
@@ -122,7 +117,7 @@ function toRegistered(client: ExampleClient): RegisteredClient {
     }),
   };
   const stamp = mark.read(client.metadata);
-  return { clientId: client.client_id, clientIdIssuedAt: stamp?.issuedAt ?? client.created_at, clientSecretExpiresAt: 0, metadata, ...registrationOf(stamp) };
+  return registeredClient(client.client_id, metadata, stamp, { issuedAt: stamp?.issuedAt ?? client.created_at });
 }
 
 export const createDriverFromEnv: DriverFactory = async (env, settings) =>

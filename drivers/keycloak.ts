@@ -6,13 +6,12 @@
 import KeycloakAdminClient, { NetworkError } from '@keycloak/keycloak-admin-client';
 import type ClientRepresentation from '@keycloak/keycloak-admin-client/lib/defs/clientRepresentation.js';
 import { envValue, requiredEnv, urlEnv } from '../src/env.js';
-import { upstreamStatusOf } from '../src/idp/call.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
-import { InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError } from '../src/errors.js';
-import { AttemptScope, applicationTypeOf, checkClientId, chosenClientId, createAdminCall, createCurrentAndRotatedSweep, createOrAdopt, currentAndRotated, currentAndRotatedSlots, deleteOwned } from '../src/driver/index.js';
-import { fetchClientCredentialsToken, flatMark, goneIsDone, hasStrings, isRecord, isRecordArray, joinValues, newMark, membershipChanges, offsetPages, openRegistrations, ownedOnly, refuseOverlong, regeneratedSecret } from '../src/driver/index.js';
-import { registeredClient, replacingMembers, updatedMark, requireOwned, rotateWithGrace, splitValues, statusFailure, stringMembers, undoOnFailure, usableAnswer, withoutEmpty, withoutUndefined } from '../src/driver/index.js';
-import type { AdminCallSettings, ClientMetadata, CurrentAndRotatedSecrets, DriverImplementation, DriverFactory, HeldSecret, RegisteredClient } from '../src/driver/index.js';
+import { InvalidClientMetadataError, InvalidRedirectUriError } from '../src/errors.js';
+import { hasStrings, isRecord, isRecordArray, withoutUndefined } from '../src/records.js';
+import { AttemptScope, applicationTypeOf, checkClientId, checkHasSecret, chosenClientId, clientCredentialsGrant, createAdminCall, createOrAdopt, currentAndRotatedSecrets, deleteOwned, flatMark } from '../src/driver/index.js';
+import { goneIsDone, members, openRegistrations, pages, regeneratedSecret, registeredClient, requireOwned, statusFailure, undoOnFailure, upstreamStatusOf, usableAnswer, usesClientSecret } from '../src/driver/index.js';
+import type { AdminCallSettings, ClientMetadata, DriverImplementation, DriverFactory, RegisteredClient } from '../src/driver/index.js';
 
 export interface KeycloakDriverOptions extends AdminCallSettings {
   /** Base URL of the Keycloak server, e.g. `https://sso.example.com` (no `/admin`). */
@@ -56,7 +55,7 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DriverImpl
     ...options,
     host: new URL(options.url).host,
     describe: describeKeycloakError,
-    fetchToken: (signal, http) => fetchClientCredentialsToken(http, `${realmUrl(options.adminRealm ?? options.realm)}/protocol/openid-connect/token`, { client_id: options.clientId, client_secret: options.clientSecret }, signal),
+    fetchToken: clientCredentialsGrant(`${realmUrl(options.adminRealm ?? options.realm)}/protocol/openid-connect/token`, { client_id: options.clientId, client_secret: options.clientSecret }),
   });
   // No SDK retries or `timeout`: its one HTTP hook, the init it copies into each fetch, has the pool and the attempt's signal.
   const attemptScope = new AttemptScope();
@@ -79,7 +78,7 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DriverImpl
   const currentSecret = (client: KeycloakClient) => findClient(client.clientId).then((now) => (now?.id === client.id ? now.secret : undefined));
 
   /** Keycloak's current secret, and the "rotated" one a regeneration keeps under the realm's rotation policy. */
-  const secrets: CurrentAndRotatedSecrets<KeycloakClient> = {
+  const rotation = currentAndRotatedSecrets<KeycloakClient>(graceSeconds, {
     idp: 'Keycloak',
     held: heldSecrets,
     reread: (client) => ownedClient(client.clientId),
@@ -88,9 +87,7 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DriverImpl
     graceMark: (client) => client.attributes?.[GRACE_MARK],
     // Keycloak merges the attributes of a PUT, and an empty value removes one.
     writeGraceMark: (client, marked) => call('mark grace', 'idempotent', () => admin.clients.update({ id: client.id }, { clientId: client.clientId, attributes: { [GRACE_MARK]: marked ? 'true' : '' } })),
-  };
-
-  const retireExpiredSecrets = createCurrentAndRotatedSweep(graceSeconds, secrets, {
+  }, {
     list: (first, max, marked) => listClients({ first, max, ...(marked ? { q: `${GRACE_MARK}:true` } : {}) }),
     isOwned,
     refused: (error) => upstreamStatusOf(error) === 400,
@@ -114,12 +111,12 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DriverImpl
       const clientId = chosenClientId();
       const representation = { ...toRepresentation(metadata, { clientId }), clientId };
       if (representation.optionalClientScopes?.length) await scopeIds(representation.optionalClientScopes);
-      const mark = newMark(context);
+      const mark = MARK.create(context);
       representation.attributes = { ...representation.attributes, ...MARK.write(mark) };
       const create = () => call('create client', 'idempotent', async () => usableAnswer(await admin.clients.create(representation).catch(asMetadataRefusal), hasStrings('id'), 'the client creation').id);
       const id = await createOrAdopt<KeycloakClient>(create, mark.registrationId, () => findClient(clientId), { markOf, idOf: (client) => client.id });
       // A public or private_key_jwt client authenticates without a secret, so it gets none.
-      if (!usesSecret(representation)) return { ...toRegisteredClient(representation), clientSecret: '' };
+      if (!usesClientSecret(authMethodOf(representation))) return { ...toRegisteredClient(representation), clientSecret: '' };
       const readSecret = async () => usableAnswer(await admin.clients.getClientSecret({ id }), hasStrings('value'), 'the client secret');
       const credential = await undoOnFailure(() => call('read client secret', 'idempotent', readSecret), () => removeClient(id));
       return { ...toRegisteredClient(representation), clientSecret: credential.value };
@@ -131,30 +128,30 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DriverImpl
       const current = await ownedClient(clientId);
       const changes = toRepresentation(metadata, current);
       // Keycloak keeps what a PUT leaves out and merges attributes: an empty value removes one the metadata no longer has.
-      const mark = registration?.registration ? MARK.write(updatedMark(markOf(current)!, registration)) : {};
-      const update: ClientRepresentation = { ...changes, attributes: replacingMembers(current.attributes, { ...changes.attributes, ...mark }, '', (key) => MAPPED_ATTRIBUTES.includes(key)) };
+      const mark = registration?.registration ? MARK.write(markOf(current)!, registration) : {};
+      const update: ClientRepresentation = { ...changes, attributes: members.replacing(current.attributes, { ...changes.attributes, ...mark }, '', (key) => MAPPED_ATTRIBUTES.includes(key)) };
       // A PUT leaves a client's scopes as they were: each one added or removed is a call of its own.
       const { added, removed } = membershipChanges(changes.optionalClientScopes ?? [], current.optionalClientScopes ?? []);
       const ids = added.length + removed.length > 0 ? await scopeIds(added) : new Map<string, string>();
       await call('update client', 'idempotent', () => admin.clients.update({ id: current.id }, update).catch(asMetadataRefusal));
       for (const name of added) await call('add client scope', 'idempotent', () => admin.clients.addOptionalClientScope({ id: current.id, clientScopeId: ids.get(name)! }));
       for (const name of removed.filter((scope) => ids.has(scope))) await call('remove client scope', 'idempotent', () => admin.clients.delOptionalClientScope({ id: current.id, clientScopeId: ids.get(name)! }));
-      return toRegisteredClient({ ...current, ...update, attributes: withoutEmpty({ ...current.attributes, ...update.attributes }) });
+      return toRegisteredClient({ ...current, ...update, attributes: members.withoutEmpty({ ...current.attributes, ...update.attributes }) });
     },
 
     deleteClient: async (clientId) => deleteOwned(await findClient(clientId), isOwned, (client) => removeClient(client.id)),
 
     async rotateSecret(clientId) {
       const client = await ownedClient(clientId);
-      if (!usesSecret(client)) throw new InvalidRequestError('This client authenticates without a client secret, so it has none to rotate.');
-      const { value } = await rotateWithGrace(currentAndRotatedSlots(secrets, client), graceSeconds);
+      checkHasSecret(authMethodOf(client));
+      const { value } = await rotation.rotate(client);
       return { clientId, clientSecret: value, clientSecretExpiresAt: 0 };
     },
 
-    retireExpiredSecrets,
+    retireExpiredSecrets: rotation.sweep,
 
     // The bridge's clients, through every page: a real Keycloak refuses `q=` searches on attributes it does not index.
-    listOpenRegistrations: (limit) => openRegistrations(ownedOnly(offsetPages(100, 1_000, (first, max) => listClients({ first, max })), isOwned), limit, markOf, (client) => client.clientId),
+    listOpenRegistrations: (limit) => openRegistrations(pages.byOffset(100, 1_000, (first, max) => listClients({ first, max })), limit, markOf, (client) => client.clientId),
 
     fetchDiscoveryDocument: () => fetchDiscoveryJson(adminCall.http, `${realmUrl(options.realm)}/.well-known/openid-configuration`, adminCall.policy.timeoutMs),
 
@@ -164,10 +161,10 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DriverImpl
   };
 }
 
-/** The rotated secret (when there is one), then the current one, created (epoch ms) when Keycloak says or at the last rotation. */
-function heldSecrets(client: ClientRepresentation): HeldSecret[] {
-  const attributes = stringMembers(client.attributes);
-  return currentAndRotated(Number(attributes[SECRET_CREATION_TIME] ?? attributes[ROTATED_CREATION_TIME]) * 1000, attributes[ROTATED_CREATION_TIME] !== undefined);
+/** Whether the client holds a rotated secret, and when its current one was created (epoch ms): when Keycloak says, or at the last rotation. */
+function heldSecrets(client: ClientRepresentation): { currentCreatedAt: number; hasRotated: boolean } {
+  const attributes = members.strings(client.attributes);
+  return { currentCreatedAt: Number(attributes[SECRET_CREATION_TIME] ?? attributes[ROTATED_CREATION_TIME]) * 1000, hasRotated: attributes[ROTATED_CREATION_TIME] !== undefined };
 }
 
 /** Status and wait time from the SDK's `NetworkError`, which carries the fetch `Response`. */
@@ -180,20 +177,35 @@ function asMetadataRefusal(error: unknown): never {
   throw error;
 }
 
-const usesSecret = (client: ClientRepresentation) => !client.publicClient && ['client-secret', 'client-secret-jwt'].includes(client.clientAuthenticatorType ?? '');
+/** The RFC 7591 method of Keycloak's authenticator (`none` for a public client); another authenticator keeps its own name. */
+const authMethodOf = (client: ClientRepresentation) =>
+  client.publicClient ? 'none' : (Object.entries(AUTHENTICATORS).find(([, authenticator]) => authenticator === client.clientAuthenticatorType)?.[0] ?? client.clientAuthenticatorType ?? '');
+
+/** Refuses, before any IdP call, values longer than Keycloak's 255-character columns (a longer one is its 500, not a 400). */
+function refuseOverlong(metadata: ClientMetadata, max: number): void {
+  if ((metadata.clientName?.length ?? 0) > max || (metadata.clientUri?.length ?? 0) > max) {
+    throw new InvalidClientMetadataError(`Keycloak keeps at most ${max} characters of client_name and client_uri.`);
+  }
+  if (metadata.redirectUris.some((uri) => uri.length > max)) throw new InvalidRedirectUriError(`Keycloak keeps at most ${max} characters of each redirect URI.`);
+}
+
+/** What turns `had` into `wanted`, where Keycloak takes each of a client's scopes by a call of its own. */
+function membershipChanges<T>(wanted: readonly T[], had: readonly T[]): { added: T[]; removed: T[] } {
+  return { added: wanted.filter((member) => !had.includes(member)), removed: had.filter((member) => !wanted.includes(member)) };
+}
 
 /** RFC 7591 metadata → the Keycloak client representation, as Keycloak's client-registration service maps it. */
 function toRepresentation(metadata: ClientMetadata, base: ClientRepresentation): ClientRepresentation {
   // Keycloak stores a client's name, base URL and each redirect URI in 255-character columns (longer is its 500).
-  refuseOverlong(metadata, 255, 'Keycloak');
+  refuseOverlong(metadata, 255);
   const grants = new Set(metadata.grantTypes);
   const method = metadata.tokenEndpointAuthMethod;
   const attributes = withoutUndefined({
     'use.refresh.tokens': String(grants.has('refresh_token')),
     [AUTH_METHOD]: method,
-    'post.logout.redirect.uris': joinValues(metadata.postLogoutRedirectUris, MULTI_VALUE_SEPARATOR),
+    'post.logout.redirect.uris': members.join(metadata.postLogoutRedirectUris, MULTI_VALUE_SEPARATOR),
     logoUri: metadata.logoUri || undefined,
-    contacts: joinValues(metadata.contacts, MULTI_VALUE_SEPARATOR),
+    contacts: members.join(metadata.contacts, MULTI_VALUE_SEPARATOR),
     ...(metadata.jwksUri ? { 'use.jwks.url': 'true', 'jwks.url': metadata.jwksUri } : {}),
     [APPLICATION_TYPE]: metadata.applicationType,
   });
@@ -215,7 +227,7 @@ function toRepresentation(metadata: ClientMetadata, base: ClientRepresentation):
 
 /** The Keycloak client representation → RFC 7591 metadata, the inverse of `toRepresentation`. */
 function toRegisteredClient(client: ClientRepresentation): RegisteredClient {
-  const attributes = stringMembers(client.attributes);
+  const attributes = members.strings(client.attributes);
   const refresh = attributes['use.refresh.tokens'] === 'true' && (client.standardFlowEnabled || client.directAccessGrantsEnabled);
   const grantTypes = [...Object.entries(GRANT_SWITCHES).filter(([, property]) => client[property]).map(([grant]) => grant), ...(refresh ? ['refresh_token'] : [])];
   const authenticatorMethod = Object.entries(AUTHENTICATORS).find(([, authenticator]) => authenticator === client.clientAuthenticatorType)?.[0];
@@ -224,9 +236,9 @@ function toRegisteredClient(client: ClientRepresentation): RegisteredClient {
     scope: client.optionalClientScopes?.length ? client.optionalClientScopes.join(' ') : undefined,
     clientUri: client.baseUrl || undefined,
     logoUri: attributes.logoUri || undefined,
-    contacts: splitValues(attributes.contacts, MULTI_VALUE_SEPARATOR),
+    contacts: members.split(attributes.contacts, MULTI_VALUE_SEPARATOR),
     jwksUri: attributes['use.jwks.url'] === 'true' ? attributes['jwks.url'] || undefined : undefined,
-    postLogoutRedirectUris: splitValues(attributes['post.logout.redirect.uris'], MULTI_VALUE_SEPARATOR),
+    postLogoutRedirectUris: members.split(attributes['post.logout.redirect.uris'], MULTI_VALUE_SEPARATOR),
     applicationType: applicationTypeOf(attributes[APPLICATION_TYPE]),
   });
   const metadata: ClientMetadata = {

@@ -7,14 +7,15 @@
 import type * as OktaSdk from '@okta/okta-sdk-nodejs';
 import type { Application, Collection } from '@okta/okta-sdk-nodejs';
 import type { RequestOptions } from '@okta/okta-sdk-nodejs/src/types/request-options.js';
-import { envValue, urlEnv } from '../src/env.js';
+import { eitherEnv, envValue, privateKeyEnv, urlEnv } from '../src/env.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
 import { InvalidClientMetadataError } from '../src/errors.js';
-import { assertionTokenFetcher, AttemptScope, loadSdk, checkClientId, checkHasSecret, collectUpTo, createAdminCall, deleteOwned, describeStatusMember, eitherEnv, goneIsDone, hasStrings, isRecordArray, newMark, withoutUndefined } from '../src/driver/index.js';
-import { cleanUpIfApplied, createGraceSweep, flatMark, graceEndFromSeconds, openRegistrations, privateKeyEnv, registrationOf, requireOwned, rereadIfUnusable, rotateWithGrace, undoOnFailure, updatedMark, usableAnswer, usesClientSecret } from '../src/driver/index.js';
-import type { AdminCallSettings, BridgeMark, ClientMetadata, DriverImplementation, DriverFactory, HeldSecret, IdpHttpClient, RegisteredClient, SecretSlots } from '../src/driver/index.js';
+import { hasStrings, isRecordArray, withoutUndefined } from '../src/records.js';
+import { AttemptScope, checkClientId, checkHasSecret, cleanUpIfApplied, clientCredentialsGrant, createAdminCall, deleteOwned, findByRegistration, flatMark, goneIsDone, graceRotation, loadSdk } from '../src/driver/index.js';
+import { openRegistrations, pages, registeredClient, requireOwned, rereadIfUnusable, statusFailure, undoOnFailure, usableAnswer, usesClientSecret } from '../src/driver/index.js';
+import type { AdminCallSettings, ClientMetadata, DriverImplementation, DriverFactory, IdpHttpClient, RegisteredClient, SecretSlots, UpstreamFailure } from '../src/driver/index.js';
 
-// The SDK from its one-file bundle (src/driver/sdk.ts): its 2,463 modules were most of this driver's start.
+// The SDK from its one-file bundle (src/driver/call/sdk.ts): its 2,463 modules were most of this driver's start.
 const { Client, RequestExecutor } = loadSdk<typeof OktaSdk>('@okta/okta-sdk-nodejs');
 type RequestExecutor = OktaSdk.RequestExecutor;
 
@@ -87,6 +88,15 @@ class AttemptScopedRequestExecutor extends RequestExecutor {
   }
 }
 
+/** Okta's `HttpError` carries the IdP's answer as a numeric `status` and its `headers`. */
+function describeOktaError(error: unknown): UpstreamFailure | undefined {
+  const { status, headers } = error as { status?: unknown; headers?: Headers };
+  return typeof status === 'number' ? statusFailure(status, headers) : undefined;
+}
+
+/** The grace mark as `graceEndsAt` wants it: epoch ms, `NaN` when unreadable, `undefined` when absent. */
+const graceEndFromSeconds = (mark: unknown): number | undefined => (mark === undefined ? undefined : typeof mark === 'number' ? mark * 1000 : Number.NaN);
+
 const isApp = (value: unknown): value is OktaApp => hasStrings('id')(value);
 const isAppList = (value: unknown): value is OktaApp[] => isRecordArray(value) && value.every(isApp);
 const isSecret = (value: unknown): value is OktaSecret => hasStrings('id')(value);
@@ -99,9 +109,9 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
   const adminCall = createAdminCall({
     ...options,
     host: new URL(options.orgUrl).host,
-    describe: describeStatusMember,
+    describe: describeOktaError,
     // A service app's token: a signed client assertion at the org authorization server (RFC 7523).
-    fetchToken: 'clientId' in credentials ? assertionTokenFetcher(`${options.orgUrl}/oauth2/v1/token`, credentials, (credentials.scopes ?? DEFAULT_SCOPES).join(' ')) : undefined,
+    fetchToken: 'clientId' in credentials ? clientCredentialsGrant(`${options.orgUrl}/oauth2/v1/token`, { scope: (credentials.scopes ?? DEFAULT_SCOPES).join(' ') }, credentials) : undefined,
   });
   // Every setting explicit, so the SDK's okta.yaml files and OKTA_CLIENT_* variables cannot change it. In service-app
   // mode the executor sends the kit's token; the SDK's own (SSWS) header needs a value it then never sends.
@@ -113,7 +123,7 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
   const call = attemptScope.calls(adminCall);
 
   const listApps = (operation: string, query: { q?: string; filter?: string; limit: number }, maxPages = MAX_PAGES): Promise<OktaApp[]> =>
-    call(operation, 'idempotent', async () => usableAnswer(await collectUpTo((await apps.listApplications(query)) as unknown as Collection<unknown>, query.limit * maxPages), isAppList, 'the app listing'));
+    call(operation, 'idempotent', async () => usableAnswer(await pages.collect((await apps.listApplications(query)) as unknown as Collection<unknown>, query.limit * maxPages), isAppList, 'the app listing'));
 
   /** The app whose client_id this is, looked up by Okta's filter (client_id = app id for the apps the bridge creates). */
   async function findApp(clientId: string): Promise<OktaApp | undefined> {
@@ -133,9 +143,9 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
   }
 
   /** After a create whose answer was lost: the app may exist, found by the registration id set before the create. */
-  async function removeUnconfirmedRegistration(label: string, mark: BridgeMark): Promise<void> {
+  async function removeUnconfirmedRegistration(label: string, registrationId: string): Promise<void> {
     const candidates = await listApps('find unconfirmed client', { q: label.slice(0, 100), limit: 200 }, 5);
-    const orphan = candidates.find((app) => isOwned(app) && MARK.read(app.profile?.dcr_bridge)?.registrationId === mark.registrationId);
+    const orphan = await findByRegistration(candidates.filter(isOwned), registrationId, (app) => MARK.read(app.profile?.dcr_bridge));
     if (orphan) await removeApp(orphan);
   }
 
@@ -169,9 +179,9 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
     return {
       async list() {
         const listed = await call('list secrets', 'idempotent', async () =>
-          usableAnswer(await collectUpTo((await secrets.listOAuth2ClientSecrets({ appId })) as unknown as Collection<unknown>, 10), (value): value is OktaSecret[] => isRecordArray(value) && value.every(isSecret), 'the secret listing'),
+          usableAnswer(await pages.collect((await secrets.listOAuth2ClientSecrets({ appId })) as unknown as Collection<unknown>, 10), (value): value is OktaSecret[] => isRecordArray(value) && value.every(isSecret), 'the secret listing'),
         );
-        listed.forEach((secret) => statuses.set(secret.id, secret.status));
+        for (const secret of listed) statuses.set(secret.id, secret.status);
         return listed.map((secret) => ({ id: secret.id, createdAt: Date.parse(secret.created ?? '') }));
       },
       async add() {
@@ -179,7 +189,7 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
         statuses.set(created.id, 'ACTIVE');
         return { id: created.id, value: created.client_secret };
       },
-      async remove({ id: secretId }: HeldSecret) {
+      async remove({ id: secretId }) {
         // Gone already (another replica's sweep): `false`, so it is not counted twice.
         if (statuses.get(secretId) !== 'INACTIVE' && (await goneIsDone(deactivate(secretId)))) return false;
         const reactivate = () => call('reactivate secret', 'idempotent', () => secrets.activateOAuth2ClientSecret({ appId, secretId }));
@@ -190,7 +200,7 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
     };
   }
 
-  const retireExpiredSecrets = createGraceSweep<OktaApp>(graceSeconds, {
+  const rotation = graceRotation<OktaApp>(graceSeconds, {
     async page(after) {
       const query = { filter: 'name eq "oidc_client"', limit: 200, ...(after === undefined ? {} : { after }) };
       return call('list clients', 'idempotent', async () => {
@@ -213,12 +223,12 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
     capabilities: { rotationGrace: true, apiAccessGrants: false },
 
     async registerClient(metadata, context) {
-      const mark = newMark(context);
-      const body = toOktaApp(metadata, mark);
+      const mark = MARK.create(context);
+      const body = toOktaApp(metadata, MARK.write(mark));
       // An app without the secret it needs is an unusable answer: the app found by its mark is removed.
       const withSecret = (value: unknown): value is OktaApp => isApp(value) && (!usesClientSecret(metadata.tokenEndpointAuthMethod) || !!value.credentials?.oauthClient?.client_secret);
       const create = async () => usableAnswer(await apps.createApplication({ application: body as unknown as Application, activate: true }), withSecret, 'the app creation');
-      const created = await cleanUpIfApplied(() => call('register client', 'unsafe', create), () => removeUnconfirmedRegistration(body.label, mark));
+      const created = await cleanUpIfApplied(() => call('register client', 'unsafe', create), () => removeUnconfirmedRegistration(body.label, mark.registrationId));
       return { ...toRegisteredClient(created), clientSecret: created.credentials?.oauthClient?.client_secret ?? '' };
     },
 
@@ -226,7 +236,7 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
 
     async updateClient(clientId, metadata, changes) {
       const app = await findOwnedApp(clientId);
-      const replacement = toOktaApp(metadata, updatedMark(MARK.read(app.profile?.dcr_bridge)!, changes), app);
+      const replacement = toOktaApp(metadata, MARK.write(MARK.read(app.profile?.dcr_bridge)!, changes), app);
       const replace = () => call('update client', 'idempotent', async () => usableAnswer(await apps.replaceApplication({ appId: app.id, application: replacement as unknown as Application }), isApp, 'the app update'));
       return toRegisteredClient(await rereadIfUnusable(replace, () => findOwnedApp(clientId)));
     },
@@ -236,11 +246,11 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
     async rotateSecret(clientId) {
       const app = await findOwnedApp(clientId);
       checkHasSecret(app.credentials?.oauthClient?.token_endpoint_auth_method ?? '');
-      const { value } = await rotateWithGrace(secretSlots(app.id, app), graceSeconds);
+      const { value } = await rotation.rotate(secretSlots(app.id, app));
       return { clientId, clientSecret: value, clientSecretExpiresAt: 0 };
     },
 
-    retireExpiredSecrets,
+    retireExpiredSecrets: rotation.sweep,
 
     listOpenRegistrations: async (limit) => openRegistrations(await ownedApps(), limit, (app) => MARK.read(app.profile?.dcr_bridge), (app) => app.credentials?.oauthClient?.client_id ?? app.id),
 
@@ -253,7 +263,7 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
   };
 }
 
-function toOktaApp(metadata: ClientMetadata, mark: BridgeMark, existing?: OktaApp) {
+function toOktaApp(metadata: ClientMetadata, mark: Record<string, string>, existing?: OktaApp) {
   const unsupported = metadata.grantTypes.find((grant) => !OKTA_GRANT_TYPES.has(grant));
   if (unsupported) throw new InvalidClientMetadataError(`Okta does not support the grant type ${unsupported}.`);
   const responseTypes = metadata.responseTypes.length > 0 ? metadata.responseTypes : defaultResponseTypes(metadata.grantTypes);
@@ -286,7 +296,7 @@ function toOktaApp(metadata: ClientMetadata, mark: BridgeMark, existing?: OktaAp
         jwks_uri: metadata.jwksUri,
       },
     },
-    profile: { ...existing?.profile, dcr_bridge: { ...MARK.write(mark), ...withoutUndefined({ named: metadata.clientName !== undefined, scope: metadata.scope, contacts: metadata.contacts }) } },
+    profile: { ...existing?.profile, dcr_bridge: { ...mark, ...withoutUndefined({ named: metadata.clientName !== undefined, scope: metadata.scope, contacts: metadata.contacts }) } },
   };
 }
 
@@ -321,20 +331,15 @@ function toRegisteredClient(app: OktaApp): RegisteredClient {
     jwksUri: settings.jwks_uri as string | undefined,
     postLogoutRedirectUris: settings.post_logout_redirect_uris,
   });
-  return {
-    ...registrationOf(MARK.read(mark)),
-    clientId: app.credentials?.oauthClient?.client_id ?? app.id,
-    clientIdIssuedAt: Math.floor(new Date(app.created ?? Date.now()).getTime() / 1000),
-    clientSecretExpiresAt: 0,
-    metadata: {
-      ...optional,
-      redirectUris: settings.redirect_uris ?? [],
-      grantTypes: settings.grant_types ?? [],
-      responseTypes: usableResponseTypes(settings.response_types ?? [], settings.grant_types ?? []),
-      tokenEndpointAuthMethod: app.credentials?.oauthClient?.token_endpoint_auth_method ?? 'client_secret_basic',
-      applicationType: settings.application_type === 'native' ? 'native' : 'web',
-    },
+  const metadata: ClientMetadata = {
+    ...optional,
+    redirectUris: settings.redirect_uris ?? [],
+    grantTypes: settings.grant_types ?? [],
+    responseTypes: usableResponseTypes(settings.response_types ?? [], settings.grant_types ?? []),
+    tokenEndpointAuthMethod: app.credentials?.oauthClient?.token_endpoint_auth_method ?? 'client_secret_basic',
+    applicationType: settings.application_type === 'native' ? 'native' : 'web',
   };
+  return registeredClient(app.credentials?.oauthClient?.client_id ?? app.id, metadata, MARK.read(mark), { issuedAt: Math.floor(new Date(app.created ?? Date.now()).getTime() / 1000) });
 }
 
 export const createDriverFromEnv: DriverFactory = async (env, settings) => {

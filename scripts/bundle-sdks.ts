@@ -1,5 +1,5 @@
 /**
- * A step of `npm run build`: bundles each SDK of src/driver/sdk.ts (the installed package with its dependencies) into
+ * A step of `npm run build`: bundles each SDK of src/driver/call/sdk.ts (the installed package with its dependencies) into
  * one CommonJS file in dist/sdk/, and records the versions bundled, which the drivers check before using a bundle.
  * Whitespace and syntax are minified, names kept (stack traces and `constructor.name` read as in the package); the
  * packages' licence comments are kept at the end of each file. Then a node started with `npm start`'s V8 flags runs
@@ -10,7 +10,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { bundledSdkDir, bundledSdks, bundledVersionsFile, installedVersion, type BundledSdk } from '../src/driver/sdk.js';
+import { bundledSdkDir, bundledSdks, bundledVersionsFile, installedVersion, type BundledSdk } from '../src/driver/call/sdk.js';
 import { packageRoot } from '../src/paths.js';
 import { startFlags } from './start-arguments.js';
 
@@ -35,7 +35,7 @@ for (const [name, file] of Object.entries(bundledSdks) as Array<[BundledSdk, str
 }
 // The compiled loader (tsc ran before this step), in a node with the start's V8 flags: V8 takes a code cache only
 // from the same version and flags.
-const compiledLoader = pathToFileURL(join(packageRoot, 'dist', 'src', 'driver', 'sdk.js')).href;
+const compiledLoader = pathToFileURL(join(packageRoot, 'dist', 'src', 'driver', 'call', 'sdk.js')).href;
 const flags = startFlags();
 const caching = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', `(await import(${JSON.stringify(compiledLoader)})).writeCodeCaches();`], { stdio: 'inherit' });
 if (caching.status !== 0) throw new Error(`writing the SDKs' code caches exited ${caching.status ?? caching.signal}`);

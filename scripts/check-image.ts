@@ -13,7 +13,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rea
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundledSdks, bundledVersionsFile, codeCacheOf } from '../src/driver/sdk.js';
+import { bundledSdks, bundledVersionsFile, codeCacheOf } from '../src/driver/call/sdk.js';
 
 const context = fileURLToPath(new URL('..', import.meta.url));
 const workspace = mkdtempSync(join(tmpdir(), 'dcr-image-'));

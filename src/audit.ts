@@ -12,7 +12,7 @@ import type { AuditDestination } from './config.js';
 import { ConfigurationError } from './env.js';
 import { BridgeError } from './errors.js';
 import type { AuditRecord, BridgeEventName, BridgeEvents } from './events.js';
-import { upstreamStatusOf, type UpstreamFailure } from './idp/call.js';
+import { idpStatusOf } from './driver/call/failure.js';
 import { currentRequestId } from './logging.js';
 
 /** Route templates (method + `res.locals.route`) of the changes; anything else audited is named by its template. */
@@ -52,16 +52,6 @@ interface PendingRequest {
   authFailed?: boolean;
   ignored?: boolean;
   changed?: boolean;
-}
-
-/** The IdP's part in a failure: its status, or that it did not answer. */
-export function idpStatusOf(error: unknown): { idpStatus?: AuditRecord['idpStatus'] } {
-  const status = upstreamStatusOf(error);
-  if (status !== undefined) return { idpStatus: status };
-  const cause = error instanceof BridgeError ? (error.cause as UpstreamFailure | undefined) : undefined;
-  if (cause?.kind === 'timeout') return { idpStatus: 'timeout' };
-  if (cause?.kind === 'network') return { idpStatus: 'unreachable' };
-  return {};
 }
 
 function outcomeOf(status: number, pending: PendingRequest): AuditRecord['outcome'] {

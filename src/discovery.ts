@@ -3,7 +3,7 @@
  * served stale while one background fetch replaces it, and kept serving stale when the IdP fails. Only the very first
  * fetch is awaited by a caller. The clock is injected so tests need no timers.
  */
-import type { IdpAnswer, IdpHttpClient } from './driver/http.js';
+import type { IdpAnswer, IdpHttpClient } from './driver/call/http.js';
 import { BridgeError, IdpUnavailableError } from './errors.js';
 
 export type DiscoveryDocument = Record<string, unknown>;

@@ -3,6 +3,7 @@
  * (container secrets). A bad or missing variable is a `ConfigurationError` whose message is the one line the
  * bridge prints before it refuses to start: the variable's name and what it must be.
  */
+import { X509Certificate, createHash, createPrivateKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 export type Env = Record<string, string | undefined>;
@@ -77,4 +78,69 @@ const fileErrorReasons: Record<string, string> = {
 export function fileErrorReason(error: unknown): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   return (code && fileErrorReasons[code]) ?? (code ? `error ${code}` : 'unknown error');
+}
+
+/**
+ * Which of two alternative variables is set, and its value (an API token or a service app, a secret or a certificate).
+ * Both set, or neither, is a configuration error named after the first, with the message given for the case.
+ */
+export function eitherEnv<A extends string, B extends string>(env: Env, names: [A, B], messages: { both: string; neither: string }): { name: A | B; value: string } {
+  const [first, second] = names.map((name) => envValue(env, name));
+  if (first !== undefined && second !== undefined) throw new ConfigurationError(names[0], messages.both);
+  if (first !== undefined) return { name: names[0], value: first };
+  if (second !== undefined) return { name: names[1], value: second };
+  throw new ConfigurationError(names[0], messages.neither);
+}
+
+/** An https URL (no trailing slash) for an IdP endpoint that speaks https only: an http URL would fail later, less clearly. */
+export function httpsUrlEnv(env: Env, name: string, fallback: string): string {
+  const value = urlEnv(env, name, fallback);
+  if (!value.startsWith('https://')) throw new ConfigurationError(name, 'must be an absolute https URL');
+  return value;
+}
+
+/** A PEM or JWK private key (RSA, or EC P-256), with the JWK's `kid` when it has one. */
+export function parsePrivateKey(text: string): { key: KeyObject; keyId?: string } {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('{')) {
+    const jwk = JSON.parse(trimmed) as { kid?: string } & Record<string, unknown>;
+    return { key: createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' }), keyId: jwk.kid };
+  }
+  return { key: createPrivateKey(trimmed.replaceAll('\\n', '\n')) };
+}
+
+/** The private key in `name` (PEM or JWK, RSA or EC P-256), required and checked to parse. */
+export function privateKeyEnv(env: Env, name: string, requirement: string): string {
+  const privateKey = requiredEnv(env, name, requirement);
+  try {
+    parsePrivateKey(privateKey);
+  } catch {
+    throw new ConfigurationError(name, 'must be a PEM private key or a private JWK (RSA or EC P-256)');
+  }
+  return privateKey;
+}
+
+/** A PEM holding a private key and its certificate, as a token endpoint's client certificate: the key, the SHA-256 thumbprint, the certificate. */
+export function certificateCredential(pem: string, variable: string): { privateKey: string; thumbprintSha256: string; x5c: string } {
+  const certificate = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
+  const key = /-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/.exec(pem)?.[0];
+  if (!certificate || !key) throw new ConfigurationError(variable, 'must name a PEM file holding both the private key and the certificate');
+  const der = new X509Certificate(certificate).raw;
+  return {
+    privateKey: createPrivateKey(key).export({ format: 'pem', type: 'pkcs8' }).toString(),
+    thumbprintSha256: createHash('sha256').update(der).digest('hex'),
+    x5c: certificate,
+  };
+}
+
+/** The PEM file `path` (named by `variable`), read and checked to hold a private key and its certificate. */
+export function readCertificatePem(variable: string, path: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch {
+    throw new ConfigurationError(variable, 'must name a readable PEM file holding the private key and the certificate');
+  }
+  certificateCredential(pem, variable);
+  return pem;
 }

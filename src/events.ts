@@ -3,7 +3,7 @@
  * never a secret.
  */
 import { EventEmitter } from 'node:events';
-import type { IdpFailureReport } from './driver/admin-call.js';
+import type { IdpFailureReport } from './driver/contract.js';
 
 /** `standard`: the RFC 7591/7592 façade at /register. */
 export type Portal = 'api7' | 'konnect' | 'standard';

@@ -5,6 +5,7 @@
  */
 import type { ClientMetadata, RegisteredClient, RegisteredClientWithSecret, RegistrationContext, RotatedSecret } from './driver/contract.js';
 import { InvalidRedirectUriError, InvalidRequestError } from './errors.js';
+import { withoutUndefined } from './records.js';
 
 /** The API7 request body after schema validation (spec: Api7ClientMetadata). */
 export interface Api7ClientMetadataBody {
@@ -188,8 +189,4 @@ export function konnectClientToWire(client: RegisteredClientWithSecret): Record<
 
 export function rotatedSecretToWire(rotated: RotatedSecret): Record<string, unknown> {
   return { client_id: rotated.clientId, client_secret: rotated.clientSecret, client_secret_expires_at: rotated.clientSecretExpiresAt };
-}
-
-function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, member]) => member !== undefined)) as T;
 }

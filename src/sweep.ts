@@ -2,11 +2,11 @@
  * The rotation-grace sweep: old secrets whose grace ended are retired by the driver, which reads their creation
  * times from the IdP — so the sweep keeps no state and several replicas may run it at once.
  */
-import type { DcrDriver } from './driver/contract.js';
-import { idpStatusOf } from './audit.js';
+import type { Clock, DcrDriver } from './driver/contract.js';
 import type { BridgeConfig } from './config.js';
 import { BridgeError } from './errors.js';
-import { systemClock, type Clock } from './idp/call.js';
+import { systemClock } from './driver/call/caller.js';
+import { idpStatusOf } from './driver/call/failure.js';
 import type { BridgeEvents } from './events.js';
 import type { Logger } from './logging.js';
 

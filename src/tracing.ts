@@ -21,7 +21,7 @@ import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { RequestHandler } from 'express';
 import type { DriverObserver } from './core/driver.js';
 import { BridgeError } from './errors.js';
-import { observeIdpAttempts, type IdpAttemptObserver } from './idp/call.js';
+import { observeIdpAttempts, type IdpAttemptObserver } from './driver/call/caller.js';
 
 export interface Tracing {
   /** Mounted first: the request's server span, with the portal's trace context as its parent. */

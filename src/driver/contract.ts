@@ -1,17 +1,13 @@
 /**
- * The one interface every identity-provider driver implements. A driver translates these calls into its IdP's
- * admin API and nothing else: retries, token caching and error mapping live in the kit (src/driver/, src/idp/),
- * validation of the caller's input in the dialect routers. Drivers throw only the bridge's typed errors
- * (src/errors.ts). A driver module writes a `DriverImplementation` and hands it to `defineDriver` (define.ts), which
- * fills the optional methods; the rest of the bridge sees the complete `DcrDriver`.
+ * The one interface every identity-provider driver implements, at the floor of the kit: it imports plain types only.
+ * A driver translates these calls into its IdP's admin API and nothing else: retries, token caching and error mapping
+ * live in the kit (src/driver/), validation of the caller's input in the dialect routers. Drivers throw only the
+ * bridge's typed errors (src/errors.ts). A driver module writes a `DriverImplementation`; the one wrapper
+ * (src/core/driver.ts) fills the optional methods, and the rest of the bridge sees the complete `DcrDriver`.
  *
  * Names are camelCase here; the RFC 7591 snake_case names live only on the wire.
  */
-import type { RequestHandler } from 'express';
-import type { Env } from '../env.js';
-import type { IdpCallPolicy } from '../idp/call.js';
-import type { IdpFailureReport } from './admin-call.js';
-import type { SweepOptions } from './rotation.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** RFC 7591 client metadata after validation and defaulting (src/metadata.ts). */
 export interface ClientMetadata {
@@ -96,6 +92,15 @@ export interface DriverCapabilities {
   apiAccessGrants: boolean;
 }
 
+/**
+ * Routes a driver serves itself: node's request and response, and `next` for what the handler does not serve. The
+ * handler is a method, so an Express handler (whose request and response extend node's) is one too.
+ */
+export interface PublicRoutes {
+  path: string;
+  handler(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void;
+}
+
 export interface DcrDriver {
   /** `local`, `keycloak`, `okta`, `auth0`, `entra`... */
   readonly name: string;
@@ -104,7 +109,7 @@ export interface DcrDriver {
    * Routes the driver serves itself, without the API key (the embedded local IdP under `/local-idp`).
    * The app mounts `handler` at `path` before any key-protected route.
    */
-  readonly publicRoutes?: { path: string; handler: RequestHandler };
+  readonly publicRoutes?: PublicRoutes;
 
   /** Creates a client marked as owned by this bridge; returns it with its one and only copy of the secret. */
   registerClient(metadata: ClientMetadata, context: RegistrationContext): Promise<RegisteredClientWithSecret>;
@@ -127,7 +132,7 @@ export interface DcrDriver {
    * The periodic sweep: retires every old secret of this bridge's clients whose grace ended before `now`
    * (epoch milliseconds). Reads creation times from the IdP, so it needs no state and is safe in several
    * replicas. Returns how many secrets it retired. Drivers without `rotationGrace` return 0. `options` bounds the
-   * IdP calls of one sweep (src/driver/rotation.ts); what a sweep leaves is the next one's.
+   * IdP calls of one sweep (src/driver/rotation/sweep.ts); what a sweep leaves is the next one's.
    */
   retireExpiredSecrets(now: number, options?: SweepOptions): Promise<number>;
   /**
@@ -196,11 +201,55 @@ export interface DriverSettings {
   idpMaxConnections?: number;
 }
 
-/** `DCR_IDP_MAX_CONNECTIONS`' default (here, not in http.ts, so reading the configuration loads no HTTP client). */
+/** Time as the call layer reads and waits on it; tests pass a virtual one, so no test waits for a real timer. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  /** Runs `callback` after `ms`, unless the returned cancel function runs first. */
+  setTimer(callback: () => void, ms: number): () => void;
+}
+
+/** Timeouts and retries of every call to the IdP (src/driver/call/caller.ts). */
+export interface IdpCallPolicy {
+  /** Per attempt. */
+  timeoutMs: number;
+  /** Over all attempts and waits of one call. */
+  budgetMs: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  maxAttempts: number;
+  /** What timeouts and waits run on; default the system clock. Part of the policy so it reaches every driver's caller. */
+  clock?: Clock;
+}
+
+/** What kind of failure an attempt met, as the log names it. */
+export type IdpFailureCause = 'connection refused' | 'connection reset' | 'dns' | 'tls' | 'timeout' | 'status' | 'network';
+
+/** One failed attempt, as the composition root logs it (`idp.attempt_failed`). Ids and names only. */
+export interface IdpFailureReport {
+  operation: string;
+  attempt: number;
+  cause: IdpFailureCause;
+  /** `host[:port]` of the IdP endpoint called. */
+  host: string;
+  status?: number;
+  retrying: boolean;
+}
+
+/** What the sweep loop hands a driver's `retireExpiredSecrets`: its bound, and where it hears that the bound ended it. */
+export interface SweepOptions {
+  /** At most this many IdP calls in one sweep; the clients left are the next sweep's. Default `DEFAULT_SWEEP_MAX_IDP_CALLS`. */
+  maxIdpCalls?: number;
+  /** Called when the bound ended a sweep with clients left, with the IdP calls it made. */
+  onUnfinished?: (idpCalls: number) => void;
+}
+
+/** `DCR_IDP_MAX_CONNECTIONS`' default (here, not in call/http.ts, so reading the configuration loads no HTTP client). */
 export const defaultIdpMaxConnections = 32;
 
 /**
  * Every driver module exports one of these, e.g. `export const createDriverFromEnv: DriverFactory` — it reads its own
- * variables (through src/env.ts, so `NAME_FILE` works and a bad variable is one clear line) and builds the driver.
+ * variables from `env` (src/env.ts's `Env`, read through its readers, so `NAME_FILE` works and a bad variable is one
+ * clear line) and builds the driver.
  */
-export type DriverFactory = (env: Env, settings: DriverSettings & { publicUrl: string }) => Promise<DriverImplementation>;
+export type DriverFactory = (env: Record<string, string | undefined>, settings: DriverSettings & { publicUrl: string }) => Promise<DriverImplementation>;

@@ -1,24 +1,31 @@
 /**
- * The driver kit: what a driver module imports. The contract, the admin-call wrapper and the "may the IdP have acted?"
- * decision, the pooled IdP HTTP client, the ownership mark and gate, the client-credentials token fetcher, rotation
- * with a grace and the bundled vendor SDKs. Not here: the defaults of the optional methods (src/core/driver.ts) and the
- * composition root (src/drivers.ts).
+ * The driver kit: what a driver module imports, name by name. Beside it a driver uses plain src/ helpers only
+ * (src/env.ts, src/errors.ts, src/records.ts, src/metadata.ts, src/discovery.ts). Not here: the build's SDK internals
+ * (call/sdk.ts), the defaults of the optional methods and the observers (src/core/driver.ts), the composition root
+ * (src/drivers.ts).
  */
-export * from './contract.js';
-export * from './admin-call.js';
-export * from './http.js';
-export * from './ownership.js';
-export * from './rotation.js';
-export * from './token.js';
-export * from './standard.js';
-export * from './recovery.js';
-export * from './members.js';
-export * from './sweep-listing.js';
-export * from './two-slots.js';
-export * from './registered.js';
-export * from './attempt-scope.js';
-export * from './answers.js';
-export * from './listing.js';
-export * from './settle.js';
-export * from './credentials.js';
-export * from './sdk.js';
+
+// The contract (contract.ts): what a driver module writes.
+export type { ClientMetadata, DriverFactory, DriverImplementation, RegisteredClient } from './contract.js';
+
+// The IdP call (call/): timeouts, retries, the one failure classifier, the pooled HTTP client, tokens, SDK hooks.
+export { createAdminCall, type AdminCallSettings } from './call/admin-call.js';
+export { AttemptScope } from './call/attempt-scope.js';
+export type { CallSafety } from './call/caller.js';
+export { carryFailure, statusFailure, upstreamStatusOf, usableAnswer, type UpstreamFailure } from './call/failure.js';
+export type { IdpHttpClient } from './call/http.js';
+export { pages } from './call/pages.js';
+export { loadSdk } from './call/sdk.js';
+export { clientCredentialsGrant } from './call/token.js';
+
+// Recovery (recovery.ts): may the IdP have acted, and what a driver does about it.
+export { answerUnread, chosenClientId, cleanUpIfApplied, createOrAdopt, findByRegistration, foundOrUndefined, goneIsDone, regeneratedSecret, rereadIfUnusable, undoOnFailure } from './recovery.js';
+
+// Ownership (ownership.ts, members.ts): the one client-id rule, the mark, the gate, the clients handed back.
+export { applicationTypeOf, checkClientId, deleteOwned, flatMark, openRegistrations, registeredClient, requireOwned } from './ownership.js';
+export { members } from './members.js';
+
+// Rotation (rotation/): grace, sweep, two slots, and which clients have a secret to rotate.
+export { checkHasSecret, usesClientSecret, type SecretSlots } from './rotation/grace.js';
+export { graceRotation } from './rotation/sweep.js';
+export { currentAndRotatedSecrets } from './rotation/two-slots.js';

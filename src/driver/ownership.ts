@@ -2,18 +2,17 @@
  * Ownership: the bridge marks every client it creates and refuses every client it did not (DESIGN.md, Security
  * rules). One mark model, one format — a small record written as flat string members — stored where each IdP keeps
  * free-form data about a client: Keycloak attributes, Okta's app profile, Auth0 `client_metadata`, Entra's notes
- * (beside the tag Graph can filter on). Here also the client-id check every route and driver shares, and the gate
- * and idempotent delete built on the mark.
+ * (beside the tag Graph can filter on). Here also the one client-id rule every route and driver shares, the gate and
+ * idempotent delete built on the mark, and the `RegisteredClient` a driver hands back from what the mark records.
  *
- *   const storage = flatMark({ prefix: 'dcr-bridge.' });
- *   attributes = { ...attributes, ...storage.write(newMark(context)) };
- *   const client = requireOwned(await find(clientId), (found) => storage.read(found.attributes) !== undefined);
+ *   const MARK = flatMark({ prefix: 'dcr-bridge.' });
+ *   attributes = { ...attributes, ...MARK.write(MARK.create(context)) };
+ *   const client = requireOwned(await find(clientId), (found) => MARK.read(found.attributes) !== undefined);
  */
 import { randomUUID } from 'node:crypto';
 import { ClientNotFoundError, InvalidRequestError } from '../errors.js';
 import { decodeStandardRegistration, encodeStandardRegistration } from '../registration.js';
-import type { RegistrationContext, StandardRegistration } from './contract.js';
-import { answerUnread } from './admin-call.js';
+import type { ClientMetadata, RegisteredClient, RegistrationContext, StandardRegistration } from './contract.js';
 
 /** `client_id` path segments and driver arguments: a safe alphabet (DESIGN.md), never a dot segment. */
 export const CLIENT_ID_PATTERN = /^[A-Za-z0-9._~-]{1,255}$/;
@@ -35,7 +34,7 @@ interface MarkField<T> {
 }
 
 /** The value types a mark field can have, each written as a string (every IdP's free-form store holds strings). */
-export const markField = {
+const markField = {
   text: (key: string): MarkField<string> => ({ key, write: (value) => value, read: (value) => value }),
   epochSeconds: (key: string): MarkField<number> => ({ key, write: (value) => String(value), read: (value) => (/^\d{1,12}$/.test(value) ? Number(value) : undefined) }),
   flag: (key: string): MarkField<boolean> => ({ key, write: (value) => String(value), read: (value) => (value === 'true' ? true : value === 'false' ? false : undefined) }),
@@ -64,7 +63,7 @@ export type BridgeMark = { [K in MarkFieldName]?: FieldValue<(typeof markFields)
 const MANAGED = 'managed';
 
 /** The mark of a client about to be created. */
-export function newMark(context: RegistrationContext, now = Date.now()): BridgeMark & { registrationId: string; issuedAt: number } {
+function newMark(context: RegistrationContext, now = Date.now()): BridgeMark & { registrationId: string; issuedAt: number } {
   return {
     registrationId: randomUUID(),
     issuedAt: Math.floor(now / 1000),
@@ -77,7 +76,7 @@ export function newMark(context: RegistrationContext, now = Date.now()): BridgeM
 }
 
 /** The mark as flat string members (the one format): `managed`, then each field that has a value. */
-export function encodeMark(mark: BridgeMark, omit: readonly MarkFieldName[] = []): Record<string, string> {
+function encodeMark(mark: BridgeMark, omit: readonly MarkFieldName[] = []): Record<string, string> {
   const encoded: Record<string, string> = { [MANAGED]: 'true' };
   for (const [name, field] of Object.entries(markFields) as Array<[MarkFieldName, MarkField<unknown>]>) {
     const value = mark[name];
@@ -87,7 +86,7 @@ export function encodeMark(mark: BridgeMark, omit: readonly MarkFieldName[] = []
 }
 
 /** The mark read back from flat members; `undefined` when the client is not the bridge's. */
-export function decodeMark(members: Record<string, unknown> | undefined): BridgeMark | undefined {
+function decodeMark(members: Record<string, unknown> | undefined): BridgeMark | undefined {
   if (members?.[MANAGED] !== 'true') return undefined;
   const mark: Record<string, unknown> = {};
   for (const [name, field] of Object.entries(markFields) as Array<[MarkFieldName, MarkField<unknown>]>) {
@@ -99,8 +98,13 @@ export function decodeMark(members: Record<string, unknown> | undefined): Bridge
 }
 
 export interface MarkStorage {
-  /** The members to store on the client. */
-  write(mark: BridgeMark): Record<string, string>;
+  /** The mark of a client about to be created: a new registration id, issued now, the context's portal ids and registration. */
+  create(context: RegistrationContext, now?: number): BridgeMark & { registrationId: string; issuedAt: number };
+  /**
+   * The members to store on the client; with the `changes` of `updateClient`, the mark's standard registration is
+   * replaced when they carry one.
+   */
+  write(mark: BridgeMark, changes?: { registration?: StandardRegistration }): Record<string, string>;
   /** The client's mark, or `undefined` when the client is not the bridge's. */
   read(members: Record<string, unknown> | undefined): BridgeMark | undefined;
   /** Whether a member name belongs to the mark (kept across an update, never taken for metadata). */
@@ -116,8 +120,10 @@ export function flatMark(options: { prefix: string; managed?: [key: string, valu
   const { prefix } = options;
   const [managedKey, managedValue] = options.managed ?? [`${prefix}${MANAGED}`, 'true'];
   return {
-    write: (mark) => {
-      const { [MANAGED]: _managed, ...fields } = encodeMark(mark, options.omit);
+    create: newMark,
+    write: (mark, changes) => {
+      const updated = changes?.registration ? { ...mark, standardRegistration: changes.registration } : mark;
+      const { [MANAGED]: _managed, ...fields } = encodeMark(updated, options.omit);
       return { [managedKey]: managedValue, ...Object.fromEntries(Object.entries(fields).map(([key, value]) => [`${prefix}${key}`, value])) };
     },
     read: (members) => {
@@ -135,11 +141,6 @@ export function requireOwned<Client>(client: Client | undefined, isOwned: (clien
   return client;
 }
 
-/** The bridge's own clients out of an IdP listing (a sweep, the open-registration listing). */
-export async function* ownedOnly<Client>(clients: AsyncIterable<Client>, isOwned: (client: Client) => boolean): AsyncIterable<Client> {
-  for await (const client of clients) if (isOwned(client)) yield client;
-}
-
 /** Idempotent delete: a client already gone is done, a foreign one is `404`, the bridge's own is removed. */
 export async function deleteOwned<Client>(client: Client | undefined, isOwned: (client: Client) => boolean, remove: (client: Client) => Promise<void>): Promise<void> {
   if (client === undefined) return;
@@ -147,30 +148,32 @@ export async function deleteOwned<Client>(client: Client | undefined, isOwned: (
 }
 
 /**
- * Runs an IdP call whose "not found" means the wanted state already holds; resolves `true` when it was gone. Its
- * answer is never read, so a 2xx the SDK could not parse (`UnusableAnswerError`) is done too.
+ * The `RegisteredClient` a driver hands back from the client it read: its id, the metadata it translated, and what the
+ * mark records — when it was issued (unless the IdP says, `issuedAt`; `0` when neither does) and the standard DCR
+ * registration. Its secret never expires unless `secretExpiresAt` says when (epoch seconds).
  */
-export async function goneIsDone(call: Promise<unknown>): Promise<boolean> {
-  try {
-    await answerUnread(call);
-    return false;
-  } catch (error) {
-    if (error instanceof ClientNotFoundError) return true;
-    throw error;
-  }
+export function registeredClient(clientId: string, metadata: ClientMetadata, mark: BridgeMark | undefined, options: { issuedAt?: number; secretExpiresAt?: number } = {}): RegisteredClient {
+  return {
+    clientId,
+    clientIdIssuedAt: options.issuedAt ?? mark?.issuedAt ?? 0,
+    clientSecretExpiresAt: options.secretExpiresAt ?? 0,
+    metadata,
+    ...(mark?.standardRegistration ? { registration: mark.standardRegistration } : {}),
+  };
 }
 
-/** An IdP lookup whose "not found" (`ClientNotFoundError`) means there is no such client. */
-export async function foundOrUndefined<T>(lookup: Promise<T>): Promise<T | undefined> {
-  try {
-    return await lookup;
-  } catch (error) {
-    if (error instanceof ClientNotFoundError) return undefined;
-    throw error;
-  }
+/** RFC 7591 `application_type` from what an IdP stored for it: `web` or `native`, else none. */
+export function applicationTypeOf(stored: unknown): ClientMetadata['applicationType'] {
+  return stored === 'web' || stored === 'native' ? stored : undefined;
 }
 
-/** An object without its `undefined` members (IdP payloads, RFC 7591 metadata). */
-export function withoutUndefined<T extends object>(value: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
+/** `listOpenRegistrations(limit)`: the client ids of the first `limit` open-registered clients among the bridge's own. */
+export async function openRegistrations<Client>(clients: AsyncIterable<Client> | Iterable<Client>, limit: number, markOf: (client: Client) => BridgeMark | undefined, idOf: (client: Client) => string | undefined): Promise<string[]> {
+  const open: string[] = [];
+  for await (const client of clients) {
+    if (open.length >= limit) break;
+    const id = idOf(client);
+    if (id && markOf(client)?.standardRegistration?.openRegistration) open.push(id);
+  }
+  return open;
 }

@@ -10,7 +10,7 @@
 import { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import { defaultStandardDcrConfig, type BridgeConfig, type StandardDcrConfig } from '../config.js';
 import type { ClientMetadata, DcrDriver, RegisteredClient, StandardRegistration } from '../driver/contract.js';
-import { usesClientSecret } from '../driver/credentials.js';
+import { usesClientSecret } from '../driver/rotation/grace.js';
 import { isClientId } from '../driver/ownership.js';
 import {
   BridgeError,

@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createGraceSweep, type GraceSweepSource, type HeldSecret } from '../../src/driver/rotation.js';
+import type { HeldSecret } from '../../src/driver/rotation/grace.js';
+import { createGraceSweep, type GraceSweepSource } from '../../src/driver/rotation/sweep.js';
 
 const GRACE_SECONDS = 60;
 const NOW = 10_000_000;

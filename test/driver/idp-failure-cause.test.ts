@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import request from 'supertest';
 import { createKeycloakDriver } from '../../drivers/keycloak.js';
-import type { IdpFailureReport } from '../../src/driver/admin-call.js';
+import type { IdpFailureReport } from '../../src/driver/contract.js';
 import { BridgeEvents } from '../../src/events.js';
 import { createLogger } from '../../src/logging.js';
 import { createTestApp } from '../support/app.js';

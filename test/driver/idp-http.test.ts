@@ -1,5 +1,5 @@
 /**
- * The kit's pooled IdP HTTP client (src/driver/http.ts), over TLS against the emulator framework: its connections are
+ * The kit's pooled IdP HTTP client (src/driver/call/http.ts), over TLS against the emulator framework: its connections are
  * kept alive and reused, at most `maxConnections` open at once, new ones resume the TLS session; an attempt's abort
  * ends the request at the IdP; dropped, refused and TLS failures keep the causes the call layer classifies them by.
  * Each face is checked: `request` (the kit's own calls), `fetch` (the SDKs that take a fetch function) and
@@ -11,8 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createServer as createPlainServer, type Server } from 'node:http';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { createAdminCall, mayHaveBeenApplied, type IdpFailureReport } from '../../src/driver/admin-call.js';
-import { createIdpHttpClient, type IdpHttpClient } from '../../src/driver/http.js';
+import { createAdminCall } from '../../src/driver/call/admin-call.js';
+import type { IdpFailureReport } from '../../src/driver/contract.js';
+import { mayHaveBeenApplied } from '../../src/driver/recovery.js';
+import { createIdpHttpClient, type IdpHttpClient } from '../../src/driver/call/http.js';
 import { IdpTimeoutError, IdpUnavailableError } from '../../src/errors.js';
 import { Emulator } from '../emulators/framework.js';
 import { VirtualClock } from '../support/virtual-clock.js';
@@ -221,7 +223,7 @@ describe('the IdP HTTP client', () => {
 
   it('trusts a private CA through NODE_EXTRA_CA_CERTS, and nothing else', async () => {
     assert.equal(process.env.NODE_EXTRA_CA_CERTS, emulator.caFile, 'npm test trusts the test CA the standard Node way');
-    const script = `import { createIdpHttpClient } from './src/driver/http.ts';
+    const script = `import { createIdpHttpClient } from './src/driver/call/http.ts';
       const http = createIdpHttpClient();
       http.request(process.argv[1]).then((answer) => console.log(answer.status), (error) => console.log(error.cause?.code)).finally(() => http.close());`;
     const run = async (env: NodeJS.ProcessEnv) =>

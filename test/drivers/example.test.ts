@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 import { createExampleDriver } from '../../drivers/example.js';
-import type { DcrDriver, DriverSettings, RegisteredClientWithSecret } from '../../src/driver/index.js';
+import type { DcrDriver, DriverSettings, RegisteredClientWithSecret } from '../../src/driver/contract.js';
 import { serviceMetadata, testDriver, webMetadata } from '../conformance/driver-suite.js';
 import { startExampleEmulator, type ExampleEmulator } from '../emulators/example.js';
 import { deletionOperation, faultKinds, faultMatrix, readOperation, registrationOperation, rotationOperation, type MatrixOperation, type MatrixTarget } from '../support/fault-matrix.js';

@@ -1,5 +1,5 @@
 /**
- * The bundled vendor SDKs and undici (src/driver/sdk.ts): built into dist/sdk/ and used while they hold the installed version,
+ * The bundled vendor SDKs and undici (src/driver/call/sdk.ts): built into dist/sdk/ and used while they hold the installed version,
  * so the Okta and Auth0 suites, which run after the build, go through the same bundle as production.
  */
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { bundledSdkDir, bundledSdks, bundledVersionsFile, installedVersion, loadSdk, sdkSource, type BundledSdk } from '../../src/driver/sdk.js';
+import { bundledSdkDir, bundledSdks, bundledVersionsFile, installedVersion, loadSdk, sdkSource, type BundledSdk } from '../../src/driver/call/sdk.js';
 import { startFlags } from '../../scripts/start-arguments.js';
 import { ensureBuilt } from '../support/built.js';
 
@@ -48,9 +48,9 @@ describe('bundled vendor SDKs', () => {
     const script = `
       await import(${JSON.stringify(join(dist, 'drivers', 'okta.js'))});
       await import(${JSON.stringify(join(dist, 'drivers', 'auth0.js'))});
-      const { createIdpHttpClient } = await import(${JSON.stringify(join(dist, 'src', 'driver', 'http.js'))});
+      const { createIdpHttpClient } = await import(${JSON.stringify(join(dist, 'src', 'driver', 'call', 'http.js'))});
       await createIdpHttpClient().close();
-      const { loadedSdks } = await import(${JSON.stringify(join(dist, 'src', 'driver', 'sdk.js'))});
+      const { loadedSdks } = await import(${JSON.stringify(join(dist, 'src', 'driver', 'call', 'sdk.js'))});
       const { createRequire } = await import('node:module');
       console.log(JSON.stringify({ sdks: Object.fromEntries(loadedSdks), modules: Object.keys(createRequire(import.meta.url).cache) }));`;
     const output = execFileSync(process.execPath, [...flags, '--input-type=module', '-e', script], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });

@@ -13,7 +13,7 @@ import type { Express } from 'express';
 import { createOktaDriver } from '../../drivers/okta.js';
 import { closeApp, createApp } from '../../src/app.js';
 import type { DcrDriver } from '../../src/driver/contract.js';
-import { IdpCaller } from '../../src/idp/call.js';
+import { IdpCaller } from '../../src/driver/call/caller.js';
 import { createLogger } from '../../src/logging.js';
 import { startTracing, type Tracing } from '../../src/tracing.js';
 import { startOktaEmulator, type OktaEmulator } from '../emulators/okta.js';

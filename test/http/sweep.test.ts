@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import type { SweepOptions } from '../../src/driver/rotation.js';
+import type { SweepOptions } from '../../src/driver/contract.js';
 import { IdpUnavailableError } from '../../src/errors.js';
 import { BridgeEvents } from '../../src/events.js';
 import { createLogger } from '../../src/logging.js';

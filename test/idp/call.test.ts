@@ -1,14 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ClientNotFoundError, ConflictError, IdpError, IdpTimeoutError, IdpUnavailableError, InvalidClientMetadataError } from '../../src/errors.js';
-import {
-  describeNetworkError,
-  IdpCaller,
-  retryAfterFromHeaders,
-  toBridgeError,
-  upstreamStatusOf,
-  type UpstreamFailure,
-} from '../../src/idp/call.js';
+import { IdpCaller } from '../../src/driver/call/caller.js';
+import { describeNetworkError, retryAfterFromHeaders, toBridgeError, upstreamStatusOf, type UpstreamFailure } from '../../src/driver/call/failure.js';
 
 /** An error shaped like what an SDK throws: a status and headers. */
 class FakeHttpError extends Error {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AdminTokenCache } from '../../src/idp/token-cache.js';
+import { AdminTokenCache } from '../../src/driver/call/token-cache.js';
 
 describe('admin token cache', () => {
   it('1,000 concurrent and sequential callers inside one lifetime cause one token request', async () => {

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundledSdks, bundledVersionsFile, codeCacheOf } from '../../src/driver/sdk.js';
+import { bundledSdks, bundledVersionsFile, codeCacheOf } from '../../src/driver/call/sdk.js';
 
 const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
 

@@ -7,7 +7,7 @@
  *   createKeycloakDriver({ ..., idpCallPolicy: { ...policy, clock } });
  *   faultMatrix({ clock, ... });   // the emulator's latency now advances `clock`
  */
-import type { Clock } from '../../src/idp/call.js';
+import type { Clock } from '../../src/driver/contract.js';
 
 interface Timer {
   at: number;

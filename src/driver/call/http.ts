@@ -3,7 +3,8 @@
  * host are kept alive, bounded (`DCR_IDP_MAX_CONNECTIONS`; requests past the bound wait for a free connection) and
  * resume their TLS sessions. Three faces of the same pool, one per kind of caller:
  * - `request`: the kit's and the drivers' own calls (token endpoints, discovery, Graph, the example IdP); the whole
- *   answer as text, no web streams.
+ *   answer as text, no web streams. `requestJson` is the same for a JSON admin API: the admin token as the bearer,
+ *   the body as JSON, a non-2xx answer an `IdpStatusError`.
  * - `fetch`: for an SDK whose hook is a fetch function (Auth0's `fetch`, Okta's request executor); its `Response`
  *   holds the body already read, so nothing is streamed unless the SDK asks for `body`.
  * - `fetchOptions`: for an SDK whose only hook is the init it passes to Node's own fetch (Keycloak's `requestOptions`).
@@ -17,8 +18,8 @@
  *   return answer.json();
  */
 import type { Agent as UndiciAgent, Dispatcher } from 'undici';
-import { IdpConnectionError } from '../idp/call.js';
-import { defaultIdpMaxConnections } from './contract.js';
+import { defaultIdpMaxConnections } from '../contract.js';
+import { IdpConnectionError, IdpStatusError } from './failure.js';
 import { loadSdk } from './sdk.js';
 
 export interface IdpHttpOptions {
@@ -32,6 +33,18 @@ export interface IdpRequest {
   body?: string | Uint8Array;
   /** The attempt's signal: aborting it ends the request (waiting for a connection, sending, or reading the answer). */
   signal?: AbortSignal;
+}
+
+/** What `requestJson` sends: the method, the admin token, the JSON body if any, more headers, the attempt's signal. */
+export interface JsonRequest {
+  method: string;
+  /** The admin token, sent as the bearer. */
+  token: string;
+  /** Sent as JSON when present. */
+  body?: unknown;
+  /** More headers (a request id), sent after `authorization` and `accept`. */
+  headers?: Record<string, string>;
+  signal: AbortSignal;
 }
 
 /** An IdP's answer, read whole: status, headers (lower-case names) and the body as text. */
@@ -63,6 +76,11 @@ export class IdpAnswer {
 
 export interface IdpHttpClient {
   request(url: string, request?: IdpRequest): Promise<IdpAnswer>;
+  /**
+   * A JSON request: a non-2xx answer is `IdpStatusError` (with its `Retry-After`), a `204` is `undefined`, any other
+   * answer its body as JSON (a `SyntaxError` when it is not JSON, which the admin call makes `idp_error`).
+   */
+  requestJson(url: string, request: JsonRequest): Promise<unknown>;
   /** A fetch function over the pool, for SDKs that take one. */
   readonly fetch: typeof fetch;
   /** Init members that send Node's own fetch through the pool, for SDKs that only pass an init on. */
@@ -113,11 +131,18 @@ export function createIdpHttpClient(options: IdpHttpOptions = {}): IdpHttpClient
     return new BufferedResponse(url, answer.status, answer.statusText, headersOf(answer.headers), bytes);
   };
 
+  const requestJson = async (url: string, { method, token, body, headers, signal }: JsonRequest): Promise<unknown> => {
+    const sent = { authorization: `Bearer ${token}`, accept: 'application/json', ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
+    const answer = await request(url, { method, headers: sent, ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal });
+    if (!answer.ok) throw new IdpStatusError(answer.status, answer.headers);
+    return answer.status === 204 ? undefined : answer.json();
+  };
+
   // Node's fetch is undici and takes an undici Agent as its dispatcher; the types of the two copies differ.
   const fetchOptions = { dispatcher: agent } as unknown as RequestInit;
 
   let closed: Promise<void> | undefined;
-  return { request, fetch: fetchOverPool as typeof fetch, fetchOptions, close: () => (closed ??= agent.close()) };
+  return { request, requestJson, fetch: fetchOverPool as typeof fetch, fetchOptions, close: () => (closed ??= agent.close()) };
 }
 
 const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
@@ -158,8 +183,8 @@ function headerRecord(init: RequestInit['headers']): Record<string, string> {
 function headersOf(raw: Record<string, string | string[] | undefined>): Headers {
   const headers = new Headers();
   for (const [name, value] of Object.entries(raw)) {
-    if (Array.isArray(value)) value.forEach((each) => headers.append(name, each));
-    else if (value !== undefined) headers.append(name, value);
+    const values = Array.isArray(value) ? value : value === undefined ? [] : [value];
+    for (const each of values) headers.append(name, each);
   }
   return headers;
 }

@@ -8,8 +8,8 @@
  *   class Executor extends RequestExecutor { fetch(request) { return scope.fetch(http, request.url, request); } }
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { CallSafety } from '../idp/call.js';
 import type { AdminCall } from './admin-call.js';
+import type { CallSafety } from './caller.js';
 import type { IdpHttpClient } from './http.js';
 
 /** One attempt of an admin call: its abort signal, and the admin token (`''` when the kit fetches none). */

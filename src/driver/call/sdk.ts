@@ -19,7 +19,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
-import { packageRoot } from '../paths.js';
+import { packageRoot } from '../../paths.js';
 
 /** The packages bundled, and each one's file in `dist/sdk/`: two vendor SDKs, and undici, every vendor driver's HTTP client. */
 export const bundledSdks = { '@okta/okta-sdk-nodejs': 'okta-sdk-nodejs.cjs', auth0: 'auth0.cjs', undici: 'undici.cjs' } as const;
