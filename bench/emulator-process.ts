@@ -30,7 +30,13 @@ const starters: Record<string, () => Promise<Running>> = {
     return {
       url: okta.emulator.url,
       // The OAuth service app, the mode Okta recommends.
-      bridgeEnv: { DCR_DRIVER: 'okta', OKTA_ORG_URL: okta.emulator.url, OKTA_CLIENT_ID: clientId, OKTA_KEY_ID: keyId, OKTA_PRIVATE_KEY: privateKeyPem },
+      bridgeEnv: {
+        DCR_DRIVER: 'okta',
+        OKTA_ORG_URL: okta.emulator.url,
+        OKTA_CLIENT_ID: clientId,
+        OKTA_KEY_ID: keyId,
+        OKTA_PRIVATE_KEY: privateKeyPem,
+      },
       direct: { apiToken: okta.apiToken },
       tokenRequests: () => okta.tokenRequests(),
       stop: () => okta.stop(),
@@ -41,7 +47,12 @@ const starters: Record<string, () => Promise<Running>> = {
     return {
       url: auth0.emulator.url,
       bridgeEnv: auth0DriverEnv(auth0),
-      direct: { managementAudience: auth0.managementAudience, clientId: auth0.adminClient.clientId, clientSecret: auth0.adminClient.clientSecret, apiAudience: auth0.apiAudience },
+      direct: {
+        managementAudience: auth0.managementAudience,
+        clientId: auth0.adminClient.clientId,
+        clientSecret: auth0.adminClient.clientSecret,
+        apiAudience: auth0.apiAudience,
+      },
       tokenRequests: () => auth0.tokenRequests(),
       stop: () => auth0.stop(),
     };
@@ -62,7 +73,11 @@ const starters: Record<string, () => Promise<Running>> = {
     return {
       url: entra.emulator.url,
       bridgeEnv: env,
-      direct: { tenantId: env.ENTRA_TENANT_ID!, clientId: env.ENTRA_CLIENT_ID!, clientSecret: env.ENTRA_CLIENT_SECRET! },
+      direct: {
+        tenantId: env.ENTRA_TENANT_ID!,
+        clientId: env.ENTRA_CLIENT_ID!,
+        clientSecret: env.ENTRA_CLIENT_SECRET!,
+      },
       tokenRequests: () => entra.emulator.requestsTo('POST /:tenant/oauth2/v2.0/token').length,
       stop: () => entra.emulator.stop(),
     };
@@ -76,7 +91,8 @@ if (process.send && process.argv[2] && process.argv[2] in starters) {
   const { url, bridgeEnv, direct } = running;
   process.send({ type: 'started', value: { url, bridgeEnv, direct } satisfies StartedEmulator });
   process.on('message', (message: { id: number; type: 'tokenRequests' }) => {
-    if (message.type === 'tokenRequests') process.send!({ type: 'answer', id: message.id, value: running.tokenRequests() });
+    if (message.type === 'tokenRequests')
+      process.send!({ type: 'answer', id: message.id, value: running.tokenRequests() });
   });
   process.once('disconnect', () => void running.stop().finally(() => process.exit(0)));
 }

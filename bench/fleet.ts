@@ -64,7 +64,11 @@ function cpuSeconds(pid: number): number {
 const registerBody = JSON.stringify({ client_name: 'fleet bench client', grant_types: ['client_credentials'] });
 
 async function post(baseUrl: string, path: string, body: string, expect: number): Promise<void> {
-  const response = await fetch(`${baseUrl}${path}`, { method: 'POST', headers: { 'X-API-Key': apiKey, 'Content-Type': 'application/json' }, body });
+  const response = await fetch(`${baseUrl}${path}`, {
+    method: 'POST',
+    headers: { 'X-API-Key': apiKey, 'Content-Type': 'application/json' },
+    body,
+  });
   await response.arrayBuffer();
   if (response.status !== expect) throw new Error(`POST ${path} answered ${response.status}`);
 }
@@ -89,10 +93,17 @@ function percentiles(samples: number[]): Percentiles {
 
 /** The store calls themselves, as the bridge makes them (rate-limit-redis over the redis client; the memory store). */
 async function storeIncrements(redisUrl: string): Promise<{ redis: Percentiles; memory: Percentiles }> {
-  const [{ createClient }, { RedisStore }, { MemoryStore }] = await Promise.all([import('redis'), import('rate-limit-redis'), import('express-rate-limit')]);
+  const [{ createClient }, { RedisStore }, { MemoryStore }] = await Promise.all([
+    import('redis'),
+    import('rate-limit-redis'),
+    import('express-rate-limit'),
+  ]);
   const client = createClient({ url: redisUrl });
   await client.connect();
-  const redisStore = new RedisStore({ sendCommand: (...args: string[]) => client.sendCommand(args) as Promise<never>, prefix: 'bench:' });
+  const redisStore = new RedisStore({
+    sendCommand: (...args: string[]) => client.sendCommand(args) as Promise<never>,
+    prefix: 'bench:',
+  });
   const memoryStore = new MemoryStore();
   const options = { windowMs: 60_000 } as unknown as Options;
   await redisStore.init(options);
@@ -115,7 +126,10 @@ async function storeIncrements(redisUrl: string): Promise<{ redis: Percentiles; 
 }
 
 /** One request to each replica in turn, so a busy moment of the machine falls on both alike. */
-async function interleaved(memoryUrl: string, redisUrl: string): Promise<{ memory: Percentiles; redis: Percentiles; difference: number }> {
+async function interleaved(
+  memoryUrl: string,
+  redisUrl: string,
+): Promise<{ memory: Percentiles; redis: Percentiles; difference: number }> {
   const memory: number[] = [];
   const redis: number[] = [];
   const differences: number[] = [];
@@ -144,10 +158,15 @@ async function saturate(label: string, bridges: BridgeProcess[]): Promise<LoadRe
   try {
     const before = bridges.map((bridge) => cpuSeconds(bridge.pid));
     const ownBefore = process.cpuUsage();
-    const measurement = await measure(label, () => post(proxy.url, '/clients', registerBody, 201), { concurrency: CONCURRENCY, durationMs: LOAD_MS, warmup: CONCURRENCY * 2 });
+    const measurement = await measure(label, () => post(proxy.url, '/clients', registerBody, 201), {
+      concurrency: CONCURRENCY,
+      durationMs: LOAD_MS,
+      warmup: CONCURRENCY * 2,
+    });
     const own = process.cpuUsage(ownBefore);
     const cpu: Record<string, number> = {};
-    for (const [index, bridge] of bridges.entries()) cpu[`bridge ${index + 1}`] = cpuSeconds(bridge.pid) - before[index]!;
+    for (const [index, bridge] of bridges.entries())
+      cpu[`bridge ${index + 1}`] = cpuSeconds(bridge.pid) - before[index]!;
     cpu['load, proxy and emulator'] = (own.user + own.system) / 1e6;
     return { label, measurement, cpu };
   } finally {
@@ -171,7 +190,11 @@ export async function run(): Promise<void> {
   const withRedis = { ...common, DCR_REDIS_URL: redis.url };
   const bridges: BridgeProcess[] = [];
   try {
-    const [first, second, inMemory] = [await startBridgeProcess(withRedis), await startBridgeProcess(withRedis), await startBridgeProcess(common)];
+    const [first, second, inMemory] = [
+      await startBridgeProcess(withRedis),
+      await startBridgeProcess(withRedis),
+      await startBridgeProcess(common),
+    ];
     bridges.push(first!, second!, inMemory!);
     for (const bridge of bridges) {
       for (let warm = 0; warm < 200; warm++) await unmatched(bridge.baseUrl);
@@ -182,7 +205,9 @@ export async function run(): Promise<void> {
     const one = await saturate('1 replica', [first!]);
     const two = await saturate('2 replicas', [first!, second!]);
 
-    console.log('\nfleet (Okta driver against the Okta emulator over TLS, shared limits in redis-server, all on 127.0.0.1)');
+    console.log(
+      '\nfleet (Okta driver against the Okta emulator over TLS, shared limits in redis-server, all on 127.0.0.1)',
+    );
     console.log(
       `method: each replica is \`npm start\` in its own process (LOG_LEVEL=info, audit off); a round-robin HTTP proxy in the\n` +
         `benchmark process hands requests to 1 or 2 replicas, so both setups pay the same extra hop; ${CONCURRENCY} concurrent\n` +
@@ -204,11 +229,18 @@ export async function run(): Promise<void> {
         .join(', '),
     ]);
     const widths = header.map((name, column) => Math.max(name.length, ...rows.map((row) => row[column]!.length)));
-    const format = (cells: string[]) => cells.map((cell, column) => (column === 0 || column === 6 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
+    const format = (cells: string[]) =>
+      cells
+        .map((cell, column) =>
+          column === 0 || column === 6 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!),
+        )
+        .join('  ');
     console.log(format(header));
     console.log(widths.map((width) => '-'.repeat(width)).join('  '));
     for (const row of rows) console.log(format(row));
-    console.log(`throughput ratio, 2 replicas / 1: ${(two.measurement.throughput / one.measurement.throughput).toFixed(2)} (2 cores shared by both replicas, the emulator, the proxy and the load)`);
+    console.log(
+      `throughput ratio, 2 replicas / 1: ${(two.measurement.throughput / one.measurement.throughput).toFixed(2)} (2 cores shared by both replicas, the emulator, the proxy and the load)`,
+    );
     console.log(
       `Redis store per request (target ≤ 0.5 ms at p50): one rate-limit increment takes ${storeCost.redis.p50.toFixed(3)} ms at p50 ` +
         `(p99 ${storeCost.redis.p99.toFixed(3)}) in Redis against ${storeCost.memory.p50.toFixed(3)} ms (p99 ${storeCost.memory.p99.toFixed(3)}) in memory: ` +

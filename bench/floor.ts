@@ -32,21 +32,33 @@ interface Target {
 }
 
 async function bareServer(name: string, code: string): Promise<Target> {
-  const child = spawn(process.execPath, [...startFlags(), '-e', code], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<string>((resolve) => child.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())));
+  const child = spawn(process.execPath, [...startFlags(), '-e', code], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<string>((resolve) =>
+    child.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())),
+  );
   const call: JsonCall = jsonCaller(`http://127.0.0.1:${port}`, {});
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return { name, pid: child.pid!, get: () => call('GET', '/clients/abc'), stop: async () => {
+  return {
+    name,
+    pid: child.pid!,
+    get: () => call('GET', '/clients/abc'),
+    stop: async () => {
       child.kill();
       await exited;
-    } };
+    },
+  };
 }
 
 async function bridge(): Promise<Target> {
   const dataDir = await mkdtemp(join(tmpdir(), 'dcr-bench-floor-'));
   await openDataDirectory(dataDir, () => undefined);
   const started = await startBridgeProcess({ DCR_DRIVER: 'local', DCR_LOCAL_DATA_DIR: dataDir });
-  const { client_id: id } = (await started.call('POST', '/clients', { client_name: 'floor', grant_types: ['client_credentials'] })).body as { client_id: string };
+  const { client_id: id } = (
+    await started.call('POST', '/clients', { client_name: 'floor', grant_types: ['client_credentials'] })
+  ).body as { client_id: string };
   return {
     name: 'bridge (local get)',
     pid: started.pid,
@@ -59,18 +71,31 @@ async function bridge(): Promise<Target> {
 }
 
 export async function run(): Promise<void> {
-  const targets = [...(await Promise.all(Object.entries(servers).map(([name, code]) => bareServer(name, code)))), await bridge()];
+  const targets = [
+    ...(await Promise.all(Object.entries(servers).map(([name, code]) => bareServer(name, code)))),
+    await bridge(),
+  ];
   const figures = new Map<string, number[]>(targets.map((target) => [target.name, []]));
   try {
     for (let round = -1; round < ROUNDS; round++) {
       for (const target of targets) {
-        const measured = await measure(target.name, target.get, { concurrency: CONCURRENCY, count: COUNT }, { loop: eventLoopCpu(target.pid) });
+        const measured = await measure(
+          target.name,
+          target.get,
+          { concurrency: CONCURRENCY, count: COUNT },
+          { loop: eventLoopCpu(target.pid) },
+        );
         if (round >= 0) figures.get(target.name)!.push(measured.cpuUsPerOp.loop!);
       }
     }
   } finally {
     await Promise.all(targets.map((target) => target.stop()));
   }
-  console.log(`\nfloor: event-loop CPU µs per GET, ${CONCURRENCY} concurrent, median of ${ROUNDS} rounds of ${COUNT} after one unmeasured, the servers taking turns`);
-  for (const [name, values] of figures) console.log(`${name.padEnd(20)} ${median(values).toFixed(0).padStart(6)} µs  (rounds: ${values.map((value) => value.toFixed(0)).join(', ')})`);
+  console.log(
+    `\nfloor: event-loop CPU µs per GET, ${CONCURRENCY} concurrent, median of ${ROUNDS} rounds of ${COUNT} after one unmeasured, the servers taking turns`,
+  );
+  for (const [name, values] of figures)
+    console.log(
+      `${name.padEnd(20)} ${median(values).toFixed(0).padStart(6)} µs  (rounds: ${values.map((value) => value.toFixed(0)).join(', ')})`,
+    );
 }

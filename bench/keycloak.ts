@@ -12,7 +12,9 @@ export const run = (options: BenchOptions) =>
       title: 'keycloak (service account; emulator over TLS on 127.0.0.1, own process)',
       emulator: 'keycloak',
       direct: directKeycloak,
-      notes: ['Keycloak admin calls per operation (both paths): register 2 (create, read secret), get 1 (find), update 2 (find, update), rotate 3 (find, regenerate, drop rotated), delete 2 (find, delete)'],
+      notes: [
+        'Keycloak admin calls per operation (both paths): register 2 (create, read secret), get 1 (find), update 2 (find, update), rotate 3 (find, regenerate, drop rotated), delete 2 (find, delete)',
+      ],
     },
     options,
   );
@@ -21,17 +23,29 @@ async function directKeycloak(emulator: EmulatorProcess): Promise<DirectIdp> {
   const { realm, clientId: accountId, clientSecret } = emulator.direct;
   const tokenResponse = await fetch(`${emulator.url}/realms/${realm}/protocol/openid-connect/token`, {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${accountId}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: `Basic ${Buffer.from(`${accountId}:${clientSecret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: 'grant_type=client_credentials',
   });
   const { access_token: token } = (await tokenResponse.json()) as { access_token: string };
-  const admin = jsonCaller(`${emulator.url}/admin/realms/${encodeURIComponent(realm!)}`, { authorization: `Bearer ${token}` });
-  const idOf = async (clientId: string) => ((await admin('GET', `/clients?clientId=${encodeURIComponent(clientId)}`)).body as Array<{ id: string }>)[0]!.id;
+  const admin = jsonCaller(`${emulator.url}/admin/realms/${encodeURIComponent(realm!)}`, {
+    authorization: `Bearer ${token}`,
+  });
+  const idOf = async (clientId: string) =>
+    ((await admin('GET', `/clients?clientId=${encodeURIComponent(clientId)}`)).body as Array<{ id: string }>)[0]!.id;
   let created = 0;
   return {
     async register() {
       const clientId = `direct-${process.pid}-${created++}`;
-      const answer = await admin('POST', '/clients', { clientId, name: 'bench client', serviceAccountsEnabled: true, standardFlowEnabled: false, attributes: { 'dcr-bridge.managed': 'true' } });
+      const answer = await admin('POST', '/clients', {
+        clientId,
+        name: 'bench client',
+        serviceAccountsEnabled: true,
+        standardFlowEnabled: false,
+        attributes: { 'dcr-bridge.managed': 'true' },
+      });
       const id = String(answer.headers.location).split('/').pop()!;
       await admin('GET', `/clients/${id}/client-secret`);
       return clientId;

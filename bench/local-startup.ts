@@ -30,7 +30,13 @@ function writeClients(dataDir: string, count: number): void {
       clientId,
       clientSecret: randomBytes(32).toString('base64url'),
       clientIdIssuedAt: now,
-      metadata: { clientName: `startup client ${index}`, grantTypes: ['client_credentials'], responseTypes: [], tokenEndpointAuthMethod: 'client_secret_basic', scope: 'openid' },
+      metadata: {
+        clientName: `startup client ${index}`,
+        grantTypes: ['client_credentials'],
+        responseTypes: [],
+        tokenEndpointAuthMethod: 'client_secret_basic',
+        scope: 'openid',
+      },
       context: { portal: 'api7' },
     };
     writeFileSync(join(directory, `${clientId}.json`), JSON.stringify(record), { mode: 0o600 });
@@ -44,13 +50,25 @@ async function startToReady(dataDir: string): Promise<number> {
   const profiling = process.env.CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`] : [];
   const child = spawn(process.execPath, [...profiling, ...startArguments(root)], {
     cwd: root,
-    env: { ...process.env, DCR_DRIVER: 'local', DCR_LOCAL_DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', DCR_API_KEYS: 'startup-bench-key-0001', NODE_ENV: 'production' },
+    env: {
+      ...process.env,
+      DCR_DRIVER: 'local',
+      DCR_LOCAL_DATA_DIR: dataDir,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      DCR_API_KEYS: 'startup-bench-key-0001',
+      NODE_ENV: 'production',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   try {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`the bridge exited with code ${child.exitCode}`);
-      const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((response) => response.status === 200, () => false);
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (response) => response.status === 200,
+        () => false,
+      );
       if (ready) return performance.now() - started;
       if (performance.now() - started > 120_000) throw new Error('not ready within 120 s');
       await new Promise((resolve) => setTimeout(resolve, 10));
@@ -69,7 +87,15 @@ try {
   const runs: number[] = [];
   for (let run = 0; run < RUNS; run++) runs.push(await startToReady(dataDir));
   const median = [...runs].sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
-  console.log(JSON.stringify({ clients: CLIENTS, firstStartMs: Math.round(first), runsMs: runs.map(Math.round), medianMs: Math.round(median), targetMs: 1000 }));
+  console.log(
+    JSON.stringify({
+      clients: CLIENTS,
+      firstStartMs: Math.round(first),
+      runsMs: runs.map(Math.round),
+      medianMs: Math.round(median),
+      targetMs: 1000,
+    }),
+  );
 } finally {
   rmSync(dataDir, { recursive: true, force: true });
 }

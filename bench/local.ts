@@ -15,11 +15,15 @@ export const run = (options: BenchOptions) =>
   benchDriver(
     {
       driver: 'local',
-      title: 'local (embedded oidc-provider, clients in a fresh data directory with its keys made; bridge in its own process)',
+      title:
+        'local (embedded oidc-provider, clients in a fresh data directory with its keys made; bridge in its own process)',
       async prepareRun() {
         const dataDir = await mkdtemp(join(tmpdir(), 'dcr-bench-local-'));
         await openDataDirectory(dataDir, () => undefined);
-        return { env: { DCR_DRIVER: 'local', DCR_LOCAL_DATA_DIR: dataDir }, cleanup: () => rm(dataDir, { recursive: true, force: true }) };
+        return {
+          env: { DCR_DRIVER: 'local', DCR_LOCAL_DATA_DIR: dataDir },
+          cleanup: () => rm(dataDir, { recursive: true, force: true }),
+        };
       },
     },
     options,

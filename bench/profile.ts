@@ -26,7 +26,12 @@ function ownerOf(url: string): string | undefined {
   return undefined;
 }
 
-const special: Record<string, string> = { '(garbage collector)': 'GC', '(idle)': 'idle', '(program)': 'Node/V8 (program)', '(root)': 'Node/V8 (program)' };
+const special: Record<string, string> = {
+  '(garbage collector)': 'GC',
+  '(idle)': 'idle',
+  '(program)': 'Node/V8 (program)',
+  '(root)': 'Node/V8 (program)',
+};
 
 const totals = new Map<string, number>();
 let busy = 0;
@@ -41,7 +46,10 @@ for (const file of process.argv.slice(2)) {
     if (known !== undefined) return known;
     const node = byId.get(id)!;
     const up = parent.get(id);
-    const owner = special[node.callFrame.functionName] ?? ownerOf(node.callFrame.url) ?? (up === undefined ? 'Node internals' : charge(up));
+    const owner =
+      special[node.callFrame.functionName] ??
+      ownerOf(node.callFrame.url) ??
+      (up === undefined ? 'Node internals' : charge(up));
     owners.set(id, owner === 'Node/V8 (program)' && up !== undefined ? charge(up) : owner);
     return owners.get(id)!;
   };
@@ -55,4 +63,5 @@ for (const file of process.argv.slice(2)) {
 
 const rows = [...totals].filter(([owner]) => owner !== 'idle').sort((a, b) => b[1] - a[1]);
 console.log(`busy ${(busy / 1e6).toFixed(2)} s (idle ${((totals.get('idle') ?? 0) / 1e6).toFixed(2)} s)`);
-for (const [owner, micros] of rows.slice(0, 30)) console.log(`${((micros / busy) * 100).toFixed(1).padStart(5)}%  ${owner}`);
+for (const [owner, micros] of rows.slice(0, 30))
+  console.log(`${((micros / busy) * 100).toFixed(1).padStart(5)}%  ${owner}`);

@@ -85,7 +85,10 @@ for (const name of selected) {
 if (targets.length > 0) {
   console.log('\ntargets (issue 13)');
   const width = Math.max(...targets.map((line) => `${line.driver} ${line.what}`.length));
-  for (const line of targets) console.log(`${`${line.driver} ${line.what}`.padEnd(width)}  ${line.figure.padStart(10)}  ${line.target.padEnd(24)}  ${line.pass ? 'PASS' : 'MISS'}`);
+  for (const line of targets)
+    console.log(
+      `${`${line.driver} ${line.what}`.padEnd(width)}  ${line.figure.padStart(10)}  ${line.target.padEnd(24)}  ${line.pass ? 'PASS' : 'MISS'}`,
+    );
   const missed = targets.filter((line) => !line.pass).length;
   console.log(`${targets.length - missed} of ${targets.length} targets met`);
 }

@@ -38,7 +38,9 @@ export interface DriverBench {
   /** The emulator of bench/emulator-process.ts; none for the local driver. */
   emulator?: string;
   /** The bridge's variables for one run (a fresh data directory...), and what to clean after it. */
-  prepareRun?(emulator: EmulatorProcess | undefined): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }>;
+  prepareRun?(
+    emulator: EmulatorProcess | undefined,
+  ): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }>;
   direct?(emulator: EmulatorProcess): Promise<DirectIdp>;
   /** Lines printed under the table (admin calls per operation...). */
   notes?: string[];
@@ -56,7 +58,11 @@ const operations = ['register', 'get', 'update', 'rotate', 'delete'] as const;
 type Operation = (typeof operations)[number];
 
 /** What the portals send: a machine client (API7 dialect). */
-const benchClient = { client_name: 'bench client', grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic' };
+const benchClient = {
+  client_name: 'bench client',
+  grant_types: ['client_credentials'],
+  token_endpoint_auth_method: 'client_secret_basic',
+};
 const renamedClient = { ...benchClient, client_name: 'bench client renamed' };
 const SATURATION_CONCURRENCY = 50;
 /** The warm-up stops after this long even short of its lifecycles: a vendor lifecycle takes ~25 ms at 16 concurrent. */
@@ -110,7 +116,11 @@ const directLifecycle = (direct: DirectIdp) => async () => {
 };
 
 /** Through the bridge: every operation once per registered client, so deletes remove clients that exist. */
-async function bridgeOperations(bridge: BridgeProcess, options: BenchOptions, meters: Record<string, CpuMeter>): Promise<{ results: Record<Operation, Measurement>; count: number }> {
+async function bridgeOperations(
+  bridge: BridgeProcess,
+  options: BenchOptions,
+  meters: Record<string, CpuMeter>,
+): Promise<{ results: Record<Operation, Measurement>; count: number }> {
   const registered: string[] = [];
   let count = 0;
   const call = (method: string, path: string, body?: unknown) => {
@@ -118,23 +128,58 @@ async function bridgeOperations(bridge: BridgeProcess, options: BenchOptions, me
     return bridge.call(method, path, body);
   };
   const phase = { concurrency: options.concurrency, count: options.count, durationMs: options.phaseBoundMs };
-  const register = await measure('register', async () => registered.push(((await call('POST', '/clients', benchClient)).body as { client_id: string }).client_id), phase, meters);
+  const register = await measure(
+    'register',
+    async () =>
+      registered.push(((await call('POST', '/clients', benchClient)).body as { client_id: string }).client_id),
+    phase,
+    meters,
+  );
   const results = { register } as Record<Operation, Measurement>;
   results.get = await measure('get', (index) => call('GET', `/clients/${pick(registered, index)}`), phase, meters);
   // Update, rotate and delete touch each client at most once: the same client changed twice at once races at the IdP.
-  const onceEach = { ...phase, count: Math.min(options.count, registered.length - options.concurrency), warmup: options.concurrency };
-  results.update = await measure('update', (index) => call('PUT', `/clients/${pick(registered, index)}`, renamedClient), onceEach, meters);
-  results.rotate = await measure('rotate', (index) => call('POST', `/clients/${pick(registered, index)}/rotate-secret`, {}), onceEach, meters);
-  results.delete = await measure('delete', (index) => call('DELETE', `/clients/${pick(registered, index)}`), onceEach, meters);
+  const onceEach = {
+    ...phase,
+    count: Math.min(options.count, registered.length - options.concurrency),
+    warmup: options.concurrency,
+  };
+  results.update = await measure(
+    'update',
+    (index) => call('PUT', `/clients/${pick(registered, index)}`, renamedClient),
+    onceEach,
+    meters,
+  );
+  results.rotate = await measure(
+    'rotate',
+    (index) => call('POST', `/clients/${pick(registered, index)}/rotate-secret`, {}),
+    onceEach,
+    meters,
+  );
+  results.delete = await measure(
+    'delete',
+    (index) => call('DELETE', `/clients/${pick(registered, index)}`),
+    onceEach,
+    meters,
+  );
   return { results, count };
 }
 
-async function directOperations(direct: DirectIdp, options: BenchOptions, meters: Record<string, CpuMeter>): Promise<Record<Operation, Measurement>> {
+async function directOperations(
+  direct: DirectIdp,
+  options: BenchOptions,
+  meters: Record<string, CpuMeter>,
+): Promise<Record<Operation, Measurement>> {
   const registered: string[] = [];
   const phase = { concurrency: options.concurrency, count: options.count, durationMs: options.phaseBoundMs };
-  const results = { register: await measure('register', async () => registered.push(await direct.register()), phase, meters) } as Record<Operation, Measurement>;
+  const results = {
+    register: await measure('register', async () => registered.push(await direct.register()), phase, meters),
+  } as Record<Operation, Measurement>;
   results.get = await measure('get', (index) => direct.get(pick(registered, index)), phase, meters);
-  const onceEach = { ...phase, count: Math.min(options.count, registered.length - options.concurrency), warmup: options.concurrency };
+  const onceEach = {
+    ...phase,
+    count: Math.min(options.count, registered.length - options.concurrency),
+    warmup: options.concurrency,
+  };
   results.update = await measure('update', (index) => direct.update(pick(registered, index)), onceEach, meters);
   results.rotate = await measure('rotate', (index) => direct.rotate(pick(registered, index)), onceEach, meters);
   results.delete = await measure('delete', (index) => direct.remove(pick(registered, index)), onceEach, meters);
@@ -147,22 +192,41 @@ function pick(pool: string[], index: number): string {
 }
 
 interface LastRunExtras {
-  fixedRate?: Array<{ operation: string; bridge: { p50Ms: number; p99Ms: number; failures: number; keptUp: boolean }; direct: { p50Ms: number; p99Ms: number; failures: number; keptUp: boolean } }>;
+  fixedRate?: Array<{
+    operation: string;
+    bridge: { p50Ms: number; p99Ms: number; failures: number; keptUp: boolean };
+    direct: { p50Ms: number; p99Ms: number; failures: number; keptUp: boolean };
+  }>;
   saturation: { seconds: number; throughput: number; failures: number; peakRssMiB: number | undefined };
 }
 
-async function lastRunExtras(bridge: BridgeProcess, direct: DirectIdp | undefined, options: BenchOptions): Promise<LastRunExtras> {
-  const extras: LastRunExtras = { saturation: { seconds: options.saturateSeconds, throughput: Number.NaN, failures: 0, peakRssMiB: undefined } };
+async function lastRunExtras(
+  bridge: BridgeProcess,
+  direct: DirectIdp | undefined,
+  options: BenchOptions,
+): Promise<LastRunExtras> {
+  const extras: LastRunExtras = {
+    saturation: { seconds: options.saturateSeconds, throughput: Number.NaN, failures: 0, peakRssMiB: undefined },
+  };
   const viaBridge: string[] = [];
-  const registerViaBridge = async () => viaBridge.push(((await bridge.call('POST', '/clients', benchClient)).body as { client_id: string }).client_id);
+  const registerViaBridge = async () =>
+    viaBridge.push(((await bridge.call('POST', '/clients', benchClient)).body as { client_id: string }).client_id);
   if (direct) {
     const straight: string[] = [];
     const registerDirect = async () => straight.push(await direct.register());
     extras.fixedRate = [
-      { operation: 'register', bridge: await atFixedRate(registerViaBridge, FIXED_RATE, options.fixedRateSeconds), direct: await atFixedRate(registerDirect, FIXED_RATE, options.fixedRateSeconds) },
+      {
+        operation: 'register',
+        bridge: await atFixedRate(registerViaBridge, FIXED_RATE, options.fixedRateSeconds),
+        direct: await atFixedRate(registerDirect, FIXED_RATE, options.fixedRateSeconds),
+      },
       {
         operation: 'get',
-        bridge: await atFixedRate((index) => bridge.call('GET', `/clients/${pick(viaBridge, index)}`), FIXED_RATE, options.fixedRateSeconds),
+        bridge: await atFixedRate(
+          (index) => bridge.call('GET', `/clients/${pick(viaBridge, index)}`),
+          FIXED_RATE,
+          options.fixedRateSeconds,
+        ),
         direct: await atFixedRate((index) => direct.get(pick(straight, index)), FIXED_RATE, options.fixedRateSeconds),
       },
     ];
@@ -175,7 +239,12 @@ async function lastRunExtras(bridge: BridgeProcess, direct: DirectIdp | undefine
     (index) => (index % 2 === 0 ? registerViaBridge() : bridge.call('GET', `/clients/${pick(viaBridge, index)}`)),
     { concurrency: SATURATION_CONCURRENCY, durationMs: options.saturateSeconds * 1000, warmup: 0 },
   );
-  extras.saturation = { seconds: options.saturateSeconds, throughput: saturated.throughput, failures: saturated.failures, peakRssMiB: peakRssMiB(bridge.pid) };
+  extras.saturation = {
+    seconds: options.saturateSeconds,
+    throughput: saturated.throughput,
+    failures: saturated.failures,
+    peakRssMiB: peakRssMiB(bridge.pid),
+  };
   return extras;
 }
 
@@ -187,12 +256,19 @@ export async function benchDriver(bench: DriverBench, options: BenchOptions): Pr
     const direct = emulator && bench.direct ? await bench.direct(emulator) : undefined;
     for (let run = 0; run < options.runs; run++) {
       const prepared = await bench.prepareRun?.(emulator);
-      const bridge = await startBridgeProcess({ ...(emulator?.bridgeEnv ?? {}), ...(prepared?.env ?? {}) }, options.cpuProfileDir === undefined ? {} : { cpuProfileDir: options.cpuProfileDir });
+      const bridge = await startBridgeProcess(
+        { ...(emulator?.bridgeEnv ?? {}), ...(prepared?.env ?? {}) },
+        options.cpuProfileDir === undefined ? {} : { cpuProfileDir: options.cpuProfileDir },
+      );
       try {
         const emulatorMeter: Record<string, CpuMeter> = emulator ? { emulator: eventLoopCpu(emulator.pid) } : {};
         await warmUp(bridgeLifecycle(bridge), options.warmupCycles, options.concurrency);
         const tokensBefore = await emulator?.tokenRequests();
-        const { results, count } = await bridgeOperations(bridge, options, { eventLoop: eventLoopCpu(bridge.pid), process: processCpu(bridge.pid), ...emulatorMeter });
+        const { results, count } = await bridgeOperations(bridge, options, {
+          eventLoop: eventLoopCpu(bridge.pid),
+          process: processCpu(bridge.pid),
+          ...emulatorMeter,
+        });
         const tokensAfter = await emulator?.tokenRequests();
         const result: RunResult = { readyMs: bridge.readyMs, bridge: results, bridgeOperations: count };
         if (tokensBefore !== undefined && tokensAfter !== undefined) result.tokenRequests = tokensAfter - tokensBefore;
@@ -225,7 +301,16 @@ function report(bench: DriverBench, options: BenchOptions, runs: RunResult[], ex
   };
   const of = (pick: (run: RunResult) => number | undefined) => median(runs.map((run) => pick(run) ?? Number.NaN));
   const vendor = bench.emulator !== undefined;
-  const header = ['operation', 'ops/s', 'p50 ms', 'p99 ms', 'loop µs/op', 'proc µs/op', ...(vendor ? ['emu µs/op', 'direct ops/s', 'd p50', 'd p99', 'd emu µs/op'] : []), 'target (loop µs/op)'];
+  const header = [
+    'operation',
+    'ops/s',
+    'p50 ms',
+    'p99 ms',
+    'loop µs/op',
+    'proc µs/op',
+    ...(vendor ? ['emu µs/op', 'direct ops/s', 'd p50', 'd p99', 'd emu µs/op'] : []),
+    'target (loop µs/op)',
+  ];
   const rows: string[][] = [];
   for (const operation of operations) {
     const loop = of((run) => run.bridge[operation].cpuUsPerOp.eventLoop);
@@ -236,21 +321,41 @@ function report(bench: DriverBench, options: BenchOptions, runs: RunResult[], ex
       verdicts.push(target(`${operation} event-loop CPU`, `${fixed(loop)} µs`, `≤ ${own.limit} µs`, loop <= own.limit));
       if (own.moonshot !== undefined) verdicts.push(`(moonshot ≤ ${own.moonshot}: ${verdict(loop <= own.moonshot)})`);
     }
-    if (vendor) verdicts.push(target(`${operation} event-loop CPU vs the emulator's`, `${fixed(loop)} µs`, `≤ 3× emu = ${fixed(3 * emulatorCpu)} µs`, loop <= 3 * emulatorCpu));
+    if (vendor)
+      verdicts.push(
+        target(
+          `${operation} event-loop CPU vs the emulator's`,
+          `${fixed(loop)} µs`,
+          `≤ 3× emu = ${fixed(3 * emulatorCpu)} µs`,
+          loop <= 3 * emulatorCpu,
+        ),
+      );
     const failures = runs.reduce((sum, run) => sum + run.bridge[operation].failures, 0);
     rows.push([
       failures > 0 ? `${operation} (${failures} failed)` : operation,
       fixed(of((run) => run.bridge[operation].throughput)),
-      fixed(of((run) => run.bridge[operation].p50Ms), 2),
-      fixed(of((run) => run.bridge[operation].p99Ms), 2),
+      fixed(
+        of((run) => run.bridge[operation].p50Ms),
+        2,
+      ),
+      fixed(
+        of((run) => run.bridge[operation].p99Ms),
+        2,
+      ),
       fixed(loop),
       fixed(of((run) => run.bridge[operation].cpuUsPerOp.process)),
       ...(vendor
         ? [
             fixed(emulatorCpu),
             fixed(of((run) => run.direct?.[operation].throughput)),
-            fixed(of((run) => run.direct?.[operation].p50Ms), 2),
-            fixed(of((run) => run.direct?.[operation].p99Ms), 2),
+            fixed(
+              of((run) => run.direct?.[operation].p50Ms),
+              2,
+            ),
+            fixed(
+              of((run) => run.direct?.[operation].p99Ms),
+              2,
+            ),
             fixed(of((run) => run.direct?.[operation].cpuUsPerOp.emulator)),
           ]
         : []),
@@ -258,25 +363,48 @@ function report(bench: DriverBench, options: BenchOptions, runs: RunResult[], ex
     ]);
   }
   const widths = header.map((name, column) => Math.max(name.length, ...rows.map((row) => row[column]!.length)));
-  const format = (cells: string[]) => cells.map((cell, column) => (column === 0 || column === cells.length - 1 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
-  const counts = operations.map((operation) => `${operation} ${fixed(of((run) => run.bridge[operation].count))}`).join(', ');
+  const format = (cells: string[]) =>
+    cells
+      .map((cell, column) =>
+        column === 0 || column === cells.length - 1 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!),
+      )
+      .join('  ');
+  const counts = operations
+    .map((operation) => `${operation} ${fixed(of((run) => run.bridge[operation].count))}`)
+    .join(', ');
   console.log(`\n${bench.title}`);
-  console.log(`medians of ${runs.length} run(s), each against a freshly started bridge; ${options.concurrency} concurrent, operations measured per run: ${counts}`);
+  console.log(
+    `medians of ${runs.length} run(s), each against a freshly started bridge; ${options.concurrency} concurrent, operations measured per run: ${counts}`,
+  );
   console.log(format(header));
   console.log(widths.map((width) => '-'.repeat(width)).join('  '));
   for (const row of rows) console.log(format(row));
-  console.log('loop = the bridge\'s main thread (event loop), proc = all its threads; emu = the emulator\'s main thread, for the bridge\'s calls (emu) and for the direct calls (d emu)');
+  console.log(
+    "loop = the bridge's main thread (event loop), proc = all its threads; emu = the emulator's main thread, for the bridge's calls (emu) and for the direct calls (d emu)",
+  );
   const deleted = of((run) => run.bridge.delete.count);
-  console.log(`deletes: each of the ${fixed(deleted)} measured deletes removed a client registered in the same run (none twice)`);
+  console.log(
+    `deletes: each of the ${fixed(deleted)} measured deletes removed a client registered in the same run (none twice)`,
+  );
 
   const ready = of((run) => run.readyMs);
-  console.log(`start to ready (spawn to the first 200 of /readyz): ${fixed(ready)} ms (runs: ${runs.map((run) => fixed(run.readyMs)).join(', ')}) — ${target('start to ready', `${fixed(ready)} ms`, `≤ ${readyTargetMs(bench.driver)} ms`, ready <= readyTargetMs(bench.driver))}`);
+  console.log(
+    `start to ready (spawn to the first 200 of /readyz): ${fixed(ready)} ms (runs: ${runs.map((run) => fixed(run.readyMs)).join(', ')}) — ${target('start to ready', `${fixed(ready)} ms`, `≤ ${readyTargetMs(bench.driver)} ms`, ready <= readyTargetMs(bench.driver))}`,
+  );
   for (const rate of extras.fixedRate ?? []) {
     const addedP50 = rate.bridge.p50Ms - rate.direct.p50Ms;
     const addedP99 = rate.bridge.p99Ms - rate.direct.p99Ms;
-    const failed = rate.bridge.failures + rate.direct.failures > 0 ? ` (${rate.bridge.failures} bridge / ${rate.direct.failures} direct failed)` : '';
-    const behind = [rate.bridge.keptUp ? '' : 'the bridge', rate.direct.keptUp ? '' : 'the emulator'].filter((who) => who !== '');
-    const queued = behind.length > 0 ? ` (${behind.join(' and ')} fell behind ${FIXED_RATE} req/s on this machine: the figures are mostly queueing)` : '';
+    const failed =
+      rate.bridge.failures + rate.direct.failures > 0
+        ? ` (${rate.bridge.failures} bridge / ${rate.direct.failures} direct failed)`
+        : '';
+    const behind = [rate.bridge.keptUp ? '' : 'the bridge', rate.direct.keptUp ? '' : 'the emulator'].filter(
+      (who) => who !== '',
+    );
+    const queued =
+      behind.length > 0
+        ? ` (${behind.join(' and ')} fell behind ${FIXED_RATE} req/s on this machine: the figures are mostly queueing)`
+        : '';
     console.log(
       `${rate.operation} at ${FIXED_RATE} req/s for ${options.fixedRateSeconds} s: bridge p50 ${fixed(rate.bridge.p50Ms, 2)} / p99 ${fixed(rate.bridge.p99Ms, 2)} ms, direct p50 ${fixed(rate.direct.p50Ms, 2)} / p99 ${fixed(rate.direct.p99Ms, 2)} ms; added p50 ${fixed(addedP50, 2)} ms — ${target(`${rate.operation} added p50 at ${FIXED_RATE} req/s`, `${fixed(addedP50, 2)} ms`, `≤ ${addedLatencyTargets.p50Ms} ms`, addedP50 <= addedLatencyTargets.p50Ms)}, added p99 ${fixed(addedP99, 2)} ms — ${target(`${rate.operation} added p99 at ${FIXED_RATE} req/s`, `${fixed(addedP99, 2)} ms`, `≤ ${addedLatencyTargets.p99Ms} ms`, addedP99 <= addedLatencyTargets.p99Ms)}${failed}${queued}`,
     );
@@ -287,7 +415,10 @@ function report(bench: DriverBench, options: BenchOptions, runs: RunResult[], ex
   );
   const tokens = runs.reduce((sum, run) => sum + (run.tokenRequests ?? 0), 0);
   const operationsMade = runs.reduce((sum, run) => sum + run.bridgeOperations, 0);
-  if (vendor) console.log(`admin token requests during the measured phases: ${tokens} for ${operationsMade} bridge operations = ${((tokens / operationsMade) * 1000).toFixed(2)} per 1,000`);
+  if (vendor)
+    console.log(
+      `admin token requests during the measured phases: ${tokens} for ${operationsMade} bridge operations = ${((tokens / operationsMade) * 1000).toFixed(2)} per 1,000`,
+    );
   for (const note of bench.notes ?? []) console.log(note);
   return targets;
 }

@@ -49,8 +49,24 @@ export interface BenchOptions {
   cpuProfileDir?: string;
 }
 
-export const defaultBenchOptions: BenchOptions = { runs: 3, count: 200, concurrency: 16, phaseBoundMs: 2_500, warmupCycles: 400, fixedRateSeconds: 3, saturateSeconds: 30 };
-export const quickBenchOptions: BenchOptions = { runs: 1, count: 150, concurrency: 16, phaseBoundMs: 2_000, warmupCycles: 50, fixedRateSeconds: 2, saturateSeconds: 5 };
+export const defaultBenchOptions: BenchOptions = {
+  runs: 3,
+  count: 200,
+  concurrency: 16,
+  phaseBoundMs: 2_500,
+  warmupCycles: 400,
+  fixedRateSeconds: 3,
+  saturateSeconds: 30,
+};
+export const quickBenchOptions: BenchOptions = {
+  runs: 1,
+  count: 150,
+  concurrency: 16,
+  phaseBoundMs: 2_000,
+  warmupCycles: 50,
+  fixedRateSeconds: 2,
+  saturateSeconds: 5,
+};
 
 // ---- CPU and memory of another process, from /proc (Linux) ----------------------------------------------------------
 
@@ -118,7 +134,9 @@ export type JsonCall = (method: string, path: string, body?: unknown) => Promise
 export function jsonCaller(baseUrl: string, headers: Record<string, string>): JsonCall {
   const base = new URL(baseUrl);
   const secure = base.protocol === 'https:';
-  const agent = secure ? new https.Agent({ keepAlive: true, maxSockets: 64 }) : new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const agent = secure
+    ? new https.Agent({ keepAlive: true, maxSockets: 64 })
+    : new http.Agent({ keepAlive: true, maxSockets: 64 });
   const prefix = base.pathname.replace(/\/$/, '');
   return (method, path, body) =>
     new Promise<JsonAnswer>((resolvePromise, reject) => {
@@ -130,7 +148,11 @@ export function jsonCaller(baseUrl: string, headers: Record<string, string>): Js
           method,
           path: `${prefix}${path}`,
           agent,
-          headers: { accept: 'application/json', ...headers, ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}) },
+          headers: {
+            accept: 'application/json',
+            ...headers,
+            ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
+          },
         },
         (response) => {
           const chunks: Buffer[] = [];
@@ -139,7 +161,11 @@ export function jsonCaller(baseUrl: string, headers: Record<string, string>): Js
             const status = response.statusCode ?? 0;
             if (status < 200 || status > 299) return reject(new Error(`${method} ${path} answered ${status}`));
             const text = Buffer.concat(chunks).toString('utf8');
-            resolvePromise({ status, headers: response.headers, body: text === '' ? undefined : (JSON.parse(text) as unknown) });
+            resolvePromise({
+              status,
+              headers: response.headers,
+              body: text === '' ? undefined : (JSON.parse(text) as unknown),
+            });
           });
           response.on('error', reject);
         },
@@ -150,7 +176,6 @@ export function jsonCaller(baseUrl: string, headers: Record<string, string>): Js
 }
 
 // ---- Processes ------------------------------------------------------------------------------------------------------
-
 
 /** The bridge is measured as `npm start` runs it, from dist/: rebuilt first when stale (test/support/built.ts says when). */
 export { ensureBuilt } from '../test/support/built.js';
@@ -170,12 +195,16 @@ export interface BridgeProcess {
  * `node dist/src/main.js`, with the V8 flags of `npm start`, on a free loopback port with `env` (the driver's variables), logs at `info` to /dev/null,
  * rate limits out of the way; resolves once `/readyz` answers `200`.
  */
-export async function startBridgeProcess(env: Record<string, string>, options: { cpuProfileDir?: string } = {}): Promise<BridgeProcess> {
+export async function startBridgeProcess(
+  env: Record<string, string>,
+  options: { cpuProfileDir?: string } = {},
+): Promise<BridgeProcess> {
   const apiKey = randomBytes(18).toString('base64url');
   const port = await freeLoopbackPort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const started = performance.now();
-  const profiling = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
+  const profiling =
+    options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
   const child: ChildProcess = spawn(process.execPath, [...profiling, ...startArguments()], {
     cwd: root,
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -195,12 +224,19 @@ export async function startBridgeProcess(env: Record<string, string>, options: {
   const probe = jsonCaller(baseUrl, {});
   const deadline = started + 30_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`the bridge exited with code ${child.exitCode}: ${stderr.slice(-2000)}`);
+    if (child.exitCode !== null)
+      throw new Error(`the bridge exited with code ${child.exitCode}: ${stderr.slice(-2000)}`);
     if (performance.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`the bridge was not ready within 30 s: ${stderr.slice(-2000)}`);
     }
-    if (await probe('GET', '/readyz').then(() => true, () => false)) break;
+    if (
+      await probe('GET', '/readyz').then(
+        () => true,
+        () => false,
+      )
+    )
+      break;
     await new Promise((resolvePromise) => setTimeout(resolvePromise, 10));
   }
   const readyMs = performance.now() - started;
@@ -287,8 +323,14 @@ export interface MeasureOptions {
  * CPU meter after the warm-up and at the end. `operation` receives its sequence number (warm-ups get -1, -2...), so
  * an operation can pick its own input (e.g. the n-th registered client).
  */
-export async function measure(label: string, operation: (index: number) => Promise<unknown>, options: MeasureOptions, meters: Record<string, CpuMeter> = {}): Promise<Measurement> {
-  if (options.count === undefined && options.durationMs === undefined) throw new Error('measure needs a count or a durationMs');
+export async function measure(
+  label: string,
+  operation: (index: number) => Promise<unknown>,
+  options: MeasureOptions,
+  meters: Record<string, CpuMeter> = {},
+): Promise<Measurement> {
+  if (options.count === undefined && options.durationMs === undefined)
+    throw new Error('measure needs a count or a durationMs');
   const limit = options.count ?? Number.POSITIVE_INFINITY;
   const warmup = options.warmup ?? options.concurrency;
   for (let index = 0; index < warmup; index++) await operation(-1 - index).catch(() => undefined);
@@ -317,7 +359,10 @@ export async function measure(label: string, operation: (index: number) => Promi
   for (const [name, meter] of Object.entries(meters)) {
     const before = cpuBefore[name];
     const after = meter();
-    cpuUsPerOp[name] = before === undefined || after === undefined || latencies.length === 0 ? Number.NaN : (after - before) / latencies.length;
+    cpuUsPerOp[name] =
+      before === undefined || after === undefined || latencies.length === 0
+        ? Number.NaN
+        : (after - before) / latencies.length;
   }
   latencies.sort((a, b) => a - b);
   return {
@@ -336,7 +381,11 @@ export async function measure(label: string, operation: (index: number) => Promi
  * Open loop: starts one `operation` every 1/`ratePerSecond` s for `seconds`, whether or not the earlier ones have
  * answered, and gives the latency percentiles (from each request's actual start).
  */
-export async function atFixedRate(operation: (index: number) => Promise<unknown>, ratePerSecond: number, seconds: number): Promise<{ count: number; failures: number; p50Ms: number; p99Ms: number; keptUp: boolean }> {
+export async function atFixedRate(
+  operation: (index: number) => Promise<unknown>,
+  ratePerSecond: number,
+  seconds: number,
+): Promise<{ count: number; failures: number; p50Ms: number; p99Ms: number; keptUp: boolean }> {
   const total = Math.round(ratePerSecond * seconds);
   const intervalMs = 1000 / ratePerSecond;
   const latencies: number[] = [];
@@ -359,7 +408,13 @@ export async function atFixedRate(operation: (index: number) => Promise<unknown>
   latencies.sort((a, b) => a - b);
   // Answered within a tenth over the schedule: otherwise requests queued and the percentiles are mostly the queue.
   const keptUp = performance.now() - start <= seconds * 1100;
-  return { count: latencies.length, failures, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99), keptUp };
+  return {
+    count: latencies.length,
+    failures,
+    p50Ms: percentile(latencies, 0.5),
+    p99Ms: percentile(latencies, 0.99),
+    keptUp,
+  };
 }
 
 function percentile(sorted: number[], fraction: number): number {

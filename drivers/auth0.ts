@@ -8,19 +8,68 @@
  */
 import type * as Auth0Sdk from 'auth0';
 import { ConfigurationError, envValue, requiredEnv } from '../src/env.js';
-import { ClientNotFoundError, ConflictError, IdpError, InvalidClientMetadataError, InvalidRequestError, type BridgeError } from '../src/errors.js';
+import {
+  ClientNotFoundError,
+  ConflictError,
+  IdpError,
+  InvalidClientMetadataError,
+  InvalidRequestError,
+  type BridgeError,
+} from '../src/errors.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
 import { hasStrings, isRecordArray, withoutUndefined } from '../src/records.js';
-import { checkClientId, checkHasSecret, cleanUpIfApplied, clientCredentialsGrant, createAdminCall, deleteOwned, findByRegistration, flatMark, foundOrUndefined, goneIsDone, loadSdk } from '../src/driver/index.js';
-import { members, openRegistrations, pages, regeneratedSecret, registeredClient, requireOwned, rereadIfUnusable, statusFailure, undoOnFailure, usableAnswer } from '../src/driver/index.js';
-import type { AdminCallSettings, CallSafety, ClientMetadata, DriverImplementation, DriverFactory, RegisteredClient } from '../src/driver/index.js';
+import {
+  checkClientId,
+  checkHasSecret,
+  cleanUpIfApplied,
+  clientCredentialsGrant,
+  createAdminCall,
+  deleteOwned,
+  findByRegistration,
+  flatMark,
+  foundOrUndefined,
+  goneIsDone,
+  loadSdk,
+} from '../src/driver/index.js';
+import {
+  members,
+  openRegistrations,
+  pages,
+  regeneratedSecret,
+  registeredClient,
+  requireOwned,
+  rereadIfUnusable,
+  statusFailure,
+  undoOnFailure,
+  usableAnswer,
+} from '../src/driver/index.js';
+import type {
+  AdminCallSettings,
+  CallSafety,
+  ClientMetadata,
+  DriverImplementation,
+  DriverFactory,
+  RegisteredClient,
+} from '../src/driver/index.js';
 
 // The SDK from its one-file bundle (src/driver/call/sdk.ts), which loads in under half the time.
 const { ManagementClient } = loadSdk<typeof Auth0Sdk>('auth0');
 
-const AUTH0_GRANT_TYPES = new Set(['authorization_code', 'implicit', 'refresh_token', 'client_credentials', 'password', 'urn:ietf:params:oauth:grant-type:device_code']);
+const AUTH0_GRANT_TYPES = new Set([
+  'authorization_code',
+  'implicit',
+  'refresh_token',
+  'client_credentials',
+  'password',
+  'urn:ietf:params:oauth:grant-type:device_code',
+]);
 const AUTH0_AUTH_METHODS = new Set(['none', 'client_secret_basic', 'client_secret_post']);
-const INTERACTIVE_GRANTS = new Set(['authorization_code', 'implicit', 'password', 'urn:ietf:params:oauth:grant-type:device_code']);
+const INTERACTIVE_GRANTS = new Set([
+  'authorization_code',
+  'implicit',
+  'password',
+  'urn:ietf:params:oauth:grant-type:device_code',
+]);
 /** With the 5 RFC 7591 keys, the mark's 5 reach Auth0's 10 `client_metadata` keys (standard DCR: its registration, no portal ids). */
 const MARK = flatMark({ prefix: 'dcr_bridge_', omit: ['portal', 'organizationId'] });
 
@@ -54,8 +103,16 @@ interface Auth0Client {
 
 type RequestOptions = { abortSignal: AbortSignal; maxRetries: 0; timeoutInSeconds: number };
 export function describeAuth0Error(error: unknown) {
-  const { statusCode, rawResponse, name } = error as { statusCode?: unknown; rawResponse?: { headers?: Headers }; name?: unknown };
-  return typeof statusCode === 'number' ? statusFailure(statusCode, rawResponse?.headers) : name === 'ManagementTimeoutError' ? { kind: 'timeout' as const } : undefined;
+  const { statusCode, rawResponse, name } = error as {
+    statusCode?: unknown;
+    rawResponse?: { headers?: Headers };
+    name?: unknown;
+  };
+  return typeof statusCode === 'number'
+    ? statusFailure(statusCode, rawResponse?.headers)
+    : name === 'ManagementTimeoutError'
+      ? { kind: 'timeout' as const }
+      : undefined;
 }
 
 const isClient = (value: unknown): value is Auth0Client => hasStrings('client_id')(value);
@@ -67,25 +124,51 @@ export const managementAudience = (domain: string) => `https://${domain}/api/v2/
 
 export function createAuth0Driver(options: Auth0DriverOptions): DriverImplementation {
   const allowedAudiences = options.allowedAudiences ?? (options.audience ? [options.audience] : []);
-  if ([...allowedAudiences, options.audience].some((audience) => audience?.replace(/\/*$/, '/') === managementAudience(options.domain))) {
-    throw new ConfigurationError('AUTH0_ALLOWED_AUDIENCES', `must not name the Management API (${managementAudience(options.domain)}), nor AUTH0_AUDIENCE`);
+  if (
+    [...allowedAudiences, options.audience].some(
+      (audience) => audience?.replace(/\/*$/, '/') === managementAudience(options.domain),
+    )
+  ) {
+    throw new ConfigurationError(
+      'AUTH0_ALLOWED_AUDIENCES',
+      `must not name the Management API (${managementAudience(options.domain)}), nor AUTH0_AUDIENCE`,
+    );
   }
   const adminCall = createAdminCall({
     ...options,
     host: options.domain,
     describe: describeAuth0Error,
-    fetchToken: clientCredentialsGrant(`https://${options.domain}/oauth/token`, { client_id: options.clientId, client_secret: options.clientSecret, audience: managementAudience(options.domain) }),
+    fetchToken: clientCredentialsGrant(`https://${options.domain}/oauth/token`, {
+      client_id: options.clientId,
+      client_secret: options.clientSecret,
+      audience: managementAudience(options.domain),
+    }),
   });
   const timeoutInSeconds = adminCall.policy.timeoutMs / 1000;
   // The SDK's public `fetch` option: its requests go through the kit's pool.
-  const auth0 = new ManagementClient({ domain: options.domain, token: () => adminCall.tokens!.get(), maxRetries: 0, timeoutInSeconds, fetch: adminCall.http.fetch });
+  const auth0 = new ManagementClient({
+    domain: options.domain,
+    token: () => adminCall.tokens!.get(),
+    maxRetries: 0,
+    timeoutInSeconds,
+    fetch: adminCall.http.fetch,
+  });
 
   /** One admin call: the SDK's retries off, the call layer's signal on. */
-  const call = <T>(operation: string, safety: CallSafety, attempt: (request: RequestOptions) => Promise<T>): Promise<T> => adminCall(operation, safety, (abortSignal) => attempt({ abortSignal, maxRetries: 0, timeoutInSeconds }));
+  const call = <T>(
+    operation: string,
+    safety: CallSafety,
+    attempt: (request: RequestOptions) => Promise<T>,
+  ): Promise<T> =>
+    adminCall(operation, safety, (abortSignal) => attempt({ abortSignal, maxRetries: 0, timeoutInSeconds }));
 
   async function findClient(clientId: string): Promise<Auth0Client | undefined> {
     checkClientId(clientId);
-    return foundOrUndefined(call('read client', 'idempotent', async (request) => usableAnswer(await auth0.clients.get(clientId, {}, request), isClient, 'the client lookup')));
+    return foundOrUndefined(
+      call('read client', 'idempotent', async (request) =>
+        usableAnswer(await auth0.clients.get(clientId, {}, request), isClient, 'the client lookup'),
+      ),
+    );
   }
 
   const findOwnedClient = async (clientId: string) => requireOwned(await findClient(clientId), isOwned);
@@ -94,21 +177,35 @@ export function createAuth0Driver(options: Auth0DriverOptions): DriverImplementa
   async function grantableFor(clientId: string, access: { audience?: string }): Promise<string | undefined> {
     await findOwnedClient(clientId);
     const audience = access.audience ?? options.audience;
-    if (audience !== undefined && !allowedAudiences.includes(audience)) throw new InvalidRequestError('This audience is not one the bridge may grant (AUTH0_ALLOWED_AUDIENCES).');
+    if (audience !== undefined && !allowedAudiences.includes(audience))
+      throw new InvalidRequestError('This audience is not one the bridge may grant (AUTH0_ALLOWED_AUDIENCES).');
     return audience;
   }
 
   async function revokeGrants(clientId: string, audience?: string): Promise<void> {
     const grants = await call('list grants', 'idempotent', async (request) => {
-      const page = await auth0.clientGrants.list({ client_id: clientId, ...(audience ? { audience } : {}), take: 100 }, request);
-      return usableAnswer(page.data, (value): value is Array<{ id?: string }> => isRecordArray(value), 'the grant listing');
+      const page = await auth0.clientGrants.list(
+        { client_id: clientId, ...(audience ? { audience } : {}), take: 100 },
+        request,
+      );
+      return usableAnswer(
+        page.data,
+        (value): value is Array<{ id?: string }> => isRecordArray(value),
+        'the grant listing',
+      );
     });
-    for (const grant of grants) if (grant.id) await call('revoke api access', 'idempotent', (request) => auth0.clientGrants.delete(grant.id!, request));
+    for (const grant of grants)
+      if (grant.id)
+        await call('revoke api access', 'idempotent', (request) => auth0.clientGrants.delete(grant.id!, request));
   }
 
   /** Grants the API; a grant that already exists is fine (Auth0 answers 409), so a repeated create is harmless. */
   const ensureGrant = (clientId: string, audience: string, noSuchApi: BridgeError) =>
-    existingIsDone(call('grant api access', 'idempotent', (request) => auth0.clientGrants.create({ client_id: clientId, audience, scope: options.defaultScopes ?? [] }, request))).catch((error: unknown) => {
+    existingIsDone(
+      call('grant api access', 'idempotent', (request) =>
+        auth0.clientGrants.create({ client_id: clientId, audience, scope: options.defaultScopes ?? [] }, request),
+      ),
+    ).catch((error: unknown) => {
       throw error instanceof ClientNotFoundError ? noSuchApi : error;
     });
 
@@ -118,13 +215,29 @@ export function createAuth0Driver(options: Auth0DriverOptions): DriverImplementa
   };
 
   const listClients = (operation: string, page: number, perPage: number, fields: string) =>
-    call(operation, 'idempotent', async (request) => usableAnswer((await auth0.clients.list({ page, per_page: perPage, include_totals: true, fields, include_fields: true }, request)).data, isClientList, 'the client listing'));
+    call(operation, 'idempotent', async (request) =>
+      usableAnswer(
+        (
+          await auth0.clients.list(
+            { page, per_page: perPage, include_totals: true, fields, include_fields: true },
+            request,
+          )
+        ).data,
+        isClientList,
+        'the client listing',
+      ),
+    );
 
-  const markedClients = (operation: string, maxPages: number) => pages.byOffset(100, maxPages, (offset, limit) => listClients(operation, offset / limit, limit, 'client_id,client_metadata'));
+  const markedClients = (operation: string, maxPages: number) =>
+    pages.byOffset(100, maxPages, (offset, limit) =>
+      listClients(operation, offset / limit, limit, 'client_id,client_metadata'),
+    );
 
   /** After a create whose answer was lost: the client may exist, found by the registration id set before the create. */
   async function removeUnconfirmedRegistration(registrationId: string): Promise<void> {
-    const lost = await findByRegistration(markedClients('find unconfirmed client', 20), registrationId, (client) => MARK.read(client.client_metadata));
+    const lost = await findByRegistration(markedClients('find unconfirmed client', 20), registrationId, (client) =>
+      MARK.read(client.client_metadata),
+    );
     if (lost) await removeClient(lost.client_id);
   }
 
@@ -136,12 +249,29 @@ export function createAuth0Driver(options: Auth0DriverOptions): DriverImplementa
       const mark = MARK.create(context);
       const body = toAuth0Client(metadata, MARK.write(mark), context.applicationDescription);
       // A client without the credentials it needs is an unusable answer: the client found by its mark is removed.
-      const withCredentials = (value: unknown): value is Auth0Client => isClient(value) && (metadata.tokenEndpointAuthMethod === 'none' || typeof value.client_secret === 'string');
-      const create = async (request: RequestOptions) => usableAnswer(await auth0.clients.create(body as Parameters<typeof auth0.clients.create>[0], request), withCredentials, 'the client creation');
-      const created = await cleanUpIfApplied(() => call('register client', 'unsafe', create), () => removeUnconfirmedRegistration(mark.registrationId));
+      const withCredentials = (value: unknown): value is Auth0Client =>
+        isClient(value) && (metadata.tokenEndpointAuthMethod === 'none' || typeof value.client_secret === 'string');
+      const create = async (request: RequestOptions) =>
+        usableAnswer(
+          await auth0.clients.create(body as Parameters<typeof auth0.clients.create>[0], request),
+          withCredentials,
+          'the client creation',
+        );
+      const created = await cleanUpIfApplied(
+        () => call('register client', 'unsafe', create),
+        () => removeUnconfirmedRegistration(mark.registrationId),
+      );
       const clientId = created.client_id;
       if (options.audience && metadata.grantTypes.includes('client_credentials')) {
-        await undoOnFailure(() => ensureGrant(clientId, options.audience!, new IdpError('Auth0 has no API with the configured AUTH0_AUDIENCE.')), () => removeClient(clientId));
+        await undoOnFailure(
+          () =>
+            ensureGrant(
+              clientId,
+              options.audience!,
+              new IdpError('Auth0 has no API with the configured AUTH0_AUDIENCE.'),
+            ),
+          () => removeClient(clientId),
+        );
       }
       return { ...toRegisteredClient(created), clientSecret: created.client_secret ?? '' };
     },
@@ -150,35 +280,70 @@ export function createAuth0Driver(options: Auth0DriverOptions): DriverImplementa
 
     async updateClient(clientId, metadata, changes) {
       const existing = await findOwnedClient(clientId);
-      const owned = Object.fromEntries(Object.entries(members.strings(existing.client_metadata)).filter(([key]) => MARK.owns(key)));
+      const owned = Object.fromEntries(
+        Object.entries(members.strings(existing.client_metadata)).filter(([key]) => MARK.owns(key)),
+      );
       const kept = { ...owned, ...(changes?.registration ? MARK.write(MARK.read(owned)!, changes) : {}) };
       const body = toAuth0Client(metadata, kept, undefined);
       // Auth0 merges client_metadata on update; a key is removed by sending it as null.
-      const update = { ...body, client_metadata: members.replacing(existing.client_metadata, body.client_metadata, null) } as Parameters<typeof auth0.clients.update>[1];
-      const updated = () => call('update client', 'idempotent', async (request) => usableAnswer(await auth0.clients.update(clientId, update, request), isClient, 'the client update'));
+      const update = {
+        ...body,
+        client_metadata: members.replacing(existing.client_metadata, body.client_metadata, null),
+      } as Parameters<typeof auth0.clients.update>[1];
+      const updated = () =>
+        call('update client', 'idempotent', async (request) =>
+          usableAnswer(await auth0.clients.update(clientId, update, request), isClient, 'the client update'),
+        );
       return toRegisteredClient(await rereadIfUnusable(updated, () => findOwnedClient(clientId)));
     },
 
-    deleteClient: async (clientId) => deleteOwned(await findClient(clientId), isOwned, (client) => removeClient(client.client_id)),
+    deleteClient: async (clientId) =>
+      deleteOwned(await findClient(clientId), isOwned, (client) => removeClient(client.client_id)),
 
     async rotateSecret(clientId) {
       const client = await findOwnedClient(clientId);
       checkHasSecret(client.token_endpoint_auth_method ?? 'client_secret_post');
       // Never repeated (a second rotate would replace the secret the first issued): after an unusable answer, the new one is re-read.
-      const rotate = async () => (await call('rotate secret', 'unsafe', async (request) => usableAnswer(await auth0.clients.rotateSecret(clientId, request), hasStrings('client_secret'), 'the secret rotation'))).client_secret;
-      const rotated = await regeneratedSecret(rotate, client.client_secret, async () => (await findClient(clientId))?.client_secret, { after: 'unusable answer' });
+      const rotate = async () =>
+        (
+          await call('rotate secret', 'unsafe', async (request) =>
+            usableAnswer(
+              await auth0.clients.rotateSecret(clientId, request),
+              hasStrings('client_secret'),
+              'the secret rotation',
+            ),
+          )
+        ).client_secret;
+      const rotated = await regeneratedSecret(
+        rotate,
+        client.client_secret,
+        async () => (await findClient(clientId))?.client_secret,
+        { after: 'unusable answer' },
+      );
       return { clientId, clientSecret: rotated, clientSecretExpiresAt: 0 };
     },
 
-    listOpenRegistrations: (limit) => openRegistrations(markedClients('list open registrations', 50), limit, (client) => MARK.read(client.client_metadata), (client) => client.client_id),
+    listOpenRegistrations: (limit) =>
+      openRegistrations(
+        markedClients('list open registrations', 50),
+        limit,
+        (client) => MARK.read(client.client_metadata),
+        (client) => client.client_id,
+      ),
 
-    fetchDiscoveryDocument: () => fetchDiscoveryJson(adminCall.http, `https://${options.domain}/.well-known/openid-configuration`, adminCall.policy.timeoutMs),
+    fetchDiscoveryDocument: () =>
+      fetchDiscoveryJson(
+        adminCall.http,
+        `https://${options.domain}/.well-known/openid-configuration`,
+        adminCall.policy.timeoutMs,
+      ),
 
     checkReadiness: async () => void (await listClients('readiness', 0, 1, 'client_id')),
 
     async grantApiAccess(clientId, access) {
       const audience = await grantableFor(clientId, access);
-      if (audience) await ensureGrant(clientId, audience, new InvalidRequestError('Auth0 has no API with this audience.'));
+      if (audience)
+        await ensureGrant(clientId, audience, new InvalidRequestError('Auth0 has no API with this audience.'));
     },
 
     async revokeApiAccess(clientId, access) {
@@ -193,8 +358,12 @@ export function createAuth0Driver(options: Auth0DriverOptions): DriverImplementa
 function toAuth0Client(metadata: ClientMetadata, mark: Record<string, string>, description: string | undefined) {
   const unsupported = metadata.grantTypes.find((grant) => !AUTH0_GRANT_TYPES.has(grant));
   if (unsupported) throw new InvalidClientMetadataError(`Auth0 does not support the grant type ${unsupported}.`);
-  if (!AUTH0_AUTH_METHODS.has(metadata.tokenEndpointAuthMethod)) throw new InvalidClientMetadataError('Auth0 supports the token endpoint auth methods client_secret_basic, client_secret_post and none.');
-  if (metadata.clientName !== undefined && /[<>]/.test(metadata.clientName)) throw new InvalidClientMetadataError('Auth0 does not allow < or > in a client name.');
+  if (!AUTH0_AUTH_METHODS.has(metadata.tokenEndpointAuthMethod))
+    throw new InvalidClientMetadataError(
+      'Auth0 supports the token endpoint auth methods client_secret_basic, client_secret_post and none.',
+    );
+  if (metadata.clientName !== undefined && /[<>]/.test(metadata.clientName))
+    throw new InvalidClientMetadataError('Auth0 does not allow < or > in a client name.');
   const clientMetadata: Record<string, string> = {
     ...mark,
     ...withoutUndefined({
@@ -235,7 +404,8 @@ function toRegisteredClient(client: Auth0Client): RegisteredClient {
     contacts: members.split(stored.contacts, ' '),
     jwksUri: stored.jwks_uri,
     logoUri: client.logo_uri || undefined,
-    postLogoutRedirectUris: client.allowed_logout_urls && client.allowed_logout_urls.length > 0 ? client.allowed_logout_urls : undefined,
+    postLogoutRedirectUris:
+      client.allowed_logout_urls && client.allowed_logout_urls.length > 0 ? client.allowed_logout_urls : undefined,
   });
   const metadata: ClientMetadata = {
     ...optional,
@@ -250,13 +420,28 @@ function toRegisteredClient(client: Auth0Client): RegisteredClient {
 
 export const createDriverFromEnv: DriverFactory = async (env, settings) => {
   const domain = requiredEnv(env, 'AUTH0_DOMAIN', "the tenant's domain, e.g. example.eu.auth0.com");
-  if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(domain)) throw new ConfigurationError('AUTH0_DOMAIN', 'must be a host name such as example.eu.auth0.com, without https:// or a path');
+  if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(domain))
+    throw new ConfigurationError(
+      'AUTH0_DOMAIN',
+      'must be a host name such as example.eu.auth0.com, without https:// or a path',
+    );
   const clientId = requiredEnv(env, 'AUTH0_CLIENT_ID', "the client id of the bridge's machine-to-machine application");
-  const clientSecret = requiredEnv(env, 'AUTH0_CLIENT_SECRET', "the client secret of the bridge's machine-to-machine application");
+  const clientSecret = requiredEnv(
+    env,
+    'AUTH0_CLIENT_SECRET',
+    "the client secret of the bridge's machine-to-machine application",
+  );
   const audience = envValue(env, 'AUTH0_AUDIENCE');
   const defaultScopes = envValue(env, 'AUTH0_DEFAULT_SCOPES')?.split(/\s+/).filter(Boolean);
-  if (defaultScopes && !audience) throw new ConfigurationError('AUTH0_DEFAULT_SCOPES', 'needs AUTH0_AUDIENCE: the scopes are those of the API it names');
-  const allowedAudiences = envValue(env, 'AUTH0_ALLOWED_AUDIENCES')?.split(',').map((entry) => entry.trim()).filter(Boolean);
+  if (defaultScopes && !audience)
+    throw new ConfigurationError(
+      'AUTH0_DEFAULT_SCOPES',
+      'needs AUTH0_AUDIENCE: the scopes are those of the API it names',
+    );
+  const allowedAudiences = envValue(env, 'AUTH0_ALLOWED_AUDIENCES')
+    ?.split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
   return createAuth0Driver({ domain, clientId, clientSecret, audience, defaultScopes, allowedAudiences, ...settings });
 };
 

@@ -7,14 +7,59 @@
  * old one for the grace period. New objects replicate for a few seconds, which the driver waits out, bounded.
  */
 import { randomUUID } from 'node:crypto';
-import { AuthError, ConfidentialClientApplication, LogLevel, ServerError, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
-import { ConfigurationError, certificateCredential, eitherEnv, httpsUrlEnv, readCertificatePem, requiredEnv } from '../src/env.js';
+import {
+  AuthError,
+  ConfidentialClientApplication,
+  LogLevel,
+  ServerError,
+  type INetworkModule,
+  type NetworkRequestOptions,
+  type NetworkResponse,
+} from '@azure/msal-node';
+import {
+  ConfigurationError,
+  certificateCredential,
+  eitherEnv,
+  httpsUrlEnv,
+  readCertificatePem,
+  requiredEnv,
+} from '../src/env.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
 import { ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError } from '../src/errors.js';
 import { hasStrings, isRecord, isRecordArray, withoutUndefined } from '../src/records.js';
-import { answerUnread, AttemptScope, carryFailure, cleanUpIfApplied, createAdminCall, deleteOwned, flatMark, foundOrUndefined, goneIsDone, graceRotation, openRegistrations } from '../src/driver/index.js';
-import { pages, registeredClient, requireOwned, statusFailure, undoOnFailure, upstreamStatusOf, usableAnswer } from '../src/driver/index.js';
-import type { AdminCallSettings, CallSafety, ClientMetadata, DriverImplementation, DriverFactory, IdpHttpClient, RegisteredClient, SecretSlots, UpstreamFailure } from '../src/driver/index.js';
+import {
+  answerUnread,
+  AttemptScope,
+  carryFailure,
+  cleanUpIfApplied,
+  createAdminCall,
+  deleteOwned,
+  flatMark,
+  foundOrUndefined,
+  goneIsDone,
+  graceRotation,
+  openRegistrations,
+} from '../src/driver/index.js';
+import {
+  pages,
+  registeredClient,
+  requireOwned,
+  statusFailure,
+  undoOnFailure,
+  upstreamStatusOf,
+  usableAnswer,
+} from '../src/driver/index.js';
+import type {
+  AdminCallSettings,
+  CallSafety,
+  ClientMetadata,
+  DriverImplementation,
+  DriverFactory,
+  IdpHttpClient,
+  RegisteredClient,
+  SecretSlots,
+  UpstreamFailure,
+} from '../src/driver/index.js';
 
 const OWNER_TAG = 'dcr-bridge:managed';
 /** The grace mark: set before a grace password is added, removed once the old one is; Graph filters tags by `eq`. */
@@ -68,12 +113,24 @@ interface GraphPassword {
 }
 
 /** What `notes` keeps: the RFC 7591 fields Entra has no property for, and the bridge's mark (the tag says "managed"). */
-type StoredMetadata = Pick<ClientMetadata, 'grantTypes' | 'responseTypes' | 'tokenEndpointAuthMethod' | 'scope' | 'logoUri' | 'contacts' | 'jwksUri' | 'postLogoutRedirectUris' | 'applicationType'> & {
+type StoredMetadata = Pick<
+  ClientMetadata,
+  | 'grantTypes'
+  | 'responseTypes'
+  | 'tokenEndpointAuthMethod'
+  | 'scope'
+  | 'logoUri'
+  | 'contacts'
+  | 'jwksUri'
+  | 'postLogoutRedirectUris'
+  | 'applicationType'
+> & {
   mark?: Record<string, string>;
 };
 
 const MARK = flatMark({ prefix: '' });
-const isApplication = (value: unknown): value is GraphApplication => hasStrings('id', 'appId')(value) && (value.tags === undefined || Array.isArray(value.tags));
+const isApplication = (value: unknown): value is GraphApplication =>
+  hasStrings('id', 'appId')(value) && (value.tags === undefined || Array.isArray(value.tags));
 const isPassword = (value: unknown): value is GraphPassword => hasStrings('keyId')(value);
 const isOwned = (app: GraphApplication) => app.tags?.includes(OWNER_TAG) === true;
 
@@ -85,14 +142,19 @@ const epochSeconds = (iso: string | null | undefined) => Math.floor(Date.parse(i
 
 /** Headers with one string per name (repeated headers joined by `, `), as MSAL reads them. */
 const singleValuedHeaders = (headers: Record<string, string | string[] | undefined>): Record<string, string> =>
-  Object.fromEntries(Object.entries(headers).flatMap(([name, value]) => (value === undefined ? [] : [[name, Array.isArray(value) ? value.join(', ') : value]])));
+  Object.fromEntries(
+    Object.entries(headers).flatMap(([name, value]) =>
+      value === undefined ? [] : [[name, Array.isArray(value) ? value.join(', ') : value]],
+    ),
+  );
 
 /** The SDK's failures; the token endpoint's, which MSAL keeps only as the `AuthError`s it is handed, the kit reads from `carryFailure`. */
 function describeEntraError(error: unknown): UpstreamFailure | undefined {
   // The token endpoint refused the bridge's own credentials (AADSTS7000215, 700016...): 4xx answers reach MSAL.
   if (error instanceof ServerError) return { kind: 'status', status: 401 };
   // MSAL swallows the discovery document's failure and reports only that it has no endpoints.
-  if (error instanceof AuthError && ['openid_config_error', 'endpoints_resolution_error'].includes(error.errorCode)) return { kind: 'network' };
+  if (error instanceof AuthError && ['openid_config_error', 'endpoints_resolution_error'].includes(error.errorCode))
+    return { kind: 'network' };
   // A socket failure is the kit's to describe; anything else MSAL refuses, or a Graph answer that is not JSON, is the
   // kit's unusable answer: idp_error, not retried.
   return undefined;
@@ -117,13 +179,25 @@ class TokenEndpointClient implements INetworkModule {
     return this.send<T>('POST', url, options);
   }
 
-  private async send<T>(method: 'GET' | 'POST', url: string, options: NetworkRequestOptions | undefined): Promise<NetworkResponse<T>> {
+  private async send<T>(
+    method: 'GET' | 'POST',
+    url: string,
+    options: NetworkRequestOptions | undefined,
+  ): Promise<NetworkResponse<T>> {
     const signal = attemptScope.signal ?? AbortSignal.timeout(this.fallbackTimeoutMs);
-    const answer = await this.http.request(url, { method, headers: options?.headers, body: method === 'POST' ? (options?.body ?? '') : undefined, signal }).catch((error: unknown) => {
-      // The socket's failure, described by the kit (a network failure when it is none).
-      throw failure('network_error', { cause: error });
-    });
-    if (answer.status === 429 || answer.status >= 500) throw failure('server_unavailable', statusFailure(answer.status, answer.headers));
+    const answer = await this.http
+      .request(url, {
+        method,
+        headers: options?.headers,
+        body: method === 'POST' ? (options?.body ?? '') : undefined,
+        signal,
+      })
+      .catch((error: unknown) => {
+        // The socket's failure, described by the kit (a network failure when it is none).
+        throw failure('network_error', { cause: error });
+      });
+    if (answer.status === 429 || answer.status >= 500)
+      throw failure('server_unavailable', statusFailure(answer.status, answer.headers));
     try {
       return { status: answer.status, headers: singleValuedHeaders(answer.headers), body: answer.json() as T };
     } catch {
@@ -133,7 +207,8 @@ class TokenEndpointClient implements INetworkModule {
   }
 }
 
-const failure = (code: string, upstream: UpstreamFailure | { cause: unknown }) => carryFailure(new AuthError(code, 'The Entra token endpoint did not issue a token.'), upstream);
+const failure = (code: string, upstream: UpstreamFailure | { cause: unknown }) =>
+  carryFailure(new AuthError(code, 'The Entra token endpoint did not issue a token.'), upstream);
 
 export function createEntraDriver(options: EntraDriverOptions): DriverImplementation {
   const authorityHost = (options.authorityHost ?? 'https://login.microsoftonline.com').replace(/\/+$/, '');
@@ -148,9 +223,19 @@ export function createEntraDriver(options: EntraDriverOptions): DriverImplementa
     tokenHost: new URL(authorityHost).host,
     describe: describeEntraError,
     fetchToken: async (signal) => {
-      const result = await attemptScope.run({ signal, token: '' }, () => msal.acquireTokenByClientCredential({ scopes: [`${graphUrl}/.default`], skipCache: true }));
-      const issued = usableAnswer(result, (value): value is { accessToken: string; expiresOn: Date } => hasStrings('accessToken')(value) && value.expiresOn instanceof Date, 'the token request');
-      return { accessToken: issued.accessToken, expiresInSeconds: Math.max(1, Math.floor((issued.expiresOn.getTime() - Date.now()) / 1000)) };
+      const result = await attemptScope.run({ signal, token: '' }, () =>
+        msal.acquireTokenByClientCredential({ scopes: [`${graphUrl}/.default`], skipCache: true }),
+      );
+      const issued = usableAnswer(
+        result,
+        (value): value is { accessToken: string; expiresOn: Date } =>
+          hasStrings('accessToken')(value) && value.expiresOn instanceof Date,
+        'the token request',
+      );
+      return {
+        accessToken: issued.accessToken,
+        expiresInSeconds: Math.max(1, Math.floor((issued.expiresOn.getTime() - Date.now()) / 1000)),
+      };
     },
   });
 
@@ -159,7 +244,9 @@ export function createEntraDriver(options: EntraDriverOptions): DriverImplementa
       clientId: options.clientId,
       authority: `${authorityHost}/${encodeURIComponent(options.tenantId)}`,
       knownAuthorities: [new URL(authorityHost).host],
-      ...('clientSecret' in options.credential ? { clientSecret: options.credential.clientSecret } : { clientCertificate: certificateCredential(options.credential.certificatePem, 'ENTRA_CERTIFICATE_PATH') }),
+      ...('clientSecret' in options.credential
+        ? { clientSecret: options.credential.clientSecret }
+        : { clientCertificate: certificateCredential(options.credential.certificatePem, 'ENTRA_CERTIFICATE_PATH') }),
     },
     system: {
       networkClient: new TokenEndpointClient(call.http, call.policy.timeoutMs),
@@ -169,36 +256,60 @@ export function createEntraDriver(options: EntraDriverOptions): DriverImplementa
   });
 
   /** One Graph call through the kit's admin call, its answer checked to be usable before anything reads it. */
-  const graph = <T>(operation: string, safety: CallSafety, method: string, path: string, isUsable: (value: unknown) => value is T, body?: unknown): Promise<T> =>
+  const graph = <T>(
+    operation: string,
+    safety: CallSafety,
+    method: string,
+    path: string,
+    isUsable: (value: unknown) => value is T,
+    body?: unknown,
+  ): Promise<T> =>
     call(operation, safety, async (signal, token) => {
       const url = path.startsWith('https://') ? path : `${graphBase}${path}`;
-      const answer = await call.http.requestJson(url, { method, token, body, headers: { 'client-request-id': randomUUID() }, signal });
+      const answer = await call.http.requestJson(url, {
+        method,
+        token,
+        body,
+        headers: { 'client-request-id': randomUUID() },
+        signal,
+      });
       return usableAnswer(answer, isUsable, `the ${operation}`);
     });
   const nothing = (value: unknown): value is unknown => value === undefined || isRecord(value);
 
   /** Entra replicates a new object for a few seconds; until then it answers as if it did not exist. Waited out, bounded. */
-  const afterReplication = <T>(attempt: () => Promise<T>, isLag: (status: number | undefined) => boolean) => call.retryWhilePassing(attempt, isLag, replicationWaitMs);
+  const afterReplication = <T>(attempt: () => Promise<T>, isLag: (status: number | undefined) => boolean) =>
+    call.retryWhilePassing(attempt, isLag, replicationWaitMs);
   const notYetVisible = (status: number | undefined) => status === 404;
   // A service principal for an app that has not replicated yet is refused with 400 "does not reference a valid application".
   const referenceNotYetVisible = (status: number | undefined) => status === 400 || status === 404;
 
   const byAppIdPath = (clientId: string) => `/applications(appId='${encodeURIComponent(clientId)}')`;
   const objectPath = (id: string) => `/applications/${encodeURIComponent(id)}`;
-  const taggedPath = (tag: string) => `/applications?${new URLSearchParams({ $filter: `tags/any(t:t eq '${tag}')`, $top: '999' })}`;
+  const taggedPath = (tag: string) =>
+    `/applications?${new URLSearchParams({ $filter: `tags/any(t:t eq '${tag}')`, $top: '999' })}`;
   // The next page's link; the admin token goes to Graph and nowhere else.
   const nextPage = ({ '@odata.nextLink': link }: Listing) => (link?.startsWith(`${graphBase}/`) ? link : undefined);
   const readApplication = (path: string) => graph('read application', 'idempotent', 'GET', path, isApplication);
   const addPassword = (app: GraphApplication) =>
-    afterReplication(() => graph('add password', 'unsafe', 'POST', `${objectPath(app.id)}/addPassword`, isPassword, { passwordCredential: { displayName: PASSWORD_NAME } }), notYetVisible);
+    afterReplication(
+      () =>
+        graph('add password', 'unsafe', 'POST', `${objectPath(app.id)}/addPassword`, isPassword, {
+          passwordCredential: { displayName: PASSWORD_NAME },
+        }),
+      notYetVisible,
+    );
 
   /** The application behind `clientId`; Entra's appId is a GUID, so anything else names no client and never reaches a path. */
-  const findApplication = async (clientId: string) => (APP_ID.test(clientId) ? foundOrUndefined(readApplication(byAppIdPath(clientId))) : undefined);
+  const findApplication = async (clientId: string) =>
+    APP_ID.test(clientId) ? foundOrUndefined(readApplication(byAppIdPath(clientId))) : undefined;
   const ownedApplication = async (clientId: string) => requireOwned(await findApplication(clientId), isOwned);
 
   async function removePassword(app: GraphApplication, keyId: string): Promise<void> {
     try {
-      await answerUnread(graph('remove password', 'idempotent', 'POST', `${objectPath(app.id)}/removePassword`, nothing, { keyId }));
+      await answerUnread(
+        graph('remove password', 'idempotent', 'POST', `${objectPath(app.id)}/removePassword`, nothing, { keyId }),
+      );
     } catch (error) {
       // A repeated removal is refused once the first one took effect: gone is what was wanted.
       const status = upstreamStatusOf(error);
@@ -210,11 +321,20 @@ export function createEntraDriver(options: EntraDriverOptions): DriverImplementa
 
   /** Deletes an application the bridge created (gone is done), waiting out replication of a new one. */
   const removeApplication = async (objectId: string) =>
-    void (await afterReplication(() => goneIsDone(graph('delete application', 'idempotent', 'DELETE', objectPath(objectId), nothing)), notYetVisible));
+    void (await afterReplication(
+      () => goneIsDone(graph('delete application', 'idempotent', 'DELETE', objectPath(objectId), nothing)),
+      notYetVisible,
+    ));
 
   /** After a create whose outcome is unknown: the application, found by its registration tag, is deleted. */
   async function removeLostApplication(registrationTag: string): Promise<void> {
-    const found = await graph('find application', 'idempotent', 'GET', `/applications?${new URLSearchParams({ $filter: `tags/any(t:t eq '${registrationTag}')` })}`, isListing);
+    const found = await graph(
+      'find application',
+      'idempotent',
+      'GET',
+      `/applications?${new URLSearchParams({ $filter: `tags/any(t:t eq '${registrationTag}')` })}`,
+      isListing,
+    );
     for (const app of found.value) await removeApplication(app.id);
   }
 
@@ -242,7 +362,9 @@ export function createEntraDriver(options: EntraDriverOptions): DriverImplementa
 
   /** Adds or removes the grace tag; the other tags stay as they are. */
   const writeGraceTag = async (app: GraphApplication, marked: boolean) =>
-    void await graph('mark grace', 'idempotent', 'PATCH', objectPath(app.id), nothing, { tags: [...(app.tags ?? []).filter((tag) => tag !== GRACE_TAG), ...(marked ? [GRACE_TAG] : [])] });
+    void (await graph('mark grace', 'idempotent', 'PATCH', objectPath(app.id), nothing, {
+      tags: [...(app.tags ?? []).filter((tag) => tag !== GRACE_TAG), ...(marked ? [GRACE_TAG] : [])],
+    }));
 
   /**
    * The sweep reads the applications with the grace tag, 999 a page; their passwords come with them. The first pass
@@ -258,7 +380,8 @@ export function createEntraDriver(options: EntraDriverOptions): DriverImplementa
       if (next === undefined) caughtUp = true;
       return { clients: listing.value.filter(isOwned), next: () => next };
     },
-    graceEndsAt: (app) => (app.tags?.includes(GRACE_TAG) || (app.passwordCredentials?.length ?? 0) > 1 ? Number.NaN : undefined),
+    graceEndsAt: (app) =>
+      app.tags?.includes(GRACE_TAG) || (app.passwordCredentials?.length ?? 0) > 1 ? Number.NaN : undefined,
     secrets: async (app, fresh) => passwordsOf(fresh ? await readApplication(objectPath(app.id)) : app),
     slots: secretSlots,
     // A removal Graph refuses as already done is checked by reading the application.
@@ -272,33 +395,64 @@ export function createEntraDriver(options: EntraDriverOptions): DriverImplementa
     async registerClient(metadata, context) {
       const mark = MARK.create(context);
       const registrationTag = `${REGISTRATION_TAG_PREFIX}${mark.registrationId}`;
-      const body = { ...toApplication(metadata, MARK.write(mark), context.applicationDescription), signInAudience: 'AzureADMyOrg', tags: [OWNER_TAG, registrationTag] };
-      const app = await cleanUpIfApplied(() => graph('create application', 'unsafe', 'POST', '/applications', isApplication, body), () => removeLostApplication(registrationTag));
+      const body = {
+        ...toApplication(metadata, MARK.write(mark), context.applicationDescription),
+        signInAudience: 'AzureADMyOrg',
+        tags: [OWNER_TAG, registrationTag],
+      };
+      const app = await cleanUpIfApplied(
+        () => graph('create application', 'unsafe', 'POST', '/applications', isApplication, body),
+        () => removeLostApplication(registrationTag),
+      );
       const completeRegistration = async () => {
         const password = await addPassword(app);
-        await afterReplication(() => graph('create service principal', 'unsafe', 'POST', '/servicePrincipals', isRecord, { appId: app.appId }), referenceNotYetVisible);
+        await afterReplication(
+          () =>
+            graph('create service principal', 'unsafe', 'POST', '/servicePrincipals', isRecord, { appId: app.appId }),
+          referenceNotYetVisible,
+        );
         // The client id is handed out only once it can be looked up by it.
         await afterReplication(() => readApplication(byAppIdPath(app.appId)), notYetVisible);
-        return usableAnswer(password, (value): value is GraphPassword & { secretText: string } => isPassword(value) && !!value.secretText, 'the new password');
+        return usableAnswer(
+          password,
+          (value): value is GraphPassword & { secretText: string } => isPassword(value) && !!value.secretText,
+          'the new password',
+        );
       };
-      const password = await undoOnFailure(completeRegistration, () => removeApplication(app.id)).catch((error: unknown) => {
-        throw error instanceof ClientNotFoundError ? new IdpUnavailableError('The identity provider did not make the new client visible in time; retry later.', { cause: error }) : error;
-      });
-      return { ...toRegisteredClient({ ...app, ...body }), clientSecret: password.secretText, clientSecretExpiresAt: epochSeconds(password.endDateTime) };
+      const password = await undoOnFailure(completeRegistration, () => removeApplication(app.id)).catch(
+        (error: unknown) => {
+          throw error instanceof ClientNotFoundError
+            ? new IdpUnavailableError(
+                'The identity provider did not make the new client visible in time; retry later.',
+                { cause: error },
+              )
+            : error;
+        },
+      );
+      return {
+        ...toRegisteredClient({ ...app, ...body }),
+        clientSecret: password.secretText,
+        clientSecretExpiresAt: epochSeconds(password.endDateTime),
+      };
     },
 
     getClient: async (clientId) => toRegisteredClient(await ownedApplication(clientId)),
 
     async updateClient(clientId, metadata, registration) {
       const app = await ownedApplication(clientId);
-      const changes = toApplication(metadata, MARK.write(MARK.read(readNotes(app.notes).mark) ?? {}, registration), undefined);
+      const changes = toApplication(
+        metadata,
+        MARK.write(MARK.read(readNotes(app.notes).mark) ?? {}, registration),
+        undefined,
+      );
       // The description belongs to the registration context, which an update does not carry.
       delete changes.description;
       await graph('update application', 'idempotent', 'PATCH', objectPath(app.id), nothing, changes);
       return toRegisteredClient({ ...app, ...changes });
     },
 
-    deleteClient: async (clientId) => deleteOwned(await findApplication(clientId), isOwned, (app) => removeApplication(app.id)),
+    deleteClient: async (clientId) =>
+      deleteOwned(await findApplication(clientId), isOwned, (app) => removeApplication(app.id)),
 
     async rotateSecret(clientId) {
       const app = await ownedApplication(clientId);
@@ -308,22 +462,49 @@ export function createEntraDriver(options: EntraDriverOptions): DriverImplementa
 
     retireExpiredSecrets: rotation.sweep,
 
-    listOpenRegistrations: (limit) => openRegistrations(ownedApplications(), limit, (app) => MARK.read(readNotes(app.notes).mark), (app) => app.appId),
+    listOpenRegistrations: (limit) =>
+      openRegistrations(
+        ownedApplications(),
+        limit,
+        (app) => MARK.read(readNotes(app.notes).mark),
+        (app) => app.appId,
+      ),
 
-    fetchDiscoveryDocument: () => fetchDiscoveryJson(call.http, `${authorityHost}/${encodeURIComponent(options.tenantId)}/v2.0/.well-known/openid-configuration`, call.policy.timeoutMs),
+    fetchDiscoveryDocument: () =>
+      fetchDiscoveryJson(
+        call.http,
+        `${authorityHost}/${encodeURIComponent(options.tenantId)}/v2.0/.well-known/openid-configuration`,
+        call.policy.timeoutMs,
+      ),
 
-    checkReadiness: async () => void (await graph('check readiness', 'idempotent', 'GET', `/applications?${new URLSearchParams({ $top: '1' })}`, isListing)),
+    checkReadiness: async () =>
+      void (await graph(
+        'check readiness',
+        'idempotent',
+        'GET',
+        `/applications?${new URLSearchParams({ $top: '1' })}`,
+        isListing,
+      )),
 
     close: () => call.close(),
   };
 }
 
 type Listing = { value: GraphApplication[]; '@odata.nextLink'?: string | null };
-const isListing = (value: unknown): value is Listing => isRecord(value) && isRecordArray(value.value) && value.value.every(isApplication);
-const passwordsOf = (app: GraphApplication) => (app.passwordCredentials ?? []).map((password) => ({ id: password.keyId, createdAt: Date.parse(password.startDateTime ?? '') }));
+const isListing = (value: unknown): value is Listing =>
+  isRecord(value) && isRecordArray(value.value) && value.value.every(isApplication);
+const passwordsOf = (app: GraphApplication) =>
+  (app.passwordCredentials ?? []).map((password) => ({
+    id: password.keyId,
+    createdAt: Date.parse(password.startDateTime ?? ''),
+  }));
 
 /** The Graph properties a registration sets; every platform is written, so an update replaces what was there. */
-function toApplication(metadata: ClientMetadata, mark: Record<string, string>, description: string | undefined): Record<string, unknown> & { description?: string | null } {
+function toApplication(
+  metadata: ClientMetadata,
+  mark: Record<string, string>,
+  description: string | undefined,
+): Record<string, unknown> & { description?: string | null } {
   const redirectUris = metadata.redirectUris;
   const isPublic = metadata.tokenEndpointAuthMethod === 'none';
   // A public client with the code flow is a SPA in the browser (https) or a native app (loopback, private scheme).
@@ -332,12 +513,18 @@ function toApplication(metadata: ClientMetadata, mark: Record<string, string>, d
   const { clientName: _name, redirectUris: _redirectUris, clientUri: _clientUri, ...kept } = metadata;
   const stored: StoredMetadata = { ...kept, mark };
   const notes = `${NOTES_PREFIX}${JSON.stringify(withoutUndefined(stored))}`;
-  if (notes.length > 1024) throw new InvalidClientMetadataError('The client metadata is too large for an Entra application (its notes hold at most 1024 characters).');
+  if (notes.length > 1024)
+    throw new InvalidClientMetadataError(
+      'The client metadata is too large for an Entra application (its notes hold at most 1024 characters).',
+    );
   return {
     displayName: metadata.clientName ?? 'dcr-bridge client',
     description: description?.slice(0, 1024) ?? null,
     notes,
-    web: { redirectUris: platform === 'web' ? redirectUris : [], logoutUrl: metadata.postLogoutRedirectUris?.[0] ?? null },
+    web: {
+      redirectUris: platform === 'web' ? redirectUris : [],
+      logoutUrl: metadata.postLogoutRedirectUris?.[0] ?? null,
+    },
     spa: { redirectUris: platform === 'spa' ? redirectUris : [] },
     publicClient: { redirectUris: platform === 'publicClient' ? redirectUris : [] },
     isFallbackPublicClient: platform === 'publicClient',
@@ -368,22 +555,40 @@ function toRegisteredClient(app: GraphApplication): RegisteredClient {
   });
   const metadata: ClientMetadata = {
     ...optional,
-    redirectUris: [...(app.web?.redirectUris ?? []), ...(app.spa?.redirectUris ?? []), ...(app.publicClient?.redirectUris ?? [])],
+    redirectUris: [
+      ...(app.web?.redirectUris ?? []),
+      ...(app.spa?.redirectUris ?? []),
+      ...(app.publicClient?.redirectUris ?? []),
+    ],
     grantTypes: stored.grantTypes?.length ? stored.grantTypes : ['client_credentials'],
     responseTypes: stored.responseTypes ?? [],
     tokenEndpointAuthMethod: stored.tokenEndpointAuthMethod ?? 'client_secret_basic',
   };
-  const newest = [...(app.passwordCredentials ?? [])].sort((a, b) => (Date.parse(a.startDateTime ?? '') || 0) - (Date.parse(b.startDateTime ?? '') || 0)).at(-1);
+  const newest = [...(app.passwordCredentials ?? [])]
+    .sort((a, b) => (Date.parse(a.startDateTime ?? '') || 0) - (Date.parse(b.startDateTime ?? '') || 0))
+    .at(-1);
   const issuedAt = epochSeconds(app.createdDateTime) || Math.floor(Date.now() / 1000);
-  return registeredClient(app.appId, metadata, MARK.read(stored.mark), { issuedAt, secretExpiresAt: epochSeconds(newest?.endDateTime) });
+  return registeredClient(app.appId, metadata, MARK.read(stored.mark), {
+    issuedAt,
+    secretExpiresAt: epochSeconds(newest?.endDateTime),
+  });
 }
 
 export const createDriverFromEnv: DriverFactory = async (env, settings) => {
   const tenantId = requiredEnv(env, 'ENTRA_TENANT_ID', 'the directory (tenant) id of the Entra tenant');
   const multiTenant = ['common', 'organizations', 'consumers'].includes(tenantId.toLowerCase());
-  if (!/^[A-Za-z0-9.-]{1,256}$/.test(tenantId) || multiTenant) throw new ConfigurationError('ENTRA_TENANT_ID', 'must be the tenant id (a GUID) or its domain, not common/organizations/consumers');
-  const clientId = requiredEnv(env, 'ENTRA_CLIENT_ID', "the application (client) id of the bridge's own app registration");
-  if (!APP_ID.test(clientId)) throw new ConfigurationError('ENTRA_CLIENT_ID', 'must be an application (client) id, a GUID');
+  if (!/^[A-Za-z0-9.-]{1,256}$/.test(tenantId) || multiTenant)
+    throw new ConfigurationError(
+      'ENTRA_TENANT_ID',
+      'must be the tenant id (a GUID) or its domain, not common/organizations/consumers',
+    );
+  const clientId = requiredEnv(
+    env,
+    'ENTRA_CLIENT_ID',
+    "the application (client) id of the bridge's own app registration",
+  );
+  if (!APP_ID.test(clientId))
+    throw new ConfigurationError('ENTRA_CLIENT_ID', 'must be an application (client) id, a GUID');
   const chosen = eitherEnv(env, ['ENTRA_CLIENT_SECRET', 'ENTRA_CERTIFICATE_PATH'], {
     both: 'and ENTRA_CERTIFICATE_PATH are both set; set only one',
     neither: "is required (or ENTRA_CERTIFICATE_PATH): a client secret of the bridge's own app registration",
@@ -392,10 +597,12 @@ export const createDriverFromEnv: DriverFactory = async (env, settings) => {
   return createEntraDriver({
     tenantId,
     clientId,
-    credential: chosen.name === 'ENTRA_CLIENT_SECRET' ? { clientSecret: chosen.value } : { certificatePem: readCertificatePem(chosen.name, chosen.value) },
+    credential:
+      chosen.name === 'ENTRA_CLIENT_SECRET'
+        ? { clientSecret: chosen.value }
+        : { certificatePem: readCertificatePem(chosen.name, chosen.value) },
     authorityHost: httpsUrlEnv(env, 'ENTRA_AUTHORITY_HOST', 'https://login.microsoftonline.com'),
     graphUrl: httpsUrlEnv(env, 'ENTRA_GRAPH_URL', 'https://graph.microsoft.com'),
     ...settings,
   });
 };
-

@@ -6,9 +6,26 @@
  * new one (docs/writing-a-driver.md).
  */
 import {
-  applicationTypeOf, checkClientId, chosenClientId, cleanUpIfApplied, clientCredentialsGrant, createAdminCall, deleteOwned, flatMark, foundOrUndefined, goneIsDone,
-  registeredClient, requireOwned, undoOnFailure, usableAnswer,
-  type AdminCallSettings, type CallSafety, type ClientMetadata, type DriverImplementation, type DriverFactory, type RegisteredClient,
+  applicationTypeOf,
+  checkClientId,
+  chosenClientId,
+  cleanUpIfApplied,
+  clientCredentialsGrant,
+  createAdminCall,
+  deleteOwned,
+  flatMark,
+  foundOrUndefined,
+  goneIsDone,
+  registeredClient,
+  requireOwned,
+  undoOnFailure,
+  usableAnswer,
+  type AdminCallSettings,
+  type CallSafety,
+  type ClientMetadata,
+  type DriverImplementation,
+  type DriverFactory,
+  type RegisteredClient,
 } from '../src/driver/index.js';
 import { requiredEnv, urlEnv } from '../src/env.js';
 import { ConflictError } from '../src/errors.js';
@@ -24,29 +41,60 @@ export interface ExampleDriverOptions extends AdminCallSettings {
 }
 
 /** A client as the IdP stores it (snake_case RFC 7591 names, plus free-form `metadata` strings). */
-type ExampleClient = Record<string, unknown> & { client_id: string; metadata: Record<string, string>; created_at: number };
+type ExampleClient = Record<string, unknown> & {
+  client_id: string;
+  metadata: Record<string, string>;
+  created_at: number;
+};
 
 /** The ownership mark, as `dcr_bridge.*` members of the client's `metadata`. */
 const mark = flatMark({ prefix: 'dcr_bridge.' });
-const isClient = (value: unknown): value is ExampleClient => hasStrings('client_id')(value) && typeof value.metadata === 'object' && value.metadata !== null;
+const isClient = (value: unknown): value is ExampleClient =>
+  hasStrings('client_id')(value) && typeof value.metadata === 'object' && value.metadata !== null;
 const isSecret = hasStrings('client_secret');
 
 export function createExampleDriver(options: ExampleDriverOptions): DriverImplementation {
   const base = options.url.replace(/\/+$/, '');
-  const fetchToken = clientCredentialsGrant(`${base}/oauth/token`, { client_id: options.clientId, client_secret: options.clientSecret });
-  const call = createAdminCall({ host: new URL(base).host, fetchToken, idpCallPolicy: options.idpCallPolicy, onIdpFailure: options.onIdpFailure, idpMaxConnections: options.idpMaxConnections });
+  const fetchToken = clientCredentialsGrant(`${base}/oauth/token`, {
+    client_id: options.clientId,
+    client_secret: options.clientSecret,
+  });
+  const call = createAdminCall({
+    host: new URL(base).host,
+    fetchToken,
+    idpCallPolicy: options.idpCallPolicy,
+    onIdpFailure: options.onIdpFailure,
+    idpMaxConnections: options.idpMaxConnections,
+  });
 
   /** One admin request over the kit's HTTP client; a non-2xx answer keeps its status for the retry layer and the error mapping. */
-  const send = (operation: string, safety: CallSafety, method: string, path: string, body?: unknown): Promise<unknown> =>
-    call(operation, safety, (signal, token) => call.http.requestJson(`${base}${path}`, { method, token, body, signal }));
+  const send = (
+    operation: string,
+    safety: CallSafety,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<unknown> =>
+    call(operation, safety, (signal, token) =>
+      call.http.requestJson(`${base}${path}`, { method, token, body, signal }),
+    );
   const path = (clientId: string) => `/clients/${encodeURIComponent(clientId)}`;
   const isOwned = (client: ExampleClient) => mark.read(client.metadata) !== undefined;
   const findClient = async (clientId: string) => {
     checkClientId(clientId);
-    return foundOrUndefined(send('read client', 'idempotent', 'GET', path(clientId)).then((answer) => usableAnswer(answer, isClient, 'a client read')));
+    return foundOrUndefined(
+      send('read client', 'idempotent', 'GET', path(clientId)).then((answer) =>
+        usableAnswer(answer, isClient, 'a client read'),
+      ),
+    );
   };
   const ownedClient = async (clientId: string) => requireOwned(await findClient(clientId), isOwned);
-  const issueSecret = async (clientId: string) => usableAnswer(await send('regenerate secret', 'unsafe', 'POST', `${path(clientId)}/secret`), isSecret, 'a new secret').client_secret;
+  const issueSecret = async (clientId: string) =>
+    usableAnswer(
+      await send('regenerate secret', 'unsafe', 'POST', `${path(clientId)}/secret`),
+      isSecret,
+      'a new secret',
+    ).client_secret;
   const removeClient = (clientId: string) => goneIsDone(send('delete client', 'idempotent', 'DELETE', path(clientId)));
 
   return {
@@ -60,7 +108,12 @@ export function createExampleDriver(options: ExampleDriverOptions): DriverImplem
       try {
         // The id is this call's own: a repeat after a lost answer meets a 409 rather than making a second client; if
         // no repeat gets through, whatever the first attempt made is removed.
-        const create = async () => usableAnswer(await send('create client', 'idempotent', 'POST', '/clients', body), (value) => isClient(value) && isSecret(value), 'a client creation');
+        const create = async () =>
+          usableAnswer(
+            await send('create client', 'idempotent', 'POST', '/clients', body),
+            (value) => isClient(value) && isSecret(value),
+            'a client creation',
+          );
         const client = await cleanUpIfApplied(create, () => removeClient(clientId));
         return { ...toRegistered(client), clientSecret: client.client_secret };
       } catch (error) {
@@ -69,7 +122,13 @@ export function createExampleDriver(options: ExampleDriverOptions): DriverImplem
         // client (this registration's, by its mark) and issue it a secret the caller will hold.
         const adopted = await ownedClient(clientId);
         if (mark.read(adopted.metadata)?.registrationId !== stamp.registrationId) throw error;
-        return { ...toRegistered(adopted), clientSecret: await undoOnFailure(() => issueSecret(clientId), () => removeClient(clientId)) };
+        return {
+          ...toRegistered(adopted),
+          clientSecret: await undoOnFailure(
+            () => issueSecret(clientId),
+            () => removeClient(clientId),
+          ),
+        };
       }
     },
 
@@ -79,11 +138,21 @@ export function createExampleDriver(options: ExampleDriverOptions): DriverImplem
       // Replaces the metadata; the mark (with a new standard registration, when the change has one), and whatever
       // else the IdP's operators keep in `metadata`, stays.
       const kept = (await ownedClient(clientId)).metadata;
-      const body = { ...clientMetadataToWire(metadata), metadata: { ...kept, ...(changes?.registration ? mark.write(mark.read(kept)!, changes) : {}) } };
-      return toRegistered(usableAnswer(await send('update client', 'idempotent', 'PUT', path(clientId), body), isClient, 'a client update'));
+      const body = {
+        ...clientMetadataToWire(metadata),
+        metadata: { ...kept, ...(changes?.registration ? mark.write(mark.read(kept)!, changes) : {}) },
+      };
+      return toRegistered(
+        usableAnswer(
+          await send('update client', 'idempotent', 'PUT', path(clientId), body),
+          isClient,
+          'a client update',
+        ),
+      );
     },
 
-    deleteClient: async (clientId) => deleteOwned(await findClient(clientId), isOwned, async () => void (await removeClient(clientId))),
+    deleteClient: async (clientId) =>
+      deleteOwned(await findClient(clientId), isOwned, async () => void (await removeClient(clientId))),
 
     // One secret per client: the old one stops at once. A lost or unusable answer is an error; repeating the rotation recovers.
     async rotateSecret(clientId) {

@@ -9,9 +9,40 @@ import { envValue, requiredEnv, urlEnv } from '../src/env.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
 import { InvalidClientMetadataError, InvalidRedirectUriError } from '../src/errors.js';
 import { hasStrings, isRecord, isRecordArray, withoutUndefined } from '../src/records.js';
-import { AttemptScope, applicationTypeOf, checkClientId, checkHasSecret, chosenClientId, clientCredentialsGrant, createAdminCall, createOrAdopt, currentAndRotatedSecrets, deleteOwned, flatMark } from '../src/driver/index.js';
-import { goneIsDone, members, openRegistrations, pages, regeneratedSecret, registeredClient, requireOwned, statusFailure, undoOnFailure, upstreamStatusOf, usableAnswer, usesClientSecret } from '../src/driver/index.js';
-import type { AdminCallSettings, ClientMetadata, DriverImplementation, DriverFactory, RegisteredClient } from '../src/driver/index.js';
+import {
+  AttemptScope,
+  applicationTypeOf,
+  checkClientId,
+  checkHasSecret,
+  chosenClientId,
+  clientCredentialsGrant,
+  createAdminCall,
+  createOrAdopt,
+  currentAndRotatedSecrets,
+  deleteOwned,
+  flatMark,
+} from '../src/driver/index.js';
+import {
+  goneIsDone,
+  members,
+  openRegistrations,
+  pages,
+  regeneratedSecret,
+  registeredClient,
+  requireOwned,
+  statusFailure,
+  undoOnFailure,
+  upstreamStatusOf,
+  usableAnswer,
+  usesClientSecret,
+} from '../src/driver/index.js';
+import type {
+  AdminCallSettings,
+  ClientMetadata,
+  DriverImplementation,
+  DriverFactory,
+  RegisteredClient,
+} from '../src/driver/index.js';
 
 export interface KeycloakDriverOptions extends AdminCallSettings {
   /** Base URL of the Keycloak server, e.g. `https://sso.example.com` (no `/admin`). */
@@ -32,7 +63,16 @@ const MARK = flatMark({ prefix: 'dcr-bridge.' });
 const AUTH_METHOD = 'dcr-bridge.token-endpoint-auth-method';
 const APPLICATION_TYPE = 'dcr-bridge.application-type';
 /** Client attributes that carry metadata, cleared on an update whose metadata no longer has them. */
-const MAPPED_ATTRIBUTES = ['use.refresh.tokens', 'post.logout.redirect.uris', 'logoUri', 'contacts', 'use.jwks.url', 'jwks.url', AUTH_METHOD, APPLICATION_TYPE];
+const MAPPED_ATTRIBUTES = [
+  'use.refresh.tokens',
+  'post.logout.redirect.uris',
+  'logoUri',
+  'contacts',
+  'use.jwks.url',
+  'jwks.url',
+  AUTH_METHOD,
+  APPLICATION_TYPE,
+];
 /** The grace mark, `dcr-bridge.grace` = `true`: searched with `q=dcr-bridge.grace:true` where the server indexes it (else `400`). */
 const GRACE_MARK = 'dcr-bridge.grace';
 const SECRET_CREATION_TIME = 'client.secret.creation.time';
@@ -40,11 +80,22 @@ const ROTATED_CREATION_TIME = 'client.secret.rotated.creation.time';
 /** Keycloak's separator for multi-valued client attributes. */
 const MULTI_VALUE_SEPARATOR = '##';
 
-const AUTHENTICATORS: Record<string, string> = { client_secret_basic: 'client-secret', client_secret_post: 'client-secret', client_secret_jwt: 'client-secret-jwt', private_key_jwt: 'client-jwt' };
+const AUTHENTICATORS: Record<string, string> = {
+  client_secret_basic: 'client-secret',
+  client_secret_post: 'client-secret',
+  client_secret_jwt: 'client-secret-jwt',
+  private_key_jwt: 'client-jwt',
+};
 /** The RFC 7591 grant types Keycloak has a switch for. */
-const GRANT_SWITCHES = { authorization_code: 'standardFlowEnabled', implicit: 'implicitFlowEnabled', password: 'directAccessGrantsEnabled', client_credentials: 'serviceAccountsEnabled' } as const;
+const GRANT_SWITCHES = {
+  authorization_code: 'standardFlowEnabled',
+  implicit: 'implicitFlowEnabled',
+  password: 'directAccessGrantsEnabled',
+  client_credentials: 'serviceAccountsEnabled',
+} as const;
 
-const isClient = (value: unknown): value is KeycloakClient => hasStrings('id', 'clientId')(value) && (value.attributes === undefined || isRecord(value.attributes));
+const isClient = (value: unknown): value is KeycloakClient =>
+  hasStrings('id', 'clientId')(value) && (value.attributes === undefined || isRecord(value.attributes));
 const isClientList = (value: unknown): value is KeycloakClient[] => isRecordArray(value) && value.every(isClient);
 const markOf = (client: ClientRepresentation) => MARK.read(client.attributes);
 const isOwned = (client: KeycloakClient) => markOf(client) !== undefined;
@@ -55,53 +106,96 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DriverImpl
     ...options,
     host: new URL(options.url).host,
     describe: describeKeycloakError,
-    fetchToken: clientCredentialsGrant(`${realmUrl(options.adminRealm ?? options.realm)}/protocol/openid-connect/token`, { client_id: options.clientId, client_secret: options.clientSecret }),
+    fetchToken: clientCredentialsGrant(
+      `${realmUrl(options.adminRealm ?? options.realm)}/protocol/openid-connect/token`,
+      { client_id: options.clientId, client_secret: options.clientSecret },
+    ),
   });
   // No SDK retries or `timeout`: its one HTTP hook, the init it copies into each fetch, has the pool and the attempt's signal.
   const attemptScope = new AttemptScope();
   const call = attemptScope.calls(adminCall);
-  const admin = new KeycloakAdminClient({ baseUrl: options.url, realmName: options.realm, requestOptions: attemptScope.fetchInit(adminCall.http) });
+  const admin = new KeycloakAdminClient({
+    baseUrl: options.url,
+    realmName: options.realm,
+    requestOptions: attemptScope.fetchInit(adminCall.http),
+  });
   admin.registerTokenProvider({ getAccessToken: () => adminCall.tokens!.get() });
   const graceSeconds = options.rotationGraceSeconds;
 
   async function findClient(clientId: string): Promise<KeycloakClient | undefined> {
     checkClientId(clientId);
-    const found = await call('find client', 'idempotent', async () => usableAnswer(await admin.clients.find({ clientId }), isClientList, 'the client lookup'));
+    const found = await call('find client', 'idempotent', async () =>
+      usableAnswer(await admin.clients.find({ clientId }), isClientList, 'the client lookup'),
+    );
     return found.find((client) => client.clientId === clientId);
   }
 
   const ownedClient = async (clientId: string) => requireOwned(await findClient(clientId), isOwned);
-  const listClients = (query: { first: number; max: number; q?: string }) => call('list clients', 'idempotent', async () => usableAnswer(await admin.clients.find(query), isClientList, 'the client listing'));
-  const regenerate = (client: KeycloakClient) => call('rotate client secret', 'unsafe', async () => usableAnswer(await admin.clients.generateNewClientSecret({ id: client.id }), hasStrings('value'), 'the secret regeneration').value);
+  const listClients = (query: { first: number; max: number; q?: string }) =>
+    call('list clients', 'idempotent', async () =>
+      usableAnswer(await admin.clients.find(query), isClientList, 'the client listing'),
+    );
+  const regenerate = (client: KeycloakClient) =>
+    call(
+      'rotate client secret',
+      'unsafe',
+      async () =>
+        usableAnswer(
+          await admin.clients.generateNewClientSecret({ id: client.id }),
+          hasStrings('value'),
+          'the secret regeneration',
+        ).value,
+    );
 
   /** The secret the client holds now, read again; none when its clientId names another client by now. */
-  const currentSecret = (client: KeycloakClient) => findClient(client.clientId).then((now) => (now?.id === client.id ? now.secret : undefined));
+  const currentSecret = (client: KeycloakClient) =>
+    findClient(client.clientId).then((now) => (now?.id === client.id ? now.secret : undefined));
 
   /** Keycloak's current secret, and the "rotated" one a regeneration keeps under the realm's rotation policy. */
-  const rotation = currentAndRotatedSecrets<KeycloakClient>(graceSeconds, {
-    idp: 'Keycloak',
-    held: heldSecrets,
-    reread: (client) => ownedClient(client.clientId),
-    regenerate: (client) => regeneratedSecret(() => regenerate(client), client.secret, () => currentSecret(client)),
-    removeRotated: (client) => call('invalidate rotated secret', 'idempotent', () => admin.clients.invalidateSecret({ id: client.id })),
-    graceMark: (client) => client.attributes?.[GRACE_MARK],
-    // Keycloak merges the attributes of a PUT, and an empty value removes one.
-    writeGraceMark: (client, marked) => call('mark grace', 'idempotent', () => admin.clients.update({ id: client.id }, { clientId: client.clientId, attributes: { [GRACE_MARK]: marked ? 'true' : '' } })),
-  }, {
-    list: (first, max, marked) => listClients({ first, max, ...(marked ? { q: `${GRACE_MARK}:true` } : {}) }),
-    isOwned,
-    refused: (error) => upstreamStatusOf(error) === 400,
-  });
+  const rotation = currentAndRotatedSecrets<KeycloakClient>(
+    graceSeconds,
+    {
+      idp: 'Keycloak',
+      held: heldSecrets,
+      reread: (client) => ownedClient(client.clientId),
+      regenerate: (client) =>
+        regeneratedSecret(
+          () => regenerate(client),
+          client.secret,
+          () => currentSecret(client),
+        ),
+      removeRotated: (client) =>
+        call('invalidate rotated secret', 'idempotent', () => admin.clients.invalidateSecret({ id: client.id })),
+      graceMark: (client) => client.attributes?.[GRACE_MARK],
+      // Keycloak merges the attributes of a PUT, and an empty value removes one.
+      writeGraceMark: (client, marked) =>
+        call('mark grace', 'idempotent', () =>
+          admin.clients.update(
+            { id: client.id },
+            { clientId: client.clientId, attributes: { [GRACE_MARK]: marked ? 'true' : '' } },
+          ),
+        ),
+    },
+    {
+      list: (first, max, marked) => listClients({ first, max, ...(marked ? { q: `${GRACE_MARK}:true` } : {}) }),
+      isOwned,
+      refused: (error) => upstreamStatusOf(error) === 400,
+    },
+  );
 
   /** The realm's client scopes by name; Keycloak drops a scope it does not have without a word, the bridge refuses it. */
   async function scopeIds(wanted: string[]): Promise<Map<string, string>> {
-    const scopes = await call('list client scopes', 'idempotent', async () => usableAnswer(await admin.clientScopes.find(), isRecordArray, 'the client scope listing'));
+    const scopes = await call('list client scopes', 'idempotent', async () =>
+      usableAnswer(await admin.clientScopes.find(), isRecordArray, 'the client scope listing'),
+    );
     const byName = new Map(scopes.filter(hasStrings('name', 'id')).map((scope) => [scope.name, scope.id]));
-    if (wanted.some((name) => !byName.has(name))) throw new InvalidClientMetadataError('A scope value is not a client scope of the realm.');
+    if (wanted.some((name) => !byName.has(name)))
+      throw new InvalidClientMetadataError('A scope value is not a client scope of the realm.');
     return byName;
   }
 
-  const removeClient = async (id: string) => void (await goneIsDone(call('delete client', 'idempotent', () => admin.clients.del({ id }))));
+  const removeClient = async (id: string) =>
+    void (await goneIsDone(call('delete client', 'idempotent', () => admin.clients.del({ id }))));
 
   return {
     name: 'keycloak',
@@ -113,12 +207,30 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DriverImpl
       if (representation.optionalClientScopes?.length) await scopeIds(representation.optionalClientScopes);
       const mark = MARK.create(context);
       representation.attributes = { ...representation.attributes, ...MARK.write(mark) };
-      const create = () => call('create client', 'idempotent', async () => usableAnswer(await admin.clients.create(representation).catch(asMetadataRefusal), hasStrings('id'), 'the client creation').id);
-      const id = await createOrAdopt<KeycloakClient>(create, mark.registrationId, () => findClient(clientId), { markOf, idOf: (client) => client.id });
+      const create = () =>
+        call(
+          'create client',
+          'idempotent',
+          async () =>
+            usableAnswer(
+              await admin.clients.create(representation).catch(asMetadataRefusal),
+              hasStrings('id'),
+              'the client creation',
+            ).id,
+        );
+      const id = await createOrAdopt<KeycloakClient>(create, mark.registrationId, () => findClient(clientId), {
+        markOf,
+        idOf: (client) => client.id,
+      });
       // A public or private_key_jwt client authenticates without a secret, so it gets none.
-      if (!usesClientSecret(authMethodOf(representation))) return { ...toRegisteredClient(representation), clientSecret: '' };
-      const readSecret = async () => usableAnswer(await admin.clients.getClientSecret({ id }), hasStrings('value'), 'the client secret');
-      const credential = await undoOnFailure(() => call('read client secret', 'idempotent', readSecret), () => removeClient(id));
+      if (!usesClientSecret(authMethodOf(representation)))
+        return { ...toRegisteredClient(representation), clientSecret: '' };
+      const readSecret = async () =>
+        usableAnswer(await admin.clients.getClientSecret({ id }), hasStrings('value'), 'the client secret');
+      const credential = await undoOnFailure(
+        () => call('read client secret', 'idempotent', readSecret),
+        () => removeClient(id),
+      );
       return { ...toRegisteredClient(representation), clientSecret: credential.value };
     },
 
@@ -129,17 +241,38 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DriverImpl
       const changes = toRepresentation(metadata, current);
       // Keycloak keeps what a PUT leaves out and merges attributes: an empty value removes one the metadata no longer has.
       const mark = registration?.registration ? MARK.write(markOf(current)!, registration) : {};
-      const update: ClientRepresentation = { ...changes, attributes: members.replacing(current.attributes, { ...changes.attributes, ...mark }, '', (key) => MAPPED_ATTRIBUTES.includes(key)) };
+      const update: ClientRepresentation = {
+        ...changes,
+        attributes: members.replacing(current.attributes, { ...changes.attributes, ...mark }, '', (key) =>
+          MAPPED_ATTRIBUTES.includes(key),
+        ),
+      };
       // A PUT leaves a client's scopes as they were: each one added or removed is a call of its own.
-      const { added, removed } = membershipChanges(changes.optionalClientScopes ?? [], current.optionalClientScopes ?? []);
+      const { added, removed } = membershipChanges(
+        changes.optionalClientScopes ?? [],
+        current.optionalClientScopes ?? [],
+      );
       const ids = added.length + removed.length > 0 ? await scopeIds(added) : new Map<string, string>();
-      await call('update client', 'idempotent', () => admin.clients.update({ id: current.id }, update).catch(asMetadataRefusal));
-      for (const name of added) await call('add client scope', 'idempotent', () => admin.clients.addOptionalClientScope({ id: current.id, clientScopeId: ids.get(name)! }));
-      for (const name of removed.filter((scope) => ids.has(scope))) await call('remove client scope', 'idempotent', () => admin.clients.delOptionalClientScope({ id: current.id, clientScopeId: ids.get(name)! }));
-      return toRegisteredClient({ ...current, ...update, attributes: members.withoutEmpty({ ...current.attributes, ...update.attributes }) });
+      await call('update client', 'idempotent', () =>
+        admin.clients.update({ id: current.id }, update).catch(asMetadataRefusal),
+      );
+      for (const name of added)
+        await call('add client scope', 'idempotent', () =>
+          admin.clients.addOptionalClientScope({ id: current.id, clientScopeId: ids.get(name)! }),
+        );
+      for (const name of removed.filter((scope) => ids.has(scope)))
+        await call('remove client scope', 'idempotent', () =>
+          admin.clients.delOptionalClientScope({ id: current.id, clientScopeId: ids.get(name)! }),
+        );
+      return toRegisteredClient({
+        ...current,
+        ...update,
+        attributes: members.withoutEmpty({ ...current.attributes, ...update.attributes }),
+      });
     },
 
-    deleteClient: async (clientId) => deleteOwned(await findClient(clientId), isOwned, (client) => removeClient(client.id)),
+    deleteClient: async (clientId) =>
+      deleteOwned(await findClient(clientId), isOwned, (client) => removeClient(client.id)),
 
     async rotateSecret(clientId) {
       const client = await ownedClient(clientId);
@@ -151,11 +284,28 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DriverImpl
     retireExpiredSecrets: rotation.sweep,
 
     // The bridge's clients, through every page: a real Keycloak refuses `q=` searches on attributes it does not index.
-    listOpenRegistrations: (limit) => openRegistrations(pages.byOffset(100, 1_000, (first, max) => listClients({ first, max })), limit, markOf, (client) => client.clientId),
+    listOpenRegistrations: (limit) =>
+      openRegistrations(
+        pages.byOffset(100, 1_000, (first, max) => listClients({ first, max })),
+        limit,
+        markOf,
+        (client) => client.clientId,
+      ),
 
-    fetchDiscoveryDocument: () => fetchDiscoveryJson(adminCall.http, `${realmUrl(options.realm)}/.well-known/openid-configuration`, adminCall.policy.timeoutMs),
+    fetchDiscoveryDocument: () =>
+      fetchDiscoveryJson(
+        adminCall.http,
+        `${realmUrl(options.realm)}/.well-known/openid-configuration`,
+        adminCall.policy.timeoutMs,
+      ),
 
-    checkReadiness: () => call('check realm', 'idempotent', async () => void usableAnswer(await admin.clients.find({ first: 0, max: 1 }), isClientList, 'the client listing')),
+    checkReadiness: () =>
+      call(
+        'check realm',
+        'idempotent',
+        async () =>
+          void usableAnswer(await admin.clients.find({ first: 0, max: 1 }), isClientList, 'the client listing'),
+      ),
 
     close: () => adminCall.close(),
   };
@@ -164,34 +314,52 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DriverImpl
 /** Whether the client holds a rotated secret, and when its current one was created (epoch ms): when Keycloak says, or at the last rotation. */
 function heldSecrets(client: ClientRepresentation): { currentCreatedAt: number; hasRotated: boolean } {
   const attributes = members.strings(client.attributes);
-  return { currentCreatedAt: Number(attributes[SECRET_CREATION_TIME] ?? attributes[ROTATED_CREATION_TIME]) * 1000, hasRotated: attributes[ROTATED_CREATION_TIME] !== undefined };
+  return {
+    currentCreatedAt: Number(attributes[SECRET_CREATION_TIME] ?? attributes[ROTATED_CREATION_TIME]) * 1000,
+    hasRotated: attributes[ROTATED_CREATION_TIME] !== undefined,
+  };
 }
 
 /** Status and wait time from the SDK's `NetworkError`, which carries the fetch `Response`. */
-const describeKeycloakError = (error: unknown) => (error instanceof NetworkError ? statusFailure(error.response.status, error.response.headers) : undefined);
+const describeKeycloakError = (error: unknown) =>
+  error instanceof NetworkError ? statusFailure(error.response.status, error.response.headers) : undefined;
 
 /** Keycloak's 400 naming a redirect URI is the bridge's `invalid_redirect_uri`; the upstream text is not repeated. */
 function asMetadataRefusal(error: unknown): never {
-  const description = error instanceof NetworkError && error.response.status === 400 ? (error.responseData as { error_description?: unknown } | undefined)?.error_description : undefined;
-  if (typeof description === 'string' && /redirect uri/i.test(description)) throw new InvalidRedirectUriError('Keycloak refused a redirect URI.');
+  const description =
+    error instanceof NetworkError && error.response.status === 400
+      ? (error.responseData as { error_description?: unknown } | undefined)?.error_description
+      : undefined;
+  if (typeof description === 'string' && /redirect uri/i.test(description))
+    throw new InvalidRedirectUriError('Keycloak refused a redirect URI.');
   throw error;
 }
 
 /** The RFC 7591 method of Keycloak's authenticator (`none` for a public client); another authenticator keeps its own name. */
 const authMethodOf = (client: ClientRepresentation) =>
-  client.publicClient ? 'none' : (Object.entries(AUTHENTICATORS).find(([, authenticator]) => authenticator === client.clientAuthenticatorType)?.[0] ?? client.clientAuthenticatorType ?? '');
+  client.publicClient
+    ? 'none'
+    : (Object.entries(AUTHENTICATORS).find(
+        ([, authenticator]) => authenticator === client.clientAuthenticatorType,
+      )?.[0] ??
+      client.clientAuthenticatorType ??
+      '');
 
 /** Refuses, before any IdP call, values longer than Keycloak's 255-character columns (a longer one is its 500, not a 400). */
 function refuseOverlong(metadata: ClientMetadata, max: number): void {
   if ((metadata.clientName?.length ?? 0) > max || (metadata.clientUri?.length ?? 0) > max) {
     throw new InvalidClientMetadataError(`Keycloak keeps at most ${max} characters of client_name and client_uri.`);
   }
-  if (metadata.redirectUris.some((uri) => uri.length > max)) throw new InvalidRedirectUriError(`Keycloak keeps at most ${max} characters of each redirect URI.`);
+  if (metadata.redirectUris.some((uri) => uri.length > max))
+    throw new InvalidRedirectUriError(`Keycloak keeps at most ${max} characters of each redirect URI.`);
 }
 
 /** What turns `had` into `wanted`, where Keycloak takes each of a client's scopes by a call of its own. */
 function membershipChanges<T>(wanted: readonly T[], had: readonly T[]): { added: T[]; removed: T[] } {
-  return { added: wanted.filter((member) => !had.includes(member)), removed: had.filter((member) => !wanted.includes(member)) };
+  return {
+    added: wanted.filter((member) => !had.includes(member)),
+    removed: had.filter((member) => !wanted.includes(member)),
+  };
 }
 
 /** RFC 7591 metadata → the Keycloak client representation, as Keycloak's client-registration service maps it. */
@@ -228,9 +396,17 @@ function toRepresentation(metadata: ClientMetadata, base: ClientRepresentation):
 /** The Keycloak client representation → RFC 7591 metadata, the inverse of `toRepresentation`. */
 function toRegisteredClient(client: ClientRepresentation): RegisteredClient {
   const attributes = members.strings(client.attributes);
-  const refresh = attributes['use.refresh.tokens'] === 'true' && (client.standardFlowEnabled || client.directAccessGrantsEnabled);
-  const grantTypes = [...Object.entries(GRANT_SWITCHES).filter(([, property]) => client[property]).map(([grant]) => grant), ...(refresh ? ['refresh_token'] : [])];
-  const authenticatorMethod = Object.entries(AUTHENTICATORS).find(([, authenticator]) => authenticator === client.clientAuthenticatorType)?.[0];
+  const refresh =
+    attributes['use.refresh.tokens'] === 'true' && (client.standardFlowEnabled || client.directAccessGrantsEnabled);
+  const grantTypes = [
+    ...Object.entries(GRANT_SWITCHES)
+      .filter(([, property]) => client[property])
+      .map(([grant]) => grant),
+    ...(refresh ? ['refresh_token'] : []),
+  ];
+  const authenticatorMethod = Object.entries(AUTHENTICATORS).find(
+    ([, authenticator]) => authenticator === client.clientAuthenticatorType,
+  )?.[0];
   const optional = withoutUndefined({
     clientName: client.name || undefined,
     scope: client.optionalClientScopes?.length ? client.optionalClientScopes.join(' ') : undefined,
@@ -246,7 +422,9 @@ function toRegisteredClient(client: ClientRepresentation): RegisteredClient {
     redirectUris: client.redirectUris ?? [],
     grantTypes,
     responseTypes: client.standardFlowEnabled ? ['code'] : [],
-    tokenEndpointAuthMethod: client.publicClient ? 'none' : (attributes[AUTH_METHOD] ?? authenticatorMethod ?? 'client_secret_basic'),
+    tokenEndpointAuthMethod: client.publicClient
+      ? 'none'
+      : (attributes[AUTH_METHOD] ?? authenticatorMethod ?? 'client_secret_basic'),
   };
   return registeredClient(client.clientId!, metadata, markOf(client));
 }
@@ -256,7 +434,15 @@ export const createDriverFromEnv: DriverFactory = async (env, settings) =>
     url: urlEnv(env, 'KEYCLOAK_URL'),
     realm: requiredEnv(env, 'KEYCLOAK_REALM', 'the realm whose clients the bridge manages'),
     adminRealm: envValue(env, 'KEYCLOAK_ADMIN_REALM'),
-    clientId: requiredEnv(env, 'KEYCLOAK_CLIENT_ID', 'the client id of a service-account client with the manage-clients role'),
-    clientSecret: requiredEnv(env, 'KEYCLOAK_CLIENT_SECRET', 'the secret of the KEYCLOAK_CLIENT_ID service-account client'),
+    clientId: requiredEnv(
+      env,
+      'KEYCLOAK_CLIENT_ID',
+      'the client id of a service-account client with the manage-clients role',
+    ),
+    clientSecret: requiredEnv(
+      env,
+      'KEYCLOAK_CLIENT_SECRET',
+      'the secret of the KEYCLOAK_CLIENT_ID service-account client',
+    ),
     ...settings,
   });

@@ -11,9 +11,41 @@ import { eitherEnv, envValue, privateKeyEnv, urlEnv } from '../src/env.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
 import { InvalidClientMetadataError } from '../src/errors.js';
 import { hasStrings, isRecordArray, withoutUndefined } from '../src/records.js';
-import { AttemptScope, checkClientId, checkHasSecret, cleanUpIfApplied, clientCredentialsGrant, createAdminCall, deleteOwned, findByRegistration, flatMark, goneIsDone, graceRotation, loadSdk } from '../src/driver/index.js';
-import { openRegistrations, pages, registeredClient, requireOwned, rereadIfUnusable, statusFailure, undoOnFailure, usableAnswer, usesClientSecret } from '../src/driver/index.js';
-import type { AdminCallSettings, ClientMetadata, DriverImplementation, DriverFactory, IdpHttpClient, RegisteredClient, SecretSlots, UpstreamFailure } from '../src/driver/index.js';
+import {
+  AttemptScope,
+  checkClientId,
+  checkHasSecret,
+  cleanUpIfApplied,
+  clientCredentialsGrant,
+  createAdminCall,
+  deleteOwned,
+  findByRegistration,
+  flatMark,
+  goneIsDone,
+  graceRotation,
+  loadSdk,
+} from '../src/driver/index.js';
+import {
+  openRegistrations,
+  pages,
+  registeredClient,
+  requireOwned,
+  rereadIfUnusable,
+  statusFailure,
+  undoOnFailure,
+  usableAnswer,
+  usesClientSecret,
+} from '../src/driver/index.js';
+import type {
+  AdminCallSettings,
+  ClientMetadata,
+  DriverImplementation,
+  DriverFactory,
+  IdpHttpClient,
+  RegisteredClient,
+  SecretSlots,
+  UpstreamFailure,
+} from '../src/driver/index.js';
 
 // The SDK from its one-file bundle (src/driver/call/sdk.ts): its 2,463 modules were most of this driver's start.
 const { Client, RequestExecutor } = loadSdk<typeof OktaSdk>('@okta/okta-sdk-nodejs');
@@ -21,7 +53,14 @@ type RequestExecutor = OktaSdk.RequestExecutor;
 
 const DEFAULT_LABEL = 'dcr-bridge client';
 const DEFAULT_SCOPES = ['okta.apps.manage', 'okta.apps.read'];
-const OKTA_GRANT_TYPES = new Set(['authorization_code', 'client_credentials', 'implicit', 'password', 'refresh_token', ...['device_code', 'jwt-bearer', 'token-exchange'].map((grant) => `urn:ietf:params:oauth:grant-type:${grant}`)]);
+const OKTA_GRANT_TYPES = new Set([
+  'authorization_code',
+  'client_credentials',
+  'implicit',
+  'password',
+  'refresh_token',
+  ...['device_code', 'jwt-bearer', 'token-exchange'].map((grant) => `urn:ietf:params:oauth:grant-type:${grant}`),
+]);
 const OKTA_RESPONSE_TYPES = new Set(['code', 'token', 'id_token']);
 /** Bounds the listings other than the sweep's: 50 pages of 200 apps. */
 const MAX_PAGES = 50;
@@ -34,7 +73,9 @@ const GRACE_MARK = 'dcr_bridge_grace_ends_at';
 /** The mark in the app's `profile.dcr_bridge` (Okta: "any valid JSON", not encrypted — never a secret). */
 const MARK = flatMark({ prefix: '', managed: ['owner', 'dcr-bridge'] });
 
-export type OktaCredentials = { apiToken: string } | { clientId: string; privateKey: string; keyId?: string; scopes?: string[] };
+export type OktaCredentials =
+  | { apiToken: string }
+  | { clientId: string; privateKey: string; keyId?: string; scopes?: string[] };
 
 export interface OktaDriverOptions extends AdminCallSettings {
   /** `https://example.okta.com`, no trailing slash. */
@@ -59,8 +100,23 @@ interface OktaApp {
   profile?: { dcr_bridge?: StoredProfile } & Record<string, unknown>;
   accessibility?: unknown;
   visibility?: unknown;
-  credentials?: { oauthClient?: { client_id?: string; client_secret?: string; token_endpoint_auth_method?: string; autoKeyRotation?: boolean } };
-  settings?: { oauthClient?: Record<string, unknown> & { redirect_uris?: string[]; post_logout_redirect_uris?: string[]; grant_types?: string[]; response_types?: string[]; application_type?: string } };
+  credentials?: {
+    oauthClient?: {
+      client_id?: string;
+      client_secret?: string;
+      token_endpoint_auth_method?: string;
+      autoKeyRotation?: boolean;
+    };
+  };
+  settings?: {
+    oauthClient?: Record<string, unknown> & {
+      redirect_uris?: string[];
+      post_logout_redirect_uris?: string[];
+      grant_types?: string[];
+      response_types?: string[];
+      application_type?: string;
+    };
+  };
 }
 
 interface OktaSecret {
@@ -83,8 +139,17 @@ class AttemptScopedRequestExecutor extends RequestExecutor {
   }
 
   override fetch(request: RequestOptions): ReturnType<RequestExecutor['fetch']> {
-    const { url, method, headers, body } = request as { url: string; method?: string; headers?: Record<string, string>; body?: string };
-    return this.attempt.fetch(this.http, url, { method: method?.toUpperCase(), headers, body }) as unknown as ReturnType<RequestExecutor['fetch']>;
+    const { url, method, headers, body } = request as {
+      url: string;
+      method?: string;
+      headers?: Record<string, string>;
+      body?: string;
+    };
+    return this.attempt.fetch(this.http, url, {
+      method: method?.toUpperCase(),
+      headers,
+      body,
+    }) as unknown as ReturnType<RequestExecutor['fetch']>;
   }
 }
 
@@ -95,12 +160,14 @@ function describeOktaError(error: unknown): UpstreamFailure | undefined {
 }
 
 /** The grace mark as `graceEndsAt` wants it: epoch ms, `NaN` when unreadable, `undefined` when absent. */
-const graceEndFromSeconds = (mark: unknown): number | undefined => (mark === undefined ? undefined : typeof mark === 'number' ? mark * 1000 : Number.NaN);
+const graceEndFromSeconds = (mark: unknown): number | undefined =>
+  mark === undefined ? undefined : typeof mark === 'number' ? mark * 1000 : Number.NaN;
 
 const isApp = (value: unknown): value is OktaApp => hasStrings('id')(value);
 const isAppList = (value: unknown): value is OktaApp[] => isRecordArray(value) && value.every(isApp);
 const isSecret = (value: unknown): value is OktaSecret => hasStrings('id')(value);
-const isOwned = (app: OktaApp) => app.signOnMode === 'OPENID_CONNECT' && app.name === 'oidc_client' && MARK.read(app.profile?.dcr_bridge) !== undefined;
+const isOwned = (app: OktaApp) =>
+  app.signOnMode === 'OPENID_CONNECT' && app.name === 'oidc_client' && MARK.read(app.profile?.dcr_bridge) !== undefined;
 
 export function createOktaDriver(options: OktaDriverOptions): DriverImplementation {
   const graceSeconds = options.rotationGraceSeconds ?? 0;
@@ -111,19 +178,49 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
     host: new URL(options.orgUrl).host,
     describe: describeOktaError,
     // A service app's token: a signed client assertion at the org authorization server (RFC 7523).
-    fetchToken: 'clientId' in credentials ? clientCredentialsGrant(`${options.orgUrl}/oauth2/v1/token`, { scope: (credentials.scopes ?? DEFAULT_SCOPES).join(' ') }, credentials) : undefined,
+    fetchToken:
+      'clientId' in credentials
+        ? clientCredentialsGrant(
+            `${options.orgUrl}/oauth2/v1/token`,
+            { scope: (credentials.scopes ?? DEFAULT_SCOPES).join(' ') },
+            credentials,
+          )
+        : undefined,
   });
   // Every setting explicit, so the SDK's okta.yaml files and OKTA_CLIENT_* variables cannot change it. In service-app
   // mode the executor sends the kit's token; the SDK's own (SSWS) header needs a value it then never sends.
   const token = 'apiToken' in credentials ? credentials.apiToken : 'replaced by the service app token';
-  const sdk = new Client({ orgUrl: options.orgUrl, authorizationMode: 'SSWS', token, clientId: '', scopes: [], privateKey: '', keyId: '', requestExecutor: new AttemptScopedRequestExecutor(attemptScope, adminCall.http), cacheMiddleware: null });
+  const sdk = new Client({
+    orgUrl: options.orgUrl,
+    authorizationMode: 'SSWS',
+    token,
+    clientId: '',
+    scopes: [],
+    privateKey: '',
+    keyId: '',
+    requestExecutor: new AttemptScopedRequestExecutor(attemptScope, adminCall.http),
+    cacheMiddleware: null,
+  });
   const apps = sdk.applicationApi;
   const secrets = sdk.applicationSSOPublicKeysApi;
 
   const call = attemptScope.calls(adminCall);
 
-  const listApps = (operation: string, query: { q?: string; filter?: string; limit: number }, maxPages = MAX_PAGES): Promise<OktaApp[]> =>
-    call(operation, 'idempotent', async () => usableAnswer(await pages.collect((await apps.listApplications(query)) as unknown as Collection<unknown>, query.limit * maxPages), isAppList, 'the app listing'));
+  const listApps = (
+    operation: string,
+    query: { q?: string; filter?: string; limit: number },
+    maxPages = MAX_PAGES,
+  ): Promise<OktaApp[]> =>
+    call(operation, 'idempotent', async () =>
+      usableAnswer(
+        await pages.collect(
+          (await apps.listApplications(query)) as unknown as Collection<unknown>,
+          query.limit * maxPages,
+        ),
+        isAppList,
+        'the app listing',
+      ),
+    );
 
   /** The app whose client_id this is, looked up by Okta's filter (client_id = app id for the apps the bridge creates). */
   async function findApp(clientId: string): Promise<OktaApp | undefined> {
@@ -132,20 +229,27 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
     return found.find((app) => app.credentials?.oauthClient?.client_id === clientId);
   }
 
-  const ownedApps = async () => (await listApps('list clients', { filter: 'name eq "oidc_client"', limit: 200 })).filter(isOwned);
+  const ownedApps = async () =>
+    (await listApps('list clients', { filter: 'name eq "oidc_client"', limit: 200 })).filter(isOwned);
 
   const findOwnedApp = async (clientId: string) => requireOwned(await findApp(clientId), isOwned);
 
   /** Deactivates, then deletes (Okta refuses to delete an active app); an app already gone is fine. */
   async function removeApp(app: OktaApp): Promise<void> {
-    if (app.status !== 'INACTIVE' && (await goneIsDone(call('deactivate client', 'idempotent', () => apps.deactivateApplication({ appId: app.id }))))) return;
+    if (
+      app.status !== 'INACTIVE' &&
+      (await goneIsDone(call('deactivate client', 'idempotent', () => apps.deactivateApplication({ appId: app.id }))))
+    )
+      return;
     await goneIsDone(call('delete client', 'idempotent', () => apps.deleteApplication({ appId: app.id })));
   }
 
   /** After a create whose answer was lost: the app may exist, found by the registration id set before the create. */
   async function removeUnconfirmedRegistration(label: string, registrationId: string): Promise<void> {
     const candidates = await listApps('find unconfirmed client', { q: label.slice(0, 100), limit: 200 }, 5);
-    const orphan = await findByRegistration(candidates.filter(isOwned), registrationId, (app) => MARK.read(app.profile?.dcr_bridge));
+    const orphan = await findByRegistration(candidates.filter(isOwned), registrationId, (app) =>
+      MARK.read(app.profile?.dcr_bridge),
+    );
     if (orphan) await removeApp(orphan);
   }
 
@@ -169,31 +273,58 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
       settings: { oauthClient: current.settings?.oauthClient },
       profile: graceEndsAt === undefined ? profile : { ...profile, [GRACE_MARK]: Math.ceil(graceEndsAt / 1000) },
     };
-    await call('mark grace', 'idempotent', async () => usableAnswer(await apps.replaceApplication({ appId, application: replacement as unknown as Application }), isApp, 'the app update'));
+    await call('mark grace', 'idempotent', async () =>
+      usableAnswer(
+        await apps.replaceApplication({ appId, application: replacement as unknown as Application }),
+        isApp,
+        'the app update',
+      ),
+    );
   }
 
   /** Okta's secrets of one app; a secret is removed by deactivating and deleting it, or stays working when that fails. */
   function secretSlots(appId: string, current?: OktaApp): SecretSlots {
     const statuses = new Map<string, string | undefined>();
-    const deactivate = (secretId: string) => call('deactivate secret', 'idempotent', () => secrets.deactivateOAuth2ClientSecret({ appId, secretId }));
+    const deactivate = (secretId: string) =>
+      call('deactivate secret', 'idempotent', () => secrets.deactivateOAuth2ClientSecret({ appId, secretId }));
     return {
       async list() {
         const listed = await call('list secrets', 'idempotent', async () =>
-          usableAnswer(await pages.collect((await secrets.listOAuth2ClientSecrets({ appId })) as unknown as Collection<unknown>, 10), (value): value is OktaSecret[] => isRecordArray(value) && value.every(isSecret), 'the secret listing'),
+          usableAnswer(
+            await pages.collect(
+              (await secrets.listOAuth2ClientSecrets({ appId })) as unknown as Collection<unknown>,
+              10,
+            ),
+            (value): value is OktaSecret[] => isRecordArray(value) && value.every(isSecret),
+            'the secret listing',
+          ),
         );
         for (const secret of listed) statuses.set(secret.id, secret.status);
         return listed.map((secret) => ({ id: secret.id, createdAt: Date.parse(secret.created ?? '') }));
       },
       async add() {
-        const created = await call('create secret', 'unsafe', async () => usableAnswer(await secrets.createOAuth2ClientSecret({ appId, oAuth2ClientSecretRequestBody: {} }), isSecret, 'the secret creation'));
+        const created = await call('create secret', 'unsafe', async () =>
+          usableAnswer(
+            await secrets.createOAuth2ClientSecret({ appId, oAuth2ClientSecretRequestBody: {} }),
+            isSecret,
+            'the secret creation',
+          ),
+        );
         statuses.set(created.id, 'ACTIVE');
         return { id: created.id, value: created.client_secret };
       },
       async remove({ id: secretId }) {
         // Gone already (another replica's sweep): `false`, so it is not counted twice.
         if (statuses.get(secretId) !== 'INACTIVE' && (await goneIsDone(deactivate(secretId)))) return false;
-        const reactivate = () => call('reactivate secret', 'idempotent', () => secrets.activateOAuth2ClientSecret({ appId, secretId }));
-        return !(await undoOnFailure(() => goneIsDone(call('delete secret', 'idempotent', () => secrets.deleteOAuth2ClientSecret({ appId, secretId }))), reactivate));
+        const reactivate = () =>
+          call('reactivate secret', 'idempotent', () => secrets.activateOAuth2ClientSecret({ appId, secretId }));
+        return !(await undoOnFailure(
+          () =>
+            goneIsDone(
+              call('delete secret', 'idempotent', () => secrets.deleteOAuth2ClientSecret({ appId, secretId })),
+            ),
+          reactivate,
+        ));
       },
       markGrace: (graceEndsAt) => writeGraceMark(current ?? appId, graceEndsAt),
       clearGrace: () => writeGraceMark(current ?? appId, undefined),
@@ -226,9 +357,19 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
       const mark = MARK.create(context);
       const body = toOktaApp(metadata, MARK.write(mark));
       // An app without the secret it needs is an unusable answer: the app found by its mark is removed.
-      const withSecret = (value: unknown): value is OktaApp => isApp(value) && (!usesClientSecret(metadata.tokenEndpointAuthMethod) || !!value.credentials?.oauthClient?.client_secret);
-      const create = async () => usableAnswer(await apps.createApplication({ application: body as unknown as Application, activate: true }), withSecret, 'the app creation');
-      const created = await cleanUpIfApplied(() => call('register client', 'unsafe', create), () => removeUnconfirmedRegistration(body.label, mark.registrationId));
+      const withSecret = (value: unknown): value is OktaApp =>
+        isApp(value) &&
+        (!usesClientSecret(metadata.tokenEndpointAuthMethod) || !!value.credentials?.oauthClient?.client_secret);
+      const create = async () =>
+        usableAnswer(
+          await apps.createApplication({ application: body as unknown as Application, activate: true }),
+          withSecret,
+          'the app creation',
+        );
+      const created = await cleanUpIfApplied(
+        () => call('register client', 'unsafe', create),
+        () => removeUnconfirmedRegistration(body.label, mark.registrationId),
+      );
       return { ...toRegisteredClient(created), clientSecret: created.credentials?.oauthClient?.client_secret ?? '' };
     },
 
@@ -237,7 +378,14 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
     async updateClient(clientId, metadata, changes) {
       const app = await findOwnedApp(clientId);
       const replacement = toOktaApp(metadata, MARK.write(MARK.read(app.profile?.dcr_bridge)!, changes), app);
-      const replace = () => call('update client', 'idempotent', async () => usableAnswer(await apps.replaceApplication({ appId: app.id, application: replacement as unknown as Application }), isApp, 'the app update'));
+      const replace = () =>
+        call('update client', 'idempotent', async () =>
+          usableAnswer(
+            await apps.replaceApplication({ appId: app.id, application: replacement as unknown as Application }),
+            isApp,
+            'the app update',
+          ),
+        );
       return toRegisteredClient(await rereadIfUnusable(replace, () => findOwnedApp(clientId)));
     },
 
@@ -252,10 +400,21 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
 
     retireExpiredSecrets: rotation.sweep,
 
-    listOpenRegistrations: async (limit) => openRegistrations(await ownedApps(), limit, (app) => MARK.read(app.profile?.dcr_bridge), (app) => app.credentials?.oauthClient?.client_id ?? app.id),
+    listOpenRegistrations: async (limit) =>
+      openRegistrations(
+        await ownedApps(),
+        limit,
+        (app) => MARK.read(app.profile?.dcr_bridge),
+        (app) => app.credentials?.oauthClient?.client_id ?? app.id,
+      ),
 
     // The org's discovery document, or that of the custom authorization server OKTA_AUTHORIZATION_SERVER_ID names.
-    fetchDiscoveryDocument: () => fetchDiscoveryJson(adminCall.http, `${options.orgUrl}${options.authorizationServerId === undefined ? '' : `/oauth2/${encodeURIComponent(options.authorizationServerId)}`}/.well-known/openid-configuration`, adminCall.policy.timeoutMs),
+    fetchDiscoveryDocument: () =>
+      fetchDiscoveryJson(
+        adminCall.http,
+        `${options.orgUrl}${options.authorizationServerId === undefined ? '' : `/oauth2/${encodeURIComponent(options.authorizationServerId)}`}/.well-known/openid-configuration`,
+        adminCall.policy.timeoutMs,
+      ),
 
     checkReadiness: async () => void (await listApps('readiness', { limit: 1 }, 1)),
 
@@ -266,8 +425,10 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
 function toOktaApp(metadata: ClientMetadata, mark: Record<string, string>, existing?: OktaApp) {
   const unsupported = metadata.grantTypes.find((grant) => !OKTA_GRANT_TYPES.has(grant));
   if (unsupported) throw new InvalidClientMetadataError(`Okta does not support the grant type ${unsupported}.`);
-  const responseTypes = metadata.responseTypes.length > 0 ? metadata.responseTypes : defaultResponseTypes(metadata.grantTypes);
-  if (responseTypes.some((type) => !OKTA_RESPONSE_TYPES.has(type))) throw new InvalidClientMetadataError('Okta supports the response types code, token and id_token.');
+  const responseTypes =
+    metadata.responseTypes.length > 0 ? metadata.responseTypes : defaultResponseTypes(metadata.grantTypes);
+  if (responseTypes.some((type) => !OKTA_RESPONSE_TYPES.has(type)))
+    throw new InvalidClientMetadataError('Okta supports the response types code, token and id_token.');
   const method = metadata.tokenEndpointAuthMethod;
   return {
     name: 'oidc_client',
@@ -296,19 +457,34 @@ function toOktaApp(metadata: ClientMetadata, mark: Record<string, string>, exist
         jwks_uri: metadata.jwksUri,
       },
     },
-    profile: { ...existing?.profile, dcr_bridge: { ...mark, ...withoutUndefined({ named: metadata.clientName !== undefined, scope: metadata.scope, contacts: metadata.contacts }) } },
+    profile: {
+      ...existing?.profile,
+      dcr_bridge: {
+        ...mark,
+        ...withoutUndefined({
+          named: metadata.clientName !== undefined,
+          scope: metadata.scope,
+          contacts: metadata.contacts,
+        }),
+      },
+    },
   };
 }
 
 function defaultResponseTypes(grants: string[]): string[] {
-  const types = [...(grants.includes('authorization_code') ? ['code'] : []), ...(grants.includes('implicit') ? ['token', 'id_token'] : [])];
+  const types = [
+    ...(grants.includes('authorization_code') ? ['code'] : []),
+    ...(grants.includes('implicit') ? ['token', 'id_token'] : []),
+  ];
   // Okta's service apps (client credentials only) carry `token`.
   return types.length > 0 ? types : ['token'];
 }
 
 /** The response types the grants can use: Okta's service apps carry `token`, which RFC 7591 clients never asked for. */
 function usableResponseTypes(types: string[], grants: string[]): string[] {
-  return types.filter((type) => (type === 'code' ? grants.includes('authorization_code') : grants.includes('implicit')));
+  return types.filter((type) =>
+    type === 'code' ? grants.includes('authorization_code') : grants.includes('implicit'),
+  );
 }
 
 /** Okta's application type: derived from the grants, since RFC 7591 only knows web and native. */
@@ -339,7 +515,9 @@ function toRegisteredClient(app: OktaApp): RegisteredClient {
     tokenEndpointAuthMethod: app.credentials?.oauthClient?.token_endpoint_auth_method ?? 'client_secret_basic',
     applicationType: settings.application_type === 'native' ? 'native' : 'web',
   };
-  return registeredClient(app.credentials?.oauthClient?.client_id ?? app.id, metadata, MARK.read(mark), { issuedAt: Math.floor(new Date(app.created ?? Date.now()).getTime() / 1000) });
+  return registeredClient(app.credentials?.oauthClient?.client_id ?? app.id, metadata, MARK.read(mark), {
+    issuedAt: Math.floor(new Date(app.created ?? Date.now()).getTime() / 1000),
+  });
 }
 
 export const createDriverFromEnv: DriverFactory = async (env, settings) => {
@@ -356,5 +534,10 @@ export const createDriverFromEnv: DriverFactory = async (env, settings) => {
     const scopes = (envValue(env, 'OKTA_SCOPES') ?? DEFAULT_SCOPES.join(' ')).split(/\s+/).filter(Boolean);
     credentials = { clientId: chosen.value, privateKey, keyId: envValue(env, 'OKTA_KEY_ID'), scopes };
   }
-  return createOktaDriver({ orgUrl, credentials, authorizationServerId: envValue(env, 'OKTA_AUTHORIZATION_SERVER_ID'), ...settings });
+  return createOktaDriver({
+    orgUrl,
+    credentials,
+    authorizationServerId: envValue(env, 'OKTA_AUTHORIZATION_SERVER_ID'),
+    ...settings,
+  });
 };

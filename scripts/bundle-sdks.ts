@@ -10,7 +10,13 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { bundledSdkDir, bundledSdks, bundledVersionsFile, installedVersion, type BundledSdk } from '../src/driver/call/sdk.js';
+import {
+  bundledSdkDir,
+  bundledSdks,
+  bundledVersionsFile,
+  installedVersion,
+  type BundledSdk,
+} from '../src/driver/call/sdk.js';
 import { packageRoot } from '../src/paths.js';
 import { startFlags } from './start-arguments.js';
 
@@ -37,8 +43,16 @@ for (const [name, file] of Object.entries(bundledSdks) as Array<[BundledSdk, str
 // from the same version and flags.
 const compiledLoader = pathToFileURL(join(packageRoot, 'dist', 'src', 'driver', 'call', 'sdk.js')).href;
 const flags = startFlags();
-const caching = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', `(await import(${JSON.stringify(compiledLoader)})).writeCodeCaches();`], { stdio: 'inherit' });
+const caching = spawnSync(
+  process.execPath,
+  [...flags, '--input-type=module', '-e', `(await import(${JSON.stringify(compiledLoader)})).writeCodeCaches();`],
+  { stdio: 'inherit' },
+);
 if (caching.status !== 0) throw new Error(`writing the SDKs' code caches exited ${caching.status ?? caching.signal}`);
 // Written last: a build stopped half-way leaves no versions file, and the drivers load the packages.
 writeFileSync(join(bundledSdkDir, bundledVersionsFile), `${JSON.stringify(versions, null, 2)}\n`);
-console.log(`bundle-sdks: dist/sdk/ (with code caches for node ${flags.join(' ')}) from ${Object.entries(versions).map(([name, version]) => `${name} ${version}`).join(', ')}`);
+console.log(
+  `bundle-sdks: dist/sdk/ (with code caches for node ${flags.join(' ')}) from ${Object.entries(versions)
+    .map(([name, version]) => `${name} ${version}`)
+    .join(', ')}`,
+);

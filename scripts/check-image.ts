@@ -9,7 +9,18 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,12 +64,17 @@ const ignorePatterns = readFileSync(join(context, '.dockerignore'), 'utf8')
 
 /** Whether .dockerignore keeps `path` (relative to the context) out of the build context. */
 function ignored(path: string): boolean {
-  return path.split('/').some((segment, index, segments) => ignorePatterns.some((pattern) => pattern.test(segments.slice(0, index + 1).join('/')) || pattern.test(segment)));
+  return path
+    .split('/')
+    .some((segment, index, segments) =>
+      ignorePatterns.some((pattern) => pattern.test(segments.slice(0, index + 1).join('/')) || pattern.test(segment)),
+    );
 }
 
 function inStage(stage: Stage, path: string): string {
   const absolute = path.startsWith('/') ? path : `${stage.workdir}/${path}`;
-  if (!absolute.startsWith(stage.workdir)) fail(`${path} is outside the WORKDIR ${stage.workdir}, which this check maps`);
+  if (!absolute.startsWith(stage.workdir))
+    fail(`${path} is outside the WORKDIR ${stage.workdir}, which this check maps`);
   return join(stage.root, relative(stage.workdir, absolute));
 }
 
@@ -70,8 +86,14 @@ function copy(stage: Stage, args: string, stages: Map<string, Stage>): void {
     const origin = from ? inStage(from, source) : join(context, source);
     if (!from && ignored(source)) fail(`COPY ${source}: .dockerignore excludes it`);
     if (!existsSync(origin)) fail(`COPY ${source}: not found`);
-    const target = destination.endsWith('/') || words.length > 1 ? join(inStage(stage, destination), basename(source)) : inStage(stage, destination);
-    cpSync(origin, target, { recursive: true, filter: (path) => from !== undefined || !ignored(relative(context, path)) });
+    const target =
+      destination.endsWith('/') || words.length > 1
+        ? join(inStage(stage, destination), basename(source))
+        : inStage(stage, destination);
+    cpSync(origin, target, {
+      recursive: true,
+      filter: (path) => from !== undefined || !ignored(relative(context, path)),
+    });
   }
 }
 
@@ -79,7 +101,12 @@ function run(stage: Stage, command: string, shims: string): void {
   const local = command.replaceAll(stage.workdir, stage.root);
   console.log(`check-image: [${stage.name}] RUN ${command}`);
   // A cache of its own, as in a fresh image: `npm cache clean` must not empty the machine's.
-  const env = { ...process.env, ...stage.env, PATH: `${shims}:${process.env.PATH}`, npm_config_cache: join(workspace, 'npm-cache') };
+  const env = {
+    ...process.env,
+    ...stage.env,
+    PATH: `${shims}:${process.env.PATH}`,
+    npm_config_cache: join(workspace, 'npm-cache'),
+  };
   const result = spawnSync('sh', ['-c', local], { cwd: stage.root, stdio: 'inherit', env });
   if (result.status !== 0) fail(`[${stage.name}] RUN ${command} exited ${result.status}`);
 }
@@ -94,14 +121,18 @@ function filesOf(dir: string, base = dir): string[] {
 /** Starts the stages' npm cache from the machine's, so the check does not download what `npm ci` just did. */
 function seedNpmCache(): void {
   const machineCache = spawnSync('npm', ['config', 'get', 'cache'], { encoding: 'utf8' }).stdout.trim();
-  if (machineCache && existsSync(join(machineCache, '_cacache'))) cpSync(join(machineCache, '_cacache'), join(workspace, 'npm-cache', '_cacache'), { recursive: true });
+  if (machineCache && existsSync(join(machineCache, '_cacache')))
+    cpSync(join(machineCache, '_cacache'), join(workspace, 'npm-cache', '_cacache'), { recursive: true });
 }
 
 function buildStages(): Stage {
   seedNpmCache();
   const shims = join(workspace, 'shims');
   mkdirSync(shims);
-  writeFileSync(join(shims, 'chown'), '#!/bin/sh\necho "check-image: chown $* (recorded: the image has the user, this machine does not)"\n');
+  writeFileSync(
+    join(shims, 'chown'),
+    '#!/bin/sh\necho "check-image: chown $* (recorded: the image has the user, this machine does not)"\n',
+  );
   chmodSync(join(shims, 'chown'), 0o755);
   const args: Record<string, string> = {};
   const stages = new Map<string, Stage>();
@@ -139,32 +170,52 @@ function checkFiles(image: Stage): void {
   const files = filesOf(image.root);
   const top = [...new Set(files.map((file) => file.split('/')[0]))].sort();
   const expected = ['dist', 'node_modules', 'package.json', 'spec'];
-  if (JSON.stringify(top.filter((name) => name !== 'data')) !== JSON.stringify(expected)) fail(`the image holds ${top.join(', ')}; expected ${expected.join(', ')}`);
+  if (JSON.stringify(top.filter((name) => name !== 'data')) !== JSON.stringify(expected))
+    fail(`the image holds ${top.join(', ')}; expected ${expected.join(', ')}`);
   // Some production packages publish their own .ts sources beside their JavaScript; ours must not be there.
   const typescript = files.filter((file) => !file.startsWith('node_modules/') && /\.(c|m)?ts$/.test(file));
   if (typescript.length > 0) fail(`TypeScript sources in the image: ${typescript.slice(0, 5).join(', ')}`);
   const packages = readdirSync(join(image.root, 'node_modules'));
-  const devOnly = ['typescript', 'tsx', 'esbuild', '@esbuild', 'supertest', 'fast-check'].filter((name) => packages.includes(name));
+  const devOnly = ['typescript', 'tsx', 'esbuild', '@esbuild', 'supertest', 'fast-check'].filter((name) =>
+    packages.includes(name),
+  );
   if (devOnly.length > 0) fail(`dev dependencies in the image: ${devOnly.join(', ')}`);
   if (!existsSync(join(image.root, 'dist/src/main.js'))) fail('dist/src/main.js is missing');
   // The start uses the build's derived spec only while it carries the shipped YAML's sha256 (src/http/spec.ts).
-  const yamlHash = createHash('sha256').update(readFileSync(join(image.root, 'spec/openapi.yaml'), 'utf8')).digest('hex');
+  const yamlHash = createHash('sha256')
+    .update(readFileSync(join(image.root, 'spec/openapi.yaml'), 'utf8'))
+    .digest('hex');
   for (const derived of ['dist/spec/openapi.json', 'dist/spec/validators.cjs']) {
     if (!existsSync(join(image.root, derived))) fail(`${derived} is missing: the start would parse the YAML`);
-    if (!readFileSync(join(image.root, derived), 'utf8').includes(`"${yamlHash}"`)) fail(`${derived} was not derived from the image's spec/openapi.yaml`);
+    if (!readFileSync(join(image.root, derived), 'utf8').includes(`"${yamlHash}"`))
+      fail(`${derived} was not derived from the image's spec/openapi.yaml`);
   }
   // The drivers load dist/sdk/'s bundles (Okta's and Auth0's SDKs, undici) only while they hold the installed versions.
-  const bundled = JSON.parse(readFileSync(join(image.root, 'dist/sdk', bundledVersionsFile), 'utf8')) as Record<string, string>;
+  const bundled = JSON.parse(readFileSync(join(image.root, 'dist/sdk', bundledVersionsFile), 'utf8')) as Record<
+    string,
+    string
+  >;
   for (const [name, file] of Object.entries(bundledSdks)) {
-    const installed = (JSON.parse(readFileSync(join(image.root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
-    if (!existsSync(join(image.root, 'dist/sdk', file)) || bundled[name] !== installed) fail(`dist/sdk/ does not hold ${name} ${installed}, the version installed: the driver would load the package`);
+    const installed = (
+      JSON.parse(readFileSync(join(image.root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }
+    ).version;
+    if (!existsSync(join(image.root, 'dist/sdk', file)) || bundled[name] !== installed)
+      fail(`dist/sdk/ does not hold ${name} ${installed}, the version installed: the driver would load the package`);
     if (!existsSync(join(image.root, 'dist/sdk', codeCacheOf(file)))) fail(`dist/sdk/ has no code cache for ${file}`);
   }
-  console.log(`check-image: the final stage holds ${files.length} files under ${top.join(', ')}; no TypeScript of ours, no dev dependencies`);
+  console.log(
+    `check-image: the final stage holds ${files.length} files under ${top.join(', ')}; no TypeScript of ours, no dev dependencies`,
+  );
 }
 
 async function runImage(image: Stage): Promise<void> {
-  const env = { PATH: process.env.PATH ?? '', ...image.env, DCR_LOCAL_DATA_DIR: inStage(image, image.env.DCR_LOCAL_DATA_DIR ?? 'data'), PORT: '0', HOST: '127.0.0.1' };
+  const env = {
+    PATH: process.env.PATH ?? '',
+    ...image.env,
+    DCR_LOCAL_DATA_DIR: inStage(image, image.env.DCR_LOCAL_DATA_DIR ?? 'data'),
+    PORT: '0',
+    HOST: '127.0.0.1',
+  };
   const [command, ...args] = image.cmd!;
   const bridge = spawn(command!, args, { cwd: image.root, env, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => bridge.on('exit', resolve));
@@ -186,7 +237,9 @@ async function runImage(image: Stage): Promise<void> {
   bridge.kill('SIGTERM');
   const code = await exited;
   if (code !== 0) fail(`the bridge exited ${code} on SIGTERM`);
-  console.log(`check-image: CMD ${image.cmd!.join(' ')} served /healthz on port ${port}, its HEALTHCHECK passed, SIGTERM exited 0`);
+  console.log(
+    `check-image: CMD ${image.cmd!.join(' ')} served /healthz on port ${port}, its HEALTHCHECK passed, SIGTERM exited 0`,
+  );
 }
 
 try {

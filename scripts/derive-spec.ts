@@ -11,4 +11,6 @@ const derived = deriveApiSpec(readFileSync(apiSpecPath, 'utf8'));
 mkdirSync(derivedApiSpecDir, { recursive: true });
 writeFileSync(join(derivedApiSpecDir, derivedFileNames.document), derived.document);
 writeFileSync(join(derivedApiSpecDir, derivedFileNames.validators), derived.validators);
-console.log(`derive-spec: ${join('dist', 'spec')}/{${derivedFileNames.document},${derivedFileNames.validators}} from spec/openapi.yaml`);
+console.log(
+  `derive-spec: ${join('dist', 'spec')}/{${derivedFileNames.document},${derivedFileNames.validators}} from spec/openapi.yaml`,
+);

@@ -41,22 +41,28 @@ export function registered(compositionRoot: string, name: string): string {
   const members = lines.slice(start + 1, end).map((line) => line.trimStart());
   const templateLine = members.find((line) => line.startsWith(`${TEMPLATE}: `));
   if (end < 0 || templateLine === undefined) {
-    throw new Error(`${COMPOSITION_ROOT} has no "const driverModules = {" literal with a "${TEMPLATE}: ..." line to add ${name} beside`);
+    throw new Error(
+      `${COMPOSITION_ROOT} has no "const driverModules = {" literal with a "${TEMPLATE}: ..." line to add ${name} beside`,
+    );
   }
-  if (members.some((line) => new RegExp(`^(${name}|'${name}'|"${name}"): `).test(line))) throw new Error(`${COMPOSITION_ROOT} has a driver named ${name} already`);
+  if (members.some((line) => new RegExp(`^(${name}|'${name}'|"${name}"): `).test(line)))
+    throw new Error(`${COMPOSITION_ROOT} has a driver named ${name} already`);
   const quote = /import\((['"])/.exec(templateLine)?.[1] ?? "'";
   const key = /^[a-z][a-z0-9]*$/.test(name) ? name : `${quote}${name}${quote}`;
   const indent = /^\s*/.exec(lines[start + 1]!)?.[0] ?? '  ';
   const entry = indent + renamed(templateLine.replace(`${TEMPLATE}: `, `${key}: `).replace(/,?$/, ','), name);
   const last = end - 1;
-  if (!lines[last]!.trimEnd().endsWith(',') && !lines[last]!.trimEnd().endsWith('{')) lines[last] = `${lines[last]!.trimEnd()},`;
+  if (!lines[last]!.trimEnd().endsWith(',') && !lines[last]!.trimEnd().endsWith('{'))
+    lines[last] = `${lines[last]!.trimEnd()},`;
   lines.splice(end, 0, entry);
   return lines.join('\n');
 }
 
 export function scaffoldDriver(name: string, root: string): ScaffoldResult {
   if (!/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(name) || name.length > 30) {
-    throw new Error(`"${name}" is not a driver name: lowercase letters and digits, dashes between words, at most 30 characters`);
+    throw new Error(
+      `"${name}" is not a driver name: lowercase letters and digits, dashes between words, at most 30 characters`,
+    );
   }
   if (name === TEMPLATE) throw new Error(`"${TEMPLATE}" is the template itself`);
   const files: Array<[string, string]> = [
@@ -73,10 +79,14 @@ export function scaffoldDriver(name: string, root: string): ScaffoldResult {
   // Computed before any file is written: a composition root it cannot edit leaves the tree as it was.
   const withDriver = registered(compositionRoot, name);
 
-  for (const [source, target] of files) writeFileSync(join(root, target), renamed(readFileSync(join(root, source), 'utf8'), name));
+  for (const [source, target] of files)
+    writeFileSync(join(root, target), renamed(readFileSync(join(root, source), 'utf8'), name));
   mkdirSync(join(root, specDir[1]), { recursive: true });
   for (const file of readdirSync(join(root, specDir[0]))) {
-    writeFileSync(join(root, specDir[1], renamed(file, name)), renamed(readFileSync(join(root, specDir[0], file), 'utf8'), name));
+    writeFileSync(
+      join(root, specDir[1], renamed(file, name)),
+      renamed(readFileSync(join(root, specDir[0], file), 'utf8'), name),
+    );
   }
   writeFileSync(compositionRootPath, withDriver);
   return { created: [...files.map(([, target]) => target), specDir[1]] };
@@ -92,7 +102,9 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     const { created } = scaffoldDriver(name, fileURLToPath(new URL('..', import.meta.url)));
     for (const path of created) console.log(`created ${path}`);
     console.log(`registered ${name} in ${COMPOSITION_ROOT} (one line in driverModules)`);
-    console.log(`next: npm run typecheck && npm test -- ${name}   then change the emulator and the driver into your IdP's API (docs/writing-a-driver.md)`);
+    console.log(
+      `next: npm run typecheck && npm test -- ${name}   then change the emulator and the driver into your IdP's API (docs/writing-a-driver.md)`,
+    );
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error));
     process.exit(1);

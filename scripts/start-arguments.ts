@@ -9,9 +9,12 @@ import { fileURLToPath } from 'node:url';
 const packageRoot = fileURLToPath(new URL('..', import.meta.url));
 
 export function startArguments(root: string = packageRoot): string[] {
-  const start = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? '';
+  const start =
+    (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts
+      .start ?? '';
   const words = start.trim().split(/\s+/);
-  if (words[0] !== 'exec' || words[1] !== 'node' || words.at(-1) !== 'dist/src/main.js') throw new Error(`package.json's start script is not "exec node [flags] dist/src/main.js": ${start}`);
+  if (words[0] !== 'exec' || words[1] !== 'node' || words.at(-1) !== 'dist/src/main.js')
+    throw new Error(`package.json's start script is not "exec node [flags] dist/src/main.js": ${start}`);
   return words.slice(2);
 }
 

@@ -53,7 +53,8 @@ const notLogged = new Set<BridgeEventName>(['audit.recorded', 'secrets.sweep_fai
 function logEvents(events: BridgeEvents, logger: Logger): void {
   events.onAny(<Name extends BridgeEventName>(name: Name, payload: BridgeEventMap[Name]) => {
     if (notLogged.has(name)) return;
-    const level = name === 'auth.failed' || name === 'event_hook.ignored' || name === 'idp.attempt_failed' ? 'warn' : 'info';
+    const level =
+      name === 'auth.failed' || name === 'event_hook.ignored' || name === 'idp.attempt_failed' ? 'warn' : 'info';
     logger.log(level, name, { event: name, ...payload });
   });
 }
@@ -66,11 +67,19 @@ export interface Bridge {
   driver: DcrDriver;
 }
 
-export function createApp(config: BridgeConfig, implementation: DriverImplementation, options: AppOptions = {}): express.Express {
+export function createApp(
+  config: BridgeConfig,
+  implementation: DriverImplementation,
+  options: AppOptions = {},
+): express.Express {
   return createBridge(config, implementation, options).app;
 }
 
-export function createBridge(config: BridgeConfig, implementation: DriverImplementation, options: AppOptions = {}): Bridge {
+export function createBridge(
+  config: BridgeConfig,
+  implementation: DriverImplementation,
+  options: AppOptions = {},
+): Bridge {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const metrics = options.metrics ?? createMetrics();
   const events = options.events ?? new BridgeEvents();
@@ -109,13 +118,25 @@ export function createBridge(config: BridgeConfig, implementation: DriverImpleme
   app.use(observeRequests(metrics, logger));
   app.use(refuseMalformedPath, answerFaviconNotFound);
   app.use(['/register', '/admin'], audit.record);
-  app.use(standardDcrFor(config, driver, { events, spec, logger, failedAuthLimit: rateLimits.failedAuth, perCallerLimit: rateLimits.perApiKey }));
+  app.use(
+    standardDcrFor(config, driver, {
+      events,
+      spec,
+      logger,
+      failedAuthLimit: rateLimits.failedAuth,
+      perCallerLimit: rateLimits.perApiKey,
+    }),
+  );
   if (driver.publicRoutes) {
     const { path, handler } = driver.publicRoutes;
-    app.use(path, (_req, res, next) => {
-      res.locals.route = path;
-      next();
-    }, withPublicOrigin(config.publicUrl, handler));
+    app.use(
+      path,
+      (_req, res, next) => {
+        res.locals.route = path;
+        next();
+      },
+      withPublicOrigin(config.publicUrl, handler),
+    );
   }
   app.use(operationsRouter({ driver, metrics, spec, ...(options.now ? { now: options.now } : {}) }));
 

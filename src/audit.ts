@@ -91,7 +91,8 @@ export interface RequestAudit {
 export function auditRequests(events: BridgeEvents, apiKeyNames: readonly string[]): RequestAudit {
   // Request ids may come from the caller, so two requests can share one: each event goes to the oldest still open.
   const open = new Map<string, PendingRequest[]>();
-  const pendingFor = (requestId: string | undefined): PendingRequest | undefined => (requestId === undefined ? undefined : open.get(requestId)?.[0]);
+  const pendingFor = (requestId: string | undefined): PendingRequest | undefined =>
+    requestId === undefined ? undefined : open.get(requestId)?.[0];
   for (const name of outcomeEvents) {
     events.on(name, (payload) => {
       const pending = pendingFor(currentRequestId());
@@ -114,7 +115,11 @@ export function auditRequests(events: BridgeEvents, apiKeyNames: readonly string
     if (!changeMethods.has(req.method) && status !== 401) return;
     const route = typeof res.locals.route === 'string' ? res.locals.route : undefined;
     const known = route === undefined ? undefined : operations[`${req.method} ${route}`];
-    const operation = pending.authFailed ? 'authenticate' : known?.operation === 'event' ? `event:${eventType(req) ?? 'unknown'}` : (known?.operation ?? `${req.method} ${route ?? 'unmatched'}`);
+    const operation = pending.authFailed
+      ? 'authenticate'
+      : known?.operation === 'event'
+        ? `event:${eventType(req) ?? 'unknown'}`
+        : (known?.operation ?? `${req.method} ${route ?? 'unmatched'}`);
     const keyIndex = res.locals.apiKeyIndex as number | undefined;
     const clientId = pending.clientId ?? (res.locals.clientId as string | undefined);
     const error = res.locals.auditError as unknown;
@@ -123,7 +128,11 @@ export function auditRequests(events: BridgeEvents, apiKeyNames: readonly string
       time: new Date().toISOString(),
       requestId,
       ...(keyIndex !== undefined && apiKeyNames[keyIndex] !== undefined ? { apiKey: apiKeyNames[keyIndex] } : {}),
-      ...(known?.dialect ? { dialect: known.dialect } : route?.startsWith('/register') ? { dialect: 'dcr' as const } : {}),
+      ...(known?.dialect
+        ? { dialect: known.dialect }
+        : route?.startsWith('/register')
+          ? { dialect: 'dcr' as const }
+          : {}),
       operation,
       ...(clientId !== undefined && safeId.test(clientId) ? { clientId } : {}),
       ...(known?.operation === 'register' ? portalIds(req) : {}),
@@ -158,7 +167,13 @@ export function auditRequests(events: BridgeEvents, apiKeyNames: readonly string
 /** The sweep's runs that changed something or failed become audit records too. */
 export function auditSweeps(events: BridgeEvents): void {
   events.on('secrets.retired', ({ count }) =>
-    events.emit('audit.recorded', { type: 'audit', time: new Date().toISOString(), operation: 'sweep', outcome: 'success', retired: count }),
+    events.emit('audit.recorded', {
+      type: 'audit',
+      time: new Date().toISOString(),
+      operation: 'sweep',
+      outcome: 'success',
+      retired: count,
+    }),
   );
   events.on('secrets.sweep_failed', ({ error, idpStatus }) =>
     events.emit('audit.recorded', {

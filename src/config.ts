@@ -96,7 +96,8 @@ export function loadConfig(env: Env): BridgeConfig {
   const port = integerEnv(env, 'PORT', 3000, { min: 0, max: 65535 });
   const host = envValue(env, 'HOST') ?? '0.0.0.0';
   const logLevel = (envValue(env, 'LOG_LEVEL') ?? 'info').trim().toLowerCase();
-  if (!(logLevels as readonly string[]).includes(logLevel)) throw new ConfigurationError('LOG_LEVEL', `must be one of ${logLevels.join(', ')}`);
+  if (!(logLevels as readonly string[]).includes(logLevel))
+    throw new ConfigurationError('LOG_LEVEL', `must be one of ${logLevels.join(', ')}`);
   const { apiKeys, apiKeyNames, apiKeyGenerated } = apiKeysFrom(env, driverName);
   const tls = tlsFrom(env);
   return withHardening(env, {
@@ -127,7 +128,10 @@ function driverNameFrom(env: Env): DriverName {
   const requested = (envValue(env, 'DCR_DRIVER') ?? 'local').trim().toLowerCase();
   const name = driverAliases[requested] ?? requested;
   if (!(driverNames as readonly string[]).includes(name)) {
-    throw new ConfigurationError('DCR_DRIVER', `must be one of ${[...driverNames, ...Object.keys(driverAliases)].join(', ')}`);
+    throw new ConfigurationError(
+      'DCR_DRIVER',
+      `must be one of ${[...driverNames, ...Object.keys(driverAliases)].join(', ')}`,
+    );
   }
   return name as DriverName;
 }
@@ -136,12 +140,25 @@ type HardeningSettings = 'trustProxy' | 'serverLimits' | 'shutdownGraceSeconds';
 
 /** The hardening settings: the proxy trust, the HTTP server's limits and the shutdown grace, which depends on the budget. */
 function withHardening(env: Env, config: Omit<BridgeConfig, HardeningSettings>): BridgeConfig {
-  return { ...config, trustProxy: trustProxyEnv(env), serverLimits: serverLimitsFrom(env), shutdownGraceSeconds: shutdownGraceFrom(env, config) };
+  return {
+    ...config,
+    trustProxy: trustProxyEnv(env),
+    serverLimits: serverLimitsFrom(env),
+    shutdownGraceSeconds: shutdownGraceFrom(env, config),
+  };
 }
 
 /** A grace shorter than the retry budget would cut requests the bridge is still retrying by design. */
-function shutdownGraceFrom(env: Env, { idpRetryBudgetMs, idpTimeoutMs }: Pick<BridgeConfig, 'idpRetryBudgetMs' | 'idpTimeoutMs'>): number {
-  const graceSeconds = integerEnv(env, 'DCR_SHUTDOWN_GRACE_SECONDS', derivedShutdownGraceSeconds(idpRetryBudgetMs, idpTimeoutMs), { min: 1, max: 3600 });
+function shutdownGraceFrom(
+  env: Env,
+  { idpRetryBudgetMs, idpTimeoutMs }: Pick<BridgeConfig, 'idpRetryBudgetMs' | 'idpTimeoutMs'>,
+): number {
+  const graceSeconds = integerEnv(
+    env,
+    'DCR_SHUTDOWN_GRACE_SECONDS',
+    derivedShutdownGraceSeconds(idpRetryBudgetMs, idpTimeoutMs),
+    { min: 1, max: 3600 },
+  );
   if (graceSeconds * 1000 < idpRetryBudgetMs) {
     throw new ConfigurationError(
       'DCR_SHUTDOWN_GRACE_SECONDS',
@@ -155,7 +172,10 @@ function serverLimitsFrom(env: Env): ServerLimits {
   const headersTimeoutMs = integerEnv(env, 'DCR_HEADERS_TIMEOUT_MS', 20_000, { min: 1_000, max: 600_000 });
   const requestTimeoutMs = integerEnv(env, 'DCR_REQUEST_TIMEOUT_MS', 30_000, { min: 1_000, max: 600_000 });
   if (headersTimeoutMs > requestTimeoutMs) {
-    throw new ConfigurationError('DCR_HEADERS_TIMEOUT_MS', `must not exceed DCR_REQUEST_TIMEOUT_MS (${requestTimeoutMs}): the whole request includes its headers`);
+    throw new ConfigurationError(
+      'DCR_HEADERS_TIMEOUT_MS',
+      `must not exceed DCR_REQUEST_TIMEOUT_MS (${requestTimeoutMs}): the whole request includes its headers`,
+    );
   }
   return {
     headersTimeoutMs,
@@ -177,8 +197,12 @@ function trustProxyEnv(env: Env): TrustProxy {
     if (hops > 20) throw new ConfigurationError('DCR_TRUST_PROXY', trustProxyRequirement);
     return hops;
   }
-  const entries = value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
-  if (entries.length === 0 || !entries.every(isTrustableProxy)) throw new ConfigurationError('DCR_TRUST_PROXY', trustProxyRequirement);
+  const entries = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  if (entries.length === 0 || !entries.every(isTrustableProxy))
+    throw new ConfigurationError('DCR_TRUST_PROXY', trustProxyRequirement);
   return entries;
 }
 
@@ -203,7 +227,8 @@ function fleetSettingsFrom(env: Env): Pick<BridgeConfig, 'auditLog' | 'redisUrl'
     throw new ConfigurationError('DCR_REDIS_URL', 'must be a redis:// or rediss:// URL');
   }
   const tracing =
-    (envValue(env, 'OTEL_EXPORTER_OTLP_ENDPOINT') ?? envValue(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT')) !== undefined &&
+    (envValue(env, 'OTEL_EXPORTER_OTLP_ENDPOINT') ?? envValue(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT')) !==
+      undefined &&
     env.OTEL_SDK_DISABLED?.trim().toLowerCase() !== 'true' &&
     env.OTEL_TRACES_EXPORTER?.trim().toLowerCase() !== 'none';
   return { ...(auditLog ? { auditLog } : {}), ...(redisUrl !== undefined ? { redisUrl } : {}), tracing };
@@ -230,25 +255,41 @@ function namedApiKey(entry: string): { name: string; key: string } {
   return { name: apiKeyFingerprint(entry), key: entry };
 }
 
-const openGrantTypes = ['authorization_code', 'refresh_token', 'client_credentials', 'implicit', 'urn:ietf:params:oauth:grant-type:device_code'];
+const openGrantTypes = [
+  'authorization_code',
+  'refresh_token',
+  'client_credentials',
+  'implicit',
+  'urn:ietf:params:oauth:grant-type:device_code',
+];
 const openAuthMethods = ['none', 'client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt'];
 
 export const defaultStandardDcrConfig: StandardDcrConfig = { tokenRotation: 'on-update', discoveryTtlSeconds: 300 };
 
 function standardDcrFrom(env: Env): StandardDcrConfig {
   const rotation = (envValue(env, 'DCR_REGISTRATION_TOKEN_ROTATION') ?? 'on-update').trim().toLowerCase();
-  if (rotation !== 'on-update' && rotation !== 'never') throw new ConfigurationError('DCR_REGISTRATION_TOKEN_ROTATION', 'must be on-update or never');
+  if (rotation !== 'on-update' && rotation !== 'never')
+    throw new ConfigurationError('DCR_REGISTRATION_TOKEN_ROTATION', 'must be on-update or never');
   const open = (envValue(env, 'DCR_OPEN_REGISTRATION') ?? 'false').trim().toLowerCase();
-  if (open !== 'true' && open !== 'false') throw new ConfigurationError('DCR_OPEN_REGISTRATION', 'must be true or false');
+  if (open !== 'true' && open !== 'false')
+    throw new ConfigurationError('DCR_OPEN_REGISTRATION', 'must be true or false');
   return {
     tokenRotation: rotation,
     discoveryTtlSeconds: integerEnv(env, 'DCR_DISCOVERY_TTL_SECONDS', 300, { min: 1, max: 24 * 3600 }),
     ...(open === 'true'
       ? {
           openRegistration: {
-            grantTypes: listEnv(env, 'DCR_OPEN_REGISTRATION_GRANT_TYPES', ['authorization_code', 'refresh_token'], openGrantTypes),
+            grantTypes: listEnv(
+              env,
+              'DCR_OPEN_REGISTRATION_GRANT_TYPES',
+              ['authorization_code', 'refresh_token'],
+              openGrantTypes,
+            ),
             tokenEndpointAuthMethods: listEnv(env, 'DCR_OPEN_REGISTRATION_AUTH_METHODS', ['none'], openAuthMethods),
-            perAddressPerHour: integerEnv(env, 'DCR_OPEN_REGISTRATION_PER_ADDRESS_PER_HOUR', 10, { min: 1, max: 100_000 }),
+            perAddressPerHour: integerEnv(env, 'DCR_OPEN_REGISTRATION_PER_ADDRESS_PER_HOUR', 10, {
+              min: 1,
+              max: 100_000,
+            }),
             maxClients: integerEnv(env, 'DCR_OPEN_REGISTRATION_MAX_CLIENTS', 1000, { min: 1, max: 1_000_000 }),
           },
         }
@@ -259,7 +300,14 @@ function standardDcrFrom(env: Env): StandardDcrConfig {
 function listEnv(env: Env, name: string, fallback: string[], allowed: string[]): string[] {
   const value = envValue(env, name);
   if (value === undefined) return fallback;
-  const items = [...new Set(value.split(',').map((item) => item.trim()).filter((item) => item !== ''))];
+  const items = [
+    ...new Set(
+      value
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== ''),
+    ),
+  ];
   if (items.length === 0 || items.some((item) => !allowed.includes(item))) {
     throw new ConfigurationError(name, `must be a comma-separated list of ${allowed.join(', ')}`);
   }
@@ -271,15 +319,29 @@ export function generateApiKey(): string {
   return randomBytes(24).toString('hex');
 }
 
-function apiKeysFrom(env: Env, driverName: string): { apiKeys: string[]; apiKeyNames: string[]; apiKeyGenerated: boolean } {
+function apiKeysFrom(
+  env: Env,
+  driverName: string,
+): { apiKeys: string[]; apiKeyNames: string[]; apiKeyGenerated: boolean } {
   const value = envValue(env, 'DCR_API_KEYS');
   if (value === undefined) {
-    if (driverName === 'local') return { apiKeys: [generateApiKey()], apiKeyNames: ['generated'], apiKeyGenerated: true };
-    throw new ConfigurationError('DCR_API_KEYS', `is required: comma-separated portal API keys, each at least ${minimumApiKeyLength} characters`);
+    if (driverName === 'local')
+      return { apiKeys: [generateApiKey()], apiKeyNames: ['generated'], apiKeyGenerated: true };
+    throw new ConfigurationError(
+      'DCR_API_KEYS',
+      `is required: comma-separated portal API keys, each at least ${minimumApiKeyLength} characters`,
+    );
   }
-  const named = value.split(',').map((key) => key.trim()).filter((key) => key !== '').map(namedApiKey);
+  const named = value
+    .split(',')
+    .map((key) => key.trim())
+    .filter((key) => key !== '')
+    .map(namedApiKey);
   if (named.length === 0 || named.some(({ key }) => key.length < minimumApiKeyLength)) {
-    throw new ConfigurationError('DCR_API_KEYS', `must be comma-separated keys (or name:key), each key at least ${minimumApiKeyLength} characters`);
+    throw new ConfigurationError(
+      'DCR_API_KEYS',
+      `must be comma-separated keys (or name:key), each key at least ${minimumApiKeyLength} characters`,
+    );
   }
   return { apiKeys: named.map(({ key }) => key), apiKeyNames: named.map(({ name }) => name), apiKeyGenerated: false };
 }
@@ -288,8 +350,10 @@ function tlsFrom(env: Env): { certFile: string; keyFile: string } | undefined {
   const certFile = envValue(env, 'TLS_CERT_FILE');
   const keyFile = envValue(env, 'TLS_KEY_FILE');
   if (certFile === undefined && keyFile === undefined) return undefined;
-  if (certFile === undefined) throw new ConfigurationError('TLS_CERT_FILE', 'is required when TLS_KEY_FILE is set: a PEM certificate file');
-  if (keyFile === undefined) throw new ConfigurationError('TLS_KEY_FILE', 'is required when TLS_CERT_FILE is set: a PEM private key file');
+  if (certFile === undefined)
+    throw new ConfigurationError('TLS_CERT_FILE', 'is required when TLS_KEY_FILE is set: a PEM certificate file');
+  if (keyFile === undefined)
+    throw new ConfigurationError('TLS_KEY_FILE', 'is required when TLS_CERT_FILE is set: a PEM private key file');
   return { certFile, keyFile };
 }
 

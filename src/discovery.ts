@@ -49,14 +49,20 @@ export class DiscoveryCache {
     this.#inFlight ??= this.#options
       .fetchDocument()
       .then((document) => {
-        if (typeof document.issuer !== 'string') throw new IdpUnavailableError('The identity provider published no usable discovery document.');
+        if (typeof document.issuer !== 'string')
+          throw new IdpUnavailableError('The identity provider published no usable discovery document.');
         this.#document = document;
         this.#fetchedAt = this.#now();
         this.#failure = undefined;
         return document;
       })
       .catch((error: unknown) => {
-        const typed = error instanceof BridgeError ? error : new IdpUnavailableError('The identity provider\'s discovery document could not be fetched.', { cause: error });
+        const typed =
+          error instanceof BridgeError
+            ? error
+            : new IdpUnavailableError("The identity provider's discovery document could not be fetched.", {
+                cause: error,
+              });
         this.#failure = { at: this.#now(), error: typed };
         throw typed;
       })
@@ -68,15 +74,22 @@ export class DiscoveryCache {
 }
 
 /** GET a discovery URL as JSON over the driver's IdP HTTP client, with a timeout; any failure is a typed error, never the upstream body. */
-export async function fetchDiscoveryJson(http: IdpHttpClient, url: string, timeoutMs = 10_000): Promise<DiscoveryDocument> {
+export async function fetchDiscoveryJson(
+  http: IdpHttpClient,
+  url: string,
+  timeoutMs = 10_000,
+): Promise<DiscoveryDocument> {
   let answer: IdpAnswer;
   try {
-    answer = await http.request(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) });
+    answer = await http.request(url, {
+      headers: { accept: 'application/json' },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
   } catch (error) {
-    throw new IdpUnavailableError('The identity provider\'s discovery document could not be fetched.', { cause: error });
+    throw new IdpUnavailableError("The identity provider's discovery document could not be fetched.", { cause: error });
   }
   // A redirect is not followed (the client never does), so it is a failure like any other non-2xx.
-  if (!answer.ok) throw new IdpUnavailableError('The identity provider\'s discovery document could not be fetched.');
+  if (!answer.ok) throw new IdpUnavailableError("The identity provider's discovery document could not be fetched.");
   const document = answer.jsonOrUndefined();
   if (typeof document !== 'object' || document === null || Array.isArray(document)) {
     throw new IdpUnavailableError('The identity provider published no usable discovery document.');

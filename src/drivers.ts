@@ -25,6 +25,10 @@ export const driverNames = Object.keys(driverModules) as DriverName[];
 export const driverAliases: Readonly<Record<string, DriverName>> = { azure: 'entra' };
 
 /** Builds the driver `name` (as `loadConfig` resolved `DCR_DRIVER`) from its variables. */
-export async function loadDriver(name: DriverName, env: Env, settings: DriverSettings & { publicUrl: string }): Promise<DriverImplementation> {
+export async function loadDriver(
+  name: DriverName,
+  env: Env,
+  settings: DriverSettings & { publicUrl: string },
+): Promise<DriverImplementation> {
   return (await driverModules[name]()).createDriverFromEnv(env, settings);
 }

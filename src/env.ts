@@ -22,7 +22,8 @@ export class ConfigurationError extends Error {
 export function envValue(env: Env, name: string): string | undefined {
   const fileName = env[`${name}_FILE`];
   if (fileName !== undefined && fileName !== '') {
-    if (env[name] !== undefined && env[name] !== '') throw new ConfigurationError(name, `and ${name}_FILE are both set; set only one`);
+    if (env[name] !== undefined && env[name] !== '')
+      throw new ConfigurationError(name, `and ${name}_FILE are both set; set only one`);
     try {
       return readFileSync(fileName, 'utf8').replace(/\r?\n$/, '');
     } catch {
@@ -49,11 +50,17 @@ export function urlEnv(env: Env, name: string, fallback?: string): string {
   } catch {
     throw new ConfigurationError(name, 'must be an absolute http(s) URL');
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigurationError(name, 'must be an absolute http(s) URL');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new ConfigurationError(name, 'must be an absolute http(s) URL');
   return value.replace(/\/+$/, '');
 }
 
-export function integerEnv(env: Env, name: string, fallback: number, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}): number {
+export function integerEnv(
+  env: Env,
+  name: string,
+  fallback: number,
+  { min = 0, max = Number.MAX_SAFE_INTEGER } = {},
+): number {
   const value = envValue(env, name);
   if (value === undefined) return fallback;
   const parsed = Number(value);
@@ -84,7 +91,11 @@ export function fileErrorReason(error: unknown): string {
  * Which of two alternative variables is set, and its value (an API token or a service app, a secret or a certificate).
  * Both set, or neither, is a configuration error named after the first, with the message given for the case.
  */
-export function eitherEnv<A extends string, B extends string>(env: Env, names: [A, B], messages: { both: string; neither: string }): { name: A | B; value: string } {
+export function eitherEnv<A extends string, B extends string>(
+  env: Env,
+  names: [A, B],
+  messages: { both: string; neither: string },
+): { name: A | B; value: string } {
   const [first, second] = names.map((name) => envValue(env, name));
   if (first !== undefined && second !== undefined) throw new ConfigurationError(names[0], messages.both);
   if (first !== undefined) return { name: names[0], value: first };
@@ -121,10 +132,17 @@ export function privateKeyEnv(env: Env, name: string, requirement: string): stri
 }
 
 /** A PEM holding a private key and its certificate, as a token endpoint's client certificate: the key, the SHA-256 thumbprint, the certificate. */
-export function certificateCredential(pem: string, variable: string): { privateKey: string; thumbprintSha256: string; x5c: string } {
+export function certificateCredential(
+  pem: string,
+  variable: string,
+): { privateKey: string; thumbprintSha256: string; x5c: string } {
   const certificate = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
-  const key = /-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/.exec(pem)?.[0];
-  if (!certificate || !key) throw new ConfigurationError(variable, 'must name a PEM file holding both the private key and the certificate');
+  const key =
+    /-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/.exec(
+      pem,
+    )?.[0];
+  if (!certificate || !key)
+    throw new ConfigurationError(variable, 'must name a PEM file holding both the private key and the certificate');
   const der = new X509Certificate(certificate).raw;
   return {
     privateKey: createPrivateKey(key).export({ format: 'pem', type: 'pkcs8' }).toString(),

@@ -28,7 +28,12 @@ export class BridgeError extends Error {
   /** Seconds for a `Retry-After` header, when known. */
   readonly retryAfterSeconds: number | undefined;
 
-  constructor(status: number, code: ErrorCode, description: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+  constructor(
+    status: number,
+    code: ErrorCode,
+    description: string,
+    options?: { cause?: unknown; retryAfterSeconds?: number },
+  ) {
     super(description, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.status = status;
@@ -77,13 +82,18 @@ export class NotFoundError extends BridgeError {
 }
 
 export class UnsupportedContentEncodingError extends BridgeError {
-  constructor(description = 'The request body uses a Content-Encoding the bridge does not read; send identity, gzip, deflate or br.') {
+  constructor(
+    description = 'The request body uses a Content-Encoding the bridge does not read; send identity, gzip, deflate or br.',
+  ) {
     super(415, 'unsupported_content_encoding', description);
   }
 }
 
 export class ConflictError extends BridgeError {
-  constructor(description = 'The identity provider refused the request because it clashes with an existing client.', options?: ErrorOptions) {
+  constructor(
+    description = 'The identity provider refused the request because it clashes with an existing client.',
+    options?: ErrorOptions,
+  ) {
     super(409, 'conflict', description, options);
   }
 }
@@ -95,13 +105,19 @@ export class RequestTooLargeError extends BridgeError {
 }
 
 export class RateLimitedError extends BridgeError {
-  constructor(retryAfterSeconds: number, description = 'Too many requests; retry after the time in the Retry-After header.') {
+  constructor(
+    retryAfterSeconds: number,
+    description = 'Too many requests; retry after the time in the Retry-After header.',
+  ) {
     super(429, 'rate_limited', description, { retryAfterSeconds });
   }
 }
 
 export class IdpError extends BridgeError {
-  constructor(description = 'The identity provider answered with something the bridge could not use.', options?: ErrorOptions) {
+  constructor(
+    description = 'The identity provider answered with something the bridge could not use.',
+    options?: ErrorOptions,
+  ) {
     super(502, 'idp_error', description, options);
   }
 }
@@ -136,7 +152,9 @@ export class InvalidSoftwareStatementError extends BridgeError {
 }
 
 export class UnapprovedSoftwareStatementError extends BridgeError {
-  constructor(description = 'This bridge approves no software statement issuer; register without a software_statement.') {
+  constructor(
+    description = 'This bridge approves no software statement issuer; register without a software_statement.',
+  ) {
     super(400, 'unapproved_software_statement', description);
   }
 }
@@ -154,7 +172,13 @@ export interface ErrorAnswer {
  */
 export function renderError(error: BridgeError): ErrorAnswer {
   const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8' };
-  if (error.retryAfterSeconds !== undefined) headers['Retry-After'] = String(Math.max(0, Math.ceil(error.retryAfterSeconds)));
-  if (error instanceof InvalidTokenError) headers['WWW-Authenticate'] = error.tokenPresented ? 'Bearer error="invalid_token"' : 'Bearer';
-  return { status: error.status, headers, body: JSON.stringify({ error: error.code, error_description: error.message }) };
+  if (error.retryAfterSeconds !== undefined)
+    headers['Retry-After'] = String(Math.max(0, Math.ceil(error.retryAfterSeconds)));
+  if (error instanceof InvalidTokenError)
+    headers['WWW-Authenticate'] = error.tokenPresented ? 'Bearer error="invalid_token"' : 'Bearer';
+  return {
+    status: error.status,
+    headers,
+    body: JSON.stringify({ error: error.code, error_description: error.message }),
+  };
 }

@@ -69,7 +69,13 @@ async function main(io: ProcessIo): Promise<void> {
     server.listen(config.port, config.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  logger.info('dcr-bridge listening', { host: config.host, port, driver: driver.name, tls: Boolean(config.tls), publicUrl: config.publicUrl });
+  logger.info('dcr-bridge listening', {
+    host: config.host,
+    port,
+    driver: driver.name,
+    tls: Boolean(config.tls),
+    publicUrl: config.publicUrl,
+  });
   if (config.apiKeyGenerated) {
     // Printed once on stdout, never through the logger: the operator needs it to call the bridge at all.
     io.stdout.write(`DCR_API_KEYS was not set; generated API key for this run: ${config.apiKeys[0]}\n`);
@@ -83,7 +89,10 @@ async function main(io: ProcessIo): Promise<void> {
     settleMs: config.idpRetryBudgetMs + config.idpTimeoutMs,
     logger,
     stopBackgroundWork: stopSweep,
-    release: () => closeApp(app).then(() => driver.close()).then(() => tracing?.shutdown()),
+    release: () =>
+      closeApp(app)
+        .then(() => driver.close())
+        .then(() => tracing?.shutdown()),
     exit: (code) => io.exit(code),
   });
   io.onSignal('SIGTERM', () => void shutdown('SIGTERM'));
@@ -96,7 +105,10 @@ function listenFailure(error: NodeJS.ErrnoException, { port, host }: BridgeConfi
     case 'EADDRINUSE':
       return new ConfigurationError('PORT', `${port} is already in use on ${host}`);
     case 'EACCES':
-      return new ConfigurationError('PORT', `${port} cannot be bound on ${host}: permission denied (ports below 1024 need privileges)`);
+      return new ConfigurationError(
+        'PORT',
+        `${port} cannot be bound on ${host}: permission denied (ports below 1024 need privileges)`,
+      );
     case 'EADDRNOTAVAIL':
       return new ConfigurationError('HOST', `${host} cannot be bound: it is not an address of this machine`);
     case 'ENOTFOUND':
@@ -120,4 +132,5 @@ function reportStartFailure(error: unknown, io: ProcessIo): void {
 }
 
 // Node runs this file (npm start, npm run dev); a test imports it and calls runBridge with its own io.
-if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) void runBridge(processIo);
+if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url))
+  void runBridge(processIo);

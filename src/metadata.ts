@@ -3,7 +3,13 @@
  * the checks a JSON schema cannot express: redirect URI rules (RFC 8252 for native apps), defaults, and the Konnect
  * grant-type mapping. The shape itself was already checked against spec/openapi.yaml.
  */
-import type { ClientMetadata, RegisteredClient, RegisteredClientWithSecret, RegistrationContext, RotatedSecret } from './driver/contract.js';
+import type {
+  ClientMetadata,
+  RegisteredClient,
+  RegisteredClientWithSecret,
+  RegistrationContext,
+  RotatedSecret,
+} from './driver/contract.js';
 import { InvalidRedirectUriError, InvalidRequestError } from './errors.js';
 import { withoutUndefined } from './records.js';
 
@@ -48,7 +54,11 @@ const loopbackHosts = new Set(['localhost', '127.0.0.1', '[::1]']);
  * only for native apps; never a script or local-content scheme; never a `*`, which Keycloak reads as a wildcard
  * (also percent-encoded, since an IdP may decode it).
  */
-export function checkRedirectUri(uri: string, applicationType: 'web' | 'native' | undefined, member = 'redirect_uris'): void {
+export function checkRedirectUri(
+  uri: string,
+  applicationType: 'web' | 'native' | undefined,
+  member = 'redirect_uris',
+): void {
   if (/\*|%2a/i.test(uri)) throw new InvalidRedirectUriError(`Every ${member} entry must be without a wildcard (*).`);
   if (uri.includes('#')) throw new InvalidRedirectUriError(`Every ${member} entry must be without a fragment.`);
   let url: URL;
@@ -57,8 +67,10 @@ export function checkRedirectUri(uri: string, applicationType: 'web' | 'native' 
   } catch {
     throw new InvalidRedirectUriError(`Every ${member} entry must be an absolute URI.`);
   }
-  if (/\s/.test(uri)) throw new InvalidRedirectUriError(`Every ${member} entry must be an absolute URI without spaces.`);
-  if (forbiddenSchemes.has(url.protocol)) throw new InvalidRedirectUriError(`A ${member} entry uses a scheme that is never allowed.`);
+  if (/\s/.test(uri))
+    throw new InvalidRedirectUriError(`Every ${member} entry must be an absolute URI without spaces.`);
+  if (forbiddenSchemes.has(url.protocol))
+    throw new InvalidRedirectUriError(`A ${member} entry uses a scheme that is never allowed.`);
   if (url.protocol === 'https:') {
     if (url.hostname === '') throw new InvalidRedirectUriError(`Every https ${member} entry must name a host.`);
     return;
@@ -73,7 +85,9 @@ export function checkRedirectUri(uri: string, applicationType: 'web' | 'native' 
     throw new InvalidRedirectUriError(`A ${member} entry with a private-use scheme requires application_type native.`);
   }
   if (!/^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+:$/.test(url.protocol)) {
-    throw new InvalidRedirectUriError(`A private-use ${member} scheme must be a reverse domain name such as com.example.app.`);
+    throw new InvalidRedirectUriError(
+      `A private-use ${member} scheme must be a reverse domain name such as com.example.app.`,
+    );
   }
 }
 
@@ -92,11 +106,13 @@ function unique(values: string[]): string[] {
 }
 
 export function api7MetadataFromWire(body: Api7ClientMetadataBody): ClientMetadata {
-  if (body.scope !== undefined && body.scopes !== undefined) throw new InvalidRequestError('Send either scope or scopes, not both.');
+  if (body.scope !== undefined && body.scopes !== undefined)
+    throw new InvalidRequestError('Send either scope or scopes, not both.');
   const applicationType = body.application_type;
   const redirectUris = body.redirect_uris ?? [];
   for (const uri of redirectUris) checkRedirectUri(uri, applicationType);
-  for (const uri of body.post_logout_redirect_uris ?? []) checkRedirectUri(uri, applicationType, 'post_logout_redirect_uris');
+  for (const uri of body.post_logout_redirect_uris ?? [])
+    checkRedirectUri(uri, applicationType, 'post_logout_redirect_uris');
   const grantTypes = unique(body.grant_types && body.grant_types.length > 0 ? body.grant_types : defaultGrantTypes);
   return withoutUndefined({
     clientName: body.client_name,
@@ -126,7 +142,9 @@ const konnectGrantTypes: Record<string, string> = {
 export function konnectMetadataFromWire(body: KonnectClientBody): ClientMetadata {
   const redirectUris = unique(body.redirect_uris ?? []);
   for (const uri of redirectUris) checkRedirectUri(uri, undefined);
-  const mapped = unique((body.grant_types ?? []).flatMap((name) => (konnectGrantTypes[name] ? [konnectGrantTypes[name]] : [])));
+  const mapped = unique(
+    (body.grant_types ?? []).flatMap((name) => (konnectGrantTypes[name] ? [konnectGrantTypes[name]] : [])),
+  );
   const grantTypes = mapped.length > 0 ? mapped : defaultGrantTypes;
   return withoutUndefined({
     clientName: body.client_name,
@@ -188,5 +206,9 @@ export function konnectClientToWire(client: RegisteredClientWithSecret): Record<
 }
 
 export function rotatedSecretToWire(rotated: RotatedSecret): Record<string, unknown> {
-  return { client_id: rotated.clientId, client_secret: rotated.clientSecret, client_secret_expires_at: rotated.clientSecretExpiresAt };
+  return {
+    client_id: rotated.clientId,
+    client_secret: rotated.clientSecret,
+    client_secret_expires_at: rotated.clientSecretExpiresAt,
+  };
 }

@@ -62,7 +62,9 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Bridg
  * Label children resolved once per label set, so no label object is built and checked on every `inc` and `observe`
  * (prom-client still hashes the set inside). Label values are methods, templates, codes and names: the sets stay few.
  */
-export function boundLabels<Values extends string[], Bound>(bind: (...values: Values) => Bound): (...values: Values) => Bound {
+export function boundLabels<Values extends string[], Bound>(
+  bind: (...values: Values) => Bound,
+): (...values: Values) => Bound {
   const bound = new Map<string, Bound>();
   return (...values) => {
     const key = values.join('\u0000');
@@ -83,7 +85,9 @@ export function countEvents(events: BridgeEvents, metrics: BridgeMetrics): void 
 /** Counts and times every driver operation, by driver, operation and outcome. */
 export function driverMetrics(metrics: BridgeMetrics): DriverObserver {
   const duration = boundLabels((driver: string, operation: string) => metrics.driverDuration.labels(driver, operation));
-  const outcomes = boundLabels((driver: string, operation: string, outcome: string) => metrics.driverOperations.labels(driver, operation, outcome));
+  const outcomes = boundLabels((driver: string, operation: string, outcome: string) =>
+    metrics.driverOperations.labels(driver, operation, outcome),
+  );
   return {
     async around({ driver, operation }, proceed) {
       const stopTimer = duration(driver.name, operation).startTimer();

@@ -3,9 +3,11 @@
  * `usableAnswer`), and an object without its `undefined` members (IdP payloads, RFC 7591 metadata).
  */
 
-export const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+export const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
-export const isRecordArray = (value: unknown): value is Array<Record<string, unknown>> => Array.isArray(value) && value.every(isRecord);
+export const isRecordArray = (value: unknown): value is Array<Record<string, unknown>> =>
+  Array.isArray(value) && value.every(isRecord);
 
 /** A record whose listed members are non-empty strings. */
 export const hasStrings =
@@ -14,7 +16,9 @@ export const hasStrings =
     isRecord(value) && keys.every((key) => typeof value[key] === 'string' && value[key] !== '');
 
 /** `T` without `undefined` members: a member that may be `undefined` becomes optional, the others stay as they are. */
-export type WithoutUndefined<T> = { [K in keyof T as undefined extends T[K] ? never : K]: T[K] } & { [K in keyof T as undefined extends T[K] ? K : never]?: Exclude<T[K], undefined> };
+export type WithoutUndefined<T> = { [K in keyof T as undefined extends T[K] ? never : K]: T[K] } & {
+  [K in keyof T as undefined extends T[K] ? K : never]?: Exclude<T[K], undefined>;
+};
 
 /** An object without its `undefined` members. */
 export function withoutUndefined<T extends object>(value: T): WithoutUndefined<T> {

@@ -27,15 +27,22 @@ export function matchesCredentialHash(presented: string, storedHash: string | un
 
 /** `dcr1.<token hash>.<secret hash or empty>.<"open" or empty>`: 95 characters at most, within every IdP's limits. */
 export function encodeStandardRegistration(registration: StandardRegistration): string {
-  return [markVersion, registration.accessTokenHash, registration.clientSecretHash ?? '', registration.openRegistration ? 'open' : ''].join('.');
+  return [
+    markVersion,
+    registration.accessTokenHash,
+    registration.clientSecretHash ?? '',
+    registration.openRegistration ? 'open' : '',
+  ].join('.');
 }
 
 /** The stored mark back, or undefined when there is none or it is not one this bridge wrote. */
 export function decodeStandardRegistration(value: unknown): StandardRegistration | undefined {
   if (typeof value !== 'string') return undefined;
   const [version, accessTokenHash, clientSecretHash, open, ...rest] = value.split('.');
-  if (version !== markVersion || rest.length > 0 || accessTokenHash === undefined || !hashPattern.test(accessTokenHash)) return undefined;
-  if (clientSecretHash !== undefined && clientSecretHash !== '' && !hashPattern.test(clientSecretHash)) return undefined;
+  if (version !== markVersion || rest.length > 0 || accessTokenHash === undefined || !hashPattern.test(accessTokenHash))
+    return undefined;
+  if (clientSecretHash !== undefined && clientSecretHash !== '' && !hashPattern.test(clientSecretHash))
+    return undefined;
   return {
     accessTokenHash,
     ...(clientSecretHash ? { clientSecretHash } : {}),

@@ -17,7 +17,11 @@ import { BridgeError, InvalidRequestError, renderError } from './errors.js';
 export function clientErrorAnswer(code: string | undefined): BridgeError {
   switch (code) {
     case 'HPE_HEADER_OVERFLOW':
-      return new BridgeError(431, 'request_too_large', 'The request headers are larger than the bridge accepts (16 KB).');
+      return new BridgeError(
+        431,
+        'request_too_large',
+        'The request headers are larger than the bridge accepts (16 KB).',
+      );
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return new BridgeError(408, 'invalid_request', 'The request was not received in time.');
     default:
@@ -58,7 +62,14 @@ export function createBridgeServer(config: BridgeConfig, app: http.RequestListen
     connectionsCheckingInterval: Math.max(250, Math.min(5_000, Math.floor(limits.headersTimeoutMs / 4))),
   };
   const server = config.tls
-    ? (https.createServer({ ...options, cert: readPem(config.tls.certFile, 'TLS_CERT_FILE'), key: readPem(config.tls.keyFile, 'TLS_KEY_FILE') }, app) as unknown as http.Server)
+    ? (https.createServer(
+        {
+          ...options,
+          cert: readPem(config.tls.certFile, 'TLS_CERT_FILE'),
+          key: readPem(config.tls.keyFile, 'TLS_KEY_FILE'),
+        },
+        app,
+      ) as unknown as http.Server)
     : http.createServer(options, app);
   server.headersTimeout = limits.headersTimeoutMs;
   server.requestTimeout = limits.requestTimeoutMs;

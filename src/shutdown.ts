@@ -46,7 +46,8 @@ export function trackDriverCalls(logger: Logger): DriverCallTracker {
   const undoCutRegistration = async (driver: DcrDriver, client: RegisteredClientWithSecret): Promise<void> => {
     await driver.deleteClient(client.clientId).then(
       () => logger.warn('a registration cut by the shutdown was deleted again', { clientId: client.clientId }),
-      () => logger.error('a registration cut by the shutdown could not be deleted again', { clientId: client.clientId }),
+      () =>
+        logger.error('a registration cut by the shutdown could not be deleted again', { clientId: client.clientId }),
     );
   };
   return {
@@ -57,7 +58,8 @@ export function trackDriverCalls(logger: Logger): DriverCallTracker {
         pending += 1;
         try {
           const result = await proceed();
-          if (operation === 'registerClient' && cut) await undoCutRegistration(driver, result as RegisteredClientWithSecret);
+          if (operation === 'registerClient' && cut)
+            await undoCutRegistration(driver, result as RegisteredClientWithSecret);
           return result;
         } finally {
           pending -= 1;
@@ -87,7 +89,9 @@ export interface ShutdownDependencies {
   schedule?: Schedule;
 }
 
-const cutAnswer = renderError(new IdpUnavailableError('The bridge is shutting down and could not finish this request in time; retry it.'));
+const cutAnswer = renderError(
+  new IdpUnavailableError('The bridge is shutting down and could not finish this request in time; retry it.'),
+);
 
 /** Answers every request still without a response `503`; returns how many it answered. */
 function answerUnanswered(inFlight: Set<http.ServerResponse>): number {
@@ -135,7 +139,10 @@ export function prepareShutdown(deps: ShutdownDependencies): (signal: string) =>
     if ((await Promise.race([closed, graceOver])) === 'grace') {
       deps.calls.markRequestsCut();
       cut = answerUnanswered(inFlight);
-      deps.logger.warn('shutdown grace ended: requests still unanswered were answered 503', { cut, graceSeconds: deps.graceSeconds });
+      deps.logger.warn('shutdown grace ended: requests still unanswered were answered 503', {
+        cut,
+        graceSeconds: deps.graceSeconds,
+      });
       if ((await Promise.race([deps.calls.settled(), wait(deps.settleMs)])) === 'timeout') {
         deps.logger.error('identity provider calls were still running when the shutdown gave up on them');
       }

@@ -17,7 +17,8 @@ import type { Logger } from './logging.js';
  * the driver capability. Returns the stopper. `clock` is the system's unless a test passes a virtual one.
  */
 export function startSecretSweep(
-  config: Pick<BridgeConfig, 'rotationGraceSeconds' | 'sweepIntervalSeconds'> & Partial<Pick<BridgeConfig, 'sweepMaxIdpCalls'>>,
+  config: Pick<BridgeConfig, 'rotationGraceSeconds' | 'sweepIntervalSeconds'> &
+    Partial<Pick<BridgeConfig, 'sweepMaxIdpCalls'>>,
   driver: DcrDriver,
   events: BridgeEvents,
   logger: Logger,
@@ -33,7 +34,11 @@ export function startSecretSweep(
     driver
       .retireExpiredSecrets(clock.now(), {
         ...(config.sweepMaxIdpCalls === undefined ? {} : { maxIdpCalls: config.sweepMaxIdpCalls }),
-        onUnfinished: (idpCalls) => logger.info('secret sweep reached its bound; the next sweep continues', { idpCalls, nextInSeconds: config.sweepIntervalSeconds }),
+        onUnfinished: (idpCalls) =>
+          logger.info('secret sweep reached its bound; the next sweep continues', {
+            idpCalls,
+            nextInSeconds: config.sweepIntervalSeconds,
+          }),
       })
       .then((count) => {
         if (count > 0) events.emit('secrets.retired', { count });

@@ -39,14 +39,23 @@ const attemptKey = createContextKey('dcr-bridge IdP attempt');
  * one); otherwise spans are batched to the OTLP/HTTP endpoint the OTEL_* variables name.
  */
 export async function startTracing(options: { spanProcessor?: SpanProcessor } = {}): Promise<Tracing> {
-  const [{ NodeTracerProvider }, { BatchSpanProcessor }, { W3CTraceContextPropagator }, { detectResources, envDetector, resourceFromAttributes }] = await Promise.all([
+  const [
+    { NodeTracerProvider },
+    { BatchSpanProcessor },
+    { W3CTraceContextPropagator },
+    { detectResources, envDetector, resourceFromAttributes },
+  ] = await Promise.all([
     import('@opentelemetry/sdk-trace-node'),
     import('@opentelemetry/sdk-trace-base'),
     import('@opentelemetry/core'),
     import('@opentelemetry/resources'),
   ]);
-  const spanProcessor = options.spanProcessor ?? new BatchSpanProcessor(new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter());
-  const resource = resourceFromAttributes({ 'service.name': 'dcr-bridge' }).merge(detectResources({ detectors: [envDetector] }));
+  const spanProcessor =
+    options.spanProcessor ??
+    new BatchSpanProcessor(new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter());
+  const resource = resourceFromAttributes({ 'service.name': 'dcr-bridge' }).merge(
+    detectResources({ detectors: [envDetector] }),
+  );
   const provider = new NodeTracerProvider({ resource, spanProcessors: [spanProcessor] });
   // Only the trace context crosses to the IdP; a portal's baggage stays with the portal.
   provider.register({ propagator: new W3CTraceContextPropagator() });
@@ -70,7 +79,11 @@ export async function startTracing(options: { spanProcessor?: SpanProcessor } = 
 function requestSpans(tracer: Tracer): RequestHandler {
   return (req, res, next) => {
     const parent = propagation.extract(ROOT_CONTEXT, req.headers);
-    const span = tracer.startSpan(req.method, { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method } }, parent);
+    const span = tracer.startSpan(
+      req.method,
+      { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method } },
+      parent,
+    );
     res.once('close', () => {
       const route = typeof res.locals.route === 'string' ? res.locals.route : undefined;
       if (route !== undefined) {
@@ -89,7 +102,9 @@ function requestSpans(tracer: Tracer): RequestHandler {
 function driverSpans(tracer: Tracer): DriverObserver {
   return {
     around({ driver, operation }, proceed) {
-      const span = tracer.startSpan(`${driver.name} ${operation}`, { attributes: { 'dcr.driver': driver.name, 'dcr.operation': operation } });
+      const span = tracer.startSpan(`${driver.name} ${operation}`, {
+        attributes: { 'dcr.driver': driver.name, 'dcr.operation': operation },
+      });
       const active = trace.setSpan(context.active(), span).setValue(driverKey, driver.name);
       return context.with(active, proceed).then(
         (result) => {
@@ -113,7 +128,14 @@ function attemptSpans(tracer: Tracer): IdpAttemptObserver {
     const driver = parent.getValue(driverKey);
     const span: Span = tracer.startSpan(
       `idp ${operation}`,
-      { kind: SpanKind.CLIENT, attributes: { 'dcr.driver': typeof driver === 'string' ? driver : 'unknown', 'dcr.idp.operation': operation, 'dcr.idp.attempt': attempt } },
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'dcr.driver': typeof driver === 'string' ? driver : 'unknown',
+          'dcr.idp.operation': operation,
+          'dcr.idp.attempt': attempt,
+        },
+      },
       parent,
     );
     const active: Context = trace.setSpan(parent, span).setValue(attemptKey, true);

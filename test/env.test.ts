@@ -13,19 +13,33 @@ describe('environment configuration', () => {
   });
 
   it('refuses a variable set both ways, and an unreadable file, naming the variable', () => {
-    assert.throws(() => envValue({ A: 'x', A_FILE: '/etc/hostname' }, 'A'), /^ConfigurationError: A and A_FILE are both set/);
+    assert.throws(
+      () => envValue({ A: 'x', A_FILE: '/etc/hostname' }, 'A'),
+      /^ConfigurationError: A and A_FILE are both set/,
+    );
     assert.throws(
       () => envValue({ A_FILE: '/no/such/file' }, 'A'),
-      (error: unknown) => error instanceof ConfigurationError && error.variable === 'A_FILE' && error.message === 'A_FILE must name a readable file',
+      (error: unknown) =>
+        error instanceof ConfigurationError &&
+        error.variable === 'A_FILE' &&
+        error.message === 'A_FILE must name a readable file',
     );
   });
 
   it('says in one line what a missing or malformed variable must be', () => {
-    assert.throws(() => requiredEnv({}, 'OKTA_ORG_URL', 'the Okta org URL'), { message: 'OKTA_ORG_URL is required: the Okta org URL' });
-    assert.throws(() => urlEnv({ KEYCLOAK_URL: 'not a url' }, 'KEYCLOAK_URL'), { message: 'KEYCLOAK_URL must be an absolute http(s) URL' });
-    assert.throws(() => urlEnv({ KEYCLOAK_URL: 'ftp://x' }, 'KEYCLOAK_URL'), { message: 'KEYCLOAK_URL must be an absolute http(s) URL' });
+    assert.throws(() => requiredEnv({}, 'OKTA_ORG_URL', 'the Okta org URL'), {
+      message: 'OKTA_ORG_URL is required: the Okta org URL',
+    });
+    assert.throws(() => urlEnv({ KEYCLOAK_URL: 'not a url' }, 'KEYCLOAK_URL'), {
+      message: 'KEYCLOAK_URL must be an absolute http(s) URL',
+    });
+    assert.throws(() => urlEnv({ KEYCLOAK_URL: 'ftp://x' }, 'KEYCLOAK_URL'), {
+      message: 'KEYCLOAK_URL must be an absolute http(s) URL',
+    });
     assert.equal(urlEnv({ KEYCLOAK_URL: 'https://kc.example.com/' }, 'KEYCLOAK_URL'), 'https://kc.example.com');
-    assert.throws(() => integerEnv({ PORT: '70000' }, 'PORT', 3000, { max: 65535 }), { message: 'PORT must be a whole number from 0 to 65535' });
+    assert.throws(() => integerEnv({ PORT: '70000' }, 'PORT', 3000, { max: 65535 }), {
+      message: 'PORT must be a whole number from 0 to 65535',
+    });
     assert.throws(() => integerEnv({ PORT: '-1' }, 'PORT', 3000), ConfigurationError);
     assert.equal(integerEnv({}, 'PORT', 3000), 3000);
     assert.equal(integerEnv({ PORT: '8080' }, 'PORT', 3000), 8080);

@@ -28,9 +28,21 @@ if (files.length === 0) {
 }
 const tls = ensureTestTls();
 // Each test file runs in a process of its own with the lean TypeScript loader (test/loader/register.mjs says why not tsx).
-const child = spawn(process.execPath, ['--import', './test/loader/register.mjs', '--enable-source-maps', '--test', '--test-concurrency=2', '--test-timeout=240000', ...files], {
-  cwd: root,
-  stdio: 'inherit',
-  env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.caFile, LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' },
-});
+const child = spawn(
+  process.execPath,
+  [
+    '--import',
+    './test/loader/register.mjs',
+    '--enable-source-maps',
+    '--test',
+    '--test-concurrency=2',
+    '--test-timeout=240000',
+    ...files,
+  ],
+  {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.caFile, LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' },
+  },
+);
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -23,7 +23,16 @@ export interface CommitFileSystem {
   fsync: typeof fsync;
 }
 
-export const nodeCommitFileSystem: CommitFileSystem = { openSync, writeSync: (fd, text) => writeSync(fd, text), closeSync, renameSync, rmSync, rename, unlink, fsync };
+export const nodeCommitFileSystem: CommitFileSystem = {
+  openSync,
+  writeSync: (fd, text) => writeSync(fd, text),
+  closeSync,
+  renameSync,
+  rmSync,
+  rename,
+  unlink,
+  fsync,
+};
 
 export interface CommitOptions {
   /** Whether `path` may exist already (default true); `false` lets the rename run synchronously. */
@@ -74,9 +83,22 @@ export class GroupCommit {
    * Resolves once `contents` is in `path` (or `path` is gone, for `undefined`) and survives a power cut; `onDurable`
    * runs just before, in the same turn as the rest of its batch.
    */
-  commit(id: string, path: string, contents: string | undefined, { replaces = true, onDurable = () => undefined }: CommitOptions = {}): Promise<void> {
+  commit(
+    id: string,
+    path: string,
+    contents: string | undefined,
+    { replaces = true, onDurable = () => undefined }: CommitOptions = {},
+  ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ id, path, contents, replaces: replaces || contents === undefined, onDurable, resolve, reject });
+      this.#queue.push({
+        id,
+        path,
+        contents,
+        replaces: replaces || contents === undefined,
+        onDurable,
+        resolve,
+        reject,
+      });
       if (this.#scheduled) return;
       this.#scheduled = true;
       // After this turn's other requests have queued theirs. Batches overlap: a client id is never in two at once,
@@ -143,7 +165,8 @@ export class GroupCommit {
     } catch (error) {
       shared = error;
     }
-    const syncs: Promise<unknown>[] = shared === undefined ? [fsyncOf(fs, this.#journalFd).catch((error: unknown) => (shared = error))] : [];
+    const syncs: Promise<unknown>[] =
+      shared === undefined ? [fsyncOf(fs, this.#journalFd).catch((error: unknown) => (shared = error))] : [];
     for (const change of batch) {
       if (shared !== undefined || change.contents === undefined) continue;
       try {

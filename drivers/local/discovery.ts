@@ -7,7 +7,10 @@ import { IncomingMessage, ServerResponse, type RequestListener } from 'node:http
 import { Socket } from 'node:net';
 import { IdpUnavailableError } from '../../src/errors.js';
 
-export async function providerDiscoveryDocument(handler: RequestListener, issuer: string): Promise<Record<string, unknown>> {
+export async function providerDiscoveryDocument(
+  handler: RequestListener,
+  issuer: string,
+): Promise<Record<string, unknown>> {
   const issuerUrl = new URL(issuer);
   const mountPath = issuerUrl.pathname.replace(/\/+$/, '');
   const request = new IncomingMessage(new Socket());
@@ -15,7 +18,11 @@ export async function providerDiscoveryDocument(handler: RequestListener, issuer
   request.url = '/.well-known/openid-configuration';
   // oidc-provider derives its mount path from originalUrl, as it does under Express.
   Object.assign(request, { originalUrl: `${mountPath}/.well-known/openid-configuration` });
-  request.headers = { host: issuerUrl.host, 'x-forwarded-proto': issuerUrl.protocol.slice(0, -1), accept: 'application/json' };
+  request.headers = {
+    host: issuerUrl.host,
+    'x-forwarded-proto': issuerUrl.protocol.slice(0, -1),
+    accept: 'application/json',
+  };
   request.push(null);
   const response = new ServerResponse(request);
   const chunks: Buffer[] = [];
@@ -32,6 +39,7 @@ export async function providerDiscoveryDocument(handler: RequestListener, issuer
   });
   handler(request, response);
   const text = await body;
-  if (response.statusCode !== 200) throw new IdpUnavailableError('The local identity provider published no discovery document.');
+  if (response.statusCode !== 200)
+    throw new IdpUnavailableError('The local identity provider published no discovery document.');
   return JSON.parse(text) as Record<string, unknown>;
 }

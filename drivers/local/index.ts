@@ -14,7 +14,13 @@ import { join, resolve } from 'node:path';
 import Provider from 'oidc-provider';
 import { envValue, integerEnv } from '../../src/env.js';
 import { api7ClientToWire } from '../../src/metadata.js';
-import { BridgeError, ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError, InvalidRedirectUriError } from '../../src/errors.js';
+import {
+  BridgeError,
+  ClientNotFoundError,
+  IdpUnavailableError,
+  InvalidClientMetadataError,
+  InvalidRedirectUriError,
+} from '../../src/errors.js';
 import type {
   ClientMetadata,
   DriverImplementation,
@@ -78,7 +84,10 @@ const PROVIDER_SCOPES = new Set(['openid', 'offline_access']);
 /** The client as oidc-provider reads it: RFC 7591 names, with only the scope values it knows. */
 function toProviderMetadata(record: Omit<LocalClientRecord, 'createdBy' | 'context'>): Record<string, unknown> {
   const { metadata } = record;
-  const providerScope = metadata.scope?.split(' ').filter((value) => PROVIDER_SCOPES.has(value)).join(' ');
+  const providerScope = metadata.scope
+    ?.split(' ')
+    .filter((value) => PROVIDER_SCOPES.has(value))
+    .join(' ');
   // The API7 dialect's body is the RFC 7591 client, which is what oidc-provider reads.
   return api7ClientToWire({
     clientId: record.clientId,
@@ -91,7 +100,13 @@ function toProviderMetadata(record: Omit<LocalClientRecord, 'createdBy' | 'conte
 
 function toRegisteredClient(record: LocalClientRecord): RegisteredClient {
   const { registration } = record.context;
-  return { clientId: record.clientId, clientIdIssuedAt: record.clientIdIssuedAt, clientSecretExpiresAt: 0, metadata: record.metadata, ...(registration ? { registration } : {}) };
+  return {
+    clientId: record.clientId,
+    clientIdIssuedAt: record.clientIdIssuedAt,
+    clientSecretExpiresAt: 0,
+    metadata: record.metadata,
+    ...(registration ? { registration } : {}),
+  };
 }
 
 /** Maps oidc-provider's refusal of client metadata to the bridge's typed errors; anything else is rethrown. */
@@ -129,7 +144,11 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dr
     jwks: keys.jwks,
     cookies: { keys: keys.cookieKeys },
     ttl: { ClientCredentials: ACCESS_TOKEN_TTL_SECONDS },
-    clientDefaults: { grant_types: ['client_credentials'], response_types: [], token_endpoint_auth_method: 'client_secret_basic' },
+    clientDefaults: {
+      grant_types: ['client_credentials'],
+      response_types: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -146,21 +165,33 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dr
       ctx.body = out;
     },
   }) as OidcProvider;
-  const routes = localIdpRoutes(provider, { publicUrl: options.publicUrl, tokenRateLimitPerMinute: options.tokenRateLimitPerMinute ?? 120 });
+  const routes = localIdpRoutes(provider, {
+    publicUrl: options.publicUrl,
+    tokenRateLimitPerMinute: options.tokenRateLimitPerMinute ?? 120,
+  });
 
   // Metadata the provider accepted, keyed without the client's id, secret and time (their shape never changes here): a
   // register or update with the same metadata skips validating it again. Never with a sector identifier (fetched).
   const accepted = new Set<string>();
   async function validated(record: LocalClientRecord): Promise<LocalClientRecord> {
-    const { client_id: id, client_secret: secret, client_id_issued_at: _issuedAt, ...rest } = toProviderMetadata(record);
-    const key = rest.sector_identifier_uri === undefined ? `${String(id).length} ${String(secret).length} ${JSON.stringify(rest)}` : undefined;
+    const {
+      client_id: id,
+      client_secret: secret,
+      client_id_issued_at: _issuedAt,
+      ...rest
+    } = toProviderMetadata(record);
+    const key =
+      rest.sector_identifier_uri === undefined
+        ? `${String(id).length} ${String(secret).length} ${JSON.stringify(rest)}`
+        : undefined;
     if (key !== undefined && accepted.has(key)) return record;
     try {
       await provider.Client.validate(toProviderMetadata(record));
     } catch (error) {
       throw metadataRefusal(error);
     }
-    if (key !== undefined && accepted.add(key).size > ACCEPTED_METADATA_LIMIT) accepted.delete(accepted.values().next().value!);
+    if (key !== undefined && accepted.add(key).size > ACCEPTED_METADATA_LIMIT)
+      accepted.delete(accepted.values().next().value!);
     return record;
   }
 
@@ -170,7 +201,10 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dr
   }
 
   /** Reads, changes and writes one of the bridge's clients with no other write to it in between. */
-  async function changeOwnedClient(clientId: string, change: (record: LocalClientRecord) => LocalClientRecord | Promise<LocalClientRecord>) {
+  async function changeOwnedClient(
+    clientId: string,
+    change: (record: LocalClientRecord) => LocalClientRecord | Promise<LocalClientRecord>,
+  ) {
     ownedRecord(clients.get(clientId)); // an unknown or unstorable id fails here, before any write is queued
     return stored(clients.update(clientId, (current) => change(ownedRecord(current))));
   }
@@ -200,7 +234,13 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dr
     async updateClient(clientId, metadata, changes) {
       const registration = changes?.registration;
       return toRegisteredClient(
-        await changeOwnedClient(clientId, (record) => validated({ ...record, metadata, context: registration ? { ...record.context, registration } : record.context })),
+        await changeOwnedClient(clientId, (record) =>
+          validated({
+            ...record,
+            metadata,
+            context: registration ? { ...record.context, registration } : record.context,
+          }),
+        ),
       );
     },
 
@@ -220,7 +260,9 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dr
     },
 
     async listOpenRegistrations(limit) {
-      const open = clients.values().filter((record) => record.createdBy === OWNER_MARK && record.context.registration?.openRegistration === true);
+      const open = clients
+        .values()
+        .filter((record) => record.createdBy === OWNER_MARK && record.context.registration?.openRegistration === true);
       return open.slice(0, limit).map((record) => record.clientId);
     },
 

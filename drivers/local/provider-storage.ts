@@ -69,7 +69,9 @@ interface ProviderAdapter {
 
 export interface ProviderStorage {
   /** The class oidc-provider's `adapter` option takes. */
-  Adapter: new (model: string) => ProviderAdapter;
+  Adapter: new (
+    model: string,
+  ) => ProviderAdapter;
   /** Forgets every token and grant issued to `clientId`, so introspection answers `active: false` for them. */
   revokeIssuedTo(clientId: string): void;
 }
@@ -78,7 +80,10 @@ export interface ProviderStorage {
  * Storage for oidc-provider: clients come from `findClient` (the driver's file store, read on every request; the
  * provider's own registration is disabled), everything else from a bounded expiring memory store.
  */
-export function providerStorage(findClient: (id: string) => Record<string, unknown> | undefined, maxTransientEntries: number): ProviderStorage {
+export function providerStorage(
+  findClient: (id: string) => Record<string, unknown> | undefined,
+  maxTransientEntries: number,
+): ProviderStorage {
   const transient = new ExpiringMemoryStore<Record<string, unknown>>(maxTransientEntries);
 
   class LocalProviderAdapter implements ProviderAdapter {

@@ -11,21 +11,31 @@ import { NotFoundError, RateLimitedError, renderError } from '../../src/errors.j
 /** The part of oidc-provider (a Koa application) this module uses. */
 export interface KoaProvider {
   proxy: boolean;
-  use(middleware: (ctx: { status: number; body: unknown; set(headers: Record<string, string>): void }, next: () => Promise<void>) => Promise<void>): unknown;
+  use(
+    middleware: (
+      ctx: { status: number; body: unknown; set(headers: Record<string, string>): void },
+      next: () => Promise<void>,
+    ) => Promise<void>,
+  ): unknown;
   callback(): RequestHandler;
 }
 
 export const DISCOVERY_CACHE_CONTROL = 'public, max-age=300';
 const windowMs = 60_000;
 const cacheablePaths = new Set(['/.well-known/openid-configuration', '/jwks']);
-const noEndpoint = renderError(new NotFoundError('The local identity provider has no endpoint at this path and method.'));
+const noEndpoint = renderError(
+  new NotFoundError('The local identity provider has no endpoint at this path and method.'),
+);
 
 export interface LocalIdpRoutes {
   handler: RequestHandler;
   close(): void;
 }
 
-export function localIdpRoutes(provider: KoaProvider, options: { publicUrl: string; tokenRateLimitPerMinute: number }): LocalIdpRoutes {
+export function localIdpRoutes(
+  provider: KoaProvider,
+  options: { publicUrl: string; tokenRateLimitPerMinute: number },
+): LocalIdpRoutes {
   // The bridge replaces the request's origin headers by the public URL's before this handler (src/http/public-origin.ts).
   provider.proxy = true;
   provider.use(async (ctx, next) => {
@@ -48,7 +58,11 @@ export function localIdpRoutes(provider: KoaProvider, options: { publicUrl: stri
     skip: (req) => !req.path.startsWith('/token'),
     handler: (req, _res, next) => {
       const resetTime = (req as Request & { tokenRateLimit?: RateLimitInfo }).tokenRateLimit?.resetTime?.getTime();
-      next(new RateLimitedError(resetTime === undefined ? windowMs / 1000 : Math.max(1, Math.ceil((resetTime - Date.now()) / 1000))));
+      next(
+        new RateLimitedError(
+          resetTime === undefined ? windowMs / 1000 : Math.max(1, Math.ceil((resetTime - Date.now()) / 1000)),
+        ),
+      );
     },
   });
   // oidc-provider resolves its endpoint paths against the mount path it finds in `originalUrl`.
@@ -60,7 +74,8 @@ export function localIdpRoutes(provider: KoaProvider, options: { publicUrl: stri
     providerHandler(req, res, () => undefined);
   };
   return {
-    handler: (req, res, next) => tokenRateLimit(req, res, (error?: unknown) => (error ? next(error) : serve(req, res, next))),
+    handler: (req, res, next) =>
+      tokenRateLimit(req, res, (error?: unknown) => (error ? next(error) : serve(req, res, next))),
     close: () => store.shutdown(),
   };
 }

@@ -38,7 +38,11 @@ async function syncDirectory(directory: string, fs: StoreFileSystem): Promise<vo
  * Writes `contents` to `path` so a reader sees the old file or the new one, never half of one, and so a power cut
  * after it resolves cannot leave an empty file: the data is fsynced before the rename, the directory after it.
  */
-export async function writeFileAtomically(path: string, contents: string, fs: StoreFileSystem = nodeFileSystem): Promise<void> {
+export async function writeFileAtomically(
+  path: string,
+  contents: string,
+  fs: StoreFileSystem = nodeFileSystem,
+): Promise<void> {
   const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     const file = await fs.open(temporary, 'w', 0o600);
@@ -120,7 +124,10 @@ export class ClientFileStore<T> {
       entries = readdirSync(directory);
       store.#directoryFd = openSync(directory, 'r');
     } catch (error) {
-      throw new ConfigurationError(DATA_DIR_VARIABLE, `holds ${directory}, which cannot be read: ${fileErrorReason(error)}`);
+      throw new ConfigurationError(
+        DATA_DIR_VARIABLE,
+        `holds ${directory}, which cannot be read: ${fileErrorReason(error)}`,
+      );
     }
     const onDisk = new Set<string>();
     for (const entry of entries) {
@@ -144,16 +151,26 @@ export class ClientFileStore<T> {
     const stale = checkNow && store.#checkAll(unchanged);
     const current = journals.find((journal) => journal.generation === index?.generation);
     const upToDate =
-      index !== undefined && current !== undefined && !stale && changed.size === 0 && onDisk.size === index.clients.size && journals.length <= 1;
+      index !== undefined &&
+      current !== undefined &&
+      !stale &&
+      changed.size === 0 &&
+      onDisk.size === index.clients.size &&
+      journals.length <= 1;
     try {
       if (upToDate) {
         store.#generation = index.generation;
         store.#journalFd = openSync(current.path, 'a', 0o600);
       } else {
-        store.#journalFd = await store.#writeIndex(Math.max(index?.generation ?? 0, ...journals.map((journal) => journal.generation)) + 1);
+        store.#journalFd = await store.#writeIndex(
+          Math.max(index?.generation ?? 0, ...journals.map((journal) => journal.generation)) + 1,
+        );
       }
     } catch (error) {
-      throw new ConfigurationError(DATA_DIR_VARIABLE, `holds ${directory}, which cannot be written: ${fileErrorReason(error)}`);
+      throw new ConfigurationError(
+        DATA_DIR_VARIABLE,
+        `holds ${directory}, which cannot be written: ${fileErrorReason(error)}`,
+      );
     }
     store.#commit = new GroupCommit(store.#directoryFd, store.#journalFd);
     if (!checkNow) store.checked = store.#checkInBackground(unchanged);
@@ -183,7 +200,10 @@ export class ClientFileStore<T> {
     await this.#serialized(id, async () => {
       const current = this.#record(id);
       const record = await change(current);
-      await this.#commit.commit(id, path, JSON.stringify(record), { replaces: current !== undefined, onDurable: () => this.#records.set(id, record) });
+      await this.#commit.commit(id, path, JSON.stringify(record), {
+        replaces: current !== undefined,
+        onDurable: () => this.#records.set(id, record),
+      });
       written = record;
     });
     return written!;
@@ -193,7 +213,9 @@ export class ClientFileStore<T> {
   async delete(id: string): Promise<void> {
     if (!storableClientId.test(id)) return;
     const path = this.#pathOf(id);
-    await this.#serialized(id, () => this.#commit.commit(id, path, undefined, { onDurable: () => this.#records.delete(id) }));
+    await this.#serialized(id, () =>
+      this.#commit.commit(id, path, undefined, { onDurable: () => this.#records.delete(id) }),
+    );
   }
 
   /** Resolves once every write started so far has finished. */
@@ -268,14 +290,16 @@ export class ClientFileStore<T> {
     const journalFd = openSync(journalPath, 'a', 0o600);
     try {
       const lines = [JSON.stringify({ version: 1, generation })];
-      for (const [id, entry] of this.#records) lines.push(`${id} ${typeof entry === 'string' ? entry : JSON.stringify(entry)}`);
+      for (const [id, entry] of this.#records)
+        lines.push(`${id} ${typeof entry === 'string' ? entry : JSON.stringify(entry)}`);
       await writeFileAtomically(this.#indexPath, `${lines.join('\n')}\n`);
     } catch (error) {
       closeSync(journalFd);
       rmSync(journalPath, { force: true });
       throw error;
     }
-    for (const journal of this.#journals()) if (journal.generation !== generation) rmSync(journal.path, { force: true });
+    for (const journal of this.#journals())
+      if (journal.generation !== generation) rmSync(journal.path, { force: true });
     this.#generation = generation;
     return journalFd;
   }
@@ -313,7 +337,11 @@ export class ClientFileStore<T> {
     this.#records.delete(id);
     const movedTo = `${file}.damaged-${Date.now()}`;
     renameSync(file, movedTo);
-    this.#onDamaged({ file, movedTo, reason: record instanceof Error ? `cannot be read: ${record.message}` : 'is not a JSON object' });
+    this.#onDamaged({
+      file,
+      movedTo,
+      reason: record instanceof Error ? `cannot be read: ${record.message}` : 'is not a JSON object',
+    });
   }
 
   /** Checks indexed clients against their files (skipping those being written): the file wins. */
@@ -376,7 +404,10 @@ function readJournal(path: string): string[] {
   } catch {
     return [];
   }
-  return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter((id) => storableClientId.test(id));
+  return text
+    .slice(0, text.lastIndexOf('\n') + 1)
+    .split('\n')
+    .filter((id) => storableClientId.test(id));
 }
 
 /** The embedded IdP's signing keys and cookie keys, generated once into `keys.json`. */
@@ -406,7 +437,10 @@ export async function openDataDirectory<T>(
     await writeFileAtomically(probe, '');
     await rm(probe);
   } catch (error) {
-    throw new ConfigurationError(DATA_DIR_VARIABLE, `${dataDir} cannot be created or written: ${fileErrorReason(error)}`);
+    throw new ConfigurationError(
+      DATA_DIR_VARIABLE,
+      `${dataDir} cannot be created or written: ${fileErrorReason(error)}`,
+    );
   }
   const keys = await loadOrCreateKeys(join(dataDir, 'keys.json'));
   const clients = await ClientFileStore.open<T>(join(dataDir, 'clients'), onDamagedClientFile);
@@ -426,7 +460,10 @@ async function loadOrCreateKeys(path: string): Promise<ProviderKeys> {
     const keys = parseJson(text) as Partial<ProviderKeys> | undefined;
     if (!Array.isArray(keys?.jwks?.keys) || !Array.isArray(keys.cookieKeys)) {
       // Not moved aside like a client file: new keys would silently invalidate every token and cookie issued so far.
-      throw new ConfigurationError(DATA_DIR_VARIABLE, `holds ${path}, which is not a valid key file: restore it, or remove it to generate new keys`);
+      throw new ConfigurationError(
+        DATA_DIR_VARIABLE,
+        `holds ${path}, which is not a valid key file: restore it, or remove it to generate new keys`,
+      );
     }
     return keys as ProviderKeys;
   }

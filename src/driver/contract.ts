@@ -119,7 +119,11 @@ export interface DcrDriver {
    * Replaces the metadata (RFC 7592 semantics). Same not-found rule as `getClient`. `changes.registration`, when
    * given, replaces the stored standard registration (a rotated registration access token); otherwise it is kept.
    */
-  updateClient(clientId: string, metadata: ClientMetadata, changes?: { registration?: StandardRegistration }): Promise<RegisteredClient>;
+  updateClient(
+    clientId: string,
+    metadata: ClientMetadata,
+    changes?: { registration?: StandardRegistration },
+  ): Promise<RegisteredClient>;
   /** Idempotent: deleting an unknown client resolves; a client this bridge did not create is `ClientNotFoundError`. */
   deleteClient(clientId: string): Promise<void>;
   /**
@@ -173,8 +177,15 @@ export const driverOperations = [
 export type DriverOperation = (typeof driverOperations)[number];
 
 /** The members of `DcrDriver` that are functions: exactly `driverOperations`, or the line below does not compile. */
-type FunctionMembers = { [K in keyof DcrDriver]-?: NonNullable<DcrDriver[K]> extends (...args: never[]) => unknown ? K : never }[keyof DcrDriver];
-const everyOperationListed: [Exclude<FunctionMembers, DriverOperation>, Exclude<DriverOperation, FunctionMembers>] extends [never, never] ? true : never = true;
+type FunctionMembers = {
+  [K in keyof DcrDriver]-?: NonNullable<DcrDriver[K]> extends (...args: never[]) => unknown ? K : never;
+}[keyof DcrDriver];
+const everyOperationListed: [
+  Exclude<FunctionMembers, DriverOperation>,
+  Exclude<DriverOperation, FunctionMembers>,
+] extends [never, never]
+  ? true
+  : never = true;
 void everyOperationListed;
 
 /** The methods a driver may leave out, and what the kit's defaults (src/core/driver.ts) put in their place. */
@@ -185,7 +196,8 @@ type OptionalDriverMethods = 'retireExpiredSecrets' | 'grantApiAccess' | 'revoke
  * retires nothing, `close` releases nothing, and `grantApiAccess` / `revokeApiAccess` only check that the client is
  * the bridge's own (so the Konnect events answer `404` for an unknown or foreign client, like every other operation).
  */
-export type DriverImplementation = Omit<DcrDriver, OptionalDriverMethods> & Partial<Pick<DcrDriver, OptionalDriverMethods>>;
+export type DriverImplementation = Omit<DcrDriver, OptionalDriverMethods> &
+  Partial<Pick<DcrDriver, OptionalDriverMethods>>;
 
 /** The bridge settings every driver receives, next to its own IdP settings. */
 export interface DriverSettings {
@@ -223,7 +235,14 @@ export interface IdpCallPolicy {
 }
 
 /** What kind of failure an attempt met, as the log names it. */
-export type IdpFailureCause = 'connection refused' | 'connection reset' | 'dns' | 'tls' | 'timeout' | 'status' | 'network';
+export type IdpFailureCause =
+  | 'connection refused'
+  | 'connection reset'
+  | 'dns'
+  | 'tls'
+  | 'timeout'
+  | 'status'
+  | 'network';
 
 /** One failed attempt, as the composition root logs it (`idp.attempt_failed`). Ids and names only. */
 export interface IdpFailureReport {
@@ -252,4 +271,7 @@ export const defaultIdpMaxConnections = 32;
  * variables from `env` (src/env.ts's `Env`, read through its readers, so `NAME_FILE` works and a bad variable is one
  * clear line) and builds the driver.
  */
-export type DriverFactory = (env: Record<string, string | undefined>, settings: DriverSettings & { publicUrl: string }) => Promise<DriverImplementation>;
+export type DriverFactory = (
+  env: Record<string, string | undefined>,
+  settings: DriverSettings & { publicUrl: string },
+) => Promise<DriverImplementation>;

@@ -19,10 +19,29 @@ export { loadSdk } from './call/sdk.js';
 export { clientCredentialsGrant } from './call/token.js';
 
 // Recovery (recovery.ts): may the IdP have acted, and what a driver does about it.
-export { answerUnread, chosenClientId, cleanUpIfApplied, createOrAdopt, findByRegistration, foundOrUndefined, goneIsDone, regeneratedSecret, rereadIfUnusable, undoOnFailure } from './recovery.js';
+export {
+  answerUnread,
+  chosenClientId,
+  cleanUpIfApplied,
+  createOrAdopt,
+  findByRegistration,
+  foundOrUndefined,
+  goneIsDone,
+  regeneratedSecret,
+  rereadIfUnusable,
+  undoOnFailure,
+} from './recovery.js';
 
 // Ownership (ownership.ts, members.ts): the one client-id rule, the mark, the gate, the clients handed back.
-export { applicationTypeOf, checkClientId, deleteOwned, flatMark, openRegistrations, registeredClient, requireOwned } from './ownership.js';
+export {
+  applicationTypeOf,
+  checkClientId,
+  deleteOwned,
+  flatMark,
+  openRegistrations,
+  registeredClient,
+  requireOwned,
+} from './ownership.js';
 export { members } from './members.js';
 
 // Rotation (rotation/): grace, sweep, two slots, and which clients have a secret to rotate.

@@ -11,7 +11,9 @@ import { InvalidClientMetadataError } from '../errors.js';
 export const members = {
   /** The members whose value is a string: an IdP's free-form store may hold other types, which the bridge never wrote. */
   strings(record: Record<string, unknown> | undefined): Record<string, string> {
-    return Object.fromEntries(Object.entries(record ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+    return Object.fromEntries(
+      Object.entries(record ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+    );
   },
 
   /** The members without the empty ones: where an IdP removes a member set to `''` (Keycloak), it no longer has them. */
@@ -24,7 +26,12 @@ export const members = {
    * that it ends up with `next`: each member it `had` that `next` no longer has (of those `replaceable`) is sent as
    * `removed`, the value by which that IdP removes a member (`''`, `null`).
    */
-  replacing<Removed>(had: Record<string, unknown> | undefined, next: Record<string, string>, removed: Removed, replaceable: (key: string) => boolean = () => true): Record<string, string | Removed> {
+  replacing<Removed>(
+    had: Record<string, unknown> | undefined,
+    next: Record<string, string>,
+    removed: Removed,
+    replaceable: (key: string) => boolean = () => true,
+  ): Record<string, string | Removed> {
     const gone = Object.keys(had ?? {}).filter((key) => replaceable(key) && !(key in next));
     return { ...Object.fromEntries(gone.map((key) => [key, removed])), ...next };
   },

@@ -36,9 +36,21 @@ interface MarkField<T> {
 /** The value types a mark field can have, each written as a string (every IdP's free-form store holds strings). */
 const markField = {
   text: (key: string): MarkField<string> => ({ key, write: (value) => value, read: (value) => value }),
-  epochSeconds: (key: string): MarkField<number> => ({ key, write: (value) => String(value), read: (value) => (/^\d{1,12}$/.test(value) ? Number(value) : undefined) }),
-  flag: (key: string): MarkField<boolean> => ({ key, write: (value) => String(value), read: (value) => (value === 'true' ? true : value === 'false' ? false : undefined) }),
-  standardRegistration: (key: string): MarkField<StandardRegistration> => ({ key, write: encodeStandardRegistration, read: decodeStandardRegistration }),
+  epochSeconds: (key: string): MarkField<number> => ({
+    key,
+    write: (value) => String(value),
+    read: (value) => (/^\d{1,12}$/.test(value) ? Number(value) : undefined),
+  }),
+  flag: (key: string): MarkField<boolean> => ({
+    key,
+    write: (value) => String(value),
+    read: (value) => (value === 'true' ? true : value === 'false' ? false : undefined),
+  }),
+  standardRegistration: (key: string): MarkField<StandardRegistration> => ({
+    key,
+    write: encodeStandardRegistration,
+    read: decodeStandardRegistration,
+  }),
 };
 
 /** What the mark records besides "managed by this bridge". Adding a field is one line here. */
@@ -53,7 +65,10 @@ const markFields = {
   developerId: markField.text('developer_id'),
   /** The standard DCR façade's registration (src/registration.ts): the registration access token's hash, "open". */
   standardRegistration: markField.standardRegistration('standard'),
-} satisfies Record<string, MarkField<string> | MarkField<number> | MarkField<boolean> | MarkField<StandardRegistration>>;
+} satisfies Record<
+  string,
+  MarkField<string> | MarkField<number> | MarkField<boolean> | MarkField<StandardRegistration>
+>;
 
 type FieldValue<F> = F extends MarkField<infer T> ? T : never;
 export type MarkFieldName = keyof typeof markFields;
@@ -63,7 +78,10 @@ export type BridgeMark = { [K in MarkFieldName]?: FieldValue<(typeof markFields)
 const MANAGED = 'managed';
 
 /** The mark of a client about to be created. */
-function newMark(context: RegistrationContext, now = Date.now()): BridgeMark & { registrationId: string; issuedAt: number } {
+function newMark(
+  context: RegistrationContext,
+  now = Date.now(),
+): BridgeMark & { registrationId: string; issuedAt: number } {
   return {
     registrationId: randomUUID(),
     issuedAt: Math.floor(now / 1000),
@@ -116,7 +134,11 @@ export interface MarkStorage {
  * in Auth0). `managed` names the member that says "managed" where an IdP's existing clients already carry another
  * (Okta: `owner: "dcr-bridge"`); `omit` drops fields an IdP has no room for (Auth0 keeps at most 10 metadata keys).
  */
-export function flatMark(options: { prefix: string; managed?: [key: string, value: string]; omit?: readonly MarkFieldName[] }): MarkStorage {
+export function flatMark(options: {
+  prefix: string;
+  managed?: [key: string, value: string];
+  omit?: readonly MarkFieldName[];
+}): MarkStorage {
   const { prefix } = options;
   const [managedKey, managedValue] = options.managed ?? [`${prefix}${MANAGED}`, 'true'];
   return {
@@ -124,11 +146,16 @@ export function flatMark(options: { prefix: string; managed?: [key: string, valu
     write: (mark, changes) => {
       const updated = changes?.registration ? { ...mark, standardRegistration: changes.registration } : mark;
       const { [MANAGED]: _managed, ...fields } = encodeMark(updated, options.omit);
-      return { [managedKey]: managedValue, ...Object.fromEntries(Object.entries(fields).map(([key, value]) => [`${prefix}${key}`, value])) };
+      return {
+        [managedKey]: managedValue,
+        ...Object.fromEntries(Object.entries(fields).map(([key, value]) => [`${prefix}${key}`, value])),
+      };
     },
     read: (members) => {
       if (members?.[managedKey] !== managedValue) return undefined;
-      const unprefixed = Object.entries(members).filter(([key]) => key.startsWith(prefix)).map(([key, value]) => [key.slice(prefix.length), value]);
+      const unprefixed = Object.entries(members)
+        .filter(([key]) => key.startsWith(prefix))
+        .map(([key, value]) => [key.slice(prefix.length), value]);
       return decodeMark({ ...Object.fromEntries(unprefixed), [MANAGED]: 'true' });
     },
     owns: (key) => key === managedKey || key.startsWith(prefix),
@@ -142,7 +169,11 @@ export function requireOwned<Client>(client: Client | undefined, isOwned: (clien
 }
 
 /** Idempotent delete: a client already gone is done, a foreign one is `404`, the bridge's own is removed. */
-export async function deleteOwned<Client>(client: Client | undefined, isOwned: (client: Client) => boolean, remove: (client: Client) => Promise<void>): Promise<void> {
+export async function deleteOwned<Client>(
+  client: Client | undefined,
+  isOwned: (client: Client) => boolean,
+  remove: (client: Client) => Promise<void>,
+): Promise<void> {
   if (client === undefined) return;
   await remove(requireOwned(client, isOwned));
 }
@@ -152,7 +183,12 @@ export async function deleteOwned<Client>(client: Client | undefined, isOwned: (
  * mark records — when it was issued (unless the IdP says, `issuedAt`; `0` when neither does) and the standard DCR
  * registration. Its secret never expires unless `secretExpiresAt` says when (epoch seconds).
  */
-export function registeredClient(clientId: string, metadata: ClientMetadata, mark: BridgeMark | undefined, options: { issuedAt?: number; secretExpiresAt?: number } = {}): RegisteredClient {
+export function registeredClient(
+  clientId: string,
+  metadata: ClientMetadata,
+  mark: BridgeMark | undefined,
+  options: { issuedAt?: number; secretExpiresAt?: number } = {},
+): RegisteredClient {
   return {
     clientId,
     clientIdIssuedAt: options.issuedAt ?? mark?.issuedAt ?? 0,
@@ -168,7 +204,12 @@ export function applicationTypeOf(stored: unknown): ClientMetadata['applicationT
 }
 
 /** `listOpenRegistrations(limit)`: the client ids of the first `limit` open-registered clients among the bridge's own. */
-export async function openRegistrations<Client>(clients: AsyncIterable<Client> | Iterable<Client>, limit: number, markOf: (client: Client) => BridgeMark | undefined, idOf: (client: Client) => string | undefined): Promise<string[]> {
+export async function openRegistrations<Client>(
+  clients: AsyncIterable<Client> | Iterable<Client>,
+  limit: number,
+  markOf: (client: Client) => BridgeMark | undefined,
+  idOf: (client: Client) => string | undefined,
+): Promise<string[]> {
   const open: string[] = [];
   for await (const client of clients) {
     if (open.length >= limit) break;

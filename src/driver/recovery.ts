@@ -108,7 +108,12 @@ export const chosenClientId = (): string => `dcr-${randomBytes(12).toString('hex
  * answer meets the IdP's conflict), the client `find` finds under that id is adopted if its mark carries this
  * registration's `registrationId`; otherwise (none, a foreign one, another registration's) the create's error is thrown.
  */
-export async function createOrAdopt<Client>(create: () => Promise<string>, registrationId: string, find: () => Promise<Client | undefined>, lookup: MarkedLookup<Client>): Promise<string> {
+export async function createOrAdopt<Client>(
+  create: () => Promise<string>,
+  registrationId: string,
+  find: () => Promise<Client | undefined>,
+  lookup: MarkedLookup<Client>,
+): Promise<string> {
   try {
     return await create();
   } catch (error) {
@@ -126,8 +131,14 @@ export async function createOrAdopt<Client>(create: () => Promise<string>, regis
  * it is handed out, not left unknown. When the re-read fails, finds no secret or the old one, the call's own error is
  * thrown.
  */
-export async function regeneratedSecret(regenerate: () => Promise<string>, before: string | undefined, reread: () => Promise<unknown>, options: { after?: 'may have acted' | 'unusable answer' } = {}): Promise<string> {
-  const recoverable = options.after === 'unusable answer' ? (error: unknown) => error instanceof UnusableAnswerError : mayHaveBeenApplied;
+export async function regeneratedSecret(
+  regenerate: () => Promise<string>,
+  before: string | undefined,
+  reread: () => Promise<unknown>,
+  options: { after?: 'may have acted' | 'unusable answer' } = {},
+): Promise<string> {
+  const recoverable =
+    options.after === 'unusable answer' ? (error: unknown) => error instanceof UnusableAnswerError : mayHaveBeenApplied;
   try {
     return await regenerate();
   } catch (error) {
@@ -139,7 +150,11 @@ export async function regeneratedSecret(regenerate: () => Promise<string>, befor
 }
 
 /** The first of `clients` whose mark carries `registrationId`: the client of a create whose answer was lost. */
-export async function findByRegistration<Client>(clients: AsyncIterable<Client> | Iterable<Client>, registrationId: string, markOf: (client: Client) => BridgeMark | undefined): Promise<Client | undefined> {
+export async function findByRegistration<Client>(
+  clients: AsyncIterable<Client> | Iterable<Client>,
+  registrationId: string,
+  markOf: (client: Client) => BridgeMark | undefined,
+): Promise<Client | undefined> {
   for await (const client of clients) if (markOf(client)?.registrationId === registrationId) return client;
   return undefined;
 }

@@ -6,7 +6,12 @@ import { Router, type RequestHandler } from 'express';
 import type { DcrDriver } from '../driver/contract.js';
 import { InvalidRequestError } from '../errors.js';
 import type { BridgeEvents } from '../events.js';
-import { api7ClientToWire, api7MetadataFromWire, rotatedSecretToWire, type Api7ClientMetadataBody } from '../metadata.js';
+import {
+  api7ClientToWire,
+  api7MetadataFromWire,
+  rotatedSecretToWire,
+  type Api7ClientMetadataBody,
+} from '../metadata.js';
 import { clientIdParam, jsonBodySteps, validateClientId } from './body.js';
 import { labelRoute } from './request-context.js';
 import type { ApiSpec } from './spec.js';

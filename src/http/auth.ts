@@ -41,7 +41,11 @@ export function matchApiKey(configuredDigests: Buffer[], presented: string): num
   return matched;
 }
 
-export function requireApiKey(apiKeys: string[], failedAuthLimit: RequestHandler, events: BridgeEvents): RequestHandler {
+export function requireApiKey(
+  apiKeys: string[],
+  failedAuthLimit: RequestHandler,
+  events: BridgeEvents,
+): RequestHandler {
   const configuredDigests = apiKeyDigests(apiKeys);
   return (req, res, next) => {
     const presented = presentedKeys(req);

@@ -49,14 +49,24 @@ export function validateBody(spec: ApiSpec, schemaName: string): RequestHandler 
  *   router.post('/clients', ...jsonBody('Api7ClientMetadata'), registerClient);
  */
 export function jsonBodySteps(spec: ApiSpec, limitBytes: number): (schemaName: string) => RequestHandler[] {
-  return (schemaName) => [refuseDeclaredOversize(limitBytes), readJsonBody(limitBytes), restoreRequestContext(), requireObjectBody, validateBody(spec, schemaName)];
+  return (schemaName) => [
+    refuseDeclaredOversize(limitBytes),
+    readJsonBody(limitBytes),
+    restoreRequestContext(),
+    requireObjectBody,
+    validateBody(spec, schemaName),
+  ];
 }
 
 /** `client_id` path segments: a safe alphabet, and never a dot segment a URL parser would resolve. */
 export const validateClientId: RequestHandler = (req, _res, next) => {
   const clientId = req.params.client_id;
   if (typeof clientId !== 'string' || !isClientId(clientId)) {
-    return next(new InvalidRequestError('The client_id in the path must be 1 to 255 letters, digits or ._~- characters and not a dot segment.'));
+    return next(
+      new InvalidRequestError(
+        'The client_id in the path must be 1 to 255 letters, digits or ._~- characters and not a dot segment.',
+      ),
+    );
   }
   next();
 };

@@ -20,32 +20,58 @@ export interface DiscoveryDocumentsDependencies {
   ttlSeconds: number;
 }
 
-export function discoveryDocumentsRouter({ driver, logger, registrationEndpoint, ttlSeconds }: DiscoveryDocumentsDependencies): Router {
+export function discoveryDocumentsRouter({
+  driver,
+  logger,
+  registrationEndpoint,
+  ttlSeconds,
+}: DiscoveryDocumentsDependencies): Router {
   const router = Router();
   if (!driver.fetchDiscoveryDocument) {
     // A fork's driver that publishes no discovery URL: say so rather than fall through to the portal dialects.
-    router.get(['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'], labelRoute, (_req, res) => {
-      sendError(res, new BridgeError(404, 'invalid_request', `The ${driver.name} driver publishes no discovery document; configure clients with the IdP's endpoints.`));
-    });
+    router.get(
+      ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'],
+      labelRoute,
+      (_req, res) => {
+        sendError(
+          res,
+          new BridgeError(
+            404,
+            'invalid_request',
+            `The ${driver.name} driver publishes no discovery document; configure clients with the IdP's endpoints.`,
+          ),
+        );
+      },
+    );
     return router;
   }
   const discovery = new DiscoveryCache({
     fetchDocument: () => driver.fetchDiscoveryDocument!(),
     ttlMs: ttlSeconds * 1000,
-    onRefreshFailed: (error) => logger.warn('discovery document refresh failed; serving the cached one', { error: error instanceof BridgeError ? error.code : 'server_error' }),
+    onRefreshFailed: (error) =>
+      logger.warn('discovery document refresh failed; serving the cached one', {
+        error: error instanceof BridgeError ? error.code : 'server_error',
+      }),
   });
 
   const serveDiscovery: RequestHandler = async (_req, res) => {
     const document = await discovery.get();
-    res.set('Cache-Control', `public, max-age=${Math.min(ttlSeconds, 300)}`).json({ ...document, registration_endpoint: registrationEndpoint });
+    res
+      .set('Cache-Control', `public, max-age=${Math.min(ttlSeconds, 300)}`)
+      .json({ ...document, registration_endpoint: registrationEndpoint });
   };
 
   /** `{issuer path}/.well-known/openid-configuration` and RFC 8414 `/.well-known/oauth-authorization-server{issuer path}`. */
   const serveDiscoveryAtIssuerPath: RequestHandler = async (req, res, next) => {
     const issuerPath = new URL(String((await discovery.get()).issuer)).pathname.replace(/\/+$/, '');
-    const atIssuer = issuerPath !== '' && (req.path === `${issuerPath}/.well-known/openid-configuration` || req.path === `/.well-known/oauth-authorization-server${issuerPath}`);
+    const atIssuer =
+      issuerPath !== '' &&
+      (req.path === `${issuerPath}/.well-known/openid-configuration` ||
+        req.path === `/.well-known/oauth-authorization-server${issuerPath}`);
     if (!atIssuer) return next();
-    res.locals.route = req.path.startsWith('/.well-known/') ? '/.well-known/oauth-authorization-server/{issuer_path}' : '/{issuer_path}/.well-known/openid-configuration';
+    res.locals.route = req.path.startsWith('/.well-known/')
+      ? '/.well-known/oauth-authorization-server/{issuer_path}'
+      : '/{issuer_path}/.well-known/openid-configuration';
     return serveDiscovery(req, res, next);
   };
 

@@ -22,7 +22,10 @@ interface Operation {
   tags?: string[];
   security?: unknown[];
   requestBody?: { content?: Record<string, { schema?: { $ref?: string } }> };
-  responses?: Record<string, { $ref?: string; description?: string; content?: Record<string, { schema?: { $ref?: string } }> }>;
+  responses?: Record<
+    string,
+    { $ref?: string; description?: string; content?: Record<string, { schema?: { $ref?: string } }> }
+  >;
 }
 
 function refName(ref: string | undefined): string | undefined {
@@ -30,7 +33,11 @@ function refName(ref: string | undefined): string | undefined {
 }
 
 function responseDescription(document: OpenApiDocument, response: NonNullable<Operation['responses']>[string]): string {
-  const shared = response.$ref ? (document.components as Record<string, Record<string, { description?: string }>>).responses?.[refName(response.$ref)!] : undefined;
+  const shared = response.$ref
+    ? (document.components as Record<string, Record<string, { description?: string }>>).responses?.[
+        refName(response.$ref)!
+      ]
+    : undefined;
   const description = shared?.description ?? response.description ?? '';
   const schema = refName(Object.values(response.content ?? {})[0]?.schema?.$ref);
   return `${prose(description)}${schema ? ` <a href="#schema-${escapeHtml(schema)}">${escapeHtml(schema)}</a>` : ''}`;
@@ -40,7 +47,10 @@ function renderOperation(document: OpenApiDocument, path: string, method: string
   const requestSchema = refName(Object.values(operation.requestBody?.content ?? {})[0]?.schema?.$ref);
   const needsKey = !(Array.isArray(operation.security) && operation.security.length === 0);
   const rows = Object.entries(operation.responses ?? {})
-    .map(([status, response]) => `<tr><td>${escapeHtml(status)}</td><td>${responseDescription(document, response)}</td></tr>`)
+    .map(
+      ([status, response]) =>
+        `<tr><td>${escapeHtml(status)}</td><td>${responseDescription(document, response)}</td></tr>`,
+    )
     .join('');
   return `<section class="operation" id="${escapeHtml(operation.operationId ?? `${method}-${path}`)}">
 <h3><span class="method">${method.toUpperCase()}</span> <code>${escapeHtml(path)}</code> — ${escapeHtml(operation.summary ?? '')}</h3>
@@ -57,13 +67,18 @@ export function renderReferencePage(document: OpenApiDocument): string {
     const operations = Object.entries(document.paths).flatMap(([path, item]) =>
       methods.flatMap((method) => {
         const operation = item[method] as Operation | undefined;
-        return operation && (operation.tags ?? []).includes(tag.name) ? [renderOperation(document, path, method, operation)] : [];
+        return operation && (operation.tags ?? []).includes(tag.name)
+          ? [renderOperation(document, path, method, operation)]
+          : [];
       }),
     );
     return `<h2 id="tag-${escapeHtml(tag.name)}">${escapeHtml(tag.name)}</h2>${prose(tag.description)}${operations.join('\n')}`;
   });
   const schemas = Object.entries(document.components.schemas)
-    .map(([name, schema]) => `<h3 id="schema-${escapeHtml(name)}">${escapeHtml(name)}</h3><pre>${escapeHtml(JSON.stringify(schema, null, 2))}</pre>`)
+    .map(
+      ([name, schema]) =>
+        `<h3 id="schema-${escapeHtml(name)}">${escapeHtml(name)}</h3><pre>${escapeHtml(JSON.stringify(schema, null, 2))}</pre>`,
+    )
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(document.info.title)} API reference</title>

@@ -5,10 +5,20 @@
  * `500 server_error` with a fixed sentence, never its message or stack.
  */
 import type { ErrorRequestHandler, Response } from 'express';
-import { BridgeError, InvalidRequestError, RequestTooLargeError, UnsupportedContentEncodingError, renderError } from '../errors.js';
+import {
+  BridgeError,
+  InvalidRequestError,
+  RequestTooLargeError,
+  UnsupportedContentEncodingError,
+  renderError,
+} from '../errors.js';
 import type { Logger } from '../logging.js';
 
-const unexpectedFailure = new BridgeError(500, 'server_error', 'The bridge failed unexpectedly; the failure was logged.');
+const unexpectedFailure = new BridgeError(
+  500,
+  'server_error',
+  'The bridge failed unexpectedly; the failure was logged.',
+);
 
 /** Errors thrown by body-parser carry an HTTP status and a `type` such as `entity.parse.failed`. */
 function bodyParserError(error: unknown): BridgeError | undefined {
@@ -53,7 +63,12 @@ export function errorRenderer(logger: Logger): ErrorRequestHandler {
     const requestId = res.locals.requestId as string | undefined;
     const known = toRenderableError(error);
     if (known) {
-      if (known.status >= 500) logger.warn('request failed at the identity provider', { requestId, error: known.code, cause: causeName(known) });
+      if (known.status >= 500)
+        logger.warn('request failed at the identity provider', {
+          requestId,
+          error: known.code,
+          cause: causeName(known),
+        });
       return sendError(res, known);
     }
     logger.error('unexpected failure', { requestId, errorName: error instanceof Error ? error.name : typeof error });

@@ -5,7 +5,13 @@
 import { randomBytes } from 'node:crypto';
 import { Router, type RequestHandler } from 'express';
 import { BridgeError, IdpUnavailableError } from '../errors.js';
-import { checkRedirectUri, konnectClientToWire, konnectContextFromWire, konnectMetadataFromWire, type KonnectClientBody } from '../metadata.js';
+import {
+  checkRedirectUri,
+  konnectClientToWire,
+  konnectContextFromWire,
+  konnectMetadataFromWire,
+  type KonnectClientBody,
+} from '../metadata.js';
 import type { DialectDependencies } from './api7.js';
 import { clientIdParam, jsonBodySteps, validateClientId } from './body.js';
 import { refuseBridgePathAsClientId } from './paths.js';
@@ -43,7 +49,9 @@ export function konnectRouter({ driver, events, spec, bodyLimitBytes }: DialectD
     try {
       await driver.checkReadiness();
     } catch (error) {
-      throw error instanceof BridgeError && error.status >= 500 ? error : new IdpUnavailableError(undefined, { cause: error });
+      throw error instanceof BridgeError && error.status >= 500
+        ? error
+        : new IdpUnavailableError(undefined, { cause: error });
     }
     res.status(201).json({
       client_id: verificationProbeClientId,
@@ -78,10 +86,15 @@ export function konnectRouter({ driver, events, spec, bodyLimitBytes }: DialectD
   const updateApplication = async (clientId: string, event: KonnectEventBody): Promise<boolean> => {
     if (event.redirect_uris === undefined && event.application_name === undefined) return false;
     const client = await driver.getClient(clientId);
-    const redirectUris = event.redirect_uris === undefined ? client.metadata.redirectUris : [...new Set(event.redirect_uris)];
+    const redirectUris =
+      event.redirect_uris === undefined ? client.metadata.redirectUris : [...new Set(event.redirect_uris)];
     for (const uri of redirectUris) checkRedirectUri(uri, client.metadata.applicationType);
     const clientName = event.application_name ?? client.metadata.clientName;
-    await driver.updateClient(clientId, { ...client.metadata, redirectUris, ...(clientName !== undefined ? { clientName } : {}) });
+    await driver.updateClient(clientId, {
+      ...client.metadata,
+      redirectUris,
+      ...(clientName !== undefined ? { clientName } : {}),
+    });
     events.emit('client.updated', { clientId, portal: 'konnect' });
     return true;
   };
@@ -103,11 +116,17 @@ export function konnectRouter({ driver, events, spec, bodyLimitBytes }: DialectD
         break;
       case 'add_registration':
         await driver.grantApiAccess(clientId, access);
-        events.emit('client.api_access_granted', { clientId, ...(access.apiProductVersionId ? { apiProductVersionId: access.apiProductVersionId } : {}) });
+        events.emit('client.api_access_granted', {
+          clientId,
+          ...(access.apiProductVersionId ? { apiProductVersionId: access.apiProductVersionId } : {}),
+        });
         break;
       case 'remove_registration':
         await driver.revokeApiAccess(clientId, access);
-        events.emit('client.api_access_revoked', { clientId, ...(access.apiProductVersionId ? { apiProductVersionId: access.apiProductVersionId } : {}) });
+        events.emit('client.api_access_revoked', {
+          clientId,
+          ...(access.apiProductVersionId ? { apiProductVersionId: access.apiProductVersionId } : {}),
+        });
         break;
       default:
         events.emit('event_hook.ignored', { clientId, eventType: loggableEventType(event.event_type) });

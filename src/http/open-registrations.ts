@@ -21,7 +21,10 @@ const openRegistrationListLimit = 1000;
 /** Open registration needs a driver that can find the clients registered that way (for the cap and the purge). */
 export function checkOpenRegistrationDriver(policy: OpenRegistrationPolicy | undefined, driver: DcrDriver): void {
   if (policy && !driver.listOpenRegistrations) {
-    throw new ConfigurationError('DCR_OPEN_REGISTRATION', `cannot be true with the ${driver.name} driver, which cannot list open-registered clients`);
+    throw new ConfigurationError(
+      'DCR_OPEN_REGISTRATION',
+      `cannot be true with the ${driver.name} driver, which cannot list open-registered clients`,
+    );
   }
 }
 
@@ -36,7 +39,13 @@ export function limitOpenRegistrations(policy: OpenRegistrationPolicy | undefine
     legacyHeaders: false,
     requestPropertyName: 'openRegistrationRateLimit',
     skip: (_req, res) => res.locals.openRegistration !== true,
-    handler: (_req, _res, next) => next(new RateLimitedError(3600, 'Too many open registrations from this address; retry after the time in the Retry-After header.')),
+    handler: (_req, _res, next) =>
+      next(
+        new RateLimitedError(
+          3600,
+          'Too many open registrations from this address; retry after the time in the Retry-After header.',
+        ),
+      ),
   });
 }
 
@@ -48,13 +57,19 @@ export function limitOpenRegistrations(policy: OpenRegistrationPolicy | undefine
 export function checkOpenPolicy(metadata: ClientMetadata, policy: OpenRegistrationPolicy): void {
   const refusedGrant = metadata.grantTypes.find((grant) => !policy.grantTypes.includes(grant));
   if (refusedGrant !== undefined) {
-    throw new InvalidClientMetadataError(`Open registration allows only the grant types ${policy.grantTypes.join(', ')}.`);
+    throw new InvalidClientMetadataError(
+      `Open registration allows only the grant types ${policy.grantTypes.join(', ')}.`,
+    );
   }
   if (!policy.tokenEndpointAuthMethods.includes(metadata.tokenEndpointAuthMethod)) {
-    throw new InvalidClientMetadataError(`Open registration allows only the token_endpoint_auth_method ${policy.tokenEndpointAuthMethods.join(', ')}.`);
+    throw new InvalidClientMetadataError(
+      `Open registration allows only the token_endpoint_auth_method ${policy.tokenEndpointAuthMethods.join(', ')}.`,
+    );
   }
   if (metadata.grantTypes.includes('authorization_code') && metadata.redirectUris.length === 0) {
-    throw new InvalidClientMetadataError('An authorization_code client registered openly must have at least one redirect_uris entry.');
+    throw new InvalidClientMetadataError(
+      'An authorization_code client registered openly must have at least one redirect_uris entry.',
+    );
   }
 }
 
@@ -62,7 +77,10 @@ export function checkOpenPolicy(metadata: ClientMetadata, policy: OpenRegistrati
 export async function checkOpenCapacity(driver: DcrDriver, policy: OpenRegistrationPolicy): Promise<void> {
   const existing = await driver.listOpenRegistrations!(policy.maxClients);
   if (existing.length >= policy.maxClients) {
-    throw new RateLimitedError(3600, 'The bridge holds as many open-registered clients as it allows; retry later or ask for an initial access token.');
+    throw new RateLimitedError(
+      3600,
+      'The bridge holds as many open-registered clients as it allows; retry later or ask for an initial access token.',
+    );
   }
 }
 
@@ -75,14 +93,22 @@ export interface OpenRegistrationsDependencies {
 }
 
 /** `GET /admin/open-registrations` lists the open-registered clients; `DELETE` purges them. */
-export function openRegistrationsRouter({ driver, events, apiKeys, failedAuthLimit }: OpenRegistrationsDependencies): Router {
+export function openRegistrationsRouter({
+  driver,
+  events,
+  apiKeys,
+  failedAuthLimit,
+}: OpenRegistrationsDependencies): Router {
   const router = Router();
   router.use('/admin', forbidCaching);
   const authenticateOperator = requireApiKey(apiKeys, failedAuthLimit, events);
 
   const requireOpenListing: RequestHandler = (_req, res, next) => {
     if (driver.listOpenRegistrations) return next();
-    sendError(res, new BridgeError(404, 'invalid_request', `The ${driver.name} driver cannot list open-registered clients.`));
+    sendError(
+      res,
+      new BridgeError(404, 'invalid_request', `The ${driver.name} driver cannot list open-registered clients.`),
+    );
   };
 
   const listOpenRegistrations: RequestHandler = async (_req, res) => {
@@ -101,6 +127,12 @@ export function openRegistrationsRouter({ driver, events, apiKeys, failedAuthLim
   };
 
   router.get('/admin/open-registrations', labelRoute, authenticateOperator, requireOpenListing, listOpenRegistrations);
-  router.delete('/admin/open-registrations', labelRoute, authenticateOperator, requireOpenListing, purgeOpenRegistrations);
+  router.delete(
+    '/admin/open-registrations',
+    labelRoute,
+    authenticateOperator,
+    requireOpenListing,
+    purgeOpenRegistrations,
+  );
   return router;
 }

@@ -13,7 +13,17 @@ import type { ApiSpec } from './spec.js';
 
 const readinessCacheMs = 2_000;
 
-export function operationsRouter({ driver, metrics, spec, now = Date.now }: { driver: DcrDriver; metrics: BridgeMetrics; spec: ApiSpec; now?: () => number }): Router {
+export function operationsRouter({
+  driver,
+  metrics,
+  spec,
+  now = Date.now,
+}: {
+  driver: DcrDriver;
+  metrics: BridgeMetrics;
+  spec: ApiSpec;
+  now?: () => number;
+}): Router {
   const router = Router();
   const referencePage = renderReferencePage(spec.document);
   let readiness: { checkedAt: number; outcome: Promise<BridgeError | undefined> } | undefined;

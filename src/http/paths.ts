@@ -43,6 +43,7 @@ export const refuseBridgePathAsClientId: RequestHandler = (req, _res, next) => {
   const clientId = req.params.client_id;
   const segment = typeof clientId === 'string' ? clientId.toLowerCase() : '';
   // The segment named in the sentence comes from the fixed set, never from the caller.
-  if (bridgePathSegments.has(segment)) return next(new NotFoundError(`No bridge endpoint has this path and method; /${segment} is not a client id.`));
+  if (bridgePathSegments.has(segment))
+    return next(new NotFoundError(`No bridge endpoint has this path and method; /${segment} is not a client id.`));
   next();
 };

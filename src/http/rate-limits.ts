@@ -10,7 +10,14 @@
  * Both are counted in `dcr_rate_limit_store_errors_total`, and `dcr_rate_limit_redis_up` says whether Redis is up.
  */
 import type { Request, RequestHandler } from 'express';
-import { MemoryStore, rateLimit, type IncrementResponse, type Options, type RateLimitInfo, type Store } from 'express-rate-limit';
+import {
+  MemoryStore,
+  rateLimit,
+  type IncrementResponse,
+  type Options,
+  type RateLimitInfo,
+  type Store,
+} from 'express-rate-limit';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { RateLimitedError } from '../errors.js';
 
@@ -113,11 +120,15 @@ class FallibleRedisStore implements Store {
   }
 
   async decrement(key: string): Promise<void> {
-    await this.#ready().then((redis) => withTimeout(redis.decrement(key))).catch(() => undefined);
+    await this.#ready()
+      .then((redis) => withTimeout(redis.decrement(key)))
+      .catch(() => undefined);
   }
 
   async resetKey(key: string): Promise<void> {
-    await this.#ready().then((redis) => withTimeout(redis.resetKey(key))).catch(() => undefined);
+    await this.#ready()
+      .then((redis) => withTimeout(redis.resetKey(key)))
+      .catch(() => undefined);
   }
 
   shutdown(): void {
@@ -156,7 +167,11 @@ function memoryStores(): StoreSet {
 /** The Redis client and rate-limit-redis load only when `DCR_REDIS_URL` is set, and connect in the background. */
 function redisStores(redisUrl: string, registry: Registry | undefined): StoreSet {
   const registers = registry ? [registry] : [];
-  const up = new Gauge({ name: 'dcr_rate_limit_redis_up', help: 'Whether the Redis that holds the shared rate limits is connected (1) or not (0).', registers });
+  const up = new Gauge({
+    name: 'dcr_rate_limit_redis_up',
+    help: 'Whether the Redis that holds the shared rate limits is connected (1) or not (0).',
+    registers,
+  });
   const storeErrors = new Counter({
     name: 'dcr_rate_limit_store_errors_total',
     help: 'Rate-limit checks Redis could not answer, by limit and what was done instead (memory: counted by this replica; refused: answered 429).',
@@ -181,8 +196,18 @@ function redisStores(redisUrl: string, registry: Registry | undefined): StoreSet
     return { client, store: (prefix: string): Store => new RedisStore({ sendCommand, prefix }) };
   })();
   const health: StoreHealth = { failed: (limit, fallback) => storeErrors.inc({ limit, fallback }) };
-  const perApiKey = new FallibleRedisStore(connection.then(({ store }) => store('dcr:rl:key:')), 'dcr:rl:key:', 'per_key', health);
-  const failedAuth = new FallibleRedisStore(connection.then(({ store }) => store('dcr:rl:auth:')), 'dcr:rl:auth:', 'failed_auth', health);
+  const perApiKey = new FallibleRedisStore(
+    connection.then(({ store }) => store('dcr:rl:key:')),
+    'dcr:rl:key:',
+    'per_key',
+    health,
+  );
+  const failedAuth = new FallibleRedisStore(
+    connection.then(({ store }) => store('dcr:rl:auth:')),
+    'dcr:rl:auth:',
+    'failed_auth',
+    health,
+  );
   return {
     perApiKey,
     failedAuth,
@@ -207,7 +232,8 @@ export function createRateLimits(options: RateLimitOptions): RateLimits {
     standardHeaders: 'draft-7',
     legacyHeaders: false,
     keyGenerator: (_req, res) => `key-${keyIds?.[res.locals.apiKeyIndex as number] ?? String(res.locals.apiKeyIndex)}`,
-    handler: (req, _res, next) => next(new RateLimitedError(secondsUntilReset((req as Request & { rateLimit?: RateLimitInfo }).rateLimit))),
+    handler: (req, _res, next) =>
+      next(new RateLimitedError(secondsUntilReset((req as Request & { rateLimit?: RateLimitInfo }).rateLimit))),
   });
   const failedAuth = rateLimit({
     windowMs,
@@ -218,7 +244,11 @@ export function createRateLimits(options: RateLimitOptions): RateLimits {
     legacyHeaders: false,
     requestPropertyName: 'failedAuthRateLimit',
     handler: (req, _res, next) =>
-      next(new RateLimitedError(secondsUntilReset((req as Request & { failedAuthRateLimit?: RateLimitInfo }).failedAuthRateLimit))),
+      next(
+        new RateLimitedError(
+          secondsUntilReset((req as Request & { failedAuthRateLimit?: RateLimitInfo }).failedAuthRateLimit),
+        ),
+      ),
   });
   return { perApiKey, failedAuth, close: () => stores.close() };
 }

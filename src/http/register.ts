@@ -30,7 +30,13 @@ import { apiKeyDigests, bearerToken, matchApiKey } from './auth.js';
 import { jsonBodySteps } from './body.js';
 import { forbidCaching } from './caching.js';
 import { discoveryDocumentsRouter } from './discovery-documents.js';
-import { checkOpenCapacity, checkOpenPolicy, checkOpenRegistrationDriver, limitOpenRegistrations, openRegistrationsRouter } from './open-registrations.js';
+import {
+  checkOpenCapacity,
+  checkOpenPolicy,
+  checkOpenRegistrationDriver,
+  limitOpenRegistrations,
+  openRegistrationsRouter,
+} from './open-registrations.js';
 import { labelRoute } from './request-context.js';
 import type { ApiSpec } from './spec.js';
 
@@ -64,7 +70,12 @@ interface StandardClientMetadataBody extends Api7ClientMetadataBody {
 /** RFC 7591 §2: without `grant_types` a client is an `authorization_code` client (the portal dialects default otherwise). */
 const standardDefaultGrantTypes = ['authorization_code'];
 /** RFC 7592 §2.2: server-set members a client update must not carry. */
-const serverSetMembers = ['registration_access_token', 'registration_client_uri', 'client_id_issued_at', 'client_secret_expires_at'] as const;
+const serverSetMembers = [
+  'registration_access_token',
+  'registration_client_uri',
+  'client_id_issued_at',
+  'client_secret_expires_at',
+] as const;
 const compactJws = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 interface AuthorisedClient {
@@ -81,14 +92,30 @@ function clientMetadata(res: Response): ClientMetadata {
 }
 
 export function registrationRouter(dependencies: RegistrationDependencies): Router {
-  const { driver, events, spec, bodyLimitBytes, registrationEndpoint, apiKeys, failedAuthLimit, perCallerLimit, settings } = dependencies;
+  const {
+    driver,
+    events,
+    spec,
+    bodyLimitBytes,
+    registrationEndpoint,
+    apiKeys,
+    failedAuthLimit,
+    perCallerLimit,
+    settings,
+  } = dependencies;
   const router = Router();
   const jsonBody = jsonBodySteps(spec, bodyLimitBytes);
   const keyDigests = apiKeyDigests(apiKeys);
   const open = settings.openRegistration;
   router.use('/register', forbidCaching);
 
-  const refuseToken = (req: Request, res: Response, next: (error?: unknown) => void, presented: boolean, description: string): void => {
+  const refuseToken = (
+    req: Request,
+    res: Response,
+    next: (error?: unknown) => void,
+    presented: boolean,
+    description: string,
+  ): void => {
     events.emit('registration_token.refused', { reason: presented ? 'wrong' : 'missing' });
     failedAuthLimit(req, res, (error?: unknown) => next(error ?? new InvalidTokenError(description, presented)));
   };
@@ -107,7 +134,13 @@ export function registrationRouter(dependencies: RegistrationDependencies): Rout
         return perCallerLimit(req, res, next);
       }
     }
-    refuseToken(req, res, next, token !== undefined, 'A valid initial access token is required as Authorization: Bearer.');
+    refuseToken(
+      req,
+      res,
+      next,
+      token !== undefined,
+      'A valid initial access token is required as Authorization: Bearer.',
+    );
   };
 
   /** RFC 7591 §2.3: the bridge trusts no software statement issuer, so a statement is never approved. */
@@ -124,7 +157,9 @@ export function registrationRouter(dependencies: RegistrationDependencies): Rout
     const withDefaults: Api7ClientMetadataBody = {
       ...body,
       grant_types: body.grant_types && body.grant_types.length > 0 ? body.grant_types : standardDefaultGrantTypes,
-      ...(policy && body.token_endpoint_auth_method === undefined ? { token_endpoint_auth_method: policy.tokenEndpointAuthMethods[0] } : {}),
+      ...(policy && body.token_endpoint_auth_method === undefined
+        ? { token_endpoint_auth_method: policy.tokenEndpointAuthMethods[0] }
+        : {}),
     };
     const metadata = api7MetadataFromWire(withDefaults);
     if (policy) checkOpenPolicy(metadata, policy);
@@ -139,14 +174,22 @@ export function registrationRouter(dependencies: RegistrationDependencies): Rout
 
   const registerClient: RequestHandler = async (_req, res) => {
     const token = newRegistrationAccessToken();
-    const registration: StandardRegistration = { accessTokenHash: credentialHash(token), ...(res.locals.openRegistration === true ? { openRegistration: true } : {}) };
+    const registration: StandardRegistration = {
+      accessTokenHash: credentialHash(token),
+      ...(res.locals.openRegistration === true ? { openRegistration: true } : {}),
+    };
     // The secret's hash is only known once the IdP issued it, so the registration is written with the client and
     // completed right after; until then a PUT carrying client_secret is refused, which is the safe side.
     let client = await driver.registerClient(clientMetadata(res), { portal: 'standard', registration });
-    const secret = usesClientSecret(client.metadata.tokenEndpointAuthMethod) && client.clientSecret !== '' ? client.clientSecret : undefined;
+    const secret =
+      usesClientSecret(client.metadata.tokenEndpointAuthMethod) && client.clientSecret !== ''
+        ? client.clientSecret
+        : undefined;
     if (secret !== undefined) {
       try {
-        const completed = await driver.updateClient(client.clientId, client.metadata, { registration: { ...registration, clientSecretHash: credentialHash(secret) } });
+        const completed = await driver.updateClient(client.clientId, client.metadata, {
+          registration: { ...registration, clientSecretHash: credentialHash(secret) },
+        });
         client = { ...client, ...completed, clientSecret: client.clientSecret };
       } catch (error) {
         // Nobody will ever learn this client's registration access token: leave no orphan at the IdP.
@@ -162,8 +205,10 @@ export function registrationRouter(dependencies: RegistrationDependencies): Rout
   const authenticateRegistrationToken: RequestHandler = async (req, res, next) => {
     const token = bearerToken(req);
     const clientId = req.params.client_id;
-    if (token === undefined) return refuseToken(req, res, next, false, 'The registration access token is required as Authorization: Bearer.');
-    const refuse = () => refuseToken(req, res, next, true, 'The registration access token is not valid for this client.');
+    if (token === undefined)
+      return refuseToken(req, res, next, false, 'The registration access token is required as Authorization: Bearer.');
+    const refuse = () =>
+      refuseToken(req, res, next, true, 'The registration access token is not valid for this client.');
     if (typeof clientId !== 'string' || !isClientId(clientId)) return refuse();
     let client: RegisteredClient;
     try {
@@ -173,8 +218,12 @@ export function registrationRouter(dependencies: RegistrationDependencies): Rout
       if (error instanceof ClientNotFoundError) return refuse();
       return next(error);
     }
-    if (client.registration === undefined || !matchesCredentialHash(token, client.registration.accessTokenHash)) return refuse();
-    res.locals.standardClient = { client: { ...client, registration: client.registration }, token } satisfies AuthorisedClient;
+    if (client.registration === undefined || !matchesCredentialHash(token, client.registration.accessTokenHash))
+      return refuse();
+    res.locals.standardClient = {
+      client: { ...client, registration: client.registration },
+      token,
+    } satisfies AuthorisedClient;
     // Each client's configuration has the rate a portal key has; the limiter keys on this.
     res.locals.apiKeyIndex = `client:${client.clientId}`;
     perCallerLimit(req, res, next);
@@ -190,12 +239,22 @@ export function registrationRouter(dependencies: RegistrationDependencies): Rout
   const checkUpdateRequest: RequestHandler = (req, res, next) => {
     const body = req.body as StandardClientMetadataBody;
     const { client } = authorised(res);
-    if (body.client_id === undefined) return next(new InvalidClientMetadataError('The update must carry the client_id.'));
-    if (body.client_id !== client.clientId) return next(new InvalidClientMetadataError('The client_id in the body must be the client\'s own.'));
+    if (body.client_id === undefined)
+      return next(new InvalidClientMetadataError('The update must carry the client_id.'));
+    if (body.client_id !== client.clientId)
+      return next(new InvalidClientMetadataError("The client_id in the body must be the client's own."));
     const forbidden = serverSetMembers.find((member) => body[member] !== undefined);
-    if (forbidden) return next(new InvalidClientMetadataError(`The update must not carry ${forbidden}; the server sets it.`));
-    if (body.client_secret !== undefined && !matchesCredentialHash(body.client_secret, client.registration.clientSecretHash)) {
-      return next(new InvalidClientMetadataError('The client_secret must be the one currently issued; a client cannot choose its own.'));
+    if (forbidden)
+      return next(new InvalidClientMetadataError(`The update must not carry ${forbidden}; the server sets it.`));
+    if (
+      body.client_secret !== undefined &&
+      !matchesCredentialHash(body.client_secret, client.registration.clientSecretHash)
+    ) {
+      return next(
+        new InvalidClientMetadataError(
+          'The client_secret must be the one currently issued; a client cannot choose its own.',
+        ),
+      );
     }
     next();
   };
@@ -203,7 +262,10 @@ export function registrationRouter(dependencies: RegistrationDependencies): Rout
   const replaceClient: RequestHandler = async (_req, res) => {
     const { client, token } = authorised(res);
     const nextToken = settings.tokenRotation === 'on-update' ? newRegistrationAccessToken() : token;
-    const changes = nextToken === token ? {} : { registration: { ...client.registration, accessTokenHash: credentialHash(nextToken) } };
+    const changes =
+      nextToken === token
+        ? {}
+        : { registration: { ...client.registration, accessTokenHash: credentialHash(nextToken) } };
     const updated = await driver.updateClient(client.clientId, clientMetadata(res), changes);
     events.emit('client.updated', { clientId: client.clientId, portal: 'standard' });
     if (nextToken !== token) events.emit('registration_token.rotated', { clientId: client.clientId });
@@ -217,8 +279,17 @@ export function registrationRouter(dependencies: RegistrationDependencies): Rout
     res.status(204).end();
   };
 
-  const clientInformation = (client: RegisteredClient, token: string, secret: string | undefined): Record<string, unknown> => ({
-    ...api7ClientToWire({ clientId: client.clientId, clientIdIssuedAt: client.clientIdIssuedAt, clientSecretExpiresAt: client.clientSecretExpiresAt, metadata: client.metadata }),
+  const clientInformation = (
+    client: RegisteredClient,
+    token: string,
+    secret: string | undefined,
+  ): Record<string, unknown> => ({
+    ...api7ClientToWire({
+      clientId: client.clientId,
+      clientIdIssuedAt: client.clientIdIssuedAt,
+      clientSecretExpiresAt: client.clientSecretExpiresAt,
+      metadata: client.metadata,
+    }),
     ...(secret !== undefined ? { client_secret: secret } : {}),
     registration_access_token: token,
     registration_client_uri: `${registrationEndpoint}/${encodeURIComponent(client.clientId)}`,
@@ -227,7 +298,11 @@ export function registrationRouter(dependencies: RegistrationDependencies): Rout
   /** Inside this dialect every refusal is an RFC 7591 §3.2.2 or RFC 6750 code; a bad body is bad client metadata. */
   const standardErrors: ErrorRequestHandler = (error, _req, _res, next) => {
     if (error instanceof InvalidRequestError || (!(error instanceof BridgeError) && isBodyParserRefusal(error))) {
-      return next(new InvalidClientMetadataError(error instanceof BridgeError ? error.message : 'The request body must be a JSON object of client metadata.'));
+      return next(
+        new InvalidClientMetadataError(
+          error instanceof BridgeError ? error.message : 'The request body must be a JSON object of client metadata.',
+        ),
+      );
     }
     next(error);
   };
@@ -244,10 +319,20 @@ export function registrationRouter(dependencies: RegistrationDependencies): Rout
     registerClient,
   );
   router.get('/register/:client_id', labelRoute, authenticateRegistrationToken, readClient);
-  router.put('/register/:client_id', labelRoute, authenticateRegistrationToken, ...jsonBody('StandardClientMetadata'), checkUpdateRequest, readClientMetadata, replaceClient);
+  router.put(
+    '/register/:client_id',
+    labelRoute,
+    authenticateRegistrationToken,
+    ...jsonBody('StandardClientMetadata'),
+    checkUpdateRequest,
+    readClientMetadata,
+    replaceClient,
+  );
   router.delete('/register/:client_id', labelRoute, authenticateRegistrationToken, deleteClient);
   router.use('/register', standardErrors);
-  router.use(/^\/register\/?$/, (_req, _res, next) => next(new NotFoundError('The registration endpoint answers POST only.')));
+  router.use(/^\/register\/?$/, (_req, _res, next) =>
+    next(new NotFoundError('The registration endpoint answers POST only.')),
+  );
   return router;
 }
 
@@ -262,7 +347,19 @@ function isBodyParserRefusal(error: unknown): boolean {
 export function standardDcrFor(
   config: BridgeConfig,
   driver: DcrDriver,
-  { events, spec, logger, failedAuthLimit, perCallerLimit }: { events: BridgeEvents; spec: ApiSpec; logger: Logger; failedAuthLimit: RequestHandler; perCallerLimit: RequestHandler },
+  {
+    events,
+    spec,
+    logger,
+    failedAuthLimit,
+    perCallerLimit,
+  }: {
+    events: BridgeEvents;
+    spec: ApiSpec;
+    logger: Logger;
+    failedAuthLimit: RequestHandler;
+    perCallerLimit: RequestHandler;
+  },
 ): Router {
   const settings = config.standardDcr ?? defaultStandardDcrConfig;
   checkOpenRegistrationDriver(settings.openRegistration, driver);
@@ -270,7 +367,17 @@ export function standardDcrFor(
   // Their paths do not overlap; the routers that forbid caching come first, so even a refusal under their paths is not cached.
   return Router().use(
     openRegistrationsRouter({ driver, events, apiKeys: config.apiKeys, failedAuthLimit }),
-    registrationRouter({ driver, events, spec, bodyLimitBytes: config.bodyLimitBytes, registrationEndpoint, apiKeys: config.apiKeys, failedAuthLimit, perCallerLimit, settings }),
+    registrationRouter({
+      driver,
+      events,
+      spec,
+      bodyLimitBytes: config.bodyLimitBytes,
+      registrationEndpoint,
+      apiKeys: config.apiKeys,
+      failedAuthLimit,
+      perCallerLimit,
+      settings,
+    }),
     discoveryDocumentsRouter({ driver, logger, registrationEndpoint, ttlSeconds: settings.discoveryTtlSeconds }),
   );
 }

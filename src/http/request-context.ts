@@ -60,7 +60,13 @@ export function observeRequests(metrics: BridgeMetrics, logger: Logger): Request
       duration.observe(seconds);
       // Winston formats a line before its transport drops it by level: below `http`, build nothing.
       if (!logger.isLevelEnabled('http')) return;
-      logger.http('request answered', { requestId: requestIdOf(res), method: req.method, route, status, durationMs: Math.round(seconds * 1000) });
+      logger.http('request answered', {
+        requestId: requestIdOf(res),
+        method: req.method,
+        route,
+        status,
+        durationMs: Math.round(seconds * 1000),
+      });
     });
     next();
   };

@@ -100,7 +100,10 @@ function parseYaml(options: LoadApiSpecOptions, text: string): unknown {
  * The derived document and validators when both were derived from YAML with this hash; undefined when either is
  * missing or stale. A derived file that is there but unreadable is an error of the build, not a reason to fall back.
  */
-function readDerived(dir: string, sha256: string): { document: OpenApiDocument; validators: Record<string, unknown> } | undefined {
+function readDerived(
+  dir: string,
+  sha256: string,
+): { document: OpenApiDocument; validators: Record<string, unknown> } | undefined {
   const documentPath = join(dir, derivedFileNames.document);
   const validatorsPath = join(dir, derivedFileNames.validators);
   if (!existsSync(documentPath) || !existsSync(validatorsPath)) return undefined;
@@ -144,7 +147,9 @@ export function deriveApiSpec(text: string): { document: string; validators: str
   const ajv = newAjv(true);
   ajv.addSchema(document as object, 'openapi');
   const names = Object.keys(document.components.schemas);
-  const standaloneModule = require('ajv/dist/standalone') as { default: (ajv: AjvModule.Ajv, refs: Record<string, string>) => string };
+  const standaloneModule = require('ajv/dist/standalone') as {
+    default: (ajv: AjvModule.Ajv, refs: Record<string, string>) => string;
+  };
   const code = standaloneModule.default(ajv, Object.fromEntries(names.map((name) => [name, schemaRef(name)])));
   return {
     document: `${JSON.stringify({ sha256, document })}\n`,

@@ -69,7 +69,10 @@ function secretExpiryIsValid(expiresAt: number): boolean {
 }
 
 /** Asserts that `promise` rejects with an instance of `errorClass` (a typed bridge error). */
-export async function rejectsWith(promise: Promise<unknown>, errorClass: new (...args: never[]) => BridgeError): Promise<void> {
+export async function rejectsWith(
+  promise: Promise<unknown>,
+  errorClass: new (...args: never[]) => BridgeError,
+): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
     assert.ok(error instanceof errorClass, `expected ${errorClass.name}, got ${String(error)}`);
     return true;
@@ -94,7 +97,10 @@ export function testDriver(options: DriverConformanceOptions): void {
       assert.ok(client.clientSecret.length >= 16, 'a secret of real length');
       assert.equal(Number.isInteger(client.clientIdIssuedAt), true);
       assert.ok(Math.abs(client.clientIdIssuedAt - Date.now() / 1000) < 300, 'issued-at is epoch seconds, now');
-      assert.ok(secretExpiryIsValid(client.clientSecretExpiresAt), '0 (never), or epoch seconds in the future where the IdP expires secrets');
+      assert.ok(
+        secretExpiryIsValid(client.clientSecretExpiresAt),
+        '0 (never), or epoch seconds in the future where the IdP expires secrets',
+      );
       assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), true);
       assert.equal(await harness.secretWorks(client.clientId, `${client.clientSecret}x`), false);
     });
@@ -113,7 +119,10 @@ export function testDriver(options: DriverConformanceOptions): void {
 
     it('update replaces the metadata and the change is read back', async () => {
       const client = await driver.registerClient(webMetadata(), { portal: 'api7' });
-      const changed = webMetadata({ clientName: 'renamed client', redirectUris: ['https://other.example.com/cb', 'http://127.0.0.1:8080/cb'] });
+      const changed = webMetadata({
+        clientName: 'renamed client',
+        redirectUris: ['https://other.example.com/cb', 'http://127.0.0.1:8080/cb'],
+      });
       const updated = await driver.updateClient(client.clientId, changed);
       assert.deepEqual(updated.metadata.redirectUris, changed.redirectUris);
       const read = await driver.getClient(client.clientId);
@@ -155,18 +164,27 @@ export function testDriver(options: DriverConformanceOptions): void {
       const before = await harness.idpState();
       const access = { apiProductVersionId: 'conformance-product', audience: 'https://api.example.com' };
       await rejectsWith(driver.getClient(foreign.clientId), ClientNotFoundError);
-      await rejectsWith(driver.updateClient(foreign.clientId, webMetadata({ clientName: 'taken over' })), ClientNotFoundError);
+      await rejectsWith(
+        driver.updateClient(foreign.clientId, webMetadata({ clientName: 'taken over' })),
+        ClientNotFoundError,
+      );
       await rejectsWith(driver.rotateSecret(foreign.clientId), ClientNotFoundError);
       await rejectsWith(driver.deleteClient(foreign.clientId), ClientNotFoundError);
       await rejectsWith(driver.grantApiAccess(foreign.clientId, access), ClientNotFoundError);
       await rejectsWith(driver.revokeApiAccess(foreign.clientId, access), ClientNotFoundError);
       assert.deepEqual(await harness.idpState(), before, 'nothing changed at the IdP');
-      assert.equal(await harness.secretWorks(foreign.clientId, foreign.clientSecret), secretWorked, 'its secret is as it was');
+      assert.equal(
+        await harness.secretWorks(foreign.clientId, foreign.clientSecret),
+        secretWorked,
+        'its secret is as it was',
+      );
     });
 
     it('50 concurrent registrations give 50 distinct clients', async () => {
       const clients = await Promise.all(
-        Array.from({ length: 50 }, (_, index) => driver.registerClient(serviceMetadata({ clientName: `concurrent ${index}` }), { portal: 'konnect' })),
+        Array.from({ length: 50 }, (_, index) =>
+          driver.registerClient(serviceMetadata({ clientName: `concurrent ${index}` }), { portal: 'konnect' }),
+        ),
       );
       assert.equal(new Set(clients.map((client) => client.clientId)).size, 50);
       assert.equal(new Set(clients.map((client) => client.clientSecret)).size, 50);
@@ -194,9 +212,17 @@ export function testDriver(options: DriverConformanceOptions): void {
         const created = await request(bridge.app)
           .post('/clients')
           .set('X-API-Key', bridge.apiKey)
-          .send({ client_name: 'api7 app', redirect_uris: ['https://portal.example.com/cb'], grant_types: ['authorization_code'], response_types: ['code'] })
+          .send({
+            client_name: 'api7 app',
+            redirect_uris: ['https://portal.example.com/cb'],
+            grant_types: ['authorization_code'],
+            response_types: ['code'],
+          })
           .expect(201);
-        const { client_id: clientId, client_secret: secret } = created.body as { client_id: string; client_secret: string };
+        const { client_id: clientId, client_secret: secret } = created.body as {
+          client_id: string;
+          client_secret: string;
+        };
         assert.equal(typeof secret, 'string');
         assert.equal(Number.isInteger(created.body.client_id_issued_at), true);
         assert.ok(secretExpiryIsValid(created.body.client_secret_expires_at as number));
@@ -206,10 +232,18 @@ export function testDriver(options: DriverConformanceOptions): void {
         const updated = await request(bridge.app)
           .put(`/clients/${clientId}`)
           .set('X-API-Key', bridge.apiKey)
-          .send({ client_name: 'api7 app', redirect_uris: ['https://portal.example.com/new'], grant_types: ['authorization_code'], response_types: ['code'] })
+          .send({
+            client_name: 'api7 app',
+            redirect_uris: ['https://portal.example.com/new'],
+            grant_types: ['authorization_code'],
+            response_types: ['code'],
+          })
           .expect(200);
         assert.deepEqual(updated.body.redirect_uris, ['https://portal.example.com/new']);
-        const rotated = await request(bridge.app).post(`/clients/${clientId}/rotate-secret`).set('X-API-Key', bridge.apiKey).expect(200);
+        const rotated = await request(bridge.app)
+          .post(`/clients/${clientId}/rotate-secret`)
+          .set('X-API-Key', bridge.apiKey)
+          .expect(200);
         assert.notEqual(rotated.body.client_secret, secret);
         assert.equal(await harness.secretWorks(clientId, rotated.body.client_secret as string), true);
         await request(bridge.app).delete(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
@@ -231,15 +265,24 @@ export function testDriver(options: DriverConformanceOptions): void {
             developer_id: 'test developer_id',
           })
           .expect(201);
-        const { client_id: clientId, client_secret: secret } = created.body as { client_id: string; client_secret: string };
+        const { client_id: clientId, client_secret: secret } = created.body as {
+          client_id: string;
+          client_secret: string;
+        };
         assert.equal(await harness.secretWorks(clientId, secret), true);
         await request(bridge.app)
           .post(`/${clientId}/event-hook`)
           .set('X-API-Key', bridge.apiKey)
           .send({ event_type: 'update_application', redirect_uris: ['https://konnect.example.com/changed'] })
           .expect(200);
-        assert.deepEqual((await driver.getClient(clientId)).metadata.redirectUris, ['https://konnect.example.com/changed']);
-        const rotated = await request(bridge.app).post(`/${clientId}/new-secret`).set('X-API-Key', bridge.apiKey).set('Content-Type', 'application/json').expect(200);
+        assert.deepEqual((await driver.getClient(clientId)).metadata.redirectUris, [
+          'https://konnect.example.com/changed',
+        ]);
+        const rotated = await request(bridge.app)
+          .post(`/${clientId}/new-secret`)
+          .set('X-API-Key', bridge.apiKey)
+          .set('Content-Type', 'application/json')
+          .expect(200);
         assert.equal(rotated.body.client_id, clientId);
         assert.equal(await harness.secretWorks(clientId, rotated.body.client_secret as string), true);
         await request(bridge.app).delete(`/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
@@ -251,7 +294,11 @@ export function testDriver(options: DriverConformanceOptions): void {
         const response = await request(bridge.app)
           .post('/clients')
           .set('X-API-Key', bridge.apiKey)
-          .send({ client_name: 'bad', grant_types: ['client_credentials'], token_endpoint_auth_method: 'no_such_method' })
+          .send({
+            client_name: 'bad',
+            grant_types: ['client_credentials'],
+            token_endpoint_auth_method: 'no_such_method',
+          })
           .expect(400);
         assert.equal(response.body.error, 'invalid_client_metadata');
         if (before !== undefined) assert.equal((await harness.ownedClientIds!()).length, before);
@@ -263,7 +310,12 @@ export function testDriver(options: DriverConformanceOptions): void {
         const before = await harness.idpState();
         const key = (test: request.Test) => test.set('X-API-Key', bridge.apiKey);
         const id = encodeURIComponent(clientId);
-        const hostile = { client_name: 'taken over', redirect_uris: ['https://evil.example.com/cb'], grant_types: ['authorization_code'], response_types: ['code'] };
+        const hostile = {
+          client_name: 'taken over',
+          redirect_uris: ['https://evil.example.com/cb'],
+          grant_types: ['authorization_code'],
+          response_types: ['code'],
+        };
         const attempts: Array<[string, request.Test]> = [
           ['API7 read', key(request(bridge.app).get(`/clients/${id}`))],
           ['API7 update', key(request(bridge.app).put(`/clients/${id}`)).send(hostile)],
@@ -271,10 +323,16 @@ export function testDriver(options: DriverConformanceOptions): void {
           ['API7 delete', key(request(bridge.app).delete(`/clients/${id}`))],
           ['Konnect new-secret', key(request(bridge.app).post(`/${id}/new-secret`))],
           ['Konnect delete', key(request(bridge.app).delete(`/${id}`))],
-          ...['update_application', 'add_registration', 'remove_registration'].map((eventType): [string, request.Test] => [
-            `Konnect ${eventType}`,
-            key(request(bridge.app).post(`/${id}/event-hook`)).send({ event_type: eventType, redirect_uris: hostile.redirect_uris, api_product_version_id: 'conformance-product' }),
-          ]),
+          ...['update_application', 'add_registration', 'remove_registration'].map(
+            (eventType): [string, request.Test] => [
+              `Konnect ${eventType}`,
+              key(request(bridge.app).post(`/${id}/event-hook`)).send({
+                event_type: eventType,
+                redirect_uris: hostile.redirect_uris,
+                api_product_version_id: 'conformance-product',
+              }),
+            ],
+          ),
         ];
         for (const [name, attempt] of attempts) {
           const response = await attempt;
@@ -285,13 +343,26 @@ export function testDriver(options: DriverConformanceOptions): void {
       });
 
       it('an unknown client is 404 client_not_found in both dialects, Konnect registration events included', async () => {
-        const api7 = await request(bridge.app).post('/clients/no-such-client/rotate-secret').set('X-API-Key', bridge.apiKey).expect(404);
+        const api7 = await request(bridge.app)
+          .post('/clients/no-such-client/rotate-secret')
+          .set('X-API-Key', bridge.apiKey)
+          .expect(404);
         assert.equal(api7.body.error, 'client_not_found');
-        const konnect = await request(bridge.app).post('/no-such-client/new-secret').set('X-API-Key', bridge.apiKey).expect(404);
+        const konnect = await request(bridge.app)
+          .post('/no-such-client/new-secret')
+          .set('X-API-Key', bridge.apiKey)
+          .expect(404);
         assert.equal(konnect.body.error, 'client_not_found');
         for (const eventType of ['update_application', 'add_registration', 'remove_registration']) {
-          const body = { event_type: eventType, redirect_uris: ['https://konnect.example.com/cb'], api_product_version_id: 'v1' };
-          const event = await request(bridge.app).post('/no-such-client/event-hook').set('X-API-Key', bridge.apiKey).send(body);
+          const body = {
+            event_type: eventType,
+            redirect_uris: ['https://konnect.example.com/cb'],
+            api_product_version_id: 'v1',
+          };
+          const event = await request(bridge.app)
+            .post('/no-such-client/event-hook')
+            .set('X-API-Key', bridge.apiKey)
+            .send(body);
           assert.equal(event.status, 404, eventType);
           assert.equal(event.body.error, 'client_not_found', eventType);
         }
@@ -316,16 +387,32 @@ export function testDriver(options: DriverConformanceOptions): void {
       const rotated = await driver.rotateSecret(client.clientId);
       assert.equal(await harness.secretWorks(client.clientId, rotated.clientSecret), true);
       if (!driver.capabilities.rotationGrace) {
-        assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), false, 'no grace capability: rotation is immediate');
+        assert.equal(
+          await harness.secretWorks(client.clientId, client.clientSecret),
+          false,
+          'no grace capability: rotation is immediate',
+        );
         assert.equal(await driver.retireExpiredSecrets(Date.now() + (GRACE_SECONDS + 1) * 1000), 0);
         return;
       }
-      assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), true, 'old secret valid during the grace');
+      assert.equal(
+        await harness.secretWorks(client.clientId, client.clientSecret),
+        true,
+        'old secret valid during the grace',
+      );
       assert.equal(await driver.retireExpiredSecrets(Date.now()), 0, 'nothing is retired before the grace ends');
       assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), true);
       assert.ok((await driver.retireExpiredSecrets(Date.now() + (GRACE_SECONDS + 1) * 1000)) >= 1);
-      assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), false, 'old secret retired after the grace');
-      assert.equal(await harness.secretWorks(client.clientId, rotated.clientSecret), true, 'new secret survives the sweep');
+      assert.equal(
+        await harness.secretWorks(client.clientId, client.clientSecret),
+        false,
+        'old secret retired after the grace',
+      );
+      assert.equal(
+        await harness.secretWorks(client.clientId, rotated.clientSecret),
+        true,
+        'new secret survives the sweep',
+      );
     });
   });
 }

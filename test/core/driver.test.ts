@@ -16,7 +16,17 @@ import { trackDriverCalls } from '../../src/shutdown.js';
 import { startTracing, type Tracing } from '../../src/tracing.js';
 import { testConfig } from '../support/app.js';
 
-const client = { clientId: 'c1', clientIdIssuedAt: 1, clientSecretExpiresAt: 0, metadata: { redirectUris: [], grantTypes: ['client_credentials'], responseTypes: [], tokenEndpointAuthMethod: 'client_secret_basic' } };
+const client = {
+  clientId: 'c1',
+  clientIdIssuedAt: 1,
+  clientSecretExpiresAt: 0,
+  metadata: {
+    redirectUris: [],
+    grantTypes: ['client_credentials'],
+    responseTypes: [],
+    tokenEndpointAuthMethod: 'client_secret_basic',
+  },
+};
 
 /** A driver with every operation of the contract, each recording its call and answering what its type wants. */
 function recordingDriver(calls: DriverOperation[]): DriverImplementation {
@@ -34,7 +44,10 @@ function recordingDriver(calls: DriverOperation[]): DriverImplementation {
     revokeApiAccess: undefined,
     close: undefined,
   };
-  const driver: Record<string, unknown> = { name: 'recording', capabilities: { rotationGrace: true, apiAccessGrants: true } };
+  const driver: Record<string, unknown> = {
+    name: 'recording',
+    capabilities: { rotationGrace: true, apiAccessGrants: true },
+  };
   for (const operation of driverOperations) {
     driver[operation] = async () => {
       calls.push(operation);
@@ -86,7 +99,8 @@ describe('the driver the bridge serves', () => {
     const counted = (await metrics.driverOperations.get()).values.map((value) => value.labels.operation);
     assert.deepEqual([...counted].sort(), [...driverOperations].sort());
     const spans = exporter.getFinishedSpans().map((span) => span.name);
-    for (const operation of driverOperations) assert.ok(spans.includes(`recording ${operation}`), `a span for ${operation}`);
+    for (const operation of driverOperations)
+      assert.ok(spans.includes(`recording ${operation}`), `a span for ${operation}`);
     await closeApp(app);
   });
 
@@ -112,7 +126,12 @@ describe('the driver the bridge serves', () => {
     });
     const driver = wrapDriver(recordingDriver([]), [observer('outer'), observer('inner')]);
     assert.deepEqual(await driver.listOpenRegistrations!(5), ['c1']);
-    assert.deepEqual(seen, ['outer before listOpenRegistrations', 'inner before listOpenRegistrations', 'inner after listOpenRegistrations', 'outer after listOpenRegistrations']);
+    assert.deepEqual(seen, [
+      'outer before listOpenRegistrations',
+      'inner before listOpenRegistrations',
+      'inner after listOpenRegistrations',
+      'outer after listOpenRegistrations',
+    ]);
   });
 
   it('fills what a driver leaves out with the kit defaults: no sweep, a no-op close, grants that only gate ownership', async () => {

@@ -21,7 +21,15 @@ describe('auth0: which APIs a registration event may grant', () => {
   let driver: DcrDriver;
   before(async () => {
     auth0 = await startAuth0Emulator();
-    driver = completeDriver(createAuth0Driver({ domain: auth0.domain, clientId: auth0.adminClient.clientId, clientSecret: auth0.adminClient.clientSecret, audience: auth0.apiAudience, idpCallPolicy }));
+    driver = completeDriver(
+      createAuth0Driver({
+        domain: auth0.domain,
+        clientId: auth0.adminClient.clientId,
+        clientSecret: auth0.adminClient.clientSecret,
+        audience: auth0.apiAudience,
+        idpCallPolicy,
+      }),
+    );
   });
   after(async () => {
     await driver?.close();
@@ -40,7 +48,11 @@ describe('auth0: which APIs a registration event may grant', () => {
         assert.equal(response.status, 400, JSON.stringify(response.body));
         assert.equal(response.body.error, 'invalid_request');
       }
-      assert.deepEqual(auth0.grants(client.clientId).map((grant) => grant.audience), [auth0.apiAudience], 'only the configured API is granted');
+      assert.deepEqual(
+        auth0.grants(client.clientId).map((grant) => grant.audience),
+        [auth0.apiAudience],
+        'only the configured API is granted',
+      );
       const allowed = await request(bridge.app)
         .post(`/${client.clientId}/event-hook`)
         .set('X-API-Key', bridge.apiKey)
@@ -53,13 +65,29 @@ describe('auth0: which APIs a registration event may grant', () => {
   });
 
   it('AUTH0_ALLOWED_AUDIENCES naming the Management API stops the start, naming the variable', async () => {
-    const env = { AUTH0_DOMAIN: auth0.domain, AUTH0_CLIENT_ID: 'id', AUTH0_CLIENT_SECRET: 'secret', AUTH0_AUDIENCE: auth0.apiAudience };
+    const env = {
+      AUTH0_DOMAIN: auth0.domain,
+      AUTH0_CLIENT_ID: 'id',
+      AUTH0_CLIENT_SECRET: 'secret',
+      AUTH0_AUDIENCE: auth0.apiAudience,
+    };
     for (const listed of [auth0.managementAudience, `${auth0.apiAudience}, https://${auth0.domain}/api/v2`]) {
-      await assert.rejects(createDriverFromEnv({ ...env, AUTH0_ALLOWED_AUDIENCES: listed }, { rotationGraceSeconds: 0, publicUrl: 'http://127.0.0.1' }), (error: unknown) => {
-        return error instanceof ConfigurationError && error.message.includes('AUTH0_ALLOWED_AUDIENCES');
-      });
+      await assert.rejects(
+        createDriverFromEnv(
+          { ...env, AUTH0_ALLOWED_AUDIENCES: listed },
+          { rotationGraceSeconds: 0, publicUrl: 'http://127.0.0.1' },
+        ),
+        (error: unknown) => {
+          return error instanceof ConfigurationError && error.message.includes('AUTH0_ALLOWED_AUDIENCES');
+        },
+      );
     }
-    const allowed = completeDriver(await createDriverFromEnv({ ...env, AUTH0_ALLOWED_AUDIENCES: `${auth0.apiAudience},https://other-api.example.com/` }, { rotationGraceSeconds: 0, publicUrl: 'http://127.0.0.1' }));
+    const allowed = completeDriver(
+      await createDriverFromEnv(
+        { ...env, AUTH0_ALLOWED_AUDIENCES: `${auth0.apiAudience},https://other-api.example.com/` },
+        { rotationGraceSeconds: 0, publicUrl: 'http://127.0.0.1' },
+      ),
+    );
     await allowed.close();
   });
 });

@@ -28,7 +28,11 @@ function fakeIdp(clients: FakeClient[], hooks: { afterClear?: (client: FakeClien
       const marked = clients.filter((client) => client.marked);
       const first = Number(cursor ?? 0);
       const page = marked.slice(first, first + 2);
-      return { clients: page, next: () => (first + 2 < marked.length ? String(first + page.filter((client) => client.marked).length) : undefined) };
+      return {
+        clients: page,
+        next: () =>
+          first + 2 < marked.length ? String(first + page.filter((client) => client.marked).length) : undefined,
+      };
     },
     graceEndsAt: (client) => (client.marked ? Number.NaN : undefined),
     secrets: async (client) => {
@@ -53,19 +57,38 @@ function fakeIdp(clients: FakeClient[], hooks: { afterClear?: (client: FakeClien
   return { source, calls: () => calls };
 }
 
-const expiredClient = (id: string): FakeClient => ({ id, marked: true, secrets: [{ id: `${id}-old`, createdAt: NOW - 3_600_000 }, { id: `${id}-new`, createdAt: NOW - (GRACE_SECONDS + 1) * 1000 }] });
+const expiredClient = (id: string): FakeClient => ({
+  id,
+  marked: true,
+  secrets: [
+    { id: `${id}-old`, createdAt: NOW - 3_600_000 },
+    { id: `${id}-new`, createdAt: NOW - (GRACE_SECONDS + 1) * 1000 },
+  ],
+});
 
 describe('the grace sweep', () => {
   it('marks a client again when a rotation added a secret while the sweep cleared its mark', async () => {
     const client = expiredClient('a');
-    const { source } = fakeIdp([client], { afterClear: (cleared) => cleared.secrets.push({ id: 'a-newer', createdAt: NOW }) });
+    const { source } = fakeIdp([client], {
+      afterClear: (cleared) => cleared.secrets.push({ id: 'a-newer', createdAt: NOW }),
+    });
     assert.equal(await createGraceSweep(GRACE_SECONDS, source)(NOW), 1);
-    assert.deepEqual(client.secrets.map((secret) => secret.id), ['a-new', 'a-newer']);
+    assert.deepEqual(
+      client.secrets.map((secret) => secret.id),
+      ['a-new', 'a-newer'],
+    );
     assert.equal(client.marked, true, 'the secret in grace is still marked, so a later sweep retires it');
   });
 
   it('leaves a client whose newest secret is still in its grace marked', async () => {
-    const client: FakeClient = { id: 'b', marked: true, secrets: [{ id: 'b-old', createdAt: NOW - 3_600_000 }, { id: 'b-new', createdAt: NOW - 1_000 }] };
+    const client: FakeClient = {
+      id: 'b',
+      marked: true,
+      secrets: [
+        { id: 'b-old', createdAt: NOW - 3_600_000 },
+        { id: 'b-new', createdAt: NOW - 1_000 },
+      ],
+    };
     const { source } = fakeIdp([client]);
     assert.equal(await createGraceSweep(GRACE_SECONDS, source)(NOW), 0);
     assert.equal(client.secrets.length, 2);

@@ -24,9 +24,31 @@ async function listening(server: Server): Promise<number> {
 }
 
 /** On a virtual clock: no attempt here times out unless the test moves the clock. */
-function keycloakAt(url: string, reports: IdpFailureReport[], policy: { clock?: VirtualClock; maxAttempts?: number } = {}) {
-  const idpCallPolicy = { timeoutMs: 2_000, budgetMs: 6_000, baseDelayMs: 5, maxDelayMs: 20, maxAttempts: 2, clock: new VirtualClock(), ...policy };
-  return completeDriver(createKeycloakDriver({ url, realm: 'dcr', clientId: 'svc', clientSecret: SECRET, rotationGraceSeconds: 0, idpCallPolicy, onIdpFailure: (report) => reports.push(report) }));
+function keycloakAt(
+  url: string,
+  reports: IdpFailureReport[],
+  policy: { clock?: VirtualClock; maxAttempts?: number } = {},
+) {
+  const idpCallPolicy = {
+    timeoutMs: 2_000,
+    budgetMs: 6_000,
+    baseDelayMs: 5,
+    maxDelayMs: 20,
+    maxAttempts: 2,
+    clock: new VirtualClock(),
+    ...policy,
+  };
+  return completeDriver(
+    createKeycloakDriver({
+      url,
+      realm: 'dcr',
+      clientId: 'svc',
+      clientSecret: SECRET,
+      rotationGraceSeconds: 0,
+      idpCallPolicy,
+      onIdpFailure: (report) => reports.push(report),
+    }),
+  );
 }
 
 /** Closes the server and every connection it still holds (one that never answered would otherwise linger). */
@@ -41,24 +63,34 @@ describe('IdP failures name their cause and host', () => {
     const port = await listening(closed);
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     const lines: string[] = [];
-    const logger = createLogger({ level: 'info', stream: new Writable({ write: (chunk, _encoding, done) => done(void lines.push(String(chunk))) }) });
+    const logger = createLogger({
+      level: 'info',
+      stream: new Writable({ write: (chunk, _encoding, done) => done(void lines.push(String(chunk))) }),
+    });
     const events = new BridgeEvents();
-    const observed = completeDriver(createKeycloakDriver({
-      url: `https://127.0.0.1:${port}`,
-      realm: 'dcr',
-      clientId: 'svc',
-      clientSecret: SECRET,
-      rotationGraceSeconds: 0,
-      idpCallPolicy: { timeoutMs: 2_000, budgetMs: 6_000, baseDelayMs: 5, maxDelayMs: 20, maxAttempts: 2 },
-      onIdpFailure: (report) => events.emit('idp.attempt_failed', report),
-    }));
+    const observed = completeDriver(
+      createKeycloakDriver({
+        url: `https://127.0.0.1:${port}`,
+        realm: 'dcr',
+        clientId: 'svc',
+        clientSecret: SECRET,
+        rotationGraceSeconds: 0,
+        idpCallPolicy: { timeoutMs: 2_000, budgetMs: 6_000, baseDelayMs: 5, maxDelayMs: 20, maxAttempts: 2 },
+        onIdpFailure: (report) => events.emit('idp.attempt_failed', report),
+      }),
+    );
     const bridge = await createTestApp(observed, {}, { logger, events });
     try {
       const response = await request(bridge.app).get('/clients/dcr-some-client').set('X-API-Key', bridge.apiKey);
       assert.equal(response.status, 503);
-      const failures = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.event === 'idp.attempt_failed');
+      const failures = lines
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((line) => line.event === 'idp.attempt_failed');
       assert.ok(failures.length >= 1, 'each failed attempt is logged');
-      assert.deepEqual({ cause: failures[0]!.cause, host: failures[0]!.host }, { cause: 'connection refused', host: `127.0.0.1:${port}` });
+      assert.deepEqual(
+        { cause: failures[0]!.cause, host: failures[0]!.host },
+        { cause: 'connection refused', host: `127.0.0.1:${port}` },
+      );
       assert.ok(!lines.join('\n').includes(SECRET), 'the IdP credentials never reach the log');
     } finally {
       await bridge.close();
@@ -99,7 +131,10 @@ describe('IdP failures name their cause and host', () => {
     const driver = keycloakAt(`https://127.0.0.1:${port}`, reports, { clock, maxAttempts: 1 });
     try {
       await assert.rejects(driver.checkReadiness());
-      assert.deepEqual(reports.map((report) => report.cause), ['timeout']);
+      assert.deepEqual(
+        reports.map((report) => report.cause),
+        ['timeout'],
+      );
     } finally {
       // The handshake the aborted attempt left behind ends with the server's connections, then the pool closes.
       await closeWithConnections(silent, sockets);

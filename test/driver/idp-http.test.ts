@@ -28,7 +28,8 @@ const faces: Face[] = ['request', 'fetch', 'fetchOptions'];
 
 /** One GET through one face of the client; resolves to the status once the body is read. */
 async function get(http: IdpHttpClient, face: Face, url: string, signal?: AbortSignal): Promise<number> {
-  if (face === 'request') return (await http.request(url, { headers: { accept: 'application/json' }, ...(signal ? { signal } : {}) })).status;
+  if (face === 'request')
+    return (await http.request(url, { headers: { accept: 'application/json' }, ...(signal ? { signal } : {}) })).status;
   const init: RequestInit = { headers: { accept: 'application/json' }, ...(signal ? { signal } : {}) };
   const response = face === 'fetch' ? await http.fetch(url, init) : await fetch(url, { ...http.fetchOptions, ...init });
   await response.text();
@@ -37,8 +38,15 @@ async function get(http: IdpHttpClient, face: Face, url: string, signal?: AbortS
 
 describe('the IdP HTTP client', () => {
   const emulator = new Emulator({ name: 'idp' });
-  emulator.route('GET', '/things', () => ({ status: 200, headers: { 'x-request-id': 'r-1' }, body: { things: [1, 2, 3] } }));
-  emulator.route('POST', '/echo', (request) => ({ status: 200, body: { contentType: request.headers['content-type'] ?? null, body: request.rawBody } }));
+  emulator.route('GET', '/things', () => ({
+    status: 200,
+    headers: { 'x-request-id': 'r-1' },
+    body: { things: [1, 2, 3] },
+  }));
+  emulator.route('POST', '/echo', (request) => ({
+    status: 200,
+    body: { contentType: request.headers['content-type'] ?? null, body: request.rawBody },
+  }));
   emulator.route('HEAD', '/things', () => ({ status: 200 }));
   emulator.route('DELETE', '/things', () => ({ status: 204 }));
   let url: string;
@@ -65,7 +73,10 @@ describe('the IdP HTTP client', () => {
             assert.deepEqual(new Set(statuses), new Set([200]));
           }
           const { opened, resumedSessions } = emulator.connections;
-          assert.ok(opened >= 2 && opened <= 4, `61 calls opened ${opened} connections: between 2 (10 at once on one would wait) and the limit of 4`);
+          assert.ok(
+            opened >= 2 && opened <= 4,
+            `61 calls opened ${opened} connections: between 2 (10 at once on one would wait) and the limit of 4`,
+          );
           assert.equal(resumedSessions, opened - 1, 'the connections after the first resumed its TLS session');
         } finally {
           await http.close();
@@ -79,7 +90,9 @@ describe('the IdP HTTP client', () => {
       it(`holds at most ${limit} connection(s) open at once, whichever face sends, and queues the rest`, async () => {
         const http = createIdpHttpClient({ maxConnections: limit });
         try {
-          const statuses = await Promise.all(Array.from({ length: 30 }, (_, index) => get(http, faces[index % faces.length]!, `${url}/things`)));
+          const statuses = await Promise.all(
+            Array.from({ length: 30 }, (_, index) => get(http, faces[index % faces.length]!, `${url}/things`)),
+          );
           assert.equal(statuses.filter((status) => status === 200).length, 30);
           assert.equal(emulator.connections.peak, limit, `30 concurrent calls with a limit of ${limit}`);
         } finally {
@@ -105,14 +118,20 @@ describe('the IdP HTTP client', () => {
       it(`through ${face}: is idp_timeout, and the IdP sees the request hung up before it answered`, async () => {
         const clock = new VirtualClock();
         emulator.useClock(clock);
-        const call = createAdminCall({ host: new URL(url).host, idpCallPolicy: { timeoutMs: 1_000, budgetMs: 1_500, maxAttempts: 1, clock } });
+        const call = createAdminCall({
+          host: new URL(url).host,
+          idpCallPolicy: { timeoutMs: 1_000, budgetMs: 1_500, maxAttempts: 1, clock },
+        });
         try {
           emulator.injectFault({ route: THINGS, latencyMs: 5_000 });
-          const error = await call('read things', 'idempotent', (signal) => get(call.http, face, `${url}/things`, signal)).catch((caught: unknown) => caught);
+          const error = await call('read things', 'idempotent', (signal) =>
+            get(call.http, face, `${url}/things`, signal),
+          ).catch((caught: unknown) => caught);
           assert.ok(error instanceof IdpTimeoutError, String(error));
           assert.equal(error.status, 504);
           const sent = emulator.requestsTo(THINGS).at(-1)!;
-          for (let turn = 0; turn < 1_000 && sent.outcome !== 'dropped'; turn++) await new Promise((resolve) => setImmediate(resolve));
+          for (let turn = 0; turn < 1_000 && sent.outcome !== 'dropped'; turn++)
+            await new Promise((resolve) => setImmediate(resolve));
           assert.equal(sent.outcome, 'dropped', 'the aborted attempt closed its connection; the IdP never answered it');
         } finally {
           await call.close();
@@ -138,9 +157,15 @@ describe('the IdP HTTP client', () => {
 
     async function failedCall(face: Face, target: string): Promise<{ error: unknown; reports: IdpFailureReport[] }> {
       const reports: IdpFailureReport[] = [];
-      const call = createAdminCall({ host: new URL(target).host, idpCallPolicy: { timeoutMs: 5_000, maxAttempts: 1 }, onIdpFailure: (report) => reports.push(report) });
+      const call = createAdminCall({
+        host: new URL(target).host,
+        idpCallPolicy: { timeoutMs: 5_000, maxAttempts: 1 },
+        onIdpFailure: (report) => reports.push(report),
+      });
       try {
-        const error = await call('create thing', 'unsafe', (signal) => get(call.http, face, target, signal)).catch((caught: unknown) => caught);
+        const error = await call('create thing', 'unsafe', (signal) => get(call.http, face, target, signal)).catch(
+          (caught: unknown) => caught,
+        );
         return { error, reports };
       } finally {
         await call.close();
@@ -207,11 +232,24 @@ describe('the IdP HTTP client', () => {
     });
 
     it('sends each kind of body with the content type fetch gives it', async () => {
-      const echoed = async (body: RequestInit['body'], headers?: Record<string, string>) => (await (await http.fetch(`${url}/echo`, { method: 'POST', body, ...(headers ? { headers } : {}) })).json()) as { contentType: string | null; body: string };
+      const echoed = async (body: RequestInit['body'], headers?: Record<string, string>) =>
+        (await (await http.fetch(`${url}/echo`, { method: 'POST', body, ...(headers ? { headers } : {}) })).json()) as {
+          contentType: string | null;
+          body: string;
+        };
       assert.deepEqual(await echoed('plain'), { contentType: 'text/plain;charset=UTF-8', body: 'plain' });
-      assert.deepEqual(await echoed('{"a":1}', { 'Content-Type': 'application/json' }), { contentType: 'application/json', body: '{"a":1}' });
-      assert.deepEqual(await echoed(new URLSearchParams({ grant_type: 'client_credentials' })), { contentType: 'application/x-www-form-urlencoded;charset=UTF-8', body: 'grant_type=client_credentials' });
-      assert.deepEqual(await echoed(new TextEncoder().encode('bytes'), { 'content-type': 'application/octet-stream' }), { contentType: 'application/octet-stream', body: 'bytes' });
+      assert.deepEqual(await echoed('{"a":1}', { 'Content-Type': 'application/json' }), {
+        contentType: 'application/json',
+        body: '{"a":1}',
+      });
+      assert.deepEqual(await echoed(new URLSearchParams({ grant_type: 'client_credentials' })), {
+        contentType: 'application/x-www-form-urlencoded;charset=UTF-8',
+        body: 'grant_type=client_credentials',
+      });
+      assert.deepEqual(
+        await echoed(new TextEncoder().encode('bytes'), { 'content-type': 'application/octet-stream' }),
+        { contentType: 'application/octet-stream', body: 'bytes' },
+      );
       const form = new FormData();
       form.set('field', 'value');
       const multipart = await echoed(form);
@@ -227,9 +265,19 @@ describe('the IdP HTTP client', () => {
       const http = createIdpHttpClient();
       http.request(process.argv[1]).then((answer) => console.log(answer.status), (error) => console.log(error.cause?.code)).finally(() => http.close());`;
     const run = async (env: NodeJS.ProcessEnv) =>
-      (await promisify(execFile)(process.execPath, ['--import', './test/loader/register.mjs', '--input-type=module', '-e', script, `${url}/things`], { cwd: root, env, timeout: 60_000 })).stdout.trim();
+      (
+        await promisify(execFile)(
+          process.execPath,
+          ['--import', './test/loader/register.mjs', '--input-type=module', '-e', script, `${url}/things`],
+          { cwd: root, env, timeout: 60_000 },
+        )
+      ).stdout.trim();
     const { NODE_EXTRA_CA_CERTS: _trusted, ...untrusting } = process.env;
-    assert.match(await run(untrusting), /^(SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)$/, 'a process that does not trust the CA refuses the certificate');
+    assert.match(
+      await run(untrusting),
+      /^(SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)$/,
+      'a process that does not trust the CA refuses the certificate',
+    );
     assert.equal(await run(process.env), '200');
   });
 });

@@ -12,7 +12,15 @@ import { BridgeError, IdpTimeoutError, InvalidRequestError } from '../../src/err
 import { auth0DriverOptions, startAuth0Emulator, type Auth0Emulator } from '../emulators/auth0.js';
 import { rejectsWith, serviceMetadata } from '../conformance/driver-suite.js';
 import { VirtualClock } from '../support/virtual-clock.js';
-import { deletionOperation, faultKinds, faultMatrix, readOperation, registrationOperation, rotationOperation, type MatrixTarget } from '../support/fault-matrix.js';
+import {
+  deletionOperation,
+  faultKinds,
+  faultMatrix,
+  readOperation,
+  registrationOperation,
+  rotationOperation,
+  type MatrixTarget,
+} from '../support/fault-matrix.js';
 import { completeDriver } from '../../src/core/driver.js';
 
 /** The driver under test: short timeouts so persistent faults end fast. */
@@ -30,7 +38,12 @@ const ROTATE = 'POST /api/v2/clients/:id/rotate-secret';
 const GRANTS = 'GET /api/v2/client-grants';
 const CREATE_GRANT = 'POST /api/v2/client-grants';
 const DELETE_GRANT = 'DELETE /api/v2/client-grants/:id';
-const tooManyRequests = { statusCode: 429, error: 'Too Many Requests', message: 'Global limit has been reached', errorCode: 'too_many_requests' };
+const tooManyRequests = {
+  statusCode: 429,
+  error: 'Too Many Requests',
+  message: 'Global limit has been reached',
+  errorCode: 'too_many_requests',
+};
 
 function driverOptions(auth0: Auth0Emulator, overrides: Partial<Auth0DriverOptions> = {}): Auth0DriverOptions {
   return {
@@ -71,13 +84,23 @@ describe('auth0 driver faults', () => {
 
   const owned = () => new Set(auth0.ownedClientIds());
   const register = () => setup.registerClient(serviceMetadata(), { portal: 'api7' });
-  const target: MatrixTarget = { driver: () => driver, register, cleanUp: (clientId) => setup.deleteClient(clientId), idp: () => auth0 };
+  const target: MatrixTarget = {
+    driver: () => driver,
+    register,
+    cleanUp: (clientId) => setup.deleteClient(clientId),
+    idp: () => auth0,
+  };
   const deletion = deletionOperation(target, [CLIENT, GRANTS, DELETE_GRANT, DELETE_CLIENT]);
 
   // Retry-After 0 keeps the matrix fast; the wait for X-RateLimit-Reset is proven on its own below.
   const kinds = faultKinds({
     timeoutLatencyMs: 20_000,
-    rateLimitHeaders: { 'Retry-After': '0', 'X-RateLimit-Limit': '50', 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': '1' },
+    rateLimitHeaders: {
+      'Retry-After': '0',
+      'X-RateLimit-Limit': '50',
+      'X-RateLimit-Remaining': '0',
+      'X-RateLimit-Reset': '1',
+    },
     rateLimitBody: tooManyRequests,
     serviceUnavailableRetryAfter: '0',
   });
@@ -91,18 +114,30 @@ describe('auth0 driver faults', () => {
     kinds,
     operations: [
       registrationOperation(target, [CREATE_CLIENT, CREATE_GRANT], serviceMetadata(), (client) =>
-        assert.deepEqual(auth0.grants(client.clientId).map((grant) => grant.audience), [auth0.apiAudience], 'a registered client holds its grant'),
+        assert.deepEqual(
+          auth0.grants(client.clientId).map((grant) => grant.audience),
+          [auth0.apiAudience],
+          'a registered client holds its grant',
+        ),
       ),
       readOperation(target, [CLIENT]),
       {
         name: 'update',
         routes: [CLIENT, UPDATE_CLIENT],
         prepare: register,
-        run: async (client) => driver.updateClient(client.clientId, serviceMetadata({ clientName: 'renamed under faults' })),
+        run: async (client) =>
+          driver.updateClient(client.clientId, serviceMetadata({ clientName: 'renamed under faults' })),
         verify: async (client, { succeeded }) => {
-          assert.equal(auth0.client(client.clientId)?.name, succeeded ? 'renamed under faults' : 'conformance service client');
+          assert.equal(
+            auth0.client(client.clientId)?.name,
+            succeeded ? 'renamed under faults' : 'conformance service client',
+          );
           assert.equal(auth0.client(client.clientId)?.client_metadata.dcr_bridge_managed, 'true');
-          assert.equal(await auth0.secretWorks(client.clientId, client.clientSecret), true, 'an update never loses the secret');
+          assert.equal(
+            await auth0.secretWorks(client.clientId, client.clientSecret),
+            true,
+            'an update never loses the secret',
+          );
           await setup.deleteClient(client.clientId);
         },
       },
@@ -133,10 +168,16 @@ describe('auth0 driver faults', () => {
     it('a create whose answer is lost leaves no orphan client', async () => {
       const before = owned();
       auth0.emulator.injectFault({ route: CREATE_CLIENT, drop: 'after-processing' });
-      await assert.rejects(driver.registerClient(serviceMetadata(), {}), (error: unknown) => error instanceof BridgeError && error.status === 503);
+      await assert.rejects(
+        driver.registerClient(serviceMetadata(), {}),
+        (error: unknown) => error instanceof BridgeError && error.status === 503,
+      );
       auth0.emulator.clearFaults();
       assert.equal(auth0.emulator.requestsTo(CREATE_CLIENT).at(-1)?.outcome, 'dropped');
-      assert.deepEqual([...owned()].filter((id) => !before.has(id)), []);
+      assert.deepEqual(
+        [...owned()].filter((id) => !before.has(id)),
+        [],
+      );
     });
 
     it('a rotation whose answer is lost is not repeated: one rotate-secret reached Auth0, and the caller is told to retry', async () => {
@@ -145,7 +186,13 @@ describe('auth0 driver faults', () => {
       auth0.emulator.injectFault({ route: ROTATE, drop: 'after-processing' });
       await rejectsWith(driver.rotateSecret(client.clientId), BridgeError);
       auth0.emulator.clearFaults();
-      assert.deepEqual(auth0.emulator.requestsTo(ROTATE).slice(before).map((sent) => sent.outcome), ['dropped']);
+      assert.deepEqual(
+        auth0.emulator
+          .requestsTo(ROTATE)
+          .slice(before)
+          .map((sent) => sent.outcome),
+        ['dropped'],
+      );
       // Auth0 holds one secret: the one it issued is lost with the answer, so the old one no longer works either.
       assert.equal(await auth0.secretWorks(client.clientId, client.clientSecret), false);
       const again = await driver.rotateSecret(client.clientId);
@@ -157,12 +204,22 @@ describe('auth0 driver faults', () => {
       for (const body of [undefined, '<html><body>Bad gateway</body></html>', { unexpected: 'x' }]) {
         const client = await register();
         const before = auth0.emulator.requestsTo(ROTATE).length;
-        auth0.emulator.injectFault({ route: ROTATE, status: 200, replacesAnswer: true, body, times: Number.POSITIVE_INFINITY });
+        auth0.emulator.injectFault({
+          route: ROTATE,
+          status: 200,
+          replacesAnswer: true,
+          body,
+          times: Number.POSITIVE_INFINITY,
+        });
         const rotated = await driver.rotateSecret(client.clientId);
         auth0.emulator.clearFaults();
         assert.equal(auth0.emulator.requestsTo(ROTATE).length - before, 1, 'the rotation was not repeated');
         assert.equal(await auth0.secretWorks(client.clientId, rotated.clientSecret), true, 'the re-read secret works');
-        assert.equal(await auth0.secretWorks(client.clientId, client.clientSecret), false, 'the old one is gone, as Auth0 rotated');
+        assert.equal(
+          await auth0.secretWorks(client.clientId, client.clientSecret),
+          false,
+          'the old one is gone, as Auth0 rotated',
+        );
         await setup.deleteClient(client.clientId);
       }
     });
@@ -171,8 +228,17 @@ describe('auth0 driver faults', () => {
       const client = await register();
       auth0.emulator.injectFault({ route: ROTATE, status: 200, replacesAnswer: true });
       // The re-read (the second lookup) as Auth0 answers a token without read:client_keys: the client, no secret.
-      auth0.emulator.injectFault({ route: CLIENT, nth: 2, status: 200, replacesAnswer: true, body: { ...auth0.client(client.clientId), client_secret: undefined } });
-      await assert.rejects(driver.rotateSecret(client.clientId), (error: unknown) => error instanceof BridgeError && error.status === 502 && error.code === 'idp_error');
+      auth0.emulator.injectFault({
+        route: CLIENT,
+        nth: 2,
+        status: 200,
+        replacesAnswer: true,
+        body: { ...auth0.client(client.clientId), client_secret: undefined },
+      });
+      await assert.rejects(
+        driver.rotateSecret(client.clientId),
+        (error: unknown) => error instanceof BridgeError && error.status === 502 && error.code === 'idp_error',
+      );
       auth0.emulator.clearFaults();
       const again = await driver.rotateSecret(client.clientId);
       assert.equal(await auth0.secretWorks(client.clientId, again.clientSecret), true);
@@ -183,7 +249,13 @@ describe('auth0 driver faults', () => {
       auth0.emulator.injectFault({ route: CREATE_GRANT, drop: 'after-processing' });
       const client = await driver.registerClient(serviceMetadata(), {});
       auth0.emulator.clearFaults();
-      assert.deepEqual(auth0.emulator.requestsTo(CREATE_GRANT).slice(-2).map((sent) => sent.outcome), ['dropped', 409]);
+      assert.deepEqual(
+        auth0.emulator
+          .requestsTo(CREATE_GRANT)
+          .slice(-2)
+          .map((sent) => sent.outcome),
+        ['dropped', 409],
+      );
       assert.equal(auth0.grants(client.clientId).length, 1);
       await setup.deleteClient(client.clientId);
     });
@@ -194,7 +266,9 @@ describe('auth0 driver faults', () => {
       const client = await register();
       // On a virtual clock the emulator's latency shares: the attempt's timeout fires before the answer would come.
       const clock = new VirtualClock();
-      const impatient = completeDriver(createAuth0Driver(driverOptions(auth0, { idpCallPolicy: { ...matrixPolicy, clock, maxAttempts: 1 } })));
+      const impatient = completeDriver(
+        createAuth0Driver(driverOptions(auth0, { idpCallPolicy: { ...matrixPolicy, clock, maxAttempts: 1 } })),
+      );
       await impatient.checkReadiness();
       auth0.emulator.useClock(clock);
       const sent = auth0.emulator.requests.length;
@@ -203,7 +277,8 @@ describe('auth0 driver faults', () => {
         await rejectsWith(impatient.getClient(client.clientId), IdpTimeoutError);
         const request = auth0.emulator.requests.slice(sent).find((candidate) => candidate.route === CLIENT)!;
         // The hang-up reaches the emulator as a closed socket a few event-loop turns later.
-        for (let turn = 0; turn < 500 && request.outcome !== 'dropped'; turn++) await new Promise((resolve) => setTimeout(resolve, 10));
+        for (let turn = 0; turn < 500 && request.outcome !== 'dropped'; turn++)
+          await new Promise((resolve) => setTimeout(resolve, 10));
         assert.equal(request.outcome, 'dropped', 'the connection was closed by the aborted request, before any answer');
       } finally {
         auth0.emulator.clearFaults();
@@ -217,7 +292,9 @@ describe('auth0 driver faults', () => {
     it('waits for X-RateLimit-Reset before repeating a throttled create, and the client is created once', async () => {
       // The wait runs on a virtual clock; the reset is epoch seconds of real time.
       const clock = new VirtualClock();
-      const patient = completeDriver(createAuth0Driver(driverOptions(auth0, { idpCallPolicy: { ...policy, budgetMs: 4000, clock } })));
+      const patient = completeDriver(
+        createAuth0Driver(driverOptions(auth0, { idpCallPolicy: { ...policy, budgetMs: 4000, clock } })),
+      );
       await patient.checkReadiness();
       const before = auth0.emulator.requestsTo(CREATE_CLIENT).length;
       const started = clock.now();
@@ -230,9 +307,21 @@ describe('auth0 driver faults', () => {
       });
       const ownedBefore = owned();
       const client = await patient.registerClient(serviceMetadata(), {});
-      assert.ok(Date.now() + (clock.now() - started) >= reset * 1000 - 50, 'retried only after the rate-limit window reset');
-      assert.deepEqual(auth0.emulator.requestsTo(CREATE_CLIENT).slice(before).map((sent) => sent.outcome), [429, 201]);
-      assert.deepEqual([...owned()].filter((id) => !ownedBefore.has(id)), [client.clientId]);
+      assert.ok(
+        Date.now() + (clock.now() - started) >= reset * 1000 - 50,
+        'retried only after the rate-limit window reset',
+      );
+      assert.deepEqual(
+        auth0.emulator
+          .requestsTo(CREATE_CLIENT)
+          .slice(before)
+          .map((sent) => sent.outcome),
+        [429, 201],
+      );
+      assert.deepEqual(
+        [...owned()].filter((id) => !ownedBefore.has(id)),
+        [client.clientId],
+      );
       await setup.deleteClient(client.clientId);
     });
 
@@ -240,17 +329,30 @@ describe('auth0 driver faults', () => {
       await driver.checkReadiness();
       const last = auth0.emulator.requestsTo(CLIENTS).at(-1)!;
       assert.equal(last.outcome, 200);
-      const response = await fetch(`${auth0.emulator.url}/api/v2/clients?per_page=1`, { headers: { Authorization: 'Bearer not-a-token' } });
+      const response = await fetch(`${auth0.emulator.url}/api/v2/clients?per_page=1`, {
+        headers: { Authorization: 'Bearer not-a-token' },
+      });
       assert.equal(response.status, 401);
       assert.equal(((await response.json()) as { message?: string }).message, 'Invalid token');
-      for (const header of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']) assert.ok(response.headers.get(header), header);
+      for (const header of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'])
+        assert.ok(response.headers.get(header), header);
     });
   });
 
   describe('client_id validation', () => {
     it('a path-traversal client_id never reaches any Auth0 path', async () => {
       const before = auth0.emulator.requests.length;
-      for (const clientId of ['..%2F..%2Fapi%2Fv2%2Fusers', '../x', '../../api/v2/users', 'a/b', '..', '.', 'a?b', 'x#y', '']) {
+      for (const clientId of [
+        '..%2F..%2Fapi%2Fv2%2Fusers',
+        '../x',
+        '../../api/v2/users',
+        'a/b',
+        '..',
+        '.',
+        'a?b',
+        'x#y',
+        '',
+      ]) {
         await rejectsWith(driver.getClient(clientId), InvalidRequestError);
         await rejectsWith(driver.updateClient(clientId, serviceMetadata()), InvalidRequestError);
         await rejectsWith(driver.rotateSecret(clientId), InvalidRequestError);
@@ -274,7 +376,9 @@ describe('auth0 driver admin token', () => {
     const driver = completeDriver(createAuth0Driver(driverOptions(auth0, { idpCallPolicy: setupPolicy })));
     const clients = await Promise.all(Array.from({ length: 10 }, () => driver.registerClient(serviceMetadata(), {})));
     for (let batch = 0; batch < 49; batch++) {
-      await Promise.all(Array.from({ length: 20 }, (_, index) => driver.getClient(clients[(batch + index) % clients.length]!.clientId)));
+      await Promise.all(
+        Array.from({ length: 20 }, (_, index) => driver.getClient(clients[(batch + index) % clients.length]!.clientId)),
+      );
     }
     await Promise.all(clients.map((client) => driver.deleteClient(client.clientId)));
     assert.equal(10 + 49 * 20 + 10, 1000);
@@ -290,12 +394,23 @@ describe('auth0 driver admin token', () => {
     auth0.emulator.injectFault({
       route: CLIENTS,
       status: 401,
-      body: { statusCode: 401, error: 'Unauthorized', message: 'Invalid token', attributes: { error: 'Invalid token' } },
+      body: {
+        statusCode: 401,
+        error: 'Unauthorized',
+        message: 'Invalid token',
+        attributes: { error: 'Invalid token' },
+      },
     });
     await driver.checkReadiness();
     auth0.emulator.clearFaults();
     assert.equal(auth0.tokenRequests(), before + 1);
-    assert.deepEqual(auth0.emulator.requestsTo(CLIENTS).slice(-2).map((sent) => sent.outcome), [401, 200]);
+    assert.deepEqual(
+      auth0.emulator
+        .requestsTo(CLIENTS)
+        .slice(-2)
+        .map((sent) => sent.outcome),
+      [401, 200],
+    );
   });
 
   it('a token is replaced before its lifetime ends, so Auth0 never sees an expired one', async () => {
@@ -303,7 +418,9 @@ describe('auth0 driver admin token', () => {
     // The driver's token cache and Auth0's token lifetimes on one virtual clock: the time passes at once.
     const clock = new VirtualClock();
     auth0.emulator.useClock(clock);
-    const driver = completeDriver(createAuth0Driver(driverOptions(auth0, { idpCallPolicy: { ...setupPolicy, clock } })));
+    const driver = completeDriver(
+      createAuth0Driver(driverOptions(auth0, { idpCallPolicy: { ...setupPolicy, clock } })),
+    );
     const before = auth0.tokenRequests();
     await driver.checkReadiness();
     clock.advance(1_100);
@@ -311,7 +428,13 @@ describe('auth0 driver admin token', () => {
     auth0.emulator.useClock(undefined);
     auth0.setTokenLifetime(300);
     assert.equal(auth0.tokenRequests(), before + 2);
-    assert.deepEqual(auth0.emulator.requestsTo(CLIENTS).slice(-2).map((sent) => sent.outcome), [200, 200]);
+    assert.deepEqual(
+      auth0.emulator
+        .requestsTo(CLIENTS)
+        .slice(-2)
+        .map((sent) => sent.outcome),
+      [200, 200],
+    );
   });
 
   it('the emulator refuses an expired token with the 401 Auth0 sends', async () => {
@@ -321,23 +444,40 @@ describe('auth0 driver admin token', () => {
     const issued = await fetch(`${auth0.emulator.url}/oauth/token`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: auth0.adminClient.clientId, client_secret: auth0.adminClient.clientSecret, audience: auth0.managementAudience }),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: auth0.adminClient.clientId,
+        client_secret: auth0.adminClient.clientSecret,
+        audience: auth0.managementAudience,
+      }),
     });
     auth0.setTokenLifetime(300);
     const { access_token: token } = (await issued.json()) as { access_token: string };
     clock.advance(1_050);
-    const refused = await fetch(`${auth0.emulator.url}/api/v2/clients?per_page=1`, { headers: { Authorization: `Bearer ${token}` } });
+    const refused = await fetch(`${auth0.emulator.url}/api/v2/clients?per_page=1`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
     auth0.emulator.useClock(undefined);
     assert.equal(refused.status, 401);
-    assert.equal(((await refused.json()) as { message?: string }).message, 'Expired token received for JSON Web Token validation');
+    assert.equal(
+      ((await refused.json()) as { message?: string }).message,
+      'Expired token received for JSON Web Token validation',
+    );
   });
 
   it("a wrong admin secret is idp_error (the bridge's own credentials), and the secret is in no error", async () => {
-    const impostor = completeDriver(createAuth0Driver(driverOptions(auth0, { clientSecret: 'wrong-secret-value-123456', idpCallPolicy: setupPolicy })));
+    const impostor = completeDriver(
+      createAuth0Driver(
+        driverOptions(auth0, { clientSecret: 'wrong-secret-value-123456', idpCallPolicy: setupPolicy }),
+      ),
+    );
     await assert.rejects(impostor.checkReadiness(), (error: unknown) => {
       assert.ok(error instanceof BridgeError);
       assert.deepEqual({ status: error.status, code: error.code }, { status: 502, code: 'idp_error' });
-      assert.equal(JSON.stringify({ message: error.message, cause: error.cause }).includes('wrong-secret-value'), false);
+      assert.equal(
+        JSON.stringify({ message: error.message, cause: error.cause }).includes('wrong-secret-value'),
+        false,
+      );
       return true;
     });
   });
@@ -345,7 +485,11 @@ describe('auth0 driver admin token', () => {
 
 describe('auth0 driver configuration', () => {
   // Not about timeouts: a virtual clock nothing advances, so a loaded machine times out nothing.
-  const settings = { rotationGraceSeconds: 0, publicUrl: 'http://localhost:3000', idpCallPolicy: { ...policy, timeoutMs: 30_000, clock: new VirtualClock() } };
+  const settings = {
+    rotationGraceSeconds: 0,
+    publicUrl: 'http://localhost:3000',
+    idpCallPolicy: { ...policy, timeoutMs: 30_000, clock: new VirtualClock() },
+  };
 
   it('names the missing or bad variable in one line', async () => {
     const complete = { AUTH0_DOMAIN: 'example.eu.auth0.com', AUTH0_CLIENT_ID: 'id', AUTH0_CLIENT_SECRET: 'secret' };
@@ -369,10 +513,18 @@ describe('auth0 driver configuration', () => {
   it('builds a working driver from the variables the emulator prints', async () => {
     const auth0 = await startAuth0Emulator();
     try {
-      const driver = completeDriver(await createDriverFromEnv(
-        { AUTH0_DOMAIN: auth0.domain, AUTH0_CLIENT_ID: auth0.adminClient.clientId, AUTH0_CLIENT_SECRET: auth0.adminClient.clientSecret, AUTH0_AUDIENCE: auth0.apiAudience, AUTH0_DEFAULT_SCOPES: 'read:things write:things' },
-        { ...settings, idpCallPolicy: setupPolicy },
-      ));
+      const driver = completeDriver(
+        await createDriverFromEnv(
+          {
+            AUTH0_DOMAIN: auth0.domain,
+            AUTH0_CLIENT_ID: auth0.adminClient.clientId,
+            AUTH0_CLIENT_SECRET: auth0.adminClient.clientSecret,
+            AUTH0_AUDIENCE: auth0.apiAudience,
+            AUTH0_DEFAULT_SCOPES: 'read:things write:things',
+          },
+          { ...settings, idpCallPolicy: setupPolicy },
+        ),
+      );
       const client = await driver.registerClient(serviceMetadata(), {});
       assert.deepEqual(auth0.grants(client.clientId)[0]?.scope, ['read:things', 'write:things']);
       await driver.deleteClient(client.clientId);

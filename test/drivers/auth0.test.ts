@@ -22,10 +22,12 @@ testDriver({
   name: 'auth0',
   async start(settings) {
     auth0 = await startAuth0Emulator();
-    const driver = completeDriver(createAuth0Driver({
-      ...auth0DriverOptions(auth0),
-      idpCallPolicy: { ...policy, ...settings.idpCallPolicy },
-    }));
+    const driver = completeDriver(
+      createAuth0Driver({
+        ...auth0DriverOptions(auth0),
+        idpCallPolicy: { ...policy, ...settings.idpCallPolicy },
+      }),
+    );
     const emulator = auth0;
     return {
       driver,
@@ -52,14 +54,23 @@ testDriver({
         const grantId = auth0.grants(client.clientId)[0]!.id;
         await driver.deleteClient(client.clientId);
         assert.deepEqual(auth0.grants(client.clientId), []);
-        assert.ok(auth0.emulator.requests.some((sent) => sent.method === 'DELETE' && sent.rawPath === `/api/v2/client-grants/${grantId}`), 'the driver removed the grant itself');
+        assert.ok(
+          auth0.emulator.requests.some(
+            (sent) => sent.method === 'DELETE' && sent.rawPath === `/api/v2/client-grants/${grantId}`,
+          ),
+          'the driver removed the grant itself',
+        );
         assert.equal(auth0.client(client.clientId), undefined);
       });
 
       it('a browser client without client credentials gets no grant', async () => {
         const { driver } = harness();
         const client = await driver.registerClient(
-          webMetadata({ grantTypes: ['authorization_code', 'refresh_token'], tokenEndpointAuthMethod: 'none', clientUri: undefined }),
+          webMetadata({
+            grantTypes: ['authorization_code', 'refresh_token'],
+            tokenEndpointAuthMethod: 'none',
+            clientUri: undefined,
+          }),
           { portal: 'api7' },
         );
         assert.equal(auth0.client(client.clientId)?.app_type, 'spa');
@@ -70,7 +81,16 @@ testDriver({
       it('a grant that fails at registration removes the client it was for', async () => {
         const { driver } = harness();
         const before = auth0.clientCount();
-        auth0.emulator.injectFault({ route: 'POST /api/v2/client-grants', status: 400, body: { statusCode: 400, error: 'Bad Request', message: 'Payload validation error', errorCode: 'invalid_body' } });
+        auth0.emulator.injectFault({
+          route: 'POST /api/v2/client-grants',
+          status: 400,
+          body: {
+            statusCode: 400,
+            error: 'Bad Request',
+            message: 'Payload validation error',
+            errorCode: 'invalid_body',
+          },
+        });
         await assert.rejects(driver.registerClient(serviceMetadata(), { portal: 'api7' }));
         auth0.emulator.clearFaults();
         assert.equal(auth0.clientCount(), before, 'no orphan client');
@@ -83,12 +103,23 @@ testDriver({
         await driver.revokeApiAccess(client.clientId, { audience: auth0.apiAudience });
         await driver.revokeApiAccess(client.clientId, { audience: auth0.apiAudience });
         assert.deepEqual(auth0.grants(client.clientId), []);
-        assert.equal(await auth0.apiTokenWorks(client.clientId, client.clientSecret), false, 'without a grant no token for the API');
+        assert.equal(
+          await auth0.apiTokenWorks(client.clientId, client.clientSecret),
+          false,
+          'without a grant no token for the API',
+        );
         await driver.grantApiAccess(client.clientId, { audience: auth0.apiAudience });
         await driver.grantApiAccess(client.clientId, { audience: auth0.apiAudience });
-        assert.deepEqual(auth0.grants(client.clientId).map((grant) => grant.audience), [auth0.apiAudience]);
+        assert.deepEqual(
+          auth0.grants(client.clientId).map((grant) => grant.audience),
+          [auth0.apiAudience],
+        );
         assert.equal(await auth0.apiTokenWorks(client.clientId, client.clientSecret), true);
-        assert.equal(auth0.grants().filter((grant) => grant.audience === other).length, 1, "only the bridge's own grant to the Management API");
+        assert.equal(
+          auth0.grants().filter((grant) => grant.audience === other).length,
+          1,
+          "only the bridge's own grant to the Management API",
+        );
         await driver.deleteClient(client.clientId);
       });
 
@@ -103,20 +134,38 @@ testDriver({
 
         it('a path-traversal client_id in a bridge URL never reaches Auth0', async () => {
           const before = auth0.emulator.requests.length;
-          for (const path of ['/clients/..%2F..%2Fx', '/clients/..%2Fx/rotate-secret', '/clients/a%2Fb', '/..%2F..%2Fx/new-secret', '/..%2Fx']) {
+          for (const path of [
+            '/clients/..%2F..%2Fx',
+            '/clients/..%2Fx/rotate-secret',
+            '/clients/a%2Fb',
+            '/..%2F..%2Fx/new-secret',
+            '/..%2Fx',
+          ]) {
             for (const method of ['get', 'put', 'delete', 'post'] as const) {
-              const response = await request(bridge.app)[method](path).set('X-API-Key', bridge.apiKey).send({ client_name: 'x' });
+              const response = await request(bridge.app)
+                [method](path)
+                .set('X-API-Key', bridge.apiKey)
+                .send({ client_name: 'x' });
               assert.ok([400, 404].includes(response.status), `${method} ${path} answered ${response.status}`);
             }
           }
-          assert.deepEqual(auth0.emulator.requests.slice(before).map((sent) => sent.rawPath), [], 'not one request went to Auth0');
+          assert.deepEqual(
+            auth0.emulator.requests.slice(before).map((sent) => sent.rawPath),
+            [],
+            'not one request went to Auth0',
+          );
         });
 
         it('remove_registration removes the grant and add_registration puts it back', async () => {
           const created = await request(bridge.app)
             .post('/')
             .set('X-API-Key', bridge.apiKey)
-            .send({ client_name: 'konnect m2m', grant_types: ['bearer'], redirect_uris: [], portal_id: '6a1f7c52-3d0e-4b8a-9c51-0e2f4d7b9a33' })
+            .send({
+              client_name: 'konnect m2m',
+              grant_types: ['bearer'],
+              redirect_uris: [],
+              portal_id: '6a1f7c52-3d0e-4b8a-9c51-0e2f4d7b9a33',
+            })
             .expect(201);
           const clientId = created.body.client_id as string;
           assert.equal(auth0.grants(clientId).length, 1);
@@ -131,7 +180,10 @@ testDriver({
             .set('X-API-Key', bridge.apiKey)
             .send({ event_type: 'add_registration', api_product_version_id: 'v1', audience: auth0.apiAudience })
             .expect(200);
-          assert.deepEqual(auth0.grants(clientId).map((grant) => grant.audience), [auth0.apiAudience]);
+          assert.deepEqual(
+            auth0.grants(clientId).map((grant) => grant.audience),
+            [auth0.apiAudience],
+          );
           assert.equal(await auth0.apiTokenWorks(clientId, created.body.client_secret as string), true);
           await request(bridge.app).delete(`/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
           assert.deepEqual(auth0.grants(clientId), []);
@@ -169,8 +221,16 @@ testDriver({
         const after = auth0.client(client.clientId)!;
         assert.equal(after.app_type, 'non_interactive');
         assert.equal(after.client_metadata.dcr_bridge_managed, 'true');
-        assert.equal(after.client_metadata.dcr_bridge_developer_id, 'd-1', 'the mark (with its registration context) survives an update');
-        assert.equal(after.client_metadata.scope, undefined, 'a field the update leaves out is removed (sent as null: Auth0 merges)');
+        assert.equal(
+          after.client_metadata.dcr_bridge_developer_id,
+          'd-1',
+          'the mark (with its registration context) survives an update',
+        );
+        assert.equal(
+          after.client_metadata.scope,
+          undefined,
+          'a field the update leaves out is removed (sent as null: Auth0 merges)',
+        );
         assert.equal(after.client_metadata.jwks_uri, undefined);
         assert.equal((await driver.getClient(client.clientId)).clientIdIssuedAt, client.clientIdIssuedAt);
         await driver.deleteClient(client.clientId);
@@ -185,7 +245,10 @@ testDriver({
           serviceMetadata({ scope: 'x'.repeat(256) }),
           serviceMetadata({ clientName: '<script>' }),
         ]) {
-          await assert.rejects(driver.registerClient(metadata, {}), (error: unknown) => error instanceof Error && 'code' in error && error.code === 'invalid_client_metadata');
+          await assert.rejects(
+            driver.registerClient(metadata, {}),
+            (error: unknown) => error instanceof Error && 'code' in error && error.code === 'invalid_client_metadata',
+          );
         }
         assert.equal(auth0.clientCount(), before);
       });

@@ -10,7 +10,15 @@ import type { DcrDriver, RegisteredClientWithSecret } from '../../src/driver/con
 import { serviceMetadata, webMetadata } from '../conformance/driver-suite.js';
 import { startEntraEmulator, type EntraEmulator } from '../emulators/entra.js';
 import { VirtualClock } from '../support/virtual-clock.js';
-import { deletionOperation, faultKinds, faultMatrix, readOperation, rotationOperation, type MatrixOperation, type MatrixTarget } from '../support/fault-matrix.js';
+import {
+  deletionOperation,
+  faultKinds,
+  faultMatrix,
+  readOperation,
+  rotationOperation,
+  type MatrixOperation,
+  type MatrixTarget,
+} from '../support/fault-matrix.js';
 import { completeDriver } from '../../src/core/driver.js';
 
 // On a virtual clock shared with the emulator's latency: no cell waits in real time; one Retry-After: 1 wait fits the
@@ -19,15 +27,17 @@ const clock = new VirtualClock();
 const matrixPolicy = { timeoutMs: 10_000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 25_000, clock };
 
 function entraDriverFor(entra: EntraEmulator): DcrDriver {
-  return completeDriver(createEntraDriver({
-    tenantId: entra.tenantId,
-    clientId: entra.adminApp.clientId,
-    credential: { clientSecret: entra.adminApp.clientSecret },
-    authorityHost: entra.authorityHost,
-    graphUrl: entra.graphUrl,
-    idpCallPolicy: matrixPolicy,
-    replicationWaitMs: 1_000,
-  }));
+  return completeDriver(
+    createEntraDriver({
+      tenantId: entra.tenantId,
+      clientId: entra.adminApp.clientId,
+      credential: { clientSecret: entra.adminApp.clientSecret },
+      authorityHost: entra.authorityHost,
+      graphUrl: entra.graphUrl,
+      idpCallPolicy: matrixPolicy,
+      replicationWaitMs: 1_000,
+    }),
+  );
 }
 
 const ROUTES = {
@@ -60,7 +70,12 @@ describe('entra driver fault matrix', () => {
   });
 
   const registered = () => driver.registerClient(serviceMetadata(), { portal: 'api7' });
-  const target: MatrixTarget = { driver: () => driver, register: registered, cleanUp: (clientId) => driver.deleteClient(clientId), idp: () => entra };
+  const target: MatrixTarget = {
+    driver: () => driver,
+    register: registered,
+    cleanUp: (clientId) => driver.deleteClient(clientId),
+    idp: () => entra,
+  };
   const stillWorks = async (client: RegisteredClientWithSecret) => {
     assert.ok(entra.ownedClientIds().includes(client.clientId), 'the client is still there');
     assert.equal(await entra.secretWorks(client.clientId, client.clientSecret), true, 'its secret still works');
@@ -73,13 +88,20 @@ describe('entra driver fault matrix', () => {
     {
       name: 'register',
       routes: [ROUTES.create, ROUTES.addPassword, ROUTES.createServicePrincipal, ROUTES.readByAppId],
-      prepare: async () => ({ applications: entra.applicationCount(), client: undefined as RegisteredClientWithSecret | undefined }),
+      prepare: async () => ({
+        applications: entra.applicationCount(),
+        client: undefined as RegisteredClientWithSecret | undefined,
+      }),
       run: async (context) => {
         context.client = await registered();
       },
       verify: async (context, { succeeded }) => {
         if (!succeeded) {
-          assert.equal(entra.applicationCount(), context.applications, 'a failed registration leaves no application behind');
+          assert.equal(
+            entra.applicationCount(),
+            context.applications,
+            'a failed registration leaves no application behind',
+          );
           return;
         }
         await stillWorks(context.client!);
@@ -91,7 +113,8 @@ describe('entra driver fault matrix', () => {
       name: 'update',
       routes: [ROUTES.readByAppId, ROUTES.patch],
       prepare: registered,
-      run: (client: RegisteredClientWithSecret) => driver.updateClient(client.clientId, webMetadata({ clientName: 'updated under faults' })),
+      run: (client: RegisteredClientWithSecret) =>
+        driver.updateClient(client.clientId, webMetadata({ clientName: 'updated under faults' })),
       verify: async (client: RegisteredClientWithSecret, { succeeded }) => {
         await stillWorks(client);
         if (succeeded) assert.equal(entra.application(client.clientId)!.properties.displayName, 'updated under faults');
@@ -130,12 +153,19 @@ describe('entra driver fault matrix', () => {
     // A 503 from Graph's gateway often comes without Retry-After; the 429 cells exercise the header.
     kinds: faultKinds({
       timeoutLatencyMs: 20_000,
-      rateLimitHeaders: { 'x-ms-throttle-scope': 'Tenant_Application/ReadWrite/emulator', 'x-ms-throttle-information': 'ResourceUnitLimitExceeded' },
+      rateLimitHeaders: {
+        'x-ms-throttle-scope': 'Tenant_Application/ReadWrite/emulator',
+        'x-ms-throttle-information': 'ResourceUnitLimitExceeded',
+      },
       rateLimitBody: {
         error: {
           code: 'TooManyRequests',
           message: 'Too many requests.',
-          innerError: { date: '2026-01-01T00:00:00Z', 'request-id': '00000000-0000-0000-0000-000000000000', 'client-request-id': '00000000-0000-0000-0000-000000000000' },
+          innerError: {
+            date: '2026-01-01T00:00:00Z',
+            'request-id': '00000000-0000-0000-0000-000000000000',
+            'client-request-id': '00000000-0000-0000-0000-000000000000',
+          },
         },
       },
     }),

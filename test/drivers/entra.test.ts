@@ -22,19 +22,31 @@ import { completeDriver } from '../../src/core/driver.js';
 // A create is never repeated after a timeout, so 50 concurrent registrations on a loaded test machine need room;
 // the tests about timeouts share a virtual clock with the emulator's latency, the fault matrix has its own policy.
 // Not about timeouts: a virtual clock that nothing advances, so a loaded machine times out nothing.
-export const testCallPolicy = { timeoutMs: 30_000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 60_000, clock: new VirtualClock() };
+export const testCallPolicy = {
+  timeoutMs: 30_000,
+  baseDelayMs: 5,
+  maxDelayMs: 50,
+  budgetMs: 60_000,
+  clock: new VirtualClock(),
+};
 
-export function entraDriverFor(entra: EntraEmulator, settings: DriverSettings, credential?: EntraCredential): DcrDriver {
-  return completeDriver(createEntraDriver({
-    tenantId: entra.tenantId,
-    clientId: entra.adminApp.clientId,
-    credential: credential ?? { clientSecret: entra.adminApp.clientSecret },
-    authorityHost: entra.authorityHost,
-    graphUrl: entra.graphUrl,
-    rotationGraceSeconds: settings.rotationGraceSeconds,
-    idpCallPolicy: { ...testCallPolicy, ...settings.idpCallPolicy },
-    replicationWaitMs: 3_000,
-  }));
+export function entraDriverFor(
+  entra: EntraEmulator,
+  settings: DriverSettings,
+  credential?: EntraCredential,
+): DcrDriver {
+  return completeDriver(
+    createEntraDriver({
+      tenantId: entra.tenantId,
+      clientId: entra.adminApp.clientId,
+      credential: credential ?? { clientSecret: entra.adminApp.clientSecret },
+      authorityHost: entra.authorityHost,
+      graphUrl: entra.graphUrl,
+      rotationGraceSeconds: settings.rotationGraceSeconds,
+      idpCallPolicy: { ...testCallPolicy, ...settings.idpCallPolicy },
+      replicationWaitMs: 3_000,
+    }),
+  );
 }
 
 const emulators = new WeakMap<DcrDriver, EntraEmulator>();
@@ -72,30 +84,52 @@ testDriver({
 
     it('a registration is an application, its service principal and one password, tagged as the bridge own', async () => {
       const { driver } = harness();
-      const client = await driver.registerClient(webMetadata({ postLogoutRedirectUris: ['https://app.example.com/bye'] }), { portal: 'konnect', applicationDescription: 'shop' });
+      const client = await driver.registerClient(
+        webMetadata({ postLogoutRedirectUris: ['https://app.example.com/bye'] }),
+        { portal: 'konnect', applicationDescription: 'shop' },
+      );
       const app = entra().application(client.clientId)!;
       assert.ok(app.tags.includes('dcr-bridge:managed'));
       assert.equal(app.hasServicePrincipal, true);
       assert.equal(app.passwordKeyIds.length, 1);
-      assert.deepEqual((app.properties.web as { redirectUris: string[] }).redirectUris, ['https://app.example.com/callback']);
+      assert.deepEqual((app.properties.web as { redirectUris: string[] }).redirectUris, [
+        'https://app.example.com/callback',
+      ]);
       assert.equal((app.properties.web as { logoutUrl: string }).logoutUrl, 'https://app.example.com/bye');
       assert.equal((app.properties.info as { marketingUrl: string }).marketingUrl, 'https://app.example.com');
       assert.equal(app.properties.signInAudience, 'AzureADMyOrg');
       assert.equal(app.properties.description, 'shop');
       const created = entra().emulator.requestsTo('POST /v1.0/applications').at(-1)!;
-      assert.equal('passwordCredentials' in (created.body as object), false, 'secrets are added with addPassword only, never in the application body');
+      assert.equal(
+        'passwordCredentials' in (created.body as object),
+        false,
+        'secrets are added with addPassword only, never in the application body',
+      );
       await driver.deleteClient(client.clientId);
     });
 
     it('a public client with the code flow is a SPA for https and a public client for native apps', async () => {
       const { driver } = harness();
-      const spa = await driver.registerClient(webMetadata({ tokenEndpointAuthMethod: 'none', grantTypes: ['authorization_code'] }), { portal: 'api7' });
-      const native = await driver.registerClient(
-        webMetadata({ tokenEndpointAuthMethod: 'none', grantTypes: ['authorization_code'], applicationType: 'native', redirectUris: ['com.example.app:/cb'] }),
+      const spa = await driver.registerClient(
+        webMetadata({ tokenEndpointAuthMethod: 'none', grantTypes: ['authorization_code'] }),
         { portal: 'api7' },
       );
-      assert.deepEqual((entra().application(spa.clientId)!.properties.spa as { redirectUris: string[] }).redirectUris, ['https://app.example.com/callback']);
-      assert.deepEqual((entra().application(native.clientId)!.properties.publicClient as { redirectUris: string[] }).redirectUris, ['com.example.app:/cb']);
+      const native = await driver.registerClient(
+        webMetadata({
+          tokenEndpointAuthMethod: 'none',
+          grantTypes: ['authorization_code'],
+          applicationType: 'native',
+          redirectUris: ['com.example.app:/cb'],
+        }),
+        { portal: 'api7' },
+      );
+      assert.deepEqual((entra().application(spa.clientId)!.properties.spa as { redirectUris: string[] }).redirectUris, [
+        'https://app.example.com/callback',
+      ]);
+      assert.deepEqual(
+        (entra().application(native.clientId)!.properties.publicClient as { redirectUris: string[] }).redirectUris,
+        ['com.example.app:/cb'],
+      );
       assert.deepEqual((await driver.getClient(native.clientId)).metadata.redirectUris, ['com.example.app:/cb']);
       assert.equal((await driver.getClient(spa.clientId)).metadata.tokenEndpointAuthMethod, 'none');
       await Promise.all([driver.deleteClient(spa.clientId), driver.deleteClient(native.clientId)]);
@@ -124,7 +158,13 @@ testDriver({
       entra().emulator.injectFault({
         route: "GET /v1.0/applications(appId=':appId')",
         status: 401,
-        body: { error: { code: 'InvalidAuthenticationToken', message: 'Lifetime validation failed, the token is expired.', innerError: { date: new Date().toISOString(), 'request-id': 'r', 'client-request-id': 'r' } } },
+        body: {
+          error: {
+            code: 'InvalidAuthenticationToken',
+            message: 'Lifetime validation failed, the token is expired.',
+            innerError: { date: new Date().toISOString(), 'request-id': 'r', 'client-request-id': 'r' },
+          },
+        },
       });
       assert.equal((await driver.getClient(client.clientId)).clientId, client.clientId);
       assert.equal(entra().tokenRequests(), before + 1);
@@ -141,7 +181,13 @@ testDriver({
       }
       const bridge = await createTestApp(driver);
       try {
-        for (const path of ['/clients/..%2F..%2Fx', '/clients/../x', '/clients/a/b', '/clients/%2e%2e', '/..%2F..%2Fx/new-secret']) {
+        for (const path of [
+          '/clients/..%2F..%2Fx',
+          '/clients/../x',
+          '/clients/a/b',
+          '/clients/%2e%2e',
+          '/..%2F..%2Fx/new-secret',
+        ]) {
           const response = await request(bridge.app).get(path).set('X-API-Key', bridge.apiKey);
           assert.ok(response.status >= 400 && response.status < 500, `${path} answered ${response.status}`);
         }
@@ -154,8 +200,15 @@ testDriver({
     it('a failure after the application was created leaves no application behind', async () => {
       const { driver } = harness();
       const before = entra().applicationCount();
-      entra().emulator.injectFault({ route: 'POST /v1.0/applications/:id/addPassword', status: 500, times: Number.POSITIVE_INFINITY });
-      await assert.rejects(driver.registerClient(serviceMetadata(), { portal: 'api7' }), (error: unknown) => error instanceof IdpError);
+      entra().emulator.injectFault({
+        route: 'POST /v1.0/applications/:id/addPassword',
+        status: 500,
+        times: Number.POSITIVE_INFINITY,
+      });
+      await assert.rejects(
+        driver.registerClient(serviceMetadata(), { portal: 'api7' }),
+        (error: unknown) => error instanceof IdpError,
+      );
       entra().emulator.clearFaults();
       assert.equal(entra().applicationCount(), before);
       assert.equal(entra().emulator.requestsTo('DELETE /v1.0/applications/:id').at(-1)?.outcome, 204);
@@ -166,9 +219,16 @@ testDriver({
       const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
       const keysBefore = entra().application(client.clientId)!.passwordKeyIds;
       entra().emulator.injectFault({ route: 'POST /v1.0/applications/:id/addPassword', drop: 'after-processing' });
-      await assert.rejects(driver.rotateSecret(client.clientId), (error: unknown) => error instanceof Error && (error as { status?: number }).status === 503);
+      await assert.rejects(
+        driver.rotateSecret(client.clientId),
+        (error: unknown) => error instanceof Error && (error as { status?: number }).status === 503,
+      );
       assert.equal(entra().emulator.requestsTo('POST /v1.0/applications/:id/addPassword').at(-1)?.outcome, 'dropped');
-      assert.deepEqual(entra().application(client.clientId)!.passwordKeyIds, keysBefore, 'the password added behind the lost answer is removed');
+      assert.deepEqual(
+        entra().application(client.clientId)!.passwordKeyIds,
+        keysBefore,
+        'the password added behind the lost answer is removed',
+      );
       assert.equal(await entra().secretWorks(client.clientId, client.clientSecret), true);
       await driver.deleteClient(client.clientId);
     });
@@ -176,8 +236,15 @@ testDriver({
     it('an answer that is not JSON is idp_error, never a raw parser error', async () => {
       const { driver } = harness();
       const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
-      entra().emulator.injectFault({ route: "GET /v1.0/applications(appId=':appId')", status: 200, body: '<html>gateway</html>' });
-      await assert.rejects(driver.getClient(client.clientId), (error: unknown) => error instanceof IdpError && !error.message.includes('gateway'));
+      entra().emulator.injectFault({
+        route: "GET /v1.0/applications(appId=':appId')",
+        status: 200,
+        body: '<html>gateway</html>',
+      });
+      await assert.rejects(
+        driver.getClient(client.clientId),
+        (error: unknown) => error instanceof IdpError && !error.message.includes('gateway'),
+      );
       await driver.deleteClient(client.clientId);
     });
 
@@ -211,8 +278,16 @@ testDriver({
     it('a failed service principal creation is compensated too', async () => {
       const { driver } = harness();
       const before = entra().applicationCount();
-      entra().emulator.injectFault({ route: 'POST /v1.0/servicePrincipals', status: 503, headers: { 'Retry-After': '1' }, times: Number.POSITIVE_INFINITY });
-      await assert.rejects(driver.registerClient(serviceMetadata(), { portal: 'api7' }), (error: unknown) => error instanceof Error && (error as { status?: number }).status === 503);
+      entra().emulator.injectFault({
+        route: 'POST /v1.0/servicePrincipals',
+        status: 503,
+        headers: { 'Retry-After': '1' },
+        times: Number.POSITIVE_INFINITY,
+      });
+      await assert.rejects(
+        driver.registerClient(serviceMetadata(), { portal: 'api7' }),
+        (error: unknown) => error instanceof Error && (error as { status?: number }).status === 503,
+      );
       entra().emulator.clearFaults();
       assert.equal(entra().applicationCount(), before);
     });
@@ -240,11 +315,21 @@ describe('entra driver against replication delay', () => {
     const started = clock.now();
     const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
     const waited = clock.now() - started;
-    assert.ok(waited >= replicationDelayMs && waited < 3_000, `waited out the replication (${waited} ms), within the replication wait`);
-    assert.ok(entra.emulator.requestsTo('POST /v1.0/applications/:id/addPassword').some((call) => call.outcome === 404), 'the emulator did delay the application');
+    assert.ok(
+      waited >= replicationDelayMs && waited < 3_000,
+      `waited out the replication (${waited} ms), within the replication wait`,
+    );
+    assert.ok(
+      entra.emulator.requestsTo('POST /v1.0/applications/:id/addPassword').some((call) => call.outcome === 404),
+      'the emulator did delay the application',
+    );
     assert.equal((await driver.getClient(client.clientId)).clientId, client.clientId);
     clock.advance(replicationDelayMs);
-    assert.equal(await entra.secretWorks(client.clientId, client.clientSecret), true, 'the secret works once replicated');
+    assert.equal(
+      await entra.secretWorks(client.clientId, client.clientSecret),
+      true,
+      'the secret works once replicated',
+    );
     await driver.deleteClient(client.clientId);
     assert.deepEqual(entra.ownedClientIds(), []);
   });
@@ -259,8 +344,16 @@ describe('entra driver with a rotation grace and under Graph throttling', () => 
       const first = await driver.rotateSecret(client.clientId);
       const second = await driver.rotateSecret(client.clientId);
       assert.equal(entra.application(client.clientId)!.passwordKeyIds.length, 2);
-      assert.equal(await entra.secretWorks(client.clientId, client.clientSecret), false, 'the oldest is retired at once');
-      assert.equal(await entra.secretWorks(client.clientId, first.clientSecret), true, 'the previous one keeps its grace');
+      assert.equal(
+        await entra.secretWorks(client.clientId, client.clientSecret),
+        false,
+        'the oldest is retired at once',
+      );
+      assert.equal(
+        await entra.secretWorks(client.clientId, first.clientSecret),
+        true,
+        'the previous one keeps its grace',
+      );
       assert.equal(await entra.secretWorks(client.clientId, second.clientSecret), true);
       assert.equal(await driver.retireExpiredSecrets(Date.now() + 3_601_000), 1);
       assert.equal(await entra.secretWorks(client.clientId, first.clientSecret), false);
@@ -300,10 +393,12 @@ describe('entra driver with a certificate credential', () => {
     try {
       const file = join(dir, 'bridge.pem');
       writeFileSync(file, entra.adminApp.certificatePem, { mode: 0o600 });
-      const driver = completeDriver(await createDriverFromEnv(
-        { ...entra.driverEnv, ENTRA_CLIENT_SECRET: undefined, ENTRA_CERTIFICATE_PATH: file },
-        { rotationGraceSeconds: 0, idpCallPolicy: testCallPolicy, publicUrl: 'http://127.0.0.1' },
-      ));
+      const driver = completeDriver(
+        await createDriverFromEnv(
+          { ...entra.driverEnv, ENTRA_CLIENT_SECRET: undefined, ENTRA_CERTIFICATE_PATH: file },
+          { rotationGraceSeconds: 0, idpCallPolicy: testCallPolicy, publicUrl: 'http://127.0.0.1' },
+        ),
+      );
       await driver.checkReadiness();
       const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
       assert.equal(await entra.secretWorks(client.clientId, client.clientSecret), true);
@@ -320,7 +415,10 @@ describe('entra driver with a certificate credential', () => {
     const entra = await startEntraEmulator();
     try {
       const driver = entraDriverFor(entra, { rotationGraceSeconds: 0 }, { clientSecret: 'not-the-secret' });
-      await assert.rejects(driver.checkReadiness(), (error: unknown) => error instanceof IdpError && !error.message.includes('not-the-secret'));
+      await assert.rejects(
+        driver.checkReadiness(),
+        (error: unknown) => error instanceof IdpError && !error.message.includes('not-the-secret'),
+      );
       assert.equal(entra.emulator.requestsTo('POST /:tenant/oauth2/v2.0/token').length, 1);
     } finally {
       await entra.stop();
@@ -351,7 +449,10 @@ describe('entra driver configuration', () => {
     await refuses({ ...base, ENTRA_CLIENT_ID: 'not-a-guid' }, 'ENTRA_CLIENT_ID');
     await refuses({ ...base, ENTRA_CLIENT_SECRET: undefined }, 'ENTRA_CLIENT_SECRET');
     await refuses({ ...base, ENTRA_CERTIFICATE_PATH: '/no/such/file.pem' }, 'ENTRA_CLIENT_SECRET');
-    await refuses({ ...base, ENTRA_CLIENT_SECRET: undefined, ENTRA_CERTIFICATE_PATH: '/no/such/file.pem' }, 'ENTRA_CERTIFICATE_PATH');
+    await refuses(
+      { ...base, ENTRA_CLIENT_SECRET: undefined, ENTRA_CERTIFICATE_PATH: '/no/such/file.pem' },
+      'ENTRA_CERTIFICATE_PATH',
+    );
     await refuses({ ...base, ENTRA_AUTHORITY_HOST: 'http://login.example.com' }, 'ENTRA_AUTHORITY_HOST');
     await refuses({ ...base, ENTRA_GRAPH_URL: 'not a url' }, 'ENTRA_GRAPH_URL');
   });

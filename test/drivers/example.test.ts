@@ -8,12 +8,28 @@ import { createExampleDriver } from '../../drivers/example.js';
 import type { DcrDriver, DriverSettings, RegisteredClientWithSecret } from '../../src/driver/contract.js';
 import { serviceMetadata, testDriver, webMetadata } from '../conformance/driver-suite.js';
 import { startExampleEmulator, type ExampleEmulator } from '../emulators/example.js';
-import { deletionOperation, faultKinds, faultMatrix, readOperation, registrationOperation, rotationOperation, type MatrixOperation, type MatrixTarget } from '../support/fault-matrix.js';
+import {
+  deletionOperation,
+  faultKinds,
+  faultMatrix,
+  readOperation,
+  registrationOperation,
+  rotationOperation,
+  type MatrixOperation,
+  type MatrixTarget,
+} from '../support/fault-matrix.js';
 import { VirtualClock } from '../support/virtual-clock.js';
 import { completeDriver } from '../../src/core/driver.js';
 
 function driverFor(idp: ExampleEmulator, idpCallPolicy: DriverSettings['idpCallPolicy']): DcrDriver {
-  return completeDriver(createExampleDriver({ url: idp.emulator.url, clientId: idp.admin.clientId, clientSecret: idp.admin.clientSecret, idpCallPolicy }));
+  return completeDriver(
+    createExampleDriver({
+      url: idp.emulator.url,
+      clientId: idp.admin.clientId,
+      clientSecret: idp.admin.clientSecret,
+      idpCallPolicy,
+    }),
+  );
 }
 
 testDriver({
@@ -21,7 +37,12 @@ testDriver({
   async start(settings) {
     const idp = await startExampleEmulator();
     // Not about timeouts (the matrix is): a virtual clock nothing advances, so a loaded machine times out nothing.
-    const driver = driverFor(idp, { timeoutMs: 30_000, budgetMs: 60_000, clock: new VirtualClock(), ...settings.idpCallPolicy });
+    const driver = driverFor(idp, {
+      timeoutMs: 30_000,
+      budgetMs: 60_000,
+      clock: new VirtualClock(),
+      ...settings.idpCallPolicy,
+    });
     return {
       driver,
       secretWorks: (clientId, secret) => idp.secretWorks(clientId, secret),
@@ -51,15 +72,25 @@ describe('example driver under IdP faults', () => {
   });
 
   const register = () => driver.registerClient(serviceMetadata(), { portal: 'api7' });
-  const target: MatrixTarget = { driver: () => driver, register, cleanUp: (clientId) => driver.deleteClient(clientId), idp: () => idp };
+  const target: MatrixTarget = {
+    driver: () => driver,
+    register,
+    cleanUp: (clientId) => driver.deleteClient(clientId),
+    idp: () => idp,
+  };
   const update: MatrixOperation<RegisteredClientWithSecret> = {
     name: 'update',
     routes: ['GET /clients/:client_id', 'PUT /clients/:client_id'],
     prepare: register,
     run: (client) => driver.updateClient(client.clientId, webMetadata()),
     async verify(client, { succeeded }) {
-      if (succeeded) assert.deepEqual((await driver.getClient(client.clientId)).metadata.redirectUris, webMetadata().redirectUris);
-      assert.equal(await idp.secretWorks(client.clientId, client.clientSecret), true, 'an update never touches the secret');
+      if (succeeded)
+        assert.deepEqual((await driver.getClient(client.clientId)).metadata.redirectUris, webMetadata().redirectUris);
+      assert.equal(
+        await idp.secretWorks(client.clientId, client.clientSecret),
+        true,
+        'an update never touches the secret',
+      );
       await driver.deleteClient(client.clientId);
     },
   };

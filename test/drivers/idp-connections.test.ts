@@ -23,11 +23,21 @@ import { VirtualClock } from '../support/virtual-clock.js';
 import { completeDriver } from '../../src/core/driver.js';
 
 // Not about timeouts: a virtual clock that nothing advances, so a loaded machine times out nothing.
-const idpCallPolicy = { timeoutMs: 30_000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 60_000, clock: new VirtualClock() };
+const idpCallPolicy = {
+  timeoutMs: 30_000,
+  baseDelayMs: 5,
+  maxDelayMs: 50,
+  budgetMs: 60_000,
+  clock: new VirtualClock(),
+};
 const idpMaxConnections = 2;
 /** The failed attempts of the test under way (the tests run one at a time). */
 const failedAttempts: IdpFailureReport[] = [];
-const settings = { idpCallPolicy, idpMaxConnections, onIdpFailure: (report: IdpFailureReport) => void failedAttempts.push(report) };
+const settings = {
+  idpCallPolicy,
+  idpMaxConnections,
+  onIdpFailure: (report: IdpFailureReport) => void failedAttempts.push(report),
+};
 
 interface Target {
   emulator: Emulator;
@@ -38,34 +48,71 @@ interface Target {
 const targets: Record<string, () => Promise<Target>> = {
   async 'okta (API token)'() {
     const okta = await startOktaEmulator({ rateLimitPerMinute: 100_000 });
-    const driver = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, ...settings }));
+    const driver = completeDriver(
+      createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, ...settings }),
+    );
     return { emulator: okta.emulator, driver, stop: () => okta.stop() };
   },
   async 'okta (OAuth service app)'() {
     const okta = await startOktaEmulator({ rateLimitPerMinute: 100_000 });
     const { clientId, privateKeyPem: privateKey, keyId } = okta.serviceApp;
-    const driver = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: { clientId, privateKey, keyId }, ...settings }));
+    const driver = completeDriver(
+      createOktaDriver({ orgUrl: okta.emulator.url, credentials: { clientId, privateKey, keyId }, ...settings }),
+    );
     return { emulator: okta.emulator, driver, stop: () => okta.stop() };
   },
   async keycloak() {
     const keycloak = await startKeycloakEmulator();
     const env = keycloak.driverEnv;
-    const driver = completeDriver(createKeycloakDriver({ url: env.KEYCLOAK_URL!, realm: env.KEYCLOAK_REALM!, clientId: env.KEYCLOAK_CLIENT_ID!, clientSecret: env.KEYCLOAK_CLIENT_SECRET!, rotationGraceSeconds: 0, ...settings }));
+    const driver = completeDriver(
+      createKeycloakDriver({
+        url: env.KEYCLOAK_URL!,
+        realm: env.KEYCLOAK_REALM!,
+        clientId: env.KEYCLOAK_CLIENT_ID!,
+        clientSecret: env.KEYCLOAK_CLIENT_SECRET!,
+        rotationGraceSeconds: 0,
+        ...settings,
+      }),
+    );
     return { emulator: keycloak.emulator, driver, stop: () => keycloak.stop() };
   },
   async auth0() {
     const auth0 = await startAuth0Emulator({ rateLimitPerMinute: 100_000 });
-    const driver = completeDriver(createAuth0Driver({ domain: auth0.domain, clientId: auth0.adminClient.clientId, clientSecret: auth0.adminClient.clientSecret, audience: auth0.apiAudience, ...settings }));
+    const driver = completeDriver(
+      createAuth0Driver({
+        domain: auth0.domain,
+        clientId: auth0.adminClient.clientId,
+        clientSecret: auth0.adminClient.clientSecret,
+        audience: auth0.apiAudience,
+        ...settings,
+      }),
+    );
     return { emulator: auth0.emulator, driver, stop: () => auth0.stop() };
   },
   async entra() {
     const entra = await startEntraEmulator();
-    const driver = completeDriver(createEntraDriver({ tenantId: entra.tenantId, clientId: entra.adminApp.clientId, credential: { clientSecret: entra.adminApp.clientSecret }, authorityHost: entra.authorityHost, graphUrl: entra.graphUrl, ...settings }));
+    const driver = completeDriver(
+      createEntraDriver({
+        tenantId: entra.tenantId,
+        clientId: entra.adminApp.clientId,
+        credential: { clientSecret: entra.adminApp.clientSecret },
+        authorityHost: entra.authorityHost,
+        graphUrl: entra.graphUrl,
+        ...settings,
+      }),
+    );
     return { emulator: entra.emulator, driver, stop: () => entra.stop() };
   },
   async example() {
     const example = await startExampleEmulator();
-    const driver = completeDriver(createExampleDriver({ url: example.emulator.url, clientId: example.admin.clientId, clientSecret: example.admin.clientSecret, ...settings }));
+    const driver = completeDriver(
+      createExampleDriver({
+        url: example.emulator.url,
+        clientId: example.admin.clientId,
+        clientSecret: example.admin.clientSecret,
+        ...settings,
+      }),
+    );
     return { emulator: example.emulator, driver, stop: () => example.stop() };
   },
 };
@@ -83,8 +130,14 @@ describe('every driver sends through its pooled IdP client', () => {
         await driver.fetchDiscoveryDocument?.();
         const sent = emulator.requests.length;
         assert.ok(sent >= 42, `${sent} requests reached the IdP`);
-        assert.ok(emulator.connections.peak <= idpMaxConnections, `at most ${idpMaxConnections} connections open at once, saw ${emulator.connections.peak}`);
-        assert.ok(emulator.connections.opened <= idpMaxConnections, `${sent} requests over ${emulator.connections.opened} connections`);
+        assert.ok(
+          emulator.connections.peak <= idpMaxConnections,
+          `at most ${idpMaxConnections} connections open at once, saw ${emulator.connections.peak}`,
+        );
+        assert.ok(
+          emulator.connections.opened <= idpMaxConnections,
+          `${sent} requests over ${emulator.connections.opened} connections`,
+        );
 
         await driver.close();
         await emulator.connectionsClosed();

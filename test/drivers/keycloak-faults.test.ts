@@ -11,7 +11,16 @@ import { BridgeError } from '../../src/errors.js';
 import { serviceMetadata, webMetadata } from '../conformance/driver-suite.js';
 import { startKeycloakEmulator, type KeycloakEmulator } from '../emulators/keycloak.js';
 import { VirtualClock } from '../support/virtual-clock.js';
-import { deletionOperation, faultKinds, faultMatrix, readOperation, registrationOperation, rotationOperation, type MatrixOperation, type MatrixTarget } from '../support/fault-matrix.js';
+import {
+  deletionOperation,
+  faultKinds,
+  faultMatrix,
+  readOperation,
+  registrationOperation,
+  rotationOperation,
+  type MatrixOperation,
+  type MatrixTarget,
+} from '../support/fault-matrix.js';
 import { completeDriver } from '../../src/core/driver.js';
 
 // On the matrix's virtual clock: one Retry-After wait fits the budget; three attempts bound a timeout cell. The long
@@ -31,14 +40,16 @@ const routes = {
 
 /** A driver on the short test policy, without grace. */
 function driverFor(keycloak: KeycloakEmulator): DcrDriver {
-  return completeDriver(createKeycloakDriver({
-    url: keycloak.driverEnv.KEYCLOAK_URL!,
-    realm: keycloak.realm,
-    clientId: keycloak.serviceAccount.clientId,
-    clientSecret: keycloak.serviceAccount.clientSecret,
-    rotationGraceSeconds: 0,
-    idpCallPolicy: policy,
-  }));
+  return completeDriver(
+    createKeycloakDriver({
+      url: keycloak.driverEnv.KEYCLOAK_URL!,
+      realm: keycloak.realm,
+      clientId: keycloak.serviceAccount.clientId,
+      clientSecret: keycloak.serviceAccount.clientSecret,
+      rotationGraceSeconds: 0,
+      idpCallPolicy: policy,
+    }),
+  );
 }
 
 describe('keycloak driver under IdP faults', () => {
@@ -55,7 +66,12 @@ describe('keycloak driver under IdP faults', () => {
   });
 
   const register = async () => driver.registerClient(serviceMetadata(), { portal: 'api7' });
-  const target: MatrixTarget = { driver: () => driver, register, cleanUp: (clientId) => driver.deleteClient(clientId), idp: () => keycloak };
+  const target: MatrixTarget = {
+    driver: () => driver,
+    register,
+    cleanUp: (clientId) => driver.deleteClient(clientId),
+    idp: () => keycloak,
+  };
 
   const update: MatrixOperation<RegisteredClientWithSecret> = {
     name: 'update',
@@ -65,7 +81,11 @@ describe('keycloak driver under IdP faults', () => {
     async verify(client, { succeeded }) {
       const read = await driver.getClient(client.clientId);
       if (succeeded) assert.deepEqual(read.metadata.redirectUris, webMetadata().redirectUris);
-      assert.equal(keycloak.secretWorks(client.clientId, client.clientSecret), true, 'an update never touches the secret');
+      assert.equal(
+        keycloak.secretWorks(client.clientId, client.clientSecret),
+        true,
+        'an update never touches the secret',
+      );
       await driver.deleteClient(client.clientId);
     },
   };
@@ -108,10 +128,22 @@ describe('keycloak driver: a secret regeneration whose answer is lost', () => {
         keycloak.emulator.injectFault({ route: routes.regenerateSecret, drop: 'after-processing' });
         const rotated = await driver.rotateSecret(client.clientId);
         keycloak.emulator.clearFaults();
-        assert.deepEqual(keycloak.emulator.requestsTo(routes.regenerateSecret).map((request) => request.outcome), ['dropped'], 'regenerated once, never repeated');
+        assert.deepEqual(
+          keycloak.emulator.requestsTo(routes.regenerateSecret).map((request) => request.outcome),
+          ['dropped'],
+          'regenerated once, never repeated',
+        );
         assert.notEqual(rotated.clientSecret, client.clientSecret);
-        assert.equal(keycloak.secretWorks(client.clientId, rotated.clientSecret), true, 'the secret handed out is the one Keycloak holds');
-        assert.equal(keycloak.secretWorks(client.clientId, client.clientSecret), false, 'without grace the old secret is refused');
+        assert.equal(
+          keycloak.secretWorks(client.clientId, rotated.clientSecret),
+          true,
+          'the secret handed out is the one Keycloak holds',
+        );
+        assert.equal(
+          keycloak.secretWorks(client.clientId, client.clientSecret),
+          false,
+          'without grace the old secret is refused',
+        );
         keycloak.emulator.assertNoViolations();
       } finally {
         await driver.close();
@@ -126,7 +158,10 @@ describe('keycloak driver: a secret regeneration whose answer is lost', () => {
     try {
       const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
       keycloak.emulator.injectFault({ route: routes.regenerateSecret, drop: true });
-      await assert.rejects(driver.rotateSecret(client.clientId), (error: unknown) => error instanceof BridgeError && error.code === 'idp_unavailable');
+      await assert.rejects(
+        driver.rotateSecret(client.clientId),
+        (error: unknown) => error instanceof BridgeError && error.code === 'idp_unavailable',
+      );
       keycloak.emulator.clearFaults();
       assert.equal(keycloak.secretWorks(client.clientId, client.clientSecret), true);
     } finally {

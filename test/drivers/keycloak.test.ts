@@ -9,7 +9,12 @@ import request from 'supertest';
 import { createDriverFromEnv, createKeycloakDriver } from '../../drivers/keycloak.js';
 import type { DcrDriver, DriverSettings } from '../../src/driver/contract.js';
 import { ConfigurationError } from '../../src/env.js';
-import { IdpError, InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError } from '../../src/errors.js';
+import {
+  IdpError,
+  InvalidClientMetadataError,
+  InvalidRedirectUriError,
+  InvalidRequestError,
+} from '../../src/errors.js';
 import { serviceMetadata, testDriver, webMetadata } from '../conformance/driver-suite.js';
 import { createTestApp } from '../support/app.js';
 import { VirtualClock } from '../support/virtual-clock.js';
@@ -17,19 +22,27 @@ import { startKeycloakEmulator, type KeycloakEmulator, type KeycloakEmulatorOpti
 import { completeDriver } from '../../src/core/driver.js';
 
 // Not about timeouts (the fault matrix is): a virtual clock that nothing advances, so a loaded machine times out nothing.
-export const testCallPolicy = { timeoutMs: 30_000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 60_000, clock: new VirtualClock() };
+export const testCallPolicy = {
+  timeoutMs: 30_000,
+  baseDelayMs: 5,
+  maxDelayMs: 50,
+  budgetMs: 60_000,
+  clock: new VirtualClock(),
+};
 
 function driverFor(keycloak: KeycloakEmulator, settings: DriverSettings): DcrDriver {
   const env = keycloak.driverEnv;
-  return completeDriver(createKeycloakDriver({
-    url: env.KEYCLOAK_URL!,
-    realm: env.KEYCLOAK_REALM!,
-    adminRealm: env.KEYCLOAK_ADMIN_REALM,
-    clientId: env.KEYCLOAK_CLIENT_ID!,
-    clientSecret: env.KEYCLOAK_CLIENT_SECRET!,
-    rotationGraceSeconds: settings.rotationGraceSeconds,
-    idpCallPolicy: { ...testCallPolicy, ...settings.idpCallPolicy },
-  }));
+  return completeDriver(
+    createKeycloakDriver({
+      url: env.KEYCLOAK_URL!,
+      realm: env.KEYCLOAK_REALM!,
+      adminRealm: env.KEYCLOAK_ADMIN_REALM,
+      clientId: env.KEYCLOAK_CLIENT_ID!,
+      clientSecret: env.KEYCLOAK_CLIENT_SECRET!,
+      rotationGraceSeconds: settings.rotationGraceSeconds,
+      idpCallPolicy: { ...testCallPolicy, ...settings.idpCallPolicy },
+    }),
+  );
 }
 
 /** A real client-credentials grant at the realm's token endpoint: does the realm authenticate the client with this secret? */
@@ -119,16 +132,23 @@ describe('keycloak driver against a realm', () => {
     try {
       const driver = driverFor(harness.keycloak, { rotationGraceSeconds: 0, idpCallPolicy: { clock } });
       await driver.checkReadiness();
-      const first = String(harness.keycloak.emulator.requestsTo('GET /admin/realms/:realm/clients').at(-1)!.headers.authorization);
+      const first = String(
+        harness.keycloak.emulator.requestsTo('GET /admin/realms/:realm/clients').at(-1)!.headers.authorization,
+      );
       const before = harness.keycloak.serviceAccountTokenRequests();
       clock.advance(1_100);
-      const expired = await fetch(`${harness.keycloak.emulator.url}/admin/realms/${harness.keycloak.realm}/clients`, { headers: { authorization: first } });
+      const expired = await fetch(`${harness.keycloak.emulator.url}/admin/realms/${harness.keycloak.realm}/clients`, {
+        headers: { authorization: first },
+      });
       assert.equal(expired.status, 401);
       assert.deepEqual(await expired.json(), { error: 'HTTP 401 Unauthorized' });
       const sent = harness.keycloak.emulator.requestsTo('GET /admin/realms/:realm/clients').length;
       await driver.checkReadiness();
       assert.equal(harness.keycloak.serviceAccountTokenRequests() - before, 1);
-      const answered = harness.keycloak.emulator.requestsTo('GET /admin/realms/:realm/clients').slice(sent).map((request) => request.outcome);
+      const answered = harness.keycloak.emulator
+        .requestsTo('GET /admin/realms/:realm/clients')
+        .slice(sent)
+        .map((request) => request.outcome);
       assert.deepEqual(answered, [200], 'the driver never sent the expired token (no 401 then renewal)');
     } finally {
       harness.keycloak.emulator.useClock(undefined);
@@ -139,14 +159,16 @@ describe('keycloak driver against a realm', () => {
   it("wrong service-account credentials are idp_error, refused at the realm's token endpoint", async () => {
     const env = harness.keycloak.driverEnv;
     const before = harness.keycloak.serviceAccountTokenRequests();
-    const driver = completeDriver(createKeycloakDriver({
-      url: env.KEYCLOAK_URL!,
-      realm: env.KEYCLOAK_REALM!,
-      clientId: env.KEYCLOAK_CLIENT_ID!,
-      clientSecret: 'not-the-secret',
-      rotationGraceSeconds: 0,
-      idpCallPolicy: testCallPolicy,
-    }));
+    const driver = completeDriver(
+      createKeycloakDriver({
+        url: env.KEYCLOAK_URL!,
+        realm: env.KEYCLOAK_REALM!,
+        clientId: env.KEYCLOAK_CLIENT_ID!,
+        clientSecret: 'not-the-secret',
+        rotationGraceSeconds: 0,
+        idpCallPolicy: testCallPolicy,
+      }),
+    );
     await assert.rejects(driver.checkReadiness(), (error: unknown) => {
       assert.ok(error instanceof IdpError);
       assert.doesNotMatch(error.message, /not-the-secret|Invalid client/);
@@ -170,13 +192,26 @@ describe('keycloak driver against a realm', () => {
     const bridge = await createTestApp(harness.driver);
     try {
       const before = harness.keycloak.emulator.requests.length;
-      for (const path of ['/clients/..%2F..%2Fx', '/clients/..%2Fx/rotate-secret', '/clients/a%2Fb', '/..%2F..%2Fx/new-secret', '/clients/%2E%2E']) {
+      for (const path of [
+        '/clients/..%2F..%2Fx',
+        '/clients/..%2Fx/rotate-secret',
+        '/clients/a%2Fb',
+        '/..%2F..%2Fx/new-secret',
+        '/clients/%2E%2E',
+      ]) {
         for (const method of ['get', 'put', 'delete', 'post'] as const) {
-          const response = await request(bridge.app)[method](path).set('X-API-Key', bridge.apiKey).send(method === 'put' ? { client_name: 'x' } : undefined);
+          const response = await request(bridge.app)
+            [method](path)
+            .set('X-API-Key', bridge.apiKey)
+            .send(method === 'put' ? { client_name: 'x' } : undefined);
           assert.ok([400, 404, 405].includes(response.status), `${method} ${path} answered ${response.status}`);
         }
       }
-      assert.deepEqual(harness.keycloak.emulator.requests.slice(before).map((sent) => sent.rawPath), [], 'no request reached the IdP');
+      assert.deepEqual(
+        harness.keycloak.emulator.requests.slice(before).map((sent) => sent.rawPath),
+        [],
+        'no request reached the IdP',
+      );
     } finally {
       await bridge.close();
     }
@@ -185,9 +220,16 @@ describe('keycloak driver against a realm', () => {
   it('a create whose answer was lost is repeated and adopted, not duplicated', async () => {
     const before = harness.keycloak.ownedClientIds().length;
     harness.keycloak.emulator.injectFault({ route: 'POST /admin/realms/:realm/clients', drop: 'after-processing' });
-    const client = await harness.driver.registerClient(serviceMetadata(), { portal: 'konnect', portalId: 'test portal_id' });
+    const client = await harness.driver.registerClient(serviceMetadata(), {
+      portal: 'konnect',
+      portalId: 'test portal_id',
+    });
     assert.equal(harness.keycloak.ownedClientIds().length, before + 1);
-    assert.equal(harness.keycloak.emulator.requestsTo('POST /admin/realms/:realm/clients').at(-1)?.outcome, 409, 'the repeat met the first create');
+    assert.equal(
+      harness.keycloak.emulator.requestsTo('POST /admin/realms/:realm/clients').at(-1)?.outcome,
+      409,
+      'the repeat met the first create',
+    );
     assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), true);
     await harness.driver.deleteClient(client.clientId);
   });
@@ -204,7 +246,10 @@ describe('keycloak driver against a realm', () => {
     });
     for (const scope of ['orders:read', 'orders:write']) harness.keycloak.addClientScope(scope);
     const client = await harness.driver.registerClient(metadata, { portal: 'api7' });
-    const stored = harness.keycloak.emulator.requestsTo('POST /admin/realms/:realm/clients').at(-1)!.body as Record<string, unknown>;
+    const stored = harness.keycloak.emulator.requestsTo('POST /admin/realms/:realm/clients').at(-1)!.body as Record<
+      string,
+      unknown
+    >;
     assert.equal(stored.standardFlowEnabled, true);
     assert.equal(stored.directAccessGrantsEnabled, true);
     assert.equal(stored.serviceAccountsEnabled, false);
@@ -219,20 +264,45 @@ describe('keycloak driver against a realm', () => {
     assert.equal(attributes['post.logout.redirect.uris'], 'https://app.example.com/bye##https://app.example.com/later');
     assert.equal(attributes['dcr-bridge.managed'], 'true');
     const read = await harness.driver.getClient(client.clientId);
-    assert.deepEqual(read.metadata, { ...metadata, responseTypes: ['code'], grantTypes: ['authorization_code', 'password', 'refresh_token'] });
-    const publicClient = await harness.driver.registerClient(webMetadata({ tokenEndpointAuthMethod: 'none' }), { portal: 'api7' });
-    assert.equal((harness.keycloak.emulator.requestsTo('POST /admin/realms/:realm/clients').at(-1)!.body as { publicClient: boolean }).publicClient, true);
+    assert.deepEqual(read.metadata, {
+      ...metadata,
+      responseTypes: ['code'],
+      grantTypes: ['authorization_code', 'password', 'refresh_token'],
+    });
+    const publicClient = await harness.driver.registerClient(webMetadata({ tokenEndpointAuthMethod: 'none' }), {
+      portal: 'api7',
+    });
+    assert.equal(
+      (
+        harness.keycloak.emulator.requestsTo('POST /admin/realms/:realm/clients').at(-1)!.body as {
+          publicClient: boolean;
+        }
+      ).publicClient,
+      true,
+    );
     await harness.driver.deleteClient(client.clientId);
     await harness.driver.deleteClient(publicClient.clientId);
   });
 
-  it("a scope the realm does not have is invalid_client_metadata, and nothing is created (Keycloak would drop it silently)", async () => {
+  it('a scope the realm does not have is invalid_client_metadata, and nothing is created (Keycloak would drop it silently)', async () => {
     const before = harness.keycloak.ownedClientIds().length;
-    await assert.rejects(harness.driver.registerClient(serviceMetadata({ scope: 'profile no-such-scope' }), { portal: 'api7' }), InvalidClientMetadataError);
+    await assert.rejects(
+      harness.driver.registerClient(serviceMetadata({ scope: 'profile no-such-scope' }), { portal: 'api7' }),
+      InvalidClientMetadataError,
+    );
     assert.equal(harness.keycloak.ownedClientIds().length, before);
-    const client = await harness.driver.registerClient(serviceMetadata({ scope: 'openid profile' }), { portal: 'api7' });
-    assert.deepEqual(stored(harness.keycloak, client.clientId).optionalClientScopes, ['profile'], '`openid` is implicit in Keycloak, not a client scope');
-    await assert.rejects(harness.driver.updateClient(client.clientId, serviceMetadata({ scope: 'no-such-scope' })), InvalidClientMetadataError);
+    const client = await harness.driver.registerClient(serviceMetadata({ scope: 'openid profile' }), {
+      portal: 'api7',
+    });
+    assert.deepEqual(
+      stored(harness.keycloak, client.clientId).optionalClientScopes,
+      ['profile'],
+      '`openid` is implicit in Keycloak, not a client scope',
+    );
+    await assert.rejects(
+      harness.driver.updateClient(client.clientId, serviceMetadata({ scope: 'no-such-scope' })),
+      InvalidClientMetadataError,
+    );
     await harness.driver.deleteClient(client.clientId);
   });
 
@@ -240,23 +310,47 @@ describe('keycloak driver against a realm', () => {
     const client = await harness.driver.registerClient(serviceMetadata({ scope: 'profile email' }), { portal: 'api7' });
     const updated = await harness.driver.updateClient(client.clientId, serviceMetadata({ scope: 'email phone' }));
     assert.equal(updated.metadata.scope, 'email phone');
-    assert.deepEqual([...(stored(harness.keycloak, client.clientId).optionalClientScopes as string[])].sort(), ['email', 'phone']);
-    assert.equal((await harness.driver.getClient(client.clientId)).metadata.scope?.split(' ').sort().join(' '), 'email phone');
+    assert.deepEqual([...(stored(harness.keycloak, client.clientId).optionalClientScopes as string[])].sort(), [
+      'email',
+      'phone',
+    ]);
+    assert.equal(
+      (await harness.driver.getClient(client.clientId)).metadata.scope?.split(' ').sort().join(' '),
+      'email phone',
+    );
     await harness.driver.deleteClient(client.clientId);
   });
 
   it('a redirect URI Keycloak refuses is invalid_redirect_uri; values over its 255-character columns never reach it', async () => {
-    await assert.rejects(harness.driver.registerClient(webMetadata({ redirectUris: ['https://app.example.com/cb#fragment'] }), { portal: 'api7' }), InvalidRedirectUriError);
+    await assert.rejects(
+      harness.driver.registerClient(webMetadata({ redirectUris: ['https://app.example.com/cb#fragment'] }), {
+        portal: 'api7',
+      }),
+      InvalidRedirectUriError,
+    );
     const before = harness.keycloak.emulator.requests.length;
-    await assert.rejects(harness.driver.registerClient(serviceMetadata({ clientName: 'n'.repeat(256) }), { portal: 'api7' }), InvalidClientMetadataError);
-    await assert.rejects(harness.driver.registerClient(webMetadata({ redirectUris: [`https://app.example.com/${'r'.repeat(250)}`] }), { portal: 'api7' }), InvalidRedirectUriError);
+    await assert.rejects(
+      harness.driver.registerClient(serviceMetadata({ clientName: 'n'.repeat(256) }), { portal: 'api7' }),
+      InvalidClientMetadataError,
+    );
+    await assert.rejects(
+      harness.driver.registerClient(webMetadata({ redirectUris: [`https://app.example.com/${'r'.repeat(250)}`] }), {
+        portal: 'api7',
+      }),
+      InvalidRedirectUriError,
+    );
     assert.equal(harness.keycloak.emulator.requests.length, before, 'refused before any call to Keycloak');
-    const client = await harness.driver.registerClient(serviceMetadata({ clientName: 'n'.repeat(255) }), { portal: 'api7' });
+    const client = await harness.driver.registerClient(serviceMetadata({ clientName: 'n'.repeat(255) }), {
+      portal: 'api7',
+    });
     await harness.driver.deleteClient(client.clientId);
   });
 
   it('an update that drops optional metadata removes it at the IdP', async () => {
-    const client = await harness.driver.registerClient(webMetadata({ logoUri: 'https://app.example.com/logo.png', scope: 'profile email' }), { portal: 'api7' });
+    const client = await harness.driver.registerClient(
+      webMetadata({ logoUri: 'https://app.example.com/logo.png', scope: 'profile email' }),
+      { portal: 'api7' },
+    );
     await harness.driver.updateClient(client.clientId, webMetadata());
     const read = await harness.driver.getClient(client.clientId);
     assert.equal(read.metadata.logoUri, undefined);
@@ -287,8 +381,16 @@ describe('keycloak driver rotation in a realm with the secret-rotation policy', 
     assert.equal(await harness.driver.retireExpiredSecrets(Date.now() + 601_000), 1);
     assert.equal(await harness.secretWorks(early.clientId, early.clientSecret), false);
     assert.equal(await harness.secretWorks(early.clientId, rotated.clientSecret), true);
-    assert.equal(await harness.secretWorks(never.clientId, never.clientSecret), true, 'a client never rotated keeps its secret');
-    assert.equal(await harness.driver.retireExpiredSecrets(Date.now() + 601_000), 0, 'a second sweep finds nothing left');
+    assert.equal(
+      await harness.secretWorks(never.clientId, never.clientSecret),
+      true,
+      'a client never rotated keeps its secret',
+    );
+    assert.equal(
+      await harness.driver.retireExpiredSecrets(Date.now() + 601_000),
+      0,
+      'a second sweep finds nothing left',
+    );
   });
 });
 
@@ -321,7 +423,13 @@ describe('keycloak driver with its service account in another realm', () => {
 
   it('signs in at KEYCLOAK_ADMIN_REALM and manages the clients of KEYCLOAK_REALM', async () => {
     assert.equal(keycloak.driverEnv.KEYCLOAK_ADMIN_REALM, 'master');
-    const driver = completeDriver(await createDriverFromEnv(keycloak.driverEnv, { rotationGraceSeconds: 0, publicUrl: 'http://localhost:3000', idpCallPolicy: testCallPolicy }));
+    const driver = completeDriver(
+      await createDriverFromEnv(keycloak.driverEnv, {
+        rotationGraceSeconds: 0,
+        publicUrl: 'http://localhost:3000',
+        idpCallPolicy: testCallPolicy,
+      }),
+    );
     const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
     assert.deepEqual(keycloak.ownedClientIds(), [client.clientId]);
     assert.equal(await secretWorks(keycloak, client.clientId, client.clientSecret), true);
@@ -362,6 +470,9 @@ describe('keycloak driver configuration', () => {
   }
 
   it('a KEYCLOAK_URL that is not a URL is refused', async () => {
-    await assert.rejects(createDriverFromEnv({ ...env, KEYCLOAK_URL: 'sso.example.com' }, settings), ConfigurationError);
+    await assert.rejects(
+      createDriverFromEnv({ ...env, KEYCLOAK_URL: 'sso.example.com' }, settings),
+      ConfigurationError,
+    );
   });
 });

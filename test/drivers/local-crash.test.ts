@@ -23,7 +23,15 @@ interface Bridge {
 async function startBridge(dataDir: string): Promise<Bridge> {
   const child = spawn(process.execPath, [compiledMain], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', DCR_DRIVER: 'local', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DCR_LOCAL_DATA_DIR: dataDir, DCR_API_KEYS: apiKey },
+    env: {
+      PATH: process.env.PATH ?? '',
+      DCR_DRIVER: 'local',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      DCR_LOCAL_DATA_DIR: dataDir,
+      DCR_API_KEYS: apiKey,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -58,7 +66,10 @@ async function register(bridge: Bridge): Promise<{ client_id: string; client_sec
 async function tokenStatus(bridge: Bridge, clientId: string, secret: string): Promise<number> {
   const response = await fetch(`${bridge.url}/local-idp/token`, {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: 'grant_type=client_credentials',
   });
   await response.arrayBuffer();
@@ -86,9 +97,12 @@ describe('local IdP killed with SIGKILL', () => {
       const target = indexed[index % 20]!;
       if (index < 8) {
         writes.push(
-          fetch(`${second.url}/clients/${target.client_id}/rotate-secret`, { method: 'POST', headers }).then(async (response) => {
-            if (response.status === 200) rotated.set(target.client_id, ((await response.json()) as { client_secret: string }).client_secret);
-          }),
+          fetch(`${second.url}/clients/${target.client_id}/rotate-secret`, { method: 'POST', headers }).then(
+            async (response) => {
+              if (response.status === 200)
+                rotated.set(target.client_id, ((await response.json()) as { client_secret: string }).client_secret);
+            },
+          ),
         );
       } else if (index >= 12 && index < 16) {
         writes.push(
@@ -100,7 +114,12 @@ describe('local IdP killed with SIGKILL', () => {
     }
     await Promise.all(writes);
     // More writes in flight when the process dies: those may or may not be there, the ones answered must be.
-    const inFlight = Array.from({ length: 30 }, () => register(second).then((client) => void registered.push(client), () => undefined));
+    const inFlight = Array.from({ length: 30 }, () =>
+      register(second).then(
+        (client) => void registered.push(client),
+        () => undefined,
+      ),
+    );
     await new Promise((resolve) => setTimeout(resolve, 20));
     await second.stop('SIGKILL');
     await Promise.all(inFlight);
@@ -109,15 +128,25 @@ describe('local IdP killed with SIGKILL', () => {
     const third = await startBridge(dataDir);
     try {
       for (const client of registered) {
-        assert.equal((await fetch(`${third.url}/clients/${client.client_id}`, { headers })).status, 200, 'an acknowledged register is kept');
+        assert.equal(
+          (await fetch(`${third.url}/clients/${client.client_id}`, { headers })).status,
+          200,
+          'an acknowledged register is kept',
+        );
       }
-      for (const id of deleted) assert.equal((await fetch(`${third.url}/clients/${id}`, { headers })).status, 404, 'an acknowledged delete is kept');
+      for (const id of deleted)
+        assert.equal(
+          (await fetch(`${third.url}/clients/${id}`, { headers })).status,
+          404,
+          'an acknowledged delete is kept',
+        );
       for (const [id, secret] of rotated) {
         const old = indexed.find((client) => client.client_id === id)!.client_secret;
         assert.equal(await tokenStatus(third, id, secret), 200, 'the rotated secret works');
         assert.equal(await tokenStatus(third, id, old), 401, 'the secret replaced before the crash never comes back');
       }
-      for (const client of registered.slice(0, 5)) assert.equal(await tokenStatus(third, client.client_id, client.client_secret), 200);
+      for (const client of registered.slice(0, 5))
+        assert.equal(await tokenStatus(third, client.client_id, client.client_secret), 200);
     } finally {
       assert.equal(await third.stop('SIGTERM'), 0);
     }

@@ -9,7 +9,13 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { GroupCommit, nodeCommitFileSystem, type CommitFileSystem } from '../../drivers/local/commit.js';
-import { ClientFileStore, removeFileDurably, writeFileAtomically, type DamagedClientFile, type StoreFileSystem } from '../../drivers/local/store.js';
+import {
+  ClientFileStore,
+  removeFileDurably,
+  writeFileAtomically,
+  type DamagedClientFile,
+  type StoreFileSystem,
+} from '../../drivers/local/store.js';
 
 /** The real file system, recording `write`, `sync`, `rename` and `rm` with the base name they applied to. */
 function recordingFileSystem(operations: string[]): StoreFileSystem {
@@ -49,7 +55,12 @@ describe('local store durability', () => {
     directories.push(directory);
     const operations: string[] = [];
     await writeFileAtomically(join(directory, 'client.json'), '{"clientId":"a"}', recordingFileSystem(operations));
-    assert.deepEqual(operations, ['writeFile client.json.tmp', 'sync client.json.tmp', 'rename client.json', `sync ${basename(directory)}`]);
+    assert.deepEqual(operations, [
+      'writeFile client.json.tmp',
+      'sync client.json.tmp',
+      'rename client.json',
+      `sync ${basename(directory)}`,
+    ]);
     assert.equal(await readFile(join(directory, 'client.json'), 'utf8'), '{"clientId":"a"}');
     assert.deepEqual(await readdir(directory), ['client.json'], 'no temporary file is left');
   });
@@ -68,7 +79,11 @@ describe('local store durability', () => {
     const directory = await mkdtemp(join(tmpdir(), 'dcr-store-'));
     directories.push(directory);
     await writeFileAtomically(join(directory, 'client.json'), 'old');
-    const failing = { ...recordingFileSystem([]), rename: (async () => Promise.reject(Object.assign(new Error('disk full'), { code: 'ENOSPC' }))) as StoreFileSystem['rename'] };
+    const failing = {
+      ...recordingFileSystem([]),
+      rename: (async () =>
+        Promise.reject(Object.assign(new Error('disk full'), { code: 'ENOSPC' }))) as StoreFileSystem['rename'],
+    };
     await assert.rejects(writeFileAtomically(join(directory, 'client.json'), 'new', failing), /disk full/);
     assert.equal(await readFile(join(directory, 'client.json'), 'utf8'), 'old');
     assert.deepEqual(await readdir(directory), ['client.json']);
@@ -76,7 +91,11 @@ describe('local store durability', () => {
 });
 
 /** The real synchronous calls, recording each with the base name it applied to; a held `fsync` waits for `release`. */
-function recordingCommitFileSystem(operations: string[], names: Map<number, string>, hold?: { directoryFd: number; release?: () => void }): CommitFileSystem {
+function recordingCommitFileSystem(
+  operations: string[],
+  names: Map<number, string>,
+  hold?: { directoryFd: number; release?: () => void },
+): CommitFileSystem {
   const name = (path: PathLike) => basename(String(path)).replace(/\.[0-9a-f]{12}\.tmp$/, '.tmp');
   return {
     ...nodeCommitFileSystem,
@@ -126,7 +145,11 @@ describe('local store group commit', () => {
     const journalFd = openSync(join(directory, 'journal'), 'a');
     names.set(directoryFd, 'directory').set(journalFd, 'journal');
     if (hold) hold.directoryFd = directoryFd;
-    return { directory, operations, commit: new GroupCommit(directoryFd, journalFd, recordingCommitFileSystem(operations, names, hold)) };
+    return {
+      directory,
+      operations,
+      commit: new GroupCommit(directoryFd, journalFd, recordingCommitFileSystem(operations, names, hold)),
+    };
   }
 
   it('commits the writes of one turn as one batch: journal, every file fsynced before its rename, one directory fsync', async () => {
@@ -194,24 +217,37 @@ describe('local store index and crash consistency', () => {
     return join(dataDir, 'clients');
   }
 
-  const open = (directory: string, damaged: DamagedClientFile[] = [], options = {}) => ClientFileStore.open<Record>(directory, (file) => damaged.push(file), options);
+  const open = (directory: string, damaged: DamagedClientFile[] = [], options = {}) =>
+    ClientFileStore.open<Record>(directory, (file) => damaged.push(file), options);
 
   it('a clean close writes the index, and the next start reads no client file', async () => {
     const directory = await freshClients();
     const first = await open(directory);
     await Promise.all(['a', 'b', 'c'].map((id) => first.put(id, { secret: id })));
     await first.close();
-    assert.match(await readFile(`${directory}.index`, 'utf8'), /^\{"version":1,"generation":\d+\}\na \{"secret":"a"\}\n/);
+    assert.match(
+      await readFile(`${directory}.index`, 'utf8'),
+      /^\{"version":1,"generation":\d+\}\na \{"secret":"a"\}\n/,
+    );
     // A file that cannot be read at all: the store opens from the index without reading it, and only the check after
     // opening finds it.
     await rm(join(directory, 'b.json'));
     await mkdir(join(directory, 'b.json'));
     const damaged: DamagedClientFile[] = [];
     const second = await open(directory, damaged, { checkBeforeOpenLimit: 0 });
-    assert.deepEqual(second.values().map((record) => record.secret).sort(), ['a', 'b', 'c']);
+    assert.deepEqual(
+      second
+        .values()
+        .map((record) => record.secret)
+        .sort(),
+      ['a', 'b', 'c'],
+    );
     assert.equal(damaged.length, 0);
     await second.checked;
-    assert.deepEqual(damaged.map((file) => [basename(file.file), file.reason]), [['b.json', 'cannot be read: it is a directory']]);
+    assert.deepEqual(
+      damaged.map((file) => [basename(file.file), file.reason]),
+      [['b.json', 'cannot be read: it is a directory']],
+    );
     assert.equal(second.get('b'), undefined);
     await second.close();
   });
@@ -246,7 +282,10 @@ describe('local store index and crash consistency', () => {
     await second.close();
   });
 
-  for (const [name, limit] of [['before opening', 1000], ['after opening, in the background', 0]] as const) {
+  for (const [name, limit] of [
+    ['before opening', 1000],
+    ['after opening, in the background', 0],
+  ] as const) {
     it(`a file changed or damaged behind the index is found when checked ${name}: the file wins, a damaged one is moved aside`, async () => {
       const directory = await freshClients();
       const first = await open(directory);
@@ -260,7 +299,10 @@ describe('local store index and crash consistency', () => {
       assert.equal(second.get('changed')?.secret, 'changed-2');
       assert.equal(second.get('damaged'), undefined);
       assert.equal(second.get('same')?.secret, 'same-1');
-      assert.deepEqual(damaged.map((file) => basename(file.file)), ['damaged.json']);
+      assert.deepEqual(
+        damaged.map((file) => basename(file.file)),
+        ['damaged.json'],
+      );
       assert.ok((await readdir(directory)).some((file) => file.startsWith('damaged.json.damaged-')));
       await second.close();
       const third = await open(directory, [], { checkBeforeOpenLimit: 0 }); // served from the index before any check

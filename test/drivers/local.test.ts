@@ -40,7 +40,13 @@ async function startLocalBridge(dataDir: string, options: LocalBridgeOptions = {
   const server = createServer((request, response) => listener(request, response));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const publicUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}${options.publicPath ?? ''}`;
-  const driver = completeDriver(await createLocalDriver({ publicUrl, dataDir, ...(options.tokenRateLimitPerMinute ? { tokenRateLimitPerMinute: options.tokenRateLimitPerMinute } : {}) }));
+  const driver = completeDriver(
+    await createLocalDriver({
+      publicUrl,
+      dataDir,
+      ...(options.tokenRateLimitPerMinute ? { tokenRateLimitPerMinute: options.tokenRateLimitPerMinute } : {}),
+    }),
+  );
   const bridge = await createTestApp(driver, { publicUrl, ...options.config });
   listener = bridge.app;
   return {
@@ -64,7 +70,10 @@ function basicAuthorization(clientId: string, secret: string): string {
 async function requestToken(issuer: string, clientId: string, secret: string): Promise<Response> {
   return fetch(`${issuer}/token`, {
     method: 'POST',
-    headers: { authorization: basicAuthorization(clientId, secret), 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: basicAuthorization(clientId, secret),
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: 'grant_type=client_credentials',
   });
 }
@@ -83,31 +92,51 @@ async function secretWorks(issuer: string, clientId: string, secret: string): Pr
   }
   const introspection = await fetch(`${issuer}/token/introspection`, {
     method: 'POST',
-    headers: { authorization: basicAuthorization(clientId, secret), 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: basicAuthorization(clientId, secret),
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: 'token=not-a-token',
   });
-  assert.ok(introspection.status === 200 || introspection.status === 401, `introspection answers 200 or 401, not ${introspection.status}`);
+  assert.ok(
+    introspection.status === 200 || introspection.status === 401,
+    `introspection answers 200 or 401, not ${introspection.status}`,
+  );
   return introspection.status === 200;
 }
 
 /** A GET sent byte for byte, so the test chooses the Host header and the request target. */
-function rawGet(url: string, target: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+function rawGet(
+  url: string,
+  target: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
-    const sent = httpRequest({ host: hostname, port, method: 'GET', path: target, headers, setHost: false }, (response) => {
-      let body = '';
-      response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
-    });
+    const sent = httpRequest(
+      { host: hostname, port, method: 'GET', path: target, headers, setHost: false },
+      (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+      },
+    );
     sent.on('error', reject);
     sent.end();
   });
 }
 
-async function introspect(issuer: string, token: string, asClient: { clientId: string; secret: string }): Promise<{ active: boolean; client_id?: string }> {
+async function introspect(
+  issuer: string,
+  token: string,
+  asClient: { clientId: string; secret: string },
+): Promise<{ active: boolean; client_id?: string }> {
   const response = await fetch(`${issuer}/token/introspection`, {
     method: 'POST',
-    headers: { authorization: basicAuthorization(asClient.clientId, asClient.secret), 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: basicAuthorization(asClient.clientId, asClient.secret),
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: new URLSearchParams({ token }).toString(),
   });
   assert.equal(response.status, 200);
@@ -125,12 +154,23 @@ after(async () => {
 });
 
 /** A client record in the data directory without the bridge's mark, as another tool (or a hand) would leave one. */
-const foreignRecord = { createdBy: 'someone-else', clientId: 'foreign-client', clientSecret: 'foreign-secret-0123456789', clientIdIssuedAt: 1, metadata: serviceMetadata(), context: {} };
+const foreignRecord = {
+  createdBy: 'someone-else',
+  clientId: 'foreign-client',
+  clientSecret: 'foreign-secret-0123456789',
+  clientIdIssuedAt: 1,
+  metadata: serviceMetadata(),
+  context: {},
+};
 
 /** The client files of a data directory, name → contents. */
 async function clientFiles(dataDir: string): Promise<Record<string, string>> {
   const names = (await readdir(join(dataDir, 'clients'))).sort();
-  return Object.fromEntries(await Promise.all(names.map(async (name) => [name, await readFile(join(dataDir, 'clients', name), 'utf8')] as const)));
+  return Object.fromEntries(
+    await Promise.all(
+      names.map(async (name) => [name, await readFile(join(dataDir, 'clients', name), 'utf8')] as const),
+    ),
+  );
 }
 
 testDriver({
@@ -139,7 +179,9 @@ testDriver({
     const dataDir = await freshDataDir();
     // The store reads its directory once, at start: the foreign client is there before the driver opens it.
     await mkdir(join(dataDir, 'clients'), { recursive: true, mode: 0o700 });
-    await writeFile(join(dataDir, 'clients', `${foreignRecord.clientId}.json`), JSON.stringify(foreignRecord), { mode: 0o600 });
+    await writeFile(join(dataDir, 'clients', `${foreignRecord.clientId}.json`), JSON.stringify(foreignRecord), {
+      mode: 0o600,
+    });
     const bridge = await startLocalBridge(dataDir);
     return {
       driver: bridge.driver,
@@ -162,13 +204,20 @@ describe('local IdP', () => {
     await bridge?.stop();
   });
 
-  async function callBridge(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  async function callBridge(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
     const response = await fetch(`${bridge.publicUrl}${path}`, {
       method,
       headers: { 'x-api-key': bridge.apiKey, 'content-type': 'application/json' },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-    return { status: response.status, body: response.status === 204 ? {} : ((await response.json()) as Record<string, unknown>) };
+    return {
+      status: response.status,
+      body: response.status === 204 ? {} : ((await response.json()) as Record<string, unknown>),
+    };
   }
 
   it('publishes a discovery document whose issuer and token endpoint are under /local-idp of the public URL', async () => {
@@ -185,7 +234,11 @@ describe('local IdP', () => {
   });
 
   it('a client registered through the API7 dialect obtains a token, loses it on rotation and on delete', async () => {
-    const created = await callBridge('POST', '/clients', { client_name: 'orders service', grant_types: ['client_credentials'], scope: 'orders:read' });
+    const created = await callBridge('POST', '/clients', {
+      client_name: 'orders service',
+      grant_types: ['client_credentials'],
+      scope: 'orders:read',
+    });
     assert.equal(created.status, 201);
     const clientId = created.body.client_id as string;
     const secret = created.body.client_secret as string;
@@ -214,16 +267,28 @@ describe('local IdP', () => {
       developer_id: 'test developer_id',
     });
     assert.equal(created.status, 201);
-    assert.equal(await secretWorks(bridge.issuer, created.body.client_id as string, created.body.client_secret as string), true);
+    assert.equal(
+      await secretWorks(bridge.issuer, created.body.client_id as string, created.body.client_secret as string),
+      true,
+    );
   });
 
   it("Konnect's verification probe is answered 201 without a client file, and its secret gets no token", async () => {
-    const clientFiles = async () => (await readdir(join(dataDir, 'clients'))).filter((name) => name.endsWith('.json')).sort();
+    const clientFiles = async () =>
+      (await readdir(join(dataDir, 'clients'))).filter((name) => name.endsWith('.json')).sort();
     const before = await clientFiles();
-    const probe = await callBridge('POST', '/', { client_name: 'test client_name', grant_types: ['bearer'], portal_id: 'test portal_id', developer_id: 'test developer_id' });
+    const probe = await callBridge('POST', '/', {
+      client_name: 'test client_name',
+      grant_types: ['bearer'],
+      portal_id: 'test portal_id',
+      developer_id: 'test developer_id',
+    });
     assert.equal(probe.status, 201);
     assert.deepEqual(await clientFiles(), before);
-    assert.equal(await secretWorks(bridge.issuer, probe.body.client_id as string, probe.body.client_secret as string), false);
+    assert.equal(
+      await secretWorks(bridge.issuer, probe.body.client_id as string, probe.body.client_secret as string),
+      false,
+    );
   });
 
   it('metadata the provider refuses is invalid_client_metadata and stores nothing', async () => {
@@ -236,11 +301,24 @@ describe('local IdP', () => {
   });
 
   it('metadata accepted once is not trusted for other metadata, and a refusal is never remembered as accepted', async () => {
-    const accepted = await bridge.driver.registerClient(serviceMetadata({ clientName: 'validated once' }), { portal: 'api7' });
+    const accepted = await bridge.driver.registerClient(serviceMetadata({ clientName: 'validated once' }), {
+      portal: 'api7',
+    });
     await bridge.driver.registerClient(serviceMetadata({ clientName: 'validated once' }), { portal: 'api7' });
     for (let attempt = 0; attempt < 2; attempt++) {
-      await assert.rejects(bridge.driver.registerClient(serviceMetadata({ clientName: 'validated once', grantTypes: ['password'] }), { portal: 'api7' }), InvalidClientMetadataError);
-      await assert.rejects(bridge.driver.updateClient(accepted.clientId, serviceMetadata({ clientName: 'validated once', grantTypes: ['password'] })), InvalidClientMetadataError);
+      await assert.rejects(
+        bridge.driver.registerClient(serviceMetadata({ clientName: 'validated once', grantTypes: ['password'] }), {
+          portal: 'api7',
+        }),
+        InvalidClientMetadataError,
+      );
+      await assert.rejects(
+        bridge.driver.updateClient(
+          accepted.clientId,
+          serviceMetadata({ clientName: 'validated once', grantTypes: ['password'] }),
+        ),
+        InvalidClientMetadataError,
+      );
     }
     assert.equal(await secretWorks(bridge.issuer, accepted.clientId, accepted.clientSecret), true);
   });
@@ -270,10 +348,17 @@ describe('local IdP', () => {
       ]) {
         await assert.rejects(write(), IdpUnavailableError);
       }
-      const response = await fetch(`${broken.publicUrl}/clients/${client.clientId}/rotate-secret`, { method: 'POST', headers: { 'x-api-key': broken.apiKey } });
+      const response = await fetch(`${broken.publicUrl}/clients/${client.clientId}/rotate-secret`, {
+        method: 'POST',
+        headers: { 'x-api-key': broken.apiKey },
+      });
       assert.equal(response.status, 503);
       assert.equal(((await response.json()) as { error: string }).error, 'idp_unavailable');
-      assert.equal(await secretWorks(broken.issuer, client.clientId, client.clientSecret), true, 'a failed rotation keeps the old secret');
+      assert.equal(
+        await secretWorks(broken.issuer, client.clientId, client.clientSecret),
+        true,
+        'a failed rotation keeps the old secret',
+      );
     } finally {
       await broken.stop();
     }
@@ -290,7 +375,9 @@ describe('local IdP across restarts', () => {
   it('clients, their secrets and the signing keys survive a restart on the same data directory', async () => {
     const dataDir = await freshDataDir();
     const first = await startLocalBridge(dataDir);
-    const client = await first.driver.registerClient(serviceMetadata({ clientName: 'survivor', scope: 'openid' }), { portal: 'api7' });
+    const client = await first.driver.registerClient(serviceMetadata({ clientName: 'survivor', scope: 'openid' }), {
+      portal: 'api7',
+    });
     const jwksBefore = await (await fetch(`${first.issuer}/jwks`)).json();
     await first.stop();
 
@@ -308,11 +395,15 @@ describe('local IdP across restarts', () => {
     const dataDir = await freshDataDir();
     const first = await startLocalBridge(dataDir);
     const clients = await Promise.all(
-      Array.from({ length: 50 }, (_, index) => first.driver.registerClient(serviceMetadata({ clientName: `concurrent ${index}` }), { portal: 'konnect' })),
+      Array.from({ length: 50 }, (_, index) =>
+        first.driver.registerClient(serviceMetadata({ clientName: `concurrent ${index}` }), { portal: 'konnect' }),
+      ),
     );
     const target = clients[0]!;
     const names = Array.from({ length: 20 }, (_, index) => `renamed ${index}`);
-    await Promise.all(names.map((clientName) => first.driver.updateClient(target.clientId, serviceMetadata({ clientName }))));
+    await Promise.all(
+      names.map((clientName) => first.driver.updateClient(target.clientId, serviceMetadata({ clientName }))),
+    );
     const lastWritten = (await first.driver.getClient(target.clientId)).metadata.clientName;
     const other = clients[1]!;
     const [rotated] = await Promise.all([
@@ -325,10 +416,15 @@ describe('local IdP across restarts', () => {
     assert.equal(files.length, 50, 'one file per client and no temporary file left behind');
     const second = await startLocalBridge(dataDir);
     try {
-      for (const client of clients) assert.equal((await second.driver.getClient(client.clientId)).clientId, client.clientId);
+      for (const client of clients)
+        assert.equal((await second.driver.getClient(client.clientId)).clientId, client.clientId);
       assert.equal((await second.driver.getClient(target.clientId)).metadata.clientName, lastWritten);
       assert.equal(await secretWorks(second.issuer, clients[49]!.clientId, clients[49]!.clientSecret), true);
-      assert.equal(await secretWorks(second.issuer, other.clientId, rotated.clientSecret), true, 'an update does not undo a concurrent rotation');
+      assert.equal(
+        await secretWorks(second.issuer, other.clientId, rotated.clientSecret),
+        true,
+        'an update does not undo a concurrent rotation',
+      );
       assert.equal((await second.driver.getClient(other.clientId)).metadata.clientName, 'updated while rotating');
     } finally {
       await second.stop();
@@ -345,7 +441,9 @@ describe('local IdP URLs come from DCR_PUBLIC_URL alone', () => {
   };
 
   function urlMembers(discovery: Record<string, unknown>): [string, string][] {
-    return Object.entries(discovery).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && /^https?:/.test(entry[1]));
+    return Object.entries(discovery).filter(
+      (entry): entry is [string, string] => typeof entry[1] === 'string' && /^https?:/.test(entry[1]),
+    );
   }
 
   for (const [name, config] of [
@@ -356,7 +454,10 @@ describe('local IdP URLs come from DCR_PUBLIC_URL alone', () => {
     it(`${name}, forwarded headers, Host and an absolute-form target never reach the discovery document, which is cacheable`, async () => {
       const bridge = await startLocalBridge(await freshDataDir(), { config });
       try {
-        for (const target of ['/local-idp/.well-known/openid-configuration', 'http://evil.example/local-idp/.well-known/openid-configuration']) {
+        for (const target of [
+          '/local-idp/.well-known/openid-configuration',
+          'http://evil.example/local-idp/.well-known/openid-configuration',
+        ]) {
           const response = await rawGet(bridge.publicUrl, target, hostile);
           assert.equal(response.status, 200, `${target}: ${response.body}`);
           const discovery = JSON.parse(response.body) as Record<string, unknown>;
@@ -369,7 +470,8 @@ describe('local IdP URLs come from DCR_PUBLIC_URL alone', () => {
           const registrationEndpoint = `${bridge.issuer.slice(0, -'/local-idp'.length)}/register`;
           assert.equal(discovery.registration_endpoint, registrationEndpoint);
           for (const [member, url] of members) {
-            if (member !== 'registration_endpoint') assert.ok(url.startsWith(`${bridge.issuer}/`) || url === bridge.issuer, `${member}: ${url}`);
+            if (member !== 'registration_endpoint')
+              assert.ok(url.startsWith(`${bridge.issuer}/`) || url === bridge.issuer, `${member}: ${url}`);
           }
           assert.ok(!response.body.includes('evil.example'));
           assert.equal(response.headers['cache-control'], 'public, max-age=300');
@@ -384,11 +486,14 @@ describe('local IdP URLs come from DCR_PUBLIC_URL alone', () => {
     const bridge = await startLocalBridge(await freshDataDir(), { publicPath: '/dcr' });
     try {
       assert.match(bridge.issuer, /\/dcr\/local-idp$/);
-      const response = await rawGet(bridge.publicUrl, '/local-idp/.well-known/openid-configuration', { host: 'evil.example' });
+      const response = await rawGet(bridge.publicUrl, '/local-idp/.well-known/openid-configuration', {
+        host: 'evil.example',
+      });
       const discovery = JSON.parse(response.body) as Record<string, unknown>;
       assert.equal(discovery.issuer, bridge.issuer);
       assert.equal(discovery.token_endpoint, `${bridge.issuer}/token`);
-      for (const [member, url] of urlMembers(discovery)) assert.ok(url.startsWith(`${bridge.issuer}/`) || url === bridge.issuer, `${member}: ${url}`);
+      for (const [member, url] of urlMembers(discovery))
+        assert.ok(url.startsWith(`${bridge.issuer}/`) || url === bridge.issuer, `${member}: ${url}`);
     } finally {
       await bridge.stop();
     }
@@ -397,7 +502,12 @@ describe('local IdP URLs come from DCR_PUBLIC_URL alone', () => {
   it('unknown /local-idp paths and methods answer 404 in the error shape', async () => {
     const bridge = await startLocalBridge(await freshDataDir());
     try {
-      for (const [method, path] of [['GET', '/local-idp/nope'], ['DELETE', '/local-idp/token'], ['GET', '/local-idp/token'], ['PUT', '/local-idp/jwks']]) {
+      for (const [method, path] of [
+        ['GET', '/local-idp/nope'],
+        ['DELETE', '/local-idp/token'],
+        ['GET', '/local-idp/token'],
+        ['PUT', '/local-idp/jwks'],
+      ]) {
         const response = await fetch(`${bridge.publicUrl}${path}`, { method });
         assert.equal(response.status, 404, `${method} ${path}`);
         assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
@@ -415,7 +525,9 @@ describe('local IdP tokens', () => {
   it('deleting a client, or rotating its secret, revokes the tokens it was issued', async () => {
     const bridge = await startLocalBridge(await freshDataDir());
     try {
-      const resourceServer = await bridge.driver.registerClient(serviceMetadata({ clientName: 'resource server' }), { portal: 'api7' });
+      const resourceServer = await bridge.driver.registerClient(serviceMetadata({ clientName: 'resource server' }), {
+        portal: 'api7',
+      });
       const introspector = { clientId: resourceServer.clientId, secret: resourceServer.clientSecret };
       const tokenOf = async (clientId: string, secret: string): Promise<string> => {
         const response = await requestToken(bridge.issuer, clientId, secret);
@@ -423,33 +535,65 @@ describe('local IdP tokens', () => {
         return ((await response.json()) as { access_token: string }).access_token;
       };
 
-      const deleted = await bridge.driver.registerClient(serviceMetadata({ clientName: 'to delete' }), { portal: 'api7' });
+      const deleted = await bridge.driver.registerClient(serviceMetadata({ clientName: 'to delete' }), {
+        portal: 'api7',
+      });
       const kept = await bridge.driver.registerClient(serviceMetadata({ clientName: 'kept' }), { portal: 'api7' });
       const deletedToken = await tokenOf(deleted.clientId, deleted.clientSecret);
       const keptToken = await tokenOf(kept.clientId, kept.clientSecret);
-      assert.deepEqual(await introspect(bridge.issuer, deletedToken, introspector).then((answer) => [answer.active, answer.client_id]), [true, deleted.clientId]);
-      const response = await fetch(`${bridge.publicUrl}/clients/${deleted.clientId}`, { method: 'DELETE', headers: { 'x-api-key': bridge.apiKey } });
+      assert.deepEqual(
+        await introspect(bridge.issuer, deletedToken, introspector).then((answer) => [answer.active, answer.client_id]),
+        [true, deleted.clientId],
+      );
+      const response = await fetch(`${bridge.publicUrl}/clients/${deleted.clientId}`, {
+        method: 'DELETE',
+        headers: { 'x-api-key': bridge.apiKey },
+      });
       assert.equal(response.status, 204);
-      assert.equal((await introspect(bridge.issuer, deletedToken, introspector)).active, false, "a deleted client's token is inactive");
-      assert.equal((await introspect(bridge.issuer, keptToken, introspector)).active, true, "another client's token is untouched");
+      assert.equal(
+        (await introspect(bridge.issuer, deletedToken, introspector)).active,
+        false,
+        "a deleted client's token is inactive",
+      );
+      assert.equal(
+        (await introspect(bridge.issuer, keptToken, introspector)).active,
+        true,
+        "another client's token is untouched",
+      );
 
-      const rotated = await bridge.driver.registerClient(serviceMetadata({ clientName: 'to rotate' }), { portal: 'api7' });
+      const rotated = await bridge.driver.registerClient(serviceMetadata({ clientName: 'to rotate' }), {
+        portal: 'api7',
+      });
       const beforeRotation = await tokenOf(rotated.clientId, rotated.clientSecret);
       const newSecret = (await bridge.driver.rotateSecret(rotated.clientId)).clientSecret;
-      assert.equal((await introspect(bridge.issuer, beforeRotation, introspector)).active, false, 'a rotation without grace revokes the old tokens');
-      assert.equal((await introspect(bridge.issuer, await tokenOf(rotated.clientId, newSecret), introspector)).active, true);
+      assert.equal(
+        (await introspect(bridge.issuer, beforeRotation, introspector)).active,
+        false,
+        'a rotation without grace revokes the old tokens',
+      );
+      assert.equal(
+        (await introspect(bridge.issuer, await tokenOf(rotated.clientId, newSecret), introspector)).active,
+        true,
+      );
     } finally {
       await bridge.stop();
     }
   });
 
   it('the token endpoints are rate limited per client address: 429 in the error shape with Retry-After', async () => {
-    const bridge = await startLocalBridge(await freshDataDir(), { tokenRateLimitPerMinute: 5, config: { trustProxy: 1 } });
+    const bridge = await startLocalBridge(await freshDataDir(), {
+      tokenRateLimitPerMinute: 5,
+      config: { trustProxy: 1 },
+    });
     try {
       const attempt = (address: string, path = '/token') =>
         fetch(`${bridge.issuer}${path}`, {
           method: 'POST',
-          headers: { authorization: basicAuthorization('guessed-client', 'guessed-secret'), 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': address },
+          headers: {
+            authorization: basicAuthorization('guessed-client', 'guessed-secret'),
+            'content-type': 'application/x-www-form-urlencoded',
+            'x-forwarded-for': address,
+          },
           body: 'grant_type=client_credentials&token=x',
         });
       for (let index = 0; index < 4; index += 1) assert.equal((await attempt('203.0.113.7')).status, 401);
@@ -461,8 +605,20 @@ describe('local IdP tokens', () => {
       assert.deepEqual(Object.keys(body).sort(), ['error', 'error_description']);
       assert.equal(body.error, 'rate_limited');
       assert.equal((await attempt('203.0.113.7', '/token/revocation')).status, 429);
-      assert.equal((await attempt('198.51.100.20')).status, 401, 'another address behind the trusted proxy has its own budget');
-      assert.equal((await fetch(`${bridge.issuer}/.well-known/openid-configuration`, { headers: { 'x-forwarded-for': '203.0.113.7' } })).status, 200, 'discovery is not limited');
+      assert.equal(
+        (await attempt('198.51.100.20')).status,
+        401,
+        'another address behind the trusted proxy has its own budget',
+      );
+      assert.equal(
+        (
+          await fetch(`${bridge.issuer}/.well-known/openid-configuration`, {
+            headers: { 'x-forwarded-for': '203.0.113.7' },
+          })
+        ).status,
+        200,
+        'discovery is not limited',
+      );
     } finally {
       await bridge.stop();
     }

@@ -10,7 +10,15 @@ import { createOktaDriver, type OktaCredentials } from '../../drivers/okta.js';
 import { startOktaEmulator, type OktaEmulator } from '../emulators/okta.js';
 import { serviceMetadata, webMetadata } from '../conformance/driver-suite.js';
 import { VirtualClock } from '../support/virtual-clock.js';
-import { deletionOperation, faultKinds, faultMatrix, readOperation, registrationOperation, rotationOperation, type MatrixTarget } from '../support/fault-matrix.js';
+import {
+  deletionOperation,
+  faultKinds,
+  faultMatrix,
+  readOperation,
+  registrationOperation,
+  rotationOperation,
+  type MatrixTarget,
+} from '../support/fault-matrix.js';
 import { completeDriver } from '../../src/core/driver.js';
 
 export const policy = { timeoutMs: 400, baseDelayMs: 5, maxDelayMs: 40, budgetMs: 1000 };
@@ -43,7 +51,10 @@ export const rateLimited = {
 export async function warmUp(okta: OktaEmulator): Promise<void> {
   const { clientId, privateKeyPem, keyId } = okta.serviceApp;
   await createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken } }).checkReadiness();
-  await createOktaDriver({ orgUrl: okta.emulator.url, credentials: { clientId, privateKey: privateKeyPem, keyId } }).checkReadiness();
+  await createOktaDriver({
+    orgUrl: okta.emulator.url,
+    credentials: { clientId, privateKey: privateKeyPem, keyId },
+  }).checkReadiness();
 }
 
 /** Every admin call of every operation × every fault kind, in one auth mode, on an emulator of its own. */
@@ -58,8 +69,22 @@ export function adminCallMatrix(mode: string, credentialsOf: (okta: OktaEmulator
     let calm: DcrDriver;
     before(async () => {
       okta = await startOktaEmulator();
-      driver = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: credentialsOf(okta), rotationGraceSeconds: 0, idpCallPolicy: policy }));
-      calm = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: credentialsOf(okta), rotationGraceSeconds: 0, idpCallPolicy: { timeoutMs: 5000 } }));
+      driver = completeDriver(
+        createOktaDriver({
+          orgUrl: okta.emulator.url,
+          credentials: credentialsOf(okta),
+          rotationGraceSeconds: 0,
+          idpCallPolicy: policy,
+        }),
+      );
+      calm = completeDriver(
+        createOktaDriver({
+          orgUrl: okta.emulator.url,
+          credentials: credentialsOf(okta),
+          rotationGraceSeconds: 0,
+          idpCallPolicy: { timeoutMs: 5000 },
+        }),
+      );
       await warmUp(okta);
       // Both hold their admin token (service-app mode) before any fault is injected, so each cell faults only its call.
       await calm.checkReadiness();
@@ -71,13 +96,24 @@ export function adminCallMatrix(mode: string, credentialsOf: (okta: OktaEmulator
       await okta?.stop();
     });
 
-    const register = (metadata: ClientMetadata = serviceMetadata()) => calm.registerClient(metadata, { portal: 'api7' });
-    const target: MatrixTarget = { driver: () => driver, register: () => register(), cleanUp: (clientId) => calm.deleteClient(clientId), idp: () => okta };
+    const register = (metadata: ClientMetadata = serviceMetadata()) =>
+      calm.registerClient(metadata, { portal: 'api7' });
+    const target: MatrixTarget = {
+      driver: () => driver,
+      register: () => register(),
+      cleanUp: (clientId) => calm.deleteClient(clientId),
+      idp: () => okta,
+    };
 
     // Okta's 429s carry X-Rate-Limit-* (epoch-second reset); Retry-After 0 keeps the matrix fast, the waits are proven below.
     const kinds = faultKinds({
       timeoutLatencyMs: 20_000,
-      rateLimitHeaders: { 'Retry-After': '0', 'X-Rate-Limit-Limit': '600', 'X-Rate-Limit-Remaining': '0', 'X-Rate-Limit-Reset': '1' },
+      rateLimitHeaders: {
+        'Retry-After': '0',
+        'X-Rate-Limit-Limit': '600',
+        'X-Rate-Limit-Remaining': '0',
+        'X-Rate-Limit-Reset': '1',
+      },
       rateLimitBody: rateLimited,
       serviceUnavailableRetryAfter: '0',
     });
@@ -95,10 +131,18 @@ export function adminCallMatrix(mode: string, credentialsOf: (okta: OktaEmulator
           name: 'update',
           routes: [APPS, REPLACE_APP],
           prepare: async () => register(webMetadata()),
-          run: async (client) => driver.updateClient(client.clientId, webMetadata({ clientName: 'renamed under faults' })),
+          run: async (client) =>
+            driver.updateClient(client.clientId, webMetadata({ clientName: 'renamed under faults' })),
           verify: async (client, { succeeded }) => {
-            assert.equal(okta.app(client.clientId)?.label, succeeded ? 'renamed under faults' : 'conformance web client');
-            assert.equal(await okta.secretWorks(client.clientId, client.clientSecret), true, 'an update never loses the secret');
+            assert.equal(
+              okta.app(client.clientId)?.label,
+              succeeded ? 'renamed under faults' : 'conformance web client',
+            );
+            assert.equal(
+              await okta.secretWorks(client.clientId, client.clientSecret),
+              true,
+              'an update never loses the secret',
+            );
             await calm.deleteClient(client.clientId);
           },
         },
@@ -114,4 +158,3 @@ export function adminCallMatrix(mode: string, credentialsOf: (okta: OktaEmulator
     });
   });
 }
-

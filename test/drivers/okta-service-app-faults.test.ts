@@ -15,7 +15,11 @@ import { faultKinds, faultMatrix } from '../support/fault-matrix.js';
 import { APPS, adminCallMatrix, matrixPolicy, policy, rateLimited, warmUp } from './okta-fault-matrix.js';
 import { completeDriver } from '../../src/core/driver.js';
 
-adminCallMatrix('OAuth service app', (okta) => ({ clientId: okta.serviceApp.clientId, privateKey: okta.serviceApp.privateKeyPem, keyId: okta.serviceApp.keyId }));
+adminCallMatrix('OAuth service app', (okta) => ({
+  clientId: okta.serviceApp.clientId,
+  privateKey: okta.serviceApp.privateKeyPem,
+  keyId: okta.serviceApp.keyId,
+}));
 
 describe('okta driver faults at the token endpoint (OAuth service app)', () => {
   let okta: OktaEmulator;
@@ -31,14 +35,25 @@ describe('okta driver faults at the token endpoint (OAuth service app)', () => {
     clock,
     policy: matrixPolicy(clock),
     idempotentRoutes: ['POST /oauth2/v1/token'],
-    kinds: faultKinds({ timeoutLatencyMs: 20_000, rateLimitHeaders: { 'Retry-After': '0' }, rateLimitBody: rateLimited, serviceUnavailableRetryAfter: '0' }),
+    kinds: faultKinds({
+      timeoutLatencyMs: 20_000,
+      rateLimitHeaders: { 'Retry-After': '0' },
+      rateLimitBody: rateLimited,
+      serviceUnavailableRetryAfter: '0',
+    }),
     operations: [
       {
         name: 'readiness with a fresh admin token',
         routes: ['POST /oauth2/v1/token', APPS],
         prepare: async () => {
           const { clientId, privateKeyPem, keyId } = okta.serviceApp;
-          return completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: { clientId, privateKey: privateKeyPem, keyId }, idpCallPolicy: matrixPolicy(clock) }));
+          return completeDriver(
+            createOktaDriver({
+              orgUrl: okta.emulator.url,
+              credentials: { clientId, privateKey: privateKeyPem, keyId },
+              idpCallPolicy: matrixPolicy(clock),
+            }),
+          );
         },
         run: async (fresh: DcrDriver) => fresh.checkReadiness(),
       },
@@ -54,7 +69,13 @@ describe('okta driver admin token (OAuth service app, private_key_jwt)', () => {
     await warmUp(okta);
     const { clientId, privateKeyPem, keyId } = okta.serviceApp;
     // No faults here: a roomy timeout, so a loaded machine cannot turn a slow answer into a failure.
-    driver = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: { clientId, privateKey: privateKeyPem, keyId }, idpCallPolicy: { timeoutMs: 5000 } }));
+    driver = completeDriver(
+      createOktaDriver({
+        orgUrl: okta.emulator.url,
+        credentials: { clientId, privateKey: privateKeyPem, keyId },
+        idpCallPolicy: { timeoutMs: 5000 },
+      }),
+    );
   });
   after(async () => {
     await driver?.close();
@@ -65,7 +86,9 @@ describe('okta driver admin token (OAuth service app, private_key_jwt)', () => {
     const tokensBefore = okta.emulator.requestsTo('POST /oauth2/v1/token').length;
     const clients = await Promise.all(Array.from({ length: 10 }, () => driver.registerClient(serviceMetadata(), {})));
     for (let batch = 0; batch < 49; batch++) {
-      await Promise.all(Array.from({ length: 20 }, (_, index) => driver.getClient(clients[(batch + index) % clients.length]!.clientId)));
+      await Promise.all(
+        Array.from({ length: 20 }, (_, index) => driver.getClient(clients[(batch + index) % clients.length]!.clientId)),
+      );
     }
     await Promise.all(clients.map((client) => driver.deleteClient(client.clientId)));
     assert.equal(10 + 49 * 20 + 10, 1000);
@@ -79,7 +102,13 @@ describe('okta driver admin token (OAuth service app, private_key_jwt)', () => {
       route: APPS,
       status: 401,
       headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
-      body: { errorCode: 'E0000011', errorSummary: 'Invalid token provided', errorLink: 'E0000011', errorId: 'oae401', errorCauses: [] },
+      body: {
+        errorCode: 'E0000011',
+        errorSummary: 'Invalid token provided',
+        errorLink: 'E0000011',
+        errorId: 'oae401',
+        errorCauses: [],
+      },
     });
     await driver.checkReadiness();
     assert.equal(okta.tokenRequests(), before + 1);
@@ -91,21 +120,44 @@ describe('okta driver admin token (OAuth service app, private_key_jwt)', () => {
     const clock = new VirtualClock();
     okta.emulator.useClock(clock);
     const { clientId, privateKeyPem } = okta.serviceApp;
-    const shortLived = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: { clientId, privateKey: privateKeyPem }, idpCallPolicy: { timeoutMs: 5000, clock } }));
+    const shortLived = completeDriver(
+      createOktaDriver({
+        orgUrl: okta.emulator.url,
+        credentials: { clientId, privateKey: privateKeyPem },
+        idpCallPolicy: { timeoutMs: 5000, clock },
+      }),
+    );
     const before = okta.tokenRequests();
     await shortLived.checkReadiness();
     clock.advance(2_100);
     await shortLived.checkReadiness();
     okta.emulator.useClock(undefined);
     assert.equal(okta.tokenRequests(), before + 2);
-    assert.deepEqual(okta.emulator.requestsTo(APPS).slice(-2).map((request) => request.outcome), [200, 200], 'no request was sent with an expired token');
+    assert.deepEqual(
+      okta.emulator
+        .requestsTo(APPS)
+        .slice(-2)
+        .map((request) => request.outcome),
+      [200, 200],
+      'no request was sent with an expired token',
+    );
   });
 
   it("a key Okta does not know is idp_error (the bridge's own credentials), not a client error", async () => {
     const { generateKeyPairSync } = await import('node:crypto');
-    const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
-    const impostor = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: { clientId: okta.serviceApp.clientId, privateKey: stranger }, idpCallPolicy: policy }));
-    await assert.rejects(impostor.checkReadiness(), (error: unknown) => error instanceof BridgeError && error.status === 502 && error.code === 'idp_error');
+    const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .privateKey.export({ format: 'pem', type: 'pkcs8' })
+      .toString();
+    const impostor = completeDriver(
+      createOktaDriver({
+        orgUrl: okta.emulator.url,
+        credentials: { clientId: okta.serviceApp.clientId, privateKey: stranger },
+        idpCallPolicy: policy,
+      }),
+    );
+    await assert.rejects(
+      impostor.checkReadiness(),
+      (error: unknown) => error instanceof BridgeError && error.status === 502 && error.code === 'idp_error',
+    );
   });
 });
-

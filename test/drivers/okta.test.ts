@@ -16,9 +16,19 @@ import { completeDriver } from '../../src/core/driver.js';
 // Not about timeouts (the fault matrix is): a virtual clock that nothing advances, so a loaded machine times out nothing.
 const policy = { timeoutMs: 30_000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 60_000, clock: new VirtualClock() };
 
-async function startHarness(settings: DriverSettings, credentialsFor: (okta: OktaEmulator) => OktaCredentials): Promise<DriverHarness & { okta: OktaEmulator }> {
+async function startHarness(
+  settings: DriverSettings,
+  credentialsFor: (okta: OktaEmulator) => OktaCredentials,
+): Promise<DriverHarness & { okta: OktaEmulator }> {
   const okta = await startOktaEmulator({ rateLimitPerMinute: 100_000 });
-  const driver = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: credentialsFor(okta), rotationGraceSeconds: settings.rotationGraceSeconds, idpCallPolicy: policy }));
+  const driver = completeDriver(
+    createOktaDriver({
+      orgUrl: okta.emulator.url,
+      credentials: credentialsFor(okta),
+      rotationGraceSeconds: settings.rotationGraceSeconds,
+      idpCallPolicy: policy,
+    }),
+  );
   return {
     okta,
     driver,
@@ -50,7 +60,15 @@ testDriver({
     it('marks its apps in the profile and keeps the mark (and an admin profile key) across an update', async () => {
       const { driver } = harness();
       const client = await driver.registerClient(
-        { clientName: 'marked', redirectUris: [], grantTypes: ['client_credentials'], responseTypes: [], tokenEndpointAuthMethod: 'client_secret_post', scope: 'payments:read', contacts: ['ops@example.com'] },
+        {
+          clientName: 'marked',
+          redirectUris: [],
+          grantTypes: ['client_credentials'],
+          responseTypes: [],
+          tokenEndpointAuthMethod: 'client_secret_post',
+          scope: 'payments:read',
+          contacts: ['ops@example.com'],
+        },
         { portal: 'konnect', portalId: 'test portal_id', developerId: 'dev-1' },
       );
       const stored = okta().app(client.clientId)!;
@@ -70,7 +88,11 @@ testDriver({
       const read = await driver.getClient(client.clientId);
       assert.equal(read.metadata.scope, 'payments:read');
       assert.deepEqual(read.metadata.contacts, ['ops@example.com']);
-      const updated = await driver.updateClient(client.clientId, { ...read.metadata, clientName: 'marked again', scope: 'payments:write' });
+      const updated = await driver.updateClient(client.clientId, {
+        ...read.metadata,
+        clientName: 'marked again',
+        scope: 'payments:write',
+      });
       assert.equal(updated.metadata.scope, 'payments:write');
       const markAfter = okta().app(client.clientId)!.profile?.dcr_bridge as { owner: string } | undefined;
       assert.equal(markAfter?.owner, 'dcr-bridge');
@@ -109,12 +131,27 @@ testDriver({
 
     it('deleting deactivates the app first, as Okta requires', async () => {
       const { driver } = harness();
-      const client = await driver.registerClient({ clientName: 'to delete', redirectUris: [], grantTypes: ['client_credentials'], responseTypes: [], tokenEndpointAuthMethod: 'client_secret_basic' }, {});
+      const client = await driver.registerClient(
+        {
+          clientName: 'to delete',
+          redirectUris: [],
+          grantTypes: ['client_credentials'],
+          responseTypes: [],
+          tokenEndpointAuthMethod: 'client_secret_basic',
+        },
+        {},
+      );
       await driver.deleteClient(client.clientId);
       const calls = okta()
         .emulator.requests.filter((recorded) => recorded.method !== 'GET' && recorded.rawPath.includes(client.clientId))
-        .map((recorded) => `${recorded.method} ${recorded.rawPath.replace(client.clientId, ':appId')} ${String(recorded.outcome)}`);
-      assert.deepEqual(calls.slice(-2), ['POST /api/v1/apps/:appId/lifecycle/deactivate 200', 'DELETE /api/v1/apps/:appId 204']);
+        .map(
+          (recorded) =>
+            `${recorded.method} ${recorded.rawPath.replace(client.clientId, ':appId')} ${String(recorded.outcome)}`,
+        );
+      assert.deepEqual(calls.slice(-2), [
+        'POST /api/v1/apps/:appId/lifecycle/deactivate 200',
+        'DELETE /api/v1/apps/:appId 204',
+      ]);
     });
 
     describe('a path-traversal client_id through the bridge', () => {
@@ -129,15 +166,24 @@ testDriver({
         for (const id of ['..%2F..%2Fapi%2Fv1%2Fusers%2Fx', '..%2Fx', 'a%2Fb', '%2E%2E']) {
           const responses = [
             await request(bridge.app).get(`/clients/${id}`).set('X-API-Key', bridge.apiKey),
-            await request(bridge.app).put(`/clients/${id}`).set('X-API-Key', bridge.apiKey).send({ client_name: 'x', grant_types: ['client_credentials'] }),
+            await request(bridge.app)
+              .put(`/clients/${id}`)
+              .set('X-API-Key', bridge.apiKey)
+              .send({ client_name: 'x', grant_types: ['client_credentials'] }),
             await request(bridge.app).post(`/clients/${id}/rotate-secret`).set('X-API-Key', bridge.apiKey),
             await request(bridge.app).delete(`/clients/${id}`).set('X-API-Key', bridge.apiKey),
             await request(bridge.app).post(`/${id}/new-secret`).set('X-API-Key', bridge.apiKey),
           ];
-          for (const response of responses) assert.ok([400, 404].includes(response.status), `${id}: ${response.status}`);
+          for (const response of responses)
+            assert.ok([400, 404].includes(response.status), `${id}: ${response.status}`);
         }
-        const reached = okta().emulator.requests.slice(seen).map((recorded) => recorded.rawPath);
-        assert.deepEqual(reached.filter((path) => path !== '/api/v1/apps'), []);
+        const reached = okta()
+          .emulator.requests.slice(seen)
+          .map((recorded) => recorded.rawPath);
+        assert.deepEqual(
+          reached.filter((path) => path !== '/api/v1/apps'),
+          [],
+        );
       });
     });
   },
@@ -154,7 +200,13 @@ describe('okta rotation with a grace period, beyond the conformance suite', () =
     harness = await startHarness({ rotationGraceSeconds: 3600 }, apiToken);
   });
   after(async () => harness?.stop());
-  const service = { clientName: 'grace', redirectUris: [], grantTypes: ['client_credentials'], responseTypes: [], tokenEndpointAuthMethod: 'client_secret_basic' };
+  const service = {
+    clientName: 'grace',
+    redirectUris: [],
+    grantTypes: ['client_credentials'],
+    responseTypes: [],
+    tokenEndpointAuthMethod: 'client_secret_basic',
+  };
 
   it('rotating again during the grace retires the oldest secret, since Okta holds two', async () => {
     const { driver, okta } = harness;
@@ -162,9 +214,16 @@ describe('okta rotation with a grace period, beyond the conformance suite', () =
     const first = await driver.rotateSecret(client.clientId);
     const second = await driver.rotateSecret(client.clientId);
     assert.equal(await okta.secretWorks(client.clientId, client.clientSecret), false, 'the original secret is gone');
-    assert.equal(await okta.secretWorks(client.clientId, first.clientSecret), true, 'the previous secret is in its grace');
+    assert.equal(
+      await okta.secretWorks(client.clientId, first.clientSecret),
+      true,
+      'the previous secret is in its grace',
+    );
     assert.equal(await okta.secretWorks(client.clientId, second.clientSecret), true);
-    assert.deepEqual(okta.app(client.clientId)?.secrets.map((secret) => secret.status), ['ACTIVE', 'ACTIVE']);
+    assert.deepEqual(
+      okta.app(client.clientId)?.secrets.map((secret) => secret.status),
+      ['ACTIVE', 'ACTIVE'],
+    );
     await driver.deleteClient(client.clientId);
   });
 
@@ -174,9 +233,19 @@ describe('okta rotation with a grace period, beyond the conformance suite', () =
     const { clientSecret } = await driver.rotateSecret(client.clientId);
     const start = okta.emulator.requests.length;
     assert.equal(await driver.retireExpiredSecrets(Date.now() + 60_000), 0);
-    const secretCalls = okta.emulator.requests.slice(start).filter((request) => request.rawPath.includes('/credentials/secrets'));
-    assert.deepEqual(secretCalls.map((request) => request.rawPath), [], 'no secret of any app is read before a grace ends');
-    assert.equal(await okta.secretWorks(client.clientId, client.clientSecret), true, 'the old secret still works in its grace');
+    const secretCalls = okta.emulator.requests
+      .slice(start)
+      .filter((request) => request.rawPath.includes('/credentials/secrets'));
+    assert.deepEqual(
+      secretCalls.map((request) => request.rawPath),
+      [],
+      'no secret of any app is read before a grace ends',
+    );
+    assert.equal(
+      await okta.secretWorks(client.clientId, client.clientSecret),
+      true,
+      'the old secret still works in its grace',
+    );
     assert.equal(typeof okta.app(client.clientId)!.profile?.dcr_bridge_grace_ends_at, 'number', 'and the mark stays');
     assert.equal(await driver.retireExpiredSecrets(Date.now() + 3601 * 1000), 1);
     assert.equal(await okta.secretWorks(client.clientId, client.clientSecret), false);
@@ -196,8 +265,15 @@ describe('okta rotation with a grace period, beyond the conformance suite', () =
     const client = await driver.registerClient(service, {});
     await driver.rotateSecret(client.clientId);
     assert.ok((await driver.retireExpiredSecrets(Date.now() + 3601 * 1000)) >= 1);
-    assert.deepEqual(okta.app(client.clientId)?.secrets.map((secret) => secret.status), ['ACTIVE']);
-    assert.deepEqual(okta.app(seeded.clientId)?.secrets.map((secret) => secret.status), ['ACTIVE', 'ACTIVE'], 'an unmanaged app keeps both secrets');
+    assert.deepEqual(
+      okta.app(client.clientId)?.secrets.map((secret) => secret.status),
+      ['ACTIVE'],
+    );
+    assert.deepEqual(
+      okta.app(seeded.clientId)?.secrets.map((secret) => secret.status),
+      ['ACTIVE', 'ACTIVE'],
+      'an unmanaged app keeps both secrets',
+    );
     assert.equal(await okta.secretWorks(seeded.clientId, seeded.clientSecret), true);
     await driver.deleteClient(client.clientId);
   });

@@ -9,7 +9,15 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { bundledSdkDir, bundledSdks, bundledVersionsFile, installedVersion, loadSdk, sdkSource, type BundledSdk } from '../../src/driver/call/sdk.js';
+import {
+  bundledSdkDir,
+  bundledSdks,
+  bundledVersionsFile,
+  installedVersion,
+  loadSdk,
+  sdkSource,
+  type BundledSdk,
+} from '../../src/driver/call/sdk.js';
 import { startFlags } from '../../scripts/start-arguments.js';
 import { ensureBuilt } from '../support/built.js';
 
@@ -38,12 +46,16 @@ describe('bundled vendor SDKs', () => {
       const bundle = require(join(bundledSdkDir, bundledSdks[name])) as Record<string, unknown>;
       const original = require(name) as Record<string, unknown>;
       assert.deepEqual(Object.keys(bundle).sort(), Object.keys(original).sort(), name);
-      for (const [key, value] of Object.entries(original)) assert.equal(typeof bundle[key], typeof value, `${name}: ${key}`);
+      for (const [key, value] of Object.entries(original))
+        assert.equal(typeof bundle[key], typeof value, `${name}: ${key}`);
     }
   });
 
   /** The compiled Okta and Auth0 drivers imported, and an IdP HTTP client made, in a node with `flags`: how each bundled package was loaded, and what else was. */
-  function loadInNode(flags: string[]): { sdks: Record<string, { from: string; path: string; codeCache?: string }>; modules: string[] } {
+  function loadInNode(flags: string[]): {
+    sdks: Record<string, { from: string; path: string; codeCache?: string }>;
+    modules: string[];
+  } {
     const dist = join(bundledSdkDir, '..');
     const script = `
       await import(${JSON.stringify(join(dist, 'drivers', 'okta.js'))});
@@ -53,26 +65,46 @@ describe('bundled vendor SDKs', () => {
       const { loadedSdks } = await import(${JSON.stringify(join(dist, 'src', 'driver', 'call', 'sdk.js'))});
       const { createRequire } = await import('node:module');
       console.log(JSON.stringify({ sdks: Object.fromEntries(loadedSdks), modules: Object.keys(createRequire(import.meta.url).cache) }));`;
-    const output = execFileSync(process.execPath, [...flags, '--input-type=module', '-e', script], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+    const output = execFileSync(process.execPath, [...flags, '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '' },
+    });
     return JSON.parse(output.trim().split('\n').at(-1)!) as ReturnType<typeof loadInNode>;
   }
 
-  it('the compiled drivers load the bundles with their code caches under the start\'s flags, and none of the packages\' modules', () => {
+  it("the compiled drivers load the bundles with their code caches under the start's flags, and none of the packages' modules", () => {
     const { sdks, modules } = loadInNode(startFlags());
-    for (const name of names) assert.deepEqual(sdks[name], { from: 'bundle', path: join(bundledSdkDir, bundledSdks[name]), codeCache: 'accepted' }, name);
-    assert.deepEqual(modules.filter((file) => /node_modules\/(@okta\/okta-sdk-nodejs|auth0|undici)\//.test(file)), []);
+    for (const name of names)
+      assert.deepEqual(
+        sdks[name],
+        { from: 'bundle', path: join(bundledSdkDir, bundledSdks[name]), codeCache: 'accepted' },
+        name,
+      );
+    assert.deepEqual(
+      modules.filter((file) => /node_modules\/(@okta\/okta-sdk-nodejs|auth0|undici)\//.test(file)),
+      [],
+    );
   });
 
   it('under other V8 flags V8 refuses the code caches, and the bundles load without them', () => {
     const { sdks } = loadInNode(['--max-semi-space-size=16']);
-    for (const name of names) assert.deepEqual(sdks[name], { from: 'bundle', path: join(bundledSdkDir, bundledSdks[name]), codeCache: 'rejected' }, name);
+    for (const name of names)
+      assert.deepEqual(
+        sdks[name],
+        { from: 'bundle', path: join(bundledSdkDir, bundledSdks[name]), codeCache: 'rejected' },
+        name,
+      );
   });
 
   describe('fall back to the packages', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dcr-sdk-'));
     after(() => rmSync(dir, { recursive: true, force: true }));
     const packageOf = (name: BundledSdk) => ({ from: 'package', path: require.resolve(name) });
-    const recordVersions = (version: (name: BundledSdk) => string) => writeFileSync(join(dir, bundledVersionsFile), JSON.stringify(Object.fromEntries(names.map((name) => [name, version(name)]))));
+    const recordVersions = (version: (name: BundledSdk) => string) =>
+      writeFileSync(
+        join(dir, bundledVersionsFile),
+        JSON.stringify(Object.fromEntries(names.map((name) => [name, version(name)]))),
+      );
 
     it('when the bundle holds another version than the one installed', () => {
       for (const name of names) copyFileSync(join(bundledSdkDir, bundledSdks[name]), join(dir, bundledSdks[name]));

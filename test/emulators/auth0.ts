@@ -81,7 +81,17 @@ const MANAGEMENT_SPEC = 'auth0/auth0-management-clients-subset.json';
 const AUTHENTICATION_SPEC = 'auth0/auth0-authentication-token-dcr-subset.json';
 const API_AUDIENCE = 'https://api.dcr-bridge.test/';
 const API_SCOPES = ['read:things', 'write:things'];
-const ADMIN_SCOPES = ['read:clients', 'create:clients', 'update:clients', 'delete:clients', 'update:client_keys', 'read:client_keys', 'read:client_grants', 'create:client_grants', 'delete:client_grants'];
+const ADMIN_SCOPES = [
+  'read:clients',
+  'create:clients',
+  'update:clients',
+  'delete:clients',
+  'update:client_keys',
+  'read:client_keys',
+  'read:client_grants',
+  'create:client_grants',
+  'delete:client_grants',
+];
 const AUTH0_GRANT_TYPES = new Set([
   'authorization_code',
   'implicit',
@@ -105,11 +115,21 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
   let window = { start: 0, used: 0 };
   let domain = '';
   const managementAudience = () => `https://${domain}/api/v2/`;
-  const resourceServers = (): Record<string, string[]> => ({ [managementAudience()]: ADMIN_SCOPES, [API_AUDIENCE]: API_SCOPES });
+  const resourceServers = (): Record<string, string[]> => ({
+    [managementAudience()]: ADMIN_SCOPES,
+    [API_AUDIENCE]: API_SCOPES,
+  });
 
   // ---- Auth0's shapes ---------------------------------------------------------------------------------------------
 
-  const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 429: 'Too Many Requests' };
+  const REASONS: Record<number, string> = {
+    400: 'Bad Request',
+    401: 'Unauthorized',
+    403: 'Forbidden',
+    404: 'Not Found',
+    409: 'Conflict',
+    429: 'Too Many Requests',
+  };
   const error = (statusCode: number, message: string, errorCode?: string): EmulatorResponse => ({
     status: statusCode,
     body: { statusCode, error: REASONS[statusCode] ?? 'Error', message, ...(errorCode ? { errorCode } : {}) },
@@ -158,27 +178,54 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
     const grantTypes = (body.grant_types as string[] | undefined) ?? existing?.grant_types ?? [];
     const method = (body.token_endpoint_auth_method as string | undefined) ?? existing?.token_endpoint_auth_method;
     const unknown = grantTypes.find((grant) => !AUTH0_GRANT_TYPES.has(grant));
-    if (unknown) return error(400, `Payload validation error: 'Invalid grant type: ${unknown}' on property grant_types.`, 'invalid_body');
+    if (unknown)
+      return error(
+        400,
+        `Payload validation error: 'Invalid grant type: ${unknown}' on property grant_types.`,
+        'invalid_body',
+      );
     if (method === 'none' && grantTypes.includes('client_credentials')) {
-      return error(400, 'Public clients (token_endpoint_auth_method: none) cannot use the client_credentials grant.', 'invalid_body');
+      return error(
+        400,
+        'Public clients (token_endpoint_auth_method: none) cannot use the client_credentials grant.',
+        'invalid_body',
+      );
     }
     const metadata = body.client_metadata as Json | undefined;
     if (metadata !== undefined) {
       for (const [key, value] of Object.entries(metadata)) {
         if (value === null && existing) continue;
         if (typeof value !== 'string' || value.length > 255 || key.length > 255) {
-          return error(400, `Payload validation error: 'client_metadata.${key}' must be a string of at most 255 characters.`, 'invalid_body');
+          return error(
+            400,
+            `Payload validation error: 'client_metadata.${key}' must be a string of at most 255 characters.`,
+            'invalid_body',
+          );
         }
       }
     }
-    for (const uri of [...((body.callbacks as string[] | undefined) ?? []), ...((body.allowed_logout_urls as string[] | undefined) ?? [])]) {
-      if (!/^[a-z][a-z0-9+.-]*:\/?\/?[^\s#]*$/i.test(uri)) return error(400, `Payload validation error: 'Invalid URL: ${uri}'.`, 'invalid_body');
+    for (const uri of [
+      ...((body.callbacks as string[] | undefined) ?? []),
+      ...((body.allowed_logout_urls as string[] | undefined) ?? []),
+    ]) {
+      if (!/^[a-z][a-z0-9+.-]*:\/?\/?[^\s#]*$/i.test(uri))
+        return error(400, `Payload validation error: 'Invalid URL: ${uri}'.`, 'invalid_body');
     }
     return undefined;
   }
 
   function applyClientBody(client: StoredClient, body: Json): void {
-    for (const field of ['name', 'description', 'app_type', 'callbacks', 'allowed_logout_urls', 'grant_types', 'token_endpoint_auth_method', 'logo_uri', 'initiate_login_uri'] as const) {
+    for (const field of [
+      'name',
+      'description',
+      'app_type',
+      'callbacks',
+      'allowed_logout_urls',
+      'grant_types',
+      'token_endpoint_auth_method',
+      'logo_uri',
+      'initiate_login_uri',
+    ] as const) {
       if (body[field] !== undefined) (client as unknown as Json)[field] = structuredClone(body[field]);
     }
     // Auth0 merges client_metadata on update (one level deep); a key sent as null is removed.
@@ -224,7 +271,8 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
     };
   }
 
-  const tokenScopes = (request: EmulatorRequest) => accessTokens.get(/^Bearer (\S+)$/i.exec(String(request.headers.authorization ?? ''))?.[1] ?? '')?.scopes ?? [];
+  const tokenScopes = (request: EmulatorRequest) =>
+    accessTokens.get(/^Bearer (\S+)$/i.exec(String(request.headers.authorization ?? ''))?.[1] ?? '')?.scopes ?? [];
 
   /** The answer for a request without a valid Management API token or scope, or `undefined` when it may proceed. */
   function unauthorized(request: EmulatorRequest, scope: string): EmulatorResponse | undefined {
@@ -232,20 +280,33 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
     if (!bearer) return { ...error(401, 'Missing authentication'), headers: { 'WWW-Authenticate': 'Bearer' } };
     const token = accessTokens.get(bearer);
     if (!token || token.audience !== managementAudience()) {
-      return { status: 401, body: { statusCode: 401, error: 'Unauthorized', message: 'Invalid token', attributes: { error: 'Invalid token' } } };
+      return {
+        status: 401,
+        body: {
+          statusCode: 401,
+          error: 'Unauthorized',
+          message: 'Invalid token',
+          attributes: { error: 'Invalid token' },
+        },
+      };
     }
     if (token.expiresAt <= emulator.now()) {
       const message = 'Expired token received for JSON Web Token validation';
       return { status: 401, body: { statusCode: 401, error: 'Unauthorized', message, attributes: { error: message } } };
     }
-    if (!token.scopes.includes(scope)) return error(403, `Insufficient scope, expected any of: ${scope}`, 'insufficient_scope');
+    if (!token.scopes.includes(scope))
+      return error(403, `Insufficient scope, expected any of: ${scope}`, 'insufficient_scope');
     return undefined;
   }
 
-  function management(scope: string, handler: (request: EmulatorRequest) => EmulatorResponse): (request: EmulatorRequest) => EmulatorResponse {
+  function management(
+    scope: string,
+    handler: (request: EmulatorRequest) => EmulatorResponse,
+  ): (request: EmulatorRequest) => EmulatorResponse {
     return (request) => {
       const headers = rateLimitHeaders();
-      if (window.used > limit) return withHeaders(error(429, 'Global limit has been reached', 'too_many_requests'), headers);
+      if (window.used > limit)
+        return withHeaders(error(429, 'Global limit has been reached', 'too_many_requests'), headers);
       return withHeaders(unauthorized(request, scope) ?? handler(request), headers);
     };
   }
@@ -263,11 +324,16 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
     'GET',
     '/api/v2/clients',
     management('read:clients', (request) => {
-      const all = [...clients.values()].sort((a, b) => a.created_at.localeCompare(b.created_at) || a.client_id.localeCompare(b.client_id));
+      const all = [...clients.values()].sort(
+        (a, b) => a.created_at.localeCompare(b.created_at) || a.client_id.localeCompare(b.client_id),
+      );
       const perPage = Math.min(100, Number(request.query.get('per_page') ?? 50));
       const page = Number(request.query.get('page') ?? 0);
-      const items = all.slice(page * perPage, (page + 1) * perPage).map((client) => selectFields(clientJson(client, false), request.query));
-      if (request.query.get('include_totals') === 'true') return { status: 200, body: { start: page * perPage, limit: perPage, total: all.length, clients: items } };
+      const items = all
+        .slice(page * perPage, (page + 1) * perPage)
+        .map((client) => selectFields(clientJson(client, false), request.query));
+      if (request.query.get('include_totals') === 'true')
+        return { status: 200, body: { start: page * perPage, limit: perPage, total: all.length, clients: items } };
       return { status: 200, body: items };
     }),
   );
@@ -287,7 +353,10 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
     'GET',
     '/api/v2/clients/:id',
     // The secret only for a token with read:client_keys, as Auth0 documents.
-    withClient('read:clients', (client, request) => ({ status: 200, body: selectFields(clientJson(client, tokenScopes(request).includes('read:client_keys')), request.query) })),
+    withClient('read:clients', (client, request) => ({
+      status: 200,
+      body: selectFields(clientJson(client, tokenScopes(request).includes('read:client_keys')), request.query),
+    })),
   );
 
   emulator.route(
@@ -335,7 +404,10 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
       const clientId = request.query.get('client_id');
       const audience = request.query.get('audience');
       const matching = [...grants.values()]
-        .filter((grant) => (clientId === null || grant.client_id === clientId) && (audience === null || grant.audience === audience))
+        .filter(
+          (grant) =>
+            (clientId === null || grant.client_id === clientId) && (audience === null || grant.audience === audience),
+        )
         .sort((a, b) => a.id.localeCompare(b.id));
       if (request.query.has('from') || request.query.has('take')) {
         const from = request.query.get('from');
@@ -343,12 +415,19 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
         const rest = from ? matching.filter((grant) => grant.id > from) : matching;
         const page = rest.slice(0, take);
         // An empty `next` ends the listing (the SDK reads it so); it also keeps the answer one of the spec's oneOf shapes.
-        return { status: 200, body: { client_grants: page.map(grantJson), next: rest.length > take ? page.at(-1)!.id : '' } };
+        return {
+          status: 200,
+          body: { client_grants: page.map(grantJson), next: rest.length > take ? page.at(-1)!.id : '' },
+        };
       }
       const perPage = Math.min(100, Number(request.query.get('per_page') ?? 50));
       const pageNumber = Number(request.query.get('page') ?? 0);
       const items = matching.slice(pageNumber * perPage, (pageNumber + 1) * perPage).map(grantJson);
-      if (request.query.get('include_totals') === 'true') return { status: 200, body: { start: pageNumber * perPage, limit: perPage, total: matching.length, client_grants: items } };
+      if (request.query.get('include_totals') === 'true')
+        return {
+          status: 200,
+          body: { start: pageNumber * perPage, limit: perPage, total: matching.length, client_grants: items },
+        };
       return { status: 200, body: items };
     }),
   );
@@ -360,10 +439,14 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
       const body = request.body as { client_id?: string; audience: string; scope?: string[] };
       if (!body.client_id || !clients.has(body.client_id)) return error(404, 'Client not found', 'inexistent_client');
       const known = resourceServers()[body.audience];
-      if (!known) return error(404, `No resource server found with identifier ${body.audience}`, 'inexistent_resource_server');
+      if (!known)
+        return error(404, `No resource server found with identifier ${body.audience}`, 'inexistent_resource_server');
       const unknownScope = (body.scope ?? []).find((scope) => !known.includes(scope));
-      if (unknownScope) return error(400, `Client grant scope not allowed by the resource server: ${unknownScope}`, 'invalid_body');
-      if ([...grants.values()].some((grant) => grant.client_id === body.client_id && grant.audience === body.audience)) {
+      if (unknownScope)
+        return error(400, `Client grant scope not allowed by the resource server: ${unknownScope}`, 'invalid_body');
+      if (
+        [...grants.values()].some((grant) => grant.client_id === body.client_id && grant.audience === body.audience)
+      ) {
         return error(409, 'A client grant for this client and audience already exists.');
       }
       return { status: 201, body: grantJson(createGrant(body.client_id, body.audience, body.scope ?? [])) };
@@ -375,7 +458,9 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
     '/api/v2/client-grants/:id',
     management('read:client_grants', (request) => {
       const grant = grants.get(request.params.id!);
-      return grant ? { status: 200, body: grantJson(grant) } : error(404, 'The client grant does not exist', 'inexistent_client_grant');
+      return grant
+        ? { status: 200, body: grantJson(grant) }
+        : error(404, 'The client grant does not exist', 'inexistent_client_grant');
     }),
   );
 
@@ -413,7 +498,15 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
         registration_endpoint: `${emulator.url}/oidc/register`,
         revocation_endpoint: `${emulator.url}/oauth/revoke`,
         scopes_supported: ['openid', 'profile', 'offline_access', 'name', 'email', 'email_verified'],
-        response_types_supported: ['code', 'token', 'id_token', 'code token', 'code id_token', 'token id_token', 'code token id_token'],
+        response_types_supported: [
+          'code',
+          'token',
+          'id_token',
+          'code token',
+          'code id_token',
+          'token id_token',
+          'code token id_token',
+        ],
         code_challenge_methods_supported: ['S256', 'plain'],
         response_modes_supported: ['query', 'fragment', 'form_post'],
         subject_types_supported: ['public'],
@@ -429,8 +522,12 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
     'POST',
     '/oauth/token',
     (request) => {
-      const form = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, string>;
-      if (form.grant_type !== 'client_credentials') return oauthError(403, 'unsupported_grant_type', `Unsupported grant type: ${String(form.grant_type)}`);
+      const form = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<
+        string,
+        string
+      >;
+      if (form.grant_type !== 'client_credentials')
+        return oauthError(403, 'unsupported_grant_type', `Unsupported grant type: ${String(form.grant_type)}`);
       let clientId = form.client_id;
       let secret = form.client_secret;
       const basic = /^Basic (\S+)$/i.exec(String(request.headers.authorization ?? ''))?.[1];
@@ -450,7 +547,9 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
       const audience = form.audience;
       const scopes = audience ? resourceServers()[audience] : undefined;
       if (!audience || !scopes) return oauthError(403, 'access_denied', `Service not found: ${String(audience)}`);
-      const grant = [...grants.values()].find((candidate) => candidate.client_id === client.client_id && candidate.audience === audience);
+      const grant = [...grants.values()].find(
+        (candidate) => candidate.client_id === client.client_id && candidate.audience === audience,
+      );
       if (!grant) {
         return oauthError(
           403,
@@ -460,11 +559,20 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
       }
       if (audience === managementAudience()) adminTokenRequests++;
       const accessToken = randomToken(64);
-      accessTokens.set(accessToken, { expiresAt: emulator.now() + tokenLifetimeSeconds * 1000, audience, scopes: grant.scope });
+      accessTokens.set(accessToken, {
+        expiresAt: emulator.now() + tokenLifetimeSeconds * 1000,
+        audience,
+        scopes: grant.scope,
+      });
       return {
         status: 200,
         headers: { 'Cache-Control': 'no-store', Pragma: 'no-cache' },
-        body: { access_token: accessToken, scope: grant.scope.join(' '), expires_in: tokenLifetimeSeconds, token_type: 'Bearer' },
+        body: {
+          access_token: accessToken,
+          scope: grant.scope.join(' '),
+          expires_in: tokenLifetimeSeconds,
+          token_type: 'Bearer',
+        },
       };
     },
     { spec: authenticationSpec },
@@ -472,7 +580,11 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
 
   // ---- the tenant's own clients -------------------------------------------------------------------------------------
 
-  const admin = createClient({ name: 'dcr-bridge (Machine to Machine)', app_type: 'non_interactive', grant_types: ['client_credentials'] });
+  const admin = createClient({
+    name: 'dcr-bridge (Machine to Machine)',
+    app_type: 'non_interactive',
+    grant_types: ['client_credentials'],
+  });
 
   await emulator.start(options.port ?? 0);
   domain = new URL(emulator.url).host;
@@ -482,7 +594,12 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
     const response = await fetch(`${emulator.url}/oauth/token`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: secret, audience: API_AUDIENCE }),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_secret: secret,
+        audience: API_AUDIENCE,
+      }),
     });
     await response.arrayBuffer();
     return response.status;
@@ -494,13 +611,22 @@ export async function startAuth0Emulator(options: Auth0EmulatorOptions = {}): Pr
     managementAudience: managementAudience(),
     apiAudience: API_AUDIENCE,
     adminClient: { clientId: admin.client_id, clientSecret: admin.client_secret },
-    ownedClientIds: () => [...clients.values()].filter((client) => client.client_metadata.dcr_bridge_managed === 'true').map((client) => client.client_id),
+    ownedClientIds: () =>
+      [...clients.values()]
+        .filter((client) => client.client_metadata.dcr_bridge_managed === 'true')
+        .map((client) => client.client_id),
     client: (clientId) => clients.get(clientId),
     clientCount: () => clients.size,
-    grants: (clientId) => [...grants.values()].filter((grant) => clientId === undefined || grant.client_id === clientId),
+    grants: (clientId) =>
+      [...grants.values()].filter((grant) => clientId === undefined || grant.client_id === clientId),
     clientState: () => JSON.parse(JSON.stringify({ clients: [...clients.values()], grants: [...grants.values()] })),
     seedForeignClient: (name = 'Payroll (not from the bridge)') => {
-      const client = createClient({ name, app_type: 'non_interactive', grant_types: ['client_credentials'], client_metadata: { team: 'payroll' } });
+      const client = createClient({
+        name,
+        app_type: 'non_interactive',
+        grant_types: ['client_credentials'],
+        client_metadata: { team: 'payroll' },
+      });
       createGrant(client.client_id, API_AUDIENCE, ['read:things']);
       return { clientId: client.client_id, clientSecret: client.client_secret };
     },

@@ -9,11 +9,15 @@ import type { EmulatorDefinition } from './framework.js';
 
 // Every registered driver whose emulator exists: test/emulators/<name>.ts, exporting `<name>Emulator` (`acme-id` →
 // `acmeIdEmulator`, as `npm run new-driver` names it).
-const exportOf = (driver: string) => `${driver.replace(/-([a-z0-9])/g, (_, letter: string) => letter.toUpperCase())}Emulator`;
+const exportOf = (driver: string) =>
+  `${driver.replace(/-([a-z0-9])/g, (_, letter: string) => letter.toUpperCase())}Emulator`;
 const definitions: Record<string, () => Promise<EmulatorDefinition>> = Object.fromEntries(
   driverNames
     .filter((driver) => existsSync(fileURLToPath(new URL(`./${driver}.ts`, import.meta.url))))
-    .map((driver) => [driver, async () => ((await import(`./${driver}.js`)) as Record<string, EmulatorDefinition>)[exportOf(driver)]!]),
+    .map((driver) => [
+      driver,
+      async () => ((await import(`./${driver}.js`)) as Record<string, EmulatorDefinition>)[exportOf(driver)]!,
+    ]),
 );
 
 const [name, ...rest] = process.argv.slice(2);

@@ -6,7 +6,16 @@
  * only the apps it owns) and, on request, Entra's replication delay: a new object is invisible for a while.
  * Every Graph request and answer is checked against the Graph v1.0 subset in `test/vendor-specs/entra/`.
  */
-import { createHash, createPublicKey, randomBytes, randomUUID, verify, X509Certificate, constants as cryptoConstants, generateKeyPairSync } from 'node:crypto';
+import {
+  createHash,
+  createPublicKey,
+  randomBytes,
+  randomUUID,
+  verify,
+  X509Certificate,
+  constants as cryptoConstants,
+  generateKeyPairSync,
+} from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import forge from 'node-forge';
 import { Emulator, type EmulatorDefinition, type EmulatorRequest, type EmulatorResponse } from './framework.js';
@@ -70,7 +79,11 @@ export interface EntraEmulator {
   seedOwnedApplications(count: number, options?: { passwordStarts?: number[]; tags?: string[] }): string[];
   /** Key ids of an application's passwords. */
   passwordKeyIds(appId: string): string[];
-  application(appId: string): { id: string; tags: string[]; passwordKeyIds: string[]; hasServicePrincipal: boolean; properties: Json } | undefined;
+  application(
+    appId: string,
+  ):
+    | { id: string; tags: string[]; passwordKeyIds: string[]; hasServicePrincipal: boolean; properties: Json }
+    | undefined;
   /** Registers an app the bridge did not create (the tenant's own admin app, say) and returns its credentials. */
   seedForeignClient(displayName?: string): { clientId: string; clientSecret: string };
   /** What the IdP holds about its clients (secrets and grants too), as plain JSON: a refused call must leave it equal. */
@@ -127,7 +140,14 @@ function graphSpec(): GraphSpecValidator {
   const spec = GraphSpecValidator.loadGraph(vendorSpecFile(GRAPH_SPEC));
   const id = randomUUID();
   const json = (method: string, path: string, body: unknown) =>
-    spec.validateRequest({ method, path: `${GRAPH_PREFIX}${path}`, query: new URLSearchParams(), contentType: 'application/json', body, hasBody: true });
+    spec.validateRequest({
+      method,
+      path: `${GRAPH_PREFIX}${path}`,
+      query: new URLSearchParams(),
+      contentType: 'application/json',
+      body,
+      hasBody: true,
+    });
   json('POST', '/applications', { displayName: 'warm-up' });
   json('PATCH', `/applications/${id}`, { displayName: 'warm-up' });
   json('POST', `/applications/${id}/addPassword`, { passwordCredential: {} });
@@ -171,7 +191,11 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
     const response = graphError(429, 'TooManyRequests', 'Too many requests.', requestId);
     return {
       ...response,
-      headers: { 'Retry-After': String(retryAfterSeconds), 'x-ms-throttle-scope': `Tenant_Application/ReadWrite/${tenantId}/${appId}`, 'x-ms-throttle-information': 'ResourceUnitLimitExceeded' },
+      headers: {
+        'Retry-After': String(retryAfterSeconds),
+        'x-ms-throttle-scope': `Tenant_Application/ReadWrite/${tenantId}/${appId}`,
+        'x-ms-throttle-information': 'ResourceUnitLimitExceeded',
+      },
     };
   }
 
@@ -209,7 +233,10 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
       hint: secret.slice(0, 3),
       secret,
       startDateTime: start,
-      endDateTime: typeof request.endDateTime === 'string' ? request.endDateTime : new Date(Date.parse(start) + TWO_YEARS_MS).toISOString(),
+      endDateTime:
+        typeof request.endDateTime === 'string'
+          ? request.endDateTime
+          : new Date(Date.parse(start) + TWO_YEARS_MS).toISOString(),
       visibleAt: visibleFrom(),
     };
     app.passwords.push(password);
@@ -234,104 +261,213 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
   servicePrincipals.get(adminSpId)!.visibleAt = 0;
 
   // ---- identity platform -------------------------------------------------------------------------------------
-  emulator.route('GET', '/:tenant/v2.0/.well-known/openid-configuration', (request) => {
-    if (request.params.tenant !== tenantId) return stsError(400, 'invalid_tenant', 90002, `Tenant '${request.params.tenant}' not found.`);
-    const base = `${emulator.url}/${tenantId}`;
-    return {
-      status: 200,
-      body: {
-        issuer: `${base}/v2.0`,
-        authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
-        token_endpoint: `${base}/oauth2/v2.0/token`,
-        device_authorization_endpoint: `${base}/oauth2/v2.0/devicecode`,
-        end_session_endpoint: `${base}/oauth2/v2.0/logout`,
-        jwks_uri: `${emulator.url}/${tenantId}/discovery/v2.0/keys`,
-        token_endpoint_auth_methods_supported: ['client_secret_post', 'private_key_jwt', 'client_secret_basic'],
-        response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token'],
-        subject_types_supported: ['pairwise'],
-        id_token_signing_alg_values_supported: ['RS256'],
-        scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
-        tenant_region_scope: 'EU',
-        cloud_instance_name: 'microsoftonline.com',
-      },
-    };
-  }, { spec: false });
+  emulator.route(
+    'GET',
+    '/:tenant/v2.0/.well-known/openid-configuration',
+    (request) => {
+      if (request.params.tenant !== tenantId)
+        return stsError(400, 'invalid_tenant', 90002, `Tenant '${request.params.tenant}' not found.`);
+      const base = `${emulator.url}/${tenantId}`;
+      return {
+        status: 200,
+        body: {
+          issuer: `${base}/v2.0`,
+          authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
+          token_endpoint: `${base}/oauth2/v2.0/token`,
+          device_authorization_endpoint: `${base}/oauth2/v2.0/devicecode`,
+          end_session_endpoint: `${base}/oauth2/v2.0/logout`,
+          jwks_uri: `${emulator.url}/${tenantId}/discovery/v2.0/keys`,
+          token_endpoint_auth_methods_supported: ['client_secret_post', 'private_key_jwt', 'client_secret_basic'],
+          response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token'],
+          subject_types_supported: ['pairwise'],
+          id_token_signing_alg_values_supported: ['RS256'],
+          scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
+          tenant_region_scope: 'EU',
+          cloud_instance_name: 'microsoftonline.com',
+        },
+      };
+    },
+    { spec: false },
+  );
 
-  emulator.route('POST', '/:tenant/oauth2/v2.0/token', (request) => {
-    if (request.params.tenant !== tenantId) return stsError(400, 'invalid_tenant', 90002, `Tenant '${request.params.tenant}' not found.`);
-    const form = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, string>;
-    const basic = basicCredentials(request.headers.authorization);
-    const clientId = basic?.clientId ?? form.client_id;
-    if (form.grant_type !== 'client_credentials') return stsError(400, 'unsupported_grant_type', 70003, 'The app requested an unsupported grant type.');
-    if (!clientId) return stsError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'client_id'.");
-    const app = byAppId(clientId);
-    if (!app || !replicated(app)) {
-      return stsError(400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory.`);
-    }
-    const scope = form.scope ?? '';
-    if (!/^\S+\/\.default$/.test(scope)) return stsError(400, 'invalid_scope', 1002012, 'The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.');
-    const authenticated = form.client_assertion !== undefined
-      ? assertionIsValid(app, form.client_assertion, form.client_assertion_type, `${emulator.url}/${tenantId}/oauth2/v2.0/token`)
-      : app.passwords.some((password) => password.secret === (basic?.secret ?? form.client_secret) && replicated(password) && Date.parse(password.endDateTime) > Date.now());
-    if (!authenticated) {
-      return form.client_assertion !== undefined
-        ? stsError(401, 'invalid_client', 700027, 'The certificate with identifier used to sign the client assertion is not registered on application.')
-        : stsError(401, 'invalid_client', 7000215, 'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.');
-    }
-    const sp = app.servicePrincipalId ? servicePrincipals.get(app.servicePrincipalId) : undefined;
-    if (!sp || !replicated(sp)) {
-      return stsError(401, 'invalid_client', 7000229, `The client application ${clientId} is missing service principal in the tenant ${tenantId}.`);
-    }
-    if (app === admin) adminTokenRequests++;
-    const accessToken = `eyJ0eXAiOiJKV1QifQ.${randomBytes(32).toString('base64url')}.entra-emulator`;
-    accessTokens.set(accessToken, { appId: app.appId, roles: app === admin ? [ADMIN_ROLE] : [], expiresAt: Date.now() + tokenLifetimeSeconds * 1000 });
-    return {
-      status: 200,
-      headers: { 'cache-control': 'no-store, no-cache', pragma: 'no-cache' },
-      body: { token_type: 'Bearer', expires_in: tokenLifetimeSeconds, ext_expires_in: tokenLifetimeSeconds, access_token: accessToken },
-    };
-  }, { spec: false });
+  emulator.route(
+    'POST',
+    '/:tenant/oauth2/v2.0/token',
+    (request) => {
+      if (request.params.tenant !== tenantId)
+        return stsError(400, 'invalid_tenant', 90002, `Tenant '${request.params.tenant}' not found.`);
+      const form = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<
+        string,
+        string
+      >;
+      const basic = basicCredentials(request.headers.authorization);
+      const clientId = basic?.clientId ?? form.client_id;
+      if (form.grant_type !== 'client_credentials')
+        return stsError(400, 'unsupported_grant_type', 70003, 'The app requested an unsupported grant type.');
+      if (!clientId)
+        return stsError(
+          400,
+          'invalid_request',
+          900144,
+          "The request body must contain the following parameter: 'client_id'.",
+        );
+      const app = byAppId(clientId);
+      if (!app || !replicated(app)) {
+        return stsError(
+          400,
+          'unauthorized_client',
+          700016,
+          `Application with identifier '${clientId}' was not found in the directory.`,
+        );
+      }
+      const scope = form.scope ?? '';
+      if (!/^\S+\/\.default$/.test(scope))
+        return stsError(
+          400,
+          'invalid_scope',
+          1002012,
+          'The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.',
+        );
+      const authenticated =
+        form.client_assertion !== undefined
+          ? assertionIsValid(
+              app,
+              form.client_assertion,
+              form.client_assertion_type,
+              `${emulator.url}/${tenantId}/oauth2/v2.0/token`,
+            )
+          : app.passwords.some(
+              (password) =>
+                password.secret === (basic?.secret ?? form.client_secret) &&
+                replicated(password) &&
+                Date.parse(password.endDateTime) > Date.now(),
+            );
+      if (!authenticated) {
+        return form.client_assertion !== undefined
+          ? stsError(
+              401,
+              'invalid_client',
+              700027,
+              'The certificate with identifier used to sign the client assertion is not registered on application.',
+            )
+          : stsError(
+              401,
+              'invalid_client',
+              7000215,
+              'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.',
+            );
+      }
+      const sp = app.servicePrincipalId ? servicePrincipals.get(app.servicePrincipalId) : undefined;
+      if (!sp || !replicated(sp)) {
+        return stsError(
+          401,
+          'invalid_client',
+          7000229,
+          `The client application ${clientId} is missing service principal in the tenant ${tenantId}.`,
+        );
+      }
+      if (app === admin) adminTokenRequests++;
+      const accessToken = `eyJ0eXAiOiJKV1QifQ.${randomBytes(32).toString('base64url')}.entra-emulator`;
+      accessTokens.set(accessToken, {
+        appId: app.appId,
+        roles: app === admin ? [ADMIN_ROLE] : [],
+        expiresAt: Date.now() + tokenLifetimeSeconds * 1000,
+      });
+      return {
+        status: 200,
+        headers: { 'cache-control': 'no-store, no-cache', pragma: 'no-cache' },
+        body: {
+          token_type: 'Bearer',
+          expires_in: tokenLifetimeSeconds,
+          ext_expires_in: tokenLifetimeSeconds,
+          access_token: accessToken,
+        },
+      };
+    },
+    { spec: false },
+  );
 
   // ---- Microsoft Graph ---------------------------------------------------------------------------------------
   /** Wraps a Graph handler: bearer token check, then the handler, with Graph's response headers on every answer. */
-  function graph(handler: (request: EmulatorRequest, caller: { appId: string; spId: string | undefined }) => EmulatorResponse): (request: EmulatorRequest) => EmulatorResponse {
+  function graph(
+    handler: (request: EmulatorRequest, caller: { appId: string; spId: string | undefined }) => EmulatorResponse,
+  ): (request: EmulatorRequest) => EmulatorResponse {
     return (request) => {
       const requestId = randomUUID();
       const header = request.headers.authorization ?? '';
       const token = header.startsWith('Bearer ') ? accessTokens.get(header.slice(7)) : undefined;
       let response: EmulatorResponse;
       if (!header) response = graphError(401, 'InvalidAuthenticationToken', 'Access token is empty.', requestId);
-      else if (!token) response = graphError(401, 'InvalidAuthenticationToken', 'IDX14100: JWT is not well formed.', requestId);
-      else if (token.expiresAt <= Date.now()) response = graphError(401, 'InvalidAuthenticationToken', 'Lifetime validation failed, the token is expired.', requestId);
-      else if (!token.roles.includes(ADMIN_ROLE)) response = graphError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.', requestId);
-      else response = throttle(token.appId, requestId) ?? handler(request, { appId: token.appId, spId: byAppId(token.appId)?.servicePrincipalId });
+      else if (!token)
+        response = graphError(401, 'InvalidAuthenticationToken', 'IDX14100: JWT is not well formed.', requestId);
+      else if (token.expiresAt <= Date.now())
+        response = graphError(
+          401,
+          'InvalidAuthenticationToken',
+          'Lifetime validation failed, the token is expired.',
+          requestId,
+        );
+      else if (!token.roles.includes(ADMIN_ROLE))
+        response = graphError(
+          403,
+          'Authorization_RequestDenied',
+          'Insufficient privileges to complete the operation.',
+          requestId,
+        );
+      else
+        response =
+          throttle(token.appId, requestId) ??
+          handler(request, { appId: token.appId, spId: byAppId(token.appId)?.servicePrincipalId });
       const headers: Record<string, string> = {
         'request-id': requestId,
         'client-request-id': String(request.headers['client-request-id'] ?? requestId),
-        'x-ms-ags-diagnostic': JSON.stringify({ ServerInfo: { DataCenter: 'Emulator', Slice: 'E', Ring: '0', ScaleUnit: '000', RoleInstance: 'EMU' } }),
+        'x-ms-ags-diagnostic': JSON.stringify({
+          ServerInfo: { DataCenter: 'Emulator', Slice: 'E', Ring: '0', ScaleUnit: '000', RoleInstance: 'EMU' },
+        }),
         'x-ms-resource-unit': '1',
         ...response.headers,
       };
-      if (response.status === 401) headers['www-authenticate'] = `Bearer realm="", authorization_uri="${emulator.url}/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"`;
+      if (response.status === 401)
+        headers['www-authenticate'] =
+          `Bearer realm="", authorization_uri="${emulator.url}/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"`;
       return { ...response, headers };
     };
   }
 
-  const notFound = (key: string) => graphError(404, 'Request_ResourceNotFound', `Resource '${key}' does not exist or one of its queried reference-property objects are not present.`);
-  const denied = () => graphError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
-  const owns = (app: StoredApplication, caller: { spId: string | undefined }) => caller.spId !== undefined && app.owners.includes(caller.spId);
+  const notFound = (key: string) =>
+    graphError(
+      404,
+      'Request_ResourceNotFound',
+      `Resource '${key}' does not exist or one of its queried reference-property objects are not present.`,
+    );
+  const denied = () =>
+    graphError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
+  const owns = (app: StoredApplication, caller: { spId: string | undefined }) =>
+    caller.spId !== undefined && app.owners.includes(caller.spId);
 
   const appByObjectId = (request: EmulatorRequest) => visible(applications.get(request.params.id!));
   const appByAlternateKey = (request: EmulatorRequest) => visible(byAppId(request.params.appId!));
 
-  const readApplication = (find: (request: EmulatorRequest) => StoredApplication | undefined, key: (request: EmulatorRequest) => string) =>
+  const readApplication = (
+    find: (request: EmulatorRequest) => StoredApplication | undefined,
+    key: (request: EmulatorRequest) => string,
+  ) =>
     graph((request) => {
       const app = find(request);
       if (!app) return notFound(key(request));
-      return { status: 200, body: { '@odata.context': `${emulator.url}${GRAPH_PREFIX}/$metadata#applications/$entity`, ...select(representation(app), request.query) } };
+      return {
+        status: 200,
+        body: {
+          '@odata.context': `${emulator.url}${GRAPH_PREFIX}/$metadata#applications/$entity`,
+          ...select(representation(app), request.query),
+        },
+      };
     });
 
-  const updateApplication = (find: (request: EmulatorRequest) => StoredApplication | undefined, key: (request: EmulatorRequest) => string) =>
+  const updateApplication = (
+    find: (request: EmulatorRequest) => StoredApplication | undefined,
+    key: (request: EmulatorRequest) => string,
+  ) =>
     graph((request, caller) => {
       const app = find(request);
       if (!app) return notFound(key(request));
@@ -343,7 +479,10 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
       return { status: 204 };
     });
 
-  const deleteApplication = (find: (request: EmulatorRequest) => StoredApplication | undefined, key: (request: EmulatorRequest) => string) =>
+  const deleteApplication = (
+    find: (request: EmulatorRequest) => StoredApplication | undefined,
+    key: (request: EmulatorRequest) => string,
+  ) =>
     graph((request, caller) => {
       const app = find(request);
       if (!app) return notFound(key(request));
@@ -357,112 +496,171 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
   const objectKey = (request: EmulatorRequest) => request.params.id!;
   const appIdKey = (request: EmulatorRequest) => request.params.appId!;
 
-  emulator.route('GET', `${GRAPH_PREFIX}/applications`, graph((request) => {
-    const filter = request.query.get('$filter');
-    let matches = [...applications.values()].filter((app) => visible(app));
-    if (filter !== null) {
-      const predicate = parseFilter(filter);
-      if (!predicate) return graphError(400, 'Request_UnsupportedQuery', 'Unsupported or invalid query filter clause specified.');
-      matches = matches.filter((app) => predicate(representation(app)));
-    }
-    const top = Number(request.query.get('$top') ?? 100);
-    if (top > 999) return graphError(400, 'Request_BadRequest', `Invalid page size specified: '${top}'. Must be between 1 and 999 inclusive.`);
-    // Pages in object-id order; the next link's `$skiptoken` is where the next page starts.
-    const skiptoken = request.query.get('$skiptoken');
-    matches.sort((a, b) => (a.id < b.id ? -1 : 1));
-    if (skiptoken !== null) matches = matches.filter((app) => app.id > skiptoken);
-    const page = matches.slice(0, Math.min(top, maxPageSize));
-    const next = new URLSearchParams(request.query);
-    next.set('$skiptoken', page.at(-1)?.id ?? '');
-    return {
-      status: 200,
-      body: {
-        '@odata.context': `${emulator.url}${GRAPH_PREFIX}/$metadata#applications`,
-        value: page.map((app) => select(representation(app), request.query)),
-        ...(matches.length > page.length ? { '@odata.nextLink': `${emulator.url}${GRAPH_PREFIX}/applications?${next.toString()}` } : {}),
-      },
-    };
-  }));
+  emulator.route(
+    'GET',
+    `${GRAPH_PREFIX}/applications`,
+    graph((request) => {
+      const filter = request.query.get('$filter');
+      let matches = [...applications.values()].filter((app) => visible(app));
+      if (filter !== null) {
+        const predicate = parseFilter(filter);
+        if (!predicate)
+          return graphError(400, 'Request_UnsupportedQuery', 'Unsupported or invalid query filter clause specified.');
+        matches = matches.filter((app) => predicate(representation(app)));
+      }
+      const top = Number(request.query.get('$top') ?? 100);
+      if (top > 999)
+        return graphError(
+          400,
+          'Request_BadRequest',
+          `Invalid page size specified: '${top}'. Must be between 1 and 999 inclusive.`,
+        );
+      // Pages in object-id order; the next link's `$skiptoken` is where the next page starts.
+      const skiptoken = request.query.get('$skiptoken');
+      matches.sort((a, b) => (a.id < b.id ? -1 : 1));
+      if (skiptoken !== null) matches = matches.filter((app) => app.id > skiptoken);
+      const page = matches.slice(0, Math.min(top, maxPageSize));
+      const next = new URLSearchParams(request.query);
+      next.set('$skiptoken', page.at(-1)?.id ?? '');
+      return {
+        status: 200,
+        body: {
+          '@odata.context': `${emulator.url}${GRAPH_PREFIX}/$metadata#applications`,
+          value: page.map((app) => select(representation(app), request.query)),
+          ...(matches.length > page.length
+            ? { '@odata.nextLink': `${emulator.url}${GRAPH_PREFIX}/applications?${next.toString()}` }
+            : {}),
+        },
+      };
+    }),
+  );
 
-  emulator.route('POST', `${GRAPH_PREFIX}/applications`, graph((request, caller) => {
-    const body = (request.body ?? {}) as Json;
-    const problem = invalidApplication(body, true);
-    if (problem) return graphError(400, 'Request_BadRequest', problem);
-    const { passwordCredentials: _passwords, id: _id, appId: _appId, ...properties } = body;
-    const app = createApplication(properties, caller.spId ? [caller.spId] : []);
-    return { status: 201, headers: { location: `${emulator.url}${GRAPH_PREFIX}/directoryObjects/${app.id}/Microsoft.DirectoryServices.Application` }, body: { '@odata.context': `${emulator.url}${GRAPH_PREFIX}/$metadata#applications/$entity`, ...representation(app) } };
-  }));
+  emulator.route(
+    'POST',
+    `${GRAPH_PREFIX}/applications`,
+    graph((request, caller) => {
+      const body = (request.body ?? {}) as Json;
+      const problem = invalidApplication(body, true);
+      if (problem) return graphError(400, 'Request_BadRequest', problem);
+      const { passwordCredentials: _passwords, id: _id, appId: _appId, ...properties } = body;
+      const app = createApplication(properties, caller.spId ? [caller.spId] : []);
+      return {
+        status: 201,
+        headers: {
+          location: `${emulator.url}${GRAPH_PREFIX}/directoryObjects/${app.id}/Microsoft.DirectoryServices.Application`,
+        },
+        body: {
+          '@odata.context': `${emulator.url}${GRAPH_PREFIX}/$metadata#applications/$entity`,
+          ...representation(app),
+        },
+      };
+    }),
+  );
 
   emulator.route('GET', `${GRAPH_PREFIX}/applications/:id`, readApplication(appByObjectId, objectKey));
   emulator.route('PATCH', `${GRAPH_PREFIX}/applications/:id`, updateApplication(appByObjectId, objectKey));
   emulator.route('DELETE', `${GRAPH_PREFIX}/applications/:id`, deleteApplication(appByObjectId, objectKey));
   emulator.route('GET', `${GRAPH_PREFIX}/applications(appId=':appId')`, readApplication(appByAlternateKey, appIdKey));
-  emulator.route('PATCH', `${GRAPH_PREFIX}/applications(appId=':appId')`, updateApplication(appByAlternateKey, appIdKey));
-  emulator.route('DELETE', `${GRAPH_PREFIX}/applications(appId=':appId')`, deleteApplication(appByAlternateKey, appIdKey));
+  emulator.route(
+    'PATCH',
+    `${GRAPH_PREFIX}/applications(appId=':appId')`,
+    updateApplication(appByAlternateKey, appIdKey),
+  );
+  emulator.route(
+    'DELETE',
+    `${GRAPH_PREFIX}/applications(appId=':appId')`,
+    deleteApplication(appByAlternateKey, appIdKey),
+  );
 
-  emulator.route('POST', `${GRAPH_PREFIX}/applications/:id/addPassword`, graph((request, caller) => {
-    const app = appByObjectId(request);
-    if (!app) return notFound(request.params.id!);
-    if (!owns(app, caller)) return denied();
-    const password = addPassword(app, ((request.body as Json | undefined)?.passwordCredential ?? {}) as Json);
-    return {
-      status: 200,
-      body: {
-        '@odata.context': `${emulator.url}${GRAPH_PREFIX}/$metadata#microsoft.graph.passwordCredential`,
-        customKeyIdentifier: null,
-        displayName: password.displayName,
-        endDateTime: password.endDateTime,
-        hint: password.hint,
-        keyId: password.keyId,
-        secretText: password.secret,
-        startDateTime: password.startDateTime,
-      },
-    };
-  }));
+  emulator.route(
+    'POST',
+    `${GRAPH_PREFIX}/applications/:id/addPassword`,
+    graph((request, caller) => {
+      const app = appByObjectId(request);
+      if (!app) return notFound(request.params.id!);
+      if (!owns(app, caller)) return denied();
+      const password = addPassword(app, ((request.body as Json | undefined)?.passwordCredential ?? {}) as Json);
+      return {
+        status: 200,
+        body: {
+          '@odata.context': `${emulator.url}${GRAPH_PREFIX}/$metadata#microsoft.graph.passwordCredential`,
+          customKeyIdentifier: null,
+          displayName: password.displayName,
+          endDateTime: password.endDateTime,
+          hint: password.hint,
+          keyId: password.keyId,
+          secretText: password.secret,
+          startDateTime: password.startDateTime,
+        },
+      };
+    }),
+  );
 
-  emulator.route('POST', `${GRAPH_PREFIX}/applications/:id/removePassword`, graph((request, caller) => {
-    const app = appByObjectId(request);
-    if (!app) return notFound(request.params.id!);
-    if (!owns(app, caller)) return denied();
-    const keyId = String((request.body as Json).keyId);
-    const index = app.passwords.findIndex((password) => password.keyId === keyId);
-    if (index < 0) return graphError(400, 'Request_BadRequest', `No password credential found with keyId ${keyId}.`);
-    app.passwords.splice(index, 1);
-    return { status: 204 };
-  }));
+  emulator.route(
+    'POST',
+    `${GRAPH_PREFIX}/applications/:id/removePassword`,
+    graph((request, caller) => {
+      const app = appByObjectId(request);
+      if (!app) return notFound(request.params.id!);
+      if (!owns(app, caller)) return denied();
+      const keyId = String((request.body as Json).keyId);
+      const index = app.passwords.findIndex((password) => password.keyId === keyId);
+      if (index < 0) return graphError(400, 'Request_BadRequest', `No password credential found with keyId ${keyId}.`);
+      app.passwords.splice(index, 1);
+      return { status: 204 };
+    }),
+  );
 
-  emulator.route('POST', `${GRAPH_PREFIX}/servicePrincipals`, graph((request, caller) => {
-    const appId = (request.body as Json | undefined)?.appId;
-    if (typeof appId !== 'string') return graphError(400, 'Request_BadRequest', "Property 'appId' is required.");
-    const app = visible(byAppId(appId));
-    if (!app) return graphError(400, 'Request_BadRequest', `The appId '${appId}' of the service principal does not reference a valid application object.`);
-    if (!owns(app, caller)) return denied();
-    if (app.servicePrincipalId) return graphError(409, 'Request_MultipleObjectsWithSameKeyValue', 'The service principal cannot be created, updated, or restored because the service principal name is already in use.');
-    const id = createServicePrincipal(app);
-    return {
-      status: 201,
-      body: {
-        '@odata.context': `${emulator.url}${GRAPH_PREFIX}/$metadata#servicePrincipals/$entity`,
-        id,
-        appId,
-        accountEnabled: true,
-        appDisplayName: app.properties.displayName ?? null,
-        displayName: app.properties.displayName ?? null,
-        servicePrincipalType: 'Application',
-        servicePrincipalNames: [appId],
-        tags: [],
-      },
-    };
-  }));
+  emulator.route(
+    'POST',
+    `${GRAPH_PREFIX}/servicePrincipals`,
+    graph((request, caller) => {
+      const appId = (request.body as Json | undefined)?.appId;
+      if (typeof appId !== 'string') return graphError(400, 'Request_BadRequest', "Property 'appId' is required.");
+      const app = visible(byAppId(appId));
+      if (!app)
+        return graphError(
+          400,
+          'Request_BadRequest',
+          `The appId '${appId}' of the service principal does not reference a valid application object.`,
+        );
+      if (!owns(app, caller)) return denied();
+      if (app.servicePrincipalId)
+        return graphError(
+          409,
+          'Request_MultipleObjectsWithSameKeyValue',
+          'The service principal cannot be created, updated, or restored because the service principal name is already in use.',
+        );
+      const id = createServicePrincipal(app);
+      return {
+        status: 201,
+        body: {
+          '@odata.context': `${emulator.url}${GRAPH_PREFIX}/$metadata#servicePrincipals/$entity`,
+          id,
+          appId,
+          accountEnabled: true,
+          appDisplayName: app.properties.displayName ?? null,
+          displayName: app.properties.displayName ?? null,
+          servicePrincipalType: 'Application',
+          servicePrincipalNames: [appId],
+          tags: [],
+        },
+      };
+    }),
+  );
 
-  emulator.route('DELETE', `${GRAPH_PREFIX}/servicePrincipals/:id`, graph((request) => {
-    const sp = servicePrincipals.get(request.params.id!);
-    if (!sp || !replicated(sp)) return notFound(request.params.id!);
-    servicePrincipals.delete(sp.id);
-    const app = byAppId(sp.appId);
-    if (app) app.servicePrincipalId = undefined;
-    return { status: 204 };
-  }));
+  emulator.route(
+    'DELETE',
+    `${GRAPH_PREFIX}/servicePrincipals/:id`,
+    graph((request) => {
+      const sp = servicePrincipals.get(request.params.id!);
+      if (!sp || !replicated(sp)) return notFound(request.params.id!);
+      servicePrincipals.delete(sp.id);
+      const app = byAppId(sp.appId);
+      if (app) app.servicePrincipalId = undefined;
+      return { status: 204 };
+    }),
+  );
 
   function representation(app: StoredApplication): Json {
     return {
@@ -478,21 +676,25 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
       info: { logoUrl: null, marketingUrl: null, privacyStatementUrl: null, supportUrl: null, termsOfServiceUrl: null },
       publicClient: { redirectUris: [] },
       spa: { redirectUris: [] },
-      web: { homePageUrl: null, logoutUrl: null, redirectUris: [], implicitGrantSettings: { enableAccessTokenIssuance: false, enableIdTokenIssuance: false }, redirectUriSettings: [] },
+      web: {
+        homePageUrl: null,
+        logoutUrl: null,
+        redirectUris: [],
+        implicitGrantSettings: { enableAccessTokenIssuance: false, enableIdTokenIssuance: false },
+        redirectUriSettings: [],
+      },
       keyCredentials: [],
       requiredResourceAccess: [],
       ...app.properties,
-      passwordCredentials: app.passwords
-        .filter(replicated)
-        .map((password) => ({
-          customKeyIdentifier: null,
-          displayName: password.displayName,
-          endDateTime: password.endDateTime,
-          hint: password.hint,
-          keyId: password.keyId,
-          secretText: null,
-          startDateTime: password.startDateTime,
-        })),
+      passwordCredentials: app.passwords.filter(replicated).map((password) => ({
+        customKeyIdentifier: null,
+        displayName: password.displayName,
+        endDateTime: password.endDateTime,
+        hint: password.hint,
+        keyId: password.keyId,
+        secretText: null,
+        startDateTime: password.startDateTime,
+      })),
     };
   }
 
@@ -517,18 +719,33 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
       };
     },
     ownedClientIds: () =>
-      [...applications.values()].filter((app) => !app.deleted && Array.isArray(app.properties.tags) && (app.properties.tags as string[]).includes(OWNER_TAG)).map((app) => app.appId),
+      [...applications.values()]
+        .filter(
+          (app) =>
+            !app.deleted && Array.isArray(app.properties.tags) && (app.properties.tags as string[]).includes(OWNER_TAG),
+        )
+        .map((app) => app.appId),
     applicationCount: () => [...applications.values()].filter((app) => !app.deleted).length,
     seedOwnedApplications: (count: number, options: { passwordStarts?: number[]; tags?: string[] } = {}) => {
       const seeded: string[] = [];
       for (let index = 0; index < count; index++) {
-        const app = createApplication({ displayName: `seeded ${index}`, signInAudience: 'AzureADMyOrg', tags: [OWNER_TAG, ...(options.tags ?? [])] }, [adminSpId]);
+        const app = createApplication(
+          {
+            displayName: `seeded ${index}`,
+            signInAudience: 'AzureADMyOrg',
+            tags: [OWNER_TAG, ...(options.tags ?? [])],
+          },
+          [adminSpId],
+        );
         applications.delete(app.id);
         app.id = `00000000-0000-4000-8000-${String(seededCount++).padStart(12, '0')}`;
         app.visibleAt = 0;
         applications.set(app.id, app);
         for (const start of options.passwordStarts ?? [Date.now() - 86_400_000]) {
-          const password = addPassword(app, { displayName: 'dcr-bridge', startDateTime: new Date(start).toISOString() });
+          const password = addPassword(app, {
+            displayName: 'dcr-bridge',
+            startDateTime: new Date(start).toISOString(),
+          });
           password.visibleAt = 0;
         }
         seeded.push(app.appId);
@@ -547,7 +764,13 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
         properties: structuredClone(app.properties),
       };
     },
-    clientState: () => JSON.parse(JSON.stringify({ applications: [...applications.values()], servicePrincipals: [...servicePrincipals.values()] })),
+    clientState: () =>
+      JSON.parse(
+        JSON.stringify({
+          applications: [...applications.values()],
+          servicePrincipals: [...servicePrincipals.values()],
+        }),
+      ),
     seedForeignClient: (displayName = 'Contoso admin console') => {
       const app = createApplication({ displayName, tags: ['HideApp'] }, []);
       app.visibleAt = 0;
@@ -571,7 +794,12 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
       const response = await fetch(`${emulator.url}/${tenantId}/oauth2/v2.0/token`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: secret, scope: `${emulator.url}/.default` }),
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: clientId,
+          client_secret: secret,
+          scope: `${emulator.url}/.default`,
+        }),
       });
       await response.arrayBuffer();
       return response.ok;
@@ -595,7 +823,17 @@ export const entraEmulator: EmulatorDefinition = {
 function graphError(status: number, code: string, message: string, requestId: string = randomUUID()): EmulatorResponse {
   const headers: Record<string, string> = {};
   if (status === 429) headers['Retry-After'] = '1';
-  return { status, headers, body: { error: { code, message, innerError: { date: new Date().toISOString(), 'request-id': requestId, 'client-request-id': requestId } } } };
+  return {
+    status,
+    headers,
+    body: {
+      error: {
+        code,
+        message,
+        innerError: { date: new Date().toISOString(), 'request-id': requestId, 'client-request-id': requestId },
+      },
+    },
+  };
 }
 
 /** The identity platform's (AADSTS) error body. */
@@ -630,12 +868,19 @@ function basicCredentials(header: string | undefined): { clientId: string; secre
   const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) return undefined;
-  return { clientId: decodeURIComponent(decoded.slice(0, colon)), secret: decodeURIComponent(decoded.slice(colon + 1)) };
+  return {
+    clientId: decodeURIComponent(decoded.slice(0, colon)),
+    secret: decodeURIComponent(decoded.slice(colon + 1)),
+  };
 }
 
 const REDIRECT_RULES: Record<string, (uri: URL) => boolean> = {
-  web: (uri) => uri.protocol === 'https:' || (uri.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(uri.hostname)),
-  spa: (uri) => uri.protocol === 'https:' || (uri.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(uri.hostname)),
+  web: (uri) =>
+    uri.protocol === 'https:' ||
+    (uri.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(uri.hostname)),
+  spa: (uri) =>
+    uri.protocol === 'https:' ||
+    (uri.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(uri.hostname)),
   publicClient: (uri) => !['javascript:', 'data:', 'file:'].includes(uri.protocol),
 };
 
@@ -648,7 +893,8 @@ function invalidApplication(body: Json, creating: boolean): string | undefined {
     const settings = body[platform] as { redirectUris?: unknown } | null | undefined;
     const uris = settings?.redirectUris;
     if (uris === undefined || uris === null) continue;
-    if (!Array.isArray(uris) || uris.length > 256) return `Invalid value specified for property '${platform}' of resource 'Application'.`;
+    if (!Array.isArray(uris) || uris.length > 256)
+      return `Invalid value specified for property '${platform}' of resource 'Application'.`;
     for (const uri of uris) {
       let parsed: URL;
       try {
@@ -656,10 +902,12 @@ function invalidApplication(body: Json, creating: boolean): string | undefined {
       } catch {
         return `Invalid value specified for property '${platform}' of resource 'Application'.`;
       }
-      if (!rule(parsed) || parsed.hash !== '') return `Invalid value specified for property '${platform}' of resource 'Application'.`;
+      if (!rule(parsed) || parsed.hash !== '')
+        return `Invalid value specified for property '${platform}' of resource 'Application'.`;
     }
   }
-  if (typeof body.notes === 'string' && body.notes.length > 1024) return "Invalid value specified for property 'notes' of resource 'Application'.";
+  if (typeof body.notes === 'string' && body.notes.length > 1024)
+    return "Invalid value specified for property 'notes' of resource 'Application'.";
   if (Array.isArray(body.tags) && body.tags.some((tag) => typeof tag !== 'string' || tag.length > 256)) {
     return "Invalid value specified for property 'tags' of resource 'Application'.";
   }
@@ -687,7 +935,12 @@ function thumbprintSha256(certificatePem: string): string {
 }
 
 /** A client assertion (RFC 7523) as MSAL signs it: PS256 or RS256, `x5t#S256` naming a certificate of the app. */
-function assertionIsValid(app: StoredApplication, assertion: string, assertionType: string | undefined, audience: string): boolean {
+function assertionIsValid(
+  app: StoredApplication,
+  assertion: string,
+  assertionType: string | undefined,
+  audience: string,
+): boolean {
   if (assertionType !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') return false;
   const [headerPart, payloadPart, signaturePart] = assertion.split('.');
   if (!headerPart || !payloadPart || !signaturePart) return false;
@@ -704,7 +957,14 @@ function assertionIsValid(app: StoredApplication, assertion: string, assertionTy
         ? verify('sha256', data, { key, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, signature)
         : header.alg === 'RS256' && verify('sha256', data, key, signature);
     const now = Date.now() / 1000;
-    return signed && payload.aud === audience && payload.iss === app.appId && payload.sub === app.appId && typeof payload.exp === 'number' && payload.exp > now;
+    return (
+      signed &&
+      payload.aud === audience &&
+      payload.iss === app.appId &&
+      payload.sub === app.appId &&
+      typeof payload.exp === 'number' &&
+      payload.exp > now
+    );
   } catch {
     return false;
   }

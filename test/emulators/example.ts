@@ -38,11 +38,19 @@ export interface ExampleEmulator {
 }
 
 const OWNER_MEMBER = 'dcr_bridge.managed';
-const error = (status: number, code: string, description: string): EmulatorResponse => ({ status, body: { error: code, error_description: description } });
+const error = (status: number, code: string, description: string): EmulatorResponse => ({
+  status,
+  body: { error: code, error_description: description },
+});
 const NOT_FOUND = error(404, 'not_found', 'No client has this id.');
 
-export async function startExampleEmulator(options: { port?: number; tokenLifetimeSeconds?: number } = {}): Promise<ExampleEmulator> {
-  const emulator = new Emulator({ name: 'example', spec: SpecValidator.load(vendorSpecFile('example/example-idp-admin.yaml')) });
+export async function startExampleEmulator(
+  options: { port?: number; tokenLifetimeSeconds?: number } = {},
+): Promise<ExampleEmulator> {
+  const emulator = new Emulator({
+    name: 'example',
+    spec: SpecValidator.load(vendorSpecFile('example/example-idp-admin.yaml')),
+  });
   const clients = new Map<string, StoredClient>();
   const tokens = new Map<string, number>();
   const admin = { clientId: 'dcr-bridge-admin', clientSecret: randomBytes(24).toString('base64url') };
@@ -52,7 +60,11 @@ export async function startExampleEmulator(options: { port?: number; tokenLifeti
 
   function authenticates(clientId: string, secret: string): boolean {
     const expected = clientId === admin.clientId ? admin.clientSecret : clients.get(clientId)?.secret;
-    return expected !== undefined && expected.length === secret.length && timingSafeEqual(Buffer.from(expected), Buffer.from(secret));
+    return (
+      expected !== undefined &&
+      expected.length === secret.length &&
+      timingSafeEqual(Buffer.from(expected), Buffer.from(secret))
+    );
   }
 
   /** Admin routes: a live bearer token of the admin client, else 401. */
@@ -61,7 +73,8 @@ export async function startExampleEmulator(options: { port?: number; tokenLifeti
     (request: EmulatorRequest): EmulatorResponse => {
       const token = /^Bearer (\S+)$/.exec(String(request.headers.authorization ?? ''))?.[1];
       const expiresAt = token === undefined ? undefined : tokens.get(token);
-      if (expiresAt === undefined || expiresAt <= Date.now()) return error(401, 'invalid_token', 'The access token is missing, unknown or expired.');
+      if (expiresAt === undefined || expiresAt <= Date.now())
+        return error(401, 'invalid_token', 'The access token is missing, unknown or expired.');
       return handler(request);
     };
   const withClient = (handler: (client: StoredClient, request: EmulatorRequest) => EmulatorResponse) =>
@@ -72,7 +85,12 @@ export async function startExampleEmulator(options: { port?: number; tokenLifeti
 
   function store(fields: Json): StoredClient {
     const client: StoredClient = {
-      fields: { ...fields, metadata: { ...(fields.metadata as Record<string, string>) }, client_id: String(fields.client_id), created_at: Math.floor(Date.now() / 1000) },
+      fields: {
+        ...fields,
+        metadata: { ...(fields.metadata as Record<string, string>) },
+        client_id: String(fields.client_id),
+        created_at: Math.floor(Date.now() / 1000),
+      },
       secret: newSecret(),
     };
     clients.set(client.fields.client_id, client);
@@ -85,10 +103,14 @@ export async function startExampleEmulator(options: { port?: number; tokenLifeti
     (request) => {
       const form = (request.body ?? {}) as Record<string, string>;
       const basic = /^Basic (\S+)$/i.exec(String(request.headers.authorization ?? ''))?.[1];
-      const [id, secret] = basic ? Buffer.from(basic, 'base64').toString('utf8').split(':').map(decodeURIComponent) : [form.client_id, form.client_secret];
+      const [id, secret] = basic
+        ? Buffer.from(basic, 'base64').toString('utf8').split(':').map(decodeURIComponent)
+        : [form.client_id, form.client_secret];
       if (id === admin.clientId) adminTokenRequests++;
-      if (form.grant_type !== 'client_credentials') return error(400, 'unsupported_grant_type', 'Only client_credentials is supported.');
-      if (!id || !secret || !authenticates(id, secret)) return error(401, 'invalid_client', 'Client authentication failed.');
+      if (form.grant_type !== 'client_credentials')
+        return error(400, 'unsupported_grant_type', 'Only client_credentials is supported.');
+      if (!id || !secret || !authenticates(id, secret))
+        return error(401, 'invalid_client', 'Client authentication failed.');
       const token = randomBytes(24).toString('base64url');
       const lifetime = options.tokenLifetimeSeconds ?? 3600;
       if (id === admin.clientId) tokens.set(token, Date.now() + lifetime * 1000);
@@ -114,12 +136,21 @@ export async function startExampleEmulator(options: { port?: number; tokenLifeti
       return { status: 201, body: { ...publicView(client), client_secret: client.secret } };
     }),
   );
-  emulator.route('GET', '/clients/:client_id', withClient((client) => ({ status: 200, body: publicView(client) })));
+  emulator.route(
+    'GET',
+    '/clients/:client_id',
+    withClient((client) => ({ status: 200, body: publicView(client) })),
+  );
   emulator.route(
     'PUT',
     '/clients/:client_id',
     withClient((client, request) => {
-      client.fields = { ...(request.body as Json), metadata: { ...((request.body as Json).metadata as Record<string, string>) }, client_id: client.fields.client_id, created_at: client.fields.created_at };
+      client.fields = {
+        ...(request.body as Json),
+        metadata: { ...((request.body as Json).metadata as Record<string, string>) },
+        client_id: client.fields.client_id,
+        created_at: client.fields.created_at,
+      };
       return { status: 200, body: publicView(client) };
     }),
   );
@@ -141,14 +172,29 @@ export async function startExampleEmulator(options: { port?: number; tokenLifeti
   );
 
   await emulator.start(options.port ?? 0);
-  const driverEnv = { DCR_DRIVER: 'example', EXAMPLE_URL: emulator.url, EXAMPLE_CLIENT_ID: admin.clientId, EXAMPLE_CLIENT_SECRET: admin.clientSecret };
+  const driverEnv = {
+    DCR_DRIVER: 'example',
+    EXAMPLE_URL: emulator.url,
+    EXAMPLE_CLIENT_ID: admin.clientId,
+    EXAMPLE_CLIENT_SECRET: admin.clientSecret,
+  };
   return {
     emulator,
     admin,
     driverEnv,
-    ownedClientIds: () => [...clients.values()].filter((client) => client.fields.metadata[OWNER_MEMBER] === 'true').map((client) => client.fields.client_id),
+    ownedClientIds: () =>
+      [...clients.values()]
+        .filter((client) => client.fields.metadata[OWNER_MEMBER] === 'true')
+        .map((client) => client.fields.client_id),
     seedForeignClient(clientId = 'operator-console') {
-      const client = store({ client_id: clientId, client_name: 'operator console', redirect_uris: [], grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic', metadata: { team: 'operations' } });
+      const client = store({
+        client_id: clientId,
+        client_name: 'operator console',
+        redirect_uris: [],
+        grant_types: ['client_credentials'],
+        token_endpoint_auth_method: 'client_secret_basic',
+        metadata: { team: 'operations' },
+      });
       return { clientId, clientSecret: client.secret };
     },
     clientState: () => JSON.parse(JSON.stringify([...clients.values()])),

@@ -7,7 +7,10 @@ import { VirtualClock } from '../support/virtual-clock.js';
 const CLIENTS = 'GET /admin/realms/:realm/clients';
 
 describe('emulator framework', () => {
-  const emulator = new Emulator({ name: 'test', spec: SpecValidator.load(vendorSpecFile('keycloak/keycloak-26.0.0-admin-clients-subset.yaml')) });
+  const emulator = new Emulator({
+    name: 'test',
+    spec: SpecValidator.load(vendorSpecFile('keycloak/keycloak-26.0.0-admin-clients-subset.yaml')),
+  });
   let calls = 0;
   before(async () => {
     emulator.route('GET', '/admin/realms/:realm/clients', () => {
@@ -44,7 +47,8 @@ describe('emulator framework', () => {
   it('plays scripted faults on the nth call of a route, for as many calls as asked', async () => {
     emulator.injectFault({ route: CLIENTS, nth: 2, times: 2, status: 503, headers: { 'Retry-After': '1' } });
     const statuses: number[] = [];
-    for (let index = 0; index < 4; index++) statuses.push((await fetch(`${emulator.url}/admin/realms/r/clients`)).status);
+    for (let index = 0; index < 4; index++)
+      statuses.push((await fetch(`${emulator.url}/admin/realms/r/clients`)).status);
     assert.deepEqual(statuses, [200, 503, 503, 200]);
     assert.equal(emulator.requestsTo(CLIENTS).at(-2)?.outcome, 503);
     emulator.clearFaults();
@@ -80,26 +84,50 @@ describe('spec validator', () => {
       label: 'x',
       signOnMode: 'OPENID_CONNECT',
       credentials: { oauthClient: { token_endpoint_auth_method: 'client_secret_basic' } },
-      settings: { oauthClient: { grant_types: ['client_credentials'], application_type: 'service', redirect_uris: [] } },
+      settings: {
+        oauthClient: { grant_types: ['client_credentials'], application_type: 'service', redirect_uris: [] },
+      },
     };
-    const request = { method: 'POST', path: '/api/v1/apps', query: new URLSearchParams(), contentType: 'application/json', hasBody: true };
+    const request = {
+      method: 'POST',
+      path: '/api/v1/apps',
+      query: new URLSearchParams(),
+      contentType: 'application/json',
+      hasBody: true,
+    };
     assert.deepEqual(okta.validateRequest({ ...request, body: app }), []);
     const wrongGrant = structuredClone(app);
     wrongGrant.settings.oauthClient.grant_types = ['no_such_grant'];
-    assert.ok(okta.validateRequest({ ...request, body: wrongGrant }).some((problem) => problem.includes('grant_types/0')));
+    assert.ok(
+      okta.validateRequest({ ...request, body: wrongGrant }).some((problem) => problem.includes('grant_types/0')),
+    );
   });
 
   it('validates OpenAPI 3.1 documents (Auth0) with additionalProperties: false', () => {
     const auth0 = SpecValidator.load(vendorSpecFile('auth0/auth0-management-clients-subset.json'));
-    const request = { method: 'POST', path: '/clients', query: new URLSearchParams(), contentType: 'application/json', hasBody: true };
+    const request = {
+      method: 'POST',
+      path: '/clients',
+      query: new URLSearchParams(),
+      contentType: 'application/json',
+      hasBody: true,
+    };
     assert.deepEqual(auth0.validateRequest({ ...request, body: { name: 'x', app_type: 'non_interactive' } }), []);
-    assert.ok(auth0.validateRequest({ ...request, body: { name: 'x', client_secret: 'not allowed on create' } }).length > 0);
+    assert.ok(
+      auth0.validateRequest({ ...request, body: { name: 'x', client_secret: 'not allowed on create' } }).length > 0,
+    );
   });
 
   it('matches OData key paths (Graph) and undeclared query parameters', () => {
     const graph = SpecValidator.load(vendorSpecFile('entra/graph-v1.0-applications-subset.openapi.json'));
     assert.equal(graph.match('GET', "/applications(appId='0000')")?.operationId, 'applications.getByAppId');
-    const problems = graph.validateRequest({ method: 'GET', path: '/applications', query: new URLSearchParams('$bogus=1'), hasBody: false, body: undefined });
+    const problems = graph.validateRequest({
+      method: 'GET',
+      path: '/applications',
+      query: new URLSearchParams('$bogus=1'),
+      hasBody: false,
+      body: undefined,
+    });
     assert.deepEqual(problems, ['GET /applications: query parameter $bogus is not in the spec']);
   });
 });
@@ -133,7 +161,8 @@ describe('emulator framework, lost answers', () => {
     await assert.rejects(fetch(`${emulator.url}/things`, { method: 'POST', signal: controller.signal }));
     const request = emulator.requestsTo('POST /things').at(-1)!;
     // The hang-up reaches the emulator as a closed socket a few event-loop turns later.
-    for (let turn = 0; turn < 500 && request.outcome !== 'dropped'; turn++) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (let turn = 0; turn < 500 && request.outcome !== 'dropped'; turn++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     assert.equal(request.outcome, 'dropped');
     assert.equal(handled, 0);
   });

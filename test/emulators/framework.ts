@@ -159,7 +159,14 @@ export class Emulator {
         }),
       )
       .join('/');
-    this.routes.push({ key: `${method} ${pattern}`, method, pattern: new RegExp(`^${source}/?$`), names, handler, options });
+    this.routes.push({
+      key: `${method} ${pattern}`,
+      method,
+      pattern: new RegExp(`^${source}/?$`),
+      names,
+      handler,
+      options,
+    });
     return this;
   }
 
@@ -175,7 +182,9 @@ export class Emulator {
 
   injectFault(fault: Fault): this {
     if (fault.route && !this.routes.some((route) => route.key === fault.route)) {
-      throw new Error(`${this.name} emulator has no route ${fault.route}; routes: ${this.routes.map((r) => r.key).join(', ')}`);
+      throw new Error(
+        `${this.name} emulator has no route ${fault.route}; routes: ${this.routes.map((r) => r.key).join(', ')}`,
+      );
     }
     this.faults.push({ ...fault, seen: 0 });
     return this;
@@ -209,7 +218,9 @@ export class Emulator {
 
   assertNoViolations(): void {
     if (this.violations.length > 0) {
-      throw new Error(`${this.name} emulator saw ${this.violations.length} spec violation(s):\n${this.violations.slice(0, 10).join('\n')}`);
+      throw new Error(
+        `${this.name} emulator saw ${this.violations.length} spec violation(s):\n${this.violations.slice(0, 10).join('\n')}`,
+      );
     }
   }
 
@@ -291,7 +302,14 @@ export class Emulator {
     const spec = route.options.spec === false ? undefined : (route.options.spec ?? this.spec);
     if (spec) {
       const hasBody = rawBody.length > 0 && !(route.options.tolerateUndeclaredBody && rawBody.trim() === '{}');
-      const problems = spec.validateRequest({ method, path: rawPath, query: url.searchParams, contentType: req.headers['content-type'], body, hasBody });
+      const problems = spec.validateRequest({
+        method,
+        path: rawPath,
+        query: url.searchParams,
+        contentType: req.headers['content-type'],
+        body,
+        hasBody,
+      });
       if (problems.length > 0) {
         this.violations.push(...problems);
         record.outcome = 400;
@@ -324,7 +342,15 @@ export class Emulator {
     route.names.forEach((name, index) => {
       params[name] = decodeURIComponent(match[index + 1]!);
     });
-    const response = await route.handler({ method, rawPath, params, query: url.searchParams, headers: req.headers, body, rawBody });
+    const response = await route.handler({
+      method,
+      rawPath,
+      params,
+      query: url.searchParams,
+      headers: req.headers,
+      body,
+      rawBody,
+    });
     if (fault?.drop === 'after-processing') {
       record.outcome = 'dropped';
       req.socket.destroy();
@@ -335,7 +361,11 @@ export class Emulator {
       return send(res, { status: fault.status, headers: fault.headers, body: fault.body });
     }
     if (spec && typeof response.body !== 'string' && !route.options.undocumentedStatuses?.includes(response.status)) {
-      this.violations.push(...spec.validateResponse(method, rawPath, response.status, response.body).map((problem) => `emulator answer: ${problem}`));
+      this.violations.push(
+        ...spec
+          .validateResponse(method, rawPath, response.status, response.body)
+          .map((problem) => `emulator answer: ${problem}`),
+      );
     }
     record.outcome = response.status;
     if (res.destroyed) return;
@@ -414,5 +444,9 @@ export interface EmulatorDefinition {
    * Starts an emulator with the given port (0 = any) and returns it with the driver variables that point at it, and
    * any other set of variables the driver takes instead (e.g. another credential mode), keyed by what it is.
    */
-  start(options: { port?: number }): Promise<{ emulator: Emulator; driverEnv: Record<string, string>; alternativeEnv?: Record<string, Record<string, string>> }>;
+  start(options: { port?: number }): Promise<{
+    emulator: Emulator;
+    driverEnv: Record<string, string>;
+    alternativeEnv?: Record<string, Record<string, string>>;
+  }>;
 }

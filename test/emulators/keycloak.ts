@@ -48,7 +48,13 @@ export interface KeycloakEmulator {
   /** Environment for the driver (`KEYCLOAK_*`). */
   driverEnv: Record<string, string>;
   /** Every client of the managed realm, as the admin console lists it. */
-  clients(): Array<{ id: string; clientId: string; attributes: Record<string, string>; optionalClientScopes: string[]; hasRotatedSecret: boolean }>;
+  clients(): Array<{
+    id: string;
+    clientId: string;
+    attributes: Record<string, string>;
+    optionalClientScopes: string[];
+    hasRotatedSecret: boolean;
+  }>;
   /** clientIds of the managed realm's clients carrying the bridge's ownership attribute. */
   ownedClientIds(): string[];
   /** Puts `count` confidential clients carrying the bridge's ownership attribute straight into the realm (no request). */
@@ -79,8 +85,21 @@ const SECRET_CREATION_ATTRIBUTE = 'client.secret.creation.time';
 const SECRET_EXPIRATION_ATTRIBUTE = 'client.secret.expiration.time';
 /** The client scopes of a fresh Keycloak 26 realm (openid-connect and saml). */
 const BUILT_IN_CLIENT_SCOPES = [
-  'AuthnContextClassRef', 'acr', 'address', 'basic', 'email', 'microprofile-jwt', 'offline_access', 'organization', 'phone', 'profile', 'role_list',
-  'roles', 'saml_organization', 'service_account', 'web-origins',
+  'AuthnContextClassRef',
+  'acr',
+  'address',
+  'basic',
+  'email',
+  'microprofile-jwt',
+  'offline_access',
+  'organization',
+  'phone',
+  'profile',
+  'role_list',
+  'roles',
+  'saml_organization',
+  'service_account',
+  'web-origins',
 ];
 const DEFAULT_CLIENT_SCOPES = ['web-origins', 'acr', 'profile', 'roles', 'basic', 'email'];
 const OPTIONAL_CLIENT_SCOPES = ['address', 'phone', 'offline_access', 'organization', 'microprofile-jwt'];
@@ -106,7 +125,8 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
   let serviceAccountTokenRequests = 0;
 
   const clientsOf = (name: string) => realms.get(name);
-  const byClientId = (name: string, clientId: string) => [...(clientsOf(name)?.values() ?? [])].find((client) => client.representation.clientId === clientId);
+  const byClientId = (name: string, clientId: string) =>
+    [...(clientsOf(name)?.values() ?? [])].find((client) => client.representation.clientId === clientId);
   const newSecret = () => randomBytes(24).toString('base64url');
   const nowSeconds = () => Math.floor(Date.now() / 1000);
 
@@ -116,13 +136,17 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
     const attributes = cleanAttributes(input.attributes);
     const secret = publicClient ? undefined : typeof input.secret === 'string' ? input.secret : newSecret();
     if (secret !== undefined) attributes[SECRET_CREATION_ATTRIBUTE] = String(nowSeconds());
-    if (secret !== undefined && rotationPolicy) attributes[SECRET_EXPIRATION_ATTRIBUTE] = String(nowSeconds() + secretExpirationSeconds);
+    if (secret !== undefined && rotationPolicy)
+      attributes[SECRET_EXPIRATION_ATTRIBUTE] = String(nowSeconds() + secretExpirationSeconds);
     attributes.realm_client ??= 'false';
     attributes['backchannel.logout.session.required'] ??= 'true';
     attributes['backchannel.logout.revoke.offline.tokens'] ??= 'false';
     // Either scope list given: the client gets those (unknown names dropped without a word), else the realm's defaults.
     const scopesGiven = Array.isArray(input.defaultClientScopes) || Array.isArray(input.optionalClientScopes);
-    const knownScopes = (value: unknown) => (Array.isArray(value) ? value.filter((name): name is string => typeof name === 'string' && clientScopes.has(name)) : []);
+    const knownScopes = (value: unknown) =>
+      Array.isArray(value)
+        ? value.filter((name): name is string => typeof name === 'string' && clientScopes.has(name))
+        : [];
     const stored: StoredClient = {
       representation: {
         surrogateAuthRequired: false,
@@ -145,7 +169,10 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
         nodeReRegistrationTimeout: -1,
         ...withoutKeys(input, ['id', 'secret', 'attributes', 'defaultClientScopes', 'optionalClientScopes']),
         // A service account also gets Keycloak's `service_account` scope as a default one.
-        defaultClientScopes: [...(scopesGiven ? knownScopes(input.defaultClientScopes) : DEFAULT_CLIENT_SCOPES), ...(input.serviceAccountsEnabled === true ? ['service_account'] : [])],
+        defaultClientScopes: [
+          ...(scopesGiven ? knownScopes(input.defaultClientScopes) : DEFAULT_CLIENT_SCOPES),
+          ...(input.serviceAccountsEnabled === true ? ['service_account'] : []),
+        ],
         optionalClientScopes: scopesGiven ? knownScopes(input.optionalClientScopes) : [...OPTIONAL_CLIENT_SCOPES],
         id,
         clientId: String(input.clientId),
@@ -165,11 +192,20 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
     serviceAccountsEnabled: true,
   });
   for (const builtIn of ['account', 'admin-cli', 'realm-management']) {
-    storeClient(realm, { clientId: builtIn, name: `\${client_${builtIn}}`, publicClient: builtIn === 'admin-cli', bearerOnly: builtIn === 'realm-management' });
+    storeClient(realm, {
+      clientId: builtIn,
+      name: `\${client_${builtIn}}`,
+      publicClient: builtIn === 'admin-cli',
+      bearerOnly: builtIn === 'realm-management',
+    });
   }
 
   function representationOf(client: StoredClient): Json {
-    return { ...client.representation, attributes: { ...client.representation.attributes }, ...(client.secret ? { secret: client.secret } : {}) };
+    return {
+      ...client.representation,
+      attributes: { ...client.representation.attributes },
+      ...(client.secret ? { secret: client.secret } : {}),
+    };
   }
 
   function authenticateAdmin(request: EmulatorRequest): EmulatorResponse | undefined {
@@ -203,35 +239,71 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
       const realmClients = clientsOf(request.params.realm!);
       if (!realmClients) return { status: 404, body: { error: 'Realm does not exist' } };
       if (!String(request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
-        return { status: 400, body: { error: 'invalid_request', error_description: 'Missing form parameter: grant_type' } };
+        return {
+          status: 400,
+          body: { error: 'invalid_request', error_description: 'Missing form parameter: grant_type' },
+        };
       }
       const form = (request.body ?? {}) as Record<string, string>;
       const credentials = clientCredentials(String(request.headers.authorization ?? ''), form);
       const client = credentials ? byClientId(request.params.realm!, credentials.clientId) : undefined;
       if (client === serviceAccount) serviceAccountTokenRequests++;
-      if (!form.grant_type) return { status: 400, body: { error: 'invalid_request', error_description: 'Missing form parameter: grant_type' } };
+      if (!form.grant_type)
+        return {
+          status: 400,
+          body: { error: 'invalid_request', error_description: 'Missing form parameter: grant_type' },
+        };
       // Keycloak: an unknown client is `invalid_client`, a known one with a wrong secret `unauthorized_client`, both 401.
-      if (!client || !credentials) return { status: 401, body: { error: 'invalid_client', error_description: 'Invalid client or Invalid client credentials' } };
-      if (client.representation.clientAuthenticatorType === 'client-jwt' && client.representation.publicClient !== true) {
-        return { status: 400, body: { error: 'invalid_client', error_description: 'Parameter client_assertion_type is missing' } };
+      if (!client || !credentials)
+        return {
+          status: 401,
+          body: { error: 'invalid_client', error_description: 'Invalid client or Invalid client credentials' },
+        };
+      if (
+        client.representation.clientAuthenticatorType === 'client-jwt' &&
+        client.representation.publicClient !== true
+      ) {
+        return {
+          status: 400,
+          body: { error: 'invalid_client', error_description: 'Parameter client_assertion_type is missing' },
+        };
       }
       if (client.representation.publicClient === true) {
-        return { status: 401, body: { error: 'unauthorized_client', error_description: 'Public client not allowed to retrieve service account' } };
+        return {
+          status: 401,
+          body: {
+            error: 'unauthorized_client',
+            error_description: 'Public client not allowed to retrieve service account',
+          },
+        };
       }
       if (!secretAccepted(client, credentials.secret)) {
-        return { status: 401, body: { error: 'unauthorized_client', error_description: 'Invalid client or Invalid client credentials' } };
+        return {
+          status: 401,
+          body: { error: 'unauthorized_client', error_description: 'Invalid client or Invalid client credentials' },
+        };
       }
       if (form.grant_type !== 'client_credentials') {
         return { status: 400, body: { error: 'unsupported_grant_type', error_description: 'Unsupported grant_type' } };
       }
       if (client.representation.serviceAccountsEnabled !== true) {
-        return { status: 401, body: { error: 'unauthorized_client', error_description: 'Client not enabled to retrieve service account' } };
+        return {
+          status: 401,
+          body: { error: 'unauthorized_client', error_description: 'Client not enabled to retrieve service account' },
+        };
       }
       const accessToken = issueToken(request.params.realm!, client.representation.id);
       return {
         status: 200,
         headers: { 'cache-control': 'no-store', pragma: 'no-cache' },
-        body: { access_token: accessToken, expires_in: tokenLifetimeSeconds, refresh_expires_in: 0, token_type: 'Bearer', 'not-before-policy': 0, scope: 'profile email' },
+        body: {
+          access_token: accessToken,
+          expires_in: tokenLifetimeSeconds,
+          refresh_expires_in: 0,
+          token_type: 'Bearer',
+          'not-before-policy': 0,
+          scope: 'profile email',
+        },
       };
     },
     { spec: false },
@@ -257,11 +329,33 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
           jwks_uri: `${oidc}/certs`,
           registration_endpoint: `${issuer}/clients-registrations/openid-connect`,
           revocation_endpoint: `${oidc}/revoke`,
-          grant_types_supported: ['authorization_code', 'implicit', 'refresh_token', 'password', 'client_credentials', 'urn:ietf:params:oauth:grant-type:device_code'],
-          response_types_supported: ['code', 'none', 'id_token', 'token', 'id_token token', 'code id_token', 'code token', 'code id_token token'],
+          grant_types_supported: [
+            'authorization_code',
+            'implicit',
+            'refresh_token',
+            'password',
+            'client_credentials',
+            'urn:ietf:params:oauth:grant-type:device_code',
+          ],
+          response_types_supported: [
+            'code',
+            'none',
+            'id_token',
+            'token',
+            'id_token token',
+            'code id_token',
+            'code token',
+            'code id_token token',
+          ],
           subject_types_supported: ['public', 'pairwise'],
           id_token_signing_alg_values_supported: ['RS256', 'ES256', 'PS256'],
-          token_endpoint_auth_methods_supported: ['private_key_jwt', 'client_secret_basic', 'client_secret_post', 'tls_client_auth', 'client_secret_jwt'],
+          token_endpoint_auth_methods_supported: [
+            'private_key_jwt',
+            'client_secret_basic',
+            'client_secret_post',
+            'tls_client_auth',
+            'client_secret_jwt',
+          ],
           code_challenge_methods_supported: ['plain', 'S256'],
           scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
         },
@@ -278,16 +372,30 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
     if (clientId !== null) {
       const search = request.query.get('search') === 'true';
       found = found.filter((client) =>
-        search ? client.representation.clientId.toLowerCase().includes(clientId.toLowerCase()) : client.representation.clientId === clientId,
+        search
+          ? client.representation.clientId.toLowerCase().includes(clientId.toLowerCase())
+          : client.representation.clientId === clientId,
       );
     }
     const q = request.query.get('q');
     if (q !== null) {
       // Keycloak searches only attributes its JPA client provider was configured to search; a fresh server, none.
-      const pairs = q.split(' ').filter(Boolean).map((pair) => [pair.slice(0, pair.indexOf(':')), pair.slice(pair.indexOf(':') + 1)] as const);
+      const pairs = q
+        .split(' ')
+        .filter(Boolean)
+        .map((pair) => [pair.slice(0, pair.indexOf(':')), pair.slice(pair.indexOf(':') + 1)] as const);
       const refused = pairs.map(([key]) => key).filter((key) => !searchable.has(key));
-      if (refused.length > 0) return { status: 400, body: { error: 'invalid_request', error_description: `Attributes [${[...new Set(refused)].join(', ')}] not allowed for search` } };
-      found = found.filter((client) => pairs.every(([key, value]) => client.representation.attributes?.[key] === value));
+      if (refused.length > 0)
+        return {
+          status: 400,
+          body: {
+            error: 'invalid_request',
+            error_description: `Attributes [${[...new Set(refused)].join(', ')}] not allowed for search`,
+          },
+        };
+      found = found.filter((client) =>
+        pairs.every(([key, value]) => client.representation.attributes?.[key] === value),
+      );
     }
     const first = Number(request.query.get('first') ?? 0);
     const max = request.query.get('max') === null ? found.length : Number(request.query.get('max'));
@@ -298,12 +406,19 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
     const refused = authenticateAdmin(request);
     if (refused) return refused;
     const input = (request.body ?? {}) as Json;
-    if (typeof input.clientId !== 'string' || input.clientId === '') return { status: 400, body: { errorMessage: 'Client id is required' } };
-    if (byClientId(request.params.realm!, input.clientId)) return { status: 409, body: { errorMessage: `Client ${input.clientId} already exists` } };
+    if (typeof input.clientId !== 'string' || input.clientId === '')
+      return { status: 400, body: { errorMessage: 'Client id is required' } };
+    if (byClientId(request.params.realm!, input.clientId))
+      return { status: 409, body: { errorMessage: `Client ${input.clientId} already exists` } };
     const invalid = validateClient(input);
     if (invalid) return invalid;
     const stored = storeClient(request.params.realm!, input);
-    return { status: 201, headers: { location: `${emulator.url}/admin/realms/${encodeURIComponent(request.params.realm!)}/clients/${stored.representation.id}` } };
+    return {
+      status: 201,
+      headers: {
+        location: `${emulator.url}/admin/realms/${encodeURIComponent(request.params.realm!)}/clients/${stored.representation.id}`,
+      },
+    };
   });
 
   emulator.route(
@@ -317,7 +432,11 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
     clientPath,
     withClient((client, request) => {
       const input = (request.body ?? {}) as Json;
-      if (typeof input.clientId === 'string' && input.clientId !== client.representation.clientId && byClientId(request.params.realm!, input.clientId)) {
+      if (
+        typeof input.clientId === 'string' &&
+        input.clientId !== client.representation.clientId &&
+        byClientId(request.params.realm!, input.clientId)
+      ) {
         return { status: 409, body: { errorMessage: `Client ${input.clientId} already exists` } };
       }
       const invalid = validateClient(input);
@@ -329,7 +448,11 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
         else attributes[key] = String(value);
       }
       // A PUT does not change a client's scopes; they have endpoints of their own (…/optional-client-scopes/{scope id}).
-      Object.assign(client.representation, withoutKeys(input, ['id', 'secret', 'attributes', 'defaultClientScopes', 'optionalClientScopes']), { attributes });
+      Object.assign(
+        client.representation,
+        withoutKeys(input, ['id', 'secret', 'attributes', 'defaultClientScopes', 'optionalClientScopes']),
+        { attributes },
+      );
       if (typeof input.secret === 'string') client.secret = input.secret;
       return { status: 204 };
     }),
@@ -349,7 +472,10 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
   emulator.route(
     'GET',
     `${clientPath}/client-secret`,
-    withClient((client) => ({ status: 200, body: { type: 'secret', ...(client.secret ? { value: client.secret } : {}) } })),
+    withClient((client) => ({
+      status: 200,
+      body: { type: 'secret', ...(client.secret ? { value: client.secret } : {}) },
+    })),
   );
 
   emulator.route(
@@ -376,7 +502,9 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
     'GET',
     `${clientPath}/client-secret/rotated`,
     withClient((client) =>
-      client.rotatedSecret ? { status: 200, body: { type: 'secret', value: client.rotatedSecret } } : { status: 404, body: { error: 'Client does not have a rotated secret' } },
+      client.rotatedSecret
+        ? { status: 200, body: { type: 'secret', value: client.rotatedSecret } }
+        : { status: 404, body: { error: 'Client does not have a rotated secret' } },
     ),
   );
 
@@ -385,7 +513,8 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
     `${clientPath}/client-secret/rotated`,
     withClient((client) => {
       client.rotatedSecret = undefined;
-      for (const key of [ROTATED_SECRET_ATTRIBUTE, ROTATED_CREATION_ATTRIBUTE, ROTATED_EXPIRATION_ATTRIBUTE]) delete client.representation.attributes[key];
+      for (const key of [ROTATED_SECRET_ATTRIBUTE, ROTATED_CREATION_ATTRIBUTE, ROTATED_EXPIRATION_ATTRIBUTE])
+        delete client.representation.attributes[key];
       return { status: 204 };
     }),
     { tolerateUndeclaredBody: true, undocumentedStatuses: [204] },
@@ -397,7 +526,12 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
     (request) =>
       authenticateAdmin(request) ?? {
         status: 200,
-        body: [...clientScopes].map(([name, id]) => ({ id, name, protocol: /saml|role_list|AuthnContext/.test(name) ? 'saml' : 'openid-connect', attributes: {} })),
+        body: [...clientScopes].map(([name, id]) => ({
+          id,
+          name,
+          protocol: /saml|role_list|AuthnContext/.test(name) ? 'saml' : 'openid-connect',
+          attributes: {},
+        })),
       },
     { spec: false },
   );
@@ -410,7 +544,8 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
         const name = [...clientScopes].find(([, id]) => id === request.params.scopeId)?.[0];
         if (!name) return { status: 404, body: { error: 'Client scope not found' } };
         const current = (client.representation.optionalClientScopes as string[] | undefined) ?? [];
-        client.representation.optionalClientScopes = method === 'PUT' ? [...new Set([...current, name])] : current.filter((scope) => scope !== name);
+        client.representation.optionalClientScopes =
+          method === 'PUT' ? [...new Set([...current, name])] : current.filter((scope) => scope !== name);
         return { status: 204 };
       }),
       { spec: false },
@@ -449,7 +584,13 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
     driverEnv,
     seedOwnedClients: (count) => {
       for (let index = 0; index < count; index++) {
-        storeClient(realm, { clientId: `seeded-${index}`, protocol: 'openid-connect', clientAuthenticatorType: 'client-secret', serviceAccountsEnabled: true, attributes: { 'dcr-bridge.managed': 'true' } });
+        storeClient(realm, {
+          clientId: `seeded-${index}`,
+          protocol: 'openid-connect',
+          clientAuthenticatorType: 'client-secret',
+          serviceAccountsEnabled: true,
+          attributes: { 'dcr-bridge.managed': 'true' },
+        });
       }
     },
     clients: () =>
@@ -461,15 +602,23 @@ export async function startKeycloakEmulator(options: KeycloakEmulatorOptions = {
         hasRotatedSecret: client.rotatedSecret !== undefined,
       })),
     ownedClientIds: () =>
-      [...clientsOf(realm)!.values()].filter((client) => client.representation.attributes[OWNERSHIP_ATTRIBUTE] === 'true').map((client) => client.representation.clientId),
+      [...clientsOf(realm)!.values()]
+        .filter((client) => client.representation.attributes[OWNERSHIP_ATTRIBUTE] === 'true')
+        .map((client) => client.representation.clientId),
     addClientScope(name) {
       if (!clientScopes.has(name)) clientScopes.set(name, randomUUID());
     },
     seedForeignClient(clientId = 'operations-console') {
-      const stored = storeClient(realm, { clientId, name: clientId, standardFlowEnabled: false, serviceAccountsEnabled: true });
+      const stored = storeClient(realm, {
+        clientId,
+        name: clientId,
+        standardFlowEnabled: false,
+        serviceAccountsEnabled: true,
+      });
       return { id: stored.representation.id, clientId, clientSecret: stored.secret! };
     },
-    clientState: () => JSON.parse(JSON.stringify([...realms.entries()].map(([name, clients]) => [name, [...clients.values()]]))),
+    clientState: () =>
+      JSON.parse(JSON.stringify([...realms.entries()].map(([name, clients]) => [name, [...clients.values()]]))),
     setTokenLifetime(seconds) {
       tokenLifetimeSeconds = seconds;
     },
@@ -492,8 +641,12 @@ function secretAccepted(client: StoredClient, secret: string): boolean {
   const attributes = client.representation.attributes;
   const live = (expiresAt: string | undefined) => expiresAt === undefined || Number(expiresAt) * 1000 > Date.now();
   return (
-    (client.secret !== undefined && live(attributes[SECRET_EXPIRATION_ATTRIBUTE]) && constantTimeEqual(client.secret, secret)) ||
-    (client.rotatedSecret !== undefined && live(attributes[ROTATED_EXPIRATION_ATTRIBUTE]) && constantTimeEqual(client.rotatedSecret, secret))
+    (client.secret !== undefined &&
+      live(attributes[SECRET_EXPIRATION_ATTRIBUTE]) &&
+      constantTimeEqual(client.secret, secret)) ||
+    (client.rotatedSecret !== undefined &&
+      live(attributes[ROTATED_EXPIRATION_ATTRIBUTE]) &&
+      constantTimeEqual(client.rotatedSecret, secret))
   );
 }
 
@@ -504,7 +657,10 @@ function constantTimeEqual(a: string, b: string): boolean {
 }
 
 /** Client authentication at the token endpoint: HTTP Basic (form-encoded parts) or `client_id` + `client_secret` in the form. */
-function clientCredentials(authorization: string, form: Record<string, string>): { clientId: string; secret: string } | undefined {
+function clientCredentials(
+  authorization: string,
+  form: Record<string, string>,
+): { clientId: string; secret: string } | undefined {
   const basic = /^Basic (\S+)$/i.exec(authorization);
   if (basic) {
     const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
@@ -517,7 +673,10 @@ function clientCredentials(authorization: string, form: Record<string, string>):
   return undefined;
 }
 
-const invalidInput = (description: string): EmulatorResponse => ({ status: 400, body: { error: 'invalid_input', error_description: description } });
+const invalidInput = (description: string): EmulatorResponse => ({
+  status: 400,
+  body: { error: 'invalid_input', error_description: description },
+});
 
 /**
  * Keycloak's client validation (its `DefaultClientValidationProvider`) for what the bridge writes, and the 500 its
@@ -526,13 +685,18 @@ const invalidInput = (description: string): EmulatorResponse => ({ status: 400, 
 function validateClient(input: Json): EmulatorResponse | undefined {
   const illegalScheme = (url: unknown) => typeof url === 'string' && /^\s*(javascript|data):/i.test(url);
   const redirectUris = Array.isArray(input.redirectUris) ? (input.redirectUris as unknown[]).map(String) : [];
-  if (redirectUris.some((uri) => uri.includes('#'))) return invalidInput('A redirect URI must not contain an URL fragment');
+  if (redirectUris.some((uri) => uri.includes('#')))
+    return invalidInput('A redirect URI must not contain an URL fragment');
   if (redirectUris.some(illegalScheme)) return invalidInput('A redirect URI uses an illegal scheme');
   if (illegalScheme(input.baseUrl)) return invalidInput('Base URL uses an illegal scheme');
-  if (illegalScheme((input.attributes as Record<string, unknown> | undefined)?.logoUri)) return invalidInput('Logo URL uses an illegal scheme');
+  if (illegalScheme((input.attributes as Record<string, unknown> | undefined)?.logoUri))
+    return invalidInput('Logo URL uses an illegal scheme');
   const tooLong = (value: unknown) => typeof value === 'string' && value.length > 255;
   if (tooLong(input.name) || tooLong(input.clientId) || tooLong(input.baseUrl) || redirectUris.some(tooLong)) {
-    return { status: 500, body: { error: 'unknown_error', error_description: 'For more on this error consult the server log.' } };
+    return {
+      status: 500,
+      body: { error: 'unknown_error', error_description: 'For more on this error consult the server log.' },
+    };
   }
   return undefined;
 }

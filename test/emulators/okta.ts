@@ -54,7 +54,11 @@ export interface OktaEmulator {
   serviceApp: { clientId: string; privateKeyPem: string; keyId: string };
   /** Client ids of the apps carrying the bridge's ownership mark. */
   ownedClientIds(): string[];
-  app(clientId: string): { status: string; secrets: Array<{ id: string; status: string }>; label: string; profile: Json | undefined } | undefined;
+  app(
+    clientId: string,
+  ):
+    | { status: string; secrets: Array<{ id: string; status: string }>; label: string; profile: Json | undefined }
+    | undefined;
   /**
    * Puts `count` apps carrying the bridge's ownership mark, one secret each, straight into the org (no request): the
    * fleet a sweep walks through. Their ids sort before any id the org assigns, so the apps created later list last.
@@ -77,7 +81,16 @@ export interface OktaEmulator {
 const MANAGEMENT_SPEC = 'okta/okta-management-apps-subset.yaml';
 const OWNER_MARK = 'dcr-bridge';
 const ADMIN_SCOPES = ['okta.apps.manage', 'okta.apps.read'];
-const GRANT_TYPES = new Set(['authorization_code', 'client_credentials', 'implicit', 'password', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code', 'urn:ietf:params:oauth:grant-type:token-exchange', 'urn:ietf:params:oauth:grant-type:jwt-bearer']);
+const GRANT_TYPES = new Set([
+  'authorization_code',
+  'client_credentials',
+  'implicit',
+  'password',
+  'refresh_token',
+  'urn:ietf:params:oauth:grant-type:device_code',
+  'urn:ietf:params:oauth:grant-type:token-exchange',
+  'urn:ietf:params:oauth:grant-type:jwt-bearer',
+]);
 const SECRET_METHODS = new Set(['client_secret_basic', 'client_secret_post', 'client_secret_jwt']);
 
 export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Promise<OktaEmulator> {
@@ -94,12 +107,25 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
 
   // ---- Okta's shapes ----------------------------------------------------------------------------------------------
 
-  const error = (status: number, errorCode: string, errorSummary: string, causes: string[] = [], headers?: Record<string, string>): EmulatorResponse => ({
+  const error = (
+    status: number,
+    errorCode: string,
+    errorSummary: string,
+    causes: string[] = [],
+    headers?: Record<string, string>,
+  ): EmulatorResponse => ({
     status,
     headers,
-    body: { errorCode, errorSummary, errorLink: errorCode, errorId: `oae${randomToken(22)}`, errorCauses: causes.map((summary) => ({ errorSummary: summary })) },
+    body: {
+      errorCode,
+      errorSummary,
+      errorLink: errorCode,
+      errorId: `oae${randomToken(22)}`,
+      errorCauses: causes.map((summary) => ({ errorSummary: summary })),
+    },
   });
-  const validationFailed = (field: string, cause: string) => error(400, 'E0000001', `Api validation failed: ${field}`, [`${field}: ${cause}`]);
+  const validationFailed = (field: string, cause: string) =>
+    error(400, 'E0000001', `Api validation failed: ${field}`, [`${field}: ${cause}`]);
   const notFound = (id: string) => error(404, 'E0000007', `Not found: Resource not found: ${id} (AppInstance)`);
 
   function appJson(app: StoredApp, secretOnce?: string): Json {
@@ -120,13 +146,23 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
         // biome-ignore lint/suspicious/noTemplateCurlyInString: Okta's own expression language, sent literally.
         userNameTemplate: { template: '${source.login}', type: 'BUILT_IN' },
         signing: { kid: 'emulator-signing-key' },
-        oauthClient: { ...app.oauthClient, client_id: app.clientId, ...(secretOnce ? { client_secret: secretOnce } : {}) },
+        oauthClient: {
+          ...app.oauthClient,
+          client_id: app.clientId,
+          ...(secretOnce ? { client_secret: secretOnce } : {}),
+        },
       },
-      settings: { app: {}, notifications: { vpn: { network: { connection: 'DISABLED' } } }, oauthClient: app.settingsClient },
+      settings: {
+        app: {},
+        notifications: { vpn: { network: { connection: 'DISABLED' } } },
+        oauthClient: app.settingsClient,
+      },
       ...(app.profile ? { profile: app.profile } : {}),
       _links: {
         self: { href: `${base}/api/v1/apps/${app.id}` },
-        [app.status === 'ACTIVE' ? 'deactivate' : 'activate']: { href: `${base}/api/v1/apps/${app.id}/lifecycle/${app.status === 'ACTIVE' ? 'deactivate' : 'activate'}` },
+        [app.status === 'ACTIVE' ? 'deactivate' : 'activate']: {
+          href: `${base}/api/v1/apps/${app.id}/lifecycle/${app.status === 'ACTIVE' ? 'deactivate' : 'activate'}`,
+        },
       },
     };
   }
@@ -134,10 +170,21 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
   function secretJson(appId: string, secret: StoredSecret, reveal: boolean): Json {
     const links: Json =
       secret.status === 'ACTIVE'
-        ? { deactivate: { href: `${emulator.url}/api/v1/apps/${appId}/credentials/secrets/${secret.id}/lifecycle/deactivate`, hints: { allow: ['POST'] } } }
+        ? {
+            deactivate: {
+              href: `${emulator.url}/api/v1/apps/${appId}/credentials/secrets/${secret.id}/lifecycle/deactivate`,
+              hints: { allow: ['POST'] },
+            },
+          }
         : {
-            activate: { href: `${emulator.url}/api/v1/apps/${appId}/credentials/secrets/${secret.id}/lifecycle/activate`, hints: { allow: ['POST'] } },
-            delete: { href: `${emulator.url}/api/v1/apps/${appId}/credentials/secrets/${secret.id}`, hints: { allow: ['DELETE'] } },
+            activate: {
+              href: `${emulator.url}/api/v1/apps/${appId}/credentials/secrets/${secret.id}/lifecycle/activate`,
+              hints: { allow: ['POST'] },
+            },
+            delete: {
+              href: `${emulator.url}/api/v1/apps/${appId}/credentials/secrets/${secret.id}`,
+              hints: { allow: ['DELETE'] },
+            },
           };
     return {
       id: secret.id,
@@ -152,8 +199,10 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
 
   /** Okta's rules for an OIDC app body; `undefined` when it is acceptable. */
   function invalidApp(body: Json): EmulatorResponse | undefined {
-    if (body.name !== 'oidc_client' || body.signOnMode !== 'OPENID_CONNECT') return validationFailed('name', 'only oidc_client apps are emulated');
-    if (typeof body.label !== 'string' || body.label.trim() === '') return validationFailed('label', 'The field cannot be left blank');
+    if (body.name !== 'oidc_client' || body.signOnMode !== 'OPENID_CONNECT')
+      return validationFailed('name', 'only oidc_client apps are emulated');
+    if (typeof body.label !== 'string' || body.label.trim() === '')
+      return validationFailed('label', 'The field cannot be left blank');
     const oauthClient = ((body.credentials as Json | undefined)?.oauthClient ?? {}) as Json;
     const settingsClient = ((body.settings as Json | undefined)?.oauthClient ?? {}) as Json;
     const method = (oauthClient.token_endpoint_auth_method as string | undefined) ?? 'client_secret_basic';
@@ -161,24 +210,41 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
     const redirects = (settingsClient.redirect_uris as string[] | undefined) ?? [];
     const type = settingsClient.application_type as string | undefined;
     if (!type) return validationFailed('settings.oauthClient.application_type', 'The field cannot be left blank');
-    if (grants.length === 0 || grants.some((grant) => !GRANT_TYPES.has(grant))) return validationFailed('settings.oauthClient.grant_types', 'Invalid grant type');
+    if (grants.length === 0 || grants.some((grant) => !GRANT_TYPES.has(grant)))
+      return validationFailed('settings.oauthClient.grant_types', 'Invalid grant type');
     if ((grants.includes('authorization_code') || grants.includes('implicit')) && redirects.length === 0) {
-      return validationFailed('settings.oauthClient.redirect_uris', 'At least one redirect URI is required for this grant type');
+      return validationFailed(
+        'settings.oauthClient.redirect_uris',
+        'At least one redirect URI is required for this grant type',
+      );
     }
     if (type === 'service' && grants.some((grant) => grant !== 'client_credentials' && !grant.startsWith('urn:'))) {
-      return validationFailed('settings.oauthClient.grant_types', 'Service apps only allow the client_credentials grant');
+      return validationFailed(
+        'settings.oauthClient.grant_types',
+        'Service apps only allow the client_credentials grant',
+      );
     }
-    if (type === 'browser' && method !== 'none') return validationFailed('credentials.oauthClient.token_endpoint_auth_method', 'Browser apps must use none');
-    if ((type === 'web' || type === 'service') && method === 'none') return validationFailed('credentials.oauthClient.token_endpoint_auth_method', 'A confidential client needs a credential');
-    if (grants.includes('client_credentials') && method === 'none') return validationFailed('settings.oauthClient.grant_types', 'client_credentials needs a confidential client');
-    if (method === 'private_key_jwt' && !settingsClient.jwks && !settingsClient.jwks_uri) return validationFailed('settings.oauthClient.jwks', 'private_key_jwt needs jwks or jwks_uri');
+    if (type === 'browser' && method !== 'none')
+      return validationFailed('credentials.oauthClient.token_endpoint_auth_method', 'Browser apps must use none');
+    if ((type === 'web' || type === 'service') && method === 'none')
+      return validationFailed(
+        'credentials.oauthClient.token_endpoint_auth_method',
+        'A confidential client needs a credential',
+      );
+    if (grants.includes('client_credentials') && method === 'none')
+      return validationFailed('settings.oauthClient.grant_types', 'client_credentials needs a confidential client');
+    if (method === 'private_key_jwt' && !settingsClient.jwks && !settingsClient.jwks_uri)
+      return validationFailed('settings.oauthClient.jwks', 'private_key_jwt needs jwks or jwks_uri');
     for (const uri of [...redirects, ...((settingsClient.post_logout_redirect_uris as string[] | undefined) ?? [])]) {
-      if (!/^[a-z][a-z0-9+.-]*:/i.test(uri) || uri.includes('#')) return validationFailed('settings.oauthClient.redirect_uris', `Invalid redirect URI`);
+      if (!/^[a-z][a-z0-9+.-]*:/i.test(uri) || uri.includes('#'))
+        return validationFailed('settings.oauthClient.redirect_uris', `Invalid redirect URI`);
     }
     return undefined;
   }
 
-  function writableParts(body: Json): Pick<StoredApp, 'label' | 'oauthClient' | 'settingsClient' | 'profile' | 'accessibility' | 'visibility'> {
+  function writableParts(
+    body: Json,
+  ): Pick<StoredApp, 'label' | 'oauthClient' | 'settingsClient' | 'profile' | 'accessibility' | 'visibility'> {
     const oauthClient = { ...(((body.credentials as Json | undefined)?.oauthClient ?? {}) as Json) };
     delete oauthClient.client_id;
     delete oauthClient.client_secret;
@@ -190,20 +256,40 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
       settingsClient: structuredClone(((body.settings as Json | undefined)?.oauthClient ?? {}) as Json),
       profile: body.profile === undefined ? undefined : structuredClone(body.profile as Json),
       accessibility: (body.accessibility as Json | undefined) ?? { selfService: false },
-      visibility: (body.visibility as Json | undefined) ?? { autoSubmitToolbar: false, hide: { iOS: true, web: true }, appLinks: { oidc_client_link: true } },
+      visibility: (body.visibility as Json | undefined) ?? {
+        autoSubmitToolbar: false,
+        hide: { iOS: true, web: true },
+        appLinks: { oidc_client_link: true },
+      },
     };
   }
 
   function newSecret(value?: string): StoredSecret {
     const now = oktaTimestamp();
-    return { id: `ocs${randomToken(17)}`, status: 'ACTIVE', secret: value ?? randomToken(64), created: now, lastUpdated: now };
+    return {
+      id: `ocs${randomToken(17)}`,
+      status: 'ACTIVE',
+      secret: value ?? randomToken(64),
+      created: now,
+      lastUpdated: now,
+    };
   }
 
   function createApp(body: Json, activate: boolean): { app: StoredApp; secret?: string } {
     const now = oktaTimestamp();
     const id = `0oa${randomToken(17)}`;
-    const requestedClientId = ((body.credentials as Json | undefined)?.oauthClient as Json | undefined)?.client_id as string | undefined;
-    const app: StoredApp = { id, clientId: requestedClientId ?? id, status: activate ? 'ACTIVE' : 'INACTIVE', created: now, lastUpdated: now, secrets: [], ...writableParts(body) };
+    const requestedClientId = ((body.credentials as Json | undefined)?.oauthClient as Json | undefined)?.client_id as
+      | string
+      | undefined;
+    const app: StoredApp = {
+      id,
+      clientId: requestedClientId ?? id,
+      status: activate ? 'ACTIVE' : 'INACTIVE',
+      created: now,
+      lastUpdated: now,
+      secrets: [],
+      ...writableParts(body),
+    };
     const method = app.oauthClient.token_endpoint_auth_method as string;
     if (SECRET_METHODS.has(method)) app.secrets.push(newSecret());
     apps.set(id, app);
@@ -232,7 +318,8 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
     if (!token || token.expiresAt <= emulator.now()) {
       if (token) accessTokens.delete(bearer!);
       return error(401, 'E0000011', 'Invalid token provided', [], {
-        'WWW-Authenticate': 'Bearer realm="IdpRealm", error="invalid_token", error_description="The access token is invalid."',
+        'WWW-Authenticate':
+          'Bearer realm="IdpRealm", error="invalid_token", error_description="The access token is invalid."',
       });
     }
     const needed = request.method === 'GET' ? ['okta.apps.read', 'okta.apps.manage'] : ['okta.apps.manage'];
@@ -244,7 +331,9 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
     return undefined;
   }
 
-  function management(handler: (request: EmulatorRequest) => EmulatorResponse): (request: EmulatorRequest) => EmulatorResponse {
+  function management(
+    handler: (request: EmulatorRequest) => EmulatorResponse,
+  ): (request: EmulatorRequest) => EmulatorResponse {
     return (request) => {
       const headers = rateLimitHeaders();
       if (window.used > limit) {
@@ -254,17 +343,23 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
     };
   }
 
-  function withApp(handler: (app: StoredApp, request: EmulatorRequest) => EmulatorResponse): (request: EmulatorRequest) => EmulatorResponse {
+  function withApp(
+    handler: (app: StoredApp, request: EmulatorRequest) => EmulatorResponse,
+  ): (request: EmulatorRequest) => EmulatorResponse {
     return management((request) => {
       const app = apps.get(request.params.appId!);
       return app ? handler(app, request) : notFound(request.params.appId!);
     });
   }
 
-  function withSecret(handler: (app: StoredApp, secret: StoredSecret) => EmulatorResponse): (request: EmulatorRequest) => EmulatorResponse {
+  function withSecret(
+    handler: (app: StoredApp, secret: StoredSecret) => EmulatorResponse,
+  ): (request: EmulatorRequest) => EmulatorResponse {
     return withApp((app, request) => {
       const secret = app.secrets.find((candidate) => candidate.id === request.params.secretId);
-      return secret ? handler(app, secret) : error(404, 'E0000007', `Not found: Resource not found: ${request.params.secretId} (OAuth2ClientSecret)`);
+      return secret
+        ? handler(app, secret)
+        : error(404, 'E0000007', `Not found: Resource not found: ${request.params.secretId} (OAuth2ClientSecret)`);
     });
   }
 
@@ -276,7 +371,10 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
     management((request) => {
       let matching = [...apps.values()];
       const q = request.query.get('q');
-      if (q) matching = matching.filter((app) => app.label.toLowerCase().startsWith(q.toLowerCase()) || 'oidc_client'.startsWith(q.toLowerCase()));
+      if (q)
+        matching = matching.filter(
+          (app) => app.label.toLowerCase().startsWith(q.toLowerCase()) || 'oidc_client'.startsWith(q.toLowerCase()),
+        );
       const filter = request.query.get('filter');
       if (filter) {
         const predicate = parseFilter(filter);
@@ -286,7 +384,10 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
       const after = request.query.get('after');
       if (after) matching = matching.filter((app) => app.id > after);
       matching.sort((a, b) => (a.id < b.id ? -1 : 1));
-      const pageSize = Math.min(200, Number(request.query.get('limit') ?? 20) > 0 ? Number(request.query.get('limit') ?? 20) : 20);
+      const pageSize = Math.min(
+        200,
+        Number(request.query.get('limit') ?? 20) > 0 ? Number(request.query.get('limit') ?? 20) : 20,
+      );
       const page = matching.slice(0, pageSize);
       const self = `${emulator.url}/api/v1/apps?${request.query.toString()}`;
       const links = [`<${self}>; rel="self"`];
@@ -316,7 +417,11 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
     }),
   );
 
-  emulator.route('GET', '/api/v1/apps/:appId', withApp((app) => ({ status: 200, body: appJson(app) })));
+  emulator.route(
+    'GET',
+    '/api/v1/apps/:appId',
+    withApp((app) => ({ status: 200, body: appJson(app) })),
+  );
 
   emulator.route(
     'PUT',
@@ -336,7 +441,9 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
     '/api/v1/apps/:appId',
     withApp((app) => {
       if (app.status === 'ACTIVE') {
-        return error(403, 'E0000056', 'Delete application forbidden.', ['The application must be deactivated before it can be deleted.']);
+        return error(403, 'E0000056', 'Delete application forbidden.', [
+          'The application must be deactivated before it can be deleted.',
+        ]);
       }
       apps.delete(app.id);
       return { status: 204 };
@@ -368,7 +475,9 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
     '/api/v1/apps/:appId/credentials/secrets',
     withApp((app, request) => {
       if (app.secrets.length >= 2) {
-        return error(400, 'E0000001', 'Api validation failed: OAuth2ClientSecretMediated', ["You've reached the maximum number of client secrets per client."]);
+        return error(400, 'E0000001', 'Api validation failed: OAuth2ClientSecretMediated', [
+          "You've reached the maximum number of client secrets per client.",
+        ]);
       }
       const body = (request.body ?? {}) as Json;
       const secret = newSecret(body.client_secret as string | undefined);
@@ -403,8 +512,14 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
       'POST',
       `/api/v1/apps/:appId/credentials/secrets/:secretId/lifecycle/${action}`,
       withSecret((app, secret) => {
-        if (action === 'deactivate' && secret.status === 'ACTIVE' && app.secrets.filter((candidate) => candidate.status === 'ACTIVE').length === 1) {
-          return error(400, 'E0000001', 'Api validation failed: OAuth2ClientSecretMediated', ["You can't deactivate the only active client secret."]);
+        if (
+          action === 'deactivate' &&
+          secret.status === 'ACTIVE' &&
+          app.secrets.filter((candidate) => candidate.status === 'ACTIVE').length === 1
+        ) {
+          return error(400, 'E0000001', 'Api validation failed: OAuth2ClientSecretMediated', [
+            "You can't deactivate the only active client secret.",
+          ]);
         }
         secret.status = action === 'activate' ? 'ACTIVE' : 'INACTIVE';
         secret.lastUpdated = oktaTimestamp();
@@ -426,16 +541,41 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
       introspection_endpoint: `${endpoints}/v1/introspect`,
       revocation_endpoint: `${endpoints}/v1/revoke`,
       end_session_endpoint: `${endpoints}/v1/logout`,
-      response_types_supported: ['code', 'id_token', 'code id_token', 'code token', 'id_token token', 'code id_token token'],
-      grant_types_supported: ['authorization_code', 'implicit', 'refresh_token', 'password', 'client_credentials', 'urn:ietf:params:oauth:grant-type:device_code'],
+      response_types_supported: [
+        'code',
+        'id_token',
+        'code id_token',
+        'code token',
+        'id_token token',
+        'code id_token token',
+      ],
+      grant_types_supported: [
+        'authorization_code',
+        'implicit',
+        'refresh_token',
+        'password',
+        'client_credentials',
+        'urn:ietf:params:oauth:grant-type:device_code',
+      ],
       subject_types_supported: ['public'],
       id_token_signing_alg_values_supported: ['RS256'],
       scopes_supported: ['openid', 'email', 'profile', 'address', 'phone', 'offline_access'],
-      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'],
+      token_endpoint_auth_methods_supported: [
+        'client_secret_basic',
+        'client_secret_post',
+        'client_secret_jwt',
+        'private_key_jwt',
+        'none',
+      ],
       code_challenge_methods_supported: ['S256'],
     },
   });
-  emulator.route('GET', '/.well-known/openid-configuration', () => discoveryDocument(emulator.url, `${emulator.url}/oauth2`), { spec: false });
+  emulator.route(
+    'GET',
+    '/.well-known/openid-configuration',
+    () => discoveryDocument(emulator.url, `${emulator.url}/oauth2`),
+    { spec: false },
+  );
   emulator.route(
     'GET',
     '/oauth2/:authorizationServerId/.well-known/openid-configuration',
@@ -454,42 +594,62 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
     body: { error: code, error_description: description },
   });
 
-  emulator.route(
-    'POST',
-    '/oauth2/v1/token',
-    (request) => withHeaders(tokenAnswer(request), rateLimitHeaders()),
-    { spec: false },
-  );
+  emulator.route('POST', '/oauth2/v1/token', (request) => withHeaders(tokenAnswer(request), rateLimitHeaders()), {
+    spec: false,
+  });
 
   function tokenAnswer(request: EmulatorRequest): EmulatorResponse {
-    if (!String(request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded') || typeof request.body !== 'object') {
+    if (
+      !String(request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded') ||
+      typeof request.body !== 'object'
+    ) {
       return oauthError(400, 'invalid_request', 'The request must be application/x-www-form-urlencoded.');
     }
     const form = request.body as Record<string, string>;
-    if (form.grant_type !== 'client_credentials') return oauthError(400, 'unsupported_grant_type', 'The grant type is not supported.');
+    if (form.grant_type !== 'client_credentials')
+      return oauthError(400, 'unsupported_grant_type', 'The grant type is not supported.');
     const client = authenticateClient(request, form);
     if (typeof client === 'string') return oauthError(401, 'invalid_client', client);
     const grants = (client.app.settingsClient.grant_types as string[] | undefined) ?? [];
-    if (!grants.includes('client_credentials')) return oauthError(400, 'unauthorized_client', 'The client is not authorized to use the provided grant type.');
+    if (!grants.includes('client_credentials'))
+      return oauthError(400, 'unauthorized_client', 'The client is not authorized to use the provided grant type.');
     const requested = (form.scope ?? '').split(' ').filter(Boolean);
     if (client.viaAssertion) {
       serviceTokenRequests++;
       if (requested.length === 0 || requested.some((scope) => !ADMIN_SCOPES.includes(scope))) {
-        return oauthError(400, 'invalid_scope', 'One or more scopes are not configured for the authorization server resource.');
+        return oauthError(
+          400,
+          'invalid_scope',
+          'One or more scopes are not configured for the authorization server resource.',
+        );
       }
     }
     const accessToken = randomToken(48);
-    accessTokens.set(accessToken, { expiresAt: emulator.now() + tokenLifetimeSeconds * 1000, scopes: client.viaAssertion ? requested : [] });
+    accessTokens.set(accessToken, {
+      expiresAt: emulator.now() + tokenLifetimeSeconds * 1000,
+      scopes: client.viaAssertion ? requested : [],
+    });
     return {
       status: 200,
       headers: { 'Cache-Control': 'no-cache, no-store', Pragma: 'no-cache' },
-      body: { token_type: 'Bearer', expires_in: tokenLifetimeSeconds, access_token: accessToken, scope: requested.join(' ') },
+      body: {
+        token_type: 'Bearer',
+        expires_in: tokenLifetimeSeconds,
+        access_token: accessToken,
+        scope: requested.join(' '),
+      },
     };
   }
 
   /** Okta's client authentication at the token endpoint: only ACTIVE secrets of an ACTIVE app, or a signed assertion. */
-  function authenticateClient(request: EmulatorRequest, form: Record<string, string>): { app: StoredApp; viaAssertion: boolean } | string {
-    if (form.client_assertion_type === 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' && form.client_assertion) {
+  function authenticateClient(
+    request: EmulatorRequest,
+    form: Record<string, string>,
+  ): { app: StoredApp; viaAssertion: boolean } | string {
+    if (
+      form.client_assertion_type === 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' &&
+      form.client_assertion
+    ) {
       const claims = verifiedAssertion(form.client_assertion, `${emulator.url}/oauth2/v1/token`);
       if (typeof claims === 'string') return claims;
       return { app: claims, viaAssertion: true };
@@ -525,13 +685,21 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
     const app = [...apps.values()].find((candidate) => candidate.clientId === claims.iss);
     if (!app?.publicKey || app.status !== 'ACTIVE') return 'The client_assertion names an unknown client.';
     if (header.alg !== 'RS256') return "The client_assertion signature algorithm isn't supported.";
-    if (header.kid !== undefined && header.kid !== app.publicKey.kid) return 'The client_assertion was signed with an unknown key.';
-    const signed = verify('sha256', Buffer.from(`${headerPart}.${payloadPart}`), app.publicKey.key, Buffer.from(signaturePart, 'base64url'));
+    if (header.kid !== undefined && header.kid !== app.publicKey.kid)
+      return 'The client_assertion was signed with an unknown key.';
+    const signed = verify(
+      'sha256',
+      Buffer.from(`${headerPart}.${payloadPart}`),
+      app.publicKey.key,
+      Buffer.from(signaturePart, 'base64url'),
+    );
     if (!signed) return 'The client_assertion signature is invalid.';
     const now = Math.floor(Date.now() / 1000);
     if (claims.sub !== claims.iss) return 'The client_assertion sub must equal iss.';
-    if (claims.aud !== audience) return 'The audience claim for client_assertion must be the endpoint invoked for the request.';
-    if (typeof claims.exp !== 'number' || claims.exp <= now || claims.exp > now + 3600) return 'The client_assertion token is expired.';
+    if (claims.aud !== audience)
+      return 'The audience claim for client_assertion must be the endpoint invoked for the request.';
+    if (typeof claims.exp !== 'number' || claims.exp <= now || claims.exp > now + 3600)
+      return 'The client_assertion token is expired.';
     if (typeof claims.jti === 'string') {
       if (usedAssertionIds.has(claims.jti)) return 'The client_assertion token has already been used.';
       usedAssertionIds.add(claims.jti);
@@ -568,11 +736,25 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
   return {
     emulator,
     apiToken,
-    serviceApp: { clientId: service.clientId, privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), keyId },
-    ownedClientIds: () => [...apps.values()].filter((app) => (app.profile?.dcr_bridge as Json | undefined)?.owner === OWNER_MARK).map((app) => app.clientId),
+    serviceApp: {
+      clientId: service.clientId,
+      privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+      keyId,
+    },
+    ownedClientIds: () =>
+      [...apps.values()]
+        .filter((app) => (app.profile?.dcr_bridge as Json | undefined)?.owner === OWNER_MARK)
+        .map((app) => app.clientId),
     app: (clientId) => {
       const app = [...apps.values()].find((candidate) => candidate.clientId === clientId);
-      return app && { status: app.status, label: app.label, profile: app.profile, secrets: app.secrets.map(({ id, status }) => ({ id, status })) };
+      return (
+        app && {
+          status: app.status,
+          label: app.label,
+          profile: app.profile,
+          secrets: app.secrets.map(({ id, status }) => ({ id, status })),
+        }
+      );
     },
     clientState: () => JSON.parse(JSON.stringify([...apps.values()])),
     seedOwnedApps: (count) => {
@@ -589,7 +771,13 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
           ...writableParts({
             label: `seeded ${index}`,
             credentials: { oauthClient: { token_endpoint_auth_method: 'client_secret_basic' } },
-            settings: { oauthClient: { application_type: 'service', grant_types: ['client_credentials'], response_types: ['token'] } },
+            settings: {
+              oauthClient: {
+                application_type: 'service',
+                grant_types: ['client_credentials'],
+                response_types: ['token'],
+              },
+            },
             profile: { dcr_bridge: { owner: OWNER_MARK, issued_at: String(Math.floor(Date.parse(created) / 1000)) } },
           }),
         });
@@ -602,7 +790,13 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
           signOnMode: 'OPENID_CONNECT',
           label,
           credentials: { oauthClient: { token_endpoint_auth_method: 'client_secret_basic' } },
-          settings: { oauthClient: { application_type: 'service', grant_types: ['client_credentials'], response_types: ['token'] } },
+          settings: {
+            oauthClient: {
+              application_type: 'service',
+              grant_types: ['client_credentials'],
+              response_types: ['token'],
+            },
+          },
         },
         true,
       );
@@ -612,7 +806,10 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
       tokenLifetimeSeconds = seconds;
     },
     tokenRequests: () => serviceTokenRequests,
-    workingSecretCount: (clientId) => [...apps.values()].find((app) => app.clientId === clientId)?.secrets.filter((secret) => secret.status === 'ACTIVE').length ?? 0,
+    workingSecretCount: (clientId) =>
+      [...apps.values()]
+        .find((app) => app.clientId === clientId)
+        ?.secrets.filter((secret) => secret.status === 'ACTIVE').length ?? 0,
     secretWorks: async (clientId, secret) => {
       const response = await fetch(`${emulator.url}/oauth2/v1/token`, {
         method: 'POST',

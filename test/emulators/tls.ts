@@ -23,7 +23,11 @@ export const defaultTestCaDir = resolve(dirname(fileURLToPath(import.meta.url)),
 const testCaDir = () => process.env.DCR_TEST_CA_DIR ?? defaultTestCaDir;
 
 export function ensureTestTls(dir = testCaDir()): TestTls {
-  const files = { caFile: join(dir, 'ca.pem'), certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server-key.pem') };
+  const files = {
+    caFile: join(dir, 'ca.pem'),
+    certFile: join(dir, 'server.pem'),
+    keyFile: join(dir, 'server-key.pem'),
+  };
   if (!existsSync(files.caFile) || !existsSync(files.certFile) || !existsSync(files.keyFile)) {
     mkdirSync(dir, { recursive: true });
     const made = makeCertificates();
@@ -56,7 +60,11 @@ function writeBeside(file: string, content: string): void {
  * For what costs an emulator's start most and need not differ between runs: an RSA key takes 0.1–1.5 s to generate
  * here, a vendor spec's YAML 0.6 s to parse. Two processes that make it at once each write a whole file; one wins.
  */
-export function keptTestFile(name: string, make: () => string, stillGood: (content: string) => boolean = () => true): string {
+export function keptTestFile(
+  name: string,
+  make: () => string,
+  stillGood: (content: string) => boolean = () => true,
+): string {
   const file = join(testCaDir(), name);
   if (existsSync(file)) {
     const kept = readFileSync(file, 'utf8');
@@ -70,7 +78,9 @@ export function keptTestFile(name: string, make: () => string, stillGood: (conte
 
 /** A 2048-bit RSA private key (PKCS#8 PEM) for an emulator's own use, kept under `name`. */
 export function keptTestKey(name: string): string {
-  return keptTestFile(name, () => generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
+  return keptTestFile(name, () =>
+    generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+  );
 }
 
 /** The key of a content-addressed kept file: the first 32 hex digits of its source's SHA-256. */

@@ -17,12 +17,22 @@ export interface BridgeProcess {
   stop(): Promise<number | null>;
 }
 
-export async function startBridgeProcess(env: Record<string, string>, options: { cwd?: string; uid?: number; gid?: number } = {}): Promise<BridgeProcess> {
+export async function startBridgeProcess(
+  env: Record<string, string>,
+  options: { cwd?: string; uid?: number; gid?: number } = {},
+): Promise<BridgeProcess> {
   // The compiled entry point by its absolute path, as the image runs it, so it can run from any working directory.
   await ensureBuilt();
   const child = spawn(process.execPath, [...startFlags(), compiledMain], {
     cwd: options.cwd ?? root,
-    env: { PATH: process.env.PATH ?? '', NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(options.uid !== undefined ? { uid: options.uid } : {}),
     ...(options.gid !== undefined ? { gid: options.gid } : {}),

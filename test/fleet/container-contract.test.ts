@@ -33,12 +33,23 @@ describe('container contract: non-root, read-only except the data directory', ()
     writeFileSync(startedMarker, '');
     const apiKey = 'contract-portal-key-000001';
     const bridge = await startBridgeProcess(
-      { DCR_DRIVER: 'local', DCR_API_KEYS: apiKey, DCR_LOCAL_DATA_DIR: data, HOME: readOnly, TMPDIR: readOnly, NODE_EXTRA_CA_CERTS: '' },
+      {
+        DCR_DRIVER: 'local',
+        DCR_API_KEYS: apiKey,
+        DCR_LOCAL_DATA_DIR: data,
+        HOME: readOnly,
+        TMPDIR: readOnly,
+        NODE_EXTRA_CA_CERTS: '',
+      },
       { cwd: readOnly, uid, gid },
     );
     try {
       const call = async (method: string, path: string, expected: number) => {
-        const response = await fetch(`${bridge.baseUrl}${path}`, { method, headers: { 'X-API-Key': apiKey, 'Content-Type': 'application/json' }, body: method === 'POST' ? '{}' : undefined });
+        const response = await fetch(`${bridge.baseUrl}${path}`, {
+          method,
+          headers: { 'X-API-Key': apiKey, 'Content-Type': 'application/json' },
+          body: method === 'POST' ? '{}' : undefined,
+        });
         assert.equal(response.status, expected, `${method} ${path}`);
         return (await response.json().catch(() => ({}))) as { client_id?: string };
       };
@@ -54,7 +65,23 @@ describe('container contract: non-root, read-only except the data directory', ()
     assert.ok(readdirSync(data).length > 0, 'the local driver kept its clients in the data directory');
     if (asRoot) {
       // Everywhere else `nobody` could have written on this machine.
-      const found = spawnSync('find', ['/tmp', '/var/tmp', '/dev/shm', '-xdev', '-uid', String(uid), '-newer', startedMarker, '-not', '-path', `${data}*`], { encoding: 'utf8' });
+      const found = spawnSync(
+        'find',
+        [
+          '/tmp',
+          '/var/tmp',
+          '/dev/shm',
+          '-xdev',
+          '-uid',
+          String(uid),
+          '-newer',
+          startedMarker,
+          '-not',
+          '-path',
+          `${data}*`,
+        ],
+        { encoding: 'utf8' },
+      );
       assert.equal(found.stdout.trim(), '', 'no file of the bridge user outside its data directory');
     }
   });

@@ -57,7 +57,8 @@ const find = (kind: string, name: string): Manifest => {
 const bridgeDeployment = () => find('Deployment', 'dcr-bridge');
 const podSpec = (deployment: Manifest) => (deployment.spec as { template: { spec: IPodSpec } }).template.spec;
 const bridgeContainer = (): IContainer => podSpec(bridgeDeployment()).containers[0]!;
-const envOf = (container: IContainer): Record<string, string> => Object.fromEntries((container.env ?? []).map((entry) => [entry.name, entry.value ?? '']));
+const envOf = (container: IContainer): Record<string, string> =>
+  Object.fromEntries((container.env ?? []).map((entry) => [entry.name, entry.value ?? '']));
 
 describe('Kubernetes manifests', () => {
   it('are each valid against the Kubernetes API schema of their kind', () => {
@@ -66,7 +67,10 @@ describe('Kubernetes manifests', () => {
       const Model = models[`${manifest.apiVersion} ${manifest.kind}`];
       assert.ok(Model, `${manifest.file}: ${manifest.apiVersion} ${manifest.kind} has a schema here`);
       const { file: _file, ...body } = manifest;
-      assert.doesNotThrow(() => new Model(body as never).validate(), `${manifest.file}: ${manifest.kind} ${manifest.metadata.name}`);
+      assert.doesNotThrow(
+        () => new Model(body as never).validate(),
+        `${manifest.file}: ${manifest.kind} ${manifest.metadata.name}`,
+      );
     }
   });
 
@@ -91,8 +95,13 @@ describe('Kubernetes manifests', () => {
     const preStop = container.lifecycle?.preStop?.sleep?.seconds ?? 0;
     // After the grace, the IdP calls of cut requests settle for at most the retry budget plus one timeout.
     const settle = (defaults.idpRetryBudgetMs + defaults.idpTimeoutMs) / 1000;
-    assert.ok((podSpec(deployment).terminationGracePeriodSeconds ?? 30) > preStop + shutdownGrace + settle, 'Kubernetes waits longer than the bridge');
-    assert.ok(container.resources?.requests?.cpu && container.resources.requests.memory && container.resources.limits?.memory);
+    assert.ok(
+      (podSpec(deployment).terminationGracePeriodSeconds ?? 30) > preStop + shutdownGrace + settle,
+      'Kubernetes waits longer than the bridge',
+    );
+    assert.ok(
+      container.resources?.requests?.cpu && container.resources.requests.memory && container.resources.limits?.memory,
+    );
   });
 
   it('run as a non-root user with a read-only root filesystem and no capabilities', () => {
@@ -102,7 +111,11 @@ describe('Kubernetes manifests', () => {
       assert.notEqual(spec.securityContext?.runAsUser, 0);
       assert.equal(spec.automountServiceAccountToken, false);
       for (const container of spec.containers) {
-        assert.equal(container.securityContext?.readOnlyRootFilesystem, true, `${deployment.metadata.name}/${container.name}`);
+        assert.equal(
+          container.securityContext?.readOnlyRootFilesystem,
+          true,
+          `${deployment.metadata.name}/${container.name}`,
+        );
         assert.equal(container.securityContext?.allowPrivilegeEscalation, false);
         assert.deepEqual(container.securityContext?.capabilities?.drop, ['ALL']);
       }
@@ -110,13 +123,21 @@ describe('Kubernetes manifests', () => {
   });
 
   it('point the Service, the PodDisruptionBudget and the HorizontalPodAutoscaler at the Deployment', () => {
-    const labels = (bridgeDeployment().spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
-    const matches = (selector: Record<string, string>) => Object.entries(selector).every(([key, value]) => labels[key] === value);
+    const labels = (bridgeDeployment().spec as { template: { metadata: { labels: Record<string, string> } } }).template
+      .metadata.labels;
+    const matches = (selector: Record<string, string>) =>
+      Object.entries(selector).every(([key, value]) => labels[key] === value);
     assert.ok(matches((find('Service', 'dcr-bridge').spec as { selector: Record<string, string> }).selector));
-    const pdb = find('PodDisruptionBudget', 'dcr-bridge').spec as { selector: { matchLabels: Record<string, string> }; minAvailable: number };
+    const pdb = find('PodDisruptionBudget', 'dcr-bridge').spec as {
+      selector: { matchLabels: Record<string, string> };
+      minAvailable: number;
+    };
     assert.ok(matches(pdb.selector.matchLabels));
     assert.ok(pdb.minAvailable < 2, 'a drain can proceed with two replicas');
-    const hpa = find('HorizontalPodAutoscaler', 'dcr-bridge').spec as { scaleTargetRef: { kind: string; name: string }; minReplicas: number };
+    const hpa = find('HorizontalPodAutoscaler', 'dcr-bridge').spec as {
+      scaleTargetRef: { kind: string; name: string };
+      minReplicas: number;
+    };
     assert.deepEqual([hpa.scaleTargetRef.kind, hpa.scaleTargetRef.name], ['Deployment', 'dcr-bridge']);
     assert.ok(hpa.minReplicas >= 2);
     const redisService = find('Service', 'dcr-bridge-redis');
@@ -140,7 +161,9 @@ describe('Kubernetes manifests', () => {
       assert.deepEqual(config.apiKeyNames, ['api7', 'konnect']);
       assert.equal(config.redisUrl, 'redis://dcr-bridge-redis:6379');
       assert.equal(config.port, container.ports![0]!.containerPort);
-      const driver = completeDriver(await loadDriver(config.driverName, env, { rotationGraceSeconds: 0, publicUrl: config.publicUrl }));
+      const driver = completeDriver(
+        await loadDriver(config.driverName, env, { rotationGraceSeconds: 0, publicUrl: config.publicUrl }),
+      );
       assert.equal(driver.name, 'okta');
       await driver.close();
     } finally {

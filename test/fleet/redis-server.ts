@@ -34,11 +34,20 @@ export function findRedisServer(): string {
   const found = onPath('redis-server');
   if (found) return found;
   if (process.env.CI !== 'true') {
-    throw new Error('redis-server is not installed: run `apt-get update && apt-get install -y redis-server` (CI=true does it itself)');
+    throw new Error(
+      'redis-server is not installed: run `apt-get update && apt-get install -y redis-server` (CI=true does it itself)',
+    );
   }
   for (const args of [['update'], ['install', '-y', '--no-install-recommends', 'redis-server']]) {
-    const result = spawnSync('apt-get', args, { stdio: 'inherit', timeout: 300_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-    if (result.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (status ${String(result.status)}); redis-server is needed for the shared-limit tests`);
+    const result = spawnSync('apt-get', args, {
+      stdio: 'inherit',
+      timeout: 300_000,
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+    if (result.status !== 0)
+      throw new Error(
+        `apt-get ${args.join(' ')} failed (status ${String(result.status)}); redis-server is needed for the shared-limit tests`,
+      );
   }
   const installed = onPath('redis-server');
   if (!installed) throw new Error('redis-server is still missing after apt-get install redis-server');
@@ -59,7 +68,22 @@ export async function startRedisServer(port?: number): Promise<RedisServer> {
   const listenPort = port ?? (await freeLoopbackPort());
   const child: ChildProcess = spawn(
     binary,
-    ['--port', String(listenPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', '/tmp', '--loglevel', 'notice'],
+    [
+      '--port',
+      String(listenPort),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--daemonize',
+      'no',
+      '--dir',
+      '/tmp',
+      '--loglevel',
+      'notice',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const pid = child.pid;

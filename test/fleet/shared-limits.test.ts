@@ -11,7 +11,9 @@ const perMinute = 6;
 const failedAuthPerMinute = 4;
 
 async function status(bridge: BridgeProcess, apiKey?: string): Promise<{ status: number; retryAfter: string | null }> {
-  const response = await fetch(`${bridge.baseUrl}/clients/no-such-client`, { headers: apiKey ? { 'X-API-Key': apiKey } : {} });
+  const response = await fetch(`${bridge.baseUrl}/clients/no-such-client`, {
+    headers: apiKey ? { 'X-API-Key': apiKey } : {},
+  });
   await response.arrayBuffer();
   return { status: response.status, retryAfter: response.headers.get('retry-after') };
 }
@@ -56,7 +58,8 @@ describe('two replicas sharing their rate limits through Redis', { timeout: 120_
   });
 
   it('hold the per-key limit across both: the limit is for the fleet, not per replica', async () => {
-    for (let n = 0; n < perMinute; n++) assert.equal((await status(bridges[n % 2]!, keys[0])).status, 404, `request ${n + 1} is within the limit`);
+    for (let n = 0; n < perMinute; n++)
+      assert.equal((await status(bridges[n % 2]!, keys[0])).status, 404, `request ${n + 1} is within the limit`);
     for (const bridge of bridges) {
       const refused = await status(bridge, keys[0]);
       assert.equal(refused.status, 429, 'each replica refuses once the fleet used the limit');
@@ -66,10 +69,20 @@ describe('two replicas sharing their rate limits through Redis', { timeout: 120_
   });
 
   it('hold the failed-authentication limit across both', async () => {
-    for (let n = 0; n < failedAuthPerMinute; n++) assert.equal((await status(bridges[n % 2]!, 'a-wrong-key-000000000')).status, 401);
-    for (const bridge of bridges) assert.equal((await status(bridge)).status, 429, 'the address is throttled on both replicas');
-    assert.equal((await status(bridges[1]!, keys[1])).status, 404, 'a correct key is never refused by the failed-authentication limit');
-    assert.match(bridges[0]!.stdout(), /"type":"audit".*"operation":"authenticate".*"status":401/, 'refusals are audited on stdout');
+    for (let n = 0; n < failedAuthPerMinute; n++)
+      assert.equal((await status(bridges[n % 2]!, 'a-wrong-key-000000000')).status, 401);
+    for (const bridge of bridges)
+      assert.equal((await status(bridge)).status, 429, 'the address is throttled on both replicas');
+    assert.equal(
+      (await status(bridges[1]!, keys[1])).status,
+      404,
+      'a correct key is never refused by the failed-authentication limit',
+    );
+    assert.match(
+      bridges[0]!.stdout(),
+      /"type":"audit".*"operation":"authenticate".*"status":401/,
+      'refusals are audited on stdout',
+    );
   });
 
   it('with Redis stopped: the per-key limit fails open to each replica, failed authentications are refused, never a 500', async () => {
@@ -77,7 +90,8 @@ describe('two replicas sharing their rate limits through Redis', { timeout: 120_
     for (const bridge of bridges) await until(async () => !(await redisUp(bridge)()), 'the bridge sees Redis gone');
     // keys[0] was spent in Redis; now each replica counts on its own, so each allows the whole limit again.
     for (const bridge of bridges) {
-      for (let n = 0; n < perMinute; n++) assert.equal((await status(bridge, keys[0])).status, 404, 'open: counted by this replica');
+      for (let n = 0; n < perMinute; n++)
+        assert.equal((await status(bridge, keys[0])).status, 404, 'open: counted by this replica');
       assert.equal((await status(bridge, keys[0])).status, 429, "this replica's own limit still holds");
     }
     for (const bridge of bridges) {
@@ -86,8 +100,16 @@ describe('two replicas sharing their rate limits through Redis', { timeout: 120_
       assert.equal(refused.retryAfter, '10');
       assert.equal((await status(bridge, keys[2])).status, 404, 'a correct key still works');
     }
-    assert.ok(((await metric(bridges[0]!, /^dcr_rate_limit_store_errors_total\{limit="per_key",fallback="memory"\} (\d+)$/m)) ?? 0) >= perMinute);
-    assert.ok(((await metric(bridges[0]!, /^dcr_rate_limit_store_errors_total\{limit="failed_auth",fallback="refused"\} (\d+)$/m)) ?? 0) >= 1);
+    assert.ok(
+      ((await metric(bridges[0]!, /^dcr_rate_limit_store_errors_total\{limit="per_key",fallback="memory"\} (\d+)$/m)) ??
+        0) >= perMinute,
+    );
+    assert.ok(
+      ((await metric(
+        bridges[0]!,
+        /^dcr_rate_limit_store_errors_total\{limit="failed_auth",fallback="refused"\} (\d+)$/m,
+      )) ?? 0) >= 1,
+    );
     const late = await startReplica();
     assert.equal((await status(late, keys[1])).status, 404, 'a replica started while Redis is down starts and serves');
   });
@@ -98,7 +120,12 @@ describe('two replicas sharing their rate limits through Redis', { timeout: 120_
     // A fresh Redis holds no counts: keys[2] starts again, shared by all three replicas (the third started without Redis).
     for (let n = 0; n < perMinute; n++) assert.equal((await status(bridges[(n + 1) % 3]!, keys[2])).status, 404);
     for (const bridge of bridges) assert.equal((await status(bridge, keys[2])).status, 429);
-    for (let n = 0; n < failedAuthPerMinute; n++) assert.equal((await status(bridges[n % 2]!, 'a-wrong-key-000000000')).status, 401, 'failed authentications are counted, not refused');
+    for (let n = 0; n < failedAuthPerMinute; n++)
+      assert.equal(
+        (await status(bridges[n % 2]!, 'a-wrong-key-000000000')).status,
+        401,
+        'failed authentications are counted, not refused',
+      );
     assert.equal((await status(bridges[1]!)).status, 429);
   });
 });

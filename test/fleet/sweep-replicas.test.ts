@@ -19,7 +19,16 @@ describe('two replicas sweeping the same IdP at once', () => {
 
   before(async () => {
     okta = await startOktaEmulator({ rateLimitPerMinute: 100_000 });
-    replicas = [0, 1].map(() => completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, rotationGraceSeconds: graceSeconds, idpCallPolicy: policy })));
+    replicas = [0, 1].map(() =>
+      completeDriver(
+        createOktaDriver({
+          orgUrl: okta.emulator.url,
+          credentials: { apiToken: okta.apiToken },
+          rotationGraceSeconds: graceSeconds,
+          idpCallPolicy: policy,
+        }),
+      ),
+    );
   });
   after(async () => {
     for (const driver of replicas) await driver.close();
@@ -28,7 +37,12 @@ describe('two replicas sweeping the same IdP at once', () => {
   });
 
   it('retire each expired secret once, with no error, and leave every live secret working', async () => {
-    const metadata = { redirectUris: [], grantTypes: ['client_credentials'], responseTypes: [], tokenEndpointAuthMethod: 'client_secret_basic' };
+    const metadata = {
+      redirectUris: [],
+      grantTypes: ['client_credentials'],
+      responseTypes: [],
+      tokenEndpointAuthMethod: 'client_secret_basic',
+    };
     const rotated: Array<{ clientId: string; oldSecret: string; oldSecretId: string; newSecret: string }> = [];
     const untouched: Array<{ clientId: string; secret: string }> = [];
     for (let n = 0; n < 6; n++) {
@@ -42,14 +56,17 @@ describe('two replicas sweeping the same IdP at once', () => {
       const { clientSecret } = await replicas[(n + 1) % 2]!.rotateSecret(client.clientId);
       rotated.push({ clientId: client.clientId, oldSecret: client.clientSecret, oldSecretId, newSecret: clientSecret });
     }
-    for (const { oldSecret, clientId } of rotated) assert.ok(await okta.secretWorks(clientId, oldSecret), 'inside the grace both secrets work');
+    for (const { oldSecret, clientId } of rotated)
+      assert.ok(await okta.secretWorks(clientId, oldSecret), 'inside the grace both secrets work');
 
     const afterGrace = Date.now() + (graceSeconds + 1) * 1000;
     const counts = await Promise.all(replicas.map((driver) => driver.retireExpiredSecrets(afterGrace)));
 
     const deletes = okta.emulator.requestsTo(DELETE_SECRET);
     for (const { oldSecretId } of rotated) {
-      const deleted = deletes.filter((sent) => sent.rawPath.endsWith(`/${oldSecretId}`) && typeof sent.outcome === 'number' && sent.outcome < 300);
+      const deleted = deletes.filter(
+        (sent) => sent.rawPath.endsWith(`/${oldSecretId}`) && typeof sent.outcome === 'number' && sent.outcome < 300,
+      );
       assert.equal(deleted.length, 1, 'each expired secret is deleted exactly once');
     }
     assert.equal(
@@ -57,7 +74,11 @@ describe('two replicas sweeping the same IdP at once', () => {
       0,
       'no other secret is asked to be deleted',
     );
-    assert.equal(counts[0]! + counts[1]!, rotated.length, `the two sweeps report ${rotated.length} retired between them, not more (${counts.join(' + ')})`);
+    assert.equal(
+      counts[0]! + counts[1]!,
+      rotated.length,
+      `the two sweeps report ${rotated.length} retired between them, not more (${counts.join(' + ')})`,
+    );
     for (const { clientId, oldSecret, newSecret } of rotated) {
       assert.equal(okta.app(clientId)!.secrets.length, 1);
       assert.ok(await okta.secretWorks(clientId, newSecret), 'the new secret still works');

@@ -35,7 +35,13 @@ describe('tracing', () => {
   before(async () => {
     tracing = await startTracing({ spanProcessor: new SimpleSpanProcessor(exporter) });
     okta = await startOktaEmulator({ rateLimitPerMinute: 100_000 });
-    driver = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy: { timeoutMs: 2000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 4000 } }));
+    driver = completeDriver(
+      createOktaDriver({
+        orgUrl: okta.emulator.url,
+        credentials: { apiToken: okta.apiToken },
+        idpCallPolicy: { timeoutMs: 2000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 4000 },
+      }),
+    );
     const config = testConfig();
     apiKey = config.apiKeys[0]!;
     app = createApp(config, driver, { logger: createLogger({ level: 'silent' }), tracing });
@@ -48,7 +54,12 @@ describe('tracing', () => {
   });
 
   it('gives request → driver operation → one span per IdP attempt, in the portal’s trace, and sends traceparent on', async () => {
-    okta.emulator.injectFault({ route: CREATE_APP, status: 429, headers: { 'Retry-After': '0', 'X-Rate-Limit-Remaining': '0' }, body: { errorCode: 'E0000047', errorSummary: 'API call exceeded rate limit due to too many requests.' } });
+    okta.emulator.injectFault({
+      route: CREATE_APP,
+      status: 429,
+      headers: { 'Retry-After': '0', 'X-Rate-Limit-Remaining': '0' },
+      body: { errorCode: 'E0000047', errorSummary: 'API call exceeded rate limit due to too many requests.' },
+    });
     const response = await request(app)
       .post('/clients')
       .set('X-API-Key', apiKey)
@@ -71,9 +82,17 @@ describe('tracing', () => {
     assert.equal(operation.parentSpanContext?.spanId, requestSpan.spanContext().spanId);
     assert.equal(operation.attributes['dcr.driver'], 'okta');
 
-    const attempts = spans.filter((span) => span.parentSpanContext?.spanId === operation.spanContext().spanId && span.attributes['dcr.idp.operation'] === 'register client');
+    const attempts = spans.filter(
+      (span) =>
+        span.parentSpanContext?.spanId === operation.spanContext().spanId &&
+        span.attributes['dcr.idp.operation'] === 'register client',
+    );
     assert.deepEqual(
-      attempts.map((span) => [span.attributes['dcr.idp.attempt'], span.attributes['http.response.status_code'], typeof span.attributes['dcr.idp.retry_delay_ms']]),
+      attempts.map((span) => [
+        span.attributes['dcr.idp.attempt'],
+        span.attributes['http.response.status_code'],
+        typeof span.attributes['dcr.idp.retry_delay_ms'],
+      ]),
       [
         [1, 429, 'number'],
         [2, undefined, 'undefined'],
@@ -82,13 +101,21 @@ describe('tracing', () => {
     );
     for (const attempt of attempts) assert.equal(attempt.attributes['dcr.driver'], 'okta');
     for (const span of spans.filter((s) => s.attributes['dcr.idp.operation'] !== undefined)) {
-      assert.equal(span.parentSpanContext?.spanId, operation.spanContext().spanId, 'every IdP attempt hangs under the driver operation');
+      assert.equal(
+        span.parentSpanContext?.spanId,
+        operation.spanContext().spanId,
+        'every IdP attempt hangs under the driver operation',
+      );
     }
 
     const creates = okta.emulator.requestsTo(CREATE_APP);
     assert.equal(creates.length, 2);
     creates.forEach((sent, index) => {
-      assert.equal(sent.headers.traceparent, `00-${portalTraceId}-${attempts[index]!.spanContext().spanId}-01`, 'each attempt sends its own span as the parent');
+      assert.equal(
+        sent.headers.traceparent,
+        `00-${portalTraceId}-${attempts[index]!.spanContext().spanId}-01`,
+        'each attempt sends its own span as the parent',
+      );
     });
     assertNothingSecret(spans, [secret, okta.apiToken, apiKey]);
   });
@@ -127,7 +154,9 @@ describe('tracing', () => {
 });
 
 function assertNothingSecret(spans: ReadableSpan[], secrets: string[]): void {
-  const text = JSON.stringify(spans.map((span) => ({ name: span.name, attributes: span.attributes, events: span.events })));
+  const text = JSON.stringify(
+    spans.map((span) => ({ name: span.name, attributes: span.attributes, events: span.events })),
+  );
   for (const secret of secrets) assert.ok(!text.includes(secret), 'no secret, token or key in a span');
 }
 
@@ -137,7 +166,13 @@ describe('tracing switch', () => {
     assert.equal(loadConfig({}).tracing, false);
     assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' }).tracing, true);
     assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:4318/v1/traces' }).tracing, true);
-    assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_SDK_DISABLED: 'true' }).tracing, false);
-    assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_TRACES_EXPORTER: 'none' }).tracing, false);
+    assert.equal(
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_SDK_DISABLED: 'true' }).tracing,
+      false,
+    );
+    assert.equal(
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_TRACES_EXPORTER: 'none' }).tracing,
+      false,
+    );
   });
 });

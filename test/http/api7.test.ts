@@ -7,7 +7,11 @@ import { assertErrorShape, createObservedApp, type ObservedApp } from './helpers
 
 describe('API7 dialect', () => {
   let bridge: ObservedApp;
-  const post = (body: unknown) => request(bridge.app).post('/clients').set('X-API-Key', bridge.apiKey).send(body as object);
+  const post = (body: unknown) =>
+    request(bridge.app)
+      .post('/clients')
+      .set('X-API-Key', bridge.apiKey)
+      .send(body as object);
   before(async () => {
     bridge = await createObservedApp({ bodyLimitBytes: 8 * 1024 });
   });
@@ -16,7 +20,12 @@ describe('API7 dialect', () => {
   it('registers a client with RFC 7591 members, integer epoch seconds and the secret, and passes camelCase metadata to the driver', async () => {
     const response = await post({
       client_name: 'Billing app',
-      redirect_uris: ['https://billing.example.com/cb', 'http://127.0.0.1:8080/cb', 'http://localhost/cb', 'http://[::1]:9000/cb'],
+      redirect_uris: [
+        'https://billing.example.com/cb',
+        'http://127.0.0.1:8080/cb',
+        'http://localhost/cb',
+        'http://[::1]:9000/cb',
+      ],
       grant_types: ['authorization_code', 'refresh_token'],
       token_endpoint_auth_method: 'client_secret_post',
       scope: 'read:invoices write:invoices',
@@ -27,7 +36,10 @@ describe('API7 dialect', () => {
     const body = response.body as Record<string, unknown>;
     assert.equal(typeof body.client_id, 'string');
     assert.equal(body.client_secret, bridge.driver.secretOf(body.client_id as string));
-    assert.ok(Number.isInteger(body.client_id_issued_at) && Math.abs((body.client_id_issued_at as number) - Date.now() / 1000) < 60);
+    assert.ok(
+      Number.isInteger(body.client_id_issued_at) &&
+        Math.abs((body.client_id_issued_at as number) - Date.now() / 1000) < 60,
+    );
     assert.equal(body.client_secret_expires_at, 0);
     assert.deepEqual(body.response_types, ['code'], 'RFC 7591 default for authorization_code');
     assert.equal(body.scope, 'read:invoices write:invoices');
@@ -35,7 +47,12 @@ describe('API7 dialect', () => {
     const stored = bridge.driver.clients.get(body.client_id as string)!;
     assert.deepEqual(stored.client.metadata, {
       clientName: 'Billing app',
-      redirectUris: ['https://billing.example.com/cb', 'http://127.0.0.1:8080/cb', 'http://localhost/cb', 'http://[::1]:9000/cb'],
+      redirectUris: [
+        'https://billing.example.com/cb',
+        'http://127.0.0.1:8080/cb',
+        'http://localhost/cb',
+        'http://[::1]:9000/cb',
+      ],
       grantTypes: ['authorization_code', 'refresh_token'],
       responseTypes: ['code'],
       tokenEndpointAuthMethod: 'client_secret_post',
@@ -57,13 +74,21 @@ describe('API7 dialect', () => {
   });
 
   it('accepts a private-use redirect scheme for a native app only', async () => {
-    await post({ application_type: 'native', redirect_uris: ['com.example.app:/oauth2redirect'], grant_types: ['authorization_code'] }).expect(201);
+    await post({
+      application_type: 'native',
+      redirect_uris: ['com.example.app:/oauth2redirect'],
+      grant_types: ['authorization_code'],
+    }).expect(201);
     const web = await post({ redirect_uris: ['com.example.app:/oauth2redirect'] }).expect(400);
     assertErrorShape(web.body, 'invalid_redirect_uri');
   });
 
   it('reads, replaces, rotates and deletes; the secret appears only on create and rotate', async () => {
-    const created = await post({ client_name: 'cycle', redirect_uris: ['https://cycle.example.com/cb'], grant_types: ['authorization_code'] }).expect(201);
+    const created = await post({
+      client_name: 'cycle',
+      redirect_uris: ['https://cycle.example.com/cb'],
+      grant_types: ['authorization_code'],
+    }).expect(201);
     const clientId = created.body.client_id as string;
     const read = await request(bridge.app).get(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(200);
     assert.equal(read.body.client_secret, undefined);
@@ -75,13 +100,33 @@ describe('API7 dialect', () => {
       .expect(200);
     assert.equal(replaced.body.client_secret, undefined);
     assert.deepEqual(replaced.body.redirect_uris, ['https://cycle.example.com/new']);
-    assert.deepEqual(replaced.body.grant_types, ['client_credentials'], 'PUT replaces: omitted members fall back to defaults');
+    assert.deepEqual(
+      replaced.body.grant_types,
+      ['client_credentials'],
+      'PUT replaces: omitted members fall back to defaults',
+    );
     assert.equal(bridge.driver.secretOf(clientId), created.body.client_secret, 'an update keeps the secret');
-    await request(bridge.app).put(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).send({ client_id: clientId, client_name: 'cycle 3' }).expect(200);
-    const mismatch = await request(bridge.app).put(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).send({ client_id: 'someone-else', client_name: 'x' }).expect(400);
+    await request(bridge.app)
+      .put(`/clients/${clientId}`)
+      .set('X-API-Key', bridge.apiKey)
+      .send({ client_id: clientId, client_name: 'cycle 3' })
+      .expect(200);
+    const mismatch = await request(bridge.app)
+      .put(`/clients/${clientId}`)
+      .set('X-API-Key', bridge.apiKey)
+      .send({ client_id: 'someone-else', client_name: 'x' })
+      .expect(400);
     assertErrorShape(mismatch.body, 'invalid_request');
-    assert.equal(bridge.driver.clients.get(clientId)!.client.metadata.clientName, 'cycle 3', 'a mismatched PUT changes nothing');
-    const rotated = await request(bridge.app).post(`/clients/${clientId}/rotate-secret`).set('X-API-Key', bridge.apiKey).send({}).expect(200);
+    assert.equal(
+      bridge.driver.clients.get(clientId)!.client.metadata.clientName,
+      'cycle 3',
+      'a mismatched PUT changes nothing',
+    );
+    const rotated = await request(bridge.app)
+      .post(`/clients/${clientId}/rotate-secret`)
+      .set('X-API-Key', bridge.apiKey)
+      .send({})
+      .expect(200);
     assert.deepEqual(Object.keys(rotated.body).sort(), ['client_id', 'client_secret', 'client_secret_expires_at']);
     assert.notEqual(rotated.body.client_secret, created.body.client_secret);
     assert.equal(bridge.driver.secretOf(clientId), rotated.body.client_secret);
@@ -102,7 +147,10 @@ describe('API7 dialect', () => {
     }
     const foreign = await post({}).expect(201);
     bridge.driver.foreignClientIds.add(foreign.body.client_id as string);
-    const refused = await request(bridge.app).delete(`/clients/${foreign.body.client_id}`).set('X-API-Key', bridge.apiKey).expect(404);
+    const refused = await request(bridge.app)
+      .delete(`/clients/${foreign.body.client_id}`)
+      .set('X-API-Key', bridge.apiKey)
+      .expect(404);
     assertErrorShape(refused.body, 'client_not_found');
   });
 
@@ -118,18 +166,46 @@ describe('API7 dialect', () => {
       ['a relative redirect URI', { redirect_uris: ['/cb'] }, 'invalid_redirect_uri'],
       ['a redirect URI that is not a URL', { redirect_uris: ['not a url'] }, 'invalid_redirect_uri'],
       ['a javascript: redirect URI', { redirect_uris: ['javascript:alert(1)'] }, 'invalid_redirect_uri'],
-      ['a data: redirect URI', { application_type: 'native', redirect_uris: ['data:text/html,hi'] }, 'invalid_redirect_uri'],
-      ['a file: redirect URI', { application_type: 'native', redirect_uris: ['file:///etc/passwd'] }, 'invalid_redirect_uri'],
+      [
+        'a data: redirect URI',
+        { application_type: 'native', redirect_uris: ['data:text/html,hi'] },
+        'invalid_redirect_uri',
+      ],
+      [
+        'a file: redirect URI',
+        { application_type: 'native', redirect_uris: ['file:///etc/passwd'] },
+        'invalid_redirect_uri',
+      ],
       ['http on a non-loopback host', { redirect_uris: ['http://app.example.com/cb'] }, 'invalid_redirect_uri'],
       ['a wildcard host', { redirect_uris: ['https://*'] }, 'invalid_redirect_uri'],
-      ['a trailing wildcard (Keycloak reads it as any path)', { redirect_uris: ['https://app.example.com/*'] }, 'invalid_redirect_uri'],
+      [
+        'a trailing wildcard (Keycloak reads it as any path)',
+        { redirect_uris: ['https://app.example.com/*'] },
+        'invalid_redirect_uri',
+      ],
       ['a wildcard subdomain', { redirect_uris: ['https://*.example.com/cb'] }, 'invalid_redirect_uri'],
       ['a percent-encoded wildcard', { redirect_uris: ['https://app.example.com/%2a'] }, 'invalid_redirect_uri'],
       ['a wildcard in a loopback redirect URI', { redirect_uris: ['http://127.0.0.1:*/cb'] }, 'invalid_redirect_uri'],
-      ['a wildcard in a native redirect URI', { application_type: 'native', redirect_uris: ['com.example.app:/*'] }, 'invalid_redirect_uri'],
-      ['a wildcard post-logout redirect URI', { post_logout_redirect_uris: ['https://app.example.com/*'] }, 'invalid_redirect_uri'],
-      ['a bad post-logout redirect URI', { post_logout_redirect_uris: ['http://evil.example.com/'] }, 'invalid_redirect_uri'],
-      ['an unknown token_endpoint_auth_method', { token_endpoint_auth_method: 'client_secret_magic' }, 'invalid_client_metadata'],
+      [
+        'a wildcard in a native redirect URI',
+        { application_type: 'native', redirect_uris: ['com.example.app:/*'] },
+        'invalid_redirect_uri',
+      ],
+      [
+        'a wildcard post-logout redirect URI',
+        { post_logout_redirect_uris: ['https://app.example.com/*'] },
+        'invalid_redirect_uri',
+      ],
+      [
+        'a bad post-logout redirect URI',
+        { post_logout_redirect_uris: ['http://evil.example.com/'] },
+        'invalid_redirect_uri',
+      ],
+      [
+        'an unknown token_endpoint_auth_method',
+        { token_endpoint_auth_method: 'client_secret_magic' },
+        'invalid_client_metadata',
+      ],
       ['an unknown grant type', { grant_types: ['client_credentials', 'bearer'] }, 'invalid_client_metadata'],
       ['an unknown application_type', { application_type: 'desktop' }, 'invalid_client_metadata'],
       ['a scope with a quote', { scope: 'read "write"' }, 'invalid_client_metadata'],
@@ -150,7 +226,11 @@ describe('API7 dialect', () => {
     }
 
     it('malformed JSON → invalid_request', async () => {
-      const response = await request(bridge.app).post('/clients').set('X-API-Key', bridge.apiKey).set('Content-Type', 'application/json').send('{"client_name": ');
+      const response = await request(bridge.app)
+        .post('/clients')
+        .set('X-API-Key', bridge.apiKey)
+        .set('Content-Type', 'application/json')
+        .send('{"client_name": ');
       assert.equal(response.status, 400);
       assertErrorShape(response.body, 'invalid_request');
     });
@@ -164,7 +244,11 @@ describe('API7 dialect', () => {
         .send('"rotate"');
       assert.equal(response.status, 400);
       assertErrorShape(response.body, 'invalid_request');
-      assert.equal(bridge.driver.secretOf(created.body.client_id as string), created.body.client_secret, 'nothing rotated');
+      assert.equal(
+        bridge.driver.secretOf(created.body.client_id as string),
+        created.body.client_secret,
+        'nothing rotated',
+      );
     });
 
     it('a body over the limit → 413 request_too_large', async () => {
@@ -194,11 +278,14 @@ describe('API7 dialect', () => {
       const { port } = server.address() as AddressInfo;
       const rawRequest = (method: string, path: string) =>
         new Promise<{ status: number; body: string }>((resolve, reject) => {
-          const sent = http.request({ host: '127.0.0.1', port, method, path, headers: { 'X-API-Key': bridge.apiKey } }, (response) => {
-            let body = '';
-            response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-            response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-          });
+          const sent = http.request(
+            { host: '127.0.0.1', port, method, path, headers: { 'X-API-Key': bridge.apiKey } },
+            (response) => {
+              let body = '';
+              response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+              response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+            },
+          );
           sent.on('error', reject);
           sent.end();
         });

@@ -36,11 +36,18 @@ describe('API key check', () => {
       assertErrorShape(response.body, 'invalid_api_key');
     }
     assert.equal(bridge.driver.clients.size, clientsBefore, 'no refused request reached the driver');
-    assert.match(await bridge.metrics.registry.metrics(), /dcr_http_requests_total\{method="POST",route="unauthenticated",status="401"\} 7/);
+    assert.match(
+      await bridge.metrics.registry.metrics(),
+      /dcr_http_requests_total\{method="POST",route="unauthenticated",status="401"\} 7/,
+    );
   });
 
   it('checks the key before the body: a bad key with malformed, non-object or oversized bodies is still 401', async () => {
-    const malformed = await request(bridge.app).post('/clients').set('X-API-Key', 'wrong-key-0123456789').set('Content-Type', 'application/json').send('{"client_name":');
+    const malformed = await request(bridge.app)
+      .post('/clients')
+      .set('X-API-Key', 'wrong-key-0123456789')
+      .set('Content-Type', 'application/json')
+      .send('{"client_name":');
     assert.equal(malformed.status, 401);
     assertErrorShape(malformed.body, 'invalid_api_key');
     const array = await request(bridge.app).post('/').send([1, 2, 3]);
@@ -65,7 +72,9 @@ describe('API key check', () => {
       ['get', '/no/such/path'],
     ];
     for (const [method, path] of paths) {
-      const response = await (request(bridge.app) as unknown as Record<string, (path: string) => request.Test>)[method]!(path);
+      const response = await (request(bridge.app) as unknown as Record<string, (path: string) => request.Test>)[
+        method
+      ]!(path);
       assert.equal(response.status, 401, `${method} ${path}`);
     }
   });
@@ -73,16 +82,25 @@ describe('API key check', () => {
 
 describe('rate limits', () => {
   it('answers 429 rate_limited with Retry-After once a key is over its rate, and other keys keep working', async () => {
-    const bridge = await createObservedApp({ apiKeys: ['limited-portal-key-0001', 'other-portal-key-00002'], rateLimitPerMinute: 3 });
+    const bridge = await createObservedApp({
+      apiKeys: ['limited-portal-key-0001', 'other-portal-key-00002'],
+      rateLimitPerMinute: 3,
+    });
     try {
       for (let index = 0; index < 3; index += 1) {
-        await request(bridge.app).get('/clients/unknown-client').set('X-API-Key', 'limited-portal-key-0001').expect(404);
+        await request(bridge.app)
+          .get('/clients/unknown-client')
+          .set('X-API-Key', 'limited-portal-key-0001')
+          .expect(404);
       }
       const limited = await request(bridge.app).post('/clients').set('X-API-Key', 'limited-portal-key-0001').send({});
       assert.equal(limited.status, 429);
       assertErrorShape(limited.body, 'rate_limited');
       const retryAfter = Number(limited.headers['retry-after']);
-      assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After ${limited.headers['retry-after']}`);
+      assert.ok(
+        Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60,
+        `Retry-After ${limited.headers['retry-after']}`,
+      );
       assert.equal(bridge.driver.clients.size, 0, 'the limited request did not reach the driver');
       await request(bridge.app).post('/clients').set('X-API-Key', 'other-portal-key-00002').send({}).expect(201);
       const metrics = await bridge.metrics.registry.metrics();
@@ -109,9 +127,16 @@ describe('rate limits', () => {
 
   it('counts failed authentications by the real client address only behind DCR_TRUST_PROXY', async () => {
     for (const trustProxy of [1, ['loopback'], ['127.0.0.1/8', '::1']] as const) {
-      const bridge = await createObservedApp({ authFailureLimitPerMinute: 2, trustProxy: trustProxy as number | string[] });
+      const bridge = await createObservedApp({
+        authFailureLimitPerMinute: 2,
+        trustProxy: trustProxy as number | string[],
+      });
       try {
-        const guess = (address: string) => request(bridge.app).get('/clients/x').set('X-Forwarded-For', address).set('X-API-Key', 'wrong-key-behind-proxy');
+        const guess = (address: string) =>
+          request(bridge.app)
+            .get('/clients/x')
+            .set('X-Forwarded-For', address)
+            .set('X-API-Key', 'wrong-key-behind-proxy');
         await guess('203.0.113.7').expect(401);
         await guess('203.0.113.7').expect(401);
         assertErrorShape((await guess('203.0.113.7').expect(429)).body, 'rate_limited');
@@ -122,7 +147,11 @@ describe('rate limits', () => {
     }
     const untrusting = await createObservedApp({ authFailureLimitPerMinute: 2 });
     try {
-      const guess = (address: string) => request(untrusting.app).get('/clients/x').set('X-Forwarded-For', address).set('X-API-Key', 'wrong-key-behind-proxy');
+      const guess = (address: string) =>
+        request(untrusting.app)
+          .get('/clients/x')
+          .set('X-Forwarded-For', address)
+          .set('X-API-Key', 'wrong-key-behind-proxy');
       await guess('203.0.113.7').expect(401);
       await guess('198.51.100.20').expect(401);
       await guess('192.0.2.1').expect(429);
@@ -131,7 +160,11 @@ describe('rate limits', () => {
     }
     const wrongProxy = await createObservedApp({ authFailureLimitPerMinute: 2, trustProxy: ['10.0.0.0/8'] });
     try {
-      const guess = (address: string) => request(wrongProxy.app).get('/clients/x').set('X-Forwarded-For', address).set('X-API-Key', 'wrong-key-behind-proxy');
+      const guess = (address: string) =>
+        request(wrongProxy.app)
+          .get('/clients/x')
+          .set('X-Forwarded-For', address)
+          .set('X-API-Key', 'wrong-key-behind-proxy');
       await guess('203.0.113.7').expect(401);
       await guess('198.51.100.20').expect(401);
       await guess('192.0.2.1').expect(429);
@@ -148,9 +181,21 @@ describe('rate limits', () => {
     console.error = (...args: unknown[]) => void written.push(args);
     console.warn = (...args: unknown[]) => void written.push(args);
     try {
-      await request(bridge.app).get('/clients/x').set('X-Forwarded-For', '203.0.113.7').set('X-API-Key', 'wrong-key-behind-proxy').expect(401);
-      await request(bridge.app).get('/clients/x').set('X-Forwarded-For', '203.0.113.8').set('X-API-Key', 'wrong-key-behind-proxy').expect(429);
-      await request(bridge.app).get('/clients/x').set('X-Forwarded-For', '203.0.113.7').set('X-API-Key', bridge.apiKey).expect(404);
+      await request(bridge.app)
+        .get('/clients/x')
+        .set('X-Forwarded-For', '203.0.113.7')
+        .set('X-API-Key', 'wrong-key-behind-proxy')
+        .expect(401);
+      await request(bridge.app)
+        .get('/clients/x')
+        .set('X-Forwarded-For', '203.0.113.8')
+        .set('X-API-Key', 'wrong-key-behind-proxy')
+        .expect(429);
+      await request(bridge.app)
+        .get('/clients/x')
+        .set('X-Forwarded-For', '203.0.113.7')
+        .set('X-API-Key', bridge.apiKey)
+        .expect(404);
     } finally {
       console.error = originalError;
       console.warn = originalWarn;

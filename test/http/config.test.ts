@@ -121,7 +121,12 @@ describe('configuration', () => {
     assert.equal(loadConfig({}).trustProxy, false);
     assert.equal(loadConfig({ DCR_TRUST_PROXY: 'false' }).trustProxy, false);
     assert.equal(loadConfig({ DCR_TRUST_PROXY: '2' }).trustProxy, 2);
-    assert.deepEqual(loadConfig({ DCR_TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::/8, 192.0.2.1' }).trustProxy, ['loopback', '10.0.0.0/8', 'fd00::/8', '192.0.2.1']);
+    assert.deepEqual(loadConfig({ DCR_TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::/8, 192.0.2.1' }).trustProxy, [
+      'loopback',
+      '10.0.0.0/8',
+      'fd00::/8',
+      '192.0.2.1',
+    ]);
     for (const value of ['true', 'yes', '10.0.0.0/33', 'fd00::/129', 'proxy.example.com', '10.0.0.0/8/1', '999', ',']) {
       const error = configurationError({ DCR_TRUST_PROXY: value });
       assert.equal(error.variable, 'DCR_TRUST_PROXY', value);

@@ -30,7 +30,10 @@ describe('driver errors are rendered in one shape', () => {
     assert.equal(upstream.status, 502);
     assertErrorShape(upstream.body, 'idp_error');
     bridge.driver.failNext(new ConflictError());
-    const conflict = await request(bridge.app).post('/clients').set('X-API-Key', bridge.apiKey).send({ client_name: 'dup' });
+    const conflict = await request(bridge.app)
+      .post('/clients')
+      .set('X-API-Key', bridge.apiKey)
+      .send({ client_name: 'dup' });
     assert.equal(conflict.status, 409);
     assertErrorShape(conflict.body, 'conflict');
   });
@@ -48,7 +51,10 @@ describe('driver errors are rendered in one shape', () => {
 
   it('driver failures are counted by driver, operation and outcome', async () => {
     const text = await bridge.metrics.registry.metrics();
-    assert.match(text, /dcr_driver_operations_total\{driver="memory",operation="registerClient",outcome="idp_unavailable"\} 1/);
+    assert.match(
+      text,
+      /dcr_driver_operations_total\{driver="memory",operation="registerClient",outcome="idp_unavailable"\} 1/,
+    );
     assert.match(text, /dcr_driver_operations_total\{driver="memory",operation="getClient",outcome="server_error"\} 1/);
   });
 });

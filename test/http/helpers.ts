@@ -16,12 +16,19 @@ export interface ObservedApp extends TestApp {
 }
 
 /** Logs at `silly` (every line) unless `logLevel` says otherwise. */
-export async function createObservedApp(overrides: Partial<BridgeConfig> = {}, options: { now?: () => number; logLevel?: string } = {}): Promise<ObservedApp> {
+export async function createObservedApp(
+  overrides: Partial<BridgeConfig> = {},
+  options: { now?: () => number; logLevel?: string } = {},
+): Promise<ObservedApp> {
   const driver = new MemoryDriver();
   const logLines: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer | string, _encoding, callback) {
-      logLines.push(...String(chunk).split('\n').filter((line) => line !== ''));
+      logLines.push(
+        ...String(chunk)
+          .split('\n')
+          .filter((line) => line !== ''),
+      );
       callback();
     },
   });

@@ -7,7 +7,8 @@ import { assertErrorShape, createObservedApp, type ObservedApp } from './helpers
 describe('Konnect dialect', () => {
   let bridge: ObservedApp;
   const register = (body: object) => request(bridge.app).post('/').set('X-API-Key', bridge.apiKey).send(body);
-  const hook = (clientId: string, body: object) => request(bridge.app).post(`/${clientId}/event-hook`).set('X-API-Key', bridge.apiKey).send(body);
+  const hook = (clientId: string, body: object) =>
+    request(bridge.app).post(`/${clientId}/event-hook`).set('X-API-Key', bridge.apiKey).send(body);
   before(async () => {
     bridge = await createObservedApp();
   });
@@ -30,7 +31,12 @@ describe('Konnect dialect', () => {
   it('answers the verification probe with a well-formed 201 once the IdP is reachable, and leaves no client behind', async () => {
     const before = bridge.driver.clients.size;
     const response = await register(probe).expect(201);
-    assert.deepEqual(Object.keys(response.body).sort(), ['client_id', 'client_id_issued_at', 'client_secret', 'client_secret_expires_at']);
+    assert.deepEqual(Object.keys(response.body).sort(), [
+      'client_id',
+      'client_id_issued_at',
+      'client_secret',
+      'client_secret_expires_at',
+    ]);
     assert.equal(typeof response.body.client_id, 'string');
     assert.ok((response.body.client_secret as string).length >= 32);
     assert.ok(Number.isInteger(response.body.client_id_issued_at));
@@ -49,17 +55,29 @@ describe('Konnect dialect', () => {
     assert.equal(down.headers['retry-after'], '7');
     bridge.driver.failNext(new Error('socket hang up'));
     assertErrorShape((await register(probe).expect(503)).body, 'idp_unavailable');
-    assertErrorShape((await register({ ...probe, redirect_uris: ['https://*'] }).expect(400)).body, 'invalid_redirect_uri');
+    assertErrorShape(
+      (await register({ ...probe, redirect_uris: ['https://*'] }).expect(400)).body,
+      'invalid_redirect_uri',
+    );
     await register(probe).expect(201);
   });
 
   it('accepts placeholder-style ids on a real registration and answers exactly the four members', async () => {
     const response = await register({ ...probe, portal_id: '5f0c3c8e-8e4b-4c1e-9f8a-2d6f1c3b7a10' }).expect(201);
-    assert.deepEqual(Object.keys(response.body).sort(), ['client_id', 'client_id_issued_at', 'client_secret', 'client_secret_expires_at']);
+    assert.deepEqual(Object.keys(response.body).sort(), [
+      'client_id',
+      'client_id_issued_at',
+      'client_secret',
+      'client_secret_expires_at',
+    ]);
     assert.ok(Number.isInteger(response.body.client_id_issued_at));
     assert.equal(response.body.client_secret_expires_at, 0);
     const stored = bridge.driver.clients.get(response.body.client_id as string)!;
-    assert.deepEqual(stored.client.metadata.grantTypes, ['client_credentials'], 'bearer → client_credentials, session ignored');
+    assert.deepEqual(
+      stored.client.metadata.grantTypes,
+      ['client_credentials'],
+      'bearer → client_credentials, session ignored',
+    );
     assert.equal(stored.client.metadata.scope, 'read write');
     assert.deepEqual(stored.context, {
       portal: 'konnect',
@@ -71,8 +89,14 @@ describe('Konnect dialect', () => {
   });
 
   it('ignores unknown grant type names and keeps the known ones', async () => {
-    const response = await register({ client_name: 'web', grant_types: ['authorization_code', 'key_auth', 'openid_connect'], redirect_uris: ['https://a.example.com/cb'] }).expect(201);
-    assert.deepEqual(bridge.driver.clients.get(response.body.client_id as string)!.client.metadata.grantTypes, ['authorization_code']);
+    const response = await register({
+      client_name: 'web',
+      grant_types: ['authorization_code', 'key_auth', 'openid_connect'],
+      redirect_uris: ['https://a.example.com/cb'],
+    }).expect(201);
+    assert.deepEqual(bridge.driver.clients.get(response.body.client_id as string)!.client.metadata.grantTypes, [
+      'authorization_code',
+    ]);
   });
 
   it('issues a new secret with no body, or with {} and a JSON content type', async () => {
@@ -82,9 +106,27 @@ describe('Konnect dialect', () => {
     assert.deepEqual(Object.keys(first.body).sort(), ['client_id', 'client_secret']);
     assert.equal(first.body.client_id, clientId);
     assert.equal(bridge.driver.secretOf(clientId), first.body.client_secret);
-    const second = await request(bridge.app).post(`/${clientId}/new-secret`).set('X-API-Key', bridge.apiKey).set('Content-Type', 'application/json').send('{}').expect(200);
-    const third = await request(bridge.app).post(`/${clientId}/new-secret`).set('X-API-Key', bridge.apiKey).set('Content-Type', 'application/json').send('').expect(200);
-    assert.equal(new Set([created.body.client_secret, first.body.client_secret, second.body.client_secret, third.body.client_secret]).size, 4);
+    const second = await request(bridge.app)
+      .post(`/${clientId}/new-secret`)
+      .set('X-API-Key', bridge.apiKey)
+      .set('Content-Type', 'application/json')
+      .send('{}')
+      .expect(200);
+    const third = await request(bridge.app)
+      .post(`/${clientId}/new-secret`)
+      .set('X-API-Key', bridge.apiKey)
+      .set('Content-Type', 'application/json')
+      .send('')
+      .expect(200);
+    assert.equal(
+      new Set([
+        created.body.client_secret,
+        first.body.client_secret,
+        second.body.client_secret,
+        third.body.client_secret,
+      ]).size,
+      4,
+    );
   });
 
   it('deletes idempotently', async () => {
@@ -95,23 +137,37 @@ describe('Konnect dialect', () => {
   });
 
   it('update_application really replaces the redirect URIs at the IdP and keeps the rest', async () => {
-    const created = await register({ client_name: 'app', redirect_uris: ['https://old.example.com/cb'], grant_types: ['authorization_code'] }).expect(201);
+    const created = await register({
+      client_name: 'app',
+      redirect_uris: ['https://old.example.com/cb'],
+      grant_types: ['authorization_code'],
+    }).expect(201);
     const clientId = created.body.client_id as string;
-    const response = await hook(clientId, { event_type: 'update_application', redirect_uris: ['https://new.example.com/cb', 'https://new.example.com/cb2'] }).expect(200);
+    const response = await hook(clientId, {
+      event_type: 'update_application',
+      redirect_uris: ['https://new.example.com/cb', 'https://new.example.com/cb2'],
+    }).expect(200);
     assert.deepEqual(response.body, { status: 'applied' });
     const metadata = bridge.driver.clients.get(clientId)!.client.metadata;
     assert.deepEqual(metadata.redirectUris, ['https://new.example.com/cb', 'https://new.example.com/cb2']);
     assert.equal(metadata.clientName, 'app');
     assert.deepEqual(metadata.grantTypes, ['authorization_code']);
     for (const redirectUri of ['javascript:alert(1)', 'https://new.example.com/*', 'https://*']) {
-      const refused = await hook(clientId, { event_type: 'update_application', redirect_uris: [redirectUri] }).expect(400);
+      const refused = await hook(clientId, { event_type: 'update_application', redirect_uris: [redirectUri] }).expect(
+        400,
+      );
       assertErrorShape(refused.body, 'invalid_redirect_uri');
     }
-    assert.deepEqual(bridge.driver.clients.get(clientId)!.client.metadata.redirectUris, ['https://new.example.com/cb', 'https://new.example.com/cb2']);
+    assert.deepEqual(bridge.driver.clients.get(clientId)!.client.metadata.redirectUris, [
+      'https://new.example.com/cb',
+      'https://new.example.com/cb2',
+    ]);
   });
 
   it('update_application in the older shape (name, no redirect_uris) renames the client and keeps its redirect URIs', async () => {
-    const created = await register({ client_name: 'before', redirect_uris: ['https://keep.example.com/cb'] }).expect(201);
+    const created = await register({ client_name: 'before', redirect_uris: ['https://keep.example.com/cb'] }).expect(
+      201,
+    );
     const clientId = created.body.client_id as string;
     const konnectEvent = {
       event_type: 'update_application',
@@ -127,21 +183,32 @@ describe('Konnect dialect', () => {
     const metadata = bridge.driver.clients.get(clientId)!.client.metadata;
     assert.equal(metadata.clientName, 'after');
     assert.deepEqual(metadata.redirectUris, ['https://keep.example.com/cb']);
-    assert.deepEqual((await hook(clientId, { event_type: 'update_application' }).expect(200)).body, { status: 'ignored' });
+    assert.deepEqual((await hook(clientId, { event_type: 'update_application' }).expect(200)).body, {
+      status: 'ignored',
+    });
   });
 
   it('add_registration and remove_registration grant and revoke API access through the driver', async () => {
     const created = await register({ client_name: 'consumer' }).expect(201);
     const clientId = created.body.client_id as string;
-    await hook(clientId, { event_type: 'add_registration', api_product_version_id: 'v-1', audience: 'https://api.example.com' }).expect(200);
-    assert.deepEqual(bridge.driver.clients.get(clientId)!.apiAccess, [{ apiProductVersionId: 'v-1', audience: 'https://api.example.com' }]);
+    await hook(clientId, {
+      event_type: 'add_registration',
+      api_product_version_id: 'v-1',
+      audience: 'https://api.example.com',
+    }).expect(200);
+    assert.deepEqual(bridge.driver.clients.get(clientId)!.apiAccess, [
+      { apiProductVersionId: 'v-1', audience: 'https://api.example.com' },
+    ]);
     await hook(clientId, { event_type: 'remove_registration', api_product_version_id: 'v-1' }).expect(200);
     assert.deepEqual(bridge.driver.clients.get(clientId)!.apiAccess, []);
   });
 
   it('answers an unknown event type 200 and logs it, so a newer portal never breaks the bridge', async () => {
     const created = await register({ client_name: 'future' }).expect(201);
-    const response = await hook(created.body.client_id as string, { event_type: 'rename_universe', whatever: 1 }).expect(200);
+    const response = await hook(created.body.client_id as string, {
+      event_type: 'rename_universe',
+      whatever: 1,
+    }).expect(200);
     assert.deepEqual(response.body, { status: 'ignored' });
     assert.ok(bridge.logLines.some((line) => line.includes('event_hook.ignored') && line.includes('rename_universe')));
   });
@@ -149,9 +216,18 @@ describe('Konnect dialect', () => {
   it('refuses an event without event_type, and events for unknown clients', async () => {
     const created = await register({ client_name: 'x' }).expect(201);
     assertErrorShape((await hook(created.body.client_id as string, {}).expect(400)).body, 'invalid_client_metadata');
-    assertErrorShape((await hook(created.body.client_id as string, { event_type: 7 }).expect(400)).body, 'invalid_client_metadata');
-    assertErrorShape((await hook('no-such-client', { event_type: 'update_application', redirect_uris: [] }).expect(404)).body, 'client_not_found');
-    assertErrorShape((await request(bridge.app).post('/no-such-client/new-secret').set('X-API-Key', bridge.apiKey).expect(404)).body, 'client_not_found');
+    assertErrorShape(
+      (await hook(created.body.client_id as string, { event_type: 7 }).expect(400)).body,
+      'invalid_client_metadata',
+    );
+    assertErrorShape(
+      (await hook('no-such-client', { event_type: 'update_application', redirect_uris: [] }).expect(404)).body,
+      'client_not_found',
+    );
+    assertErrorShape(
+      (await request(bridge.app).post('/no-such-client/new-secret').set('X-API-Key', bridge.apiKey).expect(404)).body,
+      'client_not_found',
+    );
   });
 
   it('refuses bad registration bodies in the error shape', async () => {

@@ -56,7 +56,8 @@ const runningInProcess = new Set<Started>();
 async function startInProcess(env: Record<string, string>): Promise<Started> {
   let stdout = '';
   let stderr = '';
-  const collect = (append: (text: string) => void) => new Writable({
+  const collect = (append: (text: string) => void) =>
+    new Writable({
       write: (chunk: Buffer, _encoding, done) => {
         append(chunk.toString());
         done();
@@ -103,13 +104,23 @@ describe('npm start', () => {
   after(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it('starts with the local driver, prints a generated key once, serves it, and exits 0 on SIGTERM', async () => {
-    const bridge = startBridge({ DCR_DRIVER: 'local', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DCR_LOCAL_DATA_DIR: dataDir });
+    const bridge = startBridge({
+      DCR_DRIVER: 'local',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      DCR_LOCAL_DATA_DIR: dataDir,
+    });
     const port = await waitFor(() => /"port":(\d+)/.exec(bridge.stdout())?.[1], 30_000);
     const apiKey = await waitFor(() => /generated API key for this run: (\S+)/.exec(bridge.stdout())?.[1], 5_000);
     const base = `http://127.0.0.1:${port}`;
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
     assert.equal((await fetch(`${base}/clients/x`)).status, 401);
-    const created = await fetch(`${base}/clients`, { method: 'POST', headers: { 'X-API-Key': apiKey, 'Content-Type': 'application/json' }, body: '{}' });
+    const created = await fetch(`${base}/clients`, {
+      method: 'POST',
+      headers: { 'X-API-Key': apiKey, 'Content-Type': 'application/json' },
+      body: '{}',
+    });
     assert.equal(created.status, 201);
     const { client_secret: secret } = (await created.json()) as { client_secret: string };
     bridge.kill('SIGTERM');
@@ -120,12 +131,29 @@ describe('npm start', () => {
   });
 
   it('on SIGTERM finishes a request already in flight before it exits 0', async () => {
-    const bridge = startBridge({ DCR_DRIVER: 'local', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DCR_LOCAL_DATA_DIR: dataDir, DCR_API_KEYS: 'in-flight-portal-key-01' });
+    const bridge = startBridge({
+      DCR_DRIVER: 'local',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      DCR_LOCAL_DATA_DIR: dataDir,
+      DCR_API_KEYS: 'in-flight-portal-key-01',
+    });
     const port = Number(await waitFor(() => /"port":(\d+)/.exec(bridge.stdout())?.[1], 30_000));
     const body = JSON.stringify({ client_name: 'registered during shutdown' });
     const answered = new Promise<{ status: number; text: string }>((resolve, reject) => {
       const sent = http.request(
-        { host: '127.0.0.1', port, method: 'POST', path: '/clients', headers: { 'X-API-Key': 'in-flight-portal-key-01', 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } },
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/clients',
+          headers: {
+            'X-API-Key': 'in-flight-portal-key-01',
+            'Content-Type': 'application/json',
+            'Content-Length': Buffer.byteLength(body),
+          },
+        },
         (response) => {
           let text = '';
           response.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -159,7 +187,10 @@ describe('npm start', () => {
     });
     const port = await waitFor(() => /"port":(\d+)/.exec(bridge.stdout())?.[1], 30_000);
     assert.match(bridge.stdout(), /"publicUrl":"https:\/\/localhost:0"|"tls":true/);
-    const response = await fetch(`https://localhost:${port}/clients`, { method: 'POST', headers: { 'X-API-Key': 'tls-portal-key-000001' } });
+    const response = await fetch(`https://localhost:${port}/clients`, {
+      method: 'POST',
+      headers: { 'X-API-Key': 'tls-portal-key-000001' },
+    });
     assert.equal(response.status, 201);
     bridge.kill('SIGINT');
     assert.equal(await bridge.exited, 0);
@@ -189,7 +220,11 @@ function ownStderrLines(bridge: Started): string[] {
     .filter((line) => line !== '' && !line.startsWith('oidc-provider WARNING'));
 }
 
-async function refusesWithOneLine(env: Record<string, string>, expected: RegExp, start: (env: Record<string, string>) => Started | Promise<Started> = startInProcess): Promise<void> {
+async function refusesWithOneLine(
+  env: Record<string, string>,
+  expected: RegExp,
+  start: (env: Record<string, string>) => Started | Promise<Started> = startInProcess,
+): Promise<void> {
   const bridge = await start({ LOG_LEVEL: 'info', HOST: '127.0.0.1', DCR_API_KEYS: 'start-up-portal-key-01', ...env });
   assert.equal(await bridge.exited, 1);
   const lines = ownStderrLines(bridge);
@@ -206,7 +241,11 @@ describe('start-up failures name their cause in one line', () => {
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
     const { port } = holder.address() as net.AddressInfo;
     try {
-      await refusesWithOneLine({ PORT: String(port), DCR_LOCAL_DATA_DIR: join(dir, 'in-use') }, new RegExp(`^PORT ${port} is already in use on 127\\.0\\.0\\.1$`), startBridge);
+      await refusesWithOneLine(
+        { PORT: String(port), DCR_LOCAL_DATA_DIR: join(dir, 'in-use') },
+        new RegExp(`^PORT ${port} is already in use on 127\\.0\\.0\\.1$`),
+        startBridge,
+      );
     } finally {
       holder.close();
     }
@@ -214,36 +253,61 @@ describe('start-up failures name their cause in one line', () => {
 
   it('an address that is not this machine’s', async () => {
     // TEST-NET-1 (RFC 5737): never assigned here, so the bind fails at once and nothing is sent anywhere.
-    await refusesWithOneLine({ PORT: '0', HOST: '192.0.2.1', DCR_LOCAL_DATA_DIR: join(dir, 'address') }, /^HOST 192\.0\.2\.1 cannot be bound: it is not an address of this machine$/);
+    await refusesWithOneLine(
+      { PORT: '0', HOST: '192.0.2.1', DCR_LOCAL_DATA_DIR: join(dir, 'address') },
+      /^HOST 192\.0\.2\.1 cannot be bound: it is not an address of this machine$/,
+    );
   });
 
   it('a data directory that cannot be created', async () => {
     const file = join(dir, 'a-file');
     writeFileSync(file, '');
-    await refusesWithOneLine({ PORT: '0', DCR_LOCAL_DATA_DIR: join(file, 'data') }, new RegExp(`^DCR_LOCAL_DATA_DIR ${join(file, 'data')} cannot be created or written: a part of the path is not a directory$`));
+    await refusesWithOneLine(
+      { PORT: '0', DCR_LOCAL_DATA_DIR: join(file, 'data') },
+      new RegExp(
+        `^DCR_LOCAL_DATA_DIR ${join(file, 'data')} cannot be created or written: a part of the path is not a directory$`,
+      ),
+    );
   });
 
   it('a clients folder that cannot be read', async () => {
     const dataDir = join(dir, 'clients-is-a-file');
     mkdirSync(dataDir);
     writeFileSync(join(dataDir, 'clients'), '');
-    await refusesWithOneLine({ PORT: '0', DCR_LOCAL_DATA_DIR: dataDir }, new RegExp(`^DCR_LOCAL_DATA_DIR holds ${join(dataDir, 'clients')}, which cannot be read: `));
+    await refusesWithOneLine(
+      { PORT: '0', DCR_LOCAL_DATA_DIR: dataDir },
+      new RegExp(`^DCR_LOCAL_DATA_DIR holds ${join(dataDir, 'clients')}, which cannot be read: `),
+    );
   });
 
   it('a damaged key file, named, and left in place', async () => {
     const dataDir = join(dir, 'bad-keys');
     mkdirSync(dataDir);
     writeFileSync(join(dataDir, 'keys.json'), '{"jwks":');
-    await refusesWithOneLine({ PORT: '0', DCR_LOCAL_DATA_DIR: dataDir }, new RegExp(`^DCR_LOCAL_DATA_DIR holds ${join(dataDir, 'keys.json')}, which is not a valid key file: restore it, or remove it to generate new keys$`));
+    await refusesWithOneLine(
+      { PORT: '0', DCR_LOCAL_DATA_DIR: dataDir },
+      new RegExp(
+        `^DCR_LOCAL_DATA_DIR holds ${join(dataDir, 'keys.json')}, which is not a valid key file: restore it, or remove it to generate new keys$`,
+      ),
+    );
     assert.equal(readFileSync(join(dataDir, 'keys.json'), 'utf8'), '{"jwks":');
   });
 
   it('a damaged client file is moved aside and logged, and the other clients are served', async () => {
     const dataDir = join(dir, 'bad-client');
     const apiKey = 'damaged-file-portal-01';
-    const first = await startInProcess({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DCR_LOCAL_DATA_DIR: dataDir, DCR_API_KEYS: apiKey });
+    const first = await startInProcess({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      DCR_LOCAL_DATA_DIR: dataDir,
+      DCR_API_KEYS: apiKey,
+    });
     let port = await waitFor(() => /"port":(\d+)/.exec(first.stdout())?.[1], 30_000);
-    const register = () => fetch(`http://127.0.0.1:${port}/clients`, { method: 'POST', headers: { 'X-API-Key': apiKey } }).then((r) => r.json() as Promise<{ client_id: string }>);
+    const register = () =>
+      fetch(`http://127.0.0.1:${port}/clients`, { method: 'POST', headers: { 'X-API-Key': apiKey } }).then(
+        (r) => r.json() as Promise<{ client_id: string }>,
+      );
     const good = await register();
     const damaged = await register();
     first.kill('SIGTERM');
@@ -251,13 +315,26 @@ describe('start-up failures name their cause in one line', () => {
     const damagedFile = join(dataDir, 'clients', `${damaged.client_id}.json`);
     writeFileSync(damagedFile, '{"clientId": "trunc');
 
-    const second = await startInProcess({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DCR_LOCAL_DATA_DIR: dataDir, DCR_API_KEYS: apiKey });
+    const second = await startInProcess({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      DCR_LOCAL_DATA_DIR: dataDir,
+      DCR_API_KEYS: apiKey,
+    });
     port = await waitFor(() => /"port":(\d+)/.exec(second.stdout())?.[1], 30_000);
-    const warning = second.stdout().split('\n').find((line) => line.includes('moved aside a client file'));
+    const warning = second
+      .stdout()
+      .split('\n')
+      .find((line) => line.includes('moved aside a client file'));
     assert.ok(warning, second.stdout());
     assert.equal((JSON.parse(warning) as { file: string }).file, damagedFile);
     assert.equal(existsSync(damagedFile), false, 'moved aside, so the next start does not trip on it again');
-    assert.equal(readdirSync(join(dataDir, 'clients')).filter((name) => name.startsWith(`${damaged.client_id}.json.damaged-`)).length, 1);
+    assert.equal(
+      readdirSync(join(dataDir, 'clients')).filter((name) => name.startsWith(`${damaged.client_id}.json.damaged-`))
+        .length,
+      1,
+    );
     const get = (id: string) => fetch(`http://127.0.0.1:${port}/clients/${id}`, { headers: { 'X-API-Key': apiKey } });
     assert.equal((await get(good.client_id)).status, 200);
     assert.equal((await get(damaged.client_id)).status, 404);

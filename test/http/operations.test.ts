@@ -30,7 +30,10 @@ describe('operations endpoints', () => {
     assertErrorShape(down.body, 'idp_unavailable');
     assert.equal(down.headers['retry-after'], '3');
     await request(bridge.app).get('/readyz').expect(503);
-    const checks = async () => (await bridge.metrics.registry.getSingleMetricAsString('dcr_driver_operations_total')).match(/operation="checkReadiness"[^\n]*\} (\d+)/)?.[1];
+    const checks = async () =>
+      (await bridge.metrics.registry.getSingleMetricAsString('dcr_driver_operations_total')).match(
+        /operation="checkReadiness"[^\n]*\} (\d+)/,
+      )?.[1];
     assert.equal(await checks(), '1', 'two probes within the cache window made one IdP check');
     clock.advance(1_999);
     await request(bridge.app).get('/readyz').expect(503);
@@ -48,8 +51,14 @@ describe('operations endpoints', () => {
     assert.match(response.headers['content-type'] ?? '', /^text\/plain/);
     assert.match(response.text, /dcr_http_requests_total\{method="POST",route="\/clients",status="201"\} 1/);
     assert.match(response.text, /dcr_http_requests_total\{method="GET",route="\/clients\/:client_id",status="404"\} 1/);
-    assert.match(response.text, /dcr_http_request_duration_seconds_bucket\{le="[^"]+",method="GET",route="\/clients\/:client_id",status="200"\}/);
-    assert.match(response.text, /dcr_driver_operation_duration_seconds_count\{driver="memory",operation="registerClient"\} 1/);
+    assert.match(
+      response.text,
+      /dcr_http_request_duration_seconds_bucket\{le="[^"]+",method="GET",route="\/clients\/:client_id",status="200"\}/,
+    );
+    assert.match(
+      response.text,
+      /dcr_driver_operation_duration_seconds_count\{driver="memory",operation="registerClient"\} 1/,
+    );
     assert.match(response.text, /dcr_events_total\{event="client.registered"\} 1/);
     assert.doesNotMatch(response.text, new RegExp(created.body.client_id as string));
     assert.doesNotMatch(response.text, new RegExp(created.body.client_secret as string));
@@ -59,14 +68,26 @@ describe('operations endpoints', () => {
     const yaml = await request(bridge.app).get('/openapi.yaml').expect(200);
     const document = parse(yaml.text) as { openapi: string; paths: Record<string, unknown> };
     assert.equal(document.openapi, '3.0.3');
-    for (const path of ['/clients', '/clients/{client_id}', '/clients/{client_id}/rotate-secret', '/', '/{client_id}', '/{client_id}/new-secret', '/{client_id}/event-hook']) {
+    for (const path of [
+      '/clients',
+      '/clients/{client_id}',
+      '/clients/{client_id}/rotate-secret',
+      '/',
+      '/{client_id}',
+      '/{client_id}/new-secret',
+      '/{client_id}/event-hook',
+    ]) {
       assert.ok(document.paths[path], path);
     }
     const docs = await request(bridge.app).get('/docs').expect(200);
     assert.match(docs.headers['content-type'] ?? '', /^text\/html/);
     assert.match(docs.text, /<code>\/clients\/\{client_id\}\/rotate-secret<\/code>/);
     assert.match(docs.text, /id="schema-KonnectClientRequest"/);
-    assert.doesNotMatch(docs.text, /<script|https?:\/\/(?!localhost)[a-z0-9.-]+\/[^"]*\.(js|css)/i, 'nothing loaded from elsewhere');
+    assert.doesNotMatch(
+      docs.text,
+      /<script|https?:\/\/(?!localhost)[a-z0-9.-]+\/[^"]*\.(js|css)/i,
+      'nothing loaded from elsewhere',
+    );
   });
 
   it('sets helmet headers, echoes a sane X-Request-Id and replaces an unsafe one', async () => {
@@ -93,9 +114,15 @@ describe('operations endpoints', () => {
     const withIdp = await createTestApp(new DriverWithPublicRoutes(), {}, { metrics });
     try {
       const response = await request(withIdp.app).get('/local-idp/.well-known/openid-configuration').expect(200);
-      assert.deepEqual(response.body, { issuer: 'http://127.0.0.1/local-idp', path: '/.well-known/openid-configuration' });
+      assert.deepEqual(response.body, {
+        issuer: 'http://127.0.0.1/local-idp',
+        path: '/.well-known/openid-configuration',
+      });
       await request(withIdp.app).get('/local-idpx').expect(401);
-      assert.match(await metrics.registry.metrics(), /dcr_http_requests_total\{method="GET",route="\/local-idp",status="200"\} 1/);
+      assert.match(
+        await metrics.registry.metrics(),
+        /dcr_http_requests_total\{method="GET",route="\/local-idp",status="200"\} 1/,
+      );
     } finally {
       await withIdp.close();
     }

@@ -19,7 +19,12 @@ interface RawAnswer {
 }
 
 /** Sends `path` byte for byte (no client library re-encodes it). */
-function rawRequest(port: number, method: string, path: string, headers: Record<string, string> = {}): Promise<RawAnswer> {
+function rawRequest(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const sent = http.request({ host: '127.0.0.1', port, method, path, headers }, (response) => {
       let body = '';
@@ -32,7 +37,10 @@ function rawRequest(port: number, method: string, path: string, headers: Record<
 }
 
 class DriverWithPublicRoutes extends MemoryDriver {
-  readonly publicRoutes = { path: '/local-idp', handler: ((_req, res) => void res.json({ served: true })) as RequestHandler };
+  readonly publicRoutes = {
+    path: '/local-idp',
+    handler: ((_req, res) => void res.json({ served: true })) as RequestHandler,
+  };
 }
 
 describe('raw paths', () => {
@@ -42,7 +50,9 @@ describe('raw paths', () => {
   before(async () => {
     bridge = await createObservedApp();
     const withIdp = await createTestApp(new DriverWithPublicRoutes(), { apiKeys: [bridge.apiKey] });
-    server = http.createServer((req, res) => (req.url?.startsWith('/local-idp') ? withIdp.app(req, res) : bridge.app(req, res)));
+    server = http.createServer((req, res) =>
+      req.url?.startsWith('/local-idp') ? withIdp.app(req, res) : bridge.app(req, res),
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as AddressInfo).port;
   });
@@ -72,7 +82,11 @@ describe('raw paths', () => {
 
   it('a well-encoded path still reaches its route', async () => {
     assert.equal((await rawRequest(port, 'GET', '/local-idp/%2Ejwks')).status, 200);
-    assert.equal((await rawRequest(port, 'DELETE', '/caf%C3%A9', { 'X-API-Key': bridge.apiKey })).status, 400, 'refused by the id rule, not the decoder');
+    assert.equal(
+      (await rawRequest(port, 'DELETE', '/caf%C3%A9', { 'X-API-Key': bridge.apiKey })).status,
+      400,
+      'refused by the id rule, not the decoder',
+    );
     assert.equal((await rawRequest(port, 'DELETE', '/no-such-client', { 'X-API-Key': bridge.apiKey })).status, 204);
   });
 });
@@ -85,7 +99,12 @@ describe('Content-Encoding', () => {
   after(() => bridge.close());
 
   const post = (path: string, encoding: string, body: string | Buffer) =>
-    request(bridge.app).post(path).set('X-API-Key', bridge.apiKey).set('Content-Type', 'application/json').set('Content-Encoding', encoding).send(body);
+    request(bridge.app)
+      .post(path)
+      .set('X-API-Key', bridge.apiKey)
+      .set('Content-Type', 'application/json')
+      .set('Content-Encoding', encoding)
+      .send(body);
 
   for (const encoding of ['gzip', 'deflate', 'br', 'GZIP']) {
     it(`${encoding} on a body that is not compressed → 400 invalid_request, and nothing is registered`, async () => {
@@ -101,10 +120,18 @@ describe('Content-Encoding', () => {
 
   it('gzip on an empty rotation body → 400 invalid_request', async () => {
     const created = await request(bridge.app).post('/clients').set('X-API-Key', bridge.apiKey).send({}).expect(201);
-    const response = await request(bridge.app).post(`/${created.body.client_id}/new-secret`).set('X-API-Key', bridge.apiKey).set('Content-Encoding', 'gzip').send('');
+    const response = await request(bridge.app)
+      .post(`/${created.body.client_id}/new-secret`)
+      .set('X-API-Key', bridge.apiKey)
+      .set('Content-Encoding', 'gzip')
+      .send('');
     assert.equal(response.status, 400);
     assertErrorShape(response.body, 'invalid_request');
-    assert.equal(bridge.driver.secretOf(created.body.client_id as string), created.body.client_secret, 'nothing rotated');
+    assert.equal(
+      bridge.driver.secretOf(created.body.client_id as string),
+      created.body.client_secret,
+      'nothing rotated',
+    );
   });
 
   for (const encoding of ['compress', 'x-gzip', 'gzip, br', 'zstd']) {
@@ -142,23 +169,59 @@ describe('paths the bridge serves itself', () => {
 
   it('are never Konnect client ids: DELETE, new-secret and event-hook on them are 404 not_found and reach no client', async () => {
     // A client at the IdP that happens to carry such an id must be untouched.
-    const placeholder = await request(bridge.app).post('/').set('X-API-Key', bridge.apiKey).send({ client_name: 'x' }).expect(201);
+    const placeholder = await request(bridge.app)
+      .post('/')
+      .set('X-API-Key', bridge.apiKey)
+      .send({ client_name: 'x' })
+      .expect(201);
     const stored = bridge.driver.clients.get(placeholder.body.client_id as string)!;
-    for (const segment of ['clients', 'register', 'healthz', 'readyz', 'metrics', 'docs', 'openapi.yaml', 'local-idp', '.well-known']) {
+    for (const segment of [
+      'clients',
+      'register',
+      'healthz',
+      'readyz',
+      'metrics',
+      'docs',
+      'openapi.yaml',
+      'local-idp',
+      '.well-known',
+    ]) {
       bridge.driver.clients.set(segment, { ...stored, client: { ...stored.client, clientId: segment } });
     }
-    const paths = ['/clients', '/clients/', '/CLIENTS', '/Clients/', '/register', '/healthz', '/readyz', '/metrics', '/docs', '/openapi.yaml', '/local-idp', '/.well-known'];
+    const paths = [
+      '/clients',
+      '/clients/',
+      '/CLIENTS',
+      '/Clients/',
+      '/register',
+      '/healthz',
+      '/readyz',
+      '/metrics',
+      '/docs',
+      '/openapi.yaml',
+      '/local-idp',
+      '/.well-known',
+    ];
     for (const path of paths) {
       const deleted = await request(bridge.app).delete(path).set('X-API-Key', bridge.apiKey);
       assert.equal(deleted.status, 404, `DELETE ${path}`);
       assertErrorShape(deleted.body, 'not_found');
     }
-    for (const path of ['/clients/new-secret', '/healthz/new-secret', '/register/event-hook', '/.well-known/event-hook']) {
-      const response = await request(bridge.app).post(path).set('X-API-Key', bridge.apiKey).send({ event_type: 'update_application' });
+    for (const path of [
+      '/clients/new-secret',
+      '/healthz/new-secret',
+      '/register/event-hook',
+      '/.well-known/event-hook',
+    ]) {
+      const response = await request(bridge.app)
+        .post(path)
+        .set('X-API-Key', bridge.apiKey)
+        .send({ event_type: 'update_application' });
       assert.equal(response.status, 404, `POST ${path}`);
       assertErrorShape(response.body, 'not_found');
     }
-    for (const segment of ['clients', 'register', 'healthz', 'docs', '.well-known']) assert.ok(bridge.driver.clients.has(segment), `${segment} kept`);
+    for (const segment of ['clients', 'register', 'healthz', 'docs', '.well-known'])
+      assert.ok(bridge.driver.clients.has(segment), `${segment} kept`);
     assert.ok(!bridge.logLines.some((line) => line.includes('client.deleted') || line.includes('client.rotated')));
   });
 
@@ -170,7 +233,8 @@ describe('paths the bridge serves itself', () => {
     }
     assert.ok(!bridge.logLines.some((line) => line.includes('auth.failed')), 'no failed authentication was logged');
     // The failed-authentication limit (3 per minute) is still untouched: three wrong keys are 401, the fourth 429.
-    for (let attempt = 0; attempt < 3; attempt += 1) assert.equal((await request(bridge.app).get('/clients/x').set('X-API-Key', 'wrong-key-000000')).status, 401);
+    for (let attempt = 0; attempt < 3; attempt += 1)
+      assert.equal((await request(bridge.app).get('/clients/x').set('X-API-Key', 'wrong-key-000000')).status, 401);
     assert.equal((await request(bridge.app).get('/clients/x').set('X-API-Key', 'wrong-key-000000')).status, 429);
   });
 });

@@ -40,7 +40,9 @@ function exchange(port: number, chunks: string[], { trickle }: { trickle?: strin
       if (trickle && trickler === undefined) trickler = setInterval(() => socket.writable && socket.write(trickle), 50);
     });
     socket.on('end', () => finish(true));
-    socket.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' || error.code === 'EPIPE' ? finish(true) : reject(error)));
+    socket.on('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'ECONNRESET' || error.code === 'EPIPE' ? finish(true) : reject(error),
+    );
     socket.on('connect', () => {
       for (const chunk of chunks) socket.write(chunk);
     });
@@ -81,7 +83,11 @@ describe('the HTTP server', () => {
   });
 
   it('closes a connection answered 401 before its body arrived, while the caller trickles the body', async () => {
-    const answer = await exchange(port, ['POST /clients HTTP/1.1\r\nHost: bridge\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{'], { trickle: 'x' });
+    const answer = await exchange(
+      port,
+      ['POST /clients HTTP/1.1\r\nHost: bridge\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{'],
+      { trickle: 'x' },
+    );
     assert.equal(statusOf(answer.text), 401, answer.text);
     assert.match(answer.text, /\r\nConnection: close\r\n/i);
     assert.equal(bodyOf(answer.text).error, 'invalid_api_key');
@@ -89,7 +95,13 @@ describe('the HTTP server', () => {
   });
 
   it('closes a connection answered 413 from its Content-Length before the body arrived', async () => {
-    const answer = await exchange(port, [`POST /clients HTTP/1.1\r\nHost: bridge\r\nX-API-Key: ${bridge.apiKey}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{`], { trickle: 'x' });
+    const answer = await exchange(
+      port,
+      [
+        `POST /clients HTTP/1.1\r\nHost: bridge\r\nX-API-Key: ${bridge.apiKey}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{`,
+      ],
+      { trickle: 'x' },
+    );
     assert.equal(statusOf(answer.text), 413, answer.text);
     assert.match(answer.text, /\r\nConnection: close\r\n/i);
     assert.equal(bodyOf(answer.text).error, 'request_too_large');
@@ -100,7 +112,8 @@ describe('the HTTP server', () => {
     const socket = net.connect(port, '127.0.0.1');
     try {
       const answers: string[] = [];
-      const next = () => new Promise<string>((resolve) => socket.once('data', (chunk: Buffer) => resolve(chunk.toString())));
+      const next = () =>
+        new Promise<string>((resolve) => socket.once('data', (chunk: Buffer) => resolve(chunk.toString())));
       const first = next();
       socket.write('GET /clients/x HTTP/1.1\r\nHost: bridge\r\n\r\n');
       answers.push(await first);
@@ -116,7 +129,9 @@ describe('the HTTP server', () => {
   });
 
   it('answers headers over 16 KB 431 in the JSON error shape and closes', async () => {
-    const answer = await exchange(port, [`GET /healthz HTTP/1.1\r\nHost: bridge\r\nX-Padding: ${'a'.repeat(17 * 1024)}\r\n\r\n`]);
+    const answer = await exchange(port, [
+      `GET /healthz HTTP/1.1\r\nHost: bridge\r\nX-Padding: ${'a'.repeat(17 * 1024)}\r\n\r\n`,
+    ]);
     assert.equal(statusOf(answer.text), 431, answer.text);
     assert.match(answer.text, /\r\nContent-Type: application\/json/i);
     const body = bodyOf(answer.text);
@@ -139,14 +154,20 @@ describe('the HTTP server', () => {
 
   it('refuses connections beyond the bound', async () => {
     const open = await Promise.all(
-      Array.from({ length: 3 }, () => new Promise<net.Socket>((resolve) => {
-        const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
-      })),
+      Array.from(
+        { length: 3 },
+        () =>
+          new Promise<net.Socket>((resolve) => {
+            const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
+          }),
+      ),
     );
     try {
       // The server counts a connection once it has accepted it; an answered request proves all three were.
       for (const socket of open) {
-        const answered = new Promise<string>((resolve) => socket.once('data', (chunk: Buffer) => resolve(chunk.toString())));
+        const answered = new Promise<string>((resolve) =>
+          socket.once('data', (chunk: Buffer) => resolve(chunk.toString())),
+        );
         socket.write('GET /healthz HTTP/1.1\r\nHost: bridge\r\n\r\n');
         assert.equal(statusOf(await answered), 200);
       }
@@ -162,10 +183,25 @@ describe('the HTTP server', () => {
 describe('server limits configuration', () => {
   it('has defaults for a service behind a load balancer and reads each variable', () => {
     const defaults = loadConfig({}).serverLimits;
-    assert.deepEqual(defaults, { headersTimeoutMs: 20_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 65_000, maxConnections: 1024 });
+    assert.deepEqual(defaults, {
+      headersTimeoutMs: 20_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 65_000,
+      maxConnections: 1024,
+    });
     assert.ok(defaults.keepAliveTimeoutMs > 60_000, 'above the 60 s idle timeout of common load balancers');
-    const configured = loadConfig({ DCR_HEADERS_TIMEOUT_MS: '5000', DCR_REQUEST_TIMEOUT_MS: '6000', DCR_KEEP_ALIVE_TIMEOUT_MS: '75000', DCR_MAX_CONNECTIONS: '50' }).serverLimits;
-    assert.deepEqual(configured, { headersTimeoutMs: 5_000, requestTimeoutMs: 6_000, keepAliveTimeoutMs: 75_000, maxConnections: 50 });
+    const configured = loadConfig({
+      DCR_HEADERS_TIMEOUT_MS: '5000',
+      DCR_REQUEST_TIMEOUT_MS: '6000',
+      DCR_KEEP_ALIVE_TIMEOUT_MS: '75000',
+      DCR_MAX_CONNECTIONS: '50',
+    }).serverLimits;
+    assert.deepEqual(configured, {
+      headersTimeoutMs: 5_000,
+      requestTimeoutMs: 6_000,
+      keepAliveTimeoutMs: 75_000,
+      maxConnections: 50,
+    });
   });
 
   it('refuses bad values in one line naming the variable', () => {
@@ -176,7 +212,11 @@ describe('server limits configuration', () => {
       [{ DCR_MAX_CONNECTIONS: '0' }, 'DCR_MAX_CONNECTIONS'],
       [{ DCR_HEADERS_TIMEOUT_MS: '40000', DCR_REQUEST_TIMEOUT_MS: '30000' }, 'DCR_HEADERS_TIMEOUT_MS'],
     ] as const) {
-      assert.throws(() => loadConfig(env), (error: unknown) => error instanceof ConfigurationError && error.variable === variable && !error.message.includes('\n'));
+      assert.throws(
+        () => loadConfig(env),
+        (error: unknown) =>
+          error instanceof ConfigurationError && error.variable === variable && !error.message.includes('\n'),
+      );
     }
   });
 });

@@ -7,7 +7,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import type { ClientMetadata, RegisteredClient, RegisteredClientWithSecret, RegistrationContext } from '../../src/driver/contract.js';
+import type {
+  ClientMetadata,
+  RegisteredClient,
+  RegisteredClientWithSecret,
+  RegistrationContext,
+} from '../../src/driver/contract.js';
 import { closeApp, createBridge } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { ConfigurationError } from '../../src/env.js';
@@ -89,14 +94,22 @@ async function startBridge() {
     level: 'info',
     stream: new Writable({
       write(chunk: Buffer | string, _encoding, callback) {
-        logLines.push(...String(chunk).split('\n').filter((line) => line !== ''));
+        logLines.push(
+          ...String(chunk)
+            .split('\n')
+            .filter((line) => line !== ''),
+        );
         callback();
       },
     }),
   });
   const config = testConfig({ shutdownGraceSeconds: 3 });
   const calls = trackDriverCalls(logger);
-  const { app, driver: bridgeDriver } = createBridge(config, driver, { logger, metrics: createMetrics(), driverObservers: [calls.observer] });
+  const { app, driver: bridgeDriver } = createBridge(config, driver, {
+    logger,
+    metrics: createMetrics(),
+    driverObservers: [calls.observer],
+  });
   const server = createBridgeServer(config, app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const clock = manualClock();
@@ -201,7 +214,10 @@ describe('shutdown grace configuration', () => {
     assert.equal(loadConfig({ DCR_IDP_RETRY_BUDGET_MS: '5000', DCR_IDP_TIMEOUT_MS: '2500' }).shutdownGraceSeconds, 8);
     assert.equal(derivedShutdownGraceSeconds(25_000, 10_000), 35);
     assert.equal(loadConfig({ DCR_SHUTDOWN_GRACE_SECONDS: '60' }).shutdownGraceSeconds, 60);
-    assert.equal(loadConfig({ DCR_SHUTDOWN_GRACE_SECONDS: '5', DCR_IDP_RETRY_BUDGET_MS: '5000' }).shutdownGraceSeconds, 5);
+    assert.equal(
+      loadConfig({ DCR_SHUTDOWN_GRACE_SECONDS: '5', DCR_IDP_RETRY_BUDGET_MS: '5000' }).shutdownGraceSeconds,
+      5,
+    );
   });
 
   it('refuses a grace shorter than the retry budget in one line naming both variables', () => {

@@ -16,7 +16,8 @@ interface OperationObject {
 }
 
 const spec = loadApiSpec();
-const sharedResponses = (spec.document.components as unknown as { responses: Record<string, ResponseObject> }).responses;
+const sharedResponses = (spec.document.components as unknown as { responses: Record<string, ResponseObject> })
+  .responses;
 
 /** The schema name the spec documents for this operation and status, or undefined for a body-less answer. */
 function documentedSchema(path: string, method: string, status: number): string | undefined {
@@ -38,7 +39,13 @@ describe('the running app matches spec/openapi.yaml', () => {
   });
   after(() => bridge.close());
 
-  const exchange = async (specPath: string, method: 'get' | 'post' | 'put' | 'delete', url: string, body?: object, withKey = true) => {
+  const exchange = async (
+    specPath: string,
+    method: 'get' | 'post' | 'put' | 'delete',
+    url: string,
+    body?: object,
+    withKey = true,
+  ) => {
     let call = request(bridge.app)[method](url);
     if (withKey) call = call.set('X-API-Key', bridge.apiKey);
     const response = body === undefined ? await call : await call.send(body);
@@ -49,20 +56,51 @@ describe('the running app matches spec/openapi.yaml', () => {
   };
 
   it('documents and conforms for every success answer of both dialects', async () => {
-    assert.throws(() => spec.validate('KonnectNewSecret', { client_id: 'only an id' }), 'the response schemas really constrain');
-    assert.throws(() => spec.validate('Api7RegisteredClient', { client_id: 'x', client_id_issued_at: '2026-01-01T00:00:00Z' }));
-    const created = await exchange('/clients', 'post', '/clients', { client_name: 'spec', redirect_uris: ['https://spec.example.com/cb'], grant_types: ['authorization_code'] });
+    assert.throws(
+      () => spec.validate('KonnectNewSecret', { client_id: 'only an id' }),
+      'the response schemas really constrain',
+    );
+    assert.throws(() =>
+      spec.validate('Api7RegisteredClient', { client_id: 'x', client_id_issued_at: '2026-01-01T00:00:00Z' }),
+    );
+    const created = await exchange('/clients', 'post', '/clients', {
+      client_name: 'spec',
+      redirect_uris: ['https://spec.example.com/cb'],
+      grant_types: ['authorization_code'],
+    });
     assert.equal(created.status, 201);
     api7Id = created.body.client_id as string;
     assert.equal((await exchange('/clients/{client_id}', 'get', `/clients/${api7Id}`)).status, 200);
-    assert.equal((await exchange('/clients/{client_id}', 'put', `/clients/${api7Id}`, { client_name: 'spec 2' })).status, 200);
-    assert.equal((await exchange('/clients/{client_id}/rotate-secret', 'post', `/clients/${api7Id}/rotate-secret`, {})).status, 200);
-    const konnect = await exchange('/', 'post', '/', { client_name: 'spec', grant_types: ['bearer'], portal_id: '6a1f7c52-3d0e-4b8a-9c51-0e2f4d7b9a33' });
+    assert.equal(
+      (await exchange('/clients/{client_id}', 'put', `/clients/${api7Id}`, { client_name: 'spec 2' })).status,
+      200,
+    );
+    assert.equal(
+      (await exchange('/clients/{client_id}/rotate-secret', 'post', `/clients/${api7Id}/rotate-secret`, {})).status,
+      200,
+    );
+    const konnect = await exchange('/', 'post', '/', {
+      client_name: 'spec',
+      grant_types: ['bearer'],
+      portal_id: '6a1f7c52-3d0e-4b8a-9c51-0e2f4d7b9a33',
+    });
     assert.equal(konnect.status, 201);
     konnectId = konnect.body.client_id as string;
     assert.equal((await exchange('/{client_id}/new-secret', 'post', `/${konnectId}/new-secret`)).status, 200);
-    assert.equal((await exchange('/{client_id}/event-hook', 'post', `/${konnectId}/event-hook`, { event_type: 'add_registration', api_product_version_id: 'p' })).status, 200);
-    assert.equal((await exchange('/{client_id}/event-hook', 'post', `/${konnectId}/event-hook`, { event_type: 'something_new' })).status, 200);
+    assert.equal(
+      (
+        await exchange('/{client_id}/event-hook', 'post', `/${konnectId}/event-hook`, {
+          event_type: 'add_registration',
+          api_product_version_id: 'p',
+        })
+      ).status,
+      200,
+    );
+    assert.equal(
+      (await exchange('/{client_id}/event-hook', 'post', `/${konnectId}/event-hook`, { event_type: 'something_new' }))
+        .status,
+      200,
+    );
     assert.equal((await exchange('/{client_id}', 'delete', `/${konnectId}`)).status, 204);
     assert.equal((await exchange('/clients/{client_id}', 'delete', `/clients/${api7Id}`)).status, 204);
     assert.equal((await exchange('/healthz', 'get', '/healthz', undefined, false)).status, 200);
@@ -82,8 +120,15 @@ describe('the running app matches spec/openapi.yaml', () => {
       for (const method of ['get', 'post', 'put', 'delete'] as const) {
         if (!item[method]) continue;
         const url = path.replace('{client_id}', 'routing-probe');
-        const response = await request(bridge.app)[method](url).set('X-API-Key', bridge.apiKey).send(method === 'post' && path.endsWith('event-hook') ? { event_type: 'probe' } : {});
-        assert.notEqual(response.body?.error_description, 'No bridge endpoint has this path and method.', `${method} ${path}`);
+        const response = await request(bridge.app)
+          [method](url)
+          .set('X-API-Key', bridge.apiKey)
+          .send(method === 'post' && path.endsWith('event-hook') ? { event_type: 'probe' } : {});
+        assert.notEqual(
+          response.body?.error_description,
+          'No bridge endpoint has this path and method.',
+          `${method} ${path}`,
+        );
         assert.ok(response.status < 500, `${method} ${path}: ${response.status}`);
       }
     }

@@ -15,7 +15,9 @@ function childrenOf(pid: number): number[] {
 }
 
 function commandLine(pid: number): string[] {
-  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((part) => part !== '');
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+    .split('\0')
+    .filter((part) => part !== '');
 }
 
 async function until<T>(probe: () => T | undefined, what: string, timeoutMs = 30_000): Promise<T> {
@@ -39,7 +41,15 @@ describe('npm start', () => {
 
     const npm = spawn('npm', ['start'], {
       cwd: root,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DCR_LOCAL_DATA_DIR: dataDir, DCR_API_KEYS: 'start-script-portal-01' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        PORT: '0',
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'info',
+        DCR_LOCAL_DATA_DIR: dataDir,
+        DCR_API_KEYS: 'start-script-portal-01',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -49,12 +59,22 @@ describe('npm start', () => {
     try {
       const port = await until(() => /"port":(\d+)/.exec(stdout)?.[1], 'the bridge to listen');
       const bridgePid = await until(() => childrenOf(npm.pid!)[0], 'npm to start the bridge');
-      assert.deepEqual(commandLine(bridgePid).slice(1), ['--max-semi-space-size=4', '--max-old-space-size=1024', 'dist/src/main.js'], 'plain node on the compiled entry point, no tsx, no shell between');
+      assert.deepEqual(
+        commandLine(bridgePid).slice(1),
+        ['--max-semi-space-size=4', '--max-old-space-size=1024', 'dist/src/main.js'],
+        'plain node on the compiled entry point, no tsx, no shell between',
+      );
       assert.deepEqual(childrenOf(npm.pid!), [bridgePid]);
       assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
 
       npm.kill('SIGTERM');
-      await until(() => (existsSync(`/proc/${bridgePid}`) && !readFileSync(`/proc/${bridgePid}/stat`, 'utf8').includes(') Z ') ? undefined : true), 'the bridge to exit');
+      await until(
+        () =>
+          existsSync(`/proc/${bridgePid}`) && !readFileSync(`/proc/${bridgePid}/stat`, 'utf8').includes(') Z ')
+            ? undefined
+            : true,
+        'the bridge to exit',
+      );
       await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'nothing listens any more');
       assert.match(stdout, /"message":"shutting down","signal":"SIGTERM"/);
     } finally {
@@ -73,7 +93,10 @@ describe('the image and the benchmark start the bridge as npm start does', () =>
   it('reads the arguments from package.json, and refuses a start script of another shape', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dcr-start-args-'));
     try {
-      writeFileSync(join(dir, 'package.json'), JSON.stringify({ scripts: { start: 'exec node --flag-one --flag-two=2 dist/src/main.js' } }));
+      writeFileSync(
+        join(dir, 'package.json'),
+        JSON.stringify({ scripts: { start: 'exec node --flag-one --flag-two=2 dist/src/main.js' } }),
+      );
       assert.deepEqual(startArguments(dir), ['--flag-one', '--flag-two=2', 'dist/src/main.js']);
       writeFileSync(join(dir, 'package.json'), JSON.stringify({ scripts: { start: 'node --import tsx src/main.ts' } }));
       assert.throws(() => startArguments(dir), /start script is not "exec node \[flags\] dist\/src\/main.js"/);
@@ -86,8 +109,35 @@ describe('the image and the benchmark start the bridge as npm start does', () =>
 describe('the tests build dist/ only when it is stale', () => {
   const base = mkdtempSync(join(tmpdir(), 'dcr-built-'));
   after(() => rmSync(base, { recursive: true, force: true }));
-  const inputs = ['src/main.ts', 'src/http/spec.ts', 'src/types.d.ts', 'src/assets/table.json', 'drivers/local/index.ts', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/derive-spec.ts', 'spec/openapi.yaml', 'scripts/bundle-sdks.ts', 'scripts/start-arguments.ts'];
-  const outputs = ['dist/src/main.js', 'dist/src/http/spec.js', 'dist/drivers/local/index.js', 'dist/spec/openapi.json', 'dist/spec/validators.cjs', 'dist/sdk/okta-sdk-nodejs.cjs', 'dist/sdk/okta-sdk-nodejs.cache', 'dist/sdk/auth0.cjs', 'dist/sdk/auth0.cache', 'dist/sdk/undici.cjs', 'dist/sdk/undici.cache', 'dist/sdk/versions.json'];
+  const inputs = [
+    'src/main.ts',
+    'src/http/spec.ts',
+    'src/types.d.ts',
+    'src/assets/table.json',
+    'drivers/local/index.ts',
+    'package.json',
+    'package-lock.json',
+    'tsconfig.json',
+    'tsconfig.build.json',
+    'scripts/derive-spec.ts',
+    'spec/openapi.yaml',
+    'scripts/bundle-sdks.ts',
+    'scripts/start-arguments.ts',
+  ];
+  const outputs = [
+    'dist/src/main.js',
+    'dist/src/http/spec.js',
+    'dist/drivers/local/index.js',
+    'dist/spec/openapi.json',
+    'dist/spec/validators.cjs',
+    'dist/sdk/okta-sdk-nodejs.cjs',
+    'dist/sdk/okta-sdk-nodejs.cache',
+    'dist/sdk/auth0.cjs',
+    'dist/sdk/auth0.cache',
+    'dist/sdk/undici.cjs',
+    'dist/sdk/undici.cache',
+    'dist/sdk/versions.json',
+  ];
   const sourcesAt = new Date('2026-01-01T00:00:00Z');
   const builtAt = new Date('2026-01-01T00:05:00Z');
   let trees = 0;

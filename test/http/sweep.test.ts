@@ -40,7 +40,13 @@ describe('rotation-grace sweep', () => {
     const driver = new MemoryDriver({ rotationGrace: true });
     const lines: string[] = [];
     driver.failNext(new IdpUnavailableError());
-    const stop = startSecretSweep({ rotationGraceSeconds: 60, sweepIntervalSeconds: 1 }, driver, new BridgeEvents(), capturingLogger(lines), clock);
+    const stop = startSecretSweep(
+      { rotationGraceSeconds: 60, sweepIntervalSeconds: 1 },
+      driver,
+      new BridgeEvents(),
+      capturingLogger(lines),
+      clock,
+    );
     const start = clock.now();
     try {
       clock.advance(999);
@@ -50,7 +56,11 @@ describe('rotation-grace sweep', () => {
     } finally {
       stop();
     }
-    assert.deepEqual(driver.sweeps, [start + 1_000, start + 2_000, start + 3_000], "one run per interval, with the clock's time in milliseconds, and a failed run does not stop the next");
+    assert.deepEqual(
+      driver.sweeps,
+      [start + 1_000, start + 2_000, start + 3_000],
+      "one run per interval, with the clock's time in milliseconds, and a failed run does not stop the next",
+    );
     assert.ok(lines.some((line) => line.includes('secret sweep failed') && line.includes('idp_unavailable')));
     clock.advance(10_000);
     await settle();
@@ -58,7 +68,7 @@ describe('rotation-grace sweep', () => {
     assert.equal(clock.pendingTimers, 0, 'and leaves no timer behind');
   });
 
-  it("passes its bound of IdP calls to the driver and logs a sweep the bound ended, and the next sweep still runs", async () => {
+  it('passes its bound of IdP calls to the driver and logs a sweep the bound ended, and the next sweep still runs', async () => {
     const clock = new VirtualClock();
     const bounds: Array<number | undefined> = [];
     // A driver whose every sweep reaches its bound after 25 calls.
@@ -71,14 +81,22 @@ describe('rotation-grace sweep', () => {
     }
     const driver = new BoundedDriver({ rotationGrace: true });
     const lines: string[] = [];
-    const stop = startSecretSweep({ rotationGraceSeconds: 60, sweepIntervalSeconds: 1, sweepMaxIdpCalls: 25 }, driver, new BridgeEvents(), capturingLogger(lines), clock);
+    const stop = startSecretSweep(
+      { rotationGraceSeconds: 60, sweepIntervalSeconds: 1, sweepMaxIdpCalls: 25 },
+      driver,
+      new BridgeEvents(),
+      capturingLogger(lines),
+      clock,
+    );
     try {
       await advanceThrough(clock, 1_000, 1_000);
     } finally {
       stop();
     }
     assert.deepEqual(bounds, [25, 25]);
-    const logged = lines.filter((line) => line.includes('secret sweep reached its bound; the next sweep continues')).map((line) => JSON.parse(line) as { idpCalls?: number });
+    const logged = lines
+      .filter((line) => line.includes('secret sweep reached its bound; the next sweep continues'))
+      .map((line) => JSON.parse(line) as { idpCalls?: number });
     assert.equal(logged.length, 2);
     assert.equal(logged[0]!.idpCalls, 25);
   });
@@ -88,8 +106,20 @@ describe('rotation-grace sweep', () => {
     const withoutGrace = new MemoryDriver({ rotationGrace: true });
     const withoutCapability = new MemoryDriver({ rotationGrace: false });
     const stops = [
-      startSecretSweep({ rotationGraceSeconds: 0, sweepIntervalSeconds: 1 }, withoutGrace, new BridgeEvents(), capturingLogger([]), clock),
-      startSecretSweep({ rotationGraceSeconds: 60, sweepIntervalSeconds: 1 }, withoutCapability, new BridgeEvents(), capturingLogger([]), clock),
+      startSecretSweep(
+        { rotationGraceSeconds: 0, sweepIntervalSeconds: 1 },
+        withoutGrace,
+        new BridgeEvents(),
+        capturingLogger([]),
+        clock,
+      ),
+      startSecretSweep(
+        { rotationGraceSeconds: 60, sweepIntervalSeconds: 1 },
+        withoutCapability,
+        new BridgeEvents(),
+        capturingLogger([]),
+        clock,
+      ),
     ];
     clock.advance(5_000);
     await settle();

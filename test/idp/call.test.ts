@@ -1,8 +1,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ClientNotFoundError, ConflictError, IdpError, IdpTimeoutError, IdpUnavailableError, InvalidClientMetadataError } from '../../src/errors.js';
+import {
+  ClientNotFoundError,
+  ConflictError,
+  IdpError,
+  IdpTimeoutError,
+  IdpUnavailableError,
+  InvalidClientMetadataError,
+} from '../../src/errors.js';
 import { IdpCaller } from '../../src/driver/call/caller.js';
-import { describeNetworkError, retryAfterFromHeaders, toBridgeError, upstreamStatusOf, type UpstreamFailure } from '../../src/driver/call/failure.js';
+import {
+  describeNetworkError,
+  retryAfterFromHeaders,
+  toBridgeError,
+  upstreamStatusOf,
+  type UpstreamFailure,
+} from '../../src/driver/call/failure.js';
 
 /** An error shaped like what an SDK throws: a status and headers. */
 class FakeHttpError extends Error {
@@ -16,7 +29,11 @@ class FakeHttpError extends Error {
 
 function describeFake(error: unknown): UpstreamFailure | undefined {
   if (error instanceof FakeHttpError) {
-    return { kind: 'status', status: error.status, retryAfterMs: retryAfterFromHeaders(error.headers, error.status, 0) };
+    return {
+      kind: 'status',
+      status: error.status,
+      retryAfterMs: retryAfterFromHeaders(error.headers, error.status, 0),
+    };
   }
   return describeNetworkError(error);
 }
@@ -66,15 +83,27 @@ describe('IdP call layer', () => {
   });
 
   it('honours a vendor rate-limit reset header when the window is spent', async () => {
-    assert.equal(retryAfterFromHeaders({ 'X-Rate-Limit-Remaining': '0', 'X-Rate-Limit-Reset': '105' }, 200, 100_000), 5_000);
+    assert.equal(
+      retryAfterFromHeaders({ 'X-Rate-Limit-Remaining': '0', 'X-Rate-Limit-Reset': '105' }, 200, 100_000),
+      5_000,
+    );
     assert.equal(retryAfterFromHeaders({ 'x-ratelimit-reset': '103' }, 429, 100_000), 3_000);
-    assert.equal(retryAfterFromHeaders({ 'X-Rate-Limit-Remaining': '7', 'X-Rate-Limit-Reset': '105' }, 200, 100_000), undefined);
-    assert.equal(retryAfterFromHeaders(new Headers({ 'retry-after': 'Thu, 01 Jan 1970 00:01:50 GMT' }), 503, 100_000), 10_000);
+    assert.equal(
+      retryAfterFromHeaders({ 'X-Rate-Limit-Remaining': '7', 'X-Rate-Limit-Reset': '105' }, 200, 100_000),
+      undefined,
+    );
+    assert.equal(
+      retryAfterFromHeaders(new Headers({ 'retry-after': 'Thu, 01 Jan 1970 00:01:50 GMT' }), 503, 100_000),
+      10_000,
+    );
   });
 
   it('gives up with 503 idp_unavailable and a Retry-After when the wait would pass the budget', async () => {
     const { caller, sleeps } = recordingCaller({ budgetMs: 5_000 });
-    const script = failingThen(Array.from({ length: 10 }, () => new FakeHttpError(429, { 'Retry-After': '30' })), 'ok');
+    const script = failingThen(
+      Array.from({ length: 10 }, () => new FakeHttpError(429, { 'Retry-After': '30' })),
+      'ok',
+    );
     await assert.rejects(caller.call('registerClient', 'unsafe', script.attempt), (error: unknown) => {
       assert.ok(error instanceof IdpUnavailableError);
       assert.equal(error.status, 503);
@@ -88,13 +117,20 @@ describe('IdP call layer', () => {
 
   it('stops after the attempt limit', async () => {
     const { caller } = recordingCaller({ maxAttempts: 3 });
-    const script = failingThen(Array.from({ length: 10 }, () => new FakeHttpError(500)), 'ok');
+    const script = failingThen(
+      Array.from({ length: 10 }, () => new FakeHttpError(500)),
+      'ok',
+    );
     await assert.rejects(caller.call('getClient', 'idempotent', script.attempt), IdpError);
     assert.equal(script.calls(), 3);
   });
 
   it('never repeats an unsafe call after a 5xx or a dropped connection, since the IdP may have acted on it', async () => {
-    for (const error of [new FakeHttpError(500), new FakeHttpError(503), Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })]) {
+    for (const error of [
+      new FakeHttpError(500),
+      new FakeHttpError(503),
+      Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
+    ]) {
       const { caller } = recordingCaller();
       const script = failingThen([error], 'ok');
       await assert.rejects(caller.call('registerClient', 'unsafe', script.attempt));
@@ -103,7 +139,10 @@ describe('IdP call layer', () => {
   });
 
   it('repeats an unsafe call after a 429 or a refused connection, which the IdP never acted on', async () => {
-    for (const error of [new FakeHttpError(429), new TypeError('fetch failed', { cause: Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }) })]) {
+    for (const error of [
+      new FakeHttpError(429),
+      new TypeError('fetch failed', { cause: Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }) }),
+    ]) {
       const { caller } = recordingCaller();
       const script = failingThen([error], 'ok');
       assert.equal(await caller.call('registerClient', 'unsafe', script.attempt), 'ok');
@@ -121,7 +160,10 @@ describe('IdP call layer', () => {
   });
 
   it('times an attempt out, aborts its signal, retries, and maps a persistent timeout to 504 idp_timeout', async () => {
-    const caller = new IdpCaller({ describe: describeFake, policy: { timeoutMs: 30, baseDelayMs: 1, budgetMs: 2_000, maxAttempts: 3 } });
+    const caller = new IdpCaller({
+      describe: describeFake,
+      policy: { timeoutMs: 30, baseDelayMs: 1, budgetMs: 2_000, maxAttempts: 3 },
+    });
     const signals: AbortSignal[] = [];
     const started = Date.now();
     await assert.rejects(
@@ -139,9 +181,15 @@ describe('IdP call layer', () => {
   it('passes typed bridge errors through untouched and unknown errors unchanged', async () => {
     const { caller } = recordingCaller();
     const typed = new ClientNotFoundError();
-    await assert.rejects(caller.call('getClient', 'idempotent', async () => Promise.reject(typed)), (error) => error === typed);
+    await assert.rejects(
+      caller.call('getClient', 'idempotent', async () => Promise.reject(typed)),
+      (error) => error === typed,
+    );
     const bug = new RangeError('a bug, not an upstream failure');
-    await assert.rejects(caller.call('getClient', 'idempotent', async () => Promise.reject(bug)), (error) => error === bug);
+    await assert.rejects(
+      caller.call('getClient', 'idempotent', async () => Promise.reject(bug)),
+      (error) => error === bug,
+    );
   });
 
   it('reports every failed attempt to its observer', async () => {
@@ -181,9 +229,13 @@ describe('IdP call layer', () => {
   });
 
   it('recognises network failures wrapped by fetch', () => {
-    const refused = new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
+    const refused = new TypeError('fetch failed', {
+      cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+    });
     assert.deepEqual(describeNetworkError(refused), { kind: 'network', notSent: true });
-    const reset = new TypeError('fetch failed', { cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }) });
+    const reset = new TypeError('fetch failed', {
+      cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }),
+    });
     assert.deepEqual(describeNetworkError(reset), { kind: 'network' });
     assert.equal(describeNetworkError(new Error('something else')), undefined);
   });

@@ -20,7 +20,9 @@ describe('admin token cache', () => {
   it('refreshes shortly before expiry, not after', async () => {
     let clock = 0;
     let issued = 0;
-    const cache = new AdminTokenCache(async () => ({ accessToken: `token-${++issued}`, expiresInSeconds: 300 }), { now: () => clock });
+    const cache = new AdminTokenCache(async () => ({ accessToken: `token-${++issued}`, expiresInSeconds: 300 }), {
+      now: () => clock,
+    });
     assert.equal(await cache.get(), 'token-1');
     clock = 269_000;
     assert.equal(await cache.get(), 'token-1', 'still inside lifetime minus the 30 s margin');
@@ -31,7 +33,9 @@ describe('admin token cache', () => {
   it('uses at most half of a short lifetime as the margin', async () => {
     let clock = 0;
     let issued = 0;
-    const cache = new AdminTokenCache(async () => ({ accessToken: `token-${++issued}`, expiresInSeconds: 10 }), { now: () => clock });
+    const cache = new AdminTokenCache(async () => ({ accessToken: `token-${++issued}`, expiresInSeconds: 10 }), {
+      now: () => clock,
+    });
     await cache.get();
     clock = 4_999;
     assert.equal(await cache.get(), 'token-1');

@@ -35,15 +35,24 @@ describe('a bare npm start', () => {
 
   it('prints a generated key that registers a client at the local IdP, whose secret gets a token', async () => {
     assert.match(apiKey, /^[0-9a-f]{48}$/, bridge!.stdout());
-    const created = await fetch(`${url}/clients`, { method: 'POST', headers: { 'x-api-key': apiKey, 'content-type': 'application/json' }, body: JSON.stringify({ client_name: 'first try' }) });
+    const created = await fetch(`${url}/clients`, {
+      method: 'POST',
+      headers: { 'x-api-key': apiKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ client_name: 'first try' }),
+    });
     assert.equal(created.status, 201);
     const client = (await created.json()) as { client_id: string; client_secret: string };
     assert.equal(await clientCredentialsWork(`${url}/local-idp/token`, client.client_id, client.client_secret), true);
     assert.ok(existsSync(join(workingDir, 'data')), 'the local IdP keeps its data in ./data');
   });
 
-  it('serves discovery at the root and at the issuer\'s path, with the registration endpoint under the default public URL', async () => {
-    for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server', '/local-idp/.well-known/openid-configuration', '/.well-known/oauth-authorization-server/local-idp']) {
+  it("serves discovery at the root and at the issuer's path, with the registration endpoint under the default public URL", async () => {
+    for (const path of [
+      '/.well-known/openid-configuration',
+      '/.well-known/oauth-authorization-server',
+      '/local-idp/.well-known/openid-configuration',
+      '/.well-known/oauth-authorization-server/local-idp',
+    ]) {
       const response = await fetch(`${url}${path}`);
       const document = (await response.json()) as Record<string, unknown>;
       assert.equal(response.status, 200, `${path}: ${JSON.stringify(document)}`);
@@ -53,7 +62,11 @@ describe('a bare npm start', () => {
   });
 
   it('keeps open registration off, while the operator can still list open-registered clients (none)', async () => {
-    const open = await fetch(`${url}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: ['http://127.0.0.1:53682/cb'], token_endpoint_auth_method: 'none' }) });
+    const open = await fetch(`${url}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ redirect_uris: ['http://127.0.0.1:53682/cb'], token_endpoint_auth_method: 'none' }),
+    });
     assert.equal(open.status, 401);
     assert.equal(open.headers.get('www-authenticate'), 'Bearer');
     const listed = await fetch(`${url}/admin/open-registrations`, { headers: { 'x-api-key': apiKey } });

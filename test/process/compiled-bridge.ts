@@ -120,7 +120,11 @@ export function describeCompiledBridge(name: string, startIdp: () => Promise<Pro
     let bridge: BridgeProcess | undefined;
     let url = '';
 
-    const call = async (method: string, path: string, options: { apiKey?: string; bearer?: string; body?: unknown } = {}): Promise<Exchange> => {
+    const call = async (
+      method: string,
+      path: string,
+      options: { apiKey?: string; bearer?: string; body?: unknown } = {},
+    ): Promise<Exchange> => {
       const response = await fetch(`${url}${path}`, {
         method,
         headers: {
@@ -131,9 +135,14 @@ export function describeCompiledBridge(name: string, startIdp: () => Promise<Pro
         ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
       });
       const text = await response.text();
-      return { status: response.status, headers: response.headers, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
+      return {
+        status: response.status,
+        headers: response.headers,
+        body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+      };
     };
-    const portal = (method: string, path: string, body?: unknown) => call(method, path, { apiKey, ...(body !== undefined ? { body } : {}) });
+    const portal = (method: string, path: string, body?: unknown) =>
+      call(method, path, { apiKey, ...(body !== undefined ? { body } : {}) });
     const secretWorks = (clientId: string, secret: string) => idp!.secretWorks(url, clientId, secret);
 
     before(async () => {
@@ -141,8 +150,17 @@ export function describeCompiledBridge(name: string, startIdp: () => Promise<Pro
       const port = await freeLoopbackPort();
       url = `http://127.0.0.1:${port}`;
       // DCR_OPEN_REGISTRATION with its defaults: the policy's variables all have one, so none is needed to start.
-      bridge = await startBridgeProcess({ ...idp.env, PORT: String(port), DCR_PUBLIC_URL: url, DCR_API_KEYS: apiKey, DCR_OPEN_REGISTRATION: 'true' });
-      await until(async () => (await fetch(`${url}/readyz`)).status === 200, `the ${name} bridge answers 200 on /readyz`);
+      bridge = await startBridgeProcess({
+        ...idp.env,
+        PORT: String(port),
+        DCR_PUBLIC_URL: url,
+        DCR_API_KEYS: apiKey,
+        DCR_OPEN_REGISTRATION: 'true',
+      });
+      await until(
+        async () => (await fetch(`${url}/readyz`)).status === 200,
+        `the ${name} bridge answers 200 on /readyz`,
+      );
     });
 
     after(async () => {
@@ -150,14 +168,20 @@ export function describeCompiledBridge(name: string, startIdp: () => Promise<Pro
       await idp?.stop();
     });
 
-    it('runs as npm start runs it: node with the start script\'s flags on the compiled entry point', () => {
-      const commandLine = readFileSync(`/proc/${bridge!.pid}/cmdline`, 'utf8').split('\0').filter((part) => part !== '');
+    it("runs as npm start runs it: node with the start script's flags on the compiled entry point", () => {
+      const commandLine = readFileSync(`/proc/${bridge!.pid}/cmdline`, 'utf8')
+        .split('\0')
+        .filter((part) => part !== '');
       assert.deepEqual(commandLine, [process.execPath, ...startFlags(), compiledMain]);
       assert.match(bridge!.stdout(), /"message":"dcr-bridge listening"/);
     });
 
     it('API7: registers, reads, replaces, rotates and deletes a client whose secrets really authenticate', async () => {
-      const metadata = { client_name: 'api7 app', grant_types: ['client_credentials'], redirect_uris: ['https://app.example.com/cb'] };
+      const metadata = {
+        client_name: 'api7 app',
+        grant_types: ['client_credentials'],
+        redirect_uris: ['https://app.example.com/cb'],
+      };
       const created = await portal('POST', '/clients', metadata);
       assert.equal(created.status, 201, JSON.stringify(created.body));
       const clientId = created.body.client_id as string;
@@ -171,7 +195,11 @@ export function describeCompiledBridge(name: string, startIdp: () => Promise<Pro
       assert.equal(read.body.client_name, 'api7 app');
       assert.equal(read.body.client_secret, undefined);
 
-      const replaced = await portal('PUT', path, { ...metadata, client_name: 'api7 app renamed', redirect_uris: ['https://new.example.com/cb'] });
+      const replaced = await portal('PUT', path, {
+        ...metadata,
+        client_name: 'api7 app renamed',
+        redirect_uris: ['https://new.example.com/cb'],
+      });
       assert.equal(replaced.status, 200, JSON.stringify(replaced.body));
       const reread = await portal('GET', path);
       assert.equal(reread.body.client_name, 'api7 app renamed');
@@ -183,14 +211,18 @@ export function describeCompiledBridge(name: string, startIdp: () => Promise<Pro
       const newSecret = rotated.body.client_secret as string;
       assert.notEqual(newSecret, secret);
       assert.equal(await secretWorks(clientId, newSecret), true, 'the new secret authenticates');
-      assert.equal(await secretWorks(clientId, secret), false, 'with no rotation grace the old secret is refused at once');
+      assert.equal(
+        await secretWorks(clientId, secret),
+        false,
+        'with no rotation grace the old secret is refused at once',
+      );
 
       assert.equal((await portal('DELETE', path)).status, 204);
       assert.equal((await portal('DELETE', path)).status, 204, 'deleting again is idempotent');
       const gone = await portal('GET', path);
       assert.equal(gone.status, 404);
       assert.equal(gone.body.error, 'client_not_found');
-      assert.equal(await secretWorks(clientId, newSecret), false, 'a deleted client\'s secret is refused');
+      assert.equal(await secretWorks(clientId, newSecret), false, "a deleted client's secret is refused");
     });
 
     it('Konnect: registers, updates the redirect URIs by event hook, issues a new secret and deletes', async () => {
@@ -207,13 +239,24 @@ export function describeCompiledBridge(name: string, startIdp: () => Promise<Pro
       assert.equal(created.status, 201, JSON.stringify(created.body));
       const clientId = created.body.client_id as string;
       const secret = created.body.client_secret as string;
-      assert.equal(await secretWorks(clientId, secret), true, 'bearer is client_credentials, and the secret authenticates');
+      assert.equal(
+        await secretWorks(clientId, secret),
+        true,
+        'bearer is client_credentials, and the secret authenticates',
+      );
 
-      const event = await portal('POST', `/${encodeURIComponent(clientId)}/event-hook`, { event_type: 'update_application', redirect_uris: ['https://portal.example.com/new-cb'] });
+      const event = await portal('POST', `/${encodeURIComponent(clientId)}/event-hook`, {
+        event_type: 'update_application',
+        redirect_uris: ['https://portal.example.com/new-cb'],
+      });
       assert.equal(event.status, 200, JSON.stringify(event.body));
       assert.equal(event.body.status, 'applied');
       const read = await portal('GET', `/clients/${encodeURIComponent(clientId)}`);
-      assert.deepEqual(read.body.redirect_uris, ['https://portal.example.com/new-cb'], 'the IdP holds the new redirect URIs');
+      assert.deepEqual(
+        read.body.redirect_uris,
+        ['https://portal.example.com/new-cb'],
+        'the IdP holds the new redirect URIs',
+      );
 
       const renewed = await portal('POST', `/${encodeURIComponent(clientId)}/new-secret`);
       assert.equal(renewed.status, 200, JSON.stringify(renewed.body));
@@ -226,17 +269,24 @@ export function describeCompiledBridge(name: string, startIdp: () => Promise<Pro
       assert.equal(await secretWorks(clientId, newSecret), false);
     });
 
-    it('standard DCR: discovery at the root and at the issuer\'s paths names the bridge\'s registration endpoint', async () => {
+    it("standard DCR: discovery at the root and at the issuer's paths names the bridge's registration endpoint", async () => {
       const issuer = idp!.issuer(url);
       const issuerPath = new URL(issuer).pathname.replace(/\/+$/, '');
       const paths = ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'];
-      if (issuerPath !== '') paths.push(`${issuerPath}/.well-known/openid-configuration`, `/.well-known/oauth-authorization-server${issuerPath}`);
+      if (issuerPath !== '')
+        paths.push(
+          `${issuerPath}/.well-known/openid-configuration`,
+          `/.well-known/oauth-authorization-server${issuerPath}`,
+        );
       for (const path of paths) {
         const discovery = await call('GET', path);
         assert.equal(discovery.status, 200, `${path}: ${JSON.stringify(discovery.body)}`);
         assert.equal(discovery.body.issuer, issuer, path);
         assert.equal(discovery.body.registration_endpoint, `${url}/register`, path);
-        assert.ok(String(discovery.body.token_endpoint).startsWith(`${new URL(issuer).origin}/`), `${path}: the token endpoint stays the IdP's`);
+        assert.ok(
+          String(discovery.body.token_endpoint).startsWith(`${new URL(issuer).origin}/`),
+          `${path}: the token endpoint stays the IdP's`,
+        );
       }
     });
 
@@ -256,12 +306,19 @@ export function describeCompiledBridge(name: string, startIdp: () => Promise<Pro
       assert.equal(read.body.client_id, clientId);
       assert.equal(read.body.client_secret, undefined);
 
-      const updated = await call('PUT', path, { bearer: token, body: { ...metadata, client_id: clientId, client_name: 'standard service renamed' } });
+      const updated = await call('PUT', path, {
+        bearer: token,
+        body: { ...metadata, client_id: clientId, client_name: 'standard service renamed' },
+      });
       assert.equal(updated.status, 200, JSON.stringify(updated.body));
       assert.equal(updated.body.client_name, 'standard service renamed');
       const nextToken = updated.body.registration_access_token as string;
       assert.notEqual(nextToken, token, 'an update rotates the registration access token');
-      assert.equal((await call('GET', path, { bearer: token })).status, 401, 'the old registration access token is dead');
+      assert.equal(
+        (await call('GET', path, { bearer: token })).status,
+        401,
+        'the old registration access token is dead',
+      );
       assert.equal(await secretWorks(clientId, secret), true, 'an update keeps the secret');
 
       assert.equal((await call('DELETE', path, { bearer: nextToken })).status, 204);
@@ -273,17 +330,25 @@ export function describeCompiledBridge(name: string, startIdp: () => Promise<Pro
 
     it('open registration: an MCP SDK client discovers the bridge and registers itself, and the operator lists it', async () => {
       const mcp = new McpClientState();
-      assert.equal(await auth(mcp, { serverUrl: url }), 'REDIRECT', 'registered, and ready to send the user to authorize');
+      assert.equal(
+        await auth(mcp, { serverUrl: url }),
+        'REDIRECT',
+        'registered, and ready to send the user to authorize',
+      );
       // Without a discovery document the SDK guesses {server}/register and {server}/authorize: it must not have had to.
       const metadata = mcp.discovered?.authorizationServerMetadata;
-      assert.ok(metadata, 'the SDK found the bridge\'s discovery document');
+      assert.ok(metadata, "the SDK found the bridge's discovery document");
       assert.equal(metadata.registration_endpoint, `${url}/register`);
       assert.equal(metadata.issuer, idp!.issuer(url));
       const clientId = mcp.information?.client_id;
       assert.equal(typeof clientId, 'string');
       assert.equal((mcp.information as { client_secret?: string }).client_secret, undefined, 'a public client');
       const authorizationUrl = mcp.authorizationUrl!;
-      assert.equal(`${authorizationUrl.origin}${authorizationUrl.pathname}`, metadata.authorization_endpoint, 'the user goes to the IdP');
+      assert.equal(
+        `${authorizationUrl.origin}${authorizationUrl.pathname}`,
+        metadata.authorization_endpoint,
+        'the user goes to the IdP',
+      );
       assert.equal(authorizationUrl.searchParams.get('client_id'), clientId);
 
       assert.equal((await call('GET', '/admin/open-registrations')).status, 401, 'the listing takes a portal key');

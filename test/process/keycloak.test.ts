@@ -8,7 +8,8 @@ describeCompiledBridge('the Keycloak emulator', async () => {
   return {
     env: { DCR_DRIVER: 'keycloak', ...keycloak.driverEnv },
     issuer: () => realmUrl,
-    secretWorks: (_publicUrl, clientId, secret) => clientCredentialsWork(`${realmUrl}/protocol/openid-connect/token`, clientId, secret),
+    secretWorks: (_publicUrl, clientId, secret) =>
+      clientCredentialsWork(`${realmUrl}/protocol/openid-connect/token`, clientId, secret),
     async stop() {
       await keycloak.stop();
       keycloak.emulator.assertNoViolations();

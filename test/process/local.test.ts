@@ -10,7 +10,8 @@ describeCompiledBridge('the local IdP', async () => {
     // No DCR_DRIVER: the local driver is what a bare npm start runs.
     env: { DCR_LOCAL_DATA_DIR: dataDir },
     issuer: (publicUrl) => `${publicUrl}/local-idp`,
-    secretWorks: (publicUrl, clientId, secret) => clientCredentialsWork(`${publicUrl}/local-idp/token`, clientId, secret),
+    secretWorks: (publicUrl, clientId, secret) =>
+      clientCredentialsWork(`${publicUrl}/local-idp/token`, clientId, secret),
     stop: async () => rmSync(dataDir, { recursive: true, force: true }),
   };
 });

@@ -5,24 +5,41 @@
 import { createKeycloakDriver } from '../../drivers/keycloak.js';
 import type { DcrDriver, DriverSettings } from '../../src/driver/contract.js';
 import type { DriverHarness } from '../conformance/driver-suite.js';
-import { adminSessionFromEnv, provisionRealm, uniqueRealm, type AdminSession, type ProvisionedRealm, type RealmOptions } from './keycloak-server.js';
+import {
+  adminSessionFromEnv,
+  provisionRealm,
+  uniqueRealm,
+  type AdminSession,
+  type ProvisionedRealm,
+  type RealmOptions,
+} from './keycloak-server.js';
 import { completeDriver } from '../../src/core/driver.js';
 
 /** Generous: a shared 2-core machine can make a real Keycloak slow, and a timed-out create is repeated. */
 export const realCallPolicy = { timeoutMs: 20_000, baseDelayMs: 50, maxDelayMs: 1_000, budgetMs: 60_000 };
 
 /** The `secret-rotation` executor's settings for the suites: the old secret lives 2 h after a rotation. */
-export const rotationPolicy = { expirationSeconds: 30 * 24 * 3600, rotatedExpirationSeconds: 7200, remainingRotationSeconds: 24 * 3600 };
+export const rotationPolicy = {
+  expirationSeconds: 30 * 24 * 3600,
+  rotatedExpirationSeconds: 7200,
+  remainingRotationSeconds: 24 * 3600,
+};
 
-export function driverFor(realm: ProvisionedRealm, settings: DriverSettings, url = realm.driverEnv.KEYCLOAK_URL!): DcrDriver {
-  return completeDriver(createKeycloakDriver({
-    url,
-    realm: realm.realm,
-    clientId: realm.serviceAccount.clientId,
-    clientSecret: realm.serviceAccount.clientSecret,
-    rotationGraceSeconds: settings.rotationGraceSeconds,
-    idpCallPolicy: { ...realCallPolicy, ...settings.idpCallPolicy },
-  }));
+export function driverFor(
+  realm: ProvisionedRealm,
+  settings: DriverSettings,
+  url = realm.driverEnv.KEYCLOAK_URL!,
+): DcrDriver {
+  return completeDriver(
+    createKeycloakDriver({
+      url,
+      realm: realm.realm,
+      clientId: realm.serviceAccount.clientId,
+      clientSecret: realm.serviceAccount.clientSecret,
+      rotationGraceSeconds: settings.rotationGraceSeconds,
+      idpCallPolicy: { ...realCallPolicy, ...settings.idpCallPolicy },
+    }),
+  );
 }
 
 export interface TokenAnswer {
@@ -68,8 +85,12 @@ export async function secretWorks(url: string, realm: string, clientId: string, 
 export async function ownedClientIds(session: AdminSession, realm: string): Promise<string[]> {
   const owned: string[] = [];
   for (let first = 0; ; first += 100) {
-    const page = await session.get<Array<{ clientId: string; attributes?: Record<string, string> }>>(`/realms/${realm}/clients?first=${first}&max=100`);
-    owned.push(...page.filter((client) => client.attributes?.['dcr-bridge.managed'] === 'true').map((client) => client.clientId));
+    const page = await session.get<Array<{ clientId: string; attributes?: Record<string, string> }>>(
+      `/realms/${realm}/clients?first=${first}&max=100`,
+    );
+    owned.push(
+      ...page.filter((client) => client.attributes?.['dcr-bridge.managed'] === 'true').map((client) => client.clientId),
+    );
     if (page.length < 100) return owned;
   }
 }

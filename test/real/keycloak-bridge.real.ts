@@ -21,13 +21,20 @@ describe('the bridge end to end against a real Keycloak', () => {
   let harness: Awaited<ReturnType<typeof startRealHarness>>;
   let bridge: TestApp;
   /** The client as Keycloak's admin API has it. */
-  const stored = async (clientId: string) => (await harness.session.clientByClientId(harness.realm.realm, clientId)) as Representation;
-  const token = (clientId: string, secret: string) => requestToken(harness.session.url, harness.realm.realm, clientId, secret);
+  const stored = async (clientId: string) =>
+    (await harness.session.clientByClientId(harness.realm.realm, clientId)) as Representation;
+  const token = (clientId: string, secret: string) =>
+    requestToken(harness.session.url, harness.realm.realm, clientId, secret);
 
   before(async () => {
     harness = await startRealHarness({ rotationGraceSeconds: 0 }, { prefix: 'e2e', secretRotation: rotationPolicy });
     for (const name of ['orders:read', 'orders:write']) {
-      await harness.session.call('POST', `/realms/${harness.realm.realm}/client-scopes`, { name, protocol: 'openid-connect' }, [201]);
+      await harness.session.call(
+        'POST',
+        `/realms/${harness.realm.realm}/client-scopes`,
+        { name, protocol: 'openid-connect' },
+        [201],
+      );
     }
     bridge = await createTestApp(harness.driver);
   });
@@ -49,7 +56,10 @@ describe('the bridge end to end against a real Keycloak', () => {
     const tokenClaims = claims(issued.body.access_token!);
     assert.equal(tokenClaims.azp, clientId);
     assert.match(String(tokenClaims.iss), new RegExp(`/realms/${harness.realm.realm}$`));
-    const rotated = await request(bridge.app).post(`/clients/${clientId}/rotate-secret`).set('X-API-Key', bridge.apiKey).expect(200);
+    const rotated = await request(bridge.app)
+      .post(`/clients/${clientId}/rotate-secret`)
+      .set('X-API-Key', bridge.apiKey)
+      .expect(200);
     const newSecret = rotated.body.client_secret as string;
     assert.ok(credentialsRefused(await token(clientId, secret)), 'the old secret is refused at once (grace 0)');
     assert.equal((await token(clientId, newSecret)).status, 200);
@@ -87,25 +97,47 @@ describe('the bridge end to end against a real Keycloak', () => {
       .send({ event_type: 'update_application', redirect_uris: ['https://konnect.example.com/changed'] })
       .expect(200);
     assert.deepEqual((await stored(clientId)).redirectUris, ['https://konnect.example.com/changed']);
-    const rotated = await request(bridge.app).post(`/${clientId}/new-secret`).set('X-API-Key', bridge.apiKey).set('Content-Type', 'application/json').send({}).expect(200);
+    const rotated = await request(bridge.app)
+      .post(`/${clientId}/new-secret`)
+      .set('X-API-Key', bridge.apiKey)
+      .set('Content-Type', 'application/json')
+      .send({})
+      .expect(200);
     assert.equal(rotated.body.client_id, clientId);
     assert.ok(credentialsRefused(await token(clientId, secret)));
     assert.equal((await token(clientId, rotated.body.client_secret as string)).status, 200);
     await request(bridge.app).delete(`/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
     await request(bridge.app).delete(`/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
-    assert.equal((await token(clientId, rotated.body.client_secret as string)).body.error, 'invalid_client', 'no such client any more');
+    assert.equal(
+      (await token(clientId, rotated.body.client_secret as string)).body.error,
+      'invalid_client',
+      'no such client any more',
+    );
   });
 
   it('with a grace, both secrets work at the real token endpoint until the sweep retires the old one', async () => {
     const driver = driverFor(harness.realm, { rotationGraceSeconds: 600 });
     const graceBridge = await createTestApp(driver, { rotationGraceSeconds: 600 });
     try {
-      const created = await request(graceBridge.app).post('/clients').set('X-API-Key', graceBridge.apiKey).send({ client_name: 'graceful' }).expect(201);
-      const { client_id: clientId, client_secret: secret } = created.body as { client_id: string; client_secret: string };
-      const rotated = await request(graceBridge.app).post(`/clients/${clientId}/rotate-secret`).set('X-API-Key', graceBridge.apiKey).expect(200);
+      const created = await request(graceBridge.app)
+        .post('/clients')
+        .set('X-API-Key', graceBridge.apiKey)
+        .send({ client_name: 'graceful' })
+        .expect(201);
+      const { client_id: clientId, client_secret: secret } = created.body as {
+        client_id: string;
+        client_secret: string;
+      };
+      const rotated = await request(graceBridge.app)
+        .post(`/clients/${clientId}/rotate-secret`)
+        .set('X-API-Key', graceBridge.apiKey)
+        .expect(200);
       assert.equal((await token(clientId, secret)).status, 200, 'old secret inside the grace');
       assert.equal((await token(clientId, rotated.body.client_secret as string)).status, 200);
-      assert.ok((await stored(clientId)).attributes!['client.secret.rotated.creation.time'], 'Keycloak holds it as the rotated secret');
+      assert.ok(
+        (await stored(clientId)).attributes!['client.secret.rotated.creation.time'],
+        'Keycloak holds it as the rotated secret',
+      );
       assert.equal(await driver.retireExpiredSecrets(Date.now() + 601_000), 1);
       assert.ok(credentialsRefused(await token(clientId, secret)), 'retired after the grace');
       assert.equal((await token(clientId, rotated.body.client_secret as string)).status, 200);
@@ -121,11 +153,21 @@ describe('the bridge end to end against a real Keycloak', () => {
       const created = await request(bridge.app).post('/clients').set('X-API-Key', bridge.apiKey).send(body).expect(201);
       const clientId = created.body.client_id as string;
       const read = await request(bridge.app).get(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(200);
-      return { clientId, created: created.body as Record<string, unknown>, read: read.body as Record<string, unknown>, keycloak: await stored(clientId) };
+      return {
+        clientId,
+        created: created.body as Record<string, unknown>,
+        read: read.body as Record<string, unknown>,
+        keycloak: await stored(clientId),
+      };
     };
 
     it('client_name → name, redirect_uris → redirectUris, client_uri → baseUrl', async () => {
-      const body = { client_name: 'mapped app', redirect_uris: ['https://app.example.com/cb', 'http://127.0.0.1:8080/cb'], grant_types: ['authorization_code'], client_uri: 'https://app.example.com' };
+      const body = {
+        client_name: 'mapped app',
+        redirect_uris: ['https://app.example.com/cb', 'http://127.0.0.1:8080/cb'],
+        grant_types: ['authorization_code'],
+        client_uri: 'https://app.example.com',
+      };
       const { read, keycloak } = await register(body);
       assert.equal(keycloak.name, 'mapped app');
       // Keycloak keeps redirect URIs as a set: their order is not kept.
@@ -137,16 +179,35 @@ describe('the bridge end to end against a real Keycloak', () => {
     });
 
     it('grant_types → the four flow switches, refresh_token → use.refresh.tokens', async () => {
-      const all = await register({ redirect_uris: ['https://app.example.com/cb'], grant_types: ['authorization_code', 'implicit', 'password', 'client_credentials', 'refresh_token'] });
+      const all = await register({
+        redirect_uris: ['https://app.example.com/cb'],
+        grant_types: ['authorization_code', 'implicit', 'password', 'client_credentials', 'refresh_token'],
+      });
       assert.deepEqual(
-        [all.keycloak.standardFlowEnabled, all.keycloak.implicitFlowEnabled, all.keycloak.directAccessGrantsEnabled, all.keycloak.serviceAccountsEnabled],
+        [
+          all.keycloak.standardFlowEnabled,
+          all.keycloak.implicitFlowEnabled,
+          all.keycloak.directAccessGrantsEnabled,
+          all.keycloak.serviceAccountsEnabled,
+        ],
         [true, true, true, true],
       );
       assert.equal(all.keycloak.attributes!['use.refresh.tokens'], 'true');
-      assert.deepEqual([...(all.read.grant_types as string[])].sort(), ['authorization_code', 'client_credentials', 'implicit', 'password', 'refresh_token']);
+      assert.deepEqual([...(all.read.grant_types as string[])].sort(), [
+        'authorization_code',
+        'client_credentials',
+        'implicit',
+        'password',
+        'refresh_token',
+      ]);
       const machine = await register({ grant_types: ['client_credentials'] });
       assert.deepEqual(
-        [machine.keycloak.standardFlowEnabled, machine.keycloak.implicitFlowEnabled, machine.keycloak.directAccessGrantsEnabled, machine.keycloak.serviceAccountsEnabled],
+        [
+          machine.keycloak.standardFlowEnabled,
+          machine.keycloak.implicitFlowEnabled,
+          machine.keycloak.directAccessGrantsEnabled,
+          machine.keycloak.serviceAccountsEnabled,
+        ],
         [false, false, false, true],
       );
       assert.equal(machine.keycloak.attributes!['use.refresh.tokens'], 'false');
@@ -168,22 +229,31 @@ describe('the bridge end to end against a real Keycloak', () => {
           token_endpoint_auth_method: method,
           ...(method === 'private_key_jwt' ? { jwks_uri: 'https://app.example.com/jwks.json' } : {}),
         });
-        for (const [field, value] of Object.entries(fields)) assert.equal(keycloak[field], value, `${method}: ${field}`);
+        for (const [field, value] of Object.entries(fields))
+          assert.equal(keycloak[field], value, `${method}: ${field}`);
         assert.equal(read.token_endpoint_auth_method, method);
-        if (method === 'none' || method === 'private_key_jwt') assert.equal(created.client_secret, '', `${method} has no secret`);
+        if (method === 'none' || method === 'private_key_jwt')
+          assert.equal(created.client_secret, '', `${method} has no secret`);
         else assert.ok((created.client_secret as string).length >= 16);
       }
     });
 
     it('jwks_uri → use.jwks.url + jwks.url', async () => {
-      const { read, keycloak } = await register({ grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://app.example.com/jwks.json' });
+      const { read, keycloak } = await register({
+        grant_types: ['client_credentials'],
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks_uri: 'https://app.example.com/jwks.json',
+      });
       assert.equal(keycloak.attributes!['use.jwks.url'], 'true');
       assert.equal(keycloak.attributes!['jwks.url'], 'https://app.example.com/jwks.json');
       assert.equal(read.jwks_uri, 'https://app.example.com/jwks.json');
     });
 
-    it('scope → optionalClientScopes, the realm\'s own scopes', async () => {
-      const { read, keycloak } = await register({ grant_types: ['client_credentials'], scope: 'orders:read orders:write' });
+    it("scope → optionalClientScopes, the realm's own scopes", async () => {
+      const { read, keycloak } = await register({
+        grant_types: ['client_credentials'],
+        scope: 'orders:read orders:write',
+      });
       assert.deepEqual([...(keycloak.optionalClientScopes as string[])].sort(), ['orders:read', 'orders:write']);
       assert.deepEqual(String(read.scope).split(' ').sort(), ['orders:read', 'orders:write']);
     });
@@ -198,15 +268,31 @@ describe('the bridge end to end against a real Keycloak', () => {
       });
       assert.equal(keycloak.attributes!.logoUri, 'https://app.example.com/logo.png');
       assert.equal(keycloak.attributes!.contacts, 'ops@example.com##dev@example.com');
-      assert.equal(keycloak.attributes!['post.logout.redirect.uris'], 'https://app.example.com/bye##https://app.example.com/later');
+      assert.equal(
+        keycloak.attributes!['post.logout.redirect.uris'],
+        'https://app.example.com/bye##https://app.example.com/later',
+      );
       assert.equal(read.logo_uri, 'https://app.example.com/logo.png');
       assert.deepEqual(read.contacts, ['ops@example.com', 'dev@example.com']);
-      assert.deepEqual(read.post_logout_redirect_uris, ['https://app.example.com/bye', 'https://app.example.com/later']);
+      assert.deepEqual(read.post_logout_redirect_uris, [
+        'https://app.example.com/bye',
+        'https://app.example.com/later',
+      ]);
     });
 
     it('an update (PUT) that drops optional metadata removes it from the Keycloak client', async () => {
-      const { clientId } = await register({ grant_types: ['client_credentials'], logo_uri: 'https://app.example.com/logo.png', contacts: ['ops@example.com'], scope: 'orders:read', client_uri: 'https://app.example.com' });
-      await request(bridge.app).put(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).send({ client_name: 'plain now', grant_types: ['client_credentials'] }).expect(200);
+      const { clientId } = await register({
+        grant_types: ['client_credentials'],
+        logo_uri: 'https://app.example.com/logo.png',
+        contacts: ['ops@example.com'],
+        scope: 'orders:read',
+        client_uri: 'https://app.example.com',
+      });
+      await request(bridge.app)
+        .put(`/clients/${clientId}`)
+        .set('X-API-Key', bridge.apiKey)
+        .send({ client_name: 'plain now', grant_types: ['client_credentials'] })
+        .expect(200);
       const keycloak = await stored(clientId);
       assert.equal(keycloak.attributes!.logoUri, undefined);
       assert.equal(keycloak.attributes!.contacts, undefined);
@@ -220,7 +306,10 @@ describe('the bridge end to end against a real Keycloak', () => {
   describe("Keycloak's own refusals are the documented bridge errors", () => {
     it('an unknown scope is 400 invalid_client_metadata and leaves no client', async () => {
       const before = (await harness.ownedClientIds!()).length;
-      const answer = await request(bridge.app).post('/clients').set('X-API-Key', bridge.apiKey).send({ grant_types: ['client_credentials'], scope: 'no-such-scope' });
+      const answer = await request(bridge.app)
+        .post('/clients')
+        .set('X-API-Key', bridge.apiKey)
+        .send({ grant_types: ['client_credentials'], scope: 'no-such-scope' });
       assert.equal(answer.status, 400, JSON.stringify(answer.body));
       assert.equal(answer.body.error, 'invalid_client_metadata');
       assert.equal((await harness.ownedClientIds!()).length, before);
@@ -228,20 +317,41 @@ describe('the bridge end to end against a real Keycloak', () => {
 
     it('a client_name longer than Keycloak keeps is 400 invalid_client_metadata and leaves no client', async () => {
       const before = (await harness.ownedClientIds!()).length;
-      const answer = await request(bridge.app).post('/clients').set('X-API-Key', bridge.apiKey).send({ client_name: 'n'.repeat(300), grant_types: ['client_credentials'] });
+      const answer = await request(bridge.app)
+        .post('/clients')
+        .set('X-API-Key', bridge.apiKey)
+        .send({ client_name: 'n'.repeat(300), grant_types: ['client_credentials'] });
       assert.equal(answer.status, 400, JSON.stringify(answer.body));
       assert.equal(answer.body.error, 'invalid_client_metadata');
       assert.doesNotMatch(answer.body.error_description as string, /nnnnnnnn/);
       assert.equal((await harness.ownedClientIds!()).length, before);
     });
 
-    it('a redirect URI Keycloak refuses (the driver called directly, past the bridge\'s own checks) is invalid_redirect_uri', async () => {
-      await rejectsWith(harness.driver.registerClient(serviceMetadata({ redirectUris: ['https://app.example.com/cb#fragment'], grantTypes: ['authorization_code'] }), { portal: 'api7' }), InvalidRedirectUriError);
-      await rejectsWith(harness.driver.registerClient(serviceMetadata({ redirectUris: ['javascript:alert(1)'], grantTypes: ['authorization_code'] }), { portal: 'api7' }), InvalidRedirectUriError);
+    it("a redirect URI Keycloak refuses (the driver called directly, past the bridge's own checks) is invalid_redirect_uri", async () => {
+      await rejectsWith(
+        harness.driver.registerClient(
+          serviceMetadata({
+            redirectUris: ['https://app.example.com/cb#fragment'],
+            grantTypes: ['authorization_code'],
+          }),
+          { portal: 'api7' },
+        ),
+        InvalidRedirectUriError,
+      );
+      await rejectsWith(
+        harness.driver.registerClient(
+          serviceMetadata({ redirectUris: ['javascript:alert(1)'], grantTypes: ['authorization_code'] }),
+          { portal: 'api7' },
+        ),
+        InvalidRedirectUriError,
+      );
     });
 
     it('other metadata Keycloak refuses is invalid_client_metadata', async () => {
-      await rejectsWith(harness.driver.registerClient(serviceMetadata({ logoUri: 'javascript:alert(1)' }), { portal: 'api7' }), InvalidClientMetadataError);
+      await rejectsWith(
+        harness.driver.registerClient(serviceMetadata({ logoUri: 'javascript:alert(1)' }), { portal: 'api7' }),
+        InvalidClientMetadataError,
+      );
     });
   });
 });

@@ -35,15 +35,24 @@ describe('keycloak driver against a real realm: what only Keycloak has', () => {
   it("Keycloak's own clients, the bridge's service account and an admin's clients are never read or written", async () => {
     const { session, realm, driver } = harness;
     const builtIn = ['account', 'account-console', 'admin-cli', 'broker', 'realm-management', 'security-admin-console'];
-    const protectedIds = [...builtIn, SERVICE_ACCOUNT_CLIENT_ID, ...realm.foreignClients.map((client) => client.clientId)];
-    const present = (await session.get<Array<{ clientId: string }>>(`/realms/${realm.realm}/clients`)).map((client) => client.clientId);
+    const protectedIds = [
+      ...builtIn,
+      SERVICE_ACCOUNT_CLIENT_ID,
+      ...realm.foreignClients.map((client) => client.clientId),
+    ];
+    const present = (await session.get<Array<{ clientId: string }>>(`/realms/${realm.realm}/clients`)).map(
+      (client) => client.clientId,
+    );
     for (const clientId of protectedIds) assert.ok(present.includes(clientId), `${clientId} exists in a fresh realm`);
     // Snapshots without the secrets (compared by hash), so a failure's diff never prints one.
     const snapshot = async () =>
       Promise.all(
         protectedIds.map(async (clientId) => {
           const { secret, ...client } = (await session.clientByClientId(realm.realm, clientId))!;
-          return { ...client, secret: secret === undefined ? undefined : createHash('sha256').update(String(secret)).digest('hex') };
+          return {
+            ...client,
+            secret: secret === undefined ? undefined : createHash('sha256').update(String(secret)).digest('hex'),
+          };
         }),
       );
     const before = await snapshot();
@@ -73,18 +82,34 @@ describe('keycloak driver against a real realm: what only Keycloak has', () => {
     }
     const after = await snapshot();
     assert.deepEqual(after, before, 'every protected client is exactly as it was');
-    assert.equal(await secretWorks(session.url, realm.realm, SERVICE_ACCOUNT_CLIENT_ID, realm.serviceAccount.clientSecret), true);
-    for (const foreign of realm.foreignClients) assert.equal(await secretWorks(session.url, realm.realm, foreign.clientId, foreign.clientSecret), true);
+    assert.equal(
+      await secretWorks(session.url, realm.realm, SERVICE_ACCOUNT_CLIENT_ID, realm.serviceAccount.clientSecret),
+      true,
+    );
+    for (const foreign of realm.foreignClients)
+      assert.equal(await secretWorks(session.url, realm.realm, foreign.clientId, foreign.clientSecret), true);
   });
 
   it('a create whose answer was lost is repeated, meets the real 409 and is adopted: one client, not two', async () => {
     const { session, realm } = harness;
-    const proxy = await startLosingProxy(session.url, (method, path) => method === 'POST' && path.replace(/\/$/, '') === `/admin/realms/${realm.realm}/clients`);
+    const proxy = await startLosingProxy(
+      session.url,
+      (method, path) => method === 'POST' && path.replace(/\/$/, '') === `/admin/realms/${realm.realm}/clients`,
+    );
     try {
       const driver = driverFor(realm, { rotationGraceSeconds: 0 }, proxy.url);
       const owned = (await harness.ownedClientIds!()).length;
-      const client = await driver.registerClient(serviceMetadata({ clientName: 'adopted after a lost answer' }), { portal: 'api7' });
-      assert.deepEqual(proxy.answers(), [{ lost: true, status: 201 }, { lost: false, status: 409 }], 'the create was applied, its answer lost, the repeat refused as a clash');
+      const client = await driver.registerClient(serviceMetadata({ clientName: 'adopted after a lost answer' }), {
+        portal: 'api7',
+      });
+      assert.deepEqual(
+        proxy.answers(),
+        [
+          { lost: true, status: 201 },
+          { lost: false, status: 409 },
+        ],
+        'the create was applied, its answer lost, the repeat refused as a clash',
+      );
       assert.equal((await harness.ownedClientIds!()).length, owned + 1, 'one client');
       assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), true);
       await driver.deleteClient(client.clientId);
@@ -118,7 +143,11 @@ describe('keycloak driver in a real realm without the secret-rotation policy', (
     const driver = driverFor(harness.realm, { rotationGraceSeconds: 600 });
     const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
     const rotated = await driver.rotateSecret(client.clientId);
-    assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), false, 'Keycloak keeps one secret without the policy');
+    assert.equal(
+      await harness.secretWorks(client.clientId, client.clientSecret),
+      false,
+      'Keycloak keeps one secret without the policy',
+    );
     assert.equal(await harness.secretWorks(client.clientId, rotated.clientSecret), true);
     assert.equal(await driver.retireExpiredSecrets(Date.now() + 601_000), 0);
     await driver.deleteClient(client.clientId);
@@ -131,7 +160,10 @@ describe('keycloak sweep over more than 100 bridge clients in a real realm', () 
   const COUNT = 105;
   let harness: Awaited<ReturnType<typeof startRealHarness>>;
   before(async () => {
-    harness = await startRealHarness({ rotationGraceSeconds: GRACE }, { prefix: 'paging', secretRotation: rotationPolicy });
+    harness = await startRealHarness(
+      { rotationGraceSeconds: GRACE },
+      { prefix: 'paging', secretRotation: rotationPolicy },
+    );
   });
   after(async () => {
     await harness?.stop();
@@ -144,7 +176,9 @@ describe('keycloak sweep over more than 100 bridge clients in a real realm', () 
       clients.push(
         ...(await Promise.all(
           Array.from({ length: Math.min(15, COUNT - batch) }, async (_, index) => {
-            const client = await driver.registerClient(serviceMetadata({ clientName: `paging ${batch + index}` }), { portal: 'konnect' });
+            const client = await driver.registerClient(serviceMetadata({ clientName: `paging ${batch + index}` }), {
+              portal: 'konnect',
+            });
             return { client, rotated: await driver.rotateSecret(client.clientId) };
           }),
         )),
@@ -152,13 +186,26 @@ describe('keycloak sweep over more than 100 bridge clients in a real realm', () 
     }
     assert.equal((await harness.ownedClientIds!()).length, COUNT);
     const sample = [clients[0]!, clients[50]!, clients.at(-1)!];
-    for (const { client } of sample) assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), true, 'old secret inside the grace');
+    for (const { client } of sample)
+      assert.equal(
+        await harness.secretWorks(client.clientId, client.clientSecret),
+        true,
+        'old secret inside the grace',
+      );
     assert.equal(await driver.retireExpiredSecrets(Date.now()), 0, 'nothing before the grace ends');
-    assert.equal(await driver.retireExpiredSecrets(Date.now() + (GRACE + 1) * 1000), COUNT, 'every rotated secret, across pages of 100');
+    assert.equal(
+      await driver.retireExpiredSecrets(Date.now() + (GRACE + 1) * 1000),
+      COUNT,
+      'every rotated secret, across pages of 100',
+    );
     for (const { client, rotated } of sample) {
       assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), false, 'old secret retired');
       assert.equal(await harness.secretWorks(client.clientId, rotated.clientSecret), true, 'new secret kept');
     }
-    assert.equal(await driver.retireExpiredSecrets(Date.now() + (GRACE + 1) * 1000), 0, 'a second sweep finds nothing left');
+    assert.equal(
+      await driver.retireExpiredSecrets(Date.now() + (GRACE + 1) * 1000),
+      0,
+      'a second sweep finds nothing left',
+    );
   });
 });

@@ -9,7 +9,16 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freeLoopbackPort } from '../support/free-port.js';
@@ -19,7 +28,9 @@ export const KEYCLOAK_VERSION = '26.7.3';
 const ARTIFACT = `org.keycloak:keycloak-quarkus-dist:${KEYCLOAK_VERSION}:tar.gz`;
 const root = fileURLToPath(new URL('../..', import.meta.url));
 /** Where the distribution is kept between runs (a CI cache can keep this folder); `KEYCLOAK_TEST_CACHE_DIR` moves it. */
-export const cacheDir = process.env.KEYCLOAK_TEST_CACHE_DIR ? resolve(process.env.KEYCLOAK_TEST_CACHE_DIR) : join(root, '.cache', 'keycloak');
+export const cacheDir = process.env.KEYCLOAK_TEST_CACHE_DIR
+  ? resolve(process.env.KEYCLOAK_TEST_CACHE_DIR)
+  : join(root, '.cache', 'keycloak');
 const archive = join(cacheDir, `keycloak-quarkus-dist-${KEYCLOAK_VERSION}.tar.gz`);
 const home = join(cacheDir, `keycloak-${KEYCLOAK_VERSION}`);
 const unpackedMarker = join(home, '.unpacked');
@@ -50,7 +61,9 @@ export function checkJava(): string {
   const java = process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java';
   const version = spawnSync(java, ['-version'], { encoding: 'utf8' });
   if (version.status !== 0) {
-    throw new PrerequisiteError(`Java not found: ${java} -version failed (Keycloak ${KEYCLOAK_VERSION} needs a JDK 17, 21 or 25 on PATH or in JAVA_HOME)`);
+    throw new PrerequisiteError(
+      `Java not found: ${java} -version failed (Keycloak ${KEYCLOAK_VERSION} needs a JDK 17, 21 or 25 on PATH or in JAVA_HOME)`,
+    );
   }
   return /version "([^"]+)"/.exec(version.stderr)?.[1] ?? 'unknown';
 }
@@ -61,14 +74,23 @@ export function ensureDistribution(): Distribution {
   let downloadSeconds: number | undefined;
   if (!existsSync(archive)) {
     if (!commandWorks('mvn', ['-v'])) {
-      throw new PrerequisiteError(`Maven not found: mvn -v failed (needed once to download ${ARTIFACT} into ${cacheDir})`);
+      throw new PrerequisiteError(
+        `Maven not found: mvn -v failed (needed once to download ${ARTIFACT} into ${cacheDir})`,
+      );
     }
     const started = Date.now();
     const args = ['-q', '-B', 'dependency:copy', `-Dartifact=${ARTIFACT}`, `-DoutputDirectory=${cacheDir}`];
     const result = spawnSync('mvn', args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
     if (result.status !== 0 || !existsSync(archive)) {
-      const lastLine = `${result.stdout}\n${result.stderr}`.split('\n').map((line) => line.trim()).filter(Boolean).at(-1) ?? 'no output';
-      throw new PrerequisiteError(`Keycloak distribution not obtained: mvn ${args.join(' ')} exited ${result.status}: ${lastLine}`);
+      const lastLine =
+        `${result.stdout}\n${result.stderr}`
+          .split('\n')
+          .map((line) => line.trim())
+          .filter(Boolean)
+          .at(-1) ?? 'no output';
+      throw new PrerequisiteError(
+        `Keycloak distribution not obtained: mvn ${args.join(' ')} exited ${result.status}: ${lastLine}`,
+      );
     }
     downloadSeconds = (Date.now() - started) / 1000;
   }
@@ -76,7 +98,9 @@ export function ensureDistribution(): Distribution {
     rmSync(home, { recursive: true, force: true });
     const result = spawnSync('tar', ['-xzf', archive, '-C', cacheDir], { encoding: 'utf8' });
     if (result.status !== 0 || !existsSync(join(home, 'bin', 'kc.sh'))) {
-      throw new PrerequisiteError(`Keycloak distribution not usable: tar -xzf ${archive} failed: ${result.stderr.trim() || 'no bin/kc.sh'}`);
+      throw new PrerequisiteError(
+        `Keycloak distribution not usable: tar -xzf ${archive} failed: ${result.stderr.trim() || 'no bin/kc.sh'}`,
+      );
     }
     writeFileSync(unpackedMarker, `${KEYCLOAK_VERSION}\n`);
   }
@@ -103,7 +127,10 @@ export interface StartOptions {
 }
 
 /** Starts `kc.sh start-dev` on free loopback ports and waits until the management port says it is ready. */
-export async function startKeycloakServer(distribution: Distribution, options: StartOptions = {}): Promise<KeycloakServer> {
+export async function startKeycloakServer(
+  distribution: Distribution,
+  options: StartOptions = {},
+): Promise<KeycloakServer> {
   const [httpPort, managementPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
   // Every run starts from a database with nothing but the master realm: the kept one, or a new one the first time.
   const dataDir = join(distribution.home, 'data');
@@ -153,7 +180,8 @@ export async function startKeycloakServer(distribution: Distribution, options: S
   try {
     // The first start also builds the server and creates the database: twice the time on a busy machine.
     const defaultSeconds = createdDatabase ? 480 : 240;
-    const timeoutMs = options.readinessTimeoutMs ?? Number(process.env.KEYCLOAK_TEST_READY_TIMEOUT_SECONDS ?? defaultSeconds) * 1000;
+    const timeoutMs =
+      options.readinessTimeoutMs ?? Number(process.env.KEYCLOAK_TEST_READY_TIMEOUT_SECONDS ?? defaultSeconds) * 1000;
     await waitUntilReady(child, `${managementUrl}/health/ready`, timeoutMs, logFile);
   } catch (error) {
     await stop();
@@ -175,10 +203,12 @@ export async function startKeycloakServer(distribution: Distribution, options: S
  */
 function stopper(child: ChildProcess, pid: number): () => Promise<number | null> {
   let exited = child.exitCode !== null || child.signalCode !== null;
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => {
-    exited = true;
-    resolve(code);
-  }));
+  const exit = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      exited = true;
+      resolve(code);
+    }),
+  );
   const killGroup = (signal: NodeJS.Signals) => {
     try {
       process.kill(-pid, signal);
@@ -201,11 +231,18 @@ function stopper(child: ChildProcess, pid: number): () => Promise<number | null>
   };
 }
 
-async function waitUntilReady(child: ChildProcess, readyUrl: string, timeoutMs: number, logFile: string): Promise<void> {
+async function waitUntilReady(
+  child: ChildProcess,
+  readyUrl: string,
+  timeoutMs: number,
+  logFile: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`Keycloak exited (${child.exitCode ?? child.signalCode}) before it was ready; its log: ${logFile}\n${tail(logFile)}`);
+      throw new Error(
+        `Keycloak exited (${child.exitCode ?? child.signalCode}) before it was ready; its log: ${logFile}\n${tail(logFile)}`,
+      );
     }
     try {
       const response = await fetch(readyUrl, { signal: AbortSignal.timeout(2_000) });
@@ -215,7 +252,9 @@ async function waitUntilReady(child: ChildProcess, readyUrl: string, timeoutMs: 
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  throw new Error(`Keycloak was not ready within ${timeoutMs / 1000} s (${readyUrl}); its log: ${logFile}\n${tail(logFile)}`);
+  throw new Error(
+    `Keycloak was not ready within ${timeoutMs / 1000} s (${readyUrl}); its log: ${logFile}\n${tail(logFile)}`,
+  );
 }
 
 function tail(file: string): string {
@@ -244,7 +283,12 @@ export class AdminSession {
     const response = await fetch(`${this.url}/realms/master/protocol/openid-connect/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'password', client_id: 'admin-cli', username: this.admin.username, password: this.admin.password }),
+      body: new URLSearchParams({
+        grant_type: 'password',
+        client_id: 'admin-cli',
+        username: this.admin.username,
+        password: this.admin.password,
+      }),
     });
     if (response.status !== 200) throw new Error(`the bootstrap admin's token was refused: ${response.status}`);
     const body = (await response.json()) as { access_token: string; expires_in: number };
@@ -253,15 +297,24 @@ export class AdminSession {
   }
 
   /** One admin call; a status other than `expect` throws with Keycloak's answer (no secrets are in these bodies). */
-  async call(method: string, path: string, body?: unknown, expect: number[] = [200, 201, 204]): Promise<{ status: number; headers: Headers; body: unknown }> {
+  async call(
+    method: string,
+    path: string,
+    body?: unknown,
+    expect: number[] = [200, 201, 204],
+  ): Promise<{ status: number; headers: Headers; body: unknown }> {
     const response = await fetch(`${this.url}/admin${path}`, {
       method,
-      headers: { authorization: `Bearer ${await this.accessToken()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: {
+        authorization: `Bearer ${await this.accessToken()}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
     const parsed = text === '' ? undefined : safeJson(text);
-    if (!expect.includes(response.status)) throw new Error(`${method} /admin${path} answered ${response.status}: ${text.slice(0, 300)}`);
+    if (!expect.includes(response.status))
+      throw new Error(`${method} /admin${path} answered ${response.status}: ${text.slice(0, 300)}`);
     return { status: response.status, headers: response.headers, body: parsed };
   }
 
@@ -275,8 +328,13 @@ export class AdminSession {
     return created.headers.get('location')!.split('/').at(-1)!;
   }
 
-  async clientByClientId(realm: string, clientId: string): Promise<(Json & { id: string; attributes?: Record<string, string> }) | undefined> {
-    const found = await this.get<Array<Json & { id: string; clientId: string }>>(`/realms/${realm}/clients?clientId=${encodeURIComponent(clientId)}`);
+  async clientByClientId(
+    realm: string,
+    clientId: string,
+  ): Promise<(Json & { id: string; attributes?: Record<string, string> }) | undefined> {
+    const found = await this.get<Array<Json & { id: string; clientId: string }>>(
+      `/realms/${realm}/clients?clientId=${encodeURIComponent(clientId)}`,
+    );
     return found.find((client) => client.clientId === clientId);
   }
 
@@ -347,10 +405,13 @@ export async function provisionRealm(session: AdminSession, options: RealmOption
   await session.call('POST', `${base}/users/${user.id}/role-mappings/clients/${realmManagement.id}`, [manageClients]);
   const realmRoles = await session.get<Json[]>(`${base}/users/${user.id}/role-mappings/realm`);
   if (realmRoles.length > 0) await session.call('DELETE', `${base}/users/${user.id}/role-mappings/realm`, realmRoles);
-  const granted = await session.get<{ realmMappings?: unknown[]; clientMappings?: Record<string, { mappings: Array<{ name: string }> }> }>(
-    `${base}/users/${user.id}/role-mappings`,
+  const granted = await session.get<{
+    realmMappings?: unknown[];
+    clientMappings?: Record<string, { mappings: Array<{ name: string }> }>;
+  }>(`${base}/users/${user.id}/role-mappings`);
+  const grantedNames = Object.entries(granted.clientMappings ?? {}).flatMap(([client, { mappings }]) =>
+    mappings.map((role) => `${client}/${role.name}`),
   );
-  const grantedNames = Object.entries(granted.clientMappings ?? {}).flatMap(([client, { mappings }]) => mappings.map((role) => `${client}/${role.name}`));
   if ((granted.realmMappings?.length ?? 0) > 0 || grantedNames.join() !== 'realm-management/manage-clients') {
     throw new Error(`the service account holds more than manage-clients: ${JSON.stringify(granted)}`);
   }
@@ -388,7 +449,11 @@ export async function provisionRealm(session: AdminSession, options: RealmOption
     });
   }
   // The service account was created before the policy, so its own secret is not subject to the policy's expiry.
-  const serviceAccount = { clientId: SERVICE_ACCOUNT_CLIENT_ID, clientSecret: await session.clientSecret(realm, uuid), uuid };
+  const serviceAccount = {
+    clientId: SERVICE_ACCOUNT_CLIENT_ID,
+    clientSecret: await session.clientSecret(realm, uuid),
+    uuid,
+  };
   // 4. Clients an admin made, which the bridge must never touch.
   const foreignClients = [];
   for (const clientId of options.foreignClients ?? []) {
@@ -405,19 +470,29 @@ export async function provisionRealm(session: AdminSession, options: RealmOption
     realm,
     serviceAccount,
     foreignClients,
-    driverEnv: { KEYCLOAK_URL: session.url, KEYCLOAK_REALM: realm, KEYCLOAK_CLIENT_ID: serviceAccount.clientId, KEYCLOAK_CLIENT_SECRET: serviceAccount.clientSecret },
+    driverEnv: {
+      KEYCLOAK_URL: session.url,
+      KEYCLOAK_REALM: realm,
+      KEYCLOAK_CLIENT_ID: serviceAccount.clientId,
+      KEYCLOAK_CLIENT_SECRET: serviceAccount.clientSecret,
+    },
   };
 }
 
 /** Environment variables the runner hands to each test file: where the server is and its bootstrap admin. */
-export const SERVER_ENV = { url: 'KEYCLOAK_TEST_URL', username: 'KEYCLOAK_TEST_ADMIN_USERNAME', password: 'KEYCLOAK_TEST_ADMIN_PASSWORD' } as const;
+export const SERVER_ENV = {
+  url: 'KEYCLOAK_TEST_URL',
+  username: 'KEYCLOAK_TEST_ADMIN_USERNAME',
+  password: 'KEYCLOAK_TEST_ADMIN_PASSWORD',
+} as const;
 
 /** In a test file: the admin session of the server the runner started. */
 export function adminSessionFromEnv(): AdminSession {
   const url = process.env[SERVER_ENV.url];
   const username = process.env[SERVER_ENV.username];
   const password = process.env[SERVER_ENV.password];
-  if (!url || !username || !password) throw new Error(`${SERVER_ENV.url} is not set: run this file through npm run test:keycloak`);
+  if (!url || !username || !password)
+    throw new Error(`${SERVER_ENV.url} is not set: run this file through npm run test:keycloak`);
   return new AdminSession(url, { username, password });
 }
 

@@ -13,14 +13,23 @@ export interface LosingProxy {
   close(): Promise<void>;
 }
 
-export async function startLosingProxy(target: string, loses: (method: string, path: string) => boolean): Promise<LosingProxy> {
+export async function startLosingProxy(
+  target: string,
+  loses: (method: string, path: string) => boolean,
+): Promise<LosingProxy> {
   const upstream = new URL(target);
   const answers: Array<{ lost: boolean; status: number }> = [];
   let lost = false;
   const server = createServer((incoming, outgoing) => {
     const picked = loses(incoming.method ?? 'GET', (incoming.url ?? '/').split('?')[0]!);
     const forwarded = httpRequest(
-      { host: upstream.hostname, port: upstream.port, method: incoming.method, path: incoming.url, headers: { ...incoming.headers, host: upstream.host } },
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: incoming.method,
+        path: incoming.url,
+        headers: { ...incoming.headers, host: upstream.host },
+      },
       (answer: IncomingMessage) => {
         if (picked && !lost) {
           lost = true;

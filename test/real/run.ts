@@ -13,7 +13,16 @@ import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureTestTls } from '../emulators/tls.js';
-import { AdminSession, KEYCLOAK_VERSION, PrerequisiteError, SERVER_ENV, checkJava, ensureDistribution, startKeycloakServer, type KeycloakServer } from './keycloak-server.js';
+import {
+  AdminSession,
+  KEYCLOAK_VERSION,
+  PrerequisiteError,
+  SERVER_ENV,
+  checkJava,
+  ensureDistribution,
+  startKeycloakServer,
+  type KeycloakServer,
+} from './keycloak-server.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const filters = process.argv.slice(2);
@@ -53,7 +62,9 @@ try {
   );
   server = await startKeycloakServer(distribution);
   const database = server.createdDatabase ? 'database created, kept for later runs' : 'kept database';
-  console.log(`keycloak ${KEYCLOAK_VERSION}: start to ready in ${server.startToReadySeconds.toFixed(1)} s (${database}) at ${server.url} (pid ${server.pid}, log ${relative(root, server.logFile)})`);
+  console.log(
+    `keycloak ${KEYCLOAK_VERSION}: start to ready in ${server.startToReadySeconds.toFixed(1)} s (${database}) at ${server.url} (pid ${server.pid}, log ${relative(root, server.logFile)})`,
+  );
 } catch (error) {
   await stopServer();
   if (error instanceof PrerequisiteError) {
@@ -69,19 +80,25 @@ try {
 }
 
 const tls = ensureTestTls();
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=900000', ...files], {
-  cwd: root,
-  stdio: 'inherit',
-  env: {
-    ...process.env,
-    NODE_EXTRA_CA_CERTS: tls.caFile,
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
-    [SERVER_ENV.url]: server!.url,
-    [SERVER_ENV.username]: server!.admin.username,
-    [SERVER_ENV.password]: server!.admin.password,
+const child = spawn(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=900000', ...files],
+  {
+    cwd: root,
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      NODE_EXTRA_CA_CERTS: tls.caFile,
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
+      [SERVER_ENV.url]: server!.url,
+      [SERVER_ENV.username]: server!.admin.username,
+      [SERVER_ENV.password]: server!.admin.password,
+    },
   },
-});
-const code = await new Promise<number>((resolve) => child.on('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0))));
+);
+const code = await new Promise<number>((resolve) =>
+  child.on('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0))),
+);
 // The realms the test files set up (shared ones are left to this), so the server stops with the master realm alone.
 const session = new AdminSession(server!.url, server!.admin);
 for (const { realm } of await session.get<Array<{ realm: string }>>('/realms').catch(() => [])) {

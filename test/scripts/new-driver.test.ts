@@ -21,7 +21,9 @@ const created = [
   `drivers/${name}.ts`,
   `test/emulators/${name}.ts`,
   `test/drivers/${name}.test.ts`,
-  ...readdirSync(join(repository, 'test/vendor-specs/example')).map((file) => `test/vendor-specs/${name}/${file.replaceAll('example', name)}`),
+  ...readdirSync(join(repository, 'test/vendor-specs/example')).map(
+    (file) => `test/vendor-specs/${name}/${file.replaceAll('example', name)}`,
+  ),
 ];
 
 /** Top-level entries a clone lacks: .git, and what .gitignore names plainly (globs such as `*.log` are left in). */
@@ -40,7 +42,12 @@ function contents(root: string): Map<string, string> {
     files
       .map((entry) => relative(root, join(entry.parentPath, entry.name)))
       .filter((file) => !file.startsWith('node_modules/'))
-      .map((file) => [file, createHash('sha256').update(readFileSync(join(root, file))).digest('hex')]),
+      .map((file) => [
+        file,
+        createHash('sha256')
+          .update(readFileSync(join(root, file)))
+          .digest('hex'),
+      ]),
   );
 }
 
@@ -53,7 +60,10 @@ describe(`npm run new-driver -- ${name}, then everything a fork runs next, in a 
   before(() => {
     copy = mkdtempSync(join(tmpdir(), 'dcr-fork-'));
     const skipped = notInAClone();
-    cpSync(repository, copy, { recursive: true, filter: (source) => !skipped.has(relative(repository, source).split('/')[0]!) });
+    cpSync(repository, copy, {
+      recursive: true,
+      filter: (source) => !skipped.has(relative(repository, source).split('/')[0]!),
+    });
     symlinkSync(join(repository, 'node_modules'), join(copy, 'node_modules'), 'dir');
     const { NODE_TEST_CONTEXT: _, ...rest } = process.env;
     env = { ...rest, LOG_LEVEL: 'silent' };
@@ -65,7 +75,11 @@ describe(`npm run new-driver -- ${name}, then everything a fork runs next, in a 
   });
 
   /** Starts `command` in the copy as the leader of a process group, so stopping it stops what npm started under it. */
-  function start(command: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): ChildProcessWithoutNullStreams & { output: () => string } {
+  function start(
+    command: string,
+    args: string[],
+    extraEnv: NodeJS.ProcessEnv = {},
+  ): ChildProcessWithoutNullStreams & { output: () => string } {
     const child = spawn(command, args, { cwd: copy, env: { ...env, ...extraEnv }, detached: true });
     started.push(child);
     let output = '';
@@ -97,22 +111,41 @@ describe(`npm run new-driver -- ${name}, then everything a fork runs next, in a 
 
     const changed = [...scaffolded.keys()].filter((file) => original.get(file) !== scaffolded.get(file)).sort();
     assert.deepEqual(changed, [...created, 'src/drivers.ts'].sort(), output);
-    assert.deepEqual([...original.keys()].filter((file) => !scaffolded.has(file)), [], 'nothing removed');
-    const [was, is] = [readFileSync(join(repository, 'src/drivers.ts'), 'utf8').split('\n'), readFileSync(join(copy, 'src/drivers.ts'), 'utf8').split('\n')];
+    assert.deepEqual(
+      [...original.keys()].filter((file) => !scaffolded.has(file)),
+      [],
+      'nothing removed',
+    );
+    const [was, is] = [
+      readFileSync(join(repository, 'src/drivers.ts'), 'utf8').split('\n'),
+      readFileSync(join(copy, 'src/drivers.ts'), 'utf8').split('\n'),
+    ];
     const added = is.findIndex((line, index) => line !== was[index]);
     assert.deepEqual(is.toSpliced(added, 1), was, 'one line added, none changed');
-    assert.match(is[added]!, new RegExp(`^\\s+(['"])${name}\\1: \\(\\) => import\\((['"])\\.\\./drivers/${name}\\.js\\2\\),$`));
+    assert.match(
+      is[added]!,
+      new RegExp(`^\\s+(['"])${name}\\1: \\(\\) => import\\((['"])\\.\\./drivers/${name}\\.js\\2\\),$`),
+    );
     assert.match(is[added + 1]!, /^\}/, 'the last member of the literal');
-    for (const file of created.slice(0, 3)) assert.doesNotMatch(readFileSync(join(copy, file), 'utf8'), /example/i, `${file} keeps nothing of the template's name`);
+    for (const file of created.slice(0, 3))
+      assert.doesNotMatch(
+        readFileSync(join(copy, file), 'utf8'),
+        /example/i,
+        `${file} keeps nothing of the template's name`,
+      );
   });
 
   it('refuses a name that exists, the template itself and names that are not driver names, leaving the tree as it was', () => {
     const scaffolded = contents(copy);
     assert.throws(() => scaffoldDriver(name, copy), /exists already/);
     assert.throws(() => scaffoldDriver('example', copy), /template/);
-    for (const bad of ['Acme', '1acme', 'acme_id', 'acme--id', '../acme', '']) assert.throws(() => scaffoldDriver(bad, copy), /not a driver name/, bad);
+    for (const bad of ['Acme', '1acme', 'acme_id', 'acme--id', '../acme', ''])
+      assert.throws(() => scaffoldDriver(bad, copy), /not a driver name/, bad);
     // A driver whose module is a folder (drivers/local/) has no drivers/<name>.ts to find: the literal refuses it.
-    assert.throws(() => registered(readFileSync(join(copy, 'src/drivers.ts'), 'utf8'), 'okta'), /has a driver named okta already/);
+    assert.throws(
+      () => registered(readFileSync(join(copy, 'src/drivers.ts'), 'utf8'), 'okta'),
+      /has a driver named okta already/,
+    );
     assert.deepEqual(contents(copy), scaffolded);
   });
 
@@ -123,14 +156,19 @@ describe(`npm run new-driver -- ${name}, then everything a fork runs next, in a 
   // `npm run lint` (the formatter, the linter and the layering check) runs whenever the copy's package.json (this
   // one's) has a lint script, and is skipped, visibly, where it has none: a scaffold that breaks the formatting or the
   // layering fails here once the project has the tools.
-  const lint = (JSON.parse(readFileSync(join(repository, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.lint;
-  it('leaves a project that passes the lint', { skip: lint === undefined && 'package.json has no lint script' }, async () => {
+  const lint = (
+    JSON.parse(readFileSync(join(repository, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+  ).scripts.lint;
+  it('leaves a project that passes the lint', {
+    skip: lint === undefined && 'package.json has no lint script',
+  }, async () => {
     await succeeds('run', 'lint');
   });
 
   it("passes the new driver's conformance suite and fault matrix against its scaffolded emulator (npm test -- <name>)", async () => {
     const output = await succeeds('test', '--', name);
-    for (const suite of [`${name} driver conformance`, `${name} driver under IdP faults`]) assert.match(output, new RegExp(`^# Subtest: ${suite}$`, 'm'), `${suite} ran`);
+    for (const suite of [`${name} driver conformance`, `${name} driver under IdP faults`])
+      assert.match(output, new RegExp(`^# Subtest: ${suite}$`, 'm'), `${suite} ran`);
     assert.match(output, /^# fail 0$/m);
     assert.doesNotMatch(output, /^# pass 0$/m);
   });
@@ -149,11 +187,19 @@ describe(`npm run new-driver -- ${name}, then everything a fork runs next, in a 
     const emulator = start('npm', ['run', 'emulator', '--', name, '--port', '0']);
     const secretLine = new RegExp(`export ${name.replaceAll('-', '_').toUpperCase()}_CLIENT_SECRET=\\S+\\n`);
     const printed = await outputMatching(emulator, secretLine, 'the emulator to print its variables');
-    const variables = Object.fromEntries([...printed.matchAll(/export (\w+)=(\S+)\n/g)].map(([, key, value]) => [key!, value!]));
+    const variables = Object.fromEntries(
+      [...printed.matchAll(/export (\w+)=(\S+)\n/g)].map(([, key, value]) => [key!, value!]),
+    );
     assert.equal(variables.DCR_DRIVER, name, printed);
     assert.ok(variables.NODE_EXTRA_CA_CERTS?.startsWith(copy), printed);
 
-    const bridge = start('npm', ['start'], { ...variables, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DCR_API_KEYS: 'fork-path-portal-key-01' });
+    const bridge = start('npm', ['start'], {
+      ...variables,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      DCR_API_KEYS: 'fork-path-portal-key-01',
+    });
     const listening = await outputMatching(bridge, /"message":"dcr-bridge listening".*\n/, 'the bridge to listen');
     assert.match(listening, new RegExp(`"driver":"${name}"`));
     const port = /"port":(\d+)/.exec(listening)![1];
@@ -165,7 +211,12 @@ describe(`npm run new-driver -- ${name}, then everything a fork runs next, in a 
 });
 
 /** The child's output once it matches `pattern` (waited for on its output events, up to a bound). */
-function outputMatching(child: ChildProcessWithoutNullStreams & { output: () => string }, pattern: RegExp, what: string, timeoutMs = 60_000): Promise<string> {
+function outputMatching(
+  child: ChildProcessWithoutNullStreams & { output: () => string },
+  pattern: RegExp,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const settle = (error?: Error) => {
       clearTimeout(timer);

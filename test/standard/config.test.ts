@@ -29,12 +29,19 @@ describe('standard DCR configuration', () => {
   });
 
   it('open registration reads its policy, with the defaults the issue names', () => {
-    const defaults = loadConfig({ DCR_API_KEYS: 'a-valid-key-0123456789', DCR_OPEN_REGISTRATION: 'true' }).standardDcr?.openRegistration;
-    assert.deepEqual(defaults, { grantTypes: ['authorization_code', 'refresh_token'], tokenEndpointAuthMethods: ['none'], perAddressPerHour: 10, maxClients: 1000 });
+    const defaults = loadConfig({ DCR_API_KEYS: 'a-valid-key-0123456789', DCR_OPEN_REGISTRATION: 'true' }).standardDcr
+      ?.openRegistration;
+    assert.deepEqual(defaults, {
+      grantTypes: ['authorization_code', 'refresh_token'],
+      tokenEndpointAuthMethods: ['none'],
+      perAddressPerHour: 10,
+      maxClients: 1000,
+    });
     const custom = loadConfig({
       DCR_API_KEYS: 'a-valid-key-0123456789',
       DCR_OPEN_REGISTRATION: 'TRUE',
-      DCR_OPEN_REGISTRATION_GRANT_TYPES: 'authorization_code, refresh_token, urn:ietf:params:oauth:grant-type:device_code',
+      DCR_OPEN_REGISTRATION_GRANT_TYPES:
+        'authorization_code, refresh_token, urn:ietf:params:oauth:grant-type:device_code',
       DCR_OPEN_REGISTRATION_AUTH_METHODS: 'none,private_key_jwt',
       DCR_OPEN_REGISTRATION_PER_ADDRESS_PER_HOUR: '3',
       DCR_OPEN_REGISTRATION_MAX_CLIENTS: '50',
@@ -52,20 +59,43 @@ describe('standard DCR configuration', () => {
   it('a bad value stops the start with one line naming the variable', () => {
     assert.equal(refusal({ DCR_REGISTRATION_TOKEN_ROTATION: 'always' }).variable, 'DCR_REGISTRATION_TOKEN_ROTATION');
     assert.equal(refusal({ DCR_OPEN_REGISTRATION: 'yes' }).variable, 'DCR_OPEN_REGISTRATION');
-    assert.equal(refusal({ DCR_OPEN_REGISTRATION: 'true', DCR_OPEN_REGISTRATION_GRANT_TYPES: 'password' }).variable, 'DCR_OPEN_REGISTRATION_GRANT_TYPES');
-    assert.equal(refusal({ DCR_OPEN_REGISTRATION: 'true', DCR_OPEN_REGISTRATION_AUTH_METHODS: ' , ' }).variable, 'DCR_OPEN_REGISTRATION_AUTH_METHODS');
-    assert.equal(refusal({ DCR_OPEN_REGISTRATION: 'true', DCR_OPEN_REGISTRATION_MAX_CLIENTS: '0' }).variable, 'DCR_OPEN_REGISTRATION_MAX_CLIENTS');
+    assert.equal(
+      refusal({ DCR_OPEN_REGISTRATION: 'true', DCR_OPEN_REGISTRATION_GRANT_TYPES: 'password' }).variable,
+      'DCR_OPEN_REGISTRATION_GRANT_TYPES',
+    );
+    assert.equal(
+      refusal({ DCR_OPEN_REGISTRATION: 'true', DCR_OPEN_REGISTRATION_AUTH_METHODS: ' , ' }).variable,
+      'DCR_OPEN_REGISTRATION_AUTH_METHODS',
+    );
+    assert.equal(
+      refusal({ DCR_OPEN_REGISTRATION: 'true', DCR_OPEN_REGISTRATION_MAX_CLIENTS: '0' }).variable,
+      'DCR_OPEN_REGISTRATION_MAX_CLIENTS',
+    );
     assert.equal(refusal({ DCR_DISCOVERY_TTL_SECONDS: '0' }).variable, 'DCR_DISCOVERY_TTL_SECONDS');
   });
 
   it('open registration with a driver that cannot list open-registered clients refuses to start', () => {
     const withoutListing: DcrDriver = new MemoryDriver();
     assert.equal(withoutListing.listOpenRegistrations, undefined);
-    const config = testConfig({ standardDcr: { tokenRotation: 'on-update', discoveryTtlSeconds: 300, openRegistration: { grantTypes: ['authorization_code'], tokenEndpointAuthMethods: ['none'], perAddressPerHour: 1, maxClients: 1 } } });
-    assert.throws(() => createApp(config, withoutListing, { logger: createLogger({ level: 'silent' }) }), (error: unknown) => {
-      assert.ok(error instanceof ConfigurationError);
-      assert.equal(error.variable, 'DCR_OPEN_REGISTRATION');
-      return true;
+    const config = testConfig({
+      standardDcr: {
+        tokenRotation: 'on-update',
+        discoveryTtlSeconds: 300,
+        openRegistration: {
+          grantTypes: ['authorization_code'],
+          tokenEndpointAuthMethods: ['none'],
+          perAddressPerHour: 1,
+          maxClients: 1,
+        },
+      },
     });
+    assert.throws(
+      () => createApp(config, withoutListing, { logger: createLogger({ level: 'silent' }) }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigurationError);
+        assert.equal(error.variable, 'DCR_OPEN_REGISTRATION');
+        return true;
+      },
+    );
   });
 });

@@ -39,7 +39,10 @@ describe('the discovery cache', () => {
     idp.releaseAll();
     const documents = await first;
     assert.equal(idp.state.calls, 1);
-    assert.deepEqual(documents.map((document) => document.version), [1, 1, 1]);
+    assert.deepEqual(
+      documents.map((document) => document.version),
+      [1, 1, 1],
+    );
     now = 59_999;
     assert.equal((await cache.get()).version, 1);
     assert.equal(idp.state.calls, 1, 'no fetch inside the TTL');
@@ -66,7 +69,12 @@ describe('the discovery cache', () => {
     let now = 0;
     const idp = controlledFetch();
     const failures: unknown[] = [];
-    const cache = new DiscoveryCache({ fetchDocument: idp.fetchDocument, ttlMs: 1_000, now: () => now, onRefreshFailed: (error) => failures.push(error) });
+    const cache = new DiscoveryCache({
+      fetchDocument: idp.fetchDocument,
+      ttlMs: 1_000,
+      now: () => now,
+      onRefreshFailed: (error) => failures.push(error),
+    });
     const first = cache.get();
     await settle();
     idp.releaseAll();
@@ -109,7 +117,10 @@ describe('the discovery cache', () => {
     await settle();
     idp.releaseAll();
     await assert.rejects(failing, IdpUnavailableError);
-    const noIssuer = new DiscoveryCache({ fetchDocument: async () => ({ token_endpoint: 'https://idp.example.com/token' }), ttlMs: 1_000 });
+    const noIssuer = new DiscoveryCache({
+      fetchDocument: async () => ({ token_endpoint: 'https://idp.example.com/token' }),
+      ttlMs: 1_000,
+    });
     await assert.rejects(noIssuer.get(), IdpUnavailableError);
   });
 });
@@ -121,7 +132,7 @@ describe('discovery in front of the local IdP', () => {
   });
   after(() => bridge.stop());
 
-  it('is the embedded provider\'s own document with the bridge\'s registration endpoint', async () => {
+  it("is the embedded provider's own document with the bridge's registration endpoint", async () => {
     const served = await call(bridge.url, 'GET', '/.well-known/openid-configuration');
     assert.equal(served.status, 200);
     assert.equal(served.body.issuer, `${bridge.url}/local-idp`);

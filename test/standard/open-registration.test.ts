@@ -8,7 +8,12 @@ import { after, before, describe, it } from 'node:test';
 import type { OpenRegistrationPolicy } from '../../src/config.js';
 import { call, localDriver, startStandardBridge, type StandardBridge } from './support.js';
 
-const mcpClient = { client_name: 'mcp client', redirect_uris: ['http://127.0.0.1:53682/callback'], grant_types: ['authorization_code', 'refresh_token'], token_endpoint_auth_method: 'none' };
+const mcpClient = {
+  client_name: 'mcp client',
+  redirect_uris: ['http://127.0.0.1:53682/callback'],
+  grant_types: ['authorization_code', 'refresh_token'],
+  token_endpoint_auth_method: 'none',
+};
 const policy = (overrides: Partial<OpenRegistrationPolicy> = {}): OpenRegistrationPolicy => ({
   grantTypes: ['authorization_code', 'refresh_token'],
   tokenEndpointAuthMethods: ['none'],
@@ -18,7 +23,10 @@ const policy = (overrides: Partial<OpenRegistrationPolicy> = {}): OpenRegistrati
 });
 
 async function operator(bridge: StandardBridge, method: 'GET' | 'DELETE') {
-  const response = await fetch(`${bridge.url}/admin/open-registrations`, { method, headers: { 'x-api-key': bridge.apiKey } });
+  const response = await fetch(`${bridge.url}/admin/open-registrations`, {
+    method,
+    headers: { 'x-api-key': bridge.apiKey },
+  });
   return { status: response.status, body: (await response.json()) as { client_ids?: string[]; deleted?: number } };
 }
 
@@ -34,7 +42,12 @@ describe('open registration policy', () => {
     assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.equal(created.body.client_secret, undefined);
     assert.equal(created.body.token_endpoint_auth_method, 'none');
-    const read = await call(bridge.url, 'GET', new URL(created.body.registration_client_uri as string).pathname, created.body.registration_access_token as string);
+    const read = await call(
+      bridge.url,
+      'GET',
+      new URL(created.body.registration_client_uri as string).pathname,
+      created.body.registration_access_token as string,
+    );
     assert.equal(read.status, 200);
   });
 
@@ -52,10 +65,16 @@ describe('open registration policy', () => {
   });
 
   it('refuses grant types and auth methods outside the policy', async () => {
-    const grant = await call(bridge.url, 'POST', '/register', undefined, { ...mcpClient, grant_types: ['client_credentials'] });
+    const grant = await call(bridge.url, 'POST', '/register', undefined, {
+      ...mcpClient,
+      grant_types: ['client_credentials'],
+    });
     assert.equal(grant.status, 400);
     assert.equal(grant.body.error, 'invalid_client_metadata');
-    const method = await call(bridge.url, 'POST', '/register', undefined, { ...mcpClient, token_endpoint_auth_method: 'client_secret_basic' });
+    const method = await call(bridge.url, 'POST', '/register', undefined, {
+      ...mcpClient,
+      token_endpoint_auth_method: 'client_secret_basic',
+    });
     assert.equal(method.status, 400);
     assert.equal(method.body.error, 'invalid_client_metadata');
     const noRedirect = await call(bridge.url, 'POST', '/register', undefined, { ...mcpClient, redirect_uris: [] });
@@ -63,12 +82,28 @@ describe('open registration policy', () => {
   });
 
   it('allows loopback on any port, https and private-use schemes; refuses plain http elsewhere', async () => {
-    for (const redirect_uris of [['http://127.0.0.1:1/cb'], ['http://localhost:65535/cb'], ['http://[::1]:8080/cb'], ['https://app.example.com/cb']]) {
-      assert.equal((await call(bridge.url, 'POST', '/register', undefined, { ...mcpClient, redirect_uris })).status, 201, redirect_uris[0]);
+    for (const redirect_uris of [
+      ['http://127.0.0.1:1/cb'],
+      ['http://localhost:65535/cb'],
+      ['http://[::1]:8080/cb'],
+      ['https://app.example.com/cb'],
+    ]) {
+      assert.equal(
+        (await call(bridge.url, 'POST', '/register', undefined, { ...mcpClient, redirect_uris })).status,
+        201,
+        redirect_uris[0],
+      );
     }
-    const native = await call(bridge.url, 'POST', '/register', undefined, { ...mcpClient, application_type: 'native', redirect_uris: ['com.example.app:/cb'] });
+    const native = await call(bridge.url, 'POST', '/register', undefined, {
+      ...mcpClient,
+      application_type: 'native',
+      redirect_uris: ['com.example.app:/cb'],
+    });
     assert.equal(native.status, 201);
-    const plain = await call(bridge.url, 'POST', '/register', undefined, { ...mcpClient, redirect_uris: ['http://app.example.com/cb'] });
+    const plain = await call(bridge.url, 'POST', '/register', undefined, {
+      ...mcpClient,
+      redirect_uris: ['http://app.example.com/cb'],
+    });
     assert.equal(plain.status, 400);
     assert.equal(plain.body.error, 'invalid_redirect_uri');
   });
@@ -91,9 +126,17 @@ describe('open registration policy', () => {
     assert.equal(purged.body.deleted, listed.body.client_ids!.length);
     assert.deepEqual((await operator(bridge, 'GET')).body.client_ids, []);
     const openPath = new URL(open.body.registration_client_uri as string).pathname;
-    assert.equal((await call(bridge.url, 'GET', openPath, open.body.registration_access_token as string)).status, 401, 'a purged client is gone');
+    assert.equal(
+      (await call(bridge.url, 'GET', openPath, open.body.registration_access_token as string)).status,
+      401,
+      'a purged client is gone',
+    );
     const portalPath = new URL(portal.body.registration_client_uri as string).pathname;
-    assert.equal((await call(bridge.url, 'GET', portalPath, portal.body.registration_access_token as string)).status, 200, 'portal-registered clients stay');
+    assert.equal(
+      (await call(bridge.url, 'GET', portalPath, portal.body.registration_access_token as string)).status,
+      200,
+      'portal-registered clients stay',
+    );
   });
 });
 
@@ -102,13 +145,21 @@ describe('open registration limits', () => {
     const bridge = await startStandardBridge(localDriver, { openRegistration: policy({ perAddressPerHour: 2 }) });
     try {
       assert.equal((await call(bridge.url, 'POST', '/register', undefined, mcpClient)).status, 201);
-      assert.equal((await call(bridge.url, 'POST', '/register', bridge.apiKey, mcpClient)).status, 201, 'a registration with a token is not counted');
+      assert.equal(
+        (await call(bridge.url, 'POST', '/register', bridge.apiKey, mcpClient)).status,
+        201,
+        'a registration with a token is not counted',
+      );
       assert.equal((await call(bridge.url, 'POST', '/register', undefined, mcpClient)).status, 201);
       const limited = await call(bridge.url, 'POST', '/register', undefined, mcpClient);
       assert.equal(limited.status, 429);
       assert.equal(limited.body.error, 'rate_limited');
       assert.ok(Number(limited.headers.get('retry-after')) > 0);
-      assert.equal((await call(bridge.url, 'POST', '/register', bridge.apiKey, mcpClient)).status, 201, 'initial access tokens still register');
+      assert.equal(
+        (await call(bridge.url, 'POST', '/register', bridge.apiKey, mcpClient)).status,
+        201,
+        'initial access tokens still register',
+      );
     } finally {
       await bridge.stop();
     }
@@ -119,12 +170,19 @@ describe('open registration limits', () => {
     try {
       const first = await call(bridge.url, 'POST', '/register', undefined, mcpClient);
       assert.equal((await call(bridge.url, 'POST', '/register', undefined, mcpClient)).status, 201);
-      assert.equal((await call(bridge.url, 'POST', '/register', bridge.apiKey, mcpClient)).status, 201, 'portal registrations do not count against the cap');
+      assert.equal(
+        (await call(bridge.url, 'POST', '/register', bridge.apiKey, mcpClient)).status,
+        201,
+        'portal registrations do not count against the cap',
+      );
       const full = await call(bridge.url, 'POST', '/register', undefined, mcpClient);
       assert.equal(full.status, 429);
       assert.equal(full.body.error, 'rate_limited');
       const firstPath = new URL(first.body.registration_client_uri as string).pathname;
-      assert.equal((await call(bridge.url, 'DELETE', firstPath, first.body.registration_access_token as string)).status, 204);
+      assert.equal(
+        (await call(bridge.url, 'DELETE', firstPath, first.body.registration_access_token as string)).status,
+        204,
+      );
       assert.equal((await call(bridge.url, 'POST', '/register', undefined, mcpClient)).status, 201);
     } finally {
       await bridge.stop();

@@ -16,7 +16,12 @@ import * as oauth from 'oauth4webapi';
 import { call, localDriver, startStandardBridge, type StandardBridge } from './support.js';
 import { vendors, type VendorIdp } from './vendor-idps.js';
 
-const openPolicy = { grantTypes: ['authorization_code', 'refresh_token'], tokenEndpointAuthMethods: ['none'], perAddressPerHour: 1000, maxClients: 1000 };
+const openPolicy = {
+  grantTypes: ['authorization_code', 'refresh_token'],
+  tokenEndpointAuthMethods: ['none'],
+  perAddressPerHour: 1000,
+  maxClients: 1000,
+};
 const insecure = { [oauth.allowInsecureRequests]: true };
 
 /** A reverse proxy on the IdP's host that sends the well-known paths to the bridge and everything else to the IdP. */
@@ -47,14 +52,27 @@ describe('real clients against the local IdP', () => {
 
   it('oauth4webapi: OIDC and RFC 8414 discovery pass its issuer check; it registers and the client gets a token', async () => {
     for (const algorithm of ['oidc', 'oauth2'] as const) {
-      const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { algorithm, ...insecure }));
+      const as = await oauth.processDiscoveryResponse(
+        issuer,
+        await oauth.discoveryRequest(issuer, { algorithm, ...insecure }),
+      );
       assert.equal(as.registration_endpoint, `${bridge.url}/register`);
-      const response = await oauth.dynamicClientRegistrationRequest(as, { client_name: `oauth4webapi ${algorithm}`, grant_types: ['client_credentials'] }, { initialAccessToken: bridge.apiKey, ...insecure });
+      const response = await oauth.dynamicClientRegistrationRequest(
+        as,
+        { client_name: `oauth4webapi ${algorithm}`, grant_types: ['client_credentials'] },
+        { initialAccessToken: bridge.apiKey, ...insecure },
+      );
       const registered = await oauth.processDynamicClientRegistrationResponse(response);
       assert.equal(typeof registered.client_secret, 'string');
       assert.equal(typeof registered.registration_access_token, 'string');
       const client: oauth.Client = { client_id: registered.client_id };
-      const tokenResponse = await oauth.clientCredentialsGrantRequest(as, client, oauth.ClientSecretBasic(registered.client_secret as string), new URLSearchParams(), insecure);
+      const tokenResponse = await oauth.clientCredentialsGrantRequest(
+        as,
+        client,
+        oauth.ClientSecretBasic(registered.client_secret as string),
+        new URLSearchParams(),
+        insecure,
+      );
       const tokens = await oauth.processClientCredentialsResponse(as, client, tokenResponse);
       assert.equal(tokens.token_type, 'bearer');
       assert.ok(tokens.access_token.length > 20);
@@ -63,7 +81,11 @@ describe('real clients against the local IdP', () => {
 
   it('oauth4webapi: a registration refused by the bridge surfaces as the RFC 7591 error', async () => {
     const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, insecure));
-    const response = await oauth.dynamicClientRegistrationRequest(as, { redirect_uris: ['http://app.example.com/cb'] }, { initialAccessToken: bridge.apiKey, ...insecure });
+    const response = await oauth.dynamicClientRegistrationRequest(
+      as,
+      { redirect_uris: ['http://app.example.com/cb'] },
+      { initialAccessToken: bridge.apiKey, ...insecure },
+    );
     await assert.rejects(oauth.processDynamicClientRegistrationResponse(response), (error: unknown) => {
       assert.ok(error instanceof oauth.ResponseBodyError);
       assert.equal(error.error, 'invalid_redirect_uri');
@@ -72,16 +94,30 @@ describe('real clients against the local IdP', () => {
   });
 
   it('openid-client: dynamicClientRegistration, then a client_credentials token from the local IdP with the new client', async () => {
-    const config = await openid.dynamicClientRegistration(issuer, { client_name: 'openid-client', grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_post' }, undefined, {
-      initialAccessToken: bridge.apiKey,
-      execute: [openid.allowInsecureRequests],
-    });
+    const config = await openid.dynamicClientRegistration(
+      issuer,
+      {
+        client_name: 'openid-client',
+        grant_types: ['client_credentials'],
+        token_endpoint_auth_method: 'client_secret_post',
+      },
+      undefined,
+      {
+        initialAccessToken: bridge.apiKey,
+        execute: [openid.allowInsecureRequests],
+      },
+    );
     const metadata = config.clientMetadata();
     assert.equal(typeof metadata.client_secret, 'string');
     const tokens = await openid.clientCredentialsGrant(config);
     assert.ok(tokens.access_token.length > 20);
     // The registration it kept works for RFC 7592: the client reads itself with the registration access token.
-    const read = await call(bridge.url, 'GET', new URL(metadata.registration_client_uri as string).pathname, metadata.registration_access_token as string);
+    const read = await call(
+      bridge.url,
+      'GET',
+      new URL(metadata.registration_client_uri as string).pathname,
+      metadata.registration_access_token as string,
+    );
     assert.equal(read.status, 200);
     assert.equal(read.body.client_id, metadata.client_id);
   });
@@ -96,7 +132,9 @@ describe('real clients against the local IdP', () => {
       assert.equal(registered.client_secret, undefined);
       assert.deepEqual(registered.redirect_uris, mcpMetadata.redirect_uris);
     }
-    const listed = (await (await fetch(`${bridge.url}/admin/open-registrations`, { headers: { 'x-api-key': bridge.apiKey } })).json()) as { client_ids: string[] };
+    const listed = (await (
+      await fetch(`${bridge.url}/admin/open-registrations`, { headers: { 'x-api-key': bridge.apiKey } })
+    ).json()) as { client_ids: string[] };
     assert.equal(listed.client_ids.length, 2, 'both self-registrations are marked as open');
   });
 });
@@ -114,26 +152,45 @@ for (const [name, start] of Object.entries(vendors)) {
       await idp?.stop();
     });
 
-    it('oauth4webapi: discovery at the bridge checked against the IdP\'s issuer, registration, a secret the IdP accepts', async () => {
-      const as = await oauth.processDiscoveryResponse(new URL(idp.issuer), await oauth.discoveryRequest(new URL(bridge.url), { algorithm: 'oauth2', ...insecure }));
+    it("oauth4webapi: discovery at the bridge checked against the IdP's issuer, registration, a secret the IdP accepts", async () => {
+      const as = await oauth.processDiscoveryResponse(
+        new URL(idp.issuer),
+        await oauth.discoveryRequest(new URL(bridge.url), { algorithm: 'oauth2', ...insecure }),
+      );
       assert.equal(as.registration_endpoint, `${bridge.url}/register`);
       const response = await oauth.dynamicClientRegistrationRequest(
         as,
-        { client_name: 'oauth4webapi', grant_types: ['client_credentials', 'authorization_code'], redirect_uris: ['https://app.example.com/cb'] },
+        {
+          client_name: 'oauth4webapi',
+          grant_types: ['client_credentials', 'authorization_code'],
+          redirect_uris: ['https://app.example.com/cb'],
+        },
         { initialAccessToken: bridge.apiKey, ...insecure },
       );
       const registered = await oauth.processDynamicClientRegistrationResponse(response);
       assert.equal(await idp.secretWorks(registered.client_id, registered.client_secret as string), true);
     });
 
-    it('openid-client: dynamicClientRegistration at the IdP\'s issuer, its well-known paths proxied to the bridge', async () => {
+    it("openid-client: dynamicClientRegistration at the IdP's issuer, its well-known paths proxied to the bridge", async () => {
       const config = await openid.dynamicClientRegistration(
         new URL(idp.issuer),
-        { client_name: 'openid-client', grant_types: ['client_credentials', 'authorization_code'], redirect_uris: ['https://app.example.com/cb'] },
+        {
+          client_name: 'openid-client',
+          grant_types: ['client_credentials', 'authorization_code'],
+          redirect_uris: ['https://app.example.com/cb'],
+        },
         undefined,
-        { initialAccessToken: bridge.apiKey, execute: [openid.allowInsecureRequests], [openid.customFetch]: proxyWellKnownTo(bridge.url) },
+        {
+          initialAccessToken: bridge.apiKey,
+          execute: [openid.allowInsecureRequests],
+          [openid.customFetch]: proxyWellKnownTo(bridge.url),
+        },
       );
-      assert.equal(config.serverMetadata().issuer, idp.issuer, 'openid-client accepted the document for the IdP\'s issuer');
+      assert.equal(
+        config.serverMetadata().issuer,
+        idp.issuer,
+        "openid-client accepted the document for the IdP's issuer",
+      );
       const metadata = config.clientMetadata();
       assert.equal(await idp.secretWorks(metadata.client_id, metadata.client_secret as string), true);
     });
@@ -145,7 +202,9 @@ for (const [name, start] of Object.entries(vendors)) {
       const registered = await registerClient(bridge.url, { metadata, clientMetadata: mcpMetadata });
       assert.equal(typeof registered.client_id, 'string');
       assert.equal(registered.client_secret, undefined);
-      const listed = (await (await fetch(`${bridge.url}/admin/open-registrations`, { headers: { 'x-api-key': bridge.apiKey } })).json()) as { client_ids: string[] };
+      const listed = (await (
+        await fetch(`${bridge.url}/admin/open-registrations`, { headers: { 'x-api-key': bridge.apiKey } })
+      ).json()) as { client_ids: string[] };
       assert.deepEqual(listed.client_ids, [registered.client_id], 'the IdP holds it, marked as open-registered');
     });
   });

@@ -33,7 +33,15 @@ export async function startStandardBridge(
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const driver = await makeDriver(url);
   const events = new BridgeEvents();
-  const bridge = await createTestApp(driver, { publicUrl: url, standardDcr: { tokenRotation: 'on-update', discoveryTtlSeconds: 300, ...standardDcr }, ...overrides }, { events });
+  const bridge = await createTestApp(
+    driver,
+    {
+      publicUrl: url,
+      standardDcr: { tokenRotation: 'on-update', discoveryTtlSeconds: 300, ...standardDcr },
+      ...overrides,
+    },
+    { events },
+  );
   listener = bridge.app;
   return {
     url,
@@ -69,12 +77,25 @@ export interface Exchange {
 }
 
 /** One JSON call to the bridge with an optional bearer token. */
-export async function call(bridgeUrl: string, method: string, path: string, token?: string, body?: unknown): Promise<Exchange> {
+export async function call(
+  bridgeUrl: string,
+  method: string,
+  path: string,
+  token?: string,
+  body?: unknown,
+): Promise<Exchange> {
   const response = await fetch(`${bridgeUrl}${path}`, {
     method,
-    headers: { ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
     ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
   });
   const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+  };
 }

@@ -18,13 +18,22 @@ describe('the standard dialect as a bridge surface', () => {
   after(() => bridge.stop());
 
   it('answers what spec/openapi.yaml documents, success and error alike', async () => {
-    const created = await call(bridge.url, 'POST', '/register', bridge.apiKey, { client_name: 'spec', grant_types: ['client_credentials'] });
+    const created = await call(bridge.url, 'POST', '/register', bridge.apiKey, {
+      client_name: 'spec',
+      grant_types: ['client_credentials'],
+    });
     spec.validate('StandardClientInformation', created.body);
     const path = new URL(created.body.registration_client_uri as string).pathname;
     const read = await call(bridge.url, 'GET', path, created.body.registration_access_token as string);
     spec.validate('StandardClientInformation', read.body);
-    assert.throws(() => spec.validate('StandardClientInformation', { ...read.body, registration_access_token: undefined }), 'the schema requires the RFC 7592 members');
-    spec.validate('AuthorizationServerMetadata', (await call(bridge.url, 'GET', '/.well-known/openid-configuration')).body);
+    assert.throws(
+      () => spec.validate('StandardClientInformation', { ...read.body, registration_access_token: undefined }),
+      'the schema requires the RFC 7592 members',
+    );
+    spec.validate(
+      'AuthorizationServerMetadata',
+      (await call(bridge.url, 'GET', '/.well-known/openid-configuration')).body,
+    );
     for (const refused of [
       await call(bridge.url, 'POST', '/register', bridge.apiKey, { redirect_uris: ['ftp://x'] }),
       await call(bridge.url, 'GET', path, 'wrong'),
@@ -32,7 +41,15 @@ describe('the standard dialect as a bridge surface', () => {
     ]) {
       spec.validate('Error', refused.body);
     }
-    for (const [route, method] of [['/register', 'post'], ['/register/{client_id}', 'get'], ['/register/{client_id}', 'put'], ['/register/{client_id}', 'delete'], ['/.well-known/openid-configuration', 'get'], ['/.well-known/oauth-authorization-server', 'get'], ['/admin/open-registrations', 'get']] as const) {
+    for (const [route, method] of [
+      ['/register', 'post'],
+      ['/register/{client_id}', 'get'],
+      ['/register/{client_id}', 'put'],
+      ['/register/{client_id}', 'delete'],
+      ['/.well-known/openid-configuration', 'get'],
+      ['/.well-known/oauth-authorization-server', 'get'],
+      ['/admin/open-registrations', 'get'],
+    ] as const) {
       assert.ok(spec.document.paths[route]?.[method], `${method} ${route} is described`);
     }
   });
@@ -62,7 +79,10 @@ describe('the standard dialect as a bridge surface', () => {
     assert.match(text, /dcr_http_requests_total\{method="GET",route="\/register\/:client_id",status="401"\} [1-9]/);
     assert.match(text, /dcr_events_total\{event="client.registered"\} [1-9]/);
     assert.match(text, /dcr_events_total\{event="registration_token.refused"\} [1-9]/);
-    assert.match(text, /dcr_driver_operations_total\{driver="local",operation="registerClient",outcome="success"\} [1-9]/);
+    assert.match(
+      text,
+      /dcr_driver_operations_total\{driver="local",operation="registerClient",outcome="success"\} [1-9]/,
+    );
     assert.ok(!text.includes(created.body.client_id as string), 'no client id in a label');
     assert.ok(!text.includes(created.body.registration_access_token as string));
   });
@@ -73,10 +93,14 @@ describe('rate limits of the standard dialect', () => {
     const bridge = await startStandardBridge(localDriver, {}, { rateLimitPerMinute: 3 });
     try {
       const first = await call(bridge.url, 'POST', '/register', bridge.apiKey, { grant_types: ['client_credentials'] });
-      const second = await call(bridge.url, 'POST', '/register', bridge.apiKey, { grant_types: ['client_credentials'] });
+      const second = await call(bridge.url, 'POST', '/register', bridge.apiKey, {
+        grant_types: ['client_credentials'],
+      });
       const third = await call(bridge.url, 'POST', '/register', bridge.apiKey, { grant_types: ['client_credentials'] });
       assert.deepEqual([first.status, second.status, third.status], [201, 201, 201]);
-      const limited = await call(bridge.url, 'POST', '/register', bridge.apiKey, { grant_types: ['client_credentials'] });
+      const limited = await call(bridge.url, 'POST', '/register', bridge.apiKey, {
+        grant_types: ['client_credentials'],
+      });
       assert.equal(limited.status, 429);
       assert.equal(limited.body.error, 'rate_limited');
       const path = new URL(first.body.registration_client_uri as string).pathname;
@@ -85,7 +109,11 @@ describe('rate limits of the standard dialect', () => {
       for (let index = 0; index < 4; index += 1) reads.push((await call(bridge.url, 'GET', path, token)).status);
       assert.deepEqual(reads, [200, 200, 200, 429]);
       const otherPath = new URL(second.body.registration_client_uri as string).pathname;
-      assert.equal((await call(bridge.url, 'GET', otherPath, second.body.registration_access_token as string)).status, 200, 'another client has its own rate');
+      assert.equal(
+        (await call(bridge.url, 'GET', otherPath, second.body.registration_access_token as string)).status,
+        200,
+        'another client has its own rate',
+      );
     } finally {
       await bridge.stop();
     }
@@ -110,7 +138,9 @@ describe('a registration that fails half-way', () => {
       };
     });
     try {
-      const refused = await call(bridge.url, 'POST', '/register', bridge.apiKey, { grant_types: ['client_credentials'] });
+      const refused = await call(bridge.url, 'POST', '/register', bridge.apiKey, {
+        grant_types: ['client_credentials'],
+      });
       assert.equal(refused.status, 503);
       assert.equal(refused.body.error, 'idp_unavailable');
       assert.equal(created.length, 1);

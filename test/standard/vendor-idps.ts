@@ -28,24 +28,32 @@ export const vendors: Record<string, () => Promise<VendorIdp>> = {
   async keycloak() {
     const keycloak = await startKeycloakEmulator();
     const env = keycloak.driverEnv;
-    const driver = completeDriver(createKeycloakDriver({
-      url: env.KEYCLOAK_URL!,
-      realm: env.KEYCLOAK_REALM!,
-      adminRealm: env.KEYCLOAK_ADMIN_REALM,
-      clientId: env.KEYCLOAK_CLIENT_ID!,
-      clientSecret: env.KEYCLOAK_CLIENT_SECRET!,
-      rotationGraceSeconds: 0,
-      idpCallPolicy: policy,
-    }));
+    const driver = completeDriver(
+      createKeycloakDriver({
+        url: env.KEYCLOAK_URL!,
+        realm: env.KEYCLOAK_REALM!,
+        adminRealm: env.KEYCLOAK_ADMIN_REALM,
+        clientId: env.KEYCLOAK_CLIENT_ID!,
+        clientSecret: env.KEYCLOAK_CLIENT_SECRET!,
+        rotationGraceSeconds: 0,
+        idpCallPolicy: policy,
+      }),
+    );
     return {
       driver,
       issuer: `${keycloak.emulator.url}/realms/${keycloak.realm}`,
       secretWorks: async (clientId, secret) => {
-        const response = await fetch(`${keycloak.emulator.url}/realms/${keycloak.realm}/protocol/openid-connect/token`, {
-          method: 'POST',
-          headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-          body: 'grant_type=client_credentials',
-        });
+        const response = await fetch(
+          `${keycloak.emulator.url}/realms/${keycloak.realm}/protocol/openid-connect/token`,
+          {
+            method: 'POST',
+            headers: {
+              authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+              'content-type': 'application/x-www-form-urlencoded',
+            },
+            body: 'grant_type=client_credentials',
+          },
+        );
         return response.status === 200;
       },
       async stop() {
@@ -56,7 +64,9 @@ export const vendors: Record<string, () => Promise<VendorIdp>> = {
   },
   async okta() {
     const okta = await startOktaEmulator({ rateLimitPerMinute: 100_000 });
-    const driver = completeDriver(createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy: policy }));
+    const driver = completeDriver(
+      createOktaDriver({ orgUrl: okta.emulator.url, credentials: { apiToken: okta.apiToken }, idpCallPolicy: policy }),
+    );
     return {
       driver,
       issuer: okta.emulator.url,
@@ -69,10 +79,12 @@ export const vendors: Record<string, () => Promise<VendorIdp>> = {
   },
   async auth0() {
     const auth0 = await startAuth0Emulator();
-    const driver = completeDriver(createAuth0Driver({
-      ...auth0DriverOptions(auth0),
-      idpCallPolicy: policy,
-    }));
+    const driver = completeDriver(
+      createAuth0Driver({
+        ...auth0DriverOptions(auth0),
+        idpCallPolicy: policy,
+      }),
+    );
     return {
       driver,
       issuer: `https://${auth0.domain}/`,
@@ -85,16 +97,18 @@ export const vendors: Record<string, () => Promise<VendorIdp>> = {
   },
   async entra() {
     const entra = await startEntraEmulator();
-    const driver = completeDriver(createEntraDriver({
-      tenantId: entra.tenantId,
-      clientId: entra.adminApp.clientId,
-      credential: { clientSecret: entra.adminApp.clientSecret },
-      authorityHost: entra.authorityHost,
-      graphUrl: entra.graphUrl,
-      rotationGraceSeconds: 0,
-      idpCallPolicy: policy,
-      replicationWaitMs: 3_000,
-    }));
+    const driver = completeDriver(
+      createEntraDriver({
+        tenantId: entra.tenantId,
+        clientId: entra.adminApp.clientId,
+        credential: { clientSecret: entra.adminApp.clientSecret },
+        authorityHost: entra.authorityHost,
+        graphUrl: entra.graphUrl,
+        rotationGraceSeconds: 0,
+        idpCallPolicy: policy,
+        replicationWaitMs: 3_000,
+      }),
+    );
     return {
       driver,
       issuer: `${entra.authorityHost}/${entra.tenantId}/v2.0`,
@@ -106,4 +120,3 @@ export const vendors: Record<string, () => Promise<VendorIdp>> = {
     };
   },
 };
-

@@ -8,7 +8,11 @@ import { after, before, describe, it } from 'node:test';
 import { call, startStandardBridge, type StandardBridge } from './support.js';
 import { vendors, type VendorIdp } from './vendor-idps.js';
 
-const service = { client_name: 'standard service', redirect_uris: ['https://app.example.com/cb'], grant_types: ['authorization_code', 'client_credentials'] };
+const service = {
+  client_name: 'standard service',
+  redirect_uris: ['https://app.example.com/cb'],
+  grant_types: ['authorization_code', 'client_credentials'],
+};
 
 for (const [name, start] of Object.entries(vendors)) {
   describe(`standard DCR in front of ${name}`, () => {
@@ -17,7 +21,12 @@ for (const [name, start] of Object.entries(vendors)) {
     before(async () => {
       idp = await start();
       bridge = await startStandardBridge(async () => idp.driver, {
-        openRegistration: { grantTypes: ['authorization_code', 'refresh_token'], tokenEndpointAuthMethods: ['none'], perAddressPerHour: 1000, maxClients: 1000 },
+        openRegistration: {
+          grantTypes: ['authorization_code', 'refresh_token'],
+          tokenEndpointAuthMethods: ['none'],
+          perAddressPerHour: 1000,
+          maxClients: 1000,
+        },
       });
     });
     after(async () => {
@@ -41,11 +50,21 @@ for (const [name, start] of Object.entries(vendors)) {
       assert.equal(read.body.client_name, 'standard service');
       assert.deepEqual(read.body.redirect_uris, service.redirect_uris);
 
-      const refusedSecret = await call(bridge.url, 'PUT', path, token, { ...service, client_id: clientId, client_secret: 'chosen-by-the-client' });
+      const refusedSecret = await call(bridge.url, 'PUT', path, token, {
+        ...service,
+        client_id: clientId,
+        client_secret: 'chosen-by-the-client',
+      });
       assert.equal(refusedSecret.status, 400);
       assert.equal(refusedSecret.body.error, 'invalid_client_metadata');
 
-      const updated = await call(bridge.url, 'PUT', path, token, { ...service, client_id: clientId, client_secret: secret, client_name: 'renamed', redirect_uris: ['https://new.example.com/cb'] });
+      const updated = await call(bridge.url, 'PUT', path, token, {
+        ...service,
+        client_id: clientId,
+        client_secret: secret,
+        client_name: 'renamed',
+        redirect_uris: ['https://new.example.com/cb'],
+      });
       assert.equal(updated.status, 200, JSON.stringify(updated.body));
       assert.equal(updated.body.client_name, 'renamed');
       assert.deepEqual(updated.body.redirect_uris, ['https://new.example.com/cb']);
@@ -58,7 +77,11 @@ for (const [name, start] of Object.entries(vendors)) {
       assert.equal(await idp.secretWorks(clientId, secret), true, 'an update keeps the secret');
 
       const other = await call(bridge.url, 'POST', '/register', bridge.apiKey, service);
-      assert.equal((await call(bridge.url, 'GET', path, other.body.registration_access_token as string)).status, 401, 'another client\'s token opens nothing');
+      assert.equal(
+        (await call(bridge.url, 'GET', path, other.body.registration_access_token as string)).status,
+        401,
+        "another client's token opens nothing",
+      );
 
       assert.equal((await call(bridge.url, 'DELETE', path, rotatedToken)).status, 204);
       const afterDelete = await call(bridge.url, 'GET', path, rotatedToken);
@@ -78,21 +101,48 @@ for (const [name, start] of Object.entries(vendors)) {
       assert.equal(open.body.client_secret, undefined);
       const portal = await call(bridge.url, 'POST', '/register', bridge.apiKey, service);
       const headers = { 'x-api-key': bridge.apiKey };
-      const listed = (await (await fetch(`${bridge.url}/admin/open-registrations`, { headers })).json()) as { client_ids: string[] };
+      const listed = (await (await fetch(`${bridge.url}/admin/open-registrations`, { headers })).json()) as {
+        client_ids: string[];
+      };
       assert.deepEqual(listed.client_ids, [open.body.client_id]);
-      const purged = (await (await fetch(`${bridge.url}/admin/open-registrations`, { method: 'DELETE', headers })).json()) as { deleted: number };
+      const purged = (await (
+        await fetch(`${bridge.url}/admin/open-registrations`, { method: 'DELETE', headers })
+      ).json()) as { deleted: number };
       assert.equal(purged.deleted, 1);
-      assert.equal((await call(bridge.url, 'GET', new URL(open.body.registration_client_uri as string).pathname, open.body.registration_access_token as string)).status, 401);
-      assert.equal((await call(bridge.url, 'GET', new URL(portal.body.registration_client_uri as string).pathname, portal.body.registration_access_token as string)).status, 200);
+      assert.equal(
+        (
+          await call(
+            bridge.url,
+            'GET',
+            new URL(open.body.registration_client_uri as string).pathname,
+            open.body.registration_access_token as string,
+          )
+        ).status,
+        401,
+      );
+      assert.equal(
+        (
+          await call(
+            bridge.url,
+            'GET',
+            new URL(portal.body.registration_client_uri as string).pathname,
+            portal.body.registration_access_token as string,
+          )
+        ).status,
+        200,
+      );
     });
 
-    it('serves the IdP\'s own discovery document with the bridge\'s registration endpoint', async () => {
+    it("serves the IdP's own discovery document with the bridge's registration endpoint", async () => {
       for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) {
         const discovery = await call(bridge.url, 'GET', path);
         assert.equal(discovery.status, 200);
         assert.equal(discovery.body.issuer, idp.issuer);
         assert.equal(discovery.body.registration_endpoint, `${bridge.url}/register`);
-        assert.ok(String(discovery.body.token_endpoint).startsWith(new URL(idp.issuer).origin), 'the token endpoint stays the IdP\'s');
+        assert.ok(
+          String(discovery.body.token_endpoint).startsWith(new URL(idp.issuer).origin),
+          "the token endpoint stays the IdP's",
+        );
       }
     });
   });

@@ -35,13 +35,22 @@ export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig 
     sweepIntervalSeconds: 60,
     sweepMaxIdpCalls: 1000,
     trustProxy: false,
-    serverLimits: { headersTimeoutMs: 20_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 65_000, maxConnections: 1024 },
+    serverLimits: {
+      headersTimeoutMs: 20_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 65_000,
+      maxConnections: 1024,
+    },
     shutdownGraceSeconds: 5,
     ...overrides,
   };
 }
 
-export async function createTestApp(driver: DcrDriver, overrides?: Partial<BridgeConfig>, options: AppOptions = {}): Promise<TestApp> {
+export async function createTestApp(
+  driver: DcrDriver,
+  overrides?: Partial<BridgeConfig>,
+  options: AppOptions = {},
+): Promise<TestApp> {
   const config = testConfig(overrides);
   const app = createApp(config, driver, {
     logger: options.logger ?? createLogger({ level: 'silent' }),

@@ -7,7 +7,17 @@
  * stamps every file it writes with the time of the checkout, so a pull or a branch switch counts as a change.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundledSdks, bundledVersionsFile, codeCacheOf } from '../../src/driver/call/sdk.js';
@@ -26,10 +36,24 @@ const compiledFolders = ['src', 'drivers'];
  * What else the build reads: its configuration, scripts/derive-spec.ts with the YAML it derives dist/spec from, and
  * scripts/bundle-sdks.ts with the installed packages it bundles into dist/sdk (package-lock.json says which).
  */
-const buildFiles = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/derive-spec.ts', 'spec/openapi.yaml', 'scripts/bundle-sdks.ts', 'scripts/start-arguments.ts'];
+const buildFiles = [
+  'package.json',
+  'package-lock.json',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'scripts/derive-spec.ts',
+  'spec/openapi.yaml',
+  'scripts/bundle-sdks.ts',
+  'scripts/start-arguments.ts',
+];
 
 /** What scripts/derive-spec.ts and scripts/bundle-sdks.ts write, the build's last steps (the versions file last). */
-const derivedFiles = ['dist/spec/openapi.json', 'dist/spec/validators.cjs', ...Object.values(bundledSdks).flatMap((file) => [`dist/sdk/${file}`, `dist/sdk/${codeCacheOf(file)}`]), `dist/sdk/${bundledVersionsFile}`];
+const derivedFiles = [
+  'dist/spec/openapi.json',
+  'dist/spec/validators.cjs',
+  ...Object.values(bundledSdks).flatMap((file) => [`dist/sdk/${file}`, `dist/sdk/${codeCacheOf(file)}`]),
+  `dist/sdk/${bundledVersionsFile}`,
+];
 
 function filesUnder(root: string, folder: string): string[] {
   if (!existsSync(join(root, folder))) return [];
@@ -46,7 +70,9 @@ function filesUnder(root: string, folder: string): string[] {
 export function whyRebuild(root: string = packageRoot): string | undefined {
   const sources = compiledFolders.flatMap((folder) => filesUnder(root, folder));
   const outputs = [
-    ...sources.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts')).map((file) => join('dist', file.replace(/\.ts$/, '.js'))),
+    ...sources
+      .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))
+      .map((file) => join('dist', file.replace(/\.ts$/, '.js'))),
     ...derivedFiles,
   ];
   let builtAt = Infinity;
@@ -88,7 +114,8 @@ async function withBuildLock<T>(action: () => Promise<T>): Promise<T> {
       const holder = Number(readFileSync(lock, { encoding: 'utf8', flag: 'r' }) || Number.NaN);
       // A dead holder's lock is taken over; an empty one is being written by its holder, so it is waited for.
       if (Number.isInteger(holder) && !isAlive(holder)) rmSync(lock, { force: true });
-      else if (Date.now() > deadline) throw new Error(`${lock} is held by process ${holder}; remove it if no build runs`);
+      else if (Date.now() > deadline)
+        throw new Error(`${lock} is held by process ${holder}; remove it if no build runs`);
       else await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }

@@ -66,7 +66,12 @@ export function malformedAnswerKinds(): FaultKind[] {
   const expected = { status: 502, code: 'idp_error' };
   const malformed = (name: string, body?: unknown, contentType?: string): FaultKind => ({
     name: `malformed answer: ${name}`,
-    fault: { status: 200, replacesAnswer: true, body, ...(contentType ? { headers: { 'content-type': contentType } } : {}) },
+    fault: {
+      status: 200,
+      replacesAnswer: true,
+      body,
+      ...(contentType ? { headers: { 'content-type': contentType } } : {}),
+    },
     expected,
     malformedAnswer: true,
   });
@@ -152,63 +157,94 @@ function repeatable(route: string, idempotentRoutes: string[]): boolean {
 export function faultMatrix(options: FaultMatrixOptions): void {
   const idempotentRoutes = options.idempotentRoutes ?? [];
   describe('IdP fault matrix', () => {
-  before(() => options.emulator().useClock(options.clock));
-  after(() => options.emulator().useClock(undefined));
-  afterEach(() => {
-    options.emulator().clearFaults();
-    options.emulator().assertNoViolations();
-  });
-  for (const operation of options.operations) {
-    describe(`${operation.name} under IdP faults`, () => {
-      for (const route of operation.routes) {
-        const mayRepeat = repeatable(route, idempotentRoutes);
-        for (const kind of options.kinds) {
-          if (kind.unsafeCallsOnly && !route.startsWith('POST ')) continue;
-          // An unusable answer is never repeated, so one is as good as many: its cells run persistent only, where every
-          // later call of the route (a recovery's too) meets it again.
-          for (const persistent of kind.malformedAnswer ? [true] : [false, true]) {
-            const cell = `${persistent ? 'persistent' : 'transient'} ${kind.name} on ${route}`;
-            it(cell, async () => {
-              const context = await operation.prepare();
-              const emulator = options.emulator();
-              const sentBefore = emulator.requests.length;
-              const startedAt = options.clock.now();
-              emulator.injectFault({ route, ...kind.fault, times: persistent ? Number.POSITIVE_INFINITY : 1 });
-              let failure: unknown;
-              try {
-                await operation.run(context);
-              } catch (error) {
-                failure = error;
-              }
-              emulator.clearFaults();
-              const elapsedMs = options.clock.now() - startedAt;
-              const sent = emulator.requests.slice(sentBefore).filter((request) => request.route === route);
-              const undefinedPaths = emulator.requests.slice(sentBefore).filter((request) => request.rawPath.includes('undefined'));
-              assert.deepEqual(undefinedPaths.map((request) => `${request.method} ${request.rawPath}`), [], `${cell}: no call with undefined in its path`);
-              const mustSucceed = !persistent && !kind.unsafeCallsOnly && !kind.malformedAnswer && (mayRepeat || kind.fault.status === 429);
-              if (mustSucceed) {
-                assert.equal(failure, undefined, `${cell}: one transient fault on a call that may be repeated must end in success, got ${String(failure)}`);
-                assert.ok(sent.length >= 2, `${cell}: the emulator saw the faulted request and its repeat (saw ${sent.length})`);
-              } else if (failure === undefined) {
-                assert.ok(!persistent || kind.unsafeCallsOnly || kind.malformedAnswer, `${cell}: a persistent fault cannot end in success`);
-              } else {
-                assert.ok(failure instanceof BridgeError, `${cell}: expected a typed bridge error, got ${String(failure)}`);
-                if (!kind.unsafeCallsOnly) assert.deepEqual({ status: failure.status, code: failure.code }, kind.expected, `${cell}: ${failure.message}`);
-              }
-              if (persistent && !kind.unsafeCallsOnly) {
-                // A failed call may be followed by clean-up calls that meet the same fault (a rollback, a re-read).
-                const bound = 3 * (options.policy.budgetMs + options.policy.timeoutMs);
-                assert.ok(elapsedMs <= bound, `${cell}: gave up after ${elapsedMs} ms of IdP time, past the retry budget (${bound} ms for a call and two clean-up calls)`);
-              }
-              // A malformed answer to an unsafe call is as ambiguous as a lost one: the IdP acted, the driver cannot read how.
-              const lostAnswer = kind.unsafeCallsOnly === true || (kind.malformedAnswer === true && !mayRepeat);
-              await operation.verify?.(context, { succeeded: failure === undefined, lostAnswer });
-            });
+    before(() => options.emulator().useClock(options.clock));
+    after(() => options.emulator().useClock(undefined));
+    afterEach(() => {
+      options.emulator().clearFaults();
+      options.emulator().assertNoViolations();
+    });
+    for (const operation of options.operations) {
+      describe(`${operation.name} under IdP faults`, () => {
+        for (const route of operation.routes) {
+          const mayRepeat = repeatable(route, idempotentRoutes);
+          for (const kind of options.kinds) {
+            if (kind.unsafeCallsOnly && !route.startsWith('POST ')) continue;
+            // An unusable answer is never repeated, so one is as good as many: its cells run persistent only, where every
+            // later call of the route (a recovery's too) meets it again.
+            for (const persistent of kind.malformedAnswer ? [true] : [false, true]) {
+              const cell = `${persistent ? 'persistent' : 'transient'} ${kind.name} on ${route}`;
+              it(cell, async () => {
+                const context = await operation.prepare();
+                const emulator = options.emulator();
+                const sentBefore = emulator.requests.length;
+                const startedAt = options.clock.now();
+                emulator.injectFault({ route, ...kind.fault, times: persistent ? Number.POSITIVE_INFINITY : 1 });
+                let failure: unknown;
+                try {
+                  await operation.run(context);
+                } catch (error) {
+                  failure = error;
+                }
+                emulator.clearFaults();
+                const elapsedMs = options.clock.now() - startedAt;
+                const sent = emulator.requests.slice(sentBefore).filter((request) => request.route === route);
+                const undefinedPaths = emulator.requests
+                  .slice(sentBefore)
+                  .filter((request) => request.rawPath.includes('undefined'));
+                assert.deepEqual(
+                  undefinedPaths.map((request) => `${request.method} ${request.rawPath}`),
+                  [],
+                  `${cell}: no call with undefined in its path`,
+                );
+                const mustSucceed =
+                  !persistent &&
+                  !kind.unsafeCallsOnly &&
+                  !kind.malformedAnswer &&
+                  (mayRepeat || kind.fault.status === 429);
+                if (mustSucceed) {
+                  assert.equal(
+                    failure,
+                    undefined,
+                    `${cell}: one transient fault on a call that may be repeated must end in success, got ${String(failure)}`,
+                  );
+                  assert.ok(
+                    sent.length >= 2,
+                    `${cell}: the emulator saw the faulted request and its repeat (saw ${sent.length})`,
+                  );
+                } else if (failure === undefined) {
+                  assert.ok(
+                    !persistent || kind.unsafeCallsOnly || kind.malformedAnswer,
+                    `${cell}: a persistent fault cannot end in success`,
+                  );
+                } else {
+                  assert.ok(
+                    failure instanceof BridgeError,
+                    `${cell}: expected a typed bridge error, got ${String(failure)}`,
+                  );
+                  if (!kind.unsafeCallsOnly)
+                    assert.deepEqual(
+                      { status: failure.status, code: failure.code },
+                      kind.expected,
+                      `${cell}: ${failure.message}`,
+                    );
+                }
+                if (persistent && !kind.unsafeCallsOnly) {
+                  // A failed call may be followed by clean-up calls that meet the same fault (a rollback, a re-read).
+                  const bound = 3 * (options.policy.budgetMs + options.policy.timeoutMs);
+                  assert.ok(
+                    elapsedMs <= bound,
+                    `${cell}: gave up after ${elapsedMs} ms of IdP time, past the retry budget (${bound} ms for a call and two clean-up calls)`,
+                  );
+                }
+                // A malformed answer to an unsafe call is as ambiguous as a lost one: the IdP acted, the driver cannot read how.
+                const lostAnswer = kind.unsafeCallsOnly === true || (kind.malformedAnswer === true && !mayRepeat);
+                await operation.verify?.(context, { succeeded: failure === undefined, lostAnswer });
+              });
+            }
           }
         }
-      }
-    });
-  }
+      });
+    }
   });
 }
 
@@ -247,11 +283,22 @@ export function registrationOperation(
       context.client = await target.driver().registerClient(metadata, { portal: 'api7' });
     },
     async verify({ before, client }, { succeeded }) {
-      const added = target.idp().ownedClientIds().filter((clientId) => !before.has(clientId));
+      const added = target
+        .idp()
+        .ownedClientIds()
+        .filter((clientId) => !before.has(clientId));
       if (!succeeded) return assert.deepEqual(added, [], 'a failed registration leaves no client behind');
       assert.deepEqual(added, [client!.clientId], 'exactly one client per registration');
-      assert.equal(await target.idp().secretWorks(client!.clientId, client!.clientSecret), true, 'the registered secret works');
-      assert.equal(target.idp().workingSecretCount(client!.clientId), 1, 'one working secret, the one the caller holds');
+      assert.equal(
+        await target.idp().secretWorks(client!.clientId, client!.clientSecret),
+        true,
+        'the registered secret works',
+      );
+      assert.equal(
+        target.idp().workingSecretCount(client!.clientId),
+        1,
+        'one working secret, the one the caller holds',
+      );
       also?.(client!);
       await target.cleanUp(client!.clientId);
     },
@@ -266,7 +313,11 @@ export function readOperation(target: MatrixTarget, routes: string[]): MatrixOpe
     prepare: () => target.register(),
     run: async (client) => assert.equal((await target.driver().getClient(client.clientId)).clientId, client.clientId),
     async verify(client) {
-      assert.equal(await target.idp().secretWorks(client.clientId, client.clientSecret), true, 'a read never touches the secret');
+      assert.equal(
+        await target.idp().secretWorks(client.clientId, client.clientSecret),
+        true,
+        'a read never touches the secret',
+      );
       await target.cleanUp(client.clientId);
     },
   };
@@ -281,7 +332,11 @@ export function deletionOperation(target: MatrixTarget, routes: string[]): Matri
     prepare: () => target.register(),
     run: (client) => target.driver().deleteClient(client.clientId),
     async verify(client, { succeeded }) {
-      assert.equal(owned(client.clientId), !succeeded, succeeded ? 'a delete that succeeded removed the client' : 'a failed delete leaves the client');
+      assert.equal(
+        owned(client.clientId),
+        !succeeded,
+        succeeded ? 'a delete that succeeded removed the client' : 'a failed delete leaves the client',
+      );
       await target.cleanUp(client.clientId);
       assert.equal(owned(client.clientId), false, 'a repeated delete completes');
     },
@@ -296,7 +351,10 @@ export function deletionOperation(target: MatrixTarget, routes: string[]): Matri
  * the documented recovery must work: the caller repeats the rotation, which succeeds with a secret that is then the
  * only one.
  */
-export function rotationOperation(target: MatrixTarget, routes: string[]): MatrixOperation<{ client: RegisteredClientWithSecret; rotated?: string }> {
+export function rotationOperation(
+  target: MatrixTarget,
+  routes: string[],
+): MatrixOperation<{ client: RegisteredClientWithSecret; rotated?: string }> {
   return {
     name: 'rotate',
     routes,
@@ -308,17 +366,34 @@ export function rotationOperation(target: MatrixTarget, routes: string[]): Matri
       const idp = target.idp();
       if (succeeded) {
         assert.equal(await idp.secretWorks(client.clientId, rotated!), true, 'the new secret works');
-        assert.equal(await idp.secretWorks(client.clientId, client.clientSecret), false, 'without grace the old secret is refused');
+        assert.equal(
+          await idp.secretWorks(client.clientId, client.clientSecret),
+          false,
+          'without grace the old secret is refused',
+        );
       } else {
         const oldWorks = await idp.secretWorks(client.clientId, client.clientSecret);
         if (!lostAnswer) assert.equal(oldWorks, true, 'a failed rotation leaves the old secret working');
-        if (lostAnswer && oldWorks) assert.equal(idp.workingSecretCount(client.clientId), 1, 'the secret made behind the lost answer, which nobody holds, is gone');
+        if (lostAnswer && oldWorks)
+          assert.equal(
+            idp.workingSecretCount(client.clientId),
+            1,
+            'the secret made behind the lost answer, which nobody holds, is gone',
+          );
         if (!oldWorks || idp.workingSecretCount(client.clientId) !== 1) {
           const repeated = await target.driver().rotateSecret(client.clientId);
-          assert.equal(await idp.secretWorks(client.clientId, repeated.clientSecret), true, 'repeating the rotation recovers: its secret works');
+          assert.equal(
+            await idp.secretWorks(client.clientId, repeated.clientSecret),
+            true,
+            'repeating the rotation recovers: its secret works',
+          );
         }
       }
-      assert.equal(idp.workingSecretCount(client.clientId), 1, 'exactly one working secret, the one the caller holds: no orphan secret');
+      assert.equal(
+        idp.workingSecretCount(client.clientId),
+        1,
+        'exactly one working secret, the one the caller holds: no orphan secret',
+      );
       await target.cleanUp(client.clientId);
     },
   };

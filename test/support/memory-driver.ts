@@ -77,7 +77,11 @@ export class MemoryDriver implements DcrDriver {
     return structuredClone(this.#owned(clientId).client);
   }
 
-  async updateClient(clientId: string, metadata: ClientMetadata, changes?: { registration?: StandardRegistration }): Promise<RegisteredClient> {
+  async updateClient(
+    clientId: string,
+    metadata: ClientMetadata,
+    changes?: { registration?: StandardRegistration },
+  ): Promise<RegisteredClient> {
     this.#maybeFail();
     const stored = this.#owned(clientId);
     stored.client.metadata = structuredClone(metadata);

@@ -13,7 +13,16 @@
 import { BridgeError, IdpError, IdpUnavailableError } from '../../errors.js';
 import type { Clock, IdpCallPolicy, IdpFailureReport } from '../contract.js';
 import { IdpCaller, systemClock, type CallSafety } from './caller.js';
-import { IdpStatusError, UnusableAnswerError, carriedFailure, causeOf, describeNetworkError, upstreamStatusOf, withCauseClass, type UpstreamFailure } from './failure.js';
+import {
+  IdpStatusError,
+  UnusableAnswerError,
+  carriedFailure,
+  causeOf,
+  describeNetworkError,
+  upstreamStatusOf,
+  withCauseClass,
+  type UpstreamFailure,
+} from './failure.js';
 import { createIdpHttpClient, type IdpHttpClient } from './http.js';
 import { AdminTokenCache, type IssuedToken } from './token-cache.js';
 
@@ -48,14 +57,21 @@ export interface AdminCall {
    * Runs `attempt` again while it fails with a status `isPassing` names, for at most `waitMs`, on the policy's clock:
    * a state the IdP leaves on its own within seconds (`retryWhilePassing`).
    */
-  retryWhilePassing<T>(attempt: () => Promise<T>, isPassing: (status: number | undefined) => boolean, waitMs: number): Promise<T>;
+  retryWhilePassing<T>(
+    attempt: () => Promise<T>,
+    isPassing: (status: number | undefined) => boolean,
+    waitMs: number,
+  ): Promise<T>;
   /** Closes the pool (the driver's `close`). */
   close(): Promise<void>;
 }
 
 export function createAdminCall(options: AdminCallOptions): AdminCall {
   const describe = (error: unknown): UpstreamFailure | undefined => {
-    const failure = error instanceof IdpStatusError ? { kind: 'status' as const, status: error.status, retryAfterMs: error.retryAfterMs } : (carriedFailure(error) ?? options.describe?.(error) ?? describeNetworkError(error));
+    const failure =
+      error instanceof IdpStatusError
+        ? { kind: 'status' as const, status: error.status, retryAfterMs: error.retryAfterMs }
+        : (carriedFailure(error) ?? options.describe?.(error) ?? describeNetworkError(error));
     return failure && withCauseClass(failure, error);
   };
   const callerFor = (host: string) =>
@@ -63,17 +79,32 @@ export function createAdminCall(options: AdminCallOptions): AdminCall {
       describe,
       policy: options.idpCallPolicy,
       onFailedAttempt: ({ operation, attempt, failure, retrying }) =>
-        options.onIdpFailure?.({ operation, attempt, cause: causeOf(failure), host, ...(failure.status === undefined ? {} : { status: failure.status }), retrying }),
+        options.onIdpFailure?.({
+          operation,
+          attempt,
+          cause: causeOf(failure),
+          host,
+          ...(failure.status === undefined ? {} : { status: failure.status }),
+          retrying,
+        }),
     });
   const caller = callerFor(options.host);
   const tokenCaller = options.tokenHost ? callerFor(options.tokenHost) : caller;
   const http = createIdpHttpClient({ maxConnections: options.idpMaxConnections });
   const fetchToken = options.fetchToken;
   // The token's lifetime runs on the call policy's clock too, so a test can let it expire without waiting.
-  const tokens = fetchToken ? new AdminTokenCache(() => tokenCaller.call('admin token', 'idempotent', (signal) => fetchToken(signal, http)), { now: caller.policy.clock?.now }) : undefined;
+  const tokens = fetchToken
+    ? new AdminTokenCache(() => tokenCaller.call('admin token', 'idempotent', (signal) => fetchToken(signal, http)), {
+        now: caller.policy.clock?.now,
+      })
+    : undefined;
 
   let closed = false;
-  const call = async <T>(operation: string, safety: CallSafety, attempt: (signal: AbortSignal, token: string) => Promise<T>): Promise<T> => {
+  const call = async <T>(
+    operation: string,
+    safety: CallSafety,
+    attempt: (signal: AbortSignal, token: string) => Promise<T>,
+  ): Promise<T> => {
     // A closed pool never answers: fail at once, not after retrying it through the whole budget.
     if (closed) throw new IdpUnavailableError('The driver is closed; it sends no more calls to the identity provider.');
     for (let renewed = false; ; renewed = true) {
@@ -94,9 +125,18 @@ export function createAdminCall(options: AdminCallOptions): AdminCall {
     closed = true;
     return http.close();
   };
-  const retryWhilePassingOnPolicyClock = <T>(attempt: () => Promise<T>, isPassing: (status: number | undefined) => boolean, waitMs: number) =>
-    retryWhilePassing(attempt, isPassing, waitMs, caller.policy.clock);
-  return Object.assign(call, { policy: caller.policy, tokens, http, retryWhilePassing: retryWhilePassingOnPolicyClock, close });
+  const retryWhilePassingOnPolicyClock = <T>(
+    attempt: () => Promise<T>,
+    isPassing: (status: number | undefined) => boolean,
+    waitMs: number,
+  ) => retryWhilePassing(attempt, isPassing, waitMs, caller.policy.clock);
+  return Object.assign(call, {
+    policy: caller.policy,
+    tokens,
+    http,
+    retryWhilePassing: retryWhilePassingOnPolicyClock,
+    close,
+  });
 }
 
 /** What an attempt threw that is neither an IdP status nor a socket failure is the SDK failing on a 2xx answer it got. */
@@ -117,7 +157,12 @@ function tokenFailure(error: unknown): never {
  * failure, the failure is thrown. The waits run on `clock` (the call policy's), so a test on a virtual clock waits out
  * no real time.
  */
-async function retryWhilePassing<T>(attempt: () => Promise<T>, isPassing: (status: number | undefined) => boolean, waitMs: number, clock: Clock = systemClock): Promise<T> {
+async function retryWhilePassing<T>(
+  attempt: () => Promise<T>,
+  isPassing: (status: number | undefined) => boolean,
+  waitMs: number,
+  clock: Clock = systemClock,
+): Promise<T> {
   const deadline = clock.now() + waitMs;
   for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
     try {

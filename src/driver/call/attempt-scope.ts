@@ -34,14 +34,24 @@ export class AttemptScope {
 
   /** `adminCall` whose attempts take no arguments: each runs inside the scope, with its signal and token. */
   calls(adminCall: AdminCall): <T>(operation: string, safety: CallSafety, attempt: () => Promise<T>) => Promise<T> {
-    return (operation, safety, attempt) => adminCall(operation, safety, (signal, token) => this.run({ signal, token }, attempt));
+    return (operation, safety, attempt) =>
+      adminCall(operation, safety, (signal, token) => this.run({ signal, token }, attempt));
   }
 
   /** A fetch over the pool with the current attempt's abort signal, and its token as the bearer when it has one. */
-  fetch(http: IdpHttpClient, url: string, request: { method?: string | undefined; headers?: Record<string, string> | undefined; body?: string | undefined }): Promise<Response> {
+  fetch(
+    http: IdpHttpClient,
+    url: string,
+    request: { method?: string | undefined; headers?: Record<string, string> | undefined; body?: string | undefined },
+  ): Promise<Response> {
     const attempt = this.#current.getStore();
     const authorization: Record<string, string> = attempt?.token ? { Authorization: `Bearer ${attempt.token}` } : {};
-    return http.fetch(url, { method: request.method, headers: { ...request.headers, ...authorization }, body: request.body, signal: attempt?.signal ?? null });
+    return http.fetch(url, {
+      method: request.method,
+      headers: { ...request.headers, ...authorization },
+      body: request.body,
+      signal: attempt?.signal ?? null,
+    });
   }
 
   /**

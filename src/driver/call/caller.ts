@@ -35,7 +35,12 @@ export interface IdpCallerOptions {
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
   /** Observes every failed attempt (metrics, logs): operation name, attempt number, failure, whether it retries. */
-  onFailedAttempt?: (event: { operation: string; attempt: number; failure: UpstreamFailure; retrying: boolean }) => void;
+  onFailedAttempt?: (event: {
+    operation: string;
+    attempt: number;
+    failure: UpstreamFailure;
+    retrying: boolean;
+  }) => void;
 }
 
 /** The error an attempt rejects with when the per-attempt timeout fires. */
@@ -87,7 +92,12 @@ export class IdpCaller {
         watch?.end({});
         return value;
       } catch (error) {
-        const described = error instanceof BridgeError ? undefined : error instanceof AttemptTimeoutError ? { kind: 'timeout' as const } : this.options.describe(error);
+        const described =
+          error instanceof BridgeError
+            ? undefined
+            : error instanceof AttemptTimeoutError
+              ? { kind: 'timeout' as const }
+              : this.options.describe(error);
         if (!described) {
           watch?.end({ failed: true });
           throw error;
@@ -103,10 +113,17 @@ export class IdpCaller {
   }
 
   /** The wait before the next attempt, or `undefined` when the call must fail now. */
-  private retryDelay(failure: UpstreamFailure, safety: CallSafety, attemptNumber: number, remainingMs: number): number | undefined {
+  private retryDelay(
+    failure: UpstreamFailure,
+    safety: CallSafety,
+    attemptNumber: number,
+    remainingMs: number,
+  ): number | undefined {
     if (attemptNumber >= this.policy.maxAttempts) return undefined;
     const retryable =
-      failure.kind === 'timeout' || failure.kind === 'network' || (failure.status !== undefined && RETRYABLE_STATUSES.has(failure.status));
+      failure.kind === 'timeout' ||
+      failure.kind === 'network' ||
+      (failure.status !== undefined && RETRYABLE_STATUSES.has(failure.status));
     if (!retryable) return undefined;
     // A throttled request was refused before it was acted on; anything else might have been applied.
     const safeToRepeat = safety === 'idempotent' || failure.notSent === true || failure.status === 429;

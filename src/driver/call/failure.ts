@@ -49,7 +49,8 @@ export function idpStatusOf(error: unknown): { idpStatus?: number | 'timeout' | 
 export function toBridgeError(failure: UpstreamFailure): BridgeError {
   const options = { cause: failure, retryAfterSeconds: retryAfterSeconds(failure) };
   if (failure.kind === 'timeout') return new IdpTimeoutError(undefined, options);
-  if (failure.kind === 'network') return new IdpUnavailableError('The identity provider could not be reached; retry later.', options);
+  if (failure.kind === 'network')
+    return new IdpUnavailableError('The identity provider could not be reached; retry later.', options);
   switch (failure.status) {
     case 400:
     case 422:
@@ -66,7 +67,10 @@ export function toBridgeError(failure: UpstreamFailure): BridgeError {
     case 504:
       return new IdpTimeoutError(undefined, options);
     case 429:
-      return new IdpUnavailableError('The identity provider is throttling requests past the retry budget; retry later.', options);
+      return new IdpUnavailableError(
+        'The identity provider is throttling requests past the retry budget; retry later.',
+        options,
+      );
     case 502:
     case 503:
       return new IdpUnavailableError(undefined, options);
@@ -81,7 +85,9 @@ function retryAfterSeconds(failure: UpstreamFailure): number | undefined {
 }
 
 /** Headers as the SDKs expose them: a fetch `Headers`, a `Map`, or a plain record. */
-export type HeaderSource = { get(name: string): string | null | undefined } | Record<string, string | string[] | undefined>;
+export type HeaderSource =
+  | { get(name: string): string | null | undefined }
+  | Record<string, string | string[] | undefined>;
 
 export function headerValue(headers: HeaderSource | undefined, name: string): string | undefined {
   if (!headers) return undefined;
@@ -99,7 +105,11 @@ export function headerValue(headers: HeaderSource | undefined, name: string): st
  * How long the IdP asked us to wait: `Retry-After` (seconds or an HTTP date), else, when the rate-limit window
  * is spent, the vendors' reset header (`X-Rate-Limit-Reset` for Okta, `X-RateLimit-Reset` for Auth0, epoch seconds).
  */
-export function retryAfterFromHeaders(headers: HeaderSource | undefined, status: number | undefined, now = Date.now()): number | undefined {
+export function retryAfterFromHeaders(
+  headers: HeaderSource | undefined,
+  status: number | undefined,
+  now = Date.now(),
+): number | undefined {
   const retryAfter = headerValue(headers, 'retry-after');
   if (retryAfter !== undefined) {
     const seconds = Number(retryAfter);
@@ -125,22 +135,34 @@ export class IdpConnectionError extends Error {
 }
 
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
-const NETWORK_CODES = new Set([...NOT_SENT_CODES, 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNABORTED']);
+const NETWORK_CODES = new Set([
+  ...NOT_SENT_CODES,
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'ECONNABORTED',
+]);
 
 /** Recognises a network failure anywhere in an error's cause chain (fetch wraps the socket error in `cause`). */
 export function describeNetworkError(error: unknown): UpstreamFailure | undefined {
   const chain: unknown[] = [];
-  for (let current: unknown = error; current && chain.length < 5; current = (current as { cause?: unknown }).cause) chain.push(current);
+  for (let current: unknown = error; current && chain.length < 5; current = (current as { cause?: unknown }).cause)
+    chain.push(current);
   // The socket's own code, however deep, says the most: whether the request can have been sent at all.
   for (const link of chain) {
     const code = (link as { code?: unknown }).code;
-    if (typeof code === 'string' && NETWORK_CODES.has(code)) return NOT_SENT_CODES.has(code) ? { kind: 'network', notSent: true } : { kind: 'network' };
+    if (typeof code === 'string' && NETWORK_CODES.has(code))
+      return NOT_SENT_CODES.has(code) ? { kind: 'network', notSent: true } : { kind: 'network' };
   }
   for (const link of chain) {
     const name = (link as { name?: unknown }).name;
     if (name === 'AbortError' || name === 'TimeoutError') return { kind: 'timeout' };
-    if ((link instanceof TypeError && link.message === 'fetch failed') || link instanceof IdpConnectionError) return { kind: 'network' };
-    if (link instanceof Error && /socket hang up|other side closed|ECONNRESET/i.test(link.message)) return { kind: 'network' };
+    if ((link instanceof TypeError && link.message === 'fetch failed') || link instanceof IdpConnectionError)
+      return { kind: 'network' };
+    if (link instanceof Error && /socket hang up|other side closed|ECONNRESET/i.test(link.message))
+      return { kind: 'network' };
   }
   return undefined;
 }

@@ -100,11 +100,31 @@ export function createIdpHttpClient(options: IdpHttpOptions = {}): IdpHttpClient
     connect: { maxCachedSessions: 100 },
   });
 
-  async function send(url: string, request: IdpRequest): Promise<{ status: number; statusText: string; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  async function send(
+    url: string,
+    request: IdpRequest,
+  ): Promise<{
+    status: number;
+    statusText: string;
+    headers: Record<string, string | string[] | undefined>;
+    body: Buffer;
+  }> {
     const { origin, pathname, search } = new URL(url);
     try {
-      const answer = await agent.request({ origin, path: `${pathname}${search}`, method: (request.method ?? 'GET').toUpperCase() as Dispatcher.HttpMethod, headers: request.headers, body: request.body, signal: request.signal });
-      return { status: answer.statusCode, statusText: answer.statusText, headers: answer.headers, body: Buffer.from(await answer.body.arrayBuffer()) };
+      const answer = await agent.request({
+        origin,
+        path: `${pathname}${search}`,
+        method: (request.method ?? 'GET').toUpperCase() as Dispatcher.HttpMethod,
+        headers: request.headers,
+        body: request.body,
+        signal: request.signal,
+      });
+      return {
+        status: answer.statusCode,
+        statusText: answer.statusText,
+        headers: answer.headers,
+        body: Buffer.from(await answer.body.arrayBuffer()),
+      };
     } catch (error) {
       if (request.signal?.aborted) throw request.signal.reason;
       // A request the client itself refuses (a header it cannot send) is the caller's mistake, not the network's.
@@ -122,7 +142,12 @@ export function createIdpHttpClient(options: IdpHttpOptions = {}): IdpHttpClient
     const { url, method, headers, body, signal } = await fetchArguments(input, init);
     let answer: Awaited<ReturnType<typeof send>>;
     try {
-      answer = await send(url, { method, headers, ...(body === undefined ? {} : { body }), ...(signal ? { signal } : {}) });
+      answer = await send(url, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body }),
+        ...(signal ? { signal } : {}),
+      });
     } catch (error) {
       // What fetch rejects with: the abort reason, or "fetch failed" with the socket's error as its cause.
       throw error instanceof IdpConnectionError ? new TypeError('fetch failed', { cause: error.cause }) : error;
@@ -132,8 +157,18 @@ export function createIdpHttpClient(options: IdpHttpOptions = {}): IdpHttpClient
   };
 
   const requestJson = async (url: string, { method, token, body, headers, signal }: JsonRequest): Promise<unknown> => {
-    const sent = { authorization: `Bearer ${token}`, accept: 'application/json', ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
-    const answer = await request(url, { method, headers: sent, ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal });
+    const sent = {
+      authorization: `Bearer ${token}`,
+      accept: 'application/json',
+      ...headers,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    };
+    const answer = await request(url, {
+      method,
+      headers: sent,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal,
+    });
     if (!answer.ok) throw new IdpStatusError(answer.status, answer.headers);
     return answer.status === 204 ? undefined : answer.json();
   };
@@ -142,16 +177,37 @@ export function createIdpHttpClient(options: IdpHttpOptions = {}): IdpHttpClient
   const fetchOptions = { dispatcher: agent } as unknown as RequestInit;
 
   let closed: Promise<void> | undefined;
-  return { request, requestJson, fetch: fetchOverPool as typeof fetch, fetchOptions, close: () => (closed ??= agent.close()) };
+  return {
+    request,
+    requestJson,
+    fetch: fetchOverPool as typeof fetch,
+    fetchOptions,
+    close: () => (closed ??= agent.close()),
+  };
 }
 
 const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
 
 /** A fetch call's arguments as the pool sends them: the URL, the method, headers by lower-case name, the body as bytes or text. */
-async function fetchArguments(input: string | URL | Request, init: RequestInit): Promise<{ url: string; method: string; headers: Record<string, string>; body: string | Uint8Array | undefined; signal: AbortSignal | undefined }> {
+async function fetchArguments(
+  input: string | URL | Request,
+  init: RequestInit,
+): Promise<{
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body: string | Uint8Array | undefined;
+  signal: AbortSignal | undefined;
+}> {
   if (input instanceof Request) {
     const body = input.body === null ? undefined : new Uint8Array(await input.arrayBuffer());
-    return fetchArguments(input.url, { method: input.method, headers: input.headers, body, signal: input.signal, ...init });
+    return fetchArguments(input.url, {
+      method: input.method,
+      headers: input.headers,
+      body,
+      signal: input.signal,
+      ...init,
+    });
   }
   const url = String(input);
   const method = (init.method ?? 'GET').toUpperCase();
@@ -159,19 +215,35 @@ async function fetchArguments(input: string | URL | Request, init: RequestInit):
   const headers = headerRecord(init.headers);
   const body = init.body;
   if (body === undefined || body === null) return { url, method, headers, body: undefined, signal };
-  if (typeof body === 'string') return { url, method, headers: { 'content-type': 'text/plain;charset=UTF-8', ...headers }, body, signal };
-  if (body instanceof URLSearchParams) return { url, method, headers: { 'content-type': 'application/x-www-form-urlencoded;charset=UTF-8', ...headers }, body: body.toString(), signal };
+  if (typeof body === 'string')
+    return { url, method, headers: { 'content-type': 'text/plain;charset=UTF-8', ...headers }, body, signal };
+  if (body instanceof URLSearchParams)
+    return {
+      url,
+      method,
+      headers: { 'content-type': 'application/x-www-form-urlencoded;charset=UTF-8', ...headers },
+      body: body.toString(),
+      signal,
+    };
   if (body instanceof ArrayBuffer) return { url, method, headers, body: new Uint8Array(body), signal };
-  if (ArrayBuffer.isView(body)) return { url, method, headers, body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength), signal };
+  if (ArrayBuffer.isView(body))
+    return { url, method, headers, body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength), signal };
   // Form data, a blob or a stream: fetch's own encoding (a multipart boundary, the blob's type) makes the bytes.
   const encoded = new Request(url, { method, headers, body, duplex: 'half' } as RequestInit);
-  return { url, method, headers: headerRecord(encoded.headers), body: new Uint8Array(await encoded.arrayBuffer()), signal };
+  return {
+    url,
+    method,
+    headers: headerRecord(encoded.headers),
+    body: new Uint8Array(await encoded.arrayBuffer()),
+    signal,
+  };
 }
 
 function headerRecord(init: RequestInit['headers']): Record<string, string> {
   const record: Record<string, string> = {};
   if (init === undefined) return record;
-  const entries: Iterable<readonly [string, string | readonly string[]]> = Symbol.iterator in init ? (init as Iterable<[string, string]>) : Object.entries(init);
+  const entries: Iterable<readonly [string, string | readonly string[]]> =
+    Symbol.iterator in init ? (init as Iterable<[string, string]>) : Object.entries(init);
   for (const [name, value] of entries) {
     const key = name.toLowerCase();
     const text = typeof value === 'string' ? value : value.join(', ');

@@ -23,7 +23,11 @@ export const pages = {
   },
 
   /** Every item of a listing read page by page by offset, up to `maxPages` pages. */
-  async *byOffset<Item>(pageSize: number, maxPages: number, fetchPage: (offset: number, limit: number) => Promise<Item[]>): AsyncIterable<Item> {
+  async *byOffset<Item>(
+    pageSize: number,
+    maxPages: number,
+    fetchPage: (offset: number, limit: number) => Promise<Item[]>,
+  ): AsyncIterable<Item> {
     for (let page = 0; page < maxPages; page++) {
       const items = await fetchPage(page * pageSize, pageSize);
       yield* items;
@@ -32,7 +36,11 @@ export const pages = {
   },
 
   /** Every item of a linked listing, page by page from `first`, up to `maxPages` pages; `fetchPage` reads one page. */
-  async *byLink<Item>(first: string, maxPages: number, fetchPage: (link: string) => Promise<LinkedPage<Item>>): AsyncIterable<Item> {
+  async *byLink<Item>(
+    first: string,
+    maxPages: number,
+    fetchPage: (link: string) => Promise<LinkedPage<Item>>,
+  ): AsyncIterable<Item> {
     let link: string | undefined = first;
     for (let page = 0; link && page < maxPages; page++) {
       const { items, next }: LinkedPage<Item> = await fetchPage(link);

@@ -22,7 +22,11 @@ import { Script } from 'node:vm';
 import { packageRoot } from '../../paths.js';
 
 /** The packages bundled, and each one's file in `dist/sdk/`: two vendor SDKs, and undici, every vendor driver's HTTP client. */
-export const bundledSdks = { '@okta/okta-sdk-nodejs': 'okta-sdk-nodejs.cjs', auth0: 'auth0.cjs', undici: 'undici.cjs' } as const;
+export const bundledSdks = {
+  '@okta/okta-sdk-nodejs': 'okta-sdk-nodejs.cjs',
+  auth0: 'auth0.cjs',
+  undici: 'undici.cjs',
+} as const;
 export type BundledSdk = keyof typeof bundledSdks;
 
 export const bundledSdkDir = join(packageRoot, 'dist', 'sdk');
@@ -54,7 +58,8 @@ export type CodeCacheUse = 'accepted' | 'rejected' | 'missing';
 /** Where `loadSdk` takes `name` from: the bundle while it holds the installed version, else the package. */
 export function sdkSource(name: BundledSdk, directory: string = bundledSdkDir): SdkSource {
   const bundle = join(directory, bundledSdks[name]);
-  if (existsSync(bundle) && bundledVersions(directory)[name] === installedVersion(name)) return { from: 'bundle', path: bundle };
+  if (existsSync(bundle) && bundledVersions(directory)[name] === installedVersion(name))
+    return { from: 'bundle', path: bundle };
   return { from: 'package', path: require.resolve(name) };
 }
 
@@ -69,12 +74,21 @@ function bundleScript(bundle: string): { script: Script; codeCache: CodeCacheUse
   const cachedData = existsSync(codeCacheOf(bundle)) ? readFileSync(codeCacheOf(bundle)) : undefined;
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${readFileSync(bundle, 'utf8')}\n})`;
   const script = new Script(wrapped, { filename: bundle, ...(cachedData ? { cachedData } : {}) });
-  return { script, codeCache: cachedData === undefined ? 'missing' : script.cachedDataRejected ? 'rejected' : 'accepted' };
+  return {
+    script,
+    codeCache: cachedData === undefined ? 'missing' : script.cachedDataRejected ? 'rejected' : 'accepted',
+  };
 }
 
 function runBundle(script: Script, bundle: string): unknown {
   const module = { exports: {} as unknown };
-  (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, createRequire(bundle), module, bundle, dirname(bundle));
+  (script.runInThisContext() as (...args: unknown[]) => void)(
+    module.exports,
+    createRequire(bundle),
+    module,
+    bundle,
+    dirname(bundle),
+  );
   return module.exports;
 }
 

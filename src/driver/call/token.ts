@@ -25,18 +25,33 @@ export interface AssertingClient {
  * The admin token fetcher of `createAdminCall`: the client-credentials grant at `tokenUrl` with `form` (the client's id
  * and secret, an audience, a scope), plus a signed client assertion when `asserting` is given (its key parsed once, here).
  */
-export function clientCredentialsGrant(tokenUrl: string, form: Record<string, string>, asserting?: AssertingClient): (signal: AbortSignal, http: IdpHttpClient) => Promise<IssuedToken> {
+export function clientCredentialsGrant(
+  tokenUrl: string,
+  form: Record<string, string>,
+  asserting?: AssertingClient,
+): (signal: AbortSignal, http: IdpHttpClient) => Promise<IssuedToken> {
   const signingKey = asserting && parsePrivateKey(asserting.privateKey);
   return (signal, http) => {
-    const assertion = asserting && signingKey && {
-      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-      client_assertion: signedClientAssertion(signingKey.key, asserting.keyId ?? signingKey.keyId, asserting.clientId, tokenUrl),
-    };
+    const assertion = asserting &&
+      signingKey && {
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: signedClientAssertion(
+          signingKey.key,
+          asserting.keyId ?? signingKey.keyId,
+          asserting.clientId,
+          tokenUrl,
+        ),
+      };
     return requestToken(http, tokenUrl, { ...form, ...assertion }, signal);
   };
 }
 
-async function requestToken(http: IdpHttpClient, tokenUrl: string, form: Record<string, string>, signal: AbortSignal): Promise<IssuedToken> {
+async function requestToken(
+  http: IdpHttpClient,
+  tokenUrl: string,
+  form: Record<string, string>,
+  signal: AbortSignal,
+): Promise<IssuedToken> {
   const answer = await http.request(tokenUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
@@ -49,7 +64,12 @@ async function requestToken(http: IdpHttpClient, tokenUrl: string, form: Record<
     throw new IdpStatusError(refused ? 401 : answer.status, answer.headers);
   }
   const body = answer.jsonOrUndefined();
-  const issued = usableAnswer(body, (value): value is { access_token: string; expires_in: number } => hasStrings('access_token')(value) && typeof value.expires_in === 'number', 'the token request');
+  const issued = usableAnswer(
+    body,
+    (value): value is { access_token: string; expires_in: number } =>
+      hasStrings('access_token')(value) && typeof value.expires_in === 'number',
+    'the token request',
+  );
   return { accessToken: issued.access_token, expiresInSeconds: issued.expires_in };
 }
 

@@ -51,15 +51,23 @@ export interface SecretSlots {
 }
 
 /** Issues a new secret by the semantics above; resolves with it (and its expiry, epoch seconds, `0` = never). */
-export async function rotateWithGrace(slots: SecretSlots, graceSeconds: number): Promise<{ value: string; expiresAt: number }> {
+export async function rotateWithGrace(
+  slots: SecretSlots,
+  graceSeconds: number,
+): Promise<{ value: string; expiresAt: number }> {
   const held = oldestFirst(await slots.list());
   for (const secret of held.slice(0, -1)) await slots.remove(secret);
   const previous = held.slice(-1);
   // Marked before the add: a crash after it must not leave a secret in grace that no sweep looks for.
   if (graceSeconds > 0 && previous.length > 0) await slots.markGrace?.(Date.now() + graceSeconds * 1000);
-  const added = await cleanUpIfApplied(() => slots.add(), () => removeUnknown(slots, previous));
+  const added = await cleanUpIfApplied(
+    () => slots.add(),
+    () => removeUnknown(slots, previous),
+  );
   if (!added.value) {
-    await (added.id ? slots.remove({ id: added.id, createdAt: Number.NaN }) : removeUnknown(slots, previous)).catch(() => undefined);
+    await (added.id ? slots.remove({ id: added.id, createdAt: Number.NaN }) : removeUnknown(slots, previous)).catch(
+      () => undefined,
+    );
     throw new IdpError('The identity provider added a secret without returning it; the old secret still works.');
   }
   if (graceSeconds <= 0) {
@@ -79,7 +87,12 @@ export async function rotateWithGrace(slots: SecretSlots, graceSeconds: number):
  * (epoch milliseconds). The newest secret is never removed. Returns how many it removed itself, so replicas sweeping
  * at once report each secret once.
  */
-export async function retireSupersededSecrets(held: HeldSecret[], graceSeconds: number, now: number, remove: (secret: HeldSecret) => Promise<boolean | void>): Promise<number> {
+export async function retireSupersededSecrets(
+  held: HeldSecret[],
+  graceSeconds: number,
+  now: number,
+  remove: (secret: HeldSecret) => Promise<boolean | void>,
+): Promise<number> {
   const sorted = oldestFirst(held);
   let retired = 0;
   for (let index = 0; index < sorted.length - 1; index++) {
@@ -91,10 +104,15 @@ export async function retireSupersededSecrets(held: HeldSecret[], graceSeconds: 
 }
 
 /** The token endpoint authentication methods that use a client secret (RFC 7591 §2). */
-const SECRET_AUTH_METHODS: ReadonlySet<string> = new Set(['client_secret_basic', 'client_secret_post', 'client_secret_jwt']);
+const SECRET_AUTH_METHODS: ReadonlySet<string> = new Set([
+  'client_secret_basic',
+  'client_secret_post',
+  'client_secret_jwt',
+]);
 
 /** Whether a client that authenticates by `tokenEndpointAuthMethod` has a client secret: the one rule, for every driver and route. */
-export const usesClientSecret = (tokenEndpointAuthMethod: string): boolean => SECRET_AUTH_METHODS.has(tokenEndpointAuthMethod);
+export const usesClientSecret = (tokenEndpointAuthMethod: string): boolean =>
+  SECRET_AUTH_METHODS.has(tokenEndpointAuthMethod);
 
 /** `400 invalid_request` when a client's authentication method has no secret to rotate. */
 export function checkHasSecret(tokenEndpointAuthMethod: string): void {
@@ -111,5 +129,7 @@ async function removeUnknown(slots: SecretSlots, previous: HeldSecret[]): Promis
 
 /** Oldest first; the sort is stable, so secrets with equal (or unknown) times keep the IdP's own order. */
 export function oldestFirst(secrets: HeldSecret[]): HeldSecret[] {
-  return [...secrets].sort((a, b) => (Number.isFinite(a.createdAt) && Number.isFinite(b.createdAt) ? a.createdAt - b.createdAt : 0));
+  return [...secrets].sort((a, b) =>
+    Number.isFinite(a.createdAt) && Number.isFinite(b.createdAt) ? a.createdAt - b.createdAt : 0,
+  );
 }

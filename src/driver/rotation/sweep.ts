@@ -44,10 +44,13 @@ export interface GraceSweepSource<Client> {
 }
 
 /** The sweep's steps: the source's own, or else those of the client's slots (one `SecretSlots` per client). */
-function sweepSteps<Client extends object>(source: GraceSweepSource<Client>): Required<Pick<GraceSweepSource<Client>, 'secrets' | 'remove' | 'mark' | 'clearMark'>> {
+function sweepSteps<Client extends object>(
+  source: GraceSweepSource<Client>,
+): Required<Pick<GraceSweepSource<Client>, 'secrets' | 'remove' | 'mark' | 'clearMark'>> {
   const made = new WeakMap<Client, SecretSlots>();
   const slotsOf = (client: Client): SecretSlots => {
-    if (!source.slots) throw new Error('A grace sweep source needs either `slots` or its own secrets, remove, mark and clearMark.');
+    if (!source.slots)
+      throw new Error('A grace sweep source needs either `slots` or its own secrets, remove, mark and clearMark.');
     return made.get(client) ?? made.set(client, source.slots(client)).get(client)!;
   };
   return {
@@ -77,7 +80,10 @@ class SweepBoundReached extends Error {}
  * the secrets are read once more and, if a rotation added one meanwhile, the client is marked again. Without a grace
  * there is nothing to retire and nothing is listed. Resolves with how many secrets this sweep retired itself.
  */
-export function createGraceSweep<Client extends object>(graceSeconds: number, source: GraceSweepSource<Client>): (now: number, options?: SweepOptions) => Promise<number> {
+export function createGraceSweep<Client extends object>(
+  graceSeconds: number,
+  source: GraceSweepSource<Client>,
+): (now: number, options?: SweepOptions) => Promise<number> {
   const steps = sweepSteps(source);
   let resumeAt: string | undefined;
   return async (now, options = {}) => {
@@ -138,7 +144,6 @@ function stillHeld(held: HeldSecret[], graceSeconds: number, now: number): numbe
   }).length;
 }
 
-
 /** Rotation with a grace at an IdP that holds more than one secret per client: the rotation, and the sweep that retires what it left. */
 export interface GraceRotation {
   /** Issues a new secret in `slots` (the client's), resolving with it and its expiry (epoch seconds, `0` = never). */
@@ -148,7 +153,10 @@ export interface GraceRotation {
 }
 
 /** Rotation with `graceSeconds` of grace: `rotate` is `rotateWithGrace` (grace.ts), `sweep` is `createGraceSweep` over `source`. */
-export function graceRotation<Client extends object>(graceSeconds: number, source: GraceSweepSource<Client>): GraceRotation {
+export function graceRotation<Client extends object>(
+  graceSeconds: number,
+  source: GraceSweepSource<Client>,
+): GraceRotation {
   return { rotate: (slots) => rotateWithGrace(slots, graceSeconds), sweep: createGraceSweep(graceSeconds, source) };
 }
 
@@ -166,7 +174,12 @@ export interface MarkSearchOptions<Client> {
  * `createGraceSweep` paging through `markSearchListing`: the driver says how its IdP lists, reads and changes a
  * client, and a client whose mark the sweep cleared moves the next page's offset.
  */
-export function createMarkSearchSweep<Client extends object>(graceSeconds: number, source: MarkSearchOptions<Client> & Omit<GraceSweepSource<Client>, 'page'> & Required<Pick<GraceSweepSource<Client>, 'clearMark'>>): (now: number, options?: SweepOptions) => Promise<number> {
+export function createMarkSearchSweep<Client extends object>(
+  graceSeconds: number,
+  source: MarkSearchOptions<Client> &
+    Omit<GraceSweepSource<Client>, 'page'> &
+    Required<Pick<GraceSweepSource<Client>, 'clearMark'>>,
+): (now: number, options?: SweepOptions) => Promise<number> {
   const listing = markSearchListing(source);
   return createGraceSweep<Client>(graceSeconds, {
     ...source,
@@ -195,7 +208,13 @@ function markSearchListing<Client extends object>(options: MarkSearchOptions<Cli
       if (searchable) {
         try {
           const found = await options.list(first, pageSize, true);
-          return { clients: found.filter(isOwned), next: () => (found.length < pageSize ? undefined : String(first + found.filter((client) => !unmarked.has(client)).length)) };
+          return {
+            clients: found.filter(isOwned),
+            next: () =>
+              found.length < pageSize
+                ? undefined
+                : String(first + found.filter((client) => !unmarked.has(client)).length),
+          };
         } catch (error) {
           if (!options.refused(error)) throw error;
           searchable = false;
@@ -204,7 +223,10 @@ function markSearchListing<Client extends object>(options: MarkSearchOptions<Cli
       }
       const listed = await options.list(first, pageSize, false);
       if (listed.length < pageSize) searchable ??= true;
-      return { clients: listed.filter(isOwned), next: () => (listed.length < pageSize ? undefined : String(first + listed.length)) };
+      return {
+        clients: listed.filter(isOwned),
+        next: () => (listed.length < pageSize ? undefined : String(first + listed.length)),
+      };
     },
     cleared: (client) => void unmarked.add(client),
   };

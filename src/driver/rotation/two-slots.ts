@@ -29,8 +29,15 @@ export interface CurrentAndRotatedSecrets<Client> {
  * Rotation with `graceSeconds` of grace in this model: `rotate(client)` issues a new current secret (`rotateWithGrace`
  * over the client's two slots), `sweep` retires the rotated secrets whose grace ended, paging through `listing`.
  */
-export function currentAndRotatedSecrets<Client extends object>(graceSeconds: number, secrets: CurrentAndRotatedSecrets<Client>, listing: MarkSearchOptions<Client>): Omit<GraceRotation, 'rotate'> & { rotate(client: Client): Promise<{ value: string; expiresAt: number }> } {
-  return { rotate: (client) => rotateWithGrace(currentAndRotatedSlots(secrets, client), graceSeconds), sweep: currentAndRotatedSweep(graceSeconds, secrets, listing) };
+export function currentAndRotatedSecrets<Client extends object>(
+  graceSeconds: number,
+  secrets: CurrentAndRotatedSecrets<Client>,
+  listing: MarkSearchOptions<Client>,
+): Omit<GraceRotation, 'rotate'> & { rotate(client: Client): Promise<{ value: string; expiresAt: number }> } {
+  return {
+    rotate: (client) => rotateWithGrace(currentAndRotatedSlots(secrets, client), graceSeconds),
+    sweep: currentAndRotatedSweep(graceSeconds, secrets, listing),
+  };
 }
 
 /** A client's secrets in this model: `rotated` (its creation unknown) when it holds one, then `current`. */
@@ -67,10 +74,15 @@ function currentAndRotatedSlots<Client>(secrets: CurrentAndRotatedSecrets<Client
  * the mark existed ends all the same); the rotated secret's successor is the current one, so its grace runs from the
  * current secret's creation. The listing carries the secrets; every change is one IdP call.
  */
-function currentAndRotatedSweep<Client extends object>(graceSeconds: number, secrets: CurrentAndRotatedSecrets<Client>, listing: MarkSearchOptions<Client>): GraceRotation['sweep'] {
+function currentAndRotatedSweep<Client extends object>(
+  graceSeconds: number,
+  secrets: CurrentAndRotatedSecrets<Client>,
+  listing: MarkSearchOptions<Client>,
+): GraceRotation['sweep'] {
   return createMarkSearchSweep<Client>(graceSeconds, {
     ...listing,
-    graceEndsAt: (client) => (secrets.graceMark(client) === 'true' || secrets.held(client).hasRotated ? Number.NaN : undefined),
+    graceEndsAt: (client) =>
+      secrets.graceMark(client) === 'true' || secrets.held(client).hasRotated ? Number.NaN : undefined,
     secrets: async (client, fresh) => heldSecrets(secrets, fresh ? await secrets.reread(client) : client),
     remove: async (client) => void (await secrets.removeRotated(client)),
     mark: async (client) => void (await secrets.writeGraceMark(client, true)),
