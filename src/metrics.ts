@@ -84,23 +84,24 @@ export function countEvents(events: BridgeEvents, metrics: BridgeMetrics): void 
 
 /** Counts and times every driver operation, by driver, operation and outcome. */
 export function driverMetrics(metrics: BridgeMetrics): DriverObserver {
-  const duration = boundLabels((driver: string, operation: string) => metrics.driverDuration.labels(driver, operation));
-  const outcomes = boundLabels((driver: string, operation: string, outcome: string) =>
-    metrics.driverOperations.labels(driver, operation, outcome),
-  );
   return {
-    async around({ driver, operation }, proceed) {
-      const stopTimer = duration(driver.name, operation).startTimer();
-      try {
-        const result = await proceed();
-        outcomes(driver.name, operation, 'success').inc();
-        return result;
-      } catch (error) {
-        outcomes(driver.name, operation, error instanceof BridgeError ? error.code : 'server_error').inc();
-        throw error;
-      } finally {
-        stopTimer();
-      }
+    observe(driver, operation) {
+      const duration = metrics.driverDuration.labels(driver.name, operation);
+      const succeeded = metrics.driverOperations.labels(driver.name, operation, 'success');
+      const failed = boundLabels((outcome: string) => metrics.driverOperations.labels(driver.name, operation, outcome));
+      return async (proceed) => {
+        const stopTimer = duration.startTimer();
+        try {
+          const result = await proceed();
+          succeeded.inc();
+          return result;
+        } catch (error) {
+          failed(error instanceof BridgeError ? error.code : 'server_error').inc();
+          throw error;
+        } finally {
+          stopTimer();
+        }
+      };
     },
   };
 }

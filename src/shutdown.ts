@@ -52,19 +52,21 @@ export function trackDriverCalls(logger: Logger): DriverCallTracker {
   };
   return {
     observer: {
-      async around({ driver, operation }, proceed) {
+      observe(driver, operation) {
         // Closing the driver is the shutdown's own last step, not a call it waits for.
-        if (operation === 'close') return proceed();
-        pending += 1;
-        try {
-          const result = await proceed();
-          if (operation === 'registerClient' && cut)
-            await undoCutRegistration(driver, result as RegisteredClientWithSecret);
-          return result;
-        } finally {
-          pending -= 1;
-          if (pending === 0) for (const wake of waiters.splice(0)) wake();
-        }
+        if (operation === 'close') return (proceed) => proceed();
+        const registers = operation === 'registerClient';
+        return async (proceed) => {
+          pending += 1;
+          try {
+            const result = await proceed();
+            if (registers && cut) await undoCutRegistration(driver, result as RegisteredClientWithSecret);
+            return result;
+          } finally {
+            pending -= 1;
+            if (pending === 0) for (const wake of waiters.splice(0)) wake();
+          }
+        };
       },
     },
     markRequestsCut: () => {

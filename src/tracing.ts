@@ -101,23 +101,25 @@ function requestSpans(tracer: Tracer): RequestHandler {
 
 function driverSpans(tracer: Tracer): DriverObserver {
   return {
-    around({ driver, operation }, proceed) {
-      const span = tracer.startSpan(`${driver.name} ${operation}`, {
-        attributes: { 'dcr.driver': driver.name, 'dcr.operation': operation },
-      });
-      const active = trace.setSpan(context.active(), span).setValue(driverKey, driver.name);
-      return context.with(active, proceed).then(
-        (result) => {
-          span.end();
-          return result;
-        },
-        (error: unknown) => {
-          span.setStatus({ code: SpanStatusCode.ERROR });
-          span.setAttribute('dcr.error', error instanceof BridgeError ? error.code : 'server_error');
-          span.end();
-          throw error;
-        },
-      );
+    observe(driver, operation) {
+      const name = `${driver.name} ${operation}`;
+      const attributes = { 'dcr.driver': driver.name, 'dcr.operation': operation };
+      return (proceed) => {
+        const span = tracer.startSpan(name, { attributes });
+        const active = trace.setSpan(context.active(), span).setValue(driverKey, driver.name);
+        return context.with(active, proceed).then(
+          (result) => {
+            span.end();
+            return result;
+          },
+          (error: unknown) => {
+            span.setStatus({ code: SpanStatusCode.ERROR });
+            span.setAttribute('dcr.error', error instanceof BridgeError ? error.code : 'server_error');
+            span.end();
+            throw error;
+          },
+        );
+      };
     },
   };
 }

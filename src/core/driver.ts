@@ -10,20 +10,16 @@ import {
   type DriverOperation,
 } from '../driver/contract.js';
 
-/** One call of a driver operation, as an observer sees it. */
-export interface DriverCall {
-  /** The complete driver, without observers: what an observer calls to act on its own (shutdown's undo). */
-  readonly driver: DcrDriver;
-  readonly operation: DriverOperation;
-  readonly args: readonly unknown[];
-}
+/** What runs around one call of an operation: it runs `proceed` exactly once and returns (or throws) what it gave. */
+export type AroundCall = (proceed: () => Promise<unknown>) => Promise<unknown>;
 
 /**
- * Something that watches every driver call (a metric, a span, the shutdown's count of pending calls). `around` runs
- * `proceed` exactly once and returns (or throws) what it gave.
+ * Something that watches every driver call (a metric, a span, the shutdown's count of pending calls). `observe` runs
+ * once per operation as the driver is wrapped, so what is the same for every call (label children, span names) is
+ * resolved there and not on each call; `driver` is the complete driver without observers (shutdown's undo calls it).
  */
 export interface DriverObserver {
-  around(call: DriverCall, proceed: () => Promise<unknown>): Promise<unknown>;
+  observe(driver: DcrDriver, operation: DriverOperation): AroundCall;
 }
 
 /**
@@ -67,13 +63,11 @@ export function wrapDriver(implementation: DriverImplementation, observers: read
   for (const operation of driverOperations) {
     const call = complete[operation] as ((...args: unknown[]) => Promise<unknown>) | undefined;
     if (call === undefined) continue;
+    const arounds = observers.map((observer) => observer.observe(complete, operation));
     wrapped[operation] = (...args: unknown[]): Promise<unknown> => {
-      const seen: DriverCall = { driver: complete, operation, args };
-      const run = observers.reduceRight<() => Promise<unknown>>(
-        (proceed, observer) => () => observer.around(seen, proceed),
-        () => call(...args),
-      );
-      return run();
+      const step = (index: number): Promise<unknown> =>
+        index === arounds.length ? call(...args) : arounds[index]!(() => step(index + 1));
+      return step(0);
     };
   }
   return wrapped as unknown as DcrDriver;

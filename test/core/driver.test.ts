@@ -96,7 +96,10 @@ describe('the driver the bridge serves', () => {
       await call(...argumentsOf[operation]);
     }
     assert.deepEqual(calls, [...driverOperations]);
-    const counted = (await metrics.driverOperations.get()).values.map((value) => value.labels.operation);
+    // Each operation's label children exist from the wrap on; a call counts one success.
+    const counted = (await metrics.driverOperations.get()).values
+      .filter((value) => value.labels.outcome === 'success' && value.value === 1)
+      .map((value) => value.labels.operation);
     assert.deepEqual([...counted].sort(), [...driverOperations].sort());
     const spans = exporter.getFinishedSpans().map((span) => span.name);
     for (const operation of driverOperations)
@@ -108,7 +111,7 @@ describe('the driver the bridge serves', () => {
     const implementation = recordingDriver([]);
     delete (implementation as Partial<DriverImplementation>).listOpenRegistrations;
     delete (implementation as Partial<DriverImplementation>).fetchDiscoveryDocument;
-    const driver = wrapDriver(implementation, [{ around: (_call, proceed) => proceed() }]);
+    const driver = wrapDriver(implementation, [{ observe: () => (proceed) => proceed() }]);
     assert.equal(driver.listOpenRegistrations, undefined);
     assert.equal(driver.fetchDiscoveryDocument, undefined);
     assert.equal(typeof driver.getClient, 'function');
@@ -117,7 +120,7 @@ describe('the driver the bridge serves', () => {
   it('runs the observers in order, the first outermost, each around the one call', async () => {
     const seen: string[] = [];
     const observer = (name: string): DriverObserver => ({
-      async around({ operation }, proceed) {
+      observe: (_driver, operation) => async (proceed) => {
         seen.push(`${name} before ${operation}`);
         const result = await proceed();
         seen.push(`${name} after ${operation}`);
