@@ -75,6 +75,30 @@ export interface RotatedSecret {
   clientSecretExpiresAt: number;
 }
 
+/**
+ * One secret of a client, as the multiple-credentials calls list it (Konnect `GET /{id}/secrets`): metadata only,
+ * never the value.
+ */
+export interface ClientSecretInfo {
+  /**
+   * The IdP's own id for the secret where it has one (Okta `ocs…`, Entra `keyId`, Cognito `ClientSecretId`), otherwise
+   * a stable id that reveals nothing about the secret. It never changes while the secret lives.
+   */
+  secretId: string;
+  clientId: string;
+  /** `INACTIVE` where the IdP keeps a deactivated secret (Okta); it no longer works. */
+  status: 'ACTIVE' | 'INACTIVE';
+  /** Epoch seconds, when the IdP tells. */
+  createdAt?: number;
+  /** Epoch seconds, for a secret that ends (one kept for a rotation grace). */
+  expiresAt?: number;
+}
+
+/** What `addSecret` gives: the new secret's metadata and its value, shown this once. */
+export interface AddedClientSecret extends ClientSecretInfo {
+  clientSecret: string;
+}
+
 /** An API the client is granted access to (Konnect `add_registration` / `remove_registration`). */
 export interface ApiAccess {
   /** The API's audience / identifier at the IdP, when the portal sent one. */
@@ -133,6 +157,21 @@ export interface DcrDriver {
    */
   rotateSecret(clientId: string): Promise<RotatedSecret>;
   /**
+   * Multiple credentials: the client's secrets, metadata only. Same not-found rule as `getClient`. A secret kept for a
+   * rotation grace is listed with its `expiresAt`, so the sweep and this list agree on what exists.
+   */
+  listSecrets?(clientId: string): Promise<ClientSecretInfo[]>;
+  /**
+   * One more working secret, the others untouched. The IdP's limit reached is a `ConflictError` naming the limit,
+   * with nothing created. If the answer is lost after the IdP acted, no secret nobody holds is left behind.
+   */
+  addSecret?(clientId: string): Promise<AddedClientSecret>;
+  /**
+   * That secret stops working at the IdP before this resolves. An id already gone resolves (idempotent); the
+   * client's last working secret is a `ConflictError` and is never removed.
+   */
+  revokeSecret?(clientId: string, secretId: string): Promise<void>;
+  /**
    * The periodic sweep: retires every old secret of this bridge's clients whose grace ended before `now`
    * (epoch milliseconds). Reads creation times from the IdP, so it needs no state and is safe in several
    * replicas. Returns how many secrets it retired. Drivers without `rotationGrace` return 0. `options` bounds the
@@ -165,6 +204,9 @@ export const driverOperations = [
   'updateClient',
   'deleteClient',
   'rotateSecret',
+  'listSecrets',
+  'addSecret',
+  'revokeSecret',
   'retireExpiredSecrets',
   'listOpenRegistrations',
   'fetchDiscoveryDocument',
