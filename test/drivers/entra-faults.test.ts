@@ -20,7 +20,7 @@ import {
   type MatrixTarget,
 } from '../support/fault-matrix.js';
 import { completeDriver } from '../../src/core/driver.js';
-import { lostAnswerTests } from '../support/multiple-credentials.js';
+import { addSecretOperation, lostAnswerTests, revokeSecretOperation } from '../support/multiple-credentials.js';
 
 // On a virtual clock shared with the emulator's latency: no cell waits in real time; one Retry-After: 1 wait fits the
 // budget; the long timeout also bounds MSAL's and fetch's own real-time ones, so a loaded machine times out no cell.
@@ -139,6 +139,8 @@ describe('entra driver fault matrix', () => {
       },
     },
     rotationOperation(target, [ROUTES.readByAppId, ROUTES.addPassword, ROUTES.removePassword]),
+    addSecretOperation(target, [ROUTES.readByAppId, ROUTES.addPassword]),
+    revokeSecretOperation(target, [ROUTES.readByAppId, ROUTES.removePassword]),
     {
       name: 'readiness',
       routes: [ROUTES.list],
