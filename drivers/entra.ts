@@ -32,6 +32,7 @@ import {
   answerUnread,
   AttemptScope,
   carryFailure,
+  checkHasSecret,
   cleanUpIfApplied,
   createAdminCall,
   deleteOwned,
@@ -424,6 +425,7 @@ export function createEntraDriver(options: EntraDriverOptions): DriverImplementa
 
   async function addApplicationPassword(clientId: string): Promise<AddedClientSecret> {
     const app = await ownedApplication(clientId);
+    checkHasSecret(toRegisteredClient(app).metadata.tokenEndpointAuthMethod);
     if (collectionEntries(app) >= GRAPH_COLLECTION_LIMIT)
       throw secretLimitReached(
         `Entra holds at most ${GRAPH_COLLECTION_LIMIT} entries across an application's collections, its secrets among them`,

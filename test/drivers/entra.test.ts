@@ -12,7 +12,7 @@ import request from 'supertest';
 import { createDriverFromEnv, createEntraDriver, type EntraCredential } from '../../drivers/entra.js';
 import type { DcrDriver, DriverSettings } from '../../src/driver/contract.js';
 import { ConfigurationError } from '../../src/env.js';
-import { ClientNotFoundError, IdpError } from '../../src/errors.js';
+import { ClientNotFoundError, IdpError, InvalidRequestError } from '../../src/errors.js';
 import { serviceMetadata, testDriver, webMetadata } from '../conformance/driver-suite.js';
 import { startEntraEmulator, type EntraEmulator } from '../emulators/entra.js';
 import { createTestApp } from '../support/app.js';
@@ -406,6 +406,17 @@ describe('entra multiple credentials: the application passwordCredentials', () =
     limit: 1200,
     limitWords: /Entra holds at most 1200 entries across an application's collections, its secrets among them/,
     fillToLimit: async (clientId) => entra.fillCollections(clientId),
+  });
+
+  it('a public client is refused an added secret (400), as it is refused a rotation', async () => {
+    const client = await driver.registerClient(
+      webMetadata({ tokenEndpointAuthMethod: 'none', grantTypes: ['authorization_code'] }),
+      { portal: 'konnect' },
+    );
+    const before = entra.clientState();
+    await assert.rejects(driver.addSecret!(client.clientId), (error: unknown) => error instanceof InvalidRequestError);
+    assert.deepEqual(entra.clientState(), before);
+    await driver.deleteClient(client.clientId);
   });
 
   it("a secret's id is Entra's keyId, and it is listed with the password's creation and end", async () => {
