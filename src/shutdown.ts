@@ -78,7 +78,7 @@ export function trackDriverCalls(logger: Logger): DriverCallTracker {
 
 export interface ShutdownDependencies {
   server: http.Server;
-  calls: DriverCallTracker;
+  calls: Pick<DriverCallTracker, 'markRequestsCut' | 'settled'>;
   graceSeconds: number;
   /** How long, after the grace, the driver calls of cut requests may still take: the retry budget plus one timeout. */
   settleMs: number;
