@@ -17,6 +17,8 @@ import { compiledMain, ensureBuilt } from '../support/built.js';
 import { clientCredentialsWork, describeCompiledBridge } from './compiled-bridge.js';
 
 const staffKey = 'staff-portal-key-0123456789';
+/** `${NAME}` as the file writes it: read from the bridge's environment. */
+const fromEnv = (name: string): string => `\${${name}}`;
 
 /** Two local connections; the suite's own key (DCR_API_KEYS, which it sets) is read into `partners` by `${…}`. */
 function twoLocalConnections(dir: string): string {
@@ -27,11 +29,11 @@ function twoLocalConnections(dir: string): string {
       'connections:',
       '  - name: partners',
       '    driver: local',
-      '    api_keys: ${DCR_API_KEYS}',
+      `    api_keys: ${fromEnv('DCR_API_KEYS')}`,
       '  - name: staff',
       '    driver: local',
       '    path: /',
-      '    api_keys: [ "${STAFF_KEY}" ]',
+      `    api_keys: [ "${fromEnv('STAFF_KEY')}" ]`,
       '',
     ].join('\n'),
   );
@@ -140,7 +142,7 @@ describe('npm start with a bad DCR_CONFIG_FILE', () => {
     assert.match(missing.stderr, /^DCR_CONFIG_FILE must name a readable file: .* \(no such file or directory\)\n$/);
 
     const incomplete = await startWith(
-      'connections:\n  - name: partners\n    driver: okta\n    api_keys: partners-portal-key-01\n    settings: { OKTA_API_TOKEN: "${OKTA_KEY}" }\n',
+      `connections:\n  - name: partners\n    driver: okta\n    api_keys: partners-portal-key-01\n    settings: { OKTA_API_TOKEN: "${fromEnv('OKTA_KEY')}" }\n`,
     );
     assert.equal(incomplete.code, 1);
     assert.match(incomplete.stderr, /^connection partners: settings\.OKTA_ORG_URL is required: .*\n$/);
