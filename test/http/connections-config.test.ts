@@ -62,7 +62,7 @@ describe('DCR_CONFIG_FILE', () => {
     assert.equal(loadConnections({}), undefined);
   });
 
-  it('reads each connection: driver, path (default /<name>), keys, settings with ${VAR} and VAR_FILE, readiness', () => {
+  it('reads each connection: driver, path (default /<name>), keys, settings with VAR references (and VAR_FILE), readiness', () => {
     const tokenFile = join(dir, 'okta-token');
     writeFileSync(tokenFile, 'token-from-a-file\n');
     const loaded = load(two, {
