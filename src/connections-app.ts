@@ -17,7 +17,7 @@ import type { Registry } from 'prom-client';
 import { closeApp, createBridge, type AppOptions, type Bridge } from './app.js';
 import { writeAuditTrail } from './audit.js';
 import type { AuditDestination } from './config.js';
-import type { Connection } from './connections.js';
+import { inConnection, type Connection } from './connections.js';
 import type { DriverObserver } from './core/driver.js';
 import type { DriverImplementation } from './driver/contract.js';
 import { NotFoundError } from './errors.js';
@@ -146,7 +146,12 @@ export function createConnectionsApp(
       ...(options.now ? { now: options.now } : {}),
     };
     // The audit trail is the root's, so every record gets the connection's name on one stream.
-    const bridge = createBridge({ ...connection.config, auditLog: undefined }, implementation, appOptions);
+    let bridge: Bridge;
+    try {
+      bridge = createBridge({ ...connection.config, auditLog: undefined }, implementation, appOptions);
+    } catch (error) {
+      throw inConnection(connection, error, 'app');
+    }
     return { connection, bridge, events, logger, metrics };
   });
 

@@ -297,3 +297,18 @@ export function loadConnections(env: Env): ConnectionsConfig | undefined {
   // The process-wide settings are the environment's, the same whichever connection they were read with.
   return { config: read[0]!.processConfig, connections };
 }
+
+/**
+ * A refusal raised while a connection's driver or app is built, as the one line naming the connection and the
+ * setting: the driver reads only the connection's settings, so its variables are always `settings.…`; the app's are
+ * the connection's own settings when it set them, else the environment's.
+ */
+export function inConnection(connection: Connection, error: unknown, source: 'driver' | 'app'): unknown {
+  if (!(error instanceof ConfigurationError)) return error;
+  const { variable } = error;
+  const setHere = source === 'driver' || variable in connection.driverEnv;
+  return new ConfigurationError(
+    `connection ${connection.name}: ${setHere ? 'settings.' : ''}${variable}`,
+    error.message.slice(variable.length + 1),
+  );
+}

@@ -10,7 +10,7 @@ import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { closeApp, createBridge } from './app.js';
 import { loadConfig, type BridgeConfig } from './config.js';
-import { loadConnections, type Connection, type ConnectionsConfig } from './connections.js';
+import { inConnection, loadConnections, type Connection, type ConnectionsConfig } from './connections.js';
 import { createConnectionsApp } from './connections-app.js';
 import { ConfigurationError } from './env.js';
 import type { DriverImplementation } from './driver/contract.js';
@@ -110,6 +110,8 @@ async function startConnections(io: ProcessIo, { config, connections }: Connecti
     events: BridgeEvents;
     calls: DriverCallTracker;
   }[] = [];
+  // What the drivers built so far hold (a local IdP's files and timers) is released when the start gives up.
+  const closeDrivers = () => Promise.allSettled(loaded.map(({ implementation }) => implementation.close?.()));
   for (const connection of connections) {
     const events = new BridgeEvents();
     const connectionLogger = logger.child({ connection: connection.name });
@@ -117,23 +119,26 @@ async function startConnections(io: ProcessIo, { config, connections }: Connecti
       connection.driverName,
       connection.driverEnv,
       driverSettingsOf(connection.config, events, connectionLogger),
-    ).catch((error: unknown) => {
-      throw inConnection(connection, error);
+    ).catch(async (error: unknown) => {
+      await closeDrivers();
+      throw inConnection(connection, error, 'driver');
     });
     loaded.push({ connection, implementation, events, calls: trackDriverCalls(connectionLogger) });
   }
   const tracingModule = config.tracing ? await import('./tracing.js') : undefined;
   const tracing = await tracingModule?.startTracing();
-  const app = createConnectionsApp(loaded, {
-    logger,
-    metrics: createMetrics({ processMetrics: true }),
-    ...(tracing && tracingModule
-      ? { tracing, tracingForConnection: (name: string) => tracingModule.tracingForConnection(tracing, name) }
-      : {}),
-    driverObservers: (connection) => [loaded.find((entry) => entry.connection === connection)!.calls.observer],
-    eventsFor: (connection) => loaded.find((entry) => entry.connection === connection)!.events,
-    ...(config.auditLog ? { auditLog: config.auditLog } : {}),
-  });
+  const app = buildOrRelease(closeDrivers, () =>
+    createConnectionsApp(loaded, {
+      logger,
+      metrics: createMetrics({ processMetrics: true }),
+      ...(tracing && tracingModule
+        ? { tracing, tracingForConnection: (name: string) => tracingModule.tracingForConnection(tracing, name) }
+        : {}),
+      driverObservers: (connection) => [loaded.find((entry) => entry.connection === connection)!.calls.observer],
+      eventsFor: (connection) => loaded.find((entry) => entry.connection === connection)!.events,
+      ...(config.auditLog ? { auditLog: config.auditLog } : {}),
+    }),
+  );
   return {
     config,
     logger,
@@ -184,11 +189,14 @@ function driverSettingsOf(
   };
 }
 
-/** A driver's refusal of its settings, as the one line naming the connection and the setting. */
-function inConnection(connection: Connection, error: unknown): unknown {
-  if (!(error instanceof ConfigurationError)) return error;
-  const where = `connection ${connection.name}: settings.${error.variable}`;
-  return new ConfigurationError(where, error.message.slice(error.variable.length + 1));
+/** `build()`, or, when it throws, `release()` first (the drivers already built) and then the error. */
+function buildOrRelease<T>(release: () => Promise<unknown>, build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    void release();
+    throw error;
+  }
 }
 
 async function serve(io: ProcessIo, started: Started): Promise<void> {
