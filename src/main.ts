@@ -1,7 +1,8 @@
 /**
  * `npm start`: read the configuration, build the driver, serve both portal dialects over HTTP or HTTPS, sweep
- * expired rotation grace periods, and shut down gracefully on SIGTERM/SIGINT. A bad variable stops the start with
- * one line naming it.
+ * expired rotation grace periods, and shut down gracefully on SIGTERM/SIGINT. With DCR_CONFIG_FILE, the same for
+ * each connection of the file (src/connections.ts), behind one listener (src/connections-app.ts). A bad variable or
+ * file stops the start with one line naming it.
  */
 import { realpathSync } from 'node:fs';
 import type { RequestListener } from 'node:http';
