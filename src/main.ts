@@ -21,7 +21,7 @@ import { createLogger, type Logger } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { loadDriver } from './drivers.js';
 import { createBridgeServer } from './server.js';
-import { prepareShutdown, trackDriverCalls, type DriverCallTracker } from './shutdown.js';
+import { combinedCallTrackers, prepareShutdown, trackDriverCalls, type DriverCallTracker } from './shutdown.js';
 import { startSecretSweep } from './sweep.js';
 
 /** What the start reads and writes of its process: the real ones when node runs this file, a test's own otherwise. */
@@ -151,12 +151,7 @@ async function startConnections(io: ProcessIo, { config, connections }: Connecti
         driver: bridge.driver.name,
       })),
     },
-    calls: {
-      markRequestsCut: () => {
-        for (const { calls } of loaded) calls.markRequestsCut();
-      },
-      settled: () => Promise.all(loaded.map(({ calls }) => calls.settled())).then(() => undefined),
-    },
+    calls: combinedCallTrackers(loaded.map(({ calls }) => calls)),
     settleMs: Math.max(...connections.map(({ config: c }) => c.idpRetryBudgetMs + c.idpTimeoutMs)),
     startBackgroundWork: () => {
       const sweeps = app.connections.map(({ connection, bridge, events, logger: connectionLogger }) =>

@@ -76,6 +76,18 @@ export function trackDriverCalls(logger: Logger): DriverCallTracker {
   };
 }
 
+/** Several connections' trackers as one (DCR_CONFIG_FILE): a shutdown cuts the requests of all, and waits for all. */
+export function combinedCallTrackers(
+  trackers: readonly Pick<DriverCallTracker, 'markRequestsCut' | 'settled'>[],
+): Pick<DriverCallTracker, 'markRequestsCut' | 'settled'> {
+  return {
+    markRequestsCut: () => {
+      for (const tracker of trackers) tracker.markRequestsCut();
+    },
+    settled: () => Promise.all(trackers.map((tracker) => tracker.settled())).then(() => undefined),
+  };
+}
+
 export interface ShutdownDependencies {
   server: http.Server;
   calls: Pick<DriverCallTracker, 'markRequestsCut' | 'settled'>;
