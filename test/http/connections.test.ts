@@ -90,6 +90,7 @@ connections:
     settings:
       OKTA_ORG_URL: ${okta.emulator.url}
       OKTA_API_TOKEN: ${ref('OKTA_TOKEN')}
+      DCR_ROTATION_GRACE_SECONDS: 3600
   - name: down
     driver: okta
     readiness: reported
@@ -156,6 +157,11 @@ connections:
       assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
       const newSecret = rotated.body.client_secret as string;
       assert.equal(await secretWorks(name, clientId, newSecret), true);
+      assert.equal(
+        await secretWorks(name, clientId, secret),
+        name === 'okta',
+        "only okta's connection sets a rotation grace: its old secret stays valid, the local ones' do not",
+      );
       assert.equal((await portal(name, 'DELETE', `/clients/${encodeURIComponent(clientId)}`)).status, 204);
       assert.equal(await secretWorks(name, clientId, newSecret), false);
 
