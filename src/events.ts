@@ -34,6 +34,8 @@ export interface AuditRecord {
   /** ISO 8601. */
   time: string;
   requestId?: string;
+  /** The connection (DCR_CONFIG_FILE) the request or sweep belongs to; absent with one connection from the environment. */
+  connection?: string;
   /** The key's name (`name:key` in DCR_API_KEYS) or its fingerprint; never the key. */
   apiKey?: string;
   dialect?: 'api7' | 'konnect' | 'dcr';
