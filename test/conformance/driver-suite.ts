@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import type { ClientMetadata, DcrDriver, DriverSettings } from '../../src/driver/contract.js';
-import { type BridgeError, ClientNotFoundError } from '../../src/errors.js';
+import { type BridgeError, ClientNotFoundError, ConflictError } from '../../src/errors.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 
 export interface DriverHarness {
@@ -372,6 +372,8 @@ export function testDriver(options: DriverConformanceOptions): void {
     options.additionalTests?.(() => harness);
   });
 
+  multipleCredentials(options);
+
   describe(`${options.name} driver rotation with a grace period`, () => {
     let harness: DriverHarness;
     before(async () => {
@@ -413,6 +415,197 @@ export function testDriver(options: DriverConformanceOptions): void {
         true,
         'new secret survives the sweep',
       );
+    });
+  });
+}
+
+/** The three multiple-credentials operations, when the driver has them (a driver without them answers `501`). */
+function secretsOf(
+  driver: DcrDriver,
+): Required<Pick<DcrDriver, 'listSecrets' | 'addSecret' | 'revokeSecret'>> | undefined {
+  const { listSecrets, addSecret, revokeSecret } = driver;
+  if (!listSecrets || !addSecret || !revokeSecret) return undefined;
+  return { listSecrets, addSecret, revokeSecret };
+}
+
+/** Adds secrets until the IdP's limit refuses one (at most `bound`), and returns the refusal. */
+async function addUntilRefused(
+  secrets: Required<Pick<DcrDriver, 'addSecret'>>,
+  clientId: string,
+  bound = 20,
+): Promise<{ added: string[]; refusal: unknown }> {
+  const added: string[] = [];
+  for (let attempt = 0; attempt < bound; attempt++) {
+    try {
+      added.push((await secrets.addSecret(clientId)).clientSecret);
+    } catch (refusal) {
+      return { added, refusal };
+    }
+  }
+  assert.fail(`no limit within ${bound} secrets`);
+}
+
+/**
+ * Multiple credentials (Konnect's `allow_multiple_credentials`): list, add and revoke, checked at the IdP's token
+ * endpoint; the limit and the last secret refused with nothing created or deleted; a foreign client untouchable.
+ */
+function multipleCredentials(options: DriverConformanceOptions): void {
+  describe(`${options.name} driver multiple credentials`, () => {
+    let harness: DriverHarness;
+    let secrets: ReturnType<typeof secretsOf>;
+    before(async () => {
+      harness = await options.start({ rotationGraceSeconds: 0 });
+      secrets = secretsOf(harness.driver);
+    });
+    after(async () => {
+      await harness?.stop();
+    });
+    const supported = (t: { skip(message: string): void }): boolean => {
+      if (secrets === undefined) t.skip(`the ${options.name} driver has no multiple-credentials operations`);
+      return secrets !== undefined;
+    };
+
+    it('lists the registration secret by a stable id that says nothing of its value, metadata only', async (t) => {
+      if (!supported(t)) return;
+      const client = await harness.driver.registerClient(serviceMetadata(), { portal: 'konnect' });
+      const listed = await secrets!.listSecrets(client.clientId);
+      assert.equal(listed.length, 1);
+      const [only] = listed;
+      assert.equal(only!.clientId, client.clientId);
+      assert.equal(only!.status, 'ACTIVE');
+      assert.ok(only!.secretId.length > 0);
+      assert.ok(!JSON.stringify(listed).includes(client.clientSecret), 'no value in the list');
+      assert.ok(!client.clientSecret.includes(only!.secretId) && !only!.secretId.includes(client.clientSecret));
+      if (only!.createdAt !== undefined)
+        assert.ok(Math.abs(only!.createdAt - Date.now() / 1000) < 300, 'epoch seconds');
+      assert.deepEqual(await secrets!.listSecrets(client.clientId), listed, 'the same id while the secret lives');
+    });
+
+    it('adds a secret that works beside the first, then revoking the first refuses it at once and keeps the second', async (t) => {
+      if (!supported(t)) return;
+      const client = await harness.driver.registerClient(serviceMetadata(), { portal: 'konnect' });
+      const [first] = await secrets!.listSecrets(client.clientId);
+      const added = await secrets!.addSecret(client.clientId);
+      assert.equal(added.clientId, client.clientId);
+      assert.notEqual(added.clientSecret, client.clientSecret);
+      assert.notEqual(added.secretId, first!.secretId);
+      assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), true, 'the first still works');
+      assert.equal(await harness.secretWorks(client.clientId, added.clientSecret), true, 'the added one works');
+      const listed = await secrets!.listSecrets(client.clientId);
+      assert.deepEqual(listed.map((secret) => secret.secretId).sort(), [first!.secretId, added.secretId].sort());
+      assert.ok(!JSON.stringify(listed).includes(added.clientSecret), 'no value in the list');
+      await secrets!.revokeSecret(client.clientId, first!.secretId);
+      assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), false, 'revoked: refused at once');
+      assert.equal(await harness.secretWorks(client.clientId, added.clientSecret), true, 'the second keeps working');
+      const left = await secrets!.listSecrets(client.clientId);
+      assert.deepEqual(
+        left.filter((secret) => secret.status === 'ACTIVE').map((secret) => secret.secretId),
+        [added.secretId],
+      );
+      await secrets!.revokeSecret(client.clientId, first!.secretId);
+      assert.equal(
+        await harness.secretWorks(client.clientId, added.clientSecret),
+        true,
+        'a revoke of a gone id is a no-op',
+      );
+    });
+
+    it('refuses past the IdP limit naming it, creating nothing; refuses the last secret, deleting nothing', async (t) => {
+      if (!supported(t)) return;
+      const client = await harness.driver.registerClient(serviceMetadata(), { portal: 'konnect' });
+      const { added, refusal } = await addUntilRefused(secrets!, client.clientId);
+      assert.ok(refusal instanceof ConflictError, `the limit is a ConflictError, got ${String(refusal)}`);
+      assert.match(refusal.message, /\d/, 'the refusal names the limit');
+      const listedAtLimit = await secrets!.listSecrets(client.clientId);
+      assert.equal(listedAtLimit.length, added.length + 1, 'the refused add created nothing');
+      const stateAtLimit = await harness.idpState?.();
+      await rejectsWith(secrets!.addSecret(client.clientId), ConflictError);
+      assert.deepEqual(await harness.idpState?.(), stateAtLimit, 'nothing changed at the IdP');
+      for (const value of [client.clientSecret, ...added])
+        assert.equal(await harness.secretWorks(client.clientId, value), true);
+      for (const secret of listedAtLimit.slice(1)) await secrets!.revokeSecret(client.clientId, secret.secretId);
+      const [last] = await secrets!.listSecrets(client.clientId);
+      const stateWithOne = await harness.idpState?.();
+      await rejectsWith(secrets!.revokeSecret(client.clientId, last!.secretId), ConflictError);
+      assert.deepEqual(await secrets!.listSecrets(client.clientId), [last], 'the last secret is kept');
+      assert.deepEqual(await harness.idpState?.(), stateWithOne, 'nothing changed at the IdP');
+      assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), true, 'and it still works');
+    });
+
+    it('rotating a client that holds several secrets leaves only the new one', async (t) => {
+      if (!supported(t)) return;
+      const client = await harness.driver.registerClient(serviceMetadata(), { portal: 'konnect' });
+      const added = await secrets!.addSecret(client.clientId);
+      const rotated = await harness.driver.rotateSecret(client.clientId);
+      assert.equal(await harness.secretWorks(client.clientId, rotated.clientSecret), true);
+      assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), false);
+      assert.equal(await harness.secretWorks(client.clientId, added.clientSecret), false);
+      const listed = await secrets!.listSecrets(client.clientId);
+      assert.equal(listed.filter((secret) => secret.status === 'ACTIVE').length, 1);
+    });
+
+    it('an unknown client is client_not_found for list, add and revoke', async (t) => {
+      if (!supported(t)) return;
+      const unknown = 'no-such-client-0123456789';
+      await rejectsWith(secrets!.listSecrets(unknown), ClientNotFoundError);
+      await rejectsWith(secrets!.addSecret(unknown), ClientNotFoundError);
+      await rejectsWith(secrets!.revokeSecret(unknown, 'no-such-secret'), ClientNotFoundError);
+    });
+
+    it("a foreign client's secrets are untouchable: list, add and revoke are client_not_found, the IdP unchanged", async (t) => {
+      if (!supported(t)) return;
+      if (!harness.seedForeignClient || !harness.idpState) return t.skip('this harness cannot seed a foreign client');
+      const foreign = await harness.seedForeignClient();
+      const worked = await harness.secretWorks(foreign.clientId, foreign.clientSecret);
+      const before = await harness.idpState();
+      await rejectsWith(secrets!.listSecrets(foreign.clientId), ClientNotFoundError);
+      await rejectsWith(secrets!.addSecret(foreign.clientId), ClientNotFoundError);
+      await rejectsWith(secrets!.revokeSecret(foreign.clientId, 'any-secret-id'), ClientNotFoundError);
+      assert.deepEqual(await harness.idpState(), before, 'nothing changed at the IdP');
+      assert.equal(await harness.secretWorks(foreign.clientId, foreign.clientSecret), worked);
+    });
+
+    describe('through the bridge HTTP surface', () => {
+      let bridge: TestApp;
+      before(async () => {
+        bridge = await createTestApp(harness.driver);
+      });
+      after(async () => {
+        await bridge?.close();
+      });
+
+      it('Konnect: create, add a second, both work, revoke the first (refused, second works), the limit and the last secret are 409', async (t) => {
+        if (!supported(t)) return;
+        const key = (test: request.Test) => test.set('X-API-Key', bridge.apiKey);
+        const created = await key(request(bridge.app).post('/'))
+          .send({ client_name: 'creds', grant_types: ['bearer'], portal_id: 'p' })
+          .expect(201);
+        const clientId = created.body.client_id as string;
+        const first = created.body.client_secret as string;
+        const listed = await key(request(bridge.app).get(`/${clientId}/secrets`)).expect(200);
+        const [firstId] = (listed.body.secrets as { secret_id: string }[]).map((secret) => secret.secret_id);
+        const second = await key(request(bridge.app).post(`/${clientId}/secrets`)).expect(201);
+        assert.equal(second.body.client_id, clientId);
+        assert.equal(await harness.secretWorks(clientId, first), true);
+        assert.equal(await harness.secretWorks(clientId, second.body.client_secret as string), true);
+        await key(request(bridge.app).delete(`/${clientId}/secrets/${firstId}`)).expect(204);
+        await key(request(bridge.app).delete(`/${clientId}/secrets/${firstId}`)).expect(204);
+        assert.equal(await harness.secretWorks(clientId, first), false);
+        assert.equal(await harness.secretWorks(clientId, second.body.client_secret as string), true);
+        const { refusal } = await addUntilRefused(secrets!, clientId);
+        assert.ok(refusal instanceof ConflictError);
+        const countAtLimit = (await secrets!.listSecrets(clientId)).length;
+        const limited = await key(request(bridge.app).post(`/${clientId}/secrets`)).expect(409);
+        assert.equal(limited.body.error, 'conflict');
+        assert.equal((await secrets!.listSecrets(clientId)).length, countAtLimit, 'the 409 created nothing');
+        for (const secret of (await secrets!.listSecrets(clientId)).slice(1))
+          await key(request(bridge.app).delete(`/${clientId}/secrets/${secret.secretId}`)).expect(204);
+        const [last] = await secrets!.listSecrets(clientId);
+        const refusedLast = await key(request(bridge.app).delete(`/${clientId}/secrets/${last!.secretId}`)).expect(409);
+        assert.equal(refusedLast.body.error, 'conflict');
+        assert.equal((await secrets!.listSecrets(clientId)).length, 1);
+        await key(request(bridge.app).get(`/no-such-client/secrets`)).expect(404);
+      });
     });
   });
 }

@@ -398,3 +398,65 @@ export function rotationOperation(
     },
   };
 }
+
+/**
+ * `add secret` (multiple credentials): on success the new secret works beside the old one, and they are the two the
+ * IdP accepts. On failure the old secret still works and is the only one: after a lost answer the IdP may have made a
+ * secret nobody holds, which the driver must not leave behind.
+ */
+export function addSecretOperation(
+  target: MatrixTarget,
+  routes: string[],
+): MatrixOperation<{ client: RegisteredClientWithSecret; added?: string }> {
+  return {
+    name: 'add secret',
+    routes,
+    prepare: async () => ({ client: await target.register() }),
+    run: async (context) => {
+      context.added = (await target.driver().addSecret!(context.client.clientId)).clientSecret;
+    },
+    async verify({ client, added }, { succeeded }) {
+      const idp = target.idp();
+      assert.equal(await idp.secretWorks(client.clientId, client.clientSecret), true, 'the old secret keeps working');
+      if (succeeded) {
+        assert.equal(await idp.secretWorks(client.clientId, added!), true, 'the added secret works');
+        assert.equal(idp.workingSecretCount(client.clientId), 2, 'two working secrets, both held by the caller');
+      } else {
+        assert.equal(idp.workingSecretCount(client.clientId), 1, 'a failed add leaves no secret nobody holds');
+      }
+      await target.cleanUp(client.clientId);
+    },
+  };
+}
+
+/**
+ * `revoke secret` (multiple credentials): on success the revoked secret is refused and the other works. On failure
+ * the other still works and repeating the revoke succeeds (after a lost answer the secret is already gone, and the
+ * repeat is the `204` of an id already gone).
+ */
+export function revokeSecretOperation(
+  target: MatrixTarget,
+  routes: string[],
+): MatrixOperation<{ client: RegisteredClientWithSecret; kept: string; revokedId: string }> {
+  return {
+    name: 'revoke secret',
+    routes,
+    prepare: async () => {
+      const client = await target.register();
+      const driver = target.driver();
+      const kept = await driver.addSecret!(client.clientId);
+      const first = (await driver.listSecrets!(client.clientId)).find((secret) => secret.secretId !== kept.secretId);
+      assert.ok(first, 'the registration secret is listed');
+      return { client, kept: kept.clientSecret, revokedId: first.secretId };
+    },
+    run: ({ client, revokedId }) => target.driver().revokeSecret!(client.clientId, revokedId),
+    async verify({ client, kept, revokedId }, { succeeded }) {
+      const idp = target.idp();
+      assert.equal(await idp.secretWorks(client.clientId, kept), true, 'the other secret keeps working');
+      if (!succeeded) await target.driver().revokeSecret!(client.clientId, revokedId);
+      assert.equal(await idp.secretWorks(client.clientId, client.clientSecret), false, 'the revoked secret is refused');
+      assert.equal(idp.workingSecretCount(client.clientId), 1, 'one working secret left, the one kept');
+      await target.cleanUp(client.clientId);
+    },
+  };
+}
