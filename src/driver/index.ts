@@ -6,7 +6,14 @@
  */
 
 // The contract (contract.ts): what a driver module writes.
-export type { ClientMetadata, DriverFactory, DriverImplementation, RegisteredClient } from './contract.js';
+export type {
+  AddedClientSecret,
+  ClientMetadata,
+  ClientSecretInfo,
+  DriverFactory,
+  DriverImplementation,
+  RegisteredClient,
+} from './contract.js';
 
 // The IdP call (call/): timeouts, retries, the one failure classifier, the pooled HTTP client, tokens, SDK hooks.
 export { createAdminCall, type AdminCallSettings } from './call/admin-call.js';
