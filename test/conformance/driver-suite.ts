@@ -12,7 +12,9 @@ import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import type { ClientMetadata, DcrDriver, DriverSettings } from '../../src/driver/contract.js';
 import { type BridgeError, ClientNotFoundError, ConflictError } from '../../src/errors.js';
+import type { RequestListener } from 'node:http';
 import { createTestApp, type TestApp } from '../support/app.js';
+import { konnectContract } from '../support/konnect-contract.js';
 
 export interface DriverHarness {
   driver: DcrDriver;
@@ -80,6 +82,9 @@ export async function rejectsWith(
 }
 
 export function testDriver(options: DriverConformanceOptions): void {
+  // Every Konnect answer of the HTTP flows below is judged by Kong's contract (test/support/konnect-contract.ts).
+  const contract = konnectContract();
+  after(() => contract.assertNoViolations());
   describe(`${options.name} driver conformance`, () => {
     let harness: DriverHarness;
     let driver: DcrDriver;
@@ -201,15 +206,17 @@ export function testDriver(options: DriverConformanceOptions): void {
 
     describe('through the bridge HTTP surface', () => {
       let bridge: TestApp;
+      let app: RequestListener;
       before(async () => {
         bridge = await createTestApp(driver);
+        app = contract.judge(bridge.app);
       });
       after(async () => {
         await bridge?.close();
       });
 
       it('API7: register, read, update, rotate and delete round-trip with RFC 7591 bodies', async () => {
-        const created = await request(bridge.app)
+        const created = await request(app)
           .post('/clients')
           .set('X-API-Key', bridge.apiKey)
           .send({
@@ -226,10 +233,10 @@ export function testDriver(options: DriverConformanceOptions): void {
         assert.equal(typeof secret, 'string');
         assert.equal(Number.isInteger(created.body.client_id_issued_at), true);
         assert.ok(secretExpiryIsValid(created.body.client_secret_expires_at as number));
-        const read = await request(bridge.app).get(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(200);
+        const read = await request(app).get(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(200);
         assert.equal(read.body.client_secret, undefined);
         assert.deepEqual(read.body.redirect_uris, ['https://portal.example.com/cb']);
-        const updated = await request(bridge.app)
+        const updated = await request(app)
           .put(`/clients/${clientId}`)
           .set('X-API-Key', bridge.apiKey)
           .send({
@@ -240,20 +247,20 @@ export function testDriver(options: DriverConformanceOptions): void {
           })
           .expect(200);
         assert.deepEqual(updated.body.redirect_uris, ['https://portal.example.com/new']);
-        const rotated = await request(bridge.app)
+        const rotated = await request(app)
           .post(`/clients/${clientId}/rotate-secret`)
           .set('X-API-Key', bridge.apiKey)
           .expect(200);
         assert.notEqual(rotated.body.client_secret, secret);
         assert.equal(await harness.secretWorks(clientId, rotated.body.client_secret as string), true);
-        await request(bridge.app).delete(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
-        await request(bridge.app).delete(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
-        const gone = await request(bridge.app).get(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(404);
+        await request(app).delete(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
+        await request(app).delete(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
+        const gone = await request(app).get(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(404);
         assert.equal(gone.body.error, 'client_not_found');
       });
 
       it('Konnect: register, update_application, new-secret and delete work end to end', async () => {
-        const created = await request(bridge.app)
+        const created = await request(app)
           .post('/')
           .set('X-API-Key', bridge.apiKey)
           .send({
@@ -270,7 +277,7 @@ export function testDriver(options: DriverConformanceOptions): void {
           client_secret: string;
         };
         assert.equal(await harness.secretWorks(clientId, secret), true);
-        await request(bridge.app)
+        await request(app)
           .post(`/${clientId}/event-hook`)
           .set('X-API-Key', bridge.apiKey)
           .send({ event_type: 'update_application', redirect_uris: ['https://konnect.example.com/changed'] })
@@ -278,20 +285,20 @@ export function testDriver(options: DriverConformanceOptions): void {
         assert.deepEqual((await driver.getClient(clientId)).metadata.redirectUris, [
           'https://konnect.example.com/changed',
         ]);
-        const rotated = await request(bridge.app)
+        const rotated = await request(app)
           .post(`/${clientId}/new-secret`)
           .set('X-API-Key', bridge.apiKey)
           .set('Content-Type', 'application/json')
           .expect(200);
         assert.equal(rotated.body.client_id, clientId);
         assert.equal(await harness.secretWorks(clientId, rotated.body.client_secret as string), true);
-        await request(bridge.app).delete(`/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
-        await request(bridge.app).delete(`/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
+        await request(app).delete(`/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
+        await request(app).delete(`/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
       });
 
       it('invalid metadata is invalid_client_metadata and creates nothing at the IdP', async () => {
         const before = harness.ownedClientIds ? (await harness.ownedClientIds()).length : undefined;
-        const response = await request(bridge.app)
+        const response = await request(app)
           .post('/clients')
           .set('X-API-Key', bridge.apiKey)
           .send({
@@ -317,16 +324,16 @@ export function testDriver(options: DriverConformanceOptions): void {
           response_types: ['code'],
         };
         const attempts: Array<[string, request.Test]> = [
-          ['API7 read', key(request(bridge.app).get(`/clients/${id}`))],
-          ['API7 update', key(request(bridge.app).put(`/clients/${id}`)).send(hostile)],
-          ['API7 rotate', key(request(bridge.app).post(`/clients/${id}/rotate-secret`))],
-          ['API7 delete', key(request(bridge.app).delete(`/clients/${id}`))],
-          ['Konnect new-secret', key(request(bridge.app).post(`/${id}/new-secret`))],
-          ['Konnect delete', key(request(bridge.app).delete(`/${id}`))],
+          ['API7 read', key(request(app).get(`/clients/${id}`))],
+          ['API7 update', key(request(app).put(`/clients/${id}`)).send(hostile)],
+          ['API7 rotate', key(request(app).post(`/clients/${id}/rotate-secret`))],
+          ['API7 delete', key(request(app).delete(`/clients/${id}`))],
+          ['Konnect new-secret', key(request(app).post(`/${id}/new-secret`))],
+          ['Konnect delete', key(request(app).delete(`/${id}`))],
           ...['update_application', 'add_registration', 'remove_registration'].map(
             (eventType): [string, request.Test] => [
               `Konnect ${eventType}`,
-              key(request(bridge.app).post(`/${id}/event-hook`)).send({
+              key(request(app).post(`/${id}/event-hook`)).send({
                 event_type: eventType,
                 redirect_uris: hostile.redirect_uris,
                 api_product_version_id: 'conformance-product',
@@ -343,12 +350,12 @@ export function testDriver(options: DriverConformanceOptions): void {
       });
 
       it('an unknown client is 404 client_not_found in both dialects, Konnect registration events included', async () => {
-        const api7 = await request(bridge.app)
+        const api7 = await request(app)
           .post('/clients/no-such-client/rotate-secret')
           .set('X-API-Key', bridge.apiKey)
           .expect(404);
         assert.equal(api7.body.error, 'client_not_found');
-        const konnect = await request(bridge.app)
+        const konnect = await request(app)
           .post('/no-such-client/new-secret')
           .set('X-API-Key', bridge.apiKey)
           .expect(404);
@@ -359,7 +366,7 @@ export function testDriver(options: DriverConformanceOptions): void {
             redirect_uris: ['https://konnect.example.com/cb'],
             api_product_version_id: 'v1',
           };
-          const event = await request(bridge.app)
+          const event = await request(app)
             .post('/no-such-client/event-hook')
             .set('X-API-Key', bridge.apiKey)
             .send(body);
@@ -372,7 +379,7 @@ export function testDriver(options: DriverConformanceOptions): void {
     options.additionalTests?.(() => harness);
   });
 
-  multipleCredentials(options);
+  multipleCredentials(options, contract);
 
   describe(`${options.name} driver rotation with a grace period`, () => {
     let harness: DriverHarness;
@@ -449,7 +456,7 @@ async function addUntilRefused(
  * Multiple credentials (Konnect's `allow_multiple_credentials`): list, add and revoke, checked at the IdP's token
  * endpoint; the limit and the last secret refused with nothing created or deleted; a foreign client untouchable.
  */
-function multipleCredentials(options: DriverConformanceOptions): void {
+function multipleCredentials(options: DriverConformanceOptions, contract: ReturnType<typeof konnectContract>): void {
   describe(`${options.name} driver multiple credentials`, () => {
     let harness: DriverHarness;
     let secrets: ReturnType<typeof secretsOf>;
@@ -567,8 +574,10 @@ function multipleCredentials(options: DriverConformanceOptions): void {
 
     describe('through the bridge HTTP surface', () => {
       let bridge: TestApp;
+      let app: RequestListener;
       before(async () => {
         bridge = await createTestApp(harness.driver);
+        app = contract.judge(bridge.app);
       });
       after(async () => {
         await bridge?.close();
@@ -577,34 +586,34 @@ function multipleCredentials(options: DriverConformanceOptions): void {
       it('Konnect: create, add a second, both work, revoke the first (refused, second works), the limit and the last secret are 409', async (t) => {
         if (!supported(t)) return;
         const key = (test: request.Test) => test.set('X-API-Key', bridge.apiKey);
-        const created = await key(request(bridge.app).post('/'))
+        const created = await key(request(app).post('/'))
           .send({ client_name: 'creds', grant_types: ['bearer'], portal_id: 'p' })
           .expect(201);
         const clientId = created.body.client_id as string;
         const first = created.body.client_secret as string;
-        const listed = await key(request(bridge.app).get(`/${clientId}/secrets`)).expect(200);
+        const listed = await key(request(app).get(`/${clientId}/secrets`)).expect(200);
         const [firstId] = (listed.body.secrets as { secret_id: string }[]).map((secret) => secret.secret_id);
-        const second = await key(request(bridge.app).post(`/${clientId}/secrets`)).expect(201);
+        const second = await key(request(app).post(`/${clientId}/secrets`)).expect(201);
         assert.equal(second.body.client_id, clientId);
         assert.equal(await harness.secretWorks(clientId, first), true);
         assert.equal(await harness.secretWorks(clientId, second.body.client_secret as string), true);
-        await key(request(bridge.app).delete(`/${clientId}/secrets/${firstId}`)).expect(204);
-        await key(request(bridge.app).delete(`/${clientId}/secrets/${firstId}`)).expect(204);
+        await key(request(app).delete(`/${clientId}/secrets/${firstId}`)).expect(204);
+        await key(request(app).delete(`/${clientId}/secrets/${firstId}`)).expect(204);
         assert.equal(await harness.secretWorks(clientId, first), false);
         assert.equal(await harness.secretWorks(clientId, second.body.client_secret as string), true);
         const { refusal } = await addUntilRefused(secrets!, clientId);
         assert.ok(refusal instanceof ConflictError);
         const countAtLimit = (await secrets!.listSecrets(clientId)).length;
-        const limited = await key(request(bridge.app).post(`/${clientId}/secrets`)).expect(409);
+        const limited = await key(request(app).post(`/${clientId}/secrets`)).expect(409);
         assert.equal(limited.body.error, 'conflict');
         assert.equal((await secrets!.listSecrets(clientId)).length, countAtLimit, 'the 409 created nothing');
         for (const secret of (await secrets!.listSecrets(clientId)).slice(1))
-          await key(request(bridge.app).delete(`/${clientId}/secrets/${secret.secretId}`)).expect(204);
+          await key(request(app).delete(`/${clientId}/secrets/${secret.secretId}`)).expect(204);
         const [last] = await secrets!.listSecrets(clientId);
-        const refusedLast = await key(request(bridge.app).delete(`/${clientId}/secrets/${last!.secretId}`)).expect(409);
+        const refusedLast = await key(request(app).delete(`/${clientId}/secrets/${last!.secretId}`)).expect(409);
         assert.equal(refusedLast.body.error, 'conflict');
         assert.equal((await secrets!.listSecrets(clientId)).length, 1);
-        await key(request(bridge.app).get(`/no-such-client/secrets`)).expect(404);
+        await key(request(app).get(`/no-such-client/secrets`)).expect(404);
       });
     });
   });
