@@ -16,6 +16,7 @@ import { startFlags } from '../../scripts/start-arguments.js';
 import { startBridgeProcess, until, type BridgeProcess } from '../fleet/bridge-process.js';
 import { compiledMain } from '../support/built.js';
 import { freeLoopbackPort } from '../support/free-port.js';
+import { konnectContract } from '../support/konnect-contract.js';
 
 /** One IdP as the suite needs it: the variables that point the bridge at it, and a real token request. */
 export interface ProcessIdp {
@@ -25,6 +26,8 @@ export interface ProcessIdp {
   issuer(publicUrl: string): string;
   /** Whether the IdP's token endpoint authenticates this client secret now. */
   secretWorks(publicUrl: string, clientId: string, secret: string): Promise<boolean>;
+  /** Secrets a client may hold at once, when the driver has the multiple-credentials calls (the 409 names it). */
+  maxSecrets?: number;
   stop(): Promise<void>;
 }
 
@@ -119,6 +122,8 @@ export function describeCompiledBridge(name: string, startIdp: () => Promise<Pro
     let idp: ProcessIdp | undefined;
     let bridge: BridgeProcess | undefined;
     let url = '';
+    // Every answer of a Konnect call, read over HTTP from the compiled bridge, is judged by Kong's contract.
+    const contract = konnectContract();
 
     const call = async (
       method: string,
@@ -135,11 +140,9 @@ export function describeCompiledBridge(name: string, startIdp: () => Promise<Pro
         ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
       });
       const text = await response.text();
-      return {
-        status: response.status,
-        headers: response.headers,
-        body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
-      };
+      const body = text === '' ? undefined : (JSON.parse(text) as Record<string, unknown>);
+      contract.check(method, new URL(`${url}${path}`).pathname, response.status, body);
+      return { status: response.status, headers: response.headers, body: body ?? {} };
     };
     const portal = (method: string, path: string, body?: unknown) =>
       call(method, path, { apiKey, ...(body !== undefined ? { body } : {}) });
@@ -166,6 +169,7 @@ export function describeCompiledBridge(name: string, startIdp: () => Promise<Pro
     after(async () => {
       await bridge?.stop();
       await idp?.stop();
+      contract.assertNoViolations();
     });
 
     it("runs as npm start runs it: node with the start script's flags on the compiled entry point", () => {
@@ -267,6 +271,43 @@ export function describeCompiledBridge(name: string, startIdp: () => Promise<Pro
       assert.equal((await portal('DELETE', `/${encodeURIComponent(clientId)}`)).status, 204);
       assert.equal((await portal('DELETE', `/${encodeURIComponent(clientId)}`)).status, 204);
       assert.equal(await secretWorks(clientId, newSecret), false);
+    });
+
+    it('Konnect multiple credentials: create, add a second, both work, revoke the first (refused, second works), the limit and the last secret are 409', async (t) => {
+      const created = await portal('POST', '/', {
+        client_name: 'two credentials',
+        grant_types: ['bearer'],
+        portal_id: 'p',
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const clientId = encodeURIComponent(created.body.client_id as string);
+      const first = created.body.client_secret as string;
+      const listed = await portal('GET', `/${clientId}/secrets`);
+      if (listed.status === 501) return t.skip(`the ${name} driver has no multiple-credentials calls`);
+      assert.equal(listed.status, 200, JSON.stringify(listed.body));
+      const [firstId] = (listed.body.secrets as { secret_id: string }[]).map((secret) => secret.secret_id);
+      const limit = idp!.maxSecrets!;
+      const second = await portal('POST', `/${clientId}/secrets`);
+      assert.equal(second.status, 201, JSON.stringify(second.body));
+      const secondSecret = second.body.client_secret as string;
+      assert.equal(await secretWorks(created.body.client_id as string, first), true, 'the first works');
+      assert.equal(await secretWorks(created.body.client_id as string, secondSecret), true, 'the second works');
+      assert.equal((await portal('DELETE', `/${clientId}/secrets/${firstId}`)).status, 204);
+      assert.equal(await secretWorks(created.body.client_id as string, first), false, 'the revoked one is refused');
+      assert.equal(await secretWorks(created.body.client_id as string, secondSecret), true, 'the second still works');
+      for (let held = 1; held < limit; held++)
+        assert.equal((await portal('POST', `/${clientId}/secrets`)).status, 201, `secret ${held + 1} of ${limit}`);
+      const refused = await portal('POST', `/${clientId}/secrets`);
+      assert.equal(refused.status, 409, JSON.stringify(refused.body));
+      assert.match(refused.body.error_description as string, new RegExp(`at most ${limit} secrets`));
+      const atLimit = (await portal('GET', `/${clientId}/secrets`)).body.secrets as { secret_id: string }[];
+      assert.equal(atLimit.length, limit, 'the 409 created nothing');
+      for (const secret of atLimit.slice(1))
+        assert.equal((await portal('DELETE', `/${clientId}/secrets/${secret.secret_id}`)).status, 204);
+      const last = await portal('DELETE', `/${clientId}/secrets/${atLimit[0]!.secret_id}`);
+      assert.equal(last.status, 409, JSON.stringify(last.body));
+      assert.equal(((await portal('GET', `/${clientId}/secrets`)).body.secrets as unknown[]).length, 1, 'it is kept');
+      assert.equal((await portal('DELETE', `/${clientId}`)).status, 204);
     });
 
     it("standard DCR: discovery at the root and at the issuer's paths names the bridge's registration endpoint", async () => {
