@@ -283,7 +283,7 @@ export function describeCompiledBridge(name: string, startIdp: () => Promise<Pro
       const clientId = encodeURIComponent(created.body.client_id as string);
       const first = created.body.client_secret as string;
       const listed = await portal('GET', `/${clientId}/secrets`);
-      if (listed.status === 501) return t.skip(`the ${name} driver has no multiple-credentials calls`);
+      if (listed.status === 501) return t.skip(`the driver in front of ${name} has no multiple-credentials calls`);
       assert.equal(listed.status, 200, JSON.stringify(listed.body));
       const [firstId] = (listed.body.secrets as { secret_id: string }[]).map((secret) => secret.secret_id);
       const limit = idp!.maxSecrets!;

@@ -10,6 +10,7 @@ import type {
   ClientMetadata,
   DcrDriver,
   DriverCapabilities,
+  DriverImplementation,
   RegisteredClient,
   RegisteredClientWithSecret,
   RegistrationContext,
@@ -183,4 +184,18 @@ export class MemoryDriver implements DcrDriver {
   async close(): Promise<void> {
     this.closed = true;
   }
+}
+
+/** The memory driver as a driver module without the multiple-credentials operations would write it. */
+export function singleSecretDriver(memory: MemoryDriver): DriverImplementation {
+  return {
+    name: 'single',
+    capabilities: memory.capabilities,
+    registerClient: (metadata, context) => memory.registerClient(metadata, context),
+    getClient: (clientId) => memory.getClient(clientId),
+    updateClient: (clientId, metadata, changes) => memory.updateClient(clientId, metadata, changes),
+    deleteClient: (clientId) => memory.deleteClient(clientId),
+    rotateSecret: (clientId) => memory.rotateSecret(clientId),
+    checkReadiness: () => memory.checkReadiness(),
+  };
 }
