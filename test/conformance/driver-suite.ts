@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
-import type { ClientMetadata, DcrDriver, DriverSettings } from '../../src/driver/contract.js';
+import type { ClientMetadata, ClientSecretInfo, DcrDriver, DriverSettings } from '../../src/driver/contract.js';
 import { type BridgeError, ClientNotFoundError, ConflictError } from '../../src/errors.js';
 import type { RequestListener } from 'node:http';
 import { createTestApp, type TestApp } from '../support/app.js';
@@ -402,8 +402,16 @@ export function testDriver(options: DriverConformanceOptions): void {
           'no grace capability: rotation is immediate',
         );
         assert.equal(await driver.retireExpiredSecrets(Date.now() + (GRACE_SECONDS + 1) * 1000), 0);
+        if (driver.listSecrets)
+          assert.equal((await driver.listSecrets(client.clientId)).length, 1, 'the list shows the one new secret');
         return;
       }
+      // A secret kept for the grace is listed with the grace's end, and the sweep and the list agree on what exists.
+      const endsWithGrace = (secret: ClientSecretInfo) =>
+        secret.expiresAt !== undefined && Math.abs(secret.expiresAt - (Date.now() / 1000 + GRACE_SECONDS)) < 300;
+      const listedInGrace = await driver.listSecrets?.(client.clientId);
+      if (listedInGrace)
+        assert.equal(listedInGrace.filter(endsWithGrace).length, 1, 'the old secret, with its expires_at');
       assert.equal(
         await harness.secretWorks(client.clientId, client.clientSecret),
         true,
@@ -412,6 +420,11 @@ export function testDriver(options: DriverConformanceOptions): void {
       assert.equal(await driver.retireExpiredSecrets(Date.now()), 0, 'nothing is retired before the grace ends');
       assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), true);
       assert.ok((await driver.retireExpiredSecrets(Date.now() + (GRACE_SECONDS + 1) * 1000)) >= 1);
+      const listedAfter = await driver.listSecrets?.(client.clientId);
+      if (listedInGrace && listedAfter) {
+        assert.equal(listedAfter.filter(endsWithGrace).length, 0, 'the swept secret is no longer listed');
+        assert.equal(listedAfter.length, listedInGrace.length - 1);
+      }
       assert.equal(
         await harness.secretWorks(client.clientId, client.clientSecret),
         false,
