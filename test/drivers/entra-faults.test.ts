@@ -20,7 +20,8 @@ import {
   type MatrixTarget,
 } from '../support/fault-matrix.js';
 import { completeDriver } from '../../src/core/driver.js';
-import { addSecretOperation, lostAnswerTests, revokeSecretOperation } from '../support/multiple-credentials.js';
+import { lostAnswerTests } from '../support/multiple-credentials.js';
+import { addSecretOperation, revokeSecretOperation } from '../support/fault-matrix.js';
 
 // On a virtual clock shared with the emulator's latency: no cell waits in real time; one Retry-After: 1 wait fits the
 // budget; the long timeout also bounds MSAL's and fetch's own real-time ones, so a loaded machine times out no cell.

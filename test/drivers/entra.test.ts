@@ -73,6 +73,7 @@ testDriver({
       ownedClientIds: async () => entra.ownedClientIds(),
       seedForeignClient: async () => entra.seedForeignClient(),
       idpState: async () => entra.clientState(),
+      reachSecretLimit: async (clientId) => entra.fillCollections(clientId),
       async stop() {
         await driver.close();
         await entra.stop();

@@ -22,7 +22,8 @@ import {
   type MatrixTarget,
 } from '../support/fault-matrix.js';
 import { completeDriver } from '../../src/core/driver.js';
-import { addSecretOperation, lostAnswerTests, revokeSecretOperation } from '../support/multiple-credentials.js';
+import { lostAnswerTests } from '../support/multiple-credentials.js';
+import { addSecretOperation, revokeSecretOperation } from '../support/fault-matrix.js';
 
 // On the matrix's virtual clock: one Retry-After wait fits the budget; three attempts bound a timeout cell. The long
 // timeout also bounds the SDK's own (real-time) timeout, so a loaded machine never times out a cell.

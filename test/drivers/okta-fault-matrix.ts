@@ -20,7 +20,7 @@ import {
   type MatrixTarget,
 } from '../support/fault-matrix.js';
 import { completeDriver } from '../../src/core/driver.js';
-import { addSecretOperation, revokeSecretOperation } from '../support/multiple-credentials.js';
+import { addSecretOperation, revokeSecretOperation } from '../support/fault-matrix.js';
 
 export const policy = { timeoutMs: 400, baseDelayMs: 5, maxDelayMs: 40, budgetMs: 1000 };
 /**

@@ -7,11 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import type { AddedClientSecret, DcrDriver, RegisteredClientWithSecret } from '../../src/driver/contract.js';
+import type { DcrDriver, RegisteredClientWithSecret } from '../../src/driver/contract.js';
 import { ClientNotFoundError, ConflictError } from '../../src/errors.js';
 import { rejectsWith, serviceMetadata } from '../conformance/driver-suite.js';
 import type { Emulator } from '../emulators/framework.js';
-import type { MatrixOperation, MatrixTarget } from './fault-matrix.js';
 
 export interface CredentialsIdp {
   secretWorks(clientId: string, secret: string): boolean | Promise<boolean>;
@@ -197,63 +196,4 @@ export function lostAnswerTests(target: LostAnswerTarget): void {
     );
     await calm.deleteClient(client.clientId);
   });
-}
-
-/**
- * `addSecret` in the fault matrix (fault-matrix.ts): whatever the fault, the first secret still works, and the client
- * holds exactly the secrets someone holds — the added one when the add succeeded, no other.
- */
-export function addSecretOperation(
-  target: MatrixTarget,
-  routes: string[],
-): MatrixOperation<{ client: RegisteredClientWithSecret; added?: AddedClientSecret }> {
-  return {
-    name: 'add secret',
-    routes,
-    prepare: async () => ({ client: await target.register() }),
-    run: async (context) => {
-      context.added = await target.driver().addSecret!(context.client.clientId);
-    },
-    async verify({ client, added }, { succeeded }) {
-      const idp = target.idp();
-      assert.equal(await idp.secretWorks(client.clientId, client.clientSecret), true, 'the first secret still works');
-      if (succeeded) assert.equal(await idp.secretWorks(client.clientId, added!.clientSecret), true, 'the added works');
-      assert.equal(
-        idp.workingSecretCount(client.clientId),
-        succeeded ? 2 : 1,
-        'no secret nobody holds: the added one after a success, none after a failure',
-      );
-      await target.cleanUp(client.clientId);
-    },
-  };
-}
-
-/**
- * `revokeSecret` in the fault matrix: the other secret works whatever the fault; after a failure the secret is
- * refused or still works, and repeating the revoke without the fault resolves and refuses it.
- */
-export function revokeSecretOperation(
-  target: MatrixTarget,
-  routes: string[],
-): MatrixOperation<{ client: RegisteredClientWithSecret; added: AddedClientSecret; first: string }> {
-  return {
-    name: 'revoke secret',
-    routes,
-    async prepare() {
-      const client = await target.register();
-      const added = await target.driver().addSecret!(client.clientId);
-      const listed = await target.driver().listSecrets!(client.clientId);
-      const first = listed.find((secret) => secret.secretId !== added.secretId)!.secretId;
-      return { client, added, first };
-    },
-    run: ({ client, first }) => target.driver().revokeSecret!(client.clientId, first),
-    async verify({ client, added, first }, { succeeded }) {
-      const idp = target.idp();
-      assert.equal(await idp.secretWorks(client.clientId, added.clientSecret), true, 'the other secret works');
-      if (!succeeded) await target.driver().revokeSecret!(client.clientId, first);
-      assert.equal(await idp.secretWorks(client.clientId, client.clientSecret), false, 'the revoked secret is refused');
-      assert.equal(idp.workingSecretCount(client.clientId), 1);
-      await target.cleanUp(client.clientId);
-    },
-  };
 }
