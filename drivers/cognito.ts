@@ -13,6 +13,7 @@ import type * as CognitoSdk from '@aws-sdk/client-cognito-identity-provider';
 import type { UserPoolClientType } from '@aws-sdk/client-cognito-identity-provider';
 import { ConfigurationError, envValue, requiredEnv } from '../src/env.js';
 import { ConflictError, IdpError, InvalidClientMetadataError } from '../src/errors.js';
+import { fetchDiscoveryJson } from '../src/discovery.js';
 import { withoutUndefined } from '../src/records.js';
 import {
   checkClientId,
@@ -678,6 +679,14 @@ export function createCognitoDriver(options: CognitoDriverOptions): DriverImplem
             : undefined;
         },
         (found) => found.ClientId,
+      ),
+
+    // The pool's issuer is `<endpoint>/<pool id>` (`https://cognito-idp.<region>.amazonaws.com/<pool id>` at AWS).
+    fetchDiscoveryDocument: () =>
+      fetchDiscoveryJson(
+        adminCall.http,
+        `${endpoint.replace(/\/+$/, '')}/${encodeURIComponent(poolId)}/.well-known/openid-configuration`,
+        adminCall.policy.timeoutMs,
       ),
 
     checkReadiness: async () => {

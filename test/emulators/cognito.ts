@@ -360,6 +360,31 @@ export async function startCognitoEmulator(options: CognitoEmulatorOptions = {})
     { spec: false },
   );
 
+  // The pool's OpenID Provider metadata, at `<endpoint>/<pool id>` as at `cognito-idp.<region>.amazonaws.com`; its
+  // OAuth endpoints are the pool domain's, here the emulator's own origin.
+  emulator.route(
+    'GET',
+    `/${userPoolId}/.well-known/openid-configuration`,
+    () => ({
+      status: 200,
+      body: {
+        issuer: `${emulator.url}/${userPoolId}`,
+        authorization_endpoint: `${emulator.url}/oauth2/authorize`,
+        token_endpoint: `${emulator.url}/oauth2/token`,
+        userinfo_endpoint: `${emulator.url}/oauth2/userInfo`,
+        end_session_endpoint: `${emulator.url}/logout`,
+        revocation_endpoint: `${emulator.url}/oauth2/revoke`,
+        jwks_uri: `${emulator.url}/${userPoolId}/.well-known/jwks.json`,
+        response_types_supported: ['code', 'token'],
+        scopes_supported: ['openid', 'email', 'phone', 'profile'],
+        subject_types_supported: ['public'],
+        id_token_signing_alg_values_supported: ['RS256'],
+        token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      },
+    }),
+    { spec: false },
+  );
+
   await emulator.start(options.port ?? 0);
 
   const isMarked = (client: StoredClient) => client.ClientName.startsWith('dcr-bridge,');
