@@ -187,9 +187,11 @@ type SmithyRequest = {
 export function createCognitoDriver(options: CognitoDriverOptions): DriverImplementation {
   const poolId = options.userPoolId;
   const graceSeconds = options.rotationGraceSeconds ?? 0;
+  // Where the SDK sends its calls (its own variables, in its order), for the failure reports and the discovery URL.
   const endpoint =
     options.endpoint ??
     process.env.AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER ??
+    process.env.AWS_ENDPOINT_URL ??
     `https://cognito-idp.${options.region}.amazonaws.com`;
   const adminCall = createAdminCall({ ...options, host: new URL(endpoint).host, describe: describeCognitoError });
   // The SDK's public HTTP hook: every request through the kit's pool with the attempt's abort signal; the SDK's own
@@ -353,11 +355,11 @@ export function createCognitoDriver(options: CognitoDriverOptions): DriverImplem
     };
   }
 
+  /** The mark of a client with this metadata: its registration id and grace `kept`, the standard registration if any. */
   const markFor = (
     metadata: ClientMetadata,
     kept: Pick<NameMark, 'registrationId' | 'graceEndsAt'>,
     registration?: StandardRegistration,
-    accessTokenHash?: string,
   ): NameMark => ({
     ...kept,
     authMethod: metadata.tokenEndpointAuthMethod,
@@ -365,7 +367,7 @@ export function createCognitoDriver(options: CognitoDriverOptions): DriverImplem
     refresh: metadata.grantTypes.includes('refresh_token'),
     open: registration?.openRegistration ?? false,
     native: metadata.applicationType === 'native',
-    ...(registration ? { accessTokenHash: registration.accessTokenHash } : accessTokenHash ? { accessTokenHash } : {}),
+    ...(registration ? { accessTokenHash: registration.accessTokenHash } : {}),
     name: storableName(metadata.clientName),
   });
 
