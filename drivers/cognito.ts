@@ -115,12 +115,15 @@ function markedName(mark: NameMark): string {
   return `${MARK_PREFIX}${[mark.registrationId, flags, mark.graceEndsAt ?? '', mark.accessTokenHash ?? '', mark.name].join(',')}`;
 }
 
-/** The part of `ClientName` a caller's name may use: Cognito's alphabet (others become `_`), within what the mark leaves. */
-function storableName(name: string | undefined): string {
+/**
+ * The part of `ClientName` a caller's name may use: Cognito's alphabet (others become `_`), within what the longest mark
+ * leaves (82 characters; 39 beside a registration token's hash).
+ */
+function storableName(name: string | undefined, withHash: boolean): string {
   if (name === undefined) return '';
   if (name.includes(MARK_PREFIX))
     throw new InvalidClientMetadataError(`The client_name must not contain "${MARK_PREFIX}", the bridge's own mark.`);
-  return name.replace(/[^A-Za-z0-9_ \t+=,.@-]/g, '_').slice(0, NAME_LIMIT - MARK_HEADER_MAX);
+  return name.replace(/[^A-Za-z0-9_ \t+=,.@-]/g, '_').slice(0, NAME_LIMIT - MARK_HEADER_MAX + (withHash ? 0 : 43));
 }
 
 const isOwned = (client: { ClientName?: string | undefined }) => readMark(client.ClientName) !== undefined;
@@ -368,7 +371,7 @@ export function createCognitoDriver(options: CognitoDriverOptions): DriverImplem
     open: registration?.openRegistration ?? false,
     native: metadata.applicationType === 'native',
     ...(registration ? { accessTokenHash: registration.accessTokenHash } : {}),
-    name: storableName(metadata.clientName),
+    name: storableName(metadata.clientName, registration !== undefined),
   });
 
   /**

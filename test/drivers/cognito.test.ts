@@ -122,6 +122,31 @@ testDriver({
       assert.equal(cognito().ownedClientIds().length, before, 'nothing created');
     });
 
+    it('cuts a long name to what the mark leaves, so the mark with a grace end and a token hash fits 128 characters', async () => {
+      const graceful = cognitoDriverFor(cognito(), { rotationGraceSeconds: 600 });
+      try {
+        const long = 'n'.repeat(120);
+        const plain = await graceful.registerClient(serviceMetadata({ clientName: long }), {});
+        assert.equal((await graceful.getClient(plain.clientId)).metadata.clientName, 'n'.repeat(82));
+        const standard = await graceful.registerClient(serviceMetadata({ clientName: long }), {
+          portal: 'standard',
+          registration: { accessTokenHash: 'h'.repeat(43), openRegistration: true },
+        });
+        const read = await graceful.getClient(standard.clientId);
+        assert.equal(read.metadata.clientName, 'n'.repeat(39));
+        assert.deepEqual(read.registration, { accessTokenHash: 'h'.repeat(43), openRegistration: true });
+        for (const client of [plain, standard]) {
+          await graceful.rotateSecret(client.clientId);
+          const name = cognito().client(client.clientId)!.ClientName;
+          assert.match(name, /,\d{10},/, 'the grace end is in the mark');
+          assert.ok(name.length <= 128, `${name.length} characters`);
+          await graceful.deleteClient(client.clientId);
+        }
+      } finally {
+        await graceful.close();
+      }
+    });
+
     it('a client whose name only looks like the mark is not the bridge’s', async () => {
       const seeded = cognito().seedClient('dcr-bridge, hand made');
       await rejectsWith(driver().getClient(seeded.clientId), ClientNotFoundError);
