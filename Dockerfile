@@ -2,7 +2,7 @@
 ARG NODE_IMAGE=node:22-bookworm-slim
 
 # Compiles the TypeScript sources to dist/ with the dev dependencies (typescript, tsx, esbuild), derives dist/spec/ from
-# the API description (scripts/derive-spec.ts) and bundles the Okta and Auth0 SDKs into dist/sdk/
+# the API description (scripts/derive-spec.ts) and bundles the Okta, Auth0 and AWS Cognito SDKs into dist/sdk/
 # (scripts/bundle-sdks.ts, with V8 code caches made by this image's node under the CMD's flags; the next stage
 # installs the same versions from the same lockfile); nothing of this stage ships but dist/.
 FROM ${NODE_IMAGE} AS build

@@ -4,6 +4,7 @@
  * then answers how many admin token requests it has served; stops when the parent disconnects.
  */
 import { auth0DriverEnv, startAuth0Emulator } from '../test/emulators/auth0.js';
+import { cognitoEmulator } from '../test/emulators/cognito.js';
 import { startEntraEmulator } from '../test/emulators/entra.js';
 import { startKeycloakEmulator } from '../test/emulators/keycloak.js';
 import { startOktaEmulator } from '../test/emulators/okta.js';
@@ -80,6 +81,18 @@ const starters: Record<string, () => Promise<Running>> = {
       },
       tokenRequests: () => entra.emulator.requestsTo('POST /:tenant/oauth2/v2.0/token').length,
       stop: () => entra.emulator.stop(),
+    };
+  },
+  async cognito() {
+    const { emulator, driverEnv } = await cognitoEmulator.start({});
+    return {
+      url: emulator.url,
+      bridgeEnv: driverEnv,
+      // The SDK's own variables: the direct path is the AWS SDK too (AWS JSON calls are SigV4-signed).
+      direct: driverEnv,
+      // The driver signs its calls (SigV4); there is no admin token.
+      tokenRequests: () => 0,
+      stop: () => emulator.stop(),
     };
   },
 };

@@ -13,6 +13,7 @@ const driverModules = {
   okta: () => import('../drivers/okta.js'),
   auth0: () => import('../drivers/auth0.js'),
   entra: () => import('../drivers/entra.js'),
+  cognito: () => import('../drivers/cognito.js'),
   // The worked example of docs/writing-a-driver.md: a small generic IdP admin API, and the template of `npm run new-driver`.
   example: () => import('../drivers/example.js'),
 } satisfies Record<string, () => Promise<{ createDriverFromEnv: DriverFactory }>>;

@@ -1,5 +1,6 @@
 /**
- * `npm test`: makes the test CA first (Node reads NODE_EXTRA_CA_CERTS only when a process starts), then runs every
+ * `npm test`: makes the test CA first (Node reads NODE_EXTRA_CA_CERTS only when a process starts), installs moto's server
+ * when a selected test needs it (test/support/moto-server.ts), then runs every
  * `*.test.ts` under test/ with Node's test runner, each file in its own process that trusts the CA.
  */
 import { spawn } from 'node:child_process';
@@ -7,6 +8,7 @@ import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureTestTls } from './emulators/tls.js';
+import { ensureMoto, motoVenv } from './support/moto-server.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const filters = process.argv.slice(2);
@@ -27,6 +29,12 @@ if (files.length === 0) {
   process.exit(1);
 }
 const tls = ensureTestTls();
+// moto's server, for the Cognito driver's tests against it: installed once into a cache outside the clone, here
+// rather than in the test file, so a first install (minutes) never counts against a test file's timeout.
+if (files.some((file) => file.includes('cognito-moto'))) {
+  console.log(`moto's server: ${motoVenv} (installed on first use)`);
+  ensureMoto();
+}
 // Each test file runs in a process of its own with the lean TypeScript loader (test/loader/register.mjs says why not tsx).
 const child = spawn(
   process.execPath,

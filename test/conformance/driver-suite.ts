@@ -8,7 +8,7 @@
  * where they matter.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it as nodeIt } from 'node:test';
 import request from 'supertest';
 import type {
   AddedClientSecret,
@@ -49,6 +49,19 @@ export interface DriverConformanceOptions {
   start(settings: DriverSettings): Promise<DriverHarness>;
   /** Tests only this driver has, run inside the same `describe` with the started harness. */
   additionalTests?(harness: () => DriverHarness): void;
+  /** Changes to the suite's web client for an IdP that cannot hold it as it is (Cognito: no client_credentials beside code). */
+  webMetadata?: Partial<ClientMetadata>;
+  /** The reason to skip a test, by its name, for an IdP server that lacks what it needs (moto's Cognito: no secret API). */
+  skip?(testName: string): string | undefined;
+}
+
+/** `it`, skipping the tests `skip` gives a reason for; the suite's other tests run as written. */
+function skippingIt(skip: DriverConformanceOptions['skip']): typeof nodeIt {
+  const skipping = (name: string, fn: () => Promise<void>) => {
+    const reason = skip?.(name);
+    return reason === undefined ? nodeIt(name, fn) : nodeIt(name, { skip: reason }, fn);
+  };
+  return skipping as unknown as typeof nodeIt;
 }
 
 const GRACE_SECONDS = 3600;
@@ -65,6 +78,10 @@ export function serviceMetadata(overrides: Partial<ClientMetadata> = {}): Client
 }
 
 export function webMetadata(overrides: Partial<ClientMetadata> = {}): ClientMetadata {
+  return webMetadataOf(overrides);
+}
+
+function webMetadataOf(overrides: Partial<ClientMetadata>): ClientMetadata {
   return {
     clientName: 'conformance web client',
     redirectUris: ['https://app.example.com/callback'],
@@ -96,6 +113,9 @@ export function testDriver(options: DriverConformanceOptions): void {
   // Every Konnect answer of the HTTP flows below is judged by Kong's contract (test/support/konnect-contract.ts).
   const contract = konnectContract();
   after(() => contract.assertNoViolations());
+  const it = skippingIt(options.skip);
+  const webMetadata = (overrides: Partial<ClientMetadata> = {}) =>
+    webMetadataOf({ ...options.webMetadata, ...overrides });
   describe(`${options.name} driver conformance`, () => {
     let harness: DriverHarness;
     let driver: DcrDriver;
@@ -502,6 +522,9 @@ async function addOrLimitOfOne(
  * endpoint; the limit and the last secret refused with nothing created or deleted; a foreign client untouchable.
  */
 function multipleCredentials(options: DriverConformanceOptions, contract: ReturnType<typeof konnectContract>): void {
+  const it = skippingIt(options.skip);
+  const webMetadata = (overrides: Partial<ClientMetadata> = {}) =>
+    webMetadataOf({ ...options.webMetadata, ...overrides });
   describe(`${options.name} driver multiple credentials`, () => {
     let harness: DriverHarness;
     let secrets: ReturnType<typeof secretsOf>;

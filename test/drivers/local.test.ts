@@ -494,8 +494,11 @@ describe('local IdP URLs come from DCR_PUBLIC_URL alone', () => {
       const discovery = JSON.parse(response.body) as Record<string, unknown>;
       assert.equal(discovery.issuer, bridge.issuer);
       assert.equal(discovery.token_endpoint, `${bridge.issuer}/token`);
+      // Served at the issuer's path under the public path too, so standard DCR's registration endpoint is the bridge's.
+      assert.equal(discovery.registration_endpoint, `${bridge.issuer.slice(0, -'/local-idp'.length)}/register`);
       for (const [member, url] of urlMembers(discovery))
-        assert.ok(url.startsWith(`${bridge.issuer}/`) || url === bridge.issuer, `${member}: ${url}`);
+        if (member !== 'registration_endpoint')
+          assert.ok(url.startsWith(`${bridge.issuer}/`) || url === bridge.issuer, `${member}: ${url}`);
     } finally {
       await bridge.stop();
     }

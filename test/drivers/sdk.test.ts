@@ -51,7 +51,7 @@ describe('bundled vendor SDKs', () => {
     }
   });
 
-  /** The compiled Okta and Auth0 drivers imported, and an IdP HTTP client made, in a node with `flags`: how each bundled package was loaded, and what else was. */
+  /** The compiled Okta, Auth0 and Cognito drivers imported, and an IdP HTTP client made, in a node with `flags`: how each bundled package was loaded, and what else was. */
   function loadInNode(flags: string[]): {
     sdks: Record<string, { from: string; path: string; codeCache?: string }>;
     modules: string[];
@@ -60,6 +60,7 @@ describe('bundled vendor SDKs', () => {
     const script = `
       await import(${JSON.stringify(join(dist, 'drivers', 'okta.js'))});
       await import(${JSON.stringify(join(dist, 'drivers', 'auth0.js'))});
+      await import(${JSON.stringify(join(dist, 'drivers', 'cognito.js'))});
       const { createIdpHttpClient } = await import(${JSON.stringify(join(dist, 'src', 'driver', 'call', 'http.js'))});
       await createIdpHttpClient().close();
       const { loadedSdks } = await import(${JSON.stringify(join(dist, 'src', 'driver', 'call', 'sdk.js'))});
@@ -81,7 +82,7 @@ describe('bundled vendor SDKs', () => {
         name,
       );
     assert.deepEqual(
-      modules.filter((file) => /node_modules\/(@okta\/okta-sdk-nodejs|auth0|undici)\//.test(file)),
+      modules.filter((file) => /node_modules\/(@okta\/okta-sdk-nodejs|auth0|undici|@aws-sdk|@smithy)\//.test(file)),
       [],
     );
   });

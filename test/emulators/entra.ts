@@ -81,6 +81,8 @@ export interface EntraEmulator {
   passwordKeyIds(appId: string): string[];
   /** Adds passwords to the application until its collection properties hold Graph's aggregate limit of entries. */
   fillCollections(appId: string): void;
+  /** Removes what `fillCollections` added, so the application is below the limit again. */
+  emptyCollections(appId: string): void;
   application(
     appId: string,
   ):
@@ -763,6 +765,10 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
     fillCollections: (appId: string) => {
       const app = byAppId(appId)!;
       while (collectionEntries(app) < COLLECTION_LIMIT) addPassword(app, { displayName: 'filler' }).visibleAt = 0;
+    },
+    emptyCollections: (appId: string) => {
+      const app = byAppId(appId)!;
+      app.passwords = app.passwords.filter((password) => password.displayName !== 'filler');
     },
     passwordKeyIds: (appId: string) => byAppId(appId)?.passwords.map((password) => password.keyId) ?? [],
     application: (appId: string) => {

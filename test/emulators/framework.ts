@@ -32,9 +32,17 @@ export interface EmulatorResponse {
 
 export type RouteHandler = (request: EmulatorRequest) => EmulatorResponse | Promise<EmulatorResponse>;
 
+/** What checks requests and answers against a vendor's published API description (an OpenAPI document, AWS's service model). */
+export type RequestValidator = Pick<SpecValidator, 'validateRequest' | 'validateResponse'>;
+
 export interface RouteOptions {
   /** The spec that covers this route; default: the emulator's. `false` for routes no published spec describes (token endpoints). */
-  spec?: SpecValidator | false;
+  spec?: RequestValidator | false;
+  /**
+   * Matches only requests carrying this header value, for APIs that name the operation in a header rather than the
+   * path (AWS JSON: `X-Amz-Target`); the route key then ends with the value (`POST / CreateUserPoolClient`).
+   */
+  header?: { name: string; value: string };
   /** Tolerate a body on an operation the spec gives none (the Keycloak SDK sends `{}` on DELETE). */
   tolerateUndeclaredBody?: boolean;
   /** Statuses the real server answers that its published spec does not document (Keycloak's PUT answers 204, not 200). */
@@ -91,6 +99,7 @@ interface Route {
   method: string;
   pattern: RegExp;
   names: string[];
+  header: { name: string; value: string } | undefined;
   handler: RouteHandler;
   options: RouteOptions;
 }
@@ -101,7 +110,7 @@ interface ActiveFault extends Fault {
 
 export interface EmulatorOptions {
   name: string;
-  spec?: SpecValidator;
+  spec?: RequestValidator;
   tls?: TestTls;
 }
 
@@ -119,7 +128,7 @@ export class Emulator {
   readonly connections: ConnectionCounts = { opened: 0, open: 0, peak: 0, resumedSessions: 0 };
   private readonly idleWaiters: Array<() => void> = [];
   readonly violations: string[] = [];
-  private readonly spec: SpecValidator | undefined;
+  private readonly spec: RequestValidator | undefined;
   private readonly tls: TestTls;
   private readonly routes: Route[] = [];
   private faults: ActiveFault[] = [];
@@ -160,10 +169,11 @@ export class Emulator {
       )
       .join('/');
     this.routes.push({
-      key: `${method} ${pattern}`,
+      key: options.header ? `${method} ${pattern} ${options.header.value}` : `${method} ${pattern}`,
       method,
       pattern: new RegExp(`^${source}/?$`),
       names,
+      header: options.header && { name: options.header.name.toLowerCase(), value: options.header.value },
       handler,
       options,
     });
@@ -274,7 +284,12 @@ export class Emulator {
     const rawPath = url.pathname;
     const rawBody = await readBody(req);
     const method = (req.method ?? 'GET').toUpperCase();
-    const route = this.routes.find((candidate) => candidate.method === method && candidate.pattern.test(rawPath));
+    const route = this.routes.find(
+      (candidate) =>
+        candidate.method === method &&
+        candidate.pattern.test(rawPath) &&
+        (!candidate.header || req.headers[candidate.header.name] === candidate.header.value),
+    );
     const record: RecordedRequest = {
       route: route?.key ?? `${method} (no route)`,
       method,
@@ -286,7 +301,10 @@ export class Emulator {
     };
     this.requests.push(record);
     if (!route) {
-      this.violations.push(`${this.name} emulator has no route for ${method} ${rawPath}`);
+      const target = req.headers['x-amz-target'];
+      this.violations.push(
+        `${this.name} emulator has no route for ${method} ${rawPath}${typeof target === 'string' ? ` ${target}` : ''}`,
+      );
       return send(res, { status: 404, body: { error: 'no_such_route' } });
     }
     let body: unknown;
@@ -420,7 +438,14 @@ function parseBody(raw: string, contentType: string | undefined): unknown {
   if (raw.length === 0) return undefined;
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (type === 'application/x-www-form-urlencoded') return Object.fromEntries(new URLSearchParams(raw));
-  if (type === 'application/json' || type.endsWith('+json') || type === '') return JSON.parse(raw);
+  // AWS JSON protocols send `application/x-amz-json-1.0` / `-1.1`.
+  if (
+    type === 'application/json' ||
+    type.endsWith('+json') ||
+    type.startsWith('application/x-amz-json-') ||
+    type === ''
+  )
+    return JSON.parse(raw);
   return raw;
 }
 

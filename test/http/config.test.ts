@@ -54,7 +54,10 @@ describe('configuration', () => {
   it('reports a bad DCR_DRIVER before anything else, keys included', () => {
     const error = configurationError({ DCR_DRIVER: 'foo' });
     assert.equal(error.variable, 'DCR_DRIVER');
-    assert.match(error.message, /^DCR_DRIVER must be one of local, keycloak, okta, auth0, entra, example, azure$/);
+    assert.match(
+      error.message,
+      /^DCR_DRIVER must be one of local, keycloak, okta, auth0, entra, cognito, example, azure$/,
+    );
     assert.equal(configurationError({ DCR_DRIVER: 'foo', PORT: 'eighty' }).variable, 'DCR_DRIVER');
   });
 

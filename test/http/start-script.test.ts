@@ -134,6 +134,8 @@ describe('the tests build dist/ only when it is stale', () => {
     'dist/sdk/okta-sdk-nodejs.cache',
     'dist/sdk/auth0.cjs',
     'dist/sdk/auth0.cache',
+    'dist/sdk/client-cognito-identity-provider.cjs',
+    'dist/sdk/client-cognito-identity-provider.cache',
     'dist/sdk/undici.cjs',
     'dist/sdk/undici.cache',
     'dist/sdk/versions.json',

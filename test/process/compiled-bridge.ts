@@ -28,6 +28,10 @@ export interface ProcessIdp {
   secretWorks(publicUrl: string, clientId: string, secret: string): Promise<boolean>;
   /** Secrets a client may hold at once, when the driver has the multiple-credentials calls (the 409 names it). */
   maxSecrets?: number;
+  /** Brings the client to the IdP's limit of secrets where adding one by one would take too long (Entra's 1,200). */
+  reachSecretLimit?(clientId: string): Promise<void>;
+  /** Undoes `reachSecretLimit`: the secrets it made are gone, those the bridge added are kept. */
+  leaveSecretLimit?(clientId: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -153,7 +157,8 @@ export function describeCompiledBridge(
       });
       const text = await response.text();
       const body = text === '' ? undefined : (JSON.parse(text) as Record<string, unknown>);
-      contract.check(method, new URL(`${url}${path}`).pathname, response.status, body);
+      // Kong's contract judges the bridge's own calls (under a connection's path, the path after it).
+      if (at === url) contract.check(method, path.split('?')[0]!, response.status, body);
       return { status: response.status, headers: response.headers, body: body ?? {} };
     };
     const portal = (method: string, path: string, body?: unknown) =>
@@ -320,6 +325,7 @@ export function describeCompiledBridge(
       assert.equal(await secretWorks(rawId, secondSecret), true, 'the second still works');
       let keptId = second.body.secret_id as string;
       let refused: Exchange | undefined;
+      await idp!.reachSecretLimit?.(rawId);
       for (let attempt = 0; attempt < 10 && refused === undefined; attempt++) {
         const added = await portal('POST', secretsPath);
         if (added.status === 201) keptId = added.body.secret_id as string;
@@ -333,7 +339,8 @@ export function describeCompiledBridge(
       }
       assert.equal((await portal('POST', secretsPath)).status, 409);
       assert.deepEqual(await listIds(), atLimit, 'the 409 created nothing');
-      for (const secretId of atLimit)
+      await idp!.leaveSecretLimit?.(rawId);
+      for (const secretId of await listIds())
         if (secretId !== keptId)
           assert.equal((await portal('DELETE', `${secretsPath}/${encodeURIComponent(secretId)}`)).status, 204);
       assert.equal((await portal('DELETE', `${secretsPath}/${encodeURIComponent(keptId)}`)).status, 409, 'the last');

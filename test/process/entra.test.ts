@@ -8,6 +8,8 @@ describeCompiledBridge('the Entra emulator', async () => {
     env: entra.driverEnv,
     issuer: () => `${entra.emulator.url}/${entra.tenantId}/v2.0`,
     secretWorks: (_publicUrl, clientId, secret) => entra.secretWorks(clientId, secret),
+    reachSecretLimit: async (clientId) => entra.fillCollections(clientId),
+    leaveSecretLimit: async (clientId) => entra.emptyCollections(clientId),
     async stop() {
       await entra.stop();
       entra.emulator.assertNoViolations();

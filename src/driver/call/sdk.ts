@@ -21,10 +21,11 @@ import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 import { packageRoot } from '../../paths.js';
 
-/** The packages bundled, and each one's file in `dist/sdk/`: two vendor SDKs, and undici, every vendor driver's HTTP client. */
+/** The packages bundled, and each one's file in `dist/sdk/`: three vendor SDKs, and undici, every vendor driver's HTTP client. */
 export const bundledSdks = {
   '@okta/okta-sdk-nodejs': 'okta-sdk-nodejs.cjs',
   auth0: 'auth0.cjs',
+  '@aws-sdk/client-cognito-identity-provider': 'client-cognito-identity-provider.cjs',
   undici: 'undici.cjs',
 } as const;
 export type BundledSdk = keyof typeof bundledSdks;
