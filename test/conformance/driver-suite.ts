@@ -523,8 +523,6 @@ async function addOrLimitOfOne(
  */
 function multipleCredentials(options: DriverConformanceOptions, contract: ReturnType<typeof konnectContract>): void {
   const it = skippingIt(options.skip);
-  const webMetadata = (overrides: Partial<ClientMetadata> = {}) =>
-    webMetadataOf({ ...options.webMetadata, ...overrides });
   describe(`${options.name} driver multiple credentials`, () => {
     let harness: DriverHarness;
     let secrets: ReturnType<typeof secretsOf>;
