@@ -48,3 +48,12 @@ export { members } from './members.js';
 export { checkHasSecret, usesClientSecret, type SecretSlots } from './rotation/grace.js';
 export { graceRotation } from './rotation/sweep.js';
 export { currentAndRotatedSecrets } from './rotation/two-slots.js';
+
+// The state store (state/): what an IdP cannot hold itself (the rfc7591 driver's registration access tokens).
+export { openStateStore } from './state/store.js';
+export {
+  StateStoreUnavailableError,
+  type RegistrationSession,
+  type StateStore,
+  type StoredRegistration,
+} from './state/types.js';
