@@ -4,8 +4,8 @@
  * Curity… The bridge registers with an initial access token (static, fetched with client credentials, or none where the
  * IdP registers openly) and keeps what RFC 7592 hands each client — its registration access token and
  * `registration_client_uri` — in the state store (src/driver/state/), replaced under the client's lock and durable
- * before the bridge answers whenever the IdP rotates them (Keycloak on every read and update, Hydra and
- * node-oidc-provider on every update). Ownership is presence in the store: a client the store does not hold is not the
+ * before the bridge answers whenever the IdP rotates them (Keycloak, Hydra and node-oidc-provider on every update,
+ * some servers on every read too). Ownership is presence in the store: a client the store does not hold is not the
  * bridge's, whatever the IdP says.
  *
  * A rotation is an RFC 7592 update without `client_secret`: an IdP that issues a new secret on it (RFC 7592 §2.2

@@ -23,6 +23,8 @@ export interface HydraServer {
   /** Hydra's discovery does not advertise it: the driver is given it (`RFC7591_REGISTRATION_ENDPOINT`). */
   registrationEndpoint: string;
   tokenEndpoint: string;
+  /** Hydra's admin API, for clients an administrator makes (not the bridge). */
+  adminUrl: string;
   pid: number;
   stop(): Promise<void>;
 }
@@ -79,6 +81,7 @@ export async function startHydra(): Promise<HydraServer> {
     issuer,
     registrationEndpoint: `${issuer}/oauth2/register`,
     tokenEndpoint: `${issuer}/oauth2/token`,
+    adminUrl: `http://127.0.0.1:${adminPort}`,
     pid,
     async stop() {
       try {

@@ -77,11 +77,29 @@ testDriver({
     const store = await openStateStore({ dataDir: dir });
     const driver = driverOn(hydra, store);
     started = { hydra, store, dir };
+    const foreign: string[] = [];
     return {
       driver,
       secretWorks: (clientId, secret) => secretWorks(hydra, clientId, secret),
       ownedClientIds: async () =>
         (await store.list(hydra.registrationEndpoint, 10_000)).map((registration) => registration.clientId),
+      // An administrator's client, made through Hydra's admin API: the bridge's store never held it.
+      async seedForeignClient() {
+        const answer = await fetch(`${hydra.adminUrl}/admin/clients`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            client_name: 'an admin client',
+            grant_types: ['client_credentials'],
+            response_types: [],
+          }),
+        });
+        const body = (await answer.json()) as { client_id: string; client_secret: string };
+        foreign.push(body.client_id);
+        return { clientId: body.client_id, clientSecret: body.client_secret };
+      },
+      idpState: async () =>
+        Promise.all(foreign.map(async (id) => (await fetch(`${hydra.adminUrl}/admin/clients/${id}`)).json())),
       async stop() {
         await driver.close();
         await store.close();
