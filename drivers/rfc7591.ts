@@ -128,7 +128,7 @@ export function createRfc7591Driver(options: Rfc7591DriverOptions): DriverImplem
     if (!answer.ok)
       throw carryFailure(
         new Error(`${method} answered ${answer.status}`),
-        statusFailure(answer.status, answer.headers),
+        statusFailure(transientConflict(answer.status, answer.jsonOrUndefined()) ? 503 : answer.status, answer.headers),
       );
     return answer.status === 204 || answer.text === '' ? undefined : answer.jsonOrUndefined();
   };
@@ -383,6 +383,20 @@ export function createRfc7591Driver(options: Rfc7591DriverOptions): DriverImplem
       if (options.ownsStore) await store.close();
     },
   };
+}
+
+/**
+ * A refusal that only says the IdP's database met a concurrent transaction, which a repeat passes: Hydra answers
+ * `400 {"error":"Unable to serialize access due to a concurrent update in another session"}` to concurrent changes. It
+ * counts as a `503` (retried where the call is safe to repeat), never as the client's metadata refused.
+ */
+function transientConflict(status: number, body: unknown): boolean {
+  return (
+    status === 400 &&
+    isRecord(body) &&
+    typeof body.error === 'string' &&
+    /unable to serialize access|concurrent update/i.test(body.error)
+  );
 }
 
 function secretFacts(secret: string): NonNullable<ClientFacts['secret']> {
