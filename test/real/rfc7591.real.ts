@@ -11,10 +11,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import { createDriverFromEnv } from '../../drivers/rfc7591.js';
+import { createDriverFromEnv, createRfc7591Driver, LostRegistrationTokenError } from '../../drivers/rfc7591.js';
 import { completeDriver } from '../../src/core/driver.js';
 import { openStateStore } from '../../src/driver/index.js';
-import { testDriver, webMetadata } from '../conformance/driver-suite.js';
+import { rejectsWith, serviceMetadata, testDriver, webMetadata } from '../conformance/driver-suite.js';
+import { VirtualClock } from '../support/virtual-clock.js';
+import { startLosingProxy } from './losing-proxy.js';
 import { realCallPolicy, secretWorks } from './harness.js';
 import {
   adminSessionFromEnv,
@@ -52,6 +54,90 @@ testDriver({
         assert.equal((await driver.getClient(client.clientId)).metadata.clientName, 'round 2');
       } finally {
         await store.close();
+      }
+    });
+    it('with an initial access token under the default anonymous policies, until its count runs out', async () => {
+      const { session, realm, url, dir } = started;
+      const base = `/realms/${realm.realm}`;
+      const endpoint = `${url}${base}/clients-registrations/openid-connect`;
+      const iat = (await session.call('POST', `${base}/clients-initial-access`, { count: 2, expiration: 0 })).body as {
+        token: string;
+      };
+      const store = await openStateStore({ dataDir: join(dir, 'iat') });
+      const driver = completeDriver(
+        createRfc7591Driver({
+          registrationEndpoint: endpoint,
+          initialAccessToken: { kind: 'static', token: iat.token },
+          store,
+          idpCallPolicy: { ...realCallPolicy, maxAttempts: 1 },
+        }),
+      );
+      try {
+        const clients = [
+          await driver.registerClient(serviceMetadata(), { portal: 'api7' }),
+          await driver.registerClient(serviceMetadata(), { portal: 'api7' }),
+        ];
+        for (const client of clients)
+          assert.equal(await secretWorks(url, realm.realm, client.clientId, client.clientSecret), true);
+        await driver.updateClient(clients[0]!.clientId, serviceMetadata({ clientName: 'renamed' }));
+        // The token's count (2) is spent: the next registration is refused, and nothing is kept.
+        await assert.rejects(driver.registerClient(serviceMetadata(), { portal: 'api7' }), (error: unknown) => {
+          assert.equal((error as { status?: number }).status, 502, String(error));
+          return true;
+        });
+        assert.equal((await store.list(endpoint, 10)).length, 2);
+        for (const client of clients) await driver.deleteClient(client.clientId);
+      } finally {
+        await driver.close();
+        await store.close();
+      }
+    });
+
+    it('an update whose answer is lost after Keycloak rotated the token: 409 naming the docs, then a delete forgets it', async () => {
+      const { realm, url, dir } = started;
+      const endpoint = `${url}/realms/${realm.realm}/clients-registrations/openid-connect`;
+      let losing = false;
+      const proxy = await startLosingProxy(url, (method) => losing && method === 'PUT');
+      const store = await openStateStore({ dataDir: join(dir, 'lost') });
+      const warnings: string[] = [];
+      const driver = completeDriver(
+        createRfc7591Driver({
+          registrationEndpoint: endpoint,
+          initialAccessToken: {
+            kind: 'client credentials',
+            tokenEndpoint: `${url}/realms/${realm.realm}/protocol/openid-connect/token`,
+            clientId: realm.serviceAccount.clientId,
+            clientSecret: realm.serviceAccount.clientSecret,
+          },
+          store,
+          idpCallPolicy: { timeoutMs: 30_000, budgetMs: 60_000, maxAttempts: 1, clock: new VirtualClock() },
+          warn: (message) => warnings.push(message),
+        }),
+      );
+      try {
+        const client = await driver.registerClient(webMetadata(), { portal: 'api7' });
+        await store.withRegistration(endpoint, client.clientId, (session) =>
+          session.replace({
+            ...session.current!,
+            registrationClientUri: session.current!.registrationClientUri.replace(url, proxy.url),
+          }),
+        );
+        losing = true;
+        await assert.rejects(driver.updateClient(client.clientId, webMetadata({ clientName: 'lost' })));
+        losing = false;
+        assert.equal(proxy.answers()[0]?.status, 200, 'Keycloak updated the client and rotated its token');
+        await rejectsWith(driver.getClient(client.clientId), LostRegistrationTokenError);
+        await driver.deleteClient(client.clientId);
+        assert.equal(warnings.length, 1);
+        assert.equal(
+          await secretWorks(url, realm.realm, client.clientId, client.clientSecret),
+          true,
+          'still at Keycloak: the operator removes it',
+        );
+      } finally {
+        await driver.close();
+        await store.close();
+        await proxy.close();
       }
     });
   },
