@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import request from 'supertest';
 import { createRfc7591Driver, LostRegistrationTokenError } from '../../drivers/rfc7591.js';
 import { completeDriver } from '../../src/core/driver.js';
 import type { DcrDriver } from '../../src/driver/contract.js';
@@ -16,6 +17,7 @@ import { BridgeError } from '../../src/errors.js';
 import { rejectsWith, serviceMetadata, webMetadata } from '../conformance/driver-suite.js';
 import { startLosingProxy, type LosingProxy } from '../real/losing-proxy.js';
 import { startOidcProvider, type OidcProviderServer } from '../rfc7591/oidc-provider.js';
+import { createTestApp } from '../support/app.js';
 import { VirtualClock } from '../support/virtual-clock.js';
 
 describe('rfc7591 driver under lost answers and an unreachable store (node-oidc-provider)', () => {
@@ -135,6 +137,23 @@ describe('rfc7591 driver under lost answers and an unreachable store (node-oidc-
           assert.equal(error.status, 503);
           return true;
         });
+      }
+      // Through both portal dialects: a 503 that names the state store, and still no request at the IdP.
+      const bridge = await createTestApp(driver);
+      try {
+        const api7 = await request(bridge.app)
+          .post('/clients')
+          .set('X-API-Key', bridge.apiKey)
+          .send({ client_name: 'x' });
+        assert.equal(api7.status, 503);
+        assert.match(api7.body.error_description as string, /state store/);
+        const konnect = await request(bridge.app)
+          .post(`/${client.clientId}/new-secret`)
+          .set('X-API-Key', bridge.apiKey)
+          .set('Content-Type', 'application/json');
+        assert.equal(konnect.status, 503);
+      } finally {
+        await bridge.close();
       }
       assert.equal(requests.length, before, 'no request reached the IdP');
       assert.equal(await idp.secretWorks(client.clientId, client.clientSecret), true);
