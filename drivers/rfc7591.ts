@@ -31,6 +31,7 @@ import {
   type DriverFactory,
   type DriverImplementation,
   type RegisteredClient,
+  type RegistrationSession,
   type StateStore,
   type StoredRegistration,
 } from '../src/driver/index.js';
@@ -146,8 +147,7 @@ export function createRfc7591Driver(options: Rfc7591DriverOptions): DriverImplem
         send(registration.registrationClientUri, method, registration.registrationAccessToken, signal, body),
       );
     } catch (error) {
-      if (upstreamStatusOf(error) === 401)
-        throw new LostRegistrationTokenError(registration.clientId, { cause: error });
+      if (upstreamStatusOf(error) === 401) throw new LostRegistrationTokenError({ cause: error });
       throw error;
     }
   };
@@ -157,7 +157,7 @@ export function createRfc7591Driver(options: Rfc7591DriverOptions): DriverImplem
    * stored one before the caller hears of the answer.
    */
   const keepRotated = async (
-    session: { replace(next: StoredRegistration): Promise<void> },
+    session: Pick<RegistrationSession, 'replace'>,
     registration: StoredRegistration,
     answer: WireClient,
     facts: ClientFacts = factsOf(registration),
@@ -179,13 +179,21 @@ export function createRfc7591Driver(options: Rfc7591DriverOptions): DriverImplem
     return next;
   };
 
+  /** An answer the driver cannot use may still carry the rotated token (the old one is dead): it is kept all the same. */
+  const keepTokenOfUnusable = async (
+    session: Pick<RegistrationSession, 'replace'>,
+    registration: StoredRegistration,
+    raw: unknown,
+    facts: ClientFacts,
+  ): Promise<void> => {
+    if (!isWireClient(raw) && isRecord(raw) && typeof raw.registration_access_token === 'string')
+      await keepRotated(session, registration, { ...raw, client_id: registration.clientId }, facts);
+  };
+
   /** Runs `work` on the bridge's own client `clientId` under its lock; a client the store does not hold is `404`. */
   const owned = <T>(
     clientId: string,
-    work: (
-      registration: StoredRegistration,
-      session: Parameters<Parameters<StateStore['withRegistration']>[2]>[0],
-    ) => Promise<T>,
+    work: (registration: StoredRegistration, session: RegistrationSession) => Promise<T>,
   ): Promise<T> => {
     checkClientId(clientId);
     return store.withRegistration(namespace, clientId, async (session) => {
@@ -197,13 +205,11 @@ export function createRfc7591Driver(options: Rfc7591DriverOptions): DriverImplem
   /** Reads the client at the IdP (RFC 7592 GET), keeping a rotated token. */
   const read = async (
     registration: StoredRegistration,
-    session: { replace(next: StoredRegistration): Promise<void> },
+    session: Pick<RegistrationSession, 'replace'>,
   ): Promise<{ answer: WireClient; registration: StoredRegistration }> => {
-    const answer = usableAnswer(
-      await manage('read client', 'idempotent', registration, 'GET'),
-      isWireClient,
-      'a client read',
-    );
+    const raw = await manage('read client', 'idempotent', registration, 'GET');
+    await keepTokenOfUnusable(session, registration, raw, factsOf(registration));
+    const answer = usableAnswer(raw, isWireClient, 'a client read');
     return { answer, registration: await keepRotated(session, registration, answer) };
   };
 
@@ -211,18 +217,16 @@ export function createRfc7591Driver(options: Rfc7591DriverOptions): DriverImplem
   const put = async (
     operation: string,
     registration: StoredRegistration,
-    session: { replace(next: StoredRegistration): Promise<void> },
+    session: Pick<RegistrationSession, 'replace'>,
     metadata: ClientMetadata,
     facts: ClientFacts,
   ): Promise<{ answer: WireClient; newSecret?: string }> => {
-    const answer = usableAnswer(
-      await manage(operation, 'idempotent', registration, 'PUT', {
-        client_id: registration.clientId,
-        ...clientMetadataToWire(metadata),
-      }),
-      isWireClient,
-      'a client update',
-    );
+    const raw = await manage(operation, 'idempotent', registration, 'PUT', {
+      client_id: registration.clientId,
+      ...clientMetadataToWire(metadata),
+    });
+    await keepTokenOfUnusable(session, registration, raw, facts);
+    const answer = usableAnswer(raw, isWireClient, 'a client update');
     const secret =
       typeof answer.client_secret === 'string' && answer.client_secret !== '' ? answer.client_secret : undefined;
     const issued = secret !== undefined && sha256(secret) !== facts.secret?.hash;
@@ -413,8 +417,7 @@ function factsOf(registration: StoredRegistration): ClientFacts {
 
 /** The IdP refuses the client's registration access token: the bridge cannot manage this client any more. */
 export class LostRegistrationTokenError extends ConflictError {
-  constructor(clientId: string, options?: { cause?: unknown }) {
-    void clientId;
+  constructor(options?: { cause?: unknown }) {
     super(
       'The identity provider no longer accepts the registration access token the bridge holds for this client (an answer that rotated it was lost, or the client was removed at the IdP); see docs/drivers/rfc7591.md.',
       options,

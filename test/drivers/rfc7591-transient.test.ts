@@ -20,12 +20,18 @@ describe('rfc7591 driver: a transient serialization conflict', () => {
   let store: StateStore;
   const deletes: number[] = [];
   let nextAnswer: { status: number; error: string } | undefined;
+  let nextBody: unknown;
   before(async () => {
     server = createServer((request, response) => {
       const send = (status: number, body?: unknown) => {
         response.writeHead(status, { 'content-type': 'application/json' });
         response.end(body === undefined ? undefined : JSON.stringify(body));
       };
+      if (nextBody !== undefined) {
+        const body = nextBody;
+        nextBody = undefined;
+        return send(200, body);
+      }
       if (nextAnswer) {
         const { status, error } = nextAnswer;
         nextAnswer = undefined;
@@ -69,6 +75,20 @@ describe('rfc7591 driver: a transient serialization conflict', () => {
       nextAnswer = { status: 400, error: 'Unable to serialize access due to a concurrent update in another session' };
       await bridge.deleteClient('c1');
       assert.deepEqual(deletes, [400, 204]);
+    } finally {
+      await bridge.close();
+    }
+  });
+
+  it('an update answer the driver cannot use still has its rotated token kept', async () => {
+    const bridge = driver();
+    try {
+      const client = await bridge.registerClient(serviceMetadata(), { portal: 'api7' });
+      nextBody = { registration_access_token: 'rat-2', client_name: 42 };
+      await assert.rejects(bridge.updateClient(client.clientId, serviceMetadata({ clientName: 'x' })));
+      const stored = await store.withRegistration(`${base}/reg`, client.clientId, async (session) => session.current);
+      assert.equal(stored?.registrationAccessToken, 'rat-2');
+      await bridge.deleteClient(client.clientId);
     } finally {
       await bridge.close();
     }
