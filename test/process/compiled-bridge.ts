@@ -156,7 +156,7 @@ export function describeCompiledBridge(
       });
       const text = await response.text();
       const body = text === '' ? undefined : (JSON.parse(text) as Record<string, unknown>);
-      contract.check(method, new URL(`${url}${path}`).pathname, response.status, body);
+      contract.check(method, new URL(`${at}${path}`).pathname, response.status, body);
       return { status: response.status, headers: response.headers, body: body ?? {} };
     };
     const portal = (method: string, path: string, body?: unknown) =>
