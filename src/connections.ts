@@ -221,6 +221,13 @@ function connectionOf(
     settings.DCR_LOCAL_DATA_DIR_FILE === undefined
   )
     settings.DCR_LOCAL_DATA_DIR = join(envValue(env, 'DCR_LOCAL_DATA_DIR') ?? './data', name);
+  // The state store is the process's (DCR_STATE_URL, else a file in the data directory): an rfc7591 connection gets
+  // its variables from the environment; its records are apart from another connection's by registration endpoint.
+  if (driverName === 'rfc7591')
+    for (const variable of ['DCR_STATE_URL', 'DCR_DATA_DIR', 'DCR_LOCAL_DATA_DIR']) {
+      const value = envValue(env, variable);
+      if (value !== undefined) settings[variable] = value;
+    }
   const config = bridgeConfigOf(env, connection, driverName, apiKeys, settings);
   // DCR_PUBLIC_URL is the process's: every connection's URLs are under it, at the connection's path.
   const publicUrl = `${config.publicUrl}${path === '/' ? '' : path}`;

@@ -16,6 +16,8 @@ const driverModules = {
   cognito: () => import('../drivers/cognito.js'),
   // The worked example of docs/writing-a-driver.md: a small generic IdP admin API, and the template of `npm run new-driver`.
   example: () => import('../drivers/example.js'),
+  // Any IdP that speaks RFC 7591/7592 itself; its registration access tokens live in the state store (DCR_STATE_URL).
+  rfc7591: () => import('../drivers/rfc7591.js'),
 } satisfies Record<string, () => Promise<{ createDriverFromEnv: DriverFactory }>>;
 
 export type DriverName = keyof typeof driverModules;

@@ -401,7 +401,8 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dr
 export const createDriverFromEnv: DriverFactory = async (env, settings) =>
   createLocalDriver({
     publicUrl: settings.publicUrl,
-    dataDir: envValue(env, 'DCR_LOCAL_DATA_DIR') ?? './data',
+    // DCR_DATA_DIR is the driver-neutral name (the state store's default file lives there too); the old one still works.
+    dataDir: envValue(env, 'DCR_DATA_DIR') ?? envValue(env, 'DCR_LOCAL_DATA_DIR') ?? './data',
     tokenRateLimitPerMinute: integerEnv(env, 'DCR_LOCAL_TOKEN_RATE_LIMIT_PER_MINUTE', 120, { min: 1, max: 1_000_000 }),
     maxSecretsPerClient: integerEnv(env, 'DCR_LOCAL_MAX_SECRETS', DEFAULT_MAX_SECRETS, { min: 1, max: 100 }),
     warn: settings.warn,

@@ -66,3 +66,12 @@ export {
   revokeListedSecret,
   secretLimitReached,
 } from './credentials.js';
+
+// The state store (state/): what an IdP cannot hold itself (the rfc7591 driver's registration access tokens).
+export { openStateStore } from './state/store.js';
+export {
+  StateStoreUnavailableError,
+  type RegistrationSession,
+  type StateStore,
+  type StoredRegistration,
+} from './state/types.js';

@@ -53,6 +53,17 @@ export interface DriverConformanceOptions {
   webMetadata?: Partial<ClientMetadata>;
   /** The reason to skip a test, by its name, for an IdP server that lacks what it needs (moto's Cognito: no secret API). */
   skip?(testName: string): string | undefined;
+  /**
+   * `unsupported` for a driver whose IdP has no way to change a client's secret (an RFC 7591 server that keeps it on
+   * an RFC 7592 update): every rotation must then be a `4xx` that says so, the client and its secret unchanged.
+   */
+  secretRotation?: 'unsupported';
+  /**
+   * `presence in the store` for a driver whose ownership is presence in the bridge's own state store (rfc7591): it
+   * cannot tell a foreign client from an unknown one, so deleting a foreign client resolves as deleting an unknown one
+   * does — and must change nothing at the IdP, which the foreign-client tests check.
+   */
+  ownership?: 'presence in the store';
 }
 
 /** `it`, skipping the tests `skip` gives a reason for; the suite's other tests run as written. */
@@ -62,6 +73,16 @@ function skippingIt(skip: DriverConformanceOptions['skip']): typeof nodeIt {
     return reason === undefined ? nodeIt(name, fn) : nodeIt(name, { skip: reason }, fn);
   };
   return skipping as unknown as typeof nodeIt;
+}
+
+/** Asserts that a rotation was refused with a clean `4xx` (not `404`) and left the client's secret working. */
+async function assertRotationRefused(harness: DriverHarness, clientId: string, secret: string): Promise<void> {
+  await assert.rejects(harness.driver.rotateSecret(clientId), (error: unknown) => {
+    const status = (error as BridgeError).status;
+    assert.ok(status >= 400 && status < 500 && status !== 404, `a clean 4xx, got ${String(error)}`);
+    return true;
+  });
+  assert.equal(await harness.secretWorks(clientId, secret), true, 'the refused rotation left the secret working');
 }
 
 const GRACE_SECONDS = 3600;
@@ -169,6 +190,11 @@ export function testDriver(options: DriverConformanceOptions): void {
 
     it('rotating returns a new secret and the old one stops working', async () => {
       const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
+      if (options.secretRotation === 'unsupported') {
+        await assertRotationRefused(harness, client.clientId, client.clientSecret);
+        assert.equal((await driver.getClient(client.clientId)).clientId, client.clientId);
+        return;
+      }
       const rotated = await driver.rotateSecret(client.clientId);
       assert.equal(rotated.clientId, client.clientId);
       assert.notEqual(rotated.clientSecret, client.clientSecret);
@@ -205,7 +231,8 @@ export function testDriver(options: DriverConformanceOptions): void {
         ClientNotFoundError,
       );
       await rejectsWith(driver.rotateSecret(foreign.clientId), ClientNotFoundError);
-      await rejectsWith(driver.deleteClient(foreign.clientId), ClientNotFoundError);
+      if (options.ownership === 'presence in the store') await driver.deleteClient(foreign.clientId);
+      else await rejectsWith(driver.deleteClient(foreign.clientId), ClientNotFoundError);
       await rejectsWith(driver.grantApiAccess(foreign.clientId, access), ClientNotFoundError);
       await rejectsWith(driver.revokeApiAccess(foreign.clientId, access), ClientNotFoundError);
       assert.deepEqual(await harness.idpState(), before, 'nothing changed at the IdP');
@@ -281,9 +308,12 @@ export function testDriver(options: DriverConformanceOptions): void {
         const rotated = await request(app)
           .post(`/clients/${clientId}/rotate-secret`)
           .set('X-API-Key', bridge.apiKey)
-          .expect(200);
-        assert.notEqual(rotated.body.client_secret, secret);
-        assert.equal(await harness.secretWorks(clientId, rotated.body.client_secret as string), true);
+          .expect(options.secretRotation === 'unsupported' ? 409 : 200);
+        if (options.secretRotation === 'unsupported') assert.equal(rotated.body.error, 'conflict');
+        else {
+          assert.notEqual(rotated.body.client_secret, secret);
+          assert.equal(await harness.secretWorks(clientId, rotated.body.client_secret as string), true);
+        }
         await request(app).delete(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
         await request(app).delete(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
         const gone = await request(app).get(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(404);
@@ -320,9 +350,12 @@ export function testDriver(options: DriverConformanceOptions): void {
           .post(`/${clientId}/new-secret`)
           .set('X-API-Key', bridge.apiKey)
           .set('Content-Type', 'application/json')
-          .expect(200);
-        assert.equal(rotated.body.client_id, clientId);
-        assert.equal(await harness.secretWorks(clientId, rotated.body.client_secret as string), true);
+          .expect(options.secretRotation === 'unsupported' ? 409 : 200);
+        if (options.secretRotation === 'unsupported') assert.equal(await harness.secretWorks(clientId, secret), true);
+        else {
+          assert.equal(rotated.body.client_id, clientId);
+          assert.equal(await harness.secretWorks(clientId, rotated.body.client_secret as string), true);
+        }
         await request(app).delete(`/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
         await request(app).delete(`/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
       });
@@ -374,6 +407,10 @@ export function testDriver(options: DriverConformanceOptions): void {
         ];
         for (const [name, attempt] of attempts) {
           const response = await attempt;
+          if (options.ownership === 'presence in the store' && name.endsWith(' delete')) {
+            assert.equal(response.status, 204, `${name}: a client the store does not hold is gone as far as it knows`);
+            continue;
+          }
           assert.equal(response.status, 404, `${name} answered ${response.status}`);
           assert.equal(response.body.error, 'client_not_found', name);
         }
@@ -424,6 +461,11 @@ export function testDriver(options: DriverConformanceOptions): void {
     it('keeps the old secret valid for the grace where the driver declares it, and retires it after', async () => {
       const { driver } = harness;
       const client = await driver.registerClient(serviceMetadata(), { portal: 'api7' });
+      if (options.secretRotation === 'unsupported') {
+        assert.equal(driver.capabilities.rotationGrace, false);
+        await assertRotationRefused(harness, client.clientId, client.clientSecret);
+        return;
+      }
       const rotated = await driver.rotateSecret(client.clientId);
       assert.equal(await harness.secretWorks(client.clientId, rotated.clientSecret), true);
       if (!driver.capabilities.rotationGrace) {

@@ -201,4 +201,14 @@ describe('DCR_CONFIG_FILE', () => {
       /^DCR_CONFIG_FILE must name a readable file: .*absent\.yaml \(no such file or directory\)$/,
     );
   });
+
+  it('an rfc7591 connection uses the process state store: DCR_STATE_URL and DCR_DATA_DIR from the environment', () => {
+    const loaded = load(
+      `connections: [ { name: std, driver: rfc7591, api_keys: ${partnersKey}, settings: { RFC7591_REGISTRATION_ENDPOINT: https://idp.example.com/reg } } ]`,
+      { DCR_STATE_URL: 'postgres://bridge@127.0.0.1:5432/state', DCR_DATA_DIR: '/var/lib/dcr' },
+    );
+    const std = loaded!.connections.find((connection) => connection.name === 'std')!;
+    assert.equal(std.driverEnv.DCR_STATE_URL, 'postgres://bridge@127.0.0.1:5432/state');
+    assert.equal(std.driverEnv.DCR_DATA_DIR, '/var/lib/dcr');
+  });
 });

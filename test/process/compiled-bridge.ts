@@ -122,14 +122,17 @@ class McpClientState implements OAuthClientProvider {
 /**
  * The walk-through against the compiled bridge in front of the IdP `startIdp` starts; one describe per IdP. With
  * `path`, the IdP is one connection of a DCR_CONFIG_FILE (its env names the file) served under that path: every call
- * and every URL the bridge writes is under it, and the operations endpoints stay at the root.
+ * and every URL the bridge writes is under it, and the operations endpoints stay at the root. With `secretRotation:
+ * 'unsupported'` the IdP has no way to change a client's secret (see `DriverConformanceOptions.secretRotation`):
+ * rotations are `409`.
  */
 export function describeCompiledBridge(
   name: string,
   startIdp: () => Promise<ProcessIdp>,
-  options: { path?: string } = {},
+  options: { path?: string; secretRotation?: 'unsupported' } = {},
 ): void {
   const mount = options.path ?? '';
+  const rotationRefused = options.secretRotation === 'unsupported';
   describe(`npm start in front of ${name}`, () => {
     const apiKey = `process-${randomBytes(12).toString('hex')}`;
     let idp: ProcessIdp | undefined;
@@ -228,16 +231,22 @@ export function describeCompiledBridge(
       assert.deepEqual(reread.body.redirect_uris, ['https://new.example.com/cb']);
 
       const rotated = await portal('POST', `${path}/rotate-secret`, {});
-      assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
-      assert.equal(rotated.body.client_id, clientId);
-      const newSecret = rotated.body.client_secret as string;
-      assert.notEqual(newSecret, secret);
-      assert.equal(await secretWorks(clientId, newSecret), true, 'the new secret authenticates');
-      assert.equal(
-        await secretWorks(clientId, secret),
-        false,
-        'with no rotation grace the old secret is refused at once',
-      );
+      let newSecret = secret;
+      if (rotationRefused) {
+        assert.equal(rotated.status, 409, JSON.stringify(rotated.body));
+        assert.equal(rotated.body.error, 'conflict');
+      } else {
+        assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+        assert.equal(rotated.body.client_id, clientId);
+        newSecret = rotated.body.client_secret as string;
+        assert.notEqual(newSecret, secret);
+        assert.equal(await secretWorks(clientId, newSecret), true, 'the new secret authenticates');
+        assert.equal(
+          await secretWorks(clientId, secret),
+          false,
+          'with no rotation grace the old secret is refused at once',
+        );
+      }
 
       assert.equal((await portal('DELETE', path)).status, 204);
       assert.equal((await portal('DELETE', path)).status, 204, 'deleting again is idempotent');
@@ -281,10 +290,16 @@ export function describeCompiledBridge(
       );
 
       const renewed = await portal('POST', `/${encodeURIComponent(clientId)}/new-secret`);
-      assert.equal(renewed.status, 200, JSON.stringify(renewed.body));
-      const newSecret = renewed.body.client_secret as string;
-      assert.equal(await secretWorks(clientId, newSecret), true);
-      assert.equal(await secretWorks(clientId, secret), false);
+      let newSecret = secret;
+      if (rotationRefused) {
+        assert.equal(renewed.status, 409, JSON.stringify(renewed.body));
+        assert.equal(await secretWorks(clientId, secret), true, 'a refused rotation leaves the secret working');
+      } else {
+        assert.equal(renewed.status, 200, JSON.stringify(renewed.body));
+        newSecret = renewed.body.client_secret as string;
+        assert.equal(await secretWorks(clientId, newSecret), true);
+        assert.equal(await secretWorks(clientId, secret), false);
+      }
 
       assert.equal((await portal('DELETE', `/${encodeURIComponent(clientId)}`)).status, 204);
       assert.equal((await portal('DELETE', `/${encodeURIComponent(clientId)}`)).status, 204);
