@@ -15,6 +15,17 @@ import { forbidCaching } from './caching.js';
 import { sendError } from './errors.js';
 import { labelRoute } from './request-context.js';
 
+/**
+ * The policy an openly registered client stays under when open registration has since been turned off (the
+ * defaults of the DCR_OPEN_REGISTRATION_* variables; the rate and the cap do not apply to an update).
+ */
+export const defaultOpenRegistrationPolicy: OpenRegistrationPolicy = {
+  grantTypes: ['authorization_code', 'refresh_token'],
+  tokenEndpointAuthMethods: ['none'],
+  perAddressPerHour: 10,
+  maxClients: 1000,
+};
+
 /** How many open-registered clients one listing or purge call handles. */
 const openRegistrationListLimit = 1000;
 
@@ -65,6 +76,9 @@ export function checkOpenPolicy(metadata: ClientMetadata, policy: OpenRegistrati
     throw new InvalidClientMetadataError(
       `Open registration allows only the token_endpoint_auth_method ${policy.tokenEndpointAuthMethods.join(', ')}.`,
     );
+  }
+  if (metadata.jwksUri !== undefined && metadata.tokenEndpointAuthMethod !== 'private_key_jwt') {
+    throw new InvalidClientMetadataError('Open registration allows a jwks_uri only with private_key_jwt.');
   }
   if (metadata.grantTypes.includes('authorization_code') && metadata.redirectUris.length === 0) {
     throw new InvalidClientMetadataError(

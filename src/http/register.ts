@@ -8,7 +8,12 @@
  * Each route reads as its steps: authenticate → read and validate the body → the RFC's checks → act → answer.
  */
 import { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
-import { defaultStandardDcrConfig, type BridgeConfig, type StandardDcrConfig } from '../config.js';
+import {
+  defaultStandardDcrConfig,
+  type BridgeConfig,
+  type OpenRegistrationPolicy,
+  type StandardDcrConfig,
+} from '../config.js';
 import type { ClientMetadata, DcrDriver, RegisteredClient, StandardRegistration } from '../driver/contract.js';
 import { usesClientSecret } from '../driver/rotation/grace.js';
 import { isClientId } from '../driver/ownership.js';
@@ -34,6 +39,7 @@ import {
   checkOpenCapacity,
   checkOpenPolicy,
   checkOpenRegistrationDriver,
+  defaultOpenRegistrationPolicy,
   limitOpenRegistrations,
   openRegistrationsRouter,
 } from './open-registrations.js';
@@ -150,10 +156,22 @@ export function registrationRouter(dependencies: RegistrationDependencies): Rout
     next(compactJws.test(statement) ? new UnapprovedSoftwareStatementError() : new InvalidSoftwareStatementError());
   };
 
+  /**
+   * The open-registration policy a request is held to: an open registration's, and a `PUT` of a client registered
+   * openly — or the client could lift its own policy (a public client turned `client_credentials`, `private_key_jwt`
+   * with the caller's `jwks_uri`, `implicit`). With open registration since turned off, the default policy holds.
+   */
+  const openPolicyFor = (res: Response): OpenRegistrationPolicy | undefined => {
+    if (res.locals.openRegistration === true) return open;
+    const standard = res.locals.standardClient as AuthorisedClient | undefined;
+    if (standard?.client.registration.openRegistration === true) return open ?? defaultOpenRegistrationPolicy;
+    return undefined;
+  };
+
   /** The body as client metadata, with this dialect's defaults; an open registration is held to its policy. */
   const readClientMetadata: RequestHandler = (req, res, next) => {
     const body = req.body as StandardClientMetadataBody;
-    const policy = res.locals.openRegistration === true ? open : undefined;
+    const policy = openPolicyFor(res);
     const withDefaults: Api7ClientMetadataBody = {
       ...body,
       grant_types: body.grant_types && body.grant_types.length > 0 ? body.grant_types : standardDefaultGrantTypes,

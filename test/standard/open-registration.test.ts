@@ -108,6 +108,40 @@ describe('open registration policy', () => {
     assert.equal(plain.body.error, 'invalid_redirect_uri');
   });
 
+  it("a client's own PUT is held to the policy it registered under (issue 23, item 3)", async () => {
+    const created = await call(bridge.url, 'POST', '/register', undefined, mcpClient);
+    assert.equal(created.status, 201);
+    const path = new URL(created.body.registration_client_uri as string).pathname;
+    let token = created.body.registration_access_token as string;
+    const base = { ...mcpClient, client_id: created.body.client_id };
+    for (const [escalation, changes] of [
+      ['client_credentials with no credential', { grant_types: ['client_credentials'] }],
+      ['a secret-based method', { token_endpoint_auth_method: 'client_secret_basic' }],
+      ['implicit', { grant_types: ['authorization_code', 'implicit'] }],
+      [
+        "private_key_jwt with the caller's keys",
+        { token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://attacker.example.com/jwks' },
+      ],
+      ['a jwks_uri on a public client', { jwks_uri: 'https://attacker.example.com/jwks' }],
+      ['no redirect URI', { redirect_uris: [] }],
+      ['plain http elsewhere than loopback', { redirect_uris: ['http://attacker.example.com/cb'] }],
+    ] as const) {
+      const refused = await call(bridge.url, 'PUT', path, token, { ...base, ...changes });
+      assert.equal(refused.status, 400, `${escalation}: ${JSON.stringify(refused.body)}`);
+      assert.match(String(refused.body.error), /^invalid_(client_metadata|redirect_uri)$/, escalation);
+    }
+    const read = await call(bridge.url, 'GET', path, token);
+    assert.deepEqual(read.body.grant_types, mcpClient.grant_types, 'nothing changed');
+    assert.equal(read.body.token_endpoint_auth_method, 'none');
+    const allowed = await call(bridge.url, 'PUT', path, token, { ...base, client_name: 'renamed' });
+    assert.equal(allowed.status, 200, JSON.stringify(allowed.body));
+    token = allowed.body.registration_access_token as string;
+    const { token_endpoint_auth_method: _m, ...withoutMethod } = base;
+    const defaulted = await call(bridge.url, 'PUT', path, token, withoutMethod);
+    assert.equal(defaulted.status, 200, 'an omitted method is the policy default, as at registration');
+    assert.equal(defaulted.body.token_endpoint_auth_method, 'none');
+  });
+
   it('with an initial access token the open policy does not apply', async () => {
     const created = await call(bridge.url, 'POST', '/register', bridge.apiKey, { grant_types: ['client_credentials'] });
     assert.equal(created.status, 201);
