@@ -10,7 +10,7 @@ import type {
   RegistrationContext,
   RotatedSecret,
 } from './driver/contract.js';
-import { InvalidRedirectUriError, InvalidRequestError } from './errors.js';
+import { InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError } from './errors.js';
 import { withoutUndefined } from './records.js';
 
 /** The API7 request body after schema validation (spec: Api7ClientMetadata). */
@@ -91,6 +91,24 @@ export function checkRedirectUri(
   }
 }
 
+/**
+ * Rules across members, the same in every dialect: a `client_credentials` client authenticates itself — with
+ * `token_endpoint_auth_method: none`, anyone who knows its client id could obtain its tokens.
+ */
+export function checkClientConsistency(metadata: ClientMetadata): ClientMetadata {
+  if (metadata.grantTypes.includes('client_credentials') && metadata.tokenEndpointAuthMethod === 'none') {
+    throw new InvalidClientMetadataError(
+      'A client_credentials client must authenticate: token_endpoint_auth_method none is not allowed with it.',
+    );
+  }
+  return metadata;
+}
+
+/** A `none` client has no secret: whatever the IdP holds for it is never handed out ("" where the member is required). */
+function secretOnWire(client: RegisteredClientWithSecret): string {
+  return client.metadata.tokenEndpointAuthMethod === 'none' ? '' : client.clientSecret;
+}
+
 function defaultResponseTypes(grantTypes: string[]): string[] {
   return grantTypes.includes('authorization_code') || grantTypes.includes('implicit') ? ['code'] : [];
 }
@@ -114,20 +132,22 @@ export function api7MetadataFromWire(body: Api7ClientMetadataBody): ClientMetada
   for (const uri of body.post_logout_redirect_uris ?? [])
     checkRedirectUri(uri, applicationType, 'post_logout_redirect_uris');
   const grantTypes = unique(body.grant_types && body.grant_types.length > 0 ? body.grant_types : defaultGrantTypes);
-  return withoutUndefined({
-    clientName: body.client_name,
-    redirectUris: unique(redirectUris),
-    grantTypes,
-    responseTypes: unique(body.response_types ?? defaultResponseTypes(grantTypes)),
-    tokenEndpointAuthMethod: body.token_endpoint_auth_method ?? defaultTokenEndpointAuthMethod,
-    scope: scopeFrom(body.scope, body.scopes),
-    clientUri: body.client_uri,
-    logoUri: body.logo_uri,
-    contacts: body.contacts,
-    jwksUri: body.jwks_uri,
-    postLogoutRedirectUris: body.post_logout_redirect_uris,
-    applicationType,
-  });
+  return checkClientConsistency(
+    withoutUndefined({
+      clientName: body.client_name,
+      redirectUris: unique(redirectUris),
+      grantTypes,
+      responseTypes: unique(body.response_types ?? defaultResponseTypes(grantTypes)),
+      tokenEndpointAuthMethod: body.token_endpoint_auth_method ?? defaultTokenEndpointAuthMethod,
+      scope: scopeFrom(body.scope, body.scopes),
+      clientUri: body.client_uri,
+      logoUri: body.logo_uri,
+      contacts: body.contacts,
+      jwksUri: body.jwks_uri,
+      postLogoutRedirectUris: body.post_logout_redirect_uris,
+      applicationType,
+    }),
+  );
 }
 
 /** Konnect sends its own auth-method names among the grant types: `bearer` is client credentials, others are ignored. */
@@ -146,14 +166,16 @@ export function konnectMetadataFromWire(body: KonnectClientBody): ClientMetadata
     (body.grant_types ?? []).flatMap((name) => (konnectGrantTypes[name] ? [konnectGrantTypes[name]] : [])),
   );
   const grantTypes = mapped.length > 0 ? mapped : defaultGrantTypes;
-  return withoutUndefined({
-    clientName: body.client_name,
-    redirectUris,
-    grantTypes,
-    responseTypes: defaultResponseTypes(grantTypes),
-    tokenEndpointAuthMethod: body.token_endpoint_auth_method ?? defaultTokenEndpointAuthMethod,
-    scope: scopeFrom(undefined, body.scopes),
-  });
+  return checkClientConsistency(
+    withoutUndefined({
+      clientName: body.client_name,
+      redirectUris,
+      grantTypes,
+      responseTypes: defaultResponseTypes(grantTypes),
+      tokenEndpointAuthMethod: body.token_endpoint_auth_method ?? defaultTokenEndpointAuthMethod,
+      scope: scopeFrom(undefined, body.scopes),
+    }),
+  );
 }
 
 export function konnectContextFromWire(body: KonnectClientBody): RegistrationContext {
@@ -188,7 +210,7 @@ export function api7ClientToWire(client: RegisteredClient | RegisteredClientWith
   return {
     ...withoutUndefined({
       client_id: client.clientId,
-      client_secret: 'clientSecret' in client ? client.clientSecret : undefined,
+      client_secret: 'clientSecret' in client ? secretOnWire(client) : undefined,
       client_id_issued_at: client.clientIdIssuedAt,
       client_secret_expires_at: client.clientSecretExpiresAt,
     }),
@@ -199,7 +221,7 @@ export function api7ClientToWire(client: RegisteredClient | RegisteredClientWith
 export function konnectClientToWire(client: RegisteredClientWithSecret): Record<string, unknown> {
   return {
     client_id: client.clientId,
-    client_secret: client.clientSecret,
+    client_secret: secretOnWire(client),
     client_id_issued_at: client.clientIdIssuedAt,
     client_secret_expires_at: client.clientSecretExpiresAt,
   };

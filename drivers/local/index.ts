@@ -88,10 +88,10 @@ function toProviderMetadata(record: Omit<LocalClientRecord, 'createdBy' | 'conte
     ?.split(' ')
     .filter((value) => PROVIDER_SCOPES.has(value))
     .join(' ');
-  // The API7 dialect's body is the RFC 7591 client, which is what oidc-provider reads.
+  // The API7 dialect's body is the RFC 7591 client, which is what oidc-provider reads; a `none` client has no secret.
   return api7ClientToWire({
     clientId: record.clientId,
-    clientSecret: record.clientSecret,
+    ...(metadata.tokenEndpointAuthMethod === 'none' ? {} : { clientSecret: record.clientSecret }),
     clientIdIssuedAt: record.clientIdIssuedAt,
     clientSecretExpiresAt: 0,
     metadata: { ...metadata, scope: providerScope || undefined },
