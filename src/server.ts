@@ -71,6 +71,14 @@ function limitConnectionsPerAddress(server: net.Server, limit: number): void {
   });
 }
 
+/** Node answers an `Expect` it cannot meet 417 with no body; the bridge answers it in its JSON shape and closes. */
+function answerUnmetExpectation(_req: http.IncomingMessage, res: http.ServerResponse): void {
+  const { status, headers, body } = renderError(
+    new BridgeError(417, 'invalid_request', 'The bridge meets no Expect header but 100-continue.'),
+  );
+  res.writeHead(status, { ...headers, Connection: 'close' }).end(body);
+}
+
 function readPem(file: string, variable: string): Buffer {
   try {
     return readFileSync(file);
@@ -105,5 +113,6 @@ export function createBridgeServer(config: BridgeConfig, app: http.RequestListen
   server.maxConnections = limits.maxConnections;
   limitConnectionsPerAddress(server, limits.maxConnectionsPerAddress);
   server.on('clientError', answerClientError);
+  server.on('checkExpectation', answerUnmetExpectation);
   return server;
 }
