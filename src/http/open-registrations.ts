@@ -48,6 +48,8 @@ export function limitOpenRegistrations(policy: OpenRegistrationPolicy | undefine
     validate: { xForwardedForHeader: false },
     standardHeaders: false,
     legacyHeaders: false,
+    // Counts accepted registrations only: a refused one (a typo, a full cap) gives its place back.
+    skipFailedRequests: true,
     requestPropertyName: 'openRegistrationRateLimit',
     skip: (_req, res) => res.locals.openRegistration !== true,
     handler: (_req, _res, next) =>
@@ -87,14 +89,42 @@ export function checkOpenPolicy(metadata: ClientMetadata, policy: OpenRegistrati
   }
 }
 
-/** Whether there is room for one more open-registered client (the cap counts them at the IdP). */
-export async function checkOpenCapacity(driver: DcrDriver, policy: OpenRegistrationPolicy): Promise<void> {
-  const existing = await driver.listOpenRegistrations!(policy.maxClients);
-  if (existing.length >= policy.maxClients) {
-    throw new RateLimitedError(
-      3600,
-      'The bridge holds as many open-registered clients as it allows; retry later or ask for an initial access token.',
-    );
+/**
+ * The cap on open-registered clients, counted at the IdP plus the registrations under way in this process: checking
+ * and reserving a place is one step (one at a time), so a burst cannot pass the cap between the count and the
+ * creation. Across replicas each process reserves only its own places.
+ */
+export class OpenRegistrationCapacity {
+  readonly #driver: DcrDriver;
+  readonly #policy: OpenRegistrationPolicy;
+  #reserved = 0;
+  #turns: Promise<unknown> = Promise.resolve();
+
+  constructor(driver: DcrDriver, policy: OpenRegistrationPolicy) {
+    this.#driver = driver;
+    this.#policy = policy;
+  }
+
+  /** A place for one more open-registered client, or a 429; call the release once the client exists or failed. */
+  async reserve(): Promise<() => void> {
+    const turn = this.#turns.then(async () => {
+      const existing = await this.#driver.listOpenRegistrations!(this.#policy.maxClients);
+      if (existing.length + this.#reserved >= this.#policy.maxClients) {
+        throw new RateLimitedError(
+          3600,
+          'The bridge holds as many open-registered clients as it allows; retry later or ask for an initial access token.',
+        );
+      }
+      this.#reserved += 1;
+    });
+    this.#turns = turn.catch(() => undefined);
+    await turn;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#reserved -= 1;
+    };
   }
 }
 

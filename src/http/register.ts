@@ -14,7 +14,13 @@ import {
   type OpenRegistrationPolicy,
   type StandardDcrConfig,
 } from '../config.js';
-import type { ClientMetadata, DcrDriver, RegisteredClient, StandardRegistration } from '../driver/contract.js';
+import type {
+  ClientMetadata,
+  DcrDriver,
+  RegisteredClient,
+  RegisteredClientWithSecret,
+  StandardRegistration,
+} from '../driver/contract.js';
 import { usesClientSecret } from '../driver/rotation/grace.js';
 import { isClientId } from '../driver/ownership.js';
 import {
@@ -36,11 +42,11 @@ import { jsonBodySteps } from './body.js';
 import { forbidCaching } from './caching.js';
 import { discoveryDocumentsRouter } from './discovery-documents.js';
 import {
-  checkOpenCapacity,
   checkOpenPolicy,
   checkOpenRegistrationDriver,
   defaultOpenRegistrationPolicy,
   limitOpenRegistrations,
+  OpenRegistrationCapacity,
   openRegistrationsRouter,
 } from './open-registrations.js';
 import { labelRoute } from './request-context.js';
@@ -185,8 +191,9 @@ export function registrationRouter(dependencies: RegistrationDependencies): Rout
     next();
   };
 
-  const checkOpenRegistrationCapacity: RequestHandler = async (_req, res, next) => {
-    if (res.locals.openRegistration === true) await checkOpenCapacity(driver, open!);
+  const capacity = open ? new OpenRegistrationCapacity(driver, open) : undefined;
+  const reserveOpenRegistrationPlace: RequestHandler = async (_req, res, next) => {
+    if (res.locals.openRegistration === true) res.locals.releaseOpenPlace = await capacity!.reserve();
     next();
   };
 
@@ -198,7 +205,13 @@ export function registrationRouter(dependencies: RegistrationDependencies): Rout
     };
     // The secret's hash is only known once the IdP issued it, so the registration is written with the client and
     // completed right after; until then a PUT carrying client_secret is refused, which is the safe side.
-    let client = await driver.registerClient(clientMetadata(res), { portal: 'standard', registration });
+    let client: RegisteredClientWithSecret;
+    try {
+      client = await driver.registerClient(clientMetadata(res), { portal: 'standard', registration });
+    } finally {
+      // Created (and now counted at the IdP) or failed: either way the reserved place is no longer needed.
+      (res.locals.releaseOpenPlace as (() => void) | undefined)?.();
+    }
     const secret =
       usesClientSecret(client.metadata.tokenEndpointAuthMethod) && client.clientSecret !== ''
         ? client.clientSecret
@@ -333,7 +346,7 @@ export function registrationRouter(dependencies: RegistrationDependencies): Rout
     ...jsonBody('StandardClientMetadata'),
     checkSoftwareStatement,
     readClientMetadata,
-    checkOpenRegistrationCapacity,
+    reserveOpenRegistrationPlace,
     registerClient,
   );
   router.get('/register/:client_id', labelRoute, authenticateRegistrationToken, readClient);

@@ -223,6 +223,45 @@ describe('open registration limits', () => {
     }
   });
 
+  it('a burst cannot pass the cap: 12 at once under a cap of 8 leave 8 clients (issue 23, item 5)', async () => {
+    const bridge = await startStandardBridge(localDriver, { openRegistration: policy({ maxClients: 8 }) });
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 12 }, () => call(bridge.url, 'POST', '/register', undefined, mcpClient)),
+      );
+      const statuses = answers.map((answer) => answer.status).sort();
+      assert.deepEqual(statuses, [...Array(8).fill(201), ...Array(4).fill(429)]);
+      assert.equal((await bridge.driver.listOpenRegistrations!(100)).length, 8);
+      const again = await Promise.all(
+        Array.from({ length: 4 }, () => call(bridge.url, 'POST', '/register', undefined, mcpClient)),
+      );
+      assert.deepEqual(
+        again.map((answer) => answer.status),
+        [429, 429, 429, 429],
+      );
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  it('the per-address limit counts accepted registrations, not refusals (issue 23, item 5)', async () => {
+    const bridge = await startStandardBridge(localDriver, { openRegistration: policy({ perAddressPerHour: 2 }) });
+    try {
+      for (const refused of [
+        { ...mcpClient, grant_types: ['client_credentials'] },
+        { ...mcpClient, redirect_uris: ['http://attacker.example.com/cb'] },
+        { ...mcpClient, token_endpoint_auth_method: 'client_secret_basic' },
+      ]) {
+        assert.equal((await call(bridge.url, 'POST', '/register', undefined, refused)).status, 400);
+      }
+      assert.equal((await call(bridge.url, 'POST', '/register', undefined, mcpClient)).status, 201);
+      assert.equal((await call(bridge.url, 'POST', '/register', undefined, mcpClient)).status, 201);
+      assert.equal((await call(bridge.url, 'POST', '/register', undefined, mcpClient)).status, 429);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
   it('without DCR_OPEN_REGISTRATION a request without a token is 401', async () => {
     const bridge = await startStandardBridge(localDriver);
     try {
