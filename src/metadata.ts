@@ -60,6 +60,11 @@ export function checkRedirectUri(
   member = 'redirect_uris',
 ): void {
   if (/\*|%2a/i.test(uri)) throw new InvalidRedirectUriError(`Every ${member} entry must be without a wildcard (*).`);
+  // Printable ASCII only: no NUL or control character, no fullwidth dot or look-alike letter an IdP may fold.
+  if (/[^\x20-\x7e]/.test(uri))
+    throw new InvalidRedirectUriError(`Every ${member} entry must be printable ASCII (percent-encode anything else).`);
+  // WHATWG URL reads `\` as `/` in http(s), other parsers do not: `https://a.example\@evil.example/` is two hosts.
+  if (uri.includes('\\')) throw new InvalidRedirectUriError(`Every ${member} entry must be without a backslash.`);
   if (uri.includes('#')) throw new InvalidRedirectUriError(`Every ${member} entry must be without a fragment.`);
   let url: URL;
   try {
@@ -71,6 +76,15 @@ export function checkRedirectUri(
     throw new InvalidRedirectUriError(`Every ${member} entry must be an absolute URI without spaces.`);
   if (forbiddenSchemes.has(url.protocol))
     throw new InvalidRedirectUriError(`A ${member} entry uses a scheme that is never allowed.`);
+  if (url.username !== '' || url.password !== '')
+    throw new InvalidRedirectUriError(`Every ${member} entry must be without user information (user@host).`);
+  // What is stored is what every parser reads alike: `http://127.1/`, `http://2130706433/`, an upper-case or IDN
+  // host, dot segments — anything the URL standard rewrites — is refused rather than stored as sent.
+  if (url.href !== uri && url.href !== `${uri}/`) {
+    throw new InvalidRedirectUriError(
+      `Every ${member} entry must be written in canonical form (lower-case scheme and host, dotted-quad IPv4, no dot segments).`,
+    );
+  }
   if (url.protocol === 'https:') {
     if (url.hostname === '') throw new InvalidRedirectUriError(`Every https ${member} entry must name a host.`);
     return;
