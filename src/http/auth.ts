@@ -56,7 +56,10 @@ export function requireApiKey(
       res.locals.apiKeyIndex = matched[0];
       return next();
     }
-    events.emit('auth.failed', { reason: presented.length === 0 ? 'missing' : 'wrong' });
+    events.emit('auth.failed', {
+      reason: presented.length === 0 ? 'missing' : 'wrong',
+      ...(req.ip !== undefined ? { address: req.ip } : {}),
+    });
     failedAuthLimit(req, res, (error?: unknown) => next(error ?? new InvalidApiKeyError()));
   };
 }

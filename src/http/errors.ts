@@ -12,6 +12,7 @@ import {
   UnsupportedContentEncodingError,
   renderError,
 } from '../errors.js';
+import { hasControlCharacter } from '../env.js';
 import type { Logger } from '../logging.js';
 
 const unexpectedFailure = new BridgeError(
@@ -67,7 +68,7 @@ export function errorRenderer(logger: Logger): ErrorRequestHandler {
         logger.warn('request failed at the identity provider', {
           requestId,
           error: known.code,
-          cause: causeName(known),
+          ...causeOf(known),
         });
       return sendError(res, known);
     }
@@ -76,6 +77,24 @@ export function errorRenderer(logger: Logger): ErrorRequestHandler {
   };
 }
 
-function causeName(error: BridgeError): string | undefined {
-  return error.cause instanceof Error ? error.cause.name : undefined;
+/**
+ * What made the IdP call fail, for the log: the cause's class, its code (`ECONNREFUSED`, `UND_ERR_…`, an IdP's error
+ * code) and its message — one line, at most 300 characters, with every long token-like run (a secret, a token, a
+ * key) replaced, since a message may quote what it was given. Never a body.
+ */
+function causeOf(error: BridgeError): { cause?: string; causeCode?: string; causeMessage?: string } {
+  const cause = error.cause;
+  if (!(cause instanceof Error)) return {};
+  const { code, errorCode } = cause as { code?: unknown; errorCode?: unknown };
+  const causeCode = typeof code === 'string' ? code : typeof errorCode === 'string' ? errorCode : undefined;
+  const causeMessage = Array.from(cause.message, (character) => (hasControlCharacter(character) ? ' ' : character))
+    .join('')
+    .replace(/ {2,}/g, ' ')
+    .replace(/[A-Za-z0-9_\-+/=.~]{24,}/g, '[redacted]')
+    .slice(0, 300);
+  return {
+    cause: cause.name,
+    ...(causeCode !== undefined ? { causeCode: causeCode.slice(0, 100) } : {}),
+    ...(causeMessage !== '' ? { causeMessage } : {}),
+  };
 }

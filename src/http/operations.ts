@@ -1,6 +1,6 @@
 /**
- * Endpoints that answer without a key: liveness, readiness (the driver reaches its IdP; cached briefly so probes do
- * not load the IdP), Prometheus metrics, and the API description with its rendered reference page.
+ * Endpoints that answer without a key: liveness, readiness (the driver reaches its IdP within a deadline; cached
+ * briefly so probes do not load the IdP), Prometheus metrics, and the API description with its rendered reference page.
  */
 import { Router } from 'express';
 import type { DcrDriver } from '../driver/contract.js';
@@ -12,17 +12,31 @@ import { labelRoute } from './request-context.js';
 import type { ApiSpec } from './spec.js';
 
 const readinessCacheMs = 2_000;
+/**
+ * How long `/readyz` waits for the IdP before it answers 503: under the 3 s `timeoutSeconds` of the shipped probes,
+ * whatever the driver's own timeouts and retries would take (an IdP down could take several seconds of retries).
+ */
+export const readinessDeadlineMs = 1_500;
+
+function realTimer(callback: () => void, ms: number): () => void {
+  const timer = setTimeout(callback, ms);
+  timer.unref();
+  return () => clearTimeout(timer);
+}
 
 export function operationsRouter({
   driver,
   metrics,
   spec,
   now = Date.now,
+  setTimer = realTimer,
 }: {
   driver: DcrDriver;
   metrics: BridgeMetrics;
   spec: ApiSpec;
   now?: () => number;
+  /** The timer of the readiness deadline; tests pass a virtual clock's. */
+  setTimer?: (callback: () => void, ms: number) => () => void;
 }): Router {
   const router = Router();
   const referencePage = renderReferencePage(spec.document);
@@ -30,10 +44,15 @@ export function operationsRouter({
 
   const checkReadiness = (): Promise<BridgeError | undefined> => {
     if (readiness && now() - readiness.checkedAt < readinessCacheMs) return readiness.outcome;
-    const outcome = driver.checkReadiness().then(
+    const checked = driver.checkReadiness().then(
       () => undefined,
       (error: unknown) => (error instanceof BridgeError && error.status >= 500 ? error : new IdpUnavailableError()),
     );
+    let cancel = (): void => undefined;
+    const deadline = new Promise<BridgeError>((resolve) => {
+      cancel = setTimer(() => resolve(new IdpUnavailableError()), readinessDeadlineMs);
+    });
+    const outcome = Promise.race([checked, deadline]).finally(() => cancel());
     readiness = { checkedAt: now(), outcome };
     return outcome;
   };

@@ -128,7 +128,10 @@ export function registrationRouter(dependencies: RegistrationDependencies): Rout
     presented: boolean,
     description: string,
   ): void => {
-    events.emit('registration_token.refused', { reason: presented ? 'wrong' : 'missing' });
+    events.emit('registration_token.refused', {
+      reason: presented ? 'wrong' : 'missing',
+      ...(req.ip !== undefined ? { address: req.ip } : {}),
+    });
     failedAuthLimit(req, res, (error?: unknown) => next(error ?? new InvalidTokenError(description, presented)));
   };
 
