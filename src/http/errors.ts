@@ -56,8 +56,17 @@ export function sendError(res: Response, error: BridgeError): void {
 }
 
 export function errorRenderer(logger: Logger): ErrorRequestHandler {
-  return (error, req, res, next) => {
-    if (res.headersSent) return next(error);
+  return (error, req, res, _next) => {
+    // Already answered (a request the shutdown cut, whose route failed or finished late): one JSON line, never the
+    // default handler's multi-line stack trace; an answer cut half-way is ended by closing its connection.
+    if (res.headersSent) {
+      logger.info('a request already answered failed afterwards', {
+        requestId: res.locals.requestId as string | undefined,
+        errorName: error instanceof Error ? error.name : typeof error,
+      });
+      if (!res.writableEnded) res.destroy();
+      return;
+    }
     // Answered before its body arrived (401, 413, 429…): close, or the connection stays open for whatever the caller trickles.
     if (!req.complete) res.set('Connection', 'close');
     // Explicit, because an error raised in a stream callback arrives outside the request's async context.
