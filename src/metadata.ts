@@ -148,7 +148,7 @@ export function api7MetadataFromWire(body: Api7ClientMetadataBody): ClientMetada
   const grantTypes = unique(body.grant_types && body.grant_types.length > 0 ? body.grant_types : defaultGrantTypes);
   return checkClientConsistency(
     withoutUndefined({
-      clientName: body.client_name,
+      clientName: body.client_name === '' ? undefined : body.client_name,
       redirectUris: unique(redirectUris),
       grantTypes,
       responseTypes: unique(body.response_types ?? defaultResponseTypes(grantTypes)),
@@ -182,7 +182,7 @@ export function konnectMetadataFromWire(body: KonnectClientBody): ClientMetadata
   const grantTypes = mapped.length > 0 ? mapped : defaultGrantTypes;
   return checkClientConsistency(
     withoutUndefined({
-      clientName: body.client_name,
+      clientName: body.client_name === '' ? undefined : body.client_name,
       redirectUris,
       grantTypes,
       responseTypes: defaultResponseTypes(grantTypes),
