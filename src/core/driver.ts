@@ -10,6 +10,7 @@ import {
   type DriverImplementation,
   type DriverOperation,
 } from '../driver/contract.js';
+import { IdpUnavailableError, InvalidClientMetadataError } from '../errors.js';
 
 /** What runs around one call of an operation: it runs `proceed` exactly once and returns (or throws) what it gave. */
 export type AroundCall = (proceed: () => Promise<unknown>) => Promise<unknown>;
@@ -50,8 +51,9 @@ export function completeDriver(implementation: DriverImplementation): DcrDriver 
     const usable = own && !(grants === false && (operation === 'grantApiAccess' || operation === 'revokeApiAccess'));
     if (usable && secretChanges.has(operation)) {
       const call = own.bind(implementation);
+      const refused = operation === 'rotateSecret' ? retryableRotationRefusal : rethrow;
       complete[operation] = (clientId: string, ...rest: unknown[]) =>
-        oneSecretChangeAtATime(clientId, () => call(clientId, ...rest));
+        oneSecretChangeAtATime(clientId, () => call(clientId, ...rest)).catch(refused);
     } else if (usable) complete[operation] = own.bind(implementation);
     else if (operation in defaults) complete[operation] = defaults[operation as keyof typeof defaults];
   }
@@ -65,6 +67,25 @@ export function completeDriver(implementation: DriverImplementation): DcrDriver 
  * given last holds the secret that works.
  */
 const secretChanges: ReadonlySet<DriverOperation> = new Set(['rotateSecret', 'addSecret', 'revokeSecret']);
+
+function rethrow(error: unknown): never {
+  throw error;
+}
+
+/**
+ * A rotation carries no metadata, so an IdP's "invalid metadata" refusal of one is not the caller's to fix — it is a
+ * secret limit another rotation holds (Okta's "maximum number of client secrets", from another replica): retryable,
+ * never a `400 invalid_client_metadata` telling the portal not to retry.
+ */
+function retryableRotationRefusal(error: unknown): never {
+  if (error instanceof InvalidClientMetadataError) {
+    throw new IdpUnavailableError(
+      'The identity provider refused a new secret while another change to this client was under way; retry.',
+      { cause: error, retryAfterSeconds: 1 },
+    );
+  }
+  throw error;
+}
 
 function perClientQueue(): <T>(clientId: string, call: () => Promise<T>) => Promise<T> {
   const tails = new Map<string, Promise<void>>();

@@ -9,7 +9,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-tr
 import { closeApp, createBridge } from '../../src/app.js';
 import { completeDriver, wrapDriver, type DriverObserver } from '../../src/core/driver.js';
 import { driverOperations, type DriverImplementation, type DriverOperation } from '../../src/driver/contract.js';
-import { ClientNotFoundError } from '../../src/errors.js';
+import { ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError } from '../../src/errors.js';
 import { createLogger } from '../../src/logging.js';
 import { createMetrics } from '../../src/metrics.js';
 import { trackDriverCalls } from '../../src/shutdown.js';
@@ -220,5 +220,23 @@ describe('secret changes one at a time per client (issue 23, item 6)', () => {
     const [first, second] = await Promise.allSettled([driver.rotateSecret('c1'), driver.rotateSecret('c1')]);
     assert.equal(first.status, 'rejected');
     assert.equal(second.status === 'fulfilled' && second.value.clientSecret, 'next');
+  });
+});
+
+describe('a refused rotation is retryable (issue 23, item 6)', () => {
+  it("an IdP's metadata refusal of a rotation is 503 with Retry-After, not 400", async () => {
+    const driver = wrapDriver(
+      {
+        ...recordingDriver([]),
+        rotateSecret: async () => {
+          throw new InvalidClientMetadataError('The identity provider rejected the client metadata.');
+        },
+      },
+      [],
+    );
+    await assert.rejects(
+      driver.rotateSecret('c1'),
+      (error: unknown) => error instanceof IdpUnavailableError && error.status === 503 && error.retryAfterSeconds === 1,
+    );
   });
 });
