@@ -277,8 +277,10 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DriverImpl
       usableAnswer(await admin.clientScopes.find(), isRecordArray, 'the client scope listing'),
     );
     const byName = new Map(scopes.filter(hasStrings('name', 'id')).map((scope) => [scope.name, scope.id]));
-    if (wanted.some((name) => !byName.has(name)))
-      throw new InvalidClientMetadataError('A scope value is not a client scope of the realm.');
+    // The value was checked as a scope token (printable ASCII, no quote or backslash), so it can be named.
+    const unknown = wanted.find((name) => !byName.has(name));
+    if (unknown !== undefined)
+      throw new InvalidClientMetadataError(`The scope value "${unknown}" is not a client scope of the realm.`);
     return byName;
   }
 

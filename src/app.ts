@@ -19,7 +19,7 @@ import { forbidCaching } from './http/caching.js';
 import { errorRenderer } from './http/errors.js';
 import { konnectRouter } from './http/konnect.js';
 import { operationsRouter } from './http/operations.js';
-import { answerFaviconNotFound, refuseMalformedPath } from './http/paths.js';
+import { answerFaviconNotFound, refuseMalformedPath, refuseTrace } from './http/paths.js';
 import { withPublicOrigin } from './http/public-origin.js';
 import { createRateLimits } from './http/rate-limits.js';
 import { standardDcrFor } from './http/register.js';
@@ -118,7 +118,7 @@ export function createBridge(
   // Without TLS in front (the quick start), upgrade-insecure-requests would send the docs page's links to https.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(observeRequests(metrics, logger));
-  app.use(refuseMalformedPath, answerFaviconNotFound);
+  app.use(refuseMalformedPath, refuseTrace, answerFaviconNotFound);
   app.use(['/register', '/admin'], audit.record);
   app.use(
     standardDcrFor(config, driver, {

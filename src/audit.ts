@@ -151,6 +151,7 @@ export function auditRequests(events: BridgeEvents, apiKeyNames: readonly string
       status,
       ...(error instanceof BridgeError ? { error: error.code } : {}),
       ...idpStatusOf(error),
+      ...((pending.authFailed || status === 401) && req.ip !== undefined ? { address: req.ip } : {}),
     };
     events.emit('audit.recorded', record);
   };

@@ -62,6 +62,8 @@ export interface ServerLimits {
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
   maxConnections: number;
+  /** `DCR_MAX_CONNECTIONS_PER_ADDRESS`: open connections one peer address may hold (src/server.ts). */
+  maxConnectionsPerAddress: number;
 }
 
 export interface StandardDcrConfig {
@@ -143,7 +145,7 @@ function withHardening(env: Env, config: Omit<BridgeConfig, HardeningSettings>):
   return {
     ...config,
     trustProxy: trustProxyEnv(env),
-    serverLimits: serverLimitsFrom(env),
+    serverLimits: { ...serverLimitsFrom(env), ...perAddressConnectionsFrom(env) },
     shutdownGraceSeconds: shutdownGraceFrom(env, config),
   };
 }
@@ -168,7 +170,7 @@ function shutdownGraceFrom(
   return graceSeconds;
 }
 
-function serverLimitsFrom(env: Env): ServerLimits {
+function serverLimitsFrom(env: Env): Omit<ServerLimits, 'maxConnectionsPerAddress'> {
   const headersTimeoutMs = integerEnv(env, 'DCR_HEADERS_TIMEOUT_MS', 20_000, { min: 1_000, max: 600_000 });
   const requestTimeoutMs = integerEnv(env, 'DCR_REQUEST_TIMEOUT_MS', 30_000, { min: 1_000, max: 600_000 });
   if (headersTimeoutMs > requestTimeoutMs) {
@@ -182,6 +184,21 @@ function serverLimitsFrom(env: Env): ServerLimits {
     requestTimeoutMs,
     keepAliveTimeoutMs: integerEnv(env, 'DCR_KEEP_ALIVE_TIMEOUT_MS', 65_000, { min: 1_000, max: 600_000 }),
     maxConnections: integerEnv(env, 'DCR_MAX_CONNECTIONS', 1024, { min: 1, max: 1_000_000 }),
+  };
+}
+
+/**
+ * One peer may not hold every connection: a quarter of `DCR_MAX_CONNECTIONS` by default, all of them behind a trusted
+ * proxy (`DCR_TRUST_PROXY`), where every connection comes from the proxy's address.
+ */
+function perAddressConnectionsFrom(env: Env): Pick<ServerLimits, 'maxConnectionsPerAddress'> {
+  const maxConnections = integerEnv(env, 'DCR_MAX_CONNECTIONS', 1024, { min: 1, max: 1_000_000 });
+  const fallback = trustProxyEnv(env) === false ? Math.max(1, Math.floor(maxConnections / 4)) : maxConnections;
+  return {
+    maxConnectionsPerAddress: integerEnv(env, 'DCR_MAX_CONNECTIONS_PER_ADDRESS', fallback, {
+      min: 1,
+      max: 1_000_000,
+    }),
   };
 }
 

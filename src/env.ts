@@ -18,8 +18,35 @@ export class ConfigurationError extends Error {
   }
 }
 
-/** The value of `name`, or of the file `name_FILE` points at (trailing newline removed); empty counts as unset. */
+/** Variables holding a credential on one line: a control character in one is a copy or file mistake, never meant. */
+const oneLineCredential = /(_SECRET|_API_TOKEN|_API_KEYS?|_PASSWORD)$/;
+
+/**
+ * The value of `name`, or of the file `name_FILE` points at (trailing newline removed); empty counts as unset. A
+ * credential (`…_SECRET`, `…_API_TOKEN`, `DCR_API_KEYS`…) with a newline or another control character inside stops
+ * the start naming the variable, instead of failing every call to the IdP (or every portal call) later.
+ */
 export function envValue(env: Env, name: string): string | undefined {
+  const value = rawEnvValue(env, name);
+  if (value !== undefined && oneLineCredential.test(name) && hasControlCharacter(value)) {
+    throw new ConfigurationError(
+      name,
+      'holds a newline or another control character; a credential is one line (check the file or the copy)',
+    );
+  }
+  return value;
+}
+
+/** A C0 control character or DEL (a newline, a carriage return, a NUL, a tab…). */
+export function hasControlCharacter(text: string): boolean {
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
+function rawEnvValue(env: Env, name: string): string | undefined {
   const fileName = env[`${name}_FILE`];
   if (fileName !== undefined && fileName !== '') {
     if (env[name] !== undefined && env[name] !== '')

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'client_not_found'
   | 'not_found'
   | 'unsupported_content_encoding'
+  | 'unsupported_media_type'
   | 'conflict'
   | 'not_implemented'
   | 'request_too_large'
@@ -87,6 +88,13 @@ export class UnsupportedContentEncodingError extends BridgeError {
     description = 'The request body uses a Content-Encoding the bridge does not read; send identity, gzip, deflate or br.',
   ) {
     super(415, 'unsupported_content_encoding', description);
+  }
+}
+
+/** A request body that is not labelled JSON: a browser may send `text/plain` cross-site without asking first. */
+export class UnsupportedMediaTypeError extends BridgeError {
+  constructor(description = 'The request body must be JSON: send Content-Type application/json (or a +json type).') {
+    super(415, 'unsupported_media_type', description);
   }
 }
 

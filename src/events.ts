@@ -20,7 +20,8 @@ export interface BridgeEventMap {
   'client.api_access_granted': { clientId: string; apiProductVersionId?: string };
   'client.api_access_revoked': { clientId: string; apiProductVersionId?: string };
   'event_hook.ignored': { clientId: string; eventType: string };
-  'auth.failed': { reason: 'missing' | 'wrong' };
+  /** `address`: the caller's address as the rate limits see it (DCR_TRUST_PROXY decides). */
+  'auth.failed': { reason: 'missing' | 'wrong'; address?: string };
   'secrets.retired': { count: number };
   /** One failed IdP attempt: its cause class (connection refused, TLS, DNS, timeout, status) and the IdP host. */
   'idp.attempt_failed': IdpFailureReport;
@@ -28,7 +29,7 @@ export interface BridgeEventMap {
   /** One audit event (src/audit.ts), for the audit stream; not a log line. */
   'audit.recorded': AuditRecord;
   'registration_token.rotated': { clientId: string };
-  'registration_token.refused': { reason: 'missing' | 'wrong' };
+  'registration_token.refused': { reason: 'missing' | 'wrong'; address?: string };
 }
 
 /** What the audit trail writes per change or refusal: who (which portal key), what, on which client, how it ended. */
@@ -58,6 +59,8 @@ export interface AuditRecord {
   idpStatus?: number | 'timeout' | 'unreachable';
   /** Sweeps: how many old secrets were retired. */
   retired?: number;
+  /** A refused authentication: the caller's address as the rate limits see it (DCR_TRUST_PROXY decides). */
+  address?: string;
 }
 
 export type BridgeEventName = keyof BridgeEventMap;

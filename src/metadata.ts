@@ -10,7 +10,7 @@ import type {
   RegistrationContext,
   RotatedSecret,
 } from './driver/contract.js';
-import { InvalidRedirectUriError, InvalidRequestError } from './errors.js';
+import { InvalidClientMetadataError, InvalidRedirectUriError, InvalidRequestError } from './errors.js';
 import { withoutUndefined } from './records.js';
 
 /** The API7 request body after schema validation (spec: Api7ClientMetadata). */
@@ -60,6 +60,11 @@ export function checkRedirectUri(
   member = 'redirect_uris',
 ): void {
   if (/\*|%2a/i.test(uri)) throw new InvalidRedirectUriError(`Every ${member} entry must be without a wildcard (*).`);
+  // Printable ASCII only: no NUL or control character, no fullwidth dot or look-alike letter an IdP may fold.
+  if (/[^\x20-\x7e]/.test(uri))
+    throw new InvalidRedirectUriError(`Every ${member} entry must be printable ASCII (percent-encode anything else).`);
+  // WHATWG URL reads `\` as `/` in http(s), other parsers do not: `https://a.example\@evil.example/` is two hosts.
+  if (uri.includes('\\')) throw new InvalidRedirectUriError(`Every ${member} entry must be without a backslash.`);
   if (uri.includes('#')) throw new InvalidRedirectUriError(`Every ${member} entry must be without a fragment.`);
   let url: URL;
   try {
@@ -71,6 +76,15 @@ export function checkRedirectUri(
     throw new InvalidRedirectUriError(`Every ${member} entry must be an absolute URI without spaces.`);
   if (forbiddenSchemes.has(url.protocol))
     throw new InvalidRedirectUriError(`A ${member} entry uses a scheme that is never allowed.`);
+  if (url.username !== '' || url.password !== '')
+    throw new InvalidRedirectUriError(`Every ${member} entry must be without user information (user@host).`);
+  // What is stored is what every parser reads alike: `http://127.1/`, `http://2130706433/`, an upper-case or IDN
+  // host, dot segments — anything the URL standard rewrites — is refused rather than stored as sent.
+  if (url.href !== uri && url.href !== `${uri}/`) {
+    throw new InvalidRedirectUriError(
+      `Every ${member} entry must be written in canonical form (lower-case scheme and host, dotted-quad IPv4, no dot segments).`,
+    );
+  }
   if (url.protocol === 'https:') {
     if (url.hostname === '') throw new InvalidRedirectUriError(`Every https ${member} entry must name a host.`);
     return;
@@ -89,6 +103,24 @@ export function checkRedirectUri(
       `A private-use ${member} scheme must be a reverse domain name such as com.example.app.`,
     );
   }
+}
+
+/**
+ * Rules across members, the same in every dialect: a `client_credentials` client authenticates itself — with
+ * `token_endpoint_auth_method: none`, anyone who knows its client id could obtain its tokens.
+ */
+export function checkClientConsistency(metadata: ClientMetadata): ClientMetadata {
+  if (metadata.grantTypes.includes('client_credentials') && metadata.tokenEndpointAuthMethod === 'none') {
+    throw new InvalidClientMetadataError(
+      'A client_credentials client must authenticate: token_endpoint_auth_method none is not allowed with it.',
+    );
+  }
+  return metadata;
+}
+
+/** A `none` client has no secret: whatever the IdP holds for it is never handed out ("" where the member is required). */
+function secretOnWire(client: RegisteredClientWithSecret): string {
+  return client.metadata.tokenEndpointAuthMethod === 'none' ? '' : client.clientSecret;
 }
 
 function defaultResponseTypes(grantTypes: string[]): string[] {
@@ -114,20 +146,22 @@ export function api7MetadataFromWire(body: Api7ClientMetadataBody): ClientMetada
   for (const uri of body.post_logout_redirect_uris ?? [])
     checkRedirectUri(uri, applicationType, 'post_logout_redirect_uris');
   const grantTypes = unique(body.grant_types && body.grant_types.length > 0 ? body.grant_types : defaultGrantTypes);
-  return withoutUndefined({
-    clientName: body.client_name,
-    redirectUris: unique(redirectUris),
-    grantTypes,
-    responseTypes: unique(body.response_types ?? defaultResponseTypes(grantTypes)),
-    tokenEndpointAuthMethod: body.token_endpoint_auth_method ?? defaultTokenEndpointAuthMethod,
-    scope: scopeFrom(body.scope, body.scopes),
-    clientUri: body.client_uri,
-    logoUri: body.logo_uri,
-    contacts: body.contacts,
-    jwksUri: body.jwks_uri,
-    postLogoutRedirectUris: body.post_logout_redirect_uris,
-    applicationType,
-  });
+  return checkClientConsistency(
+    withoutUndefined({
+      clientName: body.client_name === '' ? undefined : body.client_name,
+      redirectUris: unique(redirectUris),
+      grantTypes,
+      responseTypes: unique(body.response_types ?? defaultResponseTypes(grantTypes)),
+      tokenEndpointAuthMethod: body.token_endpoint_auth_method ?? defaultTokenEndpointAuthMethod,
+      scope: scopeFrom(body.scope, body.scopes),
+      clientUri: body.client_uri,
+      logoUri: body.logo_uri,
+      contacts: body.contacts,
+      jwksUri: body.jwks_uri,
+      postLogoutRedirectUris: body.post_logout_redirect_uris,
+      applicationType,
+    }),
+  );
 }
 
 /** Konnect sends its own auth-method names among the grant types: `bearer` is client credentials, others are ignored. */
@@ -146,14 +180,16 @@ export function konnectMetadataFromWire(body: KonnectClientBody): ClientMetadata
     (body.grant_types ?? []).flatMap((name) => (konnectGrantTypes[name] ? [konnectGrantTypes[name]] : [])),
   );
   const grantTypes = mapped.length > 0 ? mapped : defaultGrantTypes;
-  return withoutUndefined({
-    clientName: body.client_name,
-    redirectUris,
-    grantTypes,
-    responseTypes: defaultResponseTypes(grantTypes),
-    tokenEndpointAuthMethod: body.token_endpoint_auth_method ?? defaultTokenEndpointAuthMethod,
-    scope: scopeFrom(undefined, body.scopes),
-  });
+  return checkClientConsistency(
+    withoutUndefined({
+      clientName: body.client_name === '' ? undefined : body.client_name,
+      redirectUris,
+      grantTypes,
+      responseTypes: defaultResponseTypes(grantTypes),
+      tokenEndpointAuthMethod: body.token_endpoint_auth_method ?? defaultTokenEndpointAuthMethod,
+      scope: scopeFrom(undefined, body.scopes),
+    }),
+  );
 }
 
 export function konnectContextFromWire(body: KonnectClientBody): RegistrationContext {
@@ -188,7 +224,7 @@ export function api7ClientToWire(client: RegisteredClient | RegisteredClientWith
   return {
     ...withoutUndefined({
       client_id: client.clientId,
-      client_secret: 'clientSecret' in client ? client.clientSecret : undefined,
+      client_secret: 'clientSecret' in client ? secretOnWire(client) : undefined,
       client_id_issued_at: client.clientIdIssuedAt,
       client_secret_expires_at: client.clientSecretExpiresAt,
     }),
@@ -199,7 +235,7 @@ export function api7ClientToWire(client: RegisteredClient | RegisteredClientWith
 export function konnectClientToWire(client: RegisteredClientWithSecret): Record<string, unknown> {
   return {
     client_id: client.clientId,
-    client_secret: client.clientSecret,
+    client_secret: secretOnWire(client),
     client_id_issued_at: client.clientIdIssuedAt,
     client_secret_expires_at: client.clientSecretExpiresAt,
   };

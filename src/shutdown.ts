@@ -60,7 +60,11 @@ export function trackDriverCalls(logger: Logger): DriverCallTracker {
           pending += 1;
           try {
             const result = await proceed();
-            if (registers && cut) await undoCutRegistration(driver, result as RegisteredClientWithSecret);
+            if (registers && cut) {
+              await undoCutRegistration(driver, result as RegisteredClientWithSecret);
+              // The route must not go on as if the client existed: no `client.registered` event, no answer to write.
+              throw new IdpUnavailableError('The registration was cut by the shutdown and deleted again.');
+            }
             return result;
           } finally {
             pending -= 1;

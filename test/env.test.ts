@@ -12,6 +12,33 @@ describe('environment configuration', () => {
     assert.equal(envValue({ KEYCLOAK_CLIENT_SECRET_FILE: file }, 'KEYCLOAK_CLIENT_SECRET'), 'from-a-file');
   });
 
+  it('stops at a credential holding a newline or control character, in one line naming it (issue 23, item 13)', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'dcr-env-')), 'secret');
+    writeFileSync(file, 'first-line\nsecond-line\n');
+    for (const [env, name] of [
+      [{ KEYCLOAK_CLIENT_SECRET_FILE: file }, 'KEYCLOAK_CLIENT_SECRET'],
+      [{ OKTA_API_TOKEN: 'token\r' }, 'OKTA_API_TOKEN'],
+      [{ DCR_API_KEYS: 'portal-key-0123456789\u0000' }, 'DCR_API_KEYS'],
+      [{ AUTH0_CLIENT_SECRET: 'a\tb' }, 'AUTH0_CLIENT_SECRET'],
+    ] as const) {
+      assert.throws(
+        () => envValue(env, name),
+        (error: unknown) =>
+          error instanceof ConfigurationError &&
+          error.variable === name &&
+          !error.message.includes('\n') &&
+          !error.message.includes('second-line') &&
+          !error.message.includes('token'),
+        name,
+      );
+    }
+    assert.match(
+      envValue({ OKTA_PRIVATE_KEY: '-----BEGIN\nx\n-----END' }, 'OKTA_PRIVATE_KEY')!,
+      /\n/,
+      'PEM keys are multi-line',
+    );
+  });
+
   it('refuses a variable set both ways, and an unreadable file, naming the variable', () => {
     assert.throws(
       () => envValue({ A: 'x', A_FILE: '/etc/hostname' }, 'A'),

@@ -6,7 +6,8 @@
  * pays about two fsync latencies per batch, not per client, and a batch does not wait for the one before it.
  *
  * The journal (one line per client id a batch touched) says which files may be newer than the store's index, so a
- * start after a crash re-reads exactly those.
+ * start after a crash re-reads exactly those. A write that does not write everything (a full disk) fails its change,
+ * which then leaves the previous file in place.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsync, openSync, rename, renameSync, rmSync, unlink, writeSync } from 'node:fs';
@@ -61,6 +62,8 @@ export class GroupCommit {
   readonly #fs: CommitFileSystem;
   #journalFd: number;
   #journalLines = 0;
+  /** Whether the last journal write may have left part of a line (a full disk writes what fits and says so). */
+  #journalTorn = false;
   #queue: PendingChange[] = [];
   #scheduled = false;
   readonly #inFlight = new Set<Promise<void>>();
@@ -160,7 +163,11 @@ export class GroupCommit {
     const fs = this.#fs;
     let shared: unknown;
     try {
-      fs.writeSync(this.#journalFd, batch.map((change) => `${change.id}\n`).join(''));
+      // After a torn journal write, a newline first: the torn line stays a line of its own, never glued to an id.
+      const lines = `${this.#journalTorn ? '\n' : ''}${batch.map((change) => `${change.id}\n`).join('')}`;
+      this.#journalTorn = true;
+      writeWhole(fs, this.#journalFd, lines);
+      this.#journalTorn = false;
       this.#journalLines += batch.length;
     } catch (error) {
       shared = error;
@@ -172,7 +179,7 @@ export class GroupCommit {
       try {
         change.temporary = temporaryPath(change.path);
         change.fd = fs.openSync(change.temporary, 'w', 0o600);
-        fs.writeSync(change.fd, change.contents);
+        writeWhole(fs, change.fd, change.contents);
         syncs.push(fsyncOf(fs, change.fd).catch((error: unknown) => (change.error = error)));
       } catch (error) {
         change.error = error;
@@ -211,6 +218,20 @@ export class GroupCommit {
       change.onDurable();
       change.resolve();
     }
+  }
+}
+
+/**
+ * Writes all of `text` or throws: `write(2)` on a full disk writes what fits and reports the count, not an error, and
+ * a short file fsynced, renamed and acknowledged would be lost at the next start.
+ */
+function writeWhole(fs: CommitFileSystem, fd: number, text: string): void {
+  const written = fs.writeSync(fd, text);
+  const expected = Buffer.byteLength(text);
+  if (written !== expected) {
+    throw Object.assign(new Error(`short write: ${written} of ${expected} bytes (the disk may be full)`), {
+      code: 'ENOSPC',
+    });
   }
 }
 

@@ -151,10 +151,10 @@ function toProviderMetadata(
     ?.split(' ')
     .filter((value) => PROVIDER_SCOPES.has(value))
     .join(' ');
-  // The API7 dialect's body is the RFC 7591 client, which is what oidc-provider reads.
+  // The API7 dialect's body is the RFC 7591 client, which is what oidc-provider reads; a `none` client has no secret.
   return api7ClientToWire({
     clientId: record.clientId,
-    clientSecret: secret.value,
+    ...(metadata.tokenEndpointAuthMethod === 'none' ? {} : { clientSecret: secret.value }),
     clientIdIssuedAt: record.clientIdIssuedAt,
     clientSecretExpiresAt: 0,
     metadata: { ...metadata, scope: providerScope || undefined },

@@ -330,7 +330,13 @@ export class ClientFileStore<T> {
       }
       record = new Error(fileErrorReason(error));
     }
-    if (typeof record === 'object' && record !== null && !(record instanceof Error)) {
+    // A record that names a client id names its own: a file copied or renamed by hand is never served under another.
+    const namesAnother =
+      typeof record === 'object' &&
+      record !== null &&
+      typeof (record as { clientId?: unknown }).clientId === 'string' &&
+      (record as { clientId: string }).clientId !== id;
+    if (typeof record === 'object' && record !== null && !(record instanceof Error) && !namesAnother) {
       this.#records.set(id, record as T);
       return;
     }
@@ -340,7 +346,12 @@ export class ClientFileStore<T> {
     this.#onDamaged({
       file,
       movedTo,
-      reason: record instanceof Error ? `cannot be read: ${record.message}` : 'is not a JSON object',
+      reason:
+        record instanceof Error
+          ? `cannot be read: ${record.message}`
+          : namesAnother
+            ? 'names another client id than its file name'
+            : 'is not a JSON object',
     });
   }
 

@@ -2,6 +2,7 @@
  * Where a driver is wrapped, once: the kit's defaults for the members a driver leaves out, then every observer
  * (metrics, tracing, shutdown tracking) around every operation of the contract's one list (`driverOperations`). An
  * optional member the driver has passes through like any other; one it lacks stays absent, so the routes can tell.
+ * Changes to one client's secrets run one at a time (`secretChanges`).
  */
 import {
   driverOperations,
@@ -9,6 +10,7 @@ import {
   type DriverImplementation,
   type DriverOperation,
 } from '../driver/contract.js';
+import { IdpUnavailableError, InvalidClientMetadataError } from '../errors.js';
 
 /** What runs around one call of an operation: it runs `proceed` exactly once and returns (or throws) what it gave. */
 export type AroundCall = (proceed: () => Promise<unknown>) => Promise<unknown>;
@@ -43,13 +45,62 @@ export function completeDriver(implementation: DriverImplementation): DcrDriver 
     capabilities: implementation.capabilities,
     ...(implementation.publicRoutes ? { publicRoutes: implementation.publicRoutes } : {}),
   };
+  const oneSecretChangeAtATime = perClientQueue();
   for (const operation of driverOperations) {
     const own = implementation[operation] as ((...args: unknown[]) => Promise<unknown>) | undefined;
     const usable = own && !(grants === false && (operation === 'grantApiAccess' || operation === 'revokeApiAccess'));
-    if (usable) complete[operation] = own.bind(implementation);
+    if (usable && secretChanges.has(operation)) {
+      const call = own.bind(implementation);
+      const refused = operation === 'rotateSecret' ? retryableRotationRefusal : rethrow;
+      complete[operation] = (clientId: string, ...rest: unknown[]) =>
+        oneSecretChangeAtATime(clientId, () => call(clientId, ...rest)).catch(refused);
+    } else if (usable) complete[operation] = own.bind(implementation);
     else if (operation in defaults) complete[operation] = defaults[operation as keyof typeof defaults];
   }
   return complete as unknown as DcrDriver;
+}
+
+/**
+ * The operations that change a client's secrets run one at a time per client within the process: concurrent
+ * rotations would otherwise race at the IdP (Okta refused 16 of 20 as "too many secrets"; on one-secret IdPs the
+ * caller answered last could hold a secret an overlapping rotation had already replaced). Serialised, the answer
+ * given last holds the secret that works.
+ */
+const secretChanges: ReadonlySet<DriverOperation> = new Set(['rotateSecret', 'addSecret', 'revokeSecret']);
+
+function rethrow(error: unknown): never {
+  throw error;
+}
+
+/**
+ * A rotation carries no metadata, so an IdP's "invalid metadata" refusal of one is not the caller's to fix — it is a
+ * secret limit another rotation holds (Okta's "maximum number of client secrets", from another replica): retryable,
+ * never a `400 invalid_client_metadata` telling the portal not to retry.
+ */
+function retryableRotationRefusal(error: unknown): never {
+  if (error instanceof InvalidClientMetadataError) {
+    throw new IdpUnavailableError(
+      'The identity provider refused a new secret while another change to this client was under way; retry.',
+      { cause: error, retryAfterSeconds: 1 },
+    );
+  }
+  throw error;
+}
+
+function perClientQueue(): <T>(clientId: string, call: () => Promise<T>) => Promise<T> {
+  const tails = new Map<string, Promise<void>>();
+  return (clientId, call) => {
+    const result = (tails.get(clientId) ?? Promise.resolve()).then(call);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    tails.set(clientId, tail);
+    void tail.then(() => {
+      if (tails.get(clientId) === tail) tails.delete(clientId);
+    });
+    return result;
+  };
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
- * The portal's API key, checked before anything reads the body: from `X-API-Key` or `Authorization: Bearer`,
- * compared in constant time against every configured key (both sides hashed to the same length first). Failed
- * attempts count against a stricter per-address limit; a correct key is never slowed by them.
+ * The portal's API key, checked before anything reads the body: from `X-API-Key` or `Authorization: Bearer` (both may
+ * be sent, and then both must be right), compared in constant time against every configured key (both sides hashed to
+ * the same length first). Failed attempts count against a stricter per-address limit; a correct key is never slowed
+ * by them.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
@@ -49,14 +50,16 @@ export function requireApiKey(
   const configuredDigests = apiKeyDigests(apiKeys);
   return (req, res, next) => {
     const presented = presentedKeys(req);
-    for (const key of presented) {
-      const index = matchApiKey(configuredDigests, key);
-      if (index !== -1) {
-        res.locals.apiKeyIndex = index;
-        return next();
-      }
+    // Every key presented must be right: one right key does not excuse a wrong one beside it.
+    const matched = presented.map((key) => matchApiKey(configuredDigests, key));
+    if (matched.length > 0 && matched.every((index) => index !== -1)) {
+      res.locals.apiKeyIndex = matched[0];
+      return next();
     }
-    events.emit('auth.failed', { reason: presented.length === 0 ? 'missing' : 'wrong' });
+    events.emit('auth.failed', {
+      reason: presented.length === 0 ? 'missing' : 'wrong',
+      ...(req.ip !== undefined ? { address: req.ip } : {}),
+    });
     failedAuthLimit(req, res, (error?: unknown) => next(error ?? new InvalidApiKeyError()));
   };
 }

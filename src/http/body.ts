@@ -1,11 +1,11 @@
 /**
- * Request-body steps, run only after the key check: read JSON up to the limit (whatever the content type says, so a
- * mislabelled body is still parsed or refused clearly), require an object, and validate it against a schema of
- * spec/openapi.yaml.
+ * Request-body steps, run only after the key check: a body must be labelled JSON (`application/json` or a `+json`
+ * type; anything else, or no label, is `415` — `text/plain` is what a browser sends cross-site without a preflight),
+ * read JSON up to the limit, require an object, and validate it against a schema of spec/openapi.yaml.
  */
 import express, { type Request, type RequestHandler } from 'express';
 import { isClientId } from '../driver/ownership.js';
-import { InvalidRequestError, RequestTooLargeError } from '../errors.js';
+import { InvalidRequestError, RequestTooLargeError, UnsupportedMediaTypeError } from '../errors.js';
 import { restoreRequestContext } from './request-context.js';
 import type { ApiSpec } from './spec.js';
 
@@ -19,6 +19,17 @@ export function refuseDeclaredOversize(limitBytes: number): RequestHandler {
     next(Number.isFinite(declared) && declared > limitBytes ? new RequestTooLargeError() : undefined);
   };
 }
+
+/** `application/json` or `application/<anything>+json`, with any parameters; compared without case. */
+const jsonMediaType = /^application\/(?:json|[a-z0-9!#$&^_.-]+\+json)\s*(?:;|$)/i;
+
+/** A request that carries a body (a length above 0, or chunked) must label it JSON; no body at all needs no label. */
+export const requireJsonMediaType: RequestHandler = (req, _res, next) => {
+  const declared = req.get('Content-Length');
+  const hasBody = req.get('Transfer-Encoding') !== undefined || (declared !== undefined && Number(declared) !== 0);
+  if (!hasBody || jsonMediaType.test(req.get('Content-Type') ?? '')) return next();
+  next(new UnsupportedMediaTypeError());
+};
 
 export function readJsonBody(limitBytes: number): RequestHandler {
   return express.json({ limit: limitBytes, strict: false, type: () => true });
@@ -51,6 +62,7 @@ export function validateBody(spec: ApiSpec, schemaName: string): RequestHandler 
 export function jsonBodySteps(spec: ApiSpec, limitBytes: number): (schemaName: string) => RequestHandler[] {
   return (schemaName) => [
     refuseDeclaredOversize(limitBytes),
+    requireJsonMediaType,
     readJsonBody(limitBytes),
     restoreRequestContext(),
     requireObjectBody,

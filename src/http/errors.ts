@@ -12,6 +12,7 @@ import {
   UnsupportedContentEncodingError,
   renderError,
 } from '../errors.js';
+import { hasControlCharacter } from '../env.js';
 import type { Logger } from '../logging.js';
 
 const unexpectedFailure = new BridgeError(
@@ -55,8 +56,17 @@ export function sendError(res: Response, error: BridgeError): void {
 }
 
 export function errorRenderer(logger: Logger): ErrorRequestHandler {
-  return (error, req, res, next) => {
-    if (res.headersSent) return next(error);
+  return (error, req, res, _next) => {
+    // Already answered (a request the shutdown cut, whose route failed or finished late): one JSON line, never the
+    // default handler's multi-line stack trace; an answer cut half-way is ended by closing its connection.
+    if (res.headersSent) {
+      logger.info('a request already answered failed afterwards', {
+        requestId: res.locals.requestId as string | undefined,
+        errorName: error instanceof Error ? error.name : typeof error,
+      });
+      if (!res.writableEnded) res.destroy();
+      return;
+    }
     // Answered before its body arrived (401, 413, 429…): close, or the connection stays open for whatever the caller trickles.
     if (!req.complete) res.set('Connection', 'close');
     // Explicit, because an error raised in a stream callback arrives outside the request's async context.
@@ -67,7 +77,7 @@ export function errorRenderer(logger: Logger): ErrorRequestHandler {
         logger.warn('request failed at the identity provider', {
           requestId,
           error: known.code,
-          cause: causeName(known),
+          ...causeOf(known),
         });
       return sendError(res, known);
     }
@@ -76,6 +86,24 @@ export function errorRenderer(logger: Logger): ErrorRequestHandler {
   };
 }
 
-function causeName(error: BridgeError): string | undefined {
-  return error.cause instanceof Error ? error.cause.name : undefined;
+/**
+ * What made the IdP call fail, for the log: the cause's class, its code (`ECONNREFUSED`, `UND_ERR_…`, an IdP's error
+ * code) and its message — one line, at most 300 characters, with every long token-like run (a secret, a token, a
+ * key) replaced, since a message may quote what it was given. Never a body.
+ */
+function causeOf(error: BridgeError): { cause?: string; causeCode?: string; causeMessage?: string } {
+  const cause = error.cause;
+  if (!(cause instanceof Error)) return {};
+  const { code, errorCode } = cause as { code?: unknown; errorCode?: unknown };
+  const causeCode = typeof code === 'string' ? code : typeof errorCode === 'string' ? errorCode : undefined;
+  const causeMessage = Array.from(cause.message, (character) => (hasControlCharacter(character) ? ' ' : character))
+    .join('')
+    .replace(/ {2,}/g, ' ')
+    .replace(/[A-Za-z0-9_\-+/=.~]{24,}/g, '[redacted]')
+    .slice(0, 300);
+  return {
+    cause: cause.name,
+    ...(causeCode !== undefined ? { causeCode: causeCode.slice(0, 100) } : {}),
+    ...(causeMessage !== '' ? { causeMessage } : {}),
+  };
 }

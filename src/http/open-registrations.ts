@@ -15,6 +15,17 @@ import { forbidCaching } from './caching.js';
 import { sendError } from './errors.js';
 import { labelRoute } from './request-context.js';
 
+/**
+ * The policy an openly registered client stays under when open registration has since been turned off (the
+ * defaults of the DCR_OPEN_REGISTRATION_* variables; the rate and the cap do not apply to an update).
+ */
+export const defaultOpenRegistrationPolicy: OpenRegistrationPolicy = {
+  grantTypes: ['authorization_code', 'refresh_token'],
+  tokenEndpointAuthMethods: ['none'],
+  perAddressPerHour: 10,
+  maxClients: 1000,
+};
+
 /** How many open-registered clients one listing or purge call handles. */
 const openRegistrationListLimit = 1000;
 
@@ -37,6 +48,8 @@ export function limitOpenRegistrations(policy: OpenRegistrationPolicy | undefine
     validate: { xForwardedForHeader: false },
     standardHeaders: false,
     legacyHeaders: false,
+    // Counts accepted registrations only: a refused one (a typo, a full cap) gives its place back.
+    skipFailedRequests: true,
     requestPropertyName: 'openRegistrationRateLimit',
     skip: (_req, res) => res.locals.openRegistration !== true,
     handler: (_req, _res, next) =>
@@ -66,6 +79,9 @@ export function checkOpenPolicy(metadata: ClientMetadata, policy: OpenRegistrati
       `Open registration allows only the token_endpoint_auth_method ${policy.tokenEndpointAuthMethods.join(', ')}.`,
     );
   }
+  if (metadata.jwksUri !== undefined && metadata.tokenEndpointAuthMethod !== 'private_key_jwt') {
+    throw new InvalidClientMetadataError('Open registration allows a jwks_uri only with private_key_jwt.');
+  }
   if (metadata.grantTypes.includes('authorization_code') && metadata.redirectUris.length === 0) {
     throw new InvalidClientMetadataError(
       'An authorization_code client registered openly must have at least one redirect_uris entry.',
@@ -73,14 +89,42 @@ export function checkOpenPolicy(metadata: ClientMetadata, policy: OpenRegistrati
   }
 }
 
-/** Whether there is room for one more open-registered client (the cap counts them at the IdP). */
-export async function checkOpenCapacity(driver: DcrDriver, policy: OpenRegistrationPolicy): Promise<void> {
-  const existing = await driver.listOpenRegistrations!(policy.maxClients);
-  if (existing.length >= policy.maxClients) {
-    throw new RateLimitedError(
-      3600,
-      'The bridge holds as many open-registered clients as it allows; retry later or ask for an initial access token.',
-    );
+/**
+ * The cap on open-registered clients, counted at the IdP plus the registrations under way in this process: checking
+ * and reserving a place is one step (one at a time), so a burst cannot pass the cap between the count and the
+ * creation. Across replicas each process reserves only its own places.
+ */
+export class OpenRegistrationCapacity {
+  readonly #driver: DcrDriver;
+  readonly #policy: OpenRegistrationPolicy;
+  #reserved = 0;
+  #turns: Promise<unknown> = Promise.resolve();
+
+  constructor(driver: DcrDriver, policy: OpenRegistrationPolicy) {
+    this.#driver = driver;
+    this.#policy = policy;
+  }
+
+  /** A place for one more open-registered client, or a 429; call the release once the client exists or failed. */
+  async reserve(): Promise<() => void> {
+    const turn = this.#turns.then(async () => {
+      const existing = await this.#driver.listOpenRegistrations!(this.#policy.maxClients);
+      if (existing.length + this.#reserved >= this.#policy.maxClients) {
+        throw new RateLimitedError(
+          3600,
+          'The bridge holds as many open-registered clients as it allows; retry later or ask for an initial access token.',
+        );
+      }
+      this.#reserved += 1;
+    });
+    this.#turns = turn.catch(() => undefined);
+    await turn;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#reserved -= 1;
+    };
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * Endpoints that answer without a key: liveness, readiness (the driver reaches its IdP; cached briefly so probes do
- * not load the IdP), Prometheus metrics, and the API description with its rendered reference page.
+ * Endpoints that answer without a key: liveness, readiness (the driver reaches its IdP within a deadline; cached
+ * briefly so probes do not load the IdP), Prometheus metrics, and the API description with its rendered reference page.
  */
 import { Router } from 'express';
 import type { DcrDriver } from '../driver/contract.js';
@@ -12,6 +12,17 @@ import { labelRoute } from './request-context.js';
 import type { ApiSpec } from './spec.js';
 
 const readinessCacheMs = 2_000;
+/**
+ * How long `/readyz` waits for the IdP before it answers 503: under the 3 s `timeoutSeconds` of the shipped probes,
+ * whatever the driver's own timeouts and retries would take (an IdP down could take several seconds of retries).
+ */
+export const readinessDeadlineMs = 1_500;
+
+function realTimer(callback: () => void, ms: number): () => void {
+  const timer = setTimeout(callback, ms);
+  timer.unref();
+  return () => clearTimeout(timer);
+}
 
 /** One connection as `/readyz` reports it (DCR_CONFIG_FILE): its driver, and whether its failure fails the bridge. */
 export interface ReadinessTarget {
@@ -21,14 +32,23 @@ export interface ReadinessTarget {
 }
 
 /** The driver's readiness, cached briefly: every failure is an error of status 5xx. */
-function cachedReadiness(driver: DcrDriver, now: () => number): () => Promise<BridgeError | undefined> {
+function cachedReadiness(
+  driver: DcrDriver,
+  now: () => number,
+  setTimer: (callback: () => void, ms: number) => () => void,
+): () => Promise<BridgeError | undefined> {
   let readiness: { checkedAt: number; outcome: Promise<BridgeError | undefined> } | undefined;
   return () => {
     if (readiness && now() - readiness.checkedAt < readinessCacheMs) return readiness.outcome;
-    const outcome = driver.checkReadiness().then(
+    const checked = driver.checkReadiness().then(
       () => undefined,
       (error: unknown) => (error instanceof BridgeError && error.status >= 500 ? error : new IdpUnavailableError()),
     );
+    let cancel = (): void => undefined;
+    const deadline = new Promise<BridgeError>((resolve) => {
+      cancel = setTimer(() => resolve(new IdpUnavailableError()), readinessDeadlineMs);
+    });
+    const outcome = Promise.race([checked, deadline]).finally(() => cancel());
     readiness = { checkedAt: now(), outcome };
     return outcome;
   };
@@ -41,8 +61,9 @@ function cachedReadiness(driver: DcrDriver, now: () => number): () => Promise<Br
 function connectionsReadiness(
   targets: readonly ReadinessTarget[],
   now: () => number,
+  setTimer: (callback: () => void, ms: number) => () => void,
 ): () => Promise<{ report: Record<string, string>; failure?: BridgeError }> {
-  const checks = targets.map((target) => ({ ...target, check: cachedReadiness(target.driver, now) }));
+  const checks = targets.map((target) => ({ ...target, check: cachedReadiness(target.driver, now, setTimer) }));
   return async () => {
     const outcomes = await Promise.all(checks.map(({ check }) => check()));
     const report: Record<string, string> = {};
@@ -71,6 +92,7 @@ export function operationsRouter({
   metrics,
   spec,
   now = Date.now,
+  setTimer = realTimer,
 }: {
   driver?: DcrDriver;
   /** Instead of `driver`: the connections of DCR_CONFIG_FILE, each reported by `/readyz`. */
@@ -79,11 +101,13 @@ export function operationsRouter({
   metrics: { registry: Pick<BridgeMetrics['registry'], 'contentType' | 'metrics'> };
   spec: ApiSpec;
   now?: () => number;
+  /** The timer of the readiness deadline; tests pass a virtual clock's. */
+  setTimer?: (callback: () => void, ms: number) => () => void;
 }): Router {
   const router = Router();
   const referencePage = renderReferencePage(spec.document);
-  const checkReadiness = driver ? cachedReadiness(driver, now) : async () => undefined;
-  const checkConnections = connections ? connectionsReadiness(connections, now) : undefined;
+  const checkReadiness = driver ? cachedReadiness(driver, now, setTimer) : async () => undefined;
+  const checkConnections = connections ? connectionsReadiness(connections, now, setTimer) : undefined;
 
   router.get('/healthz', labelRoute, (_req, res) => {
     res.json({ status: 'ok' });

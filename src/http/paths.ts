@@ -1,10 +1,10 @@
 /**
- * Path checks that run before any route: a path that is not valid percent-encoding is refused for every route
- * (including the embedded IdP's), a browser's `/favicon.ico` is a plain 404 rather than a failed authentication,
+ * Path checks that run before any route: a path that is not valid percent-encoding, and the TRACE method, are refused
+ * for every route (including the embedded IdP's), a browser's `/favicon.ico` is a plain 404 rather than a failed authentication,
  * and the paths the bridge serves itself are never taken for Konnect client ids.
  */
 import type { RequestHandler } from 'express';
-import { InvalidRequestError, NotFoundError } from '../errors.js';
+import { BridgeError, InvalidRequestError, NotFoundError } from '../errors.js';
 import { malformedPathDescription } from './errors.js';
 
 export const refuseMalformedPath: RequestHandler = (req, _res, next) => {
@@ -15,6 +15,14 @@ export const refuseMalformedPath: RequestHandler = (req, _res, next) => {
     return next(new InvalidRequestError(malformedPathDescription));
   }
   next();
+};
+
+/** `TRACE` echoes a request (cross-site tracing); no route has it, so it is a 405 everywhere, never a 404. */
+export const refuseTrace: RequestHandler = (req, res, next) => {
+  if (req.method !== 'TRACE') return next();
+  res.locals.route = req.path;
+  res.set('Allow', 'GET, HEAD, POST, PUT, DELETE');
+  next(new BridgeError(405, 'invalid_request', 'The bridge does not answer TRACE.'));
 };
 
 /** Browsers ask for it on their own; it must not count against the failed-authentication limit. */

@@ -8,8 +8,19 @@
  * Each route reads as its steps: authenticate → read and validate the body → the RFC's checks → act → answer.
  */
 import { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
-import { defaultStandardDcrConfig, type BridgeConfig, type StandardDcrConfig } from '../config.js';
-import type { ClientMetadata, DcrDriver, RegisteredClient, StandardRegistration } from '../driver/contract.js';
+import {
+  defaultStandardDcrConfig,
+  type BridgeConfig,
+  type OpenRegistrationPolicy,
+  type StandardDcrConfig,
+} from '../config.js';
+import type {
+  ClientMetadata,
+  DcrDriver,
+  RegisteredClient,
+  RegisteredClientWithSecret,
+  StandardRegistration,
+} from '../driver/contract.js';
 import { usesClientSecret } from '../driver/rotation/grace.js';
 import { isClientId } from '../driver/ownership.js';
 import {
@@ -31,10 +42,11 @@ import { jsonBodySteps } from './body.js';
 import { forbidCaching } from './caching.js';
 import { discoveryDocumentsRouter } from './discovery-documents.js';
 import {
-  checkOpenCapacity,
   checkOpenPolicy,
   checkOpenRegistrationDriver,
+  defaultOpenRegistrationPolicy,
   limitOpenRegistrations,
+  OpenRegistrationCapacity,
   openRegistrationsRouter,
 } from './open-registrations.js';
 import { labelRoute } from './request-context.js';
@@ -116,7 +128,10 @@ export function registrationRouter(dependencies: RegistrationDependencies): Rout
     presented: boolean,
     description: string,
   ): void => {
-    events.emit('registration_token.refused', { reason: presented ? 'wrong' : 'missing' });
+    events.emit('registration_token.refused', {
+      reason: presented ? 'wrong' : 'missing',
+      ...(req.ip !== undefined ? { address: req.ip } : {}),
+    });
     failedAuthLimit(req, res, (error?: unknown) => next(error ?? new InvalidTokenError(description, presented)));
   };
 
@@ -150,10 +165,22 @@ export function registrationRouter(dependencies: RegistrationDependencies): Rout
     next(compactJws.test(statement) ? new UnapprovedSoftwareStatementError() : new InvalidSoftwareStatementError());
   };
 
+  /**
+   * The open-registration policy a request is held to: an open registration's, and a `PUT` of a client registered
+   * openly — or the client could lift its own policy (a public client turned `client_credentials`, `private_key_jwt`
+   * with the caller's `jwks_uri`, `implicit`). With open registration since turned off, the default policy holds.
+   */
+  const openPolicyFor = (res: Response): OpenRegistrationPolicy | undefined => {
+    if (res.locals.openRegistration === true) return open;
+    const standard = res.locals.standardClient as AuthorisedClient | undefined;
+    if (standard?.client.registration.openRegistration === true) return open ?? defaultOpenRegistrationPolicy;
+    return undefined;
+  };
+
   /** The body as client metadata, with this dialect's defaults; an open registration is held to its policy. */
   const readClientMetadata: RequestHandler = (req, res, next) => {
     const body = req.body as StandardClientMetadataBody;
-    const policy = res.locals.openRegistration === true ? open : undefined;
+    const policy = openPolicyFor(res);
     const withDefaults: Api7ClientMetadataBody = {
       ...body,
       grant_types: body.grant_types && body.grant_types.length > 0 ? body.grant_types : standardDefaultGrantTypes,
@@ -167,8 +194,9 @@ export function registrationRouter(dependencies: RegistrationDependencies): Rout
     next();
   };
 
-  const checkOpenRegistrationCapacity: RequestHandler = async (_req, res, next) => {
-    if (res.locals.openRegistration === true) await checkOpenCapacity(driver, open!);
+  const capacity = open ? new OpenRegistrationCapacity(driver, open) : undefined;
+  const reserveOpenRegistrationPlace: RequestHandler = async (_req, res, next) => {
+    if (res.locals.openRegistration === true) res.locals.releaseOpenPlace = await capacity!.reserve();
     next();
   };
 
@@ -180,7 +208,13 @@ export function registrationRouter(dependencies: RegistrationDependencies): Rout
     };
     // The secret's hash is only known once the IdP issued it, so the registration is written with the client and
     // completed right after; until then a PUT carrying client_secret is refused, which is the safe side.
-    let client = await driver.registerClient(clientMetadata(res), { portal: 'standard', registration });
+    let client: RegisteredClientWithSecret;
+    try {
+      client = await driver.registerClient(clientMetadata(res), { portal: 'standard', registration });
+    } finally {
+      // Created (and now counted at the IdP) or failed: either way the reserved place is no longer needed.
+      (res.locals.releaseOpenPlace as (() => void) | undefined)?.();
+    }
     const secret =
       usesClientSecret(client.metadata.tokenEndpointAuthMethod) && client.clientSecret !== ''
         ? client.clientSecret
@@ -315,7 +349,7 @@ export function registrationRouter(dependencies: RegistrationDependencies): Rout
     ...jsonBody('StandardClientMetadata'),
     checkSoftwareStatement,
     readClientMetadata,
-    checkOpenRegistrationCapacity,
+    reserveOpenRegistrationPlace,
     registerClient,
   );
   router.get('/register/:client_id', labelRoute, authenticateRegistrationToken, readClient);

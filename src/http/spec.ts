@@ -167,6 +167,10 @@ function describeSchemaError(error: ErrorObject | undefined): string {
     .join('')
     .replace(/^\./, '');
   const subject = member === '' ? 'The request body' : safeMemberName(member);
+  // The one `not` of the spec: Api7ClientMetadata's `scope` or `scopes`, not both.
+  if (error.keyword === 'not') return `${subject} must not carry both scope and scopes.`;
+  if (error.keyword === 'pattern' && error.schemaPath.includes('/DisplayText/'))
+    return `${subject} must not contain control characters or bidirectional overrides.`;
   return `${subject} ${error.message ?? 'is invalid'}.`;
 }
 

@@ -9,7 +9,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-tr
 import { closeApp, createBridge } from '../../src/app.js';
 import { completeDriver, wrapDriver, type DriverObserver } from '../../src/core/driver.js';
 import { driverOperations, type DriverImplementation, type DriverOperation } from '../../src/driver/contract.js';
-import { ClientNotFoundError } from '../../src/errors.js';
+import { ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError } from '../../src/errors.js';
 import { createLogger } from '../../src/logging.js';
 import { createMetrics } from '../../src/metrics.js';
 import { trackDriverCalls } from '../../src/shutdown.js';
@@ -164,5 +164,79 @@ describe('the driver the bridge serves', () => {
     await driver.grantApiAccess('c1', {});
     await assert.rejects(driver.revokeApiAccess('foreign', {}), ClientNotFoundError);
     assert.deepEqual(gets, ['c1', 'foreign']);
+  });
+});
+
+describe('secret changes one at a time per client (issue 23, item 6)', () => {
+  it('20 concurrent rotations of one client never overlap, and the answer given last holds the working secret', async () => {
+    let running = 0;
+    let mostAtOnce = 0;
+    let current = 's0';
+    let issued = 0;
+    const gates: (() => void)[] = [];
+    const implementation: DriverImplementation = {
+      ...recordingDriver([]),
+      // An IdP that takes its time: each rotation waits for the test, and replaces the one secret the client has.
+      rotateSecret: async (clientId: string) => {
+        const mine = clientId === 'c1';
+        if (mine) running += 1;
+        mostAtOnce = Math.max(mostAtOnce, running);
+        await new Promise<void>((resolve) => gates.push(resolve));
+        if (!mine) return { clientId, clientSecret: 'other', clientSecretExpiresAt: 0 };
+        issued += 1;
+        current = `s${issued}`;
+        running -= 1;
+        return { clientId, clientSecret: current, clientSecretExpiresAt: 0 };
+      },
+    };
+    const driver = wrapDriver(implementation, []);
+    const answeredInOrder: string[] = [];
+    const rotations = Array.from({ length: 20 }, () =>
+      driver.rotateSecret('c1').then((rotated) => void answeredInOrder.push(rotated.clientSecret)),
+    );
+    const other = driver.rotateSecret('c2');
+    while (answeredInOrder.length < 20) {
+      await new Promise((resolve) => setImmediate(resolve));
+      for (const open of gates.splice(0)) open();
+    }
+    await Promise.all([...rotations, other]);
+    assert.equal(mostAtOnce, 1, 'one rotation of c1 at a time');
+    assert.equal(answeredInOrder.at(-1), current, 'the last answer holds the secret that works');
+  });
+
+  it('a failed rotation does not stop the next one', async () => {
+    let calls = 0;
+    const driver = wrapDriver(
+      {
+        ...recordingDriver([]),
+        rotateSecret: async (clientId: string) => {
+          calls += 1;
+          if (calls === 1) throw new ClientNotFoundError();
+          return { clientId, clientSecret: 'next', clientSecretExpiresAt: 0 };
+        },
+      },
+      [],
+    );
+    const [first, second] = await Promise.allSettled([driver.rotateSecret('c1'), driver.rotateSecret('c1')]);
+    assert.equal(first.status, 'rejected');
+    assert.equal(second.status === 'fulfilled' && second.value.clientSecret, 'next');
+  });
+});
+
+describe('a refused rotation is retryable (issue 23, item 6)', () => {
+  it("an IdP's metadata refusal of a rotation is 503 with Retry-After, not 400", async () => {
+    const driver = wrapDriver(
+      {
+        ...recordingDriver([]),
+        rotateSecret: async () => {
+          throw new InvalidClientMetadataError('The identity provider rejected the client metadata.');
+        },
+      },
+      [],
+    );
+    await assert.rejects(
+      driver.rotateSecret('c1'),
+      (error: unknown) => error instanceof IdpUnavailableError && error.status === 503 && error.retryAfterSeconds === 1,
+    );
   });
 });

@@ -290,7 +290,8 @@ describe('keycloak driver against a realm', () => {
     const before = harness.keycloak.ownedClientIds().length;
     await assert.rejects(
       harness.driver.registerClient(serviceMetadata({ scope: 'profile no-such-scope' }), { portal: 'api7' }),
-      InvalidClientMetadataError,
+      (error: unknown) => error instanceof InvalidClientMetadataError && error.message.includes('"no-such-scope"'),
+      'the refusal names the value (issue 23, item 13)',
     );
     assert.equal(harness.keycloak.ownedClientIds().length, before);
     const client = await harness.driver.registerClient(serviceMetadata({ scope: 'openid profile' }), {

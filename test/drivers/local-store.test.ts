@@ -311,6 +311,25 @@ describe('local store index and crash consistency', () => {
     });
   }
 
+  it('a file whose content names another client id is moved aside, not served under its name (issue 23, item 10)', async () => {
+    const directory = await freshClients();
+    const first = await open(directory);
+    await first.put('victim', { secret: 'victim-1' });
+    await first.put('attacker', { secret: 'attacker-1' });
+    await first.close();
+    // The attacker's record, client id and all, copied over the victim's file.
+    await writeFile(join(directory, 'victim.json'), JSON.stringify({ clientId: 'attacker', secret: 'attacker-1' }));
+    const damaged: DamagedClientFile[] = [];
+    const second = await open(directory, damaged);
+    await second.checked;
+    assert.equal(second.get('victim'), undefined);
+    assert.deepEqual(
+      damaged.map((file) => [basename(file.file), file.reason]),
+      [['victim.json', 'names another client id than its file name']],
+    );
+    await second.close();
+  });
+
   it('an index that is not one is ignored (every file read), and a journal line cut by a crash is skipped', async () => {
     const directory = await freshClients();
     const first = await open(directory);

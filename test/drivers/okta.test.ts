@@ -211,6 +211,24 @@ describe('okta rotation with a grace period, beyond the conformance suite', () =
     tokenEndpointAuthMethod: 'client_secret_basic',
   };
 
+  it('20 concurrent rotations of one client all succeed, and the last answer holds a working secret (issue 23, item 6)', async () => {
+    const { driver, okta } = harness;
+    const client = await driver.registerClient(service, {});
+    const answered: string[] = [];
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 20 }, () =>
+        driver.rotateSecret(client.clientId).then((rotated) => void answered.push(rotated.clientSecret)),
+      ),
+    );
+    assert.deepEqual(
+      outcomes.filter((outcome) => outcome.status === 'rejected').map((outcome) => String(outcome.reason)),
+      [],
+      'no rotation was refused (Okta answered 16 of 20 "too many secrets" before)',
+    );
+    assert.equal(await okta.secretWorks(client.clientId, answered.at(-1)!), true, 'the last answer works');
+    await driver.deleteClient(client.clientId);
+  });
+
   it('rotating again during the grace retires the oldest secret, since Okta holds two', async () => {
     const { driver, okta } = harness;
     const client = await driver.registerClient(service, {});

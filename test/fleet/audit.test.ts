@@ -260,6 +260,9 @@ describe('audit trail', () => {
       request(app).get('/clients/some-client').set('X-API-Key', 'not-a-configured-key-0000').expect(401),
     );
     assert.deepEqual([wrong.operation, wrong.status], ['authenticate', 401], 'a refused read is audited too');
+    // Issue 23, item 13: whoever failed to authenticate is named by address.
+    assert.match(String(missing.address), /^(::ffff:)?127\.0\.0\.1$|^::1$/);
+    assert.equal(wrong.address, missing.address);
     driver.foreignClientIds.add('someone-elses-client');
     driver.clients.set('someone-elses-client', {
       client: {

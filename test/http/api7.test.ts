@@ -209,7 +209,7 @@ describe('API7 dialect', () => {
       ['an unknown grant type', { grant_types: ['client_credentials', 'bearer'] }, 'invalid_client_metadata'],
       ['an unknown application_type', { application_type: 'desktop' }, 'invalid_client_metadata'],
       ['a scope with a quote', { scope: 'read "write"' }, 'invalid_client_metadata'],
-      ['both scope and scopes', { scope: 'a', scopes: ['b'] }, 'invalid_request'],
+      ['both scope and scopes', { scope: 'a', scopes: ['b'] }, 'invalid_client_metadata'],
     ];
     for (const [name, body, code] of cases) {
       it(`${name} → ${code}`, async () => {

@@ -61,7 +61,13 @@ describe('the HTTP server', () => {
   let bridge: TestApp;
   let server: http.Server;
   let port: number;
-  const limits = { headersTimeoutMs: 7_000, requestTimeoutMs: 9_000, keepAliveTimeoutMs: 61_000, maxConnections: 3 };
+  const limits = {
+    headersTimeoutMs: 7_000,
+    requestTimeoutMs: 9_000,
+    keepAliveTimeoutMs: 61_000,
+    maxConnections: 3,
+    maxConnectionsPerAddress: 3,
+  };
   before(async () => {
     const config = testConfig({ serverLimits: limits, bodyLimitBytes: 1024 });
     bridge = await createTestApp(new MemoryDriver(), config);
@@ -180,6 +186,112 @@ describe('the HTTP server', () => {
   });
 });
 
+/** Connections that never send a byte and never close their side (no FIN): what the attack held open. */
+async function silentConnections(port: number, count: number, localAddress = '127.0.0.1'): Promise<net.Socket[]> {
+  return Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<net.Socket>((resolve, reject) => {
+          const socket = net.connect({ port, host: '127.0.0.1', localAddress, allowHalfOpen: true }, () =>
+            resolve(socket),
+          );
+          socket.on('error', () => undefined);
+          socket.once('error', reject);
+        }),
+    ),
+  );
+}
+
+/** Resolves once the server holds no connection; a deadline turns "held for ever" into a failure, not a hang. */
+async function serverHoldsNone(server: http.Server, deadlineMs: number): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    const count = await new Promise<number>((resolve, reject) =>
+      server.getConnections((error, n) => (error ? reject(error) : resolve(n))),
+    );
+    if (count === 0) return;
+    assert.ok(Date.now() - started < deadlineMs, `the server still holds ${count} connections after ${deadlineMs} ms`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+function getHealthz(port: number, localAddress: string): Promise<RawExchange> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+    let text = '';
+    const deadline = setTimeout(() => {
+      socket.destroy();
+      resolve({ text, closedByServer: false });
+    }, heldOpenAfterMs);
+    socket.on('connect', () => socket.write('GET /healthz HTTP/1.1\r\nHost: bridge\r\nConnection: close\r\n\r\n'));
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+    });
+    socket.on('close', () => {
+      clearTimeout(deadline);
+      resolve({ text, closedByServer: true });
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'ECONNRESET' || error.code === 'EPIPE' ? undefined : reject(error),
+    );
+  });
+}
+
+describe('idle connections (issue 23, item 2)', () => {
+  let bridge: TestApp;
+  let server: http.Server;
+  let port: number;
+  const limits = {
+    headersTimeoutMs: 1_000,
+    requestTimeoutMs: 1_000,
+    keepAliveTimeoutMs: 1_000,
+    maxConnections: 1024,
+    maxConnectionsPerAddress: 256,
+  };
+  before(async () => {
+    const config = testConfig({ serverLimits: limits });
+    bridge = await createTestApp(new MemoryDriver(), config);
+    server = createBridgeServer({ ...config, apiKeys: [bridge.apiKey] }, bridge.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as net.AddressInfo).port;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await bridge.close();
+  });
+
+  it('1,024 silent connections from one address neither block another caller nor outlive the header timeout', async () => {
+    const silent = await silentConnections(port, 1024);
+    try {
+      // The per-address bound kept most of them out, so a caller elsewhere is served at once.
+      const other = await getHealthz(port, '127.0.0.2');
+      assert.equal(statusOf(other.text), 200, other.text);
+      // Each one that was let in is answered 408 and destroyed after the header timeout, though none sends a FIN.
+      await serverHoldsNone(server, limits.headersTimeoutMs + 3_000);
+      const again = await getHealthz(port, '127.0.0.1');
+      assert.equal(statusOf(again.text), 200, 'the attacking address itself is served once its connections are gone');
+    } finally {
+      for (const socket of silent) socket.destroy();
+    }
+  });
+
+  it('refuses connections beyond DCR_MAX_CONNECTIONS_PER_ADDRESS and counts them again once closed', async () => {
+    const held = await silentConnections(port, 256, '127.0.0.3');
+    try {
+      const refused = await getHealthz(port, '127.0.0.3');
+      assert.equal(refused.text, '', 'the 257th connection from one address got no answer');
+      assert.equal(refused.closedByServer, true);
+    } finally {
+      for (const socket of held) socket.destroy();
+    }
+    await serverHoldsNone(server, 2_000);
+    const served = await getHealthz(port, '127.0.0.3');
+    assert.equal(statusOf(served.text), 200);
+  });
+});
+
 describe('server limits configuration', () => {
   it('has defaults for a service behind a load balancer and reads each variable', () => {
     const defaults = loadConfig({}).serverLimits;
@@ -188,6 +300,7 @@ describe('server limits configuration', () => {
       requestTimeoutMs: 30_000,
       keepAliveTimeoutMs: 65_000,
       maxConnections: 1024,
+      maxConnectionsPerAddress: 256,
     });
     assert.ok(defaults.keepAliveTimeoutMs > 60_000, 'above the 60 s idle timeout of common load balancers');
     const configured = loadConfig({
@@ -195,13 +308,21 @@ describe('server limits configuration', () => {
       DCR_REQUEST_TIMEOUT_MS: '6000',
       DCR_KEEP_ALIVE_TIMEOUT_MS: '75000',
       DCR_MAX_CONNECTIONS: '50',
+      DCR_MAX_CONNECTIONS_PER_ADDRESS: '7',
     }).serverLimits;
     assert.deepEqual(configured, {
       headersTimeoutMs: 5_000,
       requestTimeoutMs: 6_000,
       keepAliveTimeoutMs: 75_000,
       maxConnections: 50,
+      maxConnectionsPerAddress: 7,
     });
+    assert.equal(loadConfig({ DCR_MAX_CONNECTIONS: '40' }).serverLimits.maxConnectionsPerAddress, 10);
+    assert.equal(
+      loadConfig({ DCR_TRUST_PROXY: '1' }).serverLimits.maxConnectionsPerAddress,
+      1024,
+      'behind a trusted proxy every connection comes from its address',
+    );
   });
 
   it('refuses bad values in one line naming the variable', () => {
@@ -210,6 +331,7 @@ describe('server limits configuration', () => {
       [{ DCR_REQUEST_TIMEOUT_MS: '10' }, 'DCR_REQUEST_TIMEOUT_MS'],
       [{ DCR_KEEP_ALIVE_TIMEOUT_MS: '-1' }, 'DCR_KEEP_ALIVE_TIMEOUT_MS'],
       [{ DCR_MAX_CONNECTIONS: '0' }, 'DCR_MAX_CONNECTIONS'],
+      [{ DCR_MAX_CONNECTIONS_PER_ADDRESS: '0' }, 'DCR_MAX_CONNECTIONS_PER_ADDRESS'],
       [{ DCR_HEADERS_TIMEOUT_MS: '40000', DCR_REQUEST_TIMEOUT_MS: '30000' }, 'DCR_HEADERS_TIMEOUT_MS'],
     ] as const) {
       assert.throws(

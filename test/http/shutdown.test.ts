@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import type {
   ClientMetadata,
   RegisteredClient,
@@ -178,6 +178,17 @@ describe('shutdown', () => {
 
   it('deletes again a registration that completes after its request was cut', async () => {
     const bridge = await startBridge();
+    // Issue 23, item 11: whatever Node or Express would print on their own (a stack trace) is caught here.
+    const stderr: string[] = [];
+    const writeStderr = process.stderr.write.bind(process.stderr);
+    const writeConsoleError = console.error;
+    process.stderr.write = ((chunk: string | Uint8Array) =>
+      stderr.push(String(chunk)) > 0) as typeof process.stderr.write;
+    console.error = (...parts: unknown[]) => void stderr.push(parts.map(String).join(' '));
+    after(() => {
+      process.stderr.write = writeStderr;
+      console.error = writeConsoleError;
+    });
     bridge.driver.holdAnswers();
     const slowRegister = bridge.send('POST', '/clients', '{"client_name":"registered during shutdown"}');
     await bridge.driver.entered;
@@ -189,6 +200,14 @@ describe('shutdown', () => {
     assert.equal(bridge.driver.clients.size, 0, 'no client the portal never heard of is left at the IdP');
     assert.ok(bridge.logLines.some((line) => line.includes('deleted again')));
     assert.deepEqual(bridge.exits, [1]);
+    process.stderr.write = writeStderr;
+    console.error = writeConsoleError;
+    assert.deepEqual(stderr, [], 'nothing but JSON log lines');
+    for (const line of bridge.logLines) assert.doesNotThrow(() => JSON.parse(line), line);
+    assert.ok(
+      !bridge.logLines.some((line) => line.includes('"event":"client.registered"')),
+      'no client.registered event for a registration deleted again',
+    );
   });
 
   it('exits 0 when every request is answered within the grace, and lets the answer through', async () => {

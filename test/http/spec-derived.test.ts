@@ -64,8 +64,8 @@ describe('derived forms of spec/openapi.yaml', () => {
 
   it('are ignored when the YAML changed: it is parsed and validated against its new content', () => {
     const edited = yamlText.replace(
-      'client_name: { type: string, maxLength: 255 }',
-      'client_name: { type: string, maxLength: 8 }',
+      "client_name: { type: string, maxLength: 255, allOf: [{ $ref: '#/components/schemas/DisplayText' }] }",
+      "client_name: { type: string, maxLength: 8, allOf: [{ $ref: '#/components/schemas/DisplayText' }] }",
     );
     assert.notEqual(edited, yamlText);
     const yamlPath = join(workspace, 'edited.yaml');
@@ -83,8 +83,8 @@ describe('derived forms of spec/openapi.yaml', () => {
   it('are ignored when one of the two is stale or missing', () => {
     const mixed = mkdtempSync(join(workspace, 'mixed-'));
     const edited = yamlText.replace(
-      'client_name: { type: string, maxLength: 255 }',
-      'client_name: { type: string, maxLength: 8 }',
+      "client_name: { type: string, maxLength: 255, allOf: [{ $ref: '#/components/schemas/DisplayText' }] }",
+      "client_name: { type: string, maxLength: 8, allOf: [{ $ref: '#/components/schemas/DisplayText' }] }",
     );
     writeFileSync(join(mixed, derivedFileNames.document), deriveApiSpec(yamlText).document);
     writeFileSync(join(mixed, derivedFileNames.validators), deriveApiSpec(edited).validators);

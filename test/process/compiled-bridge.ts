@@ -6,6 +6,7 @@
  * secret it hands out is tried at the IdP's token endpoint. The app-factory suites cannot see how main wires the
  * driver; this one sees nothing else.
  */
+import { request as httpRequest } from 'node:http';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -458,6 +459,57 @@ export function describeCompiledBridge(
       const purged = await portal('DELETE', '/admin/open-registrations');
       assert.deepEqual(purged.body, { deleted: 1 });
       assert.deepEqual((await portal('GET', '/admin/open-registrations')).body.client_ids, []);
+    });
+
+    it('refuses the hostile requests of issue 23: unlabelled bodies, TRACE, one wrong key, public machines, PUT escalation', async () => {
+      const plain = await fetch(`${url}/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain' },
+        body: JSON.stringify({ redirect_uris: ['http://127.0.0.1:1/cb'] }),
+      });
+      assert.equal(plain.status, 415, 'a body a browser could post cross-site');
+      // fetch refuses to send TRACE; node:http sends it.
+      const traced = await new Promise<number>((resolve, reject) =>
+        httpRequest(`${url}/clients`, { method: 'TRACE' }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        })
+          .on('error', reject)
+          .end(),
+      );
+      assert.equal(traced, 405);
+      const oneWrong = await fetch(`${url}/clients`, {
+        method: 'POST',
+        headers: {
+          'x-api-key': apiKey,
+          authorization: 'Bearer a-wrong-portal-key-000',
+          'content-type': 'application/json',
+        },
+        body: '{}',
+      });
+      assert.equal(oneWrong.status, 401);
+      const publicMachine = { grant_types: ['client_credentials'], token_endpoint_auth_method: 'none' };
+      assert.equal((await portal('POST', '/clients', publicMachine)).status, 400);
+      assert.equal((await portal('POST', '/', publicMachine)).status, 400);
+      assert.equal(
+        (await portal('POST', '/clients', { grant_types: ['authorization_code'], redirect_uris: ['http://127.1/cb'] }))
+          .status,
+        400,
+      );
+      const open = await call('POST', '/register', {
+        body: { redirect_uris: ['http://127.0.0.1:53682/cb'], token_endpoint_auth_method: 'none' },
+      });
+      assert.equal(open.status, 201, JSON.stringify(open.body));
+      const escalated = await call('PUT', new URL(open.body.registration_client_uri as string).pathname, {
+        bearer: open.body.registration_access_token as string,
+        body: {
+          client_id: open.body.client_id,
+          grant_types: ['client_credentials'],
+          token_endpoint_auth_method: 'none',
+        },
+      });
+      assert.equal(escalated.status, 400, 'an open client cannot lift its own policy');
+      await portal('DELETE', '/admin/open-registrations');
     });
 
     it('stops on SIGTERM with exit code 0', async () => {

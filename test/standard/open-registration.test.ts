@@ -108,6 +108,40 @@ describe('open registration policy', () => {
     assert.equal(plain.body.error, 'invalid_redirect_uri');
   });
 
+  it("a client's own PUT is held to the policy it registered under (issue 23, item 3)", async () => {
+    const created = await call(bridge.url, 'POST', '/register', undefined, mcpClient);
+    assert.equal(created.status, 201);
+    const path = new URL(created.body.registration_client_uri as string).pathname;
+    let token = created.body.registration_access_token as string;
+    const base = { ...mcpClient, client_id: created.body.client_id };
+    for (const [escalation, changes] of [
+      ['client_credentials with no credential', { grant_types: ['client_credentials'] }],
+      ['a secret-based method', { token_endpoint_auth_method: 'client_secret_basic' }],
+      ['implicit', { grant_types: ['authorization_code', 'implicit'] }],
+      [
+        "private_key_jwt with the caller's keys",
+        { token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://attacker.example.com/jwks' },
+      ],
+      ['a jwks_uri on a public client', { jwks_uri: 'https://attacker.example.com/jwks' }],
+      ['no redirect URI', { redirect_uris: [] }],
+      ['plain http elsewhere than loopback', { redirect_uris: ['http://attacker.example.com/cb'] }],
+    ] as const) {
+      const refused = await call(bridge.url, 'PUT', path, token, { ...base, ...changes });
+      assert.equal(refused.status, 400, `${escalation}: ${JSON.stringify(refused.body)}`);
+      assert.match(String(refused.body.error), /^invalid_(client_metadata|redirect_uri)$/, escalation);
+    }
+    const read = await call(bridge.url, 'GET', path, token);
+    assert.deepEqual(read.body.grant_types, mcpClient.grant_types, 'nothing changed');
+    assert.equal(read.body.token_endpoint_auth_method, 'none');
+    const allowed = await call(bridge.url, 'PUT', path, token, { ...base, client_name: 'renamed' });
+    assert.equal(allowed.status, 200, JSON.stringify(allowed.body));
+    token = allowed.body.registration_access_token as string;
+    const { token_endpoint_auth_method: _m, ...withoutMethod } = base;
+    const defaulted = await call(bridge.url, 'PUT', path, token, withoutMethod);
+    assert.equal(defaulted.status, 200, 'an omitted method is the policy default, as at registration');
+    assert.equal(defaulted.body.token_endpoint_auth_method, 'none');
+  });
+
   it('with an initial access token the open policy does not apply', async () => {
     const created = await call(bridge.url, 'POST', '/register', bridge.apiKey, { grant_types: ['client_credentials'] });
     assert.equal(created.status, 201);
@@ -184,6 +218,45 @@ describe('open registration limits', () => {
         204,
       );
       assert.equal((await call(bridge.url, 'POST', '/register', undefined, mcpClient)).status, 201);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  it('a burst cannot pass the cap: 12 at once under a cap of 8 leave 8 clients (issue 23, item 5)', async () => {
+    const bridge = await startStandardBridge(localDriver, { openRegistration: policy({ maxClients: 8 }) });
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 12 }, () => call(bridge.url, 'POST', '/register', undefined, mcpClient)),
+      );
+      const statuses = answers.map((answer) => answer.status).sort();
+      assert.deepEqual(statuses, [...Array(8).fill(201), ...Array(4).fill(429)]);
+      assert.equal((await bridge.driver.listOpenRegistrations!(100)).length, 8);
+      const again = await Promise.all(
+        Array.from({ length: 4 }, () => call(bridge.url, 'POST', '/register', undefined, mcpClient)),
+      );
+      assert.deepEqual(
+        again.map((answer) => answer.status),
+        [429, 429, 429, 429],
+      );
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  it('the per-address limit counts accepted registrations, not refusals (issue 23, item 5)', async () => {
+    const bridge = await startStandardBridge(localDriver, { openRegistration: policy({ perAddressPerHour: 2 }) });
+    try {
+      for (const refused of [
+        { ...mcpClient, grant_types: ['client_credentials'] },
+        { ...mcpClient, redirect_uris: ['http://attacker.example.com/cb'] },
+        { ...mcpClient, token_endpoint_auth_method: 'client_secret_basic' },
+      ]) {
+        assert.equal((await call(bridge.url, 'POST', '/register', undefined, refused)).status, 400);
+      }
+      assert.equal((await call(bridge.url, 'POST', '/register', undefined, mcpClient)).status, 201);
+      assert.equal((await call(bridge.url, 'POST', '/register', undefined, mcpClient)).status, 201);
+      assert.equal((await call(bridge.url, 'POST', '/register', undefined, mcpClient)).status, 429);
     } finally {
       await bridge.stop();
     }

@@ -40,6 +40,7 @@ export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig 
       requestTimeoutMs: 30_000,
       keepAliveTimeoutMs: 65_000,
       maxConnections: 1024,
+      maxConnectionsPerAddress: 256,
     },
     shutdownGraceSeconds: 5,
     ...overrides,
