@@ -56,7 +56,7 @@ describe('configuration', () => {
     assert.equal(error.variable, 'DCR_DRIVER');
     assert.match(
       error.message,
-      /^DCR_DRIVER must be one of local, keycloak, okta, auth0, entra, cognito, example, azure$/,
+      /^DCR_DRIVER must be one of local, keycloak, okta, auth0, entra, cognito, example, rfc7591, azure$/,
     );
     assert.equal(configurationError({ DCR_DRIVER: 'foo', PORT: 'eighty' }).variable, 'DCR_DRIVER');
   });

@@ -500,14 +500,20 @@ export function describeCompiledBridge(
         body: { redirect_uris: ['http://127.0.0.1:53682/cb'], token_endpoint_auth_method: 'none' },
       });
       assert.equal(open.status, 201, JSON.stringify(open.body));
-      const escalated = await call('PUT', new URL(open.body.registration_client_uri as string).pathname, {
-        bearer: open.body.registration_access_token as string,
-        body: {
-          client_id: open.body.client_id,
-          grant_types: ['client_credentials'],
-          token_endpoint_auth_method: 'none',
+      // The client's own URI, whole: under a connection's path it already holds the path.
+      const escalated = await call(
+        'PUT',
+        open.body.registration_client_uri as string,
+        {
+          bearer: open.body.registration_access_token as string,
+          body: {
+            client_id: open.body.client_id,
+            grant_types: ['client_credentials'],
+            token_endpoint_auth_method: 'none',
+          },
         },
-      });
+        '',
+      );
       assert.equal(escalated.status, 400, 'an open client cannot lift its own policy');
       await portal('DELETE', '/admin/open-registrations');
     });
