@@ -40,6 +40,8 @@ export interface JsonRequest {
   method: string;
   /** The admin token, sent as the bearer. */
   token: string;
+  /** The token's authorization scheme: `Bearer` unless given (Okta's API tokens are `SSWS`). */
+  scheme?: string;
   /** Sent as JSON when present. */
   body?: unknown;
   /** More headers (a request id), sent after `authorization` and `accept`. */
@@ -156,9 +158,12 @@ export function createIdpHttpClient(options: IdpHttpOptions = {}): IdpHttpClient
     return new BufferedResponse(url, answer.status, answer.statusText, headersOf(answer.headers), bytes);
   };
 
-  const requestJson = async (url: string, { method, token, body, headers, signal }: JsonRequest): Promise<unknown> => {
+  const requestJson = async (
+    url: string,
+    { method, token, scheme = 'Bearer', body, headers, signal }: JsonRequest,
+  ): Promise<unknown> => {
     const sent = {
-      authorization: `Bearer ${token}`,
+      authorization: `${scheme} ${token}`,
       accept: 'application/json',
       ...headers,
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
