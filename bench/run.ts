@@ -17,7 +17,7 @@ import { ensureTestTls } from '../test/emulators/tls.js';
 import { WARMUP_BOUND_MS, type TargetLine } from './suite.js';
 import { defaultBenchOptions, ensureBuilt, quickBenchOptions, type BenchOptions } from './support.js';
 
-const benchmarks: string[] = [...driverNames, 'fleet', 'floor'];
+const benchmarks: string[] = [...driverNames, 'konnect', 'fleet', 'floor'];
 
 const args = process.argv.slice(2);
 const flags = args.filter((arg) => arg.startsWith('--'));
