@@ -50,8 +50,6 @@ import type {
   UpstreamFailure,
 } from '../src/driver/index.js';
 
-// The SDK from its one-file bundle (src/driver/call/sdk.ts): its 2,463 modules were most of this driver's start.
-const { Client, RequestExecutor } = loadSdk<typeof OktaSdk>('@okta/okta-sdk-nodejs');
 type RequestExecutor = OktaSdk.RequestExecutor;
 
 const DEFAULT_LABEL = 'dcr-bridge client';
@@ -143,30 +141,46 @@ interface OktaSecret {
 }
 
 /**
- * The SDK's public extension point for HTTP: a plain executor (no SDK retries) that sends each request through the
- * kit's pooled client with the abort signal of its attempt, and the service app's token as the bearer.
+ * The SDK's application API, for the listings it pages. Loaded from its one-file bundle (src/driver/call/sdk.ts) on the
+ * first listing, not at start: the bundle is most of this driver's start (about a second) and memory (about 80 MiB),
+ * and the hot paths never need it. Every setting explicit, so the SDK's okta.yaml files and OKTA_CLIENT_* variables
+ * cannot change it. Its HTTP goes through the SDK's public extension point: a plain executor (no SDK retries) sending
+ * each request through the kit's pooled client with the abort signal of its attempt, and the service app's token as
+ * the bearer (in service-app mode the SDK's own SSWS header needs a value it then never sends).
  */
-class AttemptScopedRequestExecutor extends RequestExecutor {
-  constructor(
-    private readonly attempt: AttemptScope,
-    private readonly http: IdpHttpClient,
-  ) {
-    super();
+function createSdkApplicationApi(
+  orgUrl: string,
+  credentials: OktaCredentials,
+  attempt: AttemptScope,
+  http: IdpHttpClient,
+): OktaSdk.ApplicationApi {
+  const { Client, RequestExecutor } = loadSdk<typeof OktaSdk>('@okta/okta-sdk-nodejs');
+  class AttemptScopedRequestExecutor extends RequestExecutor {
+    override fetch(request: RequestOptions): ReturnType<RequestExecutor['fetch']> {
+      const { url, method, headers, body } = request as {
+        url: string;
+        method?: string;
+        headers?: Record<string, string>;
+        body?: string;
+      };
+      return attempt.fetch(http, url, {
+        method: method?.toUpperCase(),
+        headers,
+        body,
+      }) as unknown as ReturnType<RequestExecutor['fetch']>;
+    }
   }
-
-  override fetch(request: RequestOptions): ReturnType<RequestExecutor['fetch']> {
-    const { url, method, headers, body } = request as {
-      url: string;
-      method?: string;
-      headers?: Record<string, string>;
-      body?: string;
-    };
-    return this.attempt.fetch(this.http, url, {
-      method: method?.toUpperCase(),
-      headers,
-      body,
-    }) as unknown as ReturnType<RequestExecutor['fetch']>;
-  }
+  return new Client({
+    orgUrl,
+    authorizationMode: 'SSWS',
+    token: 'apiToken' in credentials ? credentials.apiToken : 'replaced by the service app token',
+    clientId: '',
+    scopes: [],
+    privateKey: '',
+    keyId: '',
+    requestExecutor: new AttemptScopedRequestExecutor(),
+    cacheMiddleware: null,
+  }).applicationApi;
 }
 
 /** Okta's `HttpError` carries the IdP's answer as a numeric `status` and its `headers`. */
@@ -203,21 +217,8 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
           )
         : undefined,
   });
-  // Every setting explicit, so the SDK's okta.yaml files and OKTA_CLIENT_* variables cannot change it. In service-app
-  // mode the executor sends the kit's token; the SDK's own (SSWS) header needs a value it then never sends.
-  const token = 'apiToken' in credentials ? credentials.apiToken : 'replaced by the service app token';
-  const sdk = new Client({
-    orgUrl: options.orgUrl,
-    authorizationMode: 'SSWS',
-    token,
-    clientId: '',
-    scopes: [],
-    privateKey: '',
-    keyId: '',
-    requestExecutor: new AttemptScopedRequestExecutor(attemptScope, adminCall.http),
-    cacheMiddleware: null,
-  });
-  const apps = sdk.applicationApi;
+  let sdkApps: OktaSdk.ApplicationApi | undefined;
+  const apps = () => (sdkApps ??= createSdkApplicationApi(options.orgUrl, credentials, attemptScope, adminCall.http));
 
   const call = attemptScope.calls(adminCall);
 
@@ -253,17 +254,20 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
     operation: string,
     query: { q?: string; filter?: string; limit: number },
     maxPages = MAX_PAGES,
-  ): Promise<OktaApp[]> =>
-    call(operation, 'idempotent', async () =>
+  ): Promise<OktaApp[]> => {
+    // Loaded before the call: a bundle that fails to load is no failed attempt at the IdP.
+    const api = apps();
+    return call(operation, 'idempotent', async () =>
       usableAnswer(
         await pages.collect(
-          (await apps.listApplications(query)) as unknown as Collection<unknown>,
+          (await api.listApplications(query)) as unknown as Collection<unknown>,
           query.limit * maxPages,
         ),
         isAppList,
         'the app listing',
       ),
     );
+  };
 
   /** The app whose client_id this is, looked up by Okta's filter (client_id = app id for the apps the bridge creates). */
   async function findApp(clientId: string): Promise<OktaApp | undefined> {
@@ -373,8 +377,9 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
   const rotation = graceRotation<OktaApp>(graceSeconds, {
     async page(after) {
       const query = { filter: 'name eq "oidc_client"', limit: 200, ...(after === undefined ? {} : { after }) };
+      const api = apps();
       return call('list clients', 'idempotent', async () => {
-        const listing = (await apps.listApplications(query)) as unknown as Collection<unknown>;
+        const listing = (await api.listApplications(query)) as unknown as Collection<unknown>;
         const clients = usableAnswer(await listing.getNextPage(), isAppList, 'the app listing');
         // The next page's cursor, from Okta's `next` link.
         const next = listing.nextUri ? (new URL(listing.nextUri).searchParams.get('after') ?? undefined) : undefined;
@@ -450,7 +455,10 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
         adminCall.policy.timeoutMs,
       ),
 
-    checkReadiness: async () => void (await listApps('readiness', { limit: 1 }, 1)),
+    checkReadiness: async () =>
+      void (await orgCall('readiness', 'idempotent', 'GET', '/api/v1/apps?limit=1', {
+        answer: (value) => usableAnswer(value, isAppList, 'the app listing'),
+      })),
 
     close: () => adminCall.close(),
   };
