@@ -52,12 +52,12 @@ describe('bundled vendor SDKs', () => {
   });
 
   /**
-   * The compiled Okta and Auth0 drivers imported, an Okta driver made (which leaves its SDK for its first listing), an
-   * IdP HTTP client made and the Okta SDK loaded as that listing loads it, in a node with `flags`: whether the Okta
-   * SDK was loaded before that, how each bundled package was loaded, and what else was.
+   * The compiled Okta and Auth0 drivers imported and one of each made (each leaves its SDK for its first listing), an
+   * IdP HTTP client made and the two SDKs loaded as those listings load them, in a node with `flags`: which vendor SDK
+   * was loaded before that, how each bundled package was loaded, and what else was.
    */
   function loadInNode(flags: string[]): {
-    oktaAtImport: boolean;
+    vendorSdksAtStart: string[];
     sdks: Record<string, { from: string; path: string; codeCache?: string }>;
     modules: string[];
   } {
@@ -65,14 +65,16 @@ describe('bundled vendor SDKs', () => {
     const script = `
       const { createOktaDriver } = await import(${JSON.stringify(join(dist, 'drivers', 'okta.js'))});
       await createOktaDriver({ orgUrl: 'https://127.0.0.1:9', credentials: { apiToken: 'unused' } }).close();
-      await import(${JSON.stringify(join(dist, 'drivers', 'auth0.js'))});
+      const { createAuth0Driver } = await import(${JSON.stringify(join(dist, 'drivers', 'auth0.js'))});
+      await createAuth0Driver({ domain: '127.0.0.1:9', clientId: 'unused', clientSecret: 'unused' }).close();
       const { createIdpHttpClient } = await import(${JSON.stringify(join(dist, 'src', 'driver', 'call', 'http.js'))});
       await createIdpHttpClient().close();
       const { loadSdk, loadedSdks } = await import(${JSON.stringify(join(dist, 'src', 'driver', 'call', 'sdk.js'))});
-      const okta = loadedSdks.has('@okta/okta-sdk-nodejs');
+      const vendorSdksAtStart = ['@okta/okta-sdk-nodejs', 'auth0'].filter((name) => loadedSdks.has(name));
       loadSdk('@okta/okta-sdk-nodejs');
+      loadSdk('auth0');
       const { createRequire } = await import('node:module');
-      console.log(JSON.stringify({ oktaAtImport: okta, sdks: Object.fromEntries(loadedSdks), modules: Object.keys(createRequire(import.meta.url).cache) }));`;
+      console.log(JSON.stringify({ vendorSdksAtStart, sdks: Object.fromEntries(loadedSdks), modules: Object.keys(createRequire(import.meta.url).cache) }));`;
     const output = execFileSync(process.execPath, [...flags, '--input-type=module', '-e', script], {
       encoding: 'utf8',
       env: { PATH: process.env.PATH ?? '' },
@@ -81,9 +83,9 @@ describe('bundled vendor SDKs', () => {
   }
 
   it("the compiled drivers load the bundles with their code caches under the start's flags, and none of the packages' modules", () => {
-    const { oktaAtImport, sdks, modules } = loadInNode(startFlags());
-    // Its bundle is about a second of the start and 80 MiB: the driver loads it for its first listing, not before.
-    assert.equal(oktaAtImport, false);
+    const { vendorSdksAtStart, sdks, modules } = loadInNode(startFlags());
+    // Each bundle is about a second of the start (Okta's also 80 MiB): a driver loads its SDK for its first listing.
+    assert.deepEqual(vendorSdksAtStart, []);
     for (const name of names)
       assert.deepEqual(
         sdks[name],
