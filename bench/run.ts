@@ -83,7 +83,7 @@ for (const name of selected) {
 }
 
 if (targets.length > 0) {
-  console.log('\ntargets (issue 13)');
+  console.log('\ntargets (issue 28)');
   const width = Math.max(...targets.map((line) => `${line.driver} ${line.what}`.length));
   for (const line of targets)
     console.log(
