@@ -181,6 +181,8 @@ export function createAuth0Driver(options: Auth0DriverOptions): DriverImplementa
         token,
         signal,
         ...(body === undefined ? {} : { body }),
+        // An answer the driver does not read (a delete, a lifecycle step) is not parsed, as the SDK did not.
+        answerUnused: !answer,
       });
       return answer ? answer(json) : (json as T);
     });

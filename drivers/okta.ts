@@ -242,6 +242,8 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
         signal,
         ...(apiTokenAuthorization ?? { token }),
         ...(body === undefined ? {} : { body }),
+        // An answer the driver does not read (a delete, a lifecycle step) is not parsed, as the SDK did not.
+        answerUnused: !answer,
       });
       return answer ? answer(json) : (json as T);
     });

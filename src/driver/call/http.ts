@@ -47,6 +47,8 @@ export interface JsonRequest {
   /** More headers (a request id), sent after `authorization` and `accept`. */
   headers?: Record<string, string>;
   signal: AbortSignal;
+  /** The caller does not use the answer (a delete, a lifecycle step): a 2xx is `undefined`, its body not parsed. */
+  answerUnused?: boolean;
 }
 
 /** An IdP's answer, read whole: status, headers (lower-case names) and the body as text. */
@@ -79,8 +81,8 @@ export class IdpAnswer {
 export interface IdpHttpClient {
   request(url: string, request?: IdpRequest): Promise<IdpAnswer>;
   /**
-   * A JSON request: a non-2xx answer is `IdpStatusError` (with its `Retry-After`), a `204` is `undefined`, any other
-   * answer its body as JSON (a `SyntaxError` when it is not JSON, which the admin call makes `idp_error`).
+   * A JSON request: a non-2xx answer is `IdpStatusError` (with its `Retry-After`), a `204` (or any 2xx with
+   * `answerUnused`) is `undefined`, any other answer its body as JSON (a `SyntaxError` when it is not JSON, which the admin call makes `idp_error`).
    */
   requestJson(url: string, request: JsonRequest): Promise<unknown>;
   /** A fetch function over the pool, for SDKs that take one. */
@@ -166,7 +168,7 @@ export function createIdpHttpClient(options: IdpHttpOptions = {}): IdpHttpClient
 
   const requestJson = async (
     url: string,
-    { method, token, scheme = 'Bearer', body, headers, signal }: JsonRequest,
+    { method, token, scheme = 'Bearer', body, headers, signal, answerUnused }: JsonRequest,
   ): Promise<unknown> => {
     const sent = {
       authorization: `${scheme} ${token}`,
@@ -181,7 +183,7 @@ export function createIdpHttpClient(options: IdpHttpOptions = {}): IdpHttpClient
       signal,
     });
     if (!answer.ok) throw new IdpStatusError(answer.status, answer.headers);
-    return answer.status === 204 ? undefined : answer.json();
+    return answer.status === 204 || answerUnused ? undefined : answer.json();
   };
 
   // Node's fetch is undici and takes an undici Agent as its dispatcher; the types of the two copies differ.
