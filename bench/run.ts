@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- name...] [--quick] [--runs=N] [--saturate=SECONDS] [--cpu-prof=DIR]`: the local driver's
- * benchmark, then each vendor's (bench/<idp>.ts), the fleet's and the floor's (a bare node:http server and a bare
- * Express app beside the bridge); with names, only those. `--cpu-prof` writes each
+ * benchmark, then each vendor's (bench/<idp>.ts), the fleet's, the floor's (a bare node:http server and a bare
+ * Express app beside the bridge) and the connections' (start time and memory with 1 and 5); with names, only those. `--cpu-prof` writes each
  * bridge's V8 profile to DIR (read it with `node --import tsx bench/profile.ts DIR/*.cpuprofile`). Driver benchmarks
  * return their target lines, printed together at the end with PASS or MISS.
  *
@@ -17,7 +17,7 @@ import { ensureTestTls } from '../test/emulators/tls.js';
 import { WARMUP_BOUND_MS, type TargetLine } from './suite.js';
 import { defaultBenchOptions, ensureBuilt, quickBenchOptions, type BenchOptions } from './support.js';
 
-const benchmarks: string[] = [...driverNames, 'konnect', 'fleet', 'floor'];
+const benchmarks: string[] = [...driverNames, 'konnect', 'fleet', 'floor', 'connections'];
 
 const args = process.argv.slice(2);
 const flags = args.filter((arg) => arg.startsWith('--'));

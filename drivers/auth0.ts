@@ -5,7 +5,7 @@
  * characters), which also keeps the RFC 7591 fields Auth0 has no field for. With `AUTH0_AUDIENCE`, a client that
  * uses client credentials is granted that API (a client grant); Konnect's registration events grant and revoke only
  * the APIs of `AUTH0_ALLOWED_AUDIENCES`, never the Management API. Auth0 holds one secret per client, so rotation
- * (`rotate-secret`) is immediate.
+ * (`rotate-secret`) is immediate, and of the multiple-credentials calls only the listing does something.
  */
 import type * as Auth0Sdk from 'auth0';
 import { ConfigurationError, envValue, requiredEnv } from '../src/env.js';
@@ -28,9 +28,12 @@ import {
   deleteOwned,
   findByRegistration,
   flatMark,
+  derivedSecretId,
   foundOrUndefined,
   goneIsDone,
   loadSdk,
+  revokeListedSecret,
+  secretLimitReached,
 } from '../src/driver/index.js';
 import {
   members,
@@ -48,6 +51,7 @@ import type {
   AdminCallSettings,
   CallSafety,
   ClientMetadata,
+  ClientSecretInfo,
   DriverImplementation,
   DriverFactory,
   RegisteredClient,
@@ -360,6 +364,20 @@ export function createAuth0Driver(options: Auth0DriverOptions): DriverImplementa
       return { clientId, clientSecret: rotated, clientSecretExpiresAt: 0 };
     },
 
+    // Multiple credentials: Auth0 holds one secret per client, so there is one to list and none to add or revoke.
+    listSecrets: async (clientId) => secretsOf(await findOwnedClient(clientId)),
+
+    async addSecret(clientId) {
+      const client = await findOwnedClient(clientId);
+      checkHasSecret(client.token_endpoint_auth_method ?? 'client_secret_post');
+      throw secretLimitReached('Auth0 holds one client secret per application (limit 1)');
+    },
+
+    revokeSecret: async (clientId, secretId) =>
+      revokeListedSecret(secretsOf(await findOwnedClient(clientId)), secretId, async () => {
+        throw new IdpError('Auth0 cannot remove the one secret of an application.');
+      }),
+
     listOpenRegistrations: (limit) =>
       openRegistrations(
         markedClients('list open registrations', 50),
@@ -434,6 +452,18 @@ function appType(metadata: ClientMetadata): string {
   if (!metadata.grantTypes.some((grant) => INTERACTIVE_GRANTS.has(grant))) return 'non_interactive';
   return metadata.tokenEndpointAuthMethod === 'none' ? 'spa' : 'regular_web';
 }
+
+/** The one secret Auth0 holds for a client, under an id derived from it (Auth0 names none); none for a public client. */
+const secretsOf = (client: Auth0Client): ClientSecretInfo[] =>
+  client.client_secret
+    ? [
+        {
+          secretId: derivedSecretId(client.client_id, client.client_secret),
+          clientId: client.client_id,
+          status: 'ACTIVE',
+        },
+      ]
+    : [];
 
 function toRegisteredClient(client: Auth0Client): RegisteredClient {
   const stored = members.strings(client.client_metadata);

@@ -28,17 +28,23 @@ import { fetchDiscoveryJson } from '../src/discovery.js';
 import { ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError } from '../src/errors.js';
 import { hasStrings, isRecord, isRecordArray, withoutUndefined } from '../src/records.js';
 import {
+  addOneSecret,
   answerUnread,
   AttemptScope,
   carryFailure,
+  checkHasSecret,
   cleanUpIfApplied,
   createAdminCall,
   deleteOwned,
+  epochSecondsOf,
   flatMark,
   foundOrUndefined,
   goneIsDone,
+  graceEnds,
   graceRotation,
   openRegistrations,
+  revokeListedSecret,
+  secretLimitReached,
 } from '../src/driver/index.js';
 import {
   pages,
@@ -50,9 +56,11 @@ import {
   usableAnswer,
 } from '../src/driver/index.js';
 import type {
+  AddedClientSecret,
   AdminCallSettings,
   CallSafety,
   ClientMetadata,
+  ClientSecretInfo,
   DriverImplementation,
   DriverFactory,
   IdpHttpClient,
@@ -67,6 +75,14 @@ const GRACE_TAG = 'dcr-bridge:grace';
 const REGISTRATION_TAG_PREFIX = 'dcr-bridge:registration:';
 const NOTES_PREFIX = 'Managed by dcr-bridge; RFC 7591 metadata: ';
 const PASSWORD_NAME = 'dcr-bridge';
+/** The display name of a password added as a further credential (`addSecret`), which the grace sweep leaves alone. */
+const ADDED_PASSWORD_NAME = 'dcr-bridge added';
+/**
+ * Graph's limit that bounds an application's passwords: no limit of their own for a single-tenant application
+ * (`AzureADMyOrg`), but an aggregate of 1,200 entries across the collection properties of the application
+ * (learn.microsoft.com/entra/identity-platform/supported-accounts-validation).
+ */
+const GRAPH_COLLECTION_LIMIT = 1200;
 /** Entra's appId is a GUID; anything else cannot name a client, so it never reaches a Graph path. */
 const APP_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Bounds every listing: 50 pages of 999 applications. */
@@ -107,6 +123,7 @@ interface GraphApplication {
 
 interface GraphPassword {
   keyId: string;
+  displayName?: string | null;
   secretText?: string | null;
   startDateTime?: string | null;
   endDateTime?: string | null;
@@ -291,11 +308,11 @@ export function createEntraDriver(options: EntraDriverOptions): DriverImplementa
   // The next page's link; the admin token goes to Graph and nowhere else.
   const nextPage = ({ '@odata.nextLink': link }: Listing) => (link?.startsWith(`${graphBase}/`) ? link : undefined);
   const readApplication = (path: string) => graph('read application', 'idempotent', 'GET', path, isApplication);
-  const addPassword = (app: GraphApplication) =>
+  const addPassword = (app: GraphApplication, displayName = PASSWORD_NAME) =>
     afterReplication(
       () =>
         graph('add password', 'unsafe', 'POST', `${objectPath(app.id)}/addPassword`, isPassword, {
-          passwordCredential: { displayName: PASSWORD_NAME },
+          passwordCredential: { displayName },
         }),
       notYetVisible,
     );
@@ -349,10 +366,7 @@ export function createEntraDriver(options: EntraDriverOptions): DriverImplementa
   function secretSlots(app: GraphApplication): SecretSlots {
     return {
       list: async () => passwordsOf(await readApplication(objectPath(app.id))),
-      add: async () => {
-        const added = await addPassword(app);
-        return { id: added.keyId, value: added.secretText ?? undefined, expiresAt: epochSeconds(added.endDateTime) };
-      },
+      add: async () => asAddedSecret(await addPassword(app)),
       remove: (secret) => removePassword(app, secret.id),
       markGrace: () => writeGraceTag(app, true),
       // Only a tagged application has a tag to remove.
@@ -380,13 +394,59 @@ export function createEntraDriver(options: EntraDriverOptions): DriverImplementa
       if (next === undefined) caughtUp = true;
       return { clients: listing.value.filter(isOwned), next: () => next };
     },
-    graceEndsAt: (app) =>
-      app.tags?.includes(GRACE_TAG) || (app.passwordCredentials?.length ?? 0) > 1 ? Number.NaN : undefined,
-    secrets: async (app, fresh) => passwordsOf(fresh ? await readApplication(objectPath(app.id)) : app),
+    graceEndsAt: (app) => (app.tags?.includes(GRACE_TAG) || sweptPasswords(app).length > 1 ? Number.NaN : undefined),
+    secrets: async (app, fresh) => sweptPasswords(fresh ? await readApplication(objectPath(app.id)) : app),
     slots: secretSlots,
     // A removal Graph refuses as already done is checked by reading the application.
     costs: { secrets: 0, remove: 2 },
   });
+
+  /**
+   * Multiple credentials: the application's `passwordCredentials`, each under its `keyId`. Graph sets no limit of its
+   * own on them for the bridge's single-tenant applications, only the aggregate one on the application's collections.
+   */
+  function passwordInfos(app: GraphApplication): ClientSecretInfo[] {
+    const ends = app.tags?.includes(GRACE_TAG)
+      ? graceEnds(sweptPasswords(app), graceSeconds)
+      : new Map<string, number>();
+    return (app.passwordCredentials ?? []).map((password) => {
+      const endsAt = epochSeconds(password.endDateTime) || undefined;
+      const sweptAt = ends.get(password.keyId);
+      const expiresAt = endsAt === undefined || sweptAt === undefined ? (endsAt ?? sweptAt) : Math.min(endsAt, sweptAt);
+      return withoutUndefined({
+        secretId: password.keyId,
+        clientId: app.appId,
+        status: expiresAt !== undefined && expiresAt * 1000 <= Date.now() ? ('INACTIVE' as const) : ('ACTIVE' as const),
+        createdAt: epochSeconds(password.startDateTime) || undefined,
+        expiresAt,
+      });
+    });
+  }
+
+  async function addApplicationPassword(clientId: string): Promise<AddedClientSecret> {
+    const app = await ownedApplication(clientId);
+    checkHasSecret(toRegisteredClient(app).metadata.tokenEndpointAuthMethod);
+    if (collectionEntries(app) >= GRAPH_COLLECTION_LIMIT)
+      throw secretLimitReached(
+        `Entra holds at most ${GRAPH_COLLECTION_LIMIT} entries across an application's collections, its secrets among them`,
+      );
+    // Named apart from the rotation's passwords, so the grace sweep leaves the developer's extra secret alone.
+    const slots = { ...secretSlots(app), add: async () => asAddedSecret(await addPassword(app, ADDED_PASSWORD_NAME)) };
+    const added = await addOneSecret(slots, passwordsOf(app));
+    return withoutUndefined({
+      secretId: added.id,
+      clientId,
+      status: 'ACTIVE' as const,
+      createdAt: epochSecondsOf(added.createdAt),
+      expiresAt: added.expiresAt || undefined,
+      clientSecret: added.value,
+    });
+  }
+
+  async function revokeApplicationPassword(clientId: string, secretId: string): Promise<void> {
+    const app = await ownedApplication(clientId);
+    await revokeListedSecret(passwordInfos(app), secretId, (secret) => removePassword(app, secret.secretId));
+  }
 
   return {
     name: 'entra',
@@ -462,6 +522,10 @@ export function createEntraDriver(options: EntraDriverOptions): DriverImplementa
 
     retireExpiredSecrets: rotation.sweep,
 
+    listSecrets: async (clientId) => passwordInfos(await ownedApplication(clientId)),
+    addSecret: addApplicationPassword,
+    revokeSecret: revokeApplicationPassword,
+
     listOpenRegistrations: (limit) =>
       openRegistrations(
         ownedApplications(),
@@ -498,6 +562,35 @@ const passwordsOf = (app: GraphApplication) =>
     id: password.keyId,
     createdAt: Date.parse(password.startDateTime ?? ''),
   }));
+
+/**
+ * The passwords the grace sweep may retire: every one up to the newest the bridge made by registering or rotating.
+ * One added later as a further credential (`addSecret`) is the developer's until revoked.
+ */
+function sweptPasswords(app: GraphApplication) {
+  const held = passwordsOf(app);
+  const madeByRotation = (app.passwordCredentials ?? [])
+    .filter((password) => password.displayName !== ADDED_PASSWORD_NAME)
+    .map((password) => Date.parse(password.startDateTime ?? ''));
+  const newest = Math.max(...madeByRotation.filter(Number.isFinite));
+  return held.filter((password) => !(password.createdAt > newest));
+}
+
+const asAddedSecret = (added: GraphPassword) => ({
+  id: added.keyId,
+  value: added.secretText ?? undefined,
+  expiresAt: epochSeconds(added.endDateTime),
+  createdAt: Date.parse(added.startDateTime ?? ''),
+});
+
+/** The entries of the application's collection properties as Graph answers them (a lower bound of what Graph counts). */
+function collectionEntries(app: GraphApplication): number {
+  const lengths = (record: object): number[] =>
+    Object.values(record).map((value) =>
+      Array.isArray(value) ? value.length : isRecord(value) ? lengths(value).reduce((a, b) => a + b, 0) : 0,
+    );
+  return lengths(app).reduce((a, b) => a + b, 0);
+}
 
 /** The Graph properties a registration sets; every platform is written, so an update replaces what was there. */
 function toApplication(

@@ -1,6 +1,6 @@
 /**
  * The example driver, for a small generic IdP admin API (test/vendor-specs/example/example-idp-admin.yaml): JSON
- * clients under /clients, one IdP-generated secret per client, a bearer admin token from a client-credentials token
+ * clients under /clients, IdP-generated secrets (at most two per client, each under its own id), a bearer admin token from a client-credentials token
  * endpoint. Only translation lives here; the kit (src/driver/) gives the admin-call wrapper and its JSON requests, the
  * token fetcher, the ownership mark and gate, the recoveries. `npm run new-driver` copies this file as the start of a
  * new one (docs/writing-a-driver.md).
@@ -20,9 +20,11 @@ import {
   requireOwned,
   undoOnFailure,
   usableAnswer,
+  type AddedClientSecret,
   type AdminCallSettings,
   type CallSafety,
   type ClientMetadata,
+  type ClientSecretInfo,
   type DriverImplementation,
   type DriverFactory,
   type RegisteredClient,
@@ -52,6 +54,16 @@ const mark = flatMark({ prefix: 'dcr_bridge.' });
 const isClient = (value: unknown): value is ExampleClient =>
   hasStrings('client_id')(value) && typeof value.metadata === 'object' && value.metadata !== null;
 const isSecret = hasStrings('client_secret');
+type ExampleSecret = Record<string, unknown> & { id: string; created_at: number };
+const isSecretInfo = (value: unknown): value is ExampleSecret =>
+  hasStrings('id')(value) && typeof value.created_at === 'number';
+const isSecretList = (value: unknown): value is { secrets: ExampleSecret[] } =>
+  typeof value === 'object' &&
+  value !== null &&
+  Array.isArray((value as { secrets?: unknown }).secrets) &&
+  (value as { secrets: unknown[] }).secrets.every(isSecretInfo);
+/** The IdP's documented limit of secrets per client. */
+const SECRET_LIMIT = 2;
 
 export function createExampleDriver(options: ExampleDriverOptions): DriverImplementation {
   const base = options.url.replace(/\/+$/, '');
@@ -96,6 +108,24 @@ export function createExampleDriver(options: ExampleDriverOptions): DriverImplem
       'a new secret',
     ).client_secret;
   const removeClient = (clientId: string) => goneIsDone(send('delete client', 'idempotent', 'DELETE', path(clientId)));
+  const listOwnedSecrets = async (clientId: string): Promise<ClientSecretInfo[]> => {
+    await ownedClient(clientId);
+    const answer = await send('list secrets', 'idempotent', 'GET', `${path(clientId)}/secrets`);
+    return usableAnswer(answer, isSecretList, 'a secret list').secrets.map((secret) => ({
+      secretId: secret.id,
+      clientId,
+      status: 'ACTIVE',
+      createdAt: secret.created_at,
+    }));
+  };
+  const removeSecret = (clientId: string, secretId: string) =>
+    goneIsDone(
+      send('delete secret', 'idempotent', 'DELETE', `${path(clientId)}/secrets/${encodeURIComponent(secretId)}`),
+    );
+  const limitReached = () =>
+    new ConflictError(
+      `The identity provider holds at most ${SECRET_LIMIT} secrets per client; revoke one before adding another.`,
+    );
 
   return {
     name: 'example',
@@ -154,10 +184,39 @@ export function createExampleDriver(options: ExampleDriverOptions): DriverImplem
     deleteClient: async (clientId) =>
       deleteOwned(await findClient(clientId), isOwned, async () => void (await removeClient(clientId))),
 
-    // One secret per client: the old one stops at once. A lost or unusable answer is an error; repeating the rotation recovers.
+    // The new secret replaces every secret of the client at once. A lost or unusable answer is an error; repeating the rotation recovers.
     async rotateSecret(clientId) {
       await ownedClient(clientId);
       return { clientId, clientSecret: await issueSecret(clientId), clientSecretExpiresAt: 0 };
+    },
+
+    listSecrets: listOwnedSecrets,
+
+    // Under an id chosen here, so a secret made behind a lost answer (its value gone with it) is found and removed.
+    async addSecret(clientId): Promise<AddedClientSecret> {
+      if ((await listOwnedSecrets(clientId)).length >= SECRET_LIMIT) throw limitReached();
+      const secretId = chosenClientId();
+      const add = async () =>
+        usableAnswer(
+          await send('add secret', 'unsafe', 'POST', `${path(clientId)}/secrets`, { id: secretId }),
+          (value) => isSecretInfo(value) && isSecret(value),
+          'a new secret',
+        );
+      try {
+        const added = await cleanUpIfApplied(add, () => removeSecret(clientId, secretId));
+        return { secretId, clientId, status: 'ACTIVE', createdAt: added.created_at, clientSecret: added.client_secret };
+      } catch (error) {
+        // Another add reached the limit between the list and this call.
+        throw error instanceof ConflictError ? limitReached() : error;
+      }
+    },
+
+    async revokeSecret(clientId, secretId) {
+      const secrets = await listOwnedSecrets(clientId);
+      if (!secrets.some((secret) => secret.secretId === secretId)) return;
+      if (secrets.length === 1)
+        throw new ConflictError("This is the client's last secret, so it is not revoked; delete the client instead.");
+      await removeSecret(clientId, secretId);
     },
 
     checkReadiness: async () => void (await send('readiness', 'idempotent', 'GET', '/clients?limit=1')),

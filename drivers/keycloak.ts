@@ -8,7 +8,7 @@ import KeycloakAdminClient, { NetworkError } from '@keycloak/keycloak-admin-clie
 import type ClientRepresentation from '@keycloak/keycloak-admin-client/lib/defs/clientRepresentation.js';
 import { envValue, requiredEnv, urlEnv } from '../src/env.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
-import { InvalidClientMetadataError, InvalidRedirectUriError } from '../src/errors.js';
+import { ConflictError, InvalidClientMetadataError, InvalidRedirectUriError } from '../src/errors.js';
 import { hasStrings, isRecord, isRecordArray, withoutUndefined } from '../src/records.js';
 import {
   AttemptScope,
@@ -21,7 +21,10 @@ import {
   createOrAdopt,
   currentAndRotatedSecrets,
   deleteOwned,
+  derivedSecretId,
   flatMark,
+  revokeListedSecret,
+  secretLimitReached,
 } from '../src/driver/index.js';
 import {
   goneIsDone,
@@ -38,9 +41,11 @@ import {
   usesClientSecret,
 } from '../src/driver/index.js';
 import type {
+  AddedClientSecret,
   AdminCallSettings,
   CallSafety,
   ClientMetadata,
+  ClientSecretInfo,
   DriverImplementation,
   DriverFactory,
   RegisteredClient,
@@ -79,6 +84,10 @@ const MAPPED_ATTRIBUTES = [
 const GRACE_MARK = 'dcr-bridge.grace';
 const SECRET_CREATION_TIME = 'client.secret.creation.time';
 const ROTATED_CREATION_TIME = 'client.secret.rotated.creation.time';
+/** Under the `secret-rotation` policy: when the current secret expires, the rotated one's value and its expiry (epoch s). */
+const SECRET_EXPIRATION_TIME = 'client.secret.expiration.time';
+const ROTATED_SECRET = 'client.secret.rotated';
+const ROTATED_EXPIRATION_TIME = 'client.secret.rotated.expiration.time';
 /** Keycloak's separator for multi-valued client attributes. */
 const MULTI_VALUE_SEPARATOR = '##';
 
@@ -213,6 +222,90 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DriverImpl
     },
   );
 
+  /**
+   * Multiple credentials: Keycloak's current secret and, under the realm's `secret-rotation` policy, the rotated one a
+   * regeneration keeps. Adding regenerates (the current secret becomes the rotated one), so it needs the policy and
+   * an empty rotated slot; of the two, only the rotated one can be removed.
+   */
+  async function addKeycloakSecret(clientId: string): Promise<AddedClientSecret> {
+    const client = await ownedClient(clientId);
+    checkHasSecret(authMethodOf(client));
+    const attributes = members.strings(client.attributes);
+    if (attributes[SECRET_EXPIRATION_TIME] === undefined)
+      throw secretLimitReached(
+        "Keycloak holds one secret per client unless the realm's secret-rotation policy keeps a rotated one (limit 1 here)",
+      );
+    if (keycloakSecrets(client).length >= 2)
+      throw secretLimitReached('Keycloak holds at most 2 secrets per client, the current and the rotated one');
+    // Never repeated: after a lost answer the secret Keycloak generated is read back and handed out, not left unknown.
+    const value = await regeneratedSecret(
+      () => regenerate(client),
+      client.secret,
+      () => currentSecret(client),
+    );
+    return { secretId: derivedSecretId(clientId, value), clientId, status: 'ACTIVE', clientSecret: value };
+  }
+
+  async function revokeKeycloakSecret(clientId: string, secretId: string): Promise<void> {
+    const client = await ownedClient(clientId);
+    await revokeListedSecret(keycloakSecrets(client), secretId, async (secret) => {
+      if (secret.slot === 'current')
+        throw new ConflictError(
+          "Keycloak cannot remove a client's current secret while it holds a rotated one: revoke the rotated one, or rotate.",
+        );
+      await adminRest(
+        'invalidate rotated secret',
+        'idempotent',
+        'DELETE',
+        `${clientPath(client.id)}/client-secret/rotated`,
+      );
+    });
+  }
+
+  /**
+   * The client's secrets as its representation shows them, each under an id derived from its value; a rotated secret
+   * ends at Keycloak's rotated expiry or, with a grace, when the sweep retires it (a grace after the current one's creation).
+   */
+  function keycloakSecrets(client: KeycloakClient): Array<ClientSecretInfo & { slot: 'current' | 'rotated' }> {
+    if (!usesClientSecret(authMethodOf(client))) return [];
+    const attributes = members.strings(client.attributes);
+    const seconds = (name: string) => (attributes[name] === undefined ? undefined : Number(attributes[name]));
+    const statusAt = (expiresAt: number | undefined) =>
+      expiresAt !== undefined && expiresAt * 1000 <= Date.now() ? ('INACTIVE' as const) : ('ACTIVE' as const);
+    const currentCreatedAt = seconds(SECRET_CREATION_TIME);
+    const held: Array<ClientSecretInfo & { slot: 'current' | 'rotated' }> = [];
+    const rotated = attributes[ROTATED_SECRET];
+    if (rotated !== undefined || attributes[ROTATED_CREATION_TIME] !== undefined) {
+      const sweptAt = graceSeconds > 0 && currentCreatedAt !== undefined ? currentCreatedAt + graceSeconds : undefined;
+      const expiresAt = [seconds(ROTATED_EXPIRATION_TIME), sweptAt].filter((end) => end !== undefined);
+      const end = expiresAt.length > 0 ? Math.min(...expiresAt) : undefined;
+      held.push(
+        withoutUndefined({
+          // Keycloak shows the rotated value as an attribute; without it, the rotation's time names the secret.
+          secretId: derivedSecretId(client.clientId, rotated ?? `rotated at ${attributes[ROTATED_CREATION_TIME]}`),
+          clientId: client.clientId,
+          status: statusAt(end),
+          expiresAt: end,
+          slot: 'rotated' as const,
+        }),
+      );
+    }
+    if (client.secret) {
+      const expiresAt = seconds(SECRET_EXPIRATION_TIME);
+      held.push(
+        withoutUndefined({
+          secretId: derivedSecretId(client.clientId, client.secret),
+          clientId: client.clientId,
+          status: statusAt(expiresAt),
+          createdAt: currentCreatedAt,
+          expiresAt,
+          slot: 'current' as const,
+        }),
+      );
+    }
+    return held;
+  }
+
   /** The realm's client scopes by name; Keycloak drops a scope it does not have without a word, the bridge refuses it. */
   async function scopeIds(wanted: string[]): Promise<Map<string, string>> {
     const scopes = await adminRest('list client scopes', 'idempotent', 'GET', '/client-scopes', (value) =>
@@ -319,6 +412,11 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DriverImpl
     },
 
     retireExpiredSecrets: rotation.sweep,
+
+    listSecrets: async (clientId) =>
+      keycloakSecrets(await ownedClient(clientId)).map(({ slot: _slot, ...info }) => info),
+    addSecret: addKeycloakSecret,
+    revokeSecret: revokeKeycloakSecret,
 
     // The bridge's clients, through every page: a real Keycloak refuses `q=` searches on attributes it does not index.
     listOpenRegistrations: (limit) =>

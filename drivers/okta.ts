@@ -14,6 +14,7 @@ import { fetchDiscoveryJson } from '../src/discovery.js';
 import { InvalidClientMetadataError } from '../src/errors.js';
 import { hasStrings, isRecordArray, withoutUndefined } from '../src/records.js';
 import {
+  addOneSecret,
   AttemptScope,
   checkClientId,
   checkHasSecret,
@@ -21,11 +22,15 @@ import {
   clientCredentialsGrant,
   createAdminCall,
   deleteOwned,
+  epochSecondsOf,
   findByRegistration,
   flatMark,
   goneIsDone,
+  graceEnds,
   graceRotation,
   loadSdk,
+  revokeListedSecret,
+  secretLimitReached,
 } from '../src/driver/index.js';
 import {
   openRegistrations,
@@ -39,9 +44,11 @@ import {
   usesClientSecret,
 } from '../src/driver/index.js';
 import type {
+  AddedClientSecret,
   AdminCallSettings,
   CallSafety,
   ClientMetadata,
+  ClientSecretInfo,
   DriverImplementation,
   DriverFactory,
   IdpHttpClient,
@@ -71,6 +78,8 @@ const MAX_PAGES = 50;
  * apps (200 a call) and reads the secrets only of those marked whose grace ended.
  */
 const GRACE_MARK = 'dcr_bridge_grace_ends_at';
+/** Okta's limit of client secrets per app (`/credentials/secrets`), counting inactive ones. */
+const OKTA_SECRET_LIMIT = 2;
 /** The mark in the app's `profile.dcr_bridge` (Okta: "any valid JSON", not encrypted — never a secret). */
 const MARK = flatMark({ prefix: '', managed: ['owner', 'dcr-bridge'] });
 
@@ -193,6 +202,7 @@ function describeOktaError(error: unknown): UpstreamFailure | undefined {
 const graceEndFromSeconds = (mark: unknown): number | undefined =>
   mark === undefined ? undefined : typeof mark === 'number' ? mark * 1000 : Number.NaN;
 
+const heldSecret = (secret: OktaSecret) => ({ id: secret.id, createdAt: Date.parse(secret.created ?? '') });
 const isApp = (value: unknown): value is OktaApp => hasStrings('id')(value);
 const isAppList = (value: unknown): value is OktaApp[] => isRecordArray(value) && value.every(isApp);
 const isSecret = (value: unknown): value is OktaSecret => hasStrings('id')(value);
@@ -334,24 +344,27 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
     });
   }
 
+  /** An app's secrets: Okta answers them in one page (it keeps two an app). */
+  const readSecrets = (appId: string) =>
+    orgCall('list secrets', 'idempotent', 'GET', secretsPath(appId), {
+      answer: (value) =>
+        usableAnswer(
+          value,
+          (value): value is OktaSecret[] => isRecordArray(value) && value.every(isSecret),
+          'the secret listing',
+        ),
+    });
+
   /** Okta's secrets of one app; a secret is removed by deactivating and deleting it, or stays working when that fails. */
-  function secretSlots(appId: string, current?: OktaApp): SecretSlots {
-    const statuses = new Map<string, string | undefined>();
+  function secretSlots(appId: string, current?: OktaApp, known: OktaSecret[] = []): SecretSlots {
+    const statuses = new Map(known.map((secret) => [secret.id, secret.status]));
     const deactivate = (secretId: string) =>
       orgCall('deactivate secret', 'idempotent', 'POST', `${secretPath(appId, secretId)}/lifecycle/deactivate`);
     return {
       async list() {
-        // Okta keeps two secrets an app and answers them in one page.
-        const listed = await orgCall('list secrets', 'idempotent', 'GET', secretsPath(appId), {
-          answer: (value) =>
-            usableAnswer(
-              value,
-              (value): value is OktaSecret[] => isRecordArray(value) && value.every(isSecret),
-              'the secret listing',
-            ),
-        });
+        const listed = await readSecrets(appId);
         for (const secret of listed) statuses.set(secret.id, secret.status);
-        return listed.map((secret) => ({ id: secret.id, createdAt: Date.parse(secret.created ?? '') }));
+        return listed.map(heldSecret);
       },
       async add() {
         const created = await orgCall('create secret', 'unsafe', 'POST', secretsPath(appId), {
@@ -359,7 +372,7 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
           answer: (value) => usableAnswer(value, isSecret, 'the secret creation'),
         });
         statuses.set(created.id, 'ACTIVE');
-        return { id: created.id, value: created.client_secret };
+        return { id: created.id, value: created.client_secret, createdAt: Date.parse(created.created ?? '') };
       },
       async remove({ id: secretId }) {
         // Gone already (another replica's sweep): `false`, so it is not counted twice.
@@ -394,6 +407,51 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
     // A removal deactivates, then deletes; a mark by the sweep reads the app, then replaces it.
     costs: { remove: 2, mark: 2, clearMark: 2 },
   });
+
+  /**
+   * Multiple credentials: the app's secrets as Okta holds them (two at most, `INACTIVE` ones too), each with its
+   * `ocs…` id; one kept for a rotation's grace (the app carries the grace mark) ends when the sweep retires it.
+   */
+  function secretInfos(app: OktaApp, clientId: string, listed: OktaSecret[]): ClientSecretInfo[] {
+    const inGrace = graceEndFromSeconds(app.profile?.[GRACE_MARK]) !== undefined;
+    const ends = inGrace ? graceEnds(listed.map(heldSecret), graceSeconds) : new Map<string, number>();
+    return listed.map((secret) =>
+      withoutUndefined({
+        secretId: secret.id,
+        clientId,
+        status: secret.status === 'INACTIVE' ? ('INACTIVE' as const) : ('ACTIVE' as const),
+        createdAt: epochSecondsOf(Date.parse(secret.created ?? '')),
+        expiresAt: ends.get(secret.id),
+      }),
+    );
+  }
+
+  async function addAppSecret(clientId: string): Promise<AddedClientSecret> {
+    const app = await findOwnedApp(clientId);
+    checkHasSecret(app.credentials?.oauthClient?.token_endpoint_auth_method ?? '');
+    const slots = secretSlots(app.id, app);
+    const held = await slots.list();
+    if (held.length >= OKTA_SECRET_LIMIT)
+      throw secretLimitReached(`Okta holds at most ${OKTA_SECRET_LIMIT} secrets per app, active or inactive`);
+    const added = await addOneSecret(slots, held);
+    return withoutUndefined({
+      secretId: added.id,
+      clientId,
+      status: 'ACTIVE' as const,
+      createdAt: epochSecondsOf(added.createdAt),
+      clientSecret: added.value,
+    });
+  }
+
+  /** Deactivated, then deleted (Okta deletes no active secret); Okta's last active secret is refused before any call. */
+  async function revokeAppSecret(clientId: string, secretId: string): Promise<void> {
+    const app = await findOwnedApp(clientId);
+    const listed = await readSecrets(app.id);
+    const slots = secretSlots(app.id, app, listed);
+    await revokeListedSecret(secretInfos(app, clientId, listed), secretId, (secret) =>
+      slots.remove({ id: secret.secretId, createdAt: Number.NaN }),
+    );
+  }
 
   return {
     name: 'okta',
@@ -440,6 +498,13 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
     },
 
     retireExpiredSecrets: rotation.sweep,
+
+    async listSecrets(clientId) {
+      const app = await findOwnedApp(clientId);
+      return secretInfos(app, clientId, await readSecrets(app.id));
+    },
+    addSecret: addAppSecret,
+    revokeSecret: revokeAppSecret,
 
     listOpenRegistrations: async (limit) =>
       openRegistrations(

@@ -43,6 +43,8 @@ export interface AppOptions {
   auditStream?: Writable;
   /** The time the readiness cache reads; tests pass a virtual clock's. */
   now?: () => number;
+  /** False for a connection's app (DCR_CONFIG_FILE): the operations endpoints are the root app's, for all connections. */
+  operations?: boolean;
 }
 
 const releaseResources = 'dcrBridgeReleaseResources';
@@ -140,7 +142,8 @@ export function createBridge(
       withPublicOrigin(config.publicUrl, handler),
     );
   }
-  app.use(operationsRouter({ driver, metrics, spec, ...(options.now ? { now: options.now } : {}) }));
+  if (options.operations !== false)
+    app.use(operationsRouter({ driver, metrics, spec, ...(options.now ? { now: options.now } : {}) }));
 
   app.use(forbidCaching, audit.record);
   app.use(requireApiKey(config.apiKeys, rateLimits.failedAuth, events));

@@ -1,9 +1,10 @@
 /**
- * The audit trail: one event per change (register, update, rotate, delete, the Konnect events, sweeps) and per
- * refusal, each saying when, which request, which portal key (its name or fingerprint, never the key), the portal's
- * own ids, the client, the operation, how it ended and what the IdP answered. Built on the bridge's events: the
- * routes' success events and `auth.failed` are matched to their request by its id, the sweep's events stand alone,
- * and every record goes out as an `audit.recorded` event that the sink writes to its own stream (DCR_AUDIT_LOG).
+ * The audit trail: one event per change (register, update, rotate, delete, a secret added or revoked, the Konnect
+ * events, sweeps) and per refusal, each saying when, which request, which portal key (its name or fingerprint, never
+ * the key), the portal's own ids, the client (and the secret's id), the operation, how it ended and what the IdP
+ * answered. Built on the bridge's events: the routes' success events and `auth.failed` are matched to their request
+ * by its id, the sweep's events stand alone, and every record goes out as an `audit.recorded` event that the sink
+ * writes to its own stream (DCR_AUDIT_LOG).
  */
 import { createWriteStream, openSync } from 'node:fs';
 import type { Writable } from 'node:stream';
@@ -21,10 +22,14 @@ const operations: Record<string, { dialect: AuditRecord['dialect']; operation: s
   'PUT /clients/:client_id': { dialect: 'api7', operation: 'update' },
   'DELETE /clients/:client_id': { dialect: 'api7', operation: 'delete' },
   'POST /clients/:client_id/rotate-secret': { dialect: 'api7', operation: 'rotate' },
+  'POST /clients/:client_id/secrets': { dialect: 'api7', operation: 'secret.added' },
+  'DELETE /clients/:client_id/secrets/:secret_id': { dialect: 'api7', operation: 'secret.revoked' },
   'POST /': { dialect: 'konnect', operation: 'register' },
   'DELETE /:client_id': { dialect: 'konnect', operation: 'delete' },
   'POST /:client_id/new-secret': { dialect: 'konnect', operation: 'rotate' },
   'POST /:client_id/event-hook': { dialect: 'konnect', operation: 'event' },
+  'POST /:client_id/secrets': { dialect: 'konnect', operation: 'secret.added' },
+  'DELETE /:client_id/secrets/:secret_id': { dialect: 'konnect', operation: 'secret.revoked' },
   'POST /register': { dialect: 'dcr', operation: 'register' },
   'PUT /register/:client_id': { dialect: 'dcr', operation: 'update' },
   'DELETE /register/:client_id': { dialect: 'dcr', operation: 'delete' },
@@ -37,6 +42,8 @@ const outcomeEvents: BridgeEventName[] = [
   'client.updated',
   'client.deleted',
   'client.rotated',
+  'secret.added',
+  'secret.revoked',
   'client.api_access_granted',
   'client.api_access_revoked',
   'event_hook.ignored',
@@ -49,6 +56,7 @@ const printableId = /^[\x20-\x7e]{1,128}$/;
 
 interface PendingRequest {
   clientId?: string;
+  secretId?: string;
   authFailed?: boolean;
   ignored?: boolean;
   changed?: boolean;
@@ -100,6 +108,7 @@ export function auditRequests(events: BridgeEvents, apiKeyNames: readonly string
       pending.changed = true;
       if (name === 'event_hook.ignored') pending.ignored = true;
       pending.clientId ??= (payload as { clientId: string }).clientId;
+      pending.secretId ??= (payload as { secretId?: string }).secretId;
     });
   }
   events.on('auth.failed', () => {
@@ -122,6 +131,7 @@ export function auditRequests(events: BridgeEvents, apiKeyNames: readonly string
         : (known?.operation ?? `${req.method} ${route ?? 'unmatched'}`);
     const keyIndex = res.locals.apiKeyIndex as number | undefined;
     const clientId = pending.clientId ?? (res.locals.clientId as string | undefined);
+    const secretId = pending.secretId ?? (res.locals.secretId as string | undefined);
     const error = res.locals.auditError as unknown;
     const record: AuditRecord = {
       type: 'audit',
@@ -135,6 +145,7 @@ export function auditRequests(events: BridgeEvents, apiKeyNames: readonly string
           : {}),
       operation,
       ...(clientId !== undefined && safeId.test(clientId) ? { clientId } : {}),
+      ...(secretId !== undefined && safeId.test(secretId) ? { secretId } : {}),
       ...(known?.operation === 'register' ? portalIds(req) : {}),
       outcome: res.writableFinished ? outcomeOf(status, pending) : 'aborted',
       status,

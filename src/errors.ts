@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'not_found'
   | 'unsupported_content_encoding'
   | 'conflict'
+  | 'not_implemented'
   | 'request_too_large'
   | 'rate_limited'
   | 'idp_error'
@@ -95,6 +96,16 @@ export class ConflictError extends BridgeError {
     options?: ErrorOptions,
   ) {
     super(409, 'conflict', description, options);
+  }
+}
+
+/**
+ * The driver has no such operation (the multiple-credentials calls on a driver without them): `501`, a lasting fact
+ * about this bridge's configuration that no retry changes, not a refusal of this request's content.
+ */
+export class NotImplementedError extends BridgeError {
+  constructor(description: string) {
+    super(501, 'not_implemented', description);
   }
 }
 

@@ -14,6 +14,9 @@ export interface BridgeEventMap {
   'client.updated': { clientId: string; portal: Portal };
   'client.deleted': { clientId: string; portal: Portal };
   'client.rotated': { clientId: string; portal: Portal };
+  /** Multiple credentials: one more secret (its id only, never its value), or one revoked. */
+  'secret.added': { clientId: string; secretId: string; portal: Portal };
+  'secret.revoked': { clientId: string; secretId: string; portal: Portal };
   'client.api_access_granted': { clientId: string; apiProductVersionId?: string };
   'client.api_access_revoked': { clientId: string; apiProductVersionId?: string };
   'event_hook.ignored': { clientId: string; eventType: string };
@@ -34,11 +37,15 @@ export interface AuditRecord {
   /** ISO 8601. */
   time: string;
   requestId?: string;
+  /** The connection (DCR_CONFIG_FILE) the request or sweep belongs to; absent with one connection from the environment. */
+  connection?: string;
   /** The key's name (`name:key` in DCR_API_KEYS) or its fingerprint; never the key. */
   apiKey?: string;
   dialect?: 'api7' | 'konnect' | 'dcr';
   operation: string;
   clientId?: string;
+  /** Multiple credentials: the secret added or revoked (its id, never its value). */
+  secretId?: string;
   portalId?: string;
   organizationId?: string;
   developerId?: string;
@@ -80,6 +87,8 @@ export const bridgeEventNames: readonly BridgeEventName[] = [
   'client.updated',
   'client.deleted',
   'client.rotated',
+  'secret.added',
+  'secret.revoked',
   'client.api_access_granted',
   'client.api_access_revoked',
   'event_hook.ignored',

@@ -76,9 +76,21 @@ export function trackDriverCalls(logger: Logger): DriverCallTracker {
   };
 }
 
+/** Several connections' trackers as one (DCR_CONFIG_FILE): a shutdown cuts the requests of all, and waits for all. */
+export function combinedCallTrackers(
+  trackers: readonly Pick<DriverCallTracker, 'markRequestsCut' | 'settled'>[],
+): Pick<DriverCallTracker, 'markRequestsCut' | 'settled'> {
+  return {
+    markRequestsCut: () => {
+      for (const tracker of trackers) tracker.markRequestsCut();
+    },
+    settled: () => Promise.all(trackers.map((tracker) => tracker.settled())).then(() => undefined),
+  };
+}
+
 export interface ShutdownDependencies {
   server: http.Server;
-  calls: DriverCallTracker;
+  calls: Pick<DriverCallTracker, 'markRequestsCut' | 'settled'>;
   graceSeconds: number;
   /** How long, after the grace, the driver calls of cut requests may still take: the retry budget plus one timeout. */
   settleMs: number;

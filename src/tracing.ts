@@ -175,3 +175,31 @@ function injectTraceparentIntoIdpCalls(): () => void {
   diagnosticsChannel.subscribe('undici:request:create', onFetch);
   return () => diagnosticsChannel.unsubscribe('undici:request:create', onFetch);
 }
+
+/**
+ * A connection's view of the tracing (DCR_CONFIG_FILE): its request spans and driver spans carry `dcr.connection`.
+ * The attribute is set on the span active when the request (or the driver operation) starts its work.
+ */
+export function tracingForConnection(
+  tracing: Pick<Tracing, 'traceRequests' | 'driverSpans'>,
+  connection: string,
+): Pick<Tracing, 'traceRequests' | 'driverSpans'> {
+  const tag = (): void => void trace.getActiveSpan()?.setAttribute('dcr.connection', connection);
+  return {
+    traceRequests: (req, res, next) =>
+      tracing.traceRequests(req, res, (error?: unknown) => {
+        tag();
+        next(error);
+      }),
+    driverSpans: {
+      observe(driver, operation) {
+        const around = tracing.driverSpans.observe(driver, operation);
+        return (proceed) =>
+          around(() => {
+            tag();
+            return proceed();
+          });
+      },
+    },
+  };
+}

@@ -7,7 +7,7 @@
  * reads a client through the adapter on every request and caches the instance under a hash of its metadata, so a
  * rotated secret or a deleted client takes effect on the next token request.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RequestListener } from 'node:http';
 import { join, resolve } from 'node:path';
 // @ts-expect-error oidc-provider ships no type declarations; the little used here is typed by OidcProvider below.
@@ -17,12 +17,15 @@ import { api7ClientToWire } from '../../src/metadata.js';
 import {
   BridgeError,
   ClientNotFoundError,
+  ConflictError,
   IdpUnavailableError,
   InvalidClientMetadataError,
   InvalidRedirectUriError,
 } from '../../src/errors.js';
 import type {
+  AddedClientSecret,
   ClientMetadata,
+  ClientSecretInfo,
   DriverImplementation,
   DriverFactory,
   DriverSettings,
@@ -50,18 +53,35 @@ export interface LocalDriverOptions {
   dataDir: string;
   /** Requests per minute per client address to `/token` and its introspection and revocation (default 120). */
   tokenRateLimitPerMinute?: number;
+  /** Secrets one client may hold at once (`DCR_LOCAL_MAX_SECRETS`, default 2); adding past it is a `409`. */
+  maxSecretsPerClient?: number;
   warn?: DriverSettings['warn'];
+}
+
+/** One secret of a client; its id is random, so it says nothing of the value. */
+interface LocalSecret {
+  secretId: string;
+  value: string;
+  /** Epoch seconds. */
+  createdAt: number;
 }
 
 interface LocalClientRecord {
   /** Ownership mark: only clients carrying it are this bridge's. */
   createdBy: typeof OWNER_MARK;
   clientId: string;
-  clientSecret: string;
+  /** Oldest first, never empty. */
+  secrets: LocalSecret[];
   /** Epoch seconds. */
   clientIdIssuedAt: number;
   metadata: ClientMetadata;
   context: RegistrationContext;
+}
+
+/** The part of oidc-provider's request context (its public `Provider.ctx`) read to tell which secret a request presents. */
+interface ProviderContext {
+  headers?: Record<string, string | string[] | undefined>;
+  oidc?: { params?: Record<string, unknown> };
 }
 
 interface OidcProvider extends KoaProvider {
@@ -74,15 +94,58 @@ interface OidcProviderError {
   error_description?: string;
 }
 
-function newSecret(): string {
-  return randomBytes(32).toString('base64url');
+const DEFAULT_MAX_SECRETS = 2;
+
+function newSecret(): LocalSecret {
+  return {
+    secretId: `lsec_${randomBytes(12).toString('base64url')}`,
+    value: randomBytes(32).toString('base64url'),
+    createdAt: Math.floor(Date.now() / 1000),
+  };
+}
+
+/** A record as stored before several secrets (one `clientSecret`): read with that one secret, under an id derived one-way. */
+type StoredClientRecord = Omit<LocalClientRecord, 'secrets'> & { secrets?: LocalSecret[]; clientSecret?: string };
+
+function withSecrets(record: StoredClientRecord): LocalClientRecord {
+  if (record.secrets !== undefined || record.clientSecret === undefined) return record as LocalClientRecord;
+  const { clientSecret, ...rest } = record;
+  const secretId = `lsec_${createHash('sha256').update(`dcr-bridge local secret id\0${clientSecret}`).digest('base64url').slice(0, 16)}`;
+  return { ...rest, secrets: [{ secretId, value: clientSecret, createdAt: record.clientIdIssuedAt }] };
+}
+
+function sameSecret(presented: string, value: string): boolean {
+  const a = Buffer.from(presented);
+  const b = Buffer.from(value);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The client secret a token request carries (`client_secret_post`, or `client_secret_basic` as RFC 6749 §2.3.1 encodes it). */
+function presentedClientSecret(ctx: ProviderContext | undefined): string | undefined {
+  const posted = ctx?.oidc?.params?.client_secret;
+  if (typeof posted === 'string') return posted;
+  const authorization = ctx?.headers?.authorization;
+  if (typeof authorization !== 'string' || !/^basic /i.test(authorization)) return undefined;
+  const basic = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
+  const colon = basic.indexOf(':');
+  try {
+    return colon === -1 ? undefined : decodeURIComponent(basic.slice(colon + 1).replace(/\+/g, '%20'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Scopes oidc-provider itself knows; any other scope value is left to resource servers and not checked by it. */
 const PROVIDER_SCOPES = new Set(['openid', 'offline_access']);
 
-/** The client as oidc-provider reads it: RFC 7591 names, with only the scope values it knows. */
-function toProviderMetadata(record: Omit<LocalClientRecord, 'createdBy' | 'context'>): Record<string, unknown> {
+/**
+ * The client as oidc-provider reads it: RFC 7591 names, with only the scope values it knows. oidc-provider compares one
+ * `client_secret`, so it is given the secret the request presents when the client holds it, else the newest.
+ */
+function toProviderMetadata(
+  record: Omit<LocalClientRecord, 'createdBy' | 'context'>,
+  secret: LocalSecret = record.secrets.at(-1)!,
+): Record<string, unknown> {
   const { metadata } = record;
   const providerScope = metadata.scope
     ?.split(' ')
@@ -91,11 +154,15 @@ function toProviderMetadata(record: Omit<LocalClientRecord, 'createdBy' | 'conte
   // The API7 dialect's body is the RFC 7591 client, which is what oidc-provider reads.
   return api7ClientToWire({
     clientId: record.clientId,
-    clientSecret: record.clientSecret,
+    clientSecret: secret.value,
     clientIdIssuedAt: record.clientIdIssuedAt,
     clientSecretExpiresAt: 0,
     metadata: { ...metadata, scope: providerScope || undefined },
   });
+}
+
+function secretInfo(clientId: string, secret: LocalSecret): ClientSecretInfo {
+  return { secretId: secret.secretId, clientId, status: 'ACTIVE', createdAt: secret.createdAt };
 }
 
 function toRegisteredClient(record: LocalClientRecord): RegisteredClient {
@@ -130,15 +197,32 @@ async function stored<T>(write: Promise<T>): Promise<T> {
 
 export async function createLocalDriver(options: LocalDriverOptions): Promise<DriverImplementation> {
   const dataDir = resolve(options.dataDir);
-  const { keys, clients } = await openDataDirectory<LocalClientRecord>(dataDir, (damaged) =>
+  const maxSecrets = options.maxSecretsPerClient ?? DEFAULT_MAX_SECRETS;
+  const { keys, clients } = await openDataDirectory<StoredClientRecord>(dataDir, (damaged) =>
     options.warn?.('moved aside a client file that cannot be loaded', { ...damaged }),
   );
 
   const issuer = `${options.publicUrl.replace(/\/+$/, '')}${LOCAL_IDP_PATH}`;
-  const storage = providerStorage((id) => {
+  /** The client's secret the current token request presents, if it holds it. */
+  const presentedSecretOf = (record: LocalClientRecord): LocalSecret | undefined => {
+    const presented = presentedClientSecret((Provider as { ctx?: ProviderContext }).ctx);
+    return presented === undefined ? undefined : record.secrets.find((secret) => sameSecret(presented, secret.value));
+  };
+  const ownedClient = (id: string): LocalClientRecord | undefined => {
     const record = clients.get(id);
-    return record?.createdBy === OWNER_MARK ? toProviderMetadata(record) : undefined;
-  }, MAX_TRANSIENT_ENTRIES);
+    return record?.createdBy === OWNER_MARK ? withSecrets(record) : undefined;
+  };
+  const storage = providerStorage(
+    (id) => {
+      const record = ownedClient(id);
+      return record && toProviderMetadata(record, presentedSecretOf(record));
+    },
+    MAX_TRANSIENT_ENTRIES,
+    (clientId) => {
+      const record = ownedClient(clientId);
+      return record && presentedSecretOf(record)?.secretId;
+    },
+  );
   const provider = new Provider(issuer, {
     adapter: storage.Adapter,
     jwks: keys.jwks,
@@ -195,18 +279,18 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dr
     return record;
   }
 
-  function ownedRecord(record: LocalClientRecord | undefined): LocalClientRecord {
+  function ownedRecord(record: StoredClientRecord | undefined): LocalClientRecord {
     if (record?.createdBy !== OWNER_MARK) throw new ClientNotFoundError();
-    return record;
+    return withSecrets(record);
   }
 
   /** Reads, changes and writes one of the bridge's clients with no other write to it in between. */
   async function changeOwnedClient(
     clientId: string,
     change: (record: LocalClientRecord) => LocalClientRecord | Promise<LocalClientRecord>,
-  ) {
+  ): Promise<LocalClientRecord> {
     ownedRecord(clients.get(clientId)); // an unknown or unstorable id fails here, before any write is queued
-    return stored(clients.update(clientId, (current) => change(ownedRecord(current))));
+    return withSecrets(await stored(clients.update(clientId, (current) => change(ownedRecord(current)))));
   }
 
   return {
@@ -218,13 +302,13 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dr
       const record = await validated({
         createdBy: OWNER_MARK,
         clientId: randomBytes(16).toString('base64url'),
-        clientSecret: newSecret(),
+        secrets: [newSecret()],
         clientIdIssuedAt: Math.floor(Date.now() / 1000),
         metadata,
         context,
       });
       await stored(clients.put(record.clientId, record));
-      return { ...toRegisteredClient(record), clientSecret: record.clientSecret };
+      return { ...toRegisteredClient(record), clientSecret: record.secrets[0]!.value };
     },
 
     async getClient(clientId) {
@@ -252,11 +336,45 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dr
       storage.revokeIssuedTo(clientId);
     },
 
-    // One secret per client: the old one stops working at once, and so do the tokens issued with it.
+    // No grace here: the new secret replaces every secret the client holds, which stop working at once with their tokens.
     async rotateSecret(clientId): Promise<RotatedSecret> {
-      const record = await changeOwnedClient(clientId, (current) => ({ ...current, clientSecret: newSecret() }));
+      const secret = newSecret();
+      await changeOwnedClient(clientId, (current) => ({ ...current, secrets: [secret] }));
       storage.revokeIssuedTo(clientId);
-      return { clientId, clientSecret: record.clientSecret, clientSecretExpiresAt: 0 };
+      return { clientId, clientSecret: secret.value, clientSecretExpiresAt: 0 };
+    },
+
+    async listSecrets(clientId) {
+      const record = ownedRecord(clients.get(clientId));
+      return record.secrets.map((secret) => secretInfo(clientId, secret));
+    },
+
+    async addSecret(clientId): Promise<AddedClientSecret> {
+      const secret = newSecret();
+      await changeOwnedClient(clientId, (current) => {
+        if (current.secrets.length >= maxSecrets) {
+          throw new ConflictError(
+            `The local identity provider holds at most ${maxSecrets} secrets per client (DCR_LOCAL_MAX_SECRETS); revoke one before adding another.`,
+          );
+        }
+        return { ...current, secrets: [...current.secrets, secret] };
+      });
+      return { ...secretInfo(clientId, secret), clientSecret: secret.value };
+    },
+
+    // The secret and the tokens obtained with it stop working at once; the client's other secrets and tokens do not.
+    async revokeSecret(clientId, secretId) {
+      if (!ownedRecord(clients.get(clientId)).secrets.some((secret) => secret.secretId === secretId)) return;
+      await changeOwnedClient(clientId, (current) => {
+        const kept = current.secrets.filter((secret) => secret.secretId !== secretId);
+        if (kept.length === 0) {
+          throw new ConflictError(
+            "This is the client's last secret, so it is not revoked: a client without a secret cannot authenticate; delete the client instead.",
+          );
+        }
+        return { ...current, secrets: kept };
+      });
+      storage.revokeIssuedWith(clientId, secretId);
     },
 
     async listOpenRegistrations(limit) {
@@ -285,5 +403,6 @@ export const createDriverFromEnv: DriverFactory = async (env, settings) =>
     publicUrl: settings.publicUrl,
     dataDir: envValue(env, 'DCR_LOCAL_DATA_DIR') ?? './data',
     tokenRateLimitPerMinute: integerEnv(env, 'DCR_LOCAL_TOKEN_RATE_LIMIT_PER_MINUTE', 120, { min: 1, max: 1_000_000 }),
+    maxSecretsPerClient: integerEnv(env, 'DCR_LOCAL_MAX_SECRETS', DEFAULT_MAX_SECRETS, { min: 1, max: 100 }),
     warn: settings.warn,
   });

@@ -74,15 +74,22 @@ export interface ProviderStorage {
   ) => ProviderAdapter;
   /** Forgets every token and grant issued to `clientId`, so introspection answers `active: false` for them. */
   revokeIssuedTo(clientId: string): void;
+  /** Forgets what was issued to `clientId` on presenting its secret `secretId`; what its other secrets obtained stays. */
+  revokeIssuedWith(clientId: string, secretId: string): void;
 }
+
+/** Where an entry notes the secret its request presented (oidc-provider reads back only the members it knows). */
+const ISSUED_WITH = 'dcrBridgeSecretId';
 
 /**
  * Storage for oidc-provider: clients come from `findClient` (the driver's file store, read on every request; the
- * provider's own registration is disabled), everything else from a bounded expiring memory store.
+ * provider's own registration is disabled), everything else from a bounded expiring memory store, each entry noted
+ * with `presentedSecretId` of its client (which of the client's secrets the request that issued it presented).
  */
 export function providerStorage(
   findClient: (id: string) => Record<string, unknown> | undefined,
   maxTransientEntries: number,
+  presentedSecretId: (clientId: string) => string | undefined = () => undefined,
 ): ProviderStorage {
   const transient = new ExpiringMemoryStore<Record<string, unknown>>(maxTransientEntries);
 
@@ -99,7 +106,12 @@ export function providerStorage(
 
     async upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void> {
       if (this.#model === 'Client') throw new Error('clients are managed by the dcr-bridge local driver');
-      transient.set(this.#key(id), payload, expiresIn);
+      const secretId = typeof payload.clientId === 'string' ? presentedSecretId(payload.clientId) : undefined;
+      transient.set(
+        this.#key(id),
+        secretId === undefined ? payload : { ...payload, [ISSUED_WITH]: secretId },
+        expiresIn,
+      );
     }
 
     async find(id: string): Promise<Record<string, unknown> | undefined> {
@@ -132,5 +144,7 @@ export function providerStorage(
   return {
     Adapter: LocalProviderAdapter,
     revokeIssuedTo: (clientId) => transient.deleteWhere((payload) => payload.clientId === clientId),
+    revokeIssuedWith: (clientId, secretId) =>
+      transient.deleteWhere((payload) => payload.clientId === clientId && payload[ISSUED_WITH] === secretId),
   };
 }

@@ -6,7 +6,14 @@
  */
 
 // The contract (contract.ts): what a driver module writes.
-export type { ClientMetadata, DriverFactory, DriverImplementation, RegisteredClient } from './contract.js';
+export type {
+  AddedClientSecret,
+  ClientMetadata,
+  ClientSecretInfo,
+  DriverFactory,
+  DriverImplementation,
+  RegisteredClient,
+} from './contract.js';
 
 // The IdP call (call/): timeouts, retries, the one failure classifier, the pooled HTTP client, tokens, SDK hooks.
 export { createAdminCall, type AdminCallSettings } from './call/admin-call.js';
@@ -48,3 +55,14 @@ export { members } from './members.js';
 export { checkHasSecret, usesClientSecret, type SecretSlots } from './rotation/grace.js';
 export { graceRotation } from './rotation/sweep.js';
 export { currentAndRotatedSecrets } from './rotation/two-slots.js';
+
+// Multiple credentials (credentials.ts): the limit and last-secret refusals, the add that leaves no orphan, secret ids.
+export {
+  addOneSecret,
+  derivedSecretId,
+  epochSecondsOf,
+  graceEnds,
+  lastSecretRefused,
+  revokeListedSecret,
+  secretLimitReached,
+} from './credentials.js';

@@ -14,6 +14,7 @@ import {
 } from '../metadata.js';
 import { clientIdParam, jsonBodySteps, validateClientId } from './body.js';
 import { labelRoute } from './request-context.js';
+import { secretRoutes, validateSecretId } from './secrets.js';
 import type { ApiSpec } from './spec.js';
 
 export interface DialectDependencies {
@@ -68,5 +69,23 @@ export function api7Router({ driver, events, spec, bodyLimitBytes }: DialectDepe
   router.put('/:client_id', labelRoute, validateClientId, ...jsonBody('Api7ClientMetadata'), replaceClient);
   router.delete('/:client_id', labelRoute, validateClientId, deleteClient);
   router.post('/:client_id/rotate-secret', labelRoute, validateClientId, ...jsonBody('EmptyObject'), rotateSecret);
+  const secrets = secretRoutes(driver, events, 'api7');
+  router.get('/:client_id/secrets', labelRoute, validateClientId, secrets.requireSupport, secrets.listSecrets);
+  router.post(
+    '/:client_id/secrets',
+    labelRoute,
+    validateClientId,
+    secrets.requireSupport,
+    ...jsonBody('EmptyObject'),
+    secrets.addSecret,
+  );
+  router.delete(
+    '/:client_id/secrets/:secret_id',
+    labelRoute,
+    validateClientId,
+    validateSecretId,
+    secrets.requireSupport,
+    secrets.revokeSecret,
+  );
   return router;
 }

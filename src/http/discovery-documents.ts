@@ -61,12 +61,17 @@ export function discoveryDocumentsRouter({
       .json({ ...document, registration_endpoint: registrationEndpoint });
   };
 
+  // Behind a path (a connection's, or a proxy's that strips it), requests arrive without the public URL's path.
+  const publicPath = new URL(registrationEndpoint).pathname.replace(/\/register$/, '');
+
   /** `{issuer path}/.well-known/openid-configuration` and RFC 8414 `/.well-known/oauth-authorization-server{issuer path}`. */
   const serveDiscoveryAtIssuerPath: RequestHandler = async (req, res, next) => {
     const issuerPath = new URL(String((await discovery.get()).issuer)).pathname.replace(/\/+$/, '');
+    const arrivingPath =
+      publicPath !== '' && issuerPath.startsWith(`${publicPath}/`) ? issuerPath.slice(publicPath.length) : issuerPath;
     const atIssuer =
       issuerPath !== '' &&
-      (req.path === `${issuerPath}/.well-known/openid-configuration` ||
+      (req.path === `${arrivingPath}/.well-known/openid-configuration` ||
         req.path === `/.well-known/oauth-authorization-server${issuerPath}`);
     if (!atIssuer) return next();
     res.locals.route = req.path.startsWith('/.well-known/')

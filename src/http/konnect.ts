@@ -16,6 +16,7 @@ import type { DialectDependencies } from './api7.js';
 import { clientIdParam, jsonBodySteps, validateClientId } from './body.js';
 import { refuseBridgePathAsClientId } from './paths.js';
 import { labelRoute } from './request-context.js';
+import { secretRoutes, validateSecretId } from './secrets.js';
 
 interface KonnectEventBody {
   event_type: string;
@@ -141,5 +142,21 @@ export function konnectRouter({ driver, events, spec, bodyLimitBytes }: DialectD
   router.delete('/:client_id', ...clientIdSteps, deleteClient);
   router.post('/:client_id/new-secret', ...clientIdSteps, ...jsonBody('EmptyObject'), issueNewSecret);
   router.post('/:client_id/event-hook', ...clientIdSteps, ...jsonBody('KonnectEvent'), applyEvent);
+  const secrets = secretRoutes(driver, events, 'konnect');
+  router.get('/:client_id/secrets', ...clientIdSteps, secrets.requireSupport, secrets.listSecrets);
+  router.post(
+    '/:client_id/secrets',
+    ...clientIdSteps,
+    secrets.requireSupport,
+    ...jsonBody('EmptyObject'),
+    secrets.addSecret,
+  );
+  router.delete(
+    '/:client_id/secrets/:secret_id',
+    ...clientIdSteps,
+    validateSecretId,
+    secrets.requireSupport,
+    secrets.revokeSecret,
+  );
   return router;
 }

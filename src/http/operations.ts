@@ -13,22 +13,17 @@ import type { ApiSpec } from './spec.js';
 
 const readinessCacheMs = 2_000;
 
-export function operationsRouter({
-  driver,
-  metrics,
-  spec,
-  now = Date.now,
-}: {
+/** One connection as `/readyz` reports it (DCR_CONFIG_FILE): its driver, and whether its failure fails the bridge. */
+export interface ReadinessTarget {
+  name: string;
   driver: DcrDriver;
-  metrics: BridgeMetrics;
-  spec: ApiSpec;
-  now?: () => number;
-}): Router {
-  const router = Router();
-  const referencePage = renderReferencePage(spec.document);
-  let readiness: { checkedAt: number; outcome: Promise<BridgeError | undefined> } | undefined;
+  required: boolean;
+}
 
-  const checkReadiness = (): Promise<BridgeError | undefined> => {
+/** The driver's readiness, cached briefly: every failure is an error of status 5xx. */
+function cachedReadiness(driver: DcrDriver, now: () => number): () => Promise<BridgeError | undefined> {
+  let readiness: { checkedAt: number; outcome: Promise<BridgeError | undefined> } | undefined;
+  return () => {
     if (readiness && now() - readiness.checkedAt < readinessCacheMs) return readiness.outcome;
     const outcome = driver.checkReadiness().then(
       () => undefined,
@@ -37,11 +32,68 @@ export function operationsRouter({
     readiness = { checkedAt: now(), outcome };
     return outcome;
   };
+}
+
+/**
+ * Several connections: each one's readiness in `connections` (`ok` or its error code); the bridge is ready unless a
+ * required one fails, and then the error names those (names only, never a host).
+ */
+function connectionsReadiness(
+  targets: readonly ReadinessTarget[],
+  now: () => number,
+): () => Promise<{ report: Record<string, string>; failure?: BridgeError }> {
+  const checks = targets.map((target) => ({ ...target, check: cachedReadiness(target.driver, now) }));
+  return async () => {
+    const outcomes = await Promise.all(checks.map(({ check }) => check()));
+    const report: Record<string, string> = {};
+    const failed: string[] = [];
+    let retryAfterSeconds: number | undefined;
+    checks.forEach(({ name, required }, index) => {
+      const failure = outcomes[index];
+      report[name] = failure ? failure.code : 'ok';
+      if (!failure || !required) return;
+      failed.push(name);
+      if (failure.retryAfterSeconds !== undefined)
+        retryAfterSeconds = Math.max(retryAfterSeconds ?? 0, failure.retryAfterSeconds);
+    });
+    if (failed.length === 0) return { report };
+    const failure = new IdpUnavailableError(
+      `The identity provider of connection ${failed.join(', ')} cannot be reached with the bridge credentials; retry later.`,
+      retryAfterSeconds !== undefined ? { retryAfterSeconds } : undefined,
+    );
+    return { report, failure };
+  };
+}
+
+export function operationsRouter({
+  driver,
+  connections,
+  metrics,
+  spec,
+  now = Date.now,
+}: {
+  driver?: DcrDriver;
+  /** Instead of `driver`: the connections of DCR_CONFIG_FILE, each reported by `/readyz`. */
+  connections?: readonly ReadinessTarget[];
+  /** Only its registry's exposition is served (several connections' registries merged, src/connections-app.ts). */
+  metrics: { registry: Pick<BridgeMetrics['registry'], 'contentType' | 'metrics'> };
+  spec: ApiSpec;
+  now?: () => number;
+}): Router {
+  const router = Router();
+  const referencePage = renderReferencePage(spec.document);
+  const checkReadiness = driver ? cachedReadiness(driver, now) : async () => undefined;
+  const checkConnections = connections ? connectionsReadiness(connections, now) : undefined;
 
   router.get('/healthz', labelRoute, (_req, res) => {
     res.json({ status: 'ok' });
   });
   router.get('/readyz', labelRoute, async (_req, res) => {
+    if (checkConnections) {
+      const { report, failure } = await checkConnections();
+      if (!failure) return void res.json({ status: 'ok', connections: report });
+      return void sendError(res, failure);
+    }
     const failure = await checkReadiness();
     if (!failure) return void res.json({ status: 'ok' });
     const unavailable = new IdpUnavailableError(

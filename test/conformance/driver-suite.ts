@@ -10,9 +10,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
-import type { ClientMetadata, DcrDriver, DriverSettings } from '../../src/driver/contract.js';
-import { type BridgeError, ClientNotFoundError } from '../../src/errors.js';
+import type {
+  AddedClientSecret,
+  ClientMetadata,
+  ClientSecretInfo,
+  DcrDriver,
+  DriverSettings,
+} from '../../src/driver/contract.js';
+import { type BridgeError, ClientNotFoundError, ConflictError } from '../../src/errors.js';
+import type { RequestListener } from 'node:http';
 import { createTestApp, type TestApp } from '../support/app.js';
+import { konnectContract } from '../support/konnect-contract.js';
 
 export interface DriverHarness {
   driver: DcrDriver;
@@ -27,6 +35,11 @@ export interface DriverHarness {
   seedForeignClient?(): Promise<{ clientId: string; clientSecret: string }>;
   /** What the IdP holds about its clients, secrets and grants, as plain JSON: a refused call must leave it equal. */
   idpState?(): Promise<unknown>;
+  /**
+   * Brings a client to the IdP's limit of secrets without adding them one by one, where that limit is large (Entra's
+   * aggregate of the application's collection entries): the next add must then be refused.
+   */
+  reachSecretLimit?(clientId: string): Promise<void>;
   /** Stops the driver and whatever the harness started; also where an emulator's spec violations fail the run. */
   stop(): Promise<void>;
 }
@@ -80,6 +93,9 @@ export async function rejectsWith(
 }
 
 export function testDriver(options: DriverConformanceOptions): void {
+  // Every Konnect answer of the HTTP flows below is judged by Kong's contract (test/support/konnect-contract.ts).
+  const contract = konnectContract();
+  after(() => contract.assertNoViolations());
   describe(`${options.name} driver conformance`, () => {
     let harness: DriverHarness;
     let driver: DcrDriver;
@@ -201,15 +217,17 @@ export function testDriver(options: DriverConformanceOptions): void {
 
     describe('through the bridge HTTP surface', () => {
       let bridge: TestApp;
+      let app: RequestListener;
       before(async () => {
         bridge = await createTestApp(driver);
+        app = contract.judge(bridge.app);
       });
       after(async () => {
         await bridge?.close();
       });
 
       it('API7: register, read, update, rotate and delete round-trip with RFC 7591 bodies', async () => {
-        const created = await request(bridge.app)
+        const created = await request(app)
           .post('/clients')
           .set('X-API-Key', bridge.apiKey)
           .send({
@@ -226,10 +244,10 @@ export function testDriver(options: DriverConformanceOptions): void {
         assert.equal(typeof secret, 'string');
         assert.equal(Number.isInteger(created.body.client_id_issued_at), true);
         assert.ok(secretExpiryIsValid(created.body.client_secret_expires_at as number));
-        const read = await request(bridge.app).get(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(200);
+        const read = await request(app).get(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(200);
         assert.equal(read.body.client_secret, undefined);
         assert.deepEqual(read.body.redirect_uris, ['https://portal.example.com/cb']);
-        const updated = await request(bridge.app)
+        const updated = await request(app)
           .put(`/clients/${clientId}`)
           .set('X-API-Key', bridge.apiKey)
           .send({
@@ -240,20 +258,20 @@ export function testDriver(options: DriverConformanceOptions): void {
           })
           .expect(200);
         assert.deepEqual(updated.body.redirect_uris, ['https://portal.example.com/new']);
-        const rotated = await request(bridge.app)
+        const rotated = await request(app)
           .post(`/clients/${clientId}/rotate-secret`)
           .set('X-API-Key', bridge.apiKey)
           .expect(200);
         assert.notEqual(rotated.body.client_secret, secret);
         assert.equal(await harness.secretWorks(clientId, rotated.body.client_secret as string), true);
-        await request(bridge.app).delete(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
-        await request(bridge.app).delete(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
-        const gone = await request(bridge.app).get(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(404);
+        await request(app).delete(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
+        await request(app).delete(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
+        const gone = await request(app).get(`/clients/${clientId}`).set('X-API-Key', bridge.apiKey).expect(404);
         assert.equal(gone.body.error, 'client_not_found');
       });
 
       it('Konnect: register, update_application, new-secret and delete work end to end', async () => {
-        const created = await request(bridge.app)
+        const created = await request(app)
           .post('/')
           .set('X-API-Key', bridge.apiKey)
           .send({
@@ -270,7 +288,7 @@ export function testDriver(options: DriverConformanceOptions): void {
           client_secret: string;
         };
         assert.equal(await harness.secretWorks(clientId, secret), true);
-        await request(bridge.app)
+        await request(app)
           .post(`/${clientId}/event-hook`)
           .set('X-API-Key', bridge.apiKey)
           .send({ event_type: 'update_application', redirect_uris: ['https://konnect.example.com/changed'] })
@@ -278,20 +296,20 @@ export function testDriver(options: DriverConformanceOptions): void {
         assert.deepEqual((await driver.getClient(clientId)).metadata.redirectUris, [
           'https://konnect.example.com/changed',
         ]);
-        const rotated = await request(bridge.app)
+        const rotated = await request(app)
           .post(`/${clientId}/new-secret`)
           .set('X-API-Key', bridge.apiKey)
           .set('Content-Type', 'application/json')
           .expect(200);
         assert.equal(rotated.body.client_id, clientId);
         assert.equal(await harness.secretWorks(clientId, rotated.body.client_secret as string), true);
-        await request(bridge.app).delete(`/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
-        await request(bridge.app).delete(`/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
+        await request(app).delete(`/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
+        await request(app).delete(`/${clientId}`).set('X-API-Key', bridge.apiKey).expect(204);
       });
 
       it('invalid metadata is invalid_client_metadata and creates nothing at the IdP', async () => {
         const before = harness.ownedClientIds ? (await harness.ownedClientIds()).length : undefined;
-        const response = await request(bridge.app)
+        const response = await request(app)
           .post('/clients')
           .set('X-API-Key', bridge.apiKey)
           .send({
@@ -317,16 +335,16 @@ export function testDriver(options: DriverConformanceOptions): void {
           response_types: ['code'],
         };
         const attempts: Array<[string, request.Test]> = [
-          ['API7 read', key(request(bridge.app).get(`/clients/${id}`))],
-          ['API7 update', key(request(bridge.app).put(`/clients/${id}`)).send(hostile)],
-          ['API7 rotate', key(request(bridge.app).post(`/clients/${id}/rotate-secret`))],
-          ['API7 delete', key(request(bridge.app).delete(`/clients/${id}`))],
-          ['Konnect new-secret', key(request(bridge.app).post(`/${id}/new-secret`))],
-          ['Konnect delete', key(request(bridge.app).delete(`/${id}`))],
+          ['API7 read', key(request(app).get(`/clients/${id}`))],
+          ['API7 update', key(request(app).put(`/clients/${id}`)).send(hostile)],
+          ['API7 rotate', key(request(app).post(`/clients/${id}/rotate-secret`))],
+          ['API7 delete', key(request(app).delete(`/clients/${id}`))],
+          ['Konnect new-secret', key(request(app).post(`/${id}/new-secret`))],
+          ['Konnect delete', key(request(app).delete(`/${id}`))],
           ...['update_application', 'add_registration', 'remove_registration'].map(
             (eventType): [string, request.Test] => [
               `Konnect ${eventType}`,
-              key(request(bridge.app).post(`/${id}/event-hook`)).send({
+              key(request(app).post(`/${id}/event-hook`)).send({
                 event_type: eventType,
                 redirect_uris: hostile.redirect_uris,
                 api_product_version_id: 'conformance-product',
@@ -343,12 +361,12 @@ export function testDriver(options: DriverConformanceOptions): void {
       });
 
       it('an unknown client is 404 client_not_found in both dialects, Konnect registration events included', async () => {
-        const api7 = await request(bridge.app)
+        const api7 = await request(app)
           .post('/clients/no-such-client/rotate-secret')
           .set('X-API-Key', bridge.apiKey)
           .expect(404);
         assert.equal(api7.body.error, 'client_not_found');
-        const konnect = await request(bridge.app)
+        const konnect = await request(app)
           .post('/no-such-client/new-secret')
           .set('X-API-Key', bridge.apiKey)
           .expect(404);
@@ -359,7 +377,7 @@ export function testDriver(options: DriverConformanceOptions): void {
             redirect_uris: ['https://konnect.example.com/cb'],
             api_product_version_id: 'v1',
           };
-          const event = await request(bridge.app)
+          const event = await request(app)
             .post('/no-such-client/event-hook')
             .set('X-API-Key', bridge.apiKey)
             .send(body);
@@ -371,6 +389,8 @@ export function testDriver(options: DriverConformanceOptions): void {
 
     options.additionalTests?.(() => harness);
   });
+
+  multipleCredentials(options, contract);
 
   describe(`${options.name} driver rotation with a grace period`, () => {
     let harness: DriverHarness;
@@ -393,8 +413,19 @@ export function testDriver(options: DriverConformanceOptions): void {
           'no grace capability: rotation is immediate',
         );
         assert.equal(await driver.retireExpiredSecrets(Date.now() + (GRACE_SECONDS + 1) * 1000), 0);
+        if (driver.listSecrets)
+          assert.equal((await driver.listSecrets(client.clientId)).length, 1, 'the list shows the one new secret');
         return;
       }
+      // A secret kept for the grace is listed with the grace's end, and the sweep and the list agree on what exists.
+      // It ends within the grace (an IdP may end it sooner: Keycloak's own expiry of a rotated secret).
+      const endsWithGrace = (secret: ClientSecretInfo) =>
+        secret.expiresAt !== undefined &&
+        secret.expiresAt > Date.now() / 1000 &&
+        secret.expiresAt <= Date.now() / 1000 + GRACE_SECONDS + 300;
+      const listedInGrace = await driver.listSecrets?.(client.clientId);
+      if (listedInGrace)
+        assert.equal(listedInGrace.filter(endsWithGrace).length, 1, 'the old secret, with its expires_at');
       assert.equal(
         await harness.secretWorks(client.clientId, client.clientSecret),
         true,
@@ -403,6 +434,11 @@ export function testDriver(options: DriverConformanceOptions): void {
       assert.equal(await driver.retireExpiredSecrets(Date.now()), 0, 'nothing is retired before the grace ends');
       assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), true);
       assert.ok((await driver.retireExpiredSecrets(Date.now() + (GRACE_SECONDS + 1) * 1000)) >= 1);
+      const listedAfter = await driver.listSecrets?.(client.clientId);
+      if (listedInGrace && listedAfter) {
+        assert.equal(listedAfter.filter(endsWithGrace).length, 0, 'the swept secret is no longer listed');
+        assert.equal(listedAfter.length, listedInGrace.length - 1);
+      }
       assert.equal(
         await harness.secretWorks(client.clientId, client.clientSecret),
         false,
@@ -413,6 +449,242 @@ export function testDriver(options: DriverConformanceOptions): void {
         true,
         'new secret survives the sweep',
       );
+    });
+  });
+}
+
+/** The three multiple-credentials operations, when the driver has them (a driver without them answers `501`). */
+function secretsOf(
+  driver: DcrDriver,
+): Required<Pick<DcrDriver, 'listSecrets' | 'addSecret' | 'revokeSecret'>> | undefined {
+  const { listSecrets, addSecret, revokeSecret } = driver;
+  if (!listSecrets || !addSecret || !revokeSecret) return undefined;
+  return { listSecrets, addSecret, revokeSecret };
+}
+
+/**
+ * Adds secrets until the IdP's limit refuses one (at most `bound`, after the harness's shortcut to a large limit), and
+ * returns the secrets added and the refusal.
+ */
+async function addUntilRefused(
+  secrets: Required<Pick<DcrDriver, 'addSecret'>>,
+  harness: DriverHarness,
+  clientId: string,
+  bound = 20,
+): Promise<{ added: AddedClientSecret[]; refusal: unknown }> {
+  await harness.reachSecretLimit?.(clientId);
+  const added: AddedClientSecret[] = [];
+  for (let attempt = 0; attempt < bound; attempt++) {
+    try {
+      added.push(await secrets.addSecret(clientId));
+    } catch (refusal) {
+      return { added, refusal };
+    }
+  }
+  assert.fail(`no limit within ${bound} secrets`);
+}
+
+/** One add, or the `ConflictError` of an IdP that holds one secret per client (Auth0). */
+async function addOrLimitOfOne(
+  secrets: Required<Pick<DcrDriver, 'addSecret'>>,
+  clientId: string,
+): Promise<AddedClientSecret | ConflictError> {
+  try {
+    return await secrets.addSecret(clientId);
+  } catch (error) {
+    if (error instanceof ConflictError) return error;
+    throw error;
+  }
+}
+
+/**
+ * Multiple credentials (Konnect's `allow_multiple_credentials`): list, add and revoke, checked at the IdP's token
+ * endpoint; the limit and the last secret refused with nothing created or deleted; a foreign client untouchable.
+ */
+function multipleCredentials(options: DriverConformanceOptions, contract: ReturnType<typeof konnectContract>): void {
+  describe(`${options.name} driver multiple credentials`, () => {
+    let harness: DriverHarness;
+    let secrets: ReturnType<typeof secretsOf>;
+    before(async () => {
+      harness = await options.start({ rotationGraceSeconds: 0 });
+      secrets = secretsOf(harness.driver);
+    });
+    after(async () => {
+      await harness?.stop();
+    });
+    const supported = (t: { skip(message: string): void }): boolean => {
+      if (secrets === undefined) t.skip(`the ${options.name} driver has no multiple-credentials operations`);
+      return secrets !== undefined;
+    };
+
+    it('lists the registration secret by a stable id that says nothing of its value, metadata only', async (t) => {
+      if (!supported(t)) return;
+      const client = await harness.driver.registerClient(serviceMetadata(), { portal: 'konnect' });
+      const listed = await secrets!.listSecrets(client.clientId);
+      assert.equal(listed.length, 1);
+      const [only] = listed;
+      assert.equal(only!.clientId, client.clientId);
+      assert.equal(only!.status, 'ACTIVE');
+      assert.ok(only!.secretId.length > 0);
+      assert.ok(!JSON.stringify(listed).includes(client.clientSecret), 'no value in the list');
+      assert.ok(!client.clientSecret.includes(only!.secretId) && !only!.secretId.includes(client.clientSecret));
+      if (only!.createdAt !== undefined)
+        assert.ok(Math.abs(only!.createdAt - Date.now() / 1000) < 300, 'epoch seconds');
+      assert.deepEqual(await secrets!.listSecrets(client.clientId), listed, 'the same id while the secret lives');
+    });
+
+    it('adds a secret that works beside the first, then revoking the first refuses it at once and keeps the second', async (t) => {
+      if (!supported(t)) return;
+      const client = await harness.driver.registerClient(serviceMetadata(), { portal: 'konnect' });
+      const [first] = await secrets!.listSecrets(client.clientId);
+      const added = await addOrLimitOfOne(secrets!, client.clientId);
+      if (added instanceof ConflictError) {
+        assert.equal((await secrets!.listSecrets(client.clientId)).length, 1, 'the refused add created nothing');
+        return t.skip('the IdP holds one secret per client: the limit test covers it');
+      }
+      assert.equal(added.clientId, client.clientId);
+      assert.notEqual(added.clientSecret, client.clientSecret);
+      assert.notEqual(added.secretId, first!.secretId);
+      assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), true, 'the first still works');
+      assert.equal(await harness.secretWorks(client.clientId, added.clientSecret), true, 'the added one works');
+      const listed = await secrets!.listSecrets(client.clientId);
+      assert.deepEqual(listed.map((secret) => secret.secretId).sort(), [first!.secretId, added.secretId].sort());
+      assert.ok(!JSON.stringify(listed).includes(added.clientSecret), 'no value in the list');
+      await secrets!.revokeSecret(client.clientId, first!.secretId);
+      assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), false, 'revoked: refused at once');
+      assert.equal(await harness.secretWorks(client.clientId, added.clientSecret), true, 'the second keeps working');
+      const left = await secrets!.listSecrets(client.clientId);
+      assert.deepEqual(
+        left.filter((secret) => secret.status === 'ACTIVE').map((secret) => secret.secretId),
+        [added.secretId],
+      );
+      await secrets!.revokeSecret(client.clientId, first!.secretId);
+      assert.equal(
+        await harness.secretWorks(client.clientId, added.clientSecret),
+        true,
+        'a revoke of a gone id is a no-op',
+      );
+    });
+
+    it('refuses past the IdP limit naming it, creating nothing; refuses the last secret, deleting nothing', async (t) => {
+      if (!supported(t)) return;
+      const client = await harness.driver.registerClient(serviceMetadata(), { portal: 'konnect' });
+      const [registered] = await secrets!.listSecrets(client.clientId);
+      const { added, refusal } = await addUntilRefused(secrets!, harness, client.clientId);
+      assert.ok(refusal instanceof ConflictError, `the limit is a ConflictError, got ${String(refusal)}`);
+      assert.match(refusal.message, /\d/, 'the refusal names the limit');
+      const listedAtLimit = await secrets!.listSecrets(client.clientId);
+      const stateAtLimit = await harness.idpState?.();
+      await rejectsWith(secrets!.addSecret(client.clientId), ConflictError);
+      assert.deepEqual(await secrets!.listSecrets(client.clientId), listedAtLimit, 'the refused add created nothing');
+      assert.deepEqual(await harness.idpState?.(), stateAtLimit, 'nothing changed at the IdP');
+      for (const value of [client.clientSecret, ...added.map((secret) => secret.clientSecret)])
+        assert.equal(await harness.secretWorks(client.clientId, value), true);
+      // The newest is kept: an IdP may refuse to drop its current secret while an older one lives (Keycloak).
+      const kept = added.at(-1) ?? { secretId: registered!.secretId, clientSecret: client.clientSecret };
+      for (const secret of listedAtLimit)
+        if (secret.secretId !== kept.secretId) await secrets!.revokeSecret(client.clientId, secret.secretId);
+      const left = await secrets!.listSecrets(client.clientId);
+      assert.deepEqual(
+        left.map((secret) => secret.secretId),
+        [kept.secretId],
+      );
+      const stateWithOne = await harness.idpState?.();
+      await rejectsWith(secrets!.revokeSecret(client.clientId, kept.secretId), ConflictError);
+      assert.deepEqual(await secrets!.listSecrets(client.clientId), left, 'the last secret is kept');
+      assert.deepEqual(await harness.idpState?.(), stateWithOne, 'nothing changed at the IdP');
+      assert.equal(await harness.secretWorks(client.clientId, kept.clientSecret), true, 'and it still works');
+    });
+
+    it('rotating a client that holds several secrets leaves only the new one', async (t) => {
+      if (!supported(t)) return;
+      const client = await harness.driver.registerClient(serviceMetadata(), { portal: 'konnect' });
+      const added = await addOrLimitOfOne(secrets!, client.clientId);
+      if (added instanceof ConflictError) return t.skip('the IdP holds one secret per client');
+      const rotated = await harness.driver.rotateSecret(client.clientId);
+      assert.equal(await harness.secretWorks(client.clientId, rotated.clientSecret), true);
+      assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), false);
+      assert.equal(await harness.secretWorks(client.clientId, added.clientSecret), false);
+      const listed = await secrets!.listSecrets(client.clientId);
+      assert.equal(listed.filter((secret) => secret.status === 'ACTIVE').length, 1);
+    });
+
+    it('an unknown client is client_not_found for list, add and revoke', async (t) => {
+      if (!supported(t)) return;
+      const unknown = 'no-such-client-0123456789';
+      await rejectsWith(secrets!.listSecrets(unknown), ClientNotFoundError);
+      await rejectsWith(secrets!.addSecret(unknown), ClientNotFoundError);
+      await rejectsWith(secrets!.revokeSecret(unknown, 'no-such-secret'), ClientNotFoundError);
+    });
+
+    it("a foreign client's secrets are untouchable: list, add and revoke are client_not_found, the IdP unchanged", async (t) => {
+      if (!supported(t)) return;
+      if (!harness.seedForeignClient || !harness.idpState) return t.skip('this harness cannot seed a foreign client');
+      const foreign = await harness.seedForeignClient();
+      const worked = await harness.secretWorks(foreign.clientId, foreign.clientSecret);
+      const before = await harness.idpState();
+      await rejectsWith(secrets!.listSecrets(foreign.clientId), ClientNotFoundError);
+      await rejectsWith(secrets!.addSecret(foreign.clientId), ClientNotFoundError);
+      await rejectsWith(secrets!.revokeSecret(foreign.clientId, 'any-secret-id'), ClientNotFoundError);
+      assert.deepEqual(await harness.idpState(), before, 'nothing changed at the IdP');
+      assert.equal(await harness.secretWorks(foreign.clientId, foreign.clientSecret), worked);
+    });
+
+    describe('through the bridge HTTP surface', () => {
+      let bridge: TestApp;
+      let app: RequestListener;
+      before(async () => {
+        bridge = await createTestApp(harness.driver);
+        app = contract.judge(bridge.app);
+      });
+      after(async () => {
+        await bridge?.close();
+      });
+
+      it('Konnect: create, add a second, both work, revoke the first (refused, second works), the limit and the last secret are 409', async (t) => {
+        if (!supported(t)) return;
+        const key = (test: request.Test) => test.set('X-API-Key', bridge.apiKey);
+        const created = await key(request(app).post('/'))
+          .send({ client_name: 'creds', grant_types: ['bearer'], portal_id: 'p' })
+          .expect(201);
+        const clientId = created.body.client_id as string;
+        const first = created.body.client_secret as string;
+        const listed = await key(request(app).get(`/${clientId}/secrets`)).expect(200);
+        const [firstId] = (listed.body.secrets as { secret_id: string }[]).map((secret) => secret.secret_id);
+        const second = await key(request(app).post(`/${clientId}/secrets`));
+        if (second.status === 409) {
+          // An IdP of one secret per client: the add created nothing, and that one secret cannot be revoked.
+          assert.equal(second.body.error, 'conflict');
+          assert.equal((await secrets!.listSecrets(clientId)).length, 1);
+          await key(request(app).delete(`/${clientId}/secrets/${firstId}`)).expect(409);
+          assert.equal(await harness.secretWorks(clientId, first), true);
+          return;
+        }
+        assert.equal(second.status, 201, JSON.stringify(second.body));
+        assert.equal(second.body.client_id, clientId);
+        assert.equal(await harness.secretWorks(clientId, first), true);
+        assert.equal(await harness.secretWorks(clientId, second.body.client_secret as string), true);
+        await key(request(app).delete(`/${clientId}/secrets/${firstId}`)).expect(204);
+        await key(request(app).delete(`/${clientId}/secrets/${firstId}`)).expect(204);
+        assert.equal(await harness.secretWorks(clientId, first), false);
+        assert.equal(await harness.secretWorks(clientId, second.body.client_secret as string), true);
+        const { added, refusal } = await addUntilRefused(secrets!, harness, clientId);
+        assert.ok(refusal instanceof ConflictError);
+        const listedAtLimit = await secrets!.listSecrets(clientId);
+        const limited = await key(request(app).post(`/${clientId}/secrets`)).expect(409);
+        assert.equal(limited.body.error, 'conflict');
+        assert.deepEqual(await secrets!.listSecrets(clientId), listedAtLimit, 'the 409 created nothing');
+        const keptId = added.at(-1)?.secretId ?? (second.body.secret_id as string);
+        for (const secret of listedAtLimit)
+          if (secret.secretId !== keptId)
+            await key(request(app).delete(`/${clientId}/secrets/${encodeURIComponent(secret.secretId)}`)).expect(204);
+        const refusedLast = await key(request(app).delete(`/${clientId}/secrets/${encodeURIComponent(keptId)}`)).expect(
+          409,
+        );
+        assert.equal(refusedLast.body.error, 'conflict');
+        assert.equal((await secrets!.listSecrets(clientId)).length, 1);
+        await key(request(app).get(`/no-such-client/secrets`)).expect(404);
+      });
     });
   });
 }

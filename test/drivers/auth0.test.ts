@@ -12,6 +12,7 @@ import { auth0DriverOptions, startAuth0Emulator, type Auth0Emulator } from '../e
 import { createTestApp, type TestApp } from '../support/app.js';
 import { VirtualClock } from '../support/virtual-clock.js';
 import { completeDriver } from '../../src/core/driver.js';
+import { multipleCredentialsTests } from '../support/multiple-credentials.js';
 
 // Generous: 50 concurrent TLS handshakes on a busy 2-core machine; the short policy is exercised by the fault tests.
 // Not about timeouts (the fault matrix is): a virtual clock that nothing advances, so a loaded machine times out nothing.
@@ -43,6 +44,29 @@ testDriver({
     };
   },
   additionalTests(harness) {
+    describe('auth0 multiple credentials: one secret per application', () => {
+      multipleCredentialsTests({
+        driver: () => harness().driver,
+        idp: () => auth0,
+        limit: 1,
+        limitWords: /Auth0 holds one client secret per application \(limit 1\)/,
+      });
+
+      it("the secret's id lives as long as the secret: a rotation's new secret has a new one", async () => {
+        const { driver } = harness();
+        const client = await driver.registerClient(serviceMetadata(), { portal: 'konnect' });
+        const [before] = await driver.listSecrets!(client.clientId);
+        assert.deepEqual(await driver.listSecrets!(client.clientId), [before]);
+        const rotated = await driver.rotateSecret(client.clientId);
+        const [after] = await driver.listSecrets!(client.clientId);
+        assert.notEqual(after!.secretId, before!.secretId);
+        assert.ok(!after!.secretId.includes(rotated.clientSecret.slice(0, 8)), 'the id reveals nothing of the secret');
+        await driver.revokeSecret!(client.clientId, before!.secretId);
+        assert.equal(await auth0.secretWorks(client.clientId, rotated.clientSecret), true);
+        await driver.deleteClient(client.clientId);
+      });
+    });
+
     describe('auth0 client grants', () => {
       it('a client-credentials client is granted the configured API at registration, and the grant goes with the client', async () => {
         const { driver } = harness();

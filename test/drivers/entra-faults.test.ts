@@ -20,6 +20,8 @@ import {
   type MatrixTarget,
 } from '../support/fault-matrix.js';
 import { completeDriver } from '../../src/core/driver.js';
+import { lostAnswerTests } from '../support/multiple-credentials.js';
+import { addSecretOperation, revokeSecretOperation } from '../support/fault-matrix.js';
 
 // On a virtual clock shared with the emulator's latency: no cell waits in real time; one Retry-After: 1 wait fits the
 // budget; the long timeout also bounds MSAL's and fetch's own real-time ones, so a loaded machine times out no cell.
@@ -67,6 +69,16 @@ describe('entra driver fault matrix', () => {
   after(async () => {
     await driver?.close();
     await entra?.stop();
+  });
+
+  describe('multiple credentials: answers Graph acted on but never delivered', () => {
+    lostAnswerTests({
+      driver: () => driver,
+      calm: () => driver,
+      idp: () => entra,
+      addRoute: ROUTES.addPassword,
+      revokeRoute: ROUTES.removePassword,
+    });
   });
 
   const registered = () => driver.registerClient(serviceMetadata(), { portal: 'api7' });
@@ -128,6 +140,8 @@ describe('entra driver fault matrix', () => {
       },
     },
     rotationOperation(target, [ROUTES.readByAppId, ROUTES.addPassword, ROUTES.removePassword]),
+    addSecretOperation(target, [ROUTES.readByAppId, ROUTES.addPassword]),
+    revokeSecretOperation(target, [ROUTES.readByAppId, ROUTES.removePassword]),
     {
       name: 'readiness',
       routes: [ROUTES.list],

@@ -12,12 +12,13 @@ import request from 'supertest';
 import { createDriverFromEnv, createEntraDriver, type EntraCredential } from '../../drivers/entra.js';
 import type { DcrDriver, DriverSettings } from '../../src/driver/contract.js';
 import { ConfigurationError } from '../../src/env.js';
-import { ClientNotFoundError, IdpError } from '../../src/errors.js';
+import { ClientNotFoundError, IdpError, InvalidRequestError } from '../../src/errors.js';
 import { serviceMetadata, testDriver, webMetadata } from '../conformance/driver-suite.js';
 import { startEntraEmulator, type EntraEmulator } from '../emulators/entra.js';
 import { createTestApp } from '../support/app.js';
 import { VirtualClock } from '../support/virtual-clock.js';
 import { completeDriver } from '../../src/core/driver.js';
+import { multipleCredentialsTests } from '../support/multiple-credentials.js';
 
 // A create is never repeated after a timeout, so 50 concurrent registrations on a loaded test machine need room;
 // the tests about timeouts share a virtual clock with the emulator's latency, the fault matrix has its own policy.
@@ -72,6 +73,7 @@ testDriver({
       ownedClientIds: async () => entra.ownedClientIds(),
       seedForeignClient: async () => entra.seedForeignClient(),
       idpState: async () => entra.clientState(),
+      reachSecretLimit: async (clientId) => entra.fillCollections(clientId),
       async stop() {
         await driver.close();
         await entra.stop();
@@ -383,6 +385,87 @@ describe('entra driver with a rotation grace and under Graph throttling', () => 
       await driver.close();
       await entra.stop();
     }
+  });
+});
+
+describe('entra multiple credentials: the application passwordCredentials', () => {
+  let entra: EntraEmulator;
+  let driver: DcrDriver;
+  before(async () => {
+    entra = await startEntraEmulator();
+    driver = entraDriverFor(entra, { rotationGraceSeconds: 3600 });
+  });
+  after(async () => {
+    await driver?.close();
+    await entra?.stop();
+    entra?.emulator.assertNoViolations();
+  });
+
+  multipleCredentialsTests({
+    driver: () => driver,
+    idp: () => entra,
+    limit: 1200,
+    limitWords: /Entra holds at most 1200 entries across an application's collections, its secrets among them/,
+    fillToLimit: async (clientId) => entra.fillCollections(clientId),
+  });
+
+  it('a public client is refused an added secret (400), as it is refused a rotation', async () => {
+    const client = await driver.registerClient(
+      webMetadata({ tokenEndpointAuthMethod: 'none', grantTypes: ['authorization_code'] }),
+      { portal: 'konnect' },
+    );
+    const before = entra.clientState();
+    await assert.rejects(driver.addSecret!(client.clientId), (error: unknown) => error instanceof InvalidRequestError);
+    assert.deepEqual(entra.clientState(), before);
+    await driver.deleteClient(client.clientId);
+  });
+
+  it("a secret's id is Entra's keyId, and it is listed with the password's creation and end", async () => {
+    const client = await driver.registerClient(serviceMetadata(), { portal: 'konnect' });
+    const added = await driver.addSecret!(client.clientId);
+    const keyIds = entra.passwordKeyIds(client.clientId);
+    assert.equal(keyIds.length, 2);
+    assert.equal(added.secretId, keyIds[1]);
+    const listed = await driver.listSecrets!(client.clientId);
+    assert.deepEqual(
+      listed.map((secret) => secret.secretId),
+      keyIds,
+    );
+    for (const secret of listed) {
+      assert.ok(secret.createdAt! <= Date.now() / 1000);
+      assert.ok(secret.expiresAt! > Date.now() / 1000 + 365 * 86_400, "Entra's default two years");
+    }
+    await driver.deleteClient(client.clientId);
+  });
+
+  it("the grace sweep retires a rotation's old password and leaves an added one working", async () => {
+    const client = await driver.registerClient(serviceMetadata(), { portal: 'konnect' });
+    const [original] = await driver.listSecrets!(client.clientId);
+    const rotated = await driver.rotateSecret(client.clientId);
+    const added = await driver.addSecret!(client.clientId);
+    const listed = await driver.listSecrets!(client.clientId);
+    assert.equal(listed.length, 3);
+    const newest = listed.find((secret) => ![original!.secretId, added.secretId].includes(secret.secretId))!;
+    assert.equal(
+      listed.find((secret) => secret.secretId === original!.secretId)!.expiresAt,
+      newest.createdAt! + 3600,
+      'the password in its grace ends when the sweep retires it',
+    );
+    assert.ok(added.expiresAt! > newest.createdAt! + 3600, 'the added one keeps the end Entra gave it');
+    assert.ok((await driver.retireExpiredSecrets((newest.createdAt! + 3601) * 1000)) >= 1);
+    assert.deepEqual(
+      (await driver.listSecrets!(client.clientId)).map((secret) => secret.secretId).sort(),
+      [newest.secretId, added.secretId].sort(),
+    );
+    assert.equal(await entra.secretWorks(client.clientId, client.clientSecret), false);
+    assert.equal(await entra.secretWorks(client.clientId, rotated.clientSecret), true);
+    assert.equal(await entra.secretWorks(client.clientId, added.clientSecret), true);
+    assert.equal(
+      await driver.retireExpiredSecrets((newest.createdAt! + 7200) * 1000),
+      0,
+      'a later sweep leaves both alone',
+    );
+    await driver.deleteClient(client.clientId);
   });
 });
 

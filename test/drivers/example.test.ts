@@ -9,11 +9,13 @@ import type { DcrDriver, DriverSettings, RegisteredClientWithSecret } from '../.
 import { serviceMetadata, testDriver, webMetadata } from '../conformance/driver-suite.js';
 import { startExampleEmulator, type ExampleEmulator } from '../emulators/example.js';
 import {
+  addSecretOperation,
   deletionOperation,
   faultKinds,
   faultMatrix,
   readOperation,
   registrationOperation,
+  revokeSecretOperation,
   rotationOperation,
   type MatrixOperation,
   type MatrixTarget,
@@ -108,6 +110,16 @@ describe('example driver under IdP faults', () => {
       update,
       deletionOperation(target, ['GET /clients/:client_id', 'DELETE /clients/:client_id']),
       rotationOperation(target, ['GET /clients/:client_id', 'POST /clients/:client_id/secret']),
+      addSecretOperation(target, [
+        'GET /clients/:client_id',
+        'GET /clients/:client_id/secrets',
+        'POST /clients/:client_id/secrets',
+      ]),
+      revokeSecretOperation(target, [
+        'GET /clients/:client_id',
+        'GET /clients/:client_id/secrets',
+        'DELETE /clients/:client_id/secrets/:secret_id',
+      ]),
       {
         name: 'readiness with a fresh admin token',
         routes: ['POST /oauth/token', 'GET /clients'],

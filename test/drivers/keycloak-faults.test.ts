@@ -22,6 +22,8 @@ import {
   type MatrixTarget,
 } from '../support/fault-matrix.js';
 import { completeDriver } from '../../src/core/driver.js';
+import { lostAnswerTests } from '../support/multiple-credentials.js';
+import { addSecretOperation, revokeSecretOperation } from '../support/fault-matrix.js';
 
 // On the matrix's virtual clock: one Retry-After wait fits the budget; three attempts bound a timeout cell. The long
 // timeout also bounds the SDK's own (real-time) timeout, so a loaded machine never times out a cell.
@@ -63,6 +65,16 @@ describe('keycloak driver under IdP faults', () => {
   after(async () => {
     await driver?.close();
     await keycloak?.stop();
+  });
+
+  describe('multiple credentials: answers Keycloak acted on but never delivered', () => {
+    lostAnswerTests({
+      driver: () => driver,
+      calm: () => driver,
+      idp: () => keycloak,
+      addRoute: routes.regenerateSecret,
+      revokeRoute: routes.invalidateRotated,
+    });
   });
 
   const register = async () => driver.registerClient(serviceMetadata(), { portal: 'api7' });
@@ -111,6 +123,8 @@ describe('keycloak driver under IdP faults', () => {
       update,
       deletionOperation(target, [routes.findClients, routes.deleteClient]),
       rotationOperation(target, [routes.findClients, routes.regenerateSecret, routes.invalidateRotated]),
+      addSecretOperation(target, [routes.findClients, routes.regenerateSecret]),
+      revokeSecretOperation(target, [routes.findClients, routes.invalidateRotated]),
       readiness,
     ],
     // The 429 cells prove Retry-After is honoured; the 503 cells go without it so the matrix stays within its time.

@@ -10,6 +10,7 @@ import { createDriverFromEnv, createKeycloakDriver } from '../../drivers/keycloa
 import type { DcrDriver, DriverSettings } from '../../src/driver/contract.js';
 import { ConfigurationError } from '../../src/env.js';
 import {
+  ConflictError,
   IdpError,
   InvalidClientMetadataError,
   InvalidRedirectUriError,
@@ -20,6 +21,7 @@ import { createTestApp } from '../support/app.js';
 import { VirtualClock } from '../support/virtual-clock.js';
 import { startKeycloakEmulator, type KeycloakEmulator, type KeycloakEmulatorOptions } from '../emulators/keycloak.js';
 import { completeDriver } from '../../src/core/driver.js';
+import { multipleCredentialsTests } from '../support/multiple-credentials.js';
 
 // Not about timeouts (the fault matrix is): a virtual clock that nothing advances, so a loaded machine times out nothing.
 export const testCallPolicy = {
@@ -392,6 +394,51 @@ describe('keycloak driver rotation in a realm with the secret-rotation policy', 
       'a second sweep finds nothing left',
     );
   });
+
+  describe('multiple credentials: the current secret and the rotated one', () => {
+    multipleCredentialsTests({
+      driver: () => harness.driver,
+      idp: () => harness.keycloak,
+      limit: 2,
+      limitWords: /Keycloak holds at most 2 secrets per client, the current and the rotated one/,
+    });
+
+    it('the current secret cannot be revoked while a rotated one exists: a 409 that changes nothing', async () => {
+      const { driver, keycloak } = harness;
+      const client = await driver.registerClient(serviceMetadata(), { portal: 'konnect' });
+      const added = await driver.addSecret!(client.clientId);
+      const before = keycloak.clientState();
+      await assert.rejects(driver.revokeSecret!(client.clientId, added.secretId), (error: unknown) => {
+        assert.ok(error instanceof ConflictError);
+        assert.match(error.message, /cannot remove a client's current secret/);
+        return true;
+      });
+      assert.deepEqual(keycloak.clientState(), before);
+      assert.equal(await harness.secretWorks(client.clientId, added.clientSecret), true);
+    });
+
+    it('the secret an add moved to the rotated slot keeps its id, and ends when the sweep retires it', async () => {
+      const { driver, keycloak } = harness;
+      const client = await driver.registerClient(serviceMetadata(), { portal: 'konnect' });
+      const [first] = await driver.listSecrets!(client.clientId);
+      const added = await driver.addSecret!(client.clientId);
+      const listed = await driver.listSecrets!(client.clientId);
+      assert.deepEqual(
+        listed.map((secret) => secret.secretId),
+        [first!.secretId, added.secretId],
+      );
+      const { attributes } = stored(keycloak, client.clientId);
+      const currentCreatedAt = Number(attributes['client.secret.creation.time']);
+      assert.equal(listed[0]!.expiresAt, currentCreatedAt + 600, 'the sweep ends it before Keycloak would');
+      assert.equal(listed[1]!.expiresAt, Number(attributes['client.secret.expiration.time']));
+      assert.ok((await driver.retireExpiredSecrets((currentCreatedAt + 601) * 1000)) >= 1);
+      assert.deepEqual(
+        (await driver.listSecrets!(client.clientId)).map((secret) => secret.secretId),
+        [added.secretId],
+      );
+      assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), false);
+    });
+  });
 });
 
 describe('keycloak driver rotation in a realm without the secret-rotation policy', () => {
@@ -408,6 +455,19 @@ describe('keycloak driver rotation in a realm without the secret-rotation policy
     const rotated = await harness.driver.rotateSecret(client.clientId);
     assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), false);
     assert.equal(await harness.secretWorks(client.clientId, rotated.clientSecret), true);
+  });
+
+  it('adding a secret is a 409 (one secret per client without the policy) that changes nothing', async () => {
+    const client = await harness.driver.registerClient(serviceMetadata(), { portal: 'konnect' });
+    const before = harness.keycloak.clientState();
+    await assert.rejects(harness.driver.addSecret!(client.clientId), (error: unknown) => {
+      assert.ok(error instanceof ConflictError);
+      assert.match(error.message, /unless the realm's secret-rotation policy keeps a rotated one \(limit 1 here\)/);
+      return true;
+    });
+    assert.deepEqual(harness.keycloak.clientState(), before);
+    assert.equal(await harness.secretWorks(client.clientId, client.clientSecret), true);
+    assert.equal((await harness.driver.listSecrets!(client.clientId)).length, 1);
   });
 });
 

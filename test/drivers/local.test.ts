@@ -32,6 +32,7 @@ interface LocalBridgeOptions {
   publicPath?: string;
   config?: Partial<BridgeConfig>;
   tokenRateLimitPerMinute?: number;
+  maxSecretsPerClient?: number;
 }
 
 /** A bridge with the local driver listening on 127.0.0.1, its issuer being the URL it really answers at. */
@@ -45,6 +46,7 @@ async function startLocalBridge(dataDir: string, options: LocalBridgeOptions = {
       publicUrl,
       dataDir,
       ...(options.tokenRateLimitPerMinute ? { tokenRateLimitPerMinute: options.tokenRateLimitPerMinute } : {}),
+      ...(options.maxSecretsPerClient ? { maxSecretsPerClient: options.maxSecretsPerClient } : {}),
     }),
   );
   const bridge = await createTestApp(driver, { publicUrl, ...options.config });
@@ -575,6 +577,93 @@ describe('local IdP tokens', () => {
         (await introspect(bridge.issuer, await tokenOf(rotated.clientId, newSecret), introspector)).active,
         true,
       );
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  it('revoking one of several secrets revokes the tokens obtained with it, not those of the secrets kept', async () => {
+    const bridge = await startLocalBridge(await freshDataDir());
+    try {
+      const introspector = await bridge.driver.registerClient(serviceMetadata(), { portal: 'api7' });
+      const asIntrospector = { clientId: introspector.clientId, secret: introspector.clientSecret };
+      const client = await bridge.driver.registerClient(serviceMetadata(), { portal: 'konnect' });
+      const [first] = await bridge.driver.listSecrets!(client.clientId);
+      const second = await bridge.driver.addSecret!(client.clientId);
+      const tokenWith = async (secret: string): Promise<string> => {
+        const response = await requestToken(bridge.issuer, client.clientId, secret);
+        assert.equal(response.status, 200);
+        return ((await response.json()) as { access_token: string }).access_token;
+      };
+      const firstToken = await tokenWith(client.clientSecret);
+      const secondToken = await tokenWith(second.clientSecret);
+      await bridge.driver.revokeSecret!(client.clientId, first!.secretId);
+      assert.equal((await introspect(bridge.issuer, firstToken, asIntrospector)).active, false);
+      assert.equal((await introspect(bridge.issuer, secondToken, asIntrospector)).active, true);
+      const posted = await fetch(`${bridge.issuer}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: client.clientId,
+          client_secret: second.clientSecret,
+        }).toString(),
+      });
+      assert.equal(posted.status, 200, 'the kept secret works sent in the body (client_secret_post) too');
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  it('DCR_LOCAL_MAX_SECRETS sets the limit, named in the 409; secrets and their ids survive a restart', async () => {
+    const dataDir = await freshDataDir();
+    const first = await startLocalBridge(dataDir, { maxSecretsPerClient: 3 });
+    let clientId: string;
+    let secrets: string[];
+    let listed: unknown;
+    try {
+      const client = await first.driver.registerClient(serviceMetadata(), { portal: 'konnect' });
+      clientId = client.clientId;
+      secrets = [client.clientSecret];
+      for (let index = 0; index < 2; index++) secrets.push((await first.driver.addSecret!(clientId)).clientSecret);
+      await assert.rejects(first.driver.addSecret!(clientId), /at most 3 secrets per client \(DCR_LOCAL_MAX_SECRETS\)/);
+      listed = await first.driver.listSecrets!(clientId);
+    } finally {
+      await first.stop();
+    }
+    const second = await startLocalBridge(dataDir);
+    try {
+      assert.deepEqual(await second.driver.listSecrets!(clientId), listed, 'the same secrets, under the same ids');
+      for (const secret of secrets) assert.equal(await secretWorks(second.issuer, clientId, secret), true);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('a client stored before several secrets (one clientSecret) keeps working, is listed under a stable id, and takes more', async () => {
+    const dataDir = await freshDataDir();
+    const legacy = {
+      ...foreignRecord,
+      createdBy: 'dcr-bridge',
+      clientId: 'legacy-client',
+      clientSecret: 'legacy-secret-0123456789abcdef',
+    };
+    await mkdir(join(dataDir, 'clients'), { recursive: true, mode: 0o700 });
+    await writeFile(join(dataDir, 'clients', 'legacy-client.json'), JSON.stringify(legacy), { mode: 0o600 });
+    const bridge = await startLocalBridge(dataDir);
+    try {
+      assert.equal(await secretWorks(bridge.issuer, legacy.clientId, legacy.clientSecret), true);
+      const [listed] = await bridge.driver.listSecrets!(legacy.clientId);
+      assert.deepEqual(await bridge.driver.listSecrets!(legacy.clientId), [listed], 'the same id on every read');
+      assert.ok(!listed!.secretId.includes(legacy.clientSecret));
+      const added = await bridge.driver.addSecret!(legacy.clientId);
+      assert.deepEqual(
+        (await bridge.driver.listSecrets!(legacy.clientId)).map((secret) => secret.secretId),
+        [listed!.secretId, added.secretId],
+        'its id does not change when the record is rewritten',
+      );
+      assert.equal(await secretWorks(bridge.issuer, legacy.clientId, legacy.clientSecret), true);
+      assert.equal(await secretWorks(bridge.issuer, legacy.clientId, added.clientSecret), true);
     } finally {
       await bridge.stop();
     }

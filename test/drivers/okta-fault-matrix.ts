@@ -20,6 +20,7 @@ import {
   type MatrixTarget,
 } from '../support/fault-matrix.js';
 import { completeDriver } from '../../src/core/driver.js';
+import { addSecretOperation, revokeSecretOperation } from '../support/fault-matrix.js';
 
 export const policy = { timeoutMs: 400, baseDelayMs: 5, maxDelayMs: 40, budgetMs: 1000 };
 /**
@@ -148,6 +149,8 @@ export function adminCallMatrix(mode: string, credentialsOf: (okta: OktaEmulator
         },
         deletionOperation(target, [APPS, DEACTIVATE_APP, DELETE_APP]),
         rotationOperation(target, [APPS, SECRETS, CREATE_SECRET, DEACTIVATE_SECRET, DELETE_SECRET]),
+        addSecretOperation(target, [APPS, SECRETS, CREATE_SECRET]),
+        revokeSecretOperation(target, [APPS, SECRETS, DEACTIVATE_SECRET, DELETE_SECRET]),
         {
           name: 'readiness',
           routes: [APPS],

@@ -15,6 +15,7 @@ import { rejectsWith, serviceMetadata } from '../conformance/driver-suite.js';
 import { VirtualClock } from '../support/virtual-clock.js';
 import { APPS, CREATE_APP, CREATE_SECRET, adminCallMatrix, policy, rateLimited, warmUp } from './okta-fault-matrix.js';
 import { completeDriver } from '../../src/core/driver.js';
+import { lostAnswerTests } from '../support/multiple-credentials.js';
 
 adminCallMatrix('API token', (okta) => ({ apiToken: okta.apiToken }));
 
@@ -52,6 +53,16 @@ describe('okta driver faults (API token)', () => {
 
   const owned = () => new Set(okta.ownedClientIds());
   const register = (metadata: ClientMetadata = serviceMetadata()) => calm.registerClient(metadata, { portal: 'api7' });
+  describe('multiple credentials: answers Okta acted on but never delivered', () => {
+    lostAnswerTests({
+      driver: () => driver,
+      calm: () => calm,
+      idp: () => okta,
+      addRoute: CREATE_SECRET,
+      revokeRoute: 'DELETE /api/v1/apps/:appId/credentials/secrets/:secretId',
+    });
+  });
+
   describe('answers Okta acted on but never delivered', () => {
     it('a create whose answer is lost leaves no orphan app', async () => {
       const before = owned();

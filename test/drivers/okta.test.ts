@@ -12,6 +12,9 @@ import { startOktaEmulator, type OktaEmulator } from '../emulators/okta.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { VirtualClock } from '../support/virtual-clock.js';
 import { completeDriver } from '../../src/core/driver.js';
+import { ConflictError } from '../../src/errors.js';
+import { rejectsWith, serviceMetadata } from '../conformance/driver-suite.js';
+import { multipleCredentialsTests } from '../support/multiple-credentials.js';
 
 // Not about timeouts (the fault matrix is): a virtual clock that nothing advances, so a loaded machine times out nothing.
 const policy = { timeoutMs: 30_000, baseDelayMs: 5, maxDelayMs: 50, budgetMs: 60_000, clock: new VirtualClock() };
@@ -275,6 +278,70 @@ describe('okta rotation with a grace period, beyond the conformance suite', () =
       'an unmanaged app keeps both secrets',
     );
     assert.equal(await okta.secretWorks(seeded.clientId, seeded.clientSecret), true);
+    await driver.deleteClient(client.clientId);
+  });
+});
+
+describe('okta multiple credentials: the app secrets under /credentials/secrets', () => {
+  let harness: DriverHarness & { okta: OktaEmulator };
+  before(async () => {
+    harness = await startHarness({ rotationGraceSeconds: 3600 }, apiToken);
+  });
+  after(async () => harness?.stop());
+
+  multipleCredentialsTests({
+    driver: () => harness.driver,
+    idp: () => harness.okta,
+    limit: 2,
+    limitWords: /Okta holds at most 2 secrets per app/,
+  });
+
+  it("lists Okta's own ocs ids and creation times, and an inactive secret as INACTIVE", async () => {
+    const { driver, okta } = harness;
+    const client = await driver.registerClient(serviceMetadata(), {});
+    const added = await driver.addSecret!(client.clientId);
+    const stored = okta.app(client.clientId)!.secrets;
+    assert.equal(added.secretId, stored[1]!.id);
+    assert.match(added.secretId, /^ocs/);
+    const [first] = stored;
+    await fetch(
+      `${okta.emulator.url}/api/v1/apps/${client.clientId}/credentials/secrets/${first!.id}/lifecycle/deactivate`,
+      { method: 'POST', headers: { Authorization: `SSWS ${okta.apiToken}`, Accept: 'application/json' } },
+    ).then((response) => response.arrayBuffer());
+    const listed = await driver.listSecrets!(client.clientId);
+    assert.deepEqual(
+      listed.map(({ secretId, status, createdAt }) => ({ secretId, status, createdAt })),
+      okta.app(client.clientId)!.secrets.map((secret) => ({
+        secretId: secret.id,
+        status: secret.status,
+        createdAt: Math.floor(Date.parse(secret.created) / 1000),
+      })),
+    );
+    assert.equal(listed[0]!.status, 'INACTIVE');
+    // The inactive one is no working secret: revoking it deletes it, the active one is the last and stays.
+    await driver.revokeSecret!(client.clientId, first!.id);
+    assert.deepEqual(
+      okta.app(client.clientId)!.secrets.map((secret) => secret.id),
+      [added.secretId],
+    );
+    await driver.deleteClient(client.clientId);
+  });
+
+  it('a secret kept for a rotation grace is listed with the end the sweep gives it, and gone after the sweep', async () => {
+    const { driver } = harness;
+    const client = await driver.registerClient(serviceMetadata(), {});
+    const [old] = await driver.listSecrets!(client.clientId);
+    await driver.rotateSecret(client.clientId);
+    const listed = await driver.listSecrets!(client.clientId);
+    const newest = listed.find((secret) => secret.secretId !== old!.secretId)!;
+    assert.equal(listed.find((secret) => secret.secretId === old!.secretId)?.expiresAt, newest.createdAt! + 3600);
+    assert.equal(newest.expiresAt, undefined, 'the new secret does not end');
+    await rejectsWith(driver.addSecret!(client.clientId), ConflictError);
+    assert.equal(await driver.retireExpiredSecrets((newest.createdAt! + 3601) * 1000), 1);
+    assert.deepEqual(
+      (await driver.listSecrets!(client.clientId)).map((secret) => secret.secretId),
+      [newest.secretId],
+    );
     await driver.deleteClient(client.clientId);
   });
 });

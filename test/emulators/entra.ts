@@ -79,6 +79,8 @@ export interface EntraEmulator {
   seedOwnedApplications(count: number, options?: { passwordStarts?: number[]; tags?: string[] }): string[];
   /** Key ids of an application's passwords. */
   passwordKeyIds(appId: string): string[];
+  /** Adds passwords to the application until its collection properties hold Graph's aggregate limit of entries. */
+  fillCollections(appId: string): void;
   application(
     appId: string,
   ):
@@ -579,6 +581,12 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
       const app = appByObjectId(request);
       if (!app) return notFound(request.params.id!);
       if (!owns(app, caller)) return denied();
+      if (collectionEntries(app) >= COLLECTION_LIMIT)
+        return graphError(
+          400,
+          'Request_BadRequest',
+          `The application's collection properties may hold at most ${COLLECTION_LIMIT} entries.`,
+        );
       const password = addPassword(app, ((request.body as Json | undefined)?.passwordCredential ?? {}) as Json);
       return {
         status: 200,
@@ -752,6 +760,10 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
       }
       return seeded;
     },
+    fillCollections: (appId: string) => {
+      const app = byAppId(appId)!;
+      while (collectionEntries(app) < COLLECTION_LIMIT) addPassword(app, { displayName: 'filler' }).visibleAt = 0;
+    },
     passwordKeyIds: (appId: string) => byAppId(appId)?.passwords.map((password) => password.keyId) ?? [],
     application: (appId: string) => {
       const app = byAppId(appId);
@@ -819,6 +831,24 @@ export const entraEmulator: EmulatorDefinition = {
 };
 
 // ---- helpers -------------------------------------------------------------------------------------------------
+
+/**
+ * Graph's aggregate limit on an application's collection properties (passwords, certificates, tags, redirect URIs…);
+ * passwords have no limit of their own in a single-tenant application (learn.microsoft.com/entra/identity-platform/
+ * supported-accounts-validation). Graph's refusal text past it is not documented; the emulator's is its own.
+ */
+const COLLECTION_LIMIT = 1200;
+
+/** The entries of an application's collection properties. */
+function collectionEntries(app: StoredApplication): number {
+  const lengths = (record: object): number =>
+    Object.values(record).reduce<number>(
+      (sum, value) =>
+        sum + (Array.isArray(value) ? value.length : value && typeof value === 'object' ? lengths(value) : 0),
+      0,
+    );
+  return app.passwords.length + app.certificates.size + lengths(app.properties);
+}
 
 function graphError(status: number, code: string, message: string, requestId: string = randomUUID()): EmulatorResponse {
   const headers: Record<string, string> = {};

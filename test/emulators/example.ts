@@ -11,10 +11,20 @@ import { SpecValidator, vendorSpecFile } from './spec-validator.js';
 
 type Json = Record<string, unknown>;
 
+interface StoredSecret {
+  id: string;
+  value: string;
+  created_at: number;
+}
+
 interface StoredClient {
   fields: Json & { client_id: string; metadata: Record<string, string>; created_at: number };
-  secret: string;
+  /** Oldest first; at most `SECRET_LIMIT`. */
+  secrets: StoredSecret[];
 }
+
+/** Secrets one client holds at most, as the admin API's description says. */
+const SECRET_LIMIT = 2;
 
 export interface ExampleEmulator {
   emulator: Emulator;
@@ -28,7 +38,7 @@ export interface ExampleEmulator {
   seedForeignClient(clientId?: string): { clientId: string; clientSecret: string };
   /** Every client with its secret, as plain JSON: a refused call must leave it equal. */
   clientState(): unknown;
-  /** Secrets of this client the IdP accepts now (one or none: the IdP keeps one). */
+  /** Secrets of this client the IdP accepts now (at most two). */
   workingSecretCount(clientId: string): number;
   /** A real client-credentials token request: does the IdP authenticate this secret? */
   secretWorks(clientId: string, secret: string): Promise<boolean>;
@@ -55,16 +65,18 @@ export async function startExampleEmulator(
   const tokens = new Map<string, number>();
   const admin = { clientId: 'dcr-bridge-admin', clientSecret: randomBytes(24).toString('base64url') };
   let adminTokenRequests = 0;
-  const newSecret = () => randomBytes(24).toString('base64url');
+  const newSecret = (id = `sec-${randomBytes(8).toString('hex')}`): StoredSecret => ({
+    id,
+    value: randomBytes(24).toString('base64url'),
+    created_at: Math.floor(Date.now() / 1000),
+  });
+  const same = (expected: string, secret: string) =>
+    expected.length === secret.length && timingSafeEqual(Buffer.from(expected), Buffer.from(secret));
   const publicView = (client: StoredClient): Json => structuredClone(client.fields);
 
   function authenticates(clientId: string, secret: string): boolean {
-    const expected = clientId === admin.clientId ? admin.clientSecret : clients.get(clientId)?.secret;
-    return (
-      expected !== undefined &&
-      expected.length === secret.length &&
-      timingSafeEqual(Buffer.from(expected), Buffer.from(secret))
-    );
+    if (clientId === admin.clientId) return same(admin.clientSecret, secret);
+    return clients.get(clientId)?.secrets.some((stored) => same(stored.value, secret)) ?? false;
   }
 
   /** Admin routes: a live bearer token of the admin client, else 401. */
@@ -91,7 +103,7 @@ export async function startExampleEmulator(
         client_id: String(fields.client_id),
         created_at: Math.floor(Date.now() / 1000),
       },
-      secret: newSecret(),
+      secrets: [newSecret()],
     };
     clients.set(client.fields.client_id, client);
     return client;
@@ -133,7 +145,7 @@ export async function startExampleEmulator(
       const fields = request.body as Json;
       if (clients.has(String(fields.client_id))) return error(409, 'conflict', 'A client with this id exists.');
       const client = store(fields);
-      return { status: 201, body: { ...publicView(client), client_secret: client.secret } };
+      return { status: 201, body: { ...publicView(client), client_secret: client.secrets[0]!.value } };
     }),
   );
   emulator.route(
@@ -166,8 +178,42 @@ export async function startExampleEmulator(
     'POST',
     '/clients/:client_id/secret',
     withClient((client) => {
-      client.secret = newSecret();
-      return { status: 200, body: { client_id: client.fields.client_id, client_secret: client.secret } };
+      const secret = newSecret();
+      client.secrets = [secret];
+      return { status: 200, body: { client_id: client.fields.client_id, client_secret: secret.value } };
+    }),
+  );
+  emulator.route(
+    'GET',
+    '/clients/:client_id/secrets',
+    withClient((client) => ({
+      status: 200,
+      body: { secrets: client.secrets.map(({ id, created_at }) => ({ id, created_at })) },
+    })),
+  );
+  emulator.route(
+    'POST',
+    '/clients/:client_id/secrets',
+    withClient((client, request) => {
+      const { id } = request.body as { id: string };
+      if (client.secrets.some((secret) => secret.id === id))
+        return error(409, 'conflict', 'A secret with this id exists.');
+      if (client.secrets.length >= SECRET_LIMIT)
+        return error(409, 'secret_limit', `A client holds at most ${SECRET_LIMIT} secrets.`);
+      const secret = newSecret(id);
+      client.secrets.push(secret);
+      return { status: 201, body: { id, created_at: secret.created_at, client_secret: secret.value } };
+    }),
+  );
+  emulator.route(
+    'DELETE',
+    '/clients/:client_id/secrets/:secret_id',
+    withClient((client, request) => {
+      const kept = client.secrets.filter((secret) => secret.id !== request.params.secret_id);
+      if (kept.length === client.secrets.length) return error(404, 'not_found', 'No secret has this id.');
+      if (kept.length === 0) return error(409, 'last_secret', "A client's last secret cannot be deleted.");
+      client.secrets = kept;
+      return { status: 204 };
     }),
   );
 
@@ -195,10 +241,10 @@ export async function startExampleEmulator(
         token_endpoint_auth_method: 'client_secret_basic',
         metadata: { team: 'operations' },
       });
-      return { clientId, clientSecret: client.secret };
+      return { clientId, clientSecret: client.secrets[0]!.value };
     },
     clientState: () => JSON.parse(JSON.stringify([...clients.values()])),
-    workingSecretCount: (clientId) => (clients.has(clientId) ? 1 : 0),
+    workingSecretCount: (clientId) => clients.get(clientId)?.secrets.length ?? 0,
     async secretWorks(clientId, secret) {
       const response = await fetch(`${emulator.url}/oauth/token`, {
         method: 'POST',

@@ -54,10 +54,13 @@ export interface OktaEmulator {
   serviceApp: { clientId: string; privateKeyPem: string; keyId: string };
   /** Client ids of the apps carrying the bridge's ownership mark. */
   ownedClientIds(): string[];
-  app(
-    clientId: string,
-  ):
-    | { status: string; secrets: Array<{ id: string; status: string }>; label: string; profile: Json | undefined }
+  app(clientId: string):
+    | {
+        status: string;
+        secrets: Array<{ id: string; status: string; created: string }>;
+        label: string;
+        profile: Json | undefined;
+      }
     | undefined;
   /**
    * Puts `count` apps carrying the bridge's ownership mark, one secret each, straight into the org (no request): the
@@ -752,7 +755,7 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
           status: app.status,
           label: app.label,
           profile: app.profile,
-          secrets: app.secrets.map(({ id, status }) => ({ id, status })),
+          secrets: app.secrets.map(({ id, status, created }) => ({ id, status, created })),
         }
       );
     },

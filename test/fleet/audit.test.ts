@@ -61,7 +61,8 @@ describe('audit trail', () => {
     await closeApp(app);
     const text = lines.join('\n');
     for (const key of [api7Key, konnectKey, unnamedKey]) assert.ok(!text.includes(key), 'no key in the audit stream');
-    for (const [, stored] of driver.clients) assert.ok(!text.includes(stored.secret), 'no secret in the audit stream');
+    for (const [, stored] of driver.clients)
+      for (const secret of stored.secrets) assert.ok(!text.includes(secret.value), 'no secret in the audit stream');
   });
 
   it('records standard DCR changes: register under a portal key, update and delete under the registration token, and a refused token', async () => {
@@ -208,6 +209,47 @@ describe('audit trail', () => {
     assert.deepEqual([deleted.dialect, deleted.operation, deleted.clientId], ['konnect', 'delete', clientId]);
   });
 
+  it('records each secret added or revoked (secret.added / secret.revoked) with its id, and the refusals, but no list', async () => {
+    const { body: client } = await request(app)
+      .post('/')
+      .set('X-API-Key', konnectKey)
+      .send({ client_name: 'creds', portal_id: 'p' })
+      .expect(201);
+    const clientId = client.client_id as string;
+    let added: { secret_id: string; client_secret: string } | undefined;
+    const addRecord = await onlyRecordOf(async () => {
+      added = (await request(app).post(`/${clientId}/secrets`).set('X-API-Key', konnectKey).expect(201)).body;
+    });
+    assert.deepEqual(
+      [addRecord.dialect, addRecord.operation, addRecord.clientId, addRecord.secretId, addRecord.outcome],
+      ['konnect', 'secret.added', clientId, added!.secret_id, 'success'],
+    );
+    const from = lines.length;
+    await request(app).get(`/${clientId}/secrets`).set('X-API-Key', konnectKey).expect(200);
+    assert.equal(recordsSince(from).length, 0, 'a list changes nothing and is not audited');
+    const limit = await onlyRecordOf(() =>
+      request(app).post(`/${clientId}/secrets`).set('X-API-Key', konnectKey).expect(409),
+    );
+    assert.deepEqual([limit.operation, limit.outcome, limit.error], ['secret.added', 'refused', 'conflict']);
+    const revoked = await onlyRecordOf(() =>
+      request(app).delete(`/clients/${clientId}/secrets/${added!.secret_id}`).set('X-API-Key', api7Key).expect(204),
+    );
+    assert.deepEqual(
+      [revoked.dialect, revoked.operation, revoked.clientId, revoked.secretId, revoked.apiKey],
+      ['api7', 'secret.revoked', clientId, added!.secret_id, 'api7'],
+    );
+    const [last] = (await request(app).get(`/${clientId}/secrets`).set('X-API-Key', konnectKey).expect(200)).body
+      .secrets as { secret_id: string }[];
+    const lastRefused = await onlyRecordOf(() =>
+      request(app).delete(`/${clientId}/secrets/${last!.secret_id}`).set('X-API-Key', konnectKey).expect(409),
+    );
+    assert.deepEqual(
+      [lastRefused.operation, lastRefused.secretId, lastRefused.outcome, lastRefused.status],
+      ['secret.revoked', last!.secret_id, 'refused', 409],
+    );
+    assert.ok(!lines.join('\n').includes(added!.client_secret), 'no secret value in the audit stream');
+  });
+
   it('records refusals: a missing or wrong key (401) without naming a key, a client it did not create (404)', async () => {
     const missing = await onlyRecordOf(() => request(app).delete('/clients/some-client').expect(401));
     assert.deepEqual(
@@ -231,7 +273,7 @@ describe('audit trail', () => {
           tokenEndpointAuthMethod: 'client_secret_basic',
         },
       },
-      secret: 'foreign-secret-value',
+      secrets: [{ secretId: 'foreign-secret-id', value: 'foreign-secret-value', createdAt: 0 }],
       context: {},
       apiAccess: [],
     });

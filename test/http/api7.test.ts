@@ -313,3 +313,46 @@ describe('API7 dialect', () => {
     });
   });
 });
+
+describe('API7 dialect: multiple credentials under /clients/{client_id}/secrets', () => {
+  let bridge: ObservedApp;
+  const key = (test: request.Test) => test.set('X-API-Key', bridge.apiKey);
+  before(async () => {
+    bridge = await createObservedApp();
+  });
+  after(() => bridge.close());
+
+  it('lists, adds and revokes with the meaning and wire shape of the Konnect calls', async () => {
+    const created = await key(request(bridge.app).post('/clients')).send({ client_name: 'api7 keys' }).expect(201);
+    const clientId = created.body.client_id as string;
+    const added = await key(request(bridge.app).post(`/clients/${clientId}/secrets`)).expect(201);
+    assert.deepEqual(Object.keys(added.body).sort(), ['client_id', 'client_secret', 'created_at', 'secret_id']);
+    assert.equal(typeof added.body.created_at, 'string', "RFC 3339, as in Kong's contract");
+    const listed = await key(request(bridge.app).get(`/clients/${clientId}/secrets`)).expect(200);
+    const ids = (listed.body.secrets as { secret_id: string; status: string }[]).map((secret) => secret.secret_id);
+    assert.equal(ids.length, 2);
+    assert.ok(
+      !listed.text.includes(created.body.client_secret as string) &&
+        !listed.text.includes(added.body.client_secret as string),
+    );
+    assertErrorShape(
+      (await key(request(bridge.app).post(`/clients/${clientId}/secrets`)).expect(409)).body,
+      'conflict',
+    );
+    await key(request(bridge.app).delete(`/clients/${clientId}/secrets/${ids[0]}`)).expect(204);
+    await key(request(bridge.app).delete(`/clients/${clientId}/secrets/${ids[0]}`)).expect(204);
+    assert.deepEqual(bridge.driver.secretsOf(clientId), [added.body.client_secret]);
+    assertErrorShape(
+      (await key(request(bridge.app).delete(`/clients/${clientId}/secrets/${ids[1]}`)).expect(409)).body,
+      'conflict',
+    );
+    assertErrorShape(
+      (await key(request(bridge.app).get('/clients/no-such-client/secrets')).expect(404)).body,
+      'client_not_found',
+    );
+    assertErrorShape(
+      (await request(bridge.app).get(`/clients/${clientId}/secrets`).expect(401)).body,
+      'invalid_api_key',
+    );
+  });
+});

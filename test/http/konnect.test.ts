@@ -1,16 +1,44 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
+import type { RequestListener } from 'node:http';
+import { completeDriver } from '../../src/core/driver.js';
 import { IdpUnavailableError } from '../../src/errors.js';
+import { konnectContract } from '../support/konnect-contract.js';
+import { createTestApp } from '../support/app.js';
+import { MemoryDriver, singleSecretDriver } from '../support/memory-driver.js';
 import { assertErrorShape, createObservedApp, type ObservedApp } from './helpers.js';
+
+/** Every answer of these tests is judged by Kong's contract as it leaves (test/support/konnect-contract.ts). */
+const contract = konnectContract();
+
+after(() => {
+  contract.assertNoViolations();
+  assert.deepEqual(
+    [...contract.judged.keys()].sort(),
+    [
+      'DELETE /{clientId}',
+      'DELETE /{clientId}/secrets/{secretId}',
+      'GET /{clientId}/secrets',
+      'POST /',
+      'POST /{clientId}/event-hook',
+      'POST /{clientId}/new-secret',
+      'POST /{clientId}/secrets',
+    ],
+    'all seven Konnect calls were judged',
+  );
+});
 
 describe('Konnect dialect', () => {
   let bridge: ObservedApp;
-  const register = (body: object) => request(bridge.app).post('/').set('X-API-Key', bridge.apiKey).send(body);
+  let app: RequestListener;
+  const register = (body: object) => request(app).post('/').set('X-API-Key', bridge.apiKey).send(body);
+  const key = (test: request.Test) => test.set('X-API-Key', bridge.apiKey);
   const hook = (clientId: string, body: object) =>
-    request(bridge.app).post(`/${clientId}/event-hook`).set('X-API-Key', bridge.apiKey).send(body);
+    request(app).post(`/${clientId}/event-hook`).set('X-API-Key', bridge.apiKey).send(body);
   before(async () => {
     bridge = await createObservedApp();
+    app = contract.judge(bridge.app);
   });
   after(() => bridge.close());
 
@@ -44,7 +72,7 @@ describe('Konnect dialect', () => {
     assert.equal(bridge.driver.clients.size, before, 'no client was created at the IdP');
     assert.ok(!bridge.logLines.some((line) => line.includes('client.registered')));
     bridge.driver.failNext(new Error('the IdP must not be asked'));
-    await request(bridge.app).delete(`/${response.body.client_id}`).set('X-API-Key', bridge.apiKey).expect(204);
+    await request(app).delete(`/${response.body.client_id}`).set('X-API-Key', bridge.apiKey).expect(204);
     await assert.rejects(bridge.driver.checkReadiness(), /must not be asked/, 'the delete never reached the driver');
   });
 
@@ -102,17 +130,17 @@ describe('Konnect dialect', () => {
   it('issues a new secret with no body, or with {} and a JSON content type', async () => {
     const created = await register({ client_name: 'rotating' }).expect(201);
     const clientId = created.body.client_id as string;
-    const first = await request(bridge.app).post(`/${clientId}/new-secret`).set('X-API-Key', bridge.apiKey).expect(200);
+    const first = await request(app).post(`/${clientId}/new-secret`).set('X-API-Key', bridge.apiKey).expect(200);
     assert.deepEqual(Object.keys(first.body).sort(), ['client_id', 'client_secret']);
     assert.equal(first.body.client_id, clientId);
     assert.equal(bridge.driver.secretOf(clientId), first.body.client_secret);
-    const second = await request(bridge.app)
+    const second = await request(app)
       .post(`/${clientId}/new-secret`)
       .set('X-API-Key', bridge.apiKey)
       .set('Content-Type', 'application/json')
       .send('{}')
       .expect(200);
-    const third = await request(bridge.app)
+    const third = await request(app)
       .post(`/${clientId}/new-secret`)
       .set('X-API-Key', bridge.apiKey)
       .set('Content-Type', 'application/json')
@@ -131,9 +159,9 @@ describe('Konnect dialect', () => {
 
   it('deletes idempotently', async () => {
     const created = await register({ client_name: 'short-lived' }).expect(201);
-    await request(bridge.app).delete(`/${created.body.client_id}`).set('X-API-Key', bridge.apiKey).expect(204);
+    await request(app).delete(`/${created.body.client_id}`).set('X-API-Key', bridge.apiKey).expect(204);
     assert.equal(bridge.driver.clients.has(created.body.client_id as string), false);
-    await request(bridge.app).delete(`/${created.body.client_id}`).set('X-API-Key', bridge.apiKey).expect(204);
+    await request(app).delete(`/${created.body.client_id}`).set('X-API-Key', bridge.apiKey).expect(204);
   });
 
   it('update_application really replaces the redirect URIs at the IdP and keeps the rest', async () => {
@@ -225,7 +253,7 @@ describe('Konnect dialect', () => {
       'client_not_found',
     );
     assertErrorShape(
-      (await request(bridge.app).post('/no-such-client/new-secret').set('X-API-Key', bridge.apiKey).expect(404)).body,
+      (await request(app).post('/no-such-client/new-secret').set('X-API-Key', bridge.apiKey).expect(404)).body,
       'client_not_found',
     );
   });
@@ -243,13 +271,120 @@ describe('Konnect dialect', () => {
       [{ client_name: ['a'] }, 'invalid_client_metadata'],
     ];
     for (const [body, code] of cases) {
-      const response = await request(bridge.app)
+      const response = await request(app)
         .post('/')
         .set('X-API-Key', bridge.apiKey)
         .set('Content-Type', 'application/json')
         .send(typeof body === 'string' ? body : JSON.stringify(body));
       assert.equal(response.status, 400, JSON.stringify(body));
       assertErrorShape(response.body, code);
+    }
+  });
+
+  it('lists, adds and revokes secrets: metadata only with RFC 3339 times, 201 with the value once, 204 also when gone', async () => {
+    const created = await register({ client_name: 'two keys', portal_id: 'p' }).expect(201);
+    const clientId = created.body.client_id as string;
+    const listed = await key(request(app).get(`/${clientId}/secrets`)).expect(200);
+    assert.equal(listed.body.secrets.length, 1);
+    const [first] = listed.body.secrets as Record<string, string>[];
+    assert.deepEqual(Object.keys(first!).sort(), ['client_id', 'created_at', 'secret_id', 'status']);
+    assert.equal(first!.client_id, clientId);
+    assert.equal(first!.status, 'ACTIVE');
+    assert.match(first!.created_at!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+    assert.ok(Math.abs(Date.parse(first!.created_at!) - Date.now()) < 60_000);
+    const added = await key(request(app).post(`/${clientId}/secrets`)).expect(201);
+    assert.deepEqual(Object.keys(added.body).sort(), ['client_id', 'client_secret', 'created_at', 'secret_id']);
+    assert.deepEqual(bridge.driver.secretsOf(clientId), [created.body.client_secret, added.body.client_secret]);
+    const both = await key(request(app).get(`/${clientId}/secrets`)).expect(200);
+    assert.deepEqual(
+      (both.body.secrets as { secret_id: string }[]).map((secret) => secret.secret_id),
+      [first!.secret_id, added.body.secret_id],
+    );
+    assert.ok(!both.text.includes(added.body.client_secret as string), 'a list never carries a value');
+    await key(request(app).delete(`/${clientId}/secrets/${first!.secret_id}`)).expect(204);
+    assert.deepEqual(bridge.driver.secretsOf(clientId), [added.body.client_secret]);
+    await key(request(app).delete(`/${clientId}/secrets/${first!.secret_id}`)).expect(204);
+    await key(request(app).post(`/${clientId}/secrets`).set('Content-Type', 'application/json').send('{}')).expect(201);
+    assert.ok(
+      !bridge.logLines.some((line) => line.includes(added.body.client_secret as string)),
+      'an added secret is never in a log line',
+    );
+  });
+
+  it('refuses past the limit and the last secret with 409 naming why, and an unknown client with 404', async () => {
+    const created = await register({ client_name: 'limited' }).expect(201);
+    const clientId = created.body.client_id as string;
+    await key(request(app).post(`/${clientId}/secrets`)).expect(201);
+    const limited = await key(request(app).post(`/${clientId}/secrets`)).expect(409);
+    assertErrorShape(limited.body, 'conflict');
+    assert.match(limited.body.error_description as string, /2 secrets/);
+    assert.equal(bridge.driver.secretsOf(clientId).length, 2, 'the refused add created nothing');
+    const [, second] = (await key(request(app).get(`/${clientId}/secrets`)).expect(200)).body.secrets as {
+      secret_id: string;
+    }[];
+    await key(request(app).delete(`/${clientId}/secrets/${second!.secret_id}`)).expect(204);
+    const [last] = (await key(request(app).get(`/${clientId}/secrets`)).expect(200)).body.secrets as {
+      secret_id: string;
+    }[];
+    const refused = await key(request(app).delete(`/${clientId}/secrets/${last!.secret_id}`)).expect(409);
+    assertErrorShape(refused.body, 'conflict');
+    assert.match(refused.body.error_description as string, /last/);
+    assert.deepEqual(bridge.driver.secretsOf(clientId), [created.body.client_secret], 'the last secret is kept');
+    for (const call of [
+      request(app).get('/no-such-client/secrets'),
+      request(app).post('/no-such-client/secrets'),
+      request(app).delete('/no-such-client/secrets/any-id'),
+    ])
+      assertErrorShape((await key(call).expect(404)).body, 'client_not_found');
+  });
+
+  it('checks the path ids and the body as the other calls do, and the key before anything', async () => {
+    const created = await register({ client_name: 'strict' }).expect(201);
+    const clientId = created.body.client_id as string;
+    assertErrorShape((await request(app).get(`/${clientId}/secrets`).expect(401)).body, 'invalid_api_key');
+    assertErrorShape((await request(app).post(`/${clientId}/secrets`).expect(401)).body, 'invalid_api_key');
+    assertErrorShape((await request(app).delete(`/${clientId}/secrets/x`).expect(401)).body, 'invalid_api_key');
+    const array = key(request(app).post(`/${clientId}/secrets`))
+      .set('Content-Type', 'application/json')
+      .send('[]');
+    assertErrorShape((await array.expect(400)).body, 'invalid_request');
+    assertErrorShape(
+      (await key(request(app).delete(`/${clientId}/secrets/%2E%2E`)).expect(400)).body,
+      'invalid_request',
+    );
+    assertErrorShape((await key(request(app).get('/clients/secrets')).expect(404)).body, 'client_not_found');
+    assert.equal(bridge.driver.secretsOf(clientId).length, 1, 'nothing was added');
+  });
+
+  it('answers 501 not_implemented, saying so, when the driver cannot hold several secrets', async () => {
+    const memory = new MemoryDriver();
+    const driver = completeDriver(singleSecretDriver(memory));
+    assert.equal(driver.listSecrets, undefined, 'completeDriver puts no silent default in their place');
+    const other = await createTestApp(driver);
+    try {
+      const judged = contract.judge(other.app);
+      const client = await memory.registerClient(
+        {
+          redirectUris: [],
+          grantTypes: ['client_credentials'],
+          responseTypes: [],
+          tokenEndpointAuthMethod: 'client_secret_basic',
+        },
+        {},
+      );
+      for (const call of [
+        request(judged).get(`/${client.clientId}/secrets`),
+        request(judged).post(`/${client.clientId}/secrets`),
+        request(judged).delete(`/${client.clientId}/secrets/any-id`),
+        request(judged).get(`/clients/${client.clientId}/secrets`),
+      ]) {
+        const answer = await call.set('X-API-Key', other.apiKey).expect(501);
+        assertErrorShape(answer.body, 'not_implemented');
+        assert.match(answer.body.error_description as string, /single driver does not support multiple credentials/);
+      }
+      assert.deepEqual(memory.secretsOf(client.clientId), [client.clientSecret]);
+    } finally {
+      await other.close();
     }
   });
 });

@@ -64,6 +64,31 @@ describe('operations endpoints', () => {
     assert.doesNotMatch(response.text, new RegExp(created.body.client_secret as string));
   });
 
+  it('metrics show the multiple-credentials calls: request routes, driver operations and events, never a secret id or value', async () => {
+    const key = (test: request.Test) => test.set('X-API-Key', bridge.apiKey);
+    const created = await key(request(bridge.app).post('/')).send({ client_name: 'metered' }).expect(201);
+    const clientId = created.body.client_id as string;
+    const added = await key(request(bridge.app).post(`/${clientId}/secrets`)).expect(201);
+    await key(request(bridge.app).get(`/clients/${clientId}/secrets`)).expect(200);
+    await key(request(bridge.app).delete(`/${clientId}/secrets/${added.body.secret_id}`)).expect(204);
+    const text = (await request(bridge.app).get('/metrics').expect(200)).text;
+    assert.match(text, /dcr_http_requests_total\{method="POST",route="\/:client_id\/secrets",status="201"\} 1/);
+    assert.match(text, /dcr_http_requests_total\{method="GET",route="\/clients\/:client_id\/secrets",status="200"\} 1/);
+    assert.match(
+      text,
+      /dcr_http_requests_total\{method="DELETE",route="\/:client_id\/secrets\/:secret_id",status="204"\} 1/,
+    );
+    for (const operation of ['listSecrets', 'addSecret', 'revokeSecret'])
+      assert.match(
+        text,
+        new RegExp(`dcr_driver_operations_total\\{driver="memory",operation="${operation}",outcome="success"\\} 1`),
+      );
+    assert.match(text, /dcr_events_total\{event="secret.added"\} 1/);
+    assert.match(text, /dcr_events_total\{event="secret.revoked"\} 1/);
+    assert.doesNotMatch(text, new RegExp(added.body.secret_id as string));
+    assert.doesNotMatch(text, new RegExp(added.body.client_secret as string));
+  });
+
   it('serves the OpenAPI description and a self-contained reference page rendered from it', async () => {
     const yaml = await request(bridge.app).get('/openapi.yaml').expect(200);
     const document = parse(yaml.text) as { openapi: string; paths: Record<string, unknown> };
@@ -76,12 +101,18 @@ describe('operations endpoints', () => {
       '/{client_id}',
       '/{client_id}/new-secret',
       '/{client_id}/event-hook',
+      '/clients/{client_id}/secrets',
+      '/clients/{client_id}/secrets/{secret_id}',
+      '/{client_id}/secrets',
+      '/{client_id}/secrets/{secret_id}',
     ]) {
       assert.ok(document.paths[path], path);
     }
     const docs = await request(bridge.app).get('/docs').expect(200);
     assert.match(docs.headers['content-type'] ?? '', /^text\/html/);
     assert.match(docs.text, /<code>\/clients\/\{client_id\}\/rotate-secret<\/code>/);
+    assert.match(docs.text, /<code>\/\{client_id\}\/secrets\/\{secret_id\}<\/code>/);
+    assert.match(docs.text, /id="schema-SecretList"/);
     assert.match(docs.text, /id="schema-KonnectClientRequest"/);
     assert.doesNotMatch(
       docs.text,

@@ -16,6 +16,7 @@ import { startFlags } from '../../scripts/start-arguments.js';
 import { startBridgeProcess, until, type BridgeProcess } from '../fleet/bridge-process.js';
 import { compiledMain } from '../support/built.js';
 import { freeLoopbackPort } from '../support/free-port.js';
+import { konnectContract } from '../support/konnect-contract.js';
 
 /** One IdP as the suite needs it: the variables that point the bridge at it, and a real token request. */
 export interface ProcessIdp {
@@ -25,6 +26,8 @@ export interface ProcessIdp {
   issuer(publicUrl: string): string;
   /** Whether the IdP's token endpoint authenticates this client secret now. */
   secretWorks(publicUrl: string, clientId: string, secret: string): Promise<boolean>;
+  /** Secrets a client may hold at once, when the driver has the multiple-credentials calls (the 409 names it). */
+  maxSecrets?: number;
   stop(): Promise<void>;
 }
 
@@ -112,20 +115,34 @@ class McpClientState implements OAuthClientProvider {
   }
 }
 
-/** The walk-through against the compiled bridge in front of the IdP `startIdp` starts; one describe per IdP. */
-export function describeCompiledBridge(name: string, startIdp: () => Promise<ProcessIdp>): void {
+/**
+ * The walk-through against the compiled bridge in front of the IdP `startIdp` starts; one describe per IdP. With
+ * `path`, the IdP is one connection of a DCR_CONFIG_FILE (its env names the file) served under that path: every call
+ * and every URL the bridge writes is under it, and the operations endpoints stay at the root.
+ */
+export function describeCompiledBridge(
+  name: string,
+  startIdp: () => Promise<ProcessIdp>,
+  options: { path?: string } = {},
+): void {
+  const mount = options.path ?? '';
   describe(`npm start in front of ${name}`, () => {
     const apiKey = `process-${randomBytes(12).toString('hex')}`;
     let idp: ProcessIdp | undefined;
     let bridge: BridgeProcess | undefined;
+    /** Where the connection is reached: the bridge's public URL, plus the connection's path. */
     let url = '';
+    let origin = '';
+    // Every answer of a Konnect call, read over HTTP from the compiled bridge, is judged by Kong's contract.
+    const contract = konnectContract();
 
     const call = async (
       method: string,
       path: string,
       options: { apiKey?: string; bearer?: string; body?: unknown } = {},
+      at = url,
     ): Promise<Exchange> => {
-      const response = await fetch(`${url}${path}`, {
+      const response = await fetch(`${at}${path}`, {
         method,
         headers: {
           ...(options.apiKey !== undefined ? { 'x-api-key': options.apiKey } : {}),
@@ -135,11 +152,9 @@ export function describeCompiledBridge(name: string, startIdp: () => Promise<Pro
         ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
       });
       const text = await response.text();
-      return {
-        status: response.status,
-        headers: response.headers,
-        body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
-      };
+      const body = text === '' ? undefined : (JSON.parse(text) as Record<string, unknown>);
+      contract.check(method, new URL(`${url}${path}`).pathname, response.status, body);
+      return { status: response.status, headers: response.headers, body: body ?? {} };
     };
     const portal = (method: string, path: string, body?: unknown) =>
       call(method, path, { apiKey, ...(body !== undefined ? { body } : {}) });
@@ -148,17 +163,18 @@ export function describeCompiledBridge(name: string, startIdp: () => Promise<Pro
     before(async () => {
       idp = await startIdp();
       const port = await freeLoopbackPort();
-      url = `http://127.0.0.1:${port}`;
+      origin = `http://127.0.0.1:${port}`;
+      url = `${origin}${mount}`;
       // DCR_OPEN_REGISTRATION with its defaults: the policy's variables all have one, so none is needed to start.
       bridge = await startBridgeProcess({
         ...idp.env,
         PORT: String(port),
-        DCR_PUBLIC_URL: url,
+        DCR_PUBLIC_URL: origin,
         DCR_API_KEYS: apiKey,
         DCR_OPEN_REGISTRATION: 'true',
       });
       await until(
-        async () => (await fetch(`${url}/readyz`)).status === 200,
+        async () => (await fetch(`${origin}/readyz`)).status === 200,
         `the ${name} bridge answers 200 on /readyz`,
       );
     });
@@ -166,6 +182,7 @@ export function describeCompiledBridge(name: string, startIdp: () => Promise<Pro
     after(async () => {
       await bridge?.stop();
       await idp?.stop();
+      contract.assertNoViolations();
     });
 
     it("runs as npm start runs it: node with the start script's flags on the compiled entry point", () => {
@@ -269,17 +286,73 @@ export function describeCompiledBridge(name: string, startIdp: () => Promise<Pro
       assert.equal(await secretWorks(clientId, newSecret), false);
     });
 
+    it('Konnect multiple credentials: create, add a second, both work, revoke the first (refused, second works), the limit and the last secret are 409', async (t) => {
+      const created = await portal('POST', '/', {
+        client_name: 'two credentials',
+        grant_types: ['bearer'],
+        portal_id: 'p',
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const rawId = created.body.client_id as string;
+      const clientId = encodeURIComponent(rawId);
+      const first = created.body.client_secret as string;
+      const secretsPath = `/${clientId}/secrets`;
+      const listIds = async () =>
+        ((await portal('GET', secretsPath)).body.secrets as { secret_id: string }[]).map((secret) => secret.secret_id);
+      const listed = await portal('GET', secretsPath);
+      if (listed.status === 501) return t.skip(`the driver in front of ${name} has no multiple-credentials calls`);
+      assert.equal(listed.status, 200, JSON.stringify(listed.body));
+      const [firstId] = await listIds();
+      const second = await portal('POST', secretsPath);
+      if (second.status === 409) {
+        // An IdP of one secret per client: nothing was created, and that one secret cannot be revoked.
+        assert.deepEqual(await listIds(), [firstId]);
+        assert.equal((await portal('DELETE', `${secretsPath}/${encodeURIComponent(firstId!)}`)).status, 409);
+        assert.equal(await secretWorks(rawId, first), true);
+        return;
+      }
+      assert.equal(second.status, 201, JSON.stringify(second.body));
+      const secondSecret = second.body.client_secret as string;
+      assert.equal(await secretWorks(rawId, first), true, 'the first works');
+      assert.equal(await secretWorks(rawId, secondSecret), true, 'the second works');
+      assert.equal((await portal('DELETE', `${secretsPath}/${encodeURIComponent(firstId!)}`)).status, 204);
+      assert.equal(await secretWorks(rawId, first), false, 'the revoked one is refused');
+      assert.equal(await secretWorks(rawId, secondSecret), true, 'the second still works');
+      let keptId = second.body.secret_id as string;
+      let refused: Exchange | undefined;
+      for (let attempt = 0; attempt < 10 && refused === undefined; attempt++) {
+        const added = await portal('POST', secretsPath);
+        if (added.status === 201) keptId = added.body.secret_id as string;
+        else refused = added;
+      }
+      assert.equal(refused?.status, 409, JSON.stringify(refused?.body));
+      const atLimit = await listIds();
+      if (idp!.maxSecrets !== undefined) {
+        assert.equal(atLimit.length, idp!.maxSecrets, 'the configured limit');
+        assert.match(refused!.body.error_description as string, new RegExp(`at most ${idp!.maxSecrets} secrets`));
+      }
+      assert.equal((await portal('POST', secretsPath)).status, 409);
+      assert.deepEqual(await listIds(), atLimit, 'the 409 created nothing');
+      for (const secretId of atLimit)
+        if (secretId !== keptId)
+          assert.equal((await portal('DELETE', `${secretsPath}/${encodeURIComponent(secretId)}`)).status, 204);
+      assert.equal((await portal('DELETE', `${secretsPath}/${encodeURIComponent(keptId)}`)).status, 409, 'the last');
+      assert.deepEqual(await listIds(), [keptId], 'it is kept');
+      assert.equal((await portal('DELETE', `/${clientId}`)).status, 204);
+    });
+
     it("standard DCR: discovery at the root and at the issuer's paths names the bridge's registration endpoint", async () => {
       const issuer = idp!.issuer(url);
       const issuerPath = new URL(issuer).pathname.replace(/\/+$/, '');
-      const paths = ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'];
+      // The issuer's own paths are the origin's (under a connection's path, the issuer's path includes it).
+      const paths = [`${url}/.well-known/openid-configuration`, `${url}/.well-known/oauth-authorization-server`];
       if (issuerPath !== '')
         paths.push(
-          `${issuerPath}/.well-known/openid-configuration`,
-          `/.well-known/oauth-authorization-server${issuerPath}`,
+          `${origin}${issuerPath}/.well-known/openid-configuration`,
+          `${origin}/.well-known/oauth-authorization-server${issuerPath}`,
         );
       for (const path of paths) {
-        const discovery = await call('GET', path);
+        const discovery = await call('GET', path, {}, '');
         assert.equal(discovery.status, 200, `${path}: ${JSON.stringify(discovery.body)}`);
         assert.equal(discovery.body.issuer, issuer, path);
         assert.equal(discovery.body.registration_endpoint, `${url}/register`, path);
@@ -299,7 +372,8 @@ export function describeCompiledBridge(name: string, startIdp: () => Promise<Pro
       const token = created.body.registration_access_token as string;
       assert.equal(created.body.registration_client_uri, `${url}/register/${encodeURIComponent(clientId)}`);
       assert.equal(await secretWorks(clientId, secret), true);
-      const path = new URL(created.body.registration_client_uri as string).pathname;
+      // Relative to where the connection is reached (`call` adds it).
+      const path = new URL(created.body.registration_client_uri as string).pathname.slice(mount.length);
 
       const read = await call('GET', path, { bearer: token });
       assert.equal(read.status, 200, JSON.stringify(read.body));
@@ -328,7 +402,11 @@ export function describeCompiledBridge(name: string, startIdp: () => Promise<Pro
       assert.equal(await secretWorks(clientId, secret), false, 'the client is gone at the IdP');
     });
 
-    it('open registration: an MCP SDK client discovers the bridge and registers itself, and the operator lists it', async () => {
+    // The MCP SDK looks for discovery at the server's origin only (no RFC 9728 document here), so it needs the connection at `/`.
+    const mcpSkip = mount === '' ? false : 'the MCP SDK discovers at the origin; this connection is under a path';
+    it('open registration: an MCP SDK client discovers the bridge and registers itself, and the operator lists it', {
+      skip: mcpSkip,
+    }, async () => {
       const mcp = new McpClientState();
       assert.equal(
         await auth(mcp, { serverUrl: url }),

@@ -8,7 +8,8 @@ describeCompiledBridge('the local IdP', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'dcr-process-local-'));
   return {
     // No DCR_DRIVER: the local driver is what a bare npm start runs.
-    env: { DCR_LOCAL_DATA_DIR: dataDir },
+    env: { DCR_LOCAL_DATA_DIR: dataDir, DCR_LOCAL_MAX_SECRETS: '3' },
+    maxSecrets: 3,
     issuer: (publicUrl) => `${publicUrl}/local-idp`,
     secretWorks: (publicUrl, clientId, secret) =>
       clientCredentialsWork(`${publicUrl}/local-idp/token`, clientId, secret),

@@ -28,7 +28,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { ClientMetadata, DcrDriver, RegisteredClientWithSecret } from '../../src/driver/contract.js';
-import { BridgeError } from '../../src/errors.js';
+import { BridgeError, ClientNotFoundError } from '../../src/errors.js';
 import type { Emulator, Fault } from '../emulators/framework.js';
 import type { VirtualClock } from './virtual-clock.js';
 
@@ -118,6 +118,8 @@ export interface MatrixOutcome {
   succeeded: boolean;
   /** The IdP acted and its answer was lost (or unusable, on an unsafe call): a failure may be a documented recovery rather than "nothing happened". */
   lostAnswer?: boolean;
+  /** What `run` threw, when it failed. */
+  error?: unknown;
 }
 
 export interface MatrixOperation<Context = unknown> {
@@ -125,6 +127,11 @@ export interface MatrixOperation<Context = unknown> {
   name: string;
   /** The emulator route keys this operation calls, each one faulted in turn. */
   routes: string[];
+  /**
+   * Routes besides the POSTs where the "acted, answer lost" kind runs too: a revoke's DELETE, whose repeat after a
+   * lost answer must still end in success (the id already gone is done).
+   */
+  lostAnswerRoutes?: string[];
   /** Sets the stage without faults (e.g. registers the client to rotate). */
   prepare(): Promise<Context>;
   run(context: Context): Promise<unknown>;
@@ -168,7 +175,8 @@ export function faultMatrix(options: FaultMatrixOptions): void {
         for (const route of operation.routes) {
           const mayRepeat = repeatable(route, idempotentRoutes);
           for (const kind of options.kinds) {
-            if (kind.unsafeCallsOnly && !route.startsWith('POST ')) continue;
+            if (kind.unsafeCallsOnly && !route.startsWith('POST ') && !operation.lostAnswerRoutes?.includes(route))
+              continue;
             // An unusable answer is never repeated, so one is as good as many: its cells run persistent only, where every
             // later call of the route (a recovery's too) meets it again.
             for (const persistent of kind.malformedAnswer ? [true] : [false, true]) {
@@ -238,7 +246,7 @@ export function faultMatrix(options: FaultMatrixOptions): void {
                 }
                 // A malformed answer to an unsafe call is as ambiguous as a lost one: the IdP acted, the driver cannot read how.
                 const lostAnswer = kind.unsafeCallsOnly === true || (kind.malformedAnswer === true && !mayRepeat);
-                await operation.verify?.(context, { succeeded: failure === undefined, lostAnswer });
+                await operation.verify?.(context, { succeeded: failure === undefined, lostAnswer, error: failure });
               });
             }
           }
@@ -394,6 +402,73 @@ export function rotationOperation(
         1,
         'exactly one working secret, the one the caller holds: no orphan secret',
       );
+      await target.cleanUp(client.clientId);
+    },
+  };
+}
+
+/**
+ * `add secret` (multiple credentials): on success the new secret works beside the old one, and they are the two the
+ * IdP accepts. On failure the old secret still works and is the only one: after a lost answer the IdP may have made a
+ * secret nobody holds, which the driver must not leave behind.
+ */
+export function addSecretOperation(
+  target: MatrixTarget,
+  routes: string[],
+): MatrixOperation<{ client: RegisteredClientWithSecret; added?: string }> {
+  return {
+    name: 'add secret',
+    routes,
+    prepare: async () => ({ client: await target.register() }),
+    run: async (context) => {
+      context.added = (await target.driver().addSecret!(context.client.clientId)).clientSecret;
+    },
+    async verify({ client, added }, { succeeded }) {
+      const idp = target.idp();
+      assert.equal(await idp.secretWorks(client.clientId, client.clientSecret), true, 'the old secret keeps working');
+      if (succeeded) {
+        assert.equal(await idp.secretWorks(client.clientId, added!), true, 'the added secret works');
+        assert.equal(idp.workingSecretCount(client.clientId), 2, 'two working secrets, both held by the caller');
+      } else {
+        assert.equal(idp.workingSecretCount(client.clientId), 1, 'a failed add leaves no secret nobody holds');
+      }
+      await target.cleanUp(client.clientId);
+    },
+  };
+}
+
+/**
+ * `revoke secret` (multiple credentials): on success the revoked secret is refused and the other works. On failure
+ * the other still works and repeating the revoke succeeds (after a lost answer the secret is already gone, and the
+ * repeat is the `204` of an id already gone). The lost answer runs on every route of it but its reads.
+ */
+export function revokeSecretOperation(
+  target: MatrixTarget,
+  routes: string[],
+): MatrixOperation<{ client: RegisteredClientWithSecret; kept: string; revokedId: string }> {
+  return {
+    name: 'revoke secret',
+    routes,
+    lostAnswerRoutes: routes.filter((route) => !route.startsWith('GET ')),
+    prepare: async () => {
+      const client = await target.register();
+      const driver = target.driver();
+      const kept = await driver.addSecret!(client.clientId);
+      const first = (await driver.listSecrets!(client.clientId)).find((secret) => secret.secretId !== kept.secretId);
+      assert.ok(first, 'the registration secret is listed');
+      return { client, kept: kept.clientSecret, revokedId: first.secretId };
+    },
+    run: ({ client, revokedId }) => target.driver().revokeSecret!(client.clientId, revokedId),
+    async verify({ client, kept, revokedId }, { succeeded, error }) {
+      const idp = target.idp();
+      assert.ok(
+        !(error instanceof ClientNotFoundError),
+        `a failed revoke never says the client is gone: ${String(error)}`,
+      );
+      assert.equal(await idp.secretWorks(client.clientId, kept), true, 'the other secret keeps working');
+      if (!succeeded) await target.driver().revokeSecret!(client.clientId, revokedId);
+      assert.equal(await idp.secretWorks(client.clientId, client.clientSecret), false, 'the revoked secret is refused');
+      assert.equal(idp.workingSecretCount(client.clientId), 1, 'one working secret left, the one kept');
       await target.cleanUp(client.clientId);
     },
   };

@@ -4,23 +4,45 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type {
+  AddedClientSecret,
   ApiAccess,
+  ClientSecretInfo,
   ClientMetadata,
   DcrDriver,
   DriverCapabilities,
+  DriverImplementation,
   RegisteredClient,
   RegisteredClientWithSecret,
   RegistrationContext,
   RotatedSecret,
   StandardRegistration,
 } from '../../src/driver/contract.js';
-import { ClientNotFoundError } from '../../src/errors.js';
+import { ClientNotFoundError, ConflictError } from '../../src/errors.js';
+
+interface StoredSecret {
+  secretId: string;
+  value: string;
+  createdAt: number;
+}
 
 interface StoredClient {
   client: RegisteredClient;
-  secret: string;
+  /** Oldest first; rotation leaves only the new one. */
+  secrets: StoredSecret[];
   context: RegistrationContext;
   apiAccess: ApiAccess[];
+}
+
+function newSecret(): StoredSecret {
+  return {
+    secretId: randomUUID(),
+    value: randomBytes(32).toString('base64url'),
+    createdAt: Math.floor(Date.now() / 1000),
+  };
+}
+
+function infoOf(clientId: string, secret: StoredSecret): ClientSecretInfo {
+  return { secretId: secret.secretId, clientId, status: 'ACTIVE', createdAt: secret.createdAt };
 }
 
 export class MemoryDriver implements DcrDriver {
@@ -34,8 +56,12 @@ export class MemoryDriver implements DcrDriver {
   readonly #failures: Error[] = [];
   closed = false;
 
-  constructor(options: { rotationGrace?: boolean } = {}) {
+  /** Secrets a client holds at most (multiple credentials). */
+  readonly maxSecrets: number;
+
+  constructor(options: { rotationGrace?: boolean; maxSecrets?: number } = {}) {
     this.capabilities = { rotationGrace: options.rotationGrace ?? false, apiAccessGrants: true };
+    this.maxSecrets = options.maxSecrets ?? 2;
   }
 
   /** The next `count` operations (readiness included) reject with `error` (a typed error, or any error to test the 500 path). */
@@ -43,8 +69,14 @@ export class MemoryDriver implements DcrDriver {
     for (let index = 0; index < count; index += 1) this.#failures.push(error);
   }
 
+  /** The newest secret of the client. */
   secretOf(clientId: string): string | undefined {
-    return this.clients.get(clientId)?.secret;
+    return this.clients.get(clientId)?.secrets.at(-1)?.value;
+  }
+
+  /** Every secret value the client holds, oldest first. */
+  secretsOf(clientId: string): string[] {
+    return this.clients.get(clientId)?.secrets.map((secret) => secret.value) ?? [];
   }
 
   #maybeFail(): void {
@@ -67,9 +99,9 @@ export class MemoryDriver implements DcrDriver {
       metadata: structuredClone(metadata),
       ...(context.registration ? { registration: { ...context.registration } } : {}),
     };
-    const secret = randomBytes(32).toString('base64url');
-    this.clients.set(client.clientId, { client, secret, context: { ...context }, apiAccess: [] });
-    return { ...structuredClone(client), clientSecret: secret };
+    const secret = newSecret();
+    this.clients.set(client.clientId, { client, secrets: [secret], context: { ...context }, apiAccess: [] });
+    return { ...structuredClone(client), clientSecret: secret.value };
   }
 
   async getClient(clientId: string): Promise<RegisteredClient> {
@@ -98,8 +130,33 @@ export class MemoryDriver implements DcrDriver {
   async rotateSecret(clientId: string): Promise<RotatedSecret> {
     this.#maybeFail();
     const stored = this.#owned(clientId);
-    stored.secret = randomBytes(32).toString('base64url');
-    return { clientId, clientSecret: stored.secret, clientSecretExpiresAt: 0 };
+    const secret = newSecret();
+    stored.secrets = [secret];
+    return { clientId, clientSecret: secret.value, clientSecretExpiresAt: 0 };
+  }
+
+  async listSecrets(clientId: string): Promise<ClientSecretInfo[]> {
+    this.#maybeFail();
+    return this.#owned(clientId).secrets.map((secret) => infoOf(clientId, secret));
+  }
+
+  async addSecret(clientId: string): Promise<AddedClientSecret> {
+    this.#maybeFail();
+    const stored = this.#owned(clientId);
+    if (stored.secrets.length >= this.maxSecrets) {
+      throw new ConflictError(`The client already holds ${this.maxSecrets} secrets, the most it may hold.`);
+    }
+    const secret = newSecret();
+    stored.secrets.push(secret);
+    return { ...infoOf(clientId, secret), clientSecret: secret.value };
+  }
+
+  async revokeSecret(clientId: string, secretId: string): Promise<void> {
+    this.#maybeFail();
+    const stored = this.#owned(clientId);
+    if (!stored.secrets.some((secret) => secret.secretId === secretId)) return;
+    if (stored.secrets.length === 1) throw new ConflictError("The secret is the client's last; it is never revoked.");
+    stored.secrets = stored.secrets.filter((secret) => secret.secretId !== secretId);
   }
 
   /** Keeps one secret per client, so there is never an old one to retire; the sweep is only recorded. */
@@ -127,4 +184,18 @@ export class MemoryDriver implements DcrDriver {
   async close(): Promise<void> {
     this.closed = true;
   }
+}
+
+/** The memory driver as a driver module without the multiple-credentials operations would write it. */
+export function singleSecretDriver(memory: MemoryDriver): DriverImplementation {
+  return {
+    name: 'single',
+    capabilities: memory.capabilities,
+    registerClient: (metadata, context) => memory.registerClient(metadata, context),
+    getClient: (clientId) => memory.getClient(clientId),
+    updateClient: (clientId, metadata, changes) => memory.updateClient(clientId, metadata, changes),
+    deleteClient: (clientId) => memory.deleteClient(clientId),
+    rotateSecret: (clientId) => memory.rotateSecret(clientId),
+    checkReadiness: () => memory.checkReadiness(),
+  };
 }

@@ -35,6 +35,8 @@ export interface AddedSecret {
   value?: string;
   /** Epoch seconds; `0` = never. */
   expiresAt?: number;
+  /** Epoch milliseconds, when the IdP says. */
+  createdAt?: number;
 }
 
 /** A client's secrets at its IdP. `remove` either removes the secret or leaves it working, and "already gone" is done. */
@@ -122,7 +124,7 @@ export function checkHasSecret(tokenEndpointAuthMethod: string): void {
 }
 
 /** After an add whose outcome is unknown: the secrets that were not there before are ones nobody holds. */
-async function removeUnknown(slots: SecretSlots, previous: HeldSecret[]): Promise<void> {
+export async function removeUnknown(slots: SecretSlots, previous: HeldSecret[]): Promise<void> {
   const known = new Set(previous.map((secret) => secret.id));
   for (const secret of await slots.list()) if (!known.has(secret.id)) await slots.remove(secret);
 }
