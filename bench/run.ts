@@ -17,7 +17,7 @@ import { ensureTestTls } from '../test/emulators/tls.js';
 import { WARMUP_BOUND_MS, type TargetLine } from './suite.js';
 import { defaultBenchOptions, ensureBuilt, quickBenchOptions, type BenchOptions } from './support.js';
 
-const benchmarks: string[] = [...driverNames, 'fleet', 'floor', 'connections'];
+const benchmarks: string[] = [...driverNames, 'konnect', 'fleet', 'floor', 'connections'];
 
 const args = process.argv.slice(2);
 const flags = args.filter((arg) => arg.startsWith('--'));
@@ -83,7 +83,7 @@ for (const name of selected) {
 }
 
 if (targets.length > 0) {
-  console.log('\ntargets (issue 13)');
+  console.log('\ntargets (issue 28)');
   const width = Math.max(...targets.map((line) => `${line.driver} ${line.what}`.length));
   for (const line of targets)
     console.log(

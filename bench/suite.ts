@@ -69,12 +69,17 @@ const SATURATION_CONCURRENCY = 50;
 export const WARMUP_BOUND_MS = 8_000;
 const FIXED_RATE = 200;
 
-/** CPU targets of issue 13 (event-loop µs per operation); vendors' other operations have only the 3× emulator rule. */
+/**
+ * CPU targets (event-loop µs per operation) of issue 28: local get ≤ 400 and register ≤ 800; an Okta register ≤ 1,000
+ * (issue 28 names the Konnect one, bench/konnect.ts; the API7 one here does the same work). Vendors' other operations
+ * have only the 3× emulator rule.
+ */
 const cpuTargets: Record<string, Partial<Record<Operation, { limit: number; moonshot?: number }>>> = {
-  okta: { register: { limit: 600, moonshot: 350 } },
-  local: { register: { limit: 500 }, get: { limit: 250 } },
+  okta: { register: { limit: 1_000, moonshot: 701 } },
+  local: { register: { limit: 800 }, get: { limit: 400 } },
 };
-const readyTargetMs = (driver: string) => (driver === 'local' ? 1_000 : 1_500);
+/** Issue 28: start to ready ≤ 1.0 s and peak RSS under 30 s of saturated load ≤ 150 MiB, for every driver. */
+const readyTargetMs = (_driver: string) => 1_000;
 const rssTargetMiB = 150;
 const addedLatencyTargets = { p50Ms: 1.5, p99Ms: 10 };
 

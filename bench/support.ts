@@ -197,16 +197,18 @@ export interface BridgeProcess {
  */
 export async function startBridgeProcess(
   env: Record<string, string>,
-  options: { cpuProfileDir?: string } = {},
+  options: { cpuProfileDir?: string; root?: string } = {},
 ): Promise<BridgeProcess> {
+  // Another checkout's build (bench/konnect.ts's BENCH_BASELINE), run as its own npm start runs it.
+  const from = options.root ?? root;
   const apiKey = randomBytes(18).toString('base64url');
   const port = await freeLoopbackPort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const started = performance.now();
   const profiling =
     options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
-  const child: ChildProcess = spawn(process.execPath, [...profiling, ...startArguments()], {
-    cwd: root,
+  const child: ChildProcess = spawn(process.execPath, [...profiling, ...startArguments(from)], {
+    cwd: from,
     stdio: ['ignore', 'ignore', 'pipe'],
     env: {
       ...process.env,

@@ -1,6 +1,7 @@
 /**
- * Auth0: each client is an Auth0 application created through the `auth0` SDK's ManagementClient
- * (`/api/v2/clients`), marked as the bridge's in `client_metadata` (string values, at most 10 keys of 255
+ * Auth0: each client is an Auth0 application (`/api/v2/clients`) — created, read, updated, rotated and deleted on the
+ * wire (`managementCall`: the kit's pooled client, the Management API token, JSON), listed through the `auth0` SDK's
+ * ManagementClient, loaded with the first listing — marked as the bridge's in `client_metadata` (string values, at most 10 keys of 255
  * characters), which also keeps the RFC 7591 fields Auth0 has no field for. With `AUTH0_AUDIENCE`, a client that
  * uses client credentials is granted that API (a client grant); Konnect's registration events grant and revoke only
  * the APIs of `AUTH0_ALLOWED_AUDIENCES`, never the Management API. Auth0 holds one secret per client, so rotation
@@ -55,9 +56,6 @@ import type {
   DriverFactory,
   RegisteredClient,
 } from '../src/driver/index.js';
-
-// The SDK from its one-file bundle (src/driver/call/sdk.ts), which loads in under half the time.
-const { ManagementClient } = loadSdk<typeof Auth0Sdk>('auth0');
 
 const AUTH0_GRANT_TYPES = new Set([
   'authorization_code',
@@ -149,14 +147,51 @@ export function createAuth0Driver(options: Auth0DriverOptions): DriverImplementa
     }),
   });
   const timeoutInSeconds = adminCall.policy.timeoutMs / 1000;
-  // The SDK's public `fetch` option: its requests go through the kit's pool.
-  const auth0 = new ManagementClient({
-    domain: options.domain,
-    token: () => adminCall.tokens!.get(),
-    maxRetries: 0,
-    timeoutInSeconds,
-    fetch: adminCall.http.fetch,
-  });
+  /**
+   * The SDK, for the client listing it pages: from its one-file bundle (src/driver/call/sdk.ts), on the first listing
+   * rather than at start (the bundle is most of this driver's start). Its public `fetch` option sends its requests
+   * through the kit's pool.
+   */
+  let sdk: Auth0Sdk.ManagementClient | undefined;
+  const managementClient = () => {
+    if (sdk) return sdk;
+    const { ManagementClient } = loadSdk<typeof Auth0Sdk>('auth0');
+    sdk = new ManagementClient({
+      domain: options.domain,
+      token: () => adminCall.tokens!.get(),
+      maxRetries: 0,
+      timeoutInSeconds,
+      fetch: adminCall.http.fetch,
+    });
+    return sdk;
+  };
+
+  const managementApi = `https://${options.domain}/api/v2`;
+  /**
+   * One Management API call on the wire: the kit's pooled client, the admin token as the bearer, the body as JSON, a
+   * non-2xx answer an `IdpStatusError`; `answer` checks the JSON inside the attempt.
+   */
+  function managementCall<T = unknown>(
+    operation: string,
+    safety: CallSafety,
+    method: string,
+    path: string,
+    { body, answer }: { body?: Record<string, unknown>; answer?: (value: unknown) => T } = {},
+  ): Promise<T> {
+    const url = `${managementApi}${path}`;
+    return adminCall(operation, safety, async (signal, token) => {
+      const json = await adminCall.http.requestJson(url, {
+        method,
+        token,
+        signal,
+        ...(body === undefined ? {} : { body }),
+        // An answer the driver does not read (a delete, a lifecycle step) is not parsed, as the SDK did not.
+        answerUnused: !answer,
+      });
+      return answer ? answer(json) : (json as T);
+    });
+  }
+  const clientPath = (clientId: string) => `/clients/${encodeURIComponent(clientId)}`;
 
   /** One admin call: the SDK's retries off, the call layer's signal on. */
   const call = <T>(
@@ -169,9 +204,9 @@ export function createAuth0Driver(options: Auth0DriverOptions): DriverImplementa
   async function findClient(clientId: string): Promise<Auth0Client | undefined> {
     checkClientId(clientId);
     return foundOrUndefined(
-      call('read client', 'idempotent', async (request) =>
-        usableAnswer(await auth0.clients.get(clientId, {}, request), isClient, 'the client lookup'),
-      ),
+      managementCall('read client', 'idempotent', 'GET', clientPath(clientId), {
+        answer: (value) => usableAnswer(value, isClient, 'the client lookup'),
+      }),
     );
   }
 
@@ -187,39 +222,45 @@ export function createAuth0Driver(options: Auth0DriverOptions): DriverImplementa
   }
 
   async function revokeGrants(clientId: string, audience?: string): Promise<void> {
-    const grants = await call('list grants', 'idempotent', async (request) => {
-      const page = await auth0.clientGrants.list(
-        { client_id: clientId, ...(audience ? { audience } : {}), take: 100 },
-        request,
-      );
-      return usableAnswer(
-        page.data,
-        (value): value is Array<{ id?: string }> => isRecordArray(value),
-        'the grant listing',
-      );
+    // The first 100 (checkpoint pagination): a client has a grant per API at most.
+    const query = new URLSearchParams({ client_id: clientId, ...(audience ? { audience } : {}), take: '100' });
+    const grants = await managementCall('list grants', 'idempotent', 'GET', `/client-grants?${query}`, {
+      answer: (value) =>
+        usableAnswer(
+          (value as { client_grants?: unknown } | undefined)?.client_grants,
+          (value): value is Array<{ id?: string }> => isRecordArray(value),
+          'the grant listing',
+        ),
     });
     for (const grant of grants)
       if (grant.id)
-        await call('revoke api access', 'idempotent', (request) => auth0.clientGrants.delete(grant.id!, request));
+        await managementCall(
+          'revoke api access',
+          'idempotent',
+          'DELETE',
+          `/client-grants/${encodeURIComponent(grant.id)}`,
+        );
   }
 
   /** Grants the API; a grant that already exists is fine (Auth0 answers 409), so a repeated create is harmless. */
   const ensureGrant = (clientId: string, audience: string, noSuchApi: BridgeError) =>
     existingIsDone(
-      call('grant api access', 'idempotent', (request) =>
-        auth0.clientGrants.create({ client_id: clientId, audience, scope: options.defaultScopes ?? [] }, request),
-      ),
+      managementCall('grant api access', 'idempotent', 'POST', '/client-grants', {
+        body: { client_id: clientId, audience, scope: options.defaultScopes ?? [] },
+      }),
     ).catch((error: unknown) => {
       throw error instanceof ClientNotFoundError ? noSuchApi : error;
     });
 
   const removeClient = async (clientId: string) => {
     await revokeGrants(clientId);
-    await goneIsDone(call('delete client', 'idempotent', (request) => auth0.clients.delete(clientId, request)));
+    await goneIsDone(managementCall('delete client', 'idempotent', 'DELETE', clientPath(clientId)));
   };
 
-  const listClients = (operation: string, page: number, perPage: number, fields: string) =>
-    call(operation, 'idempotent', async (request) =>
+  const listClients = (operation: string, page: number, perPage: number, fields: string) => {
+    // Loaded before the call: a bundle that fails to load is no failed attempt at the IdP.
+    const auth0 = managementClient();
+    return call(operation, 'idempotent', async (request) =>
       usableAnswer(
         (
           await auth0.clients.list(
@@ -231,6 +272,7 @@ export function createAuth0Driver(options: Auth0DriverOptions): DriverImplementa
         'the client listing',
       ),
     );
+  };
 
   const markedClients = (operation: string, maxPages: number) =>
     pages.byOffset(100, maxPages, (offset, limit) =>
@@ -255,14 +297,12 @@ export function createAuth0Driver(options: Auth0DriverOptions): DriverImplementa
       // A client without the credentials it needs is an unusable answer: the client found by its mark is removed.
       const withCredentials = (value: unknown): value is Auth0Client =>
         isClient(value) && (metadata.tokenEndpointAuthMethod === 'none' || typeof value.client_secret === 'string');
-      const create = async (request: RequestOptions) =>
-        usableAnswer(
-          await auth0.clients.create(body as Parameters<typeof auth0.clients.create>[0], request),
-          withCredentials,
-          'the client creation',
-        );
       const created = await cleanUpIfApplied(
-        () => call('register client', 'unsafe', create),
+        () =>
+          managementCall('register client', 'unsafe', 'POST', '/clients', {
+            body,
+            answer: (value) => usableAnswer(value, withCredentials, 'the client creation'),
+          }),
         () => removeUnconfirmedRegistration(mark.registrationId),
       );
       const clientId = created.client_id;
@@ -293,11 +333,12 @@ export function createAuth0Driver(options: Auth0DriverOptions): DriverImplementa
       const update = {
         ...body,
         client_metadata: members.replacing(existing.client_metadata, body.client_metadata, null),
-      } as Parameters<typeof auth0.clients.update>[1];
+      };
       const updated = () =>
-        call('update client', 'idempotent', async (request) =>
-          usableAnswer(await auth0.clients.update(clientId, update, request), isClient, 'the client update'),
-        );
+        managementCall('update client', 'idempotent', 'PATCH', clientPath(clientId), {
+          body: update,
+          answer: (value) => usableAnswer(value, isClient, 'the client update'),
+        });
       return toRegisteredClient(await rereadIfUnusable(updated, () => findOwnedClient(clientId)));
     },
 
@@ -310,13 +351,9 @@ export function createAuth0Driver(options: Auth0DriverOptions): DriverImplementa
       // Never repeated (a second rotate would replace the secret the first issued): after an unusable answer, the new one is re-read.
       const rotate = async () =>
         (
-          await call('rotate secret', 'unsafe', async (request) =>
-            usableAnswer(
-              await auth0.clients.rotateSecret(clientId, request),
-              hasStrings('client_secret'),
-              'the secret rotation',
-            ),
-          )
+          await managementCall('rotate secret', 'unsafe', 'POST', `${clientPath(clientId)}/rotate-secret`, {
+            answer: (value) => usableAnswer(value, hasStrings('client_secret'), 'the secret rotation'),
+          })
         ).client_secret;
       const rotated = await regeneratedSecret(
         rotate,
@@ -356,7 +393,10 @@ export function createAuth0Driver(options: Auth0DriverOptions): DriverImplementa
         adminCall.policy.timeoutMs,
       ),
 
-    checkReadiness: async () => void (await listClients('readiness', 0, 1, 'client_id')),
+    checkReadiness: async () =>
+      void (await managementCall('readiness', 'idempotent', 'GET', '/clients?page=0&per_page=1&fields=client_id', {
+        answer: (value) => usableAnswer(value, isClientList, 'the client listing'),
+      })),
 
     async grantApiAccess(clientId, access) {
       const audience = await grantableFor(clientId, access);

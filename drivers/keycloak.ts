@@ -1,5 +1,6 @@
 /**
- * Keycloak: clients of one realm through the admin REST API (`@keycloak/keycloak-admin-client`), as a service-account
+ * Keycloak: clients of one realm through the admin REST API (`@keycloak/keycloak-admin-client` for creates, updates
+ * and listings, the kit's pooled client for the rest of the hot paths: `adminRest`), as a service-account
  * client with `manage-clients` (never initial access tokens, which run out), RFC 7591 metadata mapped as Keycloak's own
  * client-registration service maps it. The bridge chooses each `clientId`: a repeated create meets a 409 (`createOrAdopt`).
  */
@@ -42,6 +43,7 @@ import {
 import type {
   AddedClientSecret,
   AdminCallSettings,
+  CallSafety,
   ClientMetadata,
   ClientSecretInfo,
   DriverImplementation,
@@ -129,12 +131,38 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DriverImpl
     requestOptions: attemptScope.fetchInit(adminCall.http),
   });
   admin.registerTokenProvider({ getAccessToken: () => adminCall.tokens!.get() });
+
+  const clientsApi = `${options.url.replace(/\/+$/, '')}/admin/realms/${encodeURIComponent(options.realm)}`;
+  /**
+   * One admin REST call on the wire (the hot paths' reads, secrets, scopes and deletes): the kit's pooled client, the
+   * service account's token as the bearer, a non-2xx answer an `IdpStatusError`, a `204` `undefined`; `answer` checks
+   * the JSON inside the attempt. A create and an update stay with the admin client, which reads the new client's id
+   * from `Location` and Keycloak's 400s from its `NetworkError`.
+   */
+  function adminRest<T = unknown>(
+    operation: string,
+    safety: CallSafety,
+    method: string,
+    path: string,
+    answer?: (value: unknown) => T,
+  ): Promise<T> {
+    const url = `${clientsApi}${path}`;
+    return adminCall(operation, safety, async (signal, token) => {
+      const json = await adminCall.http.requestJson(url, { method, token, signal, answerUnused: !answer });
+      return answer ? answer(json) : (json as T);
+    });
+  }
+  const clientPath = (id: string) => `/clients/${encodeURIComponent(id)}`;
   const graceSeconds = options.rotationGraceSeconds;
 
   async function findClient(clientId: string): Promise<KeycloakClient | undefined> {
     checkClientId(clientId);
-    const found = await call('find client', 'idempotent', async () =>
-      usableAnswer(await admin.clients.find({ clientId }), isClientList, 'the client lookup'),
+    const found = await adminRest(
+      'find client',
+      'idempotent',
+      'GET',
+      `/clients?clientId=${encodeURIComponent(clientId)}`,
+      (value) => usableAnswer(value, isClientList, 'the client lookup'),
     );
     return found.find((client) => client.clientId === clientId);
   }
@@ -145,15 +173,12 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DriverImpl
       usableAnswer(await admin.clients.find(query), isClientList, 'the client listing'),
     );
   const regenerate = (client: KeycloakClient) =>
-    call(
+    adminRest(
       'rotate client secret',
       'unsafe',
-      async () =>
-        usableAnswer(
-          await admin.clients.generateNewClientSecret({ id: client.id }),
-          hasStrings('value'),
-          'the secret regeneration',
-        ).value,
+      'POST',
+      `${clientPath(client.id)}/client-secret`,
+      (value) => usableAnswer(value, hasStrings('value'), 'the secret regeneration').value,
     );
 
   /** The secret the client holds now, read again; none when its clientId names another client by now. */
@@ -174,7 +199,12 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DriverImpl
           () => currentSecret(client),
         ),
       removeRotated: (client) =>
-        call('invalidate rotated secret', 'idempotent', () => admin.clients.invalidateSecret({ id: client.id })),
+        adminRest(
+          'invalidate rotated secret',
+          'idempotent',
+          'DELETE',
+          `${clientPath(client.id)}/client-secret/rotated`,
+        ),
       graceMark: (client) => client.attributes?.[GRACE_MARK],
       // Keycloak merges the attributes of a PUT, and an empty value removes one.
       writeGraceMark: (client, marked) =>
@@ -223,7 +253,12 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DriverImpl
         throw new ConflictError(
           "Keycloak cannot remove a client's current secret while it holds a rotated one: revoke the rotated one, or rotate.",
         );
-      await call('invalidate rotated secret', 'idempotent', () => admin.clients.invalidateSecret({ id: client.id }));
+      await adminRest(
+        'invalidate rotated secret',
+        'idempotent',
+        'DELETE',
+        `${clientPath(client.id)}/client-secret/rotated`,
+      );
     });
   }
 
@@ -273,8 +308,8 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DriverImpl
 
   /** The realm's client scopes by name; Keycloak drops a scope it does not have without a word, the bridge refuses it. */
   async function scopeIds(wanted: string[]): Promise<Map<string, string>> {
-    const scopes = await call('list client scopes', 'idempotent', async () =>
-      usableAnswer(await admin.clientScopes.find(), isRecordArray, 'the client scope listing'),
+    const scopes = await adminRest('list client scopes', 'idempotent', 'GET', '/client-scopes', (value) =>
+      usableAnswer(value, isRecordArray, 'the client scope listing'),
     );
     const byName = new Map(scopes.filter(hasStrings('name', 'id')).map((scope) => [scope.name, scope.id]));
     // The value was checked as a scope token (printable ASCII, no quote or backslash), so it can be named.
@@ -285,7 +320,7 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DriverImpl
   }
 
   const removeClient = async (id: string) =>
-    void (await goneIsDone(call('delete client', 'idempotent', () => admin.clients.del({ id }))));
+    void (await goneIsDone(adminRest('delete client', 'idempotent', 'DELETE', clientPath(id))));
 
   return {
     name: 'keycloak',
@@ -315,10 +350,11 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DriverImpl
       // A public or private_key_jwt client authenticates without a secret, so it gets none.
       if (!usesClientSecret(authMethodOf(representation)))
         return { ...toRegisteredClient(representation), clientSecret: '' };
-      const readSecret = async () =>
-        usableAnswer(await admin.clients.getClientSecret({ id }), hasStrings('value'), 'the client secret');
       const credential = await undoOnFailure(
-        () => call('read client secret', 'idempotent', readSecret),
+        () =>
+          adminRest('read client secret', 'idempotent', 'GET', `${clientPath(id)}/client-secret`, (value) =>
+            usableAnswer(value, hasStrings('value'), 'the client secret'),
+          ),
         () => removeClient(id),
       );
       return { ...toRegisteredClient(representation), clientSecret: credential.value };
@@ -347,12 +383,18 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DriverImpl
         admin.clients.update({ id: current.id }, update).catch(asMetadataRefusal),
       );
       for (const name of added)
-        await call('add client scope', 'idempotent', () =>
-          admin.clients.addOptionalClientScope({ id: current.id, clientScopeId: ids.get(name)! }),
+        await adminRest(
+          'add client scope',
+          'idempotent',
+          'PUT',
+          `${clientPath(current.id)}/optional-client-scopes/${encodeURIComponent(ids.get(name)!)}`,
         );
       for (const name of removed.filter((scope) => ids.has(scope)))
-        await call('remove client scope', 'idempotent', () =>
-          admin.clients.delOptionalClientScope({ id: current.id, clientScopeId: ids.get(name)! }),
+        await adminRest(
+          'remove client scope',
+          'idempotent',
+          'DELETE',
+          `${clientPath(current.id)}/optional-client-scopes/${encodeURIComponent(ids.get(name)!)}`,
         );
       return toRegisteredClient({
         ...current,

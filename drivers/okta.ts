@@ -1,11 +1,13 @@
 /**
- * Okta: each client is an OIDC app (`oidc_client`, `OPENID_CONNECT`) under `/api/v1/apps`, created through
- * `@okta/okta-sdk-nodejs`, whose `client_id` is the app id Okta assigns. The bridge's mark is `profile.dcr_bridge`
+ * Okta: each client is an OIDC app (`oidc_client`, `OPENID_CONNECT`) under `/api/v1/apps`, whose `client_id` is the
+ * app id Okta assigns. The calls of register, read, update, rotate and delete go on the wire (`orgCall`: the kit's
+ * pooled client, JSON in the shapes below, the API token or the service app's token); `@okta/okta-sdk-nodejs` pages
+ * the listings (open registrations, the sweep, finding an unconfirmed create, readiness). The bridge's mark is `profile.dcr_bridge`
  * on the app (it also keeps the RFC 7591 fields Okta has no place for). Secrets live under
  * `/credentials/secrets`, where Okta holds two, so rotation can keep the old one for the grace period.
  */
 import type * as OktaSdk from '@okta/okta-sdk-nodejs';
-import type { Application, Collection } from '@okta/okta-sdk-nodejs';
+import type { Collection } from '@okta/okta-sdk-nodejs';
 import type { RequestOptions } from '@okta/okta-sdk-nodejs/src/types/request-options.js';
 import { eitherEnv, envValue, privateKeyEnv, urlEnv } from '../src/env.js';
 import { fetchDiscoveryJson } from '../src/discovery.js';
@@ -44,6 +46,7 @@ import {
 import type {
   AddedClientSecret,
   AdminCallSettings,
+  CallSafety,
   ClientMetadata,
   ClientSecretInfo,
   DriverImplementation,
@@ -54,8 +57,6 @@ import type {
   UpstreamFailure,
 } from '../src/driver/index.js';
 
-// The SDK from its one-file bundle (src/driver/call/sdk.ts): its 2,463 modules were most of this driver's start.
-const { Client, RequestExecutor } = loadSdk<typeof OktaSdk>('@okta/okta-sdk-nodejs');
 type RequestExecutor = OktaSdk.RequestExecutor;
 
 const DEFAULT_LABEL = 'dcr-bridge client';
@@ -98,7 +99,7 @@ export interface OktaDriverOptions extends AdminCallSettings {
 /** What `profile.dcr_bridge` holds: the mark, and the RFC 7591 fields Okta has no place for. */
 type StoredProfile = Record<string, unknown> & { named?: boolean; scope?: string; contacts?: string[] };
 
-/** The parts of Okta's app the bridge reads; the SDK's models carry the same wire names. */
+/** The parts of Okta's app (`Application`, `OpenIdConnectApplication`) the bridge reads, by their wire names. */
 interface OktaApp {
   id: string;
   status?: string;
@@ -128,6 +129,19 @@ interface OktaApp {
   };
 }
 
+/** What the bridge sends to create or replace an app: Okta's `OpenIdConnectApplication` on the wire. */
+interface OktaAppBody {
+  name: string;
+  signOnMode: string;
+  label: string | undefined;
+  accessibility?: unknown;
+  visibility?: unknown;
+  credentials: { oauthClient: Record<string, unknown> };
+  settings: { oauthClient: Record<string, unknown> | undefined };
+  profile: Record<string, unknown>;
+}
+
+/** Okta's `OAuth2ClientSecret`. */
 interface OktaSecret {
   id: string;
   status?: string;
@@ -136,30 +150,46 @@ interface OktaSecret {
 }
 
 /**
- * The SDK's public extension point for HTTP: a plain executor (no SDK retries) that sends each request through the
- * kit's pooled client with the abort signal of its attempt, and the service app's token as the bearer.
+ * The SDK's application API, for the listings it pages. Loaded from its one-file bundle (src/driver/call/sdk.ts) on the
+ * first listing, not at start: the bundle is most of this driver's start (about a second) and memory (about 80 MiB),
+ * and the hot paths never need it. Every setting explicit, so the SDK's okta.yaml files and OKTA_CLIENT_* variables
+ * cannot change it. Its HTTP goes through the SDK's public extension point: a plain executor (no SDK retries) sending
+ * each request through the kit's pooled client with the abort signal of its attempt, and the service app's token as
+ * the bearer (in service-app mode the SDK's own SSWS header needs a value it then never sends).
  */
-class AttemptScopedRequestExecutor extends RequestExecutor {
-  constructor(
-    private readonly attempt: AttemptScope,
-    private readonly http: IdpHttpClient,
-  ) {
-    super();
+function createSdkApplicationApi(
+  orgUrl: string,
+  credentials: OktaCredentials,
+  attempt: AttemptScope,
+  http: IdpHttpClient,
+): OktaSdk.ApplicationApi {
+  const { Client, RequestExecutor } = loadSdk<typeof OktaSdk>('@okta/okta-sdk-nodejs');
+  class AttemptScopedRequestExecutor extends RequestExecutor {
+    override fetch(request: RequestOptions): ReturnType<RequestExecutor['fetch']> {
+      const { url, method, headers, body } = request as {
+        url: string;
+        method?: string;
+        headers?: Record<string, string>;
+        body?: string;
+      };
+      return attempt.fetch(http, url, {
+        method: method?.toUpperCase(),
+        headers,
+        body,
+      }) as unknown as ReturnType<RequestExecutor['fetch']>;
+    }
   }
-
-  override fetch(request: RequestOptions): ReturnType<RequestExecutor['fetch']> {
-    const { url, method, headers, body } = request as {
-      url: string;
-      method?: string;
-      headers?: Record<string, string>;
-      body?: string;
-    };
-    return this.attempt.fetch(this.http, url, {
-      method: method?.toUpperCase(),
-      headers,
-      body,
-    }) as unknown as ReturnType<RequestExecutor['fetch']>;
-  }
+  return new Client({
+    orgUrl,
+    authorizationMode: 'SSWS',
+    token: 'apiToken' in credentials ? credentials.apiToken : 'replaced by the service app token',
+    clientId: '',
+    scopes: [],
+    privateKey: '',
+    keyId: '',
+    requestExecutor: new AttemptScopedRequestExecutor(),
+    cacheMiddleware: null,
+  }).applicationApi;
 }
 
 /** Okta's `HttpError` carries the IdP's answer as a numeric `status` and its `headers`. */
@@ -197,45 +227,70 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
           )
         : undefined,
   });
-  // Every setting explicit, so the SDK's okta.yaml files and OKTA_CLIENT_* variables cannot change it. In service-app
-  // mode the executor sends the kit's token; the SDK's own (SSWS) header needs a value it then never sends.
-  const token = 'apiToken' in credentials ? credentials.apiToken : 'replaced by the service app token';
-  const sdk = new Client({
-    orgUrl: options.orgUrl,
-    authorizationMode: 'SSWS',
-    token,
-    clientId: '',
-    scopes: [],
-    privateKey: '',
-    keyId: '',
-    requestExecutor: new AttemptScopedRequestExecutor(attemptScope, adminCall.http),
-    cacheMiddleware: null,
-  });
-  const apps = sdk.applicationApi;
-  const secrets = sdk.applicationSSOPublicKeysApi;
+  let sdkApps: OktaSdk.ApplicationApi | undefined;
+  const apps = () => (sdkApps ??= createSdkApplicationApi(options.orgUrl, credentials, attemptScope, adminCall.http));
 
   const call = attemptScope.calls(adminCall);
+
+  // The org's authorization on the wire: the API token (`SSWS`), or the service app's token the kit fetched (bearer).
+  const apiTokenAuthorization = 'apiToken' in credentials ? { scheme: 'SSWS', token: credentials.apiToken } : undefined;
+  /**
+   * One management call on the wire: the kit's pooled client, the body as JSON, a non-2xx answer an `IdpStatusError`;
+   * `answer` checks the JSON inside the attempt, so an unusable answer is the attempt's failure.
+   */
+  function orgCall<T = unknown>(
+    operation: string,
+    safety: CallSafety,
+    method: string,
+    path: string,
+    { body, answer }: { body?: OktaAppBody | Record<string, never>; answer?: (value: unknown) => T } = {},
+  ): Promise<T> {
+    const url = `${options.orgUrl}${path}`;
+    return adminCall(operation, safety, async (signal, token) => {
+      const json = await adminCall.http.requestJson(url, {
+        method,
+        signal,
+        ...(apiTokenAuthorization ?? { token }),
+        ...(body === undefined ? {} : { body }),
+        // An answer the driver does not read (a delete, a lifecycle step) is not parsed, as the SDK did not.
+        answerUnused: !answer,
+      });
+      return answer ? answer(json) : (json as T);
+    });
+  }
+  const appPath = (appId: string) => `/api/v1/apps/${encodeURIComponent(appId)}`;
+  const secretsPath = (appId: string) => `${appPath(appId)}/credentials/secrets`;
+  const secretPath = (appId: string, secretId: string) => `${secretsPath(appId)}/${encodeURIComponent(secretId)}`;
 
   const listApps = (
     operation: string,
     query: { q?: string; filter?: string; limit: number },
     maxPages = MAX_PAGES,
-  ): Promise<OktaApp[]> =>
-    call(operation, 'idempotent', async () =>
+  ): Promise<OktaApp[]> => {
+    // Loaded before the call: a bundle that fails to load is no failed attempt at the IdP.
+    const api = apps();
+    return call(operation, 'idempotent', async () =>
       usableAnswer(
         await pages.collect(
-          (await apps.listApplications(query)) as unknown as Collection<unknown>,
+          (await api.listApplications(query)) as unknown as Collection<unknown>,
           query.limit * maxPages,
         ),
         isAppList,
         'the app listing',
       ),
     );
+  };
 
   /** The app whose client_id this is, looked up by Okta's filter (client_id = app id for the apps the bridge creates). */
   async function findApp(clientId: string): Promise<OktaApp | undefined> {
     checkClientId(clientId);
-    const found = await listApps('find client', { filter: `id eq "${clientId}"`, limit: 2 }, 1);
+    const found = await orgCall(
+      'find client',
+      'idempotent',
+      'GET',
+      `/api/v1/apps?filter=${encodeURIComponent(`id eq "${clientId}"`)}&limit=2`,
+      { answer: (value) => usableAnswer(value, isAppList, 'the app listing') },
+    );
     return found.find((app) => app.credentials?.oauthClient?.client_id === clientId);
   }
 
@@ -248,10 +303,10 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
   async function removeApp(app: OktaApp): Promise<void> {
     if (
       app.status !== 'INACTIVE' &&
-      (await goneIsDone(call('deactivate client', 'idempotent', () => apps.deactivateApplication({ appId: app.id }))))
+      (await goneIsDone(orgCall('deactivate client', 'idempotent', 'POST', `${appPath(app.id)}/lifecycle/deactivate`)))
     )
       return;
-    await goneIsDone(call('delete client', 'idempotent', () => apps.deleteApplication({ appId: app.id })));
+    await goneIsDone(orgCall('delete client', 'idempotent', 'DELETE', appPath(app.id)));
   }
 
   /** After a create whose answer was lost: the app may exist, found by the registration id set before the create. */
@@ -273,9 +328,9 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
     const appId = current.id;
     const { [GRACE_MARK]: _previous, ...profile } = current.profile ?? {};
     const { client_secret: _secret, ...oauthClient } = current.credentials?.oauthClient ?? {};
-    const replacement = {
-      name: current.name,
-      signOnMode: current.signOnMode,
+    const replacement: OktaAppBody = {
+      name: current.name ?? 'oidc_client',
+      signOnMode: current.signOnMode ?? 'OPENID_CONNECT',
       label: current.label,
       accessibility: current.accessibility,
       visibility: current.visibility,
@@ -283,29 +338,28 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
       settings: { oauthClient: current.settings?.oauthClient },
       profile: graceEndsAt === undefined ? profile : { ...profile, [GRACE_MARK]: Math.ceil(graceEndsAt / 1000) },
     };
-    await call('mark grace', 'idempotent', async () =>
-      usableAnswer(
-        await apps.replaceApplication({ appId, application: replacement as unknown as Application }),
-        isApp,
-        'the app update',
-      ),
-    );
+    await orgCall('mark grace', 'idempotent', 'PUT', appPath(appId), {
+      body: replacement,
+      answer: (value) => usableAnswer(value, isApp, 'the app update'),
+    });
   }
 
+  /** An app's secrets: Okta answers them in one page (it keeps two an app). */
   const readSecrets = (appId: string) =>
-    call('list secrets', 'idempotent', async () =>
-      usableAnswer(
-        await pages.collect((await secrets.listOAuth2ClientSecrets({ appId })) as unknown as Collection<unknown>, 10),
-        (value): value is OktaSecret[] => isRecordArray(value) && value.every(isSecret),
-        'the secret listing',
-      ),
-    );
+    orgCall('list secrets', 'idempotent', 'GET', secretsPath(appId), {
+      answer: (value) =>
+        usableAnswer(
+          value,
+          (value): value is OktaSecret[] => isRecordArray(value) && value.every(isSecret),
+          'the secret listing',
+        ),
+    });
 
   /** Okta's secrets of one app; a secret is removed by deactivating and deleting it, or stays working when that fails. */
   function secretSlots(appId: string, current?: OktaApp, known: OktaSecret[] = []): SecretSlots {
     const statuses = new Map(known.map((secret) => [secret.id, secret.status]));
     const deactivate = (secretId: string) =>
-      call('deactivate secret', 'idempotent', () => secrets.deactivateOAuth2ClientSecret({ appId, secretId }));
+      orgCall('deactivate secret', 'idempotent', 'POST', `${secretPath(appId, secretId)}/lifecycle/deactivate`);
     return {
       async list() {
         const listed = await readSecrets(appId);
@@ -313,13 +367,10 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
         return listed.map(heldSecret);
       },
       async add() {
-        const created = await call('create secret', 'unsafe', async () =>
-          usableAnswer(
-            await secrets.createOAuth2ClientSecret({ appId, oAuth2ClientSecretRequestBody: {} }),
-            isSecret,
-            'the secret creation',
-          ),
-        );
+        const created = await orgCall('create secret', 'unsafe', 'POST', secretsPath(appId), {
+          body: {},
+          answer: (value) => usableAnswer(value, isSecret, 'the secret creation'),
+        });
         statuses.set(created.id, 'ACTIVE');
         return { id: created.id, value: created.client_secret, createdAt: Date.parse(created.created ?? '') };
       },
@@ -327,12 +378,9 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
         // Gone already (another replica's sweep): `false`, so it is not counted twice.
         if (statuses.get(secretId) !== 'INACTIVE' && (await goneIsDone(deactivate(secretId)))) return false;
         const reactivate = () =>
-          call('reactivate secret', 'idempotent', () => secrets.activateOAuth2ClientSecret({ appId, secretId }));
+          orgCall('reactivate secret', 'idempotent', 'POST', `${secretPath(appId, secretId)}/lifecycle/activate`);
         return !(await undoOnFailure(
-          () =>
-            goneIsDone(
-              call('delete secret', 'idempotent', () => secrets.deleteOAuth2ClientSecret({ appId, secretId })),
-            ),
+          () => goneIsDone(orgCall('delete secret', 'idempotent', 'DELETE', secretPath(appId, secretId))),
           reactivate,
         ));
       },
@@ -344,8 +392,9 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
   const rotation = graceRotation<OktaApp>(graceSeconds, {
     async page(after) {
       const query = { filter: 'name eq "oidc_client"', limit: 200, ...(after === undefined ? {} : { after }) };
+      const api = apps();
       return call('list clients', 'idempotent', async () => {
-        const listing = (await apps.listApplications(query)) as unknown as Collection<unknown>;
+        const listing = (await api.listApplications(query)) as unknown as Collection<unknown>;
         const clients = usableAnswer(await listing.getNextPage(), isAppList, 'the app listing');
         // The next page's cursor, from Okta's `next` link.
         const next = listing.nextUri ? (new URL(listing.nextUri).searchParams.get('after') ?? undefined) : undefined;
@@ -415,14 +464,12 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
       const withSecret = (value: unknown): value is OktaApp =>
         isApp(value) &&
         (!usesClientSecret(metadata.tokenEndpointAuthMethod) || !!value.credentials?.oauthClient?.client_secret);
-      const create = async () =>
-        usableAnswer(
-          await apps.createApplication({ application: body as unknown as Application, activate: true }),
-          withSecret,
-          'the app creation',
-        );
       const created = await cleanUpIfApplied(
-        () => call('register client', 'unsafe', create),
+        () =>
+          orgCall('register client', 'unsafe', 'POST', '/api/v1/apps?activate=true', {
+            body,
+            answer: (value) => usableAnswer(value, withSecret, 'the app creation'),
+          }),
         () => removeUnconfirmedRegistration(body.label, mark.registrationId),
       );
       return { ...toRegisteredClient(created), clientSecret: created.credentials?.oauthClient?.client_secret ?? '' };
@@ -434,13 +481,10 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
       const app = await findOwnedApp(clientId);
       const replacement = toOktaApp(metadata, MARK.write(MARK.read(app.profile?.dcr_bridge)!, changes), app);
       const replace = () =>
-        call('update client', 'idempotent', async () =>
-          usableAnswer(
-            await apps.replaceApplication({ appId: app.id, application: replacement as unknown as Application }),
-            isApp,
-            'the app update',
-          ),
-        );
+        orgCall('update client', 'idempotent', 'PUT', appPath(app.id), {
+          body: replacement,
+          answer: (value) => usableAnswer(value, isApp, 'the app update'),
+        });
       return toRegisteredClient(await rereadIfUnusable(replace, () => findOwnedApp(clientId)));
     },
 
@@ -478,13 +522,20 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
         adminCall.policy.timeoutMs,
       ),
 
-    checkReadiness: async () => void (await listApps('readiness', { limit: 1 }, 1)),
+    checkReadiness: async () =>
+      void (await orgCall('readiness', 'idempotent', 'GET', '/api/v1/apps?limit=1', {
+        answer: (value) => usableAnswer(value, isAppList, 'the app listing'),
+      })),
 
     close: () => adminCall.close(),
   };
 }
 
-function toOktaApp(metadata: ClientMetadata, mark: Record<string, string>, existing?: OktaApp) {
+function toOktaApp(
+  metadata: ClientMetadata,
+  mark: Record<string, string>,
+  existing?: OktaApp,
+): OktaAppBody & { label: string } {
   const unsupported = metadata.grantTypes.find((grant) => !OKTA_GRANT_TYPES.has(grant));
   if (unsupported) throw new InvalidClientMetadataError(`Okta does not support the grant type ${unsupported}.`);
   const responseTypes =

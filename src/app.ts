@@ -23,6 +23,7 @@ import { answerFaviconNotFound, refuseMalformedPath, refuseTrace } from './http/
 import { withPublicOrigin } from './http/public-origin.js';
 import { createRateLimits } from './http/rate-limits.js';
 import { standardDcrFor } from './http/register.js';
+import { precomputedHeaders } from './http/security-headers.js';
 import { assignRequestId, observeRequests } from './http/request-context.js';
 import { loadApiSpec, type ApiSpec } from './http/spec.js';
 import { createLogger, type Logger } from './logging.js';
@@ -116,7 +117,8 @@ export function createBridge(
   app.use(assignRequestId());
   if (options.tracing) app.use(options.tracing.traceRequests);
   // Without TLS in front (the quick start), upgrade-insecure-requests would send the docs page's links to https.
-  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
+  // Helmet's headers depend on its options only: worked out once, set on each answer.
+  app.use(precomputedHeaders(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } })));
   app.use(observeRequests(metrics, logger));
   app.use(refuseMalformedPath, refuseTrace, answerFaviconNotFound);
   app.use(['/register', '/admin'], audit.record);

@@ -25,6 +25,7 @@ import { BridgeEvents } from './events.js';
 import { errorRenderer } from './http/errors.js';
 import { operationsRouter } from './http/operations.js';
 import { answerFaviconNotFound, refuseMalformedPath } from './http/paths.js';
+import { precomputedHeaders } from './http/security-headers.js';
 import { assignRequestId, observeRequests } from './http/request-context.js';
 import { loadApiSpec } from './http/spec.js';
 import type { Logger } from './logging.js';
@@ -162,7 +163,7 @@ export function createConnectionsApp(
   root.set('query parser', false);
   root.use(assignRequestId());
   if (options.tracing) root.use(options.tracing.traceRequests);
-  root.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
+  root.use(precomputedHeaders(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } })));
   root.use(observeRequests(rootMetrics, options.logger));
   root.use(refuseMalformedPath, answerFaviconNotFound);
   root.use(

@@ -49,6 +49,11 @@ describe('the IdP HTTP client', () => {
   }));
   emulator.route('HEAD', '/things', () => ({ status: 200 }));
   emulator.route('DELETE', '/things', () => ({ status: 204 }));
+  emulator.route('POST', '/things/lifecycle', (request) => ({
+    status: 200,
+    headers: { 'content-type': 'text/html', 'x-authorization': String(request.headers.authorization) },
+    body: '<html>done</html>',
+  }));
   let url: string;
   before(async () => {
     url = await emulator.start();
@@ -256,6 +261,30 @@ describe('the IdP HTTP client', () => {
       assert.match(multipart.contentType ?? '', /^multipart\/form-data; boundary=/);
       assert.match(multipart.body, /name="field"\r\n\r\nvalue/);
       assert.equal(emulator.requestsTo(ECHO).length, 5);
+    });
+  });
+
+  describe('its JSON requests (requestJson)', () => {
+    let http: IdpHttpClient;
+    beforeEach(() => {
+      http = createIdpHttpClient();
+    });
+    afterEach(() => http.close());
+    const signal = new AbortController().signal;
+
+    it('send the token with its scheme, and read a 2xx body as JSON unless the answer is unused', async () => {
+      assert.deepEqual(await http.requestJson(`${url}/things`, { method: 'GET', token: 't', signal }), {
+        things: [1, 2, 3],
+      });
+      await assert.rejects(
+        http.requestJson(`${url}/things/lifecycle`, { method: 'POST', token: 't', signal }),
+        SyntaxError,
+      );
+      // A delete or a lifecycle step whose answer the driver never reads does not fail on what the body holds.
+      const unused = { method: 'POST', token: 'api-token', scheme: 'SSWS', signal, answerUnused: true };
+      assert.equal(await http.requestJson(`${url}/things/lifecycle`, unused), undefined);
+      const [, sent] = emulator.requestsTo('POST /things/lifecycle');
+      assert.equal(sent?.headers.authorization, 'SSWS api-token');
     });
   });
 

@@ -51,21 +51,31 @@ describe('bundled vendor SDKs', () => {
     }
   });
 
-  /** The compiled Okta, Auth0 and Cognito drivers imported, and an IdP HTTP client made, in a node with `flags`: how each bundled package was loaded, and what else was. */
+  /**
+   * The compiled Okta, Auth0 and Cognito drivers imported, an Okta and an Auth0 driver made (each leaves its SDK for
+   * its first listing), an IdP HTTP client made and those two SDKs loaded as their listings load them, in a node with
+   * `flags`: which of those two was loaded before that, how each bundled package was loaded, and what else was.
+   */
   function loadInNode(flags: string[]): {
+    vendorSdksAtStart: string[];
     sdks: Record<string, { from: string; path: string; codeCache?: string }>;
     modules: string[];
   } {
     const dist = join(bundledSdkDir, '..');
     const script = `
-      await import(${JSON.stringify(join(dist, 'drivers', 'okta.js'))});
-      await import(${JSON.stringify(join(dist, 'drivers', 'auth0.js'))});
+      const { createOktaDriver } = await import(${JSON.stringify(join(dist, 'drivers', 'okta.js'))});
+      await createOktaDriver({ orgUrl: 'https://127.0.0.1:9', credentials: { apiToken: 'unused' } }).close();
+      const { createAuth0Driver } = await import(${JSON.stringify(join(dist, 'drivers', 'auth0.js'))});
+      await createAuth0Driver({ domain: '127.0.0.1:9', clientId: 'unused', clientSecret: 'unused' }).close();
       await import(${JSON.stringify(join(dist, 'drivers', 'cognito.js'))});
       const { createIdpHttpClient } = await import(${JSON.stringify(join(dist, 'src', 'driver', 'call', 'http.js'))});
       await createIdpHttpClient().close();
-      const { loadedSdks } = await import(${JSON.stringify(join(dist, 'src', 'driver', 'call', 'sdk.js'))});
+      const { loadSdk, loadedSdks } = await import(${JSON.stringify(join(dist, 'src', 'driver', 'call', 'sdk.js'))});
+      const vendorSdksAtStart = ['@okta/okta-sdk-nodejs', 'auth0'].filter((name) => loadedSdks.has(name));
+      loadSdk('@okta/okta-sdk-nodejs');
+      loadSdk('auth0');
       const { createRequire } = await import('node:module');
-      console.log(JSON.stringify({ sdks: Object.fromEntries(loadedSdks), modules: Object.keys(createRequire(import.meta.url).cache) }));`;
+      console.log(JSON.stringify({ vendorSdksAtStart, sdks: Object.fromEntries(loadedSdks), modules: Object.keys(createRequire(import.meta.url).cache) }));`;
     const output = execFileSync(process.execPath, [...flags, '--input-type=module', '-e', script], {
       encoding: 'utf8',
       env: { PATH: process.env.PATH ?? '' },
@@ -74,7 +84,9 @@ describe('bundled vendor SDKs', () => {
   }
 
   it("the compiled drivers load the bundles with their code caches under the start's flags, and none of the packages' modules", () => {
-    const { sdks, modules } = loadInNode(startFlags());
+    const { vendorSdksAtStart, sdks, modules } = loadInNode(startFlags());
+    // Each bundle is about a second of the start (Okta's also 80 MiB): a driver loads its SDK for its first listing.
+    assert.deepEqual(vendorSdksAtStart, []);
     for (const name of names)
       assert.deepEqual(
         sdks[name],

@@ -40,11 +40,15 @@ export interface JsonRequest {
   method: string;
   /** The admin token, sent as the bearer. */
   token: string;
+  /** The token's authorization scheme: `Bearer` unless given (Okta's API tokens are `SSWS`). */
+  scheme?: string;
   /** Sent as JSON when present. */
   body?: unknown;
   /** More headers (a request id), sent after `authorization` and `accept`. */
   headers?: Record<string, string>;
   signal: AbortSignal;
+  /** The caller does not use the answer (a delete, a lifecycle step): a 2xx is `undefined`, its body not parsed. */
+  answerUnused?: boolean;
 }
 
 /** An IdP's answer, read whole: status, headers (lower-case names) and the body as text. */
@@ -77,8 +81,8 @@ export class IdpAnswer {
 export interface IdpHttpClient {
   request(url: string, request?: IdpRequest): Promise<IdpAnswer>;
   /**
-   * A JSON request: a non-2xx answer is `IdpStatusError` (with its `Retry-After`), a `204` is `undefined`, any other
-   * answer its body as JSON (a `SyntaxError` when it is not JSON, which the admin call makes `idp_error`).
+   * A JSON request: a non-2xx answer is `IdpStatusError` (with its `Retry-After`), a `204` (or any 2xx with
+   * `answerUnused`) is `undefined`, any other answer its body as JSON (a `SyntaxError` when it is not JSON, which the admin call makes `idp_error`).
    */
   requestJson(url: string, request: JsonRequest): Promise<unknown>;
   /** A fetch function over the pool, for SDKs that take one. */
@@ -100,14 +104,16 @@ export function createIdpHttpClient(options: IdpHttpOptions = {}): IdpHttpClient
     connect: { maxCachedSessions: 100 },
   });
 
-  async function send(
+  /** One request; the body read by `read` (as text for `request`, as bytes for `fetch`: one copy less each). */
+  async function send<Body>(
     url: string,
     request: IdpRequest,
+    read: (body: Dispatcher.ResponseData['body']) => Promise<Body>,
   ): Promise<{
     status: number;
     statusText: string;
     headers: Record<string, string | string[] | undefined>;
-    body: Buffer;
+    body: Body;
   }> {
     const { origin, pathname, search } = new URL(url);
     try {
@@ -123,7 +129,7 @@ export function createIdpHttpClient(options: IdpHttpOptions = {}): IdpHttpClient
         status: answer.statusCode,
         statusText: answer.statusText,
         headers: answer.headers,
-        body: Buffer.from(await answer.body.arrayBuffer()),
+        body: await read(answer.body),
       };
     } catch (error) {
       if (request.signal?.aborted) throw request.signal.reason;
@@ -134,20 +140,24 @@ export function createIdpHttpClient(options: IdpHttpOptions = {}): IdpHttpClient
   }
 
   const request = async (url: string, init: IdpRequest = {}): Promise<IdpAnswer> => {
-    const { status, headers, body } = await send(url, init);
-    return new IdpAnswer(status, headers, body.toString('utf8'));
+    const { status, headers, body } = await send(url, init, (answer) => answer.text());
+    return new IdpAnswer(status, headers, body);
   };
 
   const fetchOverPool = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
     const { url, method, headers, body, signal } = await fetchArguments(input, init);
-    let answer: Awaited<ReturnType<typeof send>>;
+    let answer: Awaited<ReturnType<typeof send<Buffer>>>;
     try {
-      answer = await send(url, {
-        method,
-        headers,
-        ...(body === undefined ? {} : { body }),
-        ...(signal ? { signal } : {}),
-      });
+      answer = await send(
+        url,
+        {
+          method,
+          headers,
+          ...(body === undefined ? {} : { body }),
+          ...(signal ? { signal } : {}),
+        },
+        async (answer) => Buffer.from(await answer.arrayBuffer()),
+      );
     } catch (error) {
       // What fetch rejects with: the abort reason, or "fetch failed" with the socket's error as its cause.
       throw error instanceof IdpConnectionError ? new TypeError('fetch failed', { cause: error.cause }) : error;
@@ -156,9 +166,12 @@ export function createIdpHttpClient(options: IdpHttpOptions = {}): IdpHttpClient
     return new BufferedResponse(url, answer.status, answer.statusText, headersOf(answer.headers), bytes);
   };
 
-  const requestJson = async (url: string, { method, token, body, headers, signal }: JsonRequest): Promise<unknown> => {
+  const requestJson = async (
+    url: string,
+    { method, token, scheme = 'Bearer', body, headers, signal, answerUnused }: JsonRequest,
+  ): Promise<unknown> => {
     const sent = {
-      authorization: `Bearer ${token}`,
+      authorization: `${scheme} ${token}`,
       accept: 'application/json',
       ...headers,
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
@@ -170,7 +183,7 @@ export function createIdpHttpClient(options: IdpHttpOptions = {}): IdpHttpClient
       signal,
     });
     if (!answer.ok) throw new IdpStatusError(answer.status, answer.headers);
-    return answer.status === 204 ? undefined : answer.json();
+    return answer.status === 204 || answerUnused ? undefined : answer.json();
   };
 
   // Node's fetch is undici and takes an undici Agent as its dispatcher; the types of the two copies differ.
