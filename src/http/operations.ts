@@ -8,7 +8,7 @@ import { readBuildInfo, type BuildInfo } from '../build-info.js';
 import type { DcrDriver } from '../driver/contract.js';
 import { BridgeError, IdpUnavailableError } from '../errors.js';
 import type { BridgeMetrics } from '../metrics.js';
-import { renderReferencePage } from './docs.js';
+import { referenceRouter } from './docs.js';
 import { sendError } from './errors.js';
 import { labelRoute } from './request-context.js';
 import type { ApiSpec } from './spec.js';
@@ -52,7 +52,6 @@ export function operationsRouter({
   buildInfo?: BuildInfo;
 }): Router {
   const router = Router();
-  const referencePage = renderReferencePage(spec.document);
   let readiness: { checkedAt: number; outcome: Promise<BridgeError | undefined> } | undefined;
 
   const checkReadiness = (): Promise<BridgeError | undefined> => {
@@ -94,8 +93,6 @@ export function operationsRouter({
   router.get('/openapi.yaml', labelRoute, (_req, res) => {
     res.type('application/yaml').send(spec.text);
   });
-  router.get('/docs', labelRoute, (_req, res) => {
-    res.type('html').send(referencePage);
-  });
+  router.use(referenceRouter(spec.document.info.title));
   return router;
 }
