@@ -39,6 +39,8 @@ export {
   deleteOwned,
   flatMark,
   openRegistrations,
+  ownedClientSummary,
+  pageOfOwnedClients,
   registeredClient,
   requireOwned,
 } from './ownership.js';

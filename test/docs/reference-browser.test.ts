@@ -80,7 +80,7 @@ describe('the API reference at /docs, in headless Chromium', () => {
       assert.equal(await page.locator(id).count(), 1, `${operation.operationId} is rendered (${id})`);
     }
     assert.equal(await page.locator('.opblock').count(), specOperations().length);
-    for (const tag of ['api7', 'konnect', 'standard', 'operations'])
+    for (const tag of ['api7', 'konnect', 'standard', 'operator', 'operations'])
       assert.equal(await page.locator(`#operations-tag-${tag}`).count(), 1, `the ${tag} section`);
     assert.equal(await page.locator('.operation-filter-input').count(), 1, 'a filter to navigate');
   });

@@ -7,6 +7,8 @@ import type {
   ApiAccess,
   ClientMetadata,
   DcrDriver,
+  ListClientsOptions,
+  OwnedClientsPage,
   DriverCapabilities,
   RegisteredClient,
   RegisteredClientWithSecret,
@@ -14,6 +16,7 @@ import type {
   RotatedSecret,
   StandardRegistration,
 } from '../../src/driver/contract.js';
+import { ownedClientSummary, pageOfOwnedClients } from '../../src/driver/ownership.js';
 import { ClientNotFoundError } from '../../src/errors.js';
 
 interface StoredClient {
@@ -70,6 +73,25 @@ export class MemoryDriver implements DcrDriver {
     const secret = randomBytes(32).toString('base64url');
     this.clients.set(client.clientId, { client, secret, context: { ...context }, apiAccess: [] });
     return { ...structuredClone(client), clientSecret: secret };
+  }
+
+  async listClients(options: ListClientsOptions): Promise<OwnedClientsPage> {
+    this.#maybeFail();
+    return pageOfOwnedClients(this.clients.values(), options, ({ client, context }) =>
+      this.foreignClientIds.has(client.clientId)
+        ? undefined
+        : ownedClientSummary(
+            client.clientId,
+            {
+              portal: context.portal,
+              portalId: context.portalId,
+              organizationId: context.organizationId,
+              developerId: context.developerId,
+              standardRegistration: client.registration,
+            },
+            { clientName: client.metadata.clientName, createdAt: client.clientIdIssuedAt },
+          ),
+    );
   }
 
   async getClient(clientId: string): Promise<RegisteredClient> {
