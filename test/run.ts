@@ -7,6 +7,7 @@ import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureTestTls } from './emulators/tls.js';
+import { onPath } from './support/debian-package.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const filters = process.argv.slice(2);
@@ -26,6 +27,23 @@ if (files.length === 0) {
   console.error(`no test file matches ${filters.join(' ')}`);
   process.exit(1);
 }
+/**
+ * What the run needs from the machine and may lack: each test that needs it fails with the reason, thousands of lines
+ * up; the same reason is then the last thing `npm test` prints. Under CI=true the tests install them themselves.
+ */
+const machineNeeds = [
+  { command: 'redis-server', debianPackage: 'redis-server', neededBy: 'the shared-limit tests', files: 'test/fleet/' },
+  { command: 'chromium', debianPackage: 'chromium', neededBy: 'the browser test of /docs', files: 'test/docs/' },
+  { command: 'jq', debianPackage: 'jq', neededBy: 'the doc-test of the walkthroughs', files: 'test/docs/' },
+  { command: 'curl', debianPackage: 'curl', neededBy: 'the doc-test of the walkthroughs', files: 'test/docs/' },
+];
+const missing =
+  process.env.CI === 'true'
+    ? []
+    : machineNeeds.filter(
+        ({ command, files: folder }) => files.some((file) => file.startsWith(folder)) && onPath(command) === undefined,
+      );
+
 const tls = ensureTestTls();
 // Each test file runs in a process of its own with the lean TypeScript loader (test/loader/register.mjs says why not tsx).
 const child = spawn(
@@ -45,4 +63,13 @@ const child = spawn(
     env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.caFile, LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' },
   },
 );
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+child.on('exit', (code, signal) => {
+  const status = code ?? (signal ? 1 : 0);
+  if (status !== 0 && missing.length > 0) {
+    console.error('\nnpm test failed, and this machine lacks what some tests need:');
+    for (const { command, debianPackage, neededBy } of missing)
+      console.error(`  ${command} (${neededBy}): apt-get update && apt-get install -y ${debianPackage}`);
+    console.error('(CI=true installs them itself.)');
+  }
+  process.exit(status);
+});
