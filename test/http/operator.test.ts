@@ -41,13 +41,18 @@ describe('the operator endpoint /operator/clients', () => {
     bridge.driver.foreignClientIds.add(ids[4]!);
     const listed: Record<string, unknown>[] = [];
     let next: string | undefined;
+    let pages = 0;
     do {
+      pages++;
+      assert.ok(pages <= 10, 'the pages end');
       const page = await operator('get', `/operator/clients?limit=2${next ? `&cursor=${next}` : ''}`).expect(200);
       assert.ok((page.body.clients as unknown[]).length <= 2);
       assert.equal(page.headers['cache-control'], 'no-store');
       listed.push(...(page.body.clients as Record<string, unknown>[]));
       next = page.body.next as string | undefined;
     } while (next);
+    assert.equal(new Set(listed.map((client) => client.client_id)).size, listed.length, 'each client listed once');
+    assert.equal(listed.length, 4, 'the four owned clients');
     const first = listed.find((client) => client.client_id === ids[0]);
     assert.equal(first?.client_name, 'app 0');
     assert.equal(first?.dialect, 'konnect');
