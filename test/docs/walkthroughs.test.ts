@@ -95,6 +95,8 @@ const walkthroughs: Walkthrough[] = [
   {
     page: 'docs/operations.md',
     shows: [
+      /"version": "\d+\.\d+\.\d+",\n {2}"commit": "([0-9a-f]{7,64}|unknown)"/,
+      /^dcr_build_info\{version="\d+\.\d+\.\d+",commit="[^"]+"\} 1$/m,
       /"dialect": "konnect"/,
       /"portal_id": "portal-1"/,
       /"next": "1"/,
