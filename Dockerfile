@@ -12,8 +12,11 @@ RUN npm ci --ignore-scripts
 COPY src ./src
 COPY drivers ./drivers
 COPY spec ./spec
-COPY scripts/derive-spec.ts scripts/bundle-sdks.ts scripts/start-arguments.ts ./scripts/
-RUN npm run build
+COPY scripts/derive-spec.ts scripts/bundle-sdks.ts scripts/start-arguments.ts scripts/record-build.ts ./scripts/
+# The build context has no .git: `docker build --build-arg DCR_BUILD_COMMIT=$(git rev-parse HEAD) .` names the commit
+# that GET /version and dcr_build_info report (`unknown` without it).
+ARG DCR_BUILD_COMMIT=""
+RUN DCR_BUILD_COMMIT="${DCR_BUILD_COMMIT}" npm run build
 
 # Production dependencies only: no typescript, no tsx, no esbuild. No install script of them is needed.
 FROM ${NODE_IMAGE} AS dependencies

@@ -56,6 +56,7 @@ import type {
   DriverFactory,
   RegisteredClient,
 } from '../src/driver/index.js';
+import { ownedClientSummary, pageOfOwnedClients } from '../src/driver/index.js';
 
 const AUTH0_GRANT_TYPES = new Set([
   'authorization_code',
@@ -384,6 +385,19 @@ export function createAuth0Driver(options: Auth0DriverOptions): DriverImplementa
         limit,
         (client) => MARK.read(client.client_metadata),
         (client) => client.client_id,
+      ),
+
+    // The operator's view: the tenant's clients that carry the mark, 100 a call, in Auth0's order.
+    listClients: (options) =>
+      pageOfOwnedClients(
+        pages.byOffset(100, 1_000, (offset, limit) =>
+          listClients('list clients', offset / limit, limit, 'client_id,client_metadata,name'),
+        ),
+        options,
+        (client) => {
+          const mark = MARK.read(client.client_metadata);
+          return mark ? ownedClientSummary(client.client_id, mark, { clientName: client.name }) : undefined;
+        },
       ),
 
     fetchDiscoveryDocument: () =>

@@ -68,6 +68,7 @@ import type {
   SecretSlots,
   UpstreamFailure,
 } from '../src/driver/index.js';
+import { ownedClientSummary, pageOfOwnedClients } from '../src/driver/index.js';
 
 const OWNER_TAG = 'dcr-bridge:managed';
 /** The grace mark: set before a grace password is added, removed once the old one is; Graph filters tags by `eq`. */
@@ -533,6 +534,20 @@ export function createEntraDriver(options: EntraDriverOptions): DriverImplementa
         (app) => MARK.read(readNotes(app.notes).mark),
         (app) => app.appId,
       ),
+
+    // The operator's view: the tenant's applications tagged as the bridge's, in Graph's order.
+    listClients: (options) =>
+      pageOfOwnedClients(ownedApplications(), options, (app) => {
+        const mark = MARK.read(readNotes(app.notes).mark);
+        const created = Date.parse(app.createdDateTime ?? '');
+        return mark
+          ? ownedClientSummary(app.appId, mark, {
+              clientName: app.displayName ?? undefined,
+              createdAt: Number.isNaN(created) ? undefined : Math.floor(created / 1000),
+              pending: app.tags?.includes(GRACE_TAG) === true,
+            })
+          : undefined;
+      }),
 
     fetchDiscoveryDocument: () =>
       fetchDiscoveryJson(

@@ -29,6 +29,7 @@ import {
   type DriverFactory,
   type RegisteredClient,
 } from '../src/driver/index.js';
+import { ownedClientSummary, pageOfOwnedClients } from '../src/driver/index.js';
 import { requiredEnv, urlEnv } from '../src/env.js';
 import { ConflictError } from '../src/errors.js';
 import { clientMetadataToWire } from '../src/metadata.js';
@@ -217,6 +218,25 @@ export function createExampleDriver(options: ExampleDriverOptions): DriverImplem
       if (secrets.length === 1)
         throw new ConflictError("This is the client's last secret, so it is not revoked; delete the client instead.");
       await removeSecret(clientId, secretId);
+    },
+
+    // The operator's view: the example API lists at most 100 clients and has no paging, so that is what is seen.
+    listClients: async (options) => {
+      const listed = usableAnswer(
+        await send('list clients', 'idempotent', 'GET', '/clients?limit=100'),
+        (answer): answer is { clients: ExampleClient[] } =>
+          typeof answer === 'object' && answer !== null && Array.isArray((answer as { clients?: unknown }).clients),
+        'the client listing',
+      );
+      return pageOfOwnedClients(listed.clients.filter(isClient), options, (client) => {
+        const found = mark.read(client.metadata);
+        return found
+          ? ownedClientSummary(client.client_id, found, {
+              clientName: typeof client.client_name === 'string' ? client.client_name : undefined,
+              createdAt: client.created_at,
+            })
+          : undefined;
+      });
     },
 
     checkReadiness: async () => void (await send('readiness', 'idempotent', 'GET', '/clients?limit=1')),

@@ -50,6 +50,7 @@ import type {
   DriverFactory,
   RegisteredClient,
 } from '../src/driver/index.js';
+import { ownedClientSummary, pageOfOwnedClients } from '../src/driver/index.js';
 
 export interface KeycloakDriverOptions extends AdminCallSettings {
   /** Base URL of the Keycloak server, e.g. `https://sso.example.com` (no `/admin`). */
@@ -427,6 +428,22 @@ export function createKeycloakDriver(options: KeycloakDriverOptions): DriverImpl
         limit,
         markOf,
         (client) => client.clientId,
+      ),
+
+    // The operator's view: the realm's clients that carry the mark, 100 a call, in Keycloak's order.
+    listClients: (options) =>
+      pageOfOwnedClients(
+        pages.byOffset(100, 1_000, (first, max) => listClients({ first, max })),
+        options,
+        (client) => {
+          const mark = markOf(client);
+          return mark && client.clientId
+            ? ownedClientSummary(client.clientId, mark, {
+                clientName: client.name,
+                pending: client.attributes?.[GRACE_MARK] === 'true',
+              })
+            : undefined;
+        },
       ),
 
     fetchDiscoveryDocument: () =>

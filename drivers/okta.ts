@@ -56,6 +56,7 @@ import type {
   SecretSlots,
   UpstreamFailure,
 } from '../src/driver/index.js';
+import { ownedClientSummary, pageOfOwnedClients } from '../src/driver/index.js';
 
 type RequestExecutor = OktaSdk.RequestExecutor;
 
@@ -513,6 +514,20 @@ export function createOktaDriver(options: OktaDriverOptions): DriverImplementati
         (app) => MARK.read(app.profile?.dcr_bridge),
         (app) => app.credentials?.oauthClient?.client_id ?? app.id,
       ),
+
+    // The operator's view: the org's OIDC apps that carry the mark, in Okta's order.
+    listClients: async (options) =>
+      pageOfOwnedClients(await ownedApps(), options, (app) => {
+        const mark = MARK.read(app.profile?.dcr_bridge);
+        const created = app.created === undefined ? Number.NaN : Date.parse(String(app.created));
+        return mark
+          ? ownedClientSummary(app.credentials?.oauthClient?.client_id ?? app.id, mark, {
+              clientName: app.label,
+              createdAt: Number.isNaN(created) ? undefined : Math.floor(created / 1000),
+              pending: app.profile?.[GRACE_MARK] !== undefined,
+            })
+          : undefined;
+      }),
 
     // The org's discovery document, or that of the custom authorization server OKTA_AUTHORIZATION_SERVER_ID names.
     fetchDiscoveryDocument: () =>

@@ -19,6 +19,7 @@ import { forbidCaching } from './http/caching.js';
 import { errorRenderer } from './http/errors.js';
 import { konnectRouter } from './http/konnect.js';
 import { operationsRouter } from './http/operations.js';
+import { operatorRouter } from './http/operator.js';
 import { answerFaviconNotFound, refuseMalformedPath, refuseTrace } from './http/paths.js';
 import { withPublicOrigin } from './http/public-origin.js';
 import { createRateLimits } from './http/rate-limits.js';
@@ -145,6 +146,17 @@ export function createBridge(
   if (options.operations !== false)
     app.use(operationsRouter({ driver, metrics, spec, ...(options.now ? { now: options.now } : {}) }));
 
+  // The operator's keys, never the portals': mounted before the portal key check.
+  app.use(
+    '/operator',
+    forbidCaching,
+    operatorRouter({
+      driver,
+      operatorKeys: config.operatorKeys ?? [],
+      failedAuthLimit: rateLimits.failedAuth,
+      events,
+    }),
+  );
   app.use(forbidCaching, audit.record);
   app.use(requireApiKey(config.apiKeys, rateLimits.failedAuth, events));
   app.use(rateLimits.perApiKey);

@@ -18,6 +18,8 @@ export interface BridgeConfig {
   apiKeys: string[];
   /** True when no key was configured and one was generated (only with the `local` driver); main prints it once. */
   apiKeyGenerated: boolean;
+  /** `DCR_OPERATOR_KEYS`: the keys of `/operator/…` (the clients the bridge owns); none configured, it answers 401. */
+  operatorKeys?: string[];
   /** The driver's own name, aliases resolved (`azure` is `entra`). */
   driverName: DriverName;
   logLevel: string;
@@ -101,6 +103,7 @@ export function loadConfig(env: Env): BridgeConfig {
   if (!(logLevels as readonly string[]).includes(logLevel))
     throw new ConfigurationError('LOG_LEVEL', `must be one of ${logLevels.join(', ')}`);
   const { apiKeys, apiKeyNames, apiKeyGenerated } = apiKeysFrom(env, driverName);
+  const operatorKeys = operatorKeysFrom(env, apiKeys);
   const tls = tlsFrom(env);
   return withHardening(env, {
     port,
@@ -108,6 +111,7 @@ export function loadConfig(env: Env): BridgeConfig {
     apiKeys,
     apiKeyNames,
     apiKeyGenerated,
+    ...(operatorKeys.length > 0 ? { operatorKeys } : {}),
     driverName,
     logLevel,
     ...(tls ? { tls } : {}),
@@ -361,6 +365,24 @@ function apiKeysFrom(
     );
   }
   return { apiKeys: named.map(({ key }) => key), apiKeyNames: named.map(({ name }) => name), apiKeyGenerated: false };
+}
+
+/** Operator keys are their own: at least as long as a portal key, and never one of the portal keys. */
+function operatorKeysFrom(env: Env, apiKeys: string[]): string[] {
+  const value = envValue(env, 'DCR_OPERATOR_KEYS');
+  if (value === undefined) return [];
+  const keys = value
+    .split(',')
+    .map((key) => key.trim())
+    .filter((key) => key !== '');
+  if (keys.length === 0 || keys.some((key) => key.length < minimumApiKeyLength))
+    throw new ConfigurationError(
+      'DCR_OPERATOR_KEYS',
+      `must be comma-separated keys, each at least ${minimumApiKeyLength} characters`,
+    );
+  if (keys.some((key) => apiKeys.includes(key)))
+    throw new ConfigurationError('DCR_OPERATOR_KEYS', 'must not repeat a key of DCR_API_KEYS');
+  return keys;
 }
 
 function tlsFrom(env: Env): { certFile: string; keyFile: string } | undefined {

@@ -36,6 +36,7 @@ export interface KonnectClientBody {
   client_name?: string;
   grant_types?: string[];
   scopes?: string[];
+  scope?: string;
   token_endpoint_auth_method?: string;
   application_description?: string;
   portal_id?: string;
@@ -174,6 +175,9 @@ const konnectGrantTypes: Record<string, string> = {
 };
 
 export function konnectMetadataFromWire(body: KonnectClientBody): ClientMetadata {
+  // Konnect sends `scopes`; a `scope` string (RFC 7591's member) is taken the same way rather than dropped.
+  if (body.scope !== undefined && body.scopes !== undefined)
+    throw new InvalidRequestError('Send either scope or scopes, not both.');
   const redirectUris = unique(body.redirect_uris ?? []);
   for (const uri of redirectUris) checkRedirectUri(uri, undefined);
   const mapped = unique(
@@ -187,7 +191,7 @@ export function konnectMetadataFromWire(body: KonnectClientBody): ClientMetadata
       grantTypes,
       responseTypes: defaultResponseTypes(grantTypes),
       tokenEndpointAuthMethod: body.token_endpoint_auth_method ?? defaultTokenEndpointAuthMethod,
-      scope: scopeFrom(undefined, body.scopes),
+      scope: scopeFrom(body.scope, body.scopes),
     }),
   );
 }

@@ -2,7 +2,8 @@
  * Prometheus metrics, one registry per app so several apps (tests) never share counters. Labels are route
  * templates, status codes, driver and operation names and error codes — never an id or a secret.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { readBuildInfo, type BuildInfo } from './build-info.js';
 import type { DriverObserver } from './core/driver.js';
 import { BridgeError } from './errors.js';
 import type { BridgeEvents } from './events.js';
@@ -16,11 +17,21 @@ export interface BridgeMetrics {
   bridgeEvents: Counter<'event'>;
 }
 
-/** `processMetrics` adds Node's default process metrics (main does; tests leave them out). */
-export function createMetrics(options: { processMetrics?: boolean } = {}): BridgeMetrics {
+/**
+ * `processMetrics` adds Node's default process metrics (main does; tests leave them out). `dcr_build_info` is always
+ * there: 1, labelled with the version and the commit the build recorded.
+ */
+export function createMetrics(options: { processMetrics?: boolean; buildInfo?: BuildInfo } = {}): BridgeMetrics {
   const registry = new Registry();
   if (options.processMetrics) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 50 });
   const registers = [registry];
+  const build = options.buildInfo ?? readBuildInfo();
+  new Gauge({
+    name: 'dcr_build_info',
+    help: 'Always 1; its labels name the version and the commit this bridge was built from.',
+    labelNames: ['version', 'commit'],
+    registers,
+  }).set({ version: build.version, commit: build.commit }, 1);
   return {
     registry,
     httpRequests: new Counter({

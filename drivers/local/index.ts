@@ -34,6 +34,7 @@ import type {
   RegistrationContext,
   RotatedSecret,
 } from '../../src/driver/contract.js';
+import { ownedClientSummary, pageOfOwnedClients } from '../../src/driver/index.js';
 import { providerDiscoveryDocument } from './discovery.js';
 import { providerStorage } from './provider-storage.js';
 import { openDataDirectory, writeFileAtomically } from './store.js';
@@ -383,6 +384,24 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dr
         .filter((record) => record.createdBy === OWNER_MARK && record.context.registration?.openRegistration === true);
       return open.slice(0, limit).map((record) => record.clientId);
     },
+
+    // The operator's view: every client of the store that carries the mark, in the store's order.
+    listClients: (options) =>
+      pageOfOwnedClients(clients.values(), options, (record) =>
+        record.createdBy === OWNER_MARK
+          ? ownedClientSummary(
+              record.clientId,
+              {
+                portal: record.context.portal,
+                portalId: record.context.portalId,
+                organizationId: record.context.organizationId,
+                developerId: record.context.developerId,
+                standardRegistration: record.context.registration,
+              },
+              { clientName: record.metadata.clientName, createdAt: record.clientIdIssuedAt },
+            )
+          : undefined,
+      ),
 
     fetchDiscoveryDocument: () => providerDiscoveryDocument(provider.callback() as unknown as RequestListener, issuer),
 

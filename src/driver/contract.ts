@@ -99,6 +99,38 @@ export interface AddedClientSecret extends ClientSecretInfo {
   clientSecret: string;
 }
 
+/**
+ * One client this bridge owns at the IdP, as the operator's list shows it (`npm run clients`, `/operator/clients`):
+ * what its ownership mark records, never a secret, a token or a hash.
+ */
+export interface OwnedClientSummary {
+  clientId: string;
+  clientName?: string;
+  /** The dialect it was registered through, as the mark records it. */
+  dialect?: 'api7' | 'konnect' | 'standard';
+  portalId?: string;
+  organizationId?: string;
+  developerId?: string;
+  /** Epoch seconds, from the IdP or the mark. */
+  createdAt?: number;
+  /** Registered under open registration (`DCR_OPEN_REGISTRATION`). */
+  openRegistration?: boolean;
+  /** An old secret is still kept for a rotation grace: the sweep has yet to retire it. */
+  pending?: boolean;
+}
+
+/** One page of `listClients`: `cursor` is the `next` of the page before (opaque), `limit` at most this many. */
+export interface ListClientsOptions {
+  limit: number;
+  cursor?: string;
+}
+
+export interface OwnedClientsPage {
+  clients: OwnedClientSummary[];
+  /** Present when there may be more: pass it as `cursor` for the next page. */
+  next?: string;
+}
+
 /** An API the client is granted access to (Konnect `add_registration` / `remove_registration`). */
 export interface ApiAccess {
   /** The API's audience / identifier at the IdP, when the portal sent one. */
@@ -183,6 +215,11 @@ export interface DcrDriver {
    * `limit` of them: how the façade counts them against its cap and how an operator lists and purges them.
    */
   listOpenRegistrations?(limit: number): Promise<string[]>;
+  /**
+   * The operator's view: the clients this bridge owns at the IdP (its mark), a page at a time, in the IdP's listing
+   * order. Metadata from the mark only; never a secret.
+   */
+  listClients?(options: ListClientsOptions): Promise<OwnedClientsPage>;
   /** The IdP's own OpenID Provider / RFC 8414 metadata, as its discovery URL serves it (the façade caches it). */
   fetchDiscoveryDocument?(): Promise<Record<string, unknown>>;
   /** Resolves when the IdP is reachable with the bridge's credentials; throws a typed error otherwise. */
@@ -209,6 +246,7 @@ export const driverOperations = [
   'revokeSecret',
   'retireExpiredSecrets',
   'listOpenRegistrations',
+  'listClients',
   'fetchDiscoveryDocument',
   'checkReadiness',
   'grantApiAccess',

@@ -46,6 +46,8 @@ export {
   deleteOwned,
   flatMark,
   openRegistrations,
+  ownedClientSummary,
+  pageOfOwnedClients,
   registeredClient,
   requireOwned,
 } from './ownership.js';

@@ -12,7 +12,15 @@
 import { randomUUID } from 'node:crypto';
 import { ClientNotFoundError, InvalidRequestError } from '../errors.js';
 import { decodeStandardRegistration, encodeStandardRegistration } from '../registration.js';
-import type { ClientMetadata, RegisteredClient, RegistrationContext, StandardRegistration } from './contract.js';
+import type {
+  ClientMetadata,
+  ListClientsOptions,
+  OwnedClientSummary,
+  OwnedClientsPage,
+  RegisteredClient,
+  RegistrationContext,
+  StandardRegistration,
+} from './contract.js';
 
 /** `client_id` path segments and driver arguments: a safe alphabet (DESIGN.md), never a dot segment. */
 export const CLIENT_ID_PATTERN = /^[A-Za-z0-9._~-]{1,255}$/;
@@ -217,4 +225,63 @@ export async function openRegistrations<Client>(
     if (id && markOf(client)?.standardRegistration?.openRegistration) open.push(id);
   }
   return open;
+}
+
+const dialects = new Set(['api7', 'konnect', 'standard']);
+
+/**
+ * The operator's summary of one owned client from what its mark records (and what the IdP tells: its name, when it
+ * was created, whether an old secret waits for the sweep). Never a secret, a token or a hash.
+ */
+export function ownedClientSummary(
+  clientId: string,
+  mark: BridgeMark,
+  facts: { clientName?: string | undefined; createdAt?: number | undefined; pending?: boolean | undefined } = {},
+): OwnedClientSummary {
+  const summary: OwnedClientSummary = { clientId };
+  if (facts.clientName) summary.clientName = facts.clientName;
+  const dialect = mark.portal ?? (mark.standardRegistration ? 'standard' : undefined);
+  if (dialect && dialects.has(dialect)) summary.dialect = dialect as NonNullable<OwnedClientSummary['dialect']>;
+  if (mark.portalId) summary.portalId = mark.portalId;
+  if (mark.organizationId) summary.organizationId = mark.organizationId;
+  if (mark.developerId) summary.developerId = mark.developerId;
+  const createdAt = facts.createdAt ?? mark.issuedAt;
+  if (createdAt !== undefined && createdAt > 0) summary.createdAt = createdAt;
+  if (mark.standardRegistration?.openRegistration) summary.openRegistration = true;
+  if (facts.pending) summary.pending = true;
+  return summary;
+}
+
+/** `listClients`' limits: a page of 1 to 500; the cursor is the count of owned clients already listed. */
+export const MAX_CLIENTS_PAGE = 500;
+
+function cursorOffset(cursor: string | undefined): number {
+  if (cursor === undefined) return 0;
+  if (!/^\d{1,9}$/.test(cursor)) throw new InvalidRequestError('The cursor is not one a listing of clients gave.');
+  return Number(cursor);
+}
+
+/**
+ * One page of the owned clients among `clients` (the IdP's listing, read lazily): `summarize` answers undefined for a
+ * client that is not the bridge's. The cursor counts owned clients, so each page reads the listing from its start up
+ * to the page's end: an operator's tool, not a hot path.
+ */
+export async function pageOfOwnedClients<Client>(
+  clients: AsyncIterable<Client> | Iterable<Client>,
+  options: ListClientsOptions,
+  summarize: (client: Client) => OwnedClientSummary | undefined,
+): Promise<OwnedClientsPage> {
+  const limit = Math.min(Math.max(Math.trunc(options.limit), 1), MAX_CLIENTS_PAGE);
+  const offset = cursorOffset(options.cursor);
+  const page: OwnedClientSummary[] = [];
+  let seen = 0;
+  for await (const client of clients) {
+    const summary = summarize(client);
+    if (summary === undefined) continue;
+    seen++;
+    if (seen <= offset) continue;
+    if (page.length === limit) return { clients: page, next: String(offset + limit) };
+    page.push(summary);
+  }
+  return { clients: page };
 }

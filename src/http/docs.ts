@@ -1,103 +1,75 @@
 /**
- * A self-contained reference page rendered from spec/openapi.yaml at start-up: no script, no CDN, nothing fetched.
+ * `/docs`: the API reference, Swagger UI (the `swagger-ui-dist` package) served by the bridge itself — no CDN — under
+ * the Content-Security-Policy every answer carries (scripts and styles from 'self' only, no inline script). The page
+ * loads `/openapi.yaml`, renders every operation with its examples and schemas, and its try-it calls this bridge
+ * with the security each operation names (an API key for the portal dialects, the registration access token for RFC
+ * 7592). The assets are sent from the package's folder when asked for, never read at start.
  */
-import type { OpenApiDocument } from './spec.js';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Router } from 'express';
+import { labelRoute } from './request-context.js';
 
-const methods = ['get', 'put', 'post', 'delete', 'patch'] as const;
+const swaggerUiDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
-}
+/** The package's files the page needs, by the name the page asks for them. */
+const assets: Record<string, string> = {
+  'swagger-ui.css': 'swagger-ui.css',
+  'swagger-ui-bundle.js': 'swagger-ui-bundle.js',
+  'favicon.png': 'favicon-32x32.png',
+};
 
-/** Inline code spans (`...`) are the only markup the descriptions use. */
-function prose(text: string | undefined): string {
-  if (!text) return '';
-  return `<p>${escapeHtml(text).replace(/`([^`]+)`/g, '<code>$1</code>')}</p>`;
-}
-
-interface Operation {
-  summary?: string;
-  description?: string;
-  operationId?: string;
-  tags?: string[];
-  security?: unknown[];
-  requestBody?: { content?: Record<string, { schema?: { $ref?: string } }> };
-  responses?: Record<
-    string,
-    { $ref?: string; description?: string; content?: Record<string, { schema?: { $ref?: string } }> }
-  >;
-}
-
-function refName(ref: string | undefined): string | undefined {
-  return ref?.split('/').pop();
-}
-
-function responseDescription(document: OpenApiDocument, response: NonNullable<Operation['responses']>[string]): string {
-  const shared = response.$ref
-    ? (document.components as Record<string, Record<string, { description?: string }>>).responses?.[
-        refName(response.$ref)!
-      ]
-    : undefined;
-  const description = shared?.description ?? response.description ?? '';
-  const schema = refName(Object.values(response.content ?? {})[0]?.schema?.$ref);
-  return `${prose(description)}${schema ? ` <a href="#schema-${escapeHtml(schema)}">${escapeHtml(schema)}</a>` : ''}`;
-}
-
-function renderOperation(document: OpenApiDocument, path: string, method: string, operation: Operation): string {
-  const requestSchema = refName(Object.values(operation.requestBody?.content ?? {})[0]?.schema?.$ref);
-  const needsKey = !(Array.isArray(operation.security) && operation.security.length === 0);
-  const rows = Object.entries(operation.responses ?? {})
-    .map(
-      ([status, response]) =>
-        `<tr><td>${escapeHtml(status)}</td><td>${responseDescription(document, response)}</td></tr>`,
-    )
-    .join('');
-  return `<section class="operation" id="${escapeHtml(operation.operationId ?? `${method}-${path}`)}">
-<h3><span class="method">${method.toUpperCase()}</span> <code>${escapeHtml(path)}</code> — ${escapeHtml(operation.summary ?? '')}</h3>
-${prose(operation.description)}
-<p>${needsKey ? 'Requires an API key (<code>X-API-Key</code> or <code>Authorization: Bearer</code>).' : 'No API key.'}</p>
-${requestSchema ? `<p>Request body: <a href="#schema-${escapeHtml(requestSchema)}">${escapeHtml(requestSchema)}</a></p>` : ''}
-<table><thead><tr><th>status</th><th>meaning</th></tr></thead><tbody>${rows}</tbody></table>
-</section>`;
-}
-
-export function renderReferencePage(document: OpenApiDocument): string {
-  const tags = (document.tags as { name: string; description?: string }[] | undefined) ?? [];
-  const sections = tags.map((tag) => {
-    const operations = Object.entries(document.paths).flatMap(([path, item]) =>
-      methods.flatMap((method) => {
-        const operation = item[method] as Operation | undefined;
-        return operation && (operation.tags ?? []).includes(tag.name)
-          ? [renderOperation(document, path, method, operation)]
-          : [];
-      }),
-    );
-    return `<h2 id="tag-${escapeHtml(tag.name)}">${escapeHtml(tag.name)}</h2>${prose(tag.description)}${operations.join('\n')}`;
+/** The page's own script: an external file, since the CSP allows no inline script. */
+const initScript = `window.addEventListener('load', function () {
+  window.ui = SwaggerUIBundle({
+    url: new URL('../openapi.yaml', window.location.href.replace(/\\/?$/, '/')).href,
+    dom_id: '#reference',
+    deepLinking: true,
+    docExpansion: 'list',
+    defaultModelsExpandDepth: 1,
+    displayOperationId: false,
+    displayRequestDuration: true,
+    filter: true,
+    showExtensions: false,
+    tryItOutEnabled: false,
+    validatorUrl: null,
+    persistAuthorization: false,
+    withCredentials: false,
   });
-  const schemas = Object.entries(document.components.schemas)
-    .map(
-      ([name, schema]) =>
-        `<h3 id="schema-${escapeHtml(name)}">${escapeHtml(name)}</h3><pre>${escapeHtml(JSON.stringify(schema, null, 2))}</pre>`,
-    )
-    .join('\n');
+});
+`;
+
+export function renderReferencePage(title: string): string {
+  const escaped = title.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(document.info.title)} API reference</title>
+<html lang="en"><head><meta charset="utf-8"><title>${escaped} API reference</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45;color:#1d1d1f}
-code,pre{font-family:ui-monospace,monospace;background:#f3f3f5;border-radius:3px}
-pre{padding:.75rem;overflow:auto}
-.operation{border-top:1px solid #ddd;padding-top:.5rem}
-.method{display:inline-block;min-width:4.5rem;font-weight:700}
-table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}
-td p{margin:0;display:inline}
-</style></head><body>
-<h1>${escapeHtml(document.info.title)} ${escapeHtml(document.info.version)}</h1>
-${prose(document.info.description)}
-<p>The machine-readable description is at <a href="openapi.yaml">openapi.yaml</a>.</p>
-${sections.join('\n')}
-<h2 id="schemas">Schemas</h2>
-${schemas}
+<link rel="stylesheet" href="docs/swagger-ui.css">
+<link rel="icon" type="image/png" href="docs/favicon.png">
+</head><body>
+<div id="reference"></div>
+<noscript><p>The reference needs JavaScript; the description itself is at <a href="openapi.yaml">openapi.yaml</a>.</p></noscript>
+<script src="docs/swagger-ui-bundle.js"></script>
+<script src="docs/init.js"></script>
 </body></html>
 `;
+}
+
+/** `GET /docs` and its assets under `/docs/…`; the page links them relative to `/docs`, so a path prefix in front holds. */
+export function referenceRouter(title: string): Router {
+  const router = Router();
+  const page = renderReferencePage(title);
+  router.get('/docs', labelRoute, (_req, res) => {
+    res.type('html').send(page);
+  });
+  router.get('/docs/init.js', labelRoute, (_req, res) => {
+    res.type('text/javascript').set('Cache-Control', 'public, max-age=300').send(initScript);
+  });
+  router.get('/docs/:asset', labelRoute, (req, res, next) => {
+    const file = assets[req.params.asset as string];
+    if (file === undefined) return next();
+    res.set('Cache-Control', 'public, max-age=86400');
+    res.sendFile(join(swaggerUiDir, file), { dotfiles: 'deny' }, (error) => error && next(error));
+  });
+  return router;
 }

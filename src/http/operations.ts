@@ -1,12 +1,14 @@
 /**
- * Endpoints that answer without a key: liveness, readiness (the driver reaches its IdP within a deadline; cached
- * briefly so probes do not load the IdP), Prometheus metrics, and the API description with its rendered reference page.
+ * Endpoints that answer without a key: where to start (`GET /`), liveness, readiness (the driver reaches its IdP within
+ * a deadline; cached briefly so probes do not load the IdP), Prometheus metrics, the version, and the API description
+ * with its rendered reference page.
  */
 import { Router } from 'express';
+import { readBuildInfo, type BuildInfo } from '../build-info.js';
 import type { DcrDriver } from '../driver/contract.js';
 import { BridgeError, IdpUnavailableError } from '../errors.js';
 import type { BridgeMetrics } from '../metrics.js';
-import { renderReferencePage } from './docs.js';
+import { referenceRouter } from './docs.js';
 import { sendError } from './errors.js';
 import { labelRoute } from './request-context.js';
 import type { ApiSpec } from './spec.js';
@@ -23,6 +25,29 @@ function realTimer(callback: () => void, ms: number): () => void {
   timer.unref();
   return () => clearTimeout(timer);
 }
+
+/** What `GET /` answers: relative links, so they hold behind any public URL. */
+export const startLinks = {
+  name: 'dcr-bridge',
+  docs: 'docs',
+  openapi: 'openapi.yaml',
+  health: 'healthz',
+  readiness: 'readyz',
+  version: 'version',
+  readme: 'README.md at the root of the repository: set-up, walkthrough, pointing a portal at the bridge',
+} as const;
+
+const startPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>dcr-bridge</title></head><body>
+<h1>dcr-bridge</h1>
+<p>An HTTP Dynamic Client Registration bridge. Portals call it with an API key; nothing here needs one.</p>
+<ul>
+<li><a href="docs">API reference</a> (<a href="openapi.yaml">openapi.yaml</a>)</li>
+<li><a href="healthz">healthz</a>, <a href="readyz">readyz</a>, <a href="version">version</a></li>
+<li>README.md at the root of the repository: set-up, walkthrough, pointing a portal at the bridge</li>
+</ul>
+</body></html>
+`;
 
 /** One connection as `/readyz` reports it (DCR_CONFIG_FILE): its driver, and whether its failure fails the bridge. */
 export interface ReadinessTarget {
@@ -93,6 +118,7 @@ export function operationsRouter({
   spec,
   now = Date.now,
   setTimer = realTimer,
+  buildInfo = readBuildInfo(),
 }: {
   driver?: DcrDriver;
   /** Instead of `driver`: the connections of DCR_CONFIG_FILE, each reported by `/readyz`. */
@@ -103,12 +129,23 @@ export function operationsRouter({
   now?: () => number;
   /** The timer of the readiness deadline; tests pass a virtual clock's. */
   setTimer?: (callback: () => void, ms: number) => () => void;
+  buildInfo?: BuildInfo;
 }): Router {
   const router = Router();
-  const referencePage = renderReferencePage(spec.document);
   const checkReadiness = driver ? cachedReadiness(driver, now, setTimer) : async () => undefined;
   const checkConnections = connections ? connectionsReadiness(connections, now, setTimer) : undefined;
 
+  // A browser pointed at the bridge, or a curl without a key, learns where to go instead of meeting a 401.
+  router.get('/', labelRoute, (_req, res) => {
+    res.format({
+      json: () => void res.json(startLinks),
+      html: () => void res.send(startPage),
+      default: () => void res.json(startLinks),
+    });
+  });
+  router.get('/version', labelRoute, (_req, res) => {
+    res.json({ version: buildInfo.version, commit: buildInfo.commit });
+  });
   router.get('/healthz', labelRoute, (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -132,8 +169,6 @@ export function operationsRouter({
   router.get('/openapi.yaml', labelRoute, (_req, res) => {
     res.type('application/yaml').send(spec.text);
   });
-  router.get('/docs', labelRoute, (_req, res) => {
-    res.type('html').send(referencePage);
-  });
+  router.use(referenceRouter(spec.document.info.title));
   return router;
 }

@@ -41,6 +41,8 @@ export const bridgePathSegments: ReadonlySet<string> = new Set([
   'metrics',
   'docs',
   'openapi.yaml',
+  'version',
+  'operator',
   'local-idp',
   '.well-known',
   'favicon.ico',

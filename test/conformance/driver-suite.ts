@@ -258,6 +258,46 @@ export function testDriver(options: DriverConformanceOptions): void {
       await Promise.all(clients.map((client) => driver.deleteClient(client.clientId)));
     });
 
+    it("the operator's list pages through the bridge's clients with their marks, never a secret, and no foreign client", async (t) => {
+      if (!driver.listClients) return t.skip('this driver lists no clients');
+      const foreign = harness.seedForeignClient ? await harness.seedForeignClient() : undefined;
+      const konnect = await driver.registerClient(serviceMetadata({ clientName: 'listed konnect' }), {
+        portal: 'konnect',
+        portalId: 'portal-listed',
+        organizationId: 'org-listed',
+        developerId: 'dev-listed',
+      });
+      const api7 = await driver.registerClient(serviceMetadata({ clientName: 'listed api7' }), { portal: 'api7' });
+      const listed = [];
+      let cursor: string | undefined;
+      for (let pages = 0; pages < 500; pages++) {
+        const page = await driver.listClients({ limit: 2, ...(cursor ? { cursor } : {}) });
+        assert.ok(page.clients.length <= 2, 'a page holds at most its limit');
+        listed.push(...page.clients);
+        cursor = page.next;
+        if (!cursor) break;
+      }
+      const byId = new Map(listed.map((summary) => [summary.clientId, summary]));
+      assert.equal(byId.size, listed.length, 'no client is listed twice across pages');
+      const summary = byId.get(konnect.clientId);
+      assert.ok(summary, 'the Konnect client is listed');
+      assert.equal(summary.clientName, 'listed konnect');
+      assert.equal(summary.portalId, 'portal-listed');
+      // What the mark records; an IdP with little room for it (Auth0: 10 metadata keys) keeps fewer members.
+      const recorded = { dialect: 'konnect', organizationId: 'org-listed', developerId: 'dev-listed' } as const;
+      for (const [member, value] of Object.entries(recorded))
+        if (summary[member as keyof typeof recorded] !== undefined)
+          assert.equal(summary[member as keyof typeof recorded], value);
+      assert.ok(Math.abs((byId.get(konnect.clientId)?.createdAt ?? 0) - Date.now() / 1000) < 300, 'created now');
+      assert.ok(byId.has(api7.clientId), 'the API7 client is listed');
+      if (summary.dialect !== undefined) assert.equal(byId.get(api7.clientId)?.dialect, 'api7');
+      if (foreign) assert.equal(byId.has(foreign.clientId), false, 'a client the bridge did not create is not listed');
+      const text = JSON.stringify(listed);
+      for (const secret of [konnect.clientSecret, api7.clientSecret]) assert.equal(text.includes(secret), false);
+      await driver.deleteClient(konnect.clientId);
+      await driver.deleteClient(api7.clientId);
+    });
+
     it('readiness resolves while the IdP is reachable', async () => {
       await driver.checkReadiness();
     });

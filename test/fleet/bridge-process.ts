@@ -19,11 +19,12 @@ export interface BridgeProcess {
 
 export async function startBridgeProcess(
   env: Record<string, string>,
-  options: { cwd?: string; uid?: number; gid?: number } = {},
+  options: { cwd?: string; uid?: number; gid?: number; entry?: string } = {},
 ): Promise<BridgeProcess> {
   // The compiled entry point by its absolute path, as the image runs it, so it can run from any working directory.
   await ensureBuilt();
-  const child = spawn(process.execPath, [...startFlags(), compiledMain], {
+  // `entry`: the same compiled entry point staged elsewhere (the container contract runs a copy its user can read).
+  const child = spawn(process.execPath, [...startFlags(), options.entry ?? compiledMain], {
     cwd: options.cwd ?? root,
     env: {
       PATH: process.env.PATH ?? '',

@@ -5,11 +5,43 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { startBridgeProcess } from './bridge-process.js';
+import { ensureBuilt } from '../support/built.js';
+import { root, startBridgeProcess } from './bridge-process.js';
+
+/**
+ * What the unprivileged user runs: package.json, spec/, dist/ and node_modules/ staged in a folder everyone may
+ * enter, as the image holds them — the clone itself may sit in a folder only its owner can enter (`/root`, a
+ * `mktemp -d`). Hard links where the file system allows (instant; the files keep their modes, which npm makes
+ * world-readable), otherwise a copy made readable to all.
+ */
+function stageForOtherUser(base: string): string {
+  const stage = join(base, 'app');
+  mkdirSync(stage, { mode: 0o755 });
+  copyFileSync(join(root, 'package.json'), join(stage, 'package.json'));
+  chmodSync(join(stage, 'package.json'), 0o644);
+  for (const folder of ['spec', 'dist', 'node_modules']) {
+    const linked = spawnSync('cp', ['-al', join(root, folder), join(stage, folder)]);
+    if (linked.status === 0) continue;
+    rmSync(join(stage, folder), { recursive: true, force: true });
+    const copied = spawnSync('cp', ['-a', join(root, folder), join(stage, folder)], { encoding: 'utf8' });
+    assert.equal(copied.status, 0, `staging ${folder}: ${copied.stderr}`);
+    assert.equal(spawnSync('chmod', ['-R', 'a+rX', join(stage, folder)]).status, 0);
+  }
+  return join(stage, 'dist', 'src', 'main.js');
+}
 
 /** The `nobody` user when the tests run as root (CI does); otherwise the current user, who then owns the checks. */
 const asRoot = process.getuid?.() === 0;
@@ -28,6 +60,8 @@ describe('container contract: non-root, read-only except the data directory', ()
     if (asRoot) chownSync(data, uid, gid);
     chmodSync(readOnly, 0o555);
     chmodSync(base, 0o755);
+    await ensureBuilt();
+    const entry = asRoot ? stageForOtherUser(base) : undefined;
     // Files from before this run (another run's leftovers) are not this bridge's: only newer ones are searched.
     const startedMarker = join(base, 'started');
     writeFileSync(startedMarker, '');
@@ -41,7 +75,7 @@ describe('container contract: non-root, read-only except the data directory', ()
         TMPDIR: readOnly,
         NODE_EXTRA_CA_CERTS: '',
       },
-      { cwd: readOnly, uid, gid },
+      { cwd: readOnly, uid, gid, ...(entry ? { entry } : {}) },
     );
     try {
       const call = async (method: string, path: string, expected: number) => {
@@ -79,6 +113,9 @@ describe('container contract: non-root, read-only except the data directory', ()
           '-not',
           '-path',
           `${data}*`,
+          '-not',
+          '-path',
+          `${base}/app*`,
         ],
         { encoding: 'utf8' },
       );

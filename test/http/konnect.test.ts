@@ -116,6 +116,22 @@ describe('Konnect dialect', () => {
     });
   });
 
+  it('takes a scope string as RFC 7591 does instead of dropping it, and refuses scope with scopes', async () => {
+    const { scopes: _scopes, ...withoutScopes } = probe;
+    const response = await register({ ...withoutScopes, portal_id: 'p-1', scope: 'orders:read orders:write' }).expect(
+      201,
+    );
+    assert.equal(
+      bridge.driver.clients.get(response.body.client_id as string)!.client.metadata.scope,
+      'orders:read orders:write',
+    );
+    const both = await register({ ...probe, portal_id: 'p-2', scope: 'orders:read' }).expect(400);
+    assertErrorShape(both.body, 'invalid_request');
+    assert.match(both.body.error_description as string, /either scope or scopes/);
+    const malformed = await register({ ...withoutScopes, portal_id: 'p-3', scope: 'two  spaces' }).expect(400);
+    assertErrorShape(malformed.body, 'invalid_client_metadata');
+  });
+
   it('ignores unknown grant type names and keeps the known ones', async () => {
     const response = await register({
       client_name: 'web',

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { parse } from 'yaml';
 import type { RequestHandler } from 'express';
+import { readBuildInfo } from '../../src/build-info.js';
 import { IdpUnavailableError } from '../../src/errors.js';
 import { createMetrics } from '../../src/metrics.js';
 import { createTestApp } from '../support/app.js';
@@ -110,15 +114,75 @@ describe('operations endpoints', () => {
     }
     const docs = await request(bridge.app).get('/docs').expect(200);
     assert.match(docs.headers['content-type'] ?? '', /^text\/html/);
-    assert.match(docs.text, /<code>\/clients\/\{client_id\}\/rotate-secret<\/code>/);
-    assert.match(docs.text, /<code>\/\{client_id\}\/secrets\/\{secret_id\}<\/code>/);
-    assert.match(docs.text, /id="schema-SecretList"/);
-    assert.match(docs.text, /id="schema-KonnectClientRequest"/);
-    assert.doesNotMatch(
-      docs.text,
-      /<script|https?:\/\/(?!localhost)[a-z0-9.-]+\/[^"]*\.(js|css)/i,
-      'nothing loaded from elsewhere',
+    const loaded = [...docs.text.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1]);
+    assert.deepEqual(
+      loaded.sort(),
+      ['docs/favicon.png', 'docs/init.js', 'docs/swagger-ui-bundle.js', 'docs/swagger-ui.css', 'openapi.yaml'],
+      'everything the page loads comes from the bridge itself',
     );
+    assert.doesNotMatch(docs.text, /<script>/, 'no inline script: the CSP allows none');
+    const bundle = await request(bridge.app).get('/docs/swagger-ui-bundle.js').expect(200);
+    assert.match(bundle.headers['content-type'] ?? '', /javascript/);
+    assert.match(bundle.headers['content-security-policy'] ?? '', /script-src 'self'/);
+    const init = await request(bridge.app).get('/docs/init.js').expect(200);
+    assert.match(init.text, /SwaggerUIBundle\(/);
+    await request(bridge.app).get('/docs/swagger-ui.css').expect(200).expect('content-type', /css/);
+    await request(bridge.app).get('/docs/..%2Fpackage.json').expect(401);
+  });
+
+  it('GET / answers without a key where to go: JSON links, or a small page to a browser; POST / stays Konnect', async () => {
+    const json = await request(bridge.app).get('/').expect(200);
+    assert.match(json.headers['content-type'] ?? '', /^application\/json/);
+    assert.equal(json.body.docs, 'docs');
+    assert.equal(json.body.health, 'healthz');
+    assert.match(json.body.readme as string, /README/);
+    const page = await request(bridge.app).get('/').set('Accept', 'text/html,application/xhtml+xml').expect(200);
+    assert.match(page.headers['content-type'] ?? '', /^text\/html/);
+    assert.match(page.text, /<a href="docs">/);
+    assert.match(page.text, /<a href="healthz">/);
+    assert.match(page.text, /README/);
+    await request(bridge.app).post('/').send({}).expect(401);
+  });
+
+  it('GET /version and dcr_build_info name the version and the commit', async () => {
+    const app = await createObservedApp({}, {});
+    try {
+      const version = await request(app.app).get('/version').expect(200);
+      const packageVersion = (
+        JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+          version: string;
+        }
+      ).version;
+      assert.equal(version.body.version, packageVersion);
+      assert.match(version.body.commit as string, /^([0-9a-f]{7,64}|unknown)$/);
+      const metrics = await request(app.app).get('/metrics').expect(200);
+      assert.ok(
+        metrics.text.includes(
+          `dcr_build_info{version="${packageVersion}",commit="${version.body.commit as string}"} 1`,
+        ),
+        metrics.text
+          .split('\n')
+          .filter((line) => line.includes('build_info'))
+          .join('\n'),
+      );
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('reads the commit the build recorded, and says unknown without one or with a malformed one', () => {
+    const root = mkdtempSync(join(tmpdir(), 'dcr-build-info-'));
+    try {
+      writeFileSync(join(root, 'package.json'), JSON.stringify({ version: '9.8.7' }));
+      assert.deepEqual(readBuildInfo(root), { version: '9.8.7', commit: 'unknown' });
+      mkdirSync(join(root, 'dist'));
+      writeFileSync(join(root, 'dist', 'build-info.json'), JSON.stringify({ commit: 'abc1234def' }));
+      assert.deepEqual(readBuildInfo(root), { version: '9.8.7', commit: 'abc1234def' });
+      writeFileSync(join(root, 'dist', 'build-info.json'), JSON.stringify({ commit: '<script>' }));
+      assert.equal(readBuildInfo(root).commit, 'unknown');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('sets helmet headers, echoes a sane X-Request-Id and replaces an unsafe one', async () => {

@@ -123,6 +123,7 @@ describe('the tests build dist/ only when it is stale', () => {
     'spec/openapi.yaml',
     'scripts/bundle-sdks.ts',
     'scripts/start-arguments.ts',
+    'scripts/record-build.ts',
   ];
   const outputs = [
     'dist/src/main.js',
@@ -139,6 +140,7 @@ describe('the tests build dist/ only when it is stale', () => {
     'dist/sdk/undici.cjs',
     'dist/sdk/undici.cache',
     'dist/sdk/versions.json',
+    'dist/build-info.json',
   ];
   const sourcesAt = new Date('2026-01-01T00:00:00Z');
   const builtAt = new Date('2026-01-01T00:05:00Z');

@@ -10,11 +10,12 @@ import { request as httpRequest } from 'node:http';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { auth, type OAuthClientProvider, type OAuthDiscoveryState } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { OAuthClientInformationMixed, OAuthClientMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { startFlags } from '../../scripts/start-arguments.js';
-import { startBridgeProcess, until, type BridgeProcess } from '../fleet/bridge-process.js';
+import { root, startBridgeProcess, until, type BridgeProcess } from '../fleet/bridge-process.js';
 import { compiledMain } from '../support/built.js';
 import { freeLoopbackPort } from '../support/free-port.js';
 import { konnectContract } from '../support/konnect-contract.js';
@@ -200,6 +201,20 @@ export function describeCompiledBridge(
         .filter((part) => part !== '');
       assert.deepEqual(commandLine, [process.execPath, ...startFlags(), compiledMain]);
       assert.match(bridge!.stdout(), /"message":"dcr-bridge listening"/);
+    });
+
+    it('answers GET / without a key, and /version and dcr_build_info with the commit the build recorded', async () => {
+      const start = await call('GET', '/');
+      assert.equal(start.status, 200);
+      assert.equal(start.body.docs, 'docs');
+      const recorded = JSON.parse(readFileSync(join(root, 'dist', 'build-info.json'), 'utf8')) as { commit: string };
+      const version = await call('GET', '/version');
+      assert.deepEqual(version.body, {
+        version: (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version,
+        commit: recorded.commit,
+      });
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      assert.match(metrics, new RegExp(`dcr_build_info\\{version="[^"]+",commit="${recorded.commit}"\\} 1`));
     });
 
     it('API7: registers, reads, replaces, rotates and deletes a client whose secrets really authenticate', async () => {

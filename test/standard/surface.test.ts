@@ -61,11 +61,13 @@ describe('the standard dialect as a bridge surface', () => {
     assert.equal((await call(bridge.url, 'PUT', '/register/anything', 'wrong-token', oversized)).status, 401);
   });
 
-  it('is on /docs', async () => {
+  it('is in the description /docs renders (the browser test sees it rendered)', async () => {
     const page = await (await fetch(`${bridge.url}/docs`)).text();
-    assert.match(page, /\/register\/\{client_id\}/);
-    assert.match(page, /RFC 7592/);
-    assert.match(page, /oauth-authorization-server/);
+    assert.match(page, /<script src="docs\/init\.js"><\/script>/);
+    const description = await (await fetch(`${bridge.url}/openapi.yaml`)).text();
+    assert.match(description, /\/register\/\{client_id\}/);
+    assert.match(description, /RFC 7592/);
+    assert.match(description, /oauth-authorization-server/);
   });
 
   it('is counted in /metrics by route template, event and driver operation, never by client id', async () => {

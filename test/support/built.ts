@@ -45,6 +45,7 @@ const buildFiles = [
   'spec/openapi.yaml',
   'scripts/bundle-sdks.ts',
   'scripts/start-arguments.ts',
+  'scripts/record-build.ts',
 ];
 
 /** What scripts/derive-spec.ts and scripts/bundle-sdks.ts write, the build's last steps (the versions file last). */
@@ -53,6 +54,7 @@ const derivedFiles = [
   'dist/spec/validators.cjs',
   ...Object.values(bundledSdks).flatMap((file) => [`dist/sdk/${file}`, `dist/sdk/${codeCacheOf(file)}`]),
   `dist/sdk/${bundledVersionsFile}`,
+  'dist/build-info.json',
 ];
 
 function filesUnder(root: string, folder: string): string[] {

@@ -9,6 +9,8 @@ import type {
   ClientSecretInfo,
   ClientMetadata,
   DcrDriver,
+  ListClientsOptions,
+  OwnedClientsPage,
   DriverCapabilities,
   DriverImplementation,
   RegisteredClient,
@@ -17,6 +19,7 @@ import type {
   RotatedSecret,
   StandardRegistration,
 } from '../../src/driver/contract.js';
+import { ownedClientSummary, pageOfOwnedClients } from '../../src/driver/ownership.js';
 import { ClientNotFoundError, ConflictError } from '../../src/errors.js';
 
 interface StoredSecret {
@@ -102,6 +105,25 @@ export class MemoryDriver implements DcrDriver {
     const secret = newSecret();
     this.clients.set(client.clientId, { client, secrets: [secret], context: { ...context }, apiAccess: [] });
     return { ...structuredClone(client), clientSecret: secret.value };
+  }
+
+  async listClients(options: ListClientsOptions): Promise<OwnedClientsPage> {
+    this.#maybeFail();
+    return pageOfOwnedClients(this.clients.values(), options, ({ client, context }) =>
+      this.foreignClientIds.has(client.clientId)
+        ? undefined
+        : ownedClientSummary(
+            client.clientId,
+            {
+              portal: context.portal,
+              portalId: context.portalId,
+              organizationId: context.organizationId,
+              developerId: context.developerId,
+              standardRegistration: client.registration,
+            },
+            { clientName: client.metadata.clientName, createdAt: client.clientIdIssuedAt },
+          ),
+    );
   }
 
   async getClient(clientId: string): Promise<RegisteredClient> {
