@@ -68,7 +68,15 @@ export interface ConnectionsApp {
 }
 
 /** Paths the root app answers whatever the connections' paths are (a connection at `/` included). */
-const operationsPaths = new Set(['/healthz', '/readyz', '/metrics', '/openapi.yaml', '/docs']);
+const operationsPaths = new Set(['/healthz', '/readyz', '/metrics', '/version', '/openapi.yaml', '/docs']);
+
+/** Whether the root app answers this request: an operations path, the reference page's assets, or `GET /`. */
+function isOperations(method: string, path: string): boolean {
+  const normalised = path.toLowerCase().replace(/\/+$/, '') || '/';
+  if (operationsPaths.has(normalised) || normalised.startsWith('/docs/')) return true;
+  // `GET /` points a browser at the docs; every other method on `/` is a root connection's Konnect call.
+  return normalised === '/' && (method === 'GET' || method === 'HEAD');
+}
 const absoluteFormTarget = /^[A-Za-z][A-Za-z\d+.-]*:\/\/[^/?#]*/;
 /** RFC 8414 puts the issuer's path after the well-known name: `/.well-known/oauth-authorization-server{issuer path}`. */
 const pathInsertedWellKnown = /^\/\.well-known\/[^/]+(\/.*)$/;
@@ -76,13 +84,13 @@ const pathInsertedWellKnown = /^\/\.well-known\/[^/]+(\/.*)$/;
 /** The connection a request target belongs to, and the target as that connection's app sees it. */
 function dispatcher(
   connections: readonly { path: string; app: express.Express }[],
-): (target: string) => { app: express.Express; url: string } | undefined {
+): (method: string, target: string) => { app: express.Express; url: string } | undefined {
   // Longest path first; `/` (when a connection has it) last, catching what no other connection's path matches.
   const ordered = [...connections].sort((a, b) => b.path.length - a.path.length);
-  return (target) => {
+  return (method, target) => {
     const url = target.replace(absoluteFormTarget, '') || '/';
     const path = url.split('?', 1)[0]!;
-    if (operationsPaths.has(path.toLowerCase().replace(/\/+$/, '') || '/')) return undefined;
+    if (isOperations(method, path)) return undefined;
     for (const connection of ordered) {
       if (connection.path === '/') return { app: connection.app, url };
       if (path === connection.path || path.startsWith(`${connection.path}/`)) {
@@ -187,7 +195,7 @@ export function createConnectionsApp(
 
   const route = dispatcher(connected.map(({ connection, bridge }) => ({ path: connection.path, app: bridge.app })));
   const listener: RequestListener = (req, res) => {
-    const target = route(req.url ?? '/');
+    const target = route(req.method ?? 'GET', req.url ?? '/');
     if (!target) return void root(req, res);
     // The connection's app sees the target without the path, as behind a proxy that strips it.
     req.url = target.url;

@@ -204,16 +204,17 @@ export function describeCompiledBridge(
     });
 
     it('answers GET / without a key, and /version and dcr_build_info with the commit the build recorded', async () => {
-      const start = await call('GET', '/');
+      // Operations endpoints live at the root, also when the dialects are under a connection's path.
+      const start = await call('GET', `${origin}/`, {}, '');
       assert.equal(start.status, 200);
       assert.equal(start.body.docs, 'docs');
       const recorded = JSON.parse(readFileSync(join(root, 'dist', 'build-info.json'), 'utf8')) as { commit: string };
-      const version = await call('GET', '/version');
+      const version = await call('GET', `${origin}/version`, {}, '');
       assert.deepEqual(version.body, {
         version: (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version,
         commit: recorded.commit,
       });
-      const metrics = await (await fetch(`${url}/metrics`)).text();
+      const metrics = await (await fetch(`${origin}/metrics`)).text();
       assert.match(metrics, new RegExp(`dcr_build_info\\{version="[^"]+",commit="${recorded.commit}"\\} 1`));
     });
 
