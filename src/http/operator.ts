@@ -9,11 +9,11 @@
  */
 import { type RequestHandler, Router } from 'express';
 import type { DcrDriver } from '../driver/contract.js';
-import { InvalidRequestError, NotFoundError } from '../errors.js';
+import { BridgeError, InvalidRequestError, NotFoundError } from '../errors.js';
 import type { BridgeEvents } from '../events.js';
 import { clientMetadataToWire } from '../metadata.js';
 import { requireApiKey } from './auth.js';
-import { labelRoute } from './request-context.js';
+import { labelRoute, requestIdOf } from './request-context.js';
 
 const defaultPageSize = 50;
 
@@ -76,8 +76,30 @@ export function operatorRouter({
     });
   });
 
+  // A change at the IdP made outside the portals: the audit trail says so, with the operator as the actor (the portal
+  // routes' audit step names portal keys, so this route writes its own record).
   router.delete('/clients/:client_id', labelRoute, async (req, res) => {
-    await driver.deleteClient(req.params.client_id as string);
+    const clientId = req.params.client_id as string;
+    const record = (outcome: 'success' | 'refused' | 'failed', status: number, error?: string) =>
+      events.emit('audit.recorded', {
+        type: 'audit',
+        time: new Date().toISOString(),
+        requestId: requestIdOf(res),
+        apiKey: 'operator',
+        operation: 'operator.delete',
+        clientId,
+        outcome,
+        status,
+        ...(error !== undefined ? { error } : {}),
+      });
+    try {
+      await driver.deleteClient(clientId);
+    } catch (error) {
+      const status = error instanceof BridgeError ? error.status : 500;
+      record(status >= 500 ? 'failed' : 'refused', status, error instanceof BridgeError ? error.code : 'server_error');
+      throw error;
+    }
+    record('success', 204);
     res.status(204).end();
   });
 

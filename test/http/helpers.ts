@@ -1,4 +1,5 @@
 /** Shared set-up for the HTTP tests: an app over the memory driver whose log lines are captured. */
+import type { BridgeEvents } from '../../src/events.js';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import type { BridgeConfig } from '../../src/config.js';
@@ -18,7 +19,7 @@ export interface ObservedApp extends TestApp {
 /** Logs at `silly` (every line) unless `logLevel` says otherwise. */
 export async function createObservedApp(
   overrides: Partial<BridgeConfig> = {},
-  options: { now?: () => number; logLevel?: string } = {},
+  options: { now?: () => number; logLevel?: string; events?: BridgeEvents } = {},
 ): Promise<ObservedApp> {
   const driver = new MemoryDriver();
   const logLines: string[] = [];

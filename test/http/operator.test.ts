@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { loadConfig } from '../../src/config.js';
 import { ConfigurationError } from '../../src/env.js';
+import { type AuditRecord, BridgeEvents } from '../../src/events.js';
 import { assertErrorShape, createObservedApp, type ObservedApp } from './helpers.js';
 
 const operatorKey = 'operator-key-0123456789';
@@ -15,8 +16,11 @@ const operatorKey = 'operator-key-0123456789';
 describe('the operator endpoint /operator/clients', () => {
   let bridge: ObservedApp;
   let unconfigured: ObservedApp;
+  const events = new BridgeEvents();
+  const audited: AuditRecord[] = [];
+  events.on('audit.recorded', (record) => audited.push(record));
   before(async () => {
-    bridge = await createObservedApp({ operatorKeys: [operatorKey] });
+    bridge = await createObservedApp({ operatorKeys: [operatorKey] }, { events });
     unconfigured = await createObservedApp();
   });
   after(async () => {
@@ -80,6 +84,13 @@ describe('the operator endpoint /operator/clients', () => {
     assert.equal(JSON.stringify(shown.body).includes(created.body.client_secret as string), false);
     await operator('delete', `/operator/clients/${id}`).expect(204);
     assert.equal(bridge.driver.clients.has(id), false, 'gone at the IdP');
+    const deleted = audited.filter((record) => record.operation === 'operator.delete');
+    assert.deepEqual(
+      deleted.map(({ apiKey, clientId, outcome, status }) => ({ apiKey, clientId, outcome, status })),
+      [{ apiKey: 'operator', clientId: id, outcome: 'success', status: 204 }],
+      'the operator delete is in the audit trail',
+    );
+    assert.ok(!JSON.stringify(deleted).includes(operatorKey), 'never the key');
     assertErrorShape((await operator('get', `/operator/clients/${id}`).expect(404)).body, 'client_not_found');
   });
 
