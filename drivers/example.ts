@@ -6,7 +6,6 @@
  * new one (docs/writing-a-driver.md).
  */
 import {
-  applicationTypeOf,
   checkClientId,
   chosenClientId,
   cleanUpIfApplied,
@@ -23,7 +22,6 @@ import {
   type AddedClientSecret,
   type AdminCallSettings,
   type CallSafety,
-  type ClientMetadata,
   type ClientSecretInfo,
   type DriverImplementation,
   type DriverFactory,
@@ -32,8 +30,8 @@ import {
 import { ownedClientSummary, pageOfOwnedClients } from '../src/driver/index.js';
 import { requiredEnv, urlEnv } from '../src/env.js';
 import { ConflictError } from '../src/errors.js';
-import { clientMetadataToWire } from '../src/metadata.js';
-import { hasStrings, withoutUndefined } from '../src/records.js';
+import { clientMetadataFromWire, clientMetadataToWire } from '../src/metadata.js';
+import { hasStrings } from '../src/records.js';
 
 export interface ExampleDriverOptions extends AdminCallSettings {
   /** Base URL of the IdP. */
@@ -246,24 +244,7 @@ export function createExampleDriver(options: ExampleDriverOptions): DriverImplem
 }
 
 function toRegistered(client: ExampleClient): RegisteredClient {
-  const list = (value: unknown) => (Array.isArray(value) ? value.map(String) : undefined);
-  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
-  const metadata: ClientMetadata = {
-    redirectUris: list(client.redirect_uris) ?? [],
-    grantTypes: list(client.grant_types) ?? ['client_credentials'],
-    responseTypes: list(client.response_types) ?? [],
-    tokenEndpointAuthMethod: text(client.token_endpoint_auth_method) ?? 'client_secret_basic',
-    ...withoutUndefined({
-      clientName: text(client.client_name),
-      scope: text(client.scope),
-      clientUri: text(client.client_uri),
-      logoUri: text(client.logo_uri),
-      contacts: list(client.contacts),
-      jwksUri: text(client.jwks_uri),
-      postLogoutRedirectUris: list(client.post_logout_redirect_uris),
-      applicationType: applicationTypeOf(client.application_type),
-    }),
-  };
+  const metadata = clientMetadataFromWire(client, { grantTypes: ['client_credentials'] });
   const stamp = mark.read(client.metadata);
   return registeredClient(client.client_id, metadata, stamp, { issuedAt: stamp?.issuedAt ?? client.created_at });
 }

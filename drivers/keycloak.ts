@@ -4,6 +4,7 @@
  * client with `manage-clients` (never initial access tokens, which run out), RFC 7591 metadata mapped as Keycloak's own
  * client-registration service maps it. The bridge chooses each `clientId`: a repeated create meets a 409 (`createOrAdopt`).
  */
+import { applicationTypeOf } from '../src/metadata.js';
 import KeycloakAdminClient, { NetworkError } from '@keycloak/keycloak-admin-client';
 import type ClientRepresentation from '@keycloak/keycloak-admin-client/lib/defs/clientRepresentation.js';
 import { envValue, requiredEnv, urlEnv } from '../src/env.js';
@@ -12,7 +13,6 @@ import { ConflictError, InvalidClientMetadataError, InvalidRedirectUriError } fr
 import { hasStrings, isRecord, isRecordArray, withoutUndefined } from '../src/records.js';
 import {
   AttemptScope,
-  applicationTypeOf,
   checkClientId,
   checkHasSecret,
   chosenClientId,

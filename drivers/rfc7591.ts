@@ -14,7 +14,6 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import {
-  applicationTypeOf,
   carryFailure,
   checkClientId,
   clientCredentialsGrant,
@@ -38,8 +37,8 @@ import {
 import { fetchDiscoveryJson } from '../src/discovery.js';
 import { ConfigurationError, envValue, urlEnv } from '../src/env.js';
 import { ClientNotFoundError, ConflictError } from '../src/errors.js';
-import { clientMetadataToWire } from '../src/metadata.js';
-import { hasStrings, isRecord, withoutUndefined } from '../src/records.js';
+import { clientMetadataFromWire, clientMetadataToWire } from '../src/metadata.js';
+import { hasStrings, isRecord } from '../src/records.js';
 
 /** How the bridge gets the initial access token its registrations carry. */
 export type InitialAccessToken =
@@ -435,24 +434,7 @@ export class RotationUnsupportedError extends ConflictError {
 }
 
 function toRegistered(client: WireClient, registration: StoredRegistration): RegisteredClient {
-  const list = (value: unknown) => (Array.isArray(value) ? value.map(String) : undefined);
-  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
-  const metadata: ClientMetadata = {
-    redirectUris: list(client.redirect_uris) ?? [],
-    grantTypes: list(client.grant_types) ?? ['authorization_code'],
-    responseTypes: list(client.response_types) ?? [],
-    tokenEndpointAuthMethod: text(client.token_endpoint_auth_method) ?? 'client_secret_basic',
-    ...withoutUndefined({
-      clientName: text(client.client_name),
-      scope: text(client.scope),
-      clientUri: text(client.client_uri),
-      logoUri: text(client.logo_uri),
-      contacts: list(client.contacts),
-      jwksUri: text(client.jwks_uri),
-      postLogoutRedirectUris: list(client.post_logout_redirect_uris),
-      applicationType: applicationTypeOf(client.application_type),
-    }),
-  };
+  const metadata = clientMetadataFromWire(client, { grantTypes: ['authorization_code'] });
   const stamp = mark.read(factsOf(registration).mark);
   const issuedAt = typeof client.client_id_issued_at === 'number' ? client.client_id_issued_at : undefined;
   const expiresAt = typeof client.client_secret_expires_at === 'number' ? client.client_secret_expires_at : undefined;

@@ -206,6 +206,39 @@ export function konnectContextFromWire(body: KonnectClientBody): RegistrationCon
   });
 }
 
+/** RFC 7591 `application_type` from what an IdP stored for it: `web` or `native`, else none. */
+export function applicationTypeOf(stored: unknown): ClientMetadata['applicationType'] {
+  return stored === 'web' || stored === 'native' ? stored : undefined;
+}
+
+/**
+ * RFC 7591 metadata as an IdP answers it under the wire names (an RFC 7591 server, the example IdP), read leniently: a
+ * member of the wrong type is left out, and the grant types default to what that IdP assumes when it names none.
+ */
+export function clientMetadataFromWire(
+  client: Record<string, unknown>,
+  defaults: { grantTypes: string[] },
+): ClientMetadata {
+  const list = (value: unknown) => (Array.isArray(value) ? value.map(String) : undefined);
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  return {
+    redirectUris: list(client.redirect_uris) ?? [],
+    grantTypes: list(client.grant_types) ?? defaults.grantTypes,
+    responseTypes: list(client.response_types) ?? [],
+    tokenEndpointAuthMethod: text(client.token_endpoint_auth_method) ?? defaultTokenEndpointAuthMethod,
+    ...withoutUndefined({
+      clientName: text(client.client_name),
+      scope: text(client.scope),
+      clientUri: text(client.client_uri),
+      logoUri: text(client.logo_uri),
+      contacts: list(client.contacts),
+      jwksUri: text(client.jwks_uri),
+      postLogoutRedirectUris: list(client.post_logout_redirect_uris),
+      applicationType: applicationTypeOf(client.application_type),
+    }),
+  };
+}
+
 /** RFC 7591 metadata under its wire names, members that are not set left out. */
 export function clientMetadataToWire(metadata: ClientMetadata): Record<string, unknown> {
   return withoutUndefined({

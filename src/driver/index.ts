@@ -41,7 +41,6 @@ export {
 
 // Ownership (ownership.ts, members.ts): the one client-id rule, the mark, the gate, the clients handed back.
 export {
-  applicationTypeOf,
   checkClientId,
   deleteOwned,
   flatMark,

@@ -206,11 +206,6 @@ export function registeredClient(
   };
 }
 
-/** RFC 7591 `application_type` from what an IdP stored for it: `web` or `native`, else none. */
-export function applicationTypeOf(stored: unknown): ClientMetadata['applicationType'] {
-  return stored === 'web' || stored === 'native' ? stored : undefined;
-}
-
 /** `listOpenRegistrations(limit)`: the client ids of the first `limit` open-registered clients among the bridge's own. */
 export async function openRegistrations<Client>(
   clients: AsyncIterable<Client> | Iterable<Client>,
