@@ -23,6 +23,12 @@ export interface BridgeEventMap {
   /** `address`: the caller's address as the rate limits see it (DCR_TRUST_PROXY decides). */
   'auth.failed': { reason: 'missing' | 'wrong'; address?: string };
   'secrets.retired': { count: number };
+  /** A client no portal learned of, deleted again: its answer's connection closed, or it stayed pending too long. */
+  'registration.undone': {
+    clientId: string;
+    reason: 'connection_closed' | 'pending_timeout' | 'journal_failed';
+    portal?: Portal;
+  };
   /** One failed IdP attempt: its cause class (connection refused, TLS, DNS, timeout, status) and the IdP host. */
   'idp.attempt_failed': IdpFailureReport;
   'secrets.sweep_failed': { error: string; idpStatus?: AuditRecord['idpStatus'] };
@@ -97,6 +103,7 @@ export const bridgeEventNames: readonly BridgeEventName[] = [
   'event_hook.ignored',
   'auth.failed',
   'secrets.retired',
+  'registration.undone',
   'secrets.sweep_failed',
   'audit.recorded',
   'registration_token.rotated',
