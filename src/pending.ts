@@ -63,7 +63,8 @@ export async function openPendingJournal(file: string): Promise<PendingJournal> 
   /** Appends one line and syncs it; the appends are chained so a torn write can only be the last line. */
   const append = (text: string): Promise<void> => {
     const written = writes.then(async () => {
-      await handle.appendFile(text);
+      // One write(2) of a line far below a page, opened for append: a crash leaves it whole or torn, never interleaved.
+      await handle.write(text);
       await handle.datasync();
     });
     writes = written.catch(() => undefined);
