@@ -17,6 +17,7 @@ import { serviceMetadata, testDriver } from '../conformance/driver-suite.js';
 import type { BridgeConfig } from '../../src/config.js';
 import { createTestApp } from '../support/app.js';
 import { completeDriver } from '../../src/core/driver.js';
+import { rotateConcurrently } from '../support/concurrent-rotations.js';
 
 interface LocalBridge {
   driver: DcrDriver;
@@ -542,6 +543,18 @@ describe('local IdP URLs come from DCR_PUBLIC_URL alone', () => {
 });
 
 describe('local IdP tokens', () => {
+  it('20 concurrent rotations of one client all succeed, the last answer holds a working secret (issue 23, item 6)', async () => {
+    const bridge = await startLocalBridge(await freshDataDir());
+    try {
+      const client = await bridge.driver.registerClient(serviceMetadata(), { portal: 'api7' });
+      await rotateConcurrently(bridge.driver, client.clientId, (clientId, secret) =>
+        secretWorks(bridge.issuer, clientId, secret),
+      );
+    } finally {
+      await bridge.stop();
+    }
+  });
+
   it('takes a secret only the way the client registered it (client_secret_basic or client_secret_post)', async () => {
     const bridge = await startLocalBridge(await freshDataDir());
     try {
