@@ -60,7 +60,8 @@ function logEvents(events: BridgeEvents, logger: Logger): void {
       name === 'auth.failed' ||
       name === 'event_hook.ignored' ||
       name === 'idp.attempt_failed' ||
-      name === 'registration.undone'
+      name === 'registration.undone' ||
+      name === 'secret.undone'
         ? 'warn'
         : 'info';
     logger.log(level, name, { event: name, ...payload });

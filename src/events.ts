@@ -17,6 +17,8 @@ export interface BridgeEventMap {
   /** Multiple credentials: one more secret (its id only, never its value), or one revoked. */
   'secret.added': { clientId: string; secretId: string; portal: Portal };
   'secret.revoked': { clientId: string; secretId: string; portal: Portal };
+  /** An added secret whose answer's connection closed before it was written, revoked again. */
+  'secret.undone': { clientId: string; secretId: string; portal: Portal };
   'client.api_access_granted': { clientId: string; apiProductVersionId?: string };
   'client.api_access_revoked': { clientId: string; apiProductVersionId?: string };
   'event_hook.ignored': { clientId: string; eventType: string };
@@ -104,6 +106,7 @@ export const bridgeEventNames: readonly BridgeEventName[] = [
   'auth.failed',
   'secrets.retired',
   'registration.undone',
+  'secret.undone',
   'secrets.sweep_failed',
   'audit.recorded',
   'registration_token.rotated',

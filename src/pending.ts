@@ -209,6 +209,46 @@ export class PendingRegistrations {
     );
   }
 
+  /**
+   * Call right after the driver added `secretId` to `clientId` (multiple credentials), before writing the answer: if
+   * the connection closes before the answer is written, the secret is revoked again (in process only: a crash in
+   * between leaves the secret, which the portal can list and revoke). `secret.added` is emitted once it is written.
+   */
+  async holdSecret(
+    res: Response,
+    added: { clientId: string; secretId: string },
+    revoke: () => Promise<void>,
+    portal: Portal,
+  ): Promise<void> {
+    const { events, logger } = this.#options;
+    const undo = async (): Promise<void> => {
+      await revoke().then(
+        () => events.emit('secret.undone', { ...added, portal }),
+        () => logger.error('a secret no portal learned of could not be revoked', { ...added }),
+      );
+    };
+    if (connectionGone(res)) {
+      await undo();
+      throw new IdpUnavailableError('The connection closed before the answer; the secret was revoked again.');
+    }
+    let settled = false;
+    res.once(
+      'finish',
+      AsyncResource.bind(() => {
+        settled = true;
+        events.emit('secret.added', { ...added, portal });
+      }),
+    );
+    res.once(
+      'close',
+      AsyncResource.bind(() => {
+        if (settled) return;
+        settled = true;
+        void undo();
+      }),
+    );
+  }
+
   /** Deletes, through the driver, every client pending for longer than the timeout; returns how many. */
   async sweep(): Promise<number> {
     const journal = await this.#opened();

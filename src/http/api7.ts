@@ -72,7 +72,7 @@ export function api7Router({ driver, events, spec, bodyLimitBytes, pending }: Di
   router.put('/:client_id', labelRoute, validateClientId, ...jsonBody('Api7ClientMetadata'), replaceClient);
   router.delete('/:client_id', labelRoute, validateClientId, deleteClient);
   router.post('/:client_id/rotate-secret', labelRoute, validateClientId, ...jsonBody('EmptyObject'), rotateSecret);
-  const secrets = secretRoutes(driver, events, 'api7');
+  const secrets = secretRoutes(driver, events, 'api7', pending);
   router.get('/:client_id/secrets', labelRoute, validateClientId, secrets.requireSupport, secrets.listSecrets);
   router.post(
     '/:client_id/secrets',

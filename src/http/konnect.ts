@@ -142,7 +142,7 @@ export function konnectRouter({ driver, events, spec, bodyLimitBytes, pending }:
   router.delete('/:client_id', ...clientIdSteps, deleteClient);
   router.post('/:client_id/new-secret', ...clientIdSteps, ...jsonBody('EmptyObject'), issueNewSecret);
   router.post('/:client_id/event-hook', ...clientIdSteps, ...jsonBody('KonnectEvent'), applyEvent);
-  const secrets = secretRoutes(driver, events, 'konnect');
+  const secrets = secretRoutes(driver, events, 'konnect', pending);
   router.get('/:client_id/secrets', ...clientIdSteps, secrets.requireSupport, secrets.listSecrets);
   router.post(
     '/:client_id/secrets',

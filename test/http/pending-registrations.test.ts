@@ -11,7 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { closeApp, createBridge } from '../../src/app.js';
-import type { ClientMetadata, RegisteredClientWithSecret, RegistrationContext } from '../../src/driver/contract.js';
+import type {
+  AddedClientSecret,
+  ClientMetadata,
+  RegisteredClientWithSecret,
+  RegistrationContext,
+} from '../../src/driver/contract.js';
 import { BridgeEvents, type BridgeEventMap } from '../../src/events.js';
 import { createLogger } from '../../src/logging.js';
 import { createMetrics } from '../../src/metrics.js';
@@ -43,6 +48,12 @@ class GatedDriver extends MemoryDriver {
     await this.#gate;
     return super.registerClient(metadata, context);
   }
+
+  override async addSecret(clientId: string): Promise<AddedClientSecret> {
+    this.#enter?.();
+    await this.#gate;
+    return super.addSecret(clientId);
+  }
 }
 
 const dirs: string[] = [];
@@ -67,6 +78,15 @@ async function startBridge(driver: MemoryDriver, journalFile: string) {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const seen: { name: string; payload: unknown }[] = [];
+  /** The next event of this name; fails (rather than hanging the file) when none comes within 5 s. */
+  const next = <Name extends 'registration.undone' | 'secret.undone'>(name: Name) =>
+    new Promise<BridgeEventMap[Name]>((resolve, reject) => {
+      const guard = setTimeout(() => reject(new Error(`no ${name} within 5 s`)), 5_000);
+      events.on(name, (event) => {
+        clearTimeout(guard);
+        resolve(event);
+      });
+    });
   events.onAny((name, payload) => seen.push({ name, payload }));
   return {
     port,
@@ -74,14 +94,8 @@ async function startBridge(driver: MemoryDriver, journalFile: string) {
     bridge,
     seen,
     /** The next `registration.undone`; fails (rather than hanging the file) when none comes within 5 s. */
-    undone: () =>
-      new Promise<BridgeEventMap['registration.undone']>((resolve, reject) => {
-        const guard = setTimeout(() => reject(new Error('no registration.undone within 5 s')), 5_000);
-        events.on('registration.undone', (event) => {
-          clearTimeout(guard);
-          resolve(event);
-        });
-      }),
+    undone: () => next('registration.undone'),
+    next,
     close: async () => {
       await new Promise((resolve) => server.close(resolve));
       await closeApp(bridge.app);
@@ -161,6 +175,32 @@ describe('a registration whose connection is cut before its answer', () => {
       }
     });
   }
+
+  it('API7 POST /clients/{id}/secrets: an added secret whose answer is cut is revoked again, never announced', async () => {
+    const driver = new GatedDriver({ maxSecrets: 3 });
+    const bridge = await startBridge(driver, join(tempDir(), 'pending.jsonl'));
+    try {
+      const client = await driver.registerClient({ redirectUris: [] } as unknown as ClientMetadata, { portal: 'api7' });
+      const secretsBefore = driver.secretsOf(client.clientId);
+      driver.hold();
+      const undone = bridge.next('secret.undone');
+      await cutRegistration(
+        bridge.port,
+        `/clients/${client.clientId}/secrets`,
+        { 'Content-Type': 'application/json', 'X-API-KEY': bridge.apiKey },
+        {},
+        driver,
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+      driver.answer();
+      const event = await undone;
+      assert.equal(event.clientId, client.clientId);
+      assert.deepEqual(driver.secretsOf(client.clientId), secretsBefore, 'the added secret is still there');
+      assert.ok(!bridge.seen.some(({ name }) => name === 'secret.added'));
+    } finally {
+      await bridge.close();
+    }
+  });
 
   it('an answered registration stands: announced once written, its record cleared', async () => {
     const driver = new GatedDriver();
