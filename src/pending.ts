@@ -221,10 +221,12 @@ export class PendingRegistrations {
     portal: Portal,
   ): Promise<void> {
     const { events, logger } = this.#options;
+    // Ids only: `added` may be the driver's answer, which carries the secret's value.
+    const ids = { clientId: added.clientId, secretId: added.secretId };
     const undo = async (): Promise<void> => {
       await revoke().then(
-        () => events.emit('secret.undone', { ...added, portal }),
-        () => logger.error('a secret no portal learned of could not be revoked', { ...added }),
+        () => events.emit('secret.undone', { ...ids, portal }),
+        () => logger.error('a secret no portal learned of could not be revoked', ids),
       );
     };
     if (connectionGone(res)) {
@@ -236,7 +238,7 @@ export class PendingRegistrations {
       'finish',
       AsyncResource.bind(() => {
         settled = true;
-        events.emit('secret.added', { ...added, portal });
+        events.emit('secret.added', { ...ids, portal });
       }),
     );
     res.once(

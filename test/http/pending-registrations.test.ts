@@ -195,6 +195,7 @@ describe('a registration whose connection is cut before its answer', () => {
       driver.answer();
       const event = await undone;
       assert.equal(event.clientId, client.clientId);
+      assert.deepEqual(Object.keys(event).sort(), ['clientId', 'portal', 'secretId'], 'ids only, never the value');
       assert.deepEqual(driver.secretsOf(client.clientId), secretsBefore, 'the added secret is still there');
       assert.ok(!bridge.seen.some(({ name }) => name === 'secret.added'));
     } finally {
