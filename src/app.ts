@@ -28,6 +28,7 @@ import { precomputedHeaders } from './http/security-headers.js';
 import { assignRequestId, observeRequests } from './http/request-context.js';
 import { loadApiSpec, type ApiSpec } from './http/spec.js';
 import { createLogger, type Logger } from './logging.js';
+import { memoryJournal, openPendingJournal, PendingRegistrations } from './pending.js';
 import { countEvents, createMetrics, driverMetrics, type BridgeMetrics } from './metrics.js';
 import type { Tracing } from './tracing.js';
 
@@ -58,7 +59,13 @@ function logEvents(events: BridgeEvents, logger: Logger): void {
   events.onAny(<Name extends BridgeEventName>(name: Name, payload: BridgeEventMap[Name]) => {
     if (notLogged.has(name)) return;
     const level =
-      name === 'auth.failed' || name === 'event_hook.ignored' || name === 'idp.attempt_failed' ? 'warn' : 'info';
+      name === 'auth.failed' ||
+      name === 'event_hook.ignored' ||
+      name === 'idp.attempt_failed' ||
+      name === 'registration.undone' ||
+      name === 'secret.undone'
+        ? 'warn'
+        : 'info';
     logger.log(level, name, { event: name, ...payload });
   });
 }
@@ -69,6 +76,8 @@ let sharedSpec: ApiSpec | undefined;
 export interface Bridge {
   app: express.Express;
   driver: DcrDriver;
+  /** Registrations between the IdP's create and their answer (src/pending.ts); main sweeps them. */
+  pending: PendingRegistrations;
 }
 
 export function createApp(
@@ -101,6 +110,15 @@ export function createBridge(
     apiKeyIds: config.apiKeys.map(apiKeyFingerprint),
     ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
   });
+  const journalFile = config.pendingRegistrations?.journalFile;
+  const pending = new PendingRegistrations({
+    openJournal: () => (journalFile === undefined ? Promise.resolve(memoryJournal()) : openPendingJournal(journalFile)),
+    driver,
+    events,
+    logger,
+    timeoutMs: (config.pendingRegistrations?.timeoutSeconds ?? 300) * 1000,
+    ...(options.now ? { now: options.now } : {}),
+  });
   logEvents(events, logger);
   countEvents(events, metrics);
   const auditDestination = options.auditStream ? { kind: 'stdout' as const } : config.auditLog;
@@ -128,6 +146,7 @@ export function createBridge(
       events,
       spec,
       logger,
+      pending,
       failedAuthLimit: rateLimits.failedAuth,
       perCallerLimit: rateLimits.perApiKey,
     }),
@@ -160,7 +179,7 @@ export function createBridge(
   app.use(forbidCaching, audit.record);
   app.use(requireApiKey(config.apiKeys, rateLimits.failedAuth, events));
   app.use(rateLimits.perApiKey);
-  const dialect = { driver, events, spec, bodyLimitBytes: config.bodyLimitBytes };
+  const dialect = { driver, events, spec, bodyLimitBytes: config.bodyLimitBytes, pending };
   app.use('/clients', api7Router(dialect));
   app.use(konnectRouter(dialect));
   app.use((_req, _res, next) => next(new NotFoundError()));
@@ -170,8 +189,9 @@ export function createBridge(
   app.locals[releaseResources] = async () => {
     await rateLimits.close();
     await auditSink?.close();
+    await pending.close();
   };
-  return { app, driver };
+  return { app, driver, pending };
 }
 
 /** Releases what the app holds (rate-limit timers); not the driver, which its creator closes. */

@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
-import { isAbsolute } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { defaultIdpMaxConnections } from './driver/contract.js';
 import { driverAliases, driverNames, type DriverName } from './drivers.js';
 import { ConfigurationError, envValue, integerEnv, urlEnv, type Env } from './env.js';
@@ -56,6 +56,11 @@ export interface BridgeConfig {
   tracing?: boolean;
   /** The standard DCR façade (RFC 7591/7592 at /register, discovery under /.well-known); defaults when absent. */
   standardDcr?: StandardDcrConfig;
+  /**
+   * Pending registrations (src/pending.ts): the journal file (absent: in memory, no crash recovery — tests) and how
+   * long a record may stay pending before the sweep deletes its client (`DCR_PENDING_TIMEOUT_SECONDS`, default 300).
+   */
+  pendingRegistrations?: { journalFile?: string; timeoutSeconds: number };
 }
 
 /** The HTTP server's timeouts and connection bound (src/server.ts applies them). */
@@ -127,8 +132,21 @@ export function loadConfig(env: Env): BridgeConfig {
     sweepMaxIdpCalls: integerEnv(env, 'DCR_SWEEP_MAX_IDP_CALLS', 1000, { min: 10, max: 1_000_000 }),
     ...fleetSettingsFrom(env),
     standardDcr: standardDcrFrom(env),
+    pendingRegistrations: pendingRegistrationsFrom(env),
   });
 }
+
+/** The journal lives in the data directory (`DCR_DATA_DIR`, as the local IdP's and the state store's files do). */
+function pendingRegistrationsFrom(env: Env): NonNullable<BridgeConfig['pendingRegistrations']> {
+  const dataDir = envValue(env, 'DCR_DATA_DIR') ?? envValue(env, 'DCR_LOCAL_DATA_DIR') ?? './data';
+  return {
+    journalFile: join(dataDir, pendingJournalFile),
+    timeoutSeconds: integerEnv(env, 'DCR_PENDING_TIMEOUT_SECONDS', 300, { min: 0, max: 7 * 24 * 3600 }),
+  };
+}
+
+/** The pending-registrations journal's file name in the data directory (one per connection with DCR_CONFIG_FILE). */
+export const pendingJournalFile = 'pending-registrations.jsonl';
 
 function driverNameFrom(env: Env): DriverName {
   const requested = (envValue(env, 'DCR_DRIVER') ?? 'local').trim().toLowerCase();

@@ -9,7 +9,7 @@
  * environment, so two connections of one driver kind cannot leak into each other.
  */
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { loadConfig, type BridgeConfig } from './config.js';
 import { driverAliases, driverNames, type DriverName } from './drivers.js';
@@ -228,7 +228,19 @@ function connectionOf(
       const value = envValue(env, variable);
       if (value !== undefined) settings[variable] = value;
     }
-  const config = bridgeConfigOf(env, connection, driverName, apiKeys, settings);
+  const loaded = bridgeConfigOf(env, connection, driverName, apiKeys, settings);
+  // Each connection its own pending-registrations journal, next to the process's.
+  const journalFile = loaded.pendingRegistrations?.journalFile;
+  const config: BridgeConfig =
+    journalFile === undefined
+      ? loaded
+      : {
+          ...loaded,
+          pendingRegistrations: {
+            timeoutSeconds: loaded.pendingRegistrations!.timeoutSeconds,
+            journalFile: join(dirname(journalFile), `pending-registrations.${name}.jsonl`),
+          },
+        };
   // DCR_PUBLIC_URL is the process's: every connection's URLs are under it, at the connection's path.
   const publicUrl = `${config.publicUrl}${path === '/' ? '' : path}`;
   return {

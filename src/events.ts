@@ -17,12 +17,20 @@ export interface BridgeEventMap {
   /** Multiple credentials: one more secret (its id only, never its value), or one revoked. */
   'secret.added': { clientId: string; secretId: string; portal: Portal };
   'secret.revoked': { clientId: string; secretId: string; portal: Portal };
+  /** An added secret whose answer's connection closed before it was written, revoked again. */
+  'secret.undone': { clientId: string; secretId: string; portal: Portal };
   'client.api_access_granted': { clientId: string; apiProductVersionId?: string };
   'client.api_access_revoked': { clientId: string; apiProductVersionId?: string };
   'event_hook.ignored': { clientId: string; eventType: string };
   /** `address`: the caller's address as the rate limits see it (DCR_TRUST_PROXY decides). */
   'auth.failed': { reason: 'missing' | 'wrong'; address?: string };
   'secrets.retired': { count: number };
+  /** A client no portal learned of, deleted again: its answer's connection closed, or it stayed pending too long. */
+  'registration.undone': {
+    clientId: string;
+    reason: 'connection_closed' | 'pending_timeout' | 'journal_failed';
+    portal?: Portal;
+  };
   /** One failed IdP attempt: its cause class (connection refused, TLS, DNS, timeout, status) and the IdP host. */
   'idp.attempt_failed': IdpFailureReport;
   'secrets.sweep_failed': { error: string; idpStatus?: AuditRecord['idpStatus'] };
@@ -97,6 +105,8 @@ export const bridgeEventNames: readonly BridgeEventName[] = [
   'event_hook.ignored',
   'auth.failed',
   'secrets.retired',
+  'registration.undone',
+  'secret.undone',
   'secrets.sweep_failed',
   'audit.recorded',
   'registration_token.rotated',

@@ -22,7 +22,7 @@ import { createMetrics } from './metrics.js';
 import { loadDriver } from './drivers.js';
 import { createBridgeServer } from './server.js';
 import { combinedCallTrackers, prepareShutdown, trackDriverCalls, type DriverCallTracker } from './shutdown.js';
-import { startSecretSweep } from './sweep.js';
+import { startPendingSweep, startSecretSweep } from './sweep.js';
 
 /** What the start reads and writes of its process: the real ones when node runs this file, a test's own otherwise. */
 export interface ProcessIo {
@@ -74,7 +74,7 @@ async function startOneConnection(io: ProcessIo): Promise<Started> {
   const calls = trackDriverCalls(logger);
   // OpenTelemetry loads only when an OTLP endpoint is configured.
   const tracing = config.tracing ? await (await import('./tracing.js')).startTracing() : undefined;
-  const { app, driver } = createBridge(config, implementation, {
+  const { app, driver, pending } = createBridge(config, implementation, {
     logger,
     metrics: createMetrics({ processMetrics: true }),
     events,
@@ -93,7 +93,12 @@ async function startOneConnection(io: ProcessIo): Promise<Started> {
         // Printed once on stdout, never through the logger: the operator needs it to call the bridge at all.
         io.stdout.write(`DCR_API_KEYS was not set; generated API key for this run: ${config.apiKeys[0]}\n`);
       }
-      return startSecretSweep(config, driver, events, logger);
+      const stopSecrets = startSecretSweep(config, driver, events, logger);
+      const stopPending = startPendingSweep(config, pending, logger);
+      return () => {
+        stopSecrets();
+        stopPending();
+      };
     },
     release: () =>
       closeApp(app)
@@ -154,9 +159,10 @@ async function startConnections(io: ProcessIo, { config, connections }: Connecti
     calls: combinedCallTrackers(loaded.map(({ calls }) => calls)),
     settleMs: Math.max(...connections.map(({ config: c }) => c.idpRetryBudgetMs + c.idpTimeoutMs)),
     startBackgroundWork: () => {
-      const sweeps = app.connections.map(({ connection, bridge, events, logger: connectionLogger }) =>
+      const sweeps = app.connections.flatMap(({ connection, bridge, events, logger: connectionLogger }) => [
         startSecretSweep(connection.config, bridge.driver, events, connectionLogger),
-      );
+        startPendingSweep(connection.config, bridge.pending, connectionLogger),
+      ]);
       return () => {
         for (const stop of sweeps) stop();
       };

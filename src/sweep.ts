@@ -9,6 +9,7 @@ import { systemClock } from './driver/call/caller.js';
 import { idpStatusOf } from './driver/call/failure.js';
 import type { BridgeEvents } from './events.js';
 import type { Logger } from './logging.js';
+import type { PendingRegistrations } from './pending.js';
 
 /**
  * Retires old secrets whose grace ended, every `sweepIntervalSeconds`; one run at a time (the next is timed from the
@@ -53,6 +54,38 @@ export function startSecretSweep(
       });
   };
   schedule();
+  return () => {
+    stopped = true;
+    cancel();
+  };
+}
+
+/**
+ * Deletes the registrations no portal learned of (src/pending.ts): at once, then every `sweepIntervalSeconds`, the
+ * clients still pending after `DCR_PENDING_TIMEOUT_SECONDS` (a crash between the IdP's create and the answer) are
+ * deleted through the driver. Failures are logged and retried next interval. Returns the stopper.
+ */
+export function startPendingSweep(
+  config: Pick<BridgeConfig, 'sweepIntervalSeconds'>,
+  pending: Pick<PendingRegistrations, 'sweep'>,
+  logger: Logger,
+  clock: Pick<Clock, 'setTimer'> = systemClock,
+): () => void {
+  let stopped = false;
+  let cancel = (): void => undefined;
+  const sweep = (): void => {
+    pending
+      .sweep()
+      .catch((error: unknown) =>
+        logger.warn('pending-registration sweep failed', {
+          error: error instanceof BridgeError ? error.code : 'server_error',
+        }),
+      )
+      .finally(() => {
+        if (!stopped) cancel = clock.setTimer(sweep, config.sweepIntervalSeconds * 1000);
+      });
+  };
+  sweep();
   return () => {
     stopped = true;
     cancel();

@@ -56,6 +56,11 @@ export interface LocalDriverOptions {
   tokenRateLimitPerMinute?: number;
   /** Secrets one client may hold at once (`DCR_LOCAL_MAX_SECRETS`, default 2); adding past it is a `409`. */
   maxSecretsPerClient?: number;
+  /**
+   * RFC 7662 §4: the resource servers (client ids, `DCR_LOCAL_INTROSPECTION_CLIENTS`) that may introspect any client's
+   * tokens; every other client may introspect only its own (another's answers `active: false`).
+   */
+  introspectionClients?: ReadonlySet<string>;
   warn?: DriverSettings['warn'];
 }
 
@@ -119,6 +124,15 @@ function sameSecret(presented: string, value: string): boolean {
   const a = Buffer.from(presented);
   const b = Buffer.from(value);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** How a request presents its client secret: in the body, or as HTTP Basic; undefined when it presents none. */
+function presentedAuthMethod(
+  ctx: ProviderContext | undefined,
+): 'client_secret_post' | 'client_secret_basic' | undefined {
+  if (typeof ctx?.oidc?.params?.client_secret === 'string') return 'client_secret_post';
+  const authorization = ctx?.headers?.authorization;
+  return typeof authorization === 'string' && /^basic /i.test(authorization) ? 'client_secret_basic' : undefined;
 }
 
 /** The client secret a token request carries (`client_secret_post`, or `client_secret_basic` as RFC 6749 §2.3.1 encodes it). */
@@ -209,6 +223,17 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dr
     const presented = presentedClientSecret((Provider as { ctx?: ProviderContext }).ctx);
     return presented === undefined ? undefined : record.secrets.find((secret) => sameSecret(presented, secret.value));
   };
+  /**
+   * oidc-provider takes `client_secret_basic` and `client_secret_post` for each other; the client's registered
+   * method is enforced here: presented the other way, the provider is shown a secret nobody holds (`invalid_client`).
+   */
+  const secretForProvider = (record: LocalClientRecord): LocalSecret | undefined => {
+    const method = presentedAuthMethod((Provider as { ctx?: ProviderContext }).ctx);
+    const registered = record.metadata.tokenEndpointAuthMethod ?? 'client_secret_basic';
+    if (method !== undefined && method !== registered)
+      return { secretId: '', value: randomBytes(32).toString('base64url'), createdAt: 0 };
+    return presentedSecretOf(record);
+  };
   const ownedClient = (id: string): LocalClientRecord | undefined => {
     const record = clients.get(id);
     return record?.createdBy === OWNER_MARK ? withSecrets(record) : undefined;
@@ -216,7 +241,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dr
   const storage = providerStorage(
     (id) => {
       const record = ownedClient(id);
-      return record && toProviderMetadata(record, presentedSecretOf(record));
+      return record && toProviderMetadata(record, secretForProvider(record));
     },
     MAX_TRANSIENT_ENTRIES,
     (clientId) => {
@@ -224,6 +249,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dr
       return record && presentedSecretOf(record)?.secretId;
     },
   );
+  const introspectionClients = options.introspectionClients ?? new Set<string>();
   const provider = new Provider(issuer, {
     adapter: storage.Adapter,
     jwks: keys.jwks,
@@ -237,7 +263,11 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Dr
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true },
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (_ctx: unknown, client: { clientId: string }, token: { clientId?: string }) =>
+          token.clientId === client.clientId || introspectionClients.has(client.clientId),
+      },
       revocation: { enabled: true },
       registration: { enabled: false },
     },
@@ -424,5 +454,11 @@ export const createDriverFromEnv: DriverFactory = async (env, settings) =>
     dataDir: envValue(env, 'DCR_DATA_DIR') ?? envValue(env, 'DCR_LOCAL_DATA_DIR') ?? './data',
     tokenRateLimitPerMinute: integerEnv(env, 'DCR_LOCAL_TOKEN_RATE_LIMIT_PER_MINUTE', 120, { min: 1, max: 1_000_000 }),
     maxSecretsPerClient: integerEnv(env, 'DCR_LOCAL_MAX_SECRETS', DEFAULT_MAX_SECRETS, { min: 1, max: 100 }),
+    introspectionClients: new Set(
+      (envValue(env, 'DCR_LOCAL_INTROSPECTION_CLIENTS') ?? '')
+        .split(',')
+        .map((id) => id.trim())
+        .filter((id) => id !== ''),
+    ),
     warn: settings.warn,
   });

@@ -6,6 +6,7 @@ import { Router, type RequestHandler } from 'express';
 import type { DcrDriver } from '../driver/contract.js';
 import { InvalidRequestError } from '../errors.js';
 import type { BridgeEvents } from '../events.js';
+import type { PendingRegistrations } from '../pending.js';
 import {
   api7ClientToWire,
   api7MetadataFromWire,
@@ -22,16 +23,18 @@ export interface DialectDependencies {
   events: BridgeEvents;
   spec: ApiSpec;
   bodyLimitBytes: number;
+  pending: PendingRegistrations;
 }
 
-export function api7Router({ driver, events, spec, bodyLimitBytes }: DialectDependencies): Router {
+export function api7Router({ driver, events, spec, bodyLimitBytes, pending }: DialectDependencies): Router {
   const router = Router();
   const jsonBody = jsonBodySteps(spec, bodyLimitBytes);
 
   const registerClient: RequestHandler = async (req, res) => {
     const metadata = api7MetadataFromWire(req.body as Api7ClientMetadataBody);
     const client = await driver.registerClient(metadata, { portal: 'api7' });
-    events.emit('client.registered', { clientId: client.clientId, portal: 'api7' });
+    // `client.registered` once the answer is written; a cut answer deletes the client again.
+    await pending.hold(res, client.clientId, 'api7');
     res.status(201).json(api7ClientToWire(client));
   };
 
@@ -69,7 +72,7 @@ export function api7Router({ driver, events, spec, bodyLimitBytes }: DialectDepe
   router.put('/:client_id', labelRoute, validateClientId, ...jsonBody('Api7ClientMetadata'), replaceClient);
   router.delete('/:client_id', labelRoute, validateClientId, deleteClient);
   router.post('/:client_id/rotate-secret', labelRoute, validateClientId, ...jsonBody('EmptyObject'), rotateSecret);
-  const secrets = secretRoutes(driver, events, 'api7');
+  const secrets = secretRoutes(driver, events, 'api7', pending);
   router.get('/:client_id/secrets', labelRoute, validateClientId, secrets.requireSupport, secrets.listSecrets);
   router.post(
     '/:client_id/secrets',

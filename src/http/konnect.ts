@@ -38,7 +38,7 @@ function loggableEventType(eventType: string): string {
   return /^[A-Za-z0-9_.-]{1,64}$/.test(eventType) ? eventType : '(unprintable)';
 }
 
-export function konnectRouter({ driver, events, spec, bodyLimitBytes }: DialectDependencies): Router {
+export function konnectRouter({ driver, events, spec, bodyLimitBytes, pending }: DialectDependencies): Router {
   const router = Router();
   const jsonBody = jsonBodySteps(spec, bodyLimitBytes);
 
@@ -65,7 +65,7 @@ export function konnectRouter({ driver, events, spec, bodyLimitBytes }: DialectD
   const registerClient: RequestHandler = async (req, res) => {
     const body = req.body as KonnectClientBody;
     const client = await driver.registerClient(konnectMetadataFromWire(body), konnectContextFromWire(body));
-    events.emit('client.registered', { clientId: client.clientId, portal: 'konnect' });
+    await pending.hold(res, client.clientId, 'konnect');
     res.status(201).json(konnectClientToWire(client));
   };
 
@@ -142,7 +142,7 @@ export function konnectRouter({ driver, events, spec, bodyLimitBytes }: DialectD
   router.delete('/:client_id', ...clientIdSteps, deleteClient);
   router.post('/:client_id/new-secret', ...clientIdSteps, ...jsonBody('EmptyObject'), issueNewSecret);
   router.post('/:client_id/event-hook', ...clientIdSteps, ...jsonBody('KonnectEvent'), applyEvent);
-  const secrets = secretRoutes(driver, events, 'konnect');
+  const secrets = secretRoutes(driver, events, 'konnect', pending);
   router.get('/:client_id/secrets', ...clientIdSteps, secrets.requireSupport, secrets.listSecrets);
   router.post(
     '/:client_id/secrets',

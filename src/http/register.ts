@@ -34,6 +34,7 @@ import {
   UnapprovedSoftwareStatementError,
 } from '../errors.js';
 import type { BridgeEvents } from '../events.js';
+import type { PendingRegistrations } from '../pending.js';
 import type { Logger } from '../logging.js';
 import { api7ClientToWire, api7MetadataFromWire, type Api7ClientMetadataBody } from '../metadata.js';
 import { credentialHash, matchesCredentialHash, newRegistrationAccessToken } from '../registration.js';
@@ -66,6 +67,8 @@ export interface RegistrationDependencies {
   /** The per-key limit of the portal dialects: per portal key on POST /register, per client on its configuration. */
   perCallerLimit: RequestHandler;
   settings: StandardDcrConfig;
+  /** Holds each registration until its answer is written (src/pending.ts). */
+  pending: PendingRegistrations;
 }
 
 /** The standard registration body after schema validation (spec: StandardClientMetadata). */
@@ -114,6 +117,7 @@ export function registrationRouter(dependencies: RegistrationDependencies): Rout
     failedAuthLimit,
     perCallerLimit,
     settings,
+    pending,
   } = dependencies;
   const router = Router();
   const jsonBody = jsonBodySteps(spec, bodyLimitBytes);
@@ -231,7 +235,7 @@ export function registrationRouter(dependencies: RegistrationDependencies): Rout
         throw error;
       }
     }
-    events.emit('client.registered', { clientId: client.clientId, portal: 'standard' });
+    await pending.hold(res, client.clientId, 'standard');
     res.status(201).json(clientInformation(client, token, secret));
   };
 
@@ -385,12 +389,14 @@ export function standardDcrFor(
     events,
     spec,
     logger,
+    pending,
     failedAuthLimit,
     perCallerLimit,
   }: {
     events: BridgeEvents;
     spec: ApiSpec;
     logger: Logger;
+    pending: PendingRegistrations;
     failedAuthLimit: RequestHandler;
     perCallerLimit: RequestHandler;
   },
@@ -411,6 +417,7 @@ export function standardDcrFor(
       failedAuthLimit,
       perCallerLimit,
       settings,
+      pending,
     }),
     discoveryDocumentsRouter({ driver, logger, registrationEndpoint, ttlSeconds: settings.discoveryTtlSeconds }),
   );

@@ -8,6 +8,7 @@ import type { RequestHandler } from 'express';
 import type { AddedClientSecret, ClientSecretInfo, DcrDriver } from '../driver/contract.js';
 import { InvalidRequestError, NotImplementedError } from '../errors.js';
 import type { BridgeEvents, Portal } from '../events.js';
+import type { PendingRegistrations } from '../pending.js';
 import { clientIdParam } from './body.js';
 
 export interface SecretMetadataBody {
@@ -85,7 +86,12 @@ export interface SecretRoutes {
   revokeSecret: RequestHandler;
 }
 
-export function secretRoutes(driver: DcrDriver, events: BridgeEvents, portal: Portal): SecretRoutes {
+export function secretRoutes(
+  driver: DcrDriver,
+  events: BridgeEvents,
+  portal: Portal,
+  pending: PendingRegistrations,
+): SecretRoutes {
   const secrets = secretsOf(driver);
   const unsupported = `The ${driver.name} driver does not support multiple credentials; turn allow_multiple_credentials off for this provider.`;
   return {
@@ -97,7 +103,8 @@ export function secretRoutes(driver: DcrDriver, events: BridgeEvents, portal: Po
     },
     addSecret: async (req, res) => {
       const added = await secrets!.addSecret(clientIdParam(req));
-      events.emit('secret.added', { clientId: added.clientId, secretId: added.secretId, portal });
+      // `secret.added` once the answer is written; a cut answer revokes the secret again.
+      await pending.holdSecret(res, added, () => secrets!.revokeSecret(added.clientId, added.secretId), portal);
       res.status(201).json(addedSecretToWire(added));
     },
     revokeSecret: async (req, res) => {

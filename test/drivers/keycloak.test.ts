@@ -22,6 +22,7 @@ import { VirtualClock } from '../support/virtual-clock.js';
 import { startKeycloakEmulator, type KeycloakEmulator, type KeycloakEmulatorOptions } from '../emulators/keycloak.js';
 import { completeDriver } from '../../src/core/driver.js';
 import { multipleCredentialsTests } from '../support/multiple-credentials.js';
+import { rotateConcurrently } from '../support/concurrent-rotations.js';
 
 // Not about timeouts (the fault matrix is): a virtual clock that nothing advances, so a loaded machine times out nothing.
 export const testCallPolicy = {
@@ -87,6 +88,25 @@ async function startHarness(settings: DriverSettings, emulatorOptions: KeycloakE
 }
 
 testDriver({ name: 'keycloak', start: (settings) => startHarness(settings) });
+
+describe('keycloak driver: concurrent rotations (issue 23, item 6)', () => {
+  for (const rotationGraceSeconds of [0, 3600]) {
+    it(`20 concurrent rotations of one client all succeed, the last answer holds a working secret (grace ${rotationGraceSeconds} s)`, async () => {
+      const harness = await startHarness({ rotationGraceSeconds });
+      try {
+        const client = await harness.driver.registerClient(serviceMetadata(), { portal: 'api7' });
+        // The first new secret is made at once and answered late: rotations not run one at a time would answer it last.
+        harness.keycloak.emulator.injectFault({
+          route: 'POST /admin/realms/:realm/clients/:id/client-secret',
+          answerLatencyMs: 300,
+        });
+        await rotateConcurrently(harness.driver, client.clientId, harness.secretWorks);
+      } finally {
+        await harness.stop();
+      }
+    });
+  }
+});
 
 describe('keycloak driver against a realm', () => {
   let harness: Awaited<ReturnType<typeof startHarness>>;

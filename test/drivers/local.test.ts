@@ -17,6 +17,7 @@ import { serviceMetadata, testDriver } from '../conformance/driver-suite.js';
 import type { BridgeConfig } from '../../src/config.js';
 import { createTestApp } from '../support/app.js';
 import { completeDriver } from '../../src/core/driver.js';
+import { rotateConcurrently } from '../support/concurrent-rotations.js';
 
 interface LocalBridge {
   driver: DcrDriver;
@@ -33,6 +34,8 @@ interface LocalBridgeOptions {
   config?: Partial<BridgeConfig>;
   tokenRateLimitPerMinute?: number;
   maxSecretsPerClient?: number;
+  /** DCR_LOCAL_INTROSPECTION_CLIENTS, read live: a test adds a resource server once it is registered. */
+  introspectionClients?: Set<string>;
 }
 
 /** A bridge with the local driver listening on 127.0.0.1, its issuer being the URL it really answers at. */
@@ -47,6 +50,7 @@ async function startLocalBridge(dataDir: string, options: LocalBridgeOptions = {
       dataDir,
       ...(options.tokenRateLimitPerMinute ? { tokenRateLimitPerMinute: options.tokenRateLimitPerMinute } : {}),
       ...(options.maxSecretsPerClient ? { maxSecretsPerClient: options.maxSecretsPerClient } : {}),
+      ...(options.introspectionClients ? { introspectionClients: options.introspectionClients } : {}),
     }),
   );
   const bridge = await createTestApp(driver, { publicUrl, ...options.config });
@@ -69,14 +73,22 @@ function basicAuthorization(clientId: string, secret: string): string {
   return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 }
 
-async function requestToken(issuer: string, clientId: string, secret: string): Promise<Response> {
+async function requestToken(
+  issuer: string,
+  clientId: string,
+  secret: string,
+  method: 'client_secret_basic' | 'client_secret_post' = 'client_secret_basic',
+): Promise<Response> {
   return fetch(`${issuer}/token`, {
     method: 'POST',
     headers: {
-      authorization: basicAuthorization(clientId, secret),
+      ...(method === 'client_secret_basic' ? { authorization: basicAuthorization(clientId, secret) } : {}),
       'content-type': 'application/x-www-form-urlencoded',
     },
-    body: 'grant_type=client_credentials',
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      ...(method === 'client_secret_post' ? { client_id: clientId, client_secret: secret } : {}),
+    }).toString(),
   });
 }
 
@@ -85,6 +97,10 @@ async function requestToken(issuer: string, clientId: string, secret: string): P
  * client registered without that grant, an introspection request (which authenticates the client the same way).
  */
 async function secretWorks(issuer: string, clientId: string, secret: string): Promise<boolean> {
+  // The provider takes the secret only the way the client registered: a client_secret_post client's in the body.
+  const posted = await requestToken(issuer, clientId, secret, 'client_secret_post');
+  if (posted.status === 200) return true;
+  await posted.arrayBuffer();
   const token = await requestToken(issuer, clientId, secret);
   const tokenBody = (await token.json()) as { access_token?: unknown; error?: string };
   if (token.status === 200 && typeof tokenBody.access_token === 'string') return true;
@@ -527,12 +543,86 @@ describe('local IdP URLs come from DCR_PUBLIC_URL alone', () => {
 });
 
 describe('local IdP tokens', () => {
-  it('deleting a client, or rotating its secret, revokes the tokens it was issued', async () => {
+  it('20 concurrent rotations of one client all succeed, the last answer holds a working secret (issue 23, item 6)', async () => {
     const bridge = await startLocalBridge(await freshDataDir());
+    try {
+      const client = await bridge.driver.registerClient(serviceMetadata(), { portal: 'api7' });
+      await rotateConcurrently(bridge.driver, client.clientId, (clientId, secret) =>
+        secretWorks(bridge.issuer, clientId, secret),
+      );
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  it('takes a secret only the way the client registered it (client_secret_basic or client_secret_post)', async () => {
+    const bridge = await startLocalBridge(await freshDataDir());
+    try {
+      const basic = await bridge.driver.registerClient(serviceMetadata(), { portal: 'api7' });
+      const post = await bridge.driver.registerClient(
+        serviceMetadata({ tokenEndpointAuthMethod: 'client_secret_post' }),
+        { portal: 'api7' },
+      );
+      const status = async (
+        client: { clientId: string; clientSecret: string },
+        method: 'client_secret_basic' | 'client_secret_post',
+      ) => {
+        const response = await requestToken(bridge.issuer, client.clientId, client.clientSecret, method);
+        const body = (await response.json()) as { error?: string };
+        return response.status === 200 ? 200 : `${response.status} ${body.error}`;
+      };
+      assert.equal(await status(basic, 'client_secret_basic'), 200);
+      assert.equal(await status(basic, 'client_secret_post'), '401 invalid_client');
+      assert.equal(await status(post, 'client_secret_post'), 200);
+      assert.equal(await status(post, 'client_secret_basic'), '401 invalid_client');
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  it('RFC 7662 §4: a client introspects only its own tokens, unless DCR_LOCAL_INTROSPECTION_CLIENTS names it', async () => {
+    const resourceServers = new Set<string>();
+    const bridge = await startLocalBridge(await freshDataDir(), { introspectionClients: resourceServers });
+    try {
+      const [owner, other, resourceServer] = await Promise.all(
+        ['owner', 'other', 'resource server'].map((clientName) =>
+          bridge.driver.registerClient(serviceMetadata({ clientName }), { portal: 'api7' }),
+        ),
+      );
+      resourceServers.add(resourceServer!.clientId);
+      const tokenOf = async (client: { clientId: string; clientSecret: string }) => {
+        const response = await requestToken(bridge.issuer, client.clientId, client.clientSecret);
+        return ((await response.json()) as { access_token: string }).access_token;
+      };
+      const ownerToken = await tokenOf(owner!);
+      const as = (client: { clientId: string; clientSecret: string }) => ({
+        clientId: client.clientId,
+        secret: client.clientSecret,
+      });
+      assert.equal((await introspect(bridge.issuer, ownerToken, as(owner!))).active, true, 'its own token');
+      assert.equal(
+        (await introspect(bridge.issuer, ownerToken, as(other!))).active,
+        false,
+        'another client learns nothing of a token that is not its own',
+      );
+      assert.equal(
+        (await introspect(bridge.issuer, ownerToken, as(resourceServer!))).active,
+        true,
+        'a named resource server',
+      );
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  it('deleting a client, or rotating its secret, revokes the tokens it was issued', async () => {
+    const resourceServers = new Set<string>();
+    const bridge = await startLocalBridge(await freshDataDir(), { introspectionClients: resourceServers });
     try {
       const resourceServer = await bridge.driver.registerClient(serviceMetadata({ clientName: 'resource server' }), {
         portal: 'api7',
       });
+      resourceServers.add(resourceServer.clientId);
       const introspector = { clientId: resourceServer.clientId, secret: resourceServer.clientSecret };
       const tokenOf = async (clientId: string, secret: string): Promise<string> => {
         const response = await requestToken(bridge.issuer, clientId, secret);
@@ -586,9 +676,11 @@ describe('local IdP tokens', () => {
   });
 
   it('revoking one of several secrets revokes the tokens obtained with it, not those of the secrets kept', async () => {
-    const bridge = await startLocalBridge(await freshDataDir());
+    const resourceServers = new Set<string>();
+    const bridge = await startLocalBridge(await freshDataDir(), { introspectionClients: resourceServers });
     try {
       const introspector = await bridge.driver.registerClient(serviceMetadata(), { portal: 'api7' });
+      resourceServers.add(introspector.clientId);
       const asIntrospector = { clientId: introspector.clientId, secret: introspector.clientSecret };
       const client = await bridge.driver.registerClient(serviceMetadata(), { portal: 'konnect' });
       const [first] = await bridge.driver.listSecrets!(client.clientId);
@@ -612,7 +704,7 @@ describe('local IdP tokens', () => {
           client_secret: second.clientSecret,
         }).toString(),
       });
-      assert.equal(posted.status, 200, 'the kept secret works sent in the body (client_secret_post) too');
+      assert.equal(posted.status, 401, 'a client_secret_basic client cannot send even its kept secret in the body');
     } finally {
       await bridge.stop();
     }

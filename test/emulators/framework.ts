@@ -79,6 +79,8 @@ export interface Fault {
    * during the wait is treated as a request lost in transit: the handler never runs.
    */
   latencyMs?: number;
+  /** Wait this long after the handler ran (the IdP acted) before answering: answers then arrive out of order. */
+  answerLatencyMs?: number;
   /**
    * Destroy the connection without an answer: `true` before the handler runs (nothing happened at the IdP),
    * `'after-processing'` once it has run (the IdP acted, the answer was lost: the ambiguous case).
@@ -369,6 +371,7 @@ export class Emulator {
       body,
       rawBody,
     });
+    if (fault?.answerLatencyMs) await this.wait(fault.answerLatencyMs, res);
     if (fault?.drop === 'after-processing') {
       record.outcome = 'dropped';
       req.socket.destroy();

@@ -92,6 +92,14 @@ describe('DCR_CONFIG_FILE', () => {
     assert.deepEqual(staff!.config.apiKeyNames, ['ops']);
     assert.equal(staff!.readiness, 'reported');
     assert.equal(staff!.driverEnv.DCR_LOCAL_DATA_DIR, join(dir, 'data', 'staff'), 'a data directory per connection');
+    assert.deepEqual(
+      [partners!.config.pendingRegistrations?.journalFile, staff!.config.pendingRegistrations?.journalFile],
+      [
+        join(dir, 'data', 'pending-registrations.partners.jsonl'),
+        join(dir, 'data', 'pending-registrations.staff.jsonl'),
+      ],
+      'a pending-registrations journal per connection',
+    );
   });
 
   it('reads JSON too, and a driver never sees the process environment', () => {
