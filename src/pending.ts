@@ -59,17 +59,35 @@ export async function openPendingJournal(file: string): Promise<PendingJournal> 
   await rename(compacted, file);
   await syncDirectory(dirname(file));
   const handle = await open(file, 'a');
+  // Group commit: the lines that arrive while a write and its sync are under way go out together in the next one (one
+  // write(2), one fdatasync), so concurrent registrations share the disk's flush instead of queueing one each.
+  let queued: { text: string; settle: (error?: unknown) => void }[] = [];
   let writes = Promise.resolve();
-  /** Appends one line and syncs it; the appends are chained so a torn write can only be the last line. */
-  const append = (text: string): Promise<void> => {
-    const written = writes.then(async () => {
-      // One write(2) of a line far below a page, opened for append: a crash leaves it whole or torn, never interleaved.
-      await handle.write(text);
-      await handle.datasync();
-    });
-    writes = written.catch(() => undefined);
-    return written;
+  let flushing = false;
+  const flush = async (): Promise<void> => {
+    while (queued.length > 0) {
+      const batch = queued;
+      queued = [];
+      try {
+        // Whole lines far below a page, opened for append: a crash leaves them whole or the last one torn.
+        await handle.write(batch.map(({ text }) => text).join(''));
+        await handle.datasync();
+        for (const { settle } of batch) settle();
+      } catch (error) {
+        for (const { settle } of batch) settle(error);
+      }
+    }
+    flushing = false;
   };
+  /** Appends one line; resolves once it is on disk. */
+  const append = (text: string): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      queued.push({ text, settle: (error) => (error === undefined ? resolve() : reject(error)) });
+      if (!flushing) {
+        flushing = true;
+        writes = flush();
+      }
+    });
   return {
     async add(clientId, at) {
       await append(line({ pending: clientId, at }));
