@@ -18,11 +18,16 @@ COPY scripts/derive-spec.ts scripts/bundle-sdks.ts scripts/start-arguments.ts sc
 ARG DCR_BUILD_COMMIT=""
 RUN DCR_BUILD_COMMIT="${DCR_BUILD_COMMIT}" npm run build
 
-# Production dependencies only: no typescript, no tsx, no esbuild. No install script of them is needed.
+# Production dependencies only: no typescript, no tsx, no esbuild. Their install scripts stay off, but for the one
+# native addon, better-sqlite3 (the rfc7591 driver's SQLite state store): `npm rebuild` runs its install, which fetches
+# the prebuilt binary for this image's node and libc or, failing that, compiles it with the tools installed here. Only
+# node_modules/ leaves this stage, so the compilers never reach the image. `npm run check:image` fails when a package
+# with a binding.gyp ends up without its built .node file.
 FROM ${NODE_IMAGE} AS dependencies
 WORKDIR /app
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+RUN npm ci --omit=dev --ignore-scripts && npm rebuild better-sqlite3 && npm cache clean --force
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production \

@@ -8,6 +8,7 @@ import { cognitoEmulator } from '../test/emulators/cognito.js';
 import { startEntraEmulator } from '../test/emulators/entra.js';
 import { startKeycloakEmulator } from '../test/emulators/keycloak.js';
 import { startOktaEmulator } from '../test/emulators/okta.js';
+import { startOidcProvider } from '../test/rfc7591/oidc-provider.js';
 
 export interface StartedEmulator {
   url: string;
@@ -15,6 +16,8 @@ export interface StartedEmulator {
   bridgeEnv: Record<string, string>;
   /** What the direct path needs to call the IdP itself (its own credentials). */
   direct: Record<string, string>;
+  /** The IdP's own process, when it is not this one (node-oidc-provider runs as a server of its own): "emu" reads it. */
+  pid?: number;
 }
 
 interface Running extends StartedEmulator {
@@ -95,14 +98,34 @@ const starters: Record<string, () => Promise<Running>> = {
       stop: () => emulator.stop(),
     };
   },
+  // node-oidc-provider as the tests run it (test/rfc7591/oidc-provider.ts): a server in a process of its own, plain
+  // HTTP on 127.0.0.1, registrations with a static initial access token.
+  async rfc7591() {
+    const idp = await startOidcProvider();
+    return {
+      url: idp.issuer,
+      bridgeEnv: {
+        DCR_DRIVER: 'rfc7591',
+        RFC7591_ISSUER: idp.issuer,
+        RFC7591_INITIAL_ACCESS_TOKEN: idp.initialAccessToken,
+      },
+      direct: { registrationEndpoint: idp.registrationEndpoint, initialAccessToken: idp.initialAccessToken },
+      pid: idp.pid,
+      tokenRequests: () => 0,
+      stop: () => idp.stop(),
+    };
+  },
 };
 
 export const emulatorNames = Object.keys(starters);
 
 if (process.send && process.argv[2] && process.argv[2] in starters) {
   const running = await starters[process.argv[2]]!();
-  const { url, bridgeEnv, direct } = running;
-  process.send({ type: 'started', value: { url, bridgeEnv, direct } satisfies StartedEmulator });
+  const { url, bridgeEnv, direct, pid } = running;
+  process.send({
+    type: 'started',
+    value: { url, bridgeEnv, direct, ...(pid === undefined ? {} : { pid }) } satisfies StartedEmulator,
+  });
   process.on('message', (message: { id: number; type: 'tokenRequests' }) => {
     if (message.type === 'tokenRequests')
       process.send!({ type: 'answer', id: message.id, value: running.tokenRequests() });

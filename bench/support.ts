@@ -281,7 +281,7 @@ export async function startEmulatorProcess(name: string): Promise<EmulatorProces
   const exited = new Promise<void>((resolvePromise) => child.once('exit', () => resolvePromise()));
   return {
     ...started,
-    pid: child.pid!,
+    pid: started.pid ?? child.pid!,
     tokenRequests: () =>
       new Promise<number>((resolvePromise) => {
         const id = nextId++;

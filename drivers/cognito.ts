@@ -27,6 +27,8 @@ import {
   graceRotation,
   loadSdk,
   openRegistrations,
+  ownedClientSummary,
+  pageOfOwnedClients,
   registeredClient,
   requireOwned,
   rereadIfUnusable,
@@ -685,6 +687,27 @@ export function createCognitoDriver(options: CognitoDriverOptions): DriverImplem
         },
         (found) => found.ClientId,
       ),
+
+    // The operator's view: the pool's app clients whose ClientName carries the mark, in Cognito's order, from the listing
+    // alone (id and name: no client is described, so no secret is read). The mark holds neither the portal's ids nor a
+    // creation time, so the list shows the name, the standard dialect, open registration and a pending grace.
+    listClients: (listing) =>
+      pageOfOwnedClients(listClients('list clients', Number.POSITIVE_INFINITY), listing, (found) => {
+        const mark = found.ClientId === undefined ? undefined : readMark(found.ClientName);
+        if (!mark) return undefined;
+        return ownedClientSummary(
+          found.ClientId!,
+          mark.accessTokenHash
+            ? {
+                standardRegistration: {
+                  accessTokenHash: mark.accessTokenHash,
+                  ...(mark.open ? { openRegistration: true } : {}),
+                },
+              }
+            : {},
+          { clientName: mark.named ? mark.name : undefined, pending: mark.graceEndsAt !== undefined },
+        );
+      }),
 
     // The pool's issuer is `<endpoint>/<pool id>` (`https://cognito-idp.<region>.amazonaws.com/<pool id>` at AWS).
     fetchDiscoveryDocument: () =>

@@ -20,6 +20,8 @@ import {
   createAdminCall,
   flatMark,
   openStateStore,
+  ownedClientSummary,
+  pageOfOwnedClients,
   registeredClient,
   statusFailure,
   upstreamStatusOf,
@@ -64,9 +66,13 @@ interface ClientFacts {
   mark: Record<string, string>;
   /** The current secret: a stable random id, its hash (to tell whether an update issued a new one) and when it was issued. */
   secret?: { id: string; hash: string; issuedAt: number };
+  /** The client's name as last registered or updated, for the operator's list (records older than it have none). */
+  clientName?: string;
 }
 
 const mark = flatMark({ prefix: '' });
+/** How many records of the store the operator's list reads at a time. */
+const STORE_PAGE = 200;
 const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
@@ -234,6 +240,15 @@ export function createRfc7591Driver(options: Rfc7591DriverOptions): DriverImplem
     return issued ? { answer, newSecret: secret } : { answer };
   };
 
+  /** Every record of this endpoint in the store, oldest first, read `STORE_PAGE` at a time. */
+  async function* storedRegistrations(): AsyncGenerator<StoredRegistration> {
+    for (let offset = 0; ; offset += STORE_PAGE) {
+      const page = await store.list(namespace, STORE_PAGE, offset);
+      yield* page;
+      if (page.length < STORE_PAGE) return;
+    }
+  }
+
   return {
     name: 'rfc7591',
     capabilities: { rotationGrace: false, apiAccessGrants: false },
@@ -263,6 +278,7 @@ export function createRfc7591Driver(options: Rfc7591DriverOptions): DriverImplem
         data: {
           mark: mark.write(stamp),
           ...(clientSecret ? { secret: secretFacts(clientSecret) } : {}),
+          ...nameFacts(metadata),
         } satisfies ClientFacts,
       };
       try {
@@ -290,9 +306,12 @@ export function createRfc7591Driver(options: Rfc7591DriverOptions): DriverImplem
       owned(clientId, async (registration, session) => {
         const facts = factsOf(registration);
         const stamp = mark.read(facts.mark) ?? {};
-        const updatedFacts: ClientFacts = changes?.registration
-          ? { ...facts, mark: mark.write(stamp, changes) }
-          : facts;
+        const { clientName: _previous, ...unnamed } = facts;
+        const updatedFacts: ClientFacts = {
+          ...unnamed,
+          ...(changes?.registration ? { mark: mark.write(stamp, changes) } : {}),
+          ...nameFacts(metadata),
+        };
         const { answer } = await put('update client', registration, session, metadata, updatedFacts);
         return toRegistered(answer, { ...registration, data: { ...updatedFacts } });
       }),
@@ -365,6 +384,15 @@ export function createRfc7591Driver(options: Rfc7591DriverOptions): DriverImplem
         .slice(0, limit)
         .map((registration) => registration.clientId),
 
+    // The operator's view: the store's records of this endpoint, oldest first (ownership is presence in the store),
+    // read a page at a time; what the mark records and the name, never the registration access token or a secret.
+    listClients: (listing) =>
+      pageOfOwnedClients(storedRegistrations(), listing, (registration) => {
+        const facts = factsOf(registration);
+        const stamp = mark.read(facts.mark);
+        return ownedClientSummary(registration.clientId, stamp ?? {}, { clientName: facts.clientName });
+      }),
+
     ...(options.discoveryUrl
       ? {
           fetchDiscoveryDocument: () => fetchDiscoveryJson(managing.http, options.discoveryUrl!),
@@ -411,7 +439,12 @@ function factsOf(registration: StoredRegistration): ClientFacts {
   return {
     mark: isRecord(data.mark) ? (data.mark as Record<string, string>) : {},
     ...(isRecord(data.secret) ? { secret: data.secret as ClientFacts['secret'] } : {}),
+    ...(typeof data.clientName === 'string' ? { clientName: data.clientName } : {}),
   };
+}
+
+function nameFacts(metadata: ClientMetadata): Pick<ClientFacts, 'clientName'> {
+  return metadata.clientName === undefined ? {} : { clientName: metadata.clientName };
 }
 
 /** The IdP refuses the client's registration access token: the bridge cannot manage this client any more. */

@@ -4,8 +4,13 @@
  * RUN runs in that folder. Then the final stage's files are checked — compiled JavaScript, the spec, production
  * dependencies only, no TypeScript, no tsx, typescript or esbuild — and its CMD and HEALTHCHECK are run for real.
  *
- * What it cannot show: the base image itself, and `chown` to the image's `node` user, which this machine lacks (a
- * `chown` on PATH records the call instead).
+ * Every production dependency with a native build (a `binding.gyp`) must hold its built `.node` file in the final
+ * stage — `npm ci --ignore-scripts` leaves it out, and the package then fails when first used (better-sqlite3: the
+ * rfc7591 driver's SQLite store at the start) — and better-sqlite3 must open a database from the stage's node_modules.
+ *
+ * What it cannot show: the base image itself, `chown` to the image's `node` user, which this machine lacks, and the
+ * base image's packages (`apt-get`): shims on PATH record those calls instead. A native addon is built from source
+ * here (`npm_config_build_from_source`, no download), as the image's build does when no prebuilt binary fits.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -106,6 +111,7 @@ function run(stage: Stage, command: string, shims: string): void {
     ...stage.env,
     PATH: `${shims}:${process.env.PATH}`,
     npm_config_cache: join(workspace, 'npm-cache'),
+    npm_config_build_from_source: 'true',
   };
   const result = spawnSync('sh', ['-c', local], { cwd: stage.root, stdio: 'inherit', env });
   if (result.status !== 0) fail(`[${stage.name}] RUN ${command} exited ${result.status}`);
@@ -134,6 +140,11 @@ function buildStages(): Stage {
     '#!/bin/sh\necho "check-image: chown $* (recorded: the image has the user, this machine does not)"\n',
   );
   chmodSync(join(shims, 'chown'), 0o755);
+  writeFileSync(
+    join(shims, 'apt-get'),
+    '#!/bin/sh\necho "check-image: apt-get $* (recorded: the base image\'s packages are not this machine\'s)"\n',
+  );
+  chmodSync(join(shims, 'apt-get'), 0o755);
   const args: Record<string, string> = {};
   const stages = new Map<string, Stage>();
   let stage: Stage | undefined;
@@ -181,6 +192,7 @@ function checkFiles(image: Stage): void {
   );
   if (devOnly.length > 0) fail(`dev dependencies in the image: ${devOnly.join(', ')}`);
   if (!existsSync(join(image.root, 'dist/src/main.js'))) fail('dist/src/main.js is missing');
+  checkNativeBuilds(image, files);
   // The start uses the build's derived spec only while it carries the shipped YAML's sha256 (src/http/spec.ts).
   const yamlHash = createHash('sha256')
     .update(readFileSync(join(image.root, 'spec/openapi.yaml'), 'utf8'))
@@ -206,6 +218,31 @@ function checkFiles(image: Stage): void {
   console.log(
     `check-image: the final stage holds ${files.length} files under ${top.join(', ')}; no TypeScript of ours, no dev dependencies`,
   );
+}
+
+/**
+ * Each package with a `binding.gyp` holds a built `.node` file (a build/ or prebuilds/ of its own), and the SQLite
+ * store's better-sqlite3 opens a database with the stage's node_modules.
+ */
+function checkNativeBuilds(image: Stage, files: string[]): void {
+  const packageOf = (file: string) => /^(node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(file)?.[1];
+  const native = new Set(
+    files.filter((file) => file.endsWith('/binding.gyp')).map((file) => file.slice(0, -'/binding.gyp'.length)),
+  );
+  const built = new Set(files.filter((file) => file.endsWith('.node')).map(packageOf));
+  const unbuilt = [...native].filter((dir) => !built.has(dir));
+  if (unbuilt.length > 0)
+    fail(
+      `native dependencies without their build (installed with --ignore-scripts and never rebuilt): ${unbuilt.map((dir) => dir.replace(/^node_modules\//, '')).join(', ')}`,
+    );
+  const sqlite = spawnSync(
+    process.execPath,
+    ['-e', "new (require('better-sqlite3'))(':memory:').prepare('SELECT 1').get()"],
+    { cwd: image.root, encoding: 'utf8' },
+  );
+  if (sqlite.status !== 0)
+    fail(`better-sqlite3 cannot open a database in the image: ${sqlite.stderr.trim().split('\n')[0] ?? ''}`);
+  console.log(`check-image: native dependencies built: ${[...native].map((dir) => basename(dir)).join(', ')}`);
 }
 
 async function runImage(image: Stage): Promise<void> {

@@ -64,6 +64,11 @@ export interface DriverConformanceOptions {
    * does — and must change nothing at the IdP, which the foreign-client tests check.
    */
   ownership?: 'presence in the store';
+  /**
+   * What the operator's list cannot show for this IdP, whose mark has no room for it and whose listing does not tell
+   * it (Cognito: the mark lives in `ClientName`, the listing gives id and name only). Every other member is required.
+   */
+  listingOmits?: readonly ('portalId' | 'createdAt')[];
 }
 
 /** `it`, skipping the tests `skip` gives a reason for; the suite's other tests run as written. */
@@ -282,13 +287,16 @@ export function testDriver(options: DriverConformanceOptions): void {
       const summary = byId.get(konnect.clientId);
       assert.ok(summary, 'the Konnect client is listed');
       assert.equal(summary.clientName, 'listed konnect');
-      assert.equal(summary.portalId, 'portal-listed');
+      const omits = new Set(options.listingOmits ?? []);
+      if (omits.has('portalId')) assert.equal(summary.portalId, undefined);
+      else assert.equal(summary.portalId, 'portal-listed');
       // What the mark records; an IdP with little room for it (Auth0: 10 metadata keys) keeps fewer members.
       const recorded = { dialect: 'konnect', organizationId: 'org-listed', developerId: 'dev-listed' } as const;
       for (const [member, value] of Object.entries(recorded))
         if (summary[member as keyof typeof recorded] !== undefined)
           assert.equal(summary[member as keyof typeof recorded], value);
-      assert.ok(Math.abs((byId.get(konnect.clientId)?.createdAt ?? 0) - Date.now() / 1000) < 300, 'created now');
+      if (omits.has('createdAt')) assert.equal(summary.createdAt, undefined);
+      else assert.ok(Math.abs((summary.createdAt ?? 0) - Date.now() / 1000) < 300, 'created now');
       assert.ok(byId.has(api7.clientId), 'the API7 client is listed');
       if (summary.dialect !== undefined) assert.equal(byId.get(api7.clientId)?.dialect, 'api7');
       if (foreign) assert.equal(byId.has(foreign.clientId), false, 'a client the bridge did not create is not listed');

@@ -56,6 +56,8 @@ testDriver({
   start: startHarness,
   // Cognito allows client_credentials only as a client's one flow.
   webMetadata: { grantTypes: ['authorization_code', 'refresh_token'] },
+  // The mark lives in ClientName (no room for the portal's ids); the listing gives id and name only.
+  listingOmits: ['portalId', 'createdAt'],
   additionalTests(harness) {
     const cognito = () => (harness() as CognitoHarness).cognito;
     const driver = () => harness().driver;

@@ -85,6 +85,24 @@ describe('rfc7591 driver on a PostgreSQL state store (node-oidc-provider)', () =
     const restarted = await replica();
     assert.equal((await restarted.driver.getClient(client.clientId)).metadata.clientName, 'before');
     await restarted.driver.updateClient(client.clientId, webMetadata({ clientName: 'after' }));
+    // The operator's list, one client a page (the store read with LIMIT and OFFSET): every client once, this one named.
+    const listed: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await restarted.driver.listClients!({ limit: 1, ...(cursor ? { cursor } : {}) });
+      listed.push(...page.clients.map((summary) => `${summary.clientId} ${summary.clientName ?? ''}`));
+      cursor = page.next;
+    } while (cursor);
+    assert.equal(new Set(listed).size, listed.length, 'no client listed twice');
+    assert.ok(listed.includes(`${client.clientId} after`), 'the client is listed under its new name');
+    const other = await restarted.driver.registerClient(webMetadata(), { portal: 'api7' });
+    const whole = (await restarted.store.list(idp.registrationEndpoint, 1_000)).map((entry) => entry.clientId);
+    assert.ok(whole.length >= 2);
+    const paged: string[] = [];
+    for (let offset = 0; offset < whole.length; offset++)
+      paged.push(...(await restarted.store.list(idp.registrationEndpoint, 1, offset)).map((entry) => entry.clientId));
+    assert.deepEqual(paged, whole, 'the pages by offset make the whole list, once each');
+    await restarted.driver.deleteClient(other.clientId);
     await restarted.driver.deleteClient(client.clientId);
   });
 

@@ -40,6 +40,23 @@ describe('the SQLite state store', () => {
     }
   });
 
+  it('lists a namespace oldest first a page at a time: the pages by offset make the whole list, once each', async () => {
+    const store = await openStateStore({ dataDir: join(dir, 'paged') });
+    try {
+      for (const id of ['p1', 'p2', 'p3', 'p4', 'p5']) await store.insert('paged', registration(id, `token-${id}`));
+      await store.insert('elsewhere', registration('x1', 'token-x1'));
+      const whole = (await store.list('paged', 10)).map((entry) => entry.clientId);
+      assert.deepEqual([...whole].sort(), ['p1', 'p2', 'p3', 'p4', 'p5']);
+      const paged = [];
+      for (const offset of [0, 2, 4])
+        paged.push(...(await store.list('paged', 2, offset)).map((entry) => entry.clientId));
+      assert.deepEqual(paged, whole);
+      assert.deepEqual(await store.list('paged', 2, 5), []);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('runs the work on one client one at a time', async () => {
     const store = await openStateStore({ dataDir: join(dir, 'b') });
     await store.insert('ns', registration('c1', 'token-0'));

@@ -100,7 +100,11 @@ testDriver({
         client.clientId,
         async (s) => s.current,
       );
-      const seen = JSON.stringify([client, await driver.getClient(client.clientId)]);
+      const seen = JSON.stringify([
+        client,
+        await driver.getClient(client.clientId),
+        await driver.listClients!({ limit: 500 }),
+      ]);
       assert.equal(seen.includes(stored!.registrationAccessToken), false);
     });
   },
@@ -162,6 +166,41 @@ describe('rfc7591 driver: a client the store does not hold is not the bridge’s
       assert.equal(await idp.secretWorks(client.clientId, client.clientSecret), true);
     } finally {
       await Promise.all([driver.close(), other.close(), mine.close(), theirs.close()]);
+    }
+  });
+
+  it("the operator's list reads past the store's first pages: 450 records, each listed once, only this endpoint's", async () => {
+    const store = await openStateStore({ dataDir: join(dir, 'many') });
+    const driver = rfc7591Driver(idp, store);
+    try {
+      const held = Array.from({ length: 450 }, (_, index) => `held-${String(index).padStart(3, '0')}`);
+      for (const clientId of held)
+        await store.insert(idp.registrationEndpoint, {
+          clientId,
+          registrationClientUri: `${idp.registrationEndpoint}/${clientId}`,
+          registrationAccessToken: `token-of-${clientId}`,
+          data: { mark: { managed: 'true' }, clientName: `name ${clientId}` },
+        });
+      await store.insert('https://another.example/reg', {
+        clientId: 'elsewhere',
+        registrationClientUri: 'https://another.example/reg/elsewhere',
+        registrationAccessToken: 'token-elsewhere',
+        data: { mark: { managed: 'true' } },
+      });
+      const listed: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await driver.listClients!({ limit: 100, ...(cursor ? { cursor } : {}) });
+        listed.push(...page.clients.map((summary) => summary.clientId));
+        assert.equal(JSON.stringify(page).includes('token-of-'), false, 'no registration access token listed');
+        cursor = page.next;
+      } while (cursor);
+      assert.deepEqual([...listed].sort(), held);
+      const first = await driver.listClients!({ limit: 500 });
+      assert.equal(first.clients.length, 450);
+      assert.equal(first.clients[449]?.clientName, `name ${first.clients[449]?.clientId}`);
+    } finally {
+      await Promise.all([driver.close(), store.close()]);
     }
   });
 });

@@ -126,17 +126,19 @@ class McpClientState implements OAuthClientProvider {
  * `path`, the IdP is one connection of a DCR_CONFIG_FILE (its env names the file) served under that path: every call
  * and every URL the bridge writes is under it, and the operations endpoints stay at the root. With `secretRotation:
  * 'unsupported'` the IdP has no way to change a client's secret (see `DriverConformanceOptions.secretRotation`):
- * rotations are `409`.
+ * rotations are `409`. With `operatorListing`, the operator's list (`GET /operator/clients`, DCR_OPERATOR_KEYS) is walked
+ * too.
  */
 export function describeCompiledBridge(
   name: string,
   startIdp: () => Promise<ProcessIdp>,
-  options: { path?: string; secretRotation?: 'unsupported' } = {},
+  options: { path?: string; secretRotation?: 'unsupported'; operatorListing?: boolean } = {},
 ): void {
   const mount = options.path ?? '';
   const rotationRefused = options.secretRotation === 'unsupported';
   describe(`npm start in front of ${name}`, () => {
     const apiKey = `process-${randomBytes(12).toString('hex')}`;
+    const operatorKey = `operator-${randomBytes(12).toString('hex')}`;
     let idp: ProcessIdp | undefined;
     let bridge: BridgeProcess | undefined;
     /** Where the connection is reached: the bridge's public URL, plus the connection's path. */
@@ -182,6 +184,7 @@ export function describeCompiledBridge(
         DCR_PUBLIC_URL: origin,
         DCR_API_KEYS: apiKey,
         DCR_OPEN_REGISTRATION: 'true',
+        ...(options.operatorListing ? { DCR_OPERATOR_KEYS: operatorKey } : {}),
       });
       await until(
         async () => (await fetch(`${origin}/readyz`)).status === 200,
@@ -216,6 +219,30 @@ export function describeCompiledBridge(
       });
       const metrics = await (await fetch(`${origin}/metrics`)).text();
       assert.match(metrics, new RegExp(`dcr_build_info\\{version="[^"]+",commit="${recorded.commit}"\\} 1`));
+    });
+
+    it("the operator's list shows the client a portal registered, by name, without its secret; a portal key is refused", {
+      skip: options.operatorListing ? false : 'the operator listing is walked for the drivers that ask for it',
+    }, async () => {
+      const created = await portal('POST', '/clients', {
+        client_name: 'listed for the operator',
+        grant_types: ['client_credentials'],
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const clientId = created.body.client_id as string;
+      const list = (key: string) =>
+        fetch(`${origin}/operator/clients?limit=500`, { headers: { 'x-api-key': key } }).then(async (response) => ({
+          status: response.status,
+          text: await response.text(),
+        }));
+      assert.equal((await list(apiKey)).status, 401, 'a portal key does not list');
+      const listed = await list(operatorKey);
+      assert.equal(listed.status, 200, listed.text);
+      const clients = (JSON.parse(listed.text) as { clients: Array<{ client_id: string; client_name?: string }> })
+        .clients;
+      assert.equal(clients.find((client) => client.client_id === clientId)?.client_name, 'listed for the operator');
+      assert.equal(listed.text.includes(created.body.client_secret as string), false, 'no secret in the list');
+      assert.equal((await portal('DELETE', `/clients/${encodeURIComponent(clientId)}`)).status, 204);
     });
 
     it('API7: registers, reads, replaces, rotates and deletes a client whose secrets really authenticate', async () => {

@@ -33,7 +33,7 @@ describeCompiledBridge(
       },
     };
   },
-  { secretRotation: 'unsupported' },
+  { secretRotation: 'unsupported', operatorListing: true },
 );
 
 describe('npm start with a state store it cannot open', () => {

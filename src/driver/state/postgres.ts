@@ -126,12 +126,12 @@ export async function openPostgresStore(url: string): Promise<StateStore> {
           connection.release(broken instanceof Error ? broken : undefined);
         }
       }),
-    list: async (namespace, limit) =>
+    list: async (namespace, limit, offset = 0) =>
       (
         await guarded(() =>
           pool.query<Row>(
-            `SELECT ${columns} FROM ${registrationsTable} WHERE namespace = $1 ORDER BY created_at, client_id LIMIT $2`,
-            [namespace, limit],
+            `SELECT ${columns} FROM ${registrationsTable} WHERE namespace = $1 ORDER BY created_at, client_id LIMIT $2 OFFSET $3`,
+            [namespace, limit, offset],
           ),
         )
       ).rows.map(fromRow),

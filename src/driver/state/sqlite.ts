@@ -63,7 +63,7 @@ export function openSqliteStore(path: string): StateStore {
     ),
     remove: db.prepare(`DELETE FROM ${registrationsTable} WHERE namespace = ? AND client_id = ?`),
     list: db.prepare(
-      `SELECT client_id, registration_client_uri, registration_access_token, data FROM ${registrationsTable} WHERE namespace = ? ORDER BY created_at, client_id LIMIT ?`,
+      `SELECT client_id, registration_client_uri, registration_access_token, data FROM ${registrationsTable} WHERE namespace = ? ORDER BY created_at, client_id LIMIT ? OFFSET ?`,
     ),
   };
   const locks = new KeyedLocks();
@@ -102,7 +102,8 @@ export function openSqliteStore(path: string): StateStore {
         };
         return work(session);
       }),
-    list: async (namespace, limit) => guarded(() => (statements.list.all(namespace, limit) as Row[]).map(fromRow)),
+    list: async (namespace, limit, offset = 0) =>
+      guarded(() => (statements.list.all(namespace, limit, offset) as Row[]).map(fromRow)),
     check: async () => void guarded(() => db.prepare('SELECT 1').get()),
     close: async () => {
       if (db.open) db.close();

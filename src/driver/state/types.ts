@@ -36,8 +36,8 @@ export interface StateStore {
     clientId: string,
     work: (session: RegistrationSession) => Promise<T>,
   ): Promise<T>;
-  /** Up to `limit` records of `namespace`, oldest first. */
-  list(namespace: string, limit: number): Promise<StoredRegistration[]>;
+  /** Up to `limit` records of `namespace`, oldest first, after the first `offset` of them (0 when not given). */
+  list(namespace: string, limit: number, offset?: number): Promise<StoredRegistration[]>;
   /** Resolves while the store answers (readiness). */
   check(): Promise<void>;
   close(): Promise<void>;
