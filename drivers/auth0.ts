@@ -20,43 +20,40 @@ import {
 import { fetchDiscoveryJson } from '../src/discovery.js';
 import { hasStrings, isRecordArray, withoutUndefined } from '../src/records.js';
 import {
+  type AdminCallSettings,
+  type CallSafety,
   checkClientId,
   checkHasSecret,
   cleanUpIfApplied,
   clientCredentialsGrant,
+  type ClientMetadata,
+  type ClientSecretInfo,
   createAdminCall,
   deleteOwned,
+  derivedSecretId,
+  type DriverFactory,
+  type DriverImplementation,
   findByRegistration,
   flatMark,
-  derivedSecretId,
   foundOrUndefined,
   goneIsDone,
   loadSdk,
-  revokeListedSecret,
-  secretLimitReached,
-} from '../src/driver/index.js';
-import {
   members,
   openRegistrations,
+  ownedClientSummary,
+  pageOfOwnedClients,
   pages,
   regeneratedSecret,
   registeredClient,
+  type RegisteredClient,
   requireOwned,
   rereadIfUnusable,
+  revokeListedSecret,
+  secretLimitReached,
   statusFailure,
   undoOnFailure,
   usableAnswer,
 } from '../src/driver/index.js';
-import type {
-  AdminCallSettings,
-  CallSafety,
-  ClientMetadata,
-  ClientSecretInfo,
-  DriverImplementation,
-  DriverFactory,
-  RegisteredClient,
-} from '../src/driver/index.js';
-import { ownedClientSummary, pageOfOwnedClients } from '../src/driver/index.js';
 
 const AUTH0_GRANT_TYPES = new Set([
   'authorization_code',

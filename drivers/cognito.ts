@@ -16,11 +16,16 @@ import { ConflictError, IdpError, InvalidClientMetadataError } from '../src/erro
 import { fetchDiscoveryJson } from '../src/discovery.js';
 import { withoutUndefined } from '../src/records.js';
 import {
+  type AdminCallSettings,
+  type CallSafety,
   checkClientId,
   checkHasSecret,
   cleanUpIfApplied,
+  type ClientMetadata,
   createAdminCall,
   deleteOwned,
+  type DriverFactory,
+  type DriverImplementation,
   findByRegistration,
   foundOrUndefined,
   goneIsDone,
@@ -30,20 +35,13 @@ import {
   ownedClientSummary,
   pageOfOwnedClients,
   registeredClient,
+  type RegisteredClient,
   requireOwned,
   rereadIfUnusable,
+  type SecretSlots,
   statusFailure,
+  type UpstreamFailure,
   usableAnswer,
-} from '../src/driver/index.js';
-import type {
-  AdminCallSettings,
-  CallSafety,
-  ClientMetadata,
-  DriverFactory,
-  DriverImplementation,
-  RegisteredClient,
-  SecretSlots,
-  UpstreamFailure,
 } from '../src/driver/index.js';
 import type { AddedClientSecret, ClientSecretInfo, StandardRegistration } from '../src/driver/contract.js';
 import type { AddedSecret } from '../src/driver/rotation/grace.js';

@@ -28,47 +28,44 @@ import { fetchDiscoveryJson } from '../src/discovery.js';
 import { ClientNotFoundError, IdpUnavailableError, InvalidClientMetadataError } from '../src/errors.js';
 import { hasStrings, isRecord, isRecordArray, withoutUndefined } from '../src/records.js';
 import {
+  type AddedClientSecret,
   addOneSecret,
+  type AdminCallSettings,
   answerUnread,
   AttemptScope,
+  type CallSafety,
   carryFailure,
   checkHasSecret,
   cleanUpIfApplied,
+  type ClientMetadata,
+  type ClientSecretInfo,
   createAdminCall,
   deleteOwned,
+  type DriverFactory,
+  type DriverImplementation,
   epochSecondsOf,
   flatMark,
   foundOrUndefined,
   goneIsDone,
   graceEnds,
   graceRotation,
+  type IdpHttpClient,
   openRegistrations,
-  revokeListedSecret,
-  secretLimitReached,
-} from '../src/driver/index.js';
-import {
+  ownedClientSummary,
+  pageOfOwnedClients,
   pages,
   registeredClient,
+  type RegisteredClient,
   requireOwned,
+  revokeListedSecret,
+  secretLimitReached,
+  type SecretSlots,
   statusFailure,
   undoOnFailure,
+  type UpstreamFailure,
   upstreamStatusOf,
   usableAnswer,
 } from '../src/driver/index.js';
-import type {
-  AddedClientSecret,
-  AdminCallSettings,
-  CallSafety,
-  ClientMetadata,
-  ClientSecretInfo,
-  DriverImplementation,
-  DriverFactory,
-  IdpHttpClient,
-  RegisteredClient,
-  SecretSlots,
-  UpstreamFailure,
-} from '../src/driver/index.js';
-import { ownedClientSummary, pageOfOwnedClients } from '../src/driver/index.js';
 
 const OWNER_TAG = 'dcr-bridge:managed';
 /** The grace mark: set before a grace password is added, removed once the old one is; Graph filters tags by `eq`. */

@@ -6,28 +6,29 @@
  * new one (docs/writing-a-driver.md).
  */
 import {
+  type AddedClientSecret,
+  type AdminCallSettings,
+  type CallSafety,
   checkClientId,
   chosenClientId,
   cleanUpIfApplied,
   clientCredentialsGrant,
+  type ClientSecretInfo,
   createAdminCall,
   deleteOwned,
+  type DriverFactory,
+  type DriverImplementation,
   flatMark,
   foundOrUndefined,
   goneIsDone,
+  ownedClientSummary,
+  pageOfOwnedClients,
   registeredClient,
+  type RegisteredClient,
   requireOwned,
   undoOnFailure,
   usableAnswer,
-  type AddedClientSecret,
-  type AdminCallSettings,
-  type CallSafety,
-  type ClientSecretInfo,
-  type DriverImplementation,
-  type DriverFactory,
-  type RegisteredClient,
 } from '../src/driver/index.js';
-import { ownedClientSummary, pageOfOwnedClients } from '../src/driver/index.js';
 import { requiredEnv, urlEnv } from '../src/env.js';
 import { ConflictError } from '../src/errors.js';
 import { clientMetadataFromWire, clientMetadataToWire } from '../src/metadata.js';

@@ -12,45 +12,42 @@ import { fetchDiscoveryJson } from '../src/discovery.js';
 import { ConflictError, InvalidClientMetadataError, InvalidRedirectUriError } from '../src/errors.js';
 import { hasStrings, isRecord, isRecordArray, withoutUndefined } from '../src/records.js';
 import {
+  type AddedClientSecret,
+  type AdminCallSettings,
   AttemptScope,
+  type CallSafety,
   checkClientId,
   checkHasSecret,
   chosenClientId,
   clientCredentialsGrant,
+  type ClientMetadata,
+  type ClientSecretInfo,
   createAdminCall,
   createOrAdopt,
   currentAndRotatedSecrets,
   deleteOwned,
   derivedSecretId,
+  type DriverFactory,
+  type DriverImplementation,
   flatMark,
-  revokeListedSecret,
-  secretLimitReached,
-} from '../src/driver/index.js';
-import {
   goneIsDone,
   members,
   openRegistrations,
+  ownedClientSummary,
+  pageOfOwnedClients,
   pages,
   regeneratedSecret,
   registeredClient,
+  type RegisteredClient,
   requireOwned,
+  revokeListedSecret,
+  secretLimitReached,
   statusFailure,
   undoOnFailure,
   upstreamStatusOf,
   usableAnswer,
   usesClientSecret,
 } from '../src/driver/index.js';
-import type {
-  AddedClientSecret,
-  AdminCallSettings,
-  CallSafety,
-  ClientMetadata,
-  ClientSecretInfo,
-  DriverImplementation,
-  DriverFactory,
-  RegisteredClient,
-} from '../src/driver/index.js';
-import { ownedClientSummary, pageOfOwnedClients } from '../src/driver/index.js';
 
 export interface KeycloakDriverOptions extends AdminCallSettings {
   /** Base URL of the Keycloak server, e.g. `https://sso.example.com` (no `/admin`). */

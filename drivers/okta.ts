@@ -14,49 +14,46 @@ import { fetchDiscoveryJson } from '../src/discovery.js';
 import { InvalidClientMetadataError } from '../src/errors.js';
 import { hasStrings, isRecordArray, withoutUndefined } from '../src/records.js';
 import {
+  type AddedClientSecret,
   addOneSecret,
+  type AdminCallSettings,
   AttemptScope,
+  type CallSafety,
   checkClientId,
   checkHasSecret,
   cleanUpIfApplied,
   clientCredentialsGrant,
+  type ClientMetadata,
+  type ClientSecretInfo,
   createAdminCall,
   deleteOwned,
+  type DriverFactory,
+  type DriverImplementation,
   epochSecondsOf,
   findByRegistration,
   flatMark,
   goneIsDone,
   graceEnds,
   graceRotation,
+  type IdpHttpClient,
   loadSdk,
-  revokeListedSecret,
-  secretLimitReached,
-} from '../src/driver/index.js';
-import {
   openRegistrations,
+  ownedClientSummary,
+  pageOfOwnedClients,
   pages,
   registeredClient,
+  type RegisteredClient,
   requireOwned,
   rereadIfUnusable,
+  revokeListedSecret,
+  secretLimitReached,
+  type SecretSlots,
   statusFailure,
   undoOnFailure,
+  type UpstreamFailure,
   usableAnswer,
   usesClientSecret,
 } from '../src/driver/index.js';
-import type {
-  AddedClientSecret,
-  AdminCallSettings,
-  CallSafety,
-  ClientMetadata,
-  ClientSecretInfo,
-  DriverImplementation,
-  DriverFactory,
-  IdpHttpClient,
-  RegisteredClient,
-  SecretSlots,
-  UpstreamFailure,
-} from '../src/driver/index.js';
-import { ownedClientSummary, pageOfOwnedClients } from '../src/driver/index.js';
 
 type RequestExecutor = OktaSdk.RequestExecutor;
 
