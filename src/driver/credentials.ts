@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { ConflictError, IdpError } from '../errors.js';
 import type { ClientSecretInfo } from './contract.js';
 import { cleanUpIfApplied } from './recovery.js';
-import { oldestFirst, removeUnknown, type HeldSecret, type SecretSlots } from './rotation/grace.js';
+import { removeUnknown, supersededEnds, type HeldSecret, type SecretSlots } from './rotation/grace.js';
 
 /**
  * A stable id for a secret at an IdP that names none (Keycloak, Auth0): a SHA-256 digest of the client id and the
@@ -71,14 +71,10 @@ export async function revokeListedSecret<Secret extends ClientSecretInfo>(
  * Secrets without a known successor time are left out.
  */
 export function graceEnds(held: HeldSecret[], graceSeconds: number): Map<string, number> {
-  const sorted = oldestFirst(held);
-  const ends = new Map<string, number>();
-  if (graceSeconds <= 0) return ends;
-  sorted.slice(0, -1).forEach((secret, index) => {
-    const successorCreatedAt = sorted[index + 1]!.createdAt;
-    if (Number.isFinite(successorCreatedAt)) ends.set(secret.id, Math.floor(successorCreatedAt / 1000) + graceSeconds);
-  });
-  return ends;
+  if (graceSeconds <= 0) return new Map();
+  return new Map(
+    supersededEnds(held, graceSeconds).map(({ secret, endsAt }) => [secret.id, Math.floor(endsAt / 1000)]),
+  );
 }
 
 /** Epoch seconds of epoch milliseconds, `undefined` when unknown. */

@@ -95,14 +95,25 @@ export async function retireSupersededSecrets(
   now: number,
   remove: (secret: HeldSecret) => Promise<boolean | void>,
 ): Promise<number> {
-  const sorted = oldestFirst(held);
   let retired = 0;
-  for (let index = 0; index < sorted.length - 1; index++) {
-    const supersededAt = sorted[index + 1]!.createdAt;
-    if (!Number.isFinite(supersededAt) || supersededAt + graceSeconds * 1000 >= now) continue;
-    if ((await remove(sorted[index]!)) !== false) retired++;
+  for (const { secret, endsAt } of supersededEnds(held, graceSeconds)) {
+    if (endsAt >= now) continue;
+    if ((await remove(secret)) !== false) retired++;
   }
   return retired;
+}
+
+/**
+ * When each of `held` but the newest stops being needed: `graceSeconds` after its successor was created (epoch
+ * milliseconds), oldest first. Secrets without a known successor time are left out. The one rule the sweep retires by
+ * and the multiple-credentials list shows (`graceEnds`, credentials.ts).
+ */
+export function supersededEnds(held: HeldSecret[], graceSeconds: number): { secret: HeldSecret; endsAt: number }[] {
+  const sorted = oldestFirst(held);
+  return sorted.slice(0, -1).flatMap((secret, index) => {
+    const supersededAt = sorted[index + 1]!.createdAt;
+    return Number.isFinite(supersededAt) ? [{ secret, endsAt: supersededAt + graceSeconds * 1000 }] : [];
+  });
 }
 
 /** The token endpoint authentication methods that use a client secret (RFC 7591 §2). */
